@@ -1,0 +1,68 @@
+/* dataset: test cases read from JSONL as a stream.
+ *
+ * Opening a dataset scans the file once: every line is parsed and validated (JSON, valid UTF-8,
+ * required fields) and the byte offset of each valid line is kept, so a task can later re-read any
+ * case by its index with one pread. Memory is O(cases) small integers, never the text itself.
+ * Formats: plain JSONL with a field mapping (GSM8K: question/answer with target_regex "#### (.*)"),
+ * and the OpenAI evals format (input = list of chat messages, ideal = string or list of strings). */
+#ifndef RS_DATASET_H
+#define RS_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "util.h"
+
+#define RS_DATASET_MAX_LINE (16u << 20) /* 16 MiB */
+
+typedef struct rs_chat_msg {
+    char *role;    /* "system", "user", "assistant" */
+    char *content;
+} rs_chat_msg_t;
+
+/* One test case, ready for a model: the prompt as chat messages, the accepted targets, the tags. */
+typedef struct rs_case {
+    uint64_t idx;          /* 0-based index among the dataset's valid cases */
+    char *id;              /* the id field, or the 1-based line number as text */
+    rs_chat_msg_t *msgs;
+    size_t n_msgs;
+    char **targets;        /* accepted answers (after target_regex); may be empty */
+    size_t n_targets;
+    char **tags;
+    size_t n_tags;
+} rs_case_t;
+
+void rs_case_cleanup(rs_case_t *c);
+
+typedef struct rs_dataset rs_dataset_t;
+
+/* Opens and validates the dataset named by cfg->dataset (path resolved against cfg->base_dir).
+ * On a bad line: with on_error=fail returns NULL and err says "path:line: what is wrong";
+ * with on_error=skip the line is counted in rs_dataset_skipped and left out. limit applies to
+ * valid cases. Also computes the file's SHA-256. */
+rs_dataset_t *rs_dataset_open(const rs_config_t *cfg, rs_err_t *err);
+void rs_dataset_destroy(rs_dataset_t **ds);
+
+uint64_t rs_dataset_count(const rs_dataset_t *ds);   /* valid cases (after limit) */
+uint64_t rs_dataset_skipped(const rs_dataset_t *ds); /* lines skipped by on_error=skip */
+const char *rs_dataset_sha256(const rs_dataset_t *ds);
+const char *rs_dataset_path(const rs_dataset_t *ds);
+/* Skipped lines' reasons, "path:line: why", at most the first 100 kept. */
+size_t rs_dataset_skip_reasons(const rs_dataset_t *ds, const char *const **reasons);
+
+/* Reads case idx (0 <= idx < count) into out, rendering cfg->prompt. 0 / -1. */
+int rs_dataset_read(rs_dataset_t *ds, uint64_t idx, rs_case_t *out, rs_err_t *err);
+
+/* Parses one JSONL line (no I/O) into a case; line_no is for messages. Used by the scan, by
+ * rs_dataset_read and directly by unit tests and fuzzers. 0 / -1 with err naming the field. */
+int rs_dataset_parse_line(const rs_config_t *cfg, const char *line, size_t len, uint64_t line_no,
+                          rs_case_t *out, rs_err_t *err);
+
+/* Renders a prompt template: {{name}} is replaced by the record field `name` (strings verbatim,
+ * numbers and other JSON as JSON text); {{input}} is the mapped input field. An unknown field is an
+ * error. record is a jansson json_t* (void* here to keep jansson out of this header). */
+char *rs_prompt_render(const char *tmpl, const void *record, const char *input_field,
+                       rs_err_t *err);
+
+#endif

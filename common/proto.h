@@ -1,0 +1,105 @@
+/* proto: the coordinator <-> worker messages, one msgpack map per ZeroMQ frame.
+ *
+ * Every map carries "t" (type name) and "v" (protocol version). Codecs do no I/O: encode appends
+ * bytes to a buffer, decode takes bytes and returns an owned struct. Decoding checks every type,
+ * length and bound and returns -1 with a reason; it never crashes and never trusts a length.
+ *
+ * Flow (docs/PROTOCOL.md): worker HELLO{slots} -> coordinator WELCOME{spec}; the coordinator sends
+ * TASKs while the worker has credit (slots at first; each case a RESULT carries returns one credit,
+ * CREDIT{n} adds n more); both sides send HEARTBEAT when otherwise silent; DRAIN asks the worker to
+ * finish what it holds and take no more; CANCEL drops a task. */
+#ifndef RS_PROTO_H
+#define RS_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dataset.h"
+#include "util.h"
+
+#define RS_PROTO_VERSION 1
+#define RS_PROTO_MAX_FRAME (64u << 20) /* ZMQ_MAXMSGSIZE on both sides */
+#define RS_PROTO_MAX_CASES 4096        /* cases in one TASK or RESULT */
+
+typedef enum rs_msg_type {
+    RS_MSG_HELLO = 1,
+    RS_MSG_CREDIT,
+    RS_MSG_RESULT,
+    RS_MSG_HEARTBEAT,
+    RS_MSG_WELCOME,
+    RS_MSG_TASK,
+    RS_MSG_DRAIN,
+    RS_MSG_CANCEL,
+} rs_msg_type_t;
+
+typedef struct rs_hello {
+    char *worker_id;
+    char *host;
+    int64_t pid;
+    char *version; /* software version, e.g. "0.1.0" */
+    int64_t slots;
+} rs_hello_t;
+
+typedef struct rs_welcome {
+    char *run_id;
+    char *spec; /* the resolved config as JSON (rs_config_to_json); never holds a key */
+    int64_t heartbeat_ms;
+} rs_welcome_t;
+
+typedef struct rs_task {
+    uint64_t task_id;
+    uint64_t lease;
+    int64_t deadline_ms; /* lease length in ms, renewed by any message from the worker */
+    rs_case_t *cases;
+    size_t n_cases;
+} rs_task_t;
+
+/* One case's outcome. json is the case's result record (a JSON object, see docs/PROTOCOL.md),
+ * passed through to Redis as is; failed is 1 when any model call for the case ended in error. */
+typedef struct rs_case_result {
+    uint64_t idx;
+    int failed;
+    char *json;
+    size_t json_len;
+} rs_case_result_t;
+
+typedef struct rs_result {
+    uint64_t task_id;
+    uint64_t lease;
+    rs_case_result_t *cases;
+    size_t n_cases;
+    char **spans; /* JSON span records */
+    size_t n_spans;
+} rs_result_t;
+
+typedef struct rs_msg {
+    rs_msg_type_t type;
+    union {
+        rs_hello_t hello;
+        rs_welcome_t welcome;
+        rs_task_t task;
+        rs_result_t result;
+        int64_t credit;    /* CREDIT n */
+        int64_t in_flight; /* HEARTBEAT */
+        uint64_t cancel;   /* CANCEL task_id */
+    } u;
+} rs_msg_t;
+
+/* Each appends one complete frame to out. */
+void rs_proto_encode_hello(rs_buf_t *out, const rs_hello_t *m);
+void rs_proto_encode_welcome(rs_buf_t *out, const rs_welcome_t *m);
+void rs_proto_encode_task(rs_buf_t *out, const rs_task_t *m);
+void rs_proto_encode_result(rs_buf_t *out, const rs_result_t *m);
+void rs_proto_encode_credit(rs_buf_t *out, int64_t n);
+void rs_proto_encode_heartbeat(rs_buf_t *out, int64_t in_flight);
+void rs_proto_encode_drain(rs_buf_t *out);
+void rs_proto_encode_cancel(rs_buf_t *out, uint64_t task_id);
+
+/* Decodes one frame into out (owned; release with rs_msg_cleanup). 0 / -1 with err saying why
+ * (unknown type, wrong version, missing field, wrong type, out of bounds, oversized, trailing bytes). */
+int rs_proto_decode(const void *data, size_t len, rs_msg_t *out, rs_err_t *err);
+void rs_msg_cleanup(rs_msg_t *m);
+
+const char *rs_msg_type_name(rs_msg_type_t t);
+
+#endif

@@ -1,0 +1,345 @@
+/* util: error scheme, aborting allocators, growable buffer, clocks, small file helpers. */
+#define _GNU_SOURCE
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int rs_err_set(rs_err_t *err, const char *fmt, ...)
+{
+    if (!err) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int rs_err_prefix(rs_err_t *err, const char *fmt, ...)
+{
+    if (!err) return -1;
+    char prefix[512], old[sizeof(err->msg)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof(prefix), fmt, ap);
+    va_end(ap);
+    memcpy(old, err->msg, sizeof(old));
+    snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+    return -1;
+}
+
+static void oom(size_t n)
+{
+    fprintf(stderr, "reasonsaver: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *rs_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) oom(n);
+    return p;
+}
+
+void *rs_xcalloc(size_t count, size_t size)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) oom(count * size);
+    return p;
+}
+
+void *rs_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) oom(n);
+    return q;
+}
+
+char *rs_xstrdup(const char *s)
+{
+    return rs_xstrndup(s, strlen(s));
+}
+
+char *rs_xstrndup(const char *s, size_t n)
+{
+    char *p = rs_xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *rs_xasprintf(const char *fmt, ...)
+{
+    rs_buf_t b;
+    rs_buf_init(&b);
+    va_list ap;
+    va_start(ap, fmt);
+    rs_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    return rs_buf_detach(&b);
+}
+
+void rs_buf_init(rs_buf_t *b)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void rs_buf_cleanup(rs_buf_t *b)
+{
+    free(b->data);
+    rs_buf_init(b);
+}
+
+void rs_buf_reset(rs_buf_t *b)
+{
+    b->len = 0;
+    if (b->data) b->data[0] = '\0';
+}
+
+void rs_buf_reserve(rs_buf_t *b, size_t extra)
+{
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need) cap *= 2;
+    b->data = rs_xrealloc(b->data, cap);
+    b->cap = cap;
+}
+
+void rs_buf_append(rs_buf_t *b, const void *data, size_t n)
+{
+    rs_buf_reserve(b, n);
+    if (n) memcpy(b->data + b->len, data, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void rs_buf_puts(rs_buf_t *b, const char *s)
+{
+    rs_buf_append(b, s, strlen(s));
+}
+
+void rs_buf_putc(rs_buf_t *b, char c)
+{
+    rs_buf_append(b, &c, 1);
+}
+
+void rs_buf_vprintf(rs_buf_t *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    rs_buf_reserve(b, 64);
+    int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+    if (n >= 0 && (size_t)n >= b->cap - b->len) {
+        rs_buf_reserve(b, (size_t)n);
+        vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap2);
+    }
+    va_end(ap2);
+    if (n > 0) b->len += (size_t)n;
+}
+
+void rs_buf_printf(rs_buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    rs_buf_vprintf(b, fmt, ap);
+    va_end(ap);
+}
+
+char *rs_buf_detach(rs_buf_t *b)
+{
+    if (!b->data) rs_buf_reserve(b, 0), b->data[0] = '\0';
+    char *p = b->data;
+    rs_buf_init(b);
+    return p;
+}
+
+int64_t rs_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+double rs_mono_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int64_t rs_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int rs_read_file(const char *path, char **data, size_t *len, rs_err_t *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return rs_err_set(err, "%s: %s", path, strerror(errno));
+    rs_buf_t b;
+    rs_buf_init(&b);
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) rs_buf_append(&b, chunk, n);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        rs_buf_cleanup(&b);
+        return rs_err_set(err, "%s: read error", path);
+    }
+    *len = b.len;
+    *data = rs_buf_detach(&b);
+    return 0;
+}
+
+int rs_write_file_atomic(const char *path, const void *data, size_t len, rs_err_t *err)
+{
+    char *tmp = rs_xasprintf("%s.tmp.%d", path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        rs_err_set(err, "%s: %s", tmp, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    const char *p = data;
+    size_t left = len;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+            rs_err_set(err, "%s: %s", tmp, strerror(errno));
+            close(fd);
+            unlink(tmp);
+            free(tmp);
+            return -1;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    fsync(fd);
+    close(fd);
+    if (rename(tmp, path) != 0) {
+        rs_err_set(err, "%s: %s", path, strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
+    free(tmp);
+    return 0;
+}
+
+int rs_mkdirs(const char *path, rs_err_t *err)
+{
+    char *p = rs_xstrdup(path);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            rs_err_set(err, "cannot create %s: %s", p, strerror(errno));
+            free(p);
+            return -1;
+        }
+        *s = '/';
+    }
+    int rc = 0;
+    if (mkdir(p, 0755) != 0 && errno != EEXIST)
+        rc = rs_err_set(err, "cannot create %s: %s", p, strerror(errno));
+    free(p);
+    return rc;
+}
+
+int rs_parse_i64(const char *s, int64_t *out)
+{
+    if (!s || !*s) return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+int rs_parse_double(const char *s, double *out)
+{
+    if (!s || !*s) return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+void rs_hex(const unsigned char *bytes, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[bytes[i] >> 4];
+        out[2 * i + 1] = digits[bytes[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+int rs_sha256_file(const char *path, char out[65], rs_err_t *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return rs_err_set(err, "%s: %s", path, strerror(errno));
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    unsigned char chunk[1 << 16];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) EVP_DigestUpdate(ctx, chunk, n);
+    int bad = ferror(f);
+    fclose(f);
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    EVP_MD_CTX_free(ctx);
+    if (bad) return rs_err_set(err, "%s: read error", path);
+    rs_hex(md, 32, out);
+    return 0;
+}
+
+void rs_sha256_hex(const void *data, size_t len, char out[65])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    rs_hex(md, 32, out);
+}
+
+size_t rs_edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    size_t *row = rs_xmalloc((lb + 1) * sizeof(*row));
+    for (size_t j = 0; j <= lb; j++) row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    size_t d = row[lb];
+    free(row);
+    return d;
+}
