@@ -33,7 +33,15 @@ int rs_err_prefix(rs_err_t *err, const char *fmt, ...)
     vsnprintf(prefix, sizeof(prefix), fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof(old));
-    snprintf(err->msg, sizeof(err->msg), "%s: %s", prefix, old);
+    /* Keep the prefix whole and cut the old message if the two do not fit. */
+    size_t plen = strlen(prefix);
+    if (plen > sizeof(err->msg) - 3) plen = sizeof(err->msg) - 3;
+    memcpy(err->msg, prefix, plen);
+    memcpy(err->msg + plen, ": ", 2);
+    size_t room = sizeof(err->msg) - plen - 3, olen = strlen(old);
+    if (olen > room) olen = room;
+    memcpy(err->msg + plen + 2, old, olen);
+    err->msg[plen + 2 + olen] = '\0';
     return -1;
 }
 

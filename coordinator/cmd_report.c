@@ -1,0 +1,66 @@
+/* cmd_report: `reasonsaver report RUN_ID` — rebuilds a run's reports from the results in Redis,
+ * with the config the run stored (not the YAML on disk, which may have changed since). */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+#include "log.h"
+#include "report.h"
+#include "runref.h"
+
+static const char REPORT_HELP[] =
+    "usage: reasonsaver report [RUN_ID] [OPTIONS]\n\n"
+    "Rebuilds report.json, report.md and results.jsonl of a run from its stored results and\n"
+    "prints the summary. Without RUN_ID: the latest run.\n\n"
+    "options:\n"
+    "  --out DIR     directory of runs (default runs)\n"
+    "  --redis URL   read the run from this Redis instead of its run directory\n"
+    "  --to DIR      write the files here (default: the run directory)\n"
+    "  -h, --help    this help\n";
+
+int cmd_report(int argc, char **argv)
+{
+    static const struct option opts[] = {{"out", required_argument, 0, 'o'},
+                                         {"redis", required_argument, 0, 'r'},
+                                         {"to", required_argument, 0, 't'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *out = "runs", *redis = NULL, *to = NULL;
+    int c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "+o:r:t:h", opts, NULL)) != -1) {
+        if (c == 'h') return fputs(REPORT_HELP, stdout), CLI_OK;
+        if (c == 'o') out = optarg;
+        else if (c == 'r') redis = optarg;
+        else if (c == 't') to = optarg;
+        else return fputs(REPORT_HELP, stderr), CLI_USAGE;
+    }
+    if (argc - optind > 1) return cli_fail(CLI_USAGE, "report takes at most one RUN_ID");
+    rs_log_set_level(RS_LOG_WARN);
+    coord_runref_t ref;
+    rs_err_t err;
+    if (coord_runref_open(&ref, out, optind < argc ? argv[optind] : NULL, redis, &err))
+        return cli_fail(CLI_USAGE, "%s", err.msg);
+    const char *dir = to ? to : ref.dir;
+    int code = CLI_OK;
+    rs_config_t *cfg = NULL;
+    json_t *report = NULL;
+    if (!dir) code = cli_fail(CLI_USAGE, "run %s has no directory here: pass --to DIR", ref.run_id);
+    else if (rs_mkdirs(dir, &err)) code = cli_fail(CLI_RUNTIME, "%s", err.msg);
+    else if (!(cfg = rs_config_from_json(json_string_value(json_object_get(ref.manifest, "config")), &err)))
+        code = cli_fail(CLI_RUNTIME, "run %s: stored config: %s", ref.run_id, err.msg);
+    else if (coord_report_build(ref.store, ref.run_id, cfg, ref.manifest, dir, &report, &err))
+        code = cli_fail(CLI_RUNTIME, "%s", err.msg);
+    if (report) {
+        coord_report_print_summary(stdout, report);
+        printf("\nreports: %s/report.json  %s/report.md\n", dir, dir);
+    }
+    json_decref(report);
+    rs_config_destroy(&cfg);
+    coord_runref_close(&ref);
+    return code;
+}

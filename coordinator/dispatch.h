@@ -1,0 +1,64 @@
+/* dispatch: the coordinator's event loop — one ROUTER socket, the live workers, their tasks and
+ * leases, and the batch of results on its way to Redis.
+ *
+ * Credit flow: a worker says HELLO, gets WELCOME{spec}, answers with CREDIT{free slots}; the loop
+ * sends it TASKs of at most shard_size cases while it has credit and the cluster is under
+ * max_in_flight; each case in a RESULT returns one credit. A worker silent for 3 heartbeats is dead:
+ * its unfinished cases go back to the scheduler. A task older than lease_ms is taken back too
+ * (and CANCELled), so a stuck worker cannot hold cases forever. Results are accepted from anyone as
+ * long as the case has none yet: the scheduler's bitmap and the store's HSETNX make them count once. */
+#ifndef COORD_DISPATCH_H
+#define COORD_DISPATCH_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "dataset.h"
+#include "sched.h"
+#include "store.h"
+#include "util.h"
+
+typedef struct coord_dispatch coord_dispatch_t;
+
+typedef struct coord_progress {
+    uint64_t done;       /* cases with a result (including those of earlier attempts) */
+    uint64_t total;
+    uint64_t failed;     /* cases with a model error */
+    uint64_t this_run;   /* results received by this process */
+    uint64_t requeued;   /* cases handed out again after a lease expired */
+    size_t workers;      /* live workers */
+    int64_t in_flight;   /* cases out at workers */
+} coord_progress_t;
+
+typedef void (*coord_progress_fn)(const coord_progress_t *p, void *arg);
+
+typedef struct coord_dispatch_opts {
+    const rs_config_t *cfg;
+    const char *run_id;
+    const char *spec_json; /* sent in WELCOME */
+    rs_dataset_t *ds;
+    coord_sched_t *sched;
+    coord_store_t *store;
+    const char *bind;      /* e.g. "tcp://127.0.0.1:*" */
+} coord_dispatch_opts_t;
+
+/* Binds the ROUTER socket. NULL with err (address in use, bad endpoint). */
+coord_dispatch_t *coord_dispatch_new(const coord_dispatch_opts_t *opts, rs_err_t *err);
+void coord_dispatch_destroy(coord_dispatch_t **d);
+
+/* The bound endpoint with its real port, for workers to --connect to. */
+const char *coord_dispatch_endpoint(const coord_dispatch_t *d);
+
+/* Runs until every case has a result (returns 0), *stop becomes non-zero (returns 1), or a fatal
+ * error (-1 with err). progress is called about 10 times a second. */
+int coord_dispatch_run(coord_dispatch_t *d, volatile sig_atomic_t *stop, coord_progress_fn progress,
+                       void *arg, rs_err_t *err);
+
+/* Sends DRAIN to every live worker (they finish what they hold and leave) and keeps accepting their
+ * results for up to timeout_ms or until none holds a case. */
+void coord_dispatch_drain(coord_dispatch_t *d, int64_t timeout_ms);
+
+void coord_dispatch_progress(const coord_dispatch_t *d, coord_progress_t *out);
+
+#endif

@@ -1,0 +1,63 @@
+/* main: the reasonsaver command line — one table of subcommands, each with its own --help. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} command_t;
+
+static const command_t COMMANDS[] = {
+    {"run", cmd_run, "run an evaluation from a config file"},
+    {"status", cmd_status, "show a run's progress and state"},
+    {"report", cmd_report, "rebuild a run's reports from its stored results"},
+    {"datasets", cmd_datasets, "generate or check datasets"},
+};
+
+int cli_fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "reasonsaver: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    return code;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: reasonsaver COMMAND [OPTIONS]\n\n"
+               "reasonsaver evaluates language models at scale: a coordinator shards a dataset into\n"
+               "tasks for workers, Redis keeps every result, and the run ends with a report.\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < sizeof(COMMANDS) / sizeof(COMMANDS[0]); i++)
+        fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(f, "\n`reasonsaver COMMAND --help` describes each command.\n"
+               "example: reasonsaver run configs/demo.yaml\n");
+}
+
+int main(int argc, char **argv)
+{
+    rs_log_init("reasonsaver", RS_LOG_INFO);
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("reasonsaver %s\n", RS_VERSION);
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < sizeof(COMMANDS) / sizeof(COMMANDS[0]); i++)
+        if (strcmp(argv[1], COMMANDS[i].name) == 0) return COMMANDS[i].fn(argc - 1, argv + 1);
+    return cli_fail(CLI_USAGE, "unknown command '%s' (try `reasonsaver --help`)", argv[1]);
+}

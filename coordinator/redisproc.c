@@ -1,0 +1,146 @@
+/* redisproc: fork/exec of a private redis-server and its orderly shutdown. */
+#define _GNU_SOURCE
+#include "redisproc.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct coord_redisproc {
+    pid_t pid;
+    char *dir;
+    char *url;
+};
+
+char *coord_redisproc_socket_path(const char *dir)
+{
+    char abs[PATH_MAX];
+    if (!realpath(dir, abs)) return rs_xasprintf("%s/redis.sock", dir);
+    return rs_xasprintf("%s/redis.sock", abs);
+}
+
+static int find_in_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    if (!path) return 0;
+    char *copy = rs_xstrdup(path), *save = NULL;
+    int found = 0;
+    for (char *d = strtok_r(copy, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
+        char *full = rs_xasprintf("%s/%s", d, name);
+        found = access(full, X_OK) == 0;
+        free(full);
+    }
+    free(copy);
+    return found;
+}
+
+static int ping_socket(const char *sock)
+{
+    struct timeval tv = {0, 200000};
+    redisContext *c = redisConnectUnixWithTimeout(sock, tv);
+    int ok = 0;
+    if (c && !c->err) {
+        redisReply *r = redisCommand(c, "PING");
+        ok = r && r->type == REDIS_REPLY_STATUS;
+        if (r) freeReplyObject(r);
+    }
+    if (c) redisFree(c);
+    return ok;
+}
+
+static void exec_redis(const char *dir, const char *sock)
+{
+    /* The child gets its own process group so a Ctrl-C at the terminal reaches the coordinator
+     * only; the coordinator decides when Redis stops, after the last result is flushed. */
+    setpgid(0, 0);
+    if (chdir(dir) != 0) _exit(127);
+    execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock,
+           "--unixsocketperm", "700", "--dir", ".", "--appendonly", "yes", "--appendfsync",
+           "everysec", "--save", "", "--daemonize", "no", "--logfile", "redis.log",
+           "--protected-mode", "no", (char *)NULL);
+    _exit(127);
+}
+
+coord_redisproc_t *coord_redisproc_start(const char *dir, rs_err_t *err)
+{
+    if (!find_in_path("redis-server")) {
+        rs_err_set(err, "redis-server not found in PATH: install it with `apt-get install -y "
+                        "redis-server`, or use an existing server with --redis redis://HOST:PORT");
+        return NULL;
+    }
+    char *sock = coord_redisproc_socket_path(dir);
+    if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        rs_err_set(err, "the run directory path is too long for a unix socket (%s); use a shorter "
+                        "run.out_dir", sock);
+        free(sock);
+        return NULL;
+    }
+    unlink(sock); /* a stale socket of a dead server would make redis-server refuse to start */
+    pid_t pid = fork();
+    if (pid < 0) {
+        rs_err_set(err, "fork: %s", strerror(errno));
+        free(sock);
+        return NULL;
+    }
+    if (pid == 0) exec_redis(dir, sock);
+    for (int i = 0; i < 200; i++) {
+        if (ping_socket(sock)) {
+            coord_redisproc_t *p = rs_xcalloc(1, sizeof(*p));
+            p->pid = pid;
+            p->dir = rs_xstrdup(dir);
+            p->url = rs_xasprintf("unix:%s", sock);
+            free(sock);
+            return p;
+        }
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) break;
+        struct timespec ts = {0, 50 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    rs_err_set(err, "redis-server did not start; see %s/redis.log", dir);
+    free(sock);
+    return NULL;
+}
+
+void coord_redisproc_stop(coord_redisproc_t **pp)
+{
+    if (!pp || !*pp) return;
+    coord_redisproc_t *p = *pp;
+    kill(p->pid, SIGTERM);
+    int status;
+    for (int i = 0; i < 300; i++) { /* up to 30 s: a large AOF rewrite can take a while */
+        if (waitpid(p->pid, &status, WNOHANG) == p->pid) goto done;
+        struct timespec ts = {0, 100 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    rs_warn("redis-server (pid %d) did not stop in 30 s; killing it", (int)p->pid);
+    kill(p->pid, SIGKILL);
+    waitpid(p->pid, NULL, 0);
+done:
+    free(p->dir);
+    free(p->url);
+    free(p);
+    *pp = NULL;
+}
+
+const char *coord_redisproc_url(const coord_redisproc_t *p)
+{
+    return p->url;
+}
+
+pid_t coord_redisproc_pid(const coord_redisproc_t *p)
+{
+    return p->pid;
+}

@@ -1,0 +1,29 @@
+/* redisproc: the embedded Redis — a private redis-server started from PATH for one run.
+ *
+ * It listens only on a unix socket inside the run directory (no TCP port), keeps its data there
+ * with AOF on (appendfsync everysec), so the run's state outlives the coordinator and a restart of
+ * redis-server on the same directory loses nothing. */
+#ifndef COORD_REDISPROC_H
+#define COORD_REDISPROC_H
+
+#include <sys/types.h>
+
+#include "util.h"
+
+typedef struct coord_redisproc coord_redisproc_t;
+
+/* Starts redis-server with its data and socket in dir and waits until it accepts connections.
+ * NULL with err when redis-server is missing (naming the Debian package), the socket path is too
+ * long, or it does not come up within 10 s (its log file is named). */
+coord_redisproc_t *coord_redisproc_start(const char *dir, rs_err_t *err);
+/* Stops it (SIGTERM: redis flushes the AOF and exits), waits, frees, sets *p to NULL. */
+void coord_redisproc_stop(coord_redisproc_t **p);
+
+/* "unix:<dir>/redis.sock": the address to give coord_store_connect. */
+const char *coord_redisproc_url(const coord_redisproc_t *p);
+pid_t coord_redisproc_pid(const coord_redisproc_t *p);
+
+/* The socket path the embedded server of run directory dir uses (caller frees). */
+char *coord_redisproc_socket_path(const char *dir);
+
+#endif

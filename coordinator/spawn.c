@@ -1,0 +1,147 @@
+/* spawn: fork/exec of local reasonsaver-worker processes, restart on crash, orderly stop. */
+#define _GNU_SOURCE
+#include "spawn.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct coord_spawn {
+    char *binary;
+    char *endpoint;
+    char *run_id;
+    pid_t *pids;
+    size_t n;
+};
+
+char *coord_sibling_binary(const char *name)
+{
+    char self[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (len > 0) {
+        self[len] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = '\0';
+            char *path = rs_xasprintf("%s/%s", self, name);
+            if (access(path, X_OK) == 0) return path;
+            free(path);
+        }
+    }
+    return rs_xstrdup(name);
+}
+
+static pid_t start_one(coord_spawn_t *s, size_t i)
+{
+    char id[64];
+    snprintf(id, sizeof(id), "local-%zu", i + 1);
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGTERM); /* a local worker never outlives its coordinator */
+    execlp(s->binary, s->binary, "--connect", s->endpoint, "--id", id, "--exit-on-drain",
+           (char *)NULL);
+    fprintf(stderr, "reasonsaver: cannot start %s: %s\n", s->binary, strerror(errno));
+    _exit(127);
+}
+
+coord_spawn_t *coord_spawn_start(size_t n, const char *endpoint, const char *run_id, rs_err_t *err)
+{
+    coord_spawn_t *s = rs_xcalloc(1, sizeof(*s));
+    s->binary = coord_sibling_binary("reasonsaver-worker");
+    s->endpoint = rs_xstrdup(endpoint);
+    s->run_id = rs_xstrdup(run_id);
+    s->pids = rs_xcalloc(n, sizeof(pid_t));
+    s->n = n;
+    for (size_t i = 0; i < n; i++) {
+        s->pids[i] = start_one(s, i);
+        if (s->pids[i] < 0) {
+            rs_err_set(err, "cannot start worker %zu: %s", i + 1, strerror(errno));
+            coord_spawn_stop(&s, 0);
+            return NULL;
+        }
+    }
+    return s;
+}
+
+size_t coord_spawn_reap(coord_spawn_t *s)
+{
+    size_t restarted = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        int status;
+        if (s->pids[i] <= 0 || waitpid(s->pids[i], &status, WNOHANG) != s->pids[i]) continue;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+            rs_error("worker %zu could not be started (%s); not restarting it", i + 1, s->binary);
+            s->pids[i] = 0;
+            continue;
+        }
+        rs_warn("worker %zu (pid %d) exited unexpectedly (%s %d); restarting it", i + 1,
+                (int)s->pids[i], WIFSIGNALED(status) ? "signal" : "status",
+                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+        s->pids[i] = start_one(s, i);
+        restarted++;
+    }
+    return restarted;
+}
+
+static int all_exited(coord_spawn_t *s)
+{
+    int all = 1;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->pids[i] <= 0) continue;
+        if (waitpid(s->pids[i], NULL, WNOHANG) == s->pids[i]) s->pids[i] = 0;
+        else all = 0;
+    }
+    return all;
+}
+
+static void wait_exit(coord_spawn_t *s, int64_t timeout_ms)
+{
+    int64_t until = rs_mono_ms() + timeout_ms;
+    while (!all_exited(s) && rs_mono_ms() < until) {
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void signal_all(coord_spawn_t *s, int sig)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->pids[i] > 0) kill(s->pids[i], sig);
+}
+
+void coord_spawn_stop(coord_spawn_t **sp, int64_t timeout_ms)
+{
+    if (!sp || !*sp) return;
+    coord_spawn_t *s = *sp;
+    wait_exit(s, timeout_ms);
+    signal_all(s, SIGTERM);
+    wait_exit(s, 2000);
+    signal_all(s, SIGKILL);
+    wait_exit(s, 2000);
+    free(s->binary);
+    free(s->endpoint);
+    free(s->run_id);
+    free(s->pids);
+    free(s);
+    *sp = NULL;
+}
+
+size_t coord_spawn_count(const coord_spawn_t *s)
+{
+    return s->n;
+}
+
+pid_t coord_spawn_pid(const coord_spawn_t *s, size_t i)
+{
+    return s->pids[i];
+}

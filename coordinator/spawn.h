@@ -1,0 +1,29 @@
+/* spawn: the local workers `reasonsaver run --workers N` starts and stops.
+ *
+ * The worker binary is looked up next to the running reasonsaver executable first, then in PATH,
+ * so a build tree and an installed copy both work. Each child gets its own process group, so a
+ * Ctrl-C at the terminal reaches the coordinator alone and it decides how the workers stop. */
+#ifndef COORD_SPAWN_H
+#define COORD_SPAWN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util.h"
+
+typedef struct coord_spawn coord_spawn_t;
+
+/* Starts n workers connecting to endpoint. NULL with err when the binary cannot be found. */
+coord_spawn_t *coord_spawn_start(size_t n, const char *endpoint, const char *run_id, rs_err_t *err);
+/* Waits up to timeout_ms for them to exit by themselves (after DRAIN), then SIGTERM, then SIGKILL. */
+void coord_spawn_stop(coord_spawn_t **s, int64_t timeout_ms);
+/* Restarts any worker that exited unexpectedly (crash, kill -9). Returns how many it restarted. */
+size_t coord_spawn_reap(coord_spawn_t *s);
+size_t coord_spawn_count(const coord_spawn_t *s);
+pid_t coord_spawn_pid(const coord_spawn_t *s, size_t i);
+
+/* Path of a sibling binary of the running executable ("reasonsaver-worker"), or the bare name so
+ * that execvp searches PATH. Caller frees. */
+char *coord_sibling_binary(const char *name);
+
+#endif

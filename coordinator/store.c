@@ -1,0 +1,307 @@
+/* store: hiredis connection, manifest hash, the once-only result writer and result readers. */
+#include "store.h"
+
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+struct coord_store {
+    redisContext *c;
+    char sha[41]; /* SHA1 of the loaded result script */
+};
+
+/* Writes each (idx, failed, json) triple with HSETNX and counts only the new ones, in one atomic
+ * step: a result that arrives twice (an expired lease's late answer) changes nothing. */
+static const char RESULT_SCRIPT[] =
+    "local added, failed = 0, 0\n"
+    "for i = 2, #ARGV, 3 do\n"
+    "  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i+2]) == 1 then\n"
+    "    added = added + 1\n"
+    "    if ARGV[i+1] == '1' then failed = failed + 1 end\n"
+    "  end\n"
+    "end\n"
+    "if added > 0 then redis.call('HINCRBY', KEYS[2], 'done', added) end\n"
+    "if failed > 0 then redis.call('HINCRBY', KEYS[2], 'failed', failed) end\n"
+    "redis.call('HSET', KEYS[2], 'updated_at', ARGV[1])\n"
+    "return {added, failed}\n";
+
+static int reply_error(redisContext *c, redisReply *r, const char *what, rs_err_t *err)
+{
+    if (!r) return rs_err_set(err, "redis: %s: %s", what, c->errstr[0] ? c->errstr : "no reply");
+    if (r->type == REDIS_REPLY_ERROR) {
+        rs_err_set(err, "redis: %s: %s", what, r->str);
+        freeReplyObject(r);
+        return -1;
+    }
+    return 0;
+}
+
+static redisContext *connect_url(const char *url, rs_err_t *err)
+{
+    struct timeval tv = {5, 0};
+    redisContext *c = NULL;
+    if (strncmp(url, "unix:", 5) == 0) {
+        const char *path = url + 5;
+        while (path[0] == '/' && path[1] == '/') path++;
+        c = redisConnectUnixWithTimeout(path, tv);
+    } else if (strncmp(url, "redis://", 8) == 0) {
+        char host[256] = "127.0.0.1";
+        int port = 6379;
+        const char *h = url + 8, *end = h + strcspn(h, ":/");
+        if (end > h && (size_t)(end - h) < sizeof(host)) {
+            memcpy(host, h, (size_t)(end - h));
+            host[end - h] = '\0';
+        }
+        if (*end == ':') port = (int)strtol(end + 1, NULL, 10);
+        c = redisConnectWithTimeout(host, port, tv);
+    } else {
+        rs_err_set(err, "redis address '%s': expected redis://host:port[/db] or unix:/path", url);
+        return NULL;
+    }
+    if (!c || c->err) {
+        rs_err_set(err, "cannot connect to redis at %s: %s", url, c ? c->errstr : "out of memory");
+        if (c) redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+static int select_db_and_auth(redisContext *c, const char *url, rs_err_t *err)
+{
+    const char *pass = getenv("REDISCLI_AUTH");
+    if (pass && *pass) {
+        redisReply *r = redisCommand(c, "AUTH %s", pass);
+        if (reply_error(c, r, "AUTH", err)) return -1;
+        freeReplyObject(r);
+    }
+    const char *slash = strncmp(url, "redis://", 8) == 0 ? strchr(url + 8, '/') : NULL;
+    if (slash && slash[1]) {
+        redisReply *r = redisCommand(c, "SELECT %s", slash + 1);
+        if (reply_error(c, r, "SELECT", err)) return -1;
+        freeReplyObject(r);
+    }
+    return 0;
+}
+
+static int load_script(coord_store_t *st, rs_err_t *err)
+{
+    redisReply *r = redisCommand(st->c, "SCRIPT LOAD %s", RESULT_SCRIPT);
+    if (reply_error(st->c, r, "SCRIPT LOAD", err)) return -1;
+    snprintf(st->sha, sizeof(st->sha), "%s", r->str ? r->str : "");
+    freeReplyObject(r);
+    return 0;
+}
+
+coord_store_t *coord_store_connect(const char *url, rs_err_t *err)
+{
+    redisContext *c = connect_url(url, err);
+    if (!c) return NULL;
+    struct timeval tv = {30, 0};
+    redisSetTimeout(c, tv);
+    coord_store_t *st = rs_xcalloc(1, sizeof(*st));
+    st->c = c;
+    if (select_db_and_auth(c, url, err) || load_script(st, err)) {
+        coord_store_destroy(&st);
+        return NULL;
+    }
+    return st;
+}
+
+void coord_store_destroy(coord_store_t **st)
+{
+    if (!st || !*st) return;
+    if ((*st)->c) redisFree((*st)->c);
+    free(*st);
+    *st = NULL;
+}
+
+static char *run_key(const char *run_id, const char *suffix)
+{
+    return rs_xasprintf("rs:run:%s%s", run_id, suffix);
+}
+
+int coord_store_run_create(coord_store_t *st, const char *run_id, json_t *manifest, rs_err_t *err)
+{
+    size_t n = json_object_size(manifest);
+    const char **argv = rs_xcalloc(2 + 2 * n, sizeof(char *));
+    char **owned = rs_xcalloc(n, sizeof(char *));
+    char *key = run_key(run_id, "");
+    argv[0] = "HSET";
+    argv[1] = key;
+    size_t i = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(manifest, k, v) {
+        argv[2 + 2 * i] = k;
+        if (json_is_string(v)) owned[i] = rs_xstrdup(json_string_value(v));
+        else owned[i] = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        argv[3 + 2 * i] = owned[i];
+        i++;
+    }
+    redisReply *r = redisCommandArgv(st->c, (int)(2 + 2 * n), argv, NULL);
+    int rc = reply_error(st->c, r, "HSET manifest", err);
+    if (!rc) freeReplyObject(r);
+    for (i = 0; i < n; i++) free(owned[i]);
+    free(owned);
+    free(argv);
+    free(key);
+    if (rc) return -1;
+    r = redisCommand(st->c, "ZADD rs:runs %lld %s", (long long)rs_wall_ms(), run_id);
+    if (reply_error(st->c, r, "ZADD rs:runs", err)) return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
+int coord_store_run_set(coord_store_t *st, const char *run_id, const char *field,
+                        const char *value, rs_err_t *err)
+{
+    char *key = run_key(run_id, "");
+    redisReply *r = redisCommand(st->c, "HSET %s %s %s", key, field, value);
+    free(key);
+    if (reply_error(st->c, r, "HSET", err)) return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
+json_t *coord_store_run_get(coord_store_t *st, const char *run_id, rs_err_t *err)
+{
+    char *key = run_key(run_id, "");
+    redisReply *r = redisCommand(st->c, "HGETALL %s", key);
+    free(key);
+    if (reply_error(st->c, r, "HGETALL", err)) return NULL;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+        freeReplyObject(r);
+        rs_err_set(err, "no run '%s' in this Redis", run_id);
+        return NULL;
+    }
+    json_t *obj = json_object();
+    for (size_t i = 0; i + 1 < r->elements; i += 2)
+        json_object_set_new(obj, r->element[i]->str, json_stringn(r->element[i + 1]->str,
+                                                                  r->element[i + 1]->len));
+    freeReplyObject(r);
+    return obj;
+}
+
+char *coord_store_latest_run(coord_store_t *st, rs_err_t *err)
+{
+    redisReply *r = redisCommand(st->c, "ZREVRANGE rs:runs 0 0");
+    if (reply_error(st->c, r, "ZREVRANGE", err)) return NULL;
+    char *id = NULL;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) id = rs_xstrdup(r->element[0]->str);
+    else rs_err_set(err, "no runs recorded in this Redis");
+    freeReplyObject(r);
+    return id;
+}
+
+static redisReply *eval_results(coord_store_t *st, const char **argv, size_t *lens, int argc)
+{
+    argv[1] = st->sha;
+    lens[1] = strlen(st->sha);
+    return redisCommandArgv(st->c, argc, argv, lens);
+}
+
+int coord_store_results_add(coord_store_t *st, const char *run_id, const rs_case_result_t *cases,
+                            size_t n, uint64_t *added, uint64_t *added_failed, rs_err_t *err)
+{
+    int argc = (int)(6 + 3 * n);
+    const char **argv = rs_xmalloc((size_t)argc * sizeof(char *));
+    size_t *lens = rs_xmalloc((size_t)argc * sizeof(size_t));
+    char *idx_text = rs_xmalloc(n * 24 + 1);
+    char *k1 = run_key(run_id, ":results"), *k2 = run_key(run_id, "");
+    char now[24];
+    snprintf(now, sizeof(now), "%lld", (long long)rs_wall_ms());
+    const char *fixed[] = {"EVALSHA", "", "2", k1, k2, now};
+    for (int i = 0; i < 6; i++) argv[i] = fixed[i], lens[i] = strlen(fixed[i]);
+    for (size_t i = 0; i < n; i++) {
+        char *t = idx_text + 24 * i;
+        lens[6 + 3 * i] = (size_t)snprintf(t, 24, "%llu", (unsigned long long)cases[i].idx);
+        argv[6 + 3 * i] = t;
+        argv[7 + 3 * i] = cases[i].failed ? "1" : "0";
+        lens[7 + 3 * i] = 1;
+        argv[8 + 3 * i] = cases[i].json;
+        lens[8 + 3 * i] = cases[i].json_len;
+    }
+    redisReply *r = eval_results(st, argv, lens, argc);
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        /* Redis restarted and lost its script cache: load again and retry once. */
+        freeReplyObject(r);
+        r = load_script(st, err) == 0 ? eval_results(st, argv, lens, argc) : NULL;
+    }
+    int rc = reply_error(st->c, r, "writing results", err);
+    if (!rc) {
+        *added = r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? (uint64_t)r->element[0]->integer : 0;
+        *added_failed = r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? (uint64_t)r->element[1]->integer : 0;
+        freeReplyObject(r);
+    }
+    free(argv);
+    free(lens);
+    free(idx_text);
+    free(k1);
+    free(k2);
+    return rc;
+}
+
+int coord_store_results_get(coord_store_t *st, const char *run_id, uint64_t first, size_t n,
+                            char **out, rs_err_t *err)
+{
+    const char **argv = rs_xmalloc((n + 2) * sizeof(char *));
+    char *idx_text = rs_xmalloc(n * 24 + 1);
+    char *key = run_key(run_id, ":results");
+    argv[0] = "HMGET";
+    argv[1] = key;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(idx_text + 24 * i, 24, "%llu", (unsigned long long)(first + i));
+        argv[2 + i] = idx_text + 24 * i;
+    }
+    redisReply *r = redisCommandArgv(st->c, (int)(n + 2), argv, NULL);
+    free(argv);
+    free(idx_text);
+    free(key);
+    if (reply_error(st->c, r, "HMGET results", err)) return -1;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *e = i < r->elements ? r->element[i] : NULL;
+        out[i] = e && e->type == REDIS_REPLY_STRING ? rs_xstrndup(e->str, e->len) : NULL;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+int coord_store_results_scan(coord_store_t *st, const char *run_id,
+                             void (*fn)(uint64_t idx, void *arg), void *arg, rs_err_t *err)
+{
+    char *key = run_key(run_id, ":results");
+    char cursor[32] = "0";
+    int rc = 0;
+    do {
+        redisReply *r = redisCommand(st->c, "HSCAN %s %s COUNT 1000", key, cursor);
+        if ((rc = reply_error(st->c, r, "HSCAN", err))) break;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            freeReplyObject(r);
+            rc = rs_err_set(err, "redis: HSCAN: unexpected reply");
+            break;
+        }
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        redisReply *items = r->element[1];
+        for (size_t i = 0; i + 1 < items->elements; i += 2)
+            fn(strtoull(items->element[i]->str, NULL, 10), arg);
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    free(key);
+    return rc;
+}
+
+int64_t coord_store_used_memory(coord_store_t *st)
+{
+    redisReply *r = redisCommand(st->c, "INFO memory");
+    if (!r || r->type != REDIS_REPLY_STRING) {
+        if (r) freeReplyObject(r);
+        return -1;
+    }
+    const char *p = strstr(r->str, "used_memory:");
+    int64_t v = p ? strtoll(p + 12, NULL, 10) : -1;
+    freeReplyObject(r);
+    return v;
+}

@@ -1,0 +1,47 @@
+/* store: the run's state in Redis (hiredis), written by the coordinator alone.
+ *
+ * Keys (docs/REDIS.md): rs:runs ZSET of run ids by start time; rs:run:<id> HASH manifest and
+ * counters; rs:run:<id>:results HASH case index -> result JSON, each written once by a Lua script
+ * (HSETNX), which also bumps the done/failed counters in the same atomic step, so a duplicate result
+ * never counts twice and the counters never disagree with the results. */
+#ifndef COORD_STORE_H
+#define COORD_STORE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+#include "util.h"
+
+typedef struct coord_store coord_store_t;
+
+/* url: "redis://host[:port][/db]" or "unix:/path/to.sock". The password, if any, comes from the
+ * REDISCLI_AUTH environment variable (never from a config file). NULL with err on failure. */
+coord_store_t *coord_store_connect(const char *url, rs_err_t *err);
+void coord_store_destroy(coord_store_t **st);
+
+/* Registers a new run: the manifest fields (a JSON object of strings and integers) go to
+ * rs:run:<id> and the id into rs:runs. */
+int coord_store_run_create(coord_store_t *st, const char *run_id, json_t *manifest, rs_err_t *err);
+/* Sets one manifest field. */
+int coord_store_run_set(coord_store_t *st, const char *run_id, const char *field,
+                        const char *value, rs_err_t *err);
+/* The manifest as a JSON object of strings (new reference), or NULL with err (unknown run). */
+json_t *coord_store_run_get(coord_store_t *st, const char *run_id, rs_err_t *err);
+/* The most recently started run's id (caller frees), or NULL with err when there is none. */
+char *coord_store_latest_run(coord_store_t *st, rs_err_t *err);
+
+/* Writes case results once each; *added / *added_failed get how many were new. */
+int coord_store_results_add(coord_store_t *st, const char *run_id, const rs_case_result_t *cases,
+                            size_t n, uint64_t *added, uint64_t *added_failed, rs_err_t *err);
+/* Fetches results first .. first+n-1 (n <= 1000); out[i] is a heap JSON string or NULL. */
+int coord_store_results_get(coord_store_t *st, const char *run_id, uint64_t first, size_t n,
+                            char **out, rs_err_t *err);
+/* Calls fn for the index of every stored result (HSCAN), for resume. */
+int coord_store_results_scan(coord_store_t *st, const char *run_id,
+                             void (*fn)(uint64_t idx, void *arg), void *arg, rs_err_t *err);
+/* Bytes Redis uses in all (INFO memory used_memory), or -1. */
+int64_t coord_store_used_memory(coord_store_t *st);
+
+#endif

@@ -1,0 +1,79 @@
+/* main: reasonsaver-worker's command line. */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "session.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static const char HELP[] =
+    "usage: reasonsaver-worker --connect ENDPOINT [OPTIONS]\n\n"
+    "Joins a reasonsaver coordinator, takes tasks, runs each case's chain (generate, extract,\n"
+    "grade) and returns the results. Stateless: it can be stopped at any moment and the\n"
+    "coordinator gives its cases to another worker. API keys are read from this process's\n"
+    "environment (the variable each model's api_key_env names), never from the coordinator.\n\n"
+    "options:\n"
+    "  --connect ENDPOINT  the coordinator, e.g. tcp://10.0.0.5:5555 (required)\n"
+    "  --id ID             worker id shown in status (default HOST-PID)\n"
+    "  --slots N           cases held at once (default: the run's cluster.worker_slots)\n"
+    "  --exit-on-drain     exit when the coordinator drains (used for local workers)\n"
+    "  --verbose           debug logging\n"
+    "  -h, --help          this help\n";
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"connect", required_argument, 0, 'c'},
+                                         {"id", required_argument, 0, 'i'},
+                                         {"slots", required_argument, 0, 's'},
+                                         {"exit-on-drain", no_argument, 0, 'x'},
+                                         {"verbose", no_argument, 0, 'v'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    rs_log_init("reasonsaver-worker", RS_LOG_INFO);
+    wk_opts_t o = {0};
+    char default_id[300];
+    int c;
+    while ((c = getopt_long(argc, argv, "c:i:s:xvh", opts, NULL)) != -1) {
+        if (c == 'h') return fputs(HELP, stdout), 0;
+        if (c == 'c') o.connect = optarg;
+        else if (c == 'i') o.id = optarg;
+        else if (c == 's' && (rs_parse_i64(optarg, &o.slots) || o.slots < 1 || o.slots > 65536)) {
+            fprintf(stderr, "reasonsaver-worker: --slots: expected 1..65536, got '%s'\n", optarg);
+            return 2;
+        } else if (c == 'x') o.exit_on_drain = 1;
+        else if (c == 'v') rs_log_set_level(RS_LOG_DEBUG);
+        else if (c == '?') return fputs(HELP, stderr), 2;
+    }
+    if (!o.connect || optind != argc) {
+        fprintf(stderr, "reasonsaver-worker: --connect ENDPOINT is required (see --help)\n");
+        return 2;
+    }
+    if (!o.id) {
+        char host[256] = "";
+        gethostname(host, sizeof(host) - 1);
+        snprintf(default_id, sizeof(default_id), "%s-%d", host, (int)getpid());
+        o.id = default_id;
+    }
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    rs_err_t err;
+    if (wk_session_run(&o, &stop, &err) != 0) {
+        fprintf(stderr, "reasonsaver-worker: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}

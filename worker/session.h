@@ -1,0 +1,25 @@
+/* session: a worker's life with one coordinator — DEALER socket, HELLO/WELCOME, credit, tasks,
+ * heartbeats, and the cases it holds until their (simulated) latency has passed.
+ *
+ * The worker is stateless: everything it holds can vanish with it, and the coordinator hands the
+ * cases to someone else. If the coordinator goes silent for 3 heartbeats the worker drops what it
+ * holds and says HELLO again, with backoff from 1 s to 32 s (Paranoid Pirate). */
+#ifndef WORKER_SESSION_H
+#define WORKER_SESSION_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "util.h"
+
+typedef struct wk_opts {
+    const char *connect;   /* coordinator endpoint */
+    const char *id;        /* worker id */
+    int64_t slots;         /* cases held at once; 0 = the run's cluster.worker_slots */
+    int exit_on_drain;     /* leave after DRAIN once idle (local workers) */
+} wk_opts_t;
+
+/* Runs until DRAIN (with exit_on_drain) or *stop. 0 on a clean exit, -1 with err. */
+int wk_session_run(const wk_opts_t *o, volatile sig_atomic_t *stop, rs_err_t *err);
+
+#endif
