@@ -37,7 +37,7 @@ typedef struct rs_dataset_cfg {
 
 typedef struct rs_model_cfg {
     char *name;        /* label in reports; default = model */
-    char *provider;    /* "sim", "openai", "anthropic" */
+    char *provider;    /* "sim", "openai", "anthropic"; required (no silent default) */
     char *model;       /* the provider's model id; required */
     char *base_url;    /* provider default when NULL */
     char *api_key_env; /* name of the environment variable holding the key; never the key itself */
@@ -125,21 +125,36 @@ typedef struct rs_config {
 } rs_config_t;
 
 /* Loads path, applies overrides ("a.b=c" strings, n_overrides of them) and validates.
- * Returns a new config, or NULL with err naming file:line:column and the key. */
+ * Returns a new config (the caller owns it: rs_config_destroy), or NULL with err naming
+ * file:line:column and the key path ("configs/x.yaml:12:5: models[0].params.accuracy: must be
+ * between 0 and 1 (got 1.5)"); an error about an overridden value starts "--set a.b=c: " instead.
+ *
+ * Overrides edit the YAML document before validation, so their values are checked like the file's.
+ * The path is dot-separated keys; a list item is picked by index ("models.0.n=2"), by its name or
+ * model ("models.sim-weak.n=2"), or appended with index == length. Missing mappings (and lists,
+ * before an index) are created. The value is one plain YAML scalar taken verbatim (numbers stay
+ * numbers, "#### (.*)" and "{{input}}" need no quoting, an empty value or ~ means "the default"),
+ * except that "[a, b]" and "{k: v}" are parsed as YAML flow collections. Null anywhere in the
+ * file also means "the default". A relative dataset.path from an override is made absolute
+ * against the current directory; one from the file stays relative to base_dir. */
 rs_config_t *rs_config_load(const char *path, const char *const *overrides, size_t n_overrides,
                             rs_err_t *err);
-/* The same from a YAML string; name is used in error messages in place of a path. */
+/* The same from a YAML string; name is used in error messages in place of a path, and base_dir
+ * (the current directory when NULL) is where a relative dataset.path starts. */
 rs_config_t *rs_config_load_string(const char *yaml, const char *name, const char *base_dir,
                                    const char *const *overrides, size_t n_overrides, rs_err_t *err);
+/* Frees everything and sets *cfg to NULL; NULL and &NULL are fine. */
 void rs_config_destroy(rs_config_t **cfg);
 
-/* The resolved config (every default filled in) as a JSON text; caller frees. Stable key order,
- * so its SHA-256 identifies the config. The dataset path is written as resolved. */
+/* The resolved config (every default filled in) as a JSON text; caller frees. Stable key order
+ * (sorted), so its SHA-256 identifies the config. The dataset path is written as resolved
+ * (absolute). It holds only the NAMES of API-key variables, never a key. */
 char *rs_config_to_json(const rs_config_t *cfg);
 /* Loads a config back from rs_config_to_json's output (used by resume). NULL with err on failure. */
 rs_config_t *rs_config_from_json(const char *json, rs_err_t *err);
 
-/* The dataset path resolved against base_dir (caller frees). */
+/* The dataset path resolved against base_dir, absolute (through realpath when the file exists);
+ * caller frees. NULL when no path is set. */
 char *rs_config_dataset_path(const rs_config_t *cfg);
 
 const char *rs_grader_kind_name(rs_grader_kind_t kind);

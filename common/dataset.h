@@ -40,7 +40,8 @@ typedef struct rs_dataset rs_dataset_t;
 /* Opens and validates the dataset named by cfg->dataset (path resolved against cfg->base_dir).
  * On a bad line: with on_error=fail returns NULL and err says "path:line: what is wrong";
  * with on_error=skip the line is counted in rs_dataset_skipped and left out. limit applies to
- * valid cases. Also computes the file's SHA-256. */
+ * valid cases. Also computes the file's SHA-256. The dataset copies what it needs from cfg (the
+ * config may be destroyed first) and keeps the file open for rs_dataset_read. */
 rs_dataset_t *rs_dataset_open(const rs_config_t *cfg, rs_err_t *err);
 void rs_dataset_destroy(rs_dataset_t **ds);
 
@@ -51,11 +52,15 @@ const char *rs_dataset_path(const rs_dataset_t *ds);
 /* Skipped lines' reasons, "path:line: why", at most the first 100 kept. */
 size_t rs_dataset_skip_reasons(const rs_dataset_t *ds, const char *const **reasons);
 
-/* Reads case idx (0 <= idx < count) into out, rendering cfg->prompt. 0 / -1. */
+/* Reads case idx (0 <= idx < count) into out (owned: rs_case_cleanup), rendering cfg->prompt;
+ * out->idx = idx. One pread and one parse; it reuses a buffer inside ds, so one thread at a time.
+ * 0 / -1. */
 int rs_dataset_read(rs_dataset_t *ds, uint64_t idx, rs_case_t *out, rs_err_t *err);
 
-/* Parses one JSONL line (no I/O) into a case; line_no is for messages. Used by the scan, by
- * rs_dataset_read and directly by unit tests and fuzzers. 0 / -1 with err naming the field. */
+/* Parses one JSONL line (no I/O) into a case (out->idx = 0); line_no is for messages and is the
+ * id when the record has none. Used by the scan, by rs_dataset_read and directly by unit tests and
+ * fuzzers. 0 / -1 with err "<cfg->dataset.path>:<line_no>: <what>" naming the field; on failure
+ * out holds nothing to free. */
 int rs_dataset_parse_line(const rs_config_t *cfg, const char *line, size_t len, uint64_t line_no,
                           rs_case_t *out, rs_err_t *err);
 

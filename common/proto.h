@@ -20,6 +20,8 @@
 #define RS_PROTO_VERSION 1
 #define RS_PROTO_MAX_FRAME (64u << 20) /* ZMQ_MAXMSGSIZE on both sides */
 #define RS_PROTO_MAX_CASES 4096        /* cases in one TASK or RESULT */
+#define RS_PROTO_MAX_DEPTH 16          /* nested maps/arrays in one frame */
+#define RS_PROTO_MAX_VALUES (1u << 22) /* msgpack values in one frame (bounds decode memory) */
 
 typedef enum rs_msg_type {
     RS_MSG_HELLO = 1,

@@ -36,4 +36,25 @@ char *rs_normalize_answer(const char *s);
 /* 1 and the value in out when s (after normalisation) is a number. */
 int rs_answer_number(const char *s, double *out);
 
+/* Number grammar (shared by normalisation, rs_answer_number and the last-number extractor):
+ *   [+|-] [$|€|£] [+|-] digits [.digits] [e|E [+|-] digits] [%]      or a leading ".5"
+ * Thousands separators are "," in strict groups of three after a first group of one to three
+ * digits ("1,234,567"; "12,34" is not a number). "1e3" is 1000. A trailing "%" is dropped, so
+ * "50%" is the number 50 (not 0.5): targets are written the way answers are. Fractions ("3/4"),
+ * words ("seven") and spaces inside a number ("1 234") are text. Case folding is ASCII only.
+ * Normalisation also strips markdown emphasis/code marks around an answer ("**18**" -> "18"). */
+
+/* Room for any canonical number written by rs_format_number, NUL included. */
+#define RS_NUMBER_BUF 32
+
+/* Writes x canonically into buf (n bytes, RS_NUMBER_BUF is always enough): an integral value with
+ * |x| < 2^53 as plain decimal digits ("18", "-3", never "-0"), anything else as printf "%.15g"
+ * ("0.5", "1234.5", "1e+20"), so 0.1+0.2 prints as "0.3". Returns snprintf's length. The simulated
+ * model writes its numbers with this function too. */
+int rs_format_number(double x, char *buf, size_t n);
+
+/* Number of graders in s: cfg->n_graders, or 1 when the config gave none (a default "exact"
+ * grader at index 0). rs_scorer_new(NULL, err) gives the defaults: auto extractor, one exact. */
+size_t rs_scorer_n_graders(const rs_scorer_t *s);
+
 #endif

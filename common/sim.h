@@ -34,4 +34,11 @@ void rs_sim_reply_cleanup(rs_sim_reply_t *r);
 /* draw(salt) for tests: a uniform number in [0, 1). */
 double rs_sim_draw(const char *model, const char *case_id, int k, const char *salt, int64_t seed);
 
+/* XXH64 (seed = (uint64_t)seed) of key(salt) = "<model>\x1f<case id>\x1f<k in decimal>\x1f<salt>".
+ * rs_sim_draw is exactly (rs_sim_hash(..) >> 11) * 2^-53: XXH64 / 2^64 truncated to 53 bits, so
+ * it is never 1.0. A NULL model or case id hashes as "". rs_sim_generate uses m->name as the model
+ * (m->model when name is NULL) and salts "error", "correct", "wrong" and "latency".
+ * A failed reply reports 0 tokens (a failed call bills nothing) but still has its latency. */
+uint64_t rs_sim_hash(const char *model, const char *case_id, int k, const char *salt, int64_t seed);
+
 #endif

@@ -1,0 +1,1487 @@
+/* config: owns the run configuration: YAML (or JSON) text in, a validated rs_config_t out, and the
+ * resolved config back out as JSON. Every key is one row in one table per section (below);
+ * defaults, parsing, bounds, JSON output and freeing are all driven by those rows, so a new key is
+ * one row. */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include "config.h"
+
+#include <jansson.h>
+#include <libfyaml.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "regex.h"
+
+/* Room for a key path in messages ("models[3].params.accuracy"); a longer one is cut short. */
+#define PATH_CAP 256
+
+/* ---- the loader and its one error function ---- */
+
+/* snprintf for text that only feeds messages, where cutting a long path short is fine (a plain
+ * snprintf there draws -Wformat-truncation at -O2). */
+static void fmt_into(char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fmt_into(char *out, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out, cap, fmt, ap);
+    va_end(ap);
+}
+
+typedef struct loader {
+    const char *source; /* file name (or the caller's name for a string), for messages */
+    rs_config_t *cfg;   /* being filled: later sections read earlier ones (model seed = run.seed) */
+    struct fy_diag *diag; /* libfyaml's collected syntax errors */
+    rs_err_t *err;
+} loader_t;
+
+/* The scalar whose position stands for n: n itself, or a collection's first key or item (libfyaml
+ * 0.7 keeps source positions only on scalar tokens). NULL for an empty collection. */
+static struct fy_node *mark_node(struct fy_node *n)
+{
+    void *it = NULL;
+    if (!n || fy_node_is_scalar(n)) return n;
+    if (fy_node_is_mapping(n)) {
+        struct fy_node_pair *p = fy_node_mapping_iterate(n, &it);
+        return p ? mark_node(fy_node_pair_key(p)) : NULL;
+    }
+    return mark_node(fy_node_sequence_iterate(n, &it));
+}
+
+/* Nodes an override created carry its text as their meta pointer (see tag_tree). */
+static const char *override_of(struct fy_node *n)
+{
+    return n ? fy_node_get_meta(n) : NULL;
+}
+
+/* "file:line:column" of node at (1-based), "--set a.b=c" for a node an override made, or just the
+ * file when nothing in the document points there (an absent section). */
+static void locate(const loader_t *ld, struct fy_node *at, char *out, size_t cap)
+{
+    struct fy_node *m = mark_node(at);
+    const char *ov = override_of(at) ? override_of(at) : override_of(m);
+    struct fy_token *t = m ? fy_node_get_scalar_token(m) : NULL;
+    const struct fy_mark *mk = t ? fy_token_start_mark(t) : NULL;
+    if (ov) {
+        fmt_into(out, cap, "--set %s", ov);
+    } else if (mk) {
+        /* libfyaml marks a quoted scalar at its first character; point at the opening quote */
+        enum fy_node_style st = fy_node_get_style(m);
+        int quoted = (st == FYNS_SINGLE_QUOTED || st == FYNS_DOUBLE_QUOTED) && mk->column > 0;
+        fmt_into(out, cap, "%s:%d:%d", ld->source, mk->line + 1, mk->column + 1 - quoted);
+    } else {
+        fmt_into(out, cap, "%s", ld->source);
+    }
+}
+
+/* The one way this file reports a problem: "where: key.path: what is wrong". Returns -1. */
+static int fail(loader_t *ld, struct fy_node *at, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail(loader_t *ld, struct fy_node *at, const char *path, const char *fmt, ...)
+{
+    char msg[640], where[320];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    locate(ld, at, where, sizeof(where));
+    if (path && *path) return rs_err_set(ld->err, "%s: %s: %s", where, path, msg);
+    return rs_err_set(ld->err, "%s: %s", where, msg);
+}
+
+/* ---- small helpers: paths, names, scalars ---- */
+
+static void path_key(char *out, size_t cap, const char *parent, const char *key)
+{
+    fmt_into(out, cap, "%s%s%s", parent, *parent ? "." : "", key);
+}
+
+static void path_index(char *out, size_t cap, const char *parent, size_t i)
+{
+    fmt_into(out, cap, "%s[%zu]", parent, i);
+}
+
+/* names is NULL-terminated. */
+static int name_index(const char *const *names, const char *s)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcmp(names[i], s) == 0) return i;
+    return -1;
+}
+
+/* How far a typo may be from a known name to be suggested: short names need a closer match. */
+static size_t typo_limit(const char *word)
+{
+    size_t len = strlen(word);
+    if (len == 0) return 0;
+    size_t lim = len < 4 ? 1 : len < 7 ? 2 : 3;
+    return lim < len ? lim : len - 1; /* never suggest a name that shares nothing with the word */
+}
+
+/* Keeps shown in out when cand is closer to word than the best so far (*best, an edit distance);
+ * a match that differs only in case counts as distance 0. */
+static void consider(const char *word, const char *cand, const char *shown, size_t *best, char *out,
+                     size_t cap)
+{
+    size_t d = strcasecmp(word, cand) == 0 ? 0 : rs_edit_distance(word, cand);
+    if (d > typo_limit(word) || d >= *best) return;
+    *best = d;
+    fmt_into(out, cap, "%s", shown);
+}
+
+static int fail_choice(loader_t *ld, struct fy_node *at, const char *path, const char *s,
+                       const char *const *names)
+{
+    rs_buf_t list;
+    rs_buf_init(&list);
+    char near[64] = "";
+    size_t best = (size_t)-1;
+    for (int i = 0; names[i]; i++) {
+        rs_buf_printf(&list, "%s%s", i ? ", " : "", names[i]);
+        consider(s, names[i], names[i], &best, near, sizeof(near));
+    }
+    int rc =
+        *near ? fail(ld, at, path, "'%s' is not one of %s; did you mean '%s'?", s, list.data, near)
+              : fail(ld, at, path, "'%s' is not one of %s", s, list.data);
+    rs_buf_cleanup(&list);
+    return rc;
+}
+
+static const char *kind_of(struct fy_node *n)
+{
+    if (fy_node_is_mapping(n)) return "a mapping";
+    if (fy_node_is_sequence(n)) return "a list";
+    return "a scalar";
+}
+
+/* 1 when n is absent or a plain null ("", "~", "null"): the key then keeps its default. */
+static int is_null(struct fy_node *n)
+{
+    static const char *const nulls[] = {"~", "null", "Null", "NULL"};
+    if (!n) return 1;
+    if (!fy_node_is_scalar(n) || fy_node_get_style(n) != FYNS_PLAIN) return 0;
+    size_t len = 0;
+    const char *s = fy_node_get_scalar(n, &len);
+    if (!s || len == 0) return 1;
+    for (size_t i = 0; i < RS_ARRAY_LEN(nulls); i++)
+        if (strlen(nulls[i]) == len && memcmp(nulls[i], s, len) == 0) return 1;
+    return 0;
+}
+
+/* The scalar's text as a new string, or NULL (err set) when n is not a scalar, holds a NUL byte or
+ * is not UTF-8: every string may end up in JSON (prompts, reports, the stored config). */
+static char *scalar_text(loader_t *ld, struct fy_node *n, struct fy_node *at, const char *path,
+                         const char *what)
+{
+    if (!fy_node_is_scalar(n)) {
+        fail(ld, at, path, "expected %s (got %s)", what, kind_of(n));
+        return NULL;
+    }
+    size_t len = 0;
+    const char *s = fy_node_get_scalar(n, &len);
+    if (!s) {
+        s = "";
+        len = 0;
+    }
+    json_t *utf8 = memchr(s, '\0', len) ? NULL : json_stringn(s, len);
+    if (!utf8) {
+        fail(ld, at, path, "must be UTF-8 text without NUL bytes");
+        return NULL;
+    }
+    json_decref(utf8);
+    return rs_xstrndup(s, len);
+}
+
+/* As scalar_text, for numbers and booleans: a quoted "5" is a string in YAML, not a number. */
+static char *plain_text(loader_t *ld, struct fy_node *n, struct fy_node *at, const char *path,
+                        const char *what)
+{
+    char *s = scalar_text(ld, n, at, path, what);
+    enum fy_node_style st = s ? fy_node_get_style(n) : FYNS_PLAIN;
+    if (st == FYNS_PLAIN || st == FYNS_ANY) return s;
+    fail(ld, at, path, "expected %s (got the quoted string \"%s\")", what, s);
+    free(s);
+    return NULL;
+}
+
+/* The value of key name in mapping map (and the key node in *key), or NULL. */
+static struct fy_node *map_find(struct fy_node *map, const char *name, struct fy_node **key)
+{
+    void *it = NULL;
+    struct fy_node_pair *p;
+    size_t len = strlen(name);
+    while ((p = fy_node_mapping_iterate(map, &it))) {
+        size_t klen = 0;
+        const char *k = fy_node_get_scalar(fy_node_pair_key(p), &klen);
+        if (!k || klen != len || memcmp(k, name, len) != 0) continue;
+        if (key) *key = fy_node_pair_key(p);
+        return fy_node_pair_value(p);
+    }
+    return NULL;
+}
+
+/* Where a message about a key's value points: the value when it is a scalar (its own position),
+ * else the key, else the enclosing node (the key is absent). */
+static struct fy_node *where(struct fy_node *key, struct fy_node *val, struct fy_node *outer)
+{
+    if (val && fy_node_is_scalar(val) && !is_null(val)) return val;
+    return key ? key : outer;
+}
+
+/* n when it can be pointed at, else fallback (an empty "{}" has no position of its own). */
+static struct fy_node *pick_at(struct fy_node *n, struct fy_node *fallback)
+{
+    return override_of(n) || mark_node(n) ? n : fallback;
+}
+
+/* ---- key tables: types ---- */
+
+typedef struct key_spec key_spec_t;
+typedef struct section section_t;
+
+typedef enum key_type {
+    KT_STR,     /* char *: any scalar; .names restricts it to a set, .check validates it */
+    KT_INT,     /* int64_t, within [min, max] when .ranged */
+    KT_NUM,     /* double, within [min, max] when .ranged */
+    KT_BOOL,    /* int 0 / 1 */
+    KT_ENUM,    /* an enum (int-sized) holding an index into .names */
+    KT_STRLIST, /* char **, NULL-terminated: one string or a list of strings; NULL when none */
+    KT_SECTION, /* a nested mapping filling the struct at .off with .sub's keys */
+    KT_LIST,    /* an array at .off with its count at .off_count: a list of .sub mappings */
+    KT_CUSTOM,  /* its own .parse and .to_json */
+} key_type_t;
+
+typedef int (*check_fn)(loader_t *ld, const char *s, struct fy_node *at, const char *path);
+typedef int (*parse_fn)(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                        struct fy_node *at, const char *path);
+typedef json_t *(*json_fn)(const key_spec_t *k, const void *obj);
+
+struct key_spec {
+    const char *name;
+    key_type_t type;
+    size_t off;   /* the field in the section's struct */
+    int required; /* absent or null is an error; a required string must not be empty */
+    int ranged;   /* KT_INT / KT_NUM: check [min, max] (INFINITY for an open end) */
+    double min, max;
+    double def_num;           /* KT_INT / KT_NUM / KT_BOOL default; KT_ENUM: the default's index */
+    const char *def_str;      /* KT_STR default (copied), NULL for none */
+    const char *const *names; /* KT_ENUM: value names by index; KT_STR: the allowed values */
+    check_fn check;           /* KT_STR: further validation */
+    const section_t *sub;     /* KT_SECTION / KT_LIST: the nested keys */
+    const char *shorthand;    /* KT_SECTION / KT_LIST items: the key a lone scalar stands for */
+    size_t off_count;         /* KT_LIST: the size_t count */
+    size_t elem_size;         /* KT_LIST: sizeof one item */
+    const char *unique;       /* KT_LIST: a string key whose value must differ between items */
+    parse_fn parse;           /* KT_CUSTOM */
+    json_fn to_json;          /* KT_CUSTOM */
+};
+
+struct section {
+    const key_spec_t *keys;
+    size_t n_keys;
+    /* Defaults that depend on other sections, after the table's own (model seed = run.seed). */
+    void (*init)(const loader_t *ld, void *obj);
+    /* After the keys: defaults that depend on sibling keys and checks across keys. map is the
+     * section's mapping (NULL when absent), at where to point when a key is missing. */
+    int (*finish)(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                  const char *path);
+};
+
+#define KEY(n, kt, T, f) .name = (n), .type = (kt), .off = offsetof(T, f)
+#define RANGE(lo, hi) .ranged = 1, .min = (lo), .max = (hi)
+#define SECTION(keys, init, finish)                                                                \
+    {                                                                                              \
+        (keys), RS_ARRAY_LEN(keys), (init), (finish)                                               \
+    }
+
+/* Enum fields are read and written as int (copied, so no aliasing question arises). */
+_Static_assert(sizeof(rs_dataset_format_t) == sizeof(int) && sizeof(rs_on_error_t) == sizeof(int) &&
+                   sizeof(rs_extractor_kind_t) == sizeof(int) &&
+                   sizeof(rs_grader_kind_t) == sizeof(int),
+               "enum config fields must be int-sized");
+
+static void *field(void *obj, const key_spec_t *k)
+{
+    return (char *)obj + k->off;
+}
+
+static const void *cfield(const void *obj, const key_spec_t *k)
+{
+    return (const char *)obj + k->off;
+}
+
+static int get_int(const void *obj, const key_spec_t *k)
+{
+    int v;
+    memcpy(&v, cfield(obj, k), sizeof(v));
+    return v;
+}
+
+static void set_int(void *obj, const key_spec_t *k, int v)
+{
+    memcpy(field(obj, k), &v, sizeof(v));
+}
+
+/* ---- the tables ---- */
+
+static const char *const provider_names[] = {"sim", "openai", "anthropic", NULL};
+static const char *const format_names[] = {"jsonl", "evals", NULL};
+static const char *const on_error_names[] = {"fail", "skip", NULL};
+static const char *const extractor_names[] = {"auto",   "last_number", "regex", "hashes",
+                                              "answer", "none",        NULL};
+static const char *const grader_names[] = {"exact", "includes", "regex", "numeric", NULL};
+static const char *const report_names[] = {"json", "markdown", "html", "jsonl", NULL};
+static const size_t report_offs[] = {
+    offsetof(rs_report_cfg_t, json), offsetof(rs_report_cfg_t, markdown),
+    offsetof(rs_report_cfg_t, html), offsetof(rs_report_cfg_t, jsonl)};
+_Static_assert(RS_ARRAY_LEN(report_offs) + 1 == RS_ARRAY_LEN(report_names), "report formats");
+
+static int check_regex(loader_t *ld, const char *s, struct fy_node *at, const char *path);
+static int check_env_name(loader_t *ld, const char *s, struct fy_node *at, const char *path);
+static int check_http_url(loader_t *ld, const char *s, struct fy_node *at, const char *path);
+static int check_redis_url(loader_t *ld, const char *s, struct fy_node *at, const char *path);
+static int check_endpoint(loader_t *ld, const char *s, struct fy_node *at, const char *path);
+static int parse_formats(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                         struct fy_node *at, const char *path);
+static json_t *json_formats(const key_spec_t *k, const void *obj);
+static void model_init(const loader_t *ld, void *obj);
+static void report_init(const loader_t *ld, void *obj);
+static int model_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                        const char *path);
+static int dataset_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                          const char *path);
+static int extractor_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                            const char *path);
+static int grader_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                         const char *path);
+static int scoring_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                          const char *path);
+static int cluster_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                          const char *path);
+
+static const key_spec_t run_keys[] = {
+    {KEY("name", KT_STR, rs_run_cfg_t, name), .def_str = "run"},
+    {KEY("seed", KT_INT, rs_run_cfg_t, seed), .def_num = 1},
+    {KEY("out_dir", KT_STR, rs_run_cfg_t, out_dir), .def_str = "runs"},
+};
+static const section_t run_sec = SECTION(run_keys, NULL, NULL);
+
+/* input / target default by format (dataset_finish). */
+static const key_spec_t field_keys[] = {
+    {KEY("input", KT_STR, rs_dataset_cfg_t, input_field)},
+    {KEY("target", KT_STR, rs_dataset_cfg_t, target_field)},
+    {KEY("id", KT_STR, rs_dataset_cfg_t, id_field), .def_str = "id"},
+    {KEY("tags", KT_STR, rs_dataset_cfg_t, tags_field), .def_str = "tags"},
+};
+static const section_t fields_sec = SECTION(field_keys, NULL, NULL);
+
+static const key_spec_t dataset_keys[] = {
+    {KEY("path", KT_STR, rs_dataset_cfg_t, path), .required = 1},
+    {KEY("format", KT_ENUM, rs_dataset_cfg_t, format), .names = format_names,
+     .def_num = RS_FORMAT_JSONL},
+    /* fields is its own mapping in YAML but flat fields of rs_dataset_cfg_t: offset 0 */
+    {.name = "fields", .type = KT_SECTION, .off = 0, .sub = &fields_sec},
+    {KEY("target_regex", KT_STR, rs_dataset_cfg_t, target_regex), .check = check_regex},
+    {KEY("limit", KT_INT, rs_dataset_cfg_t, limit), RANGE(0, INFINITY), .def_num = 0},
+    {KEY("shard_size", KT_INT, rs_dataset_cfg_t, shard_size), RANGE(1, INFINITY), .def_num = 16},
+    {KEY("on_error", KT_ENUM, rs_dataset_cfg_t, on_error), .names = on_error_names,
+     .def_num = RS_ON_ERROR_FAIL},
+};
+static const section_t dataset_sec = SECTION(dataset_keys, NULL, dataset_finish);
+
+/* seed defaults to run.seed (model_init). */
+static const key_spec_t param_keys[] = {
+    {KEY("temperature", KT_NUM, rs_model_cfg_t, temperature), RANGE(0, 2), .def_num = 0},
+    {KEY("top_p", KT_NUM, rs_model_cfg_t, top_p), RANGE(0, 1), .def_num = 1},
+    {KEY("max_tokens", KT_INT, rs_model_cfg_t, max_tokens), RANGE(1, INFINITY), .def_num = 512},
+    {KEY("seed", KT_INT, rs_model_cfg_t, seed)},
+    {KEY("stop", KT_STRLIST, rs_model_cfg_t, stop)},
+    {KEY("accuracy", KT_NUM, rs_model_cfg_t, accuracy), RANGE(0, 1), .def_num = 0.7},
+    {KEY("latency_ms", KT_NUM, rs_model_cfg_t, latency_ms), RANGE(0, INFINITY), .def_num = 0},
+    {KEY("error_rate", KT_NUM, rs_model_cfg_t, error_rate), RANGE(0, 1), .def_num = 0},
+};
+static const section_t params_sec = SECTION(param_keys, NULL, NULL);
+
+/* provider has no default on purpose: a forgotten provider must not silently become the simulator
+ * and report made-up scores. name defaults to model (model_finish). */
+static const key_spec_t model_keys[] = {
+    {KEY("name", KT_STR, rs_model_cfg_t, name)},
+    {KEY("provider", KT_STR, rs_model_cfg_t, provider), .required = 1, .names = provider_names},
+    {KEY("model", KT_STR, rs_model_cfg_t, model), .required = 1},
+    {KEY("base_url", KT_STR, rs_model_cfg_t, base_url), .check = check_http_url},
+    {KEY("api_key_env", KT_STR, rs_model_cfg_t, api_key_env), .check = check_env_name},
+    {KEY("n", KT_INT, rs_model_cfg_t, n), RANGE(1, 1000), .def_num = 1},
+    /* params is its own mapping in YAML but flat fields of rs_model_cfg_t: offset 0 */
+    {.name = "params", .type = KT_SECTION, .off = 0, .sub = &params_sec},
+};
+static const section_t model_sec = SECTION(model_keys, model_init, model_finish);
+
+static const key_spec_t prompt_keys[] = {
+    {KEY("system", KT_STR, rs_prompt_cfg_t, system)},
+    {KEY("template", KT_STR, rs_prompt_cfg_t, template), .def_str = "{{input}}"},
+};
+static const section_t prompt_sec = SECTION(prompt_keys, NULL, NULL);
+
+static const key_spec_t extractor_keys[] = {
+    {KEY("type", KT_ENUM, rs_scoring_cfg_t, extractor), .names = extractor_names,
+     .def_num = RS_EXTRACT_AUTO},
+    {KEY("pattern", KT_STR, rs_scoring_cfg_t, extractor_pattern), .check = check_regex},
+};
+static const section_t extractor_sec = SECTION(extractor_keys, NULL, extractor_finish);
+
+/* name defaults to the type's name (grader_finish). */
+static const key_spec_t grader_keys[] = {
+    {KEY("name", KT_STR, rs_grader_cfg_t, name)},
+    {KEY("type", KT_ENUM, rs_grader_cfg_t, kind), .names = grader_names, .def_num = RS_GRADE_EXACT},
+    {KEY("pattern", KT_STR, rs_grader_cfg_t, pattern), .check = check_regex},
+    {KEY("tolerance", KT_NUM, rs_grader_cfg_t, tolerance), RANGE(0, INFINITY), .def_num = 1e-6},
+    {KEY("rel_tolerance", KT_NUM, rs_grader_cfg_t, rel_tolerance), RANGE(0, INFINITY)},
+    {KEY("case_sensitive", KT_BOOL, rs_grader_cfg_t, case_sensitive), .def_num = 0},
+};
+static const section_t grader_sec = SECTION(grader_keys, NULL, grader_finish);
+
+/* extractor: "auto" or {type: regex, pattern: ...}; graders: [exact] or [{type: numeric, ...}];
+ * no graders means one exact grader (scoring_finish). */
+static const key_spec_t scoring_keys[] = {
+    {.name = "extractor", .type = KT_SECTION, .off = 0, .sub = &extractor_sec, .shorthand = "type"},
+    {KEY("graders", KT_LIST, rs_scoring_cfg_t, graders), .sub = &grader_sec, .shorthand = "type",
+     .off_count = offsetof(rs_scoring_cfg_t, n_graders), .elem_size = sizeof(rs_grader_cfg_t),
+     .unique = "name"},
+};
+static const section_t scoring_sec = SECTION(scoring_keys, NULL, scoring_finish);
+
+static const key_spec_t cluster_keys[] = {
+    {KEY("workers", KT_INT, rs_cluster_cfg_t, workers), RANGE(0, 4096), .def_num = 2},
+    {KEY("bind", KT_STR, rs_cluster_cfg_t, bind), .def_str = "tcp://127.0.0.1:*",
+     .check = check_endpoint},
+    {KEY("redis", KT_STR, rs_cluster_cfg_t, redis), .check = check_redis_url},
+    {KEY("max_in_flight", KT_INT, rs_cluster_cfg_t, max_in_flight), RANGE(1, INFINITY),
+     .def_num = 4096},
+    {KEY("worker_slots", KT_INT, rs_cluster_cfg_t, worker_slots), RANGE(1, INFINITY),
+     .def_num = 64},
+    {KEY("heartbeat_ms", KT_INT, rs_cluster_cfg_t, heartbeat_ms), RANGE(1, INFINITY),
+     .def_num = 1000},
+    {KEY("lease_ms", KT_INT, rs_cluster_cfg_t, lease_ms), RANGE(1, INFINITY), .def_num = 30000},
+};
+static const section_t cluster_sec = SECTION(cluster_keys, NULL, cluster_finish);
+
+/* formats defaults to json, markdown, jsonl (report_init). */
+static const key_spec_t report_keys[] = {
+    {.name = "formats", .type = KT_CUSTOM, .parse = parse_formats, .to_json = json_formats},
+};
+static const section_t report_sec = SECTION(report_keys, report_init, NULL);
+
+/* run comes before models: a model's seed defaults to run.seed. */
+static const key_spec_t root_keys[] = {
+    {KEY("run", KT_SECTION, rs_config_t, run), .sub = &run_sec},
+    {KEY("dataset", KT_SECTION, rs_config_t, dataset), .sub = &dataset_sec},
+    {KEY("models", KT_LIST, rs_config_t, models), .required = 1, .sub = &model_sec,
+     .off_count = offsetof(rs_config_t, n_models), .elem_size = sizeof(rs_model_cfg_t),
+     .unique = "name"},
+    {KEY("prompt", KT_SECTION, rs_config_t, prompt), .sub = &prompt_sec},
+    {KEY("scoring", KT_SECTION, rs_config_t, scoring), .sub = &scoring_sec},
+    {KEY("cluster", KT_SECTION, rs_config_t, cluster), .sub = &cluster_sec},
+    {KEY("report", KT_SECTION, rs_config_t, report), .sub = &report_sec},
+};
+static const section_t root_sec = SECTION(root_keys, NULL, NULL);
+
+/* ---- value checks for KT_STR keys ---- */
+
+static int check_regex(loader_t *ld, const char *s, struct fy_node *at, const char *path)
+{
+    rs_err_t e;
+    rs_regex_t *re = rs_regex_new(s, 0, &e);
+    if (!re) return fail(ld, at, path, "%s", e.msg);
+    rs_regex_destroy(&re);
+    return 0;
+}
+
+/* The config holds the NAME of a variable; anything else is likely a pasted key, which must not be
+ * echoed into an error message or stored with the run. */
+static int check_env_name(loader_t *ld, const char *s, struct fy_node *at, const char *path)
+{
+    int ok = (*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z'));
+    for (const char *p = s; ok && *p; p++)
+        ok = *p == '_' || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+             (*p >= '0' && *p <= '9');
+    if (ok) return 0;
+    return fail(ld, at, path,
+                "must be the name of an environment variable holding the key (like "
+                "OPENAI_API_KEY), never the key itself");
+}
+
+static int has_prefix(const char *s, const char *const *prefixes)
+{
+    for (; *prefixes; prefixes++)
+        if (strncmp(s, *prefixes, strlen(*prefixes)) == 0) return 1;
+    return 0;
+}
+
+static int check_http_url(loader_t *ld, const char *s, struct fy_node *at, const char *path)
+{
+    static const char *const ok[] = {"http://", "https://", NULL};
+    if (has_prefix(s, ok)) return 0;
+    return fail(ld, at, path, "must start with http:// or https:// (got '%s')", s);
+}
+
+/* The forms coord_store_connect accepts. */
+static int check_redis_url(loader_t *ld, const char *s, struct fy_node *at, const char *path)
+{
+    static const char *const ok[] = {"redis://", "unix:", NULL};
+    if (has_prefix(s, ok)) return 0;
+    return fail(ld, at, path,
+                "must be redis://host[:port][/db] or unix:/path/to.sock (got '%s'); leave it "
+                "out to run a private redis-server",
+                s);
+}
+
+static int check_endpoint(loader_t *ld, const char *s, struct fy_node *at, const char *path)
+{
+    static const char *const ok[] = {"tcp://", "ipc://", NULL};
+    if (has_prefix(s, ok)) return 0;
+    return fail(ld, at, path, "must be a ZeroMQ endpoint like tcp://0.0.0.0:5555 (got '%s')", s);
+}
+
+/* ---- per-type defaults, parsing, JSON and freeing ---- */
+
+static int apply_section(loader_t *ld, const section_t *sec, const char *shorthand, void *obj,
+                         struct fy_node *node, struct fy_node *at, const char *path);
+static void section_defaults(const loader_t *ld, const section_t *sec, void *obj);
+static json_t *section_json(const section_t *sec, const void *obj);
+static void section_free(const section_t *sec, void *obj);
+
+static void default_str(const loader_t *ld, const key_spec_t *k, void *obj)
+{
+    char **f = field(obj, k);
+    *f = k->def_str ? rs_xstrdup(k->def_str) : NULL;
+}
+
+static void default_int(const loader_t *ld, const key_spec_t *k, void *obj)
+{
+    *(int64_t *)field(obj, k) = (int64_t)k->def_num;
+}
+
+static void default_num(const loader_t *ld, const key_spec_t *k, void *obj)
+{
+    *(double *)field(obj, k) = k->def_num;
+}
+
+static void default_enum(const loader_t *ld, const key_spec_t *k, void *obj)
+{
+    set_int(obj, k, (int)k->def_num);
+}
+
+static void default_section(const loader_t *ld, const key_spec_t *k, void *obj)
+{
+    section_defaults(ld, k->sub, field(obj, k));
+}
+
+static int parse_str(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                     struct fy_node *at, const char *path)
+{
+    char *s = scalar_text(ld, val, at, path, "a string");
+    if (!s) return -1;
+    int rc = 0;
+    if (k->required && !*s)
+        rc = fail(ld, at, path, "must not be empty");
+    else if (k->names && name_index(k->names, s) < 0)
+        rc = fail_choice(ld, at, path, s, k->names);
+    else if (k->check)
+        rc = k->check(ld, s, at, path);
+    char **f = field(obj, k);
+    if (rc != 0) {
+        free(s);
+        return -1;
+    }
+    free(*f);
+    *f = s;
+    return 0;
+}
+
+static int check_range(loader_t *ld, const key_spec_t *k, double v, const char *text,
+                       struct fy_node *at, const char *path)
+{
+    if (!k->ranged || (v >= k->min && v <= k->max)) return 0;
+    if (isinf(k->max)) return fail(ld, at, path, "must be at least %.15g (got %s)", k->min, text);
+    return fail(ld, at, path, "must be between %.15g and %.15g (got %s)", k->min, k->max, text);
+}
+
+static int parse_int(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                     struct fy_node *at, const char *path)
+{
+    char *s = plain_text(ld, val, at, path, "an integer");
+    if (!s) return -1;
+    int64_t v = 0;
+    int rc = rs_parse_i64(s, &v) == 0 ? check_range(ld, k, (double)v, s, at, path)
+                                      : fail(ld, at, path, "expected an integer (got '%s')", s);
+    if (rc == 0) *(int64_t *)field(obj, k) = v;
+    free(s);
+    return rc;
+}
+
+static int parse_num(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                     struct fy_node *at, const char *path)
+{
+    char *s = plain_text(ld, val, at, path, "a number");
+    if (!s) return -1;
+    double v = 0;
+    int rc = rs_parse_double(s, &v) == 0 ? check_range(ld, k, v, s, at, path)
+                                         : fail(ld, at, path, "expected a number (got '%s')", s);
+    if (rc == 0) *(double *)field(obj, k) = v;
+    free(s);
+    return rc;
+}
+
+static int parse_bool(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                      struct fy_node *at, const char *path)
+{
+    static const char *const yes[] = {"true", "yes", "on", NULL};
+    static const char *const no[] = {"false", "no", "off", NULL};
+    char *s = plain_text(ld, val, at, path, "true or false");
+    if (!s) return -1;
+    int v = -1;
+    for (int i = 0; yes[i]; i++) {
+        if (strcasecmp(s, yes[i]) == 0) v = 1;
+        if (strcasecmp(s, no[i]) == 0) v = 0;
+    }
+    int rc = v < 0 ? fail(ld, at, path, "expected true or false (got '%s')", s) : 0;
+    if (rc == 0) set_int(obj, k, v);
+    free(s);
+    return rc;
+}
+
+static int parse_enum(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                      struct fy_node *at, const char *path)
+{
+    char *s = scalar_text(ld, val, at, path, "a name");
+    if (!s) return -1;
+    int i = name_index(k->names, s);
+    int rc = i < 0 ? fail_choice(ld, at, path, s, k->names) : 0;
+    if (rc == 0) set_int(obj, k, i);
+    free(s);
+    return rc;
+}
+
+static void free_strv(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* One string or a list of them; an empty list is stored as NULL (none). */
+static int parse_strlist(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                         struct fy_node *at, const char *path)
+{
+    int seq = fy_node_is_sequence(val);
+    size_t n = seq ? (size_t)fy_node_sequence_item_count(val) : 1;
+    char **list = rs_xcalloc(n + 1, sizeof(*list));
+    void *it = NULL;
+    for (size_t i = 0; i < n; i++) {
+        struct fy_node *item = seq ? fy_node_sequence_iterate(val, &it) : val;
+        char sub[PATH_CAP];
+        if (seq)
+            path_index(sub, sizeof(sub), path, i);
+        else
+            fmt_into(sub, sizeof(sub), "%s", path);
+        struct fy_node *iat = seq ? pick_at(item, at) : at;
+        list[i] = scalar_text(ld, item, iat, sub, seq ? "a string" : "a string or a list of them");
+        if (list[i] && !*list[i]) fail(ld, iat, sub, "must not be empty");
+        if (!list[i] || !*list[i]) {
+            free_strv(list);
+            return -1;
+        }
+    }
+    char ***f = field(obj, k);
+    free_strv(*f);
+    *f = n ? list : NULL;
+    if (!n) free(list);
+    return 0;
+}
+
+static int parse_section(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                         struct fy_node *at, const char *path)
+{
+    return apply_section(ld, k->sub, k->shorthand, field(obj, k), val, at, path);
+}
+
+static void *list_items(const void *obj, const key_spec_t *k, size_t *n)
+{
+    void *items;
+    memcpy(&items, cfield(obj, k), sizeof(items));
+    memcpy(n, (const char *)obj + k->off_count, sizeof(*n));
+    return items;
+}
+
+static void set_list_items(void *obj, const key_spec_t *k, void *items, size_t n)
+{
+    memcpy(field(obj, k), &items, sizeof(items));
+    memcpy((char *)obj + k->off_count, &n, sizeof(n));
+}
+
+static const key_spec_t *find_key(const section_t *sec, const char *name)
+{
+    for (size_t i = 0; i < sec->n_keys; i++)
+        if (strcmp(sec->keys[i].name, name) == 0) return &sec->keys[i];
+    return NULL;
+}
+
+/* Items are labelled by k->unique (a name) in reports, so two items must not share one. */
+static int check_unique(loader_t *ld, const key_spec_t *k, const char *items, size_t n,
+                        struct fy_node *seq, const char *path)
+{
+    const key_spec_t *u = find_key(k->sub, k->unique);
+    for (size_t i = 1; i < n; i++) {
+        const char *name = *(char *const *)(items + i * k->elem_size + u->off);
+        for (size_t j = 0; name && j < i; j++) {
+            const char *other = *(char *const *)(items + j * k->elem_size + u->off);
+            if (!other || strcmp(name, other) != 0) continue;
+            struct fy_node *item = fy_node_sequence_get_by_index(seq, (int)i), *key = NULL;
+            struct fy_node *val = fy_node_is_mapping(item) ? map_find(item, u->name, &key) : NULL;
+            char sub[PATH_CAP], at_path[PATH_CAP];
+            path_index(at_path, sizeof(at_path), path, i);
+            path_key(sub, sizeof(sub), at_path, u->name);
+            return fail(ld, where(key, val, item), sub,
+                        "duplicate %s '%s' (%s[%zu] has it too); each needs its own %s, it labels "
+                        "results in reports",
+                        u->name, name, path, j, u->name);
+        }
+    }
+    return 0;
+}
+
+static int parse_list(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                      struct fy_node *at, const char *path)
+{
+    if (!fy_node_is_sequence(val))
+        return fail(ld, at, path, "expected a list (got %s)", kind_of(val));
+    size_t n = (size_t)fy_node_sequence_item_count(val);
+    if (n == 0 && k->required) return fail(ld, at, path, "must not be empty");
+    char *items = rs_xcalloc(n ? n : 1, k->elem_size);
+    set_list_items(obj, k, items, n); /* owned by obj from here on, so a failure frees it */
+    void *it = NULL;
+    for (size_t i = 0; i < n; i++) {
+        struct fy_node *item = fy_node_sequence_iterate(val, &it);
+        char sub[PATH_CAP];
+        path_index(sub, sizeof(sub), path, i);
+        section_defaults(ld, k->sub, items + i * k->elem_size);
+        if (apply_section(ld, k->sub, k->shorthand, items + i * k->elem_size, item,
+                          pick_at(item, at), sub) != 0)
+            return -1;
+    }
+    return k->unique ? check_unique(ld, k, items, n, val, path) : 0;
+}
+
+static int parse_custom(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                        struct fy_node *at, const char *path)
+{
+    return k->parse(ld, k, obj, val, at, path);
+}
+
+static json_t *json_str(const key_spec_t *k, const void *obj)
+{
+    const char *s = *(char *const *)cfield(obj, k);
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *json_int(const key_spec_t *k, const void *obj)
+{
+    return json_integer(*(const int64_t *)cfield(obj, k));
+}
+
+static json_t *json_num(const key_spec_t *k, const void *obj)
+{
+    return json_real(*(const double *)cfield(obj, k));
+}
+
+static json_t *json_bool(const key_spec_t *k, const void *obj)
+{
+    return json_boolean(get_int(obj, k));
+}
+
+static json_t *json_enum(const key_spec_t *k, const void *obj)
+{
+    int v = get_int(obj, k);
+    int n = 0;
+    while (k->names[n])
+        n++;
+    return v >= 0 && v < n ? json_string(k->names[v]) : json_null();
+}
+
+static json_t *json_strlist(const key_spec_t *k, const void *obj)
+{
+    char *const *v = *(char **const *)cfield(obj, k);
+    if (!v) return json_null();
+    json_t *a = json_array();
+    for (; *v; v++)
+        json_array_append_new(a, json_string(*v));
+    return a;
+}
+
+static json_t *json_section(const key_spec_t *k, const void *obj)
+{
+    return section_json(k->sub, cfield(obj, k));
+}
+
+static json_t *json_list(const key_spec_t *k, const void *obj)
+{
+    size_t n;
+    const char *items = list_items(obj, k, &n);
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, section_json(k->sub, items + i * k->elem_size));
+    return a;
+}
+
+static json_t *json_custom(const key_spec_t *k, const void *obj)
+{
+    return k->to_json(k, obj);
+}
+
+static void free_str(const key_spec_t *k, void *obj)
+{
+    char **f = field(obj, k);
+    free(*f);
+    *f = NULL;
+}
+
+static void free_strlist(const key_spec_t *k, void *obj)
+{
+    char ***f = field(obj, k);
+    free_strv(*f);
+    *f = NULL;
+}
+
+static void free_section(const key_spec_t *k, void *obj)
+{
+    section_free(k->sub, field(obj, k));
+}
+
+static void free_list(const key_spec_t *k, void *obj)
+{
+    size_t n;
+    char *items = list_items(obj, k, &n);
+    for (size_t i = 0; items && i < n; i++)
+        section_free(k->sub, items + i * k->elem_size);
+    free(items);
+    set_list_items(obj, k, NULL, 0);
+}
+
+typedef struct type_ops {
+    void (*set_default)(const loader_t *ld, const key_spec_t *k, void *obj); /* NULL: zeroed */
+    parse_fn parse; /* called with a non-null value only (KT_SECTION: also with NULL) */
+    json_fn to_json;
+    void (*release)(const key_spec_t *k, void *obj); /* NULL: nothing owned */
+} type_ops_t;
+
+static const type_ops_t type_ops[] = {
+    [KT_STR] = {default_str, parse_str, json_str, free_str},
+    [KT_INT] = {default_int, parse_int, json_int, NULL},
+    [KT_NUM] = {default_num, parse_num, json_num, NULL},
+    [KT_BOOL] = {default_enum, parse_bool, json_bool, NULL},
+    [KT_ENUM] = {default_enum, parse_enum, json_enum, NULL},
+    [KT_STRLIST] = {NULL, parse_strlist, json_strlist, free_strlist},
+    [KT_SECTION] = {default_section, parse_section, json_section, free_section},
+    [KT_LIST] = {NULL, parse_list, json_list, free_list},
+    [KT_CUSTOM] = {NULL, parse_custom, json_custom, NULL},
+};
+
+/* ---- walking a section ---- */
+
+static void section_defaults(const loader_t *ld, const section_t *sec, void *obj)
+{
+    for (size_t i = 0; i < sec->n_keys; i++) {
+        const type_ops_t *ops = &type_ops[sec->keys[i].type];
+        if (ops->set_default) ops->set_default(ld, &sec->keys[i], obj);
+    }
+    if (sec->init) sec->init(ld, obj);
+}
+
+static json_t *section_json(const section_t *sec, const void *obj)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < sec->n_keys; i++)
+        json_object_set_new(o, sec->keys[i].name,
+                            type_ops[sec->keys[i].type].to_json(&sec->keys[i], obj));
+    return o;
+}
+
+static void section_free(const section_t *sec, void *obj)
+{
+    for (size_t i = 0; i < sec->n_keys; i++) {
+        const type_ops_t *ops = &type_ops[sec->keys[i].type];
+        if (ops->release) ops->release(&sec->keys[i], obj);
+    }
+}
+
+/* The known key nearest to an unknown one, looking one level into nested sections as well, so a
+ * model's misplaced "temperature" suggests "params.temperature". */
+static void suggest_key(const section_t *sec, const char *word, char *out, size_t cap)
+{
+    size_t best = (size_t)-1;
+    *out = '\0';
+    for (size_t i = 0; i < sec->n_keys; i++) {
+        const key_spec_t *k = &sec->keys[i];
+        consider(word, k->name, k->name, &best, out, cap);
+        for (size_t j = 0; k->type == KT_SECTION && j < k->sub->n_keys; j++) {
+            char shown[128];
+            fmt_into(shown, sizeof(shown), "%s.%s", k->name, k->sub->keys[j].name);
+            consider(word, k->sub->keys[j].name, shown, &best, out, cap);
+        }
+    }
+}
+
+static int fail_unknown_key(loader_t *ld, const section_t *sec, struct fy_node *key,
+                            const char *name, const char *path)
+{
+    char sub[PATH_CAP], near[128];
+    path_key(sub, sizeof(sub), path, name);
+    suggest_key(sec, name, near, sizeof(near));
+    if (*near) return fail(ld, key, sub, "unknown key; did you mean '%s'?", near);
+    rs_buf_t known;
+    rs_buf_init(&known);
+    for (size_t i = 0; i < sec->n_keys; i++)
+        rs_buf_printf(&known, "%s%s", i ? ", " : "", sec->keys[i].name);
+    int rc = fail(ld, key, sub, "unknown key (known here: %s)", known.data);
+    rs_buf_cleanup(&known);
+    return rc;
+}
+
+/* Every key of map must be in sec: a typo must not silently fall back to a default. */
+static int check_keys(loader_t *ld, const section_t *sec, struct fy_node *map, const char *path)
+{
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while ((p = fy_node_mapping_iterate(map, &it))) {
+        struct fy_node *key = fy_node_pair_key(p);
+        size_t len = 0;
+        const char *s = key && fy_node_is_scalar(key) ? fy_node_get_scalar(key, &len) : NULL;
+        if (!s) return fail(ld, pick_at(key, map), path, "keys must be plain names");
+        char *name = rs_xstrndup(s, len);
+        int rc = find_key(sec, name) ? 0 : fail_unknown_key(ld, sec, key, name, path);
+        free(name);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+/* Fills obj (defaults already set) from node: a mapping of sec's keys, a lone scalar standing for
+ * the shorthand key, or NULL (absent: required keys are then missing). Keys are applied in table
+ * order, so a key may depend on an earlier one whatever order the file lists them in. */
+static int apply_section(loader_t *ld, const section_t *sec, const char *shorthand, void *obj,
+                         struct fy_node *node, struct fy_node *at, const char *path)
+{
+    int map = node && fy_node_is_mapping(node);
+    if (node && !map && !(shorthand && fy_node_is_scalar(node)))
+        return fail(ld, at, path, "expected a mapping%s (got %s)", shorthand ? " or a name" : "",
+                    kind_of(node));
+    if (map && check_keys(ld, sec, node, path) != 0) return -1;
+    for (size_t i = 0; i < sec->n_keys; i++) {
+        const key_spec_t *k = &sec->keys[i];
+        struct fy_node *key = NULL, *val = NULL;
+        if (map)
+            val = map_find(node, k->name, &key);
+        else if (node && strcmp(k->name, shorthand) == 0)
+            val = node;
+        char sub[PATH_CAP];
+        path_key(sub, sizeof(sub), path, k->name);
+        struct fy_node *kat = where(key, val, at);
+        if (is_null(val) && k->required) return fail(ld, kat, sub, "missing (required)");
+        if (is_null(val) && k->type != KT_SECTION) continue;
+        if (type_ops[k->type].parse(ld, k, obj, is_null(val) ? NULL : val, kat, sub) != 0)
+            return -1;
+    }
+    return sec->finish ? sec->finish(ld, obj, map ? node : NULL, at, path) : 0;
+}
+
+/* ---- section hooks ---- */
+
+static void model_init(const loader_t *ld, void *obj)
+{
+    rs_model_cfg_t *m = obj;
+    m->seed = ld && ld->cfg ? ld->cfg->run.seed : 1;
+}
+
+static void report_init(const loader_t *ld, void *obj)
+{
+    rs_report_cfg_t *r = obj;
+    r->json = r->markdown = r->jsonl = 1;
+    r->html = 0;
+}
+
+static int model_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                        const char *path)
+{
+    rs_model_cfg_t *m = obj;
+    if (!m->name) m->name = rs_xstrdup(m->model);
+    return 0;
+}
+
+/* The value node of key name in map, for pointing at it; fallback when it is absent. */
+static struct fy_node *key_at(struct fy_node *map, const char *name, struct fy_node *fallback)
+{
+    struct fy_node *key = NULL, *val = map ? map_find(map, name, &key) : NULL;
+    return where(key, val, fallback);
+}
+
+/* A dataset path given on the command line (--set) is relative to where the command runs, as any
+ * command-line path is; one in the file is relative to the file (see rs_config_dataset_path). */
+static void absolutize_override_path(char **path)
+{
+    char cwd[4096];
+    if ((*path)[0] == '/' || !getcwd(cwd, sizeof(cwd))) return;
+    char *abs = rs_xasprintf("%s/%s", cwd, *path);
+    free(*path);
+    *path = abs;
+}
+
+static int dataset_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                          const char *path)
+{
+    rs_dataset_cfg_t *d = obj;
+    int evals = d->format == RS_FORMAT_EVALS;
+    if (!d->input_field) d->input_field = rs_xstrdup(evals ? "input" : "question");
+    if (!d->target_field) d->target_field = rs_xstrdup(evals ? "ideal" : "answer");
+    if (override_of(key_at(map, "path", NULL))) absolutize_override_path(&d->path);
+    return 0;
+}
+
+static int extractor_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                            const char *path)
+{
+    rs_scoring_cfg_t *s = obj;
+    char sub[PATH_CAP];
+    path_key(sub, sizeof(sub), path, "pattern");
+    if (s->extractor == RS_EXTRACT_REGEX && !s->extractor_pattern)
+        return fail(ld, at, sub, "missing (the regex extractor needs a pattern)");
+    if (s->extractor != RS_EXTRACT_REGEX && s->extractor_pattern)
+        return fail(ld, key_at(map, "pattern", at), sub,
+                    "only the regex extractor uses a pattern; add type: regex");
+    return 0;
+}
+
+static int grader_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                         const char *path)
+{
+    rs_grader_cfg_t *g = obj;
+    if (!g->name) g->name = rs_xstrdup(rs_grader_kind_name(g->kind));
+    return 0;
+}
+
+static int scoring_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                          const char *path)
+{
+    rs_scoring_cfg_t *s = obj;
+    if (s->n_graders > 0) return 0;
+    free(s->graders);
+    s->graders = rs_xcalloc(1, sizeof(*s->graders));
+    s->n_graders = 1;
+    section_defaults(ld, &grader_sec, s->graders);
+    return grader_finish(ld, s->graders, NULL, at, path);
+}
+
+static int cluster_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                          const char *path)
+{
+    rs_cluster_cfg_t *c = obj;
+    if (c->lease_ms > c->heartbeat_ms) return 0;
+    char sub[PATH_CAP];
+    path_key(sub, sizeof(sub), path, "lease_ms");
+    return fail(ld, key_at(map, "lease_ms", key_at(map, "heartbeat_ms", at)), sub,
+                "must be greater than heartbeat_ms (%lld <= %lld): a lease shorter than a "
+                "heartbeat expires while its worker is healthy",
+                (long long)c->lease_ms, (long long)c->heartbeat_ms);
+}
+
+/* "formats: [json, html]" (or one name) sets those report flags and clears the others. */
+static int parse_formats(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                         struct fy_node *at, const char *path)
+{
+    const key_spec_t as_list = {.name = k->name, .type = KT_STRLIST, .off = 0};
+    char **names = NULL;
+    if (parse_strlist(ld, &as_list, &names, val, at, path) != 0) return -1;
+    if (!names) return fail(ld, at, path, "must name at least one format");
+    for (size_t i = 0; i < RS_ARRAY_LEN(report_offs); i++)
+        *(int *)((char *)obj + report_offs[i]) = 0;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && names[i]; i++) {
+        int f = name_index(report_names, names[i]);
+        if (f >= 0) {
+            *(int *)((char *)obj + report_offs[f]) = 1;
+            continue;
+        }
+        char sub[PATH_CAP];
+        struct fy_node *item = at;
+        if (fy_node_is_sequence(val)) {
+            path_index(sub, sizeof(sub), path, i);
+            item = pick_at(fy_node_sequence_get_by_index(val, (int)i), at);
+        } else {
+            fmt_into(sub, sizeof(sub), "%s", path);
+        }
+        rc = fail_choice(ld, item, sub, names[i], report_names);
+    }
+    free_strv(names);
+    return rc;
+}
+
+static json_t *json_formats(const key_spec_t *k, const void *obj)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < RS_ARRAY_LEN(report_offs); i++)
+        if (*(const int *)((const char *)obj + report_offs[i]))
+            json_array_append_new(a, json_string(report_names[i]));
+    return a;
+}
+
+/* ---- overrides ---- */
+
+/* Marks n and everything under it as made by override text, for locate(). */
+static void tag_tree(struct fy_node *n, const char *text)
+{
+    void *it = NULL;
+    if (!n) return;
+    fy_node_set_meta(n, (void *)text);
+    if (fy_node_is_mapping(n)) {
+        struct fy_node_pair *p;
+        while ((p = fy_node_mapping_iterate(n, &it))) {
+            tag_tree(fy_node_pair_key(p), text);
+            tag_tree(fy_node_pair_value(p), text);
+        }
+    } else if (fy_node_is_sequence(n)) {
+        struct fy_node *c;
+        while ((c = fy_node_sequence_iterate(n, &it)))
+            tag_tree(c, text);
+    }
+}
+
+static const char *diag_message(struct fy_diag *diag, int *line, int *col)
+{
+    void *it = NULL;
+    struct fy_diag_error *e, *first = NULL;
+    while ((e = fy_diag_errors_iterate(diag, &it)))
+        if (!first && e->type >= FYET_ERROR) first = e;
+    if (line) *line = first ? first->line : 0;
+    if (col) *col = first ? first->column : 0;
+    return first ? (first->msg ? first->msg : "invalid YAML") : NULL;
+}
+
+/* The override's value: a flow list ("[a, b]") or flow mapping ("{type: regex}") is parsed as
+ * YAML; anything else is one plain scalar taken verbatim, so "#### (.*)" or "{{input}}" need no
+ * quoting, while numbers, booleans and null ("" or ~) still read as such. */
+static struct fy_node *override_value(loader_t *ld, struct fy_document *fyd, const char *text,
+                                      const char *v)
+{
+    size_t len = strlen(v);
+    int flow = v[0] == '[' || (v[0] == '{' && v[1] != '{');
+    struct fy_node *n =
+        flow ? fy_node_build_from_string(fyd, v, len) : fy_node_create_scalar_copy(fyd, v, len);
+    const char *why = n ? NULL : diag_message(ld->diag, NULL, NULL);
+    if (!n) rs_err_set(ld->err, "--set %s: bad value: %s", text, why ? why : "not valid YAML");
+    tag_tree(n, text);
+    return n;
+}
+
+/* Index of comp in sequence seq: a number, or the label of a mapping item (its name, else its
+ * model), so "models.sim-weak.n=3" works. Names win over model ids, which items may share. */
+static int seq_index(struct fy_node *seq, const char *comp)
+{
+    static const char *const label_keys[] = {"name", "model"};
+    int64_t i;
+    if (rs_parse_i64(comp, &i) == 0) return i >= 0 && i <= INT32_MAX ? (int)i : -1;
+    for (size_t j = 0; j < RS_ARRAY_LEN(label_keys); j++) {
+        void *it = NULL;
+        struct fy_node *item;
+        for (int k = 0; (item = fy_node_sequence_iterate(seq, &it)); k++) {
+            struct fy_node *v =
+                fy_node_is_mapping(item) ? map_find(item, label_keys[j], NULL) : NULL;
+            size_t len = 0;
+            const char *s = v && fy_node_is_scalar(v) ? fy_node_get_scalar(v, &len) : NULL;
+            if (s && len == strlen(comp) && memcmp(s, comp, len) == 0) return k;
+        }
+    }
+    return -1;
+}
+
+/* A missing intermediate of a path: a list when the next part is an index ("models.0.model=x" on
+ * a config without models), else a mapping. */
+static struct fy_node *new_container(struct fy_document *fyd, int want_seq)
+{
+    return want_seq ? fy_node_create_sequence(fyd) : fy_node_create_mapping(fyd);
+}
+
+/* Puts value (or, when value is NULL, a new container unless a value is there) under key comp of
+ * mapping node, and returns the node now under comp. */
+static struct fy_node *override_map_step(struct fy_document *fyd, struct fy_node *node,
+                                         const char *comp, struct fy_node *value, int want_seq,
+                                         const char *text)
+{
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while ((p = fy_node_mapping_iterate(node, &it))) {
+        size_t len = 0;
+        const char *k = fy_node_get_scalar(fy_node_pair_key(p), &len);
+        if (k && len == strlen(comp) && memcmp(k, comp, len) == 0) break;
+    }
+    struct fy_node *old = p ? fy_node_pair_value(p) : NULL;
+    if (!value && old && !is_null(old)) return old;
+    struct fy_node *fresh = value ? value : new_container(fyd, want_seq);
+    tag_tree(fresh, text);
+    if (p) {
+        fy_node_pair_set_value(p, fresh);
+        return fresh;
+    }
+    struct fy_node *key = fy_node_create_scalar_copy(fyd, comp, strlen(comp));
+    tag_tree(key, text);
+    fy_node_mapping_append(node, key, fresh);
+    return fresh;
+}
+
+/* As override_map_step for item i (from seq_index) of sequence node; i == count appends. */
+static struct fy_node *override_seq_step(loader_t *ld, struct fy_document *fyd,
+                                         struct fy_node *node, int i, struct fy_node *value,
+                                         int want_seq, const char *text, const char *shown)
+{
+    int count = fy_node_sequence_item_count(node);
+    if (i < 0 || i > count) {
+        rs_err_set(ld->err,
+                   "--set %s: %s: no such item (the list has %d; index %d appends one, and an "
+                   "item can also be named by its name)",
+                   text, shown, count, count);
+        return NULL;
+    }
+    struct fy_node *old = i < count ? fy_node_sequence_get_by_index(node, i) : NULL;
+    if (!value && old) return old;
+    struct fy_node *fresh = value ? value : new_container(fyd, want_seq);
+    tag_tree(fresh, text);
+    if (!old) {
+        fy_node_sequence_append(node, fresh);
+    } else {
+        fy_node_sequence_insert_after(node, old, fresh);
+        fy_node_free(fy_node_sequence_remove(node, old));
+    }
+    return fresh;
+}
+
+/* One path step: comp under node, created when missing (value set at the last step). */
+static struct fy_node *override_step(loader_t *ld, struct fy_document *fyd, struct fy_node *node,
+                                     const char *comp, struct fy_node *value, int want_seq,
+                                     const char *text, char *shown, size_t cap)
+{
+    char parent[PATH_CAP];
+    fmt_into(parent, sizeof(parent), "%s", shown);
+    if (fy_node_is_mapping(node)) {
+        path_key(shown, cap, parent, comp);
+        return override_map_step(fyd, node, comp, value, want_seq, text);
+    }
+    if (fy_node_is_sequence(node)) {
+        int i = seq_index(node, comp);
+        if (i >= 0)
+            path_index(shown, cap, parent, (size_t)i);
+        else
+            path_key(shown, cap, parent, comp);
+        return override_seq_step(ld, fyd, node, i, value, want_seq, text, shown);
+    }
+    rs_err_set(ld->err, "--set %s: %s: is a single value, it has no '%s' inside", text,
+               *parent ? parent : "the config", comp);
+    return NULL;
+}
+
+/* Applies one "a.b.c=value" to the document before validation, so overridden values are checked
+ * like the file's. Every node it creates is tagged with its text: later errors name the --set. */
+static int apply_override(loader_t *ld, struct fy_document *fyd, const char *text)
+{
+    const char *eq = strchr(text, '=');
+    if (!eq || eq == text) return rs_err_set(ld->err, "--set %s: expected key.path=value", text);
+    if (!fy_document_root(fyd)) fy_document_set_root(fyd, fy_node_create_mapping(fyd));
+    struct fy_node *node = fy_document_root(fyd);
+    char shown[PATH_CAP] = "", comp[PATH_CAP];
+    for (const char *p = text;; p++) {
+        const char *dot = memchr(p, '.', (size_t)(eq - p));
+        const char *end = dot ? dot : eq;
+        if (end == p || (size_t)(end - p) >= sizeof(comp))
+            return rs_err_set(ld->err, "--set %s: bad key path (empty or overlong part)", text);
+        snprintf(comp, sizeof(comp), "%.*s", (int)(end - p), p);
+        struct fy_node *value = dot ? NULL : override_value(ld, fyd, text, eq + 1);
+        if (!dot && !value) return -1;
+        size_t digits = dot ? strspn(dot + 1, "0123456789") : 0;
+        int want_seq = digits > 0 && (dot[1 + digits] == '.' || dot + 1 + digits == eq);
+        node = override_step(ld, fyd, node, comp, value, want_seq, text, shown, sizeof(shown));
+        if (!node && value) fy_node_free(value); /* not attached anywhere: ours to free */
+        if (!node) return -1;
+        if (!dot) return 0;
+        p = end;
+    }
+}
+
+/* ---- loading ---- */
+
+/* Parses text into a document; syntax errors (with libfyaml's own line:column) go to err. The
+ * diagnostics are collected instead of printed, so a library user sees exactly one message. */
+static struct fy_document *parse_document(loader_t *ld, const char *text, size_t len)
+{
+    struct fy_diag_cfg dcfg;
+    fy_diag_cfg_default(&dcfg);
+    dcfg.fp = NULL;
+    ld->diag = fy_diag_create(&dcfg);
+    if (!ld->diag) {
+        rs_err_set(ld->err, "%s: cannot create a YAML parser", ld->source);
+        return NULL;
+    }
+    fy_diag_set_collect_errors(ld->diag, true);
+    struct fy_parse_cfg pcfg = {.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_RESOLVE_DOCUMENT,
+                                .diag = ld->diag};
+    struct fy_document *fyd = fy_document_build_from_string(&pcfg, text, len);
+    int line, col;
+    const char *msg = diag_message(ld->diag, &line, &col);
+    if (fyd && !msg) return fyd;
+    /* text with no document in it (empty, only comments) is an empty config, not a syntax error */
+    if (!fyd && !msg) return fy_document_create(&pcfg);
+    rs_err_set(ld->err, "%s:%d:%d: YAML syntax error: %s", ld->source, line, col, msg);
+    fy_document_destroy(fyd);
+    return NULL;
+}
+
+static char *abs_dir(const char *dir)
+{
+    char cwd[4096];
+    if (dir && dir[0] == '/') return rs_xstrdup(dir);
+    if (!getcwd(cwd, sizeof(cwd))) return rs_xstrdup(dir && *dir ? dir : ".");
+    if (!dir || !*dir || strcmp(dir, ".") == 0) return rs_xstrdup(cwd);
+    return rs_xasprintf("%s/%s", cwd, dir);
+}
+
+static int load_document(loader_t *ld, struct fy_document *fyd, const char *const *overrides,
+                         size_t n_overrides)
+{
+    for (size_t i = 0; i < n_overrides; i++)
+        if (apply_override(ld, fyd, overrides[i]) != 0) return -1;
+    struct fy_node *root = fy_document_root(fyd);
+    if (root && !is_null(root) && !fy_node_is_mapping(root))
+        return fail(ld, root, "", "expected a mapping of sections (dataset, models, ...), got %s",
+                    kind_of(root));
+    /* at = NULL: an absent section has no place in the file to point at, only the file itself */
+    return apply_section(ld, &root_sec, NULL, ld->cfg, is_null(root) ? NULL : root, NULL, "");
+}
+
+static rs_config_t *load_text(const char *text, size_t len, const char *source, char *base_dir,
+                              const char *const *overrides, size_t n_overrides, rs_err_t *err)
+{
+    loader_t ld = {.source = source, .err = err};
+    struct fy_document *fyd = parse_document(&ld, text, len);
+    rs_config_t *cfg = NULL;
+    if (fyd) {
+        cfg = rs_xcalloc(1, sizeof(*cfg));
+        cfg->source_path = rs_xstrdup(source);
+        cfg->base_dir = base_dir;
+        base_dir = NULL;
+        ld.cfg = cfg;
+        section_defaults(&ld, &root_sec, cfg);
+        if (load_document(&ld, fyd, overrides, n_overrides) != 0) rs_config_destroy(&cfg);
+        fy_document_destroy(fyd);
+    }
+    if (ld.diag) fy_diag_destroy(ld.diag);
+    free(base_dir);
+    return cfg;
+}
+
+rs_config_t *rs_config_load(const char *path, const char *const *overrides, size_t n_overrides,
+                            rs_err_t *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (rs_read_file(path, &text, &len, err) != 0) return NULL;
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? rs_xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : NULL;
+    rs_config_t *cfg = load_text(text, len, path, abs_dir(dir), overrides, n_overrides, err);
+    free(dir);
+    free(text);
+    return cfg;
+}
+
+rs_config_t *rs_config_load_string(const char *yaml, const char *name, const char *base_dir,
+                                   const char *const *overrides, size_t n_overrides, rs_err_t *err)
+{
+    return load_text(yaml, strlen(yaml), name ? name : "<string>", abs_dir(base_dir), overrides,
+                     n_overrides, err);
+}
+
+rs_config_t *rs_config_from_json(const char *json, rs_err_t *err)
+{
+    return rs_config_load_string(json, "<stored config>", NULL, NULL, 0, err);
+}
+
+void rs_config_destroy(rs_config_t **cfg)
+{
+    if (!cfg || !*cfg) return;
+    section_free(&root_sec, *cfg);
+    free((*cfg)->source_path);
+    free((*cfg)->base_dir);
+    free(*cfg);
+    *cfg = NULL;
+}
+
+/* ---- output ---- */
+
+char *rs_config_dataset_path(const rs_config_t *cfg)
+{
+    const char *p = cfg->dataset.path;
+    if (!p) return NULL;
+    char *joined =
+        p[0] == '/' || !cfg->base_dir ? rs_xstrdup(p) : rs_xasprintf("%s/%s", cfg->base_dir, p);
+    /* realpath tidies "configs/../datasets" (correctly, through symlinks) when the file exists */
+    char *real = realpath(joined, NULL);
+    if (!real) return joined;
+    free(joined);
+    return real;
+}
+
+/* 1 when every real in j prints exactly at prec significant digits: then the stored JSON says
+ * 0.7 rather than 0.69999999999999996 and still reads back to the same double. */
+static int reals_fit(json_t *j, int prec)
+{
+    if (json_is_real(j)) {
+        char buf[64];
+        snprintf(buf, sizeof(buf), "%.*g", prec, json_real_value(j));
+        return strtod(buf, NULL) == json_real_value(j);
+    }
+    const char *key;
+    json_t *v;
+    size_t i;
+    int fit = 1;
+    if (json_is_object(j)) {
+        json_object_foreach(j, key, v) fit = fit && reals_fit(v, prec);
+    }
+    if (json_is_array(j)) {
+        json_array_foreach(j, i, v) fit = fit && reals_fit(v, prec);
+    }
+    return fit;
+}
+
+char *rs_config_to_json(const rs_config_t *cfg)
+{
+    json_t *root = section_json(&root_sec, cfg);
+    char *path = rs_config_dataset_path(cfg);
+    json_object_set_new(json_object_get(root, "dataset"), "path",
+                        path ? json_string(path) : json_null());
+    free(path);
+    int prec = reals_fit(root, 15) ? 15 : 17;
+    char *s = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(prec));
+    json_decref(root);
+    return s;
+}
+
+const char *rs_grader_kind_name(rs_grader_kind_t kind)
+{
+    return (unsigned)kind < RS_ARRAY_LEN(grader_names) - 1 ? grader_names[kind] : "unknown";
+}
+
+const char *rs_extractor_kind_name(rs_extractor_kind_t kind)
+{
+    return (unsigned)kind < RS_ARRAY_LEN(extractor_names) - 1 ? extractor_names[kind] : "unknown";
+}

@@ -1,0 +1,527 @@
+/* score: answer extraction (a table of extractors over byte spans), normalisation to one
+ * canonical form, and the deterministic graders (a table of grade functions). Grading allocates
+ * nothing except when targets themselves are regexes (compiled per call). */
+#include "score.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "regex.h"
+
+/* A span of bytes inside some text; nothing is copied until the final answer is returned. */
+typedef struct span {
+    const char *p;
+    size_t n;
+} span_t;
+
+/* A normalised answer: numeric (value + canonical text in canon) or a trimmed span of the input. */
+typedef struct norm {
+    span_t text; /* points into canon when numeric */
+    int numeric;
+    double value;
+    char canon[RS_NUMBER_BUF];
+} norm_t;
+
+typedef struct grader {
+    rs_grader_kind_t kind;
+    rs_regex_t *re; /* regex grader's own pattern, NULL when targets are the patterns */
+    double tolerance, rel_tolerance;
+    int case_sensitive;
+} grader_t;
+
+struct rs_scorer {
+    rs_extractor_kind_t extractor;
+    rs_regex_t *extract_re;
+    grader_t *graders;
+    size_t n_graders;
+};
+
+/* ---- byte helpers (ASCII only: case folding and classes never depend on the locale) ---- */
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int is_alnum(char c)
+{
+    return isalnum((unsigned char)c) != 0;
+}
+
+static char lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+static int bytes_eq(const char *a, const char *b, size_t n, int case_sensitive)
+{
+    if (case_sensitive) return memcmp(a, b, n) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (lower(a[i]) != lower(b[i])) return 0;
+    return 1;
+}
+
+/* Position of the first occurrence of needle in hay, or -1. Naive: needles are short answers. */
+static long find_bytes(span_t hay, span_t needle, int case_sensitive)
+{
+    if (needle.n > hay.n) return -1;
+    for (size_t i = 0; i + needle.n <= hay.n; i++)
+        if (bytes_eq(hay.p + i, needle.p, needle.n, case_sensitive)) return (long)i;
+    return -1;
+}
+
+static span_t trim_space(span_t s)
+{
+    while (s.n && is_space(s.p[0]))
+        s.p++, s.n--;
+    while (s.n && is_space(s.p[s.n - 1]))
+        s.n--;
+    return s;
+}
+
+/* ---- numbers ---- */
+
+/* Bytes of a currency sign ($, € or £ in UTF-8) at s, or 0. */
+static size_t currency_len(const char *s, size_t n)
+{
+    if (n >= 1 && s[0] == '$') return 1;
+    if (n >= 3 && memcmp(s, "\xE2\x82\xAC", 3) == 0) return 3;
+    if (n >= 2 && memcmp(s, "\xC2\xA3", 2) == 0) return 2;
+    return 0;
+}
+
+static size_t digit_run(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && is_digit(s[i]))
+        i++;
+    return i;
+}
+
+/* The cleaned text of a number token (no currency, separators or percent), for strtod. A token
+ * too long for the buffer still scans, but does not convert: no sensible answer is 60 digits. */
+typedef struct numtext {
+    char buf[64];
+    size_t len;
+    int overflow;
+} numtext_t;
+
+static void numtext_put(numtext_t *t, const char *p, size_t n)
+{
+    if (t->len + n >= sizeof(t->buf)) {
+        t->overflow = 1;
+        return;
+    }
+    memcpy(t->buf + t->len, p, n);
+    t->len += n;
+    t->buf[t->len] = '\0';
+}
+
+/* The integer part at s: digits, with "," thousands separators only in strict groups of three
+ * after a first group of one to three digits ("1,234,567"; "12,34" stops at "12"). Returns the
+ * bytes consumed. */
+static size_t scan_integer(const char *s, size_t n, numtext_t *out)
+{
+    size_t d = digit_run(s, n), i = d;
+    numtext_put(out, s, d);
+    if (d == 0 || d > 3) return i;
+    while (i + 4 <= n && s[i] == ',' && digit_run(s + i + 1, n - i - 1) == 3) {
+        numtext_put(out, s + i + 1, 3);
+        i += 4;
+    }
+    return i;
+}
+
+/* An exponent "e3", "E-5" at s (at least one digit), or 0. */
+static size_t scan_exponent(const char *s, size_t n)
+{
+    if (n < 2 || (s[0] != 'e' && s[0] != 'E')) return 0;
+    size_t i = 1;
+    if (s[i] == '+' || s[i] == '-') i++;
+    size_t d = digit_run(s + i, n - i);
+    return d ? i + d : 0;
+}
+
+static size_t scan_sign(const char *s, size_t n, numtext_t *out)
+{
+    if (n == 0 || (s[0] != '+' && s[0] != '-')) return 0;
+    numtext_put(out, s, 1);
+    return 1;
+}
+
+/* Scans one number token at the start of s: [sign][currency][sign]int[.frac][exp][%].
+ * Returns the token's length, 0 when s does not start with a number. */
+static size_t scan_number(const char *s, size_t n, numtext_t *out)
+{
+    out->len = 0;
+    out->overflow = 0;
+    out->buf[0] = '\0';
+    size_t i = scan_sign(s, n, out);
+    size_t cur = currency_len(s + i, n - i);
+    i += cur;
+    if (cur && out->len == 0) i += scan_sign(s + i, n - i, out); /* "$-5" */
+    size_t int_len = scan_integer(s + i, n - i, out);
+    i += int_len;
+    int has_frac = i + 1 < n && s[i] == '.' && is_digit(s[i + 1]);
+    if (!int_len && !has_frac) return 0;
+    if (has_frac) {
+        size_t d = digit_run(s + i + 1, n - i - 1);
+        numtext_put(out, s + i, d + 1);
+        i += d + 1;
+    }
+    size_t e = scan_exponent(s + i, n - i);
+    numtext_put(out, s + i, e);
+    i += e;
+    if (i < n && s[i] == '%') i++;
+    return i;
+}
+
+/* Parses a whole span as one number; 1 on success. */
+static int span_number(span_t s, double *out)
+{
+    numtext_t t;
+    if (scan_number(s.p, s.n, &t) != s.n || s.n == 0 || t.overflow) return 0;
+    char *end;
+    double v = strtod(t.buf, &end);
+    if (*end || !isfinite(v)) return 0;
+    *out = v;
+    return 1;
+}
+
+int rs_format_number(double x, char *buf, size_t n)
+{
+    if (x == 0) x = 0; /* turns -0 into 0 */
+    int len;
+    if (x == trunc(x) && fabs(x) < 9007199254740992.0) /* 2^53: every such integer is exact */
+        len = snprintf(buf, n, "%.0f", x);
+    else
+        len = snprintf(buf, n, "%.15g", x);
+    return len;
+}
+
+/* ---- normalisation ---- */
+
+/* Strips surrounding spaces, trailing '.' and markdown emphasis/code marks ("**18**", "`x`"). */
+static span_t strip_decoration(span_t s)
+{
+    for (;;) {
+        span_t before = trim_space(s);
+        s = before;
+        while (s.n && s.p[s.n - 1] == '.')
+            s.n--;
+        while (s.n > 1 && (s.p[0] == '*' || s.p[0] == '`') &&
+               (s.p[s.n - 1] == '*' || s.p[s.n - 1] == '`'))
+            s.p++, s.n -= 2;
+        if (s.n == before.n) return s;
+    }
+}
+
+static void norm_span(span_t in, norm_t *out)
+{
+    out->text = strip_decoration(in);
+    out->numeric = span_number(out->text, &out->value);
+    if (!out->numeric) return;
+    int len = rs_format_number(out->value, out->canon, sizeof(out->canon));
+    out->text.p = out->canon;
+    out->text.n = (size_t)len;
+}
+
+static void norm_str(const char *s, norm_t *out)
+{
+    span_t sp = {s, strlen(s)};
+    norm_span(sp, out);
+}
+
+char *rs_normalize_answer(const char *s)
+{
+    norm_t n;
+    norm_str(s, &n);
+    return rs_xstrndup(n.text.p, n.text.n);
+}
+
+int rs_answer_number(const char *s, double *out)
+{
+    norm_t n;
+    norm_str(s, &n);
+    if (n.numeric && out) *out = n.value;
+    return n.numeric;
+}
+
+/* ---- extractors: each finds a span of the output, 1 when found ---- */
+
+typedef int (*extract_fn)(const rs_scorer_t *s, span_t text, span_t *out);
+
+/* The rest of the line from p, skipping leading blanks, newlines and ':'; it also ends at a
+ * sentence end (". " / ".\n"), so "The answer is 7. Let me check" gives "7". */
+static span_t rest_of_line(const char *p, const char *end)
+{
+    while (p < end && (is_space(*p) || *p == ':'))
+        p++;
+    const char *q = p;
+    while (q < end && *q != '\n' && *q != '\r' && !(*q == '.' && q + 1 < end && is_space(q[1])))
+        q++;
+    span_t sp = {p, (size_t)(q - p)};
+    return sp;
+}
+
+/* Position just after the last occurrence of needle (ASCII, case-insensitive) that starts a
+ * word, or NULL. */
+static const char *after_last_marker(span_t text, const char *needle)
+{
+    size_t m = strlen(needle);
+    for (size_t i = text.n; i-- > 0;) {
+        if (i + m > text.n || !bytes_eq(text.p + i, needle, m, 0)) continue;
+        if (i > 0 && is_alnum(text.p[i - 1])) continue;
+        return text.p + i + m;
+    }
+    return NULL;
+}
+
+static int extract_hashes(const rs_scorer_t *s, span_t text, span_t *out)
+{
+    const char *last = NULL;
+    for (size_t i = 0; i + 4 <= text.n; i++)
+        if (memcmp(text.p + i, "####", 4) == 0) last = text.p + i;
+    if (!last) return 0;
+    const char *p = last + 4;
+    while (p < text.p + text.n && (*p == '#' || is_space(*p)))
+        p++;
+    const char *q = p;
+    while (q < text.p + text.n && *q != '\n' && *q != '\r')
+        q++;
+    out->p = p;
+    out->n = (size_t)(q - p);
+    return out->n > 0;
+}
+
+static int extract_answer(const rs_scorer_t *s, span_t text, span_t *out)
+{
+    static const char *const markers[] = {"answer is", "answer:", "a:"};
+    const char *best = NULL;
+    for (size_t i = 0; i < RS_ARRAY_LEN(markers); i++) {
+        const char *p = after_last_marker(text, markers[i]);
+        if (p && (!best || p > best)) best = p;
+    }
+    if (!best) return 0;
+    *out = rest_of_line(best, text.p + text.n);
+    return out->n > 0;
+}
+
+static int extract_last_number(const rs_scorer_t *s, span_t text, span_t *out)
+{
+    numtext_t clean;
+    int found = 0;
+    for (size_t i = 0; i < text.n;) {
+        char c = text.p[i], prev = i ? text.p[i - 1] : ' ';
+        /* "5-3" is an operator, not a sign; "1.2.3" does not yield ".3". */
+        int no_start = ((c == '-' || c == '+') && (is_alnum(prev) || prev == ')')) ||
+                       (c == '.' && is_digit(prev));
+        size_t len = no_start ? 0 : scan_number(text.p + i, text.n - i, &clean);
+        if (len) {
+            out->p = text.p + i;
+            out->n = len;
+            found = 1;
+        }
+        i += len ? len : 1;
+    }
+    return found;
+}
+
+static int extract_regex(const rs_scorer_t *s, span_t text, span_t *out)
+{
+    size_t start, len;
+    if (!rs_regex_find(s->extract_re, text.p, text.n, 1, &start, &len)) return 0;
+    out->p = text.p + start;
+    out->n = len;
+    return 1;
+}
+
+static int extract_none(const rs_scorer_t *s, span_t text, span_t *out)
+{
+    *out = text;
+    return 1;
+}
+
+static int extract_auto(const rs_scorer_t *s, span_t text, span_t *out)
+{
+    return extract_hashes(s, text, out) || extract_answer(s, text, out) ||
+           extract_last_number(s, text, out);
+}
+
+static const extract_fn extractors[] = {
+    [RS_EXTRACT_AUTO] = extract_auto,     [RS_EXTRACT_LAST_NUMBER] = extract_last_number,
+    [RS_EXTRACT_REGEX] = extract_regex,   [RS_EXTRACT_HASHES] = extract_hashes,
+    [RS_EXTRACT_ANSWER] = extract_answer, [RS_EXTRACT_NONE] = extract_none,
+};
+
+char *rs_scorer_extract(const rs_scorer_t *s, const char *output)
+{
+    if (!output) return NULL;
+    span_t text = {output, strlen(output)}, found;
+    if (!extractors[s->extractor](s, text, &found)) return NULL;
+    norm_t n;
+    norm_span(found, &n);
+    return n.text.n ? rs_xstrndup(n.text.p, n.text.n) : NULL;
+}
+
+/* ---- graders ---- */
+
+typedef rs_verdict_t (*grade_fn)(const grader_t *g, const char *output, const char *extracted,
+                                 char *const *targets, size_t n_targets);
+
+static int norm_equal(const norm_t *x, const norm_t *t, int case_sensitive)
+{
+    if (x->numeric != t->numeric) return 0;
+    if (x->text.n != t->text.n) return 0;
+    /* numbers compare by canonical text: equal values to 15 significant digits */
+    return bytes_eq(x->text.p, t->text.p, x->text.n, case_sensitive || x->numeric);
+}
+
+static rs_verdict_t grade_exact(const grader_t *g, const char *output, const char *extracted,
+                                char *const *targets, size_t n_targets)
+{
+    if (!extracted) return RS_VERDICT_WRONG;
+    norm_t x, t;
+    norm_str(extracted, &x);
+    if (x.text.n == 0) return RS_VERDICT_WRONG;
+    for (size_t i = 0; i < n_targets; i++) {
+        if (!targets[i]) continue;
+        norm_str(targets[i], &t);
+        if (t.text.n && norm_equal(&x, &t, g->case_sensitive)) return RS_VERDICT_CORRECT;
+    }
+    return RS_VERDICT_WRONG;
+}
+
+static rs_verdict_t grade_includes(const grader_t *g, const char *output, const char *extracted,
+                                   char *const *targets, size_t n_targets)
+{
+    if (!output) return RS_VERDICT_WRONG;
+    span_t hay = {output, strlen(output)};
+    for (size_t i = 0; i < n_targets; i++) {
+        if (!targets[i]) continue;
+        span_t needle = trim_space((span_t){targets[i], strlen(targets[i])});
+        if (needle.n && find_bytes(hay, needle, g->case_sensitive) >= 0) return RS_VERDICT_CORRECT;
+    }
+    return RS_VERDICT_WRONG;
+}
+
+static rs_verdict_t grade_regex(const grader_t *g, const char *output, const char *extracted,
+                                char *const *targets, size_t n_targets)
+{
+    if (!output) return RS_VERDICT_WRONG;
+    size_t len = strlen(output);
+    if (g->re)
+        return rs_regex_find(g->re, output, len, 0, NULL, NULL) ? RS_VERDICT_CORRECT
+                                                                : RS_VERDICT_WRONG;
+    for (size_t i = 0; i < n_targets; i++) {
+        if (!targets[i]) continue;
+        /* A target that is not a valid regex simply cannot match. */
+        rs_regex_t *re = rs_regex_new(targets[i], !g->case_sensitive, NULL);
+        int hit = re && rs_regex_find(re, output, len, 0, NULL, NULL);
+        rs_regex_destroy(&re);
+        if (hit) return RS_VERDICT_CORRECT;
+    }
+    return RS_VERDICT_WRONG;
+}
+
+static rs_verdict_t grade_numeric(const grader_t *g, const char *output, const char *extracted,
+                                  char *const *targets, size_t n_targets)
+{
+    double x, t;
+    if (!extracted || !rs_answer_number(extracted, &x)) return RS_VERDICT_WRONG;
+    for (size_t i = 0; i < n_targets; i++) {
+        if (!targets[i] || !rs_answer_number(targets[i], &t)) continue;
+        if (fabs(x - t) <= fmax(g->tolerance, g->rel_tolerance * fabs(t)))
+            return RS_VERDICT_CORRECT;
+    }
+    return RS_VERDICT_WRONG;
+}
+
+static const grade_fn grade_fns[] = {
+    [RS_GRADE_EXACT] = grade_exact,
+    [RS_GRADE_INCLUDES] = grade_includes,
+    [RS_GRADE_REGEX] = grade_regex,
+    [RS_GRADE_NUMERIC] = grade_numeric,
+};
+
+rs_verdict_t rs_scorer_grade(const rs_scorer_t *s, size_t g, const char *output,
+                             const char *extracted, char *const *targets, size_t n_targets)
+{
+    assert(g < s->n_graders);
+    const grader_t *gr = &s->graders[g];
+    if (n_targets == 0 && !gr->re) return RS_VERDICT_SKIPPED;
+    return grade_fns[gr->kind](gr, output, extracted, targets, n_targets);
+}
+
+/* ---- construction ---- */
+
+static int grader_init(grader_t *g, const rs_grader_cfg_t *cfg, size_t idx, rs_err_t *err)
+{
+    const char *name = cfg->name ? cfg->name : "";
+    if ((unsigned)cfg->kind >= RS_ARRAY_LEN(grade_fns))
+        return rs_err_set(err, "scoring.graders[%zu] '%s': unknown grader kind %d", idx, name,
+                          (int)cfg->kind);
+    if (!(cfg->tolerance >= 0) || !(cfg->rel_tolerance >= 0))
+        return rs_err_set(err, "scoring.graders[%zu] '%s': tolerances must be >= 0", idx, name);
+    g->kind = cfg->kind;
+    g->tolerance = cfg->tolerance;
+    g->rel_tolerance = cfg->rel_tolerance;
+    g->case_sensitive = cfg->case_sensitive;
+    if (cfg->kind != RS_GRADE_REGEX || !cfg->pattern) return 0;
+    g->re = rs_regex_new(cfg->pattern, !cfg->case_sensitive, err);
+    if (!g->re) return rs_err_prefix(err, "scoring.graders[%zu] '%s'", idx, name);
+    return 0;
+}
+
+static int extractor_init(rs_scorer_t *s, const rs_scoring_cfg_t *cfg, rs_err_t *err)
+{
+    if ((unsigned)cfg->extractor >= RS_ARRAY_LEN(extractors))
+        return rs_err_set(err, "scoring.extractor: unknown kind %d", (int)cfg->extractor);
+    s->extractor = cfg->extractor;
+    if (cfg->extractor != RS_EXTRACT_REGEX) return 0;
+    if (!cfg->extractor_pattern)
+        return rs_err_set(err, "scoring.extractor: the regex extractor needs a pattern");
+    s->extract_re = rs_regex_new(cfg->extractor_pattern, 0, err);
+    return s->extract_re ? 0 : rs_err_prefix(err, "scoring.extractor");
+}
+
+rs_scorer_t *rs_scorer_new(const rs_scoring_cfg_t *cfg, rs_err_t *err)
+{
+    static const rs_grader_cfg_t default_grader = {.kind = RS_GRADE_EXACT, .tolerance = 1e-6};
+    static const rs_scoring_cfg_t default_cfg = {.extractor = RS_EXTRACT_AUTO};
+    if (!cfg) cfg = &default_cfg;
+    rs_scorer_t *s = rs_xcalloc(1, sizeof(*s));
+    const rs_grader_cfg_t *gcfg = cfg->n_graders ? cfg->graders : &default_grader;
+    s->n_graders = cfg->n_graders ? cfg->n_graders : 1;
+    s->graders = rs_xcalloc(s->n_graders, sizeof(*s->graders));
+    int rc = extractor_init(s, cfg, err);
+    for (size_t i = 0; rc == 0 && i < s->n_graders; i++)
+        rc = grader_init(&s->graders[i], &gcfg[i], i, err);
+    if (rc != 0) rs_scorer_destroy(&s);
+    return s;
+}
+
+void rs_scorer_destroy(rs_scorer_t **s)
+{
+    if (!s || !*s) return;
+    for (size_t i = 0; i < (*s)->n_graders; i++)
+        rs_regex_destroy(&(*s)->graders[i].re);
+    rs_regex_destroy(&(*s)->extract_re);
+    free((*s)->graders);
+    free(*s);
+    *s = NULL;
+}
+
+size_t rs_scorer_n_graders(const rs_scorer_t *s)
+{
+    return s->n_graders;
+}

@@ -1,0 +1,122 @@
+"""Shared helpers for reasonsaver's integration tests: real binaries, real redis-server, free
+loopback ports, and cleanup that also runs when a test fails."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = os.environ.get("RS_BIN_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+SRC = os.environ.get("RS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+REASONSAVER = os.path.join(BIN, "reasonsaver")
+WORKER = os.path.join(BIN, "reasonsaver-worker")
+SKIP = 77  # ctest SKIP_RETURN_CODE
+
+
+def skip(why):
+    print("SKIP: " + why)
+    sys.exit(SKIP)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Sandbox:
+    """A temporary directory plus every process started in it; close() stops them all."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="rs-it-")
+        self.procs = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        for p in self.procs:
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL) if p._rs_group else p.kill()
+                except ProcessLookupError:
+                    pass
+                p.wait()
+        if os.environ.get("RS_KEEP_TMP"):
+            print("kept " + self.dir)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def spawn(self, args, group=True, **kw):
+        """Starts a long-running process in its own process group (so its children die with it)."""
+        p = subprocess.Popen(args, cwd=kw.pop("cwd", self.dir), start_new_session=group, **kw)
+        p._rs_group = group
+        self.procs.append(p)
+        return p
+
+    def redis(self):
+        """Starts redis-server on a free loopback port; returns its redis:// URL."""
+        if not shutil.which("redis-server"):
+            skip("redis-server is not installed (apt-get install -y redis-server)")
+        port = free_port()
+        d = self.path("redis-%d" % port)
+        os.makedirs(d)
+        p = self.spawn(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", d,
+                        "--save", "", "--appendonly", "no", "--logfile", "redis.log"],
+                       stdout=subprocess.DEVNULL)
+        wait_port(port, p)
+        return "redis://127.0.0.1:%d/0" % port
+
+    def run(self, args, timeout=240, check=None, **kw):
+        """Runs a command to completion; returns CompletedProcess with text stdout/stderr."""
+        r = subprocess.run(args, cwd=kw.pop("cwd", self.dir), capture_output=True, text=True,
+                           timeout=timeout, **kw)
+        if check is not None and r.returncode != check:
+            raise AssertionError("%s exited %d (wanted %d)\nstdout:\n%s\nstderr:\n%s" % (
+                " ".join(args), r.returncode, check, r.stdout[-4000:], r.stderr[-4000:]))
+        return r
+
+    def write(self, name, text):
+        with open(self.path(name), "w") as f:
+            f.write(text)
+        return self.path(name)
+
+
+def wait_port(port, proc=None, timeout=10):
+    until = time.time() + timeout
+    while time.time() < until:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError("process exited before listening on %d" % port)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("nothing listens on port %d" % port)
+
+
+def run_dir_from_output(stdout):
+    for line in stdout.splitlines():
+        if line.startswith("reports: "):
+            return os.path.dirname(line.split()[1])
+    raise AssertionError("no 'reports:' line in output:\n" + stdout)
+
+
+def load_report(run_dir):
+    with open(os.path.join(run_dir, "report.json")) as f:
+        return json.load(f)
+
+
+def read_jsonl(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]

@@ -1,0 +1,803 @@
+/* test_config: the config loader: defaults, every kind of error with its exact file:line:column,
+ * --set overrides, the JSON round trip, dataset path resolution and the example configs. */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#ifndef RS_SOURCE_DIR
+#define RS_SOURCE_DIR "."
+#endif
+
+/* The smallest valid config; most tests start from it. */
+#define MINIMAL                                                                                    \
+    "dataset: {path: d.jsonl}\n"                                                                   \
+    "models:\n"                                                                                    \
+    "  - {provider: sim, model: m1}\n"
+
+static rs_config_t *load(const char *yaml, const char *const *ov, size_t n, rs_err_t *err)
+{
+    return rs_config_load_string(yaml, "t.yaml", "/base", ov, n, err);
+}
+
+static rs_config_t *load_ok(const char *yaml, const char *const *ov, size_t n)
+{
+    rs_err_t err = {{0}};
+    rs_config_t *cfg = load(yaml, ov, n, &err);
+    if (!cfg) fail_msg("unexpected error: %s", err.msg);
+    return cfg;
+}
+
+/* Loading must fail with exactly the message want. */
+static void expect_error(const char *yaml, const char *const *ov, size_t n, const char *want)
+{
+    rs_err_t err = {{0}};
+    rs_config_t *cfg = load(yaml, ov, n, &err);
+    if (cfg) {
+        rs_config_destroy(&cfg);
+        fail_msg("loaded, expected: %s", want);
+    }
+    assert_string_equal(err.msg, want);
+}
+
+static void expect_error1(const char *yaml, const char *override, const char *want)
+{
+    const char *ov[] = {override};
+    expect_error(yaml, ov, 1, want);
+}
+
+static void test_defaults(void **state)
+{
+    rs_config_t *c = load_ok(MINIMAL, NULL, 0);
+    assert_string_equal(c->source_path, "t.yaml");
+    assert_string_equal(c->base_dir, "/base");
+    assert_string_equal(c->run.name, "run");
+    assert_int_equal(c->run.seed, 1);
+    assert_string_equal(c->run.out_dir, "runs");
+
+    const rs_dataset_cfg_t *d = &c->dataset;
+    assert_string_equal(d->path, "d.jsonl");
+    assert_int_equal(d->format, RS_FORMAT_JSONL);
+    assert_string_equal(d->input_field, "question");
+    assert_string_equal(d->target_field, "answer");
+    assert_string_equal(d->id_field, "id");
+    assert_string_equal(d->tags_field, "tags");
+    assert_null(d->target_regex);
+    assert_int_equal(d->limit, 0);
+    assert_int_equal(d->shard_size, 16);
+    assert_int_equal(d->on_error, RS_ON_ERROR_FAIL);
+
+    assert_int_equal(c->n_models, 1);
+    const rs_model_cfg_t *m = &c->models[0];
+    assert_string_equal(m->name, "m1");
+    assert_string_equal(m->provider, "sim");
+    assert_string_equal(m->model, "m1");
+    assert_null(m->base_url);
+    assert_null(m->api_key_env);
+    assert_int_equal(m->n, 1);
+    assert_true(m->temperature == 0 && m->top_p == 1);
+    assert_int_equal(m->max_tokens, 512);
+    assert_int_equal(m->seed, 1);
+    assert_null(m->stop);
+    assert_true(m->accuracy == 0.7 && m->latency_ms == 0 && m->error_rate == 0);
+
+    assert_null(c->prompt.system);
+    assert_string_equal(c->prompt.template, "{{input}}");
+
+    assert_int_equal(c->scoring.extractor, RS_EXTRACT_AUTO);
+    assert_null(c->scoring.extractor_pattern);
+    assert_int_equal(c->scoring.n_graders, 1);
+    const rs_grader_cfg_t *g = &c->scoring.graders[0];
+    assert_string_equal(g->name, "exact");
+    assert_int_equal(g->kind, RS_GRADE_EXACT);
+    assert_null(g->pattern);
+    assert_true(g->tolerance == 1e-6 && g->rel_tolerance == 0);
+    assert_int_equal(g->case_sensitive, 0);
+
+    const rs_cluster_cfg_t *cl = &c->cluster;
+    assert_int_equal(cl->workers, 2);
+    assert_string_equal(cl->bind, "tcp://127.0.0.1:*");
+    assert_null(cl->redis);
+    assert_int_equal(cl->max_in_flight, 4096);
+    assert_int_equal(cl->worker_slots, 64);
+    assert_int_equal(cl->heartbeat_ms, 1000);
+    assert_int_equal(cl->lease_ms, 30000);
+
+    assert_true(c->report.json && c->report.markdown && c->report.jsonl && !c->report.html);
+
+    char *p = rs_config_dataset_path(c);
+    assert_string_equal(p, "/base/d.jsonl");
+    free(p);
+    rs_config_destroy(&c);
+    assert_null(c);
+}
+
+/* Every key set, in an order unlike the tables' (run last: model seeds still default to it). */
+static const char FULL[] =
+    "dataset:\n"
+    "  path: data/x.jsonl\n"
+    "  format: jsonl\n"
+    "  fields: {input: q, target: a, id: key, tags: labels}\n"
+    "  target_regex: \"#### (.*)\"\n"
+    "  limit: 10\n"
+    "  shard_size: 4\n"
+    "  on_error: skip\n"
+    "models:\n"
+    "  - name: strong\n"
+    "    provider: openai\n"
+    "    model: gpt-x\n"
+    "    base_url: http://localhost:8080/v1\n"
+    "    api_key_env: OPENAI_API_KEY\n"
+    "    n: 3\n"
+    "    params: {temperature: 0.1, top_p: 0.9, max_tokens: 64, seed: 7, stop: [\"\\n\\n\", END],\n"
+    "             accuracy: 0.3, latency_ms: 12.5, error_rate: 0.25}\n"
+    "  - provider: sim\n"
+    "    model: sim-1\n"
+    "    params: {stop: \"###\"}\n"
+    "prompt:\n"
+    "  system: Be brief.\n"
+    "  template: \"Q: {{input}}\\nA:\"\n"
+    "scoring:\n"
+    "  extractor: {type: regex, pattern: \"answer: (\\\\d+)\"}\n"
+    "  graders:\n"
+    "    - includes\n"
+    "    - {name: num, type: numeric, tolerance: 0.01, rel_tolerance: 0.001}\n"
+    "    - {type: regex, pattern: \"^4\\\\d$\", case_sensitive: true}\n"
+    "cluster: {workers: 0, bind: \"tcp://0.0.0.0:5555\", redis: \"redis://127.0.0.1:6379/0\",\n"
+    "          max_in_flight: 100, worker_slots: 8, heartbeat_ms: 250, lease_ms: 5000}\n"
+    "report: {formats: [html, json]}\n"
+    "run: {name: full, seed: 42, out_dir: /tmp/runs}\n";
+
+static void test_full_config(void **state)
+{
+    rs_config_t *c = load_ok(FULL, NULL, 0);
+    assert_string_equal(c->run.name, "full");
+    assert_int_equal(c->run.seed, 42);
+    assert_string_equal(c->run.out_dir, "/tmp/runs");
+    const rs_dataset_cfg_t *d = &c->dataset;
+    assert_string_equal(d->input_field, "q");
+    assert_string_equal(d->target_field, "a");
+    assert_string_equal(d->id_field, "key");
+    assert_string_equal(d->tags_field, "labels");
+    assert_string_equal(d->target_regex, "#### (.*)");
+    assert_int_equal(d->limit, 10);
+    assert_int_equal(d->shard_size, 4);
+    assert_int_equal(d->on_error, RS_ON_ERROR_SKIP);
+
+    assert_int_equal(c->n_models, 2);
+    const rs_model_cfg_t *m = &c->models[0];
+    assert_string_equal(m->name, "strong");
+    assert_string_equal(m->provider, "openai");
+    assert_string_equal(m->base_url, "http://localhost:8080/v1");
+    assert_string_equal(m->api_key_env, "OPENAI_API_KEY");
+    assert_int_equal(m->n, 3);
+    assert_true(m->temperature == 0.1 && m->top_p == 0.9);
+    assert_int_equal(m->max_tokens, 64);
+    assert_int_equal(m->seed, 7);
+    assert_string_equal(m->stop[0], "\n\n");
+    assert_string_equal(m->stop[1], "END");
+    assert_null(m->stop[2]);
+    assert_true(m->accuracy == 0.3 && m->latency_ms == 12.5 && m->error_rate == 0.25);
+    m = &c->models[1];
+    assert_string_equal(m->name, "sim-1");
+    assert_int_equal(m->seed, 42); /* run.seed, although run comes later in the file */
+    assert_string_equal(m->stop[0], "###");
+    assert_null(m->stop[1]);
+
+    assert_string_equal(c->prompt.system, "Be brief.");
+    assert_string_equal(c->prompt.template, "Q: {{input}}\nA:");
+    assert_int_equal(c->scoring.extractor, RS_EXTRACT_REGEX);
+    assert_string_equal(c->scoring.extractor_pattern, "answer: (\\d+)");
+    assert_int_equal(c->scoring.n_graders, 3);
+    const rs_grader_cfg_t *g = c->scoring.graders;
+    assert_string_equal(g[0].name, "includes");
+    assert_int_equal(g[0].kind, RS_GRADE_INCLUDES);
+    assert_string_equal(g[1].name, "num");
+    assert_int_equal(g[1].kind, RS_GRADE_NUMERIC);
+    assert_true(g[1].tolerance == 0.01 && g[1].rel_tolerance == 0.001);
+    assert_string_equal(g[2].name, "regex");
+    assert_string_equal(g[2].pattern, "^4\\d$");
+    assert_int_equal(g[2].case_sensitive, 1);
+
+    const rs_cluster_cfg_t *cl = &c->cluster;
+    assert_int_equal(cl->workers, 0);
+    assert_string_equal(cl->bind, "tcp://0.0.0.0:5555");
+    assert_string_equal(cl->redis, "redis://127.0.0.1:6379/0");
+    assert_int_equal(cl->max_in_flight, 100);
+    assert_int_equal(cl->worker_slots, 8);
+    assert_int_equal(cl->heartbeat_ms, 250);
+    assert_int_equal(cl->lease_ms, 5000);
+    assert_true(c->report.html && c->report.json && !c->report.markdown && !c->report.jsonl);
+    rs_config_destroy(&c);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static void test_example_configs(void **state)
+{
+    rs_err_t err = {{0}};
+    rs_config_t *c = rs_config_load(RS_SOURCE_DIR "/configs/demo.yaml", NULL, 0, &err);
+    if (!c) fail_msg("%s", err.msg);
+    assert_string_equal(c->run.name, "demo");
+    assert_int_equal(c->n_models, 2);
+    assert_string_equal(c->models[0].name, "sim-strong");
+    assert_true(c->models[0].accuracy == 0.85 && c->models[1].accuracy == 0.55);
+    assert_int_equal(c->scoring.n_graders, 2);
+    assert_int_equal(c->scoring.graders[1].kind, RS_GRADE_NUMERIC);
+    assert_int_equal(c->cluster.workers, 2);
+    char *p = rs_config_dataset_path(c);
+    assert_true(p[0] == '/' && ends_with(p, "datasets/demo.jsonl"));
+    free(p);
+    rs_config_destroy(&c);
+
+    c = rs_config_load(RS_SOURCE_DIR "/configs/gsm8k.yaml", NULL, 0, &err);
+    if (!c) fail_msg("%s", err.msg);
+    assert_string_equal(c->dataset.target_regex, "#### (.*)");
+    assert_string_equal(c->models[0].provider, "sim");
+    p = rs_config_dataset_path(c);
+    assert_true(p[0] == '/' && ends_with(p, "shared/data/gsm8k/test.jsonl"));
+    free(p);
+    rs_config_destroy(&c);
+}
+
+static void test_unknown_key_suggestion(void **state)
+{
+    expect_error("dataset: {path: d.jsonl}\n"
+                 "models:\n"
+                 "  - provider: sim\n"
+                 "    model: m1\n"
+                 "    params:\n"
+                 "      temprature: 0.5\n",
+                 NULL, 0,
+                 "t.yaml:6:7: models[0].params.temprature: unknown key; did you mean "
+                 "'temperature'?");
+    expect_error("datset: {path: d.jsonl}\n", NULL, 0,
+                 "t.yaml:1:1: datset: unknown key; did you mean 'dataset'?");
+}
+
+/* A key one level too high is found in the section below it. */
+static void test_unknown_key_misplaced(void **state)
+{
+    expect_error("dataset: {path: d.jsonl}\n"
+                 "models:\n"
+                 "  - provider: sim\n"
+                 "    model: m1\n"
+                 "    temperature: 0.5\n",
+                 NULL, 0,
+                 "t.yaml:5:5: models[0].temperature: unknown key; did you mean "
+                 "'params.temperature'?");
+}
+
+static void test_unknown_key_lists_known(void **state)
+{
+    expect_error(MINIMAL "cluster: {zzz: 1}\n", NULL, 0,
+                 "t.yaml:4:11: cluster.zzz: unknown key (known here: workers, bind, redis, "
+                 "max_in_flight, worker_slots, heartbeat_ms, lease_ms)");
+}
+
+static void test_wrong_types(void **state)
+{
+    /* a word where an integer belongs: points at the value */
+    expect_error("dataset: {path: d.jsonl, limit: abc}\n", NULL, 0,
+                 "t.yaml:1:33: dataset.limit: expected an integer (got 'abc')");
+    expect_error("dataset: {path: d.jsonl, limit: 1.5}\n", NULL, 0,
+                 "t.yaml:1:33: dataset.limit: expected an integer (got '1.5')");
+    /* a quoted number is a string; the column is the opening quote's */
+    expect_error("dataset: {path: d.jsonl, limit: \"5\"}\n", NULL, 0,
+                 "t.yaml:1:33: dataset.limit: expected an integer (got the quoted string \"5\")");
+    /* a list where a mapping belongs: points at the key */
+    expect_error(MINIMAL "run: [1, 2]\n", NULL, 0,
+                 "t.yaml:4:1: run: expected a mapping (got a list)");
+    expect_error(MINIMAL "prompt: hello\n", NULL, 0,
+                 "t.yaml:4:9: prompt: expected a mapping (got a scalar)");
+    expect_error("dataset: {path: d.jsonl}\nmodels: {provider: sim}\n", NULL, 0,
+                 "t.yaml:2:1: models: expected a list (got a mapping)");
+    expect_error(MINIMAL "prompt:\n  system: [a]\n", NULL, 0,
+                 "t.yaml:5:3: prompt.system: expected a string (got a list)");
+    expect_error(MINIMAL "scoring:\n  graders: [{type: exact, case_sensitive: maybe}]\n", NULL, 0,
+                 "t.yaml:5:43: scoring.graders[0].case_sensitive: expected true or false (got "
+                 "'maybe')");
+    expect_error(MINIMAL "dataset: {path: d.jsonl}\n", NULL, 0,
+                 "t.yaml:4:1: YAML syntax error: duplicate key");
+}
+
+static void test_out_of_range(void **state)
+{
+    expect_error("dataset: {path: d.jsonl}\n"
+                 "models:\n"
+                 "  - provider: sim\n"
+                 "    model: m1\n"
+                 "    params: {accuracy: 1.5}\n",
+                 NULL, 0,
+                 "t.yaml:5:24: models[0].params.accuracy: must be between 0 and 1 (got 1.5)");
+    expect_error("dataset: {path: d.jsonl}\n"
+                 "models:\n"
+                 "  - {provider: sim, model: m1, n: 0}\n",
+                 NULL, 0, "t.yaml:3:35: models[0].n: must be between 1 and 1000 (got 0)");
+    expect_error("dataset: {path: d.jsonl, shard_size: 0}\nmodels: [{provider: sim, model: m}]\n",
+                 NULL, 0, "t.yaml:1:38: dataset.shard_size: must be at least 1 (got 0)");
+    expect_error(MINIMAL "cluster:\n  workers: -1\n", NULL, 0,
+                 "t.yaml:5:12: cluster.workers: must be between 0 and 4096 (got -1)");
+    expect_error(MINIMAL "cluster:\n  heartbeat_ms: 0\n", NULL, 0,
+                 "t.yaml:5:17: cluster.heartbeat_ms: must be at least 1 (got 0)");
+}
+
+static void test_lease_after_heartbeat(void **state)
+{
+    expect_error(MINIMAL "cluster:\n  heartbeat_ms: 1000\n  lease_ms: 500\n", NULL, 0,
+                 "t.yaml:6:13: cluster.lease_ms: must be greater than heartbeat_ms (500 <= 1000): "
+                 "a lease shorter than a heartbeat expires while its worker is healthy");
+    /* the default lease (30000) against a long heartbeat: points at the heartbeat */
+    expect_error(MINIMAL "cluster:\n  heartbeat_ms: 60000\n", NULL, 0,
+                 "t.yaml:5:17: cluster.lease_ms: must be greater than heartbeat_ms (30000 <= "
+                 "60000): a lease shorter than a heartbeat expires while its worker is healthy");
+}
+
+static void test_missing_dataset(void **state)
+{
+    const char *models = "models:\n  - {provider: sim, model: m1}\n";
+    char yaml[256];
+    snprintf(yaml, sizeof(yaml), "%sdataset:\n  format: jsonl\n", models);
+    expect_error(yaml, NULL, 0, "t.yaml:3:1: dataset.path: missing (required)");
+    expect_error(models, NULL, 0, "t.yaml: dataset.path: missing (required)");
+    snprintf(yaml, sizeof(yaml), "%sdataset: {path: ''}\n", models);
+    expect_error(yaml, NULL, 0, "t.yaml:3:17: dataset.path: must not be empty");
+}
+
+static void test_no_models(void **state)
+{
+    expect_error("dataset: {path: d.jsonl}\nmodels: []\n", NULL, 0,
+                 "t.yaml:2:1: models: must not be empty");
+    expect_error("dataset: {path: d.jsonl}\n", NULL, 0, "t.yaml: models: missing (required)");
+    expect_error("dataset: {path: d.jsonl}\nmodels:\n", NULL, 0,
+                 "t.yaml:2:1: models: missing (required)");
+    expect_error("dataset: {path: d.jsonl}\nmodels:\n  - {provider: sim}\n", NULL, 0,
+                 "t.yaml:3:6: models[0].model: missing (required)");
+}
+
+static void test_bad_provider(void **state)
+{
+    expect_error("dataset: {path: d.jsonl}\nmodels:\n  - {provider: opnai, model: m1}\n", NULL, 0,
+                 "t.yaml:3:16: models[0].provider: 'opnai' is not one of sim, openai, anthropic; "
+                 "did you mean 'openai'?");
+    expect_error("dataset: {path: d.jsonl}\nmodels:\n  - {provider: llama, model: m1}\n", NULL, 0,
+                 "t.yaml:3:16: models[0].provider: 'llama' is not one of sim, openai, anthropic");
+    /* no default provider: a forgotten one must not silently become the simulator */
+    expect_error("dataset: {path: d.jsonl}\nmodels:\n  - {model: m1}\n", NULL, 0,
+                 "t.yaml:3:6: models[0].provider: missing (required)");
+    expect_error(
+        "dataset: {path: d.jsonl}\nmodels:\n  - {provider: openai, model: m, base_url: x.com}\n",
+        NULL, 0,
+        "t.yaml:3:44: models[0].base_url: must start with http:// or https:// (got 'x.com')");
+}
+
+static void test_duplicate_model_name(void **state)
+{
+    expect_error("dataset: {path: d.jsonl}\n"
+                 "models:\n"
+                 "  - {name: a, provider: sim, model: m1}\n"
+                 "  - {name: a, provider: sim, model: m2}\n",
+                 NULL, 0,
+                 "t.yaml:4:12: models[1].name: duplicate name 'a' (models[0] has it too); each "
+                 "needs its own name, it labels results in reports");
+    /* names default to the model id, so two unnamed copies of one model collide too */
+    expect_error("dataset: {path: d.jsonl}\n"
+                 "models:\n"
+                 "  - {provider: sim, model: m1}\n"
+                 "  - {provider: sim, model: m1}\n",
+                 NULL, 0,
+                 "t.yaml:4:6: models[1].name: duplicate name 'm1' (models[0] has it too); each "
+                 "needs its own name, it labels results in reports");
+}
+
+static void test_bad_grader_type(void **state)
+{
+    expect_error(MINIMAL "scoring:\n  graders: [exact, numerc]\n", NULL, 0,
+                 "t.yaml:5:20: scoring.graders[1].type: 'numerc' is not one of exact, includes, "
+                 "regex, numeric; did you mean 'numeric'?");
+    expect_error(MINIMAL "scoring:\n  graders:\n    - {name: f, type: fuzzy}\n", NULL, 0,
+                 "t.yaml:6:23: scoring.graders[0].type: 'fuzzy' is not one of exact, includes, "
+                 "regex, numeric");
+    expect_error(MINIMAL "scoring:\n  graders: [exact, exact]\n", NULL, 0,
+                 "t.yaml:5:20: scoring.graders[1].name: duplicate name 'exact' (scoring.graders[0] "
+                 "has it too); each needs its own name, it labels results in reports");
+    expect_error(MINIMAL "scoring:\n  graders: [{type: numeric, tolerance: -1}]\n", NULL, 0,
+                 "t.yaml:5:40: scoring.graders[0].tolerance: must be at least 0 (got -1)");
+}
+
+static void test_bad_extractor(void **state)
+{
+    expect_error(MINIMAL "scoring: {extractor: lastnumber}\n", NULL, 0,
+                 "t.yaml:4:22: scoring.extractor.type: 'lastnumber' is not one of auto, "
+                 "last_number, regex, hashes, answer, none; did you mean 'last_number'?");
+    expect_error(MINIMAL "scoring: {extractor: regex}\n", NULL, 0,
+                 "t.yaml:4:22: scoring.extractor.pattern: missing (the regex extractor needs a "
+                 "pattern)");
+    expect_error(MINIMAL "scoring:\n  extractor: {pattern: \"(\\\\d+)\"}\n", NULL, 0,
+                 "t.yaml:5:24: scoring.extractor.pattern: only the regex extractor uses a "
+                 "pattern; add type: regex");
+    expect_error(MINIMAL "scoring:\n  extractor: {type: regex, pattern: \"(\"}\n", NULL, 0,
+                 "t.yaml:5:37: scoring.extractor.pattern: bad regex '(' at offset 1: missing "
+                 "closing parenthesis");
+}
+
+static void test_bad_enums(void **state)
+{
+    expect_error("dataset: {path: d.jsonl, format: csv}\n", NULL, 0,
+                 "t.yaml:1:34: dataset.format: 'csv' is not one of jsonl, evals");
+    expect_error("dataset: {path: d.jsonl, on_error: Skip}\n", NULL, 0,
+                 "t.yaml:1:36: dataset.on_error: 'Skip' is not one of fail, skip; did you mean "
+                 "'skip'?");
+    expect_error(MINIMAL "report: {formats: [json, pdf]}\n", NULL, 0,
+                 "t.yaml:4:26: report.formats[1]: 'pdf' is not one of json, markdown, html, "
+                 "jsonl");
+    expect_error(MINIMAL "report: {formats: []}\n", NULL, 0,
+                 "t.yaml:4:10: report.formats: must name at least one format");
+}
+
+static void test_yaml_syntax_error(void **state)
+{
+    /* the position is libfyaml's; only the wording after it is left to the library */
+    rs_err_t err = {{0}};
+    rs_config_t *c = load("dataset: {path: d.jsonl\nmodels: []\n", NULL, 0, &err);
+    assert_null(c);
+    const char *want = "t.yaml:2:7: YAML syntax error: ";
+    if (strncmp(err.msg, want, strlen(want)) != 0) fail_msg("got: %s", err.msg);
+    expect_error("- a\n- b\n", NULL, 0,
+                 "t.yaml:1:3: expected a mapping of sections (dataset, models, ...), got a list");
+    expect_error("", NULL, 0, "t.yaml: dataset.path: missing (required)");
+    expect_error("# nothing but a comment\n", NULL, 0, "t.yaml: dataset.path: missing (required)");
+}
+
+/* The config holds the name of the variable with the key; the key itself never gets in. */
+static void test_api_key_env(void **state)
+{
+    setenv("RS_TEST_API_KEY", "sk-very-secret", 1);
+    rs_config_t *c =
+        load_ok("dataset: {path: d.jsonl}\n"
+                "models: [{provider: openai, model: m, api_key_env: RS_TEST_API_KEY}]\n",
+                NULL, 0);
+    char *json = rs_config_to_json(c);
+    assert_non_null(strstr(json, "\"api_key_env\": \"RS_TEST_API_KEY\""));
+    assert_null(strstr(json, "sk-very-secret"));
+    free(json);
+    rs_config_destroy(&c);
+
+    /* a pasted key is refused, and the message does not repeat it */
+    rs_err_t err = {{0}};
+    c = load("dataset: {path: d.jsonl}\n"
+             "models: [{provider: openai, model: m, api_key_env: sk-proj-abc123}]\n",
+             NULL, 0, &err);
+    assert_null(c);
+    assert_string_equal(err.msg, "t.yaml:2:52: models[0].api_key_env: must be the name of an "
+                                 "environment variable holding the key (like OPENAI_API_KEY), "
+                                 "never the key itself");
+    assert_null(strstr(err.msg, "abc123"));
+}
+
+static void test_override_scalars(void **state)
+{
+    const char *ov[] = {"dataset.limit=100", "cluster.redis=redis://10.0.0.1:6379/2",
+                        "run.name=nightly", "dataset.target_regex=#### (.*)",
+                        "prompt.template={{input}} ####"};
+    rs_config_t *c = load_ok(MINIMAL "run: {name: x}\n", ov, RS_ARRAY_LEN(ov));
+    assert_int_equal(c->dataset.limit, 100);
+    assert_string_equal(c->cluster.redis, "redis://10.0.0.1:6379/2");
+    assert_string_equal(c->run.name, "nightly");
+    /* "#" and "{{" are taken verbatim, not as a YAML comment or flow mapping */
+    assert_string_equal(c->dataset.target_regex, "#### (.*)");
+    assert_string_equal(c->prompt.template, "{{input}} ####");
+    rs_config_destroy(&c);
+}
+
+static void test_override_nested(void **state)
+{
+    /* missing intermediate mappings are created; an empty value unsets (back to the default) */
+    const char *ov[] = {"dataset.fields.input=problem",
+                        "cluster.redis=", "scoring.extractor={type: regex, pattern: \"A: (.*)\"}",
+                        "report.formats=[html]"};
+    rs_config_t *c = load_ok(MINIMAL "cluster: {redis: \"redis://h/0\"}\n", ov, RS_ARRAY_LEN(ov));
+    assert_string_equal(c->dataset.input_field, "problem");
+    assert_string_equal(c->dataset.target_field, "answer");
+    assert_null(c->cluster.redis);
+    assert_int_equal(c->scoring.extractor, RS_EXTRACT_REGEX);
+    assert_string_equal(c->scoring.extractor_pattern, "A: (.*)");
+    assert_true(c->report.html && !c->report.json);
+    rs_config_destroy(&c);
+}
+
+static void test_override_list_index(void **state)
+{
+    static const char yaml[] = "dataset: {path: d.jsonl}\n"
+                               "models:\n"
+                               "  - {name: a, provider: sim, model: m1, params: {accuracy: 0.8}}\n"
+                               "  - {name: b, provider: sim, model: m1}\n"
+                               "scoring: {graders: [exact, includes]}\n";
+    const char *ov[] = {"models.0.params.accuracy=0.9", "models.b.n=3",
+                        "models.2.provider=sim",        "models.2.model=m3",
+                        "scoring.graders.1=numeric",    "models.1.params.stop=[x, y]"};
+    rs_config_t *c = load_ok(yaml, ov, RS_ARRAY_LEN(ov));
+    assert_true(c->models[0].accuracy == 0.9);
+    assert_int_equal(c->models[1].n, 3);
+    assert_string_equal(c->models[1].stop[1], "y");
+    assert_int_equal(c->n_models, 3); /* index == length appends */
+    assert_string_equal(c->models[2].name, "m3");
+    assert_int_equal(c->scoring.graders[1].kind, RS_GRADE_NUMERIC);
+    rs_config_destroy(&c);
+
+    /* a whole config can come from overrides; a list is created for a numeric part */
+    const char *all[] = {"dataset.path=/d.jsonl", "models.0.provider=sim", "models.0.model=x"};
+    c = load_ok("", all, RS_ARRAY_LEN(all));
+    assert_int_equal(c->n_models, 1);
+    assert_string_equal(c->models[0].model, "x");
+    rs_config_destroy(&c);
+}
+
+static void test_override_bad_path(void **state)
+{
+    expect_error1(MINIMAL, "models.5.n=1",
+                  "--set models.5.n=1: models[5]: no such item (the list has 1; index 1 appends "
+                  "one, and an item can also be named by its name)");
+    expect_error1(MINIMAL, "models.nope.n=1",
+                  "--set models.nope.n=1: models.nope: no such item (the list has 1; index 1 "
+                  "appends one, and an item can also be named by its name)");
+    expect_error1(MINIMAL, "dataset.limit", "--set dataset.limit: expected key.path=value");
+    expect_error1(MINIMAL, "=5", "--set =5: expected key.path=value");
+    expect_error1(MINIMAL, "dataset..limit=5",
+                  "--set dataset..limit=5: bad key path (empty or overlong part)");
+    expect_error1(MINIMAL, "dataset.path.x=5",
+                  "--set dataset.path.x=5: dataset.path: is a single value, it has no 'x' inside");
+}
+
+static void test_override_bad_value(void **state)
+{
+    expect_error1(MINIMAL, "dataset.limit=abc",
+                  "--set dataset.limit=abc: dataset.limit: expected an integer (got 'abc')");
+    expect_error1(MINIMAL, "models.0.params.accuracy=2",
+                  "--set models.0.params.accuracy=2: models[0].params.accuracy: must be between 0 "
+                  "and 1 (got 2)");
+    expect_error1(MINIMAL, "models.0.x=1",
+                  "--set models.0.x=1: models[0].x: unknown key (known here: name, provider, "
+                  "model, base_url, api_key_env, n, params)");
+    expect_error1(MINIMAL, "models.0.params.stop=[a, b",
+                  "--set models.0.params.stop=[a, b: bad value: flow sequence without a closing "
+                  "bracket");
+}
+
+static void assert_configs_equal(const rs_config_t *a, const rs_config_t *b)
+{
+    assert_string_equal(a->run.name, b->run.name);
+    assert_int_equal(a->run.seed, b->run.seed);
+    assert_int_equal(a->dataset.limit, b->dataset.limit);
+    assert_string_equal(a->dataset.target_regex, b->dataset.target_regex);
+    assert_int_equal(a->n_models, b->n_models);
+    for (size_t i = 0; i < a->n_models; i++) {
+        const rs_model_cfg_t *x = &a->models[i], *y = &b->models[i];
+        assert_string_equal(x->name, y->name);
+        assert_string_equal(x->provider, y->provider);
+        assert_true(x->temperature == y->temperature && x->accuracy == y->accuracy);
+        assert_true(x->top_p == y->top_p && x->latency_ms == y->latency_ms);
+        assert_int_equal(x->seed, y->seed);
+        for (size_t s = 0; x->stop && x->stop[s]; s++)
+            assert_string_equal(x->stop[s], y->stop[s]);
+        assert_true(!x->stop == !y->stop);
+    }
+    assert_int_equal(a->scoring.n_graders, b->scoring.n_graders);
+    assert_true(a->scoring.graders[1].tolerance == b->scoring.graders[1].tolerance);
+    assert_int_equal(a->cluster.lease_ms, b->cluster.lease_ms);
+    assert_memory_equal(&a->report, &b->report, sizeof(a->report));
+    char *pa = rs_config_dataset_path(a), *pb = rs_config_dataset_path(b);
+    assert_string_equal(pa, pb);
+    free(pa);
+    free(pb);
+}
+
+static void test_json_round_trip(void **state)
+{
+    /* a value that needs all 17 digits must survive too */
+    const char *ov[] = {"models.1.params.temperature=0.30000000000000004"};
+    rs_config_t *a = load_ok(FULL, ov, 1);
+    char *json = rs_config_to_json(a);
+    assert_non_null(strstr(json, "\"path\": \"/base/data/x.jsonl\"")); /* written resolved */
+    rs_err_t err = {{0}};
+    rs_config_t *b = rs_config_from_json(json, &err);
+    if (!b) fail_msg("%s", err.msg);
+    assert_configs_equal(a, b);
+    assert_true(b->models[1].temperature == 0.30000000000000004);
+    char *again = rs_config_to_json(b);
+    assert_string_equal(json, again);
+    free(again);
+    free(json);
+    rs_config_destroy(&b);
+    rs_config_destroy(&a);
+
+    /* defaults are written out, and short decimals stay short */
+    a = load_ok(MINIMAL, NULL, 0);
+    json = rs_config_to_json(a);
+    assert_non_null(strstr(json, "\"accuracy\": 0.7,"));
+    assert_non_null(strstr(json, "\"lease_ms\": 30000"));
+    assert_non_null(strstr(json, "\"redis\": null"));
+    b = rs_config_from_json(json, &err);
+    if (!b) fail_msg("%s", err.msg);
+    again = rs_config_to_json(b);
+    assert_string_equal(json, again);
+    free(again);
+    free(json);
+    rs_config_destroy(&b);
+    rs_config_destroy(&a);
+}
+
+static void test_evals_defaults(void **state)
+{
+    rs_config_t *c = load_ok("dataset: {path: e.jsonl, format: evals}\n"
+                             "models: [{provider: sim, model: m1}]\n",
+                             NULL, 0);
+    assert_int_equal(c->dataset.format, RS_FORMAT_EVALS);
+    assert_string_equal(c->dataset.input_field, "input");
+    assert_string_equal(c->dataset.target_field, "ideal");
+    assert_string_equal(c->dataset.id_field, "id");
+    rs_config_destroy(&c);
+    c = load_ok("dataset: {path: e.jsonl, format: evals, fields: {target: gold}}\n"
+                "models: [{provider: sim, model: m1}]\n",
+                NULL, 0);
+    assert_string_equal(c->dataset.input_field, "input");
+    assert_string_equal(c->dataset.target_field, "gold");
+    rs_config_destroy(&c);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A path in the file is relative to the file; one from --set to the current directory. */
+static void test_relative_paths(void **state)
+{
+    char tmpl[] = "/tmp/rs_test_config_XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    assert_non_null(dir);
+    char *real_dir = realpath(dir, NULL);
+    char cwd[PATH_MAX], p[PATH_MAX + 64], conf[PATH_MAX];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    snprintf(p, sizeof(p), "%s/sub", dir);
+    assert_int_equal(mkdir(p, 0755), 0);
+    snprintf(p, sizeof(p), "%s/data", dir);
+    assert_int_equal(mkdir(p, 0755), 0);
+    snprintf(p, sizeof(p), "%s/data/x.jsonl", dir);
+    write_text(p, "{}\n");
+    snprintf(conf, sizeof(conf), "%s/sub/c.yaml", dir);
+    write_text(conf, "dataset: {path: ../data/x.jsonl}\nmodels: [{provider: sim, model: m}]\n");
+
+    assert_int_equal(chdir(dir), 0); /* a relative config path: base_dir is still absolute */
+    rs_err_t err = {{0}};
+    rs_config_t *c = rs_config_load("sub/c.yaml", NULL, 0, &err);
+    if (!c) fail_msg("%s", err.msg);
+    char *ds = rs_config_dataset_path(c);
+    snprintf(p, sizeof(p), "%s/data/x.jsonl", real_dir);
+    assert_string_equal(ds, p); /* existing file: resolved, no "sub/.." left */
+    assert_string_equal(c->dataset.path, "../data/x.jsonl");
+    free(ds);
+    rs_config_destroy(&c);
+
+    const char *ov[] = {"dataset.path=data/x.jsonl"};
+    c = rs_config_load(conf, ov, 1, &err);
+    if (!c) fail_msg("%s", err.msg);
+    ds = rs_config_dataset_path(c);
+    assert_string_equal(ds, p);
+    free(ds);
+    rs_config_destroy(&c);
+    assert_int_equal(chdir(cwd), 0);
+
+    c = rs_config_load(conf, NULL, 0, &err);
+    ds = rs_config_dataset_path(c);
+    assert_string_equal(ds, p); /* same file whatever the current directory */
+    free(ds);
+    rs_config_destroy(&c);
+
+    unlink(p);
+    unlink(conf);
+    snprintf(p, sizeof(p), "%s/data", dir);
+    rmdir(p);
+    snprintf(p, sizeof(p), "%s/sub", dir);
+    rmdir(p);
+    rmdir(dir);
+    free(real_dir);
+}
+
+static void test_load_file_errors(void **state)
+{
+    rs_err_t err = {{0}};
+    rs_config_t *c = rs_config_load("/nonexistent/c.yaml", NULL, 0, &err);
+    assert_null(c);
+    assert_string_equal(err.msg, "/nonexistent/c.yaml: No such file or directory");
+}
+
+static void test_string_lists(void **state)
+{
+    rs_config_t *c = load_ok(MINIMAL, (const char *[]){"models.0.params.stop=[]"}, 1);
+    assert_null(c->models[0].stop); /* an empty list is no stop sequences */
+    rs_config_destroy(&c);
+    expect_error(MINIMAL "report: {formats: [json, \"\"]}\n", NULL, 0,
+                 "t.yaml:4:26: report.formats[1]: must not be empty");
+    expect_error(MINIMAL "report: {formats: [json, [html]]}\n", NULL, 0,
+                 "t.yaml:4:27: report.formats[1]: expected a string (got a list)");
+}
+
+/* Anchors and merge keys work: models can share one params block. */
+static void test_yaml_anchors(void **state)
+{
+    rs_config_t *c = load_ok("dataset: {path: d.jsonl}\n"
+                             "models:\n"
+                             "  - {name: a, provider: sim, model: m, params: &p {accuracy: 0.4}}\n"
+                             "  - {name: b, provider: sim, model: m, params: {<<: *p, seed: 3}}\n",
+                             NULL, 0);
+    assert_true(c->models[0].accuracy == 0.4 && c->models[1].accuracy == 0.4);
+    assert_int_equal(c->models[1].seed, 3);
+    rs_config_destroy(&c);
+}
+
+static void test_destroy_and_names(void **state)
+{
+    rs_config_destroy(NULL);
+    rs_config_t *c = NULL;
+    rs_config_destroy(&c);
+    assert_string_equal(rs_grader_kind_name(RS_GRADE_NUMERIC), "numeric");
+    assert_string_equal(rs_grader_kind_name((rs_grader_kind_t)99), "unknown");
+    assert_string_equal(rs_extractor_kind_name(RS_EXTRACT_LAST_NUMBER), "last_number");
+    assert_string_equal(rs_extractor_kind_name(RS_EXTRACT_NONE), "none");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_full_config),
+        cmocka_unit_test(test_example_configs),
+        cmocka_unit_test(test_unknown_key_suggestion),
+        cmocka_unit_test(test_unknown_key_misplaced),
+        cmocka_unit_test(test_unknown_key_lists_known),
+        cmocka_unit_test(test_wrong_types),
+        cmocka_unit_test(test_out_of_range),
+        cmocka_unit_test(test_lease_after_heartbeat),
+        cmocka_unit_test(test_missing_dataset),
+        cmocka_unit_test(test_no_models),
+        cmocka_unit_test(test_bad_provider),
+        cmocka_unit_test(test_duplicate_model_name),
+        cmocka_unit_test(test_bad_grader_type),
+        cmocka_unit_test(test_bad_extractor),
+        cmocka_unit_test(test_bad_enums),
+        cmocka_unit_test(test_yaml_syntax_error),
+        cmocka_unit_test(test_api_key_env),
+        cmocka_unit_test(test_override_scalars),
+        cmocka_unit_test(test_override_nested),
+        cmocka_unit_test(test_override_list_index),
+        cmocka_unit_test(test_override_bad_path),
+        cmocka_unit_test(test_override_bad_value),
+        cmocka_unit_test(test_json_round_trip),
+        cmocka_unit_test(test_evals_defaults),
+        cmocka_unit_test(test_relative_paths),
+        cmocka_unit_test(test_load_file_errors),
+        cmocka_unit_test(test_string_lists),
+        cmocka_unit_test(test_yaml_anchors),
+        cmocka_unit_test(test_destroy_and_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
