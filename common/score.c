@@ -4,7 +4,6 @@
 #include "score.h"
 
 #include <assert.h>
-#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +53,7 @@ static int is_digit(char c)
 
 static int is_alnum(char c)
 {
-    return isalnum((unsigned char)c) != 0;
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
 static char lower(char c)
@@ -274,13 +273,15 @@ static span_t rest_of_line(const char *p, const char *end)
 }
 
 /* Position just after the last occurrence of needle (ASCII, case-insensitive) that starts a
- * word, or NULL. */
+ * word (and ends one, when needle ends in a letter), or NULL. */
 static const char *after_last_marker(span_t text, const char *needle)
 {
     size_t m = strlen(needle);
     for (size_t i = text.n; i-- > 0;) {
         if (i + m > text.n || !bytes_eq(text.p + i, needle, m, 0)) continue;
         if (i > 0 && is_alnum(text.p[i - 1])) continue;
+        /* "answer is" must end a word too: "the answer isn't clear" is no answer */
+        if (is_alnum(needle[m - 1]) && i + m < text.n && is_alnum(text.p[i + m])) continue;
         return text.p + i + m;
     }
     return NULL;

@@ -36,12 +36,31 @@ char *rs_normalize_answer(const char *s);
 /* 1 and the value in out when s (after normalisation) is a number. */
 int rs_answer_number(const char *s, double *out);
 
+/* Extractors and graders in detail (the contract the unit tests pin down):
+ * - hashes: the rest of the line after the last "####" (blank lines after it skipped).
+ * - answer: after whichever of "answer is", "answer:", "a:" occurs last (ASCII case-insensitive,
+ *   as whole words, so "data:" and "answer isn't" are no markers); leading blanks and ':' are
+ *   skipped; the answer ends at the line end or at a sentence end ". "
+ *   ("The answer is 7. Let me check" -> "7").
+ * - last_number: the last token of the number grammar below; a '+'/'-' right after a letter, digit
+ *   or ')' is an operator, not a sign ("5-3=2" -> "2"), and "1.2.3" yields "3", not ".3".
+ * - regex: the last match of scoring.extractor.pattern (case-sensitive unless it says (?i)),
+ *   group 1 when the pattern has a group that took part, else the whole match.
+ * - none: the whole output. auto: hashes, else answer, else last_number (first that finds one).
+ * rs_scorer_extract returns NULL when nothing is found or the answer normalises to "".
+ * Graders: exact compares normalised forms (numbers by canonical text, i.e. to 15 significant
+ * digits; text case-insensitively unless case_sensitive); includes looks for each target with
+ * surrounding spaces trimmed (empty targets never match); regex without a pattern compiles each
+ * target per call and a target that is not a valid regex simply does not match; numeric ignores
+ * non-numeric targets. NULL targets are ignored. A NULL output is wrong for includes and regex. */
+
 /* Number grammar (shared by normalisation, rs_answer_number and the last-number extractor):
  *   [+|-] [$|€|£] [+|-] digits [.digits] [e|E [+|-] digits] [%]      or a leading ".5"
  * Thousands separators are "," in strict groups of three after a first group of one to three
  * digits ("1,234,567"; "12,34" is not a number). "1e3" is 1000. A trailing "%" is dropped, so
  * "50%" is the number 50 (not 0.5): targets are written the way answers are. Fractions ("3/4"),
- * words ("seven") and spaces inside a number ("1 234") are text. Case folding is ASCII only.
+ * words ("seven"), spaces inside a number ("1 234"), two signs, values that overflow a double
+ * and tokens over 63 digits are text. Case folding is ASCII only.
  * Normalisation also strips markdown emphasis/code marks around an answer ("**18**" -> "18"). */
 
 /* Room for any canonical number written by rs_format_number, NUL included. */

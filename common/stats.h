@@ -43,7 +43,7 @@ double rs_auroc(const double *scores, const int *labels, size_t n);
  * values x[0..n-1] and h = (n - 1) * p / 100, the result is
  *   x[floor h] + (h - floor h) * (x[floor h + 1] - x[floor h])
  * (Hyndman & Fan type 7: NumPy's and R's default, Excel's PERCENTILE.INC). NaN when n == 0.
- * rs_percentile sorts a private copy; rs_percentile_sorted needs xs ascending, allocates nothing. */
+ * rs_percentile sorts a private copy; rs_percentile_sorted needs xs ascending and no memory. */
 double rs_percentile(const double *xs, size_t n, double p);
 double rs_percentile_sorted(const double *xs, size_t n, double p);
 

@@ -32,7 +32,7 @@ static int gen(int argc, char **argv)
     const char *out = NULL;
     int c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+n:s:o:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:s:o:h", opts, NULL)) != -1) {
         if (c == 'h') return fputs(DATASETS_HELP, stdout), CLI_OK;
         if (c == 'n' && (rs_parse_i64(optarg, &n) || n < 0))
             return cli_fail(CLI_USAGE, "--n: expected a count, got '%s'", optarg);
@@ -62,7 +62,7 @@ static int check(int argc, char **argv)
     size_t n_sets = 0;
     int c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+s:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
         if (c == 'h') return free(sets), fputs(DATASETS_HELP, stdout), CLI_OK;
         if (c == 's') sets[n_sets++] = optarg;
         else return free(sets), fputs(DATASETS_HELP, stderr), CLI_USAGE;

@@ -32,7 +32,7 @@ int cmd_report(int argc, char **argv)
     const char *out = "runs", *redis = NULL, *to = NULL;
     int c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+o:r:t:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:r:t:h", opts, NULL)) != -1) {
         if (c == 'h') return fputs(REPORT_HELP, stdout), CLI_OK;
         if (c == 'o') out = optarg;
         else if (c == 'r') redis = optarg;

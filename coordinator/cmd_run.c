@@ -78,7 +78,7 @@ static int parse_args(int argc, char **argv, run_args_t *a)
     memset(a, 0, sizeof(*a));
     optind = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+s:w:b:r:o:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:w:b:r:o:qh", opts, NULL)) != -1) {
         if (c == 'h') return fputs(RUN_HELP, stdout), 1;
         if (c == 'q') a->quiet = 1;
         else if (c == 's') add_set(a, NULL, optarg);
@@ -156,6 +156,14 @@ static int prepare(run_ctx_t *r, run_args_t *a, rs_err_t *err)
 {
     r->cfg = rs_config_load(a->config, (const char *const *)a->sets, a->n_sets, err);
     if (!r->cfg) return -1;
+    for (size_t m = 0; m < r->cfg->n_models; m++)
+        if (strcmp(r->cfg->models[m].provider, "sim") != 0)
+            return rs_err_set(err, "models[%zu] (%s): provider '%s' is not available in this "
+                                   "version; only 'sim' is", m, r->cfg->models[m].name,
+                              r->cfg->models[m].provider);
+    if (r->cfg->report.html)
+        return rs_err_set(err, "report.formats: html is not available in this version "
+                               "(json, markdown, jsonl are)");
     r->ds = rs_dataset_open(r->cfg, err);
     if (!r->ds) return -1;
     if (rs_dataset_count(r->ds) == 0) return rs_err_set(err, "%s: no cases to run", rs_dataset_path(r->ds));

@@ -75,7 +75,7 @@ int cmd_status(int argc, char **argv)
     const char *out = "runs", *redis = NULL;
     int as_json = 0, c;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "+o:r:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:r:jh", opts, NULL)) != -1) {
         if (c == 'h') return fputs(STATUS_HELP, stdout), CLI_OK;
         if (c == 'o') out = optarg;
         else if (c == 'r') redis = optarg;

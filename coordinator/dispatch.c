@@ -113,7 +113,7 @@ static void worker_remove(coord_dispatch_t *d, size_t i, const char *why)
     coord_worker_t *w = d->workers[i];
     if (w->n_tasks) rs_warn("worker %s (%s): %s; %zu task(s) go back to the queue", w->id, w->host,
                             why, w->n_tasks);
-    else rs_info("worker %s left: %s", w->id, why);
+    else rs_debug("worker %s left: %s", w->id, why);
     for (size_t k = 0; k < w->n_tasks; k++) task_release(d, &w->tasks[k], 1);
     free(w->tasks);
     free(w->id);

@@ -105,10 +105,11 @@ def wait_port(port, proc=None, timeout=10):
     raise AssertionError("nothing listens on port %d" % port)
 
 
-def run_dir_from_output(stdout):
+def run_dir_from_output(stdout, cwd=None):
+    """The run directory named by the 'reports:' line; relative paths are taken from cwd."""
     for line in stdout.splitlines():
         if line.startswith("reports: "):
-            return os.path.dirname(line.split()[1])
+            return os.path.join(cwd or "", os.path.dirname(line.split()[1]))
     raise AssertionError("no 'reports:' line in output:\n" + stdout)
 
 

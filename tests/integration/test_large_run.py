@@ -25,7 +25,7 @@ def main():
         cfg = sb.write("large.yaml", CONFIG)
         r = sb.run([rslib.REASONSAVER, "run", cfg], check=0)
         assert "progress: " in r.stdout, "no plain progress lines when stdout is not a terminal"
-        run_dir = rslib.run_dir_from_output(r.stdout)
+        run_dir = rslib.run_dir_from_output(r.stdout, sb.dir)
         rep = rslib.load_report(run_dir)
         cases = rslib.read_jsonl(sb.path("arith.jsonl"))
         want = simref.expected_counts([c["id"] for c in cases], "m", 3, 0.7)

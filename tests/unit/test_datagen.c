@@ -18,14 +18,6 @@
 #include "datagen.h"
 #include "dataset.h"
 
-/* TEST DOUBLE, remove once common/config.c defines rs_config_dataset_path: it is weak, so the real
- * function wins whenever config.o is linked. Same contract: relative paths join base_dir. */
-__attribute__((weak)) char *rs_config_dataset_path(const rs_config_t *cfg)
-{
-    if (cfg->dataset.path[0] == '/' || !cfg->base_dir) return rs_xstrdup(cfg->dataset.path);
-    return rs_xasprintf("%s/%s", cfg->base_dir, cfg->dataset.path);
-}
-
 /* Generates into memory; caller frees. */
 static char *gen(uint64_t n, uint64_t seed, size_t *len)
 {

@@ -17,14 +17,6 @@
 
 #include "dataset.h"
 
-/* TEST DOUBLE, remove once common/config.c defines rs_config_dataset_path: it is weak, so the real
- * function wins whenever config.o is linked. Same contract: relative paths join base_dir. */
-__attribute__((weak)) char *rs_config_dataset_path(const rs_config_t *cfg)
-{
-    if (cfg->dataset.path[0] == '/' || !cfg->base_dir) return rs_xstrdup(cfg->dataset.path);
-    return rs_xasprintf("%s/%s", cfg->base_dir, cfg->dataset.path);
-}
-
 static char tmpdir[] = "/tmp/rs_test_dataset_XXXXXX";
 static char *made[64]; /* files to remove at the end */
 static size_t n_made;

@@ -123,6 +123,7 @@ static const extract_row_t extract_rows[] = {
     {RS_EXTRACT_AUTO, NULL, "The answer is Paris.", "Paris"},
     {RS_EXTRACT_AUTO, NULL, "data: 5 items, total 9", "9"}, /* "a:" inside "data:" is no marker */
     {RS_EXTRACT_AUTO, NULL, "#### \n", NULL},
+    {RS_EXTRACT_AUTO, NULL, "The answer isn't obvious; it is 5 or 6", "6"},
     {RS_EXTRACT_AUTO, NULL, "no numbers here", NULL},
     {RS_EXTRACT_AUTO, NULL,
      "[simulated] Working through the problem step by step.\nThe answer is not 7.\n#### not 7",
