@@ -408,6 +408,12 @@ static const key_spec_t param_keys[] = {
 };
 static const section_t params_sec = SECTION(param_keys, NULL, NULL);
 
+static const key_spec_t price_keys[] = {
+    {KEY("input", KT_NUM, rs_model_cfg_t, price_input), RANGE(0, INFINITY), .def_num = 0},
+    {KEY("output", KT_NUM, rs_model_cfg_t, price_output), RANGE(0, INFINITY), .def_num = 0},
+};
+static const section_t prices_sec = SECTION(price_keys, NULL, NULL);
+
 /* provider has no default on purpose: a forgotten provider must not silently become the simulator
  * and report made-up scores. name defaults to model (model_finish). */
 static const key_spec_t model_keys[] = {
@@ -419,6 +425,21 @@ static const key_spec_t model_keys[] = {
     {KEY("n", KT_INT, rs_model_cfg_t, n), RANGE(1, 1000), .def_num = 1},
     /* params is its own mapping in YAML but flat fields of rs_model_cfg_t: offset 0 */
     {.name = "params", .type = KT_SECTION, .off = 0, .sub = &params_sec},
+    {KEY("timeout_ms", KT_INT, rs_model_cfg_t, timeout_ms), RANGE(1, INFINITY), .def_num = 120000},
+    {KEY("connect_timeout_ms", KT_INT, rs_model_cfg_t, connect_timeout_ms), RANGE(1, INFINITY),
+     .def_num = 10000},
+    {KEY("max_retries", KT_INT, rs_model_cfg_t, max_retries), RANGE(0, 100), .def_num = 5},
+    {KEY("retry_base_ms", KT_INT, rs_model_cfg_t, retry_base_ms), RANGE(1, INFINITY),
+     .def_num = 500},
+    {KEY("retry_cap_ms", KT_INT, rs_model_cfg_t, retry_cap_ms), RANGE(1, INFINITY),
+     .def_num = 30000},
+    {KEY("rpm", KT_INT, rs_model_cfg_t, rpm), RANGE(0, INFINITY), .def_num = 0},
+    {KEY("tpm", KT_INT, rs_model_cfg_t, tpm), RANGE(0, INFINITY), .def_num = 0},
+    {KEY("anthropic_version", KT_STR, rs_model_cfg_t, anthropic_version),
+     .def_str = "2023-06-01"},
+    {KEY("mock", KT_BOOL, rs_model_cfg_t, mock), .def_num = 0},
+    /* prices is its own mapping in YAML but flat fields of rs_model_cfg_t: offset 0 */
+    {.name = "prices", .type = KT_SECTION, .off = 0, .sub = &prices_sec},
 };
 static const section_t model_sec = SECTION(model_keys, model_init, model_finish);
 

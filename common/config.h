@@ -52,6 +52,19 @@ typedef struct rs_model_cfg {
     double accuracy;      /* probability of a correct answer, default 0.7 */
     double latency_ms;    /* median simulated latency, default 0 */
     double error_rate;    /* probability of a simulated provider error, default 0 */
+    /* HTTP providers: */
+    int64_t timeout_ms;         /* whole request, default 120000 */
+    int64_t connect_timeout_ms; /* default 10000 */
+    int64_t max_retries;        /* retries after the first try, default 5 */
+    int64_t retry_base_ms;      /* backoff: full jitter in [0, min(cap, base * 2^attempt)], default 500 */
+    int64_t retry_cap_ms;       /* default 30000 */
+    int64_t rpm;                /* requests per minute across all workers, 0 = no limit */
+    int64_t tpm;                /* tokens per minute across all workers, 0 = no limit */
+    char *anthropic_version;    /* anthropic-version header, default "2023-06-01" */
+    int mock;                   /* send X-RS-* case headers (reasonsaver-mockllm only), default 0 */
+    /* prices, per million tokens, for the report's cost columns: */
+    double price_input;         /* prices.input, default 0 */
+    double price_output;        /* prices.output, default 0 */
 } rs_model_cfg_t;
 
 typedef enum rs_extractor_kind {

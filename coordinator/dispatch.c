@@ -222,7 +222,7 @@ static void handle_frame(coord_dispatch_t *d, const void *ident, size_t ident_le
     w->last_seen_ms = rs_mono_ms();
     switch (m.type) {
     case RS_MSG_HELLO: on_hello(d, w, &m.u.hello); break;
-    case RS_MSG_CREDIT: w->credit = m.u.credit; break;
+    case RS_MSG_CREDIT: w->credit += m.u.credit; break;
     case RS_MSG_RESULT: on_result(d, w, &m.u.result); break;
     case RS_MSG_HEARTBEAT: break;
     default: rs_warn("worker %s sent an unexpected %s; ignored", w->id, rs_msg_type_name(m.type));

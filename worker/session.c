@@ -59,14 +59,25 @@ static void send_credit(session_t *s)
     send_frame(s);
 }
 
-static void drop_held(session_t *s, int all, uint64_t task_id)
+/* Drops held cases (all, or one task's); returns how many were dropped. */
+static size_t drop_held(session_t *s, int all, uint64_t task_id)
 {
-    size_t j = 0;
-    for (size_t i = 0; i < s->n_held; i++) {
+    size_t j = 0, n = s->n_held;
+    for (size_t i = 0; i < n; i++) {
         if (all || s->held[i].task_id == task_id) free(s->held[i].json);
         else s->held[j++] = s->held[i];
     }
     s->n_held = j;
+    return n - j;
+}
+
+static void on_cancel(session_t *s, uint64_t task_id)
+{
+    size_t n = drop_held(s, 0, task_id);
+    if (n == 0) return;
+    rs_buf_reset(&s->out);
+    rs_proto_encode_credit(&s->out, (int64_t)n); /* dropped cases give their slots back */
+    send_frame(s);
 }
 
 static void on_welcome(session_t *s, rs_welcome_t *w)
@@ -121,7 +132,7 @@ static void handle(session_t *s, const void *data, size_t len)
     case RS_MSG_TASK: on_task(s, &m.u.task); break;
     case RS_MSG_HEARTBEAT: break;
     case RS_MSG_DRAIN: s->draining = 1; break;
-    case RS_MSG_CANCEL: drop_held(s, 0, m.u.cancel); break;
+    case RS_MSG_CANCEL: on_cancel(s, m.u.cancel); break;
     default: rs_warn("unexpected %s from the coordinator; ignored", rs_msg_type_name(m.type));
     }
     rs_msg_cleanup(&m);
