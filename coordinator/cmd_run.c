@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -212,6 +213,7 @@ static void on_progress(const coord_progress_t *p, void *arg)
 
 static void print_banner(run_ctx_t *r)
 {
+    if (r->view.quiet) return;
     printf("reasonsaver %s: run %s\n", RS_VERSION, r->run_id);
     printf("  dataset  %s (%llu cases)\n", rs_dataset_path(r->ds),
            (unsigned long long)rs_dataset_count(r->ds));
@@ -225,13 +227,28 @@ static void print_banner(run_ctx_t *r)
     fflush(stdout);
 }
 
+/* Peak memory of this process and of Redis, for the report's resources section. */
+static int record_resources(run_ctx_t *r, rs_err_t *err)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    char rss[24], redis_mem[24];
+    snprintf(rss, sizeof(rss), "%ld", ru.ru_maxrss);
+    snprintf(redis_mem, sizeof(redis_mem), "%lld", (long long)coord_store_used_memory(r->store));
+    if (coord_store_run_set(r->store, r->run_id, "coordinator_peak_rss_kib", rss, err) ||
+        coord_store_run_set(r->store, r->run_id, "redis_used_memory", redis_mem, err))
+        return -1;
+    return 0;
+}
+
 static int finish(run_ctx_t *r, int interrupted, rs_err_t *err)
 {
     char now[24];
     snprintf(now, sizeof(now), "%lld", (long long)rs_wall_ms());
     const char *status = interrupted ? "interrupted" : "finished";
     if (coord_store_run_set(r->store, r->run_id, "finished_at", now, err) ||
-        coord_store_run_set(r->store, r->run_id, "status", status, err))
+        coord_store_run_set(r->store, r->run_id, "status", status, err) ||
+        record_resources(r, err))
         return -1;
     json_t *man = coord_store_run_get(r->store, r->run_id, err), *report = NULL;
     if (!man) return -1;

@@ -297,13 +297,20 @@ static json_t *report_json(const agg_t *a, const char *run_id, json_t *man)
                                 "cases", (json_int_t)manifest_int(man, "total"),
                                 "skipped_lines", (json_int_t)manifest_int(man, "skipped"),
                                 "missing_results", (json_int_t)a->missing);
-    return json_pack("{sssssssssbsosssIsIsfsfsoso}", "schema", COORD_REPORT_SCHEMA, "run_id", run_id,
+    int64_t redis_mem = manifest_int(man, "redis_used_memory");
+    json_t *resources = json_pack("{sIsIsf}", "coordinator_peak_rss_kib",
+                                  (json_int_t)manifest_int(man, "coordinator_peak_rss_kib"),
+                                  "redis_used_memory_bytes", (json_int_t)redis_mem,
+                                  "redis_bytes_per_case",
+                                  a->cases ? (double)redis_mem / (double)a->cases : 0.0);
+    return json_pack("{sssssssssbsosssIsIsfsfsososo}", "schema", COORD_REPORT_SCHEMA, "run_id", run_id,
                      "name", manifest_str(man, "name"), "status", manifest_str(man, "status"),
                      "simulated", any_simulated(a->cfg), "dataset", dataset,
                      "config_sha256", manifest_str(man, "config_sha256"),
                      "started_at_ms", (json_int_t)started, "finished_at_ms", (json_int_t)finished,
                      "wall_seconds", wall, "cases_per_second",
-                     wall > 0 ? (double)a->cases / wall : 0.0, "models", models, "tags", tags_json(a));
+                     wall > 0 ? (double)a->cases / wall : 0.0, "models", models, "tags", tags_json(a),
+                     "resources", resources);
 }
 
 /* ---- Markdown ---- */
