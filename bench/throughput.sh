@@ -38,11 +38,11 @@ for w in ${WORKERS:-1 2 4}; do
     t0=$(date +%s.%N)
     "$rs" run "$out/bench.yaml" --workers "$w" --out "$out/runs" --quiet
     t1=$(date +%s.%N)
-    walls+=("$(echo "$t1 - $t0" | bc -l)")
+    walls+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')")
   done
   wall=$(printf '%s\n' "${walls[@]}" | median)
   rss=$(python3 -c "import json,glob; r=json.load(open(glob.glob('$out/runs/*/report.json')[0])); print(r['resources']['coordinator_peak_rss_kib'])")
-  printf '| %d | %d | %.2f | %.0f | %.1f |\n' "$w" "$cases" "$wall" "$(echo "$cases / $wall" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
+  printf '| %d | %d | %.2f | %.0f | %.1f |\n' "$w" "$cases" "$wall" "$(awk -v c="$cases" -v w="$wall" 'BEGIN {print c / w}')" "$(awk -v r="$rss" 'BEGIN {print r / 1024}')"
 done
 
 if [ "$big" -gt 0 ]; then
@@ -52,7 +52,7 @@ if [ "$big" -gt 0 ]; then
   t0=$(date +%s.%N)
   "$rs" run "$out/big.yaml" --workers 2 --out "$out/runs" --quiet
   t1=$(date +%s.%N)
-  python3 - "$out" "$(echo "$t1 - $t0" | bc -l)" "$big" <<'PY'
+  python3 - "$out" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" "$big" <<'PY'
 import glob, json, sys
 out, wall, n = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 r = json.load(open(glob.glob(out + "/runs/*/report.json")[0]))

@@ -125,9 +125,12 @@ static void agg_model(agg_t *a, size_t m, json_t *entry, json_t *tags)
     ma->cases++;
     agg_candidates(ma, cands);
     if (error) {
+        /* Count by the short reason code when the worker gives one ("http_429", "timeout"). */
+        const char *reason = json_string_value(json_object_get(entry, "error_type"));
+        if (!reason) reason = error;
         ma->errors++;
-        json_t *n = json_object_get(ma->reasons, error);
-        json_object_set_new(ma->reasons, error, json_integer(json_integer_value(n) + 1));
+        json_t *n = json_object_get(ma->reasons, reason);
+        json_object_set_new(ma->reasons, reason, json_integer(json_integer_value(n) + 1));
     }
     for (size_t g = 0; g < sc->n_graders; g++) {
         int kind = error ? C_ERROR : verdict_kind(grades, sc->graders[g].name);
@@ -223,12 +226,15 @@ static json_t *model_json(const agg_t *a, size_t m)
     for (size_t g = 0; g < a->cfg->scoring.n_graders; g++)
         json_array_append_new(graders, counts_json(a->cfg->scoring.graders[g].name,
                               rs_grader_kind_name(a->cfg->scoring.graders[g].kind), ma->counts[g]));
-    return json_pack("{sssssssbsIsIsOsIsIsoso}", "name", mc->name, "provider", mc->provider,
+    /* Prices are per million tokens. */
+    double cost = ((double)ma->input_tokens * mc->price_input +
+                   (double)ma->output_tokens * mc->price_output) / 1e6;
+    return json_pack("{sssssssbsIsIsOsIsIsfsoso}", "name", mc->name, "provider", mc->provider,
                      "model", mc->model, "simulated", strcmp(mc->provider, "sim") == 0,
                      "cases", (json_int_t)ma->cases, "errors", (json_int_t)ma->errors,
                      "errors_by_reason", ma->reasons, "input_tokens", (json_int_t)ma->input_tokens,
-                     "output_tokens", (json_int_t)ma->output_tokens, "latency_ms", latency_json(ma),
-                     "graders", graders);
+                     "output_tokens", (json_int_t)ma->output_tokens, "cost_usd", cost,
+                     "latency_ms", latency_json(ma), "graders", graders);
 }
 
 static int cmp_tag(const void *x, const void *y)
@@ -346,17 +352,18 @@ static void md_models(rs_buf_t *b, json_t *report)
             md_counts_row(b, json_string_value(json_object_get(m, "name")), g);
     rs_buf_puts(b, "\nAccuracy = correct / (correct + wrong), with a Wilson 95% interval; "
                    "model errors are counted apart.\n\n## Models\n\n"
-                   "| model | provider | cases | errors | input tokens | output tokens | "
-                   "latency p50 ms | latency p95 ms |\n|---|---|---:|---:|---:|---:|---:|---:|\n");
+                   "| model | provider | cases | errors | input tokens | output tokens | cost USD | "
+                   "latency p50 ms | latency p95 ms |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
     json_array_foreach(json_object_get(report, "models"), i, m) {
         json_t *lat = json_object_get(m, "latency_ms");
-        rs_buf_printf(b, "| %s | %s | %lld | %lld | %lld | %lld | %.1f | %.1f |\n",
+        rs_buf_printf(b, "| %s | %s | %lld | %lld | %lld | %lld | %.4f | %.1f | %.1f |\n",
                       json_string_value(json_object_get(m, "name")),
                       json_string_value(json_object_get(m, "provider")),
                       (long long)json_integer_value(json_object_get(m, "cases")),
                       (long long)json_integer_value(json_object_get(m, "errors")),
                       (long long)json_integer_value(json_object_get(m, "input_tokens")),
                       (long long)json_integer_value(json_object_get(m, "output_tokens")),
+                      json_number_value(json_object_get(m, "cost_usd")),
                       json_number_value(json_object_get(lat, "p50")),
                       json_number_value(json_object_get(lat, "p95")));
     }
