@@ -48,6 +48,11 @@ def main():
         r = sb.run([R, "run", good, "--set", "dataset.on_error=skip", "--redis",
                     "redis://127.0.0.1:%d" % rslib.free_port(), "--out", sb.path("runs")], check=1)
         assert "redis" in r.stderr.lower(), r.stderr
+        # Without redis-server in PATH the embedded default names the package to install.
+        env = dict(os.environ, PATH="/nonexistent")
+        r = sb.run([R, "run", good, "--set", "dataset.on_error=skip", "--out", sb.path("runs")],
+                   check=1, env=env)
+        assert "apt-get install -y redis-server" in r.stderr, r.stderr
     print("ok: cli")
 
 

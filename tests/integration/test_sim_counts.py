@@ -60,7 +60,22 @@ def main():
         assert st["status"] == "finished" and st["done"] == len(cases), st
         assert st["failed"] == sum(
             1 for c in cases if simref.outcome("flaky", c["id"], 0, 5, 0.5, 0.1) == "error"), st
+        check_demo_config(sb, url, cases)
     print("ok: counts match the sim definition")
+
+
+def check_demo_config(sb, url, cases):
+    """configs/demo.yaml itself, with 2 workers against the same Redis."""
+    cfg = os.path.join(rslib.SRC, "configs", "demo.yaml")
+    r = sb.run([rslib.REASONSAVER, "run", cfg, "--redis", url, "--out", sb.path("demo-runs")],
+               check=0)
+    rep = rslib.load_report(rslib.run_dir_from_output(r.stdout))
+    for m in rep["models"]:
+        acc = {"sim-strong": 0.85, "sim-weak": 0.55}[m["name"]]
+        want = simref.expected_counts([c["id"] for c in cases], m["name"], 1, acc)
+        for g in m["graders"]:
+            assert (g["correct"], g["wrong"], g["error"]) == (
+                want["correct"], want["wrong"], want["error"]), (m["name"], g, want)
 
 
 if __name__ == "__main__":

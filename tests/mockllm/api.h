@@ -1,0 +1,97 @@
+/* api: the three model APIs reasonsaver-mockllm speaks (OpenAI chat completions and embeddings,
+ * Anthropic messages): request parsing and reply building as pure functions of bytes, no I/O, so
+ * unit tests reach every shape directly. Every reply text comes from the sim (common/sim.h).
+ *
+ * Ownership: every char * a builder returns is a heap JSON text the caller frees; parsed requests
+ * own copies of their strings (mock_*_cleanup frees them). */
+#ifndef MOCK_API_H
+#define MOCK_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dataset.h"
+#include "util.h"
+
+#define MOCK_MAX_CHOICES 128   /* OpenAI's n: far above any sane request, bounds the reply */
+#define MOCK_MAX_INPUTS 2048   /* embedding inputs per request (OpenAI's own limit) */
+#define MOCK_MAX_EMBED_DIM 4096
+
+/* What the sim and the embedder need, from the command line. */
+typedef struct mock_sim_cfg {
+    double accuracy; /* --accuracy: probability of a correct answer */
+    int64_t seed;    /* --seed: the sim's seed */
+    int embed_dim;   /* --embed-dim: embedding length unless a request asks for `dimensions` */
+} mock_sim_cfg_t;
+
+/* A case's identity from the X-RS-* headers a reasonsaver worker sends, percent-decoded.
+ * NULL when the header is absent; candidate is 0 without X-RS-Candidate. */
+typedef struct mock_ids {
+    char *model;
+    char *case_id;
+    char *target;
+    int64_t candidate;
+} mock_ids_t;
+
+/* A chat request of either API. For Anthropic the `system` prompt is msgs[0] with role "system",
+ * so the case id and the token count cover it exactly as they would in the in-process sim. */
+typedef struct mock_chat_req {
+    char *model;
+    rs_chat_msg_t *msgs;
+    size_t n_msgs;
+    int64_t n;          /* choices: OpenAI's n (default 1); always 1 for Anthropic */
+    int64_t max_tokens; /* 0 when absent; validated, not applied (the sim's text is short) */
+} mock_chat_req_t;
+
+typedef struct mock_embed_req {
+    char *model;
+    char **inputs;
+    size_t n_inputs;
+    int dim;    /* `dimensions` when given, else 0 (use the configured dimension) */
+    int base64; /* encoding_format "base64": little-endian float32, as the openai SDK asks */
+} mock_embed_req_t;
+
+typedef enum mock_api {
+    MOCK_API_OPENAI = 0,    /* {"error": {"message", "type", "param", "code"}} */
+    MOCK_API_ANTHROPIC = 1, /* {"type": "error", "error": {"type", "message"}} */
+} mock_api_t;
+
+/* Request parsers: 0, or -1 with err naming the field ("messages[2].content: must be a string or
+ * a list of content parts"); on failure out holds nothing to free. */
+int mock_chat_parse(const char *body, size_t len, mock_chat_req_t *out, rs_err_t *err);
+int mock_messages_parse(const char *body, size_t len, mock_chat_req_t *out, rs_err_t *err);
+int mock_embed_parse(const char *body, size_t len, mock_embed_req_t *out, rs_err_t *err);
+void mock_chat_req_cleanup(mock_chat_req_t *r);
+void mock_embed_req_cleanup(mock_embed_req_t *r);
+
+/* Decodes %XX escapes ("+" stays "+": these are headers, not forms). Returns a heap string, or
+ * NULL when an escape is malformed or decodes to a NUL byte. */
+char *mock_pct_decode(const char *in);
+/* Fills ids from the raw header values (NULL = absent). 0, or -1 with err naming the header. */
+int mock_ids_parse(const char *model, const char *case_id, const char *candidate,
+                   const char *target, mock_ids_t *out, rs_err_t *err);
+void mock_ids_cleanup(mock_ids_t *ids);
+
+/* The case id of a request without X-RS-Case: 16 lowercase hex digits of XXH64 (seed 0) over the
+ * message contents concatenated in order. */
+void mock_case_id(const rs_chat_msg_t *msgs, size_t n_msgs, char out[17]);
+
+/* Reply builders. serial makes the reply id ("chatcmpl-<16 hex>", "msg_<16 hex>"); created is the
+ * Unix time in the OpenAI reply. *len receives the text's length. */
+char *mock_chat_reply(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req,
+                      const mock_ids_t *ids, uint64_t serial, int64_t created, size_t *len);
+char *mock_messages_reply(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req,
+                          const mock_ids_t *ids, uint64_t serial, size_t *len);
+char *mock_embed_reply(const mock_sim_cfg_t *cfg, const mock_embed_req_t *req, size_t *len);
+char *mock_models_reply(size_t *len);
+/* An error body in the API's shape; the error type follows the status (401 ->
+ * invalid_api_key / authentication_error, 429 -> rate_limit_exceeded / rate_limit_error, ...). */
+char *mock_error_reply(mock_api_t api, int status, const char *message, size_t *len);
+
+/* The embedding of one text: a feature-hashed bag of words. A word is a maximal run of ASCII
+ * letters and digits and bytes >= 0x80, lowercased (ASCII); h = XXH64(word, seed 0) adds
+ * +1 (bit 63 of h clear) or -1 (set) to bucket h % dim. The vector is then L2-normalised; a text
+ * with no word embeds as zeros. out has dim entries. */
+void mock_embed_text(const char *text, int dim, double *out);
+
+#endif
