@@ -157,11 +157,6 @@ static int prepare(run_ctx_t *r, run_args_t *a, rs_err_t *err)
 {
     r->cfg = rs_config_load(a->config, (const char *const *)a->sets, a->n_sets, err);
     if (!r->cfg) return -1;
-    for (size_t m = 0; m < r->cfg->n_models; m++)
-        if (strcmp(r->cfg->models[m].provider, "sim") != 0)
-            return rs_err_set(err, "models[%zu] (%s): provider '%s' is not available in this "
-                                   "version; only 'sim' is", m, r->cfg->models[m].name,
-                              r->cfg->models[m].provider);
     if (r->cfg->report.html)
         return rs_err_set(err, "report.formats: html is not available in this version "
                                "(json, markdown, jsonl are)");

@@ -1,0 +1,597 @@
+/* api: request parsing and reply building for OpenAI chat completions and embeddings and
+ * Anthropic messages (jansson in, jansson out, no I/O). Replies come from rs_sim_generate with
+ * error_rate 0: the mock injects its faults itself (faults.c), never through the sim. */
+#define XXH_STATIC_LINKING_ONLY /* XXH64_state_t on the stack for the case-id hash */
+#include "api.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "sim.h"
+
+#define MOCK_MODEL_NAME "sim-1"
+
+/* ---------------------------------------------------------------- request parsing helpers */
+
+/* The body as a JSON object, or NULL with err. */
+static json_t *load_object(const char *body, size_t len, rs_err_t *err)
+{
+    json_error_t je;
+    json_t *root = json_loadb(body ? body : "", len, 0, &je);
+    if (!root) {
+        rs_err_set(err, "malformed JSON at line %d, column %d: %s", je.line, je.column, je.text);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        rs_err_set(err, "the request body must be a JSON object");
+        return NULL;
+    }
+    return root;
+}
+
+/* A required string field, copied. */
+static int req_string(const json_t *root, const char *key, char **out, rs_err_t *err)
+{
+    const json_t *v = json_object_get(root, key);
+    if (!json_is_string(v)) return rs_err_set(err, "'%s' is required and must be a string", key);
+    *out = rs_xstrndup(json_string_value(v), json_string_length(v));
+    return 0;
+}
+
+/* An optional integer in [lo, hi]; *out keeps its value when the key is absent or null. */
+static int opt_int(const json_t *root, const char *key, int64_t lo, int64_t hi, int64_t *out,
+                   rs_err_t *err)
+{
+    const json_t *v = json_object_get(root, key);
+    if (!v || json_is_null(v)) return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+        return rs_err_set(err, "'%s' must be an integer between %" PRId64 " and %" PRId64, key,
+                          lo, hi);
+    *out = json_integer_value(v);
+    return 0;
+}
+
+/* An optional number in [lo, hi] (accepted and checked, never used: the sim is deterministic). */
+static int opt_number(const json_t *root, const char *key, double lo, double hi, rs_err_t *err)
+{
+    const json_t *v = json_object_get(root, key);
+    if (!v || json_is_null(v)) return 0;
+    if (!json_is_number(v) || json_number_value(v) < lo || json_number_value(v) > hi)
+        return rs_err_set(err, "'%s' must be a number between %g and %g", key, lo, hi);
+    return 0;
+}
+
+/* OpenAI's stop: null, a string or a list of strings. */
+static int check_stop(const json_t *root, rs_err_t *err)
+{
+    const json_t *v = json_object_get(root, "stop");
+    size_t i;
+    const json_t *s;
+    if (!v || json_is_null(v) || json_is_string(v)) return 0;
+    if (!json_is_array(v)) return rs_err_set(err, "'stop' must be a string or a list of strings");
+    json_array_foreach(v, i, s) {
+        if (!json_is_string(s)) return rs_err_set(err, "'stop[%zu]' must be a string", i);
+    }
+    return 0;
+}
+
+/* A content value as text: a string, null (""), or a list of parts whose "text" fields are
+ * joined (image and other parts carry no text and are skipped). */
+static int content_text(const json_t *v, const char *where, char **out, rs_err_t *err)
+{
+    size_t i;
+    const json_t *part;
+    if (!v || json_is_null(v)) {
+        *out = rs_xstrdup("");
+        return 0;
+    }
+    if (json_is_string(v)) {
+        *out = rs_xstrndup(json_string_value(v), json_string_length(v));
+        return 0;
+    }
+    if (!json_is_array(v))
+        return rs_err_set(err, "%s: must be a string or a list of content parts", where);
+    rs_buf_t b;
+    rs_buf_init(&b);
+    json_array_foreach(v, i, part) {
+        const json_t *text = json_object_get(part, "text");
+        if (!json_is_object(part) || (text && !json_is_string(text))) {
+            rs_buf_cleanup(&b);
+            return rs_err_set(err, "%s[%zu]: must be a content part with a string 'text'", where,
+                              i);
+        }
+        if (text) rs_buf_append(&b, json_string_value(text), json_string_length(text));
+    }
+    *out = rs_buf_detach(&b);
+    return 0;
+}
+
+static void push_msg(mock_chat_req_t *r, const char *role, char *content)
+{
+    r->msgs = rs_xrealloc(r->msgs, (r->n_msgs + 1) * sizeof(*r->msgs));
+    r->msgs[r->n_msgs].role = rs_xstrdup(role);
+    r->msgs[r->n_msgs].content = content;
+    r->n_msgs++;
+}
+
+/* The "messages" list: a non-empty list of {role, content}. */
+static int parse_msgs(const json_t *root, mock_chat_req_t *r, rs_err_t *err)
+{
+    const json_t *list = json_object_get(root, "messages");
+    size_t i;
+    const json_t *m;
+    if (!json_is_array(list) || json_array_size(list) == 0)
+        return rs_err_set(err, "'messages' is required and must be a non-empty list");
+    json_array_foreach(list, i, m) {
+        const json_t *role = json_object_get(m, "role");
+        char where[48], *text;
+        if (!json_is_object(m) || !json_is_string(role))
+            return rs_err_set(err, "messages[%zu]: must be an object with a string 'role'", i);
+        snprintf(where, sizeof(where), "messages[%zu].content", i);
+        if (content_text(json_object_get(m, "content"), where, &text, err) < 0) return -1;
+        push_msg(r, json_string_value(role), text);
+    }
+    return 0;
+}
+
+void mock_chat_req_cleanup(mock_chat_req_t *r)
+{
+    if (!r) return;
+    for (size_t i = 0; i < r->n_msgs; i++) {
+        free(r->msgs[i].role);
+        free(r->msgs[i].content);
+    }
+    free(r->msgs);
+    free(r->model);
+    memset(r, 0, sizeof(*r));
+}
+
+/* ---------------------------------------------------------------- request parsers */
+
+static int chat_fields(const json_t *root, mock_chat_req_t *out, rs_err_t *err)
+{
+    if (req_string(root, "model", &out->model, err) < 0) return -1;
+    if (parse_msgs(root, out, err) < 0) return -1;
+    if (opt_int(root, "n", 1, MOCK_MAX_CHOICES, &out->n, err) < 0) return -1;
+    if (opt_int(root, "max_tokens", 1, INT32_MAX, &out->max_tokens, err) < 0) return -1;
+    if (opt_int(root, "max_completion_tokens", 1, INT32_MAX, &out->max_tokens, err) < 0)
+        return -1;
+    int64_t seed = 0;
+    if (opt_int(root, "seed", INT64_MIN, INT64_MAX, &seed, err) < 0) return -1;
+    if (opt_number(root, "temperature", 0, 2, err) < 0) return -1;
+    if (opt_number(root, "top_p", 0, 1, err) < 0) return -1;
+    return check_stop(root, err);
+}
+
+int mock_chat_parse(const char *body, size_t len, mock_chat_req_t *out, rs_err_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    out->n = 1;
+    json_t *root = load_object(body, len, err);
+    if (!root) return -1;
+    int rc = chat_fields(root, out, err);
+    json_decref(root);
+    if (rc < 0) mock_chat_req_cleanup(out);
+    return rc;
+}
+
+/* Anthropic's system: absent, a string, or a list of text blocks; becomes msgs[0]. */
+static int anthropic_system(const json_t *root, mock_chat_req_t *out, rs_err_t *err)
+{
+    const json_t *sys = json_object_get(root, "system");
+    char *text;
+    if (!sys || json_is_null(sys)) return 0;
+    if (content_text(sys, "system", &text, err) < 0) return -1;
+    push_msg(out, "system", text);
+    return 0;
+}
+
+static int messages_fields(const json_t *root, mock_chat_req_t *out, rs_err_t *err)
+{
+    if (req_string(root, "model", &out->model, err) < 0) return -1;
+    const json_t *mt = json_object_get(root, "max_tokens");
+    if (!json_is_integer(mt)) return rs_err_set(err, "'max_tokens' is required (an integer)");
+    if (opt_int(root, "max_tokens", 1, INT32_MAX, &out->max_tokens, err) < 0) return -1;
+    if (anthropic_system(root, out, err) < 0) return -1;
+    if (parse_msgs(root, out, err) < 0) return -1;
+    if (opt_number(root, "temperature", 0, 1, err) < 0) return -1;
+    return opt_number(root, "top_p", 0, 1, err);
+}
+
+int mock_messages_parse(const char *body, size_t len, mock_chat_req_t *out, rs_err_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    out->n = 1;
+    json_t *root = load_object(body, len, err);
+    if (!root) return -1;
+    int rc = messages_fields(root, out, err);
+    json_decref(root);
+    if (rc < 0) mock_chat_req_cleanup(out);
+    return rc;
+}
+
+static void push_input(mock_embed_req_t *r, const json_t *s)
+{
+    r->inputs = rs_xrealloc(r->inputs, (r->n_inputs + 1) * sizeof(*r->inputs));
+    r->inputs[r->n_inputs++] = rs_xstrndup(json_string_value(s), json_string_length(s));
+}
+
+/* input: a string or a non-empty list of strings (token-id lists are not supported). */
+static int embed_inputs(const json_t *root, mock_embed_req_t *out, rs_err_t *err)
+{
+    const json_t *in = json_object_get(root, "input");
+    size_t i;
+    const json_t *s;
+    if (json_is_string(in)) {
+        push_input(out, in);
+        return 0;
+    }
+    if (!json_is_array(in) || json_array_size(in) == 0 || json_array_size(in) > MOCK_MAX_INPUTS)
+        return rs_err_set(err, "'input' must be a string or a list of 1 to %d strings",
+                          MOCK_MAX_INPUTS);
+    json_array_foreach(in, i, s) {
+        if (!json_is_string(s))
+            return rs_err_set(err, "input[%zu]: must be a string (token lists are not supported)",
+                              i);
+        push_input(out, s);
+    }
+    return 0;
+}
+
+static int embed_fields(const json_t *root, mock_embed_req_t *out, rs_err_t *err)
+{
+    if (req_string(root, "model", &out->model, err) < 0) return -1;
+    if (embed_inputs(root, out, err) < 0) return -1;
+    int64_t dim = 0;
+    if (opt_int(root, "dimensions", 1, MOCK_MAX_EMBED_DIM, &dim, err) < 0) return -1;
+    out->dim = (int)dim;
+    const json_t *fmt = json_object_get(root, "encoding_format");
+    if (!fmt || json_is_null(fmt)) return 0;
+    const char *f = json_string_value(fmt);
+    if (!f || (strcmp(f, "float") != 0 && strcmp(f, "base64") != 0))
+        return rs_err_set(err, "'encoding_format' must be \"float\" or \"base64\"");
+    out->base64 = strcmp(f, "base64") == 0;
+    return 0;
+}
+
+int mock_embed_parse(const char *body, size_t len, mock_embed_req_t *out, rs_err_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    json_t *root = load_object(body, len, err);
+    if (!root) return -1;
+    int rc = embed_fields(root, out, err);
+    json_decref(root);
+    if (rc < 0) mock_embed_req_cleanup(out);
+    return rc;
+}
+
+void mock_embed_req_cleanup(mock_embed_req_t *r)
+{
+    if (!r) return;
+    for (size_t i = 0; i < r->n_inputs; i++) free(r->inputs[i]);
+    free(r->inputs);
+    free(r->model);
+    memset(r, 0, sizeof(*r));
+}
+
+/* ---------------------------------------------------------------- X-RS-* headers */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+char *mock_pct_decode(const char *in)
+{
+    size_t n = strlen(in), j = 0;
+    char *out = rs_xmalloc(n + 1);
+    for (size_t i = 0; i < n; i++) {
+        if (in[i] != '%') {
+            out[j++] = in[i];
+            continue;
+        }
+        int hi = hexval(in[i + 1]); /* in[i + 1] is at worst the NUL */
+        int lo = hi < 0 ? -1 : hexval(in[i + 2]);
+        if (lo < 0 || (hi | lo) == 0) { /* malformed, or a NUL that would cut the string */
+            free(out);
+            return NULL;
+        }
+        out[j++] = (char)(hi * 16 + lo);
+        i += 2;
+    }
+    out[j] = '\0';
+    return out;
+}
+
+/* jansson refuses invalid UTF-8 in json_string: the decoded value must be fit for a reply. */
+static int valid_utf8(const char *s)
+{
+    json_t *probe = json_string(s);
+    json_decref(probe);
+    return probe != NULL;
+}
+
+/* One header: NULL stays NULL, anything else must decode to valid UTF-8. */
+static int header_value(const char *name, const char *raw, char **out, rs_err_t *err)
+{
+    *out = NULL;
+    if (!raw) return 0;
+    *out = mock_pct_decode(raw);
+    if (*out && valid_utf8(*out)) return 0;
+    free(*out);
+    *out = NULL;
+    return rs_err_set(err, "%s: malformed percent-encoding or not UTF-8", name);
+}
+
+int mock_ids_parse(const char *model, const char *case_id, const char *candidate,
+                   const char *target, mock_ids_t *out, rs_err_t *err)
+{
+    char *cand = NULL;
+    memset(out, 0, sizeof(*out));
+    if (header_value("X-RS-Model", model, &out->model, err) < 0 ||
+        header_value("X-RS-Case", case_id, &out->case_id, err) < 0 ||
+        header_value("X-RS-Target", target, &out->target, err) < 0 ||
+        header_value("X-RS-Candidate", candidate, &cand, err) < 0)
+        goto fail;
+    if (cand && (rs_parse_i64(cand, &out->candidate) < 0 || out->candidate < 0 ||
+                 out->candidate > INT32_MAX - MOCK_MAX_CHOICES)) {
+        rs_err_set(err, "X-RS-Candidate: must be a non-negative integer");
+        goto fail;
+    }
+    free(cand);
+    return 0;
+fail:
+    free(cand);
+    mock_ids_cleanup(out);
+    return -1;
+}
+
+void mock_ids_cleanup(mock_ids_t *ids)
+{
+    if (!ids) return;
+    free(ids->model);
+    free(ids->case_id);
+    free(ids->target);
+    memset(ids, 0, sizeof(*ids));
+}
+
+void mock_case_id(const rs_chat_msg_t *msgs, size_t n_msgs, char out[17])
+{
+    XXH64_state_t st;
+    XXH64_reset(&st, 0);
+    for (size_t i = 0; i < n_msgs; i++)
+        if (msgs[i].content) XXH64_update(&st, msgs[i].content, strlen(msgs[i].content));
+    snprintf(out, 17, "%016" PRIx64, (uint64_t)XXH64_digest(&st));
+}
+
+/* ---------------------------------------------------------------- sim replies */
+
+/* The sim's inputs for a request: the case (borrowing req's messages and ids' strings) and the
+ * model label. idbuf and target_slot are storage that must outlive the case. */
+static void sim_inputs(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req,
+                       const mock_ids_t *ids, rs_case_t *c, rs_model_cfg_t *m, char idbuf[17],
+                       char **target_slot)
+{
+    const char *label = ids->model ? ids->model : req->model;
+    memset(c, 0, sizeof(*c));
+    c->msgs = req->msgs;
+    c->n_msgs = req->n_msgs;
+    if (ids->case_id) {
+        c->id = ids->case_id;
+    } else {
+        mock_case_id(req->msgs, req->n_msgs, idbuf);
+        c->id = idbuf;
+    }
+    if (ids->target) {
+        *target_slot = ids->target;
+        c->targets = target_slot;
+        c->n_targets = 1;
+    }
+    *m = (rs_model_cfg_t){.name = (char *)label,
+                          .provider = "sim",
+                          .model = (char *)label,
+                          .n = 1,
+                          .accuracy = cfg->accuracy,
+                          .error_rate = 0, /* faults are the mock's, not the sim's */
+                          .latency_ms = 0};
+}
+
+/* Replies for candidates ids->candidate .. ids->candidate + n - 1 into out[n]. */
+static void sim_replies(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req,
+                        const mock_ids_t *ids, int64_t n, rs_sim_reply_t *out)
+{
+    rs_case_t c;
+    rs_model_cfg_t m;
+    char idbuf[17], *target = NULL;
+    sim_inputs(cfg, req, ids, &c, &m, idbuf, &target);
+    for (int64_t i = 0; i < n; i++)
+        rs_sim_generate(&m, cfg->seed, &c, (int)(ids->candidate + i), &out[i]);
+}
+
+/* The JSON text of root (stolen), or NULL when root is NULL (a string that is not UTF-8). */
+static char *dump(json_t *root, size_t flags, size_t *len)
+{
+    if (!root) return NULL;
+    char *text = json_dumps(root, JSON_COMPACT | flags);
+    json_decref(root);
+    if (text) *len = strlen(text);
+    return text;
+}
+
+char *mock_chat_reply(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req,
+                      const mock_ids_t *ids, uint64_t serial, int64_t created, size_t *len)
+{
+    rs_sim_reply_t *r = rs_xcalloc((size_t)req->n, sizeof(*r));
+    sim_replies(cfg, req, ids, req->n, r);
+    json_t *choices = json_array();
+    int64_t out_tokens = 0;
+    for (int64_t i = 0; i < req->n; i++) {
+        json_array_append_new(choices,
+                              json_pack("{s:I, s:{s:s, s:s}, s:n, s:s}", "index", (json_int_t)i,
+                                        "message", "role", "assistant", "content", r[i].text,
+                                        "logprobs", "finish_reason", "stop"));
+        out_tokens += r[i].output_tokens;
+    }
+    char id[32];
+    snprintf(id, sizeof(id), "chatcmpl-%016" PRIx64, serial);
+    json_t *root = json_pack(
+        "{s:s, s:s, s:I, s:s, s:o, s:{s:I, s:I, s:I}}", "id", id, "object", "chat.completion",
+        "created", (json_int_t)created, "model", req->model, "choices", choices, "usage",
+        "prompt_tokens", (json_int_t)r[0].input_tokens, "completion_tokens",
+        (json_int_t)out_tokens, "total_tokens", (json_int_t)(r[0].input_tokens + out_tokens));
+    for (int64_t i = 0; i < req->n; i++) rs_sim_reply_cleanup(&r[i]);
+    free(r);
+    return dump(root, 0, len);
+}
+
+char *mock_messages_reply(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req,
+                          const mock_ids_t *ids, uint64_t serial, size_t *len)
+{
+    rs_sim_reply_t r;
+    sim_replies(cfg, req, ids, 1, &r);
+    char id[32];
+    snprintf(id, sizeof(id), "msg_%016" PRIx64, serial);
+    json_t *root = json_pack("{s:s, s:s, s:s, s:s, s:[{s:s, s:s}], s:s, s:n, s:{s:I, s:I}}",
+                             "id", id, "type", "message", "role", "assistant", "model",
+                             req->model, "content", "type", "text", "text", r.text, "stop_reason",
+                             "end_turn", "stop_sequence", "usage", "input_tokens",
+                             (json_int_t)r.input_tokens, "output_tokens",
+                             (json_int_t)r.output_tokens);
+    rs_sim_reply_cleanup(&r);
+    return dump(root, 0, len);
+}
+
+/* ---------------------------------------------------------------- embeddings */
+
+static int word_byte(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+}
+
+void mock_embed_text(const char *text, int dim, double *out)
+{
+    char *low = rs_xstrdup(text);
+    for (char *p = low; *p; p++)
+        if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+    memset(out, 0, (size_t)dim * sizeof(*out));
+    for (const char *p = low; *p;) {
+        if (!word_byte((unsigned char)*p)) {
+            p++;
+            continue;
+        }
+        const char *start = p;
+        while (*p && word_byte((unsigned char)*p)) p++;
+        uint64_t h = XXH64(start, (size_t)(p - start), 0);
+        out[h % (uint64_t)dim] += (h >> 63) ? -1.0 : 1.0;
+    }
+    free(low);
+    double norm = 0;
+    for (int i = 0; i < dim; i++) norm += out[i] * out[i];
+    norm = sqrt(norm);
+    for (int i = 0; norm > 0 && i < dim; i++) out[i] /= norm;
+}
+
+/* The vector as the openai SDK's base64: little-endian float32, standard alphabet. */
+static json_t *embed_base64(const double *v, int dim)
+{
+    size_t nbytes = (size_t)dim * 4;
+    unsigned char *raw = rs_xmalloc(nbytes);
+    for (int i = 0; i < dim; i++) {
+        float f = (float)v[i];
+        uint32_t u;
+        memcpy(&u, &f, 4);
+        for (int b = 0; b < 4; b++) raw[4 * i + b] = (unsigned char)(u >> (8 * b));
+    }
+    char *b64 = rs_xmalloc(4 * ((nbytes + 2) / 3) + 1);
+    EVP_EncodeBlock((unsigned char *)b64, raw, (int)nbytes);
+    json_t *s = json_string(b64);
+    free(raw);
+    free(b64);
+    return s;
+}
+
+static json_t *embed_list(const double *v, int dim)
+{
+    json_t *list = json_array();
+    for (int i = 0; i < dim; i++) json_array_append_new(list, json_real(v[i]));
+    return list;
+}
+
+char *mock_embed_reply(const mock_sim_cfg_t *cfg, const mock_embed_req_t *req, size_t *len)
+{
+    int dim = req->dim > 0 ? req->dim : cfg->embed_dim;
+    double *v = rs_xmalloc((size_t)dim * sizeof(*v));
+    json_t *data = json_array();
+    size_t bytes = 0;
+    for (size_t i = 0; i < req->n_inputs; i++) {
+        mock_embed_text(req->inputs[i], dim, v);
+        json_t *e = req->base64 ? embed_base64(v, dim) : embed_list(v, dim);
+        json_array_append_new(data, json_pack("{s:s, s:I, s:o}", "object", "embedding", "index",
+                                              (json_int_t)i, "embedding", e));
+        bytes += (strlen(req->inputs[i]) + 3) / 4;
+    }
+    free(v);
+    json_t *root = json_pack("{s:s, s:o, s:s, s:{s:I, s:I}}", "object", "list", "data", data,
+                             "model", req->model, "usage", "prompt_tokens", (json_int_t)bytes,
+                             "total_tokens", (json_int_t)bytes);
+    /* float32 precision is all an embedding has; 17 digits would double the reply */
+    return dump(root, JSON_REAL_PRECISION(9), len);
+}
+
+/* ---------------------------------------------------------------- models and errors */
+
+char *mock_models_reply(size_t *len)
+{
+    json_t *root = json_pack("{s:s, s:[{s:s, s:s, s:I, s:s}]}", "object", "list", "data", "id",
+                             MOCK_MODEL_NAME, "object", "model", "created", (json_int_t)0,
+                             "owned_by", "reasonsaver");
+    return dump(root, 0, len);
+}
+
+/* The error type each API uses for a status (OpenAI type and code, Anthropic type). */
+static const struct error_kind {
+    int status;
+    const char *openai_type;
+    const char *openai_code; /* NULL: JSON null */
+    const char *anthropic_type;
+} error_kinds[] = {
+    {400, "invalid_request_error", NULL, "invalid_request_error"},
+    {401, "invalid_request_error", "invalid_api_key", "authentication_error"},
+    {404, "invalid_request_error", "unknown_url", "not_found_error"},
+    {405, "invalid_request_error", "method_not_allowed", "invalid_request_error"},
+    {413, "invalid_request_error", "request_too_large", "request_too_large"},
+    {429, "requests", "rate_limit_exceeded", "rate_limit_error"},
+    {500, "server_error", NULL, "api_error"},
+    {503, "server_error", NULL, "overloaded_error"},
+};
+
+static const struct error_kind *error_kind(int status)
+{
+    for (size_t i = 0; i < RS_ARRAY_LEN(error_kinds); i++)
+        if (error_kinds[i].status == status) return &error_kinds[i];
+    return status < 500 ? &error_kinds[0] : &error_kinds[6];
+}
+
+char *mock_error_reply(mock_api_t api, int status, const char *message, size_t *len)
+{
+    const struct error_kind *k = error_kind(status);
+    json_t *root;
+    if (api == MOCK_API_ANTHROPIC)
+        root = json_pack("{s:s, s:{s:s, s:s}}", "type", "error", "error", "type",
+                         k->anthropic_type, "message", message);
+    else
+        root = json_pack("{s:{s:s, s:s, s:n, s:o}}", "error", "message", message, "type",
+                         k->openai_type, "param", "code",
+                         k->openai_code ? json_string(k->openai_code) : json_null());
+    return dump(root, 0, len);
+}
