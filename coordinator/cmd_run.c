@@ -1,5 +1,6 @@
-/* cmd_run: `reasonsaver run CONFIG` — load, validate, start Redis and workers, dispatch every case,
- * merge the report. The one place where the coordinator's pieces are wired together. */
+/* cmd_run: `reasonsaver run CONFIG` and `reasonsaver resume RUN_ID` — load and check the inputs,
+ * start Redis and workers, dispatch every case that has no result, merge the report. The one
+ * place where the coordinator's pieces are wired together. */
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <signal.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +20,8 @@
 #include "progress.h"
 #include "redisproc.h"
 #include "report.h"
+#include "resume.h"
+#include "runlock.h"
 #include "runref.h"
 #include "sched.h"
 #include "spawn.h"
@@ -32,9 +36,14 @@ static void on_signal(int sig)
 }
 
 static const char RUN_HELP[] =
-    "usage: reasonsaver run CONFIG [OPTIONS]\n\n"
+    "usage: reasonsaver run CONFIG [OPTIONS]\n"
+    "       reasonsaver run --resume RUN_ID [CONFIG] [OPTIONS]\n"
+    "       reasonsaver resume RUN_ID [OPTIONS]\n\n"
     "Runs every case of the config's dataset through its models, stores each result in Redis and\n"
     "writes runs/<run_id>/report.json, report.md and results.jsonl.\n\n"
+    "A resume continues a run that was interrupted or whose coordinator died: it reads the run's\n"
+    "manifest from Redis, refuses if the dataset or the config changed (unless --force), and runs\n"
+    "only the cases that have no result yet. Without CONFIG it uses the config stored with the run.\n\n"
     "options:\n"
     "  --set KEY=VALUE   override a config value, e.g. --set dataset.limit=100 (repeatable)\n"
     "  --workers N       local workers to start (cluster.workers; 0 = wait for remote workers)\n"
@@ -42,16 +51,22 @@ static const char RUN_HELP[] =
     "  --redis URL       use this Redis (cluster.redis), e.g. redis://127.0.0.1:6379/0;\n"
     "                    without it a private redis-server runs in the run directory\n"
     "  --out DIR         directory for runs (run.out_dir, default runs)\n"
+    "  --resume RUN_ID   continue that run (same as `reasonsaver resume RUN_ID`)\n"
+    "  --force           resume even though the dataset or config changed (recorded)\n"
     "  --quiet           no progress bar or summary, errors only\n"
     "  -h, --help        this help\n\n"
     "First SIGINT/SIGTERM: workers finish what they hold, results are flushed, the run is marked\n"
-    "interrupted. A second one stops at once.\n";
+    "interrupted and the resume command is printed. A second one stops at once; what was already\n"
+    "written stays.\n";
 
 typedef struct run_args {
     const char *config;
+    const char *resume;  /* run id, or NULL for a new run */
+    const char *out_dir; /* --out, needed before the config to find a run */
+    const char *redis;   /* --redis */
     char **sets;
     size_t n_sets;
-    int quiet;
+    int quiet, force;
 } run_args_t;
 
 static void add_set(run_args_t *a, const char *key, const char *value)
@@ -66,32 +81,50 @@ static void free_args(run_args_t *a)
     free(a->sets);
 }
 
-/* 0 ok, 1 help printed, -1 usage error (printed). */
-static int parse_args(int argc, char **argv, run_args_t *a)
+static int positional(int argc, char **argv, run_args_t *a)
+{
+    int left = argc - optind;
+    if (a->resume && left <= 1) {
+        a->config = left == 1 ? argv[optind] : NULL;
+        return 0;
+    }
+    if (!a->resume && left == 1) {
+        a->config = argv[optind];
+        return 0;
+    }
+    fprintf(stderr, "reasonsaver: %s (see `reasonsaver run --help`)\n",
+            a->resume ? "a resume takes at most one CONFIG" : "run needs exactly one CONFIG file");
+    return -1;
+}
+
+/* 0 ok, 1 help printed, -1 usage error (printed). resume_id: set by `reasonsaver resume`. */
+static int parse_args(int argc, char **argv, run_args_t *a, const char *resume_id)
 {
     static const struct option opts[] = {
         {"set", required_argument, 0, 's'},   {"workers", required_argument, 0, 'w'},
         {"bind", required_argument, 0, 'b'},  {"redis", required_argument, 0, 'r'},
         {"out", required_argument, 0, 'o'},   {"quiet", no_argument, 0, 'q'},
+        {"resume", required_argument, 0, 'R'}, {"force", no_argument, 0, 'f'},
         {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     static const char *keys[128] = {['w'] = "cluster.workers", ['b'] = "cluster.bind",
                                     ['r'] = "cluster.redis", ['o'] = "run.out_dir"};
     memset(a, 0, sizeof(*a));
+    a->resume = resume_id;
+    a->out_dir = "runs";
     optind = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "s:w:b:r:o:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:w:b:r:o:qR:fh", opts, NULL)) != -1) {
         if (c == 'h') return fputs(RUN_HELP, stdout), 1;
         if (c == 'q') a->quiet = 1;
+        else if (c == 'f') a->force = 1;
+        else if (c == 'R') a->resume = optarg;
         else if (c == 's') add_set(a, NULL, optarg);
         else if (c < 128 && keys[c]) add_set(a, keys[c], optarg);
         else return fputs(RUN_HELP, stderr), -1;
+        if (c == 'o') a->out_dir = optarg;
+        if (c == 'r') a->redis = optarg;
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, "reasonsaver: run needs exactly one CONFIG file (see `reasonsaver run --help`)\n");
-        return -1;
-    }
-    a->config = argv[optind];
-    return 0;
+    return positional(argc, argv, a);
 }
 
 static char *make_run_id(const char *name)
@@ -107,15 +140,21 @@ static char *make_run_id(const char *name)
 
 /* Everything a run needs, owned in one place so cleanup has one path. */
 typedef struct run_ctx {
+    run_args_t *args;
     rs_config_t *cfg;
     rs_dataset_t *ds;
-    char *run_id, *dir, *spec;
+    char *run_id, *dir, *spec, *forced;
+    char *redis_url;   /* the URL the store uses */
+    json_t *manifest;  /* a resumed run's stored manifest */
     coord_redisproc_t *redis;
     coord_store_t *store;
+    coord_runlock_t lock;
     coord_sched_t *sched;
     coord_dispatch_t *dispatch;
     coord_spawn_t *spawn;
     coord_progress_view_t view;
+    uint64_t done_before; /* cases done before this process started */
+    int lost_lock;
 } run_ctx_t;
 
 static void ctx_cleanup(run_ctx_t *r)
@@ -123,43 +162,58 @@ static void ctx_cleanup(run_ctx_t *r)
     coord_spawn_stop(&r->spawn, 0);
     coord_dispatch_destroy(&r->dispatch);
     coord_sched_destroy(&r->sched);
+    if (r->store) coord_runlock_release(&r->lock, r->store);
     coord_store_destroy(&r->store);
     coord_redisproc_stop(&r->redis);
     rs_dataset_destroy(&r->ds);
     rs_config_destroy(&r->cfg);
+    json_decref(r->manifest);
     free(r->run_id);
     free(r->dir);
     free(r->spec);
+    free(r->forced);
+    free(r->redis_url);
+}
+
+static void coordinator_name(char *out, size_t n)
+{
+    char host[256] = "";
+    gethostname(host, sizeof(host) - 1);
+    snprintf(out, n, "%s:%d", host, (int)getpid());
 }
 
 static json_t *manifest_new(run_ctx_t *r)
 {
-    char sha[65], host[256] = "", coord[300];
-    rs_sha256_hex(r->spec, strlen(r->spec), sha);
-    gethostname(host, sizeof(host) - 1);
-    snprintf(coord, sizeof(coord), "%s:%d", host, (int)getpid());
+    char sha[65] = "", coord[300];
+    rs_err_t ignored;
+    coord_config_identity(r->spec, sha, &ignored);
+    coordinator_name(coord, sizeof(coord));
     char *path = rs_config_dataset_path(r->cfg);
     char now[24];
     snprintf(now, sizeof(now), "%lld", (long long)rs_wall_ms());
-    json_t *m = json_pack("{sssssssssssssssIsIsIsIssssss}", "status", "running", "name",
+    json_t *m = json_pack("{sssssssssssssssIsIsIsIssssssss}", "status", "running", "name",
                           r->cfg->run.name, "config", r->spec, "config_sha256", sha,
                           "dataset_path", path, "dataset_sha256", rs_dataset_sha256(r->ds),
                           "coordinator", coord, "total", (json_int_t)rs_dataset_count(r->ds),
                           "done", (json_int_t)0, "failed", (json_int_t)0, "skipped",
                           (json_int_t)rs_dataset_skipped(r->ds), "started_at", now,
-                          "updated_at", now, "version", RS_VERSION);
+                          "updated_at", now, "version", RS_VERSION, "dir", r->dir);
     free(path);
     return m;
 }
 
-/* Loads the config and the dataset: every failure here is the user's input (exit 2). */
-static int prepare(run_ctx_t *r, run_args_t *a, rs_err_t *err)
+/* Checks of what this version can run: every failure is the user's input (exit 2). */
+static int check_supported(const rs_config_t *cfg, rs_err_t *err)
 {
-    r->cfg = rs_config_load(a->config, (const char *const *)a->sets, a->n_sets, err);
-    if (!r->cfg) return -1;
-    if (r->cfg->report.html)
+    if (cfg->report.html)
         return rs_err_set(err, "report.formats: html is not available in this version "
                                "(json, markdown, jsonl are)");
+    return 0;
+}
+
+static int open_dataset(run_ctx_t *r, rs_err_t *err)
+{
+    if (check_supported(r->cfg, err)) return -1;
     r->ds = rs_dataset_open(r->cfg, err);
     if (!r->ds) return -1;
     if (rs_dataset_count(r->ds) == 0) return rs_err_set(err, "%s: no cases to run", rs_dataset_path(r->ds));
@@ -170,24 +224,131 @@ static int prepare(run_ctx_t *r, run_args_t *a, rs_err_t *err)
     return 0;
 }
 
-/* Run directory, Redis, manifest, socket and workers: failures here are at run time (exit 1). */
-static int start(run_ctx_t *r, rs_err_t *err)
+/* The embedded Redis of dir: the live one if it answers (its run is still going), else a new one
+ * started on the directory's data. */
+static int open_embedded(run_ctx_t *r, rs_err_t *err)
+{
+    char *sock = coord_redisproc_socket_path(r->dir);
+    char *url = rs_xasprintf("unix:%s", sock);
+    free(sock);
+    rs_err_t ignored;
+    if ((r->store = coord_store_connect(url, &ignored))) {
+        r->redis_url = url;
+        return 0;
+    }
+    free(url);
+    if (!(r->redis = coord_redisproc_start(r->dir, err))) return -1;
+    r->redis_url = rs_xstrdup(coord_redisproc_url(r->redis));
+    return (r->store = coord_store_connect(r->redis_url, err)) ? 0 : -1;
+}
+
+/* ---- a new run ---- */
+
+static int prepare_new(run_ctx_t *r, rs_err_t *err)
+{
+    run_args_t *a = r->args;
+    r->cfg = rs_config_load(a->config, (const char *const *)a->sets, a->n_sets, err);
+    return r->cfg ? open_dataset(r, err) : -1;
+}
+
+static int start_new(run_ctx_t *r, rs_err_t *err)
 {
     r->run_id = make_run_id(r->cfg->run.name);
     r->dir = rs_xasprintf("%s/%s", r->cfg->run.out_dir, r->run_id);
     if (rs_mkdirs(r->dir, err)) return -1;
-    const char *url = r->cfg->cluster.redis;
-    if (!url) {
-        if (!(r->redis = coord_redisproc_start(r->dir, err))) return -1;
-        url = coord_redisproc_url(r->redis);
+    if (!r->cfg->cluster.redis) {
+        if (open_embedded(r, err)) return -1;
+    } else {
+        r->redis_url = rs_xstrdup(r->cfg->cluster.redis);
+        if (!(r->store = coord_store_connect(r->redis_url, err))) return -1;
     }
-    if (!(r->store = coord_store_connect(url, err))) return -1;
-    if (coord_runref_write(r->dir, r->run_id, r->cfg->cluster.redis ? url : "embedded", err)) return -1;
+    const char *named = r->cfg->cluster.redis ? r->redis_url : "embedded";
+    if (coord_runref_write(r->dir, r->run_id, named, err)) return -1;
     json_t *man = manifest_new(r);
     int rc = coord_store_run_create(r->store, r->run_id, man, err);
     json_decref(man);
-    if (rc) return -1;
+    if (rc || coord_runlock_acquire(&r->lock, r->store, r->run_id, 0, err)) return -1;
     r->sched = coord_sched_new(rs_dataset_count(r->ds));
+    return 0;
+}
+
+/* ---- a resumed run ---- */
+
+/* Finds the run and its Redis, reads its manifest: errors here are the user's input (exit 2). */
+static int locate_run(run_ctx_t *r, rs_err_t *err)
+{
+    run_args_t *a = r->args;
+    r->run_id = rs_xstrdup(a->resume);
+    r->dir = rs_xasprintf("%s/%s", a->out_dir, a->resume);
+    struct stat st;
+    int have_dir = stat(r->dir, &st) == 0;
+    if (a->redis) {
+        r->redis_url = rs_xstrdup(a->redis);
+        if (!(r->store = coord_store_connect(r->redis_url, err))) return -1;
+    } else if (!have_dir) {
+        return rs_err_set(err, "no run '%s' in %s/ (pass --out DIR or --redis URL)", a->resume,
+                          a->out_dir);
+    } else {
+        char *path = rs_xasprintf("%s/run.json", r->dir);
+        json_error_t jerr;
+        json_t *info = json_load_file(path, 0, &jerr);
+        free(path);
+        const char *redis = json_string_value(json_object_get(info, "redis"));
+        int rc = 0;
+        if (!redis || strcmp(redis, "embedded") == 0) rc = open_embedded(r, err);
+        else if (!(r->store = coord_store_connect(redis, err))) rc = -1;
+        else r->redis_url = rs_xstrdup(redis);
+        json_decref(info);
+        if (rc) return -1;
+    }
+    if (!have_dir && rs_mkdirs(r->dir, err)) return -1;
+    r->manifest = coord_store_run_get(r->store, r->run_id, err);
+    return r->manifest ? 0 : -1;
+}
+
+static int prepare_resume(run_ctx_t *r, rs_err_t *err)
+{
+    run_args_t *a = r->args;
+    if (locate_run(r, err)) return -1;
+    const char *stored = json_string_value(json_object_get(r->manifest, "config"));
+    if (a->config)
+        r->cfg = rs_config_load(a->config, (const char *const *)a->sets, a->n_sets, err);
+    else
+        r->cfg = rs_config_load_string(stored ? stored : "", "stored config", NULL,
+                                       (const char *const *)a->sets, a->n_sets, err);
+    if (!r->cfg || open_dataset(r, err)) return -1;
+    return coord_resume_check(r->manifest, r->run_id, r->spec, r->ds, a->force, &r->forced, err);
+}
+
+static int start_resume(run_ctx_t *r, rs_err_t *err)
+{
+    /* Wait out a lock whose holder may have died elsewhere: it expires within its TTL. */
+    if (coord_runlock_acquire(&r->lock, r->store, r->run_id, COORD_RUNLOCK_TTL_MS + 1000, err))
+        return -1;
+    r->sched = coord_sched_new(rs_dataset_count(r->ds));
+    if (coord_resume_mark_done(r->store, r->run_id, r->sched, err)) return -1;
+    r->done_before = coord_sched_done(r->sched);
+    char coord[300], total[24];
+    coordinator_name(coord, sizeof(coord));
+    snprintf(total, sizeof(total), "%llu", (unsigned long long)rs_dataset_count(r->ds));
+    if (coord_store_run_set(r->store, r->run_id, "status", "running", err) ||
+        coord_store_run_set(r->store, r->run_id, "coordinator", coord, err) ||
+        coord_store_run_set(r->store, r->run_id, "total", total, err) ||
+        coord_store_run_incr(r->store, r->run_id, "resumes", 1, err))
+        return -1;
+    if (r->forced) {
+        rs_warn("resuming with --force: %s", r->forced);
+        if (coord_store_run_set(r->store, r->run_id, "forced", r->forced, err)) return -1;
+    }
+    printf("resuming run %s: %llu of %llu cases already have a result\n", r->run_id,
+           (unsigned long long)r->done_before, (unsigned long long)rs_dataset_count(r->ds));
+    return 0;
+}
+
+/* ---- both ---- */
+
+static int start_cluster(run_ctx_t *r, rs_err_t *err)
+{
     coord_dispatch_opts_t o = {r->cfg, r->run_id, r->spec, r->ds, r->sched, r->store,
                                r->cfg->cluster.bind};
     if (!(r->dispatch = coord_dispatch_new(&o, err))) return -1;
@@ -199,10 +360,17 @@ static int start(run_ctx_t *r, rs_err_t *err)
     return 0;
 }
 
-static void on_progress(const coord_progress_t *p, void *arg)
+/* Called every tick of the dispatch loop: restart crashed local workers, keep the run lock. */
+static void on_tick(const coord_progress_t *p, void *arg)
 {
     run_ctx_t *r = arg;
     if (r->spawn) coord_spawn_reap(r->spawn);
+    rs_err_t err;
+    if (coord_runlock_tick(&r->lock, r->store, &err) != 0) {
+        rs_error("%s", err.msg);
+        r->lost_lock = 1;
+        stop_requests = 2; /* another coordinator owns the run now: write nothing more */
+    }
     coord_progress_view_update(p, &r->view);
 }
 
@@ -218,7 +386,7 @@ static void print_banner(run_ctx_t *r)
                strcmp(r->cfg->models[m].provider, "sim") == 0 ? " [simulated]" : "");
     printf("  workers  %lld local; endpoint %s\n", (long long)r->cfg->cluster.workers,
            coord_dispatch_endpoint(r->dispatch));
-    printf("  redis    %s\n", r->redis ? "embedded (run directory)" : r->cfg->cluster.redis);
+    printf("  redis    %s\n", r->redis ? "embedded (run directory)" : r->redis_url);
     fflush(stdout);
 }
 
@@ -258,29 +426,39 @@ static int finish(run_ctx_t *r, int interrupted, rs_err_t *err)
     return 0;
 }
 
+static void print_interrupted(run_ctx_t *r, const coord_progress_t *p)
+{
+    fflush(stdout);
+    fprintf(stderr, "reasonsaver: run %s interrupted with %llu of %llu cases done; resume it with\n"
+                    "  reasonsaver resume %s", r->run_id, (unsigned long long)p->done,
+            (unsigned long long)p->total, r->run_id);
+    if (strcmp(r->args->out_dir, "runs") != 0) fprintf(stderr, " --out %s", r->args->out_dir);
+    if (r->args->redis) fprintf(stderr, " --redis %s", r->args->redis);
+    fprintf(stderr, "\n");
+}
+
 static int execute(run_ctx_t *r, rs_err_t *err)
 {
     print_banner(r);
-    coord_progress_view_init(&r->view, r->view.quiet, 0);
-    int rc = coord_dispatch_run(r->dispatch, &stop_requests, on_progress, r, err);
+    coord_progress_view_init(&r->view, r->view.quiet, r->done_before);
+    int rc = coord_dispatch_run(r->dispatch, &stop_requests, on_tick, r, err);
     if (rc < 0) return -1;
     if (stop_requests < 2) coord_dispatch_drain(r->dispatch, rc == 1 ? 30000 : 5000);
+    if (!r->lost_lock && coord_dispatch_flush(r->dispatch, &stop_requests, 2, err)) return -1;
     coord_progress_t p;
     coord_dispatch_progress(r->dispatch, &p);
     coord_progress_view_finish(&r->view, &p);
     coord_spawn_stop(&r->spawn, 5000);
+    if (r->lost_lock) return rs_err_set(err, "run %s: lost the run lock", r->run_id);
     if (finish(r, rc == 1, err)) return -1;
-    if (rc == 1)
-        fprintf(stderr, "reasonsaver: run %s interrupted with %llu of %llu cases done; its results "
-                        "are kept in %s\n", r->run_id, (unsigned long long)p.done,
-                (unsigned long long)p.total, r->dir);
+    if (rc == 1) print_interrupted(r, &p);
     return rc;
 }
 
-int cmd_run(int argc, char **argv)
+static int run_main(int argc, char **argv, const char *resume_id)
 {
     run_args_t a;
-    int prc = parse_args(argc, argv, &a);
+    int prc = parse_args(argc, argv, &a, resume_id);
     if (prc) {
         free_args(&a);
         return prc > 0 ? CLI_OK : CLI_USAGE;
@@ -291,12 +469,15 @@ int cmd_run(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     run_ctx_t r = {0};
+    r.args = &a;
     r.view.quiet = a.quiet;
     if (a.quiet) rs_log_set_level(RS_LOG_WARN);
     rs_err_t err;
     int code = CLI_OK;
-    if (prepare(&r, &a, &err)) code = cli_fail(CLI_USAGE, "%s", err.msg);
-    else if (start(&r, &err)) code = cli_fail(CLI_RUNTIME, "%s", err.msg);
+    if (a.resume ? prepare_resume(&r, &err) : prepare_new(&r, &err))
+        code = cli_fail(CLI_USAGE, "%s", err.msg);
+    else if ((a.resume ? start_resume(&r, &err) : start_new(&r, &err)) || start_cluster(&r, &err))
+        code = cli_fail(CLI_RUNTIME, "%s", err.msg);
     else {
         int rc = execute(&r, &err);
         if (rc < 0) code = cli_fail(CLI_RUNTIME, "%s", err.msg);
@@ -305,4 +486,18 @@ int cmd_run(int argc, char **argv)
     ctx_cleanup(&r);
     free_args(&a);
     return code;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    return run_main(argc, argv, NULL);
+}
+
+int cmd_resume(int argc, char **argv)
+{
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+        return fputs(RUN_HELP, stdout), CLI_OK;
+    if (argc < 2 || argv[1][0] == '-')
+        return cli_fail(CLI_USAGE, "resume needs a RUN_ID (see `reasonsaver resume --help`)");
+    return run_main(argc - 1, argv + 1, argv[1]);
 }

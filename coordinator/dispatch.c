@@ -12,6 +12,8 @@
 #define FLUSH_CASES 512    /* results per Redis write */
 #define FLUSH_MS 20        /* ...or this old, whichever comes first */
 #define TICK_MS 100        /* timers and progress */
+#define MAX_BUFFERED 100000 /* results held while Redis is away; past it no new work goes out */
+#define REDIS_BACKOFF_MAX_MS 5000
 
 typedef struct coord_task {
     uint64_t id;
@@ -50,6 +52,9 @@ struct coord_dispatch {
     rs_case_result_t *batch;
     size_t n_batch, cap_batch;
     int64_t batch_since_ms;
+    uint64_t dispatched_unsaved; /* cases sent since the last successful write */
+    int redis_down;
+    int64_t redis_retry_ms, redis_backoff_ms;
     rs_buf_t out;    /* encode buffer, reused */
     uint64_t *take;  /* scratch for coord_sched_take */
 };
@@ -124,17 +129,36 @@ static void worker_remove(coord_dispatch_t *d, size_t i, const char *why)
 
 /* ---- results ---- */
 
-static int flush_batch(coord_dispatch_t *d, rs_err_t *err)
+/* A failed write keeps the batch: Redis may be restarting. The next try waits a backoff (100 ms
+ * doubling to 5 s); meanwhile results pile up to MAX_BUFFERED, then no new work goes out. */
+static void redis_failed(coord_dispatch_t *d, const char *why)
 {
-    if (d->n_batch == 0) return 0;
+    if (!d->redis_down)
+        rs_warn("Redis unavailable (%s); holding %zu result(s) and retrying", why, d->n_batch);
+    d->redis_down = 1;
+    d->redis_backoff_ms = d->redis_backoff_ms ? d->redis_backoff_ms * 2 : 100;
+    if (d->redis_backoff_ms > REDIS_BACKOFF_MAX_MS) d->redis_backoff_ms = REDIS_BACKOFF_MAX_MS;
+    d->redis_retry_ms = rs_mono_ms() + d->redis_backoff_ms;
+}
+
+static void flush_batch(coord_dispatch_t *d)
+{
+    if (d->n_batch == 0 && d->dispatched_unsaved == 0) return;
+    if (d->redis_down && rs_mono_ms() < d->redis_retry_ms) return;
     uint64_t added = 0, added_failed = 0;
-    int rc = coord_store_results_add(d->o.store, d->o.run_id, d->batch, d->n_batch, &added,
-                                     &added_failed, err);
+    rs_err_t err;
+    if (coord_store_results_add(d->o.store, d->o.run_id, d->batch, d->n_batch,
+                                d->dispatched_unsaved, &added, &added_failed, &err) != 0) {
+        redis_failed(d, err.msg);
+        return;
+    }
+    if (d->redis_down) rs_info("Redis is back; wrote %zu held result(s)", d->n_batch);
+    d->redis_down = 0;
+    d->redis_backoff_ms = 0;
     for (size_t i = 0; i < d->n_batch; i++) free(d->batch[i].json);
     d->n_batch = 0;
-    if (rc) return -1;
+    d->dispatched_unsaved = 0;
     d->failed += added_failed;
-    return 0;
 }
 
 static void batch_push(coord_dispatch_t *d, rs_case_result_t *c)
@@ -306,6 +330,7 @@ static int send_task(coord_dispatch_t *d, coord_worker_t *w, size_t n, rs_err_t 
     ct->sent_ms = rs_mono_ms();
     w->credit -= (int64_t)n;
     d->in_flight += (int64_t)n;
+    d->dispatched_unsaved += n;
     return 0;
 }
 
@@ -436,11 +461,24 @@ static int step(coord_dispatch_t *d, long wait_ms, int give_work, rs_err_t *err)
     if (zmq_poll(&item, 1, wait_ms) < 0 && errno != EINTR)
         return rs_err_set(err, "zmq_poll: %s", zmq_strerror(errno));
     recv_all(d);
-    if (give_work && dispatch_tasks(d, err) != 0) return -1;
+    if (give_work && d->n_batch < MAX_BUFFERED && dispatch_tasks(d, err) != 0) return -1;
     int64_t now = rs_mono_ms();
     if (d->n_batch >= FLUSH_CASES || (d->n_batch && now - d->batch_since_ms >= FLUSH_MS))
-        return flush_batch(d, err);
+        flush_batch(d);
     return 0;
+}
+
+int coord_dispatch_flush(coord_dispatch_t *d, volatile sig_atomic_t *stop, int max_stops,
+                         rs_err_t *err)
+{
+    for (;;) {
+        flush_batch(d);
+        if (d->n_batch == 0 && d->dispatched_unsaved == 0) return 0;
+        if (*stop >= max_stops)
+            return rs_err_set(err, "stopped with %zu result(s) not yet written to Redis "
+                                   "(their cases will run again on resume)", d->n_batch);
+        step(d, 50, 0, err); /* keep answering workers while Redis is away */
+    }
 }
 
 int coord_dispatch_run(coord_dispatch_t *d, volatile sig_atomic_t *stop, coord_progress_fn progress,
@@ -448,7 +486,7 @@ int coord_dispatch_run(coord_dispatch_t *d, volatile sig_atomic_t *stop, coord_p
 {
     int64_t last_tick = 0;
     while (!*stop && coord_sched_done(d->o.sched) < coord_sched_total(d->o.sched)) {
-        long wait = d->n_batch ? FLUSH_MS / 2 : TICK_MS / 2;
+        long wait = d->n_batch && !d->redis_down ? FLUSH_MS / 2 : TICK_MS / 2;
         if (step(d, wait, 1, err) != 0) return -1;
         int64_t now = rs_mono_ms();
         if (now - last_tick >= TICK_MS) {
@@ -461,7 +499,6 @@ int coord_dispatch_run(coord_dispatch_t *d, volatile sig_atomic_t *stop, coord_p
             }
         }
     }
-    if (flush_batch(d, err) != 0) return -1;
     return *stop ? 1 : 0;
 }
 
@@ -478,5 +515,9 @@ void coord_dispatch_drain(coord_dispatch_t *d, int64_t timeout_ms)
             break;
         }
     }
-    if (flush_batch(d, &err) != 0) rs_warn("while draining: %s", err.msg);
+}
+
+int coord_dispatch_redis_down(const coord_dispatch_t *d)
+{
+    return d->redis_down;
 }

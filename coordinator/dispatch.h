@@ -51,13 +51,20 @@ void coord_dispatch_destroy(coord_dispatch_t **d);
 const char *coord_dispatch_endpoint(const coord_dispatch_t *d);
 
 /* Runs until every case has a result (returns 0), *stop becomes non-zero (returns 1), or a fatal
- * error (-1 with err). progress is called about 10 times a second. */
+ * error (-1 with err). progress is called every tick (100 ms). Results may still be held in memory
+ * when it returns: call coord_dispatch_flush. */
 int coord_dispatch_run(coord_dispatch_t *d, volatile sig_atomic_t *stop, coord_progress_fn progress,
                        void *arg, rs_err_t *err);
 
 /* Sends DRAIN to every live worker (they finish what they hold and leave) and keeps accepting their
  * results for up to timeout_ms or until none holds a case. */
 void coord_dispatch_drain(coord_dispatch_t *d, int64_t timeout_ms);
+
+/* Writes every held result to Redis, waiting out a Redis outage, until done (0) or *stop reaches
+ * max_stops (-1 with err saying how many results were not written). */
+int coord_dispatch_flush(coord_dispatch_t *d, volatile sig_atomic_t *stop, int max_stops,
+                         rs_err_t *err);
+int coord_dispatch_redis_down(const coord_dispatch_t *d);
 
 void coord_dispatch_progress(const coord_dispatch_t *d, coord_progress_t *out);
 

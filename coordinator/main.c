@@ -14,6 +14,7 @@ typedef struct command {
 
 static const command_t COMMANDS[] = {
     {"run", cmd_run, "run an evaluation from a config file"},
+    {"resume", cmd_resume, "continue an interrupted run where it stopped"},
     {"status", cmd_status, "show a run's progress and state"},
     {"report", cmd_report, "rebuild a run's reports from its stored results"},
     {"datasets", cmd_datasets, "generate or check datasets"},

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -63,6 +64,9 @@ static void exec_redis(const char *dir, const char *sock)
     /* The child gets its own process group so a Ctrl-C at the terminal reaches the coordinator
      * only; the coordinator decides when Redis stops, after the last result is flushed. */
     setpgid(0, 0);
+    /* If the coordinator dies (even by kill -9) its Redis gets SIGTERM, flushes the AOF and exits,
+     * so a resume never finds two servers on one directory. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (chdir(dir) != 0) _exit(127);
     execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock,
            "--unixsocketperm", "700", "--dir", ".", "--appendonly", "yes", "--appendfsync",

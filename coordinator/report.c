@@ -309,14 +309,22 @@ static json_t *report_json(const agg_t *a, const char *run_id, json_t *man)
                                   "redis_used_memory_bytes", (json_int_t)redis_mem,
                                   "redis_bytes_per_case",
                                   a->cases ? (double)redis_mem / (double)a->cases : 0.0);
-    return json_pack("{sssssssssbsosssIsIsfsfsososo}", "schema", COORD_REPORT_SCHEMA, "run_id", run_id,
+    /* Cases sent to workers more than once: those in flight when a worker or the coordinator
+     * died, or whose lease expired. Each was paid for again. */
+    int64_t dispatched = manifest_int(man, "dispatched"), total = manifest_int(man, "total");
+    const char *forced = json_string_value(json_object_get(man, "forced"));
+    json_t *reliability = json_pack("{sIsIsIso}", "resumes", (json_int_t)manifest_int(man, "resumes"),
+                                    "dispatched_cases", (json_int_t)dispatched, "redone_cases",
+                                    (json_int_t)(dispatched > total ? dispatched - total : 0),
+                                    "forced", forced ? json_string(forced) : json_null());
+    return json_pack("{sssssssssbsosssIsIsfsfsosososo}", "schema", COORD_REPORT_SCHEMA, "run_id", run_id,
                      "name", manifest_str(man, "name"), "status", manifest_str(man, "status"),
                      "simulated", any_simulated(a->cfg), "dataset", dataset,
                      "config_sha256", manifest_str(man, "config_sha256"),
                      "started_at_ms", (json_int_t)started, "finished_at_ms", (json_int_t)finished,
                      "wall_seconds", wall, "cases_per_second",
                      wall > 0 ? (double)a->cases / wall : 0.0, "models", models, "tags", tags_json(a),
-                     "resources", resources);
+                     "resources", resources, "reliability", reliability);
 }
 
 /* ---- Markdown ---- */
@@ -403,6 +411,16 @@ static char *markdown(json_t *report)
                   (long long)json_integer_value(json_object_get(ds, "skipped_lines")),
                   json_number_value(json_object_get(report, "wall_seconds")),
                   json_number_value(json_object_get(report, "cases_per_second")));
+    json_t *rel = json_object_get(report, "reliability");
+    if (json_integer_value(json_object_get(rel, "resumes")) ||
+        json_integer_value(json_object_get(rel, "redone_cases")))
+        rs_buf_printf(&b, "- resumed %lld time(s); %lld case(s) were sent to a model again after a "
+                          "crash or an expired lease\n\n",
+                      (long long)json_integer_value(json_object_get(rel, "resumes")),
+                      (long long)json_integer_value(json_object_get(rel, "redone_cases")));
+    if (json_is_string(json_object_get(rel, "forced")))
+        rs_buf_printf(&b, "> **Resumed with --force**: %s\n\n",
+                      json_string_value(json_object_get(rel, "forced")));
     md_models(&b, report);
     md_tags(&b, report);
     return rs_buf_detach(&b);

@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include <hiredis/hiredis.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,15 +10,17 @@
 #include "log.h"
 
 struct coord_store {
-    redisContext *c;
-    char sha[41]; /* SHA1 of the loaded result script */
+    redisContext *c; /* NULL while Redis is unreachable; the next call tries to reconnect */
+    char *url;
+    char sha[41];    /* SHA1 of the loaded result script */
 };
 
 /* Writes each (idx, failed, json) triple with HSETNX and counts only the new ones, in one atomic
  * step: a result that arrives twice (an expired lease's late answer) changes nothing. */
 static const char RESULT_SCRIPT[] =
     "local added, failed = 0, 0\n"
-    "for i = 2, #ARGV, 3 do\n"
+    "if ARGV[2] ~= '0' then redis.call('HINCRBY', KEYS[2], 'dispatched', ARGV[2]) end\n"
+    "for i = 3, #ARGV, 3 do\n"
     "  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i+2]) == 1 then\n"
     "    added = added + 1\n"
     "    if ARGV[i+1] == '1' then failed = failed + 1 end\n"
@@ -30,7 +33,7 @@ static const char RESULT_SCRIPT[] =
 
 static int reply_error(redisContext *c, redisReply *r, const char *what, rs_err_t *err)
 {
-    if (!r) return rs_err_set(err, "redis: %s: %s", what, c->errstr[0] ? c->errstr : "no reply");
+    if (!r) return rs_err_set(err, "redis: %s: %s", what, c && c->errstr[0] ? c->errstr : "no reply");
     if (r->type == REDIS_REPLY_ERROR) {
         rs_err_set(err, "redis: %s: %s", what, r->str);
         freeReplyObject(r);
@@ -95,15 +98,42 @@ static int load_script(coord_store_t *st, rs_err_t *err)
     return 0;
 }
 
-coord_store_t *coord_store_connect(const char *url, rs_err_t *err)
+static int open_connection(coord_store_t *st, rs_err_t *err)
 {
-    redisContext *c = connect_url(url, err);
-    if (!c) return NULL;
+    redisContext *c = connect_url(st->url, err);
+    if (!c) return -1;
     struct timeval tv = {30, 0};
     redisSetTimeout(c, tv);
-    coord_store_t *st = rs_xcalloc(1, sizeof(*st));
     st->c = c;
-    if (select_db_and_auth(c, url, err) || load_script(st, err)) {
+    if (select_db_and_auth(c, st->url, err) || load_script(st, err)) {
+        redisFree(st->c);
+        st->c = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* After an I/O error the connection is useless (hiredis contexts do not recover): drop it, and
+ * the next call reconnects. Protocol errors (an error reply) keep the connection. */
+static redisReply *checked(coord_store_t *st, redisReply *r)
+{
+    if (!r && st->c) {
+        redisFree(st->c);
+        st->c = NULL;
+    }
+    return r;
+}
+
+static int ready(coord_store_t *st, rs_err_t *err)
+{
+    return st->c ? 0 : open_connection(st, err);
+}
+
+coord_store_t *coord_store_connect(const char *url, rs_err_t *err)
+{
+    coord_store_t *st = rs_xcalloc(1, sizeof(*st));
+    st->url = rs_xstrdup(url);
+    if (open_connection(st, err)) {
         coord_store_destroy(&st);
         return NULL;
     }
@@ -114,8 +144,41 @@ void coord_store_destroy(coord_store_t **st)
 {
     if (!st || !*st) return;
     if ((*st)->c) redisFree((*st)->c);
+    free((*st)->url);
     free(*st);
     *st = NULL;
+}
+
+int coord_store_connected(const coord_store_t *st)
+{
+    return st->c != NULL;
+}
+
+int coord_store_ping(coord_store_t *st, rs_err_t *err)
+{
+    if (ready(st, err)) return -1;
+    redisReply *r = checked(st, redisCommand(st->c, "PING"));
+    if (reply_error(st->c, r, "PING", err)) return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
+/* A command with printf-style arguments, reconnecting first if needed. */
+static redisReply *command(coord_store_t *st, rs_err_t *err, const char *fmt, ...)
+{
+    if (ready(st, err)) return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = checked(st, redisvCommand(st->c, fmt, ap));
+    va_end(ap);
+    return r;
+}
+
+static redisReply *command_argv(coord_store_t *st, rs_err_t *err, int argc, const char **argv,
+                                const size_t *lens)
+{
+    if (ready(st, err)) return NULL;
+    return checked(st, redisCommandArgv(st->c, argc, argv, lens));
 }
 
 static char *run_key(const char *run_id, const char *suffix)
@@ -141,7 +204,7 @@ int coord_store_run_create(coord_store_t *st, const char *run_id, json_t *manife
         argv[3 + 2 * i] = owned[i];
         i++;
     }
-    redisReply *r = redisCommandArgv(st->c, (int)(2 + 2 * n), argv, NULL);
+    redisReply *r = command_argv(st, err, (int)(2 + 2 * n), argv, NULL);
     int rc = reply_error(st->c, r, "HSET manifest", err);
     if (!rc) freeReplyObject(r);
     for (i = 0; i < n; i++) free(owned[i]);
@@ -149,7 +212,7 @@ int coord_store_run_create(coord_store_t *st, const char *run_id, json_t *manife
     free(argv);
     free(key);
     if (rc) return -1;
-    r = redisCommand(st->c, "ZADD rs:runs %lld %s", (long long)rs_wall_ms(), run_id);
+    r = command(st, err, "ZADD rs:runs %lld %s", (long long)rs_wall_ms(), run_id);
     if (reply_error(st->c, r, "ZADD rs:runs", err)) return -1;
     freeReplyObject(r);
     return 0;
@@ -159,7 +222,7 @@ int coord_store_run_set(coord_store_t *st, const char *run_id, const char *field
                         const char *value, rs_err_t *err)
 {
     char *key = run_key(run_id, "");
-    redisReply *r = redisCommand(st->c, "HSET %s %s %s", key, field, value);
+    redisReply *r = command(st, err, "HSET %s %s %s", key, field, value);
     free(key);
     if (reply_error(st->c, r, "HSET", err)) return -1;
     freeReplyObject(r);
@@ -169,7 +232,7 @@ int coord_store_run_set(coord_store_t *st, const char *run_id, const char *field
 json_t *coord_store_run_get(coord_store_t *st, const char *run_id, rs_err_t *err)
 {
     char *key = run_key(run_id, "");
-    redisReply *r = redisCommand(st->c, "HGETALL %s", key);
+    redisReply *r = command(st, err, "HGETALL %s", key);
     free(key);
     if (reply_error(st->c, r, "HGETALL", err)) return NULL;
     if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
@@ -187,7 +250,7 @@ json_t *coord_store_run_get(coord_store_t *st, const char *run_id, rs_err_t *err
 
 char *coord_store_latest_run(coord_store_t *st, rs_err_t *err)
 {
-    redisReply *r = redisCommand(st->c, "ZREVRANGE rs:runs 0 0");
+    redisReply *r = command(st, err, "ZREVRANGE rs:runs 0 0");
     if (reply_error(st->c, r, "ZREVRANGE", err)) return NULL;
     char *id = NULL;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) id = rs_xstrdup(r->element[0]->str);
@@ -196,39 +259,43 @@ char *coord_store_latest_run(coord_store_t *st, rs_err_t *err)
     return id;
 }
 
-static redisReply *eval_results(coord_store_t *st, const char **argv, size_t *lens, int argc)
+static redisReply *eval_results(coord_store_t *st, const char **argv, size_t *lens, int argc,
+                                rs_err_t *err)
 {
+    if (ready(st, err)) return NULL; /* reconnecting reloads the script, so sha is set first */
     argv[1] = st->sha;
     lens[1] = strlen(st->sha);
-    return redisCommandArgv(st->c, argc, argv, lens);
+    return command_argv(st, err, argc, argv, lens);
 }
 
 int coord_store_results_add(coord_store_t *st, const char *run_id, const rs_case_result_t *cases,
-                            size_t n, uint64_t *added, uint64_t *added_failed, rs_err_t *err)
+                            size_t n, uint64_t dispatched, uint64_t *added, uint64_t *added_failed,
+                            rs_err_t *err)
 {
-    int argc = (int)(6 + 3 * n);
+    int argc = (int)(7 + 3 * n);
     const char **argv = rs_xmalloc((size_t)argc * sizeof(char *));
     size_t *lens = rs_xmalloc((size_t)argc * sizeof(size_t));
     char *idx_text = rs_xmalloc(n * 24 + 1);
     char *k1 = run_key(run_id, ":results"), *k2 = run_key(run_id, "");
-    char now[24];
+    char now[24], disp[24];
     snprintf(now, sizeof(now), "%lld", (long long)rs_wall_ms());
-    const char *fixed[] = {"EVALSHA", "", "2", k1, k2, now};
-    for (int i = 0; i < 6; i++) argv[i] = fixed[i], lens[i] = strlen(fixed[i]);
+    snprintf(disp, sizeof(disp), "%llu", (unsigned long long)dispatched);
+    const char *fixed[] = {"EVALSHA", "", "2", k1, k2, now, disp};
+    for (int i = 0; i < 7; i++) argv[i] = fixed[i], lens[i] = strlen(fixed[i]);
     for (size_t i = 0; i < n; i++) {
         char *t = idx_text + 24 * i;
-        lens[6 + 3 * i] = (size_t)snprintf(t, 24, "%llu", (unsigned long long)cases[i].idx);
-        argv[6 + 3 * i] = t;
-        argv[7 + 3 * i] = cases[i].failed ? "1" : "0";
-        lens[7 + 3 * i] = 1;
-        argv[8 + 3 * i] = cases[i].json;
-        lens[8 + 3 * i] = cases[i].json_len;
+        lens[7 + 3 * i] = (size_t)snprintf(t, 24, "%llu", (unsigned long long)cases[i].idx);
+        argv[7 + 3 * i] = t;
+        argv[8 + 3 * i] = cases[i].failed ? "1" : "0";
+        lens[8 + 3 * i] = 1;
+        argv[9 + 3 * i] = cases[i].json;
+        lens[9 + 3 * i] = cases[i].json_len;
     }
-    redisReply *r = eval_results(st, argv, lens, argc);
+    redisReply *r = eval_results(st, argv, lens, argc, err);
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
         /* Redis restarted and lost its script cache: load again and retry once. */
         freeReplyObject(r);
-        r = load_script(st, err) == 0 ? eval_results(st, argv, lens, argc) : NULL;
+        r = load_script(st, err) == 0 ? eval_results(st, argv, lens, argc, err) : NULL;
     }
     int rc = reply_error(st->c, r, "writing results", err);
     if (!rc) {
@@ -256,7 +323,7 @@ int coord_store_results_get(coord_store_t *st, const char *run_id, uint64_t firs
         snprintf(idx_text + 24 * i, 24, "%llu", (unsigned long long)(first + i));
         argv[2 + i] = idx_text + 24 * i;
     }
-    redisReply *r = redisCommandArgv(st->c, (int)(n + 2), argv, NULL);
+    redisReply *r = command_argv(st, err, (int)(n + 2), argv, NULL);
     free(argv);
     free(idx_text);
     free(key);
@@ -276,7 +343,7 @@ int coord_store_results_scan(coord_store_t *st, const char *run_id,
     char cursor[32] = "0";
     int rc = 0;
     do {
-        redisReply *r = redisCommand(st->c, "HSCAN %s %s COUNT 1000", key, cursor);
+        redisReply *r = command(st, err, "HSCAN %s %s COUNT 1000", key, cursor);
         if ((rc = reply_error(st->c, r, "HSCAN", err))) break;
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
             freeReplyObject(r);
@@ -295,7 +362,8 @@ int coord_store_results_scan(coord_store_t *st, const char *run_id,
 
 int64_t coord_store_used_memory(coord_store_t *st)
 {
-    redisReply *r = redisCommand(st->c, "INFO memory");
+    rs_err_t err;
+    redisReply *r = command(st, &err, "INFO memory");
     if (!r || r->type != REDIS_REPLY_STRING) {
         if (r) freeReplyObject(r);
         return -1;
@@ -304,4 +372,77 @@ int64_t coord_store_used_memory(coord_store_t *st)
     int64_t v = p ? strtoll(p + 12, NULL, 10) : -1;
     freeReplyObject(r);
     return v;
+}
+
+int coord_store_run_incr(coord_store_t *st, const char *run_id, const char *field, int64_t by,
+                         rs_err_t *err)
+{
+    char *key = run_key(run_id, "");
+    redisReply *r = command(st, err, "HINCRBY %s %s %lld", key, field, (long long)by);
+    free(key);
+    if (reply_error(st->c, r, "HINCRBY", err)) return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
+/* ---- the run lock: one coordinator per run ---- */
+
+/* Extends the lock only if we still hold it; deletes it only if we hold it. */
+static const char RENEW_SCRIPT[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+    "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
+static const char RELEASE_SCRIPT[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) "
+    "else return 0 end";
+
+int coord_store_lock_acquire(coord_store_t *st, const char *run_id, const char *owner,
+                             int64_t ttl_ms, char **holder, int64_t *holder_ttl_ms, rs_err_t *err)
+{
+    char *key = run_key(run_id, ":lock");
+    redisReply *r = command(st, err, "SET %s %s NX PX %lld", key, owner, (long long)ttl_ms);
+    int rc = reply_error(st->c, r, "SET lock", err);
+    if (rc == 0) {
+        rc = r->type == REDIS_REPLY_STATUS ? 0 : 1; /* nil: someone holds it */
+        freeReplyObject(r);
+    }
+    if (rc == 1) {
+        r = command(st, err, "GET %s", key);
+        *holder = r && r->type == REDIS_REPLY_STRING ? rs_xstrdup(r->str) : rs_xstrdup("?");
+        if (r) freeReplyObject(r);
+        r = command(st, err, "PTTL %s", key);
+        *holder_ttl_ms = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+        if (r) freeReplyObject(r);
+    }
+    free(key);
+    return rc;
+}
+
+static int lock_script(coord_store_t *st, const char *script, const char *run_id,
+                       const char *owner, int64_t ttl_ms, rs_err_t *err)
+{
+    char *key = run_key(run_id, ":lock");
+    redisReply *r = command(st, err, "EVAL %s 1 %s %s %lld", script, key, owner, (long long)ttl_ms);
+    free(key);
+    if (reply_error(st->c, r, "lock", err)) return -1;
+    int held = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    freeReplyObject(r);
+    return held ? 0 : 1;
+}
+
+int coord_store_lock_renew(coord_store_t *st, const char *run_id, const char *owner,
+                           int64_t ttl_ms, rs_err_t *err)
+{
+    return lock_script(st, RENEW_SCRIPT, run_id, owner, ttl_ms, err);
+}
+
+void coord_store_lock_release(coord_store_t *st, const char *run_id, const char *owner)
+{
+    rs_err_t err;
+    lock_script(st, RELEASE_SCRIPT, run_id, owner, 0, &err);
+}
+
+int coord_store_lock_steal(coord_store_t *st, const char *run_id, const char *holder,
+                           rs_err_t *err)
+{
+    return lock_script(st, RELEASE_SCRIPT, run_id, holder, 0, err);
 }

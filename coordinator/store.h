@@ -32,9 +32,12 @@ json_t *coord_store_run_get(coord_store_t *st, const char *run_id, rs_err_t *err
 /* The most recently started run's id (caller frees), or NULL with err when there is none. */
 char *coord_store_latest_run(coord_store_t *st, rs_err_t *err);
 
-/* Writes case results once each; *added / *added_failed get how many were new. */
+/* Writes case results once each; *added / *added_failed get how many were new. In the same
+ * atomic step the manifest's "dispatched" counter grows by dispatched (cases sent to workers since
+ * the last call), so that redone work can be reported. */
 int coord_store_results_add(coord_store_t *st, const char *run_id, const rs_case_result_t *cases,
-                            size_t n, uint64_t *added, uint64_t *added_failed, rs_err_t *err);
+                            size_t n, uint64_t dispatched, uint64_t *added, uint64_t *added_failed,
+                            rs_err_t *err);
 /* Fetches results first .. first+n-1 (n <= 1000); out[i] is a heap JSON string or NULL. */
 int coord_store_results_get(coord_store_t *st, const char *run_id, uint64_t first, size_t n,
                             char **out, rs_err_t *err);
@@ -43,5 +46,25 @@ int coord_store_results_scan(coord_store_t *st, const char *run_id,
                              void (*fn)(uint64_t idx, void *arg), void *arg, rs_err_t *err);
 /* Bytes Redis uses in all (INFO memory used_memory), or -1. */
 int64_t coord_store_used_memory(coord_store_t *st);
+/* HINCRBY on the manifest. */
+int coord_store_run_incr(coord_store_t *st, const char *run_id, const char *field, int64_t by,
+                         rs_err_t *err);
+
+/* Connection state. Every call reconnects first when the connection was lost; a failed call
+ * leaves the store disconnected and returns -1, so the caller can keep its data and retry. */
+int coord_store_connected(const coord_store_t *st);
+int coord_store_ping(coord_store_t *st, rs_err_t *err);
+
+/* The run lock rs:run:<id>:lock (SET NX PX): one coordinator per run. acquire returns 0 when we
+ * hold it, 1 when another does (*holder, heap, and its remaining ttl), -1 on error. renew extends
+ * it only while we hold it: 0 ok, 1 lost to someone else, -1 error. steal deletes a lock held by
+ * holder (a coordinator known to be dead): 0 deleted, 1 it changed meanwhile. */
+int coord_store_lock_acquire(coord_store_t *st, const char *run_id, const char *owner,
+                             int64_t ttl_ms, char **holder, int64_t *holder_ttl_ms, rs_err_t *err);
+int coord_store_lock_renew(coord_store_t *st, const char *run_id, const char *owner,
+                           int64_t ttl_ms, rs_err_t *err);
+void coord_store_lock_release(coord_store_t *st, const char *run_id, const char *owner);
+int coord_store_lock_steal(coord_store_t *st, const char *run_id, const char *holder,
+                           rs_err_t *err);
 
 #endif

@@ -1,0 +1,30 @@
+/* resume: what it takes to continue a run — the stored manifest and config, the checks that the
+ * dataset and the config are still those the run started with, and the set of cases already done.
+ *
+ * The config's identity is the SHA-256 of its resolved JSON without the parts that cannot change
+ * a result (cluster, report, run.out_dir, run.name, dataset.shard_size), so a resume may use more
+ * workers or another bind address but not another model, prompt, grader or seed. */
+#ifndef COORD_RESUME_H
+#define COORD_RESUME_H
+
+#include <jansson.h>
+
+#include "dataset.h"
+#include "sched.h"
+#include "store.h"
+#include "util.h"
+
+/* SHA-256 (hex, 65 bytes with NUL) of the result-relevant part of a resolved config JSON. */
+int coord_config_identity(const char *spec_json, char out[65], rs_err_t *err);
+
+/* Compares the run's manifest with the config and dataset about to be used. Returns 0 when they
+ * match; when they do not: with force, 0 and *forced gets what differs (heap), else -1 with err
+ * saying what changed and how to override. */
+int coord_resume_check(json_t *manifest, const char *run_id, const char *spec_json,
+                       const rs_dataset_t *ds, int force, char **forced, rs_err_t *err);
+
+/* Marks every case that has a stored result as done in sched. */
+int coord_resume_mark_done(coord_store_t *st, const char *run_id, coord_sched_t *sched,
+                           rs_err_t *err);
+
+#endif
