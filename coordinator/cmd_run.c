@@ -224,15 +224,31 @@ static int open_dataset(run_ctx_t *r, rs_err_t *err)
     return 0;
 }
 
-/* The embedded Redis of dir: the live one if it answers (its run is still going), else a new one
- * started on the directory's data. */
+/* The live embedded Redis of r->dir, if its coordinator still runs (then the run lock refuses us);
+ * a server whose coordinator is gone is on its way down (it gets SIGTERM when its parent dies):
+ * wait until it has stopped. */
+static int connect_live_embedded(run_ctx_t *r, const char *url)
+{
+    rs_err_t ignored;
+    for (int i = 0; i < 150; i++) {
+        r->store = coord_store_connect(url, &ignored);
+        if (!r->store) return 0;
+        if (!r->run_id || coord_runlock_holder_alive(r->store, r->run_id)) return 1;
+        coord_store_destroy(&r->store);
+        struct timespec ts = {0, 100 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+/* The embedded Redis of dir: the live one if its run is still going, else a new one started on
+ * the directory's data. */
 static int open_embedded(run_ctx_t *r, rs_err_t *err)
 {
     char *sock = coord_redisproc_socket_path(r->dir);
     char *url = rs_xasprintf("unix:%s", sock);
     free(sock);
-    rs_err_t ignored;
-    if ((r->store = coord_store_connect(url, &ignored))) {
+    if (connect_live_embedded(r, url)) {
         r->redis_url = url;
         return 0;
     }

@@ -12,17 +12,20 @@
 
 #include "log.h"
 
-/* 1 when holder ("host:pid:nonce") names a process of this host that no longer exists. */
-static int holder_is_dead_here(const char *holder)
+enum { HOLDER_ELSEWHERE, HOLDER_ALIVE_HERE, HOLDER_DEAD_HERE };
+
+/* Where holder ("host:pid:nonce") runs: on another host (it may be dead or alive: only its lock's
+ * expiry tells), or on this one, where its pid says whether it still runs. */
+static int holder_state(const char *holder)
 {
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);
     size_t hl = strlen(host);
-    if (strncmp(holder, host, hl) != 0 || holder[hl] != ':') return 0;
+    if (strncmp(holder, host, hl) != 0 || holder[hl] != ':') return HOLDER_ELSEWHERE;
     char *end;
     long pid = strtol(holder + hl + 1, &end, 10);
-    if (*end != ':' || pid <= 0) return 0;
-    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+    if (*end != ':' || pid <= 0) return HOLDER_ELSEWHERE;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH ? HOLDER_DEAD_HERE : HOLDER_ALIVE_HERE;
 }
 
 static void make_owner(coord_runlock_t *l)
@@ -51,11 +54,12 @@ int coord_runlock_acquire(coord_runlock_t *l, coord_store_t *st, const char *run
             if (rc == 0) l->held = 1, l->renewed_ms = rs_mono_ms();
             return rc;
         }
-        if (holder_is_dead_here(holder)) {
+        int state = holder_state(holder);
+        if (state == HOLDER_DEAD_HERE) {
             rs_warn("run %s: taking over the lock of coordinator %s, which is no longer running",
                     run_id, holder);
             coord_store_lock_steal(st, run_id, holder, err);
-        } else if (rs_mono_ms() >= until) {
+        } else if (state == HOLDER_ALIVE_HERE || rs_mono_ms() >= until) {
             rs_err_set(err, "run %s is held by coordinator %s (its lock expires in %.1f s unless "
                             "renewed); stop it first, or wait and resume", run_id, holder,
                        (double)ttl / 1000);
@@ -99,4 +103,12 @@ void coord_runlock_release(coord_runlock_t *l, coord_store_t *st)
     if (!l->held) return;
     coord_store_lock_release(st, l->run_id, l->owner);
     l->held = 0;
+}
+
+int coord_runlock_holder_alive(coord_store_t *st, const char *run_id)
+{
+    char *holder = coord_store_lock_holder(st, run_id);
+    int alive = holder && holder_state(holder) != HOLDER_DEAD_HERE;
+    free(holder);
+    return alive;
 }

@@ -28,5 +28,8 @@ int coord_runlock_acquire(coord_runlock_t *l, coord_store_t *st, const char *run
  * again when Redis is back, unless someone else holds it by then). */
 int coord_runlock_tick(coord_runlock_t *l, coord_store_t *st, rs_err_t *err);
 void coord_runlock_release(coord_runlock_t *l, coord_store_t *st);
+/* 1 when the run's lock is held by a coordinator that is running (here, or elsewhere where we
+ * cannot tell), 0 when nobody holds it or its holder on this host is gone. */
+int coord_runlock_holder_alive(coord_store_t *st, const char *run_id);
 
 #endif

@@ -446,3 +446,14 @@ int coord_store_lock_steal(coord_store_t *st, const char *run_id, const char *ho
 {
     return lock_script(st, RELEASE_SCRIPT, run_id, holder, 0, err);
 }
+
+char *coord_store_lock_holder(coord_store_t *st, const char *run_id)
+{
+    rs_err_t err;
+    char *key = run_key(run_id, ":lock");
+    redisReply *r = command(st, &err, "GET %s", key);
+    free(key);
+    char *holder = r && r->type == REDIS_REPLY_STRING ? rs_xstrdup(r->str) : NULL;
+    if (r) freeReplyObject(r);
+    return holder;
+}

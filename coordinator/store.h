@@ -64,6 +64,8 @@ int coord_store_lock_acquire(coord_store_t *st, const char *run_id, const char *
 int coord_store_lock_renew(coord_store_t *st, const char *run_id, const char *owner,
                            int64_t ttl_ms, rs_err_t *err);
 void coord_store_lock_release(coord_store_t *st, const char *run_id, const char *owner);
+/* Who holds the run lock now (heap), or NULL when nobody does. */
+char *coord_store_lock_holder(coord_store_t *st, const char *run_id);
 int coord_store_lock_steal(coord_store_t *st, const char *run_id, const char *holder,
                            rs_err_t *err);
 

@@ -121,3 +121,70 @@ def load_report(run_dir):
 def read_jsonl(path):
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def report_counts(rep):
+    """The parts of a report that must not depend on timing or crashes."""
+    return {
+        "cases": rep["dataset"]["cases"],
+        "missing": rep["dataset"]["missing_results"],
+        "models": [(m["name"], m["errors"], [(g["name"], g["correct"], g["wrong"], g["error"],
+                                              g["skipped"]) for g in m["graders"]])
+                   for m in rep["models"]],
+        "tags": [(t["tag"], [[(g["correct"], g["wrong"]) for g in m["graders"]]
+                             for m in t["models"]]) for t in rep["tags"]],
+    }
+
+
+def assert_same_run(run_dir, clean_dir):
+    """A run that survived faults must equal the clean one: same counts, and the same result
+    record for every case (results.jsonl byte for byte), so nothing was lost or counted twice."""
+    got, want = load_report(run_dir), load_report(clean_dir)
+    assert got["status"] == "finished", got["status"]
+    assert report_counts(got) == report_counts(want), (report_counts(got), report_counts(want))
+    assert got["dataset"]["missing_results"] == 0
+    with open(os.path.join(run_dir, "results.jsonl")) as a, \
+            open(os.path.join(clean_dir, "results.jsonl")) as b:
+        ra, rb = a.read().splitlines(), b.read().splitlines()
+    assert len(ra) == len(rb) == got["dataset"]["cases"], (len(ra), len(rb))
+    for i, (x, y) in enumerate(zip(ra, rb)):
+        assert x == y, "case %d differs:\n%s\n%s" % (i, x[:300], y[:300])
+
+
+def only_run_dir(out_dir):
+    dirs = [d for d in os.listdir(out_dir) if os.path.isdir(os.path.join(out_dir, d))]
+    assert len(dirs) == 1, dirs
+    return os.path.join(out_dir, dirs[0])
+
+
+def wait_for(predicate, timeout, what):
+    until = time.time() + timeout
+    while time.time() < until:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def children(pid, name):
+    """pids of the direct children of pid whose command name is name."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open("/proc/%s/comm" % entry) as f:
+                comm = f.read().strip()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and comm == name[:15]:
+            out.append(int(entry))
+    return out
+
+
+def status_json(sb, out_dir, run_id=None):
+    args = [REASONSAVER, "status", "--json", "--out", out_dir] + ([run_id] if run_id else [])
+    r = sb.run(args)
+    return json.loads(r.stdout) if r.returncode == 0 else None
