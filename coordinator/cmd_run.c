@@ -2,6 +2,7 @@
  * start Redis and workers, dispatch every case that has no result, merge the report. The one
  * place where the coordinator's pieces are wired together. */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -135,7 +136,11 @@ static char *make_run_id(const char *name)
     char stamp[32];
     strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
     unsigned salt = (unsigned)(rs_wall_ms() ^ ((int64_t)getpid() << 16)) & 0xffff;
-    return rs_xasprintf("%s-%s-%04x", name, stamp, salt);
+    char *id = rs_xasprintf("%s-%s-%04x", name, stamp, salt);
+    /* The id names a directory and Redis keys: keep it to letters, digits, '.', '_' and '-'. */
+    for (char *c = id; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '.' && *c != '_' && *c != '-') *c = '-';
+    return id;
 }
 
 /* Everything a run needs, owned in one place so cleanup has one path. */
@@ -155,6 +160,8 @@ typedef struct run_ctx {
     coord_progress_view_t view;
     uint64_t done_before; /* cases done before this process started */
     int lost_lock;
+    int64_t live_ms;      /* last publication of the live view */
+    double started;       /* rs_mono_sec at dispatch start */
 } run_ctx_t;
 
 static void ctx_cleanup(run_ctx_t *r)
@@ -376,11 +383,36 @@ static int start_cluster(run_ctx_t *r, rs_err_t *err)
     return 0;
 }
 
-/* Called every tick of the dispatch loop: restart crashed local workers, keep the run lock. */
+/* Once a second: the live workers and a progress event, for status, top and dashboards. */
+static void publish_live(run_ctx_t *r, const coord_progress_t *p)
+{
+    int64_t now = rs_mono_ms();
+    if (now - r->live_ms < 1000 || coord_dispatch_redis_down(r->dispatch)) return;
+    r->live_ms = now;
+    double secs = rs_mono_sec() - r->started;
+    json_t *workers = coord_dispatch_workers_json(r->dispatch);
+    json_t *event = json_pack("{sssssIsIsIsIsisfsI}", "type", "progress", "run_id", r->run_id,
+                              "done", (json_int_t)p->done, "total", (json_int_t)p->total,
+                              "failed", (json_int_t)p->failed, "in_flight", (json_int_t)p->in_flight,
+                              "workers", (int)p->workers, "cases_per_second",
+                              secs > 0 ? (double)(p->done - r->done_before) / secs : 0.0,
+                              "time_ms", (json_int_t)rs_wall_ms());
+    char *wtext = json_dumps(workers, JSON_COMPACT), *etext = json_dumps(event, JSON_COMPACT);
+    rs_err_t ignored;
+    coord_store_live_put(r->store, r->run_id, wtext, etext, 5000, &ignored);
+    free(wtext);
+    free(etext);
+    json_decref(workers);
+    json_decref(event);
+}
+
+/* Called every tick of the dispatch loop: restart crashed local workers, keep the run lock,
+ * publish the live view. */
 static void on_tick(const coord_progress_t *p, void *arg)
 {
     run_ctx_t *r = arg;
     if (r->spawn) coord_spawn_reap(r->spawn);
+    publish_live(r, p);
     rs_err_t err;
     if (coord_runlock_tick(&r->lock, r->store, &err) != 0) {
         rs_error("%s", err.msg);
@@ -429,6 +461,11 @@ static int finish(run_ctx_t *r, int interrupted, rs_err_t *err)
         coord_store_run_set(r->store, r->run_id, "status", status, err) ||
         record_resources(r, err))
         return -1;
+    json_t *ev = json_pack("{ssssss}", "type", "status", "run_id", r->run_id, "status", status);
+    char *event = json_dumps(ev, JSON_COMPACT);
+    coord_store_publish(r->store, r->run_id, event, err);
+    free(event);
+    json_decref(ev);
     json_t *man = coord_store_run_get(r->store, r->run_id, err), *report = NULL;
     if (!man) return -1;
     int rc = coord_report_build(r->store, r->run_id, r->cfg, man, r->dir, &report, err);
@@ -457,6 +494,7 @@ static int execute(run_ctx_t *r, rs_err_t *err)
 {
     print_banner(r);
     coord_progress_view_init(&r->view, r->view.quiet, r->done_before);
+    r->started = rs_mono_sec();
     int rc = coord_dispatch_run(r->dispatch, &stop_requests, on_tick, r, err);
     if (rc < 0) return -1;
     if (stop_requests < 2) coord_dispatch_drain(r->dispatch, rc == 1 ? 30000 : 5000);

@@ -1,4 +1,5 @@
-/* cmd_status: `reasonsaver status [RUN_ID]` — one screen (or --json) about a run, from Redis. */
+/* cmd_status: `reasonsaver status [RUN_ID]` — one screen (or --json) about a run, from Redis:
+ * state, progress, rate and ETA, failures, and the live workers while it runs. */
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <stdio.h>
@@ -8,62 +9,18 @@
 #include "cli.h"
 #include "log.h"
 #include "runref.h"
+#include "statusview.h"
 
 static const char STATUS_HELP[] =
     "usage: reasonsaver status [RUN_ID] [OPTIONS]\n\n"
-    "Shows a run's state, progress and rate. Without RUN_ID: the latest run.\n\n"
+    "Shows a run's state, progress, rate and ETA, failures and live workers. Works on a running,\n"
+    "finished or interrupted run, from any machine that reaches its Redis. Without RUN_ID: the\n"
+    "latest run.\n\n"
     "options:\n"
     "  --out DIR     directory of runs (default runs)\n"
     "  --redis URL   read the run from this Redis instead of its run directory\n"
     "  --json        machine-readable output\n"
     "  -h, --help    this help\n";
-
-static int64_t field_int(json_t *m, const char *k)
-{
-    int64_t v = 0;
-    const char *s = json_string_value(json_object_get(m, k));
-    if (s) rs_parse_i64(s, &v);
-    return v;
-}
-
-static const char *field_str(json_t *m, const char *k)
-{
-    const char *s = json_string_value(json_object_get(m, k));
-    return s ? s : "";
-}
-
-static json_t *status_json(const coord_runref_t *ref)
-{
-    json_t *m = ref->manifest;
-    int64_t total = field_int(m, "total"), done = field_int(m, "done");
-    int64_t started = field_int(m, "started_at"), updated = field_int(m, "updated_at");
-    double secs = (double)(updated - started) / 1000.0;
-    double rate = secs > 0 ? (double)done / secs : 0;
-    return json_pack("{sssssssIsIsIsIsfsfssss}", "run_id", ref->run_id, "name", field_str(m, "name"),
-                     "status", field_str(m, "status"), "total", (json_int_t)total, "done",
-                     (json_int_t)done, "failed", (json_int_t)field_int(m, "failed"), "skipped",
-                     (json_int_t)field_int(m, "skipped"), "elapsed_seconds", secs,
-                     "cases_per_second", rate, "dataset", field_str(m, "dataset_path"),
-                     "coordinator", field_str(m, "coordinator"));
-}
-
-static void print_human(json_t *s)
-{
-    int64_t total = json_integer_value(json_object_get(s, "total"));
-    int64_t done = json_integer_value(json_object_get(s, "done"));
-    double frac = total ? (double)done / (double)total : 0;
-    char bar[31];
-    for (int i = 0; i < 30; i++) bar[i] = i < (int)(frac * 30) ? '#' : '.';
-    bar[30] = '\0';
-    printf("run       %s\n", json_string_value(json_object_get(s, "run_id")));
-    printf("status    %s\n", json_string_value(json_object_get(s, "status")));
-    printf("progress  [%s] %.1f%% %lld/%lld\n", bar, 100 * frac, (long long)done, (long long)total);
-    printf("failed    %lld\n", (long long)json_integer_value(json_object_get(s, "failed")));
-    printf("rate      %.0f cases/s over %.1f s\n",
-           json_number_value(json_object_get(s, "cases_per_second")),
-           json_number_value(json_object_get(s, "elapsed_seconds")));
-    printf("dataset   %s\n", json_string_value(json_object_get(s, "dataset")));
-}
 
 int cmd_status(int argc, char **argv)
 {
@@ -88,13 +45,17 @@ int cmd_status(int argc, char **argv)
     rs_err_t err;
     if (coord_runref_open(&ref, out, optind < argc ? argv[optind] : NULL, redis, &err))
         return cli_fail(CLI_USAGE, "%s", err.msg);
-    json_t *s = status_json(&ref);
+    json_t *s = coord_status_json(ref.store, ref.run_id, ref.manifest);
     if (as_json) {
         char *text = json_dumps(s, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         printf("%s\n", text);
         free(text);
     } else {
-        print_human(s);
+        rs_buf_t b;
+        rs_buf_init(&b);
+        coord_status_render(&b, s, 0);
+        fputs(b.data, stdout);
+        rs_buf_cleanup(&b);
     }
     json_decref(s);
     coord_runref_close(&ref);

@@ -36,6 +36,7 @@ typedef struct coord_worker {
     coord_task_t *tasks;
     size_t n_tasks, cap_tasks;
     int welcomed; /* sent WELCOME, waiting for / got CREDIT */
+    uint64_t results; /* new results it delivered */
 } coord_worker_t;
 
 struct coord_dispatch {
@@ -194,6 +195,7 @@ static void on_result(coord_dispatch_t *d, coord_worker_t *w, rs_result_t *r)
         }
         if (coord_sched_complete(d->o.sched, c->idx)) {
             d->this_run++;
+            w->results++;
             batch_push(d, c);
         }
     }
@@ -520,4 +522,21 @@ void coord_dispatch_drain(coord_dispatch_t *d, int64_t timeout_ms)
 int coord_dispatch_redis_down(const coord_dispatch_t *d)
 {
     return d->redis_down;
+}
+
+json_t *coord_dispatch_workers_json(const coord_dispatch_t *d)
+{
+    json_t *arr = json_array();
+    int64_t now = rs_mono_ms();
+    for (size_t i = 0; i < d->n_workers; i++) {
+        const coord_worker_t *w = d->workers[i];
+        size_t in_flight = 0;
+        for (size_t k = 0; k < w->n_tasks; k++) in_flight += w->tasks[k].left;
+        json_array_append_new(arr, json_pack("{sssssIsIsIsIsI}", "id", w->id, "host", w->host,
+                                             "pid", (json_int_t)w->pid, "in_flight",
+                                             (json_int_t)in_flight, "tasks", (json_int_t)w->n_tasks,
+                                             "results", (json_int_t)w->results, "silent_ms",
+                                             (json_int_t)(now - w->last_seen_ms)));
+    }
+    return arr;
 }

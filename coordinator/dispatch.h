@@ -10,6 +10,7 @@
 #ifndef COORD_DISPATCH_H
 #define COORD_DISPATCH_H
 
+#include <jansson.h>
 #include <signal.h>
 #include <stdint.h>
 
@@ -65,6 +66,9 @@ void coord_dispatch_drain(coord_dispatch_t *d, int64_t timeout_ms);
 int coord_dispatch_flush(coord_dispatch_t *d, volatile sig_atomic_t *stop, int max_stops,
                          rs_err_t *err);
 int coord_dispatch_redis_down(const coord_dispatch_t *d);
+
+/* The live workers: [{id, host, pid, in_flight, tasks, results, silent_ms}] (new reference). */
+json_t *coord_dispatch_workers_json(const coord_dispatch_t *d);
 
 void coord_dispatch_progress(const coord_dispatch_t *d, coord_progress_t *out);
 

@@ -15,7 +15,8 @@ typedef struct command {
 static const command_t COMMANDS[] = {
     {"run", cmd_run, "run an evaluation from a config file"},
     {"resume", cmd_resume, "continue an interrupted run where it stopped"},
-    {"status", cmd_status, "show a run's progress and state"},
+    {"status", cmd_status, "show a run's progress, rate, failures and live workers"},
+    {"top", cmd_top, "watch a run live, refreshed every second"},
     {"report", cmd_report, "rebuild a run's reports from its stored results"},
     {"datasets", cmd_datasets, "generate or check datasets"},
 };

@@ -457,3 +457,42 @@ char *coord_store_lock_holder(coord_store_t *st, const char *run_id)
     if (r) freeReplyObject(r);
     return holder;
 }
+
+int coord_store_live_put(coord_store_t *st, const char *run_id, const char *workers_json,
+                         const char *event_json, int64_t ttl_ms, rs_err_t *err)
+{
+    char *wkey = run_key(run_id, ":workers"), *chan = run_key(run_id, ":events");
+    redisReply *r = command(st, err, "SET %s %s PX %lld", wkey, workers_json, (long long)ttl_ms);
+    int rc = reply_error(st->c, r, "SET workers", err);
+    if (rc == 0) {
+        freeReplyObject(r);
+        r = command(st, err, "PUBLISH %s %s", chan, event_json);
+        rc = reply_error(st->c, r, "PUBLISH", err);
+        if (rc == 0) freeReplyObject(r);
+    }
+    free(wkey);
+    free(chan);
+    return rc;
+}
+
+char *coord_store_live_workers(coord_store_t *st, const char *run_id)
+{
+    rs_err_t err;
+    char *key = run_key(run_id, ":workers");
+    redisReply *r = command(st, &err, "GET %s", key);
+    free(key);
+    char *v = r && r->type == REDIS_REPLY_STRING ? rs_xstrndup(r->str, r->len) : NULL;
+    if (r) freeReplyObject(r);
+    return v;
+}
+
+int coord_store_publish(coord_store_t *st, const char *run_id, const char *event_json,
+                        rs_err_t *err)
+{
+    char *chan = run_key(run_id, ":events");
+    redisReply *r = command(st, err, "PUBLISH %s %s", chan, event_json);
+    free(chan);
+    if (reply_error(st->c, r, "PUBLISH", err)) return -1;
+    freeReplyObject(r);
+    return 0;
+}

@@ -64,6 +64,16 @@ int coord_store_lock_acquire(coord_store_t *st, const char *run_id, const char *
 int coord_store_lock_renew(coord_store_t *st, const char *run_id, const char *owner,
                            int64_t ttl_ms, rs_err_t *err);
 void coord_store_lock_release(coord_store_t *st, const char *run_id, const char *owner);
+/* Live view, refreshed every second by the coordinator: rs:run:<id>:workers (a JSON array of the
+ * live workers, expiring after ttl_ms so a dead coordinator's view vanishes) and one progress event
+ * PUBLISHed on rs:run:<id>:events. */
+int coord_store_live_put(coord_store_t *st, const char *run_id, const char *workers_json,
+                         const char *event_json, int64_t ttl_ms, rs_err_t *err);
+/* The live workers JSON array (heap), or NULL when none is published (the run is not live). */
+char *coord_store_live_workers(coord_store_t *st, const char *run_id);
+int coord_store_publish(coord_store_t *st, const char *run_id, const char *event_json,
+                        rs_err_t *err);
+
 /* Who holds the run lock now (heap), or NULL when nobody does. */
 char *coord_store_lock_holder(coord_store_t *st, const char *run_id);
 int coord_store_lock_steal(coord_store_t *st, const char *run_id, const char *holder,

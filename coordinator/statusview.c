@@ -1,0 +1,97 @@
+/* statusview: status JSON from the manifest and the live workers key, and its text form. */
+#include "statusview.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int64_t field_int(json_t *m, const char *k)
+{
+    int64_t v = 0;
+    const char *s = json_string_value(json_object_get(m, k));
+    if (s) rs_parse_i64(s, &v);
+    return v;
+}
+
+static const char *field_str(json_t *m, const char *k)
+{
+    const char *s = json_string_value(json_object_get(m, k));
+    return s ? s : "";
+}
+
+static json_t *live_workers(coord_store_t *st, const char *run_id)
+{
+    char *text = coord_store_live_workers(st, run_id);
+    json_t *w = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    return json_is_array(w) ? w : (json_decref(w), json_null());
+}
+
+json_t *coord_status_json(coord_store_t *st, const char *run_id, json_t *m)
+{
+    int64_t total = field_int(m, "total"), done = field_int(m, "done");
+    int64_t started = field_int(m, "started_at"), updated = field_int(m, "updated_at");
+    int64_t finished = field_int(m, "finished_at");
+    int running = strcmp(field_str(m, "status"), "running") == 0;
+    int64_t end = running ? rs_wall_ms() : (finished ? finished : updated);
+    double secs = (double)(end - started) / 1000.0;
+    double rate = secs > 0 ? (double)done / secs : 0;
+    json_t *workers = live_workers(st, run_id);
+    int live = running && json_is_array(workers);
+    json_t *eta = live && rate > 0 ? json_real((double)(total - done) / rate) : json_null();
+    return json_pack("{sssssssbsIsIsIsIsfsfsfsossssso}", "run_id", run_id, "name",
+                     field_str(m, "name"), "status", field_str(m, "status"), "live", live,
+                     "total", (json_int_t)total, "done", (json_int_t)done, "failed",
+                     (json_int_t)field_int(m, "failed"), "skipped",
+                     (json_int_t)field_int(m, "skipped"), "percent",
+                     total ? 100.0 * (double)done / (double)total : 100.0, "elapsed_seconds", secs,
+                     "cases_per_second", rate, "eta_seconds", eta, "dataset",
+                     field_str(m, "dataset_path"), "coordinator", field_str(m, "coordinator"),
+                     "workers", live ? workers : (json_decref(workers), json_array()));
+}
+
+static void bar(rs_buf_t *b, double frac, int width)
+{
+    rs_buf_putc(b, '[');
+    for (int i = 0; i < width; i++) rs_buf_putc(b, i < (int)(frac * width) ? '#' : '.');
+    rs_buf_putc(b, ']');
+}
+
+static void render_workers(rs_buf_t *b, json_t *workers)
+{
+    size_t i;
+    json_t *w;
+    if (json_array_size(workers) == 0) return;
+    rs_buf_printf(b, "\n%-20s %-16s %8s %9s %10s\n", "worker", "host", "pid", "in flight", "results");
+    json_array_foreach(workers, i, w)
+        rs_buf_printf(b, "%-20s %-16s %8lld %9lld %10lld\n",
+                      json_string_value(json_object_get(w, "id")),
+                      json_string_value(json_object_get(w, "host")),
+                      (long long)json_integer_value(json_object_get(w, "pid")),
+                      (long long)json_integer_value(json_object_get(w, "in_flight")),
+                      (long long)json_integer_value(json_object_get(w, "results")));
+}
+
+void coord_status_render(rs_buf_t *b, json_t *s, int width)
+{
+    int bw = (width > 0 ? width : 80) - 40;
+    if (bw < 10) bw = 10;
+    long long total = json_integer_value(json_object_get(s, "total"));
+    long long done = json_integer_value(json_object_get(s, "done"));
+    double pct = json_number_value(json_object_get(s, "percent"));
+    json_t *eta = json_object_get(s, "eta_seconds");
+    rs_buf_printf(b, "run       %s\n", json_string_value(json_object_get(s, "run_id")));
+    rs_buf_printf(b, "status    %s%s\n", json_string_value(json_object_get(s, "status")),
+                  json_is_true(json_object_get(s, "live")) ? " (live)" : "");
+    rs_buf_puts(b, "progress  ");
+    bar(b, pct / 100.0, bw);
+    rs_buf_printf(b, " %.1f%% %lld/%lld\n", pct, done, total);
+    rs_buf_printf(b, "failed    %lld   skipped lines %lld\n",
+                  (long long)json_integer_value(json_object_get(s, "failed")),
+                  (long long)json_integer_value(json_object_get(s, "skipped")));
+    rs_buf_printf(b, "rate      %.0f cases/s over %.1f s", json_number_value(json_object_get(s, "cases_per_second")),
+                  json_number_value(json_object_get(s, "elapsed_seconds")));
+    if (json_is_number(eta)) rs_buf_printf(b, ", ETA %.0f s", json_number_value(eta));
+    rs_buf_printf(b, "\ndataset   %s\ncoordinator %s\n", json_string_value(json_object_get(s, "dataset")),
+                  json_string_value(json_object_get(s, "coordinator")));
+    render_workers(b, json_object_get(s, "workers"));
+}
