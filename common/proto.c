@@ -43,6 +43,7 @@ typedef struct field {
     size_t len_off; /* K_JSON, K_STRS, K_JSONS: offset of the size_t length or count */
     int64_t min;    /* K_I64: smallest value accepted */
     const nested_t *nested;
+    int optional;   /* may be absent on the wire (added after version 1 shipped); left zero */
 } field_t;
 
 #define MAX_FIELDS 8 /* the most fields any one map has; find_fields relies on it */
@@ -57,6 +58,7 @@ typedef struct field {
 #define F_JSON(k, o, n) {KEY(k), .kind = K_JSON, .off = (o), .len_off = (n)}
 #define F_STRS(k, o, n) {KEY(k), .kind = K_STRS, .off = (o), .len_off = (n)}
 #define F_JSONS(k, o, n) {KEY(k), .kind = K_JSONS, .off = (o), .len_off = (n)}
+#define F_JSON_OPT(k, o, n) {KEY(k), .kind = K_JSON, .off = (o), .len_off = (n), .optional = 1}
 #define F_NESTED(k, h) {KEY(k), .kind = K_NESTED, .nested = &(h)}
 #define OF(T, m) offsetof(T, m)
 
@@ -105,6 +107,7 @@ static const field_t RESULT_FIELDS[] = {
     F_U64("lease", OF(rs_result_t, lease)),
     F_NESTED("cases", RESULT_CASES),
     F_JSONS("spans", OF(rs_result_t, spans), OF(rs_result_t, n_spans)),
+    F_JSON_OPT("stats", OF(rs_result_t, stats), OF(rs_result_t, stats_len)),
 };
 
 static const field_t CASE_RESULT_FIELDS[] = {
@@ -610,7 +613,7 @@ static int find_fields(dec_t *d, const msgpack_object *o, const field_t *fields,
         }
     }
     for (size_t j = 0; j < n; j++) {
-        if (vals[j]) continue;
+        if (vals[j] || fields[j].optional) continue;
         push(d, fields[j].key);
         return fail(d, "is required");
     }
@@ -624,6 +627,7 @@ static int decode_fields(dec_t *d, const msgpack_object *o, const field_t *field
     assert(n <= MAX_FIELDS);
     if (find_fields(d, o, fields, n, vals) < 0) return -1;
     for (size_t i = 0; i < n; i++) {
+        if (!vals[i]) continue; /* an optional field that is absent stays zero */
         push(d, fields[i].key);
         if (decode_value(d, &fields[i], vals[i], base) < 0) return -1;
         pop(d);

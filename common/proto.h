@@ -72,6 +72,11 @@ typedef struct rs_result {
     size_t n_cases;
     char **spans; /* JSON span records */
     size_t n_spans;
+    /* Usage of the model calls behind these cases, for the coordinator's live counters (JSON,
+     * optional): {"<model>": {"calls": n, "input_tokens": n, "output_tokens": n,
+     * "errors": {"<reason>": n}, "latency_ms": [ms, ...]}}. May be NULL. */
+    char *stats;
+    size_t stats_len;
 } rs_result_t;
 
 typedef struct rs_msg {

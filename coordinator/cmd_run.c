@@ -18,6 +18,7 @@
 #include "dataset.h"
 #include "dispatch.h"
 #include "log.h"
+#include "metrics.h"
 #include "progress.h"
 #include "redisproc.h"
 #include "report.h"
@@ -27,6 +28,7 @@
 #include "sched.h"
 #include "spawn.h"
 #include "store.h"
+#include "usage.h"
 
 static volatile sig_atomic_t stop_requests;
 
@@ -157,6 +159,8 @@ typedef struct run_ctx {
     coord_sched_t *sched;
     coord_dispatch_t *dispatch;
     coord_spawn_t *spawn;
+    coord_usage_t *usage;
+    coord_metrics_t *metrics;
     coord_progress_view_t view;
     uint64_t done_before; /* cases done before this process started */
     int lost_lock;
@@ -167,7 +171,9 @@ typedef struct run_ctx {
 static void ctx_cleanup(run_ctx_t *r)
 {
     coord_spawn_stop(&r->spawn, 0);
+    coord_metrics_stop(&r->metrics);
     coord_dispatch_destroy(&r->dispatch);
+    coord_usage_destroy(&r->usage);
     coord_sched_destroy(&r->sched);
     if (r->store) coord_runlock_release(&r->lock, r->store);
     coord_store_destroy(&r->store);
@@ -212,9 +218,8 @@ static json_t *manifest_new(run_ctx_t *r)
 /* Checks of what this version can run: every failure is the user's input (exit 2). */
 static int check_supported(const rs_config_t *cfg, rs_err_t *err)
 {
-    if (cfg->report.html)
-        return rs_err_set(err, "report.formats: html is not available in this version "
-                               "(json, markdown, jsonl are)");
+    /* Config features this version cannot run are refused here, before anything starts; every
+     * report format (json, markdown, html, jsonl) is available now. */
     return 0;
 }
 
@@ -372,8 +377,15 @@ static int start_resume(run_ctx_t *r, rs_err_t *err)
 
 static int start_cluster(run_ctx_t *r, rs_err_t *err)
 {
+    r->usage = coord_usage_new(r->cfg);
+    char *before = coord_store_run_fetch(r->store, r->run_id, ":usage");
+    if (before) coord_usage_merge(r->usage, before); /* a resume continues the counters */
+    free(before);
+    if (r->cfg->cluster.metrics_bind &&
+        !(r->metrics = coord_metrics_start(r->cfg->cluster.metrics_bind, err)))
+        return -1;
     coord_dispatch_opts_t o = {r->cfg, r->run_id, r->spec, r->ds, r->sched, r->store,
-                               r->cfg->cluster.bind};
+                               r->cfg->cluster.bind, r->usage};
     if (!(r->dispatch = coord_dispatch_new(&o, err))) return -1;
     if (r->cfg->cluster.workers > 0) {
         r->spawn = coord_spawn_start((size_t)r->cfg->cluster.workers,
@@ -383,12 +395,49 @@ static int start_cluster(run_ctx_t *r, rs_err_t *err)
     return 0;
 }
 
+static void put_usage(run_ctx_t *r)
+{
+    json_t *u = coord_usage_json(r->usage);
+    char *text = json_dumps(u, JSON_COMPACT);
+    rs_err_t ignored;
+    coord_store_run_put(r->store, r->run_id, ":usage", text, &ignored);
+    free(text);
+    json_decref(u);
+}
+
+static void publish_metrics(run_ctx_t *r, const coord_progress_t *p)
+{
+    rs_buf_t b;
+    rs_buf_init(&b);
+    rs_buf_printf(&b, "# HELP reasonsaver_cases Cases of the run by state.\n"
+                      "# TYPE reasonsaver_cases gauge\n"
+                      "reasonsaver_cases{state=\"total\"} %llu\n"
+                      "reasonsaver_cases{state=\"done\"} %llu\n"
+                      "reasonsaver_cases{state=\"failed\"} %llu\n"
+                      "reasonsaver_cases{state=\"in_flight\"} %lld\n"
+                      "# HELP reasonsaver_cases_redone_total Cases handed out again.\n"
+                      "# TYPE reasonsaver_cases_redone_total counter\n"
+                      "reasonsaver_cases_redone_total %llu\n"
+                      "# HELP reasonsaver_workers Live workers.\n"
+                      "# TYPE reasonsaver_workers gauge\n"
+                      "reasonsaver_workers %zu\n",
+                  (unsigned long long)p->total, (unsigned long long)p->done,
+                  (unsigned long long)p->failed, (long long)p->in_flight,
+                  (unsigned long long)p->requeued, p->workers);
+    coord_usage_prometheus(r->usage, &b);
+    coord_metrics_publish(r->metrics, b.data, b.len);
+    rs_buf_cleanup(&b);
+}
+
 /* Once a second: the live workers and a progress event, for status, top and dashboards. */
 static void publish_live(run_ctx_t *r, const coord_progress_t *p)
 {
     int64_t now = rs_mono_ms();
-    if (now - r->live_ms < 1000 || coord_dispatch_redis_down(r->dispatch)) return;
+    if (now - r->live_ms < 1000) return;
+    if (r->metrics) publish_metrics(r, p);
+    if (coord_dispatch_redis_down(r->dispatch)) return;
     r->live_ms = now;
+    put_usage(r);
     double secs = rs_mono_sec() - r->started;
     json_t *workers = coord_dispatch_workers_json(r->dispatch);
     json_t *event = json_pack("{sssssIsIsIsIsisfsI}", "type", "progress", "run_id", r->run_id,
@@ -461,6 +510,7 @@ static int finish(run_ctx_t *r, int interrupted, rs_err_t *err)
         coord_store_run_set(r->store, r->run_id, "status", status, err) ||
         record_resources(r, err))
         return -1;
+    put_usage(r);
     json_t *ev = json_pack("{ssssss}", "type", "status", "run_id", r->run_id, "status", status);
     char *event = json_dumps(ev, JSON_COMPACT);
     coord_store_publish(r->store, r->run_id, event, err);

@@ -200,6 +200,9 @@ static void on_result(coord_dispatch_t *d, coord_worker_t *w, rs_result_t *r)
         }
     }
     w->credit += (int64_t)r->n_cases;
+    if (d->o.usage && r->stats && r->stats_len &&
+        coord_usage_add(d->o.usage, r->stats, r->stats_len) != 0)
+        rs_debug("worker %s sent unreadable stats; ignored", w->id);
     size_t pos;
     coord_task_t *t = task_find(w, r->task_id, &pos);
     if (!t) return; /* an expired lease's late answer: its cases were accepted above if new */

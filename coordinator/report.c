@@ -1,10 +1,12 @@
-/* report: streaming aggregation of stored results and the report writers (JSON, Markdown, JSONL). */
+/* report: streaming aggregation of stored results and the report writers (JSON, Markdown, JSONL;
+ * HTML is rendered by html.c from the same report object). */
 #include "report.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "html.h"
 #include "log.h"
 #include "stats.h"
 
@@ -463,6 +465,11 @@ int coord_report_build(coord_store_t *st, const char *run_id, const rs_config_t 
         char *md = markdown(report);
         rc = write_text(dir, "report.md", md, err);
         free(md);
+    }
+    if (rc == 0 && cfg->report.html) {
+        char *html = coord_html_render(report);
+        rc = write_text(dir, "report.html", html, err);
+        free(html);
     }
     if (out && rc == 0) *out = report;
     else json_decref(report);

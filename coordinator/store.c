@@ -477,13 +477,7 @@ int coord_store_live_put(coord_store_t *st, const char *run_id, const char *work
 
 char *coord_store_live_workers(coord_store_t *st, const char *run_id)
 {
-    rs_err_t err;
-    char *key = run_key(run_id, ":workers");
-    redisReply *r = command(st, &err, "GET %s", key);
-    free(key);
-    char *v = r && r->type == REDIS_REPLY_STRING ? rs_xstrndup(r->str, r->len) : NULL;
-    if (r) freeReplyObject(r);
-    return v;
+    return coord_store_run_fetch(st, run_id, ":workers");
 }
 
 int coord_store_publish(coord_store_t *st, const char *run_id, const char *event_json,
@@ -495,4 +489,26 @@ int coord_store_publish(coord_store_t *st, const char *run_id, const char *event
     if (reply_error(st->c, r, "PUBLISH", err)) return -1;
     freeReplyObject(r);
     return 0;
+}
+
+int coord_store_run_put(coord_store_t *st, const char *run_id, const char *suffix,
+                        const char *value, rs_err_t *err)
+{
+    char *key = run_key(run_id, suffix);
+    redisReply *r = command(st, err, "SET %s %s", key, value);
+    free(key);
+    if (reply_error(st->c, r, "SET", err)) return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
+char *coord_store_run_fetch(coord_store_t *st, const char *run_id, const char *suffix)
+{
+    rs_err_t err;
+    char *key = run_key(run_id, suffix);
+    redisReply *r = command(st, &err, "GET %s", key);
+    free(key);
+    char *v = r && r->type == REDIS_REPLY_STRING ? rs_xstrndup(r->str, r->len) : NULL;
+    if (r) freeReplyObject(r);
+    return v;
 }

@@ -74,6 +74,11 @@ char *coord_store_live_workers(coord_store_t *st, const char *run_id);
 int coord_store_publish(coord_store_t *st, const char *run_id, const char *event_json,
                         rs_err_t *err);
 
+/* A string key of the run, rs:run:<id><suffix> (":usage"): set, and get (heap, NULL if none). */
+int coord_store_run_put(coord_store_t *st, const char *run_id, const char *suffix,
+                        const char *value, rs_err_t *err);
+char *coord_store_run_fetch(coord_store_t *st, const char *run_id, const char *suffix);
+
 /* Who holds the run lock now (heap), or NULL when nobody does. */
 char *coord_store_lock_holder(coord_store_t *st, const char *run_id);
 int coord_store_lock_steal(coord_store_t *st, const char *run_id, const char *holder,

@@ -345,9 +345,10 @@ static void test_roundtrip_result(void **state)
         sample_case_result(0, 0), sample_case_result(9, 1), {UINT64_MAX, 0, "", 0}};
     rs_msg_t m = {.type = RS_MSG_RESULT};
     m.u.result = (rs_result_t){
-        5, UINT64_MAX, cases, RS_ARRAY_LEN(cases), SAMPLE_SPANS, RS_ARRAY_LEN(SAMPLE_SPANS)};
+        5, UINT64_MAX, cases, RS_ARRAY_LEN(cases), SAMPLE_SPANS, RS_ARRAY_LEN(SAMPLE_SPANS),
+        "{\"m\":{\"calls\":3}}", 17};
     round_trip(&m);
-    m.u.result = (rs_result_t){5, 6, NULL, 0, NULL, 0};
+    m.u.result = (rs_result_t){5, 6, NULL, 0, NULL, 0, NULL, 0};
     round_trip(&m);
 }
 
@@ -425,7 +426,7 @@ static void test_truncated_at_every_byte(void **state)
     rs_case_t cases[] = {sample_case(0, false), sample_case(1, true)};
     rs_case_result_t results[] = {sample_case_result(0, 0), sample_case_result(1, 1)};
     rs_task_t task = {11, 12, 1000, cases, 2};
-    rs_result_t result = {11, 12, results, 2, SAMPLE_SPANS, 2};
+    rs_result_t result = {11, 12, results, 2, SAMPLE_SPANS, 2, NULL, 0};
     rs_buf_t frames[2];
     rs_buf_init(&frames[0]);
     rs_buf_init(&frames[1]);

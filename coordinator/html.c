@@ -1,0 +1,740 @@
+/* html: report.html. One function per report section, keyed by the report field it needs (see
+ * SECTIONS at the end), horizontal SVG bar charts with Wilson-interval whiskers, and every report
+ * string escaped. The data attributes on key numbers (data-model, data-grader, data-tag,
+ * data-metric) and the element ids are the page's stable interface for tests and scrapers. */
+#include "html.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "report.h"
+#include "util.h"
+
+/* Okabe-Ito colours: told apart with the common colour-vision deficiencies. Yellow comes last as
+ * it is the weakest on white; bars also carry an outline and a text label, so colour is never the
+ * only cue. */
+static const char *const PALETTE[] = {"#0072B2", "#E69F00", "#009E73", "#CC79A7",
+                                      "#D55E00", "#56B4E9", "#F0E442"};
+
+static const char *colour(size_t i)
+{
+    return PALETTE[i % RS_ARRAY_LEN(PALETTE)];
+}
+
+/* ---- text ---- */
+
+/* Escapes n bytes of s for text and double-quoted attributes alike. */
+static void esc_n(rs_buf_t *b, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n && s[i]; i++) {
+        switch (s[i]) {
+        case '&': rs_buf_puts(b, "&amp;"); break;
+        case '<': rs_buf_puts(b, "&lt;"); break;
+        case '>': rs_buf_puts(b, "&gt;"); break;
+        case '"': rs_buf_puts(b, "&quot;"); break;
+        case '\'': rs_buf_puts(b, "&#39;"); break;
+        default: rs_buf_putc(b, s[i]);
+        }
+    }
+}
+
+static void esc(rs_buf_t *b, const char *s)
+{
+    if (s) esc_n(b, s, strlen(s));
+}
+
+static size_t utf8_len(const char *s)
+{
+    size_t n = 0;
+    for (; s && *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* Escapes s cut to at most max characters (an ellipsis marks a cut), never inside a UTF-8
+ * sequence: chart labels have a fixed width; the full text is in the bar's tooltip and tables. */
+static void esc_fit(rs_buf_t *b, const char *s, size_t max)
+{
+    if (utf8_len(s) <= max) {
+        esc(b, s);
+        return;
+    }
+    const char *p = s;
+    for (size_t n = 0; *p && n < max - 1; n++)
+        for (p++; ((unsigned char)*p & 0xC0) == 0x80; p++) {
+        }
+    esc_n(b, s, (size_t)(p - s));
+    rs_buf_puts(b, "\xE2\x80\xA6");
+}
+
+/* name="value", escaped; nothing when value is NULL. */
+static void attr(rs_buf_t *b, const char *name, const char *value)
+{
+    if (!value) return;
+    rs_buf_printf(b, " %s=\"", name);
+    esc(b, value);
+    rs_buf_putc(b, '"');
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+static long long jint(json_t *o, const char *k)
+{
+    return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static double jnum(json_t *o, const char *k)
+{
+    return json_number_value(json_object_get(o, k));
+}
+
+/* 30071 -> "30,071". */
+static void put_int(rs_buf_t *b, long long v)
+{
+    char d[32];
+    unsigned long long mag = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    int n = snprintf(d, sizeof(d), "%llu", mag);
+    if (v < 0) rs_buf_putc(b, '-');
+    for (int i = 0; i < n; i++) {
+        if (i > 0 && (n - i) % 3 == 0) rs_buf_putc(b, ',');
+        rs_buf_putc(b, d[i]);
+    }
+}
+
+/* Accuracy as the Markdown report and the summary print it: one decimal of a percent. */
+static void put_pct(rs_buf_t *b, double frac)
+{
+    rs_buf_printf(b, "%.1f%%", 100 * frac);
+}
+
+static void put_bytes(rs_buf_t *b, double bytes)
+{
+    if (bytes >= 1024.0 * 1024.0) rs_buf_printf(b, "%.1f MiB", bytes / (1024.0 * 1024.0));
+    else if (bytes >= 1024.0) rs_buf_printf(b, "%.1f KiB", bytes / 1024.0);
+    else rs_buf_printf(b, "%.0f B", bytes);
+}
+
+static void put_time_ms(rs_buf_t *b, long long ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char s[64];
+    if (gmtime_r(&t, &tm) && strftime(s, sizeof(s), "%Y-%m-%d %H:%M:%S UTC", &tm))
+        rs_buf_puts(b, s);
+}
+
+/* ---- tables ---- */
+
+/* Which number a cell holds: its data attributes. NULL parts are left out. */
+typedef struct cell_key {
+    const char *tag, *model, *grader;
+} cell_key_t;
+
+static void td_num(rs_buf_t *b, const cell_key_t *k, const char *metric)
+{
+    rs_buf_puts(b, "<td class=\"n\"");
+    attr(b, "data-tag", k->tag);
+    attr(b, "data-model", k->model);
+    attr(b, "data-grader", k->grader);
+    attr(b, "data-metric", metric);
+    rs_buf_putc(b, '>');
+}
+
+static void td_int(rs_buf_t *b, const cell_key_t *k, const char *metric, long long v)
+{
+    td_num(b, k, metric);
+    put_int(b, v);
+    rs_buf_puts(b, "</td>");
+}
+
+static void td_text(rs_buf_t *b, const char *s)
+{
+    rs_buf_puts(b, "<td>");
+    esc(b, s);
+    rs_buf_puts(b, "</td>");
+}
+
+/* Opens a scrollable table with its header row. cols ends with NULL; a name starting with '#' is
+ * a numeric column (right-aligned, the '#' not shown). */
+static void table_open(rs_buf_t *b, const char *id, const char *const *cols)
+{
+    rs_buf_printf(b, "<div class=\"scroll\"><table id=\"%s\"><thead><tr>", id);
+    for (; *cols; cols++) {
+        if (**cols == '#') rs_buf_printf(b, "<th class=\"n\">%s</th>", *cols + 1);
+        else rs_buf_printf(b, "<th>%s</th>", *cols);
+    }
+    rs_buf_puts(b, "</tr></thead>\n");
+}
+
+static void table_close(rs_buf_t *b)
+{
+    rs_buf_puts(b, "</table></div>\n");
+}
+
+#define COUNT_COLS "#correct", "#wrong", "#error", "#skipped", "#accuracy", "#95% CI"
+
+/* The cells of one counts object (report.h's per-grader counts): the COUNT_COLS columns. */
+static void counts_cells(rs_buf_t *b, const cell_key_t *k, json_t *g)
+{
+    static const char *const kinds[] = {"correct", "wrong", "error", "skipped"};
+    for (size_t i = 0; i < RS_ARRAY_LEN(kinds); i++) td_int(b, k, kinds[i], jint(g, kinds[i]));
+    json_t *acc = json_object_get(g, "accuracy"), *ci = json_object_get(g, "ci95");
+    td_num(b, k, "accuracy");
+    if (json_is_number(acc)) put_pct(b, json_number_value(acc));
+    else rs_buf_puts(b, "n/a");
+    rs_buf_puts(b, "</td>");
+    td_num(b, k, "ci95");
+    if (json_array_size(ci) == 2)
+        rs_buf_printf(b, "%.1f\xE2\x80\x93%.1f", 100 * json_number_value(json_array_get(ci, 0)),
+                      100 * json_number_value(json_array_get(ci, 1)));
+    else
+        rs_buf_puts(b, "\xE2\x80\x94");
+    rs_buf_puts(b, "</td>");
+}
+
+/* ---- facts (the header's and the small sections' label/value grids) ---- */
+
+static void fact_open(rs_buf_t *b, const char *id, const char *label)
+{
+    rs_buf_printf(b, "<div><dt>%s</dt><dd id=\"%s\">", label, id);
+}
+
+static void fact_close(rs_buf_t *b)
+{
+    rs_buf_puts(b, "</dd></div>\n");
+}
+
+static void fact_int(rs_buf_t *b, const char *id, const char *label, long long v)
+{
+    fact_open(b, id, label);
+    put_int(b, v);
+    fact_close(b);
+}
+
+/* ---- charts ---- */
+
+/* One bar of a horizontal bar chart. Consecutive bars with the same group are drawn together,
+ * the group's name beside its first bar. */
+typedef struct bar {
+    const char *group, *label;
+    json_t *counts; /* accuracy, ci95, correct, wrong */
+    size_t colour;
+    cell_key_t key;
+} bar_t;
+
+typedef struct bars {
+    bar_t *v;
+    size_t n, cap;
+} bars_t;
+
+static void bars_add(bars_t *bs, bar_t bar)
+{
+    if (bs->n == bs->cap) {
+        bs->cap = bs->cap ? 2 * bs->cap : 16;
+        bs->v = rs_xrealloc(bs->v, bs->cap * sizeof(bar_t));
+    }
+    bs->v[bs->n++] = bar;
+}
+
+/* Geometry in SVG user units (px at 100%). Labels are sized from their length, at roughly 7 px a
+ * character of the 12 px font, capped so that one long name cannot squeeze the plot. */
+enum { BAR_H = 14, ROW_H = 22, GROUP_GAP = 10, TOP = 8, AXIS_H = 26, PLOT_W = 520, VALUE_W = 56,
+       CHAR_W = 7, GROUP_CHARS = 26, LABEL_CHARS = 20 };
+
+typedef struct layout {
+    int label_x, plot_x, width, height;
+} layout_t;
+
+static size_t max_chars(const bars_t *bs, int group, size_t cap)
+{
+    size_t m = 1;
+    for (size_t i = 0; i < bs->n; i++) {
+        size_t n = utf8_len(group ? bs->v[i].group : bs->v[i].label);
+        if (n > m) m = n;
+    }
+    return m < cap ? m : cap;
+}
+
+static int new_group(const bars_t *bs, size_t i)
+{
+    return i == 0 || strcmp(bs->v[i].group, bs->v[i - 1].group) != 0;
+}
+
+static layout_t chart_layout(const bars_t *bs)
+{
+    layout_t l;
+    l.label_x = CHAR_W * (int)max_chars(bs, 1, GROUP_CHARS) + 16;
+    l.plot_x = l.label_x + CHAR_W * (int)max_chars(bs, 0, LABEL_CHARS) + 12;
+    l.width = l.plot_x + PLOT_W + VALUE_W;
+    l.height = TOP + AXIS_H;
+    for (size_t i = 0; i < bs->n; i++) l.height += ROW_H + (i > 0 && new_group(bs, i) ? GROUP_GAP : 0);
+    return l;
+}
+
+/* Gridlines every 20% and their labels under the plot. */
+static void chart_axis(rs_buf_t *b, const layout_t *l)
+{
+    int bottom = l->height - AXIS_H;
+    for (int p = 0; p <= 100; p += 20) {
+        int x = l->plot_x + PLOT_W * p / 100;
+        rs_buf_printf(b, "<line class=\"%s\" x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\"/>"
+                         "<text class=\"tick\" x=\"%d\" y=\"%d\" text-anchor=\"middle\">%d%%</text>\n",
+                      p ? "grid" : "axis", x, x, TOP - 4, bottom + 2, x, bottom + 16, p);
+    }
+}
+
+static void bar_tooltip(rs_buf_t *b, const bar_t *bar, double acc)
+{
+    json_t *ci = json_object_get(bar->counts, "ci95");
+    rs_buf_puts(b, "<title>");
+    esc(b, bar->group);
+    rs_buf_puts(b, " \xC2\xB7 ");
+    esc(b, bar->label);
+    rs_buf_printf(b, ": %.1f%% (95%% CI %.1f\xE2\x80\x93%.1f%%), %lld correct of %lld graded</title>",
+                  100 * acc, 100 * json_number_value(json_array_get(ci, 0)),
+                  100 * json_number_value(json_array_get(ci, 1)), jint(bar->counts, "correct"),
+                  jint(bar->counts, "correct") + jint(bar->counts, "wrong"));
+}
+
+/* The bar, its interval whisker (with end caps) and its value. A bar without graded cases shows
+ * "n/a" and no rect, so rect.bar counts the bars that carry a number. */
+static void chart_bar(rs_buf_t *b, const layout_t *l, const bar_t *bar, int y)
+{
+    json_t *acc = json_object_get(bar->counts, "accuracy"), *ci = json_object_get(bar->counts, "ci95");
+    if (!json_is_number(acc)) {
+        rs_buf_printf(b, "<text class=\"val\" x=\"%d\" y=\"%d\">n/a</text>\n", l->plot_x + 4, y + 11);
+        return;
+    }
+    double a = json_number_value(acc), end = l->plot_x + PLOT_W * a, label_x = end;
+    rs_buf_printf(b, "<rect class=\"bar\" x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"",
+                  l->plot_x, y, PLOT_W * a, BAR_H, colour(bar->colour));
+    attr(b, "data-tag", bar->key.tag);
+    attr(b, "data-model", bar->key.model);
+    attr(b, "data-grader", bar->key.grader);
+    rs_buf_printf(b, " data-accuracy=\"%.6f\">", a);
+    bar_tooltip(b, bar, a);
+    rs_buf_puts(b, "</rect>");
+    if (json_array_size(ci) == 2) {
+        double lo = l->plot_x + PLOT_W * json_number_value(json_array_get(ci, 0));
+        double hi = l->plot_x + PLOT_W * json_number_value(json_array_get(ci, 1));
+        rs_buf_printf(b, "<path class=\"ci\" d=\"M%.1f %dH%.1fM%.1f %dV%dM%.1f %dV%d\"/>", lo,
+                      y + BAR_H / 2, hi, lo, y + 2, y + BAR_H - 2, hi, y + 2, y + BAR_H - 2);
+        if (hi > label_x) label_x = hi;
+    }
+    rs_buf_printf(b, "<text class=\"val\" x=\"%.1f\" y=\"%d\">", label_x + 6, y + 11);
+    put_pct(b, a);
+    rs_buf_puts(b, "</text>\n");
+}
+
+static void chart_labels(rs_buf_t *b, const layout_t *l, const bars_t *bs, size_t i, int y)
+{
+    if (new_group(bs, i)) {
+        rs_buf_printf(b, "<text class=\"grp\" x=\"0\" y=\"%d\">", y + 11);
+        esc_fit(b, bs->v[i].group, GROUP_CHARS);
+        rs_buf_puts(b, "</text>");
+    }
+    rs_buf_printf(b, "<text x=\"%d\" y=\"%d\">", l->label_x, y + 11);
+    esc_fit(b, bs->v[i].label, LABEL_CHARS);
+    rs_buf_puts(b, "</text>");
+}
+
+/* A horizontal bar chart of accuracies (0-100%) with Wilson 95% whiskers. */
+static void svg_chart(rs_buf_t *b, const char *id, const char *title, const bars_t *bs)
+{
+    layout_t l = chart_layout(bs);
+    rs_buf_printf(b, "<svg id=\"%s\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" "
+                     "role=\"img\" aria-label=\"%s\" viewBox=\"0 0 %d %d\" width=\"%d\" "
+                     "height=\"%d\">\n<title>%s</title>\n",
+                  id, title, l.width, l.height, l.width, l.height, title);
+    chart_axis(b, &l);
+    int y = TOP;
+    for (size_t i = 0; i < bs->n; i++) {
+        if (i > 0 && new_group(bs, i)) y += GROUP_GAP;
+        chart_labels(b, &l, bs, i, y);
+        chart_bar(b, &l, &bs->v[i], y);
+        y += ROW_H;
+    }
+    rs_buf_puts(b, "</svg>\n");
+}
+
+/* ---- sections ---- */
+
+static void header_dataset(rs_buf_t *b, json_t *ds)
+{
+    fact_open(b, "dataset-path", "dataset");
+    rs_buf_puts(b, "<code>");
+    esc(b, jstr(ds, "path"));
+    rs_buf_puts(b, "</code>");
+    fact_close(b);
+    const char *sha = jstr(ds, "sha256");
+    fact_open(b, "dataset-sha256", "dataset sha256");
+    rs_buf_puts(b, "<code");
+    attr(b, "title", sha);
+    rs_buf_putc(b, '>');
+    esc_fit(b, sha, 13);
+    rs_buf_puts(b, "</code>");
+    fact_close(b);
+    fact_int(b, "cases", "cases", jint(ds, "cases"));
+    fact_int(b, "skipped-lines", "skipped lines", jint(ds, "skipped_lines"));
+    if (jint(ds, "missing_results")) fact_int(b, "missing-results", "missing results",
+                                              jint(ds, "missing_results"));
+}
+
+static void header_timing(rs_buf_t *b, json_t *report)
+{
+    if (json_is_number(json_object_get(report, "wall_seconds"))) {
+        fact_open(b, "wall-seconds", "wall time");
+        rs_buf_printf(b, "%.2f s", jnum(report, "wall_seconds"));
+        fact_close(b);
+    }
+    if (json_is_number(json_object_get(report, "cases_per_second"))) {
+        fact_open(b, "cases-per-second", "throughput");
+        rs_buf_printf(b, "%.0f cases/s", jnum(report, "cases_per_second"));
+        fact_close(b);
+    }
+    if (jint(report, "started_at_ms") > 0) {
+        fact_open(b, "started-at", "started");
+        put_time_ms(b, jint(report, "started_at_ms"));
+        fact_close(b);
+    }
+}
+
+static void sec_header(rs_buf_t *b, json_t *report, json_t *run_id)
+{
+    rs_buf_puts(b, "<header>\n<h1>reasonsaver report: ");
+    esc(b, json_string_value(run_id));
+    rs_buf_puts(b, "</h1>\n");
+    if (json_is_true(json_object_get(report, "simulated")))
+        rs_buf_puts(b, "<div class=\"banner\" id=\"simulated-banner\" role=\"note\"><strong>"
+                       "Simulated</strong>: outputs of <code>sim</code> models come from "
+                       "reasonsaver's built-in simulated model, not a language model.</div>\n");
+    rs_buf_puts(b, "<dl class=\"facts\">\n");
+    fact_open(b, "run-id", "run");
+    esc(b, json_string_value(run_id));
+    fact_close(b);
+    fact_open(b, "status", "status");
+    esc(b, jstr(report, "status"));
+    fact_close(b);
+    json_t *ds = json_object_get(report, "dataset");
+    if (json_is_object(ds)) header_dataset(b, ds);
+    header_timing(b, report);
+    rs_buf_puts(b, "</dl>\n</header>\n");
+}
+
+static void sec_accuracy(rs_buf_t *b, json_t *report, json_t *models)
+{
+    static const char *const cols[] = {"model", "grader", COUNT_COLS, NULL};
+    bars_t bs = {0};
+    size_t i, j;
+    json_t *m, *g;
+    json_array_foreach(models, i, m) {
+        const char *name = jstr(m, "name");
+        json_array_foreach(json_object_get(m, "graders"), j, g)
+            bars_add(&bs, (bar_t){name, jstr(g, "name"), g, i, {NULL, name, jstr(g, "name")}});
+    }
+    if (bs.n == 0) return;
+    rs_buf_puts(b, "<section id=\"accuracy\">\n<h2>Accuracy</h2>\n<p class=\"note\">Accuracy = "
+                   "correct / (correct + wrong); the whiskers are Wilson 95% intervals. Failed "
+                   "model calls count as errors, apart, never as wrong answers.</p>\n");
+    svg_chart(b, "chart-accuracy", "Accuracy per model and grader, with 95% intervals", &bs);
+    table_open(b, "table-accuracy", cols);
+    for (size_t k = 0; k < bs.n; k++) {
+        rs_buf_puts(b, "<tr>");
+        td_text(b, bs.v[k].key.model);
+        td_text(b, bs.v[k].key.grader);
+        counts_cells(b, &bs.v[k].key, bs.v[k].counts);
+        rs_buf_puts(b, "</tr>\n");
+    }
+    table_close(b);
+    rs_buf_puts(b, "</section>\n");
+    free(bs.v);
+}
+
+/* "http_429: 3, timeout: 1", or a dash. */
+static void put_reasons(rs_buf_t *b, json_t *reasons)
+{
+    const char *k;
+    json_t *v;
+    int first = 1;
+    json_object_foreach(reasons, k, v) {
+        if (!first) rs_buf_puts(b, ", ");
+        esc(b, k);
+        rs_buf_puts(b, ": ");
+        put_int(b, (long long)json_integer_value(v));
+        first = 0;
+    }
+    if (first) rs_buf_puts(b, "\xE2\x80\x94");
+}
+
+static void models_latency(rs_buf_t *b, const cell_key_t *k, json_t *lat)
+{
+    static const char *const stats[] = {"mean", "p50", "p95", "max"};
+    for (size_t i = 0; i < RS_ARRAY_LEN(stats); i++) {
+        char metric[32];
+        snprintf(metric, sizeof(metric), "latency_%s", stats[i]);
+        td_num(b, k, metric);
+        if (json_is_number(json_object_get(lat, stats[i])))
+            rs_buf_printf(b, "%.1f", jnum(lat, stats[i]));
+        else
+            rs_buf_puts(b, "\xE2\x80\x94");
+        rs_buf_puts(b, "</td>");
+    }
+}
+
+static void models_row(rs_buf_t *b, json_t *m)
+{
+    cell_key_t k = {NULL, jstr(m, "name"), NULL};
+    rs_buf_puts(b, "<tr>");
+    td_text(b, k.model);
+    td_text(b, jstr(m, "provider"));
+    td_text(b, jstr(m, "model"));
+    td_int(b, &k, "cases", jint(m, "cases"));
+    td_int(b, &k, "errors", jint(m, "errors"));
+    rs_buf_puts(b, "<td data-metric=\"errors_by_reason\">");
+    put_reasons(b, json_object_get(m, "errors_by_reason"));
+    rs_buf_puts(b, "</td>");
+    td_int(b, &k, "input_tokens", jint(m, "input_tokens"));
+    td_int(b, &k, "output_tokens", jint(m, "output_tokens"));
+    td_num(b, &k, "cost_usd");
+    rs_buf_printf(b, "$%.4f</td>", jnum(m, "cost_usd"));
+    models_latency(b, &k, json_object_get(m, "latency_ms"));
+    rs_buf_puts(b, "</tr>\n");
+}
+
+static void sec_models(rs_buf_t *b, json_t *report, json_t *models)
+{
+    static const char *const cols[] = {
+        "model", "provider", "model id", "#cases", "#errors", "errors by reason",
+        "#input tokens", "#output tokens", "#cost USD", "#latency mean ms", "#p50", "#p95",
+        "#max", NULL};
+    size_t i;
+    json_t *m;
+    if (json_array_size(models) == 0) return;
+    rs_buf_puts(b, "<section id=\"models\">\n<h2>Models</h2>\n");
+    table_open(b, "table-models", cols);
+    json_array_foreach(models, i, m) models_row(b, m);
+    table_close(b);
+    rs_buf_puts(b, "</section>\n");
+}
+
+/* Past this many tags the chart would be too tall to read; the table still lists every tag. */
+enum { TAG_CHART_MAX = 40 };
+
+static void tags_chart(rs_buf_t *b, json_t *tags)
+{
+    bars_t bs = {0};
+    size_t i, j;
+    json_t *t, *m;
+    const char *grader = NULL;
+    json_array_foreach(tags, i, t) {
+        if (i == TAG_CHART_MAX) break;
+        json_array_foreach(json_object_get(t, "models"), j, m) {
+            json_t *g = json_array_get(json_object_get(m, "graders"), 0);
+            if (!g) continue;
+            if (!grader) grader = jstr(g, "name");
+            bars_add(&bs, (bar_t){jstr(t, "tag"), jstr(m, "name"), g, j,
+                                  {jstr(t, "tag"), jstr(m, "name"), jstr(g, "name")}});
+        }
+    }
+    if (bs.n == 0) return;
+    rs_buf_puts(b, "<p class=\"note\">Accuracy by tag, grader <code>");
+    esc(b, grader);
+    rs_buf_puts(b, "</code>");
+    if (json_array_size(tags) > TAG_CHART_MAX)
+        rs_buf_printf(b, "; the first %d of %zu tags (all are in the table)", TAG_CHART_MAX,
+                      json_array_size(tags));
+    rs_buf_puts(b, ".</p>\n<ul class=\"legend\">");
+    json_array_foreach(json_object_get(json_array_get(tags, 0), "models"), j, m) {
+        rs_buf_printf(b, "<li><span class=\"sw\" style=\"background:%s\"></span>", colour(j));
+        esc(b, jstr(m, "name"));
+        rs_buf_puts(b, "</li>");
+    }
+    rs_buf_puts(b, "</ul>\n");
+    svg_chart(b, "chart-tags", "Accuracy by tag and model, with 95% intervals", &bs);
+    free(bs.v);
+}
+
+static size_t tag_rows(json_t *t)
+{
+    size_t n = 0, j;
+    json_t *m;
+    json_array_foreach(json_object_get(t, "models"), j, m) n += json_array_size(json_object_get(m, "graders"));
+    return n;
+}
+
+/* One tbody per tag, the tag's name spanning its rows. */
+static void tags_table_tag(rs_buf_t *b, json_t *t)
+{
+    size_t j, k, rows = tag_rows(t);
+    json_t *m, *g;
+    int first = 1;
+    if (rows == 0) return;
+    rs_buf_puts(b, "<tbody>");
+    json_array_foreach(json_object_get(t, "models"), j, m)
+        json_array_foreach(json_object_get(m, "graders"), k, g) {
+            cell_key_t key = {jstr(t, "tag"), jstr(m, "name"), jstr(g, "name")};
+            rs_buf_puts(b, "<tr>");
+            if (first) {
+                rs_buf_printf(b, "<th scope=\"rowgroup\" rowspan=\"%zu\">", rows);
+                esc(b, key.tag);
+                rs_buf_puts(b, "</th>");
+                first = 0;
+            }
+            td_text(b, key.model);
+            td_text(b, key.grader);
+            counts_cells(b, &key, g);
+            rs_buf_puts(b, "</tr>\n");
+        }
+    rs_buf_puts(b, "</tbody>\n");
+}
+
+static void sec_tags(rs_buf_t *b, json_t *report, json_t *tags)
+{
+    static const char *const cols[] = {"tag", "model", "grader", COUNT_COLS, NULL};
+    size_t i;
+    json_t *t;
+    if (json_array_size(tags) == 0) return;
+    rs_buf_puts(b, "<section id=\"tags\">\n<h2>By tag</h2>\n");
+    tags_chart(b, tags);
+    table_open(b, "table-tags", cols);
+    json_array_foreach(tags, i, t) tags_table_tag(b, t);
+    table_close(b);
+    rs_buf_puts(b, "</section>\n");
+}
+
+static void sec_reliability(rs_buf_t *b, json_t *report, json_t *rel)
+{
+    rs_buf_puts(b, "<section id=\"reliability\">\n<h2>Reliability</h2>\n");
+    if (json_is_string(json_object_get(rel, "forced"))) {
+        rs_buf_puts(b, "<div class=\"banner\" id=\"forced-banner\" role=\"note\"><strong>Resumed "
+                       "with --force</strong>: ");
+        esc(b, jstr(rel, "forced"));
+        rs_buf_puts(b, "</div>\n");
+    }
+    rs_buf_puts(b, "<dl class=\"facts\">\n");
+    fact_int(b, "resumes", "resumes", jint(rel, "resumes"));
+    fact_int(b, "dispatched-cases", "cases dispatched", jint(rel, "dispatched_cases"));
+    fact_int(b, "redone-cases", "cases sent again", jint(rel, "redone_cases"));
+    rs_buf_puts(b, "</dl>\n<p class=\"note\">Cases sent again were in flight when a worker or the "
+                   "coordinator died, or their lease expired; each was paid for again.</p>\n"
+                   "</section>\n");
+}
+
+static void sec_resources(rs_buf_t *b, json_t *report, json_t *res)
+{
+    rs_buf_puts(b, "<section id=\"resources\">\n<h2>Resources</h2>\n<dl class=\"facts\">\n");
+    if (jint(res, "coordinator_peak_rss_kib") > 0) {
+        fact_open(b, "coordinator-peak-rss", "coordinator peak RSS");
+        put_bytes(b, 1024.0 * (double)jint(res, "coordinator_peak_rss_kib"));
+        fact_close(b);
+    }
+    if (jint(res, "redis_used_memory_bytes") > 0) {
+        fact_open(b, "redis-used-memory", "Redis memory");
+        put_bytes(b, (double)jint(res, "redis_used_memory_bytes"));
+        fact_close(b);
+        fact_open(b, "redis-bytes-per-case", "Redis memory per case");
+        put_bytes(b, jnum(res, "redis_bytes_per_case"));
+        fact_close(b);
+    }
+    rs_buf_puts(b, "</dl>\n</section>\n");
+}
+
+/* ---- the page ---- */
+
+typedef void (*section_fn)(rs_buf_t *b, json_t *report, json_t *field);
+
+/* The page, top to bottom. A section is rendered when its field is in the report and not null;
+ * a new part of the schema gets a function and a row here. */
+static const struct {
+    const char *field;
+    section_fn render;
+} SECTIONS[] = {
+    {"run_id", sec_header},
+    {"models", sec_accuracy},
+    {"models", sec_models},
+    {"tags", sec_tags},
+    {"reliability", sec_reliability},
+    {"resources", sec_resources},
+};
+
+static const char CSS[] =
+    ":root{color-scheme:light}"
+    "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-serif;"
+    "color:#1a1a1a;background:#fff;margin:0 auto;max-width:1200px;padding:24px}"
+    "h1{font-size:22px;margin:0 0 12px;word-break:break-all}"
+    "h2{font-size:18px;margin:28px 0 8px;padding-bottom:4px;border-bottom:1px solid #ccc}"
+    "code{font-family:ui-monospace,'DejaVu Sans Mono',monospace;font-size:92%}"
+    ".banner{border:2px solid #D55E00;border-left-width:8px;background:#fff3e6;padding:8px 12px;"
+    "margin:12px 0;border-radius:4px}"
+    ".facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(200px,1fr));gap:10px 24px;"
+    "margin:12px 0}"
+    ".facts dt{font-size:12px;color:#555;text-transform:uppercase;letter-spacing:.03em}"
+    ".facts dd{margin:0;font-weight:600;overflow-wrap:anywhere}"
+    ".note{color:#444;font-size:13px;margin:4px 0}"
+    ".scroll{overflow-x:auto}"
+    "table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}"
+    "th,td{padding:4px 10px;border-bottom:1px solid #e2e2e2;text-align:left;vertical-align:top}"
+    "thead th{background:#f0f0f0;border-bottom:2px solid #bbb}"
+    "tbody th{font-weight:600;background:#fafafa}"
+    ".n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
+    "#table-accuracy tbody tr:nth-child(even),#table-models tbody tr:nth-child(even)"
+    "{background:#f7f7f7}"
+    "#table-tags tbody{border-top:2px solid #ccc}"
+    ".chart{display:block;max-width:100%;height:auto;margin:8px 0 12px}"
+    ".chart text{font-size:12px;fill:#1a1a1a}"
+    ".chart .grp{font-weight:600}.chart .tick{fill:#555;font-size:11px}"
+    ".chart .grid{stroke:#ddd}.chart .axis{stroke:#777}"
+    ".chart .bar{stroke:#1a1a1a;stroke-width:.6}"
+    ".chart .ci{stroke:#1a1a1a;stroke-width:1.5;fill:none}"
+    ".legend{list-style:none;padding:0;margin:4px 0;display:flex;flex-wrap:wrap;gap:4px 18px;"
+    "font-size:13px}"
+    ".sw{display:inline-block;width:12px;height:12px;border:1px solid #1a1a1a;margin-right:6px;"
+    "vertical-align:-1px}"
+    "footer{margin-top:32px;color:#666;font-size:12px;border-top:1px solid #ddd;padding-top:8px}"
+    "@media print{body{max-width:none;padding:0;font-size:11px}"
+    "*{-webkit-print-color-adjust:exact;print-color-adjust:exact}"
+    "h2{break-after:avoid}.chart,.facts,tr{break-inside:avoid}.scroll{overflow:visible}}";
+
+static void page_open(rs_buf_t *b, json_t *report)
+{
+    /* The policy makes the no-network, no-script promise hold even if some text slipped past
+     * escaping: the browser would refuse to run or fetch anything. */
+    rs_buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                   "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+                   "style-src 'unsafe-inline'; img-src data:\">\n"
+                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                   "<title>reasonsaver report: ");
+    esc(b, jstr(report, "run_id"));
+    rs_buf_printf(b, "</title>\n<style>%s</style>\n</head>\n<body>\n", CSS);
+}
+
+static void page_close(rs_buf_t *b, json_t *report)
+{
+    rs_buf_puts(b, "<footer>Written by reasonsaver from report.json (schema <code>");
+    esc(b, json_is_string(json_object_get(report, "schema")) ? jstr(report, "schema")
+                                                             : COORD_REPORT_SCHEMA);
+    rs_buf_puts(b, "</code>)");
+    if (json_is_string(json_object_get(report, "config_sha256"))) {
+        rs_buf_puts(b, "; config sha256 <code>");
+        esc(b, jstr(report, "config_sha256"));
+        rs_buf_puts(b, "</code>");
+    }
+    rs_buf_puts(b, ".</footer>\n</body>\n</html>\n");
+}
+
+char *coord_html_render(json_t *report)
+{
+    rs_buf_t b;
+    rs_buf_init(&b);
+    page_open(&b, report);
+    for (size_t i = 0; i < RS_ARRAY_LEN(SECTIONS); i++) {
+        json_t *field = json_object_get(report, SECTIONS[i].field);
+        if (field && !json_is_null(field)) SECTIONS[i].render(&b, report, field);
+    }
+    page_close(&b, report);
+    return rs_buf_detach(&b);
+}

@@ -1,0 +1,39 @@
+/* usage: live counters of the model calls behind a run — calls, tokens, errors by reason and
+ * latency — fed by the small stats summary each RESULT carries, so the coordinator never parses
+ * result records on its hot path.
+ *
+ * These count work done, redone work included (a redone call is paid for again), while the report
+ * counts each case once. They feed status/top (stored in rs:run:<id>:usage) and /metrics. */
+#ifndef COORD_USAGE_H
+#define COORD_USAGE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "util.h"
+
+#define COORD_USAGE_BUCKETS 14 /* latency histogram upper bounds, ms; the last is +Inf */
+
+typedef struct coord_usage coord_usage_t;
+
+coord_usage_t *coord_usage_new(const rs_config_t *cfg);
+void coord_usage_destroy(coord_usage_t **u);
+
+/* Adds one RESULT's stats JSON (see rs_result_t.stats); unknown models and bad JSON are ignored
+ * (returns -1 for the latter, so the caller can log once). */
+int coord_usage_add(coord_usage_t *u, const char *stats, size_t len);
+/* Adds a stored snapshot (coord_usage_json's output) — a resumed run continues its counters. */
+int coord_usage_merge(coord_usage_t *u, const char *snapshot);
+
+/* {"<model>": {"calls", "input_tokens", "output_tokens", "cost_usd", "errors": {...},
+ *  "latency_ms": {"p50", "p95"} (over the last minute), "buckets": [...]}} (new reference). */
+json_t *coord_usage_json(coord_usage_t *u);
+
+/* Prometheus text-format lines for the model metrics (tokens, cost, errors, latency). */
+void coord_usage_prometheus(coord_usage_t *u, rs_buf_t *out);
+
+/* The latency bucket bounds in ms (COORD_USAGE_BUCKETS - 1 finite ones). */
+extern const double COORD_USAGE_BOUNDS[COORD_USAGE_BUCKETS - 1];
+
+#endif
