@@ -203,6 +203,12 @@ static void fact_open(rs_buf_t *b, const char *id, const char *label)
     rs_buf_printf(b, "<div><dt>%s</dt><dd id=\"%s\">", label, id);
 }
 
+/* A fact given two grid columns: run ids and paths are long and would wrap mid-word. */
+static void fact_open_wide(rs_buf_t *b, const char *id, const char *label)
+{
+    rs_buf_printf(b, "<div class=\"wide\"><dt>%s</dt><dd id=\"%s\">", label, id);
+}
+
 static void fact_close(rs_buf_t *b)
 {
     rs_buf_puts(b, "</dd></div>\n");
@@ -242,7 +248,7 @@ static void bars_add(bars_t *bs, bar_t bar)
 
 /* Geometry in SVG user units (px at 100%). Labels are sized from their length, at roughly 7 px a
  * character of the 12 px font, capped so that one long name cannot squeeze the plot. */
-enum { BAR_H = 14, ROW_H = 22, GROUP_GAP = 10, TOP = 8, AXIS_H = 26, PLOT_W = 520, VALUE_W = 56,
+enum { BAR_H = 14, ROW_H = 22, GROUP_GAP = 10, TOP = 8, AXIS_H = 26, PLOT_W = 600, VALUE_W = 56,
        CHAR_W = 7, GROUP_CHARS = 26, LABEL_CHARS = 20 };
 
 typedef struct layout {
@@ -365,7 +371,7 @@ static void svg_chart(rs_buf_t *b, const char *id, const char *title, const bars
 
 static void header_dataset(rs_buf_t *b, json_t *ds)
 {
-    fact_open(b, "dataset-path", "dataset");
+    fact_open_wide(b, "dataset-path", "dataset");
     rs_buf_puts(b, "<code>");
     esc(b, jstr(ds, "path"));
     rs_buf_puts(b, "</code>");
@@ -413,7 +419,7 @@ static void sec_header(rs_buf_t *b, json_t *report, json_t *run_id)
                        "Simulated</strong>: outputs of <code>sim</code> models come from "
                        "reasonsaver's built-in simulated model, not a language model.</div>\n");
     rs_buf_puts(b, "<dl class=\"facts\">\n");
-    fact_open(b, "run-id", "run");
+    fact_open_wide(b, "run-id", "run");
     esc(b, json_string_value(run_id));
     fact_close(b);
     fact_open(b, "status", "status");
@@ -673,7 +679,7 @@ static const char CSS[] =
     ".facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(200px,1fr));gap:10px 24px;"
     "margin:12px 0}"
     ".facts dt{font-size:12px;color:#555;text-transform:uppercase;letter-spacing:.03em}"
-    ".facts dd{margin:0;font-weight:600;overflow-wrap:anywhere}"
+    ".facts dd{margin:0;font-weight:600;overflow-wrap:anywhere}.facts .wide{grid-column:span 2}"
     ".note{color:#444;font-size:13px;margin:4px 0}"
     ".scroll{overflow-x:auto}"
     "table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}"

@@ -1,0 +1,213 @@
+/* cmd_export: `reasonsaver export RUN_ID --otlp URL | --jsonl FILE` — a run's spans as OTLP/HTTP
+ * JSON, batched and retried, to any OpenTelemetry collector (Jaeger, Tempo, Honeycomb, Datadog
+ * agent...), or to a file of one ExportTraceServiceRequest per line. */
+#define _GNU_SOURCE
+#include <curl/curl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "log.h"
+#include "otlp.h"
+#include "runref.h"
+
+static const char EXPORT_HELP[] =
+    "usage: reasonsaver export [RUN_ID] (--otlp URL | --jsonl FILE) [OPTIONS]\n\n"
+    "Sends every span of a run (one trace per case) as OTLP/HTTP JSON to an OpenTelemetry\n"
+    "endpoint, e.g. --otlp http://localhost:4318 (POSTs to /v1/traces), or writes the same\n"
+    "requests to FILE, one per line. Without RUN_ID: the latest run.\n\n"
+    "options:\n"
+    "  --otlp URL      collector base URL or full /v1/traces URL\n"
+    "  --jsonl FILE    write to FILE instead ('-' for stdout)\n"
+    "  --batch N       spans per request (default 512)\n"
+    "  --header K:V    extra HTTP header, e.g. an API key header for a vendor (repeatable);\n"
+    "                  use --header-env K:VAR to take the value from the environment\n"
+    "  --header-env K:VAR\n"
+    "  --out DIR       directory of runs (default runs)\n"
+    "  --redis URL     read the run from this Redis instead of its run directory\n"
+    "  -h, --help      this help\n";
+
+typedef struct exporter {
+    const char *run_id;
+    const char *url; /* full /v1/traces URL, or NULL */
+    FILE *file;
+    struct curl_slist *headers;
+    CURL *curl;
+    size_t batch, sent, requests, skipped;
+    coord_otlp_batch_t b;
+} exporter_t;
+
+static size_t discard(char *p, size_t size, size_t n, void *arg)
+{
+    (void)p, (void)arg;
+    return size * n;
+}
+
+/* One POST; 0 ok, 1 retryable (429, 5xx, connection), -1 final. */
+static int post_once(exporter_t *e, const char *body, rs_err_t *err)
+{
+    curl_easy_setopt(e->curl, CURLOPT_URL, e->url);
+    curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, e->headers);
+    curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, 30000L);
+    curl_easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    CURLcode rc = curl_easy_perform(e->curl);
+    if (rc != CURLE_OK) {
+        rs_err_set(err, "%s: %s", e->url, curl_easy_strerror(rc));
+        return 1;
+    }
+    long status = 0;
+    curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && status < 300) return 0;
+    rs_err_set(err, "%s answered HTTP %ld", e->url, status);
+    return status == 429 || status >= 500 || status == 408 ? 1 : -1;
+}
+
+static int post(exporter_t *e, const char *body, rs_err_t *err)
+{
+    long delay_ms = 500;
+    for (int attempt = 0;; attempt++) {
+        int rc = post_once(e, body, err);
+        if (rc <= 0) return rc;
+        if (attempt == 5) return -1;
+        rs_warn("export: %s; retrying in %ld ms", err->msg, delay_ms);
+        struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+        delay_ms *= 2;
+    }
+}
+
+static int flush(exporter_t *e, rs_err_t *err)
+{
+    size_t n = coord_otlp_count(&e->b);
+    if (n == 0) return 0;
+    char *body = coord_otlp_dump(&e->b);
+    int rc = 0;
+    if (e->file) rc = fprintf(e->file, "%s\n", body) < 0 ? rs_err_set(err, "write error") : 0;
+    else rc = post(e, body, err);
+    free(body);
+    coord_otlp_batch_cleanup(&e->b);
+    coord_otlp_batch_init(&e->b, e->run_id, RS_VERSION);
+    if (rc == 0) e->sent += n, e->requests++;
+    return rc;
+}
+
+static int add_result(exporter_t *e, const char *text, rs_err_t *err)
+{
+    json_t *r = json_loads(text, 0, NULL);
+    size_t i;
+    json_t *span;
+    int rc = 0;
+    json_array_foreach(json_object_get(r, "spans"), i, span) {
+        if (coord_otlp_add(&e->b, span) != 0) e->skipped++;
+        if (coord_otlp_count(&e->b) >= e->batch && (rc = flush(e, err)) != 0) break;
+    }
+    json_decref(r);
+    return rc;
+}
+
+static int export_all(exporter_t *e, coord_runref_t *ref, rs_err_t *err)
+{
+    int64_t total = 0;
+    rs_parse_i64(json_string_value(json_object_get(ref->manifest, "total")), &total);
+    char *batch[1000];
+    for (int64_t first = 0; first < total; first += 1000) {
+        size_t n = total - first < 1000 ? (size_t)(total - first) : 1000;
+        if (coord_store_results_get(ref->store, ref->run_id, (uint64_t)first, n, batch, err)) return -1;
+        int rc = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (batch[i] && rc == 0) rc = add_result(e, batch[i], err);
+            free(batch[i]);
+        }
+        if (rc) return -1;
+    }
+    return flush(e, err);
+}
+
+static int add_header(exporter_t *e, const char *spec, int from_env)
+{
+    const char *colon = strchr(spec, ':');
+    if (!colon || colon == spec) return -1;
+    const char *value = colon + 1;
+    if (from_env && !(value = getenv(colon + 1))) return -1;
+    char *line = rs_xasprintf("%.*s: %s", (int)(colon - spec), spec, value);
+    e->headers = curl_slist_append(e->headers, line);
+    free(line);
+    return 0;
+}
+
+int cmd_export(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"otlp", required_argument, 0, 'u'},   {"jsonl", required_argument, 0, 'j'},
+        {"batch", required_argument, 0, 'b'},  {"header", required_argument, 0, 'H'},
+        {"header-env", required_argument, 0, 'E'}, {"out", required_argument, 0, 'o'},
+        {"redis", required_argument, 0, 'r'},  {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *out = "runs", *redis = NULL, *otlp = NULL, *jsonl = NULL;
+    int64_t batch = 512;
+    exporter_t e = {0};
+    e.headers = curl_slist_append(NULL, "Content-Type: application/json");
+    int c, code = CLI_OK;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "u:j:b:H:E:o:r:h", opts, NULL)) != -1) {
+        if (c == 'h') code = -1, fputs(EXPORT_HELP, stdout);
+        else if (c == 'u') otlp = optarg;
+        else if (c == 'j') jsonl = optarg;
+        else if (c == 'o') out = optarg;
+        else if (c == 'r') redis = optarg;
+        else if (c == 'b' && (rs_parse_i64(optarg, &batch) || batch < 1))
+            code = cli_fail(CLI_USAGE, "--batch: expected a positive count, got '%s'", optarg);
+        else if ((c == 'H' || c == 'E') && add_header(&e, optarg, c == 'E'))
+            code = cli_fail(CLI_USAGE, "--header%s '%s': expected NAME:%s", c == 'E' ? "-env" : "",
+                            optarg, c == 'E' ? "VARIABLE (set in the environment)" : "VALUE");
+        else if (c == '?') code = CLI_USAGE, fputs(EXPORT_HELP, stderr);
+        if (code) break;
+    }
+    if (code == 0 && (!otlp == !jsonl))
+        code = cli_fail(CLI_USAGE, "export needs exactly one of --otlp URL and --jsonl FILE");
+    if (code == 0 && argc - optind > 1) code = cli_fail(CLI_USAGE, "export takes at most one RUN_ID");
+    if (code) {
+        curl_slist_free_all(e.headers);
+        return code < 0 ? CLI_OK : code;
+    }
+    rs_log_set_level(RS_LOG_WARN);
+    coord_runref_t ref;
+    rs_err_t err;
+    if (coord_runref_open(&ref, out, optind < argc ? argv[optind] : NULL, redis, &err)) {
+        curl_slist_free_all(e.headers);
+        return cli_fail(CLI_USAGE, "%s", err.msg);
+    }
+    char *url = NULL;
+    if (otlp) {
+        size_t n = strlen(otlp);
+        url = n >= 10 && strcmp(otlp + n - 10, "/v1/traces") == 0
+                  ? rs_xstrdup(otlp)
+                  : rs_xasprintf("%.*s/v1/traces", (int)(n && otlp[n - 1] == '/' ? n - 1 : n), otlp);
+        e.curl = curl_easy_init();
+    } else {
+        e.file = strcmp(jsonl, "-") == 0 ? stdout : fopen(jsonl, "w");
+        if (!e.file) code = cli_fail(CLI_RUNTIME, "cannot write %s", jsonl);
+    }
+    e.run_id = ref.run_id;
+    e.url = url;
+    e.batch = (size_t)batch;
+    if (code == 0) {
+        coord_otlp_batch_init(&e.b, ref.run_id, RS_VERSION);
+        if (export_all(&e, &ref, &err)) code = cli_fail(CLI_RUNTIME, "export: %s", err.msg);
+        coord_otlp_batch_cleanup(&e.b);
+    }
+    if (code == 0)
+        fprintf(stderr, "exported %zu spans of run %s in %zu request(s)%s\n", e.sent, ref.run_id,
+                e.requests, e.skipped ? " (some malformed spans skipped)" : "");
+    if (e.file && e.file != stdout) fclose(e.file);
+    if (e.curl) curl_easy_cleanup(e.curl);
+    curl_slist_free_all(e.headers);
+    free(url);
+    coord_runref_close(&ref);
+    return code;
+}

@@ -1,0 +1,207 @@
+/* cmd_trace: `reasonsaver trace RUN_ID CASE_ID` — one case's spans as an indented waterfall with
+ * durations, then its prompt and every model's answers (truncated unless --full). */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+#include "dataset.h"
+#include "log.h"
+#include "runref.h"
+
+static const char TRACE_HELP[] =
+    "usage: reasonsaver trace RUN_ID CASE_ID [OPTIONS]\n\n"
+    "Prints the spans of one case (its trace) as an indented waterfall with durations, then the\n"
+    "prompt and the answers. CASE_ID is the case's id in the dataset; with --index it is the\n"
+    "case's 0-based position.\n\n"
+    "options:\n"
+    "  --index       CASE_ID is a 0-based case index\n"
+    "  --full        do not truncate prompts and answers\n"
+    "  --out DIR     directory of runs (default runs)\n"
+    "  --redis URL   read the run from this Redis instead of its run directory\n"
+    "  -h, --help    this help\n";
+
+#define BAR 40
+
+/* The index of the case whose id is id, by reading the run's dataset; -1 when absent. */
+static int64_t find_case(const coord_runref_t *ref, const char *id, rs_case_t *out, rs_err_t *err)
+{
+    const char *spec = json_string_value(json_object_get(ref->manifest, "config"));
+    rs_config_t *cfg = rs_config_from_json(spec ? spec : "", err);
+    if (!cfg) return -1;
+    rs_dataset_t *ds = rs_dataset_open(cfg, err);
+    int64_t found = -1;
+    for (uint64_t i = 0; ds && i < rs_dataset_count(ds) && found < 0; i++) {
+        rs_case_t c = {0};
+        if (rs_dataset_read(ds, i, &c, err) != 0) break;
+        if (id ? strcmp(c.id, id) == 0 : 0) found = (int64_t)i, *out = c;
+        else rs_case_cleanup(&c);
+    }
+    if (ds && found < 0 && id) rs_err_set(err, "no case with id '%s' in %s", id, rs_dataset_path(ds));
+    rs_dataset_destroy(&ds);
+    rs_config_destroy(&cfg);
+    return found;
+}
+
+static int read_case(const coord_runref_t *ref, uint64_t idx, rs_case_t *out, rs_err_t *err)
+{
+    const char *spec = json_string_value(json_object_get(ref->manifest, "config"));
+    rs_config_t *cfg = rs_config_from_json(spec ? spec : "", err);
+    if (!cfg) return -1;
+    rs_dataset_t *ds = rs_dataset_open(cfg, err);
+    int rc = ds ? rs_dataset_read(ds, idx, out, err) : -1;
+    rs_dataset_destroy(&ds);
+    rs_config_destroy(&cfg);
+    return rc;
+}
+
+static void print_text(const char *label, const char *text, int full)
+{
+    size_t n = strlen(text), max = full ? n : 300;
+    printf("  %s: %.*s%s\n", label, (int)(n < max ? n : max), text, n > max ? " [...]" : "");
+}
+
+static int depth_of(json_t *spans, json_t *span)
+{
+    int d = 0;
+    const char *parent = json_string_value(json_object_get(span, "parent_span_id"));
+    while (parent && d < 32) {
+        json_t *p = NULL, *s;
+        size_t i;
+        json_array_foreach(spans, i, s)
+            if (json_equal(json_object_get(s, "span_id"), json_object_get(span, "parent_span_id")))
+                p = s;
+        if (!p) break;
+        d++;
+        span = p;
+        parent = json_string_value(json_object_get(p, "parent_span_id"));
+    }
+    return d;
+}
+
+static int cmp_start(const void *a, const void *b)
+{
+    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "start_us"));
+    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "start_us"));
+    return (x > y) - (x < y);
+}
+
+static void span_line(json_t *spans, json_t *s, json_int_t t0, json_int_t span_all)
+{
+    json_int_t st = json_integer_value(json_object_get(s, "start_us"));
+    json_int_t en = json_integer_value(json_object_get(s, "end_us"));
+    int from = span_all ? (int)((st - t0) * BAR / span_all) : 0;
+    int to = span_all ? (int)((en - t0) * BAR / span_all) : BAR;
+    char bar[BAR + 1];
+    for (int i = 0; i < BAR; i++) bar[i] = i >= from && i <= (to > from ? to - 1 : from) ? '=' : ' ';
+    bar[BAR] = '\0';
+    int depth = depth_of(spans, s);
+    json_t *attrs = json_object_get(s, "attributes");
+    const char *model = json_string_value(json_object_get(attrs, "gen_ai.request.model"));
+    const char *err = json_string_value(json_object_get(attrs, "error.type"));
+    printf("%*s%-*s %9.1f ms |%s|%s%s%s%s\n", 2 * depth, "", 24 - 2 * depth,
+           json_string_value(json_object_get(s, "name")), (double)(en - st) / 1000.0, bar,
+           model ? " " : "", model ? model : "", err ? " error=" : "", err ? err : "");
+}
+
+static void print_waterfall(json_t *spans)
+{
+    size_t n = json_array_size(spans);
+    if (n == 0) {
+        printf("(this result has no spans)\n");
+        return;
+    }
+    json_t **v = rs_xmalloc(n * sizeof(json_t *));
+    json_int_t t0 = INT64_MAX, t1 = 0;
+    for (size_t i = 0; i < n; i++) {
+        v[i] = json_array_get(spans, i);
+        json_int_t st = json_integer_value(json_object_get(v[i], "start_us"));
+        json_int_t en = json_integer_value(json_object_get(v[i], "end_us"));
+        if (st < t0) t0 = st;
+        if (en > t1) t1 = en;
+    }
+    qsort(v, n, sizeof(json_t *), cmp_start);
+    printf("trace %s\n", json_string_value(json_object_get(v[0], "trace_id")));
+    for (size_t i = 0; i < n; i++) span_line(spans, v[i], t0, t1 - t0);
+    free(v);
+}
+
+static void print_answers(json_t *rec, int full)
+{
+    size_t i, j;
+    json_t *m, *c;
+    json_array_foreach(json_object_get(rec, "models"), i, m) {
+        printf("\nmodel %s%s\n", json_string_value(json_object_get(m, "model")),
+               json_is_true(json_object_get(m, "simulated")) ? " [simulated]" : "");
+        json_array_foreach(json_object_get(m, "candidates"), j, c) {
+            const char *out = json_string_value(json_object_get(c, "output"));
+            const char *err = json_string_value(json_object_get(c, "error"));
+            char label[64];
+            snprintf(label, sizeof(label), "candidate %zu", j);
+            print_text(label, out ? out : err ? err : "(none)", full);
+            char *grades = json_dumps(json_object_get(c, "grades"), JSON_COMPACT);
+            const char *ex = json_string_value(json_object_get(c, "extracted"));
+            printf("  extracted %s, grades %s\n", ex ? ex : "(none)", grades ? grades : "{}");
+            free(grades);
+        }
+    }
+}
+
+static int show(coord_runref_t *ref, uint64_t idx, rs_case_t *c, int full, rs_err_t *err)
+{
+    char *text[1];
+    if (coord_store_results_get(ref->store, ref->run_id, idx, 1, text, err)) return -1;
+    if (!text[0]) return rs_err_set(err, "case %s (index %llu) has no result yet", c->id,
+                                    (unsigned long long)idx);
+    json_t *rec = json_loads(text[0], 0, NULL);
+    free(text[0]);
+    printf("case %s (index %llu) of run %s\n\n", c->id, (unsigned long long)idx, ref->run_id);
+    print_waterfall(json_object_get(rec, "spans"));
+    printf("\nprompt\n");
+    for (size_t i = 0; i < c->n_msgs; i++) print_text(c->msgs[i].role, c->msgs[i].content, full);
+    for (size_t i = 0; i < c->n_targets; i++) print_text("target", c->targets[i], full);
+    print_answers(rec, full);
+    json_decref(rec);
+    return 0;
+}
+
+int cmd_trace(int argc, char **argv)
+{
+    static const struct option opts[] = {{"index", no_argument, 0, 'i'},
+                                         {"full", no_argument, 0, 'f'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"redis", required_argument, 0, 'r'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *out = "runs", *redis = NULL;
+    int by_index = 0, full = 0, c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "ifo:r:h", opts, NULL)) != -1) {
+        if (c == 'h') return fputs(TRACE_HELP, stdout), CLI_OK;
+        if (c == 'i') by_index = 1;
+        else if (c == 'f') full = 1;
+        else if (c == 'o') out = optarg;
+        else if (c == 'r') redis = optarg;
+        else return fputs(TRACE_HELP, stderr), CLI_USAGE;
+    }
+    if (argc - optind != 2) return cli_fail(CLI_USAGE, "trace needs RUN_ID and CASE_ID (see --help)");
+    rs_log_set_level(RS_LOG_WARN);
+    coord_runref_t ref;
+    rs_err_t err;
+    if (coord_runref_open(&ref, out, argv[optind], redis, &err)) return cli_fail(CLI_USAGE, "%s", err.msg);
+    rs_case_t kase = {0};
+    int64_t idx = -1;
+    if (by_index && (rs_parse_i64(argv[optind + 1], &idx) || idx < 0))
+        rs_err_set(&err, "--index: '%s' is not a case index", argv[optind + 1]), idx = -1;
+    else if (by_index && read_case(&ref, (uint64_t)idx, &kase, &err)) idx = -1;
+    else if (!by_index) idx = find_case(&ref, argv[optind + 1], &kase, &err);
+    int code = idx < 0 ? cli_fail(CLI_USAGE, "%s", err.msg)
+                       : show(&ref, (uint64_t)idx, &kase, full, &err) ? cli_fail(CLI_USAGE, "%s", err.msg)
+                                                                       : CLI_OK;
+    rs_case_cleanup(&kase);
+    coord_runref_close(&ref);
+    return code;
+}
