@@ -52,8 +52,8 @@ static int opt_int(const json_t *root, const char *key, int64_t lo, int64_t hi, 
     const json_t *v = json_object_get(root, key);
     if (!v || json_is_null(v)) return 0;
     if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-        return rs_err_set(err, "'%s' must be an integer between %" PRId64 " and %" PRId64, key,
-                          lo, hi);
+        return rs_err_set(err, "'%s' must be an integer between %" PRId64 " and %" PRId64, key, lo,
+                          hi);
     *out = json_integer_value(v);
     return 0;
 }
@@ -76,7 +76,8 @@ static int check_stop(const json_t *root, rs_err_t *err)
     const json_t *s;
     if (!v || json_is_null(v) || json_is_string(v)) return 0;
     if (!json_is_array(v)) return rs_err_set(err, "'stop' must be a string or a list of strings");
-    json_array_foreach(v, i, s) {
+    json_array_foreach(v, i, s)
+    {
         if (!json_is_string(s)) return rs_err_set(err, "'stop[%zu]' must be a string", i);
     }
     return 0;
@@ -100,7 +101,8 @@ static int content_text(const json_t *v, const char *where, char **out, rs_err_t
         return rs_err_set(err, "%s: must be a string or a list of content parts", where);
     rs_buf_t b;
     rs_buf_init(&b);
-    json_array_foreach(v, i, part) {
+    json_array_foreach(v, i, part)
+    {
         const json_t *text = json_object_get(part, "text");
         if (!json_is_object(part) || (text && !json_is_string(text))) {
             rs_buf_cleanup(&b);
@@ -129,7 +131,8 @@ static int parse_msgs(const json_t *root, mock_chat_req_t *r, rs_err_t *err)
     const json_t *m;
     if (!json_is_array(list) || json_array_size(list) == 0)
         return rs_err_set(err, "'messages' is required and must be a non-empty list");
-    json_array_foreach(list, i, m) {
+    json_array_foreach(list, i, m)
+    {
         const json_t *role = json_object_get(m, "role");
         char where[48], *text;
         if (!json_is_object(m) || !json_is_string(role))
@@ -161,8 +164,7 @@ static int chat_fields(const json_t *root, mock_chat_req_t *out, rs_err_t *err)
     if (parse_msgs(root, out, err) < 0) return -1;
     if (opt_int(root, "n", 1, MOCK_MAX_CHOICES, &out->n, err) < 0) return -1;
     if (opt_int(root, "max_tokens", 1, INT32_MAX, &out->max_tokens, err) < 0) return -1;
-    if (opt_int(root, "max_completion_tokens", 1, INT32_MAX, &out->max_tokens, err) < 0)
-        return -1;
+    if (opt_int(root, "max_completion_tokens", 1, INT32_MAX, &out->max_tokens, err) < 0) return -1;
     int64_t seed = 0;
     if (opt_int(root, "seed", INT64_MIN, INT64_MAX, &seed, err) < 0) return -1;
     if (opt_number(root, "temperature", 0, 2, err) < 0) return -1;
@@ -236,7 +238,8 @@ static int embed_inputs(const json_t *root, mock_embed_req_t *out, rs_err_t *err
     if (!json_is_array(in) || json_array_size(in) == 0 || json_array_size(in) > MOCK_MAX_INPUTS)
         return rs_err_set(err, "'input' must be a string or a list of 1 to %d strings",
                           MOCK_MAX_INPUTS);
-    json_array_foreach(in, i, s) {
+    json_array_foreach(in, i, s)
+    {
         if (!json_is_string(s))
             return rs_err_set(err, "input[%zu]: must be a string (token lists are not supported)",
                               i);
@@ -275,7 +278,8 @@ int mock_embed_parse(const char *body, size_t len, mock_embed_req_t *out, rs_err
 void mock_embed_req_cleanup(mock_embed_req_t *r)
 {
     if (!r) return;
-    for (size_t i = 0; i < r->n_inputs; i++) free(r->inputs[i]);
+    for (size_t i = 0; i < r->n_inputs; i++)
+        free(r->inputs[i]);
     free(r->inputs);
     free(r->model);
     memset(r, 0, sizeof(*r));
@@ -378,9 +382,8 @@ void mock_case_id(const rs_chat_msg_t *msgs, size_t n_msgs, char out[17])
 
 /* The sim's inputs for a request: the case (borrowing req's messages and ids' strings) and the
  * model label. idbuf and target_slot are storage that must outlive the case. */
-static void sim_inputs(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req,
-                       const mock_ids_t *ids, rs_case_t *c, rs_model_cfg_t *m, char idbuf[17],
-                       char **target_slot)
+static void sim_inputs(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req, const mock_ids_t *ids,
+                       rs_case_t *c, rs_model_cfg_t *m, char idbuf[17], char **target_slot)
 {
     const char *label = ids->model ? ids->model : req->model;
     memset(c, 0, sizeof(*c));
@@ -428,8 +431,8 @@ static char *dump(json_t *root, size_t flags, size_t *len)
     return text;
 }
 
-char *mock_chat_reply(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req,
-                      const mock_ids_t *ids, uint64_t serial, int64_t created, size_t *len)
+char *mock_chat_reply(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req, const mock_ids_t *ids,
+                      uint64_t serial, int64_t created, size_t *len)
 {
     rs_sim_reply_t *r = rs_xcalloc((size_t)req->n, sizeof(*r));
     sim_replies(cfg, req, ids, req->n, r);
@@ -447,9 +450,10 @@ char *mock_chat_reply(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req,
     json_t *root = json_pack(
         "{s:s, s:s, s:I, s:s, s:o, s:{s:I, s:I, s:I}}", "id", id, "object", "chat.completion",
         "created", (json_int_t)created, "model", req->model, "choices", choices, "usage",
-        "prompt_tokens", (json_int_t)r[0].input_tokens, "completion_tokens",
-        (json_int_t)out_tokens, "total_tokens", (json_int_t)(r[0].input_tokens + out_tokens));
-    for (int64_t i = 0; i < req->n; i++) rs_sim_reply_cleanup(&r[i]);
+        "prompt_tokens", (json_int_t)r[0].input_tokens, "completion_tokens", (json_int_t)out_tokens,
+        "total_tokens", (json_int_t)(r[0].input_tokens + out_tokens));
+    for (int64_t i = 0; i < req->n; i++)
+        rs_sim_reply_cleanup(&r[i]);
     free(r);
     return dump(root, 0, len);
 }
@@ -461,12 +465,11 @@ char *mock_messages_reply(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req,
     sim_replies(cfg, req, ids, 1, &r);
     char id[32];
     snprintf(id, sizeof(id), "msg_%016" PRIx64, serial);
-    json_t *root = json_pack("{s:s, s:s, s:s, s:s, s:[{s:s, s:s}], s:s, s:n, s:{s:I, s:I}}",
-                             "id", id, "type", "message", "role", "assistant", "model",
-                             req->model, "content", "type", "text", "text", r.text, "stop_reason",
-                             "end_turn", "stop_sequence", "usage", "input_tokens",
-                             (json_int_t)r.input_tokens, "output_tokens",
-                             (json_int_t)r.output_tokens);
+    json_t *root = json_pack("{s:s, s:s, s:s, s:s, s:[{s:s, s:s}], s:s, s:n, s:{s:I, s:I}}", "id",
+                             id, "type", "message", "role", "assistant", "model", req->model,
+                             "content", "type", "text", "text", r.text, "stop_reason", "end_turn",
+                             "stop_sequence", "usage", "input_tokens", (json_int_t)r.input_tokens,
+                             "output_tokens", (json_int_t)r.output_tokens);
     rs_sim_reply_cleanup(&r);
     return dump(root, 0, len);
 }
@@ -490,15 +493,18 @@ void mock_embed_text(const char *text, int dim, double *out)
             continue;
         }
         const char *start = p;
-        while (*p && word_byte((unsigned char)*p)) p++;
+        while (*p && word_byte((unsigned char)*p))
+            p++;
         uint64_t h = XXH64(start, (size_t)(p - start), 0);
         out[h % (uint64_t)dim] += (h >> 63) ? -1.0 : 1.0;
     }
     free(low);
     double norm = 0;
-    for (int i = 0; i < dim; i++) norm += out[i] * out[i];
+    for (int i = 0; i < dim; i++)
+        norm += out[i] * out[i];
     norm = sqrt(norm);
-    for (int i = 0; norm > 0 && i < dim; i++) out[i] /= norm;
+    for (int i = 0; norm > 0 && i < dim; i++)
+        out[i] /= norm;
 }
 
 /* The vector as the openai SDK's base64: little-endian float32, standard alphabet. */
@@ -510,7 +516,8 @@ static json_t *embed_base64(const double *v, int dim)
         float f = (float)v[i];
         uint32_t u;
         memcpy(&u, &f, 4);
-        for (int b = 0; b < 4; b++) raw[4 * i + b] = (unsigned char)(u >> (8 * b));
+        for (int b = 0; b < 4; b++)
+            raw[4 * i + b] = (unsigned char)(u >> (8 * b));
     }
     char *b64 = rs_xmalloc(4 * ((nbytes + 2) / 3) + 1);
     EVP_EncodeBlock((unsigned char *)b64, raw, (int)nbytes);
@@ -523,7 +530,8 @@ static json_t *embed_base64(const double *v, int dim)
 static json_t *embed_list(const double *v, int dim)
 {
     json_t *list = json_array();
-    for (int i = 0; i < dim; i++) json_array_append_new(list, json_real(v[i]));
+    for (int i = 0; i < dim; i++)
+        json_array_append_new(list, json_real(v[i]));
     return list;
 }
 
@@ -587,8 +595,8 @@ char *mock_error_reply(mock_api_t api, int status, const char *message, size_t *
     const struct error_kind *k = error_kind(status);
     json_t *root;
     if (api == MOCK_API_ANTHROPIC)
-        root = json_pack("{s:s, s:{s:s, s:s}}", "type", "error", "error", "type",
-                         k->anthropic_type, "message", message);
+        root = json_pack("{s:s, s:{s:s, s:s}}", "type", "error", "error", "type", k->anthropic_type,
+                         "message", message);
     else
         root = json_pack("{s:{s:s, s:s, s:n, s:o}}", "error", "message", message, "type",
                          k->openai_type, "param", "code",

@@ -13,8 +13,8 @@
 #include "dataset.h"
 #include "util.h"
 
-#define MOCK_MAX_CHOICES 128   /* OpenAI's n: far above any sane request, bounds the reply */
-#define MOCK_MAX_INPUTS 2048   /* embedding inputs per request (OpenAI's own limit) */
+#define MOCK_MAX_CHOICES 128 /* OpenAI's n: far above any sane request, bounds the reply */
+#define MOCK_MAX_INPUTS 2048 /* embedding inputs per request (OpenAI's own limit) */
 #define MOCK_MAX_EMBED_DIM 4096
 
 /* What the sim and the embedder need, from the command line. */
@@ -78,8 +78,8 @@ void mock_case_id(const rs_chat_msg_t *msgs, size_t n_msgs, char out[17]);
 
 /* Reply builders. serial makes the reply id ("chatcmpl-<16 hex>", "msg_<16 hex>"); created is the
  * Unix time in the OpenAI reply. *len receives the text's length. */
-char *mock_chat_reply(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req,
-                      const mock_ids_t *ids, uint64_t serial, int64_t created, size_t *len);
+char *mock_chat_reply(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req, const mock_ids_t *ids,
+                      uint64_t serial, int64_t created, size_t *len);
 char *mock_messages_reply(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req,
                           const mock_ids_t *ids, uint64_t serial, size_t *len);
 char *mock_embed_reply(const mock_sim_cfg_t *cfg, const mock_embed_req_t *req, size_t *len);

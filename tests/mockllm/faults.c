@@ -22,13 +22,14 @@ int mock_faults_init(mock_faults_t *f, const mock_faults_cfg_t *cfg, rs_err_t *e
     double sum = 0;
     for (int i = 1; i < MOCK_FAULT_COUNT; i++) {
         if (!(cfg->rate[i] >= 0 && cfg->rate[i] <= 1))
-            return rs_err_set(err, "--%s: must be a probability between 0 and 1",
-                              fault_names[i]);
+            return rs_err_set(err, "--%s: must be a probability between 0 and 1", fault_names[i]);
         sum += cfg->rate[i];
     }
     if (sum > 1 + 1e-9)
-        return rs_err_set(err, "the --rate-* options add up to %g: a request gets at most one "
-                               "fault, so they must add up to at most 1", sum);
+        return rs_err_set(err,
+                          "the --rate-* options add up to %g: a request gets at most one "
+                          "fault, so they must add up to at most 1",
+                          sum);
     if (!(cfg->latency_ms >= 0 && cfg->latency_ms <= MAX_LATENCY_MS))
         return rs_err_set(err, "--latency-ms: must be between 0 and %g", MAX_LATENCY_MS);
     if (!(cfg->sigma >= 0 && cfg->sigma <= 10))

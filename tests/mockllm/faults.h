@@ -29,8 +29,8 @@ typedef struct mock_faults_cfg {
     double rate[MOCK_FAULT_COUNT]; /* probability per request, by fault (rate[NONE] unused) */
     double latency_ms;             /* median latency of a reply; 0 = none */
     mock_latency_dist_t dist;
-    double sigma;                  /* lognormal shape, default 0.5 */
-    uint64_t seed;                 /* --fault-seed */
+    double sigma;  /* lognormal shape, default 0.5 */
+    uint64_t seed; /* --fault-seed */
 } mock_faults_cfg_t;
 
 typedef struct mock_draw {

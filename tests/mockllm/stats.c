@@ -20,8 +20,10 @@ const char *mock_endpoint_name(mock_endpoint_t ep)
 static void zero_counters(mock_stats_t *s)
 {
     atomic_store_explicit(&s->requests, 0, RELAXED);
-    for (int i = 0; i < MOCK_EP_COUNT; i++) atomic_store_explicit(&s->by_endpoint[i], 0, RELAXED);
-    for (int i = 0; i < MOCK_STATUS_MAX; i++) atomic_store_explicit(&s->by_status[i], 0, RELAXED);
+    for (int i = 0; i < MOCK_EP_COUNT; i++)
+        atomic_store_explicit(&s->by_endpoint[i], 0, RELAXED);
+    for (int i = 0; i < MOCK_STATUS_MAX; i++)
+        atomic_store_explicit(&s->by_status[i], 0, RELAXED);
     atomic_store_explicit(&s->hangs, 0, RELAXED);
     atomic_store_explicit(&s->truncated, 0, RELAXED);
     atomic_store_explicit(&s->wrong_content_type, 0, RELAXED);
@@ -38,8 +40,7 @@ void mock_stats_init(mock_stats_t *s)
 void mock_stats_request(mock_stats_t *s, mock_endpoint_t ep)
 {
     atomic_fetch_add_explicit(&s->requests, 1, RELAXED);
-    atomic_fetch_add_explicit(&s->by_endpoint[ep < MOCK_EP_COUNT ? ep : MOCK_EP_OTHER], 1,
-                              RELAXED);
+    atomic_fetch_add_explicit(&s->by_endpoint[ep < MOCK_EP_COUNT ? ep : MOCK_EP_OTHER], 1, RELAXED);
     atomic_fetch_add_explicit(&s->in_flight, 1, RELAXED);
 }
 
@@ -84,9 +85,9 @@ static json_t *endpoint_object(mock_stats_t *s)
 {
     json_t *o = json_object();
     for (int i = 0; i < MOCK_EP_COUNT; i++)
-        json_object_set_new(o, endpoint_names[i],
-                            json_integer((json_int_t)atomic_load_explicit(&s->by_endpoint[i],
-                                                                          RELAXED)));
+        json_object_set_new(
+            o, endpoint_names[i],
+            json_integer((json_int_t)atomic_load_explicit(&s->by_endpoint[i], RELAXED)));
     return o;
 }
 
@@ -94,11 +95,11 @@ static json_t *endpoint_object(mock_stats_t *s)
 
 char *mock_stats_json(mock_stats_t *s, size_t *len)
 {
-    json_t *root = json_pack("{s:I, s:o, s:o, s:I, s:I, s:I, s:I, s:I}", "requests",
-                             LOAD(requests), "by_endpoint", endpoint_object(s), "by_status",
-                             status_object(s), "hangs", LOAD(hangs), "truncated", LOAD(truncated),
-                             "wrong_content_type", LOAD(wrong_content_type), "in_flight",
-                             LOAD(in_flight), "waiting", LOAD(waiting));
+    json_t *root =
+        json_pack("{s:I, s:o, s:o, s:I, s:I, s:I, s:I, s:I}", "requests", LOAD(requests),
+                  "by_endpoint", endpoint_object(s), "by_status", status_object(s), "hangs",
+                  LOAD(hangs), "truncated", LOAD(truncated), "wrong_content_type",
+                  LOAD(wrong_content_type), "in_flight", LOAD(in_flight), "waiting", LOAD(waiting));
     char *text = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     *len = text ? strlen(text) : 0;

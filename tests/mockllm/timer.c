@@ -111,7 +111,8 @@ static void *timer_main(void *arg)
         size_t k = pop_due(t, flushing, batch);
         if (k > 0) {
             pthread_mutex_unlock(&t->mu);
-            for (size_t i = 0; i < k; i++) t->fire(batch[i]);
+            for (size_t i = 0; i < k; i++)
+                t->fire(batch[i]);
             pthread_mutex_lock(&t->mu);
         } else if (flushing) {
             t->flush_done = want;
@@ -161,7 +162,8 @@ void mock_timer_flush(mock_timer_t *t)
     pthread_mutex_lock(&t->mu);
     uint64_t mine = ++t->flush_req;
     pthread_cond_signal(&t->wake);
-    while (t->flush_done < mine && !t->stop) pthread_cond_wait(&t->flushed, &t->mu);
+    while (t->flush_done < mine && !t->stop)
+        pthread_cond_wait(&t->flushed, &t->mu);
     pthread_mutex_unlock(&t->mu);
 }
 

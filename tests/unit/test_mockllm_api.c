@@ -1,0 +1,480 @@
+/* test_mockllm_api: reasonsaver-mockllm's request parsers and reply builders (tests/mockllm/api.c,
+ * compiled in here because the unit tests link only rscommon): the shapes of the three APIs,
+ * X-RS-* header decoding, replies equal to the sim's, and deterministic unit-norm embeddings. */
+#include "../mockllm/api.c"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+static const mock_sim_cfg_t CFG = {.accuracy = 0.7, .seed = 5, .embed_dim = 64};
+
+/* The reply text as JSON (fails the test when it is not). len is read after the builder ran. */
+static json_t *parse_reply(char *text, const size_t *len)
+{
+    assert_non_null(text);
+    assert_int_equal(*len, strlen(text));
+    json_error_t je;
+    json_t *root = json_loads(text, 0, &je);
+    free(text);
+    assert_non_null(root);
+    return root;
+}
+
+static const char *jstr(const json_t *o, const char *path_key)
+{
+    const char *s = json_string_value(json_object_get(o, path_key));
+    assert_non_null(s);
+    return s;
+}
+
+static void assert_err_mentions(const rs_err_t *err, const char *word)
+{
+    if (!strstr(err->msg, word)) fail_msg("error '%s' does not mention '%s'", err->msg, word);
+}
+
+/* ---------------------------------------------------------------- parsing */
+
+static void test_chat_parse(void **state)
+{
+    (void)state;
+    static const char body[] =
+        "{\"model\":\"gpt-x\",\"n\":3,\"temperature\":0.5,\"top_p\":1,\"max_tokens\":64,"
+        "\"seed\":9,\"stop\":[\"\\n\"],\"messages\":[{\"role\":\"system\",\"content\":\"Be "
+        "brief.\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"What is \"},"
+        "{\"type\":\"image_url\",\"image_url\":{}},{\"type\":\"text\",\"text\":\"6*7?\"}]},"
+        "{\"role\":\"assistant\",\"content\":null}]}";
+    mock_chat_req_t r;
+    rs_err_t err;
+    assert_int_equal(mock_chat_parse(body, strlen(body), &r, &err), 0);
+    assert_string_equal(r.model, "gpt-x");
+    assert_int_equal(r.n, 3);
+    assert_int_equal(r.max_tokens, 64);
+    assert_int_equal(r.n_msgs, 3);
+    assert_string_equal(r.msgs[0].role, "system");
+    assert_string_equal(r.msgs[0].content, "Be brief.");
+    assert_string_equal(r.msgs[1].content, "What is 6*7?");
+    assert_string_equal(r.msgs[2].content, "");
+    mock_chat_req_cleanup(&r);
+
+    static const char minimal[] =
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+    assert_int_equal(mock_chat_parse(minimal, strlen(minimal), &r, &err), 0);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.max_tokens, 0);
+    mock_chat_req_cleanup(&r);
+}
+
+static void test_chat_parse_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *body;
+        const char *mentions;
+    } bad[] = {
+        {"", "malformed JSON"},
+        {"{\"model\":", "malformed JSON"},
+        {"[1,2]", "JSON object"},
+        {"{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "'model'"},
+        {"{\"model\":7,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "'model'"},
+        {"{\"model\":\"m\"}", "'messages'"},
+        {"{\"model\":\"m\",\"messages\":[]}", "'messages'"},
+        {"{\"model\":\"m\",\"messages\":[\"hi\"]}", "messages[0]"},
+        {"{\"model\":\"m\",\"messages\":[{\"content\":\"x\"}]}", "messages[0]"},
+        {"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":5}]}",
+         "messages[0].content"},
+        {"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":1}]}]}",
+         "messages[0].content[0]"},
+        {"{\"model\":\"m\",\"n\":0,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "'n'"},
+        {"{\"model\":\"m\",\"n\":1000,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+         "'n'"},
+        {"{\"model\":\"m\",\"n\":1.5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "'n'"},
+        {"{\"model\":\"m\",\"temperature\":3,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+         "'temperature'"},
+        {"{\"model\":\"m\",\"top_p\":\"a\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+         "'top_p'"},
+        {"{\"model\":\"m\",\"stop\":[1],\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+         "'stop[0]'"},
+        {"{\"model\":\"m\",\"max_tokens\":0,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+         "'max_tokens'"},
+        {"{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"\\u0000\"}]}",
+         "malformed JSON"},
+    };
+    for (size_t i = 0; i < RS_ARRAY_LEN(bad); i++) {
+        mock_chat_req_t r;
+        rs_err_t err = {{0}};
+        if (mock_chat_parse(bad[i].body, strlen(bad[i].body), &r, &err) == 0)
+            fail_msg("accepted: %s", bad[i].body);
+        assert_err_mentions(&err, bad[i].mentions);
+    }
+}
+
+static void test_messages_parse(void **state)
+{
+    (void)state;
+    static const char body[] =
+        "{\"model\":\"claude-x\",\"max_tokens\":100,\"system\":[{\"type\":\"text\",\"text\":"
+        "\"Be brief.\"}],\"messages\":[{\"role\":\"user\",\"content\":\"6*7?\"}]}";
+    mock_chat_req_t r;
+    rs_err_t err;
+    assert_int_equal(mock_messages_parse(body, strlen(body), &r, &err), 0);
+    assert_int_equal(r.n_msgs, 2);
+    assert_string_equal(r.msgs[0].role, "system");
+    assert_string_equal(r.msgs[0].content, "Be brief.");
+    assert_string_equal(r.msgs[1].content, "6*7?");
+    assert_int_equal(r.n, 1);
+    mock_chat_req_cleanup(&r);
+
+    static const char no_max[] =
+        "{\"model\":\"c\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+    assert_int_equal(mock_messages_parse(no_max, strlen(no_max), &r, &err), -1);
+    assert_err_mentions(&err, "max_tokens");
+    static const char bad_temp[] = "{\"model\":\"c\",\"max_tokens\":5,\"temperature\":1.5,"
+                                   "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+    assert_int_equal(mock_messages_parse(bad_temp, strlen(bad_temp), &r, &err), -1);
+    assert_err_mentions(&err, "temperature");
+}
+
+static void test_embed_parse(void **state)
+{
+    (void)state;
+    mock_embed_req_t r;
+    rs_err_t err;
+    static const char one[] = "{\"model\":\"e\",\"input\":\"hello\"}";
+    assert_int_equal(mock_embed_parse(one, strlen(one), &r, &err), 0);
+    assert_int_equal(r.n_inputs, 1);
+    assert_string_equal(r.inputs[0], "hello");
+    assert_int_equal(r.dim, 0);
+    assert_int_equal(r.base64, 0);
+    mock_embed_req_cleanup(&r);
+    static const char many[] =
+        "{\"model\":\"e\",\"input\":[\"a\",\"b\"],\"dimensions\":8,\"encoding_format\":\"base64\"}";
+    assert_int_equal(mock_embed_parse(many, strlen(many), &r, &err), 0);
+    assert_int_equal(r.n_inputs, 2);
+    assert_int_equal(r.dim, 8);
+    assert_int_equal(r.base64, 1);
+    mock_embed_req_cleanup(&r);
+    static const char *bad[] = {
+        "{\"input\":\"x\"}",
+        "{\"model\":\"e\"}",
+        "{\"model\":\"e\",\"input\":[]}",
+        "{\"model\":\"e\",\"input\":[[1,2,3]]}",
+        "{\"model\":\"e\",\"input\":\"x\",\"encoding_format\":\"hex\"}",
+        "{\"model\":\"e\",\"input\":\"x\",\"dimensions\":0}",
+    };
+    for (size_t i = 0; i < RS_ARRAY_LEN(bad); i++)
+        if (mock_embed_parse(bad[i], strlen(bad[i]), &r, &err) == 0)
+            fail_msg("accepted %s", bad[i]);
+}
+
+/* ---------------------------------------------------------------- headers */
+
+static void test_pct_decode(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out; /* out NULL: rejected */
+    } cases[] = {
+        {"plain", "plain"}, {"case%201", "case 1"},
+        {"a+b", "a+b"},     {"%E2%82%ac", "\xe2\x82\xac"},
+        {"100%25", "100%"}, {"", ""},
+        {"%zz", NULL},      {"%0", NULL},
+        {"abc%", NULL},     {"%00", NULL},
+        {"%4", NULL},
+    };
+    for (size_t i = 0; i < RS_ARRAY_LEN(cases); i++) {
+        char *got = mock_pct_decode(cases[i].in);
+        if (!cases[i].out) {
+            if (got) fail_msg("'%s' decoded to '%s'", cases[i].in, got);
+            continue;
+        }
+        assert_non_null(got);
+        assert_string_equal(got, cases[i].out);
+        free(got);
+    }
+}
+
+static void test_ids_parse(void **state)
+{
+    (void)state;
+    mock_ids_t ids;
+    rs_err_t err;
+    assert_int_equal(mock_ids_parse("strong%2Fv2", "gsm8k%3A17", "3", "%2472", &ids, &err), 0);
+    assert_string_equal(ids.model, "strong/v2");
+    assert_string_equal(ids.case_id, "gsm8k:17");
+    assert_string_equal(ids.target, "$72");
+    assert_int_equal(ids.candidate, 3);
+    mock_ids_cleanup(&ids);
+    assert_int_equal(mock_ids_parse(NULL, NULL, NULL, NULL, &ids, &err), 0);
+    assert_null(ids.model);
+    assert_null(ids.case_id);
+    assert_null(ids.target);
+    assert_int_equal(ids.candidate, 0);
+    assert_int_equal(mock_ids_parse(NULL, NULL, "-1", NULL, &ids, &err), -1);
+    assert_err_mentions(&err, "X-RS-Candidate");
+    assert_int_equal(mock_ids_parse(NULL, NULL, "two", NULL, &ids, &err), -1);
+    assert_int_equal(mock_ids_parse(NULL, "%FF", NULL, NULL, &ids, &err), -1); /* not UTF-8 */
+    assert_err_mentions(&err, "X-RS-Case");
+    assert_int_equal(mock_ids_parse(NULL, NULL, NULL, "%G1", &ids, &err), -1);
+    assert_err_mentions(&err, "X-RS-Target");
+}
+
+static void test_case_id(void **state)
+{
+    (void)state;
+    rs_chat_msg_t msgs[2] = {{"system", "Be brief."}, {"user", "What is 6*7?"}};
+    char got[17], want[17];
+    mock_case_id(msgs, 2, got);
+    static const char joined[] = "Be brief.What is 6*7?";
+    snprintf(want, sizeof(want), "%016" PRIx64, (uint64_t)XXH64(joined, strlen(joined), 0));
+    assert_string_equal(got, want);
+    assert_int_equal(strlen(got), 16);
+}
+
+/* ---------------------------------------------------------------- replies */
+
+static mock_chat_req_t one_question(const char *model, int64_t n)
+{
+    mock_chat_req_t r = {.model = rs_xstrdup(model), .n = n};
+    r.msgs = rs_xcalloc(1, sizeof(*r.msgs));
+    r.msgs[0] = (rs_chat_msg_t){rs_xstrdup("user"), rs_xstrdup("What is 20 + 5?")}; /* 15 B */
+    r.n_msgs = 1;
+    return r;
+}
+
+/* What the in-process sim says for candidate k of (label, case, target). */
+static char *sim_text(const char *label, const char *case_id, const char *target, int k,
+                      const mock_chat_req_t *req)
+{
+    char *targets[1] = {(char *)target};
+    rs_case_t c = {.id = (char *)case_id,
+                   .msgs = req->msgs,
+                   .n_msgs = req->n_msgs,
+                   .targets = targets,
+                   .n_targets = target ? 1 : 0};
+    rs_model_cfg_t m = {.name = (char *)label, .model = (char *)label, .accuracy = CFG.accuracy};
+    rs_sim_reply_t r;
+    rs_sim_generate(&m, CFG.seed, &c, k, &r);
+    char *text = r.text;
+    r.text = NULL;
+    rs_sim_reply_cleanup(&r);
+    return text;
+}
+
+static void test_chat_reply_with_ids(void **state)
+{
+    (void)state;
+    mock_chat_req_t req = one_question("gpt-x", 3);
+    mock_ids_t ids = {.model = "strong", .case_id = "case 9", .target = "25", .candidate = 2};
+    size_t len = 0;
+    json_t *root = parse_reply(mock_chat_reply(&CFG, &req, &ids, 0xabc, 1700000000, &len), &len);
+    assert_string_equal(jstr(root, "id"), "chatcmpl-0000000000000abc");
+    assert_string_equal(jstr(root, "object"), "chat.completion");
+    assert_string_equal(jstr(root, "model"), "gpt-x");
+    assert_int_equal(json_integer_value(json_object_get(root, "created")), 1700000000);
+    json_t *choices = json_object_get(root, "choices");
+    assert_int_equal(json_array_size(choices), 3);
+    json_int_t out_tokens = 0;
+    for (size_t i = 0; i < 3; i++) {
+        json_t *ch = json_array_get(choices, i);
+        assert_int_equal(json_integer_value(json_object_get(ch, "index")), (json_int_t)i);
+        assert_string_equal(jstr(ch, "finish_reason"), "stop");
+        json_t *msg = json_object_get(ch, "message");
+        assert_string_equal(jstr(msg, "role"), "assistant");
+        const char *text = jstr(msg, "content");
+        char *want = sim_text("strong", "case 9", "25", 2 + (int)i, &req);
+        assert_string_equal(text, want);
+        assert_true(strncmp(text, "[simulated]", 11) == 0);
+        /* correct exactly when the definition's draw says so */
+        int correct = rs_sim_draw("strong", "case 9", 2 + (int)i, "correct", CFG.seed) < 0.7;
+        const char *tail = text + strlen(text) - strlen("#### 25");
+        assert_int_equal(strcmp(tail, "#### 25") == 0, correct);
+        out_tokens += (json_int_t)((strlen(want) + 3) / 4);
+        free(want);
+    }
+    json_t *usage = json_object_get(root, "usage");
+    assert_int_equal(json_integer_value(json_object_get(usage, "prompt_tokens")), 4);
+    assert_int_equal(json_integer_value(json_object_get(usage, "completion_tokens")), out_tokens);
+    assert_int_equal(json_integer_value(json_object_get(usage, "total_tokens")), 4 + out_tokens);
+    json_decref(root);
+    mock_chat_req_cleanup(&req);
+}
+
+static void test_chat_reply_without_ids(void **state)
+{
+    (void)state;
+    mock_chat_req_t req = one_question("gpt-x", 1);
+    mock_ids_t none = {0};
+    size_t len = 0;
+    json_t *root = parse_reply(mock_chat_reply(&CFG, &req, &none, 1, 0, &len), &len);
+    const char *text = jstr(
+        json_object_get(json_array_get(json_object_get(root, "choices"), 0), "message"), "content");
+    assert_string_equal(text, "[simulated] Working through the problem step by step.\n"
+                              "The answer is 42.\n#### 42");
+    json_decref(root);
+    mock_chat_req_cleanup(&req);
+}
+
+static void test_messages_reply(void **state)
+{
+    (void)state;
+    mock_chat_req_t req = one_question("claude-x", 1);
+    mock_ids_t ids = {.model = "strong", .case_id = "c1", .target = "7", .candidate = 1};
+    size_t len = 0;
+    json_t *root = parse_reply(mock_messages_reply(&CFG, &req, &ids, 0x10, &len), &len);
+    assert_string_equal(jstr(root, "id"), "msg_0000000000000010");
+    assert_string_equal(jstr(root, "type"), "message");
+    assert_string_equal(jstr(root, "role"), "assistant");
+    assert_string_equal(jstr(root, "model"), "claude-x");
+    assert_string_equal(jstr(root, "stop_reason"), "end_turn");
+    json_t *content = json_object_get(root, "content");
+    assert_int_equal(json_array_size(content), 1);
+    assert_string_equal(jstr(json_array_get(content, 0), "type"), "text");
+    char *want = sim_text("strong", "c1", "7", 1, &req);
+    assert_string_equal(jstr(json_array_get(content, 0), "text"), want);
+    json_t *usage = json_object_get(root, "usage");
+    assert_int_equal(json_integer_value(json_object_get(usage, "input_tokens")), 4);
+    assert_int_equal(json_integer_value(json_object_get(usage, "output_tokens")),
+                     (json_int_t)((strlen(want) + 3) / 4));
+    free(want);
+    json_decref(root);
+    mock_chat_req_cleanup(&req);
+}
+
+/* ---------------------------------------------------------------- embeddings */
+
+static double norm(const double *v, int dim)
+{
+    double s = 0;
+    for (int i = 0; i < dim; i++)
+        s += v[i] * v[i];
+    return sqrt(s);
+}
+
+static void test_embed_text(void **state)
+{
+    (void)state;
+    double a[64], b[64], c[64];
+    mock_embed_text("The quick brown fox jumps over the lazy dog", 64, a);
+    mock_embed_text("the QUICK brown fox, jumps over... the lazy dog!", 64, b);
+    mock_embed_text("A completely different sentence about embeddings", 64, c);
+    assert_true(fabs(norm(a, 64) - 1) < 1e-12);
+    assert_true(fabs(norm(c, 64) - 1) < 1e-12);
+    assert_memory_equal(a, b, sizeof(a)); /* case and punctuation do not matter */
+    assert_true(memcmp(a, c, sizeof(a)) != 0);
+    /* one word: exactly one bucket, +-1, at XXH64(word) % dim */
+    double one[16];
+    mock_embed_text("Hello", 16, one);
+    uint64_t h = XXH64("hello", 5, 0);
+    for (int i = 0; i < 16; i++)
+        assert_true(one[i] == ((uint64_t)i == h % 16 ? ((h >> 63) ? -1.0 : 1.0) : 0.0));
+    double zero[8];
+    mock_embed_text("  ...  ", 8, zero);
+    assert_true(norm(zero, 8) == 0);
+}
+
+static void test_embed_reply(void **state)
+{
+    (void)state;
+    char *inputs[2] = {"hello world", "hello world"};
+    mock_embed_req_t req = {.model = "emb", .inputs = inputs, .n_inputs = 2};
+    size_t len = 0;
+    json_t *root = parse_reply(mock_embed_reply(&CFG, &req, &len), &len);
+    assert_string_equal(jstr(root, "object"), "list");
+    assert_string_equal(jstr(root, "model"), "emb");
+    json_t *data = json_object_get(root, "data");
+    assert_int_equal(json_array_size(data), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *e = json_array_get(data, i);
+        assert_string_equal(jstr(e, "object"), "embedding");
+        assert_int_equal(json_integer_value(json_object_get(e, "index")), (json_int_t)i);
+        json_t *vec = json_object_get(e, "embedding");
+        assert_int_equal(json_array_size(vec), 64);
+        double s = 0;
+        for (size_t j = 0; j < 64; j++)
+            s += pow(json_number_value(json_array_get(vec, j)), 2);
+        assert_true(fabs(s - 1) < 1e-6);
+        assert_true(json_equal(vec, json_object_get(json_array_get(data, 0), "embedding")));
+    }
+    json_t *usage = json_object_get(root, "usage");
+    assert_int_equal(json_integer_value(json_object_get(usage, "prompt_tokens")), 6);
+    json_decref(root);
+
+    req.dim = 8;
+    req.base64 = 1;
+    root = parse_reply(mock_embed_reply(&CFG, &req, &len), &len);
+    const char *b64 = jstr(json_array_get(json_object_get(root, "data"), 0), "embedding");
+    unsigned char raw[64];
+    assert_int_equal(EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)strlen(b64)), 33);
+    double want[8];
+    mock_embed_text("hello world", 8, want);
+    for (int i = 0; i < 8; i++) {
+        uint32_t u = (uint32_t)raw[4 * i] | (uint32_t)raw[4 * i + 1] << 8 |
+                     (uint32_t)raw[4 * i + 2] << 16 | (uint32_t)raw[4 * i + 3] << 24;
+        float f;
+        memcpy(&f, &u, 4);
+        assert_true(f == (float)want[i]);
+    }
+    json_decref(root);
+}
+
+/* ---------------------------------------------------------------- errors and models */
+
+static void test_error_shapes(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    json_t *root = parse_reply(mock_error_reply(MOCK_API_OPENAI, 429, "slow down", &len), &len);
+    json_t *e = json_object_get(root, "error");
+    assert_string_equal(jstr(e, "message"), "slow down");
+    assert_string_equal(jstr(e, "type"), "requests");
+    assert_string_equal(jstr(e, "code"), "rate_limit_exceeded");
+    assert_true(json_is_null(json_object_get(e, "param")));
+    json_decref(root);
+    root = parse_reply(mock_error_reply(MOCK_API_OPENAI, 400, "bad", &len), &len);
+    assert_true(json_is_null(json_object_get(json_object_get(root, "error"), "code")));
+    json_decref(root);
+    root = parse_reply(mock_error_reply(MOCK_API_ANTHROPIC, 401, "no key", &len), &len);
+    assert_string_equal(jstr(root, "type"), "error");
+    assert_string_equal(jstr(json_object_get(root, "error"), "type"), "authentication_error");
+    assert_string_equal(jstr(json_object_get(root, "error"), "message"), "no key");
+    json_decref(root);
+    root = parse_reply(mock_error_reply(MOCK_API_ANTHROPIC, 418, "teapot", &len), &len);
+    assert_string_equal(jstr(json_object_get(root, "error"), "type"), "invalid_request_error");
+    json_decref(root);
+}
+
+static void test_models_reply(void **state)
+{
+    (void)state;
+    size_t len = 0;
+    json_t *root = parse_reply(mock_models_reply(&len), &len);
+    assert_string_equal(jstr(root, "object"), "list");
+    json_t *m = json_array_get(json_object_get(root, "data"), 0);
+    assert_string_equal(jstr(m, "id"), "sim-1");
+    assert_string_equal(jstr(m, "object"), "model");
+    json_decref(root);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_chat_parse),
+        cmocka_unit_test(test_chat_parse_errors),
+        cmocka_unit_test(test_messages_parse),
+        cmocka_unit_test(test_embed_parse),
+        cmocka_unit_test(test_pct_decode),
+        cmocka_unit_test(test_ids_parse),
+        cmocka_unit_test(test_case_id),
+        cmocka_unit_test(test_chat_reply_with_ids),
+        cmocka_unit_test(test_chat_reply_without_ids),
+        cmocka_unit_test(test_messages_reply),
+        cmocka_unit_test(test_embed_text),
+        cmocka_unit_test(test_embed_reply),
+        cmocka_unit_test(test_error_shapes),
+        cmocka_unit_test(test_models_reply),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
