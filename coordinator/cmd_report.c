@@ -57,7 +57,7 @@ int cmd_report(int argc, char **argv)
         code = cli_fail(CLI_RUNTIME, "%s", err.msg);
     if (report) {
         coord_report_print_summary(stdout, report);
-        printf("\nreports: %s/report.json  %s/report.md\n", dir, dir);
+        coord_report_print_paths(stdout, cfg, dir);
     }
     json_decref(report);
     rs_config_destroy(&cfg);

@@ -523,7 +523,7 @@ static int finish(run_ctx_t *r, int interrupted, rs_err_t *err)
     if (rc) return -1;
     if (!r->view.quiet) {
         coord_report_print_summary(stdout, report);
-        printf("\nreports: %s/report.json  %s/report.md  %s/results.jsonl\n", r->dir, r->dir, r->dir);
+        coord_report_print_paths(stdout, r->cfg, r->dir);
     }
     json_decref(report);
     return 0;

@@ -29,12 +29,23 @@ static void esc_n(rs_buf_t *b, const char *s, size_t n)
 {
     for (size_t i = 0; i < n && s[i]; i++) {
         switch (s[i]) {
-        case '&': rs_buf_puts(b, "&amp;"); break;
-        case '<': rs_buf_puts(b, "&lt;"); break;
-        case '>': rs_buf_puts(b, "&gt;"); break;
-        case '"': rs_buf_puts(b, "&quot;"); break;
-        case '\'': rs_buf_puts(b, "&#39;"); break;
-        default: rs_buf_putc(b, s[i]);
+        case '&':
+            rs_buf_puts(b, "&amp;");
+            break;
+        case '<':
+            rs_buf_puts(b, "&lt;");
+            break;
+        case '>':
+            rs_buf_puts(b, "&gt;");
+            break;
+        case '"':
+            rs_buf_puts(b, "&quot;");
+            break;
+        case '\'':
+            rs_buf_puts(b, "&#39;");
+            break;
+        default:
+            rs_buf_putc(b, s[i]);
         }
     }
 }
@@ -47,7 +58,8 @@ static void esc(rs_buf_t *b, const char *s)
 static size_t utf8_len(const char *s)
 {
     size_t n = 0;
-    for (; s && *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
+    for (; s && *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
     return n;
 }
 
@@ -60,9 +72,11 @@ static void esc_fit(rs_buf_t *b, const char *s, size_t max)
         return;
     }
     const char *p = s;
-    for (size_t n = 0; *p && n < max - 1; n++)
-        for (p++; ((unsigned char)*p & 0xC0) == 0x80; p++) {
-        }
+    for (size_t n = 0; *p && n < max - 1; n++) {
+        do
+            p++;
+        while (((unsigned char)*p & 0xC0) == 0x80);
+    }
     esc_n(b, s, (size_t)(p - s));
     rs_buf_puts(b, "\xE2\x80\xA6");
 }
@@ -113,9 +127,12 @@ static void put_pct(rs_buf_t *b, double frac)
 
 static void put_bytes(rs_buf_t *b, double bytes)
 {
-    if (bytes >= 1024.0 * 1024.0) rs_buf_printf(b, "%.1f MiB", bytes / (1024.0 * 1024.0));
-    else if (bytes >= 1024.0) rs_buf_printf(b, "%.1f KiB", bytes / 1024.0);
-    else rs_buf_printf(b, "%.0f B", bytes);
+    if (bytes >= 1024.0 * 1024.0)
+        rs_buf_printf(b, "%.1f MiB", bytes / (1024.0 * 1024.0));
+    else if (bytes >= 1024.0)
+        rs_buf_printf(b, "%.1f KiB", bytes / 1024.0);
+    else
+        rs_buf_printf(b, "%.0f B", bytes);
 }
 
 static void put_time_ms(rs_buf_t *b, long long ms)
@@ -164,8 +181,10 @@ static void table_open(rs_buf_t *b, const char *id, const char *const *cols)
 {
     rs_buf_printf(b, "<div class=\"scroll\"><table id=\"%s\"><thead><tr>", id);
     for (; *cols; cols++) {
-        if (**cols == '#') rs_buf_printf(b, "<th class=\"n\">%s</th>", *cols + 1);
-        else rs_buf_printf(b, "<th>%s</th>", *cols);
+        if (**cols == '#')
+            rs_buf_printf(b, "<th class=\"n\">%s</th>", *cols + 1);
+        else
+            rs_buf_printf(b, "<th>%s</th>", *cols);
     }
     rs_buf_puts(b, "</tr></thead>\n");
 }
@@ -181,11 +200,14 @@ static void table_close(rs_buf_t *b)
 static void counts_cells(rs_buf_t *b, const cell_key_t *k, json_t *g)
 {
     static const char *const kinds[] = {"correct", "wrong", "error", "skipped"};
-    for (size_t i = 0; i < RS_ARRAY_LEN(kinds); i++) td_int(b, k, kinds[i], jint(g, kinds[i]));
+    for (size_t i = 0; i < RS_ARRAY_LEN(kinds); i++)
+        td_int(b, k, kinds[i], jint(g, kinds[i]));
     json_t *acc = json_object_get(g, "accuracy"), *ci = json_object_get(g, "ci95");
     td_num(b, k, "accuracy");
-    if (json_is_number(acc)) put_pct(b, json_number_value(acc));
-    else rs_buf_puts(b, "n/a");
+    if (json_is_number(acc))
+        put_pct(b, json_number_value(acc));
+    else
+        rs_buf_puts(b, "n/a");
     rs_buf_puts(b, "</td>");
     td_num(b, k, "ci95");
     if (json_array_size(ci) == 2)
@@ -246,12 +268,26 @@ static void bars_add(bars_t *bs, bar_t bar)
     bs->v[bs->n++] = bar;
 }
 
-/* Geometry in SVG user units (px at 100%). Labels are sized from their length, at roughly 7 px a
- * character of the 12 px font, capped so that one long name cannot squeeze the plot. */
-enum { BAR_H = 14, ROW_H = 22, GROUP_GAP = 10, TOP = 8, AXIS_H = 26, PLOT_W = 600, VALUE_W = 56,
-       CHAR_W = 7, GROUP_CHARS = 26, LABEL_CHARS = 20 };
+/* Geometry in SVG user units (px at 100%). Label columns are sized from their text, at roughly
+ * 7 px a character of the 12 px font (8 in bold), capped so that one long name cannot squeeze the
+ * plot; each column also clips its text, since the estimate can be short for wide glyphs. */
+enum {
+    BAR_H = 14,
+    ROW_H = 22,
+    GROUP_GAP = 10,
+    TOP = 8,
+    AXIS_H = 26,
+    PLOT_W = 600,
+    VALUE_W = 56,
+    CHAR_W = 7,
+    BOLD_W = 8,
+    GROUP_CHARS = 26,
+    LABEL_CHARS = 20,
+    COL_GAP = 10
+};
 
 typedef struct layout {
+    const char *id;
     int label_x, plot_x, width, height;
 } layout_t;
 
@@ -270,15 +306,28 @@ static int new_group(const bars_t *bs, size_t i)
     return i == 0 || strcmp(bs->v[i].group, bs->v[i - 1].group) != 0;
 }
 
-static layout_t chart_layout(const bars_t *bs)
+static layout_t chart_layout(const char *id, const bars_t *bs)
 {
     layout_t l;
-    l.label_x = CHAR_W * (int)max_chars(bs, 1, GROUP_CHARS) + 16;
-    l.plot_x = l.label_x + CHAR_W * (int)max_chars(bs, 0, LABEL_CHARS) + 12;
+    l.id = id;
+    l.label_x = BOLD_W * (int)max_chars(bs, 1, GROUP_CHARS) + COL_GAP;
+    l.plot_x = l.label_x + CHAR_W * (int)max_chars(bs, 0, LABEL_CHARS) + COL_GAP;
     l.width = l.plot_x + PLOT_W + VALUE_W;
     l.height = TOP + AXIS_H;
-    for (size_t i = 0; i < bs->n; i++) l.height += ROW_H + (i > 0 && new_group(bs, i) ? GROUP_GAP : 0);
+    for (size_t i = 0; i < bs->n; i++)
+        l.height += ROW_H + (i > 0 && new_group(bs, i) ? GROUP_GAP : 0);
     return l;
+}
+
+/* The label columns' clip rectangles, ids <chart id>-g and <chart id>-l. */
+static void chart_clips(rs_buf_t *b, const layout_t *l)
+{
+    rs_buf_printf(b,
+                  "<defs><clipPath id=\"%s-g\"><rect width=\"%d\" height=\"%d\"/></clipPath>"
+                  "<clipPath id=\"%s-l\"><rect x=\"%d\" width=\"%d\" height=\"%d\"/></clipPath>"
+                  "</defs>\n",
+                  l->id, l->label_x - COL_GAP + 2, l->height, l->id, l->label_x,
+                  l->plot_x - l->label_x - COL_GAP + 2, l->height);
 }
 
 /* Gridlines every 20% and their labels under the plot. */
@@ -287,8 +336,9 @@ static void chart_axis(rs_buf_t *b, const layout_t *l)
     int bottom = l->height - AXIS_H;
     for (int p = 0; p <= 100; p += 20) {
         int x = l->plot_x + PLOT_W * p / 100;
-        rs_buf_printf(b, "<line class=\"%s\" x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\"/>"
-                         "<text class=\"tick\" x=\"%d\" y=\"%d\" text-anchor=\"middle\">%d%%</text>\n",
+        rs_buf_printf(b,
+                      "<line class=\"%s\" x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\"/>"
+                      "<text class=\"tick\" x=\"%d\" y=\"%d\" text-anchor=\"middle\">%d%%</text>\n",
                       p ? "grid" : "axis", x, x, TOP - 4, bottom + 2, x, bottom + 16, p);
     }
 }
@@ -300,7 +350,8 @@ static void bar_tooltip(rs_buf_t *b, const bar_t *bar, double acc)
     esc(b, bar->group);
     rs_buf_puts(b, " \xC2\xB7 ");
     esc(b, bar->label);
-    rs_buf_printf(b, ": %.1f%% (95%% CI %.1f\xE2\x80\x93%.1f%%), %lld correct of %lld graded</title>",
+    rs_buf_printf(b,
+                  ": %.1f%% (95%% CI %.1f\xE2\x80\x93%.1f%%), %lld correct of %lld graded</title>",
                   100 * acc, 100 * json_number_value(json_array_get(ci, 0)),
                   100 * json_number_value(json_array_get(ci, 1)), jint(bar->counts, "correct"),
                   jint(bar->counts, "correct") + jint(bar->counts, "wrong"));
@@ -310,13 +361,16 @@ static void bar_tooltip(rs_buf_t *b, const bar_t *bar, double acc)
  * "n/a" and no rect, so rect.bar counts the bars that carry a number. */
 static void chart_bar(rs_buf_t *b, const layout_t *l, const bar_t *bar, int y)
 {
-    json_t *acc = json_object_get(bar->counts, "accuracy"), *ci = json_object_get(bar->counts, "ci95");
+    json_t *acc = json_object_get(bar->counts, "accuracy"),
+           *ci = json_object_get(bar->counts, "ci95");
     if (!json_is_number(acc)) {
-        rs_buf_printf(b, "<text class=\"val\" x=\"%d\" y=\"%d\">n/a</text>\n", l->plot_x + 4, y + 11);
+        rs_buf_printf(b, "<text class=\"val\" x=\"%d\" y=\"%d\">n/a</text>\n", l->plot_x + 4,
+                      y + 11);
         return;
     }
     double a = json_number_value(acc), end = l->plot_x + PLOT_W * a, label_x = end;
-    rs_buf_printf(b, "<rect class=\"bar\" x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"",
+    rs_buf_printf(b,
+                  "<rect class=\"bar\" x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"",
                   l->plot_x, y, PLOT_W * a, BAR_H, colour(bar->colour));
     attr(b, "data-tag", bar->key.tag);
     attr(b, "data-model", bar->key.model);
@@ -339,11 +393,13 @@ static void chart_bar(rs_buf_t *b, const layout_t *l, const bar_t *bar, int y)
 static void chart_labels(rs_buf_t *b, const layout_t *l, const bars_t *bs, size_t i, int y)
 {
     if (new_group(bs, i)) {
-        rs_buf_printf(b, "<text class=\"grp\" x=\"0\" y=\"%d\">", y + 11);
+        rs_buf_printf(b, "<text class=\"grp\" clip-path=\"url(#%s-g)\" x=\"0\" y=\"%d\">", l->id,
+                      y + 11);
         esc_fit(b, bs->v[i].group, GROUP_CHARS);
         rs_buf_puts(b, "</text>");
     }
-    rs_buf_printf(b, "<text x=\"%d\" y=\"%d\">", l->label_x, y + 11);
+    rs_buf_printf(b, "<text clip-path=\"url(#%s-l)\" x=\"%d\" y=\"%d\">", l->id, l->label_x,
+                  y + 11);
     esc_fit(b, bs->v[i].label, LABEL_CHARS);
     rs_buf_puts(b, "</text>");
 }
@@ -351,11 +407,13 @@ static void chart_labels(rs_buf_t *b, const layout_t *l, const bars_t *bs, size_
 /* A horizontal bar chart of accuracies (0-100%) with Wilson 95% whiskers. */
 static void svg_chart(rs_buf_t *b, const char *id, const char *title, const bars_t *bs)
 {
-    layout_t l = chart_layout(bs);
-    rs_buf_printf(b, "<svg id=\"%s\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" "
-                     "role=\"img\" aria-label=\"%s\" viewBox=\"0 0 %d %d\" width=\"%d\" "
-                     "height=\"%d\">\n<title>%s</title>\n",
+    layout_t l = chart_layout(id, bs);
+    rs_buf_printf(b,
+                  "<svg id=\"%s\" class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" "
+                  "role=\"img\" aria-label=\"%s\" viewBox=\"0 0 %d %d\" width=\"%d\" "
+                  "height=\"%d\">\n<title>%s</title>\n",
                   id, title, l.width, l.height, l.width, l.height, title);
+    chart_clips(b, &l);
     chart_axis(b, &l);
     int y = TOP;
     for (size_t i = 0; i < bs->n; i++) {
@@ -386,8 +444,8 @@ static void header_dataset(rs_buf_t *b, json_t *ds)
     fact_close(b);
     fact_int(b, "cases", "cases", jint(ds, "cases"));
     fact_int(b, "skipped-lines", "skipped lines", jint(ds, "skipped_lines"));
-    if (jint(ds, "missing_results")) fact_int(b, "missing-results", "missing results",
-                                              jint(ds, "missing_results"));
+    if (jint(ds, "missing_results"))
+        fact_int(b, "missing-results", "missing results", jint(ds, "missing_results"));
 }
 
 static void header_timing(rs_buf_t *b, json_t *report)
@@ -437,7 +495,8 @@ static void sec_accuracy(rs_buf_t *b, json_t *report, json_t *models)
     bars_t bs = {0};
     size_t i, j;
     json_t *m, *g;
-    json_array_foreach(models, i, m) {
+    json_array_foreach(models, i, m)
+    {
         const char *name = jstr(m, "name");
         json_array_foreach(json_object_get(m, "graders"), j, g)
             bars_add(&bs, (bar_t){name, jstr(g, "name"), g, i, {NULL, name, jstr(g, "name")}});
@@ -466,7 +525,8 @@ static void put_reasons(rs_buf_t *b, json_t *reasons)
     const char *k;
     json_t *v;
     int first = 1;
-    json_object_foreach(reasons, k, v) {
+    json_object_foreach(reasons, k, v)
+    {
         if (!first) rs_buf_puts(b, ", ");
         esc(b, k);
         rs_buf_puts(b, ": ");
@@ -513,10 +573,13 @@ static void models_row(rs_buf_t *b, json_t *m)
 
 static void sec_models(rs_buf_t *b, json_t *report, json_t *models)
 {
-    static const char *const cols[] = {
-        "model", "provider", "model id", "#cases", "#errors", "errors by reason",
-        "#input tokens", "#output tokens", "#cost USD", "#latency mean ms", "#p50", "#p95",
-        "#max", NULL};
+    static const char *const cols[] = {"model",         "provider",
+                                       "model id",      "#cases",
+                                       "#errors",       "errors by reason",
+                                       "#input tokens", "#output tokens",
+                                       "#cost USD",     "#latency mean ms",
+                                       "#p50",          "#p95",
+                                       "#max",          NULL};
     size_t i;
     json_t *m;
     if (json_array_size(models) == 0) return;
@@ -536,13 +599,18 @@ static void tags_chart(rs_buf_t *b, json_t *tags)
     size_t i, j;
     json_t *t, *m;
     const char *grader = NULL;
-    json_array_foreach(tags, i, t) {
+    json_array_foreach(tags, i, t)
+    {
         if (i == TAG_CHART_MAX) break;
-        json_array_foreach(json_object_get(t, "models"), j, m) {
+        json_array_foreach(json_object_get(t, "models"), j, m)
+        {
             json_t *g = json_array_get(json_object_get(m, "graders"), 0);
             if (!g) continue;
             if (!grader) grader = jstr(g, "name");
-            bars_add(&bs, (bar_t){jstr(t, "tag"), jstr(m, "name"), g, j,
+            bars_add(&bs, (bar_t){jstr(t, "tag"),
+                                  jstr(m, "name"),
+                                  g,
+                                  j,
                                   {jstr(t, "tag"), jstr(m, "name"), jstr(g, "name")}});
         }
     }
@@ -554,7 +622,8 @@ static void tags_chart(rs_buf_t *b, json_t *tags)
         rs_buf_printf(b, "; the first %d of %zu tags (all are in the table)", TAG_CHART_MAX,
                       json_array_size(tags));
     rs_buf_puts(b, ".</p>\n<ul class=\"legend\">");
-    json_array_foreach(json_object_get(json_array_get(tags, 0), "models"), j, m) {
+    json_array_foreach(json_object_get(json_array_get(tags, 0), "models"), j, m)
+    {
         rs_buf_printf(b, "<li><span class=\"sw\" style=\"background:%s\"></span>", colour(j));
         esc(b, jstr(m, "name"));
         rs_buf_puts(b, "</li>");
@@ -568,7 +637,8 @@ static size_t tag_rows(json_t *t)
 {
     size_t n = 0, j;
     json_t *m;
-    json_array_foreach(json_object_get(t, "models"), j, m) n += json_array_size(json_object_get(m, "graders"));
+    json_array_foreach(json_object_get(t, "models"), j, m) n +=
+        json_array_size(json_object_get(m, "graders"));
     return n;
 }
 
@@ -581,20 +651,21 @@ static void tags_table_tag(rs_buf_t *b, json_t *t)
     if (rows == 0) return;
     rs_buf_puts(b, "<tbody>");
     json_array_foreach(json_object_get(t, "models"), j, m)
-        json_array_foreach(json_object_get(m, "graders"), k, g) {
-            cell_key_t key = {jstr(t, "tag"), jstr(m, "name"), jstr(g, "name")};
-            rs_buf_puts(b, "<tr>");
-            if (first) {
-                rs_buf_printf(b, "<th scope=\"rowgroup\" rowspan=\"%zu\">", rows);
-                esc(b, key.tag);
-                rs_buf_puts(b, "</th>");
-                first = 0;
-            }
-            td_text(b, key.model);
-            td_text(b, key.grader);
-            counts_cells(b, &key, g);
-            rs_buf_puts(b, "</tr>\n");
+        json_array_foreach(json_object_get(m, "graders"), k, g)
+    {
+        cell_key_t key = {jstr(t, "tag"), jstr(m, "name"), jstr(g, "name")};
+        rs_buf_puts(b, "<tr>");
+        if (first) {
+            rs_buf_printf(b, "<th scope=\"rowgroup\" rowspan=\"%zu\">", rows);
+            esc(b, key.tag);
+            rs_buf_puts(b, "</th>");
+            first = 0;
         }
+        td_text(b, key.model);
+        td_text(b, key.grader);
+        counts_cells(b, &key, g);
+        rs_buf_puts(b, "</tr>\n");
+    }
     rs_buf_puts(b, "</tbody>\n");
 }
 
@@ -632,6 +703,8 @@ static void sec_reliability(rs_buf_t *b, json_t *report, json_t *rel)
 
 static void sec_resources(rs_buf_t *b, json_t *report, json_t *res)
 {
+    if (jint(res, "coordinator_peak_rss_kib") <= 0 && jint(res, "redis_used_memory_bytes") <= 0)
+        return;
     rs_buf_puts(b, "<section id=\"resources\">\n<h2>Resources</h2>\n<dl class=\"facts\">\n");
     if (jint(res, "coordinator_peak_rss_kib") > 0) {
         fact_open(b, "coordinator-peak-rss", "coordinator peak RSS");
@@ -653,18 +726,19 @@ static void sec_resources(rs_buf_t *b, json_t *report, json_t *res)
 
 typedef void (*section_fn)(rs_buf_t *b, json_t *report, json_t *field);
 
-/* The page, top to bottom. A section is rendered when its field is in the report and not null;
- * a new part of the schema gets a function and a row here. */
+/* The page, top to bottom. A section is rendered when its field is in the report with the
+ * expected JSON type; a new part of the schema gets a function and a row here. */
 static const struct {
     const char *field;
+    json_type type;
     section_fn render;
 } SECTIONS[] = {
-    {"run_id", sec_header},
-    {"models", sec_accuracy},
-    {"models", sec_models},
-    {"tags", sec_tags},
-    {"reliability", sec_reliability},
-    {"resources", sec_resources},
+    {"run_id", JSON_STRING, sec_header},
+    {"models", JSON_ARRAY, sec_accuracy},
+    {"models", JSON_ARRAY, sec_models},
+    {"tags", JSON_ARRAY, sec_tags},
+    {"reliability", JSON_OBJECT, sec_reliability},
+    {"resources", JSON_OBJECT, sec_resources},
 };
 
 static const char CSS[] =
@@ -739,7 +813,7 @@ char *coord_html_render(json_t *report)
     page_open(&b, report);
     for (size_t i = 0; i < RS_ARRAY_LEN(SECTIONS); i++) {
         json_t *field = json_object_get(report, SECTIONS[i].field);
-        if (field && !json_is_null(field)) SECTIONS[i].render(&b, report, field);
+        if (field && json_typeof(field) == SECTIONS[i].type) SECTIONS[i].render(&b, report, field);
     }
     page_close(&b, report);
     return rs_buf_detach(&b);

@@ -501,3 +501,18 @@ void coord_report_print_summary(FILE *f, json_t *report)
     if (json_is_true(json_object_get(report, "simulated")))
         fprintf(f, "(sim models are simulated: their outputs do not come from a language model)\n");
 }
+
+void coord_report_print_paths(FILE *f, const rs_config_t *cfg, const char *dir)
+{
+    const struct {
+        int on;
+        const char *name;
+    } files[] = {{cfg->report.json, "report.json"},
+                 {cfg->report.markdown, "report.md"},
+                 {cfg->report.html, "report.html"},
+                 {cfg->report.jsonl, "results.jsonl"}};
+    fprintf(f, "\nreports:");
+    for (size_t i = 0; i < RS_ARRAY_LEN(files); i++)
+        if (files[i].on) fprintf(f, " %s/%s ", dir, files[i].name);
+    fprintf(f, "\n");
+}

@@ -22,6 +22,9 @@
 int coord_report_build(coord_store_t *st, const char *run_id, const rs_config_t *cfg,
                        json_t *manifest, const char *dir, json_t **out, rs_err_t *err);
 
+/* Prints "reports: <dir>/report.json  <dir>/report.md ..." for the formats the config wrote. */
+void coord_report_print_paths(FILE *f, const rs_config_t *cfg, const char *dir);
+
 /* The per-model, per-grader table a person reads at the end of a run. */
 void coord_report_print_summary(FILE *f, json_t *report);
 

@@ -6,9 +6,10 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libzmq3-dev libmsgpack-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev libfyaml-dev
-  libmicrohttpd-dev libcmocka-dev libxxhash-dev libpcre2-dev libssl-dev
+  libmicrohttpd-dev libcmocka-dev libxxhash-dev libpcre2-dev libssl-dev libopenblas-dev
   redis-server
   python3 python3-xxhash tmux
+  chromium  # headless, for the report.html rendering test
 )
 
 missing=()
