@@ -1,39 +1,169 @@
-/* chain: the first version of the per-case chain — sim generation, extraction, grading. */
+/* chain: each case as a small state machine — requests out (HTTP or in-process sim), replies in,
+ * graded and written as one result record when its last request is done. */
 #include "chain.h"
 
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim.h"
+#include "log.h"
+#include "provider.h"
+
+/* One candidate's outcome. */
+typedef struct cand {
+    char *text;          /* NULL when it failed */
+    char *finish_reason;
+    char *error;         /* NULL on success */
+    char error_type[32];
+    int64_t input_tokens, output_tokens;
+    double latency_ms;
+} cand_t;
+
+/* One model's part of a case. */
+typedef struct model_run {
+    cand_t *cands; /* m->n of them */
+    int retries;
+    wk_retry_count_t reasons[WK_HTTP_MAX_REASONS];
+    size_t n_reasons;
+} model_run_t;
+
+typedef struct wk_case wk_case_t;
+
+/* One request in flight: candidates k .. k+n-1 of one model, over HTTP (x) or, for sim, a timer
+ * that stands for the simulated latency. */
+typedef struct req {
+    wk_case_t *cs;
+    size_t model;
+    int k, n;
+    wk_xfer_t *x;
+    wk_timer_t timer;
+    struct req *prev, *next;
+} req_t;
+
+struct wk_case {
+    wk_chain_t *ch;
+    rs_case_t c;
+    uint64_t task_id, lease;
+    model_run_t *runs; /* one per model */
+    req_t *reqs;       /* requests not done yet */
+    wk_case_t *prev, *next;
+};
 
 struct wk_chain {
     rs_config_t *cfg;
     rs_scorer_t *scorer;
+    wk_http_t *http;
+    const rs_provider_t **prov; /* per model */
+    unsigned char *warned;      /* per model: its missing key was logged once */
+    wk_case_t *active;
+    size_t n_active;
+    wk_done_t *done;
+    size_t n_done, cap_done;
 };
 
-wk_chain_t *wk_chain_new(const char *spec_json, rs_err_t *err)
+static void case_finish(wk_case_t *cs);
+
+/* ---- life cycle ---- */
+
+wk_chain_t *wk_chain_new(const char *spec_json, wk_http_t *http, rs_err_t *err)
 {
     rs_config_t *cfg = rs_config_from_json(spec_json, err);
     if (!cfg) return NULL;
+    const rs_provider_t **prov = rs_xcalloc(cfg->n_models, sizeof(*prov));
+    for (size_t m = 0; m < cfg->n_models; m++)
+        if (!(prov[m] = rs_provider_find(cfg->models[m].provider))) {
+            rs_err_set(err, "model %s: provider '%s' is unknown to this worker",
+                       cfg->models[m].name, cfg->models[m].provider);
+            free(prov);
+            rs_config_destroy(&cfg);
+            return NULL;
+        }
     rs_scorer_t *sc = rs_scorer_new(&cfg->scoring, err);
     if (!sc) {
+        free(prov);
         rs_config_destroy(&cfg);
         return NULL;
     }
     wk_chain_t *ch = rs_xcalloc(1, sizeof(*ch));
     ch->cfg = cfg;
     ch->scorer = sc;
+    ch->http = http;
+    ch->prov = prov;
+    ch->warned = rs_xcalloc(cfg->n_models, 1);
     return ch;
 }
 
-void wk_chain_destroy(wk_chain_t **ch)
+static void cand_cleanup(cand_t *c)
 {
-    if (!ch || !*ch) return;
-    rs_scorer_destroy(&(*ch)->scorer);
-    rs_config_destroy(&(*ch)->cfg);
-    free(*ch);
-    *ch = NULL;
+    free(c->text);
+    free(c->finish_reason);
+    free(c->error);
+}
+
+/* Frees a case and aborts whatever it still has in flight. */
+static void case_free(wk_case_t *cs)
+{
+    wk_chain_t *ch = cs->ch;
+    while (cs->reqs) {
+        req_t *r = cs->reqs;
+        cs->reqs = r->next;
+        if (r->x) wk_http_cancel(ch->http, r->x);
+        wk_timerq_remove(wk_http_timers(ch->http), &r->timer);
+        free(r);
+    }
+    for (size_t m = 0; m < ch->cfg->n_models; m++) {
+        for (int64_t k = 0; k < ch->cfg->models[m].n; k++) cand_cleanup(&cs->runs[m].cands[k]);
+        free(cs->runs[m].cands);
+    }
+    free(cs->runs);
+    rs_case_cleanup(&cs->c);
+    if (cs->prev) cs->prev->next = cs->next;
+    else ch->active = cs->next;
+    if (cs->next) cs->next->prev = cs->prev;
+    ch->n_active--;
+    free(cs);
+}
+
+static void drop_done(wk_chain_t *ch, int all, uint64_t task_id, size_t *dropped)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < ch->n_done; i++) {
+        if (all || ch->done[i].task_id == task_id) {
+            free(ch->done[i].json);
+            (*dropped)++;
+        } else {
+            ch->done[j++] = ch->done[i];
+        }
+    }
+    ch->n_done = j;
+}
+
+size_t wk_chain_cancel(wk_chain_t *ch, int all, uint64_t task_id)
+{
+    size_t n = 0;
+    for (wk_case_t *cs = ch->active, *next; cs; cs = next) {
+        next = cs->next;
+        if (all || cs->task_id == task_id) {
+            case_free(cs);
+            n++;
+        }
+    }
+    drop_done(ch, all, task_id, &n);
+    return n;
+}
+
+void wk_chain_destroy(wk_chain_t **chp)
+{
+    if (!chp || !*chp) return;
+    wk_chain_t *ch = *chp;
+    wk_chain_cancel(ch, 1, 0);
+    free(ch->done);
+    free(ch->prov);
+    free(ch->warned);
+    rs_scorer_destroy(&ch->scorer);
+    rs_config_destroy(&ch->cfg);
+    free(ch);
+    *chp = NULL;
 }
 
 const rs_config_t *wk_chain_config(const wk_chain_t *ch)
@@ -41,7 +171,245 @@ const rs_config_t *wk_chain_config(const wk_chain_t *ch)
     return ch->cfg;
 }
 
+size_t wk_chain_held(const wk_chain_t *ch)
+{
+    return ch->n_active + ch->n_done;
+}
+
+size_t wk_chain_n_done(const wk_chain_t *ch)
+{
+    return ch->n_done;
+}
+
+wk_done_t *wk_chain_take_done(wk_chain_t *ch, size_t *n)
+{
+    wk_done_t *d = ch->n_done ? ch->done : NULL;
+    *n = ch->n_done;
+    if (d) {
+        ch->done = NULL;
+        ch->n_done = ch->cap_done = 0;
+    }
+    return d;
+}
+
+/* ---- requests ---- */
+
+static req_t *req_new(wk_case_t *cs, size_t model, int k, int n)
+{
+    req_t *r = rs_xcalloc(1, sizeof(*r));
+    r->cs = cs;
+    r->model = model;
+    r->k = k;
+    r->n = n;
+    r->next = cs->reqs;
+    if (cs->reqs) cs->reqs->prev = r;
+    cs->reqs = r;
+    return r;
+}
+
+/* Retires r; the case finishes when it was its last request. */
+static void req_done(req_t *r)
+{
+    wk_case_t *cs = r->cs;
+    if (r->prev) r->prev->next = r->next;
+    else cs->reqs = r->next;
+    if (r->next) r->next->prev = r->prev;
+    free(r);
+    if (!cs->reqs) case_finish(cs);
+}
+
+/* The model's key from this worker's environment; NULL when the model names no variable. */
+static const char *model_key(const rs_model_cfg_t *m)
+{
+    return m->api_key_env ? getenv(m->api_key_env) : NULL;
+}
+
+/* Marks candidates k .. k+n-1 failed. The message may quote a server, which may echo the key. */
+static void fail_range(wk_case_t *cs, size_t model, int k, int n, const char *type,
+                       const char *msg, double latency_ms)
+{
+    const rs_model_cfg_t *m = &cs->ch->cfg->models[model];
+    for (int j = k; j < k + n; j++) {
+        cand_t *c = &cs->runs[model].cands[j];
+        free(c->error);
+        c->error = rs_xstrdup(msg);
+        rs_provider_redact(c->error, model_key(m));
+        snprintf(c->error_type, sizeof(c->error_type), "%s", type);
+        c->latency_ms = latency_ms;
+    }
+}
+
+static void on_http(void *ud, const wk_http_done_t *d);
+
+static void start_http(wk_case_t *cs, size_t model, int k, int n)
+{
+    wk_chain_t *ch = cs->ch;
+    const rs_model_cfg_t *m = &ch->cfg->models[model];
+    rs_chat_req_t cr = {m, &cs->c, k, n, model_key(m)};
+    rs_http_req_t hr;
+    rs_err_t err;
+    if (ch->prov[model]->build_chat(&cr, &hr, &err) != 0) {
+        fail_range(cs, model, k, n, "bad_request_body", err.msg, 0);
+        return;
+    }
+    req_t *r = req_new(cs, model, k, n);
+    r->x = wk_http_submit(ch->http, m, &hr, on_http, r);
+}
+
+static void on_sim_due(wk_timer_t *t)
+{
+    req_done(WK_CONTAINER_OF(t, req_t, timer));
+}
+
+/* The sim answers at once; its simulated latency is waited out on the worker's heap. */
+static void start_sim(wk_case_t *cs, size_t model)
+{
+    wk_chain_t *ch = cs->ch;
+    const rs_model_cfg_t *m = &ch->cfg->models[model];
+    double slowest = 0;
+    for (int k = 0; k < (int)m->n; k++) {
+        rs_sim_reply_t r;
+        ch->prov[model]->simulate(m, &cs->c, k, &r);
+        cand_t *c = &cs->runs[model].cands[k];
+        c->text = r.text;
+        c->error = r.error;
+        if (r.failed) snprintf(c->error_type, sizeof(c->error_type), "sim_error");
+        c->input_tokens = r.input_tokens;
+        c->output_tokens = r.output_tokens;
+        c->latency_ms = r.latency_ms;
+        if (r.latency_ms > slowest) slowest = r.latency_ms;
+    }
+    if (slowest <= 0) return;
+    req_t *r = req_new(cs, model, 0, (int)m->n);
+    wk_timerq_add(wk_http_timers(ch->http), &r->timer, rs_mono_ms() + (int64_t)slowest, on_sim_due);
+}
+
+static void start_model(wk_case_t *cs, size_t model)
+{
+    const rs_model_cfg_t *m = &cs->ch->cfg->models[model];
+    const rs_provider_t *p = cs->ch->prov[model];
+    if (p->simulate) {
+        start_sim(cs, model);
+        return;
+    }
+    const char *key = model_key(m);
+    if (m->api_key_env && (!key || !*key)) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "model %s: $%s is not set in the worker's environment",
+                 m->name, m->api_key_env);
+        fail_range(cs, model, 0, (int)m->n, "no_key", msg, 0);
+        if (!cs->ch->warned[model]) rs_warn("%s; its cases fail", msg);
+        cs->ch->warned[model] = 1;
+        return;
+    }
+    for (int k = 0; k < (int)m->n; k += p->max_choices)
+        start_http(cs, model, k, (int)m->n - k < p->max_choices ? (int)m->n - k : p->max_choices);
+}
+
+void wk_chain_start(wk_chain_t *ch, uint64_t task_id, uint64_t lease, rs_case_t *c)
+{
+    wk_case_t *cs = rs_xcalloc(1, sizeof(*cs));
+    cs->ch = ch;
+    cs->c = *c;
+    memset(c, 0, sizeof(*c));
+    cs->task_id = task_id;
+    cs->lease = lease;
+    cs->runs = rs_xcalloc(ch->cfg->n_models, sizeof(model_run_t));
+    cs->next = ch->active;
+    if (ch->active) ch->active->prev = cs;
+    ch->active = cs;
+    ch->n_active++;
+    for (size_t m = 0; m < ch->cfg->n_models; m++)
+        cs->runs[m].cands = rs_xcalloc((size_t)ch->cfg->models[m].n, sizeof(cand_t));
+    for (size_t m = 0; m < ch->cfg->n_models; m++) start_model(cs, m);
+    if (!cs->reqs) case_finish(cs); /* nothing to wait for (sim without latency, no key, ...) */
+}
+
+/* ---- replies ---- */
+
+static void add_retries(model_run_t *run, const wk_http_done_t *d)
+{
+    run->retries += d->retries;
+    for (size_t i = 0; i < d->n_reasons; i++)
+        wk_retry_count_add(run->reasons, &run->n_reasons, d->reasons[i].reason, d->reasons[i].n);
+}
+
+/* Which choice answers which of the request's n candidates: by its index when that is in range
+ * and unused; a one-choice request takes the first choice whatever its index says. */
+static void map_choices(const rs_chat_resp_t *resp, int n, int *slot_of)
+{
+    unsigned char *used = rs_xcalloc((size_t)n, 1);
+    for (size_t i = 0; i < resp->n_choices; i++) {
+        int at = resp->choices[i].index;
+        slot_of[i] = -1;
+        if (n == 1 && i == 0) at = 0;
+        if (at >= 0 && at < n && !used[at]) slot_of[i] = at, used[at] = 1;
+    }
+    free(used);
+}
+
+static void take_choices(wk_case_t *cs, req_t *r, rs_chat_resp_t *resp, double latency_ms)
+{
+    const rs_model_cfg_t *m = &cs->ch->cfg->models[r->model];
+    int *slot_of = rs_xcalloc(resp->n_choices, sizeof(int));
+    unsigned char *got = rs_xcalloc((size_t)r->n, 1);
+    map_choices(resp, r->n, slot_of);
+    int64_t taken = 0;
+    for (size_t i = 0; i < resp->n_choices; i++) taken += slot_of[i] >= 0;
+    int first = 1;
+    for (size_t i = 0; i < resp->n_choices; i++) {
+        if (slot_of[i] < 0) continue;
+        cand_t *c = &cs->runs[r->model].cands[r->k + slot_of[i]];
+        c->text = resp->choices[i].text;
+        c->finish_reason = resp->choices[i].finish_reason;
+        resp->choices[i].text = resp->choices[i].finish_reason = NULL;
+        rs_provider_redact(c->text, model_key(m));
+        c->latency_ms = latency_ms;
+        /* usage covers the whole request: input once, output shared */
+        c->input_tokens = first ? resp->input_tokens : 0;
+        c->output_tokens = resp->output_tokens / taken + (first ? resp->output_tokens % taken : 0);
+        got[slot_of[i]] = 1;
+        first = 0;
+    }
+    /* fewer choices than asked for (servers that ignore n): ask for the rest one by one */
+    for (int j = 0; j < r->n; j++)
+        if (!got[j]) start_http(cs, r->model, r->k + j, 1);
+    free(got);
+    free(slot_of);
+}
+
+static void on_http(void *ud, const wk_http_done_t *d)
+{
+    req_t *r = ud;
+    wk_case_t *cs = r->cs;
+    const rs_model_cfg_t *m = &cs->ch->cfg->models[r->model];
+    r->x = NULL;
+    add_retries(&cs->runs[r->model], d);
+    if (!d->ok) {
+        fail_range(cs, r->model, r->k, r->n, d->fail->reason, d->fail->message, d->latency_ms);
+    } else {
+        rs_chat_resp_t resp;
+        rs_err_t err;
+        if (cs->ch->prov[r->model]->parse_chat(d->body, d->body_len, &resp, &err) == 0) {
+            take_choices(cs, r, &resp, d->latency_ms);
+            rs_chat_resp_cleanup(&resp);
+        } else {
+            rs_failure_t f;
+            rs_provider_bad_response(m, err.msg, d->body, d->body_len, &f);
+            fail_range(cs, r->model, r->k, r->n, f.reason, f.message, d->latency_ms);
+        }
+    }
+    req_done(r);
+}
+
+/* ---- the record ---- */
+
 static const char *VERDICT_NAMES[] = {"wrong", "correct", "skipped"};
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
 
 static json_t *grades_json(const wk_chain_t *ch, const rs_case_t *c, const char *output,
                            const char *extracted)
@@ -57,40 +425,51 @@ static json_t *grades_json(const wk_chain_t *ch, const rs_case_t *c, const char 
     return g;
 }
 
-static json_t *candidate_json(const wk_chain_t *ch, const rs_case_t *c, int k,
-                              const rs_sim_reply_t *r)
+static json_t *candidate_json(const wk_chain_t *ch, const rs_case_t *c, int k, const cand_t *cd)
 {
-    char *extracted = r->text ? rs_scorer_extract(ch->scorer, r->text) : NULL;
-    json_t *o = json_pack("{siso*so*sosfsIsIso*}", "k", k, "output",
-                          r->text ? json_string(r->text) : NULL, "extracted",
-                          extracted ? json_string(extracted) : NULL, "grades",
-                          grades_json(ch, c, r->text, extracted), "latency_ms", r->latency_ms,
-                          "input_tokens", (json_int_t)r->input_tokens, "output_tokens",
-                          (json_int_t)r->output_tokens, "error",
-                          r->failed ? json_string(r->error) : NULL);
+    const char *text = cd->error ? NULL : cd->text;
+    char *extracted = text ? rs_scorer_extract(ch->scorer, text) : NULL;
+    json_t *o = json_object();
+    json_object_set_new(o, "k", json_integer(k));
+    /* jansson refuses text that is not UTF-8: such an output is recorded as null */
+    json_object_set_new(o, "output", str_or_null(text));
+    json_object_set_new(o, "extracted", str_or_null(extracted));
+    json_object_set_new(o, "grades", grades_json(ch, c, text, extracted));
+    json_object_set_new(o, "latency_ms", json_real(cd->latency_ms));
+    json_object_set_new(o, "input_tokens", json_integer((json_int_t)cd->input_tokens));
+    json_object_set_new(o, "output_tokens", json_integer((json_int_t)cd->output_tokens));
+    json_object_set_new(o, "finish_reason", str_or_null(cd->finish_reason));
+    json_object_set_new(o, "error", str_or_null(cd->error));
+    json_object_set_new(o, "error_type", cd->error ? json_string(cd->error_type) : json_null());
     free(extracted);
     return o;
 }
 
-/* One model's part of the record; *failed and *latency are updated. */
-static json_t *model_json(const wk_chain_t *ch, const rs_model_cfg_t *m, const rs_case_t *c,
-                          int *failed, double *latency)
+/* One model's part of the record; *failed is set when its first candidate failed. */
+static json_t *model_json(const wk_case_t *cs, size_t model, int *failed)
 {
-    json_t *cands = json_array();
-    const char *error = NULL;
-    for (int k = 0; k < m->n; k++) {
-        rs_sim_reply_t r;
-        rs_sim_generate(m, m->seed, c, k, &r);
-        json_array_append_new(cands, candidate_json(ch, c, k, &r));
-        if (r.failed && !error) error = "simulated provider error";
-        if (r.latency_ms > *latency) *latency = r.latency_ms;
-        rs_sim_reply_cleanup(&r);
-    }
-    /* The model's verdict is its first candidate's: if that call failed, the model failed. */
-    json_t *first_err = json_object_get(json_array_get(cands, 0), "error");
-    if (json_is_string(first_err)) *failed = 1;
-    return json_pack("{sssssbsOso}", "model", m->name, "provider", m->provider, "simulated", strcmp(m->provider, "sim") == 0,
-                     "error", json_is_string(first_err) ? first_err : json_null(), "candidates", cands);
+    const wk_chain_t *ch = cs->ch;
+    const rs_model_cfg_t *m = &ch->cfg->models[model];
+    const model_run_t *run = &cs->runs[model];
+    json_t *cands = json_array(), *reasons = json_object();
+    for (int k = 0; k < (int)m->n; k++)
+        json_array_append_new(cands, candidate_json(ch, &cs->c, k, &run->cands[k]));
+    for (size_t i = 0; i < run->n_reasons; i++)
+        json_object_set_new(reasons, run->reasons[i].reason, json_integer(run->reasons[i].n));
+    /* the model's verdict is its first candidate's: if that call failed, the model failed */
+    const cand_t *first = &run->cands[0];
+    if (first->error) *failed = 1;
+    json_t *o = json_object();
+    json_object_set_new(o, "model", json_string(m->name));
+    json_object_set_new(o, "provider", json_string(m->provider));
+    json_object_set_new(o, "simulated", json_boolean(strcmp(m->provider, "sim") == 0));
+    json_object_set_new(o, "error", str_or_null(first->error));
+    json_object_set_new(o, "error_type",
+                        first->error ? json_string(first->error_type) : json_null());
+    json_object_set_new(o, "retries", json_integer(run->retries));
+    json_object_set_new(o, "retry_reasons", reasons);
+    json_object_set_new(o, "candidates", cands);
+    return o;
 }
 
 static json_t *strings_json(char *const *s, size_t n)
@@ -100,17 +479,28 @@ static json_t *strings_json(char *const *s, size_t n)
     return a;
 }
 
-void wk_chain_run(wk_chain_t *ch, const rs_case_t *c, wk_outcome_t *out)
+static void push_done(wk_chain_t *ch, const wk_done_t *d)
 {
-    memset(out, 0, sizeof(*out));
+    if (ch->n_done == ch->cap_done) {
+        ch->cap_done = ch->cap_done ? 2 * ch->cap_done : 64;
+        ch->done = rs_xrealloc(ch->done, ch->cap_done * sizeof(*ch->done));
+    }
+    ch->done[ch->n_done++] = *d;
+}
+
+static void case_finish(wk_case_t *cs)
+{
+    wk_chain_t *ch = cs->ch;
+    wk_done_t d = {cs->task_id, cs->lease, cs->c.idx, 0, NULL, 0};
     json_t *models = json_array();
     for (size_t m = 0; m < ch->cfg->n_models; m++)
-        json_array_append_new(models, model_json(ch, &ch->cfg->models[m], c, &out->failed,
-                                                 &out->latency_ms));
-    json_t *rec = json_pack("{sIsssososo}", "idx", (json_int_t)c->idx, "id", c->id, "tags",
-                            strings_json(c->tags, c->n_tags), "targets",
-                            strings_json(c->targets, c->n_targets), "models", models);
-    out->json = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    out->json_len = strlen(out->json);
+        json_array_append_new(models, model_json(cs, m, &d.failed));
+    json_t *rec = json_pack("{sIsssososo}", "idx", (json_int_t)cs->c.idx, "id", cs->c.id, "tags",
+                            strings_json(cs->c.tags, cs->c.n_tags), "targets",
+                            strings_json(cs->c.targets, cs->c.n_targets), "models", models);
+    d.json = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    d.json_len = strlen(d.json);
     json_decref(rec);
+    push_done(ch, &d);
+    case_free(cs);
 }

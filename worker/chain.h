@@ -1,34 +1,63 @@
-/* chain: what a worker does with one case — generate with every model, extract, grade — and the
- * case's result record (JSON) that travels back to the coordinator and into Redis.
+/* chain: what a worker does with one case — generate with every model, extract, grade — as an
+ * asynchronous state machine over the HTTP engine, and the case's result record (JSON) that
+ * travels back to the coordinator and into Redis.
+ *
+ * A case starts one request per model and candidate group (OpenAI: one request with n choices,
+ * the rest as single requests if the server returns fewer; Anthropic: n requests; sim: answered
+ * in-process, its simulated latency waited out on a timer). When its last request is done the
+ * case is graded and its record joins the done list, which the session sends as RESULTs.
  *
  * Result record: {"idx", "id", "tags", "targets", "models": [{"model", "provider", "simulated",
- * "error", "candidates": [{"k", "output", "extracted", "grades": {grader: "correct"|"wrong"|
- * "skipped"}, "latency_ms", "input_tokens", "output_tokens", "error"}]}]}. A model whose call
- * failed has "error" set (its reason) and its grades are "error". */
+ * "error", "error_type", "retries", "retry_reasons": {reason: count}, "candidates": [{"k",
+ * "output", "extracted", "grades": {grader: "correct"|"wrong"|"skipped"|"error"},
+ * "latency_ms", "input_tokens", "output_tokens", "finish_reason", "error", "error_type"}]}]}.
+ * A model's "error" / "error_type" are its first candidate's (a message naming the model, and a
+ * reason code such as "http_401", "timeout", "bad_response", "no_key"; both null on success);
+ * a failed candidate's grades are "error". A request with several choices reports its usage on
+ * its candidates: input tokens on the first, output tokens split evenly. latency_ms is the last
+ * attempt's duration (the simulated latency for sim). API keys never appear in a record. */
 #ifndef WORKER_CHAIN_H
 #define WORKER_CHAIN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
 #include "dataset.h"
+#include "http.h"
 #include "score.h"
 
 typedef struct wk_chain wk_chain_t;
 
-/* Everything a case needs that is the same for every case: built from WELCOME's spec. */
-wk_chain_t *wk_chain_new(const char *spec_json, rs_err_t *err);
+/* A finished case, waiting to be sent. json is heap and owned by whoever holds the struct. */
+typedef struct wk_done {
+    uint64_t task_id, lease, idx;
+    int failed;         /* some model's first candidate failed */
+    char *json;
+    size_t json_len;
+} wk_done_t;
+
+/* Everything a case needs that is the same for every case: built from WELCOME's spec. The
+ * chain submits its requests to http, which must outlive it. NULL with err on a bad spec. */
+wk_chain_t *wk_chain_new(const char *spec_json, wk_http_t *http, rs_err_t *err);
+/* Aborts every case still running (its transfers and timers) and frees the chain. */
 void wk_chain_destroy(wk_chain_t **ch);
 const rs_config_t *wk_chain_config(const wk_chain_t *ch);
 
-typedef struct wk_outcome {
-    char *json;         /* the result record (heap) */
-    size_t json_len;
-    int failed;         /* some model call failed */
-    double latency_ms;  /* how long the slowest model call takes (simulated latency) */
-} wk_outcome_t;
+/* Starts case c of a task; takes over c's contents (c is left zeroed). Never fails as a whole:
+ * a model's error becomes part of the record. The case may be done before this returns. */
+void wk_chain_start(wk_chain_t *ch, uint64_t task_id, uint64_t lease, rs_case_t *c);
 
-/* Runs the chain for case c. Never fails as a whole: a model's error is part of the record. */
-void wk_chain_run(wk_chain_t *ch, const rs_case_t *c, wk_outcome_t *out);
+/* Drops the cases of task_id (or every case, when all): running ones are aborted, done ones not
+ * yet taken are discarded. Returns how many cases were dropped. */
+size_t wk_chain_cancel(wk_chain_t *ch, int all, uint64_t task_id);
+
+/* Cases held: running plus done and not yet taken. */
+size_t wk_chain_held(const wk_chain_t *ch);
+size_t wk_chain_n_done(const wk_chain_t *ch);
+
+/* Hands over the done list (*n entries, in the order they finished): the caller frees each json
+ * and the array. NULL with *n = 0 when none is done. */
+wk_done_t *wk_chain_take_done(wk_chain_t *ch, size_t *n);
 
 #endif

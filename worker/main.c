@@ -1,5 +1,6 @@
 /* main: reasonsaver-worker's command line. */
 #define _GNU_SOURCE
+#include <curl/curl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@ static const char HELP[] =
     "  --connect ENDPOINT  the coordinator, e.g. tcp://10.0.0.5:5555 (required)\n"
     "  --id ID             worker id shown in status (default HOST-PID)\n"
     "  --slots N           cases held at once (default: the run's cluster.worker_slots)\n"
+    "  --requests N        HTTP requests in flight at once (default: as many as slots)\n"
     "  --exit-on-drain     exit when the coordinator drains (used for local workers)\n"
     "  --verbose           debug logging\n"
     "  -h, --help          this help\n";
@@ -37,6 +39,7 @@ int main(int argc, char **argv)
     static const struct option opts[] = {{"connect", required_argument, 0, 'c'},
                                          {"id", required_argument, 0, 'i'},
                                          {"slots", required_argument, 0, 's'},
+                                         {"requests", required_argument, 0, 'r'},
                                          {"exit-on-drain", no_argument, 0, 'x'},
                                          {"verbose", no_argument, 0, 'v'},
                                          {"help", no_argument, 0, 'h'},
@@ -45,12 +48,17 @@ int main(int argc, char **argv)
     wk_opts_t o = {0};
     char default_id[300];
     int c;
-    while ((c = getopt_long(argc, argv, "c:i:s:xvh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:i:s:r:xvh", opts, NULL)) != -1) {
         if (c == 'h') return fputs(HELP, stdout), 0;
         if (c == 'c') o.connect = optarg;
         else if (c == 'i') o.id = optarg;
         else if (c == 's' && (rs_parse_i64(optarg, &o.slots) || o.slots < 1 || o.slots > 65536)) {
             fprintf(stderr, "reasonsaver-worker: --slots: expected 1..65536, got '%s'\n", optarg);
+            return 2;
+        } else if (c == 'r' &&
+                   (rs_parse_i64(optarg, &o.requests) || o.requests < 1 || o.requests > 65536)) {
+            fprintf(stderr, "reasonsaver-worker: --requests: expected 1..65536, got '%s'\n",
+                    optarg);
             return 2;
         } else if (c == 'x') o.exit_on_drain = 1;
         else if (c == 'v') rs_log_set_level(RS_LOG_DEBUG);
@@ -70,8 +78,14 @@ int main(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "reasonsaver-worker: libcurl failed to initialise\n");
+        return 1;
+    }
     rs_err_t err;
-    if (wk_session_run(&o, &stop, &err) != 0) {
+    int rc = wk_session_run(&o, &stop, &err);
+    curl_global_cleanup();
+    if (rc != 0) {
         fprintf(stderr, "reasonsaver-worker: %s\n", err.msg);
         return 1;
     }

@@ -1,4 +1,5 @@
-/* session: the worker's event loop over its DEALER socket. */
+/* session: the worker's one event loop — the DEALER socket and every HTTP transfer wait together
+ * in curl_multi_poll (the socket's ZMQ_FD as an extra descriptor); no thread, no zmq_poll. */
 #define _GNU_SOURCE
 #include "session.h"
 
@@ -9,29 +10,26 @@
 #include <zmq.h>
 
 #include "chain.h"
+#include "http.h"
 #include "log.h"
 #include "proto.h"
-
-/* A finished case waiting for its simulated latency to pass before it is reported. */
-typedef struct held {
-    uint64_t task_id, lease, idx;
-    int64_t ready_ms;
-    int failed;
-    char *json;
-    size_t json_len;
-} held_t;
 
 typedef struct session {
     const wk_opts_t *o;
     void *zctx, *sock;
+    int zfd; /* ZMQ_FD: edge-triggered, so ZMQ_EVENTS is checked after every wake-up */
+    wk_http_t *http;
     wk_chain_t *chain;
     int64_t slots, heartbeat_ms;
-    held_t *held;
-    size_t n_held, cap_held;
     int64_t last_recv_ms, last_send_ms, backoff_ms, hello_ms;
     int draining;
     rs_buf_t out;
 } session_t;
+
+static size_t held(const session_t *s)
+{
+    return s->chain ? wk_chain_held(s->chain) : 0;
+}
 
 static int send_frame(session_t *s)
 {
@@ -52,62 +50,35 @@ static void send_hello(session_t *s)
     s->hello_ms = rs_mono_ms();
 }
 
-static void send_credit(session_t *s)
+static void send_credit(session_t *s, int64_t n)
 {
     rs_buf_reset(&s->out);
-    rs_proto_encode_credit(&s->out, s->slots - (int64_t)s->n_held);
+    rs_proto_encode_credit(&s->out, n);
     send_frame(s);
-}
-
-/* Drops held cases (all, or one task's); returns how many were dropped. */
-static size_t drop_held(session_t *s, int all, uint64_t task_id)
-{
-    size_t j = 0, n = s->n_held;
-    for (size_t i = 0; i < n; i++) {
-        if (all || s->held[i].task_id == task_id) free(s->held[i].json);
-        else s->held[j++] = s->held[i];
-    }
-    s->n_held = j;
-    return n - j;
 }
 
 static void on_cancel(session_t *s, uint64_t task_id)
 {
-    size_t n = drop_held(s, 0, task_id);
-    if (n == 0) return;
-    rs_buf_reset(&s->out);
-    rs_proto_encode_credit(&s->out, (int64_t)n); /* dropped cases give their slots back */
-    send_frame(s);
+    size_t n = s->chain ? wk_chain_cancel(s->chain, 0, task_id) : 0;
+    if (n) send_credit(s, (int64_t)n); /* dropped cases give their slots back */
 }
 
 static void on_welcome(session_t *s, rs_welcome_t *w)
 {
     rs_err_t err;
-    wk_chain_t *ch = wk_chain_new(w->spec, &err);
+    wk_chain_t *ch = wk_chain_new(w->spec, s->http, &err);
     if (!ch) {
         rs_error("run %s: cannot use its spec: %s", w->run_id, err.msg);
         return;
     }
-    wk_chain_destroy(&s->chain);
+    wk_chain_destroy(&s->chain); /* a new run: whatever the old one held is void */
     s->chain = ch;
     s->heartbeat_ms = w->heartbeat_ms > 0 ? w->heartbeat_ms : 1000;
     s->slots = s->o->slots ? s->o->slots : wk_chain_config(ch)->cluster.worker_slots;
+    wk_http_set_limit(s->http, (size_t)(s->o->requests ? s->o->requests : s->slots));
     s->backoff_ms = 1000;
     rs_debug("joined run %s with %lld slots", w->run_id, (long long)s->slots);
-    send_credit(s);
-}
-
-static void hold(session_t *s, const rs_task_t *t, const rs_case_t *c)
-{
-    wk_outcome_t o;
-    wk_chain_run(s->chain, c, &o);
-    if (s->n_held == s->cap_held) {
-        s->cap_held = s->cap_held ? 2 * s->cap_held : 64;
-        s->held = rs_xrealloc(s->held, s->cap_held * sizeof(*s->held));
-    }
-    s->held[s->n_held++] = (held_t){t->task_id, t->lease, c->idx,
-                                    rs_mono_ms() + (int64_t)o.latency_ms, o.failed, o.json,
-                                    o.json_len};
+    send_credit(s, s->slots - (int64_t)held(s));
 }
 
 static void on_task(session_t *s, rs_task_t *t)
@@ -116,7 +87,8 @@ static void on_task(session_t *s, rs_task_t *t)
         rs_warn("task %llu arrived before WELCOME; ignored", (unsigned long long)t->task_id);
         return;
     }
-    for (size_t i = 0; i < t->n_cases; i++) hold(s, t, &t->cases[i]);
+    for (size_t i = 0; i < t->n_cases; i++)
+        wk_chain_start(s->chain, t->task_id, t->lease, &t->cases[i]);
 }
 
 static void handle(session_t *s, const void *data, size_t len)
@@ -138,76 +110,88 @@ static void handle(session_t *s, const void *data, size_t len)
     rs_msg_cleanup(&m);
 }
 
-/* Reports every case whose time has come, one RESULT per task. */
-static void report_ready(session_t *s)
+/* Sends the cases that finished, one RESULT per task (and lease), at most RS_PROTO_MAX_CASES
+ * a frame. Each case in a RESULT returns its credit implicitly. */
+static void report_done(session_t *s)
 {
-    int64_t now = rs_mono_ms();
-    while (s->n_held) {
-        size_t first = s->n_held;
-        for (size_t i = 0; i < s->n_held; i++)
-            if (s->held[i].ready_ms <= now) {
-                first = i;
-                break;
-            }
-        if (first == s->n_held) return;
-        uint64_t task = s->held[first].task_id;
-        rs_case_result_t cases[RS_PROTO_MAX_CASES];
-        rs_result_t r = {task, s->held[first].lease, cases, 0, NULL, 0};
-        size_t j = 0;
-        for (size_t i = 0; i < s->n_held; i++) {
-            held_t *h = &s->held[i];
-            if (h->task_id == task && h->ready_ms <= now && r.n_cases < RS_PROTO_MAX_CASES)
-                cases[r.n_cases++] = (rs_case_result_t){h->idx, h->failed, h->json, h->json_len};
-            else
-                s->held[j++] = *h;
+    size_t n;
+    wk_done_t *d = s->chain ? wk_chain_take_done(s->chain, &n) : NULL;
+    if (!d) return;
+    rs_case_result_t *cases = rs_xmalloc((n < RS_PROTO_MAX_CASES ? n : RS_PROTO_MAX_CASES) *
+                                         sizeof(*cases));
+    unsigned char *sent = rs_xcalloc(n, 1);
+    for (size_t i = 0; i < n; i++) {
+        if (sent[i]) continue;
+        rs_result_t r = {.task_id = d[i].task_id, .lease = d[i].lease, .cases = cases};
+        for (size_t j = i; j < n && r.n_cases < RS_PROTO_MAX_CASES; j++) {
+            if (sent[j] || d[j].task_id != d[i].task_id || d[j].lease != d[i].lease) continue;
+            cases[r.n_cases++] = (rs_case_result_t){d[j].idx, d[j].failed, d[j].json,
+                                                    d[j].json_len};
+            sent[j] = 1;
         }
-        s->n_held = j;
         rs_buf_reset(&s->out);
         rs_proto_encode_result(&s->out, &r);
         if (send_frame(s) != 0) rs_warn("could not send a result: %s", zmq_strerror(errno));
-        for (size_t i = 0; i < r.n_cases; i++) free(cases[i].json);
     }
-}
-
-static long next_wait(const session_t *s)
-{
-    int64_t now = rs_mono_ms(), wait = s->heartbeat_ms;
-    for (size_t i = 0; i < s->n_held; i++)
-        if (s->held[i].ready_ms - now < wait) wait = s->held[i].ready_ms - now;
-    return wait < 0 ? 0 : (long)wait;
+    for (size_t i = 0; i < n; i++) free(d[i].json);
+    free(sent);
+    free(cases);
+    free(d);
 }
 
 static void timers(session_t *s)
 {
     int64_t now = rs_mono_ms();
     if (now - s->last_recv_ms > 3 * s->heartbeat_ms && now - s->hello_ms > s->backoff_ms) {
-        if (s->n_held) rs_warn("coordinator silent; dropping %zu held case(s)", s->n_held);
-        drop_held(s, 1, 0);
+        if (held(s)) rs_warn("coordinator silent; dropping %zu held case(s)", held(s));
+        if (s->chain) wk_chain_cancel(s->chain, 1, 0);
         send_hello(s);
         s->backoff_ms = s->backoff_ms * 2 > 32000 ? 32000 : s->backoff_ms * 2;
     } else if (now - s->last_send_ms >= s->heartbeat_ms) {
         rs_buf_reset(&s->out);
-        rs_proto_encode_heartbeat(&s->out, (int64_t)s->n_held);
+        rs_proto_encode_heartbeat(&s->out, (int64_t)held(s));
         send_frame(s);
     }
 }
 
+/* How long the loop may sleep: not past the next heartbeat, not at all with results to send.
+ * HTTP timers and transfers shorten it further inside wk_http_wait. */
+static int64_t next_wait(const session_t *s)
+{
+    if (s->chain && wk_chain_n_done(s->chain)) return 0;
+    int64_t wait = s->last_send_ms + s->heartbeat_ms - rs_mono_ms();
+    if (wait > s->heartbeat_ms) wait = s->heartbeat_ms;
+    return wait < 0 ? 0 : wait;
+}
+
+/* ZMQ_EVENTS says whether a frame can be read; asking it also re-arms the edge-triggered ZMQ_FD,
+ * so it is the last socket call before the loop sleeps. */
+static int zmq_readable(session_t *s)
+{
+    int ev = 0;
+    size_t len = sizeof(ev);
+    if (zmq_getsockopt(s->sock, ZMQ_EVENTS, &ev, &len) != 0) return 0;
+    return (ev & ZMQ_POLLIN) != 0;
+}
+
 static int recv_all(session_t *s)
 {
-    for (;;) {
+    while (zmq_readable(s)) {
         zmq_msg_t msg;
         zmq_msg_init(&msg);
         if (zmq_msg_recv(&msg, s->sock, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&msg);
-            return errno == EAGAIN || errno == EINTR ? 0 : -1;
+            if (errno == EAGAIN || errno == EINTR) return 0;
+            return -1;
         }
         s->last_recv_ms = rs_mono_ms();
         handle(s, zmq_msg_data(&msg), zmq_msg_size(&msg));
         zmq_msg_close(&msg);
     }
+    return 0;
 }
 
-static void session_open(session_t *s, const wk_opts_t *o)
+static int session_open(session_t *s, const wk_opts_t *o, rs_err_t *err)
 {
     memset(s, 0, sizeof(*s));
     s->o = o;
@@ -215,50 +199,51 @@ static void session_open(session_t *s, const wk_opts_t *o)
     s->backoff_ms = 1000;
     s->slots = o->slots ? o->slots : 64;
     rs_buf_init(&s->out);
+    s->http = wk_http_new((size_t)(o->requests ? o->requests : s->slots), err);
+    if (!s->http) return -1;
     s->zctx = zmq_ctx_new();
     s->sock = zmq_socket(s->zctx, ZMQ_DEALER);
     int64_t maxsize = RS_PROTO_MAX_FRAME;
     int linger = 2000;
+    size_t fdlen = sizeof(s->zfd);
     zmq_setsockopt(s->sock, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
     zmq_setsockopt(s->sock, ZMQ_LINGER, &linger, sizeof(linger));
+    if (zmq_getsockopt(s->sock, ZMQ_FD, &s->zfd, &fdlen) != 0)
+        return rs_err_set(err, "ZMQ_FD: %s", zmq_strerror(errno));
     s->last_recv_ms = rs_mono_ms();
+    return 0;
 }
 
 static void session_close(session_t *s)
 {
-    drop_held(s, 1, 0);
-    free(s->held);
-    wk_chain_destroy(&s->chain);
+    wk_chain_destroy(&s->chain); /* before the engine: it cancels its transfers there */
+    wk_http_destroy(&s->http);
     rs_buf_cleanup(&s->out);
-    zmq_close(s->sock);
-    zmq_ctx_term(s->zctx);
+    if (s->sock) zmq_close(s->sock);
+    if (s->zctx) zmq_ctx_term(s->zctx);
+}
+
+/* One turn of the loop: read the socket dry, move the transfers and timers, send what finished,
+ * heartbeat, then sleep in curl_multi_poll. 1 to leave (drained), 0 to go on, -1 on error. */
+static int turn(session_t *s, rs_err_t *err)
+{
+    if (recv_all(s) != 0) return rs_err_set(err, "receive: %s", zmq_strerror(errno));
+    if (wk_http_step(s->http, err) != 0) return -1;
+    report_done(s);
+    if (s->draining && held(s) == 0 && wk_http_live(s->http) == 0 && s->o->exit_on_drain) return 1;
+    timers(s);
+    int64_t wait = zmq_readable(s) ? 0 : next_wait(s);
+    return wk_http_wait(s->http, s->zfd, wait, err);
 }
 
 int wk_session_run(const wk_opts_t *o, volatile sig_atomic_t *stop, rs_err_t *err)
 {
     session_t s;
-    session_open(&s, o);
-    int rc = 0;
-    if (zmq_connect(s.sock, o->connect) != 0) {
+    int rc = session_open(&s, o, err);
+    if (rc == 0 && zmq_connect(s.sock, o->connect) != 0)
         rc = rs_err_set(err, "cannot connect to %s: %s", o->connect, zmq_strerror(errno));
-        session_close(&s);
-        return rc;
-    }
-    send_hello(&s);
-    while (!*stop) {
-        zmq_pollitem_t item = {s.sock, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&item, 1, next_wait(&s)) < 0 && errno != EINTR) {
-            rc = rs_err_set(err, "zmq_poll: %s", zmq_strerror(errno));
-            break;
-        }
-        if (recv_all(&s) != 0) {
-            rc = rs_err_set(err, "receive: %s", zmq_strerror(errno));
-            break;
-        }
-        report_ready(&s); /* each reported case returns its credit implicitly */
-        if (s.draining && s.n_held == 0 && o->exit_on_drain) break;
-        timers(&s);
-    }
+    if (rc == 0) send_hello(&s);
+    while (rc == 0 && !*stop) rc = turn(&s, err);
     session_close(&s);
-    return rc;
+    return rc < 0 ? -1 : 0;
 }

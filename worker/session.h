@@ -1,5 +1,6 @@
 /* session: a worker's life with one coordinator — DEALER socket, HELLO/WELCOME, credit, tasks,
- * heartbeats, and the cases it holds until their (simulated) latency has passed.
+ * heartbeats, and the cases it holds while their model calls run. One loop serves the socket and
+ * every HTTP transfer: curl_multi_poll with the socket's ZMQ_FD as an extra descriptor.
  *
  * The worker is stateless: everything it holds can vanish with it, and the coordinator hands the
  * cases to someone else. If the coordinator goes silent for 3 heartbeats the worker drops what it
@@ -16,6 +17,7 @@ typedef struct wk_opts {
     const char *connect;   /* coordinator endpoint */
     const char *id;        /* worker id */
     int64_t slots;         /* cases held at once; 0 = the run's cluster.worker_slots */
+    int64_t requests;      /* HTTP requests on the wire at once; 0 = as many as slots */
     int exit_on_drain;     /* leave after DRAIN once idle (local workers) */
 } wk_opts_t;
 

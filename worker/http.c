@@ -1,0 +1,454 @@
+/* http: libcurl multi engine — a FIFO of transfers waiting for a slot, a pool of easy handles,
+ * the retry policy (backoff with full jitter, Retry-After) and the deadline heap. */
+#include "http.h"
+
+#include <curl/curl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+enum xfer_state {
+    X_QUEUED,  /* waiting for a slot in the FIFO */
+    X_ACTIVE,  /* its easy handle is in the multi handle */
+    X_WAITING, /* waiting in the heap for its retry delay to pass */
+    X_DONE,    /* finished: on no list */
+};
+
+struct wk_xfer {
+    wk_http_t *h;
+    const rs_model_cfg_t *m;
+    char *url, *body;
+    size_t body_len;
+    struct curl_slist *hdrs; /* may hold the key: wiped before it is freed */
+    enum xfer_state state;
+    CURL *easy;
+    rs_buf_t resp;
+    int too_large;
+    int retries;
+    wk_retry_count_t reasons[WK_HTTP_MAX_REASONS];
+    size_t n_reasons;
+    wk_timer_t timer;
+    double started_sec; /* rs_mono_sec: latencies below a millisecond still show */
+    char errbuf[CURL_ERROR_SIZE];
+    wk_http_cb cb;
+    void *ud;
+    wk_xfer_t *qprev, *qnext; /* the FIFO, while X_QUEUED */
+    wk_xfer_t *prev, *next;   /* every live transfer */
+};
+
+struct wk_http {
+    CURLM *multi;
+    CURL **pool; /* idle easy handles, reset and ready for reuse */
+    size_t n_pool, cap_pool;
+    size_t limit, active, live;
+    wk_xfer_t *qhead, *qtail;
+    wk_xfer_t *all;
+    wk_timerq_t timers;
+    uint64_t rng;
+};
+
+/* ---- small parts ---- */
+
+/* splitmix64: the jitter needs cheap, decent bits, not a cryptographic source. */
+static uint64_t next_random(wk_http_t *h)
+{
+    uint64_t z = (h->rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static void queue_unlink(wk_http_t *h, wk_xfer_t *x)
+{
+    if (x->qprev) x->qprev->qnext = x->qnext;
+    else h->qhead = x->qnext;
+    if (x->qnext) x->qnext->qprev = x->qprev;
+    else h->qtail = x->qprev;
+    x->qprev = x->qnext = NULL;
+}
+
+static void queue_push(wk_http_t *h, wk_xfer_t *x, int front)
+{
+    x->state = X_QUEUED;
+    x->qprev = front ? NULL : h->qtail;
+    x->qnext = front ? h->qhead : NULL;
+    if (x->qprev) x->qprev->qnext = x;
+    else h->qhead = x;
+    if (x->qnext) x->qnext->qprev = x;
+    else h->qtail = x;
+}
+
+static CURL *easy_get(wk_http_t *h)
+{
+    if (h->n_pool) return h->pool[--h->n_pool];
+    CURL *e = curl_easy_init();
+    if (!e) {
+        rs_error("out of memory: curl_easy_init failed");
+        abort(); /* like rs_xmalloc: there is no sensible way on */
+    }
+    return e;
+}
+
+static void easy_put(wk_http_t *h, CURL *e)
+{
+    if (h->n_pool >= h->limit) {
+        curl_easy_cleanup(e);
+        return;
+    }
+    curl_easy_reset(e);
+    if (h->n_pool == h->cap_pool) {
+        h->cap_pool = h->cap_pool ? 2 * h->cap_pool : 16;
+        h->pool = rs_xrealloc(h->pool, h->cap_pool * sizeof(CURL *));
+    }
+    h->pool[h->n_pool++] = e;
+}
+
+static void wipe_headers(struct curl_slist *l)
+{
+    for (struct curl_slist *p = l; p; p = p->next) explicit_bzero(p->data, strlen(p->data));
+    curl_slist_free_all(l);
+}
+
+/* Takes x off whatever holds it (the multi handle, the FIFO, the heap, the live list). */
+static void xfer_detach(wk_http_t *h, wk_xfer_t *x)
+{
+    if (x->state == X_ACTIVE && x->easy) {
+        curl_multi_remove_handle(h->multi, x->easy);
+        easy_put(h, x->easy);
+        x->easy = NULL;
+        h->active--;
+    } else if (x->state == X_QUEUED) {
+        queue_unlink(h, x);
+    }
+    x->state = X_DONE;
+    wk_timerq_remove(&h->timers, &x->timer);
+    if (x->prev) x->prev->next = x->next;
+    else h->all = x->next;
+    if (x->next) x->next->prev = x->prev;
+    x->prev = x->next = NULL;
+    h->live--;
+}
+
+static void xfer_release(wk_xfer_t *x)
+{
+    wipe_headers(x->hdrs);
+    free(x->url);
+    free(x->body);
+    rs_buf_cleanup(&x->resp);
+    free(x);
+}
+
+/* ---- life cycle ---- */
+
+wk_http_t *wk_http_new(size_t limit, rs_err_t *err)
+{
+    CURLM *multi = curl_multi_init();
+    if (!multi) {
+        rs_err_set(err, "libcurl: cannot create a multi handle");
+        return NULL;
+    }
+    wk_http_t *h = rs_xcalloc(1, sizeof(*h));
+    h->multi = multi;
+    /* several requests share one HTTP/2 connection where the server offers it */
+    curl_multi_setopt(multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    wk_timerq_init(&h->timers);
+    h->rng = (uint64_t)rs_wall_ms() * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid();
+    wk_http_set_limit(h, limit);
+    return h;
+}
+
+void wk_http_set_limit(wk_http_t *h, size_t limit)
+{
+    h->limit = limit ? limit : 1;
+    /* keep as many idle connections as may be busy at once, so keep-alive actually reuses them */
+    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->limit);
+}
+
+void wk_http_destroy(wk_http_t **hp)
+{
+    if (!hp || !*hp) return;
+    wk_http_t *h = *hp;
+    while (h->all) {
+        wk_xfer_t *x = h->all;
+        xfer_detach(h, x);
+        xfer_release(x);
+    }
+    for (size_t i = 0; i < h->n_pool; i++) curl_easy_cleanup(h->pool[i]);
+    free(h->pool);
+    curl_multi_cleanup(h->multi);
+    wk_timerq_cleanup(&h->timers);
+    free(h);
+    *hp = NULL;
+}
+
+size_t wk_http_live(const wk_http_t *h)
+{
+    return h->live;
+}
+
+wk_timerq_t *wk_http_timers(wk_http_t *h)
+{
+    return &h->timers;
+}
+
+wk_xfer_t *wk_http_submit(wk_http_t *h, const rs_model_cfg_t *m, rs_http_req_t *req, wk_http_cb cb,
+                          void *ud)
+{
+    wk_xfer_t *x = rs_xcalloc(1, sizeof(*x));
+    x->h = h;
+    x->m = m;
+    x->url = req->url;
+    x->body = req->body;
+    x->body_len = req->body_len;
+    req->url = req->body = NULL;
+    for (size_t i = 0; i < req->n_headers; i++)
+        x->hdrs = curl_slist_append(x->hdrs, req->headers[i]);
+    /* no "Expect: 100-continue" round trip before large bodies */
+    x->hdrs = curl_slist_append(x->hdrs, "Expect:");
+    if (!x->hdrs) {
+        rs_error("out of memory: curl_slist_append failed");
+        abort();
+    }
+    rs_http_req_cleanup(req);
+    rs_buf_init(&x->resp);
+    x->cb = cb;
+    x->ud = ud;
+    x->next = h->all;
+    if (h->all) h->all->prev = x;
+    h->all = x;
+    h->live++;
+    queue_push(h, x, 0);
+    return x;
+}
+
+void wk_http_cancel(wk_http_t *h, wk_xfer_t *x)
+{
+    if (!x) return;
+    xfer_detach(h, x);
+    xfer_release(x);
+}
+
+/* ---- transfers ---- */
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
+{
+    wk_xfer_t *x = ud;
+    size_t n = size * nmemb;
+    if (x->resp.len + n > RS_PROVIDER_BODY_CAP) {
+        x->too_large = 1;
+        return 0; /* anything but n makes libcurl stop with CURLE_WRITE_ERROR */
+    }
+    rs_buf_append(&x->resp, p, n);
+    return n;
+}
+
+static void set_options(wk_xfer_t *x, CURL *e)
+{
+    curl_easy_setopt(e, CURLOPT_URL, x->url);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)x->m->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)x->m->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    /* over TLS, wait for a connection being set up to say whether it multiplexes (HTTP/2 via
+     * ALPN) rather than open another; plain http:// stays HTTP/1.1, where waiting would only
+     * serialise requests behind a server that closes its connections */
+    if (strncmp(x->url, "https://", 8) == 0) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "reasonsaver/" RS_VERSION);
+}
+
+/* Runs x's callback once and frees x; x is off every list before the callback runs, so the
+ * callback may submit and cancel other transfers freely. */
+static void complete(wk_http_t *h, wk_xfer_t *x, const rs_failure_t *f, double latency_ms)
+{
+    xfer_detach(h, x);
+    wk_http_done_t d = {f == NULL, x->resp.data, x->resp.len, f, x->retries, x->reasons,
+                        x->n_reasons, latency_ms};
+    x->cb(x->ud, &d);
+    xfer_release(x);
+}
+
+static int start(wk_http_t *h, wk_xfer_t *x)
+{
+    CURL *e = easy_get(h);
+    set_options(x, e);
+    x->errbuf[0] = '\0';
+    x->too_large = 0;
+    rs_buf_reset(&x->resp);
+    CURLMcode mc = curl_multi_add_handle(h->multi, e);
+    if (mc != CURLM_OK) {
+        easy_put(h, e);
+        rs_failure_t f;
+        rs_provider_fail(&f, "network", "model %s: cannot start a transfer: %s", x->m->name,
+                         curl_multi_strerror(mc));
+        complete(h, x, &f, 0);
+        return -1;
+    }
+    x->easy = e;
+    x->state = X_ACTIVE;
+    x->started_sec = rs_mono_sec();
+    h->active++;
+    return 0;
+}
+
+/* Moves queued transfers onto the wire while there is room. */
+static void pump(wk_http_t *h)
+{
+    while (h->qhead && h->active < h->limit) {
+        wk_xfer_t *x = h->qhead;
+        queue_unlink(h, x);
+        start(h, x);
+    }
+}
+
+static void on_retry_due(wk_timer_t *t)
+{
+    wk_xfer_t *x = WK_CONTAINER_OF(t, wk_xfer_t, timer);
+    queue_push(x->h, x, 1); /* it waited already: ahead of fresh requests */
+}
+
+void wk_retry_count_add(wk_retry_count_t *v, size_t *n, const char *reason, int count)
+{
+    size_t i = 0;
+    while (i < *n && strcmp(v[i].reason, reason) != 0) i++;
+    if (i == WK_HTTP_MAX_REASONS) {
+        i--; /* out of room: the last entry takes the rest */
+    } else if (i == *n) {
+        (*n)++;
+        snprintf(v[i].reason, sizeof(v[i].reason), "%s", reason);
+    }
+    v[i].n += count;
+}
+
+static void retry_later(wk_http_t *h, wk_xfer_t *x, const rs_failure_t *f)
+{
+    int64_t delay = rs_provider_backoff_ms(x->m->retry_base_ms, x->m->retry_cap_ms, x->retries,
+                                           next_random(h));
+    if (f->retry_after_ms > delay) delay = f->retry_after_ms;
+    wk_retry_count_add(x->reasons, &x->n_reasons, f->reason, 1);
+    x->retries++;
+    x->state = X_WAITING;
+    rs_debug("model %s: %s; retry %d of %lld in %lld ms", x->m->name, f->reason, x->retries,
+             (long long)x->m->max_retries, (long long)delay);
+    wk_timerq_add(&h->timers, &x->timer, rs_mono_ms() + delay, on_retry_due);
+}
+
+/* libcurl's result codes as the provider module's transport outcomes. */
+static const struct {
+    CURLcode code;
+    rs_net_t net;
+} NET_CODES[] = {
+    {CURLE_OK, RS_NET_OK},
+    {CURLE_OPERATION_TIMEDOUT, RS_NET_TIMEOUT},
+    {CURLE_COULDNT_RESOLVE_HOST, RS_NET_CONNECT},
+    {CURLE_COULDNT_RESOLVE_PROXY, RS_NET_CONNECT},
+    {CURLE_COULDNT_CONNECT, RS_NET_CONNECT},
+    {CURLE_SEND_ERROR, RS_NET_CONNECT},
+    {CURLE_RECV_ERROR, RS_NET_CONNECT},
+    {CURLE_GOT_NOTHING, RS_NET_CONNECT},
+    {CURLE_PARTIAL_FILE, RS_NET_CONNECT},
+    {CURLE_HTTP2, RS_NET_CONNECT},
+    {CURLE_HTTP2_STREAM, RS_NET_CONNECT},
+    {CURLE_SSL_CONNECT_ERROR, RS_NET_CONNECT},
+    {CURLE_PEER_FAILED_VERIFICATION, RS_NET_TLS},
+    {CURLE_SSL_CERTPROBLEM, RS_NET_TLS},
+    {CURLE_SSL_CACERT_BADFILE, RS_NET_TLS},
+    {CURLE_SSL_CIPHER, RS_NET_TLS},
+    {CURLE_SSL_ISSUER_ERROR, RS_NET_TLS},
+    {CURLE_SSL_PINNEDPUBKEYNOTMATCH, RS_NET_TLS},
+};
+
+static rs_net_t net_of(CURLcode rc, int too_large)
+{
+    if (too_large) return RS_NET_TOO_LARGE;
+    for (size_t i = 0; i < RS_ARRAY_LEN(NET_CODES); i++)
+        if (NET_CODES[i].code == rc) return NET_CODES[i].net;
+    return RS_NET_OTHER;
+}
+
+/* A header of the last response, copied into out ("" when absent). */
+static void header_value(CURL *e, const char *name, char *out, size_t size)
+{
+    struct curl_header *hd = NULL;
+    out[0] = '\0';
+    if (curl_easy_header(e, name, 0, CURLH_HEADER, -1, &hd) == CURLHE_OK && hd && hd->value)
+        snprintf(out, size, "%s", hd->value);
+}
+
+static void finished(wk_http_t *h, CURL *e, CURLcode rc)
+{
+    wk_xfer_t *x = NULL;
+    long status = 0;
+    char ct[128], retry_after[128];
+    curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&x);
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    header_value(e, "Content-Type", ct, sizeof(ct));
+    header_value(e, "Retry-After", retry_after, sizeof(retry_after));
+    /* the handle goes back before anything else is added */
+    curl_multi_remove_handle(h->multi, e);
+    easy_put(h, e);
+    x->easy = NULL;
+    x->state = X_DONE;
+    h->active--;
+    double latency = (rs_mono_sec() - x->started_sec) * 1000.0;
+    rs_http_outcome_t o = {.net = net_of(rc, x->too_large),
+                           .net_detail = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc),
+                           .status = status,
+                           .content_type = ct[0] ? ct : NULL,
+                           .body = x->resp.data,
+                           .body_len = x->resp.len,
+                           .retry_after = retry_after[0] ? retry_after : NULL};
+    rs_failure_t f;
+    if (rs_provider_classify(x->m, &o, rs_wall_ms(), &f) == 0) {
+        complete(h, x, NULL, latency);
+    } else if (f.retry && x->retries < x->m->max_retries) {
+        retry_later(h, x, &f);
+    } else {
+        if (f.retry && x->retries > 0) {
+            size_t n = strlen(f.message);
+            snprintf(f.message + n, sizeof(f.message) - n, " (gave up after %d retries)",
+                     x->retries);
+        }
+        complete(h, x, &f, latency);
+    }
+}
+
+int wk_http_step(wk_http_t *h, rs_err_t *err)
+{
+    wk_timerq_run(&h->timers, rs_mono_ms());
+    pump(h);
+    int running = 0;
+    CURLMcode mc = curl_multi_perform(h->multi, &running);
+    if (mc != CURLM_OK) return rs_err_set(err, "curl_multi_perform: %s", curl_multi_strerror(mc));
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(h->multi, &left)))
+        if (msg->msg == CURLMSG_DONE) finished(h, msg->easy_handle, msg->data.result);
+    pump(h);
+    return 0;
+}
+
+int wk_http_wait(wk_http_t *h, int extra_fd, int64_t max_wait_ms, rs_err_t *err)
+{
+    int64_t wait = max_wait_ms, due = wk_timerq_next_due(&h->timers);
+    if (due != INT64_MAX && due - rs_mono_ms() < wait) wait = due - rs_mono_ms();
+    if (h->qhead && h->active < h->limit) wait = 0;
+    if (wait < 0) wait = 0;
+    if (wait > INT_MAX) wait = INT_MAX;
+    struct curl_waitfd w = {extra_fd, CURL_WAIT_POLLIN, 0};
+    CURLMcode mc = curl_multi_poll(h->multi, extra_fd >= 0 ? &w : NULL, extra_fd >= 0 ? 1 : 0,
+                                   (int)wait, NULL);
+    if (mc != CURLM_OK) return rs_err_set(err, "curl_multi_poll: %s", curl_multi_strerror(mc));
+    return 0;
+}

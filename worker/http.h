@@ -1,0 +1,83 @@
+/* http: the worker's I/O engine — libcurl's multi interface driven from the worker's one thread,
+ * many requests in flight, keep-alive connections and HTTP/2 multiplexing where a server offers
+ * it, per-model connect and total timeouts, response bodies in a capped buffer, retries with
+ * exponential backoff and full jitter (honouring Retry-After), and the deadline heap that holds
+ * every retry delay and every simulated latency of the worker (wk_http_timers).
+ *
+ * The event loop is the caller's: wk_http_wait (curl_multi_poll with one extra descriptor, such as
+ * a ZeroMQ socket's ZMQ_FD) then wk_http_step (due timers, transfers, completion callbacks).
+ * At most `limit` transfers are on the wire; more wait in a FIFO (retries go to its front).
+ *
+ * Ownership: wk_http_submit takes over the request (its headers may hold a key: they go into
+ * curl's header list and are wiped when the transfer ends). The completion callback runs once,
+ * from wk_http_step, unless the transfer is cancelled first; the wk_xfer_t handle and the
+ * body pointer die when the callback returns. What happens on the wire is described by the
+ * provider module's classification (common/provider.h); this engine never parses a body. */
+#ifndef WORKER_HTTP_H
+#define WORKER_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "provider.h"
+#include "timerq.h"
+#include "util.h"
+
+typedef struct wk_http wk_http_t;
+typedef struct wk_xfer wk_xfer_t;
+
+#define WK_HTTP_MAX_REASONS 8 /* distinct retry reasons counted per transfer; more go to the last */
+
+typedef struct wk_retry_count {
+    char reason[32]; /* rs_failure_t.reason: "http_429", "timeout", ... */
+    int n;
+} wk_retry_count_t;
+
+/* Adds count to reason's entry in v (*n entries, room for WK_HTTP_MAX_REASONS). */
+void wk_retry_count_add(wk_retry_count_t *v, size_t *n, const char *reason, int count);
+
+/* A transfer's end, as its callback sees it. */
+typedef struct wk_http_done {
+    int ok;                  /* 1: a 2xx JSON response is in body */
+    const char *body;        /* the response body (also on failure, when one came) */
+    size_t body_len;
+    const rs_failure_t *fail; /* when !ok: why the last attempt failed (message names the model) */
+    int retries;             /* attempts after the first */
+    const wk_retry_count_t *reasons; /* why each retry happened, counted */
+    size_t n_reasons;
+    double latency_ms;       /* the last attempt's duration */
+} wk_http_done_t;
+
+typedef void (*wk_http_cb)(void *ud, const wk_http_done_t *d);
+
+/* A new engine with at most limit (>= 1) transfers on the wire. NULL with err when libcurl
+ * cannot make a multi handle. curl_global_init must have run (worker/main.c). */
+wk_http_t *wk_http_new(size_t limit, rs_err_t *err);
+/* Aborts every transfer (no callbacks) and frees the engine; *h becomes NULL. */
+void wk_http_destroy(wk_http_t **h);
+void wk_http_set_limit(wk_http_t *h, size_t limit);
+
+/* Queues a POST of req for model m (m's timeouts and retry settings apply; m must outlive the
+ * transfer). Takes req's contents (req is left zeroed). Nothing goes on the wire before the next
+ * wk_http_step, so cb never runs inside this call. */
+wk_xfer_t *wk_http_submit(wk_http_t *h, const rs_model_cfg_t *m, rs_http_req_t *req, wk_http_cb cb,
+                          void *ud);
+/* Aborts x wherever it is (on the wire, queued, waiting to retry); its callback never runs. */
+void wk_http_cancel(wk_http_t *h, wk_xfer_t *x);
+
+/* Transfers not finished yet (on the wire, queued or waiting to retry). */
+size_t wk_http_live(const wk_http_t *h);
+
+/* The worker's deadline heap: timers added here make wk_http_wait wake up for them, and
+ * wk_http_step fires them. */
+wk_timerq_t *wk_http_timers(wk_http_t *h);
+
+/* Sleeps until a transfer's socket is ready, extra_fd (-1: none) is readable, a timer is due,
+ * or max_wait_ms passes; returns at once when queued transfers could start. 0 / -1. */
+int wk_http_wait(wk_http_t *h, int extra_fd, int64_t max_wait_ms, rs_err_t *err);
+/* Fires due timers, starts queued transfers, advances every transfer and runs the callbacks of
+ * those that finished (a callback may submit or cancel transfers). 0 / -1. */
+int wk_http_step(wk_http_t *h, rs_err_t *err);
+
+#endif
