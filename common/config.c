@@ -496,6 +496,7 @@ static const section_t cluster_sec = SECTION(cluster_keys, NULL, cluster_finish)
 /* formats defaults to json, markdown, jsonl (report_init). */
 static const key_spec_t report_keys[] = {
     {.name = "formats", .type = KT_CUSTOM, .parse = parse_formats, .to_json = json_formats},
+    {KEY("spans", KT_BOOL, rs_report_cfg_t, spans), .def_num = 1},
 };
 static const section_t report_sec = SECTION(report_keys, report_init, NULL);
 
