@@ -7,6 +7,7 @@
 #include <zmq.h>
 
 #include "log.h"
+#include "pace.h"
 #include "proto.h"
 
 #define FLUSH_CASES 512    /* results per Redis write */
@@ -58,6 +59,8 @@ struct coord_dispatch {
     int64_t redis_retry_ms, redis_backoff_ms;
     rs_buf_t out;    /* encode buffer, reused */
     uint64_t *take;  /* scratch for coord_sched_take */
+    coord_pace_t *pace;       /* rpm / tpm limits; NULL when there are none */
+    double avg_prompt_bytes;  /* running average, for the tpm estimate of cases not yet read */
 };
 
 /* ---- sending ---- */
@@ -299,7 +302,14 @@ static int64_t task_size(coord_dispatch_t *d, coord_worker_t *w)
     /* Wait for a full shard's credit while work is plentiful: fewer, larger messages. */
     if (n < cfg->dataset.shard_size && w->n_tasks > 0 && left > (uint64_t)cfg->dataset.shard_size)
         return 0;
-    return n;
+    return n > 0 ? (int64_t)coord_pace_room(d->pace, (size_t)n, d->avg_prompt_bytes) : 0;
+}
+
+static double prompt_bytes(const rs_case_t *c)
+{
+    size_t b = 0;
+    for (size_t i = 0; i < c->n_msgs; i++) b += strlen(c->msgs[i].content);
+    return (double)b;
 }
 
 static int send_task(coord_dispatch_t *d, coord_worker_t *w, size_t n, rs_err_t *err)
@@ -309,9 +319,13 @@ static int send_task(coord_dispatch_t *d, coord_worker_t *w, size_t n, rs_err_t 
     rs_task_t t = {++d->next_task_id, d->next_task_id, d->o.cfg->cluster.lease_ms, NULL, n};
     t.cases = rs_xcalloc(n, sizeof(rs_case_t));
     int rc = 0;
+    double bytes = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = rs_dataset_read(d->o.ds, d->take[i], &t.cases[i], err);
+        if ((rc = rs_dataset_read(d->o.ds, d->take[i], &t.cases[i], err)) == 0)
+            bytes += prompt_bytes(&t.cases[i]);
     if (rc == 0) {
+        coord_pace_charge(d->pace, n, bytes);
+        d->avg_prompt_bytes = 0.9 * d->avg_prompt_bytes + 0.1 * bytes / (double)n;
         rs_buf_reset(&d->out);
         rs_proto_encode_task(&d->out, &t);
         if (send_to(d, w, &d->out) != 0) {
@@ -410,6 +424,8 @@ coord_dispatch_t *coord_dispatch_new(const coord_dispatch_opts_t *opts, rs_err_t
     d->o = *opts;
     rs_buf_init(&d->out);
     d->take = rs_xmalloc((size_t)opts->cfg->dataset.shard_size * sizeof(uint64_t));
+    d->pace = coord_pace_new(opts->cfg);
+    d->avg_prompt_bytes = 1024;
     d->zctx = zmq_ctx_new();
     d->router = zmq_socket(d->zctx, ZMQ_ROUTER);
     int64_t maxsize = RS_PROTO_MAX_FRAME;
@@ -436,6 +452,7 @@ void coord_dispatch_destroy(coord_dispatch_t **dp)
     for (size_t i = 0; i < d->n_batch; i++) free(d->batch[i].json);
     free(d->batch);
     free(d->take);
+    coord_pace_destroy(&d->pace);
     rs_buf_cleanup(&d->out);
     if (d->router) zmq_close(d->router);
     if (d->zctx) zmq_ctx_term(d->zctx);
