@@ -18,6 +18,15 @@ static const char *field_str(json_t *m, const char *k)
     return s ? s : "";
 }
 
+/* The run's usage counters (coord_usage_json's snapshot), or an empty object. */
+static json_t *usage(coord_store_t *st, const char *run_id)
+{
+    char *text = coord_store_run_fetch(st, run_id, ":usage");
+    json_t *u = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    return json_is_object(u) ? u : (json_decref(u), json_object());
+}
+
 static json_t *live_workers(coord_store_t *st, const char *run_id)
 {
     char *text = coord_store_live_workers(st, run_id);
@@ -38,7 +47,7 @@ json_t *coord_status_json(coord_store_t *st, const char *run_id, json_t *m)
     json_t *workers = live_workers(st, run_id);
     int live = running && json_is_array(workers);
     json_t *eta = live && rate > 0 ? json_real((double)(total - done) / rate) : json_null();
-    return json_pack("{sssssssbsIsIsIsIsfsfsfsossssso}", "run_id", run_id, "name",
+    return json_pack("{sssssssbsIsIsIsIsfsfsfsosssssoso}", "run_id", run_id, "name",
                      field_str(m, "name"), "status", field_str(m, "status"), "live", live,
                      "total", (json_int_t)total, "done", (json_int_t)done, "failed",
                      (json_int_t)field_int(m, "failed"), "skipped",
@@ -46,7 +55,8 @@ json_t *coord_status_json(coord_store_t *st, const char *run_id, json_t *m)
                      total ? 100.0 * (double)done / (double)total : 100.0, "elapsed_seconds", secs,
                      "cases_per_second", rate, "eta_seconds", eta, "dataset",
                      field_str(m, "dataset_path"), "coordinator", field_str(m, "coordinator"),
-                     "workers", live ? workers : (json_decref(workers), json_array()));
+                     "workers", live ? workers : (json_decref(workers), json_array()),
+                     "usage", usage(st, run_id));
 }
 
 static void bar(rs_buf_t *b, double frac, int width)
@@ -54,6 +64,43 @@ static void bar(rs_buf_t *b, double frac, int width)
     rs_buf_putc(b, '[');
     for (int i = 0; i < width; i++) rs_buf_putc(b, i < (int)(frac * width) ? '#' : '.');
     rs_buf_putc(b, ']');
+}
+
+static void render_errors(rs_buf_t *b, json_t *errors)
+{
+    const char *reason;
+    json_t *n;
+    int first = 1;
+    json_object_foreach(errors, reason, n) {
+        rs_buf_printf(b, "%s%s %lld", first ? "  errors: " : ", ", reason,
+                      (long long)json_integer_value(n));
+        first = 0;
+    }
+}
+
+/* Calls, tokens, cost and last-minute latency per model, from the usage counters. */
+static void render_usage(rs_buf_t *b, json_t *usage)
+{
+    const char *model;
+    json_t *u;
+    if (json_object_size(usage) == 0) return;
+    rs_buf_printf(b, "\n%-20s %9s %12s %12s %10s %9s %9s\n", "model", "calls", "tokens in",
+                  "tokens out", "cost USD", "p50 ms", "p95 ms");
+    json_object_foreach(usage, model, u) {
+        json_t *lat = json_object_get(u, "last_minute_latency_ms");
+        rs_buf_printf(b, "%-20s %9lld %12lld %12lld %10.4f", model,
+                      (long long)json_integer_value(json_object_get(u, "calls")),
+                      (long long)json_integer_value(json_object_get(u, "input_tokens")),
+                      (long long)json_integer_value(json_object_get(u, "output_tokens")),
+                      json_number_value(json_object_get(u, "cost_usd")));
+        if (json_is_object(lat))
+            rs_buf_printf(b, " %9.1f %9.1f", json_number_value(json_object_get(lat, "p50")),
+                          json_number_value(json_object_get(lat, "p95")));
+        else
+            rs_buf_printf(b, " %9s %9s", "-", "-");
+        render_errors(b, json_object_get(u, "errors"));
+        rs_buf_putc(b, '\n');
+    }
 }
 
 static void render_workers(rs_buf_t *b, json_t *workers)
@@ -93,5 +140,6 @@ void coord_status_render(rs_buf_t *b, json_t *s, int width)
     if (json_is_number(eta)) rs_buf_printf(b, ", ETA %.0f s", json_number_value(eta));
     rs_buf_printf(b, "\ndataset   %s\ncoordinator %s\n", json_string_value(json_object_get(s, "dataset")),
                   json_string_value(json_object_get(s, "coordinator")));
+    render_usage(b, json_object_get(s, "usage"));
     render_workers(b, json_object_get(s, "workers"));
 }

@@ -9,8 +9,9 @@
 #include "util.h"
 
 /* {run_id, name, status, live, total, done, failed, skipped, percent, elapsed_seconds,
- *  cases_per_second, eta_seconds, dataset, coordinator, workers: [...]} (new reference). The rate
- * is over the run's life; a live run's current rate comes from its last progress event. */
+ *  cases_per_second, eta_seconds, dataset, coordinator, workers: [...], usage: {model: {calls,
+ *  input_tokens, output_tokens, cost_usd, errors, last_minute_latency_ms: {p50, p95}}}}
+ * (new reference). Usage counts work done, redone calls included. */
 json_t *coord_status_json(coord_store_t *st, const char *run_id, json_t *manifest);
 
 /* Appends the human view; width 0 means 80 columns. */
