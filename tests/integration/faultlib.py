@@ -12,14 +12,15 @@ models:
   - {name: a, provider: sim, model: sim-1, params: {accuracy: 0.7, latency_ms: %(latency)s}}
   - {name: b, provider: sim, model: sim-1, params: {accuracy: 0.4, error_rate: 0.05, latency_ms: %(latency)s}}
 scoring: {graders: [exact, numeric]}
-cluster: {workers: %(workers)s, worker_slots: 32, heartbeat_ms: 200, lease_ms: 5000}
+cluster: {workers: %(workers)s, worker_slots: 32, heartbeat_ms: %(heartbeat)s, lease_ms: 5000}
 """
 
 
-def setup(sb, cases=5000, workers=4, latency=10):
+def setup(sb, cases=5000, workers=4, latency=10, heartbeat=200):
     sb.run([rslib.REASONSAVER, "datasets", "gen", "arithmetic", "--n", str(cases), "--seed", "5",
             "--out", sb.path("cases.jsonl")], check=0)
-    return sb.write("fault.yaml", CONFIG % {"latency": latency, "workers": workers})
+    return sb.write("fault.yaml", CONFIG % {"latency": latency, "workers": workers,
+                                            "heartbeat": heartbeat})
 
 
 def clean_run(sb, cfg):

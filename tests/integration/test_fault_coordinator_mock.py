@@ -21,7 +21,7 @@ dataset: {path: cases.jsonl}
 models:
   - {name: a, provider: openai, model: sim-1, base_url: "http://127.0.0.1:%d/v1", mock: true}
 scoring: {graders: [exact]}
-cluster: {workers: %d, worker_slots: %d, heartbeat_ms: 200}
+cluster: {workers: %d, worker_slots: %d, heartbeat_ms: 1000}
 report: {formats: [json, jsonl]}
 """
 
@@ -29,7 +29,7 @@ report: {formats: [json, jsonl]}
 def main():
     with rslib.Sandbox() as sb:
         faultlib.setup(sb, cases=CASES)
-        mock = Mock(sb, "--latency-ms", "20", "--quiet")
+        mock = Mock(sb, "--latency-ms", "60", "--quiet")
         cfg = sb.write("mock.yaml", CONFIG % (mock.port, WORKERS, SLOTS))
         clean = faultlib.clean_run(sb, cfg)
         mock.reset()
@@ -37,6 +37,7 @@ def main():
         for crash in range(3):
             target = CASES * (crash + 1) // 4
             rslib.wait_for(lambda: faultlib.done(sb, "faulty") >= target, 60, "%d cases" % target)
+            assert coord.poll() is None, "the run ended before crash %d" % (crash + 1)
             os.kill(coord.pid, signal.SIGKILL)
             coord.wait()
             run_id = os.path.basename(rslib.only_run_dir(sb.path("faulty")))

@@ -60,7 +60,7 @@ def refusals(sb, run_id, out):
 
 def main():
     with rslib.Sandbox() as sb:
-        cfg = faultlib.setup(sb, cases=2000, workers=2, latency=40)
+        cfg = faultlib.setup(sb, cases=2000, workers=2, latency=80)
         clean = faultlib.clean_run(sb, cfg)
         interrupt_and_resume(sb, cfg, clean, "once", 1)
         interrupt_and_resume(sb, cfg, clean, "twice", 2)
