@@ -164,6 +164,7 @@ typedef struct run_ctx {
     coord_progress_view_t view;
     uint64_t done_before; /* cases done before this process started */
     int lost_lock;
+    int workers_failed;   /* every local worker was given up */
     int64_t live_ms;      /* last publication of the live view */
     double started;       /* rs_mono_sec at dispatch start */
 } run_ctx_t;
@@ -461,6 +462,11 @@ static void on_tick(const coord_progress_t *p, void *arg)
 {
     run_ctx_t *r = arg;
     if (r->spawn) coord_spawn_reap(r->spawn);
+    if (r->spawn && coord_spawn_all_given_up(r->spawn) && !r->workers_failed) {
+        rs_error("every local worker failed (their messages are above); stopping the run");
+        r->workers_failed = 1;
+        stop_requests = 2; /* nothing will do the work: stop now, keep what was written */
+    }
     publish_live(r, p);
     rs_err_t err;
     if (coord_runlock_tick(&r->lock, r->store, &err) != 0) {
@@ -554,6 +560,10 @@ static int execute(run_ctx_t *r, rs_err_t *err)
     coord_progress_view_finish(&r->view, &p);
     coord_spawn_stop(&r->spawn, 5000);
     if (r->lost_lock) return rs_err_set(err, "run %s: lost the run lock", r->run_id);
+    if (r->workers_failed) {
+        finish(r, 1, err);
+        return rs_err_set(err, "run %s stopped: no local worker could run it", r->run_id);
+    }
     if (finish(r, rc == 1, err)) return -1;
     if (rc == 1) print_interrupted(r, &p);
     return rc;

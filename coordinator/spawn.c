@@ -15,12 +15,18 @@
 
 #include "log.h"
 
+#define QUICK_EXIT_MS 3000 /* a worker that dies sooner than this after its start... */
+#define QUICK_EXITS_MAX 5  /* ...this many times in a row is not restarted again */
+
 struct coord_spawn {
     char *binary;
     char *endpoint;
     char *run_id;
     pid_t *pids;
+    int64_t *started_ms;
+    int *quick_exits;
     size_t n;
+    size_t given_up;
 };
 
 char *coord_sibling_binary(const char *name)
@@ -61,8 +67,11 @@ coord_spawn_t *coord_spawn_start(size_t n, const char *endpoint, const char *run
     s->endpoint = rs_xstrdup(endpoint);
     s->run_id = rs_xstrdup(run_id);
     s->pids = rs_xcalloc(n, sizeof(pid_t));
+    s->started_ms = rs_xcalloc(n, sizeof(int64_t));
+    s->quick_exits = rs_xcalloc(n, sizeof(int));
     s->n = n;
     for (size_t i = 0; i < n; i++) {
+        s->started_ms[i] = rs_mono_ms();
         s->pids[i] = start_one(s, i);
         if (s->pids[i] < 0) {
             rs_err_set(err, "cannot start worker %zu: %s", i + 1, strerror(errno));
@@ -73,24 +82,47 @@ coord_spawn_t *coord_spawn_start(size_t n, const char *endpoint, const char *run
     return s;
 }
 
+/* A worker that cannot start, or keeps dying right after it starts (a spec it cannot read, a
+ * broken environment), is not restarted forever: after QUICK_EXITS_MAX quick exits in a row it is
+ * given up, with its own messages on stderr saying why. */
+static int give_up(coord_spawn_t *s, size_t i, int status)
+{
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+        rs_error("worker %zu could not be started (%s); not restarting it", i + 1, s->binary);
+        return 1;
+    }
+    int quick = rs_mono_ms() - s->started_ms[i] < QUICK_EXIT_MS;
+    s->quick_exits[i] = quick ? s->quick_exits[i] + 1 : 0;
+    if (s->quick_exits[i] < QUICK_EXITS_MAX) return 0;
+    rs_error("worker %zu exited %d times in a row right after starting; not restarting it", i + 1,
+             s->quick_exits[i]);
+    return 1;
+}
+
 size_t coord_spawn_reap(coord_spawn_t *s)
 {
     size_t restarted = 0;
     for (size_t i = 0; i < s->n; i++) {
         int status;
         if (s->pids[i] <= 0 || waitpid(s->pids[i], &status, WNOHANG) != s->pids[i]) continue;
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-            rs_error("worker %zu could not be started (%s); not restarting it", i + 1, s->binary);
+        if (give_up(s, i, status)) {
             s->pids[i] = 0;
+            s->given_up++;
             continue;
         }
         rs_warn("worker %zu (pid %d) exited unexpectedly (%s %d); restarting it", i + 1,
                 (int)s->pids[i], WIFSIGNALED(status) ? "signal" : "status",
                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+        s->started_ms[i] = rs_mono_ms();
         s->pids[i] = start_one(s, i);
         restarted++;
     }
     return restarted;
+}
+
+int coord_spawn_all_given_up(const coord_spawn_t *s)
+{
+    return s->n > 0 && s->given_up == s->n;
 }
 
 static int all_exited(coord_spawn_t *s)
@@ -132,6 +164,8 @@ void coord_spawn_stop(coord_spawn_t **sp, int64_t timeout_ms)
     free(s->endpoint);
     free(s->run_id);
     free(s->pids);
+    free(s->started_ms);
+    free(s->quick_exits);
     free(s);
     *sp = NULL;
 }

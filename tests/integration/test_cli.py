@@ -53,6 +53,21 @@ def main():
         r = sb.run([R, "run", good, "--set", "dataset.on_error=skip", "--out", sb.path("runs")],
                    check=1, env=env)
         assert "apt-get install -y redis-server" in r.stderr, r.stderr
+        # Local workers that die right after starting are given up, and the run stops with a
+        # clear error instead of waiting forever (a copy of the coordinator finds a broken
+        # reasonsaver-worker beside it).
+        import shutil
+        import stat
+        bindir = sb.path("brokenbin")
+        os.makedirs(bindir)
+        shutil.copy(R, os.path.join(bindir, "reasonsaver"))
+        fake = os.path.join(bindir, "reasonsaver-worker")
+        with open(fake, "w") as f:
+            f.write("#!/bin/sh\necho 'fake worker: cannot run' >&2\nexit 3\n")
+        os.chmod(fake, stat.S_IRWXU)
+        r = sb.run([os.path.join(bindir, "reasonsaver"), "run", good, "--set",
+                    "dataset.on_error=skip", "--out", sb.path("runs")], check=1, timeout=60)
+        assert "every local worker failed" in r.stderr and "fake worker" in r.stderr, r.stderr
         # Every shipped config loads and its dataset opens (GSM8K's only where ../shared exists).
         cfg_dir = os.path.join(rslib.SRC, "configs")
         for name in sorted(os.listdir(cfg_dir)):
