@@ -261,6 +261,17 @@ typedef int (*check_fn)(loader_t *ld, const char *s, struct fy_node *at, const c
 typedef int (*parse_fn)(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
                         struct fy_node *at, const char *path);
 typedef json_t *(*json_fn)(const key_spec_t *k, const void *obj);
+typedef void (*release_fn)(const key_spec_t *k, void *obj);
+
+/* A set of on/off fields named by a list ("formats: [json, html]"): flag i is the int at
+ * offs[i] from the key's field. Listing names turns those on and every other one off. */
+typedef struct flag_set {
+    const char *const *names; /* NULL-terminated, one per flag */
+    const size_t *offs;
+    const char *what; /* one item, for "must name at least one <what>" */
+    /* Why flag i cannot be on in this config (a message), or NULL when it can. May be NULL. */
+    const char *(*refuse)(const loader_t *ld, int i);
+} flag_set_t;
 
 struct key_spec {
     const char *name;
@@ -280,6 +291,8 @@ struct key_spec {
     const char *unique;       /* KT_LIST: a string key whose value must differ between items */
     parse_fn parse;           /* KT_CUSTOM */
     json_fn to_json;          /* KT_CUSTOM */
+    release_fn release;       /* KT_CUSTOM: frees what parse stored, NULL when nothing */
+    const flag_set_t *flags;  /* KT_CUSTOM with parse_flags / json_flags */
 };
 
 struct section {
@@ -303,7 +316,8 @@ struct section {
 /* Enum fields are read and written as int (copied, so no aliasing question arises). */
 _Static_assert(sizeof(rs_dataset_format_t) == sizeof(int) && sizeof(rs_on_error_t) == sizeof(int) &&
                    sizeof(rs_extractor_kind_t) == sizeof(int) &&
-                   sizeof(rs_grader_kind_t) == sizeof(int),
+                   sizeof(rs_grader_kind_t) == sizeof(int) &&
+                   sizeof(rs_embedder_kind_t) == sizeof(int),
                "enum config fields must be int-sized");
 
 static void *field(void *obj, const key_spec_t *k)
@@ -335,21 +349,54 @@ static const char *const format_names[] = {"jsonl", "evals", NULL};
 static const char *const on_error_names[] = {"fail", "skip", NULL};
 static const char *const extractor_names[] = {"auto",   "last_number", "regex", "hashes",
                                               "answer", "none",        NULL};
-static const char *const grader_names[] = {"exact", "includes", "regex", "numeric", NULL};
+static const char *const grader_names[] = {
+    "exact", "includes", "regex", "numeric", "fuzzy", "json_match", "judge", "embed_sim", NULL};
+_Static_assert(RS_ARRAY_LEN(grader_names) == RS_GRADE_EMBED_SIM + 2, "grader names");
+static const char *const embedder_names[] = {"hash", "openai", NULL};
+_Static_assert(RS_ARRAY_LEN(embedder_names) == RS_EMBEDDER_OPENAI + 2, "embedder names");
+
 static const char *const report_names[] = {"json", "markdown", "html", "jsonl", NULL};
 static const size_t report_offs[] = {
     offsetof(rs_report_cfg_t, json), offsetof(rs_report_cfg_t, markdown),
     offsetof(rs_report_cfg_t, html), offsetof(rs_report_cfg_t, jsonl)};
 _Static_assert(RS_ARRAY_LEN(report_offs) + 1 == RS_ARRAY_LEN(report_names), "report formats");
+static const flag_set_t report_flags = {report_names, report_offs, "format", NULL};
+
+static const char *const strategy_names[] = {"first",    "judge",  "consensus",
+                                             "majority", "oracle", NULL};
+static const size_t strategy_offs[] = {offsetof(rs_ranking_cfg_t, use[RS_STRATEGY_FIRST]),
+                                       offsetof(rs_ranking_cfg_t, use[RS_STRATEGY_JUDGE]),
+                                       offsetof(rs_ranking_cfg_t, use[RS_STRATEGY_CONSENSUS]),
+                                       offsetof(rs_ranking_cfg_t, use[RS_STRATEGY_MAJORITY]),
+                                       offsetof(rs_ranking_cfg_t, use[RS_STRATEGY_ORACLE])};
+_Static_assert(RS_ARRAY_LEN(strategy_offs) == RS_N_STRATEGIES &&
+                   RS_ARRAY_LEN(strategy_names) == RS_N_STRATEGIES + 1,
+               "ranking strategies");
+static const char *refuse_strategy(const loader_t *ld, int i);
+static const flag_set_t ranking_flags = {strategy_names, strategy_offs, "strategy",
+                                         refuse_strategy};
+
+/* A grader's threshold when the config gives none, by kind (0: the kind uses none). */
+static const double grader_thresholds[RS_ARRAY_LEN(grader_names) - 1] = {
+    [RS_GRADE_FUZZY] = 0.8, [RS_GRADE_JUDGE] = 0.5, [RS_GRADE_EMBED_SIM] = 0.8};
 
 static int check_regex(loader_t *ld, const char *s, struct fy_node *at, const char *path);
 static int check_env_name(loader_t *ld, const char *s, struct fy_node *at, const char *path);
 static int check_http_url(loader_t *ld, const char *s, struct fy_node *at, const char *path);
 static int check_redis_url(loader_t *ld, const char *s, struct fy_node *at, const char *path);
 static int check_endpoint(loader_t *ld, const char *s, struct fy_node *at, const char *path);
-static int parse_formats(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+static int check_judge_template(loader_t *ld, const char *s, struct fy_node *at, const char *path);
+static int check_revise_template(loader_t *ld, const char *s, struct fy_node *at, const char *path);
+static int parse_num(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                     struct fy_node *at, const char *path);
+static int parse_flags(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                       struct fy_node *at, const char *path);
+static json_t *json_flags(const key_spec_t *k, const void *obj);
+static int parse_choices(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
                          struct fy_node *at, const char *path);
-static json_t *json_formats(const key_spec_t *k, const void *obj);
+static json_t *json_choices(const key_spec_t *k, const void *obj);
+static void free_choices(const key_spec_t *k, void *obj);
+static json_t *json_scale(const key_spec_t *k, const void *obj);
 static void model_init(const loader_t *ld, void *obj);
 static void report_init(const loader_t *ld, void *obj);
 static int model_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
@@ -364,6 +411,16 @@ static int scoring_finish(loader_t *ld, void *obj, struct fy_node *map, struct f
                           const char *path);
 static int cluster_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
                           const char *path);
+static int verdict_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                          const char *path);
+static int judge_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                        const char *path);
+static int revise_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                         const char *path);
+static int embedder_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                           const char *path);
+static int config_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                         const char *path);
 
 static const key_spec_t run_keys[] = {
     {KEY("name", KT_STR, rs_run_cfg_t, name), .def_str = "run"},
@@ -405,6 +462,10 @@ static const key_spec_t param_keys[] = {
     {KEY("accuracy", KT_NUM, rs_model_cfg_t, accuracy), RANGE(0, 1), .def_num = 0.7},
     {KEY("latency_ms", KT_NUM, rs_model_cfg_t, latency_ms), RANGE(0, INFINITY), .def_num = 0},
     {KEY("error_rate", KT_NUM, rs_model_cfg_t, error_rate), RANGE(0, 1), .def_num = 0},
+    {KEY("judge_accuracy", KT_NUM, rs_model_cfg_t, judge_accuracy), RANGE(0, 1), .def_num = 0.8},
+    {KEY("self_bias", KT_NUM, rs_model_cfg_t, self_bias), RANGE(0, 1), .def_num = 0.2},
+    {KEY("fix_rate", KT_NUM, rs_model_cfg_t, fix_rate), RANGE(0, 1), .def_num = 0.3},
+    {KEY("break_rate", KT_NUM, rs_model_cfg_t, break_rate), RANGE(0, 1), .def_num = 0.05},
 };
 static const section_t params_sec = SECTION(param_keys, NULL, NULL);
 
@@ -435,8 +496,7 @@ static const key_spec_t model_keys[] = {
      .def_num = 30000},
     {KEY("rpm", KT_INT, rs_model_cfg_t, rpm), RANGE(0, INFINITY), .def_num = 0},
     {KEY("tpm", KT_INT, rs_model_cfg_t, tpm), RANGE(0, INFINITY), .def_num = 0},
-    {KEY("anthropic_version", KT_STR, rs_model_cfg_t, anthropic_version),
-     .def_str = "2023-06-01"},
+    {KEY("anthropic_version", KT_STR, rs_model_cfg_t, anthropic_version), .def_str = "2023-06-01"},
     {KEY("mock", KT_BOOL, rs_model_cfg_t, mock), .def_num = 0},
     /* prices is its own mapping in YAML but flat fields of rs_model_cfg_t: offset 0 */
     {.name = "prices", .type = KT_SECTION, .off = 0, .sub = &prices_sec},
@@ -456,7 +516,8 @@ static const key_spec_t extractor_keys[] = {
 };
 static const section_t extractor_sec = SECTION(extractor_keys, NULL, extractor_finish);
 
-/* name defaults to the type's name (grader_finish). */
+/* name defaults to the type's name, threshold by type, judge to judges[0] (grader_finish).
+ * threshold reaches down to -1 because embed_sim compares cosines. */
 static const key_spec_t grader_keys[] = {
     {KEY("name", KT_STR, rs_grader_cfg_t, name)},
     {KEY("type", KT_ENUM, rs_grader_cfg_t, kind), .names = grader_names, .def_num = RS_GRADE_EXACT},
@@ -464,6 +525,9 @@ static const key_spec_t grader_keys[] = {
     {KEY("tolerance", KT_NUM, rs_grader_cfg_t, tolerance), RANGE(0, INFINITY), .def_num = 1e-6},
     {KEY("rel_tolerance", KT_NUM, rs_grader_cfg_t, rel_tolerance), RANGE(0, INFINITY)},
     {KEY("case_sensitive", KT_BOOL, rs_grader_cfg_t, case_sensitive), .def_num = 0},
+    {KEY("threshold", KT_NUM, rs_grader_cfg_t, threshold), RANGE(-1, 1)},
+    {KEY("keys", KT_STRLIST, rs_grader_cfg_t, keys)},
+    {KEY("judge", KT_STR, rs_grader_cfg_t, judge)},
 };
 static const section_t grader_sec = SECTION(grader_keys, NULL, grader_finish);
 
@@ -493,26 +557,86 @@ static const key_spec_t cluster_keys[] = {
 };
 static const section_t cluster_sec = SECTION(cluster_keys, NULL, cluster_finish);
 
+/* choices {"N": 0, "Y": 1} unless regex is given (verdict_finish). min and max are written out
+ * only for a regex verdict, so that a stored choices verdict reads back without them. */
+static const key_spec_t verdict_keys[] = {
+    {KEY("choices", KT_CUSTOM, rs_verdict_cfg_t, choices), .parse = parse_choices,
+     .to_json = json_choices, .release = free_choices},
+    {KEY("regex", KT_STR, rs_verdict_cfg_t, regex), .check = check_regex},
+    {KEY("min", KT_CUSTOM, rs_verdict_cfg_t, min), .parse = parse_num, .to_json = json_scale},
+    {KEY("max", KT_CUSTOM, rs_verdict_cfg_t, max), .parse = parse_num, .to_json = json_scale},
+};
+static const section_t verdict_sec = SECTION(verdict_keys, NULL, verdict_finish);
+
+/* name defaults to model, which must name a models[] entry (judge_finish). */
+static const key_spec_t judge_keys[] = {
+    {KEY("name", KT_STR, rs_judge_cfg_t, name)},
+    {KEY("model", KT_STR, rs_judge_cfg_t, model), .required = 1},
+    {KEY("rubric", KT_STRLIST, rs_judge_cfg_t, rubric)},
+    {KEY("template", KT_STR, rs_judge_cfg_t, template), .def_str = RS_JUDGE_TEMPLATE,
+     .check = check_judge_template},
+    {KEY("reference", KT_BOOL, rs_judge_cfg_t, reference), .def_num = 0},
+    {KEY("verdict", KT_SECTION, rs_judge_cfg_t, verdict), .sub = &verdict_sec},
+    {KEY("threshold", KT_NUM, rs_judge_cfg_t, threshold), RANGE(0, 1), .def_num = 0.5},
+};
+static const section_t judge_sec = SECTION(judge_keys, NULL, judge_finish);
+
+/* judge defaults to judges[0] (revise_finish). */
+static const key_spec_t revise_keys[] = {
+    {KEY("rounds", KT_INT, rs_revise_cfg_t, rounds), RANGE(0, 10), .def_num = 0},
+    {KEY("judge", KT_STR, rs_revise_cfg_t, judge)},
+    {KEY("template", KT_STR, rs_revise_cfg_t, template), .def_str = RS_REVISE_TEMPLATE,
+     .check = check_revise_template},
+};
+static const section_t revise_sec = SECTION(revise_keys, NULL, revise_finish);
+
+/* model, base_url and api_key_env belong to openai; dim to hash (embedder_finish). */
+static const key_spec_t embedder_keys[] = {
+    {KEY("type", KT_ENUM, rs_embedder_cfg_t, type), .names = embedder_names,
+     .def_num = RS_EMBEDDER_HASH},
+    {KEY("dim", KT_INT, rs_embedder_cfg_t, dim), RANGE(8, 4096), .def_num = 256},
+    {KEY("model", KT_STR, rs_embedder_cfg_t, model)},
+    {KEY("base_url", KT_STR, rs_embedder_cfg_t, base_url), .check = check_http_url},
+    {KEY("api_key_env", KT_STR, rs_embedder_cfg_t, api_key_env), .check = check_env_name},
+    {KEY("timeout_ms", KT_INT, rs_embedder_cfg_t, timeout_ms), RANGE(1, INFINITY),
+     .def_num = 60000},
+};
+static const section_t embedder_sec = SECTION(embedder_keys, NULL, embedder_finish);
+
 /* formats defaults to json, markdown, jsonl (report_init). */
 static const key_spec_t report_keys[] = {
-    {.name = "formats", .type = KT_CUSTOM, .parse = parse_formats, .to_json = json_formats},
+    {.name = "formats",
+     .type = KT_CUSTOM,
+     .parse = parse_flags,
+     .to_json = json_flags,
+     .flags = &report_flags},
     {KEY("spans", KT_BOOL, rs_report_cfg_t, spans), .def_num = 1},
 };
 static const section_t report_sec = SECTION(report_keys, report_init, NULL);
 
-/* run comes before models: a model's seed defaults to run.seed. */
+/* Keys are applied in this order, and later ones refer to earlier ones: run comes before models
+ * (a model's seed defaults to run.seed), models before judges (a judge names its model), judges
+ * before revise, ranking and scoring (they name judges). ranking's default is set at the end
+ * (config_finish): it depends on whether there are judges. */
 static const key_spec_t root_keys[] = {
     {KEY("run", KT_SECTION, rs_config_t, run), .sub = &run_sec},
     {KEY("dataset", KT_SECTION, rs_config_t, dataset), .sub = &dataset_sec},
     {KEY("models", KT_LIST, rs_config_t, models), .required = 1, .sub = &model_sec,
      .off_count = offsetof(rs_config_t, n_models), .elem_size = sizeof(rs_model_cfg_t),
      .unique = "name"},
+    {KEY("judges", KT_LIST, rs_config_t, judges), .sub = &judge_sec, .shorthand = "model",
+     .off_count = offsetof(rs_config_t, n_judges), .elem_size = sizeof(rs_judge_cfg_t),
+     .unique = "name"},
+    {KEY("revise", KT_SECTION, rs_config_t, revise), .sub = &revise_sec, .shorthand = "rounds"},
+    {KEY("ranking", KT_CUSTOM, rs_config_t, ranking), .parse = parse_flags, .to_json = json_flags,
+     .flags = &ranking_flags},
+    {KEY("embedder", KT_SECTION, rs_config_t, embedder), .sub = &embedder_sec, .shorthand = "type"},
     {KEY("prompt", KT_SECTION, rs_config_t, prompt), .sub = &prompt_sec},
     {KEY("scoring", KT_SECTION, rs_config_t, scoring), .sub = &scoring_sec},
     {KEY("cluster", KT_SECTION, rs_config_t, cluster), .sub = &cluster_sec},
     {KEY("report", KT_SECTION, rs_config_t, report), .sub = &report_sec},
 };
-static const section_t root_sec = SECTION(root_keys, NULL, NULL);
+static const section_t root_sec = SECTION(root_keys, NULL, config_finish);
 
 /* ---- value checks for KT_STR keys ---- */
 
@@ -569,6 +693,25 @@ static int check_endpoint(loader_t *ld, const char *s, struct fy_node *at, const
     static const char *const ok[] = {"tcp://", "ipc://", NULL};
     if (has_prefix(s, ok)) return 0;
     return fail(ld, at, path, "must be a ZeroMQ endpoint like tcp://0.0.0.0:5555 (got '%s')", s);
+}
+
+/* A prompt that never shows the model what it is to work on is a mistake, not a choice. */
+static int check_placeholder(loader_t *ld, const char *s, struct fy_node *at, const char *path,
+                             const char *placeholder, const char *why)
+{
+    if (strstr(s, placeholder)) return 0;
+    return fail(ld, at, path, "must contain %s: %s", placeholder, why);
+}
+
+static int check_judge_template(loader_t *ld, const char *s, struct fy_node *at, const char *path)
+{
+    return check_placeholder(ld, s, at, path, "{{answer}}", "the judge has to see the answer");
+}
+
+static int check_revise_template(loader_t *ld, const char *s, struct fy_node *at, const char *path)
+{
+    return check_placeholder(ld, s, at, path, "{{critique}}",
+                             "a revision is driven by the critique");
 }
 
 /* ---- per-type defaults, parsing, JSON and freeing ---- */
@@ -896,6 +1039,11 @@ static void free_list(const key_spec_t *k, void *obj)
     set_list_items(obj, k, NULL, 0);
 }
 
+static void free_custom(const key_spec_t *k, void *obj)
+{
+    if (k->release) k->release(k, obj);
+}
+
 typedef struct type_ops {
     void (*set_default)(const loader_t *ld, const key_spec_t *k, void *obj); /* NULL: zeroed */
     parse_fn parse; /* called with a non-null value only (KT_SECTION: also with NULL) */
@@ -912,7 +1060,7 @@ static const type_ops_t type_ops[] = {
     [KT_STRLIST] = {NULL, parse_strlist, json_strlist, free_strlist},
     [KT_SECTION] = {default_section, parse_section, json_section, free_section},
     [KT_LIST] = {NULL, parse_list, json_list, free_list},
-    [KT_CUSTOM] = {NULL, parse_custom, json_custom, NULL},
+    [KT_CUSTOM] = {NULL, parse_custom, json_custom, free_custom},
 };
 
 /* ---- walking a section ---- */
@@ -1053,6 +1201,76 @@ static struct fy_node *key_at(struct fy_node *map, const char *name, struct fy_n
     return where(key, val, fallback);
 }
 
+/* 1 when map gives key a non-null value. */
+static int has_key(struct fy_node *map, const char *key)
+{
+    return map && !is_null(map_find(map, key, NULL));
+}
+
+/* ---- cross-references: judges name models, revise and graders name judges ---- */
+
+/* Index of the item of root list key list ("models", "judges") labelled name (by the list's
+ * unique key), or -1. */
+static int label_index(const rs_config_t *cfg, const char *list, const char *name)
+{
+    const key_spec_t *k = find_key(&root_sec, list), *u = find_key(k->sub, k->unique);
+    size_t n;
+    const char *items = list_items(cfg, k, &n);
+    for (size_t i = 0; name && i < n; i++) {
+        const char *label = *(char *const *)(items + i * k->elem_size + u->off);
+        if (label && strcmp(label, name) == 0) return (int)i;
+    }
+    return -1;
+}
+
+/* Sets *idx to the item of list labelled name, or fails pointing at at, listing the labels there
+ * are (and the nearest one). */
+static int resolve_ref(loader_t *ld, const char *list, const char *name, size_t *idx,
+                       struct fy_node *at, const char *path)
+{
+    int i = label_index(ld->cfg, list, name);
+    if (i >= 0) {
+        *idx = (size_t)i;
+        return 0;
+    }
+    const key_spec_t *k = find_key(&root_sec, list), *u = find_key(k->sub, k->unique);
+    size_t n;
+    const char *items = list_items(ld->cfg, k, &n);
+    if (n == 0) return fail(ld, at, path, "'%s' is not defined: the config has no %s", name, list);
+    const char **labels = rs_xcalloc(n + 1, sizeof(*labels));
+    for (size_t j = 0; j < n; j++)
+        labels[j] = *(char *const *)(items + j * k->elem_size + u->off);
+    int rc = fail_choice(ld, at, path, name, labels);
+    free(labels);
+    return rc;
+}
+
+/* A key that names a judge (revise.judge, a judge grader's judge): resolved when given, else
+ * judges[0]; missing is an error only when needed (why, the reason, is not NULL). */
+static int judge_ref(loader_t *ld, char **name, size_t *idx, struct fy_node *map,
+                     struct fy_node *at, const char *path, const char *why)
+{
+    char sub[PATH_CAP];
+    path_key(sub, sizeof(sub), path, "judge");
+    if (*name) return resolve_ref(ld, "judges", *name, idx, key_at(map, "judge", at), sub);
+    if (ld->cfg->n_judges > 0) {
+        *name = rs_xstrdup(ld->cfg->judges[0].name);
+        *idx = 0;
+        return 0;
+    }
+    return why ? fail(ld, at, sub, "missing (%s; add a judges: section)", why) : 0;
+}
+
+int rs_config_model_index(const rs_config_t *cfg, const char *name)
+{
+    return label_index(cfg, "models", name);
+}
+
+int rs_config_judge_index(const rs_config_t *cfg, const char *name)
+{
+    return label_index(cfg, "judges", name);
+}
+
 /* A dataset path given on the command line (--set) is relative to where the command runs, as any
  * command-line path is; one in the file is relative to the file (see rs_config_dataset_path). */
 static void absolutize_override_path(char **path)
@@ -1089,12 +1307,29 @@ static int extractor_finish(loader_t *ld, void *obj, struct fy_node *map, struct
     return 0;
 }
 
+/* Fails when key is set on a grader whose kind does not use it (a forgotten type: line). */
+static int grader_only(loader_t *ld, const rs_grader_cfg_t *g, int set, rs_grader_kind_t kind,
+                       const char *key, struct fy_node *map, struct fy_node *at, const char *path)
+{
+    if (!set || g->kind == kind) return 0;
+    char sub[PATH_CAP];
+    path_key(sub, sizeof(sub), path, key);
+    return fail(ld, key_at(map, key, at), sub, "only %s graders use %s; add type: %s",
+                rs_grader_kind_name(kind), key, rs_grader_kind_name(kind));
+}
+
 static int grader_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
                          const char *path)
 {
     rs_grader_cfg_t *g = obj;
     if (!g->name) g->name = rs_xstrdup(rs_grader_kind_name(g->kind));
-    return 0;
+    if (!has_key(map, "threshold")) g->threshold = grader_thresholds[g->kind];
+    if (grader_only(ld, g, g->keys != NULL, RS_GRADE_JSON_MATCH, "keys", map, at, path) != 0 ||
+        grader_only(ld, g, g->judge != NULL, RS_GRADE_JUDGE, "judge", map, at, path) != 0)
+        return -1;
+    if (g->kind != RS_GRADE_JUDGE) return 0;
+    return judge_ref(ld, &g->judge, &g->judge_idx, map, at, path,
+                     "a judge grader takes a judge's score");
 }
 
 static int scoring_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
@@ -1122,43 +1357,253 @@ static int cluster_finish(loader_t *ld, void *obj, struct fy_node *map, struct f
                 (long long)c->lease_ms, (long long)c->heartbeat_ms);
 }
 
-/* "formats: [json, html]" (or one name) sets those report flags and clears the others. */
-static int parse_formats(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+/* ---- the critique sections ---- */
+
+static int choice_cmp(const void *a, const void *b)
+{
+    return strcmp(((const rs_verdict_choice_t *)a)->text, ((const rs_verdict_choice_t *)b)->text);
+}
+
+/* One "text: score" pair of a choices mapping into c (c->text set first, so a failure after it
+ * leaves nothing unowned). */
+static int parse_choice(loader_t *ld, struct fy_node_pair *p, rs_verdict_choice_t *c,
+                        struct fy_node *at, const char *path)
+{
+    static const key_spec_t as_score = {
+        .name = "score", .type = KT_NUM, .off = offsetof(rs_verdict_choice_t, score), RANGE(0, 1)};
+    struct fy_node *key = fy_node_pair_key(p), *val = fy_node_pair_value(p);
+    struct fy_node *kat = pick_at(key, at);
+    char sub[PATH_CAP];
+    c->text = scalar_text(ld, key, kat, path, "a verdict string");
+    if (!c->text) return -1;
+    if (!*c->text) return fail(ld, kat, path, "verdict strings must not be empty");
+    path_key(sub, sizeof(sub), path, c->text);
+    if (is_null(val)) return fail(ld, kat, sub, "missing score (a number from 0 to 1)");
+    return parse_num(ld, &as_score, c, val, where(key, val, kat), sub);
+}
+
+/* choices: {"Y": 1, "N": 0}: verdict strings to scores in [0, 1], kept sorted by text. */
+static int parse_choices(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
                          struct fy_node *at, const char *path)
 {
+    rs_verdict_cfg_t *v = obj;
+    if (!fy_node_is_mapping(val))
+        return fail(ld, at, path,
+                    "expected a mapping of verdict strings to scores, like {\"Y\": 1, \"N\": 0} "
+                    "(got %s)",
+                    kind_of(val));
+    size_t n = (size_t)fy_node_mapping_item_count(val);
+    if (n == 0) return fail(ld, at, path, "must name at least one verdict string");
+    free_choices(k, obj);
+    v->choices = rs_xcalloc(n, sizeof(*v->choices)); /* owned by v from here on */
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while ((p = fy_node_mapping_iterate(val, &it)))
+        if (parse_choice(ld, p, &v->choices[v->n_choices++], at, path) != 0) return -1;
+    qsort(v->choices, v->n_choices, sizeof(*v->choices), choice_cmp);
+    return 0;
+}
+
+static json_t *json_choices(const key_spec_t *k, const void *obj)
+{
+    const rs_verdict_cfg_t *v = obj;
+    if (!v->n_choices) return json_null();
+    json_t *o = json_object();
+    for (size_t i = 0; i < v->n_choices; i++)
+        json_object_set_new(o, v->choices[i].text, json_real(v->choices[i].score));
+    return o;
+}
+
+static void free_choices(const key_spec_t *k, void *obj)
+{
+    rs_verdict_cfg_t *v = obj;
+    for (size_t i = 0; i < v->n_choices; i++)
+        free(v->choices[i].text);
+    free(v->choices);
+    v->choices = NULL;
+    v->n_choices = 0;
+}
+
+/* min / max: numbers of a regex verdict, null for choices. */
+static json_t *json_scale(const key_spec_t *k, const void *obj)
+{
+    const rs_verdict_cfg_t *v = obj;
+    return v->regex ? json_real(*(const double *)cfield(obj, k)) : json_null();
+}
+
+/* Without a regex: choices (the default Y/N ones when none are given), and no min or max. */
+static int verdict_choices_finish(loader_t *ld, rs_verdict_cfg_t *v, struct fy_node *map,
+                                  const char *path)
+{
+    static const char *const scale_keys[] = {"min", "max"};
+    for (size_t i = 0; i < RS_ARRAY_LEN(scale_keys); i++) {
+        if (!has_key(map, scale_keys[i])) continue;
+        char sub[PATH_CAP];
+        path_key(sub, sizeof(sub), path, scale_keys[i]);
+        return fail(ld, key_at(map, scale_keys[i], NULL), sub,
+                    "only a regex verdict has a scale; add regex (or leave min and max out)");
+    }
+    if (v->n_choices) return 0;
+    v->choices = rs_xcalloc(2, sizeof(*v->choices));
+    v->choices[0] = (rs_verdict_choice_t){rs_xstrdup("N"), 0};
+    v->choices[1] = (rs_verdict_choice_t){rs_xstrdup("Y"), 1};
+    v->n_choices = 2;
+    return 0;
+}
+
+/* Exactly one of choices and regex; a regex needs max (a scale has no natural top) and
+ * min < max. */
+static int verdict_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                          const char *path)
+{
+    rs_verdict_cfg_t *v = obj;
+    char sub[PATH_CAP];
+    if (!v->regex) return verdict_choices_finish(ld, v, map, path);
+    path_key(sub, sizeof(sub), path, "regex");
+    if (v->n_choices)
+        return fail(ld, key_at(map, "regex", at), sub,
+                    "give either choices or regex, not both: the score comes from one of them");
+    path_key(sub, sizeof(sub), path, "max");
+    if (!has_key(map, "max"))
+        return fail(ld, key_at(map, "regex", at), sub,
+                    "missing (a regex verdict needs max, the top of its scale, like 10)");
+    if (v->min < v->max) return 0;
+    return fail(ld, key_at(map, "max", at), sub, "must be greater than min (%.15g <= %.15g)",
+                v->max, v->min);
+}
+
+/* 1 when the verdict reads the built-in template's answer: both "Y" and "N" are choices. */
+static int reads_yes_no(const rs_verdict_cfg_t *v)
+{
+    int y = 0, n = 0;
+    for (size_t i = 0; i < v->n_choices; i++) {
+        y |= strcmp(v->choices[i].text, "Y") == 0;
+        n |= strcmp(v->choices[i].text, "N") == 0;
+    }
+    return y && n;
+}
+
+static int judge_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                        const char *path)
+{
+    rs_judge_cfg_t *j = obj;
+    char sub[PATH_CAP];
+    path_key(sub, sizeof(sub), path, "model");
+    if (resolve_ref(ld, "models", j->model, &j->model_idx, key_at(map, "model", at), sub) != 0)
+        return -1;
+    if (!j->name) j->name = rs_xstrdup(j->model);
+    if (strcmp(j->template, RS_JUDGE_TEMPLATE) != 0 || reads_yes_no(&j->verdict)) return 0;
+    /* otherwise every real judge's reply would come back unparsed */
+    path_key(sub, sizeof(sub), path, "template");
+    return fail(ld, key_at(map, "verdict", at), sub,
+                "missing (the built-in template asks for \"Verdict: Y\" or \"Verdict: N\", "
+                "which this verdict does not read; write one that asks for what it reads)");
+}
+
+static int revise_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                         const char *path)
+{
+    rs_revise_cfg_t *r = obj;
+    const char *why = r->rounds > 0 ? "each revision round is driven by a judge's critique" : NULL;
+    return judge_ref(ld, &r->judge, &r->judge_idx, map, key_at(map, "rounds", at), path, why);
+}
+
+/* Keys that only one embedder type uses must not sit on the other, silently unused. */
+static int embedder_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                           const char *path)
+{
+    static const char *const openai_only[] = {"model", "base_url", "api_key_env"};
+    rs_embedder_cfg_t *e = obj;
+    char sub[PATH_CAP];
+    if (e->type == RS_EMBEDDER_OPENAI && !e->model) {
+        path_key(sub, sizeof(sub), path, "model");
+        return fail(ld, key_at(map, "type", at), sub,
+                    "missing (the openai embedder needs a model, like text-embedding-3-small)");
+    }
+    for (size_t i = 0; e->type != RS_EMBEDDER_OPENAI && i < RS_ARRAY_LEN(openai_only); i++) {
+        if (!has_key(map, openai_only[i])) continue;
+        path_key(sub, sizeof(sub), path, openai_only[i]);
+        return fail(ld, key_at(map, openai_only[i], at), sub,
+                    "only the openai embedder uses %s; add type: openai", openai_only[i]);
+    }
+    return 0;
+}
+
+static const char *refuse_strategy(const loader_t *ld, int i)
+{
+    if (i == RS_STRATEGY_JUDGE && ld->cfg->n_judges == 0)
+        return "the judge strategy ranks by a judge's score; add a judges: section";
+    return NULL;
+}
+
+/* Turns on every flag of fs that this config allows. */
+static void flags_default(const loader_t *ld, const flag_set_t *fs, void *base)
+{
+    for (size_t i = 0; fs->names[i]; i++)
+        *(int *)((char *)base + fs->offs[i]) = !fs->refuse || !fs->refuse(ld, (int)i);
+}
+
+/* Defaults that depend on several sections, once all are read. */
+static int config_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                         const char *path)
+{
+    rs_config_t *cfg = obj;
+    int any = 0;
+    for (size_t i = 0; i < RS_N_STRATEGIES; i++)
+        any |= cfg->ranking.use[i];
+    if (!any) flags_default(ld, &ranking_flags, &cfg->ranking); /* absent: an empty list fails */
+    return 0;
+}
+
+/* ---- flag sets: report.formats, ranking ---- */
+
+/* Item i of a list (or the lone scalar standing for one) for messages: its path and node. */
+static struct fy_node *item_at(struct fy_node *val, size_t i, struct fy_node *at, const char *path,
+                               char *sub, size_t cap)
+{
+    if (!fy_node_is_sequence(val)) {
+        fmt_into(sub, cap, "%s", path);
+        return at;
+    }
+    path_index(sub, cap, path, i);
+    return pick_at(fy_node_sequence_get_by_index(val, (int)i), at);
+}
+
+/* "formats: [json, html]" (or one name) turns those flags on and the others off. */
+static int parse_flags(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                       struct fy_node *at, const char *path)
+{
+    const flag_set_t *fs = k->flags;
     const key_spec_t as_list = {.name = k->name, .type = KT_STRLIST, .off = 0};
     char **names = NULL;
     if (parse_strlist(ld, &as_list, &names, val, at, path) != 0) return -1;
-    if (!names) return fail(ld, at, path, "must name at least one format");
-    for (size_t i = 0; i < RS_ARRAY_LEN(report_offs); i++)
-        *(int *)((char *)obj + report_offs[i]) = 0;
+    if (!names) return fail(ld, at, path, "must name at least one %s", fs->what);
+    for (size_t i = 0; fs->names[i]; i++)
+        *(int *)((char *)field(obj, k) + fs->offs[i]) = 0;
     int rc = 0;
     for (size_t i = 0; rc == 0 && names[i]; i++) {
-        int f = name_index(report_names, names[i]);
-        if (f >= 0) {
-            *(int *)((char *)obj + report_offs[f]) = 1;
-            continue;
-        }
         char sub[PATH_CAP];
-        struct fy_node *item = at;
-        if (fy_node_is_sequence(val)) {
-            path_index(sub, sizeof(sub), path, i);
-            item = pick_at(fy_node_sequence_get_by_index(val, (int)i), at);
-        } else {
-            fmt_into(sub, sizeof(sub), "%s", path);
-        }
-        rc = fail_choice(ld, item, sub, names[i], report_names);
+        struct fy_node *item = item_at(val, i, at, path, sub, sizeof(sub));
+        int f = name_index(fs->names, names[i]);
+        const char *why = f >= 0 && fs->refuse ? fs->refuse(ld, f) : NULL;
+        if (f < 0)
+            rc = fail_choice(ld, item, sub, names[i], fs->names);
+        else if (why)
+            rc = fail(ld, item, sub, "%s", why);
+        else
+            *(int *)((char *)field(obj, k) + fs->offs[f]) = 1;
     }
     free_strv(names);
     return rc;
 }
 
-static json_t *json_formats(const key_spec_t *k, const void *obj)
+static json_t *json_flags(const key_spec_t *k, const void *obj)
 {
+    const flag_set_t *fs = k->flags;
     json_t *a = json_array();
-    for (size_t i = 0; i < RS_ARRAY_LEN(report_offs); i++)
-        if (*(const int *)((const char *)obj + report_offs[i]))
-            json_array_append_new(a, json_string(report_names[i]));
+    for (size_t i = 0; fs->names[i]; i++)
+        if (*(const int *)((const char *)cfield(obj, k) + fs->offs[i]))
+            json_array_append_new(a, json_string(fs->names[i]));
     return a;
 }
 
@@ -1507,4 +1952,14 @@ const char *rs_grader_kind_name(rs_grader_kind_t kind)
 const char *rs_extractor_kind_name(rs_extractor_kind_t kind)
 {
     return (unsigned)kind < RS_ARRAY_LEN(extractor_names) - 1 ? extractor_names[kind] : "unknown";
+}
+
+const char *rs_strategy_name(rs_strategy_t st)
+{
+    return (unsigned)st < RS_N_STRATEGIES ? strategy_names[st] : "unknown";
+}
+
+const char *rs_embedder_kind_name(rs_embedder_kind_t kind)
+{
+    return (unsigned)kind < RS_ARRAY_LEN(embedder_names) - 1 ? embedder_names[kind] : "unknown";
 }

@@ -3,7 +3,10 @@
  * Every key lives in one table in config.c with its type, bounds and default; an unknown key is an
  * error that suggests the nearest known one, and every error names file:line:column and the key path.
  * `--set a.b=c` overrides are applied on top of the file before validation. The resolved config can
- * be written back as JSON (stored with the run so that a resume can detect a changed config). */
+ * be written back as JSON (stored with the run so that a resume can detect a changed config).
+ *
+ * Ownership: every string and array reachable from an rs_config_t belongs to it and is freed by
+ * rs_config_destroy; callers read the plain fields and never free or keep them past the config. */
 #ifndef RS_CONFIG_H
 #define RS_CONFIG_H
 
@@ -52,6 +55,10 @@ typedef struct rs_model_cfg {
     double accuracy;      /* probability of a correct answer, default 0.7 */
     double latency_ms;    /* median simulated latency, default 0 */
     double error_rate;    /* probability of a simulated provider error, default 0 */
+    double judge_accuracy; /* as a judge: probability its verdict agrees with the truth, 0.8 */
+    double self_bias;      /* as a judge of its own wrong answer: P(says correct anyway), 0.2 */
+    double fix_rate;       /* revising after a "wrong" critique: P(wrong -> right), 0.3 */
+    double break_rate;     /* revising after a "wrong" critique: P(right -> wrong), 0.05 */
     /* HTTP providers: */
     int64_t timeout_ms;         /* whole request, default 120000 */
     int64_t connect_timeout_ms; /* default 10000 */
@@ -81,6 +88,10 @@ typedef enum rs_grader_kind {
     RS_GRADE_INCLUDES,  /* a target occurs in the output (case-insensitive unless case_sensitive) */
     RS_GRADE_REGEX,     /* pattern (or, if none, the target as a regex) matches the output */
     RS_GRADE_NUMERIC,   /* |extracted - target| <= tolerance (absolute) or rel_tolerance*|target| */
+    RS_GRADE_FUZZY,     /* 1 - normalised edit distance to a target >= threshold */
+    RS_GRADE_JSON_MATCH, /* the answer's JSON object has the target object's keys and values */
+    RS_GRADE_JUDGE,     /* a judge's score of the candidate >= threshold (worker-computed) */
+    RS_GRADE_EMBED_SIM, /* cosine(candidate, reference) >= threshold (worker-computed) */
 } rs_grader_kind_t;
 
 typedef struct rs_grader_cfg {
@@ -89,7 +100,11 @@ typedef struct rs_grader_cfg {
     char *pattern;      /* regex grader */
     double tolerance;   /* numeric: absolute, default 1e-6 */
     double rel_tolerance; /* numeric: relative, default 0 */
-    int case_sensitive; /* exact / includes / regex, default 0 */
+    int case_sensitive; /* exact / includes / regex / fuzzy, default 0 */
+    double threshold;   /* fuzzy 0.8, judge 0.5, embed_sim 0.8 by default; 0 for the others */
+    char **keys;        /* json_match: NULL-terminated keys to compare; NULL = the target's keys */
+    char *judge;        /* judge grader: a judges[] name, default judges[0]'s; NULL otherwise */
+    size_t judge_idx;   /* judge grader: index of that judge in cfg->judges (not in the JSON) */
 } rs_grader_cfg_t;
 
 typedef struct rs_scoring_cfg {
@@ -98,6 +113,94 @@ typedef struct rs_scoring_cfg {
     rs_grader_cfg_t *graders;
     size_t n_graders;        /* default: one "exact" grader */
 } rs_scoring_cfg_t;
+
+/* One verdict string of a judge and the score it stands for. */
+typedef struct rs_verdict_choice {
+    char *text;   /* non-empty */
+    double score; /* in [0, 1] */
+} rs_verdict_choice_t;
+
+/* How a judge's text becomes a score in [0, 1]: exactly one of choices and regex is set.
+ * choices: the choice whose text occurs last in the reply wins (see rs_verdict_parse in score.h);
+ * regex: group 1 (or the whole match) of its last match, a number, scaled from [min, max] to
+ * [0, 1] and clamped. A config without a verdict gets the choices {"N": 0, "Y": 1}. */
+typedef struct rs_verdict_cfg {
+    rs_verdict_choice_t *choices; /* sorted by text (strcmp): no order depends on the file's */
+    size_t n_choices;     /* 0 for a regex verdict */
+    char *regex;          /* NULL for a choices verdict */
+    double min, max;      /* regex: the scale; min default 0, max required; min < max */
+} rs_verdict_cfg_t;
+
+/* A judge critiques every candidate. Its prompt is template with these placeholders filled:
+ *   {{question}}  the case's input (what {{input}} is in prompt.template)
+ *   {{answer}}    the candidate's output
+ *   {{rubric}}    the rubric, one principle per line as "- <principle>" (empty without one)
+ *   {{reference}} the case's first target when reference is true (else empty)
+ * The judged score (verdict) is compared with threshold: judged correct iff score >= threshold. */
+typedef struct rs_judge_cfg {
+    char *name;        /* label in reports and sim draws; default = model; unique among judges */
+    char *model;       /* the name of the models[] entry that judges; required */
+    size_t model_idx;  /* index of that model in cfg->models (resolved at load, not in the JSON) */
+    char **rubric;     /* NULL-terminated principles; NULL = none */
+    char *template;    /* default RS_JUDGE_TEMPLATE */
+    int reference;     /* show the reference answer to the judge; default 0 */
+    rs_verdict_cfg_t verdict;
+    double threshold;  /* default 0.5, in [0, 1] */
+} rs_judge_cfg_t;
+
+/* The built-in judge prompt: a critique ending in a last line "Verdict: Y" or "Verdict: N". */
+#define RS_JUDGE_TEMPLATE                                                                          \
+    "Review the answer to the question below. Check every step of the reasoning and the final "   \
+    "answer.\n\nQuestion:\n{{question}}\n\nAnswer:\n{{answer}}\n\nPrinciples the answer must "  \
+    "meet (may be none):\n{{rubric}}\n\nReference answer (may be empty):\n{{reference}}\n\n"       \
+    "Write a short critique. Then end with a last line that is exactly \"Verdict: Y\" if the "    \
+    "answer is correct, or \"Verdict: N\" if it is not."
+
+/* Critique-then-revise: in round r (1..rounds) the candidate's model rewrites its round r-1 answer
+ * given judge's critique of it. The prompt fills {{question}}, {{answer}} (the round r-1 output)
+ * and {{critique}} (the judge's text). */
+typedef struct rs_revise_cfg {
+    int64_t rounds;   /* 0 (none) .. 10; rounds > 0 needs a judge */
+    char *judge;      /* a judges[] name; default judges[0]'s; NULL when there are no judges */
+    size_t judge_idx; /* index of that judge in cfg->judges (resolved at load, not in the JSON) */
+    char *template;   /* default RS_REVISE_TEMPLATE */
+} rs_revise_cfg_t;
+
+/* The built-in revision prompt: asks for a corrected answer ending in "#### <answer>". */
+#define RS_REVISE_TEMPLATE                                                                         \
+    "Question:\n{{question}}\n\nYour previous answer:\n{{answer}}\n\nA reviewer's critique of "  \
+    "it:\n{{critique}}\n\nRevise your answer in the light of the critique: fix any mistake it "   \
+    "points out and keep what is right. Work through the problem again, then end with a last "    \
+    "line \"#### <answer>\"."
+
+/* Ranking strategies over one model's candidates for a case (docs/CHAINS.md). */
+typedef enum rs_strategy {
+    RS_STRATEGY_FIRST = 0, /* candidate 0: the baseline */
+    RS_STRATEGY_JUDGE,     /* the highest score of judges[0]; ties go to the lowest k */
+    RS_STRATEGY_CONSENSUS, /* the embedding medoid of the candidates' outputs */
+    RS_STRATEGY_MAJORITY,  /* the most frequent normalised extracted answer */
+    RS_STRATEGY_ORACLE,    /* correct if any candidate is (pass@n, an upper bound) */
+    RS_N_STRATEGIES,
+} rs_strategy_t;
+
+typedef struct rs_ranking_cfg {
+    /* use[s] is 1 when strategy s is on. Default: all, except judge when there are no judges. */
+    int use[RS_N_STRATEGIES];
+} rs_ranking_cfg_t;
+
+typedef enum rs_embedder_kind {
+    RS_EMBEDDER_HASH = 0, /* built-in feature hashing (common/embed.h): offline, deterministic */
+    RS_EMBEDDER_OPENAI,   /* an OpenAI-compatible /embeddings endpoint */
+} rs_embedder_kind_t;
+
+typedef struct rs_embedder_cfg {
+    rs_embedder_kind_t type; /* default hash */
+    int64_t dim;             /* hash: dimension, default 256, 8..4096 (openai: unused) */
+    char *model;             /* openai: the embedding model id; required there, NULL for hash */
+    char *base_url;          /* openai: provider default when NULL */
+    char *api_key_env;       /* openai: the variable holding the key (its name, never the key) */
+    int64_t timeout_ms;      /* openai: whole request, default 60000 */
+} rs_embedder_cfg_t;
 
 typedef struct rs_cluster_cfg {
     int64_t workers;       /* local workers to spawn, default 2 */
@@ -133,6 +236,11 @@ typedef struct rs_config {
     rs_dataset_cfg_t dataset;
     rs_model_cfg_t *models;
     size_t n_models;
+    rs_judge_cfg_t *judges; /* n_judges of them; 0 = no critique (judges may then be NULL) */
+    size_t n_judges;
+    rs_revise_cfg_t revise;
+    rs_ranking_cfg_t ranking;
+    rs_embedder_cfg_t embedder;
     rs_prompt_cfg_t prompt;
     rs_scoring_cfg_t scoring;
     rs_cluster_cfg_t cluster;
@@ -172,7 +280,14 @@ rs_config_t *rs_config_from_json(const char *json, rs_err_t *err);
  * caller frees. NULL when no path is set. */
 char *rs_config_dataset_path(const rs_config_t *cfg);
 
+/* Index of the model / judge with this name, or -1. */
+int rs_config_model_index(const rs_config_t *cfg, const char *name);
+int rs_config_judge_index(const rs_config_t *cfg, const char *name);
+
+/* Names as the config spells them (static storage); "unknown" out of range. */
 const char *rs_grader_kind_name(rs_grader_kind_t kind);
 const char *rs_extractor_kind_name(rs_extractor_kind_t kind);
+const char *rs_strategy_name(rs_strategy_t s);
+const char *rs_embedder_kind_name(rs_embedder_kind_t kind);
 
 #endif

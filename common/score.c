@@ -1,9 +1,11 @@
 /* score: answer extraction (a table of extractors over byte spans), normalisation to one
- * canonical form, and the deterministic graders (a table of grade functions). Grading allocates
- * nothing except when targets themselves are regexes (compiled per call). */
+ * canonical form, the graders (a table of grade functions; judge and embed_sim grade a value the
+ * worker computes) and the parsing of a judge's verdict. Grading allocates only for regex targets
+ * (compiled per call), fuzzy's folded copies and json_match's parsed JSON. */
 #include "score.h"
 
 #include <assert.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,8 @@ typedef struct grader {
     rs_regex_t *re; /* regex grader's own pattern, NULL when targets are the patterns */
     double tolerance, rel_tolerance;
     int case_sensitive;
+    double threshold; /* fuzzy, judge, embed_sim */
+    char **keys;      /* json_match: NULL-terminated copy, NULL = the target's keys */
 } grader_t;
 
 struct rs_scorer {
@@ -387,8 +391,12 @@ static int norm_equal(const norm_t *x, const norm_t *t, int case_sensitive)
     return bytes_eq(x->text.p, t->text.p, x->text.n, case_sensitive || x->numeric);
 }
 
-static rs_verdict_t grade_exact(const grader_t *g, const char *output, const char *extracted,
-                                char *const *targets, size_t n_targets)
+typedef int (*norm_match_fn)(const grader_t *g, const norm_t *x, const norm_t *t);
+
+/* Correct when the normalised extracted answer matches a normalised target; an empty answer is
+ * wrong and empty targets never match. */
+static rs_verdict_t grade_normalised(const grader_t *g, const char *extracted, char *const *targets,
+                                     size_t n_targets, norm_match_fn match)
 {
     if (!extracted) return RS_VERDICT_WRONG;
     norm_t x, t;
@@ -397,9 +405,20 @@ static rs_verdict_t grade_exact(const grader_t *g, const char *output, const cha
     for (size_t i = 0; i < n_targets; i++) {
         if (!targets[i]) continue;
         norm_str(targets[i], &t);
-        if (t.text.n && norm_equal(&x, &t, g->case_sensitive)) return RS_VERDICT_CORRECT;
+        if (t.text.n && match(g, &x, &t)) return RS_VERDICT_CORRECT;
     }
     return RS_VERDICT_WRONG;
+}
+
+static int exact_match(const grader_t *g, const norm_t *x, const norm_t *t)
+{
+    return norm_equal(x, t, g->case_sensitive);
+}
+
+static rs_verdict_t grade_exact(const grader_t *g, const char *output, const char *extracted,
+                                char *const *targets, size_t n_targets)
+{
+    return grade_normalised(g, extracted, targets, n_targets, exact_match);
 }
 
 static rs_verdict_t grade_includes(const grader_t *g, const char *output, const char *extracted,
@@ -447,11 +466,105 @@ static rs_verdict_t grade_numeric(const grader_t *g, const char *output, const c
     return RS_VERDICT_WRONG;
 }
 
+/* A heap copy of sp, ASCII-lowercased unless case_sensitive: rs_edit_distance takes C strings. */
+static char *folded_copy(span_t sp, int case_sensitive)
+{
+    char *c = rs_xstrndup(sp.p, sp.n);
+    for (size_t i = 0; !case_sensitive && i < sp.n; i++)
+        c[i] = lower(c[i]);
+    return c;
+}
+
+/* 1 - dist / longest >= threshold, multiplied out and with a slack far below one byte's worth,
+ * so that a similarity equal to the threshold on paper meets it: 1 - 4/5 is 0.19999999999999996
+ * in doubles, below 0.2. */
+static int similar_enough(size_t dist, size_t longest, double threshold)
+{
+    return (double)(longest - dist) >= threshold * (double)longest - 1e-9;
+}
+
+static int fuzzy_match(const grader_t *g, const norm_t *x, const norm_t *t)
+{
+    char *a = folded_copy(x->text, g->case_sensitive), *b = folded_copy(t->text, g->case_sensitive);
+    size_t longest = x->text.n > t->text.n ? x->text.n : t->text.n;
+    int ok = similar_enough(rs_edit_distance(a, b), longest, g->threshold);
+    free(a);
+    free(b);
+    return ok;
+}
+
+static rs_verdict_t grade_fuzzy(const grader_t *g, const char *output, const char *extracted,
+                                char *const *targets, size_t n_targets)
+{
+    return grade_normalised(g, extracted, targets, n_targets, fuzzy_match);
+}
+
+/* The first '{' of text from which a whole JSON object parses (trailing text allowed), or NULL. */
+static json_t *first_json_object(const char *text)
+{
+    size_t len = strlen(text);
+    for (const char *p = memchr(text, '{', len); p;
+         p = memchr(p + 1, '{', len - (size_t)(p + 1 - text))) {
+        json_t *j = json_loadb(p, len - (size_t)(p - text), JSON_DISABLE_EOF_CHECK, NULL);
+        if (json_is_object(j)) return j;
+        json_decref(j);
+    }
+    return NULL;
+}
+
+/* The answer's JSON object: the extracted answer when it is one (an extractor chose it), else the
+ * first object in the output. NULL when there is none. */
+static json_t *answer_object(const char *output, const char *extracted)
+{
+    json_t *j = extracted ? json_loads(extracted, 0, NULL) : NULL;
+    if (json_is_object(j)) return j;
+    json_decref(j);
+    return output ? first_json_object(output) : NULL;
+}
+
+static int json_key_equal(const json_t *a, const json_t *t, const char *key)
+{
+    const json_t *x = json_object_get(a, key), *y = json_object_get(t, key);
+    return x && y && json_equal(x, y);
+}
+
+/* 1 when answer a agrees with target object t on keys (NULL: on every key of t). */
+static int json_agrees(const json_t *a, const json_t *t, char *const *keys)
+{
+    if (keys) {
+        for (; *keys; keys++)
+            if (!json_key_equal(a, t, *keys)) return 0;
+        return 1;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)t, key, v)
+    {
+        if (!json_key_equal(a, t, key)) return 0;
+    }
+    return 1;
+}
+
+static rs_verdict_t grade_json_match(const grader_t *g, const char *output, const char *extracted,
+                                     char *const *targets, size_t n_targets)
+{
+    json_t *a = answer_object(output, extracted);
+    rs_verdict_t v = RS_VERDICT_WRONG;
+    for (size_t i = 0; a && v == RS_VERDICT_WRONG && i < n_targets; i++) {
+        json_t *t = targets[i] ? json_loads(targets[i], 0, NULL) : NULL;
+        if (json_is_object(t) && json_agrees(a, t, g->keys)) v = RS_VERDICT_CORRECT;
+        json_decref(t);
+    }
+    json_decref(a);
+    return v;
+}
+
+/* NULL: the grader takes a value the worker computes (rs_scorer_grade_value). */
 static const grade_fn grade_fns[] = {
-    [RS_GRADE_EXACT] = grade_exact,
-    [RS_GRADE_INCLUDES] = grade_includes,
-    [RS_GRADE_REGEX] = grade_regex,
-    [RS_GRADE_NUMERIC] = grade_numeric,
+    [RS_GRADE_EXACT] = grade_exact, [RS_GRADE_INCLUDES] = grade_includes,
+    [RS_GRADE_REGEX] = grade_regex, [RS_GRADE_NUMERIC] = grade_numeric,
+    [RS_GRADE_FUZZY] = grade_fuzzy, [RS_GRADE_JSON_MATCH] = grade_json_match,
+    [RS_GRADE_JUDGE] = NULL,        [RS_GRADE_EMBED_SIM] = NULL,
 };
 
 rs_verdict_t rs_scorer_grade(const rs_scorer_t *s, size_t g, const char *output,
@@ -459,11 +572,43 @@ rs_verdict_t rs_scorer_grade(const rs_scorer_t *s, size_t g, const char *output,
 {
     assert(g < s->n_graders);
     const grader_t *gr = &s->graders[g];
-    if (n_targets == 0 && !gr->re) return RS_VERDICT_SKIPPED;
+    if (!grade_fns[gr->kind] || (n_targets == 0 && !gr->re)) return RS_VERDICT_SKIPPED;
     return grade_fns[gr->kind](gr, output, extracted, targets, n_targets);
 }
 
+int rs_scorer_needs_value(const rs_scorer_t *s, size_t g)
+{
+    assert(g < s->n_graders);
+    return grade_fns[s->graders[g].kind] == NULL;
+}
+
+rs_verdict_t rs_scorer_grade_value(const rs_scorer_t *s, size_t g, double value)
+{
+    assert(rs_scorer_needs_value(s, g));
+    if (isnan(value)) return RS_VERDICT_SKIPPED;
+    return value >= s->graders[g].threshold ? RS_VERDICT_CORRECT : RS_VERDICT_WRONG;
+}
+
 /* ---- construction ---- */
+
+static char **strv_dup(char *const *v)
+{
+    size_t n = 0;
+    while (v && v[n])
+        n++;
+    if (!v) return NULL;
+    char **c = rs_xcalloc(n + 1, sizeof(*c));
+    for (size_t i = 0; i < n; i++)
+        c[i] = rs_xstrdup(v[i]);
+    return c;
+}
+
+static void strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
 
 static int grader_init(grader_t *g, const rs_grader_cfg_t *cfg, size_t idx, rs_err_t *err)
 {
@@ -473,10 +618,15 @@ static int grader_init(grader_t *g, const rs_grader_cfg_t *cfg, size_t idx, rs_e
                           (int)cfg->kind);
     if (!(cfg->tolerance >= 0) || !(cfg->rel_tolerance >= 0))
         return rs_err_set(err, "scoring.graders[%zu] '%s': tolerances must be >= 0", idx, name);
+    if (!(cfg->threshold >= -1 && cfg->threshold <= 1))
+        return rs_err_set(err, "scoring.graders[%zu] '%s': threshold must be in [-1, 1]", idx,
+                          name);
     g->kind = cfg->kind;
     g->tolerance = cfg->tolerance;
     g->rel_tolerance = cfg->rel_tolerance;
     g->case_sensitive = cfg->case_sensitive;
+    g->threshold = cfg->threshold;
+    g->keys = strv_dup(cfg->keys);
     if (cfg->kind != RS_GRADE_REGEX || !cfg->pattern) return 0;
     g->re = rs_regex_new(cfg->pattern, !cfg->case_sensitive, err);
     if (!g->re) return rs_err_prefix(err, "scoring.graders[%zu] '%s'", idx, name);
@@ -514,8 +664,10 @@ rs_scorer_t *rs_scorer_new(const rs_scoring_cfg_t *cfg, rs_err_t *err)
 void rs_scorer_destroy(rs_scorer_t **s)
 {
     if (!s || !*s) return;
-    for (size_t i = 0; i < (*s)->n_graders; i++)
+    for (size_t i = 0; i < (*s)->n_graders; i++) {
         rs_regex_destroy(&(*s)->graders[i].re);
+        strv_free((*s)->graders[i].keys);
+    }
     rs_regex_destroy(&(*s)->extract_re);
     free((*s)->graders);
     free(*s);
@@ -525,4 +677,101 @@ void rs_scorer_destroy(rs_scorer_t **s)
 size_t rs_scorer_n_graders(const rs_scorer_t *s)
 {
     return s->n_graders;
+}
+
+/* ---- a judge's verdict ---- */
+
+struct rs_verdict_parser {
+    rs_verdict_choice_t *choices; /* copies */
+    size_t n_choices;
+    rs_regex_t *re; /* regex verdicts */
+    double min, max;
+};
+
+rs_verdict_parser_t *rs_verdict_parser_new(const rs_verdict_cfg_t *cfg, rs_err_t *err)
+{
+    if (!cfg->regex && !cfg->n_choices) {
+        rs_err_set(err, "verdict: needs choices or a regex");
+        return NULL;
+    }
+    if (cfg->regex && !(cfg->min < cfg->max)) {
+        rs_err_set(err, "verdict: max must be greater than min");
+        return NULL;
+    }
+    rs_verdict_parser_t *p = rs_xcalloc(1, sizeof(*p));
+    p->min = cfg->min;
+    p->max = cfg->max;
+    if (cfg->regex && !(p->re = rs_regex_new(cfg->regex, 0, err))) {
+        rs_err_prefix(err, "verdict.regex");
+        rs_verdict_parser_destroy(&p);
+        return NULL;
+    }
+    p->choices = rs_xcalloc(cfg->n_choices ? cfg->n_choices : 1, sizeof(*p->choices));
+    for (; p->n_choices < cfg->n_choices; p->n_choices++) {
+        p->choices[p->n_choices].text = rs_xstrdup(cfg->choices[p->n_choices].text);
+        p->choices[p->n_choices].score = cfg->choices[p->n_choices].score;
+    }
+    return p;
+}
+
+void rs_verdict_parser_destroy(rs_verdict_parser_t **p)
+{
+    if (!p || !*p) return;
+    for (size_t i = 0; i < (*p)->n_choices; i++)
+        free((*p)->choices[i].text);
+    free((*p)->choices);
+    rs_regex_destroy(&(*p)->re);
+    free(*p);
+    *p = NULL;
+}
+
+/* 1 when word occurs in text at i as a whole word (see rs_verdict_parse). */
+static int word_at(span_t text, size_t i, const char *word, size_t n)
+{
+    if (memcmp(text.p + i, word, n) != 0) return 0;
+    if (is_alnum(word[0]) && i > 0 && is_alnum(text.p[i - 1])) return 0;
+    return !(is_alnum(word[n - 1]) && i + n < text.n && is_alnum(text.p[i + n]));
+}
+
+/* The end of word's last whole-word occurrence in text (one past it), or 0 when there is none. */
+static size_t last_word_end(span_t text, const char *word)
+{
+    size_t n = strlen(word);
+    for (size_t i = text.n >= n ? text.n - n + 1 : 0; n && i-- > 0;)
+        if (word_at(text, i, word, n)) return i + n;
+    return 0;
+}
+
+static int parse_choices(const rs_verdict_parser_t *p, span_t text, double *score)
+{
+    size_t best_end = 0, best_len = 0;
+    for (size_t i = 0; i < p->n_choices; i++) {
+        size_t end = last_word_end(text, p->choices[i].text), len = strlen(p->choices[i].text);
+        if (!end || end < best_end || (end == best_end && len <= best_len)) continue;
+        best_end = end;
+        best_len = len;
+        *score = p->choices[i].score;
+    }
+    return best_end > 0;
+}
+
+static int parse_scale(const rs_verdict_parser_t *p, span_t text, double *score)
+{
+    size_t start, len;
+    if (!rs_regex_find(p->re, text.p, text.n, 1, &start, &len)) return 0;
+    norm_t n;
+    norm_span((span_t){text.p + start, len}, &n);
+    if (!n.numeric) return 0;
+    *score = fmin(1, fmax(0, (n.value - p->min) / (p->max - p->min)));
+    return 1;
+}
+
+int rs_verdict_parse(const rs_verdict_parser_t *p, const char *text, double *score)
+{
+    if (!text) return 0;
+    span_t t = {text, strlen(text)};
+    double v = 0;
+    int ok = p->re ? parse_scale(p, t, &v) : parse_choices(p, t, &v);
+    if (ok && score) *score = v;
+    return ok;
 }

@@ -1,4 +1,4 @@
-/* score: answer extraction, normalisation and the deterministic graders.
+/* score: answer extraction, normalisation, the graders and the parsing of a judge's verdict.
  *
  * An rs_scorer_t is the compiled form of the config's scoring section (regexes compiled once);
  * it is immutable after creation, so one scorer serves every case. */
@@ -13,7 +13,7 @@
 typedef enum rs_verdict {
     RS_VERDICT_WRONG = 0,
     RS_VERDICT_CORRECT = 1,
-    RS_VERDICT_SKIPPED = 2, /* the grader cannot apply: no target for this case */
+    RS_VERDICT_SKIPPED = 2, /* the grader cannot apply: no target, or no value for it */
 } rs_verdict_t;
 
 typedef struct rs_scorer rs_scorer_t;
@@ -24,9 +24,20 @@ void rs_scorer_destroy(rs_scorer_t **s);
 /* The answer extracted from a model's output and normalised; heap, or NULL when none is found. */
 char *rs_scorer_extract(const rs_scorer_t *s, const char *output);
 
-/* Grades one output with grader g (index into cfg->graders). extracted may be NULL. */
+/* Grades one output with grader g (index into cfg->graders). extracted may be NULL.
+ * A value grader (rs_scorer_needs_value) is SKIPPED here: grade it with rs_scorer_grade_value. */
 rs_verdict_t rs_scorer_grade(const rs_scorer_t *s, size_t g, const char *output,
                              const char *extracted, char *const *targets, size_t n_targets);
+
+/* 1 when grader g grades a number the worker computes rather than the text: judge (the judge's
+ * score of the candidate, in [0, 1]) and embed_sim (the cosine of the embeddings of the
+ * candidate's output and of the reference, the best over the case's targets). */
+int rs_scorer_needs_value(const rs_scorer_t *s, size_t g);
+
+/* Grades such a value: CORRECT iff value >= the grader's threshold; SKIPPED when value is NaN (no
+ * value: the judge's verdict did not parse or its call failed, the case has no target to embed).
+ * g must be a value grader. */
+rs_verdict_t rs_scorer_grade_value(const rs_scorer_t *s, size_t g, double value);
 
 /* Normalises an answer: trims spaces and trailing '.', strips currency signs ($ € £) and
  * thousands separators from numbers, writes numbers canonically ("18.0" -> "18", "-0" -> "0",
@@ -52,7 +63,15 @@ int rs_answer_number(const char *s, double *out);
  * digits; text case-insensitively unless case_sensitive); includes looks for each target with
  * surrounding spaces trimmed (empty targets never match); regex without a pattern compiles each
  * target per call and a target that is not a valid regex simply does not match; numeric ignores
- * non-numeric targets. NULL targets are ignored. A NULL output is wrong for includes and regex. */
+ * non-numeric targets. NULL targets are ignored. A NULL output is wrong for includes and regex.
+ * fuzzy: the normalised extracted answer and each normalised target (ASCII case folded unless
+ *   case_sensitive) have similarity 1 - levenshtein(a, t) / max(len(a), len(t)) in bytes;
+ *   correct iff the best similarity >= threshold. Empty answers are wrong; empty targets ignored.
+ * json_match: the answer is the extracted answer when it parses as a JSON object, else the first
+ *   JSON object in the output (the first '{' from which a whole object parses). Each target is
+ *   parsed as JSON; a target that is not an object is ignored. Correct iff for some target every
+ *   key in keys (every key of the target when keys is NULL) is in both objects with equal values
+ *   (jansson's json_equal: 1 and 1.0 differ, key order does not matter). */
 
 /* Number grammar (shared by normalisation, rs_answer_number and the last-number extractor):
  *   [+|-] [$|€|£] [+|-] digits [.digits] [e|E [+|-] digits] [%]      or a leading ".5"
@@ -75,5 +94,25 @@ int rs_format_number(double x, char *buf, size_t n);
 /* Number of graders in s: cfg->n_graders, or 1 when the config gave none (a default "exact"
  * grader at index 0). rs_scorer_new(NULL, err) gives the defaults: auto extractor, one exact. */
 size_t rs_scorer_n_graders(const rs_scorer_t *s);
+
+/* ---- a judge's verdict ---- */
+
+/* The compiled verdict of one judge (judges[].verdict): immutable, shared by every case. */
+typedef struct rs_verdict_parser rs_verdict_parser_t;
+
+/* NULL with err when the verdict's regex does not compile. The parser copies what it needs. */
+rs_verdict_parser_t *rs_verdict_parser_new(const rs_verdict_cfg_t *cfg, rs_err_t *err);
+void rs_verdict_parser_destroy(rs_verdict_parser_t **p);
+
+/* Reads a judge's score in [0, 1] from its text: 1 and *score, or 0 (unparsed) when the text has
+ * no verdict. text may be NULL (unparsed).
+ * - choices: the choice whose occurrence in the text ENDS last wins (a longer one when two end at
+ *   the same byte, so "not correct" beats "correct"). An occurrence counts only as a whole word:
+ *   not preceded by an ASCII letter or digit when the choice starts with one, nor followed by one
+ *   when it ends with one ("Y" is not found in "Yes" or "MY"). Matching is case-sensitive.
+ * - regex: the last match; group 1 when the pattern has a group that took part, else the whole
+ *   match; it must be a number (rs_answer_number: "7", "7.5", "**7**"), which is scaled to
+ *   (v - min) / (max - min) and clamped to [0, 1]. Anything else is unparsed. */
+int rs_verdict_parse(const rs_verdict_parser_t *p, const char *text, double *score);
 
 #endif

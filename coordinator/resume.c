@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
+
 int coord_config_identity(const char *spec_json, char out[65], rs_err_t *err)
 {
     json_error_t jerr;
@@ -32,9 +34,16 @@ int coord_resume_check(json_t *manifest, const char *run_id, const char *spec_js
 {
     char now_id[65], then_id[65];
     *forced = NULL;
-    if (coord_config_identity(spec_json, now_id, err) ||
-        coord_config_identity(field(manifest, "config"), then_id, err))
-        return -1;
+    /* The stored config goes through this version's loader first, so that keys a newer version
+     * added (with their defaults) do not count as a change. */
+    rs_config_t *then = rs_config_from_json(field(manifest, "config"), err);
+    if (!then) return rs_err_prefix(err, "run %s: its stored config", run_id);
+    char *then_json = rs_config_to_json(then);
+    rs_config_destroy(&then);
+    int rc = coord_config_identity(spec_json, now_id, err) ||
+             coord_config_identity(then_json, then_id, err);
+    free(then_json);
+    if (rc) return -1;
     const char *then_ds = field(manifest, "dataset_sha256"), *now_ds = rs_dataset_sha256(ds);
     int config_changed = strcmp(now_id, then_id) != 0;
     int dataset_changed = strcmp(then_ds, now_ds) != 0;

@@ -91,6 +91,24 @@ static void test_defaults(void **state)
     assert_int_equal(m->seed, 1);
     assert_null(m->stop);
     assert_true(m->accuracy == 0.7 && m->latency_ms == 0 && m->error_rate == 0);
+    assert_true(m->judge_accuracy == 0.8 && m->self_bias == 0.2);
+    assert_true(m->fix_rate == 0.3 && m->break_rate == 0.05);
+
+    /* no critique: no judges, no revision, every strategy but judge, the hash embedder */
+    assert_null(c->judges);
+    assert_int_equal(c->n_judges, 0);
+    assert_int_equal(c->revise.rounds, 0);
+    assert_null(c->revise.judge);
+    assert_string_equal(c->revise.template, RS_REVISE_TEMPLATE);
+    const int *use = c->ranking.use;
+    assert_true(use[RS_STRATEGY_FIRST] && !use[RS_STRATEGY_JUDGE] && use[RS_STRATEGY_CONSENSUS] &&
+                use[RS_STRATEGY_MAJORITY] && use[RS_STRATEGY_ORACLE]);
+    assert_int_equal(c->embedder.type, RS_EMBEDDER_HASH);
+    assert_int_equal(c->embedder.dim, 256);
+    assert_null(c->embedder.model);
+    assert_null(c->embedder.base_url);
+    assert_null(c->embedder.api_key_env);
+    assert_int_equal(c->embedder.timeout_ms, 60000);
 
     assert_null(c->prompt.system);
     assert_string_equal(c->prompt.template, "{{input}}");
@@ -104,6 +122,9 @@ static void test_defaults(void **state)
     assert_null(g->pattern);
     assert_true(g->tolerance == 1e-6 && g->rel_tolerance == 0);
     assert_int_equal(g->case_sensitive, 0);
+    assert_true(g->threshold == 0);
+    assert_null(g->keys);
+    assert_null(g->judge);
 
     const rs_cluster_cfg_t *cl = &c->cluster;
     assert_int_equal(cl->workers, 2);
@@ -409,10 +430,10 @@ static void test_bad_grader_type(void **state)
 {
     expect_error(MINIMAL "scoring:\n  graders: [exact, numerc]\n", NULL, 0,
                  "t.yaml:5:20: scoring.graders[1].type: 'numerc' is not one of exact, includes, "
-                 "regex, numeric; did you mean 'numeric'?");
-    expect_error(MINIMAL "scoring:\n  graders:\n    - {name: f, type: fuzzy}\n", NULL, 0,
-                 "t.yaml:6:23: scoring.graders[0].type: 'fuzzy' is not one of exact, includes, "
-                 "regex, numeric");
+                 "regex, numeric, fuzzy, json_match, judge, embed_sim; did you mean 'numeric'?");
+    expect_error(MINIMAL "scoring:\n  graders:\n    - {name: f, type: bleu}\n", NULL, 0,
+                 "t.yaml:6:23: scoring.graders[0].type: 'bleu' is not one of exact, includes, "
+                 "regex, numeric, fuzzy, json_match, judge, embed_sim");
     expect_error(MINIMAL "scoring:\n  graders: [exact, exact]\n", NULL, 0,
                  "t.yaml:5:20: scoring.graders[1].name: duplicate name 'exact' (scoring.graders[0] "
                  "has it too); each needs its own name, it labels results in reports");
@@ -756,6 +777,394 @@ static void test_yaml_anchors(void **state)
     rs_config_destroy(&c);
 }
 
+/* ---- judges, revise, ranking, embedder and the new graders ---- */
+
+/* Every new key set. */
+static const char CRITIQUE[] =
+    "dataset: {path: d.jsonl}\n"
+    "models:\n"
+    "  - name: strong\n"
+    "    provider: sim\n"
+    "    model: sim-1\n"
+    "    n: 5\n"
+    "    params: {judge_accuracy: 0.85, self_bias: 0.1, fix_rate: 0.4, break_rate: 0.02}\n"
+    "  - {name: weak, provider: sim, model: sim-1}\n"
+    "judges:\n"
+    "  - name: self\n"
+    "    model: strong\n"
+    "    rubric: [\"The final answer is correct.\", \"Every step follows.\"]\n"
+    "    template: \"Q: {{question}} A: {{answer}} R: {{rubric}} Ref: {{reference}}\"\n"
+    "    reference: true\n"
+    "    verdict: {choices: {\"Y\": 1, \"N\": 0, \"?\": 0.5}}\n"
+    "    threshold: 0.6\n"
+    "  - name: cross\n"
+    "    model: weak\n"
+    "    verdict: {regex: \"Score: *([0-9.]+)\", min: 1, max: 10}\n"
+    "    template: \"Rate {{answer}} from 1 to 10 as 'Score: <n>'.\"\n"
+    "  - weak\n"
+    "revise: {rounds: 2, judge: cross, template: \"{{answer}} was judged: {{critique}}\"}\n"
+    "ranking: [majority, first]\n"
+    "embedder: {type: openai, model: text-embedding-3-small, base_url: \"http://h:1/v1\",\n"
+    "           api_key_env: EMBED_KEY, timeout_ms: 5000}\n"
+    "scoring:\n"
+    "  graders:\n"
+    "    - exact\n"
+    "    - {type: fuzzy, threshold: 0.9, case_sensitive: true}\n"
+    "    - {type: json_match, keys: [a, b]}\n"
+    "    - {type: judge, judge: cross, threshold: 0.7}\n"
+    "    - {name: j0, type: judge}\n"
+    "    - {type: embed_sim, threshold: -0.5}\n";
+
+static void test_critique_config(void **state)
+{
+    rs_config_t *c = load_ok(CRITIQUE, NULL, 0);
+    const rs_model_cfg_t *m = &c->models[0];
+    assert_true(m->judge_accuracy == 0.85 && m->self_bias == 0.1);
+    assert_true(m->fix_rate == 0.4 && m->break_rate == 0.02);
+
+    assert_int_equal(c->n_judges, 3);
+    const rs_judge_cfg_t *j = &c->judges[0];
+    assert_string_equal(j->name, "self");
+    assert_string_equal(j->model, "strong");
+    assert_int_equal(j->model_idx, 0);
+    assert_string_equal(j->rubric[0], "The final answer is correct.");
+    assert_string_equal(j->rubric[1], "Every step follows.");
+    assert_null(j->rubric[2]);
+    assert_string_equal(j->template,
+                        "Q: {{question}} A: {{answer}} R: {{rubric}} Ref: {{reference}}");
+    assert_int_equal(j->reference, 1);
+    assert_true(j->threshold == 0.6);
+    /* choices are kept sorted by text, whatever the file's order */
+    assert_null(j->verdict.regex);
+    assert_int_equal(j->verdict.n_choices, 3);
+    assert_string_equal(j->verdict.choices[0].text, "?");
+    assert_string_equal(j->verdict.choices[1].text, "N");
+    assert_string_equal(j->verdict.choices[2].text, "Y");
+    assert_true(j->verdict.choices[0].score == 0.5 && j->verdict.choices[1].score == 0 &&
+                j->verdict.choices[2].score == 1);
+    j = &c->judges[1];
+    assert_string_equal(j->name, "cross");
+    assert_int_equal(j->model_idx, 1);
+    assert_null(j->rubric);
+    assert_string_equal(j->template, "Rate {{answer}} from 1 to 10 as 'Score: <n>'.");
+    assert_int_equal(j->reference, 0);
+    assert_true(j->threshold == 0.5);
+    assert_string_equal(j->verdict.regex, "Score: *([0-9.]+)");
+    assert_int_equal(j->verdict.n_choices, 0);
+    assert_null(j->verdict.choices);
+    assert_true(j->verdict.min == 1 && j->verdict.max == 10);
+    j = &c->judges[2]; /* the shorthand: a model name; the judge is named after it */
+    assert_string_equal(j->name, "weak");
+    assert_string_equal(j->model, "weak");
+    assert_int_equal(j->model_idx, 1);
+
+    assert_int_equal(c->revise.rounds, 2);
+    assert_string_equal(c->revise.judge, "cross");
+    assert_int_equal(c->revise.judge_idx, 1);
+    assert_string_equal(c->revise.template, "{{answer}} was judged: {{critique}}");
+    const int *use = c->ranking.use;
+    assert_true(use[RS_STRATEGY_FIRST] && use[RS_STRATEGY_MAJORITY] && !use[RS_STRATEGY_JUDGE] &&
+                !use[RS_STRATEGY_CONSENSUS] && !use[RS_STRATEGY_ORACLE]);
+    const rs_embedder_cfg_t *e = &c->embedder;
+    assert_int_equal(e->type, RS_EMBEDDER_OPENAI);
+    assert_string_equal(e->model, "text-embedding-3-small");
+    assert_string_equal(e->base_url, "http://h:1/v1");
+    assert_string_equal(e->api_key_env, "EMBED_KEY");
+    assert_int_equal(e->timeout_ms, 5000);
+
+    const rs_grader_cfg_t *g = c->scoring.graders;
+    assert_int_equal(c->scoring.n_graders, 6);
+    assert_true(g[0].threshold == 0);
+    assert_string_equal(g[1].name, "fuzzy");
+    assert_int_equal(g[1].kind, RS_GRADE_FUZZY);
+    assert_true(g[1].threshold == 0.9 && g[1].case_sensitive);
+    assert_string_equal(g[2].name, "json_match");
+    assert_int_equal(g[2].kind, RS_GRADE_JSON_MATCH);
+    assert_string_equal(g[2].keys[0], "a");
+    assert_string_equal(g[2].keys[1], "b");
+    assert_null(g[2].keys[2]);
+    assert_int_equal(g[3].kind, RS_GRADE_JUDGE);
+    assert_string_equal(g[3].judge, "cross");
+    assert_int_equal(g[3].judge_idx, 1);
+    assert_true(g[3].threshold == 0.7);
+    assert_string_equal(g[4].name, "j0");
+    assert_string_equal(g[4].judge, "self"); /* judges[0] */
+    assert_int_equal(g[4].judge_idx, 0);
+    assert_true(g[4].threshold == 0.5);
+    assert_int_equal(g[5].kind, RS_GRADE_EMBED_SIM);
+    assert_true(g[5].threshold == -0.5);
+
+    assert_int_equal(rs_config_model_index(c, "weak"), 1);
+    assert_int_equal(rs_config_model_index(c, "nope"), -1);
+    assert_int_equal(rs_config_judge_index(c, "cross"), 1);
+    assert_int_equal(rs_config_judge_index(c, NULL), -1);
+    rs_config_destroy(&c);
+}
+
+/* What a judge, revise, ranking and the new graders default to. */
+static void test_critique_defaults(void **state)
+{
+    rs_config_t *c = load_ok(MINIMAL "judges: [m1]\n"
+                                     "revise: {rounds: 1}\n"
+                                     "scoring: {graders: [fuzzy, json_match, judge, embed_sim]}\n",
+                             NULL, 0);
+    const rs_judge_cfg_t *j = &c->judges[0];
+    assert_string_equal(j->name, "m1");
+    assert_string_equal(j->template, RS_JUDGE_TEMPLATE);
+    assert_non_null(strstr(j->template, "{{question}}"));
+    assert_non_null(strstr(j->template, "{{rubric}}"));
+    assert_non_null(strstr(j->template, "{{reference}}"));
+    assert_non_null(strstr(j->template, "\"Verdict: Y\""));
+    assert_int_equal(j->verdict.n_choices, 2);
+    assert_string_equal(j->verdict.choices[0].text, "N");
+    assert_true(j->verdict.choices[0].score == 0);
+    assert_string_equal(j->verdict.choices[1].text, "Y");
+    assert_true(j->verdict.choices[1].score == 1);
+    assert_null(j->verdict.regex);
+    assert_true(j->threshold == 0.5);
+    assert_string_equal(c->revise.judge, "m1");
+    assert_int_equal(c->revise.judge_idx, 0);
+    for (int s = 0; s < RS_N_STRATEGIES; s++)
+        assert_true(c->ranking.use[s]); /* with a judge, every strategy */
+    const rs_grader_cfg_t *g = c->scoring.graders;
+    assert_true(g[0].threshold == 0.8 && g[1].threshold == 0);
+    assert_null(g[1].keys);
+    assert_true(g[2].threshold == 0.5);
+    assert_string_equal(g[2].judge, "m1");
+    assert_true(g[3].threshold == 0.8);
+    rs_config_destroy(&c);
+
+    /* shorthands: revise: <rounds>, embedder: <type>; a verdict with only a regex and max */
+    c = load_ok(MINIMAL "judges:\n  - model: m1\n    verdict: {regex: \"(\\\\d+)/10\", max: 10}\n"
+                        "    template: \"Rate {{answer}} out of 10.\"\n"
+                        "revise: 3\nembedder: hash\n",
+                NULL, 0);
+    assert_int_equal(c->revise.rounds, 3);
+    assert_int_equal(c->embedder.type, RS_EMBEDDER_HASH);
+    assert_true(c->judges[0].verdict.min == 0 && c->judges[0].verdict.max == 10);
+    rs_config_destroy(&c);
+    c = load_ok(MINIMAL "embedder: {type: hash, dim: 64, timeout_ms: 10}\n", NULL, 0);
+    assert_int_equal(c->embedder.dim, 64);
+    assert_int_equal(c->embedder.timeout_ms, 10);
+    rs_config_destroy(&c);
+}
+
+static void test_judge_errors(void **state)
+{
+    static const char models[] = "dataset: {path: d.jsonl}\n"
+                                 "models:\n"
+                                 "  - {name: strong, provider: sim, model: m}\n"
+                                 "  - {name: weak, provider: sim, model: m}\n";
+    char yaml[1024];
+    typedef struct row {
+        const char *judges, *want;
+    } row_t;
+    static const row_t rows[] = {
+        {"judges:\n  - {model: strnog}\n",
+         "t.yaml:6:13: judges[0].model: 'strnog' is not one of strong, weak; did you mean "
+         "'strong'?"},
+        {"judges: [gpt]\n", "t.yaml:5:10: judges[0].model: 'gpt' is not one of strong, weak"},
+        {"judges:\n  - {name: a}\n", "t.yaml:6:6: judges[0].model: missing (required)"},
+        {"judges:\n  - strong\n  - strong\n",
+         "t.yaml:7:5: judges[1].name: duplicate name 'strong' (judges[0] has it too); each needs "
+         "its own name, it labels results in reports"},
+        {"judges:\n  - {model: strong, refrence: true}\n",
+         "t.yaml:6:21: judges[0].refrence: unknown key; did you mean 'reference'?"},
+        {"judges:\n  - {model: strong, regex: \"x\"}\n",
+         "t.yaml:6:21: judges[0].regex: unknown key; did you mean 'verdict.regex'?"},
+        {"judges:\n  - {model: strong, threshold: 1.5}\n",
+         "t.yaml:6:32: judges[0].threshold: must be between 0 and 1 (got 1.5)"},
+        {"judges:\n  - {model: strong, template: \"Judge {{question}}\"}\n",
+         "t.yaml:6:31: judges[0].template: must contain {{answer}}: the judge has to see the "
+         "answer"},
+        {"judges:\n  - model: strong\n    verdict: {choices: {Y: 1}, regex: \"(\\\\d)\", max: 9}\n",
+         "t.yaml:7:39: judges[0].verdict.regex: give either choices or regex, not both: the "
+         "score comes from one of them"},
+        {"judges:\n  - model: strong\n    verdict: {regex: \"(\\\\d+)\"}\n",
+         "t.yaml:7:22: judges[0].verdict.max: missing (a regex verdict needs max, the top of its "
+         "scale, like 10)"},
+        {"judges:\n  - model: strong\n    verdict: {regex: \"(\\\\d+)\", min: 5, max: 5}\n",
+         "t.yaml:7:45: judges[0].verdict.max: must be greater than min (5 <= 5)"},
+        {"judges:\n  - model: strong\n    verdict: {min: 0, max: 10}\n",
+         "t.yaml:7:20: judges[0].verdict.min: only a regex verdict has a scale; add regex (or "
+         "leave min and max out)"},
+        {"judges:\n  - model: strong\n    verdict: {regex: \"(\"}\n",
+         "t.yaml:7:22: judges[0].verdict.regex: bad regex '(' at offset 1: missing closing "
+         "parenthesis"},
+        {"judges:\n  - model: strong\n    verdict: {choices: {\"Y\": 2, \"N\": 0}}\n",
+         "t.yaml:7:30: judges[0].verdict.choices.Y: must be between 0 and 1 (got 2)"},
+        {"judges:\n  - model: strong\n    verdict:\n      choices:\n        Y: 1\n        N: yes\n",
+         "t.yaml:10:12: judges[0].verdict.choices.N: expected a number (got 'yes')"},
+        {"judges:\n  - model: strong\n    verdict:\n      choices:\n        Y: 1\n        N:\n",
+         "t.yaml:10:9: judges[0].verdict.choices.N: missing score (a number from 0 to 1)"},
+        {"judges:\n  - model: strong\n    verdict: {choices: {}}\n",
+         "t.yaml:7:15: judges[0].verdict.choices: must name at least one verdict string"},
+        {"judges:\n  - model: strong\n    verdict: {choices: [Y, N]}\n",
+         "t.yaml:7:15: judges[0].verdict.choices: expected a mapping of verdict strings to "
+         "scores, like {\"Y\": 1, \"N\": 0} (got a list)"},
+        {"judges:\n  - model: strong\n    verdict: {choices: {\"\": 1}}\n",
+         "t.yaml:7:25: judges[0].verdict.choices: verdict strings must not be empty"},
+        {"judges:\n  - model: strong\n    verdict: {regex: \"(\\\\d+)\", max: 10}\n",
+         "t.yaml:7:5: judges[0].template: missing (the built-in template asks for \"Verdict: Y\" "
+         "or \"Verdict: N\", which this verdict does not read; write one that asks for what it "
+         "reads)"},
+        {"judges:\n  - {model: strong, verdict: {choices: {Yes: 1, No: 0}}}\n",
+         "t.yaml:6:21: judges[0].template: missing (the built-in template asks for \"Verdict: "
+         "Y\" or \"Verdict: N\", which this verdict does not read; write one that asks for what "
+         "it reads)"},
+        {"judges:\n  - model: strong\n    verdict: {choises: {Y: 1}}\n",
+         "t.yaml:7:15: judges[0].verdict.choises: unknown key; did you mean 'choices'?"},
+    };
+    for (size_t i = 0; i < RS_ARRAY_LEN(rows); i++) {
+        snprintf(yaml, sizeof(yaml), "%s%s", models, rows[i].judges);
+        expect_error(yaml, NULL, 0, rows[i].want);
+    }
+    expect_error(MINIMAL, (const char *[]){"judges.0.model=m2"}, 1,
+                 "--set judges.0.model=m2: judges[0].model: 'm2' is not one of m1; did you mean "
+                 "'m1'?");
+}
+
+static void test_revise_ranking_embedder_errors(void **state)
+{
+    expect_error(MINIMAL "revise: {rounds: 1}\n", NULL, 0,
+                 "t.yaml:4:18: revise.judge: missing (each revision round is driven by a judge's "
+                 "critique; add a judges: section)");
+    expect_error(MINIMAL "revise: {rounds: 11}\n", NULL, 0,
+                 "t.yaml:4:18: revise.rounds: must be between 0 and 10 (got 11)");
+    expect_error(MINIMAL "revise: {judge: self}\n", NULL, 0,
+                 "t.yaml:4:17: revise.judge: 'self' is not defined: the config has no judges");
+    expect_error(MINIMAL "judges: [m1]\nrevise: {rounds: 1, judge: m2}\n", NULL, 0,
+                 "t.yaml:5:28: revise.judge: 'm2' is not one of m1; did you mean 'm1'?");
+    expect_error(MINIMAL "revise: {rounds: 1, template: \"Fix {{answer}}\"}\n", NULL, 0,
+                 "t.yaml:4:31: revise.template: must contain {{critique}}: a revision is driven "
+                 "by the critique");
+    expect_error(MINIMAL "ranking: [first, majorty]\n", NULL, 0,
+                 "t.yaml:4:18: ranking[1]: 'majorty' is not one of first, judge, consensus, "
+                 "majority, oracle; did you mean 'majority'?");
+    expect_error(MINIMAL "ranking: [first, judge]\n", NULL, 0,
+                 "t.yaml:4:18: ranking[1]: the judge strategy ranks by a judge's score; add a "
+                 "judges: section");
+    expect_error(MINIMAL "ranking: []\n", NULL, 0,
+                 "t.yaml:4:1: ranking: must name at least one strategy");
+    expect_error(MINIMAL "embedder: {type: openai}\n", NULL, 0,
+                 "t.yaml:4:18: embedder.model: missing (the openai embedder needs a model, like "
+                 "text-embedding-3-small)");
+    expect_error(MINIMAL "embedder: {dim: 64, model: m}\n", NULL, 0,
+                 "t.yaml:4:28: embedder.model: only the openai embedder uses model; add type: "
+                 "openai");
+    expect_error(MINIMAL "embedder: {dim: 4}\n", NULL, 0,
+                 "t.yaml:4:17: embedder.dim: must be between 8 and 4096 (got 4)");
+    expect_error(MINIMAL "embedder: bert\n", NULL, 0,
+                 "t.yaml:4:11: embedder.type: 'bert' is not one of hash, openai");
+    expect_error(MINIMAL "embedder: {type: openai, model: m, api_key_env: sk-123}\n", NULL, 0,
+                 "t.yaml:4:49: embedder.api_key_env: must be the name of an environment variable "
+                 "holding the key (like OPENAI_API_KEY), never the key itself");
+    expect_error(MINIMAL "  - {provider: sim, model: m2, params: {self_bias: -0.1}}\n", NULL, 0,
+                 "t.yaml:4:52: models[1].params.self_bias: must be between 0 and 1 (got -0.1)");
+}
+
+static void test_new_grader_errors(void **state)
+{
+    expect_error(MINIMAL "scoring: {graders: [judge]}\n", NULL, 0,
+                 "t.yaml:4:21: scoring.graders[0].judge: missing (a judge grader takes a judge's "
+                 "score; add a judges: section)");
+    expect_error(MINIMAL "judges: [m1]\nscoring:\n  graders: [{type: judge, judge: slef}]\n", NULL,
+                 0, "t.yaml:6:34: scoring.graders[0].judge: 'slef' is not one of m1");
+    expect_error(MINIMAL "judges: [m1]\nscoring:\n  graders: [{type: fuzzy, judge: m1}]\n", NULL, 0,
+                 "t.yaml:6:34: scoring.graders[0].judge: only judge graders use judge; add type: "
+                 "judge");
+    expect_error(MINIMAL "scoring:\n  graders: [{type: exact, keys: [a]}]\n", NULL, 0,
+                 "t.yaml:5:27: scoring.graders[0].keys: only json_match graders use keys; add "
+                 "type: json_match");
+    expect_error(MINIMAL "scoring:\n  graders: [{type: fuzzy, threshold: 1.2}]\n", NULL, 0,
+                 "t.yaml:5:38: scoring.graders[0].threshold: must be between -1 and 1 (got 1.2)");
+    expect_error(MINIMAL "scoring:\n  graders: [{type: json_match, keys: [a, \"\"]}]\n", NULL, 0,
+                 "t.yaml:5:42: scoring.graders[0].keys[1]: must not be empty");
+}
+
+/* The critique keys survive the JSON round trip, with every default written out. */
+static void test_critique_round_trip(void **state)
+{
+    const char *sources[] = {CRITIQUE, MINIMAL "judges: [m1]\nrevise: 1\n"
+                                               "scoring: {graders: [exact, judge, fuzzy]}\n"};
+    for (size_t i = 0; i < RS_ARRAY_LEN(sources); i++) {
+        rs_config_t *a = load_ok(sources[i], NULL, 0);
+        char *json = rs_config_to_json(a);
+        rs_err_t err = {{0}};
+        rs_config_t *b = rs_config_from_json(json, &err);
+        if (!b) fail_msg("%s\n%s", err.msg, json);
+        char *again = rs_config_to_json(b);
+        assert_string_equal(json, again);
+        assert_int_equal(a->n_judges, b->n_judges);
+        for (size_t j = 0; j < a->n_judges; j++) {
+            const rs_judge_cfg_t *x = &a->judges[j], *y = &b->judges[j];
+            assert_string_equal(x->name, y->name);
+            assert_int_equal(x->model_idx, y->model_idx);
+            assert_string_equal(x->template, y->template);
+            assert_int_equal(x->verdict.n_choices, y->verdict.n_choices);
+            for (size_t k = 0; k < x->verdict.n_choices; k++) {
+                assert_string_equal(x->verdict.choices[k].text, y->verdict.choices[k].text);
+                assert_true(x->verdict.choices[k].score == y->verdict.choices[k].score);
+            }
+            assert_true(!x->verdict.regex == !y->verdict.regex);
+            assert_true(x->verdict.min == y->verdict.min && x->verdict.max == y->verdict.max);
+            assert_true(x->threshold == y->threshold && x->reference == y->reference);
+        }
+        assert_int_equal(a->revise.rounds, b->revise.rounds);
+        assert_string_equal(a->revise.judge, b->revise.judge);
+        assert_memory_equal(&a->ranking, &b->ranking, sizeof(a->ranking));
+        assert_int_equal(a->embedder.type, b->embedder.type);
+        assert_int_equal(a->embedder.dim, b->embedder.dim);
+        for (size_t g = 0; g < a->scoring.n_graders; g++) {
+            assert_true(a->scoring.graders[g].threshold == b->scoring.graders[g].threshold);
+            assert_true(!a->scoring.graders[g].judge == !b->scoring.graders[g].judge);
+        }
+        if (i == 0) {
+            assert_non_null(strstr(json, "\"choices\": {\n"));
+            assert_non_null(strstr(json, "\"?\": 0.5,\n"));
+            assert_non_null(strstr(json, "\"regex\": \"Score: *([0-9.]+)\""));
+            assert_non_null(strstr(json, "\"max\": 10.0"));
+            assert_non_null(strstr(json, "\"ranking\": [\n    \"first\",\n    \"majority\"\n  ]"));
+            assert_non_null(strstr(json, "\"judge_accuracy\": 0.85"));
+        } else {
+            /* defaults written: the Y/N choices, no scale, the built-in templates, judges[0] */
+            assert_non_null(strstr(json, "\"N\": 0.0,\n"));
+            assert_non_null(strstr(json, "\"min\": null"));
+            assert_non_null(strstr(json, "\"judge\": \"m1\""));
+            assert_non_null(strstr(json, "\"dim\": 256"));
+            assert_non_null(strstr(json, "\"break_rate\": 0.05"));
+            assert_non_null(strstr(json, "\"threshold\": 0.8"));
+            assert_non_null(strstr(json, "\"oracle\""));
+        }
+        free(again);
+        free(json);
+        rs_config_destroy(&b);
+        rs_config_destroy(&a);
+    }
+}
+
+static void test_critique_overrides(void **state)
+{
+    const char *ov[] = {"judges.self.threshold=0.7",
+                        "judges.cross.verdict={choices: {A: 1, B: 0}}",
+                        "revise.rounds=0",
+                        "ranking=[first, judge]",
+                        "embedder=hash",
+                        "models.strong.params.fix_rate=1"};
+    rs_config_t *c = load_ok(CRITIQUE, ov, RS_ARRAY_LEN(ov));
+    assert_true(c->judges[0].threshold == 0.7);
+    assert_null(c->judges[1].verdict.regex);
+    assert_string_equal(c->judges[1].verdict.choices[0].text, "A");
+    assert_int_equal(c->revise.rounds, 0);
+    assert_true(c->ranking.use[RS_STRATEGY_JUDGE] && !c->ranking.use[RS_STRATEGY_MAJORITY]);
+    assert_true(c->models[0].fix_rate == 1);
+    rs_config_destroy(&c);
+    /* hash with the openai keys of the file still set is refused, pointing at them */
+    expect_error1(CRITIQUE, "embedder.type=hash",
+                  "t.yaml:24:33: embedder.model: only the openai embedder uses model; add type: "
+                  "openai");
+}
+
 static void test_destroy_and_names(void **state)
 {
     rs_config_destroy(NULL);
@@ -765,6 +1174,11 @@ static void test_destroy_and_names(void **state)
     assert_string_equal(rs_grader_kind_name((rs_grader_kind_t)99), "unknown");
     assert_string_equal(rs_extractor_kind_name(RS_EXTRACT_LAST_NUMBER), "last_number");
     assert_string_equal(rs_extractor_kind_name(RS_EXTRACT_NONE), "none");
+    assert_string_equal(rs_grader_kind_name(RS_GRADE_EMBED_SIM), "embed_sim");
+    assert_string_equal(rs_strategy_name(RS_STRATEGY_MAJORITY), "majority");
+    assert_string_equal(rs_strategy_name(RS_N_STRATEGIES), "unknown");
+    assert_string_equal(rs_embedder_kind_name(RS_EMBEDDER_OPENAI), "openai");
+    assert_string_equal(rs_embedder_kind_name((rs_embedder_kind_t)7), "unknown");
 }
 
 int main(void)
@@ -799,6 +1213,13 @@ int main(void)
         cmocka_unit_test(test_load_file_errors),
         cmocka_unit_test(test_string_lists),
         cmocka_unit_test(test_yaml_anchors),
+        cmocka_unit_test(test_critique_config),
+        cmocka_unit_test(test_critique_defaults),
+        cmocka_unit_test(test_judge_errors),
+        cmocka_unit_test(test_revise_ranking_embedder_errors),
+        cmocka_unit_test(test_new_grader_errors),
+        cmocka_unit_test(test_critique_round_trip),
+        cmocka_unit_test(test_critique_overrides),
         cmocka_unit_test(test_destroy_and_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

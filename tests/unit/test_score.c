@@ -1,5 +1,6 @@
-/* test_score: normalisation (table-driven), every extractor on realistic model outputs, and every
- * grader with case sensitivity, several targets, missing answers and skipped cases. */
+/* test_score: normalisation (table-driven), every extractor on realistic model outputs, every
+ * grader with case sensitivity, several targets, missing answers and skipped cases (json_match
+ * table-driven, judge and embed_sim through their values), and the parsing of judges' verdicts. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -318,6 +319,230 @@ static void test_grade_numeric(void **state)
     rs_scorer_destroy(&s);
 }
 
+static void test_grade_fuzzy(void **state)
+{
+    char *targets[] = {"", "Paris", "1234"};
+    rs_scorer_t *s = one_grader((rs_grader_cfg_t){.kind = RS_GRADE_FUZZY, .threshold = 0.8});
+    assert_int_equal(grade(s, "", "Paris", targets, 3), RS_VERDICT_CORRECT);
+    assert_int_equal(grade(s, "", "Pariss", targets, 3), RS_VERDICT_CORRECT); /* 5/6 */
+    assert_int_equal(grade(s, "", "Pari", targets, 3), RS_VERDICT_CORRECT);   /* 4/5 meets 0.8 */
+    assert_int_equal(grade(s, "", "Par", targets, 3), RS_VERDICT_WRONG);      /* 3/5 */
+    assert_int_equal(grade(s, "", "PARIS.", targets, 3), RS_VERDICT_CORRECT); /* case, '.' */
+    assert_int_equal(grade(s, "", "$1,234", targets, 3), RS_VERDICT_CORRECT); /* normalised */
+    assert_int_equal(grade(s, "", "London", targets, 3), RS_VERDICT_WRONG);
+    assert_int_equal(grade(s, "", NULL, targets, 3), RS_VERDICT_WRONG);
+    assert_int_equal(grade(s, "", "...", targets, 3), RS_VERDICT_WRONG);
+    assert_int_equal(grade(s, "", "Paris", NULL, 0), RS_VERDICT_SKIPPED);
+    assert_int_equal(grade(s, "", "Paris", targets, 1), RS_VERDICT_WRONG); /* only "" */
+    rs_scorer_destroy(&s);
+    s = one_grader((rs_grader_cfg_t){.kind = RS_GRADE_FUZZY, .threshold = 1, .case_sensitive = 1});
+    assert_int_equal(grade(s, "", "Paris", targets, 3), RS_VERDICT_CORRECT);
+    assert_int_equal(grade(s, "", "paris", targets, 3), RS_VERDICT_WRONG);
+    rs_scorer_destroy(&s);
+    s = one_grader((rs_grader_cfg_t){.kind = RS_GRADE_FUZZY, .threshold = 0});
+    assert_int_equal(grade(s, "", "xyz", targets, 3), RS_VERDICT_CORRECT);
+    rs_scorer_destroy(&s);
+    /* exactly at the threshold: 1 - 4/5 is 0.19999999999999996 in doubles, still correct */
+    s = one_grader((rs_grader_cfg_t){.kind = RS_GRADE_FUZZY, .threshold = 0.2});
+    assert_int_equal(grade(s, "", "Pxxxx", targets, 2), RS_VERDICT_CORRECT);
+    assert_int_equal(grade(s, "", "xxxxx", targets, 2), RS_VERDICT_WRONG);
+    rs_scorer_destroy(&s);
+}
+
+typedef struct json_row {
+    const char *keys[3]; /* NULL-terminated; keys[0] NULL: the target's keys */
+    const char *output, *extracted, *target, *target2;
+    rs_verdict_t want;
+} json_row_t;
+
+static const json_row_t json_rows[] = {
+    {{NULL},
+     "{\"a\": 1, \"b\": \"x\"}",
+     NULL,
+     "{\"a\": 1, \"b\": \"x\"}",
+     NULL,
+     RS_VERDICT_CORRECT},
+    /* extra keys and another order are fine; text around the object too */
+    {{NULL},
+     "So: {\"c\": 3, \"b\": \"x\", \"a\": 1} done.",
+     "3",
+     "{\"a\":1,\"b\":\"x\"}",
+     NULL,
+     RS_VERDICT_CORRECT},
+    {{NULL}, "{\"a\": 2, \"b\": \"x\"}", NULL, "{\"a\": 1, \"b\": \"x\"}", NULL, RS_VERDICT_WRONG},
+    {{NULL}, "{\"a\": 1}", NULL, "{\"a\": 1, \"b\": \"x\"}", NULL, RS_VERDICT_WRONG},
+    /* json_equal: an integer is not a real */
+    {{NULL}, "{\"a\": 1.0}", NULL, "{\"a\": 1}", NULL, RS_VERDICT_WRONG},
+    {{NULL},
+     "{\"a\": {\"x\": [1, 2]}}",
+     NULL,
+     "{\"a\": {\"x\": [1, 2]}}",
+     NULL,
+     RS_VERDICT_CORRECT},
+    {{NULL}, "{\"a\": {\"x\": [2, 1]}}", NULL, "{\"a\": {\"x\": [1, 2]}}", NULL, RS_VERDICT_WRONG},
+    /* listed keys only, and they must be in the target too */
+    {{"a", NULL},
+     "{\"a\": 1, \"b\": \"y\"}",
+     NULL,
+     "{\"a\": 1, \"b\": \"x\"}",
+     NULL,
+     RS_VERDICT_CORRECT},
+    {{"a", "b"},
+     "{\"a\": 1, \"b\": \"y\"}",
+     NULL,
+     "{\"a\": 1, \"b\": \"x\"}",
+     NULL,
+     RS_VERDICT_WRONG},
+    {{"c", NULL}, "{\"c\": 1}", NULL, "{\"a\": 1}", NULL, RS_VERDICT_WRONG},
+    /* the first '{' that starts a whole object */
+    {{NULL},
+     "set {x} then {\"a\": 1} and {\"a\": 2}",
+     NULL,
+     "{\"a\": 1}",
+     NULL,
+     RS_VERDICT_CORRECT},
+    {{NULL}, "no json here", NULL, "{\"a\": 1}", NULL, RS_VERDICT_WRONG},
+    {{NULL}, "{\"a\": 1", NULL, "{\"a\": 1}", NULL, RS_VERDICT_WRONG},
+    /* an extracted object wins over the output's first one */
+    {{NULL}, "{\"a\": 2}\n#### {\"a\": 1}", "{\"a\": 1}", "{\"a\": 1}", NULL, RS_VERDICT_CORRECT},
+    {{NULL}, NULL, "{\"a\": 1}", "{\"a\": 1}", NULL, RS_VERDICT_CORRECT},
+    {{NULL}, NULL, NULL, "{\"a\": 1}", NULL, RS_VERDICT_WRONG},
+    /* targets that are no JSON object are ignored; any target may match */
+    {{NULL}, "{\"a\": 1}", NULL, "1", "{\"a\": 1}", RS_VERDICT_CORRECT},
+    {{NULL}, "{\"a\": 1}", NULL, "not json", "[1]", RS_VERDICT_WRONG},
+    {{NULL}, "{\"a\": 1}", NULL, NULL, NULL, RS_VERDICT_SKIPPED},
+};
+
+static void test_grade_json_match(void **state)
+{
+    for (size_t i = 0; i < N_OF(json_rows); i++) {
+        const json_row_t *r = &json_rows[i];
+        rs_scorer_t *s = one_grader((rs_grader_cfg_t){
+            .kind = RS_GRADE_JSON_MATCH, .keys = r->keys[0] ? (char **)r->keys : NULL});
+        char *targets[] = {(char *)r->target, (char *)r->target2};
+        size_t n = r->target2 ? 2 : r->target ? 1 : 0;
+        rs_verdict_t got = grade(s, r->output, r->extracted, targets, n);
+        if (got != r->want) fail_msg("row %zu: got %d, want %d", i, got, r->want);
+        rs_scorer_destroy(&s);
+    }
+}
+
+static void test_grade_values(void **state)
+{
+    rs_grader_cfg_t g[] = {{.kind = RS_GRADE_EXACT},
+                           {.kind = RS_GRADE_JUDGE, .threshold = 0.5},
+                           {.kind = RS_GRADE_EMBED_SIM, .threshold = -0.5},
+                           {.kind = RS_GRADE_FUZZY, .threshold = 0.8}};
+    rs_scoring_cfg_t cfg = {.extractor = RS_EXTRACT_AUTO, .graders = g, .n_graders = 4};
+    rs_scorer_t *s = rs_scorer_new(&cfg, NULL);
+    assert_non_null(s);
+    assert_int_equal(rs_scorer_needs_value(s, 0), 0);
+    assert_int_equal(rs_scorer_needs_value(s, 1), 1);
+    assert_int_equal(rs_scorer_needs_value(s, 2), 1);
+    assert_int_equal(rs_scorer_needs_value(s, 3), 0);
+    assert_int_equal(rs_scorer_grade_value(s, 1, 0.5), RS_VERDICT_CORRECT);
+    assert_int_equal(rs_scorer_grade_value(s, 1, 0.49), RS_VERDICT_WRONG);
+    assert_int_equal(rs_scorer_grade_value(s, 1, NAN), RS_VERDICT_SKIPPED);
+    assert_int_equal(rs_scorer_grade_value(s, 2, -0.4), RS_VERDICT_CORRECT);
+    assert_int_equal(rs_scorer_grade_value(s, 2, -0.6), RS_VERDICT_WRONG);
+    /* a value grader has nothing to say about text */
+    char *targets[] = {"7"};
+    assert_int_equal(rs_scorer_grade(s, 1, "7", "7", targets, 1), RS_VERDICT_SKIPPED);
+    assert_int_equal(rs_scorer_grade(s, 2, "7", "7", targets, 1), RS_VERDICT_SKIPPED);
+    rs_scorer_destroy(&s);
+
+    rs_err_t err = {{0}};
+    g[1].threshold = NAN;
+    cfg.n_graders = 2;
+    assert_null(rs_scorer_new(&cfg, &err));
+    assert_string_equal(err.msg, "scoring.graders[1] '': threshold must be in [-1, 1]");
+}
+
+/* ---- verdicts ---- */
+
+typedef struct verdict_row {
+    const char *text;
+    int parsed;
+    double score;
+} verdict_row_t;
+
+static void check_verdicts(const rs_verdict_cfg_t *cfg, const verdict_row_t *rows, size_t n)
+{
+    rs_err_t err = {{0}};
+    rs_verdict_parser_t *p = rs_verdict_parser_new(cfg, &err);
+    if (!p) fail_msg("%s", err.msg);
+    for (size_t i = 0; i < n; i++) {
+        double score = -1;
+        int parsed = rs_verdict_parse(p, rows[i].text, &score);
+        if (parsed != rows[i].parsed || (parsed && score != rows[i].score))
+            fail_msg("row %zu '%s': parsed %d score %g", i, rows[i].text ? rows[i].text : "(null)",
+                     parsed, score);
+    }
+    rs_verdict_parser_destroy(&p);
+    assert_null(p);
+    rs_verdict_parser_destroy(&p);
+}
+
+static void test_verdict_choices(void **state)
+{
+    rs_verdict_choice_t yn[] = {{"N", 0}, {"Y", 1}};
+    const verdict_row_t rows[] = {
+        {"Looks fine.\nVerdict: Y", 1, 1},
+        {"Looks wrong.\nVerdict: N", 1, 0},
+        {"Yes, Y at first; but then N.", 1, 0}, /* the last one wins */
+        {"Verdict: Y\nMY NOTE: Nice", 1, 1},    /* not inside words */
+        {"Verdict: Y.", 1, 1},
+        {"Verdict: y", 0, 0}, /* case-sensitive */
+        {"Verdict: maybe", 0, 0},
+        {"", 0, 0},
+        {NULL, 0, 0},
+    };
+    rs_verdict_cfg_t cfg = {.choices = yn, .n_choices = 2};
+    check_verdicts(&cfg, rows, N_OF(rows));
+
+    /* two choices ending at the same byte: the longer wins */
+    rs_verdict_choice_t words[] = {{"correct", 1}, {"not correct", 0}, {"(B)", 0.25}};
+    const verdict_row_t rows2[] = {
+        {"The answer is correct", 1, 1},
+        {"The answer is not correct", 1, 0},
+        {"incorrect, or rather correctly done", 0, 0},
+        {"not correct... it is correct!", 1, 1},
+        {"pick x(B)y", 1, 0.25}, /* no word boundary needed at non-alphanumeric ends */
+    };
+    rs_verdict_cfg_t cfg2 = {.choices = words, .n_choices = 3};
+    check_verdicts(&cfg2, rows2, N_OF(rows2));
+}
+
+static void test_verdict_regex(void **state)
+{
+    const verdict_row_t rows[] = {
+        {"Score: 7", 1, 0.7},   {"Score: 3\nthen Score:  9", 1, 0.9}, /* the last match */
+        {"Score: 12", 1, 1},                                          /* clamped */
+        {"Score: **5**", 0, 0}, /* the pattern wants digits right there */
+        {"Score: .", 0, 0},     /* not a number */
+        {"no score", 0, 0},
+    };
+    rs_verdict_cfg_t cfg = {.regex = "Score: *([0-9.]+)", .min = 0, .max = 10};
+    check_verdicts(&cfg, rows, N_OF(rows));
+    const verdict_row_t rows2[] = {
+        {"I give it 3/5", 1, 0.5}, {"1/5", 1, 0}, {"0/5", 1, 0}, {"**4**/5", 1, 0.75}};
+    rs_verdict_cfg_t cfg2 = {.regex = "(\\S+)/5", .min = 1, .max = 5};
+    check_verdicts(&cfg2, rows2, N_OF(rows2));
+    const verdict_row_t rows3[] = {{"8/10", 0, 0}}; /* the whole match "8/10" is no number */
+    rs_verdict_cfg_t cfg3 = {.regex = "\\d+/10", .max = 10};
+    check_verdicts(&cfg3, rows3, N_OF(rows3));
+
+    rs_err_t err = {{0}};
+    rs_verdict_cfg_t bad = {.regex = "(", .max = 1};
+    assert_null(rs_verdict_parser_new(&bad, &err));
+    assert_non_null(strstr(err.msg, "verdict.regex: bad regex"));
+    rs_verdict_cfg_t none = {0};
+    assert_null(rs_verdict_parser_new(&none, &err));
+    assert_string_equal(err.msg, "verdict: needs choices or a regex");
+    rs_verdict_cfg_t flat = {.regex = "(\\d)", .min = 2, .max = 2};
+    assert_null(rs_verdict_parser_new(&flat, &err));
+}
+
 /* Extraction then grading, the way a worker uses a scorer with several graders. */
 static void test_pipeline(void **state)
 {
@@ -342,12 +567,23 @@ static void test_pipeline(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_normalize_table),     cmocka_unit_test(test_answer_number),
-        cmocka_unit_test(test_format_number),       cmocka_unit_test(test_extractors),
-        cmocka_unit_test(test_extract_null_output), cmocka_unit_test(test_scorer_errors),
-        cmocka_unit_test(test_grade_exact),         cmocka_unit_test(test_grade_includes),
-        cmocka_unit_test(test_grade_regex_pattern), cmocka_unit_test(test_grade_regex_targets),
-        cmocka_unit_test(test_grade_numeric),       cmocka_unit_test(test_pipeline),
+        cmocka_unit_test(test_normalize_table),
+        cmocka_unit_test(test_answer_number),
+        cmocka_unit_test(test_format_number),
+        cmocka_unit_test(test_extractors),
+        cmocka_unit_test(test_extract_null_output),
+        cmocka_unit_test(test_scorer_errors),
+        cmocka_unit_test(test_grade_exact),
+        cmocka_unit_test(test_grade_includes),
+        cmocka_unit_test(test_grade_regex_pattern),
+        cmocka_unit_test(test_grade_regex_targets),
+        cmocka_unit_test(test_grade_numeric),
+        cmocka_unit_test(test_grade_fuzzy),
+        cmocka_unit_test(test_grade_json_match),
+        cmocka_unit_test(test_grade_values),
+        cmocka_unit_test(test_verdict_choices),
+        cmocka_unit_test(test_verdict_regex),
+        cmocka_unit_test(test_pipeline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
