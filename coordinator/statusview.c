@@ -4,20 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int64_t field_int(json_t *m, const char *k)
-{
-    int64_t v = 0;
-    const char *s = json_string_value(json_object_get(m, k));
-    if (s) rs_parse_i64(s, &v);
-    return v;
-}
-
-static const char *field_str(json_t *m, const char *k)
-{
-    const char *s = json_string_value(json_object_get(m, k));
-    return s ? s : "";
-}
-
 /* The run's usage counters (coord_usage_json's snapshot), or an empty object. */
 static json_t *usage(coord_store_t *st, const char *run_id)
 {
@@ -37,10 +23,10 @@ static json_t *live_workers(coord_store_t *st, const char *run_id)
 
 json_t *coord_status_json(coord_store_t *st, const char *run_id, json_t *m)
 {
-    int64_t total = field_int(m, "total"), done = field_int(m, "done");
-    int64_t started = field_int(m, "started_at"), updated = field_int(m, "updated_at");
-    int64_t finished = field_int(m, "finished_at");
-    int running = strcmp(field_str(m, "status"), "running") == 0;
+    int64_t total = coord_manifest_int(m, "total"), done = coord_manifest_int(m, "done");
+    int64_t started = coord_manifest_int(m, "started_at"), updated = coord_manifest_int(m, "updated_at");
+    int64_t finished = coord_manifest_int(m, "finished_at");
+    int running = strcmp(coord_manifest_str(m, "status"), "running") == 0;
     int64_t end = running ? rs_wall_ms() : (finished ? finished : updated);
     double secs = (double)(end - started) / 1000.0;
     double rate = secs > 0 ? (double)done / secs : 0;
@@ -48,13 +34,13 @@ json_t *coord_status_json(coord_store_t *st, const char *run_id, json_t *m)
     int live = running && json_is_array(workers);
     json_t *eta = live && rate > 0 ? json_real((double)(total - done) / rate) : json_null();
     return json_pack("{sssssssbsIsIsIsIsfsfsfsosssssoso}", "run_id", run_id, "name",
-                     field_str(m, "name"), "status", field_str(m, "status"), "live", live,
+                     coord_manifest_str(m, "name"), "status", coord_manifest_str(m, "status"), "live", live,
                      "total", (json_int_t)total, "done", (json_int_t)done, "failed",
-                     (json_int_t)field_int(m, "failed"), "skipped",
-                     (json_int_t)field_int(m, "skipped"), "percent",
+                     (json_int_t)coord_manifest_int(m, "failed"), "skipped",
+                     (json_int_t)coord_manifest_int(m, "skipped"), "percent",
                      total ? 100.0 * (double)done / (double)total : 100.0, "elapsed_seconds", secs,
                      "cases_per_second", rate, "eta_seconds", eta, "dataset",
-                     field_str(m, "dataset_path"), "coordinator", field_str(m, "coordinator"),
+                     coord_manifest_str(m, "dataset_path"), "coordinator", coord_manifest_str(m, "coordinator"),
                      "workers", live ? workers : (json_decref(workers), json_array()),
                      "usage", usage(st, run_id));
 }

@@ -512,3 +512,16 @@ char *coord_store_run_fetch(coord_store_t *st, const char *run_id, const char *s
     if (r) freeReplyObject(r);
     return v;
 }
+
+const char *coord_manifest_str(json_t *manifest, const char *field)
+{
+    const char *s = json_string_value(json_object_get(manifest, field));
+    return s ? s : "";
+}
+
+int64_t coord_manifest_int(json_t *manifest, const char *field)
+{
+    int64_t v = 0;
+    rs_parse_i64(coord_manifest_str(manifest, field), &v);
+    return v;
+}

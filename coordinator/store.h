@@ -79,6 +79,10 @@ int coord_store_run_put(coord_store_t *st, const char *run_id, const char *suffi
                         const char *value, rs_err_t *err);
 char *coord_store_run_fetch(coord_store_t *st, const char *run_id, const char *suffix);
 
+/* A manifest field (every value is a string in Redis) as text ("" when absent) or integer (0). */
+const char *coord_manifest_str(json_t *manifest, const char *field);
+int64_t coord_manifest_int(json_t *manifest, const char *field);
+
 /* Who holds the run lock now (heap), or NULL when nobody does. */
 char *coord_store_lock_holder(coord_store_t *st, const char *run_id);
 int coord_store_lock_steal(coord_store_t *st, const char *run_id, const char *holder,

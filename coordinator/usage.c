@@ -79,20 +79,36 @@ static void add_errors(json_t *into, json_t *errors)
     }
 }
 
-static void add_model(model_usage_t *m, json_t *s)
+static void add_counts(model_usage_t *m, json_t *s)
 {
     m->calls += (uint64_t)json_integer_value(json_object_get(s, "calls"));
     m->input_tokens += json_integer_value(json_object_get(s, "input_tokens"));
     m->output_tokens += json_integer_value(json_object_get(s, "output_tokens"));
     add_errors(m->errors, json_object_get(s, "errors"));
+}
+
+/* A RESULT's stats carry each call's latency. */
+static void add_stats(model_usage_t *m, json_t *s)
+{
+    add_counts(m, s);
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(s, "latency_ms"), i, v) add_latency(m, json_number_value(v));
 }
 
-int coord_usage_add(coord_usage_t *u, const char *stats, size_t len)
+/* A stored snapshot carries the histogram already folded. */
+static void add_snapshot(model_usage_t *m, json_t *s)
 {
-    json_t *o = json_loadb(stats, len, 0, NULL);
+    add_counts(m, s);
+    json_t *b = json_object_get(s, "buckets");
+    for (size_t i = 0; i < COORD_USAGE_BUCKETS && i < json_array_size(b); i++)
+        m->buckets[i] += (uint64_t)json_integer_value(json_array_get(b, i));
+    m->lat_sum += json_number_value(json_object_get(s, "latency_sum_ms"));
+}
+
+/* Parses a {"<model>": {...}} object and folds each known model's entry with add. */
+static int fold(coord_usage_t *u, json_t *o, void (*add)(model_usage_t *, json_t *))
+{
     if (!json_is_object(o)) {
         json_decref(o);
         return -1;
@@ -101,35 +117,20 @@ int coord_usage_add(coord_usage_t *u, const char *stats, size_t len)
     json_t *s;
     json_object_foreach(o, name, s) {
         model_usage_t *m = find(u, name);
-        if (m && json_is_object(s)) add_model(m, s);
+        if (m && json_is_object(s)) add(m, s);
     }
     json_decref(o);
     return 0;
 }
 
+int coord_usage_add(coord_usage_t *u, const char *stats, size_t len)
+{
+    return fold(u, json_loadb(stats, len, 0, NULL), add_stats);
+}
+
 int coord_usage_merge(coord_usage_t *u, const char *snapshot)
 {
-    json_t *o = json_loads(snapshot, 0, NULL);
-    if (!json_is_object(o)) {
-        json_decref(o);
-        return -1;
-    }
-    const char *name;
-    json_t *s;
-    json_object_foreach(o, name, s) {
-        model_usage_t *m = find(u, name);
-        if (!m) continue;
-        m->calls += (uint64_t)json_integer_value(json_object_get(s, "calls"));
-        m->input_tokens += json_integer_value(json_object_get(s, "input_tokens"));
-        m->output_tokens += json_integer_value(json_object_get(s, "output_tokens"));
-        add_errors(m->errors, json_object_get(s, "errors"));
-        json_t *b = json_object_get(s, "buckets");
-        for (size_t i = 0; i < COORD_USAGE_BUCKETS && i < json_array_size(b); i++)
-            m->buckets[i] += (uint64_t)json_integer_value(json_array_get(b, i));
-        m->lat_sum += json_number_value(json_object_get(s, "latency_sum_ms"));
-    }
-    json_decref(o);
-    return 0;
+    return fold(u, json_loads(snapshot, 0, NULL), add_snapshot);
 }
 
 static double cost(const model_usage_t *m)
