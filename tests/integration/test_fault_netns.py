@@ -4,6 +4,7 @@ worker host's link is cut: its leases expire and the other host takes its cases;
 comes back the worker rejoins. The report equals a one-machine run's. Skipped with a clear message
 where namespaces cannot be created."""
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -55,6 +56,8 @@ def link(host, state):
 def main():
     if os.geteuid() != 0:
         rslib.skip("network namespaces need root")
+    if not shutil.which("ip"):
+        rslib.skip("the ip command is missing (apt-get install -y iproute2)")
     probe = sh("ip", "netns", "add", TAG + "-probe", check=False)
     if probe.returncode != 0:
         rslib.skip("cannot create network namespaces here: " + probe.stderr.strip())
