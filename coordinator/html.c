@@ -1,13 +1,16 @@
 /* html: report.html. One function per report section, keyed by the report field it needs (see
  * SECTIONS at the end), horizontal SVG bar charts with Wilson-interval whiskers, and every report
  * string escaped. The data attributes on key numbers (data-model, data-grader, data-tag,
- * data-metric) and the element ids are the page's stable interface for tests and scrapers. */
+ * data-strategy, data-round, data-judge, data-split, data-metric) and the element ids are the
+ * page's stable interface for tests and scrapers. */
 #include "html.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "analysis.h"
 #include "report.h"
 #include "util.h"
 
@@ -149,16 +152,35 @@ static void put_time_ms(rs_buf_t *b, long long ms)
 /* Which number a cell holds: its data attributes. NULL parts are left out. */
 typedef struct cell_key {
     const char *tag, *model, *grader;
+    const char *strategy, *round, *judge, *split;
 } cell_key_t;
+
+static void key_attrs(rs_buf_t *b, const cell_key_t *k)
+{
+    attr(b, "data-tag", k->tag);
+    attr(b, "data-model", k->model);
+    attr(b, "data-grader", k->grader);
+    attr(b, "data-strategy", k->strategy);
+    attr(b, "data-round", k->round);
+    attr(b, "data-judge", k->judge);
+    attr(b, "data-split", k->split);
+}
 
 static void td_num(rs_buf_t *b, const cell_key_t *k, const char *metric)
 {
     rs_buf_puts(b, "<td class=\"n\"");
-    attr(b, "data-tag", k->tag);
-    attr(b, "data-model", k->model);
-    attr(b, "data-grader", k->grader);
+    key_attrs(b, k);
     attr(b, "data-metric", metric);
     rs_buf_putc(b, '>');
+}
+
+/* A statistic with prec decimals (prec < 0: -prec significant digits, for p-values that may be
+ * tiny), or n/a when the report has null (undefined). */
+static void td_real(rs_buf_t *b, const cell_key_t *k, const char *metric, json_t *v, int prec)
+{
+    td_num(b, k, metric);
+    coord_put_num(b, v, prec);
+    rs_buf_puts(b, "</td>");
 }
 
 static void td_int(rs_buf_t *b, const cell_key_t *k, const char *metric, long long v)
@@ -372,9 +394,7 @@ static void chart_bar(rs_buf_t *b, const layout_t *l, const bar_t *bar, int y)
     rs_buf_printf(b,
                   "<rect class=\"bar\" x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"",
                   l->plot_x, y, PLOT_W * a, BAR_H, colour(bar->colour));
-    attr(b, "data-tag", bar->key.tag);
-    attr(b, "data-model", bar->key.model);
-    attr(b, "data-grader", bar->key.grader);
+    key_attrs(b, &bar->key);
     rs_buf_printf(b, " data-accuracy=\"%.6f\">", a);
     bar_tooltip(b, bar, a);
     rs_buf_puts(b, "</rect>");
@@ -498,8 +518,8 @@ static void sec_accuracy(rs_buf_t *b, json_t *report, json_t *models)
     json_array_foreach(models, i, m)
     {
         const char *name = jstr(m, "name");
-        json_array_foreach(json_object_get(m, "graders"), j, g)
-            bars_add(&bs, (bar_t){name, jstr(g, "name"), g, i, {NULL, name, jstr(g, "name")}});
+        json_array_foreach(json_object_get(m, "graders"), j, g) bars_add(
+            &bs, (bar_t){name, jstr(g, "name"), g, i, {.model = name, .grader = jstr(g, "name")}});
     }
     if (bs.n == 0) return;
     rs_buf_puts(b, "<section id=\"accuracy\">\n<h2>Accuracy</h2>\n<p class=\"note\">Accuracy = "
@@ -553,7 +573,7 @@ static void models_latency(rs_buf_t *b, const cell_key_t *k, json_t *lat)
 
 static void models_row(rs_buf_t *b, json_t *m)
 {
-    cell_key_t k = {NULL, jstr(m, "name"), NULL};
+    cell_key_t k = {.model = jstr(m, "name")};
     rs_buf_puts(b, "<tr>");
     td_text(b, k.model);
     td_text(b, jstr(m, "provider"));
@@ -611,7 +631,9 @@ static void tags_chart(rs_buf_t *b, json_t *tags)
                                   jstr(m, "name"),
                                   g,
                                   j,
-                                  {jstr(t, "tag"), jstr(m, "name"), jstr(g, "name")}});
+                                  {.tag = jstr(t, "tag"),
+                                   .model = jstr(m, "name"),
+                                   .grader = jstr(g, "name")}});
         }
     }
     if (bs.n == 0) return;
@@ -653,7 +675,8 @@ static void tags_table_tag(rs_buf_t *b, json_t *t)
     json_array_foreach(json_object_get(t, "models"), j, m)
         json_array_foreach(json_object_get(m, "graders"), k, g)
     {
-        cell_key_t key = {jstr(t, "tag"), jstr(m, "name"), jstr(g, "name")};
+        cell_key_t key = {
+            .tag = jstr(t, "tag"), .model = jstr(m, "name"), .grader = jstr(g, "name")};
         rs_buf_puts(b, "<tr>");
         if (first) {
             rs_buf_printf(b, "<th scope=\"rowgroup\" rowspan=\"%zu\">", rows);
@@ -722,6 +745,361 @@ static void sec_resources(rs_buf_t *b, json_t *report, json_t *res)
     rs_buf_puts(b, "</dl>\n</section>\n");
 }
 
+/* ---- ranking strategies, revision rounds ---- */
+
+static int any_model_array(json_t *models, const char *field, size_t min)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(models, i, m)
+    {
+        if (json_array_size(json_object_get(m, field)) >= min) return 1;
+    }
+    return 0;
+}
+
+/* The McNemar cells of a strategy's first-grader row: b, c and the exact p; dashes elsewhere. */
+static void mcnemar_cells(rs_buf_t *b, const cell_key_t *k, json_t *t)
+{
+    if (!json_is_object(t)) {
+        rs_buf_puts(b, "<td class=\"n\">\xE2\x80\x94</td><td class=\"n\">\xE2\x80\x94</td>"
+                       "<td class=\"n\">\xE2\x80\x94</td>");
+        return;
+    }
+    td_int(b, k, "mcnemar_b", jint(t, "b"));
+    td_int(b, k, "mcnemar_c", jint(t, "c"));
+    td_real(b, k, "mcnemar_p", json_object_get(t, "exact_p"), -3);
+}
+
+static void strategies_rows(rs_buf_t *b, json_t *m)
+{
+    size_t j, g;
+    json_t *s, *gr;
+    json_array_foreach(json_object_get(m, "strategies"), j, s)
+        json_array_foreach(json_object_get(s, "graders"), g, gr)
+    {
+        cell_key_t k = {
+            .model = jstr(m, "name"), .grader = jstr(gr, "name"), .strategy = jstr(s, "name")};
+        rs_buf_puts(b, "<tr>");
+        td_text(b, k.model);
+        td_text(b, k.strategy);
+        td_text(b, k.grader);
+        counts_cells(b, &k, gr);
+        mcnemar_cells(b, &k, g == 0 ? json_object_get(s, "mcnemar_vs_first") : NULL);
+        rs_buf_puts(b, "</tr>\n");
+    }
+}
+
+static void sec_strategies(rs_buf_t *b, json_t *report, json_t *models)
+{
+    static const char *const cols[] = {"model", "strategy", "grader",     COUNT_COLS,
+                                       "#b",    "#c",       "#McNemar p", NULL};
+    bars_t bs = {0};
+    size_t i, j;
+    json_t *m, *s;
+    if (!any_model_array(models, "strategies", 2)) return;
+    json_array_foreach(models, i, m) json_array_foreach(json_object_get(m, "strategies"), j, s)
+    {
+        json_t *g = json_array_get(json_object_get(s, "graders"), 0);
+        if (g)
+            bars_add(&bs, (bar_t){jstr(m, "name"),
+                                  jstr(s, "name"),
+                                  g,
+                                  j,
+                                  {.model = jstr(m, "name"),
+                                   .grader = jstr(g, "name"),
+                                   .strategy = jstr(s, "name")}});
+    }
+    rs_buf_puts(b, "<section id=\"strategies\">\n<h2>Ranking strategies</h2>\n<p class=\"note\">"
+                   "Which candidate each strategy picks, graded by the first grader, with Wilson "
+                   "95% intervals. b = cases <code>first</code> got wrong and the strategy right, "
+                   "c = the reverse; p is McNemar's exact test of the two.</p>\n");
+    svg_chart(b, "chart-strategies", "Accuracy per model and ranking strategy, with 95% intervals",
+              &bs);
+    table_open(b, "table-strategies", cols);
+    json_array_foreach(models, i, m) strategies_rows(b, m);
+    table_close(b);
+    rs_buf_puts(b, "</section>\n");
+    free(bs.v);
+}
+
+static void flips_row(rs_buf_t *b, json_t *m)
+{
+    json_t *f = json_object_get(m, "flips"), *t = json_object_get(f, "mcnemar");
+    cell_key_t k = {.model = jstr(m, "name")};
+    if (!json_is_object(f)) return;
+    rs_buf_puts(b, "<tr>");
+    td_text(b, k.model);
+    td_int(b, &k, "pairs", jint(f, "pairs"));
+    td_int(b, &k, "wrong_to_right", jint(f, "wrong_to_right"));
+    td_int(b, &k, "right_to_wrong", jint(f, "right_to_wrong"));
+    td_real(b, &k, "mcnemar_p", json_object_get(t, "exact_p"), -3);
+    rs_buf_puts(b, "</tr>\n");
+}
+
+/* Bars of round r carry the label "round r"; labels holds the texts while the chart is drawn. */
+static void sec_rounds(rs_buf_t *b, json_t *report, json_t *models)
+{
+    static const char *const cols[] = {"model",
+                                       "#cases compared",
+                                       "#wrong \xE2\x86\x92 right",
+                                       "#right \xE2\x86\x92 wrong",
+                                       "#McNemar p",
+                                       NULL};
+    size_t i, j, n = 0;
+    json_t *m, *r;
+    if (!any_model_array(models, "rounds", 2)) return;
+    json_array_foreach(models, i, m) n += json_array_size(json_object_get(m, "rounds"));
+    char(*labels)[2][24] = rs_xcalloc(n + 1, sizeof(*labels));
+    bars_t bs = {0};
+    json_array_foreach(models, i, m) json_array_foreach(json_object_get(m, "rounds"), j, r)
+    {
+        json_t *g = json_array_get(json_object_get(r, "graders"), 0);
+        if (!g) continue;
+        snprintf(labels[bs.n][0], sizeof(labels[bs.n][0]), "round %lld", jint(r, "round"));
+        snprintf(labels[bs.n][1], sizeof(labels[bs.n][1]), "%lld", jint(r, "round"));
+        bars_add(&bs, (bar_t){jstr(m, "name"),
+                              labels[bs.n][0],
+                              g,
+                              i,
+                              {.model = jstr(m, "name"),
+                               .grader = jstr(g, "name"),
+                               .round = labels[bs.n][1]}});
+    }
+    rs_buf_puts(b,
+                "<section id=\"rounds\">\n<h2>Critique and revision rounds</h2>\n<p class=\"note\">"
+                "Round 0 is each model's original answer (candidate 0), round r its r-th "
+                "revision after a critique, graded by the first grader. Flips compare a case's "
+                "original answer with its last revision.</p>\n");
+    svg_chart(b, "chart-rounds", "Accuracy per revision round, with 95% intervals", &bs);
+    table_open(b, "table-flips", cols);
+    json_array_foreach(models, i, m) flips_row(b, m);
+    table_close(b);
+    rs_buf_puts(b, "</section>\n");
+    free(bs.v);
+    free(labels);
+}
+
+/* ---- judges ---- */
+
+static void judge_row(rs_buf_t *b, json_t *j, const char *split)
+{
+    static const char *const confusion[] = {"tp", "fp", "tn", "fn"};
+    static const char *const stats[] = {"precision", "recall", "kappa", "auroc"};
+    json_t *q = json_object_get(j, split), *c = json_object_get(q, "confusion");
+    if (!json_is_object(q) || (strcmp(split, "all") != 0 && jint(q, "n") == 0)) return;
+    cell_key_t k = {.judge = jstr(j, "name"), .split = split};
+    rs_buf_puts(b, "<tr>");
+    td_text(b, k.judge);
+    td_text(b, json_is_string(json_object_get(j, "model")) ? jstr(j, "model") : "?");
+    td_text(b, split);
+    td_int(b, &k, "n", jint(q, "n"));
+    td_int(b, &k, "unparsed", jint(q, "unparsed"));
+    td_int(b, &k, "errors", jint(q, "errors"));
+    for (size_t i = 0; i < RS_ARRAY_LEN(confusion); i++)
+        td_int(b, &k, confusion[i], jint(c, confusion[i]));
+    for (size_t i = 0; i < RS_ARRAY_LEN(stats); i++)
+        td_real(b, &k, stats[i], json_object_get(q, stats[i]), 3);
+    rs_buf_puts(b, "</tr>\n");
+}
+
+/* Histogram geometry: a bin is two bars side by side (correct, wrong), heights the share of
+ * that class's candidates, so that classes of very different sizes compare by shape. */
+enum { H_LEFT = 46, H_BIN = 52, H_BAR = 20, H_PLOT = 150, H_TOP = 10, H_AXIS = 40 };
+
+static double series_total(json_t *a)
+{
+    double t = 0;
+    for (size_t i = 0; i < json_array_size(a); i++)
+        t += (double)json_integer_value(json_array_get(a, i));
+    return t;
+}
+
+static double share(json_t *a, size_t i, double total)
+{
+    return total > 0 ? (double)json_integer_value(json_array_get(a, i)) / total : 0;
+}
+
+static void hist_bar(rs_buf_t *b, json_t *series, size_t i, double total, double top, int x,
+                     const char *cls, size_t col, size_t bins)
+{
+    double f = share(series, i, total), h = H_PLOT * f / top;
+    rs_buf_printf(b,
+                  "<rect class=\"hbar\" x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%.1f\" "
+                  "fill=\"%s\" data-class=\"%s\" data-bin=\"%zu\" data-count=\"%lld\">"
+                  "<title>%s, score %.1f\xE2\x80\x93%.1f: %lld (%.1f%%)</title></rect>\n",
+                  x, H_TOP + H_PLOT - h, H_BAR, h, colour(col), cls, i,
+                  (long long)json_integer_value(json_array_get(series, i)), cls,
+                  (double)i / (double)bins, (double)(i + 1) / (double)bins,
+                  (long long)json_integer_value(json_array_get(series, i)), 100 * f);
+}
+
+static void svg_histogram(rs_buf_t *b, const char *id, json_t *hist)
+{
+    json_t *cor = json_object_get(hist, "correct"), *wr = json_object_get(hist, "wrong");
+    size_t bins = json_array_size(cor);
+    if (bins == 0 || json_array_size(wr) != bins) return;
+    double tc = series_total(cor), tw = series_total(wr), top = 0;
+    for (size_t i = 0; i < bins; i++) {
+        if (share(cor, i, tc) > top) top = share(cor, i, tc);
+        if (share(wr, i, tw) > top) top = share(wr, i, tw);
+    }
+    top = top > 0 ? ceil(top * 10 - 1e-9) / 10 : 1;
+    int width = H_LEFT + (int)bins * H_BIN + 16, height = H_TOP + H_PLOT + H_AXIS;
+    rs_buf_printf(b,
+                  "<svg id=\"%s\" class=\"chart hist\" xmlns=\"http://www.w3.org/2000/svg\" "
+                  "role=\"img\" aria-label=\"Judge scores of correct and wrong answers\" "
+                  "viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\">\n"
+                  "<title>Judge scores of correct and wrong answers</title>\n",
+                  id, width, height, width, height);
+    for (int t = 0; t <= 2; t++) {
+        double y = H_TOP + H_PLOT - H_PLOT * t / 2.0;
+        rs_buf_printf(
+            b,
+            "<line class=\"%s\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\"/>"
+            "<text class=\"tick\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.0f%%</text>\n",
+            t ? "grid" : "axis", H_LEFT, width - 8, y, y, H_LEFT - 6, y + 4, 100 * top * t / 2);
+    }
+    for (size_t i = 0; i < bins; i++) {
+        int x = H_LEFT + (int)i * H_BIN + 5;
+        hist_bar(b, cor, i, tc, top, x, "correct", 0, bins);
+        hist_bar(b, wr, i, tw, top, x + H_BAR + 2, "wrong", 1, bins);
+    }
+    for (size_t i = 0; i <= bins; i += 2)
+        rs_buf_printf(b,
+                      "<text class=\"tick\" x=\"%d\" y=\"%d\" text-anchor=\"middle\">%.1f</text>",
+                      H_LEFT + (int)i * H_BIN, H_TOP + H_PLOT + 16, (double)i / (double)bins);
+    rs_buf_printf(b,
+                  "\n<text class=\"tick\" x=\"%d\" y=\"%d\" text-anchor=\"middle\">judge score"
+                  "</text>\n</svg>\n",
+                  H_LEFT + (int)bins * H_BIN / 2, H_TOP + H_PLOT + 34);
+}
+
+static void judge_histogram(rs_buf_t *b, json_t *j, size_t i)
+{
+    json_t *q = json_object_get(j, "all"), *hist = json_object_get(q, "histogram");
+    if (!json_is_object(hist)) return;
+    rs_buf_puts(b, "<figure class=\"judge-hist\"><figcaption>Judge <code>");
+    esc(b, jstr(j, "name"));
+    rs_buf_printf(b,
+                  "</code>: scores of the answers the first grader marked correct "
+                  "(<span class=\"sw\" style=\"background:%s\"></span>",
+                  colour(0));
+    put_int(b, (long long)series_total(json_object_get(hist, "correct")));
+    rs_buf_printf(b, ") and wrong (<span class=\"sw\" style=\"background:%s\"></span>", colour(1));
+    put_int(b, (long long)series_total(json_object_get(hist, "wrong")));
+    rs_buf_puts(b, "), as shares of each</figcaption>\n");
+    char id[32];
+    snprintf(id, sizeof(id), "hist-judge-%zu", i);
+    svg_histogram(b, id, hist);
+    rs_buf_puts(b, "</figure>\n");
+}
+
+static void sec_judges(rs_buf_t *b, json_t *report, json_t *judges)
+{
+    static const char *const cols[] = {"judge",      "model",   "answers", "#n",     "#unparsed",
+                                       "#errors",    "#tp",     "#fp",     "#tn",    "#fn",
+                                       "#precision", "#recall", "#kappa",  "#AUROC", NULL};
+    size_t i;
+    json_t *j;
+    if (json_array_size(judges) == 0) return;
+    rs_buf_puts(b, "<section id=\"judges\">\n<h2>Judges</h2>\n<p class=\"note\">Each judge's "
+                   "verdicts held against the first grader's (positive = correct): "
+                   "<code>self</code> counts a model judging its own answers, <code>cross</code> "
+                   "another model's. Unparsed verdicts and failed judge calls are counted apart."
+                   "</p>\n");
+    table_open(b, "table-judges", cols);
+    json_array_foreach(judges, i, j)
+    {
+        judge_row(b, j, "all");
+        judge_row(b, j, "self");
+        judge_row(b, j, "cross");
+    }
+    table_close(b);
+    json_array_foreach(judges, i, j) judge_histogram(b, j, i);
+    rs_buf_puts(b, "</section>\n");
+}
+
+/* ---- failure clusters, near-duplicate prompts ---- */
+
+enum { EXAMPLE_CHARS = 600, PROMPT_CHARS = 120 };
+
+static void cluster_example(rs_buf_t *b, json_t *e)
+{
+    rs_buf_puts(b, "<li><code class=\"case\">");
+    esc(b, jstr(e, "case_id"));
+    rs_buf_puts(b, "</code> \xC2\xB7 ");
+    esc(b, jstr(e, "model"));
+    rs_buf_puts(b, "<pre>");
+    esc_fit(b, jstr(e, "output"), EXAMPLE_CHARS);
+    rs_buf_puts(b, "</pre></li>\n");
+}
+
+static void sec_clusters(rs_buf_t *b, json_t *report, json_t *clusters)
+{
+    json_t *f = json_object_get(report, "failures"), *c, *e;
+    size_t i, j;
+    if (json_array_size(clusters) == 0) return;
+    rs_buf_puts(b, "<section id=\"clusters\">\n<h2>Failure clusters</h2>\n<p class=\"note\">");
+    put_int(b, jint(f, "total"));
+    rs_buf_puts(b, " answers the first grader marked wrong");
+    if (jint(f, "sampled") < jint(f, "total")) {
+        rs_buf_puts(b, " (a random sample of ");
+        put_int(b, jint(f, "sampled"));
+        rs_buf_puts(b, " clustered)");
+    }
+    rs_buf_puts(b, ", grouped by their hash embeddings with k-means++; the examples are the "
+                   "answers nearest each cluster's centre.</p>\n");
+    json_array_foreach(clusters, i, c)
+    {
+        rs_buf_printf(b,
+                      "<div class=\"cluster\" id=\"cluster-%zu\" data-size=\"%lld\"><h3>"
+                      "Cluster %zu: ",
+                      i + 1, jint(c, "size"), i + 1);
+        put_int(b, jint(c, "size"));
+        rs_buf_printf(b, " answers (%.1f%%)</h3>\n<ul>\n", 100 * jnum(c, "share"));
+        json_array_foreach(json_object_get(c, "examples"), j, e) cluster_example(b, e);
+        rs_buf_puts(b, "</ul></div>\n");
+    }
+    rs_buf_puts(b, "</section>\n");
+}
+
+static void near_dup_row(rs_buf_t *b, json_t *p)
+{
+    rs_buf_puts(b, "<tr>");
+    td_text(b, jstr(p, "a"));
+    td_text(b, jstr(p, "b"));
+    td_real(b, &(cell_key_t){0}, "similarity", json_object_get(p, "similarity"), 3);
+    rs_buf_puts(b, "<td>");
+    esc_fit(b, jstr(p, "a_text"), PROMPT_CHARS);
+    rs_buf_puts(b, "</td><td>");
+    esc_fit(b, jstr(p, "b_text"), PROMPT_CHARS);
+    rs_buf_puts(b, "</td></tr>\n");
+}
+
+static void sec_near_dups(rs_buf_t *b, json_t *report, json_t *d)
+{
+    static const char *const cols[] = {"case a",   "case b",   "#similarity",
+                                       "prompt a", "prompt b", NULL};
+    size_t i;
+    json_t *p;
+    rs_buf_puts(b, "<section id=\"near-duplicates\">\n<h2>Near-duplicate prompts</h2>\n"
+                   "<p class=\"note\">");
+    rs_buf_puts(b, "<span id=\"near-dup-total\">");
+    put_int(b, jint(d, "total"));
+    rs_buf_printf(b, "</span> pair(s) of prompts with cosine similarity \xE2\x89\xA5 %.2f among ",
+                  jnum(d, "threshold"));
+    put_int(b, jint(d, "cases"));
+    rs_buf_printf(b, " cases%s (hash embeddings).</p>\n",
+                  json_is_true(json_object_get(d, "capped")) ? " (the first ones only)" : "");
+    if (json_array_size(json_object_get(d, "pairs")) > 0) {
+        table_open(b, "table-near-dups", cols);
+        json_array_foreach(json_object_get(d, "pairs"), i, p) near_dup_row(b, p);
+        table_close(b);
+    }
+    rs_buf_puts(b, "</section>\n");
+}
+
 /* ---- the page ---- */
 
 typedef void (*section_fn)(rs_buf_t *b, json_t *report, json_t *field);
@@ -735,8 +1113,13 @@ static const struct {
 } SECTIONS[] = {
     {"run_id", JSON_STRING, sec_header},
     {"models", JSON_ARRAY, sec_accuracy},
+    {"models", JSON_ARRAY, sec_strategies},
+    {"models", JSON_ARRAY, sec_rounds},
+    {"judges", JSON_ARRAY, sec_judges},
     {"models", JSON_ARRAY, sec_models},
     {"tags", JSON_ARRAY, sec_tags},
+    {"clusters", JSON_ARRAY, sec_clusters},
+    {"near_duplicates", JSON_OBJECT, sec_near_dups},
     {"reliability", JSON_OBJECT, sec_reliability},
     {"resources", JSON_OBJECT, sec_resources},
 };
@@ -761,7 +1144,8 @@ static const char CSS[] =
     "thead th{background:#f0f0f0;border-bottom:2px solid #bbb}"
     "tbody th{font-weight:600;background:#fafafa}"
     ".n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
-    "#table-accuracy tbody tr:nth-child(even),#table-models tbody tr:nth-child(even)"
+    "#table-accuracy tbody tr:nth-child(even),#table-models tbody tr:nth-child(even),"
+    "#table-strategies tbody tr:nth-child(even),#table-judges tbody tr:nth-child(even)"
     "{background:#f7f7f7}"
     "#table-tags tbody{border-top:2px solid #ccc}"
     ".chart{display:block;max-width:100%;height:auto;margin:8px 0 12px}"
@@ -770,6 +1154,12 @@ static const char CSS[] =
     ".chart .grid{stroke:#ddd}.chart .axis{stroke:#777}"
     ".chart .bar{stroke:#1a1a1a;stroke-width:.6}"
     ".chart .ci{stroke:#1a1a1a;stroke-width:1.5;fill:none}"
+    ".chart .hbar{stroke:#1a1a1a;stroke-width:.6}"
+    "figure{margin:12px 0}figcaption{font-size:13px;color:#444}"
+    "h3{font-size:15px;margin:16px 0 4px}"
+    ".cluster ul{padding-left:18px;margin:4px 0}.cluster li{margin:4px 0}"
+    ".cluster pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f6f6;"
+    "border:1px solid #e2e2e2;padding:6px 8px;margin:4px 0;font-size:12px}"
     ".legend{list-style:none;padding:0;margin:4px 0;display:flex;flex-wrap:wrap;gap:4px 18px;"
     "font-size:13px}"
     ".sw{display:inline-block;width:12px;height:12px;border:1px solid #1a1a1a;margin-right:6px;"

@@ -1,4 +1,4 @@
-/* html: renders a report object (schema reasonsaver.report/1) as report.html, one self-contained
+/* html: renders a report object (schema reasonsaver.report/2, or /1) as report.html, one self-contained
  * HTML5 page: inline CSS and inline SVG charts drawn here, no scripts, no fonts, nothing fetched,
  * readable on screen and on paper. */
 #ifndef COORD_HTML_H

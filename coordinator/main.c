@@ -18,6 +18,7 @@ static const command_t COMMANDS[] = {
     {"status", cmd_status, "show a run's progress, rate, failures and live workers"},
     {"top", cmd_top, "watch a run live, refreshed every second"},
     {"report", cmd_report, "rebuild a run's reports from its stored results"},
+    {"compare", cmd_compare, "rank runs' models and strategies on their shared cases"},
     {"trace", cmd_trace, "show one case's spans, prompt and answers"},
     {"export", cmd_export, "send a run's spans to an OpenTelemetry collector (OTLP)"},
     {"datasets", cmd_datasets, "generate or check datasets"},

@@ -1,17 +1,27 @@
 /* report: streaming aggregation of stored results and the report writers (JSON, Markdown, JSONL;
- * HTML is rendered by html.c from the same report object). */
+ * HTML is rendered by html.c from the same report object). Each stored result is parsed once and
+ * folded both into the per-model and per-tag counters here and into the analysis (analysis.c). */
 #include "report.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis.h"
+#include "dataset.h"
+#include "embed.h"
 #include "html.h"
 #include "log.h"
 #include "stats.h"
+#include "vecset.h"
 
-enum { C_CORRECT, C_WRONG, C_ERROR, C_SKIPPED, C_N };
-static const char *COUNT_NAMES[C_N] = {"correct", "wrong", "error", "skipped"};
+enum {
+    C_CORRECT = COORD_V_CORRECT,
+    C_WRONG = COORD_V_WRONG,
+    C_ERROR = COORD_V_ERROR,
+    C_SKIPPED = COORD_V_SKIPPED,
+    C_N = COORD_V_N
+};
 
 /* Counters of one model: [grader][kind]. */
 typedef struct model_agg {
@@ -30,6 +40,8 @@ typedef struct agg {
     uint64_t *tag_counts;    /* [tag][model][grader][kind] */
     size_t n_tags, cap_tags;
     uint64_t cases, missing;
+    coord_analysis_t *an;
+    FILE *jsonl; /* results.jsonl being written, or NULL */
 } agg_t;
 
 static size_t block_size(const agg_t *a)
@@ -47,6 +59,17 @@ static void agg_init(agg_t *a, const rs_config_t *cfg)
         a->models[m].reasons = json_object();
     }
     a->tag_index = json_object();
+    const char **models = rs_xcalloc(cfg->n_models + 1, sizeof(char *));
+    const char **graders = rs_xcalloc(cfg->scoring.n_graders + 1, sizeof(char *));
+    for (size_t m = 0; m < cfg->n_models; m++)
+        models[m] = cfg->models[m].name;
+    for (size_t g = 0; g < cfg->scoring.n_graders; g++)
+        graders[g] = cfg->scoring.graders[g].name;
+    coord_analysis_opts_t opts = {models, cfg->n_models,          graders, cfg->scoring.n_graders,
+                                  0,      (uint64_t)cfg->run.seed};
+    a->an = coord_analysis_new(&opts);
+    free(models);
+    free(graders);
 }
 
 static void agg_cleanup(agg_t *a)
@@ -59,6 +82,7 @@ static void agg_cleanup(agg_t *a)
     free(a->models);
     free(a->tag_counts);
     json_decref(a->tag_index);
+    coord_analysis_destroy(&a->an);
 }
 
 static uint64_t *tag_block(agg_t *a, const char *tag)
@@ -84,16 +108,6 @@ static int model_index(const rs_config_t *cfg, const char *name)
     for (size_t m = 0; m < cfg->n_models; m++)
         if (name && strcmp(cfg->models[m].name, name) == 0) return (int)m;
     return -1;
-}
-
-static int verdict_kind(json_t *grades, const char *grader)
-{
-    const char *v = json_string_value(json_object_get(grades, grader));
-    if (!v) return C_SKIPPED;
-    if (strcmp(v, "correct") == 0) return C_CORRECT;
-    if (strcmp(v, "wrong") == 0) return C_WRONG;
-    if (strcmp(v, "error") == 0) return C_ERROR;
-    return C_SKIPPED;
 }
 
 static void add_latency(model_agg_t *ma, double ms)
@@ -135,7 +149,7 @@ static void agg_model(agg_t *a, size_t m, json_t *entry, json_t *tags)
         json_object_set_new(ma->reasons, reason, json_integer(json_integer_value(n) + 1));
     }
     for (size_t g = 0; g < sc->n_graders; g++) {
-        int kind = error ? C_ERROR : verdict_kind(grades, sc->graders[g].name);
+        int kind = error ? C_ERROR : (int)coord_verdict_of(grades, sc->graders[g].name);
         ma->counts[g][kind]++;
         size_t i;
         json_t *t;
@@ -147,38 +161,45 @@ static void agg_model(agg_t *a, size_t m, json_t *entry, json_t *tags)
     }
 }
 
-static int agg_case(agg_t *a, const char *text, rs_err_t *err)
+/* Folds one stored result (or its absence) into the counters, the analysis and results.jsonl. */
+static int agg_case(uint64_t idx, const char *text, void *arg, rs_err_t *err)
 {
+    agg_t *a = arg;
+    if (!text) {
+        a->missing++;
+        return 0;
+    }
     json_error_t jerr;
     json_t *r = json_loads(text, 0, &jerr);
-    if (!r) return rs_err_set(err, "a stored result is not valid JSON: %s", jerr.text);
+    if (!r)
+        return rs_err_set(err, "the stored result of case %llu is not valid JSON: %s",
+                          (unsigned long long)idx, jerr.text);
     json_t *tags = json_object_get(r, "tags"), *models = json_object_get(r, "models"), *e;
     size_t i;
     a->cases++;
-    json_array_foreach(models, i, e) {
+    json_array_foreach(models, i, e)
+    {
         int m = model_index(a->cfg, json_string_value(json_object_get(e, "model")));
         if (m >= 0) agg_model(a, (size_t)m, e, tags);
     }
+    coord_analysis_add(a->an, r);
     json_decref(r);
+    if (a->jsonl) fprintf(a->jsonl, "%s\n", text);
     return 0;
 }
 
-/* Streams every result in case order into the aggregate and, when out is open, results.jsonl. */
-static int agg_stream(agg_t *a, coord_store_t *st, const char *run_id, uint64_t total, FILE *out,
-                      rs_err_t *err)
+enum { STREAM_BATCH = 1000 };
+
+int coord_report_foreach(coord_store_t *st, const char *run_id, uint64_t total, coord_result_fn fn,
+                         void *arg, rs_err_t *err)
 {
-    char *batch[1000];
-    for (uint64_t first = 0; first < total; first += 1000) {
-        size_t n = total - first < 1000 ? (size_t)(total - first) : 1000;
+    char *batch[STREAM_BATCH];
+    for (uint64_t first = 0; first < total; first += STREAM_BATCH) {
+        size_t n = total - first < STREAM_BATCH ? (size_t)(total - first) : STREAM_BATCH;
         if (coord_store_results_get(st, run_id, first, n, batch, err) != 0) return -1;
         int rc = 0;
         for (size_t i = 0; i < n; i++) {
-            if (!batch[i]) {
-                a->missing++;
-                continue;
-            }
-            if (rc == 0) rc = agg_case(a, batch[i], err);
-            if (rc == 0 && out) fprintf(out, "%s\n", batch[i]);
+            if (rc == 0) rc = fn(first + i, batch[i], arg, err);
             free(batch[i]);
         }
         if (rc) return -1;
@@ -187,21 +208,6 @@ static int agg_stream(agg_t *a, coord_store_t *st, const char *run_id, uint64_t 
 }
 
 /* ---- building the JSON ---- */
-
-static json_t *counts_json(const char *name, const char *type, const uint64_t *c)
-{
-    uint64_t graded = c[C_CORRECT] + c[C_WRONG];
-    double lo, hi;
-    rs_wilson(c[C_CORRECT], graded, 1.959963984540054, &lo, &hi);
-    json_t *o = json_object();
-    json_object_set_new(o, "name", json_string(name));
-    if (type) json_object_set_new(o, "type", json_string(type));
-    for (int k = 0; k < C_N; k++) json_object_set_new(o, COUNT_NAMES[k], json_integer((json_int_t)c[k]));
-    json_object_set_new(o, "accuracy", graded ? json_real((double)c[C_CORRECT] / (double)graded)
-                                              : json_null());
-    json_object_set_new(o, "ci95", graded ? json_pack("[ff]", lo, hi) : json_null());
-    return o;
-}
 
 static int cmp_double(const void *x, const void *y)
 {
@@ -226,7 +232,7 @@ static json_t *model_json(const agg_t *a, size_t m)
     model_agg_t *ma = &a->models[m];
     json_t *graders = json_array();
     for (size_t g = 0; g < a->cfg->scoring.n_graders; g++)
-        json_array_append_new(graders, counts_json(a->cfg->scoring.graders[g].name,
+        json_array_append_new(graders, coord_counts_json(a->cfg->scoring.graders[g].name,
                               rs_grader_kind_name(a->cfg->scoring.graders[g].kind), ma->counts[g]));
     /* Prices are per million tokens. */
     double cost = ((double)ma->input_tokens * mc->price_input +
@@ -261,7 +267,7 @@ static json_t *tags_json(const agg_t *a)
         for (size_t m = 0; m < a->cfg->n_models; m++) {
             json_t *gs = json_array();
             for (size_t g = 0; g < ng; g++)
-                json_array_append_new(gs, counts_json(a->cfg->scoring.graders[g].name, NULL,
+                json_array_append_new(gs, coord_counts_json(a->cfg->scoring.graders[g].name, NULL,
                                                       blk + (m * ng + g) * C_N));
             json_array_append_new(models, json_pack("{ssso}", "name", a->cfg->models[m].name,
                                                     "graders", gs));
@@ -331,21 +337,27 @@ static json_t *report_json(const agg_t *a, const char *run_id, json_t *man)
 
 /* ---- Markdown ---- */
 
-static void md_counts_row(rs_buf_t *b, const char *model, json_t *g)
+void coord_report_md_counts(rs_buf_t *b, json_t *g)
 {
     json_t *acc = json_object_get(g, "accuracy"), *ci = json_object_get(g, "ci95");
-    rs_buf_printf(b, "| %s | %s | %lld | %lld | %lld | %lld | ", model,
-                  json_string_value(json_object_get(g, "name")),
+    rs_buf_printf(b, "%lld | %lld | %lld | %lld | ",
                   (long long)json_integer_value(json_object_get(g, "correct")),
                   (long long)json_integer_value(json_object_get(g, "wrong")),
                   (long long)json_integer_value(json_object_get(g, "error")),
                   (long long)json_integer_value(json_object_get(g, "skipped")));
     if (json_is_number(acc))
-        rs_buf_printf(b, "%.1f%% [%.1f, %.1f] |\n", 100 * json_number_value(acc),
+        rs_buf_printf(b, "%.1f%% [%.1f, %.1f] |", 100 * json_number_value(acc),
                       100 * json_number_value(json_array_get(ci, 0)),
                       100 * json_number_value(json_array_get(ci, 1)));
     else
-        rs_buf_puts(b, "n/a |\n");
+        rs_buf_puts(b, "n/a |");
+}
+
+static void md_counts_row(rs_buf_t *b, const char *model, json_t *g)
+{
+    rs_buf_printf(b, "| %s | %s | ", model, json_string_value(json_object_get(g, "name")));
+    coord_report_md_counts(b, g);
+    rs_buf_putc(b, '\n');
 }
 
 static const char MD_HEADER[] = "| model | grader | correct | wrong | error | skipped | accuracy "
@@ -394,6 +406,210 @@ static void md_tags(rs_buf_t *b, json_t *report)
             }
 }
 
+/* Text for a Markdown table cell or list item: one line of at most max characters, with the
+ * characters Markdown reads as markup escaped (outputs and prompts come from models and datasets). */
+static void md_text(rs_buf_t *b, const char *s, size_t max)
+{
+    size_t chars = 0;
+    for (; s && *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if ((ch & 0xC0) != 0x80 && chars++ == max) {
+            rs_buf_puts(b, "\xE2\x80\xA6");
+            return;
+        }
+        if (ch == '\n' || ch == '\r' || ch == '\t') {
+            rs_buf_putc(b, ' ');
+            continue;
+        }
+        if (strchr("\\`*_[]<>|#", ch)) rs_buf_putc(b, '\\');
+        rs_buf_putc(b, (char)ch);
+    }
+}
+
+static const char *jstr_or(json_t *o, const char *key, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : dflt;
+}
+
+/* Whether some model's array field has at least min entries. */
+static int any_model_array(json_t *report, const char *field, size_t min)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(report, "models"), i, m)
+    {
+        if (json_array_size(json_object_get(m, field)) >= min) return 1;
+    }
+    return 0;
+}
+
+static void md_strategies(rs_buf_t *b, json_t *report)
+{
+    size_t i, j;
+    json_t *m, *s;
+    if (!any_model_array(report, "strategies", 2)) return;
+    rs_buf_puts(b, "\n## Ranking strategies\n\n| model | strategy | correct | wrong | error | "
+                   "skipped | accuracy [95% CI] | b / c vs first | McNemar p |\n"
+                   "|---|---|---:|---:|---:|---:|---|---:|---:|\n");
+    json_array_foreach(json_object_get(report, "models"), i, m)
+        json_array_foreach(json_object_get(m, "strategies"), j, s)
+    {
+        json_t *t = json_object_get(s, "mcnemar_vs_first");
+        rs_buf_printf(b, "| %s | %s | ", jstr_or(m, "name", ""), jstr_or(s, "name", ""));
+        coord_report_md_counts(b, json_array_get(json_object_get(s, "graders"), 0));
+        if (json_is_object(t)) {
+            rs_buf_printf(b, " %lld / %lld | ",
+                          (long long)json_integer_value(json_object_get(t, "b")),
+                          (long long)json_integer_value(json_object_get(t, "c")));
+            coord_put_num(b, json_object_get(t, "exact_p"), -3);
+            rs_buf_puts(b, " |\n");
+        } else {
+            rs_buf_puts(b, " \xE2\x80\x94 | \xE2\x80\x94 |\n");
+        }
+    }
+    rs_buf_puts(b, "\nFirst grader. b = cases `first` got wrong and the strategy right, c = the "
+                   "reverse; the p-value is McNemar's exact test.\n");
+}
+
+static void md_rounds(rs_buf_t *b, json_t *report)
+{
+    size_t i, j;
+    json_t *m, *r;
+    if (!any_model_array(report, "rounds", 2)) return;
+    rs_buf_puts(b, "\n## Revision rounds\n\n| model | round | correct | wrong | error | skipped | "
+                   "accuracy [95% CI] |\n|---|---:|---:|---:|---:|---:|---|\n");
+    json_array_foreach(json_object_get(report, "models"), i, m)
+        json_array_foreach(json_object_get(m, "rounds"), j, r)
+    {
+        rs_buf_printf(b, "| %s | %lld | ", jstr_or(m, "name", ""),
+                      (long long)json_integer_value(json_object_get(r, "round")));
+        coord_report_md_counts(b, json_array_get(json_object_get(r, "graders"), 0));
+        rs_buf_putc(b, '\n');
+    }
+    rs_buf_puts(
+        b, "\n| model | cases compared | wrong \xE2\x86\x92 right | right \xE2\x86\x92 wrong | "
+           "McNemar p |\n|---|---:|---:|---:|---:|\n");
+    json_array_foreach(json_object_get(report, "models"), i, m)
+    {
+        json_t *f = json_object_get(m, "flips");
+        if (!json_is_object(f)) continue;
+        rs_buf_printf(b, "| %s | %lld | %lld | %lld | ", jstr_or(m, "name", ""),
+                      (long long)json_integer_value(json_object_get(f, "pairs")),
+                      (long long)json_integer_value(json_object_get(f, "wrong_to_right")),
+                      (long long)json_integer_value(json_object_get(f, "right_to_wrong")));
+        coord_put_num(b, json_object_get(json_object_get(f, "mcnemar"), "exact_p"), -3);
+        rs_buf_puts(b, " |\n");
+    }
+    rs_buf_puts(b, "\nFirst grader; flips compare each case's original answer with its last "
+                   "revision.\n");
+}
+
+static void md_judge_row(rs_buf_t *b, json_t *j, const char *split)
+{
+    json_t *q = json_object_get(j, split), *c = json_object_get(q, "confusion");
+    if (!json_is_object(q) ||
+        (strcmp(split, "all") != 0 && !json_integer_value(json_object_get(q, "n"))))
+        return;
+    rs_buf_printf(b, "| %s | %s | %s | %lld | %lld | %lld | %lld | %lld | %lld | %lld | ",
+                  jstr_or(j, "name", ""), jstr_or(j, "model", "?"), split,
+                  (long long)json_integer_value(json_object_get(q, "n")),
+                  (long long)json_integer_value(json_object_get(q, "unparsed")),
+                  (long long)json_integer_value(json_object_get(q, "errors")),
+                  (long long)json_integer_value(json_object_get(c, "tp")),
+                  (long long)json_integer_value(json_object_get(c, "fp")),
+                  (long long)json_integer_value(json_object_get(c, "tn")),
+                  (long long)json_integer_value(json_object_get(c, "fn")));
+    static const char *const stats[] = {"precision", "recall", "kappa", "auroc"};
+    for (size_t i = 0; i < RS_ARRAY_LEN(stats); i++) {
+        coord_put_num(b, json_object_get(q, stats[i]), 3);
+        rs_buf_puts(b, " |");
+        rs_buf_putc(b, i + 1 < RS_ARRAY_LEN(stats) ? ' ' : '\n');
+    }
+}
+
+static void md_judges(rs_buf_t *b, json_t *report)
+{
+    size_t i;
+    json_t *j;
+    if (json_array_size(json_object_get(report, "judges")) == 0) return;
+    rs_buf_puts(b,
+                "\n## Judges\n\n| judge | model | candidates | n | unparsed | errors | tp | fp | "
+                "tn | fn | precision | recall | kappa | AUROC |\n"
+                "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    json_array_foreach(json_object_get(report, "judges"), i, j)
+    {
+        md_judge_row(b, j, "all");
+        md_judge_row(b, j, "self");
+        md_judge_row(b, j, "cross");
+    }
+    rs_buf_puts(b, "\nThe judges' verdicts against the first grader's (positive = correct); "
+                   "`self` = the judge's own model's answers, `cross` = other models'.\n");
+}
+
+static void md_clusters(rs_buf_t *b, json_t *report)
+{
+    json_t *clusters = json_object_get(report, "clusters"),
+           *f = json_object_get(report, "failures");
+    json_t *c, *e;
+    size_t i, j;
+    if (json_array_size(clusters) == 0) return;
+    long long total = (long long)json_integer_value(json_object_get(f, "total")),
+              sampled = (long long)json_integer_value(json_object_get(f, "sampled"));
+    rs_buf_printf(b, "\n## Failure clusters\n\n%lld answers the first grader marked wrong", total);
+    if (sampled < total) rs_buf_printf(b, " (a random sample of %lld clustered)", sampled);
+    rs_buf_puts(b, ", grouped by hash embeddings and k-means++; the examples are the nearest to "
+                   "each cluster's centre.\n");
+    json_array_foreach(clusters, i, c)
+    {
+        rs_buf_printf(b, "\n%zu. %lld answers (%.1f%%)\n", i + 1,
+                      (long long)json_integer_value(json_object_get(c, "size")),
+                      100 * json_number_value(json_object_get(c, "share")));
+        json_array_foreach(json_object_get(c, "examples"), j, e)
+        {
+            rs_buf_puts(b, "   - ");
+            md_text(b, jstr_or(e, "case_id", ""), 60);
+            rs_buf_puts(b, " (");
+            md_text(b, jstr_or(e, "model", ""), 60);
+            rs_buf_puts(b, "): ");
+            md_text(b, jstr_or(e, "output", ""), 160);
+            rs_buf_putc(b, '\n');
+        }
+    }
+}
+
+static void md_near_dups(rs_buf_t *b, json_t *report)
+{
+    json_t *d = json_object_get(report, "near_duplicates"), *p;
+    size_t i;
+    if (!json_is_object(d)) return;
+    rs_buf_printf(b,
+                  "\n## Near-duplicate prompts\n\n%lld pair(s) of prompts with cosine "
+                  "similarity >= %.2f among %lld cases%s (hash embeddings).\n",
+                  (long long)json_integer_value(json_object_get(d, "total")),
+                  json_number_value(json_object_get(d, "threshold")),
+                  (long long)json_integer_value(json_object_get(d, "cases")),
+                  json_is_true(json_object_get(d, "capped")) ? " (the first ones only)" : "");
+    if (json_array_size(json_object_get(d, "pairs")) == 0) return;
+    rs_buf_puts(b, "\n| case a | case b | similarity | prompt a | prompt b |\n"
+                   "|---|---|---:|---|---|\n");
+    json_array_foreach(json_object_get(d, "pairs"), i, p)
+    {
+        static const char *const cols[] = {"a", "b"};
+        rs_buf_puts(b, "| ");
+        for (size_t k = 0; k < 2; k++) {
+            md_text(b, jstr_or(p, cols[k], ""), 60);
+            rs_buf_puts(b, " | ");
+        }
+        coord_put_num(b, json_object_get(p, "similarity"), 3);
+        rs_buf_puts(b, " | ");
+        md_text(b, jstr_or(p, "a_text", ""), 80);
+        rs_buf_puts(b, " | ");
+        md_text(b, jstr_or(p, "b_text", ""), 80);
+        rs_buf_puts(b, " |\n");
+    }
+}
+
 static char *markdown(json_t *report)
 {
     rs_buf_t b;
@@ -424,8 +640,129 @@ static char *markdown(json_t *report)
         rs_buf_printf(&b, "> **Resumed with --force**: %s\n\n",
                       json_string_value(json_object_get(rel, "forced")));
     md_models(&b, report);
+    md_strategies(&b, report);
+    md_rounds(&b, report);
+    md_judges(&b, report);
     md_tags(&b, report);
+    md_clusters(&b, report);
+    md_near_dups(&b, report);
     return rs_buf_detach(&b);
+}
+
+/* ---- near-duplicate prompts ---- */
+
+enum { DUP_MAX_CASES = 50000, DUP_TOP = 20, DUP_DIM = 256, DUP_SNIPPET = 160 };
+static const double DUP_THRESHOLD = 0.95;
+
+/* The stored config with the prompt reduced to the bare input (the template's words, shared by
+ * every case, would make all pairs look alike) and at most DUP_MAX_CASES cases: the all-pairs
+ * product grows with their square. */
+static rs_config_t *dup_config(const rs_config_t *cfg, rs_err_t *err)
+{
+    char *text = rs_config_to_json(cfg);
+    rs_config_t *c = rs_config_from_json(text, err);
+    free(text);
+    if (!c) return NULL;
+    free(c->prompt.template);
+    c->prompt.template = rs_xstrdup("{{input}}");
+    free(c->prompt.system);
+    c->prompt.system = NULL;
+    if (c->dataset.limit <= 0 || c->dataset.limit > DUP_MAX_CASES) c->dataset.limit = DUP_MAX_CASES;
+    return c;
+}
+
+/* A case's prompt: its messages other than system ones, a line each. Heap. */
+static char *case_text(const rs_case_t *c)
+{
+    rs_buf_t b;
+    rs_buf_init(&b);
+    for (size_t i = 0; i < c->n_msgs; i++) {
+        if (strcmp(c->msgs[i].role, "system") == 0) continue;
+        if (b.len) rs_buf_putc(&b, '\n');
+        rs_buf_puts(&b, c->msgs[i].content);
+    }
+    return rs_buf_detach(&b);
+}
+
+static int embed_cases(rs_dataset_t *ds, float *v, size_t n, rs_err_t *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        rs_case_t c;
+        if (rs_dataset_read(ds, i, &c, err)) return -1;
+        char *text = case_text(&c);
+        rs_embed_hash(text, DUP_DIM, v + i * DUP_DIM);
+        free(text);
+        rs_case_cleanup(&c);
+    }
+    return 0;
+}
+
+/* One side of a pair: the case id and the start of its prompt. */
+static void dup_side(json_t *o, rs_dataset_t *ds, size_t idx, const char *id_key,
+                     const char *text_key)
+{
+    rs_case_t c;
+    rs_err_t err;
+    if (rs_dataset_read(ds, idx, &c, &err)) return;
+    char *text = case_text(&c);
+    size_t n = strlen(text);
+    if (n > DUP_SNIPPET) {
+        n = DUP_SNIPPET;
+        while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+            n--;
+        text[n] = '\0';
+    }
+    json_object_set_new(o, id_key, json_string(c.id));
+    json_object_set_new(o, text_key, json_string(text));
+    free(text);
+    rs_case_cleanup(&c);
+}
+
+static json_t *dups_json(rs_dataset_t *ds, const float *v, size_t n, uint64_t run_cases)
+{
+    rs_dups_t d;
+    rs_vecset_near_dups(v, n, DUP_DIM, (float)DUP_THRESHOLD, DUP_TOP, &d);
+    json_t *pairs = json_array();
+    for (size_t k = 0; k < d.n_pairs; k++) {
+        json_t *o = json_object();
+        dup_side(o, ds, d.pairs[k].i, "a", "a_text");
+        dup_side(o, ds, d.pairs[k].j, "b", "b_text");
+        json_object_set_new(o, "similarity", json_real(d.pairs[k].sim));
+        json_array_append_new(pairs, o);
+    }
+    json_t *out =
+        json_pack("{sfsIsIsbso}", "threshold", DUP_THRESHOLD, "total", (json_int_t)d.total, "cases",
+                  (json_int_t)n, "capped", run_cases > n, "pairs", pairs);
+    rs_dups_cleanup(&d);
+    return out;
+}
+
+/* Near-duplicate pairs over the run's dataset prompts (hash embeddings, cosine >= 0.95), or NULL
+ * when the dataset cannot be read as it was (moved, changed): the report is still written. */
+static json_t *near_dups_json(const rs_config_t *cfg, json_t *man)
+{
+    rs_err_t err;
+    rs_config_t *c = dup_config(cfg, &err);
+    rs_dataset_t *ds = c ? rs_dataset_open(c, &err) : NULL;
+    rs_config_destroy(&c);
+    if (!ds) {
+        rs_warn("near-duplicate prompts left out: %s", err.msg);
+        return NULL;
+    }
+    json_t *out = NULL;
+    size_t n = (size_t)rs_dataset_count(ds);
+    if (strcmp(rs_dataset_sha256(ds), manifest_str(man, "dataset_sha256")) != 0) {
+        rs_warn("near-duplicate prompts left out: %s changed since the run", rs_dataset_path(ds));
+    } else {
+        float *v = rs_xmalloc((n + 1) * DUP_DIM * sizeof(float));
+        if (embed_cases(ds, v, n, &err) == 0)
+            out = dups_json(ds, v, n, (uint64_t)manifest_int(man, "total"));
+        else
+            rs_warn("near-duplicate prompts left out: %s", err.msg);
+        free(v);
+    }
+    rs_dataset_destroy(&ds);
+    return out;
 }
 
 /* ---- files ---- */
@@ -446,18 +783,28 @@ int coord_report_build(coord_store_t *st, const char *run_id, const rs_config_t 
     char *jsonl_path = rs_xasprintf("%s/results.jsonl.tmp", dir);
     FILE *jsonl = cfg->report.jsonl ? fopen(jsonl_path, "w") : NULL;
     if (cfg->report.jsonl && !jsonl) rs_warn("cannot write %s; skipping results.jsonl", jsonl_path);
-    int rc = agg_stream(&a, st, run_id, (uint64_t)manifest_int(manifest, "total"), jsonl, err);
+    a.jsonl = jsonl;
+    int rc = coord_report_foreach(st, run_id, (uint64_t)manifest_int(manifest, "total"), agg_case,
+                                  &a, err);
     if (jsonl) {
         rc |= fclose(jsonl) != 0 ? rs_err_set(err, "%s: write error", jsonl_path) : 0;
         char *final = rs_xasprintf("%s/results.jsonl", dir);
-        if (rc == 0) rename(jsonl_path, final);
-        else remove(jsonl_path);
+        if (rc == 0)
+            rename(jsonl_path, final);
+        else
+            remove(jsonl_path);
         free(final);
     }
     free(jsonl_path);
     json_t *report = rc == 0 ? report_json(&a, run_id, manifest) : NULL;
+    if (report) coord_analysis_fill(a.an, report);
     agg_cleanup(&a);
     if (!report) return -1;
+    /* the near-duplicate pass re-reads the prompts: only for a report someone reads */
+    json_t *dups = cfg->report.json || cfg->report.markdown || cfg->report.html
+                       ? near_dups_json(cfg, manifest)
+                       : NULL;
+    if (dups) json_object_set_new(report, "near_duplicates", dups);
     char *text = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (cfg->report.json) rc = write_text(dir, "report.json", text, err);
     free(text);
@@ -471,9 +818,45 @@ int coord_report_build(coord_store_t *st, const char *run_id, const rs_config_t 
         rc = write_text(dir, "report.html", html, err);
         free(html);
     }
-    if (out && rc == 0) *out = report;
-    else json_decref(report);
+    if (out && rc == 0)
+        *out = report;
+    else
+        json_decref(report);
     return rc;
+}
+
+/* "84.6% [81.2, 87.5]" of a counts object, or "n/a". */
+static void acc_text(json_t *g, char *out, size_t n)
+{
+    json_t *acc = json_object_get(g, "accuracy"), *ci = json_object_get(g, "ci95");
+    if (!json_is_number(acc)) {
+        snprintf(out, n, "n/a");
+        return;
+    }
+    snprintf(out, n, "%5.1f%% [%.1f, %.1f]", 100 * json_number_value(acc),
+             100 * json_number_value(json_array_get(ci, 0)),
+             100 * json_number_value(json_array_get(ci, 1)));
+}
+
+/* The strategies' first-grader accuracy, when a model has more than `first`. */
+static void print_strategies(FILE *f, json_t *report)
+{
+    size_t i, j;
+    json_t *m, *s;
+    if (!any_model_array(report, "strategies", 2)) return;
+    fprintf(f, "\n%-20s %-12s %-24s %s\n", "model", "strategy", "accuracy [95% CI]",
+            "McNemar p vs first");
+    json_array_foreach(json_object_get(report, "models"), i, m)
+        json_array_foreach(json_object_get(m, "strategies"), j, s)
+    {
+        json_t *g = json_array_get(json_object_get(s, "graders"), 0);
+        json_t *p = json_object_get(json_object_get(s, "mcnemar_vs_first"), "exact_p");
+        char accs[64];
+        acc_text(g, accs, sizeof(accs));
+        fprintf(f, "%-20s %-12s %-24s ", jstr_or(m, "name", ""), jstr_or(s, "name", ""), accs);
+        if (json_is_number(p)) fprintf(f, "%.4g\n", json_number_value(p));
+        else fprintf(f, "-\n");
+    }
 }
 
 void coord_report_print_summary(FILE *f, json_t *report)
@@ -484,12 +867,8 @@ void coord_report_print_summary(FILE *f, json_t *report)
             "error", "skipped", "accuracy [95% CI]");
     json_array_foreach(json_object_get(report, "models"), i, m)
         json_array_foreach(json_object_get(m, "graders"), j, g) {
-            json_t *acc = json_object_get(g, "accuracy"), *ci = json_object_get(g, "ci95");
-            char accs[64] = "n/a";
-            if (json_is_number(acc))
-                snprintf(accs, sizeof(accs), "%5.1f%% [%.1f, %.1f]", 100 * json_number_value(acc),
-                         100 * json_number_value(json_array_get(ci, 0)),
-                         100 * json_number_value(json_array_get(ci, 1)));
+            char accs[64];
+            acc_text(g, accs, sizeof(accs));
             fprintf(f, "%-20s %-12s %8lld %8lld %7lld %8lld  %s\n",
                     json_string_value(json_object_get(m, "name")),
                     json_string_value(json_object_get(g, "name")),
@@ -498,6 +877,7 @@ void coord_report_print_summary(FILE *f, json_t *report)
                     (long long)json_integer_value(json_object_get(g, "error")),
                     (long long)json_integer_value(json_object_get(g, "skipped")), accs);
         }
+    print_strategies(f, report);
     if (json_is_true(json_object_get(report, "simulated")))
         fprintf(f, "(sim models are simulated: their outputs do not come from a language model)\n");
 }

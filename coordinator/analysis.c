@@ -1,0 +1,1031 @@
+/* analysis: per-case folding of result records into strategy, round, judge and failure
+ * statistics, their JSON for the report, and the paired verdict store behind `compare`.
+ * See analysis.h for what is bounded and why. */
+#include "analysis.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "embed.h"
+#include "stats.h"
+#include "util.h"
+#include "vecset.h"
+
+static const char *const VERDICT_NAMES[COORD_V_N] = {"correct", "wrong", "error", "skipped"};
+
+coord_verdict_t coord_verdict_of(json_t *grades, const char *grader)
+{
+    const char *v = json_string_value(json_object_get(grades, grader));
+    if (!v) return COORD_V_SKIPPED;
+    for (int k = 0; k < COORD_V_SKIPPED; k++)
+        if (strcmp(v, VERDICT_NAMES[k]) == 0) return (coord_verdict_t)k;
+    return COORD_V_SKIPPED;
+}
+
+/* An undefined statistic (NaN) is written as null: jansson refuses non-finite reals. */
+static json_t *num_or_null(double x)
+{
+    return isfinite(x) ? json_real(x) : json_null();
+}
+
+json_t *coord_counts_json(const char *name, const char *type, const uint64_t *c)
+{
+    uint64_t graded = c[COORD_V_CORRECT] + c[COORD_V_WRONG];
+    double lo, hi;
+    rs_wilson(c[COORD_V_CORRECT], graded, RS_Z95, &lo, &hi);
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(name));
+    if (type) json_object_set_new(o, "type", json_string(type));
+    for (int k = 0; k < COORD_V_N; k++)
+        json_object_set_new(o, VERDICT_NAMES[k], json_integer((json_int_t)c[k]));
+    json_object_set_new(o, "accuracy",
+                        graded ? json_real((double)c[COORD_V_CORRECT] / (double)graded)
+                               : json_null());
+    json_object_set_new(o, "ci95", graded ? json_pack("[ff]", lo, hi) : json_null());
+    return o;
+}
+
+json_t *coord_mcnemar_json(uint64_t b, uint64_t c)
+{
+    rs_mcnemar_t t;
+    rs_mcnemar(b, c, &t);
+    return json_pack("{sIsIsfsfsf}", "b", (json_int_t)b, "c", (json_int_t)c, "exact_p", t.exact_p,
+                     "chi2", t.chi2, "chi2_p", t.chi2_p);
+}
+
+void coord_put_num(rs_buf_t *b, json_t *v, int prec)
+{
+    if (json_is_number(v) && prec < 0)
+        rs_buf_printf(b, "%.*g", -prec, json_number_value(v));
+    else if (json_is_number(v))
+        rs_buf_printf(b, "%.*f", prec, json_number_value(v));
+    else
+        rs_buf_puts(b, "n/a");
+}
+
+/* ---- strategies of one record ---- */
+
+static const char FIRST[] = "first";
+
+static int entry_failed(json_t *entry)
+{
+    return json_is_string(json_object_get(entry, "error"));
+}
+
+static json_t *candidate0(json_t *entry)
+{
+    return json_array_get(json_object_get(entry, "candidates"), 0);
+}
+
+size_t coord_strategies_of(json_t *entry, coord_strategy_ref_t *out, size_t max)
+{
+    json_t *strats = json_object_get(entry, "strategies"), *first = json_object_get(strats, FIRST);
+    json_t *first_grades = json_object_get(first ? first : candidate0(entry), "grades");
+    out[0] = (coord_strategy_ref_t){FIRST, first_grades, entry_failed(entry)};
+    size_t n = 1;
+    const char *name;
+    json_t *s;
+    json_object_foreach(strats, name, s)
+    {
+        if (n == max) break;
+        if (strcmp(name, FIRST) != 0)
+            out[n++] = (coord_strategy_ref_t){name, json_object_get(s, "grades"), 0};
+    }
+    return n;
+}
+
+coord_verdict_t coord_strategy_verdict(const coord_strategy_ref_t *s, const char *grader)
+{
+    return s->failed ? COORD_V_ERROR : coord_verdict_of(s->grades, grader);
+}
+
+/* The order strategies are listed in: the contract's, then any other by first appearance. */
+static size_t strategy_rank(const char *name, size_t appearance)
+{
+    static const char *const ORDER[] = {"first", "judge", "consensus", "majority", "oracle"};
+    for (size_t i = 0; i < RS_ARRAY_LEN(ORDER); i++)
+        if (strcmp(name, ORDER[i]) == 0) return i;
+    return RS_ARRAY_LEN(ORDER) + appearance;
+}
+
+/* The record's case id: its "id", else its index as text. Heap. */
+static char *case_id(json_t *rec)
+{
+    const char *id = json_string_value(json_object_get(rec, "id"));
+    if (id) return rs_xstrdup(id);
+    return rs_xasprintf("%lld", (long long)json_integer_value(json_object_get(rec, "idx")));
+}
+
+/* ---- the aggregate ---- */
+
+typedef uint64_t counts_t[COORD_V_N];
+
+/* Past these a record is malformed rather than rich; the excess is ignored, never grown into. */
+enum {
+    MAX_ROUNDS = 64,
+    MAX_JUDGES = 32,
+    SCORE_GRID = 10000,
+    HIST_BINS = 10,
+    CLUSTER_DIM = 256,
+    CLUSTER_EXAMPLES = 3
+};
+
+typedef struct strat_agg {
+    char *name;
+    counts_t *counts; /* [grader] */
+    uint64_t b, c;    /* first grader: b = first wrong & this right, c = first right & this wrong */
+} strat_agg_t;
+
+typedef struct model_an {
+    char *name;
+    strat_agg_t strats[COORD_MAX_STRATEGIES];
+    size_t n_strats;
+    counts_t *rounds;  /* [round * n_graders + grader] */
+    size_t n_rounds;   /* 1 + the most revisions one record had */
+    uint64_t w2r, r2w; /* flips between round 0 and a case's last round, first grader */
+    uint64_t flip_pairs;
+} model_an_t;
+
+/* Judge scores on a grid of 1 / SCORE_GRID, counted by truth. Exact for every verdict scale a
+ * config can express (choices, regex scores on 0..10 or 0..100), bounded for any other, and enough
+ * for AUROC with ties (a sort of all scores is what rs_auroc does; 1M-case runs cannot keep
+ * them all). */
+typedef struct score_cell {
+    uint32_t key;
+    uint64_t pos, neg;
+} score_cell_t;
+
+typedef struct judge_q {
+    uint64_t n, unparsed, errors, tp, fp, tn, fn;
+    score_cell_t *cells; /* ascending key */
+    size_t n_cells, cap_cells;
+} judge_q_t;
+
+enum { Q_ALL, Q_SELF, Q_CROSS, Q_N };
+static const char *const Q_NAMES[Q_N] = {"all", "self", "cross"};
+
+typedef struct judge_an {
+    char *name, *model;
+    judge_q_t q[Q_N];
+} judge_an_t;
+
+typedef struct failure {
+    char *case_id, *output;
+    size_t model;
+} failure_t;
+
+struct coord_analysis {
+    char **graders;
+    size_t n_graders;
+    model_an_t *models;
+    size_t n_models;
+    judge_an_t judges[MAX_JUDGES];
+    size_t n_judges;
+    failure_t *fails; /* the reservoir */
+    size_t n_fails, max_fails;
+    uint64_t fails_seen, rng, seed;
+};
+
+static char **dup_names(const char *const *names, size_t n)
+{
+    char **out = rs_xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        out[i] = rs_xstrdup(names[i]);
+    return out;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+coord_analysis_t *coord_analysis_new(const coord_analysis_opts_t *o)
+{
+    coord_analysis_t *a = rs_xcalloc(1, sizeof(*a));
+    a->graders = dup_names(o->graders, o->n_graders);
+    a->n_graders = o->n_graders;
+    a->n_models = o->n_models;
+    a->models = rs_xcalloc(o->n_models + 1, sizeof(model_an_t));
+    for (size_t m = 0; m < o->n_models; m++)
+        a->models[m].name = rs_xstrdup(o->models[m]);
+    a->max_fails = o->max_failures ? o->max_failures : COORD_ANALYSIS_MAX_FAILURES;
+    a->fails = rs_xcalloc(a->max_fails, sizeof(failure_t));
+    a->seed = a->rng = o->seed;
+    return a;
+}
+
+void coord_analysis_destroy(coord_analysis_t **ap)
+{
+    coord_analysis_t *a = ap ? *ap : NULL;
+    if (!a) return;
+    for (size_t m = 0; m < a->n_models; m++) {
+        model_an_t *ma = &a->models[m];
+        for (size_t s = 0; s < ma->n_strats; s++) {
+            free(ma->strats[s].name);
+            free(ma->strats[s].counts);
+        }
+        free(ma->rounds);
+        free(ma->name);
+    }
+    for (size_t j = 0; j < a->n_judges; j++) {
+        free(a->judges[j].name);
+        free(a->judges[j].model);
+        for (int q = 0; q < Q_N; q++)
+            free(a->judges[j].q[q].cells);
+    }
+    for (size_t i = 0; i < a->n_fails; i++) {
+        free(a->fails[i].case_id);
+        free(a->fails[i].output);
+    }
+    free_names(a->graders, a->n_graders);
+    free(a->models);
+    free(a->fails);
+    free(a);
+    *ap = NULL;
+}
+
+static int model_of(const coord_analysis_t *a, const char *name)
+{
+    for (size_t m = 0; name && m < a->n_models; m++)
+        if (strcmp(a->models[m].name, name) == 0) return (int)m;
+    return -1;
+}
+
+/* ---- strategies ---- */
+
+static strat_agg_t *strat_get(coord_analysis_t *a, model_an_t *ma, const char *name)
+{
+    for (size_t s = 0; s < ma->n_strats; s++)
+        if (strcmp(ma->strats[s].name, name) == 0) return &ma->strats[s];
+    if (ma->n_strats == COORD_MAX_STRATEGIES) return NULL;
+    strat_agg_t *sa = &ma->strats[ma->n_strats++];
+    sa->name = rs_xstrdup(name);
+    sa->counts = rs_xcalloc(a->n_graders, sizeof(counts_t));
+    return sa;
+}
+
+static void add_strategies(coord_analysis_t *a, model_an_t *ma, json_t *entry)
+{
+    coord_strategy_ref_t s[COORD_MAX_STRATEGIES];
+    size_t n = coord_strategies_of(entry, s, COORD_MAX_STRATEGIES);
+    coord_verdict_t first = coord_strategy_verdict(&s[0], a->graders[0]);
+    for (size_t i = 0; i < n; i++) {
+        strat_agg_t *sa = strat_get(a, ma, s[i].name);
+        if (!sa) continue;
+        for (size_t g = 0; g < a->n_graders; g++)
+            sa->counts[g][coord_strategy_verdict(&s[i], a->graders[g])]++;
+        coord_verdict_t v = coord_strategy_verdict(&s[i], a->graders[0]);
+        if (first == COORD_V_WRONG && v == COORD_V_CORRECT) sa->b++;
+        if (first == COORD_V_CORRECT && v == COORD_V_WRONG) sa->c++;
+    }
+}
+
+/* ---- rounds ---- */
+
+static void rounds_reserve(coord_analysis_t *a, model_an_t *ma, size_t n)
+{
+    if (n <= ma->n_rounds) return;
+    ma->rounds = rs_xrealloc(ma->rounds, n * a->n_graders * sizeof(counts_t));
+    memset(ma->rounds + ma->n_rounds * a->n_graders, 0,
+           (n - ma->n_rounds) * a->n_graders * sizeof(counts_t));
+    ma->n_rounds = n;
+}
+
+/* Round 0 is candidate 0's answer, round r its revision r (revisions[r - 1]). */
+static void add_rounds(coord_analysis_t *a, model_an_t *ma, json_t *entry)
+{
+    json_t *c0 = candidate0(entry), *revs = json_object_get(c0, "revisions");
+    size_t n = json_array_size(revs) < MAX_ROUNDS ? json_array_size(revs) : MAX_ROUNDS - 1;
+    int failed = entry_failed(entry);
+    rounds_reserve(a, ma, n + 1);
+    for (size_t r = 0; r <= n; r++) {
+        json_t *grades = json_object_get(r ? json_array_get(revs, r - 1) : c0, "grades");
+        for (size_t g = 0; g < a->n_graders; g++) {
+            coord_verdict_t v = failed ? COORD_V_ERROR : coord_verdict_of(grades, a->graders[g]);
+            ma->rounds[r * a->n_graders + g][v]++;
+        }
+    }
+    if (n == 0 || failed) return;
+    coord_verdict_t v0 = coord_verdict_of(json_object_get(c0, "grades"), a->graders[0]);
+    coord_verdict_t vn =
+        coord_verdict_of(json_object_get(json_array_get(revs, n - 1), "grades"), a->graders[0]);
+    if ((v0 != COORD_V_CORRECT && v0 != COORD_V_WRONG) ||
+        (vn != COORD_V_CORRECT && vn != COORD_V_WRONG))
+        return;
+    ma->flip_pairs++;
+    if (v0 == COORD_V_WRONG && vn == COORD_V_CORRECT) ma->w2r++;
+    if (v0 == COORD_V_CORRECT && vn == COORD_V_WRONG) ma->r2w++;
+}
+
+/* ---- judges ---- */
+
+static judge_an_t *judge_get(coord_analysis_t *a, const char *name)
+{
+    if (!name || !*name) return NULL;
+    for (size_t j = 0; j < a->n_judges; j++)
+        if (strcmp(a->judges[j].name, name) == 0) return &a->judges[j];
+    if (a->n_judges == MAX_JUDGES) return NULL;
+    judge_an_t *j = &a->judges[a->n_judges++];
+    j->name = rs_xstrdup(name);
+    return j;
+}
+
+static void score_add(judge_q_t *q, double score, int positive)
+{
+    uint32_t key = (uint32_t)lround(fmin(1, fmax(0, score)) * SCORE_GRID);
+    size_t lo = 0, hi = q->n_cells;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (q->cells[mid].key < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == q->n_cells || q->cells[lo].key != key) {
+        if (q->n_cells == q->cap_cells) {
+            q->cap_cells = q->cap_cells ? 2 * q->cap_cells : 8;
+            q->cells = rs_xrealloc(q->cells, q->cap_cells * sizeof(score_cell_t));
+        }
+        memmove(q->cells + lo + 1, q->cells + lo, (q->n_cells - lo) * sizeof(score_cell_t));
+        q->cells[lo] = (score_cell_t){key, 0, 0};
+        q->n_cells++;
+    }
+    positive ? q->cells[lo].pos++ : q->cells[lo].neg++;
+}
+
+/* What one critique said: an error (the judge's call failed), unparsed, or a verdict. */
+typedef enum { CRIT_VERDICT, CRIT_UNPARSED, CRIT_ERROR } crit_kind_t;
+
+typedef struct crit {
+    crit_kind_t kind;
+    double score;
+    int judged_correct;
+} crit_t;
+
+static crit_t read_critique(json_t *q)
+{
+    crit_t c = {CRIT_VERDICT, 0, 0};
+    json_t *score = json_object_get(q, "score"), *jc = json_object_get(q, "judged_correct");
+    if (json_is_string(json_object_get(q, "error")))
+        c.kind = CRIT_ERROR;
+    else if (json_is_false(json_object_get(q, "parsed")) || !json_is_number(score) ||
+             !isfinite(json_number_value(score)))
+        c.kind = CRIT_UNPARSED;
+    else {
+        c.score = json_number_value(score);
+        /* a record without judged_correct is read at the default threshold, 0.5 */
+        c.judged_correct = json_is_boolean(jc) ? json_is_true(jc) : c.score >= 0.5;
+    }
+    return c;
+}
+
+static void judge_q_add(judge_q_t *q, const crit_t *c, int positive)
+{
+    q->n++;
+    if (c->kind == CRIT_ERROR) {
+        q->errors++;
+        return;
+    }
+    if (c->kind == CRIT_UNPARSED) {
+        q->unparsed++;
+        return;
+    }
+    if (c->judged_correct)
+        positive ? q->tp++ : q->fp++;
+    else
+        positive ? q->fn++ : q->tn++;
+    score_add(q, c->score, positive);
+}
+
+/* The grades of the answer a critique judged: round 0 the candidate's, round r its revision r. */
+static json_t *judged_grades(json_t *cand, json_t *crit)
+{
+    json_int_t r = json_integer_value(json_object_get(crit, "round"));
+    if (r <= 0) return json_object_get(cand, "grades");
+    return json_object_get(json_array_get(json_object_get(cand, "revisions"), (size_t)r - 1),
+                           "grades");
+}
+
+static void add_critique(coord_analysis_t *a, const char *model, json_t *cand, json_t *crit)
+{
+    coord_verdict_t truth = coord_verdict_of(judged_grades(cand, crit), a->graders[0]);
+    if (truth != COORD_V_CORRECT && truth != COORD_V_WRONG) return; /* nothing to hold it to */
+    judge_an_t *j = judge_get(a, json_string_value(json_object_get(crit, "judge")));
+    if (!j) return;
+    json_t *self = json_object_get(crit, "self");
+    if (!j->model) {
+        /* The judge's model: named by the critique, or the judged model when judging itself. */
+        const char *jm = json_string_value(json_object_get(crit, "model"));
+        if (!jm && json_is_true(self)) jm = model;
+        if (jm) j->model = rs_xstrdup(jm);
+    }
+    crit_t c = read_critique(crit);
+    int positive = truth == COORD_V_CORRECT;
+    judge_q_add(&j->q[Q_ALL], &c, positive);
+    if (json_is_boolean(self))
+        judge_q_add(&j->q[json_is_true(self) ? Q_SELF : Q_CROSS], &c, positive);
+}
+
+static void add_critiques(coord_analysis_t *a, json_t *entry)
+{
+    const char *model = json_string_value(json_object_get(entry, "model"));
+    size_t i, j;
+    json_t *c, *q;
+    json_array_foreach(json_object_get(entry, "candidates"), i, c)
+        json_array_foreach(json_object_get(c, "critiques"), j, q) add_critique(a, model, c, q);
+}
+
+/* ---- failures: a reservoir sample (Vitter's algorithm R) of the first grader's wrong answers ----
+ */
+
+static uint64_t splitmix64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* A heap copy of at most max bytes of s, cut before a UTF-8 continuation byte so the copy stays
+ * valid UTF-8 (jansson refuses anything else). */
+static char *utf8_prefix(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max) return rs_xstrdup(s);
+    while (n > 0 && (n > max || ((unsigned char)s[n] & 0xC0) == 0x80))
+        n--;
+    return rs_xstrndup(s, n);
+}
+
+static void add_failure(coord_analysis_t *a, size_t m, json_t *rec, json_t *entry)
+{
+    coord_strategy_ref_t first;
+    coord_strategies_of(entry, &first, 1);
+    if (coord_strategy_verdict(&first, a->graders[0]) != COORD_V_WRONG) return;
+    const char *out = json_string_value(json_object_get(candidate0(entry), "output"));
+    if (!out) return;
+    a->fails_seen++;
+    size_t slot = a->n_fails;
+    if (a->n_fails == a->max_fails) {
+        uint64_t j = splitmix64(&a->rng) % a->fails_seen;
+        if (j >= a->max_fails) return;
+        slot = (size_t)j;
+        free(a->fails[slot].case_id);
+        free(a->fails[slot].output);
+    } else {
+        a->n_fails++;
+    }
+    a->fails[slot] = (failure_t){case_id(rec), utf8_prefix(out, COORD_ANALYSIS_MAX_OUTPUT), m};
+}
+
+void coord_analysis_add(coord_analysis_t *a, json_t *rec)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(rec, "models"), i, e)
+    {
+        int m = model_of(a, json_string_value(json_object_get(e, "model")));
+        if (m < 0) continue;
+        add_strategies(a, &a->models[m], e);
+        add_rounds(a, &a->models[m], e);
+        add_critiques(a, e);
+        add_failure(a, (size_t)m, rec, e);
+    }
+}
+
+uint64_t coord_analysis_failures_seen(const coord_analysis_t *a)
+{
+    return a->fails_seen;
+}
+
+size_t coord_analysis_failures_kept(const coord_analysis_t *a)
+{
+    return a->n_fails;
+}
+
+/* ---- JSON: strategies, rounds, flips ---- */
+
+static json_t *graders_json(const coord_analysis_t *a, counts_t *counts)
+{
+    json_t *arr = json_array();
+    for (size_t g = 0; g < a->n_graders; g++)
+        json_array_append_new(arr, coord_counts_json(a->graders[g], NULL, counts[g]));
+    return arr;
+}
+
+static json_t *strategies_json(const coord_analysis_t *a, const model_an_t *ma)
+{
+    size_t order[COORD_MAX_STRATEGIES];
+    for (size_t i = 0; i < ma->n_strats; i++) {
+        /* insertion sort by rank: a handful of entries */
+        size_t j = i, r = strategy_rank(ma->strats[i].name, i);
+        for (; j > 0 && strategy_rank(ma->strats[order[j - 1]].name, order[j - 1]) > r; j--)
+            order[j] = order[j - 1];
+        order[j] = i;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < ma->n_strats; i++) {
+        const strat_agg_t *s = &ma->strats[order[i]];
+        int first = strcmp(s->name, FIRST) == 0;
+        json_array_append_new(arr, json_pack("{sssoso}", "name", s->name, "graders",
+                                             graders_json(a, s->counts), "mcnemar_vs_first",
+                                             first ? json_null() : coord_mcnemar_json(s->b, s->c)));
+    }
+    return arr;
+}
+
+static json_t *rounds_json(const coord_analysis_t *a, const model_an_t *ma)
+{
+    json_t *arr = json_array();
+    for (size_t r = 0; r < ma->n_rounds; r++)
+        json_array_append_new(arr, json_pack("{sIso}", "round", (json_int_t)r, "graders",
+                                             graders_json(a, ma->rounds + r * a->n_graders)));
+    return arr;
+}
+
+static json_t *flips_json(const model_an_t *ma)
+{
+    return json_pack("{sIsIsIso}", "pairs", (json_int_t)ma->flip_pairs, "wrong_to_right",
+                     (json_int_t)ma->w2r, "right_to_wrong", (json_int_t)ma->r2w, "mcnemar",
+                     coord_mcnemar_json(ma->w2r, ma->r2w));
+}
+
+/* ---- JSON: judges ---- */
+
+/* AUROC from the score table: the Mann-Whitney U over positives x negatives, ties counting 1/2,
+ * the same sum rs_auroc makes over its sorted copy. NaN without positives or negatives. */
+static double cells_auroc(const judge_q_t *q)
+{
+    double u = 0, neg_below = 0, pos = 0;
+    for (size_t i = 0; i < q->n_cells; i++) {
+        double p = (double)q->cells[i].pos, n = (double)q->cells[i].neg;
+        u += p * neg_below + 0.5 * p * n;
+        neg_below += n;
+        pos += p;
+    }
+    if (pos == 0 || neg_below == 0) return NAN;
+    return u / (pos * neg_below);
+}
+
+static double ratio(uint64_t num, uint64_t den)
+{
+    return den ? (double)num / (double)den : NAN;
+}
+
+/* HIST_BINS equal bins of the score in [0, 1] (1 falls in the last), for correct and wrong. */
+static json_t *histogram_json(const judge_q_t *q)
+{
+    uint64_t pos[HIST_BINS] = {0}, neg[HIST_BINS] = {0};
+    for (size_t i = 0; i < q->n_cells; i++) {
+        size_t bin = q->cells[i].key * HIST_BINS / SCORE_GRID;
+        if (bin >= HIST_BINS) bin = HIST_BINS - 1;
+        pos[bin] += q->cells[i].pos;
+        neg[bin] += q->cells[i].neg;
+    }
+    json_t *c = json_array(), *w = json_array();
+    for (size_t b = 0; b < HIST_BINS; b++) {
+        json_array_append_new(c, json_integer((json_int_t)pos[b]));
+        json_array_append_new(w, json_integer((json_int_t)neg[b]));
+    }
+    return json_pack("{sisoso}", "bins", HIST_BINS, "correct", c, "wrong", w);
+}
+
+static json_t *judge_q_json(const judge_q_t *q)
+{
+    json_t *o = json_pack("{sIsIsI}", "n", (json_int_t)q->n, "unparsed", (json_int_t)q->unparsed,
+                          "errors", (json_int_t)q->errors);
+    json_object_set_new(o, "confusion",
+                        json_pack("{sIsIsIsI}", "tp", (json_int_t)q->tp, "fp", (json_int_t)q->fp,
+                                  "tn", (json_int_t)q->tn, "fn", (json_int_t)q->fn));
+    json_object_set_new(o, "precision", num_or_null(ratio(q->tp, q->tp + q->fp)));
+    json_object_set_new(o, "recall", num_or_null(ratio(q->tp, q->tp + q->fn)));
+    /* rater 1 = the first grader, rater 2 = the judge; "yes" = correct */
+    json_object_set_new(o, "kappa", num_or_null(rs_cohen_kappa(q->tp, q->fn, q->fp, q->tn)));
+    json_object_set_new(o, "auroc", num_or_null(cells_auroc(q)));
+    json_object_set_new(o, "histogram", histogram_json(q));
+    return o;
+}
+
+static json_t *judges_json(const coord_analysis_t *a)
+{
+    json_t *arr = json_array();
+    for (size_t j = 0; j < a->n_judges; j++) {
+        const judge_an_t *ja = &a->judges[j];
+        json_t *o = json_pack("{ssso}", "name", ja->name, "model",
+                              ja->model ? json_string(ja->model) : json_null());
+        for (int q = 0; q < Q_N; q++)
+            json_object_set_new(o, Q_NAMES[q], judge_q_json(&ja->q[q]));
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+/* ---- JSON: failure clusters ---- */
+
+static json_t *example_json(const coord_analysis_t *a, const failure_t *f)
+{
+    return json_pack("{ssssss}", "case_id", f->case_id, "model", a->models[f->model].name, "output",
+                     f->output);
+}
+
+static json_t *cluster_json(const coord_analysis_t *a, const rs_kmeans_t *km, const float *v,
+                            size_t c)
+{
+    size_t ex[CLUSTER_EXAMPLES];
+    size_t n = rs_kmeans_examples(km, v, c, ex, CLUSTER_EXAMPLES);
+    json_t *examples = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(examples, example_json(a, &a->fails[ex[i]]));
+    return json_pack("{sIsfso}", "size", (json_int_t)km->sizes[c], "share",
+                     (double)km->sizes[c] / (double)km->n, "examples", examples);
+}
+
+/* Hash embeddings of the kept failures, spherical k-means++ with k = rs_vecset_auto_k, the
+ * clusters largest first with the examples nearest their centroid. */
+static json_t *clusters_json(const coord_analysis_t *a)
+{
+    size_t n = a->n_fails;
+    float *v = rs_xmalloc(n * CLUSTER_DIM * sizeof(float));
+    for (size_t i = 0; i < n; i++)
+        rs_embed_hash(a->fails[i].output, CLUSTER_DIM, v + i * CLUSTER_DIM);
+    rs_kmeans_opts_t opts = {0, 0, a->seed};
+    rs_kmeans_t km;
+    rs_vecset_kmeans(v, n, CLUSTER_DIM, &opts, &km);
+    size_t *order = rs_xcalloc(km.k + 1, sizeof(size_t));
+    for (size_t i = 0; i < km.k; i++) {
+        size_t j = i;
+        for (; j > 0 && km.sizes[order[j - 1]] < km.sizes[i]; j--)
+            order[j] = order[j - 1];
+        order[j] = i;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < km.k; i++)
+        json_array_append_new(arr, cluster_json(a, &km, v, order[i]));
+    free(order);
+    rs_kmeans_cleanup(&km);
+    free(v);
+    return arr;
+}
+
+void coord_analysis_fill(coord_analysis_t *a, json_t *report)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(report, "models"), i, m)
+    {
+        int k = model_of(a, json_string_value(json_object_get(m, "name")));
+        if (k < 0) continue;
+        const model_an_t *ma = &a->models[k];
+        json_object_set_new(m, "strategies", strategies_json(a, ma));
+        if (ma->n_rounds > 1) {
+            json_object_set_new(m, "rounds", rounds_json(a, ma));
+            json_object_set_new(m, "flips", flips_json(ma));
+        }
+    }
+    if (a->n_judges) json_object_set_new(report, "judges", judges_json(a));
+    if (a->n_fails) {
+        json_object_set_new(report, "clusters", clusters_json(a));
+        json_object_set_new(report, "failures",
+                            json_pack("{sIsIsI}", "total", (json_int_t)a->fails_seen, "sampled",
+                                      (json_int_t)a->n_fails, "seed", (json_int_t)a->seed));
+    }
+}
+
+/* ---- paired verdicts (compare) ---- */
+
+enum { V_ABSENT = 0xFF };
+
+typedef struct vcol {
+    size_t model;
+    char *strategy;
+    uint8_t *v; /* [row]: a coord_verdict_t, or V_ABSENT */
+} vcol_t;
+
+struct coord_verdicts {
+    char *run, *grader;
+    char **models;
+    size_t n_models;
+    uint64_t *keys;    /* [row] XXH64 of the case id */
+    uint32_t *targets; /* [row] hash of the case's targets */
+    size_t n, cap;
+    vcol_t *cols;
+    size_t n_cols, cap_cols;
+};
+
+coord_verdicts_t *coord_verdicts_new(const char *run, const char *const *models, size_t n_models,
+                                     const char *grader)
+{
+    coord_verdicts_t *v = rs_xcalloc(1, sizeof(*v));
+    v->run = rs_xstrdup(run);
+    v->grader = rs_xstrdup(grader);
+    v->models = dup_names(models, n_models);
+    v->n_models = n_models;
+    return v;
+}
+
+void coord_verdicts_destroy(coord_verdicts_t **vp)
+{
+    coord_verdicts_t *v = vp ? *vp : NULL;
+    if (!v) return;
+    for (size_t c = 0; c < v->n_cols; c++) {
+        free(v->cols[c].strategy);
+        free(v->cols[c].v);
+    }
+    free_names(v->models, v->n_models);
+    free(v->cols);
+    free(v->keys);
+    free(v->targets);
+    free(v->run);
+    free(v->grader);
+    free(v);
+    *vp = NULL;
+}
+
+uint64_t coord_verdicts_cases(const coord_verdicts_t *v)
+{
+    return v->n;
+}
+
+static vcol_t *vcol_get(coord_verdicts_t *v, size_t model, const char *strategy)
+{
+    for (size_t c = 0; c < v->n_cols; c++)
+        if (v->cols[c].model == model && strcmp(v->cols[c].strategy, strategy) == 0)
+            return &v->cols[c];
+    if (v->n_cols == v->cap_cols) {
+        v->cap_cols = v->cap_cols ? 2 * v->cap_cols : 8;
+        v->cols = rs_xrealloc(v->cols, v->cap_cols * sizeof(vcol_t));
+    }
+    vcol_t *c = &v->cols[v->n_cols++];
+    c->model = model;
+    c->strategy = rs_xstrdup(strategy);
+    c->v = rs_xmalloc(v->cap ? v->cap : 1);
+    memset(c->v, V_ABSENT, v->cap ? v->cap : 1);
+    return c;
+}
+
+static void verdicts_grow(coord_verdicts_t *v)
+{
+    if (v->n < v->cap) return;
+    v->cap = v->cap ? 2 * v->cap : 1024;
+    v->keys = rs_xrealloc(v->keys, v->cap * sizeof(uint64_t));
+    v->targets = rs_xrealloc(v->targets, v->cap * sizeof(uint32_t));
+    for (size_t c = 0; c < v->n_cols; c++)
+        v->cols[c].v = rs_xrealloc(v->cols[c].v, v->cap);
+}
+
+static uint32_t targets_hash(json_t *targets)
+{
+    uint64_t h = 0;
+    size_t i;
+    json_t *t;
+    json_array_foreach(targets, i, t)
+    {
+        const char *s = json_string_value(t);
+        h = XXH64(s ? s : "", s ? strlen(s) + 1 : 0, h + 1); /* the NUL separates targets */
+    }
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+static int verdicts_model(const coord_verdicts_t *v, const char *name)
+{
+    for (size_t m = 0; name && m < v->n_models; m++)
+        if (strcmp(v->models[m], name) == 0) return (int)m;
+    return -1;
+}
+
+void coord_verdicts_add(coord_verdicts_t *v, json_t *rec)
+{
+    verdicts_grow(v);
+    size_t row = v->n++;
+    char *id = case_id(rec);
+    v->keys[row] = XXH64(id, strlen(id), 0);
+    free(id);
+    v->targets[row] = targets_hash(json_object_get(rec, "targets"));
+    for (size_t c = 0; c < v->n_cols; c++)
+        v->cols[c].v[row] = V_ABSENT;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(rec, "models"), i, e)
+    {
+        int m = verdicts_model(v, json_string_value(json_object_get(e, "model")));
+        if (m < 0) continue;
+        coord_strategy_ref_t s[COORD_MAX_STRATEGIES];
+        size_t n = coord_strategies_of(e, s, COORD_MAX_STRATEGIES);
+        for (size_t k = 0; k < n; k++)
+            vcol_get(v, (size_t)m, s[k].name)->v[row] =
+                (uint8_t)coord_strategy_verdict(&s[k], v->grader);
+    }
+}
+
+/* A run's rows sorted by case id key, the first row of each id only. */
+typedef struct keyrow {
+    uint64_t key;
+    uint32_t row;
+} keyrow_t;
+
+static int cmp_keyrow(const void *x, const void *y)
+{
+    const keyrow_t *a = x, *b = y;
+    if (a->key != b->key) return (a->key > b->key) - (a->key < b->key);
+    return (a->row > b->row) - (a->row < b->row);
+}
+
+static keyrow_t *unique_rows(const coord_verdicts_t *v, size_t *n, uint64_t *dups)
+{
+    keyrow_t *kr = rs_xmalloc((v->n + 1) * sizeof(keyrow_t));
+    for (size_t i = 0; i < v->n; i++)
+        kr[i] = (keyrow_t){v->keys[i], (uint32_t)i};
+    qsort(kr, v->n, sizeof(keyrow_t), cmp_keyrow);
+    size_t out = 0;
+    for (size_t i = 0; i < v->n; i++)
+        if (out == 0 || kr[out - 1].key != kr[i].key) kr[out++] = kr[i];
+    *dups = v->n - out;
+    *n = out;
+    return kr;
+}
+
+static const keyrow_t *find_key(const keyrow_t *kr, size_t n, uint64_t key)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (kr[mid].key < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && kr[lo].key == key ? &kr[lo] : NULL;
+}
+
+/* The cases all runs share: shared[i * n_runs + r] is case i's row in run r. */
+typedef struct pairing {
+    uint32_t *shared;
+    size_t n_shared;
+    uint64_t conflicting;
+    uint64_t *dups; /* [run] */
+} pairing_t;
+
+static void pair_runs(coord_verdicts_t *const *runs, size_t n_runs, pairing_t *p)
+{
+    keyrow_t **kr = rs_xcalloc(n_runs, sizeof(keyrow_t *));
+    size_t *nk = rs_xcalloc(n_runs, sizeof(size_t));
+    p->dups = rs_xcalloc(n_runs, sizeof(uint64_t));
+    for (size_t r = 0; r < n_runs; r++)
+        kr[r] = unique_rows(runs[r], &nk[r], &p->dups[r]);
+    p->shared = rs_xmalloc((nk[0] + 1) * n_runs * sizeof(uint32_t));
+    p->n_shared = p->conflicting = 0;
+    for (size_t i = 0; i < nk[0]; i++) {
+        uint32_t *rows = p->shared + p->n_shared * n_runs;
+        int all = 1, same = 1;
+        for (size_t r = 0; r < n_runs && all; r++) {
+            const keyrow_t *hit = find_key(kr[r], nk[r], kr[0][i].key);
+            if (!hit)
+                all = 0;
+            else
+                rows[r] = hit->row;
+            if (hit && runs[r]->targets[hit->row] != runs[0]->targets[kr[0][i].row]) same = 0;
+        }
+        if (all && !same) p->conflicting++;
+        if (all && same) p->n_shared++;
+    }
+    for (size_t r = 0; r < n_runs; r++)
+        free(kr[r]);
+    free(kr);
+    free(nk);
+}
+
+/* One ranked (run, model, strategy). */
+typedef struct entry {
+    size_t run, col, order;
+    counts_t counts;
+    double acc, lo;
+} entry_t;
+
+static int cmp_entry(const void *x, const void *y)
+{
+    const entry_t *a = x, *b = y;
+    int ga = a->counts[COORD_V_CORRECT] + a->counts[COORD_V_WRONG] > 0;
+    int gb = b->counts[COORD_V_CORRECT] + b->counts[COORD_V_WRONG] > 0;
+    if (ga != gb) return gb - ga; /* entries with nothing graded go last */
+    if (ga && a->acc != b->acc) return a->acc < b->acc ? 1 : -1;
+    if (ga && a->lo != b->lo) return a->lo < b->lo ? 1 : -1;
+    return (a->order > b->order) - (a->order < b->order);
+}
+
+static uint8_t verdict_at(coord_verdicts_t *const *runs, const pairing_t *p, size_t n_runs,
+                          const entry_t *e, size_t i)
+{
+    return runs[e->run]->cols[e->col].v[p->shared[i * n_runs + e->run]];
+}
+
+static entry_t *rank_entries(coord_verdicts_t *const *runs, size_t n_runs, const pairing_t *p,
+                             size_t *n_out)
+{
+    size_t n = 0;
+    for (size_t r = 0; r < n_runs; r++)
+        n += runs[r]->n_cols;
+    entry_t *e = rs_xcalloc(n + 1, sizeof(entry_t));
+    n = 0;
+    for (size_t r = 0; r < n_runs; r++)
+        for (size_t c = 0; c < runs[r]->n_cols; c++, n++) {
+            e[n].run = r;
+            e[n].col = c;
+            e[n].order = n;
+            for (size_t i = 0; i < p->n_shared; i++) {
+                uint8_t v = verdict_at(runs, p, n_runs, &e[n], i);
+                e[n].counts[v == V_ABSENT ? COORD_V_SKIPPED : v]++;
+            }
+            uint64_t graded = e[n].counts[COORD_V_CORRECT] + e[n].counts[COORD_V_WRONG];
+            double hi;
+            rs_wilson(e[n].counts[COORD_V_CORRECT], graded, RS_Z95, &e[n].lo, &hi);
+            e[n].acc = graded ? (double)e[n].counts[COORD_V_CORRECT] / (double)graded : 0;
+        }
+    qsort(e, n, sizeof(entry_t), cmp_entry);
+    *n_out = n;
+    return e;
+}
+
+/* McNemar of x against y over the shared cases graded for both: b = only x right. */
+static json_t *pair_test(coord_verdicts_t *const *runs, size_t n_runs, const pairing_t *p,
+                         const entry_t *x, const entry_t *y)
+{
+    uint64_t b = 0, c = 0;
+    for (size_t i = 0; i < p->n_shared; i++) {
+        uint8_t vx = verdict_at(runs, p, n_runs, x, i), vy = verdict_at(runs, p, n_runs, y, i);
+        if (vx == COORD_V_CORRECT && vy == COORD_V_WRONG) b++;
+        if (vx == COORD_V_WRONG && vy == COORD_V_CORRECT) c++;
+    }
+    return coord_mcnemar_json(b, c);
+}
+
+static json_t *entry_id_json(coord_verdicts_t *const *runs, const entry_t *e)
+{
+    const coord_verdicts_t *v = runs[e->run];
+    return json_pack("{ssssss}", "run", v->run, "model", v->models[v->cols[e->col].model],
+                     "strategy", v->cols[e->col].strategy);
+}
+
+static json_t *ranking_json(coord_verdicts_t *const *runs, const entry_t *e, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = entry_id_json(runs, &e[i]);
+        json_t *counts = coord_counts_json(runs[e[i].run]->grader, NULL, e[i].counts);
+        json_object_set_new(o, "rank", json_integer((json_int_t)i + 1));
+        json_object_set_new(o, "grader", json_string(runs[e[i].run]->grader));
+        json_object_del(counts, "name");
+        json_object_update(o, counts);
+        json_decref(counts);
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+static json_t *runs_json(coord_verdicts_t *const *runs, size_t n_runs, const pairing_t *p)
+{
+    json_t *arr = json_array();
+    for (size_t r = 0; r < n_runs; r++)
+        json_array_append_new(arr, json_pack("{sssssIsI}", "run", runs[r]->run, "grader",
+                                             runs[r]->grader, "cases", (json_int_t)runs[r]->n,
+                                             "duplicate_ids", (json_int_t)p->dups[r]));
+    return arr;
+}
+
+json_t *coord_compare_json(coord_verdicts_t *const *runs, size_t n_runs, int all_pairs)
+{
+    pairing_t p;
+    pair_runs(runs, n_runs, &p);
+    size_t n;
+    entry_t *e = rank_entries(runs, n_runs, &p, &n);
+    json_t *vs_best = json_array(), *pairs = json_array();
+    for (size_t i = 1; p.n_shared && i < n; i++) {
+        json_t *o = entry_id_json(runs, &e[i]);
+        json_t *t = pair_test(runs, n_runs, &p, &e[0], &e[i]);
+        json_object_update(o, t);
+        json_decref(t);
+        json_array_append_new(vs_best, o);
+    }
+    for (size_t i = 0; all_pairs && p.n_shared && i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
+            json_t *t = pair_test(runs, n_runs, &p, &e[i], &e[j]);
+            json_object_set_new(t, "ranks",
+                                json_pack("[II]", (json_int_t)i + 1, (json_int_t)j + 1));
+            json_array_append_new(pairs, t);
+        }
+    json_t *out = json_pack("{sIsIsoso}", "shared_cases", (json_int_t)p.n_shared, "conflicting_ids",
+                            (json_int_t)p.conflicting, "runs", runs_json(runs, n_runs, &p),
+                            "ranking", p.n_shared ? ranking_json(runs, e, n) : json_array());
+    json_object_set_new(out, "vs_best", vs_best);
+    if (all_pairs)
+        json_object_set_new(out, "pairs", pairs);
+    else
+        json_decref(pairs);
+    free(e);
+    free(p.shared);
+    free(p.dups);
+    return out;
+}

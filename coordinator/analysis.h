@@ -1,0 +1,121 @@
+/* analysis: folds result records (docs/CHAINS.md) into what the report says beyond the plain
+ * per-model counts: ranking strategies, revision rounds and flips, judge quality, failure clusters,
+ * and the paired verdicts `reasonsaver compare` ranks runs by. No I/O: records go in as jansson
+ * objects and JSON comes out, so every statistic is reachable from unit tests.
+ *
+ * Memory is bounded whatever the run's size: counters per (model, strategy, grader) and per round,
+ * one table of judge scores per judge on a 1e-4 grid (at most 10,001 entries), and a reservoir of
+ * at most max_failures failure texts. Only the compare store (coord_verdicts_t) grows with the
+ * cases: 12 bytes a case plus one byte per (model, strategy), which pairing runs by case id needs.
+ */
+#ifndef COORD_ANALYSIS_H
+#define COORD_ANALYSIS_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+/* A grade string ("correct", "wrong", "error"; anything else or none is skipped) as a counter
+ * index. */
+typedef enum coord_verdict {
+    COORD_V_CORRECT = 0,
+    COORD_V_WRONG,
+    COORD_V_ERROR,
+    COORD_V_SKIPPED,
+    COORD_V_N
+} coord_verdict_t;
+
+/* grades[grader] as a verdict; a missing grades object or grader is skipped. */
+coord_verdict_t coord_verdict_of(json_t *grades, const char *grader);
+
+/* The report's counts object {name, [type], correct, wrong, error, skipped, accuracy, ci95} of
+ * counts[COORD_V_N]; accuracy = correct / (correct + wrong) with a Wilson 95% interval, both null
+ * when nothing was graded. type may be NULL (left out). New reference. */
+json_t *coord_counts_json(const char *name, const char *type, const uint64_t *counts);
+
+/* {b, c, exact_p, chi2, chi2_p} of rs_mcnemar(b, c). New reference. */
+json_t *coord_mcnemar_json(uint64_t b, uint64_t c);
+
+/* Appends a report number with prec decimals (prec < 0: -prec significant digits, for p-values
+ * that may be tiny), or "n/a" for null (an undefined statistic), to b. */
+void coord_put_num(rs_buf_t *b, json_t *v, int prec);
+
+/* ---- one model's ranking strategies in one record ---- */
+
+#define COORD_MAX_STRATEGIES 16
+
+typedef struct coord_strategy_ref {
+    const char *name; /* borrowed from the record (or the static "first") */
+    json_t *grades;   /* borrowed; NULL when the strategy carries none */
+    int failed;       /* first only: the model's own call failed, so every grade is an error */
+} coord_strategy_ref_t;
+
+/* The strategies of one entry of a record's models[], "first" always at out[0]: strategies.first
+ * when the record has it, else candidate 0 (today's records). When the entry's first call failed
+ * (its "error" is set) first counts as an error under every grader, as the per-model counts do.
+ * Returns how many were written (1 .. max); max >= 1. */
+size_t coord_strategies_of(json_t *entry, coord_strategy_ref_t *out, size_t max);
+
+/* The strategy's verdict under grader. */
+coord_verdict_t coord_strategy_verdict(const coord_strategy_ref_t *s, const char *grader);
+
+/* ---- the run's analysis ---- */
+
+#define COORD_ANALYSIS_MAX_FAILURES 5000
+#define COORD_ANALYSIS_MAX_OUTPUT 1000 /* bytes of each kept failure's output */
+
+typedef struct coord_analysis_opts {
+    const char *const *models; /* the report's model names, in order; others are ignored */
+    size_t n_models;
+    const char *const *graders; /* grader names; graders[0] is "the first grader" */
+    size_t n_graders;           /* >= 1 */
+    size_t max_failures;        /* reservoir size; 0 = COORD_ANALYSIS_MAX_FAILURES */
+    uint64_t seed;              /* reservoir draws and k-means seeding */
+} coord_analysis_opts_t;
+
+typedef struct coord_analysis coord_analysis_t;
+
+/* Copies what it needs from opts (the names included). */
+coord_analysis_t *coord_analysis_new(const coord_analysis_opts_t *opts);
+void coord_analysis_destroy(coord_analysis_t **a);
+
+/* Folds one result record (only read; nothing of it is kept but copies). */
+void coord_analysis_add(coord_analysis_t *a, json_t *record);
+
+/* Adds the analysis to a report object: to each report.models[] whose name is a model of opts,
+ * "strategies" (always), and "rounds" and "flips" (when some record of that model had a
+ * revision); at the top level "judges" (when a record had a critique), "clusters" and "failures"
+ * (when the first grader marked an answer wrong). The clustering runs here, once. */
+void coord_analysis_fill(coord_analysis_t *a, json_t *report);
+
+/* Failures seen and kept (the reservoir's size), for tests and logs. */
+uint64_t coord_analysis_failures_seen(const coord_analysis_t *a);
+size_t coord_analysis_failures_kept(const coord_analysis_t *a);
+
+/* ---- paired verdicts across runs (reasonsaver compare) ---- */
+
+/* One run's first-grader verdict per case and per (model, strategy), keyed by case id (and a
+ * hash of the case's targets, so that two datasets that reuse an id for another question do
+ * not pair). */
+typedef struct coord_verdicts coord_verdicts_t;
+
+/* run: the run's label (its id); models: its config's model names; grader: its first grader. */
+coord_verdicts_t *coord_verdicts_new(const char *run, const char *const *models, size_t n_models,
+                                     const char *grader);
+void coord_verdicts_destroy(coord_verdicts_t **v);
+void coord_verdicts_add(coord_verdicts_t *v, json_t *record);
+/* Cases folded in. */
+uint64_t coord_verdicts_cases(const coord_verdicts_t *v);
+
+/* Ranks every (run, model, strategy) by accuracy on the cases all runs share (same id, same
+ * targets; a run's later duplicates of an id are ignored) and tests the best against each other
+ * one with McNemar (every pair too when all_pairs). Returns {shared_cases, runs: [{run, grader,
+ * cases, duplicate_ids}], conflicting_ids, ranking: [{rank, run, model, strategy, correct, wrong,
+ * error, skipped, accuracy, ci95}], vs_best: [{run, model, strategy, b, c, exact_p, chi2,
+ * chi2_p}], pairs: [...]}, where b counts the cases only the first of the two got right.
+ * With no shared case, shared_cases is 0 and the lists are empty. New reference. */
+json_t *coord_compare_json(coord_verdicts_t *const *runs, size_t n_runs, int all_pairs);
+
+#endif
