@@ -611,6 +611,7 @@ static const key_spec_t report_keys[] = {
      .to_json = json_flags,
      .flags = &report_flags},
     {KEY("spans", KT_BOOL, rs_report_cfg_t, spans), .def_num = 1},
+    {KEY("near_duplicates", KT_BOOL, rs_report_cfg_t, near_duplicates), .def_num = 0},
 };
 static const section_t report_sec = SECTION(report_keys, report_init, NULL);
 

@@ -23,7 +23,7 @@ models:
   - {name: m, provider: sim, model: sim-1, params: {accuracy: %(acc)s}}
 scoring: {graders: [exact, numeric]}
 cluster: {workers: 2}
-report: {formats: [json, markdown, html, jsonl]}
+report: {formats: [json, markdown, html, jsonl], near_duplicates: true}
 """
 
 
