@@ -82,11 +82,16 @@ static int depth_of(json_t *spans, json_t *span)
     return d;
 }
 
+/* By start time; on a tie the root first, so it heads the waterfall. */
 static int cmp_start(const void *a, const void *b)
 {
-    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "start_us"));
-    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "start_us"));
-    return (x > y) - (x < y);
+    json_t *sa = *(json_t *const *)a, *sb = *(json_t *const *)b;
+    json_int_t x = json_integer_value(json_object_get(sa, "start_us"));
+    json_int_t y = json_integer_value(json_object_get(sb, "start_us"));
+    if (x != y) return (x > y) - (x < y);
+    int ra = !json_is_string(json_object_get(sa, "parent_span_id"));
+    int rb = !json_is_string(json_object_get(sb, "parent_span_id"));
+    return rb - ra;
 }
 
 static void span_line(json_t *spans, json_t *s, json_int_t t0, json_int_t span_all)
@@ -100,11 +105,21 @@ static void span_line(json_t *spans, json_t *s, json_int_t t0, json_int_t span_a
     bar[BAR] = '\0';
     int depth = depth_of(spans, s);
     json_t *attrs = json_object_get(s, "attributes");
-    const char *model = json_string_value(json_object_get(attrs, "gen_ai.request.model"));
+    /* the model's label tells two models of the same id apart; the id is the fallback */
+    const char *model = json_string_value(json_object_get(attrs, "reasonsaver.model"));
+    if (!model) model = json_string_value(json_object_get(attrs, "gen_ai.request.model"));
     const char *err = json_string_value(json_object_get(attrs, "error.type"));
-    printf("%*s%-*s %9.1f ms |%s|%s%s%s%s\n", 2 * depth, "", 24 - 2 * depth,
+    size_t retries = 0, i;
+    json_t *e;
+    json_array_foreach(json_object_get(s, "events"), i, e) {
+        const char *ev = json_string_value(json_object_get(e, "name"));
+        retries += ev && strcmp(ev, "retry") == 0;
+    }
+    printf("%*s%-*s %9.1f ms |%s|%s%s%s%s", 2 * depth, "", 24 - 2 * depth,
            json_string_value(json_object_get(s, "name")), (double)(en - st) / 1000.0, bar,
            model ? " " : "", model ? model : "", err ? " error=" : "", err ? err : "");
+    if (retries) printf(" retries=%zu", retries);
+    putchar('\n');
 }
 
 static void print_waterfall(json_t *spans)

@@ -123,7 +123,7 @@ int coord_otlp_add(coord_otlp_batch_t *b, json_t *span)
         !json_is_integer(start) || !json_is_integer(end))
         return -1;
     const char *name = json_string_value(json_object_get(span, "name"));
-    json_t *o = json_pack("{sssssssisososososo}", "traceId", tid, "spanId", sid, "name",
+    json_t *o = json_pack("{sssssssssisososososo}", "traceId", tid, "spanId", sid, "name",
                           name ? name : "span", "parentSpanId", pid ? pid : "", "kind",
                           kind_code(json_string_value(json_object_get(span, "kind"))),
                           "startTimeUnixNano", nanos(json_integer_value(start)),

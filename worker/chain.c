@@ -1,13 +1,15 @@
 /* chain: each case as a small state machine — requests out (HTTP or in-process sim), replies in,
- * graded and written as one result record when its last request is done. */
+ * graded and written as one result record (with its trace) when its last request is done. */
 #include "chain.h"
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "provider.h"
+#include "trace.h"
 
 /* One candidate's outcome. */
 typedef struct cand {
@@ -37,6 +39,7 @@ typedef struct req {
     int k, n;
     wk_xfer_t *x;
     wk_timer_t timer;
+    double start_sec; /* rs_mono_sec at submission: the generate span starts there */
     struct req *prev, *next;
 } req_t;
 
@@ -47,6 +50,16 @@ struct wk_case {
     model_run_t *runs; /* one per model */
     req_t *reqs;       /* requests not done yet */
     wk_case_t *prev, *next;
+    /* Span times are the wall clock at receipt plus the monotonic time since, so a clock step
+     * during the case cannot put a child before its parent. */
+    int64_t t0_us;
+    double t0_sec;
+    int64_t last_us;   /* the latest end among the spans so far */
+    char trace_id[WK_TRACE_ID_HEX], root_id[WK_SPAN_ID_HEX];
+    json_t *spans;     /* the trace so far; NULL when report.spans is off */
+    json_t *root;      /* borrowed from spans */
+    wk_call_t *calls;  /* every model call, for the usage summary */
+    size_t n_calls, cap_calls;
 };
 
 struct wk_chain {
@@ -55,6 +68,10 @@ struct wk_chain {
     wk_http_t *http;
     const rs_provider_t **prov; /* per model */
     unsigned char *warned;      /* per model: its missing key was logged once */
+    char *run_id, *worker_id;
+    uint64_t rng;               /* span ids */
+    char **servers;             /* per model: server.address (NULL for sim) ... */
+    long *ports;                /* ... and server.port */
     wk_case_t *active;
     size_t n_active;
     wk_done_t *done;
@@ -65,7 +82,30 @@ static void case_finish(wk_case_t *cs);
 
 /* ---- life cycle ---- */
 
-wk_chain_t *wk_chain_new(const char *spec_json, wk_http_t *http, rs_err_t *err)
+/* The host and port a model's requests go to, for the spans' server.address and server.port.
+ * Taken from the URL by libcurl, so user:password in a base_url never reaches a span. */
+static void model_server(const rs_provider_t *p, const rs_model_cfg_t *m, char **host, long *port)
+{
+    *host = NULL;
+    *port = 0;
+    if (p->simulate) return;
+    char *url = rs_provider_url(p, m, ""), *h = NULL, *pt = NULL;
+    CURLU *u = curl_url();
+    int64_t v = 0;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK) {
+        if (curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK) *host = rs_xstrdup(h);
+        if (curl_url_get(u, CURLUPART_PORT, &pt, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+            rs_parse_i64(pt, &v) == 0)
+            *port = (long)v;
+    }
+    curl_free(h);
+    curl_free(pt);
+    curl_url_cleanup(u);
+    free(url);
+}
+
+wk_chain_t *wk_chain_new(const char *spec_json, const char *run_id, const char *worker_id,
+                         wk_http_t *http, rs_err_t *err)
 {
     rs_config_t *cfg = rs_config_from_json(spec_json, err);
     if (!cfg) return NULL;
@@ -90,7 +130,23 @@ wk_chain_t *wk_chain_new(const char *spec_json, wk_http_t *http, rs_err_t *err)
     ch->http = http;
     ch->prov = prov;
     ch->warned = rs_xcalloc(cfg->n_models, 1);
+    ch->run_id = rs_xstrdup(run_id);
+    ch->worker_id = rs_xstrdup(worker_id);
+    wk_trace_seed(&ch->rng);
+    ch->servers = rs_xcalloc(cfg->n_models, sizeof(char *));
+    ch->ports = rs_xcalloc(cfg->n_models, sizeof(long));
+    for (size_t m = 0; m < cfg->n_models; m++)
+        model_server(prov[m], &cfg->models[m], &ch->servers[m], &ch->ports[m]);
     return ch;
+}
+
+void wk_done_cleanup(wk_done_t *d)
+{
+    free(d->json);
+    free(d->calls);
+    d->json = NULL;
+    d->calls = NULL;
+    d->n_calls = 0;
 }
 
 static void cand_cleanup(cand_t *c)
@@ -116,6 +172,8 @@ static void case_free(wk_case_t *cs)
         free(cs->runs[m].cands);
     }
     free(cs->runs);
+    json_decref(cs->spans);
+    free(cs->calls);
     rs_case_cleanup(&cs->c);
     if (cs->prev) cs->prev->next = cs->next;
     else ch->active = cs->next;
@@ -129,7 +187,7 @@ static void drop_done(wk_chain_t *ch, int all, uint64_t task_id, size_t *dropped
     size_t j = 0;
     for (size_t i = 0; i < ch->n_done; i++) {
         if (all || ch->done[i].task_id == task_id) {
-            free(ch->done[i].json);
+            wk_done_cleanup(&ch->done[i]);
             (*dropped)++;
         } else {
             ch->done[j++] = ch->done[i];
@@ -160,6 +218,11 @@ void wk_chain_destroy(wk_chain_t **chp)
     free(ch->done);
     free(ch->prov);
     free(ch->warned);
+    for (size_t m = 0; m < ch->cfg->n_models; m++) free(ch->servers[m]);
+    free(ch->servers);
+    free(ch->ports);
+    free(ch->run_id);
+    free(ch->worker_id);
     rs_scorer_destroy(&ch->scorer);
     rs_config_destroy(&ch->cfg);
     free(ch);
@@ -190,6 +253,127 @@ wk_done_t *wk_chain_take_done(wk_chain_t *ch, size_t *n)
         ch->n_done = ch->cap_done = 0;
     }
     return d;
+}
+
+/* ---- the trace and the calls ---- */
+
+/* One model call as the trace and the usage summary see it. Strings are borrowed. */
+typedef struct call_info {
+    size_t model;
+    int k, n;    /* the candidates it answers */
+    int made;    /* a request went out (or the sim answered) */
+    double start_sec, end_sec;
+    int64_t input_tokens, output_tokens; /* the whole call's usage */
+    double latency_ms;
+    const char *finish_reasons; /* distinct values, comma-joined; NULL when none */
+    const char *error_type;     /* NULL on success */
+    const char *error;          /* the recorded (redacted) message */
+    long status;                /* HTTP status of the last attempt; 0 for none */
+    const wk_retry_event_t *events;
+    int n_events;
+} call_info_t;
+
+static int64_t case_us(const wk_case_t *cs, double mono_sec)
+{
+    return cs->t0_us + (int64_t)((mono_sec - cs->t0_sec) * 1e6);
+}
+
+/* The root span "case", opened at receipt; its end and status are set by case_finish. */
+static void open_trace(wk_case_t *cs)
+{
+    wk_chain_t *ch = cs->ch;
+    wk_trace_trace_id(ch->run_id, cs->c.idx, cs->trace_id);
+    wk_trace_span_id(&ch->rng, cs->root_id);
+    cs->root = wk_span_new(cs->trace_id, cs->root_id, NULL, "case", "internal", cs->t0_us,
+                           cs->t0_us);
+    json_t *a = wk_span_attrs(cs->root);
+    wk_attr_str(a, "reasonsaver.run.id", ch->run_id);
+    wk_attr_str(a, "reasonsaver.case.id", cs->c.id);
+    wk_attr_int(a, "reasonsaver.case.index", (int64_t)cs->c.idx);
+    wk_attr_str(a, "reasonsaver.worker.id", ch->worker_id);
+    wk_attr_int(a, "reasonsaver.task.id", (int64_t)cs->task_id);
+    cs->spans = json_array();
+    json_array_append_new(cs->spans, cs->root);
+}
+
+/* A child span of the root; its end moves the case's latest end. */
+static json_t *child_span(wk_case_t *cs, const char *name, const char *kind, int64_t start,
+                          int64_t end)
+{
+    char id[WK_SPAN_ID_HEX];
+    wk_trace_span_id(&cs->ch->rng, id);
+    if (end > cs->last_us) cs->last_us = end;
+    json_t *s = wk_span_new(cs->trace_id, id, cs->root_id, name, kind, start, end);
+    json_array_append_new(cs->spans, s);
+    return s;
+}
+
+static void retry_event(const wk_case_t *cs, json_t *span, const wk_retry_event_t *e)
+{
+    json_t *a = json_object();
+    wk_attr_int(a, "attempt", e->attempt);
+    wk_attr_str(a, "reason", e->reason);
+    if (e->status) wk_attr_int(a, "http.response.status_code", e->status);
+    wk_attr_int(a, "delay_ms", e->delay_ms);
+    wk_span_event(span, "retry", case_us(cs, e->at_sec), a);
+}
+
+/* The "generate" span of one call: OpenTelemetry GenAI attributes, never a prompt, an output, a
+ * header or a key. */
+static void generate_span(wk_case_t *cs, const call_info_t *ci)
+{
+    const wk_chain_t *ch = cs->ch;
+    const rs_model_cfg_t *m = &ch->cfg->models[ci->model];
+    json_t *s = child_span(cs, "generate", "client", case_us(cs, ci->start_sec),
+                           case_us(cs, ci->end_sec));
+    json_t *a = wk_span_attrs(s);
+    wk_attr_str(a, "gen_ai.system", m->provider);
+    wk_attr_str(a, "gen_ai.operation.name", "chat");
+    wk_attr_str(a, "gen_ai.request.model", m->model);
+    wk_attr_real(a, "gen_ai.request.temperature", m->temperature);
+    wk_attr_real(a, "gen_ai.request.top_p", m->top_p);
+    wk_attr_int(a, "gen_ai.request.max_tokens", m->max_tokens);
+    wk_attr_int(a, "gen_ai.usage.input_tokens", ci->input_tokens);
+    wk_attr_int(a, "gen_ai.usage.output_tokens", ci->output_tokens);
+    wk_attr_str(a, "gen_ai.response.finish_reasons", ci->finish_reasons);
+    wk_attr_str(a, "server.address", ch->servers[ci->model]);
+    if (ch->ports[ci->model]) wk_attr_int(a, "server.port", ch->ports[ci->model]);
+    if (ci->status) wk_attr_int(a, "http.response.status_code", ci->status);
+    wk_attr_str(a, "reasonsaver.model", m->name);
+    wk_attr_int(a, "reasonsaver.candidate", ci->k);
+    wk_attr_int(a, "reasonsaver.candidates", ci->n);
+    if (ci->error_type) {
+        wk_attr_str(a, "error.type", ci->error_type);
+        wk_span_error(s, ci->error);
+    }
+    for (int i = 0; i < ci->n_events; i++) retry_event(cs, s, &ci->events[i]);
+}
+
+/* Keeps a call for the usage summary and, with spans on, traces it. */
+static void record_call(wk_case_t *cs, const call_info_t *ci)
+{
+    if (cs->n_calls == cs->cap_calls) {
+        cs->cap_calls = cs->cap_calls ? 2 * cs->cap_calls : 4;
+        cs->calls = rs_xrealloc(cs->calls, cs->cap_calls * sizeof(*cs->calls));
+    }
+    wk_call_t *c = &cs->calls[cs->n_calls++];
+    c->model = (uint32_t)ci->model;
+    c->made = ci->made;
+    c->input_tokens = ci->input_tokens;
+    c->output_tokens = ci->output_tokens;
+    c->latency_ms = ci->latency_ms;
+    snprintf(c->error_type, sizeof(c->error_type), "%s", ci->error_type ? ci->error_type : "");
+    if (cs->spans) generate_span(cs, ci);
+}
+
+/* A call that failed before any request went out (no key, a body that cannot be built). */
+static void record_refused(wk_case_t *cs, size_t model, int k, int n)
+{
+    const cand_t *c = &cs->runs[model].cands[k];
+    double now = rs_mono_sec();
+    call_info_t ci = {.model = model, .k = k, .n = n, .start_sec = now, .end_sec = now,
+                      .error_type = c->error_type, .error = c->error};
+    record_call(cs, &ci);
 }
 
 /* ---- requests ---- */
@@ -250,9 +434,11 @@ static void start_http(wk_case_t *cs, size_t model, int k, int n)
     rs_err_t err;
     if (ch->prov[model]->build_chat(&cr, &hr, &err) != 0) {
         fail_range(cs, model, k, n, "bad_request_body", err.msg, 0);
+        record_refused(cs, model, k, n);
         return;
     }
     req_t *r = req_new(cs, model, k, n);
+    r->start_sec = rs_mono_sec();
     r->x = wk_http_submit(ch->http, m, &hr, on_http, r);
 }
 
@@ -266,7 +452,7 @@ static void start_sim(wk_case_t *cs, size_t model)
 {
     wk_chain_t *ch = cs->ch;
     const rs_model_cfg_t *m = &ch->cfg->models[model];
-    double slowest = 0;
+    double slowest = 0, now = rs_mono_sec();
     for (int k = 0; k < (int)m->n; k++) {
         rs_sim_reply_t r;
         ch->prov[model]->simulate(m, &cs->c, k, &r);
@@ -278,6 +464,13 @@ static void start_sim(wk_case_t *cs, size_t model)
         c->output_tokens = r.output_tokens;
         c->latency_ms = r.latency_ms;
         if (r.latency_ms > slowest) slowest = r.latency_ms;
+        /* each candidate is a call of its own, lasting its simulated latency */
+        call_info_t ci = {.model = model, .k = k, .n = 1, .made = 1, .start_sec = now,
+                          .end_sec = now + r.latency_ms / 1000.0,
+                          .input_tokens = r.input_tokens, .output_tokens = r.output_tokens,
+                          .latency_ms = r.latency_ms, .error_type = r.failed ? "sim_error" : NULL,
+                          .error = c->error};
+        record_call(cs, &ci);
     }
     if (slowest <= 0) return;
     req_t *r = req_new(cs, model, 0, (int)m->n);
@@ -298,6 +491,7 @@ static void start_model(wk_case_t *cs, size_t model)
         snprintf(msg, sizeof(msg), "model %s: $%s is not set in the worker's environment",
                  m->name, m->api_key_env);
         fail_range(cs, model, 0, (int)m->n, "no_key", msg, 0);
+        record_refused(cs, model, 0, (int)m->n);
         if (!cs->ch->warned[model]) rs_warn("%s; its cases fail", msg);
         cs->ch->warned[model] = 1;
         return;
@@ -314,6 +508,9 @@ void wk_chain_start(wk_chain_t *ch, uint64_t task_id, uint64_t lease, rs_case_t 
     memset(c, 0, sizeof(*c));
     cs->task_id = task_id;
     cs->lease = lease;
+    cs->t0_us = cs->last_us = wk_trace_wall_us();
+    cs->t0_sec = rs_mono_sec();
+    if (ch->cfg->report.spans) open_trace(cs);
     cs->runs = rs_xcalloc(ch->cfg->n_models, sizeof(model_run_t));
     cs->next = ch->active;
     if (ch->active) ch->active->prev = cs;
@@ -378,27 +575,76 @@ static void take_choices(wk_case_t *cs, req_t *r, rs_chat_resp_t *resp, double l
     free(slot_of);
 }
 
+/* 1 when the comma-separated list holds item. */
+static int list_has(const char *list, const char *item)
+{
+    size_t len = strlen(item);
+    for (const char *p = list; p; p = strchr(p, ',')) {
+        if (*p == ',') p++;
+        if (strncmp(p, item, len) == 0 && (p[len] == ',' || p[len] == '\0')) return 1;
+    }
+    return 0;
+}
+
+/* The distinct finish reasons of a response, comma-joined in order of first appearance (one
+ * per choice would make a 128-choice span long for nothing). */
+static void finish_reasons(const rs_chat_resp_t *resp, rs_buf_t *out)
+{
+    for (size_t i = 0; i < resp->n_choices; i++) {
+        const char *f = resp->choices[i].finish_reason;
+        if (!f || !*f || strchr(f, ',') || list_has(out->data, f)) continue;
+        if (out->len) rs_buf_putc(out, ',');
+        rs_buf_puts(out, f);
+    }
+}
+
+/* Marks the call's candidates failed; the call reports the recorded (redacted) message. */
+static void fail_call(wk_case_t *cs, const req_t *r, call_info_t *ci, const char *type,
+                      const char *msg)
+{
+    fail_range(cs, r->model, r->k, r->n, type, msg, ci->latency_ms);
+    const cand_t *c = &cs->runs[r->model].cands[r->k];
+    ci->error_type = c->error_type;
+    ci->error = c->error;
+}
+
+/* A 2xx response: its choices go to the candidates, its usage and finish reasons to the call. */
+static void take_response(wk_case_t *cs, req_t *r, const wk_http_done_t *d, call_info_t *ci,
+                          rs_buf_t *fin)
+{
+    const rs_model_cfg_t *m = &cs->ch->cfg->models[r->model];
+    rs_chat_resp_t resp;
+    rs_err_t err;
+    if (cs->ch->prov[r->model]->parse_chat(d->body, d->body_len, &resp, &err) != 0) {
+        rs_failure_t f;
+        rs_provider_bad_response(m, err.msg, d->body, d->body_len, &f);
+        fail_call(cs, r, ci, f.reason, f.message);
+        return;
+    }
+    ci->input_tokens = resp.input_tokens;
+    ci->output_tokens = resp.output_tokens;
+    finish_reasons(&resp, fin);
+    ci->finish_reasons = fin->len ? fin->data : NULL;
+    take_choices(cs, r, &resp, d->latency_ms);
+    rs_chat_resp_cleanup(&resp);
+}
+
 static void on_http(void *ud, const wk_http_done_t *d)
 {
     req_t *r = ud;
     wk_case_t *cs = r->cs;
-    const rs_model_cfg_t *m = &cs->ch->cfg->models[r->model];
     r->x = NULL;
     add_retries(&cs->runs[r->model], d);
-    if (!d->ok) {
-        fail_range(cs, r->model, r->k, r->n, d->fail->reason, d->fail->message, d->latency_ms);
-    } else {
-        rs_chat_resp_t resp;
-        rs_err_t err;
-        if (cs->ch->prov[r->model]->parse_chat(d->body, d->body_len, &resp, &err) == 0) {
-            take_choices(cs, r, &resp, d->latency_ms);
-            rs_chat_resp_cleanup(&resp);
-        } else {
-            rs_failure_t f;
-            rs_provider_bad_response(m, err.msg, d->body, d->body_len, &f);
-            fail_range(cs, r->model, r->k, r->n, f.reason, f.message, d->latency_ms);
-        }
-    }
+    call_info_t ci = {.model = r->model, .k = r->k, .n = r->n, .made = 1,
+                      .start_sec = r->start_sec, .end_sec = rs_mono_sec(),
+                      .latency_ms = d->latency_ms, .status = d->status, .events = d->events,
+                      .n_events = d->retries};
+    rs_buf_t fin;
+    rs_buf_init(&fin);
+    if (d->ok) take_response(cs, r, d, &ci, &fin);
+    else fail_call(cs, r, &ci, d->fail->reason, d->fail->message);
+    record_call(cs, &ci);
+    rs_buf_cleanup(&fin);
     req_done(r);
 }
 
@@ -488,19 +734,69 @@ static void push_done(wk_chain_t *ch, const wk_done_t *d)
     ch->done[ch->n_done++] = *d;
 }
 
+/* The "score" span of one model: extraction and grading of its candidates, with its verdicts
+ * (the first candidate's, as in the record). Starts no earlier than the calls it grades ended
+ * (a sim's latency timer has millisecond resolution). */
+static void score_span(wk_case_t *cs, size_t model, json_t *mj, double t0, double t1)
+{
+    int64_t start = case_us(cs, t0);
+    if (start < cs->last_us) start = cs->last_us;
+    json_t *s = child_span(cs, "score", "internal", start, start + (int64_t)((t1 - t0) * 1e6));
+    json_t *a = wk_span_attrs(s);
+    wk_attr_str(a, "reasonsaver.model", cs->ch->cfg->models[model].name);
+    json_t *first = json_array_get(json_object_get(mj, "candidates"), 0);
+    const char *grader;
+    json_t *verdict;
+    json_object_foreach(json_object_get(first, "grades"), grader, verdict) {
+        char key[160];
+        snprintf(key, sizeof(key), "reasonsaver.grade.%s", grader);
+        json_object_set(a, key, verdict);
+    }
+    wk_attr_str(a, "reasonsaver.extracted", json_string_value(json_object_get(first, "extracted")));
+}
+
+/* Closes the root span: it ends with the last of its children, in error when a model failed. */
+static void close_trace(wk_case_t *cs, json_t *models)
+{
+    int64_t end = case_us(cs, rs_mono_sec());
+    json_object_set_new(cs->root, "end_us", json_integer(end > cs->last_us ? end : cs->last_us));
+    size_t i;
+    json_t *m;
+    json_array_foreach(models, i, m) {
+        const char *type = json_string_value(json_object_get(m, "error_type"));
+        if (!type) continue;
+        char msg[160];
+        snprintf(msg, sizeof(msg), "model %s failed: %s",
+                 json_string_value(json_object_get(m, "model")), type);
+        wk_span_error(cs->root, msg);
+        break;
+    }
+}
+
 static void case_finish(wk_case_t *cs)
 {
     wk_chain_t *ch = cs->ch;
-    wk_done_t d = {cs->task_id, cs->lease, cs->c.idx, 0, NULL, 0};
+    wk_done_t d = {.task_id = cs->task_id, .lease = cs->lease, .idx = cs->c.idx};
     json_t *models = json_array();
-    for (size_t m = 0; m < ch->cfg->n_models; m++)
-        json_array_append_new(models, model_json(cs, m, &d.failed));
+    for (size_t m = 0; m < ch->cfg->n_models; m++) {
+        double t0 = rs_mono_sec();
+        json_t *mj = model_json(cs, m, &d.failed);
+        json_array_append_new(models, mj);
+        if (cs->spans) score_span(cs, m, mj, t0, rs_mono_sec());
+    }
     json_t *rec = json_pack("{sIsssososo}", "idx", (json_int_t)cs->c.idx, "id", cs->c.id, "tags",
                             strings_json(cs->c.tags, cs->c.n_tags), "targets",
                             strings_json(cs->c.targets, cs->c.n_targets), "models", models);
+    if (cs->spans) {
+        close_trace(cs, models);
+        json_object_set_new(rec, "spans", cs->spans);
+        cs->spans = NULL;
+    }
     d.json = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
     d.json_len = strlen(d.json);
     json_decref(rec);
+    d.calls = cs->calls, d.n_calls = cs->n_calls;
+    cs->calls = NULL;
     push_done(ch, &d);
     case_free(cs);
 }

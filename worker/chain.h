@@ -15,7 +15,12 @@
  * reason code such as "http_401", "timeout", "bad_response", "no_key"; both null on success);
  * a failed candidate's grades are "error". A request with several choices reports its usage on
  * its candidates: input tokens on the first, output tokens split evenly. latency_ms is the last
- * attempt's duration (the simulated latency for sim). API keys never appear in a record. */
+ * attempt's duration (the simulated latency for sim). API keys never appear in a record.
+ *
+ * With report.spans on (the default) the record also holds "spans": the case's trace (worker/trace.h,
+ * docs/TRACING.md) — a root span "case", a "generate" span per model call with its retries as
+ * events, and a "score" span per model. Every case's calls also travel with it (wk_done_t.calls)
+ * for the RESULT's usage summary (worker/usage.h). */
 #ifndef WORKER_CHAIN_H
 #define WORKER_CHAIN_H
 
@@ -26,20 +31,28 @@
 #include "dataset.h"
 #include "http.h"
 #include "score.h"
+#include "usage.h"
 
 typedef struct wk_chain wk_chain_t;
 
-/* A finished case, waiting to be sent. json is heap and owned by whoever holds the struct. */
+/* A finished case, waiting to be sent. json and calls are heap and owned by whoever holds the
+ * struct: release them with wk_done_cleanup. */
 typedef struct wk_done {
     uint64_t task_id, lease, idx;
     int failed;         /* some model's first candidate failed */
     char *json;
     size_t json_len;
+    wk_call_t *calls;   /* the case's model calls, for the usage summary */
+    size_t n_calls;
 } wk_done_t;
 
-/* Everything a case needs that is the same for every case: built from WELCOME's spec. The
- * chain submits its requests to http, which must outlive it. NULL with err on a bad spec. */
-wk_chain_t *wk_chain_new(const char *spec_json, wk_http_t *http, rs_err_t *err);
+void wk_done_cleanup(wk_done_t *d);
+
+/* Everything a case needs that is the same for every case: built from WELCOME's spec. run_id and
+ * worker_id (copied) name the run and this worker in the spans. The chain submits its requests
+ * to http, which must outlive it. NULL with err on a bad spec. */
+wk_chain_t *wk_chain_new(const char *spec_json, const char *run_id, const char *worker_id,
+                         wk_http_t *http, rs_err_t *err);
 /* Aborts every case still running (its transfers and timers) and frees the chain. */
 void wk_chain_destroy(wk_chain_t **ch);
 const rs_config_t *wk_chain_config(const wk_chain_t *ch);
@@ -56,8 +69,8 @@ size_t wk_chain_cancel(wk_chain_t *ch, int all, uint64_t task_id);
 size_t wk_chain_held(const wk_chain_t *ch);
 size_t wk_chain_n_done(const wk_chain_t *ch);
 
-/* Hands over the done list (*n entries, in the order they finished): the caller frees each json
- * and the array. NULL with *n = 0 when none is done. */
+/* Hands over the done list (*n entries, in the order they finished): the caller releases each
+ * entry (wk_done_cleanup) and frees the array. NULL with *n = 0 when none is done. */
 wk_done_t *wk_chain_take_done(wk_chain_t *ch, size_t *n);
 
 #endif

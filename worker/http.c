@@ -30,6 +30,8 @@ struct wk_xfer {
     int retries;
     wk_retry_count_t reasons[WK_HTTP_MAX_REASONS];
     size_t n_reasons;
+    wk_retry_event_t *events; /* one per retry (retries of them), for the trace */
+    long status;              /* the last attempt's HTTP status */
     wk_timer_t timer;
     double started_sec; /* rs_mono_sec: latencies below a millisecond still show */
     char errbuf[CURL_ERROR_SIZE];
@@ -137,6 +139,7 @@ static void xfer_release(wk_xfer_t *x)
     wipe_headers(x->hdrs);
     free(x->url);
     free(x->body);
+    free(x->events);
     rs_buf_cleanup(&x->resp);
     free(x);
 }
@@ -273,8 +276,16 @@ static void set_options(wk_xfer_t *x, CURL *e)
 static void complete(wk_http_t *h, wk_xfer_t *x, const rs_failure_t *f, double latency_ms)
 {
     xfer_detach(h, x);
-    wk_http_done_t d = {f == NULL, x->resp.data, x->resp.len, f, x->retries, x->reasons,
-                        x->n_reasons, latency_ms};
+    wk_http_done_t d = {.ok = f == NULL,
+                        .body = x->resp.data,
+                        .body_len = x->resp.len,
+                        .fail = f,
+                        .retries = x->retries,
+                        .reasons = x->reasons,
+                        .n_reasons = x->n_reasons,
+                        .latency_ms = latency_ms,
+                        .status = x->status,
+                        .events = x->events};
     x->cb(x->ud, &d);
     xfer_release(x);
 }
@@ -331,12 +342,25 @@ void wk_retry_count_add(wk_retry_count_t *v, size_t *n, const char *reason, int 
     v[i].n += count;
 }
 
+/* Remembers a retry for the trace; retries are rare, so the array grows one entry at a time. */
+static void note_retry(wk_xfer_t *x, const rs_failure_t *f, int64_t delay)
+{
+    x->events = rs_xrealloc(x->events, (size_t)(x->retries + 1) * sizeof(*x->events));
+    wk_retry_event_t *e = &x->events[x->retries];
+    e->at_sec = rs_mono_sec();
+    e->attempt = x->retries + 1;
+    snprintf(e->reason, sizeof(e->reason), "%s", f->reason);
+    e->status = x->status;
+    e->delay_ms = delay;
+}
+
 static void retry_later(wk_http_t *h, wk_xfer_t *x, const rs_failure_t *f)
 {
     int64_t delay = rs_provider_backoff_ms(x->m->retry_base_ms, x->m->retry_cap_ms, x->retries,
                                            next_random(h));
     if (f->retry_after_ms > delay) delay = f->retry_after_ms;
     wk_retry_count_add(x->reasons, &x->n_reasons, f->reason, 1);
+    note_retry(x, f, delay);
     x->retries++;
     x->state = X_WAITING;
     rs_debug("model %s: %s; retry %d of %lld in %lld ms", x->m->name, f->reason, x->retries,
@@ -400,6 +424,7 @@ static void finished(wk_http_t *h, CURL *e, CURLcode rc)
     easy_put(h, e);
     x->easy = NULL;
     x->state = X_DONE;
+    x->status = status;
     h->active--;
     double latency = (rs_mono_sec() - x->started_sec) * 1000.0;
     rs_http_outcome_t o = {.net = net_of(rc, x->too_large),

@@ -37,6 +37,15 @@ typedef struct wk_retry_count {
 /* Adds count to reason's entry in v (*n entries, room for WK_HTTP_MAX_REASONS). */
 void wk_retry_count_add(wk_retry_count_t *v, size_t *n, const char *reason, int count);
 
+/* One retry of a transfer, for the trace: when the failed attempt ended, why, and the wait. */
+typedef struct wk_retry_event {
+    double at_sec;    /* rs_mono_sec when the attempt failed */
+    int attempt;      /* 1 for the first retry */
+    char reason[32];  /* rs_failure_t.reason */
+    long status;      /* the failed attempt's HTTP status, 0 without a response */
+    int64_t delay_ms; /* the wait before the next attempt */
+} wk_retry_event_t;
+
 /* A transfer's end, as its callback sees it. */
 typedef struct wk_http_done {
     int ok;                  /* 1: a 2xx JSON response is in body */
@@ -47,6 +56,8 @@ typedef struct wk_http_done {
     const wk_retry_count_t *reasons; /* why each retry happened, counted */
     size_t n_reasons;
     double latency_ms;       /* the last attempt's duration */
+    long status;             /* the last attempt's HTTP status, 0 without a response */
+    const wk_retry_event_t *events; /* one per retry, in order (retries of them) */
 } wk_http_done_t;
 
 typedef void (*wk_http_cb)(void *ud, const wk_http_done_t *d);

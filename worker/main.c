@@ -32,7 +32,9 @@ static const char HELP[] =
     "  --requests N        HTTP requests in flight at once (default: as many as slots)\n"
     "  --exit-on-drain     exit when the coordinator drains (used for local workers)\n"
     "  --verbose           debug logging\n"
-    "  -h, --help          this help\n";
+    "  -h, --help          this help\n\n"
+    "Exits 1 with one line of explanation when it cannot run, for example when it cannot read\n"
+    "the coordinator's run spec three times in a row (a worker of another version).\n";
 
 int main(int argc, char **argv)
 {

@@ -13,6 +13,10 @@
 #include "http.h"
 #include "log.h"
 #include "proto.h"
+#include "usage.h"
+
+#define SPEC_TRIES 3      /* WELCOMEs with a spec this worker cannot use before it gives up */
+#define HELLO_RETRY_MS 10 /* a HELLO that could not go out (no connection yet) is tried again */
 
 typedef struct session {
     const wk_opts_t *o;
@@ -20,8 +24,13 @@ typedef struct session {
     int zfd; /* ZMQ_FD: edge-triggered, so ZMQ_EVENTS is checked after every wake-up */
     wk_http_t *http;
     wk_chain_t *chain;
+    wk_usage_t *usage; /* the stats of the RESULT being built; goes with chain */
     int64_t slots, heartbeat_ms;
     int64_t last_recv_ms, last_send_ms, backoff_ms, hello_ms;
+    int64_t hello_at; /* when to send a HELLO (mono ms); 0: none due */
+    int spec_failures; /* WELCOMEs in a row whose spec failed */
+    int fatal;         /* give up: fatal_err says why */
+    rs_err_t fatal_err;
     int draining;
     rs_buf_t out;
 } session_t;
@@ -31,13 +40,16 @@ static size_t held(const session_t *s)
     return s->chain ? wk_chain_held(s->chain) : 0;
 }
 
+/* A frame that cannot go out (no connection: ZMQ_IMMEDIATE) still counts as the heartbeat's
+ * "sent": retrying it before the next heartbeat is due would make the loop spin. */
 static int send_frame(session_t *s)
 {
-    if (zmq_send(s->sock, s->out.data, s->out.len, ZMQ_DONTWAIT) < 0) return -1;
     s->last_send_ms = rs_mono_ms();
-    return 0;
+    return zmq_send(s->sock, s->out.data, s->out.len, ZMQ_DONTWAIT) < 0 ? -1 : 0;
 }
 
+/* With ZMQ_IMMEDIATE a HELLO cannot go out before the connection is up; it is then tried again
+ * shortly rather than after a heartbeat backoff, so a worker joins as soon as it can. */
 static void send_hello(session_t *s)
 {
     char host[256] = "";
@@ -46,8 +58,8 @@ static void send_hello(session_t *s)
                     s->o->slots ? s->o->slots : 64};
     rs_buf_reset(&s->out);
     rs_proto_encode_hello(&s->out, &h);
-    send_frame(s);
     s->hello_ms = rs_mono_ms();
+    s->hello_at = send_frame(s) == 0 ? 0 : s->hello_ms + HELLO_RETRY_MS;
 }
 
 static void send_credit(session_t *s, int64_t n)
@@ -63,16 +75,40 @@ static void on_cancel(session_t *s, uint64_t task_id)
     if (n) send_credit(s, (int64_t)n); /* dropped cases give their slots back */
 }
 
+/* A spec this worker cannot read is most likely version skew: the coordinator is newer (or
+ * older). It asks again a few times (the coordinator may be mid-upgrade), then gives up with one
+ * line, so a fleet of mismatched workers fails visibly instead of idling connected. */
+static void spec_failed(session_t *s, const char *run_id, const char *why)
+{
+    s->spec_failures++;
+    rs_debug("run %s: cannot use its spec (try %d of %d): %s", run_id, s->spec_failures,
+             SPEC_TRIES, why);
+    if (s->spec_failures < SPEC_TRIES) {
+        s->hello_at = rs_mono_ms() + 1000 * s->spec_failures;
+        return;
+    }
+    s->fatal = 1;
+    rs_err_set(&s->fatal_err,
+               "run %s: cannot use the coordinator's run spec (%d tries): %s; is this worker "
+               "(version %s) the same version as the coordinator?",
+               run_id, SPEC_TRIES, why, RS_VERSION);
+}
+
 static void on_welcome(session_t *s, rs_welcome_t *w)
 {
     rs_err_t err;
-    wk_chain_t *ch = wk_chain_new(w->spec, s->http, &err);
+    wk_chain_t *ch = wk_chain_new(w->spec, w->run_id, s->o->id, s->http, &err);
+    /* a new WELCOME voids whatever the old run held, even when its spec is unusable: TASKs
+     * that follow belong to the new run and must not run under the old spec */
+    wk_usage_destroy(&s->usage);
+    wk_chain_destroy(&s->chain);
     if (!ch) {
-        rs_error("run %s: cannot use its spec: %s", w->run_id, err.msg);
+        spec_failed(s, w->run_id, err.msg);
         return;
     }
-    wk_chain_destroy(&s->chain); /* a new run: whatever the old one held is void */
+    s->spec_failures = 0;
     s->chain = ch;
+    s->usage = wk_usage_new(wk_chain_config(ch));
     s->heartbeat_ms = w->heartbeat_ms > 0 ? w->heartbeat_ms : 1000;
     s->slots = s->o->slots ? s->o->slots : wk_chain_config(ch)->cluster.worker_slots;
     wk_http_set_limit(s->http, (size_t)(s->o->requests ? s->o->requests : s->slots));
@@ -84,7 +120,8 @@ static void on_welcome(session_t *s, rs_welcome_t *w)
 static void on_task(session_t *s, rs_task_t *t)
 {
     if (!s->chain) {
-        rs_warn("task %llu arrived before WELCOME; ignored", (unsigned long long)t->task_id);
+        /* its lease ends, or our next HELLO gives its cases back at once */
+        rs_debug("task %llu arrived without a usable spec; ignored", (unsigned long long)t->task_id);
         return;
     }
     for (size_t i = 0; i < t->n_cases; i++)
@@ -111,7 +148,8 @@ static void handle(session_t *s, const void *data, size_t len)
 }
 
 /* Sends the cases that finished, one RESULT per task (and lease), at most RS_PROTO_MAX_CASES
- * a frame. Each case in a RESULT returns its credit implicitly. */
+ * a frame, each with the usage summary of its cases' model calls. Each case in a RESULT returns
+ * its credit implicitly. The spans travel inside the records, so RESULT's own spans stay empty. */
 static void report_done(session_t *s)
 {
     size_t n;
@@ -127,13 +165,16 @@ static void report_done(session_t *s)
             if (sent[j] || d[j].task_id != d[i].task_id || d[j].lease != d[i].lease) continue;
             cases[r.n_cases++] = (rs_case_result_t){d[j].idx, d[j].failed, d[j].json,
                                                     d[j].json_len};
+            wk_usage_add(s->usage, d[j].calls, d[j].n_calls);
             sent[j] = 1;
         }
+        r.stats = wk_usage_take(s->usage, &r.stats_len);
         rs_buf_reset(&s->out);
         rs_proto_encode_result(&s->out, &r);
         if (send_frame(s) != 0) rs_warn("could not send a result: %s", zmq_strerror(errno));
+        free(r.stats);
     }
-    for (size_t i = 0; i < n; i++) free(d[i].json);
+    for (size_t i = 0; i < n; i++) wk_done_cleanup(&d[i]);
     free(sent);
     free(cases);
     free(d);
@@ -142,7 +183,9 @@ static void report_done(session_t *s)
 static void timers(session_t *s)
 {
     int64_t now = rs_mono_ms();
-    if (now - s->last_recv_ms > 3 * s->heartbeat_ms && now - s->hello_ms > s->backoff_ms) {
+    if (s->hello_at && now >= s->hello_at) {
+        send_hello(s);
+    } else if (now - s->last_recv_ms > 3 * s->heartbeat_ms && now - s->hello_ms > s->backoff_ms) {
         if (held(s)) rs_warn("coordinator silent; dropping %zu held case(s)", held(s));
         if (s->chain) wk_chain_cancel(s->chain, 1, 0);
         send_hello(s);
@@ -159,8 +202,9 @@ static void timers(session_t *s)
 static int64_t next_wait(const session_t *s)
 {
     if (s->chain && wk_chain_n_done(s->chain)) return 0;
-    int64_t wait = s->last_send_ms + s->heartbeat_ms - rs_mono_ms();
+    int64_t now = rs_mono_ms(), wait = s->last_send_ms + s->heartbeat_ms - now;
     if (wait > s->heartbeat_ms) wait = s->heartbeat_ms;
+    if (s->hello_at && s->hello_at - now < wait) wait = s->hello_at - now;
     return wait < 0 ? 0 : wait;
 }
 
@@ -204,10 +248,13 @@ static int session_open(session_t *s, const wk_opts_t *o, rs_err_t *err)
     s->zctx = zmq_ctx_new();
     s->sock = zmq_socket(s->zctx, ZMQ_DEALER);
     int64_t maxsize = RS_PROTO_MAX_FRAME;
-    int linger = 2000;
+    int linger = 2000, immediate = 1;
     size_t fdlen = sizeof(s->zfd);
     zmq_setsockopt(s->sock, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
     zmq_setsockopt(s->sock, ZMQ_LINGER, &linger, sizeof(linger));
+    /* Frames sent while disconnected fail at once instead of queueing: HELLOs queued during an
+     * outage would be replayed in bulk on reconnect, each granting the worker its slots again. */
+    zmq_setsockopt(s->sock, ZMQ_IMMEDIATE, &immediate, sizeof(immediate));
     if (zmq_getsockopt(s->sock, ZMQ_FD, &s->zfd, &fdlen) != 0)
         return rs_err_set(err, "ZMQ_FD: %s", zmq_strerror(errno));
     s->last_recv_ms = rs_mono_ms();
@@ -216,6 +263,7 @@ static int session_open(session_t *s, const wk_opts_t *o, rs_err_t *err)
 
 static void session_close(session_t *s)
 {
+    wk_usage_destroy(&s->usage);
     wk_chain_destroy(&s->chain); /* before the engine: it cancels its transfers there */
     wk_http_destroy(&s->http);
     rs_buf_cleanup(&s->out);
@@ -228,6 +276,10 @@ static void session_close(session_t *s)
 static int turn(session_t *s, rs_err_t *err)
 {
     if (recv_all(s) != 0) return rs_err_set(err, "receive: %s", zmq_strerror(errno));
+    if (s->fatal) {
+        *err = s->fatal_err;
+        return -1;
+    }
     if (wk_http_step(s->http, err) != 0) return -1;
     report_done(s);
     if (s->draining && held(s) == 0 && wk_http_live(s->http) == 0 && s->o->exit_on_drain) return 1;

@@ -1,0 +1,342 @@
+/* test_session: the worker's session (worker/session.c and the rest of the worker, compiled into
+ * this test) in a forked child against a ROUTER played here: a spec it cannot read (version
+ * skew) ends it after 3 WELCOMEs with one clear error and a non-zero exit; HELLOs it tries while
+ * the coordinator is gone are not queued and replayed on reconnect (ZMQ_IMMEDIATE); and a TASK
+ * comes back as a RESULT whose stats summarise the calls and whose records hold their traces. */
+#include "../../worker/session.c"
+#include "../../worker/chain.c"
+#include "../../worker/http.c"
+#include "../../worker/timerq.c"
+#include "../../worker/trace.c"
+#include "../../worker/usage.c"
+
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+/* ---- the coordinator's side ---- */
+
+typedef struct router {
+    void *ctx, *sock;
+    char endpoint[64];
+    zmq_msg_t peer; /* identity of the last sender */
+} router_t;
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void router_open(router_t *r, int port)
+{
+    r->ctx = zmq_ctx_new();
+    r->sock = zmq_socket(r->ctx, ZMQ_ROUTER);
+    int linger = 0;
+    zmq_setsockopt(r->sock, ZMQ_LINGER, &linger, sizeof(linger));
+    snprintf(r->endpoint, sizeof(r->endpoint), "tcp://127.0.0.1:%d", port);
+    assert_int_equal(zmq_bind(r->sock, r->endpoint), 0);
+    zmq_msg_init(&r->peer);
+}
+
+static void router_close(router_t *r)
+{
+    zmq_msg_close(&r->peer);
+    zmq_close(r->sock);
+    zmq_ctx_term(r->ctx);
+}
+
+/* The next frame within timeout_ms, decoded into m; 0, or -1 on timeout. */
+static int router_recv(router_t *r, int timeout_ms, rs_msg_t *m)
+{
+    zmq_pollitem_t it = {r->sock, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, timeout_ms) <= 0) return -1;
+    zmq_msg_t body;
+    zmq_msg_close(&r->peer);
+    zmq_msg_init(&r->peer);
+    zmq_msg_init(&body);
+    assert_true(zmq_msg_recv(&r->peer, r->sock, 0) >= 0);
+    assert_true(zmq_msg_recv(&body, r->sock, 0) >= 0);
+    rs_err_t err;
+    int rc = rs_proto_decode(zmq_msg_data(&body), zmq_msg_size(&body), m, &err);
+    zmq_msg_close(&body);
+    if (rc != 0) fail_msg("the worker sent a bad frame: %s", err.msg);
+    return 0;
+}
+
+/* Waits for a message of type t, skipping heartbeats; 0, or -1 on timeout. */
+static int router_expect(router_t *r, rs_msg_type_t t, int timeout_ms, rs_msg_t *m)
+{
+    int64_t until = rs_mono_ms() + timeout_ms;
+    while (rs_mono_ms() < until) {
+        if (router_recv(r, (int)(until - rs_mono_ms()), m) != 0) return -1;
+        if (m->type == t) return 0;
+        assert_int_equal(m->type, RS_MSG_HEARTBEAT);
+        rs_msg_cleanup(m);
+    }
+    return -1;
+}
+
+static void router_send(router_t *r, rs_buf_t *b)
+{
+    zmq_send(r->sock, zmq_msg_data(&r->peer), zmq_msg_size(&r->peer), ZMQ_SNDMORE);
+    zmq_send(r->sock, b->data, b->len, 0);
+    rs_buf_reset(b);
+}
+
+static void send_welcome(router_t *r, const char *run_id, const char *spec)
+{
+    rs_buf_t b;
+    rs_buf_init(&b);
+    rs_welcome_t w = {(char *)run_id, (char *)spec, 200};
+    rs_proto_encode_welcome(&b, &w);
+    router_send(r, &b);
+    rs_buf_cleanup(&b);
+}
+
+/* ---- the worker, in a child ---- */
+
+typedef struct child {
+    pid_t pid;
+    int err_fd; /* what the session's error said, written when it returns */
+} child_t;
+
+static child_t start_worker(int port)
+{
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    fflush(NULL); /* the child leaves through exit(), which flushes what it inherited */
+    child_t c = {fork(), p[0]};
+    assert_true(c.pid >= 0);
+    if (c.pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed assertion up there must not leave it running */
+        close(p[0]);
+        char endpoint[64];
+        snprintf(endpoint, sizeof(endpoint), "tcp://127.0.0.1:%d", port);
+        wk_opts_t o = {.connect = endpoint, .id = "t-1", .slots = 4, .exit_on_drain = 1};
+        static volatile sig_atomic_t stop;
+        rs_err_t err = {""};
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        int rc = wk_session_run(&o, &stop, &err);
+        if (rc != 0 && write(p[1], err.msg, strlen(err.msg)) < 0) rc = -2;
+        curl_global_cleanup();
+        /* exit(), not _exit(): under ASan the leak check runs and fails the exit status */
+        exit(rc == 0 ? 0 : 3);
+    }
+    close(p[1]);
+    return c;
+}
+
+/* 1 while the child runs; it is not reaped here (WNOWAIT), so wait_worker still sees how it ended. */
+static int alive(const child_t *c)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    return waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == 0;
+}
+
+/* The child's exit status within timeout_ms (-1 if it is still running: then it is killed). */
+static int wait_worker(child_t *c, int timeout_ms, char *msg, size_t size)
+{
+    int status = 0;
+    int64_t until = rs_mono_ms() + timeout_ms;
+    while (waitpid(c->pid, &status, WNOHANG) == 0) {
+        if (rs_mono_ms() > until) {
+            kill(c->pid, SIGKILL);
+            waitpid(c->pid, &status, 0);
+            close(c->err_fd);
+            return -1;
+        }
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    ssize_t n = read(c->err_fd, msg, size - 1);
+    msg[n > 0 ? n : 0] = '\0';
+    close(c->err_fd);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* CPU seconds the child has used (utime + stime from /proc). */
+static double cpu_seconds(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    unsigned long ut = 0, st = 0;
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    assert_non_null(p);
+    assert_int_equal(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st), 2);
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static char *sim_spec(void)
+{
+    rs_err_t err;
+    rs_config_t *cfg = rs_config_load_string(
+        "dataset: {path: x.jsonl}\n"
+        "models: [{name: s, provider: sim, model: sim-1, params: {accuracy: 1}}]\n",
+        "<test>", NULL, NULL, 0, &err);
+    if (!cfg) fail_msg("%s", err.msg);
+    char *spec = rs_config_to_json(cfg);
+    rs_config_destroy(&cfg);
+    return spec;
+}
+
+/* Plays the coordinator's side of a join on port: HELLO, WELCOME with spec, then the worker's
+ * CREDIT, whose n it returns. */
+static int64_t join(router_t *r, int port, const char *run_id, const char *spec)
+{
+    rs_msg_t m;
+    router_open(r, port);
+    assert_int_equal(router_expect(r, RS_MSG_HELLO, 3000, &m), 0);
+    rs_msg_cleanup(&m);
+    send_welcome(r, run_id, spec);
+    assert_int_equal(router_expect(r, RS_MSG_CREDIT, 2000, &m), 0);
+    int64_t n = m.u.credit;
+    rs_msg_cleanup(&m);
+    return n;
+}
+
+/* ---- tests ---- */
+
+static void test_spec_skew(void **state)
+{
+    (void)state;
+    int port = free_port();
+    child_t c = start_worker(port); /* before any ZeroMQ context here: contexts do not fork */
+    router_t r;
+    router_open(&r, port);
+    int hellos = 0;
+    rs_msg_t m;
+    int64_t until = rs_mono_ms() + 8000;
+    while (rs_mono_ms() < until && alive(&c)) {
+        if (router_recv(&r, 100, &m) != 0) continue;
+        if (m.type == RS_MSG_HELLO) {
+            hellos++;
+            /* a spec from a newer coordinator: a section this worker has never heard of */
+            send_welcome(&r, "r1", "{\"from_the_future\": {\"x\": 1}}");
+        }
+        rs_msg_cleanup(&m);
+    }
+    char msg[1024];
+    int code = wait_worker(&c, 2000, msg, sizeof(msg));
+    router_close(&r);
+    assert_int_equal(code, 3);
+    assert_int_equal(hellos, SPEC_TRIES);
+    assert_non_null(strstr(msg, "run r1: cannot use the coordinator's run spec (3 tries)"));
+    assert_non_null(strstr(msg, "from_the_future"));
+    assert_non_null(strstr(msg, "same version as the coordinator"));
+}
+
+/* HELLOs tried while the coordinator is gone must not pile up and arrive together later: each
+ * would grant the worker its slots again. */
+static void test_no_hello_backlog(void **state)
+{
+    (void)state;
+    int port = free_port();
+    child_t c = start_worker(port);
+    char *spec = sim_spec();
+    router_t r;
+    rs_msg_t m;
+    assert_int_equal(join(&r, port, "r1", spec), 4);
+    router_close(&r);
+    /* silent for 3 heartbeats (600 ms), then HELLOs with backoff 1 s, 2 s while we are away;
+     * sends that fail must not make its loop spin either */
+    double cpu = cpu_seconds(c.pid);
+    struct timespec away = {4, 0};
+    nanosleep(&away, NULL);
+    assert_true(cpu_seconds(c.pid) - cpu < 0.5);
+    router_open(&r, port);
+    assert_int_equal(router_expect(&r, RS_MSG_HELLO, 2000, &m), 0);
+    rs_msg_cleanup(&m);
+    int more = 0;
+    for (int64_t until = rs_mono_ms() + 600; rs_mono_ms() < until;) {
+        if (router_recv(&r, 50, &m) != 0) continue;
+        more += m.type == RS_MSG_HELLO;
+        rs_msg_cleanup(&m);
+    }
+    assert_int_equal(more, 0);
+    router_close(&r);
+    char msg[1024];
+    kill(c.pid, SIGKILL);
+    wait_worker(&c, 2000, msg, sizeof(msg));
+    free(spec);
+}
+
+static void test_result_stats_and_spans(void **state)
+{
+    (void)state;
+    int port = free_port();
+    child_t c = start_worker(port);
+    char *spec = sim_spec();
+    router_t r;
+    rs_msg_t m;
+    assert_int_equal(join(&r, port, "run-1", spec), 4);
+    rs_chat_msg_t msgs[1] = {{"user", "What is 6 * 7?"}};
+    char *targets[1] = {"42"};
+    rs_case_t cases[2] = {{0, "c-0", msgs, 1, targets, 1, NULL, 0},
+                          {7, "c-7", msgs, 1, targets, 1, NULL, 0}};
+    rs_task_t t = {5, 1, 30000, cases, 2};
+    rs_buf_t b;
+    rs_buf_init(&b);
+    rs_proto_encode_task(&b, &t);
+    router_send(&r, &b);
+    assert_int_equal(router_expect(&r, RS_MSG_RESULT, 3000, &m), 0);
+    rs_result_t *res = &m.u.result;
+    assert_int_equal(res->task_id, 5);
+    assert_int_equal(res->n_cases, 2);
+    json_t *stats = json_loadb(res->stats, res->stats_len, 0, NULL), *s = json_object_get(stats, "s");
+    assert_int_equal(json_integer_value(json_object_get(s, "calls")), 2);
+    assert_true(json_integer_value(json_object_get(s, "input_tokens")) > 0);
+    assert_int_equal(json_array_size(json_object_get(s, "latency_ms")), 2);
+    json_decref(stats);
+    for (size_t i = 0; i < res->n_cases; i++) {
+        json_t *rec = json_loadb(res->cases[i].json, res->cases[i].json_len, 0, NULL);
+        json_t *spans = json_object_get(rec, "spans");
+        char want[WK_TRACE_ID_HEX];
+        wk_trace_trace_id("run-1", res->cases[i].idx, want);
+        assert_int_equal(json_array_size(spans), 3); /* case, generate, score */
+        json_t *root = json_array_get(spans, 0);
+        assert_string_equal(json_string_value(json_object_get(root, "trace_id")), want);
+        assert_string_equal(json_string_value(json_object_get(root, "name")), "case");
+        json_t *attrs = json_object_get(root, "attributes");
+        assert_string_equal(json_string_value(json_object_get(attrs, "reasonsaver.worker.id")), "t-1");
+        assert_int_equal(json_integer_value(json_object_get(attrs, "reasonsaver.task.id")), 5);
+        json_decref(rec);
+    }
+    rs_msg_cleanup(&m);
+    rs_proto_encode_drain(&b);
+    router_send(&r, &b);
+    rs_buf_cleanup(&b);
+    char msg[1024];
+    assert_int_equal(wait_worker(&c, 5000, msg, sizeof(msg)), 0);
+    router_close(&r);
+    free(spec);
+}
+
+int main(void)
+{
+    rs_log_init("test_session", RS_LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spec_skew),
+        cmocka_unit_test(test_no_hello_backlog),
+        cmocka_unit_test(test_result_stats_and_spans),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

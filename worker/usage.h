@@ -1,0 +1,39 @@
+/* usage: the per-model summary of model calls that each RESULT carries in its `stats` field (shape
+ * in common/proto.h), folded from the calls behind the cases it answers. The coordinator adds it
+ * to its live counters (coordinator/usage.c: status, top, /metrics) without parsing records.
+ *
+ * A call is one HTTP request (an OpenAI request with n choices is one call) or one sim candidate.
+ * "calls" and "latency_ms" count the calls that were made; "errors" counts failed calls by reason,
+ * including those that never went out (no_key, bad_request_body). */
+#ifndef WORKER_USAGE_H
+#define WORKER_USAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+/* One model call of a case, as the summary needs it. */
+typedef struct wk_call {
+    uint32_t model;      /* index into the config's models */
+    int made;            /* 0: refused before a request went out (no latency) */
+    int64_t input_tokens, output_tokens;
+    double latency_ms;   /* the last attempt's duration (the simulated latency for sim) */
+    char error_type[32]; /* "" on success */
+} wk_call_t;
+
+typedef struct wk_usage wk_usage_t;
+
+/* A summary for cfg's models; cfg must outlive it. */
+wk_usage_t *wk_usage_new(const rs_config_t *cfg);
+void wk_usage_destroy(wk_usage_t **u);
+
+/* Folds n calls into the summary. */
+void wk_usage_add(wk_usage_t *u, const wk_call_t *calls, size_t n);
+
+/* What was added since the last take, as compact JSON {"<model name>": {"calls", "input_tokens",
+ * "output_tokens", "errors": {reason: n}, "latency_ms": [...]}} (heap, *len its length; models
+ * without calls or errors left out), and starts over. NULL with *len 0 when nothing was added. */
+char *wk_usage_take(wk_usage_t *u, size_t *len);
+
+#endif
