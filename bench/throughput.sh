@@ -24,7 +24,7 @@ run: {name: bench, seed: 1}
 dataset: {path: cases.jsonl}
 models: [{name: sim, provider: sim, model: sim-1, params: {accuracy: 0.7}}]
 scoring: {graders: [exact]}
-report: {formats: [json]}
+report: {formats: [json], spans: ${SPANS:-true}}
 YAML
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
