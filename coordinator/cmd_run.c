@@ -558,7 +558,9 @@ static int execute(run_ctx_t *r, rs_err_t *err)
     coord_progress_t p;
     coord_dispatch_progress(r->dispatch, &p);
     coord_progress_view_finish(&r->view, &p);
-    coord_spawn_stop(&r->spawn, 5000);
+    /* After the drain nothing is held by a worker: those that never joined (a short run) need
+     * not be waited for. */
+    coord_spawn_stop(&r->spawn, 1000);
     if (r->lost_lock) return rs_err_set(err, "run %s: lost the run lock", r->run_id);
     if (r->workers_failed) {
         finish(r, 1, err);
