@@ -107,6 +107,7 @@ static void on_welcome(session_t *s, rs_welcome_t *w)
         return;
     }
     s->spec_failures = 0;
+    s->hello_at = 0; /* welcomed: a HELLO still waiting for its retry would start over */
     s->chain = ch;
     s->usage = wk_usage_new(wk_chain_config(ch));
     s->heartbeat_ms = w->heartbeat_ms > 0 ? w->heartbeat_ms : 1000;
@@ -190,7 +191,9 @@ static void timers(session_t *s)
         if (s->chain) wk_chain_cancel(s->chain, 1, 0);
         send_hello(s);
         s->backoff_ms = s->backoff_ms * 2 > 32000 ? 32000 : s->backoff_ms * 2;
-    } else if (now - s->last_send_ms >= s->heartbeat_ms) {
+    } else if (!s->hello_at && now - s->last_send_ms >= s->heartbeat_ms) {
+        /* Never a HEARTBEAT before the HELLO is out: the coordinator would greet an unknown peer
+         * with WELCOME and work, then see the late HELLO, take the work back and send it again. */
         rs_buf_reset(&s->out);
         rs_proto_encode_heartbeat(&s->out, (int64_t)held(s));
         send_frame(s);

@@ -33,6 +33,8 @@ def main():
         rep = rslib.load_report(run_dir)
         assert rep["dataset"]["cases"] == len(cases), rep["dataset"]
         assert rep["simulated"] is True
+        # A clean run sends every case once (no first wave sent twice at start-up).
+        assert rep["reliability"]["redone_cases"] == 0, rep["reliability"]
         models = {m["name"]: m for m in rep["models"]}
         for name, seed, acc, err in (("strong", 11, 0.8, 0.0), ("flaky", 5, 0.5, 0.1)):
             want = simref.expected_counts([c["id"] for c in cases], name, seed, acc, err)
