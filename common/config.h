@@ -209,7 +209,7 @@ typedef struct rs_cluster_cfg {
     int64_t max_in_flight; /* cluster-wide cases in flight, default 4096 */
     int64_t worker_slots;  /* cases a worker holds in flight, default 64 */
     int64_t heartbeat_ms;  /* default 1000 */
-    int64_t lease_ms;      /* a task's lease without word from its worker, default 30000 */
+    int64_t lease_ms;      /* a task is taken back this long after it was sent, default 600000 */
     char *metrics_bind;    /* "host:port" for the Prometheus /metrics endpoint; NULL = off */
 } rs_cluster_cfg_t;
 

@@ -1,45 +1,82 @@
-/* chain: each case as a small state machine — requests out (HTTP or in-process sim), replies in,
- * graded and written as one result record (with its trace) when its last request is done. */
+/* chain: each case as a small state machine over model calls (HTTP or in-process sim). Each
+ * candidate moves on by itself: generated, graded, critiqued by every judge, revised after the
+ * revise judge's critique and graded again, round after round; when the case's last call is done
+ * its record (with strategies and trace) is written. */
 #include "chain.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "critique.h"
+#include "embed.h"
 #include "log.h"
 #include "provider.h"
+#include "rank.h"
 #include "trace.h"
 
-/* One candidate's outcome. */
-typedef struct cand {
+/* One answer of a candidate: its generation (round 0) or its revision r. */
+typedef struct answer {
     char *text;          /* NULL when it failed */
     char *finish_reason;
     char *error;         /* NULL on success */
     char error_type[32];
     int64_t input_tokens, output_tokens;
     double latency_ms;
+    int settled;            /* its call ended, well or not */
+    char *extracted;        /* graded: the normalised answer, or NULL */
+    unsigned char *grades;  /* graded: per grader (judge graders are filled by the record) */
+} answer_t;
+
+/* One judge's critique of one answer. */
+typedef struct crit {
+    int started;
+    char *text;          /* NULL when the call failed */
+    char *error;
+    char error_type[32];
+    wk_verdict_t v;
+} crit_t;
+
+/* One candidate's chain. Critique slots: judge j's of the generation at j, then the revise
+ * judge's of revision r (1 .. rounds - 1: the last revision drives nothing) at n_judges + r - 1. */
+typedef struct cand {
+    answer_t *ans; /* 1 + revise.rounds: [0] the generation, [r] revision r */
+    crit_t *crits;
+    float *vec;    /* the generation's embedding, for consensus; NULL when unused */
+    int ready;     /* the generation settled and its chain began */
 } cand_t;
 
 /* One model's part of a case. */
 typedef struct model_run {
     cand_t *cands; /* m->n of them */
-    int retries;
+    int retries;   /* every call this model made in the case: generate, critique, revise */
     wk_retry_count_t reasons[WK_HTTP_MAX_REASONS];
     size_t n_reasons;
 } model_run_t;
 
 typedef struct wk_case wk_case_t;
 
-/* One request in flight: candidates k .. k+n-1 of one model, over HTTP (x) or, for sim, a timer
- * that stands for the simulated latency. */
+typedef enum req_kind {
+    REQ_GENERATE = 0, /* candidates k .. k+n-1 of model */
+    REQ_CRITIQUE,     /* judge critiques answer `round` of candidate k of model */
+    REQ_REVISE,       /* model writes revision `round` of its candidate k */
+} req_kind_t;
+
+/* One call in flight: over HTTP (x) or, for sim, a timer that stands for the simulated latency
+ * (a sim critique or revision keeps its reply in sim until then). */
 typedef struct req {
     wk_case_t *cs;
-    size_t model;
+    req_kind_t kind;
+    size_t model; /* the candidates' model */
     int k, n;
+    size_t judge;
+    int round;
     wk_xfer_t *x;
     wk_timer_t timer;
-    double start_sec; /* rs_mono_sec at submission: the generate span starts there */
+    rs_sim_reply_t sim;
+    double start_sec; /* rs_mono_sec at submission: the call's span starts there */
     struct req *prev, *next;
 } req_t;
 
@@ -49,6 +86,8 @@ struct wk_case {
     uint64_t task_id, lease;
     model_run_t *runs; /* one per model */
     req_t *reqs;       /* requests not done yet */
+    float *target_vecs; /* the targets' embeddings (embed_sim), made on first use */
+    int targets_embedded;
     wk_case_t *prev, *next;
     /* Span times are the wall clock at receipt plus the monotonic time since, so a clock step
      * during the case cannot put a child before its parent. */
@@ -65,6 +104,11 @@ struct wk_case {
 struct wk_chain {
     rs_config_t *cfg;
     rs_scorer_t *scorer;
+    wk_critique_t *critique;
+    rs_embedder_t *embedder;
+    int embed_gen;              /* the generations are embedded: consensus or embed_sim */
+    int embed_sim;              /* some grader is embed_sim: revisions and targets embedded too */
+    size_t n_crits;             /* critique slots per candidate */
     wk_http_t *http;
     const rs_provider_t **prov; /* per model */
     unsigned char *warned;      /* per model: its missing key was logged once */
@@ -104,22 +148,47 @@ static void model_server(const rs_provider_t *p, const rs_model_cfg_t *m, char *
     free(url);
 }
 
+static int has_grader(const rs_config_t *cfg, rs_grader_kind_t kind)
+{
+    for (size_t g = 0; g < cfg->scoring.n_graders; g++)
+        if (cfg->scoring.graders[g].kind == kind) return 1;
+    return 0;
+}
+
+/* The embeddings behind consensus and embed_sim. Only the hash embedder runs in the worker: an
+ * openai embedder's vectors would need a call per answer, so it falls back (with a warning). */
+static void setup_embedding(wk_chain_t *ch)
+{
+    const rs_config_t *cfg = ch->cfg;
+    ch->embed_sim = has_grader(cfg, RS_GRADE_EMBED_SIM);
+    ch->embed_gen = ch->embed_sim || cfg->ranking.use[RS_STRATEGY_CONSENSUS];
+    if (!ch->embed_gen) return;
+    if (cfg->embedder.type != RS_EMBEDDER_HASH)
+        rs_warn("embedder %s: the worker embeds answers with the hash embedder",
+                rs_embedder_kind_name(cfg->embedder.type));
+    ch->embedder = rs_embedder_new_hash(cfg->embedder.dim > 0 ? (size_t)cfg->embedder.dim : 0);
+}
+
+static int find_providers(const rs_config_t *cfg, const rs_provider_t **prov, rs_err_t *err)
+{
+    for (size_t m = 0; m < cfg->n_models; m++)
+        if (!(prov[m] = rs_provider_find(cfg->models[m].provider)))
+            return rs_err_set(err, "model %s: provider '%s' is unknown to this worker",
+                              cfg->models[m].name, cfg->models[m].provider);
+    return 0;
+}
+
 wk_chain_t *wk_chain_new(const char *spec_json, const char *run_id, const char *worker_id,
                          wk_http_t *http, rs_err_t *err)
 {
     rs_config_t *cfg = rs_config_from_json(spec_json, err);
     if (!cfg) return NULL;
     const rs_provider_t **prov = rs_xcalloc(cfg->n_models, sizeof(*prov));
-    for (size_t m = 0; m < cfg->n_models; m++)
-        if (!(prov[m] = rs_provider_find(cfg->models[m].provider))) {
-            rs_err_set(err, "model %s: provider '%s' is unknown to this worker",
-                       cfg->models[m].name, cfg->models[m].provider);
-            free(prov);
-            rs_config_destroy(&cfg);
-            return NULL;
-        }
-    rs_scorer_t *sc = rs_scorer_new(&cfg->scoring, err);
-    if (!sc) {
+    rs_scorer_t *sc = NULL;
+    wk_critique_t *cq = NULL;
+    if (find_providers(cfg, prov, err) != 0 || !(sc = rs_scorer_new(&cfg->scoring, err)) ||
+        !(cq = wk_critique_new(cfg, err))) {
+        rs_scorer_destroy(&sc);
         free(prov);
         rs_config_destroy(&cfg);
         return NULL;
@@ -127,6 +196,9 @@ wk_chain_t *wk_chain_new(const char *spec_json, const char *run_id, const char *
     wk_chain_t *ch = rs_xcalloc(1, sizeof(*ch));
     ch->cfg = cfg;
     ch->scorer = sc;
+    ch->critique = cq;
+    ch->n_crits = cfg->n_judges + (cfg->revise.rounds > 1 ? (size_t)cfg->revise.rounds - 1 : 0);
+    setup_embedding(ch);
     ch->http = http;
     ch->prov = prov;
     ch->warned = rs_xcalloc(cfg->n_models, 1);
@@ -149,11 +221,25 @@ void wk_done_cleanup(wk_done_t *d)
     d->n_calls = 0;
 }
 
-static void cand_cleanup(cand_t *c)
+static void answer_cleanup(answer_t *a)
 {
-    free(c->text);
-    free(c->finish_reason);
-    free(c->error);
+    free(a->text);
+    free(a->finish_reason);
+    free(a->error);
+    free(a->extracted);
+    free(a->grades);
+}
+
+static void cand_cleanup(const wk_chain_t *ch, cand_t *c)
+{
+    for (int64_t r = 0; r <= ch->cfg->revise.rounds; r++) answer_cleanup(&c->ans[r]);
+    for (size_t i = 0; i < ch->n_crits; i++) {
+        free(c->crits[i].text);
+        free(c->crits[i].error);
+    }
+    free(c->ans);
+    free(c->crits);
+    free(c->vec);
 }
 
 /* Frees a case and aborts whatever it still has in flight. */
@@ -165,13 +251,15 @@ static void case_free(wk_case_t *cs)
         cs->reqs = r->next;
         if (r->x) wk_http_cancel(ch->http, r->x);
         wk_timerq_remove(wk_http_timers(ch->http), &r->timer);
+        rs_sim_reply_cleanup(&r->sim);
         free(r);
     }
     for (size_t m = 0; m < ch->cfg->n_models; m++) {
-        for (int64_t k = 0; k < ch->cfg->models[m].n; k++) cand_cleanup(&cs->runs[m].cands[k]);
+        for (int64_t k = 0; k < ch->cfg->models[m].n; k++) cand_cleanup(ch, &cs->runs[m].cands[k]);
         free(cs->runs[m].cands);
     }
     free(cs->runs);
+    free(cs->target_vecs);
     json_decref(cs->spans);
     free(cs->calls);
     rs_case_cleanup(&cs->c);
@@ -223,6 +311,8 @@ void wk_chain_destroy(wk_chain_t **chp)
     free(ch->ports);
     free(ch->run_id);
     free(ch->worker_id);
+    rs_embedder_destroy(&ch->embedder);
+    wk_critique_destroy(&ch->critique);
     rs_scorer_destroy(&ch->scorer);
     rs_config_destroy(&ch->cfg);
     free(ch);
@@ -259,9 +349,13 @@ wk_done_t *wk_chain_take_done(wk_chain_t *ch, size_t *n)
 
 /* One model call as the trace and the usage summary see it. Strings are borrowed. */
 typedef struct call_info {
-    size_t model;
-    int k, n;    /* the candidates it answers */
-    int made;    /* a request went out (or the sim answered) */
+    req_kind_t kind;
+    size_t model;   /* the model that was called (a critique's: the judge's model) */
+    size_t cand_model;
+    int k, n;       /* the candidates it answers or judges */
+    size_t judge;   /* critique: which judge */
+    int round;      /* critique: the answer judged; revise: the revision written */
+    int made;       /* a request went out (or the sim answered) */
     double start_sec, end_sec;
     int64_t input_tokens, output_tokens; /* the whole call's usage */
     double latency_ms;
@@ -318,13 +412,26 @@ static void retry_event(const wk_case_t *cs, json_t *span, const wk_retry_event_
     wk_span_event(span, "retry", case_us(cs, e->at_sec), a);
 }
 
-/* The "generate" span of one call: OpenTelemetry GenAI attributes, never a prompt, an output, a
- * header or a key. */
-static void generate_span(wk_case_t *cs, const call_info_t *ci)
+static const char *const CALL_SPAN[] = {"generate", "critique", "revise"};
+
+/* What a critique or revision span adds: which chain step it was. */
+static void chain_attrs(const wk_case_t *cs, json_t *a, const call_info_t *ci)
+{
+    const rs_config_t *cfg = cs->ch->cfg;
+    if (ci->kind == REQ_GENERATE) return;
+    wk_attr_int(a, "reasonsaver.round", ci->round);
+    if (ci->kind != REQ_CRITIQUE) return;
+    wk_attr_str(a, "reasonsaver.judge", cfg->judges[ci->judge].name);
+    wk_attr_str(a, "reasonsaver.judged_model", cfg->models[ci->cand_model].name);
+}
+
+/* The span of one call ("generate", "critique" or "revise"): OpenTelemetry GenAI attributes,
+ * never a prompt, an output, a header or a key. */
+static void call_span(wk_case_t *cs, const call_info_t *ci)
 {
     const wk_chain_t *ch = cs->ch;
     const rs_model_cfg_t *m = &ch->cfg->models[ci->model];
-    json_t *s = child_span(cs, "generate", "client", case_us(cs, ci->start_sec),
+    json_t *s = child_span(cs, CALL_SPAN[ci->kind], "client", case_us(cs, ci->start_sec),
                            case_us(cs, ci->end_sec));
     json_t *a = wk_span_attrs(s);
     wk_attr_str(a, "gen_ai.system", m->provider);
@@ -342,6 +449,7 @@ static void generate_span(wk_case_t *cs, const call_info_t *ci)
     wk_attr_str(a, "reasonsaver.model", m->name);
     wk_attr_int(a, "reasonsaver.candidate", ci->k);
     wk_attr_int(a, "reasonsaver.candidates", ci->n);
+    chain_attrs(cs, a, ci);
     if (ci->error_type) {
         wk_attr_str(a, "error.type", ci->error_type);
         wk_span_error(s, ci->error);
@@ -363,28 +471,36 @@ static void record_call(wk_case_t *cs, const call_info_t *ci)
     c->output_tokens = ci->output_tokens;
     c->latency_ms = ci->latency_ms;
     snprintf(c->error_type, sizeof(c->error_type), "%s", ci->error_type ? ci->error_type : "");
-    if (cs->spans) generate_span(cs, ci);
-}
-
-/* A call that failed before any request went out (no key, a body that cannot be built). */
-static void record_refused(wk_case_t *cs, size_t model, int k, int n)
-{
-    const cand_t *c = &cs->runs[model].cands[k];
-    double now = rs_mono_sec();
-    call_info_t ci = {.model = model, .k = k, .n = n, .start_sec = now, .end_sec = now,
-                      .error_type = c->error_type, .error = c->error};
-    record_call(cs, &ci);
+    if (cs->spans) call_span(cs, ci);
 }
 
 /* ---- requests ---- */
 
-static req_t *req_new(wk_case_t *cs, size_t model, int k, int n)
+/* The model a call goes to: a critique's is its judge's, the others' the candidates' own. */
+static size_t call_model(const wk_chain_t *ch, req_kind_t kind, size_t model, size_t judge)
+{
+    return kind == REQ_CRITIQUE ? ch->cfg->judges[judge].model_idx : model;
+}
+
+static call_info_t call_info_of(const wk_case_t *cs, const req_t *r)
+{
+    return (call_info_t){.kind = r->kind, .model = call_model(cs->ch, r->kind, r->model, r->judge),
+                         .cand_model = r->model, .k = r->k, .n = r->n, .judge = r->judge,
+                         .round = r->round};
+}
+
+/* A new request like spec (kind, model, k, n, judge, round), linked into its case. */
+static req_t *req_new(wk_case_t *cs, const req_t *spec)
 {
     req_t *r = rs_xcalloc(1, sizeof(*r));
     r->cs = cs;
-    r->model = model;
-    r->k = k;
-    r->n = n;
+    r->kind = spec->kind;
+    r->model = spec->model;
+    r->k = spec->k;
+    r->n = spec->n;
+    r->judge = spec->judge;
+    r->round = spec->round;
+    r->start_sec = rs_mono_sec();
     r->next = cs->reqs;
     if (cs->reqs) cs->reqs->prev = r;
     cs->reqs = r;
@@ -398,6 +514,7 @@ static void req_done(req_t *r)
     if (r->prev) r->prev->next = r->next;
     else cs->reqs = r->next;
     if (r->next) r->next->prev = r->prev;
+    rs_sim_reply_cleanup(&r->sim);
     free(r);
     if (!cs->reqs) case_finish(cs);
 }
@@ -408,22 +525,322 @@ static const char *model_key(const rs_model_cfg_t *m)
     return m->api_key_env ? getenv(m->api_key_env) : NULL;
 }
 
+/* The no_key message of a model whose variable is unset, logged once per model. 1 when the key
+ * is missing (msg filled), 0 when the call may go out. */
+static int key_missing(wk_chain_t *ch, size_t model, char *msg, size_t size)
+{
+    const rs_model_cfg_t *m = &ch->cfg->models[model];
+    const char *key = model_key(m);
+    if (!m->api_key_env || (key && *key)) return 0;
+    snprintf(msg, size, "model %s: $%s is not set in the worker's environment", m->name,
+             m->api_key_env);
+    if (!ch->warned[model]) rs_warn("%s; its calls fail", msg);
+    ch->warned[model] = 1;
+    return 1;
+}
+
+static answer_t *gen_of(wk_case_t *cs, size_t model, int k)
+{
+    return &cs->runs[model].cands[k].ans[0];
+}
+
 /* Marks candidates k .. k+n-1 failed. The message may quote a server, which may echo the key. */
 static void fail_range(wk_case_t *cs, size_t model, int k, int n, const char *type,
                        const char *msg, double latency_ms)
 {
     const rs_model_cfg_t *m = &cs->ch->cfg->models[model];
     for (int j = k; j < k + n; j++) {
-        cand_t *c = &cs->runs[model].cands[j];
-        free(c->error);
-        c->error = rs_xstrdup(msg);
-        rs_provider_redact(c->error, model_key(m));
-        snprintf(c->error_type, sizeof(c->error_type), "%s", type);
-        c->latency_ms = latency_ms;
+        answer_t *a = gen_of(cs, model, j);
+        free(a->error);
+        a->error = rs_xstrdup(msg);
+        rs_provider_redact(a->error, model_key(m));
+        snprintf(a->error_type, sizeof(a->error_type), "%s", type);
+        a->latency_ms = latency_ms;
+        a->settled = 1;
     }
 }
 
+/* ---- grading and embedding ---- */
+
+/* The best cosine of vec with the case's targets; NaN without a target (embed_sim skips). */
+static double target_similarity(wk_case_t *cs, const float *vec)
+{
+    const wk_chain_t *ch = cs->ch;
+    size_t dim = rs_embedder_dim(ch->embedder);
+    if (!cs->targets_embedded) {
+        cs->targets_embedded = 1;
+        cs->target_vecs = rs_xcalloc(cs->c.n_targets ? cs->c.n_targets * dim : 1, sizeof(float));
+        for (size_t t = 0; t < cs->c.n_targets; t++)
+            if (cs->c.targets[t])
+                rs_embedder_embed(ch->embedder, cs->c.targets[t], cs->target_vecs + t * dim, NULL);
+    }
+    double best = NAN;
+    for (size_t t = 0; t < cs->c.n_targets; t++) {
+        if (!cs->c.targets[t]) continue;
+        double s = rs_cosine(vec, cs->target_vecs + t * dim, dim);
+        if (isnan(best) || s > best) best = s;
+    }
+    return best;
+}
+
+/* Extracts and grades an answer that has text. Judge graders wait for the critiques (the record
+ * fills them); embed_sim grades here. keep_vec, when not NULL, receives the embedding. */
+static void grade_answer(wk_case_t *cs, answer_t *a, int embed, float *keep_vec)
+{
+    const wk_chain_t *ch = cs->ch;
+    const rs_scoring_cfg_t *sc = &ch->cfg->scoring;
+    a->extracted = rs_scorer_extract(ch->scorer, a->text);
+    a->grades = rs_xmalloc(sc->n_graders ? sc->n_graders : 1);
+    float *vec = NULL;
+    if (embed) {
+        vec = keep_vec ? keep_vec : rs_xmalloc(rs_embedder_dim(ch->embedder) * sizeof(float));
+        rs_embedder_embed(ch->embedder, a->text, vec, NULL);
+    }
+    for (size_t g = 0; g < sc->n_graders; g++) {
+        rs_grader_kind_t kind = sc->graders[g].kind;
+        if (kind == RS_GRADE_EMBED_SIM)
+            a->grades[g] = rs_scorer_grade_value(ch->scorer, g, target_similarity(cs, vec));
+        else if (kind == RS_GRADE_JUDGE)
+            a->grades[g] = RS_VERDICT_SKIPPED;
+        else
+            a->grades[g] = rs_scorer_grade(ch->scorer, g, a->text, a->extracted, cs->c.targets,
+                                           cs->c.n_targets);
+    }
+    if (vec != keep_vec) free(vec);
+}
+
+/* The truth a sim judge and a sim reviser go by: the first grader found the answer correct. */
+static int first_correct(const answer_t *a)
+{
+    return a->grades && a->grades[0] == RS_VERDICT_CORRECT;
+}
+
+/* ---- the chain of one candidate ---- */
+
+/* What one critique or revision call brought back; its strings are taken by settle. */
+typedef struct reply {
+    char *text, *finish_reason, *error;
+    const char *error_type;
+    int64_t input_tokens, output_tokens;
+    double latency_ms;
+} reply_t;
+
+static void start_critique(wk_case_t *cs, size_t model, int k, size_t judge, int round);
+static void start_revise(wk_case_t *cs, size_t model, int k, int round);
+
+static crit_t *crit_slot(wk_case_t *cs, size_t model, int k, size_t judge, int round)
+{
+    size_t i = round == 0 ? judge : cs->ch->cfg->n_judges + (size_t)round - 1;
+    return &cs->runs[model].cands[k].crits[i];
+}
+
+static void settle_critique(wk_case_t *cs, const req_t *r, reply_t *rep)
+{
+    const rs_config_t *cfg = cs->ch->cfg;
+    crit_t *cr = crit_slot(cs, r->model, r->k, r->judge, r->round);
+    cr->text = rep->text;
+    cr->error = rep->error;
+    free(rep->finish_reason);
+    snprintf(cr->error_type, sizeof(cr->error_type), "%s", rep->error_type ? rep->error_type : "");
+    wk_critique_verdict(cs->ch->critique, r->judge, cr->text, &cr->v);
+    /* the revise judge's critique drives the next revision; a failed critique drives none */
+    if (r->judge == cfg->revise.judge_idx && r->round < cfg->revise.rounds && cr->text)
+        start_revise(cs, r->model, r->k, r->round + 1);
+}
+
+static void settle_revision(wk_case_t *cs, const req_t *r, reply_t *rep)
+{
+    const rs_config_t *cfg = cs->ch->cfg;
+    cand_t *cd = &cs->runs[r->model].cands[r->k];
+    answer_t *a = &cd->ans[r->round];
+    a->text = rep->text;
+    a->finish_reason = rep->finish_reason;
+    a->error = rep->error;
+    snprintf(a->error_type, sizeof(a->error_type), "%s", rep->error_type ? rep->error_type : "");
+    a->input_tokens = rep->input_tokens;
+    a->output_tokens = rep->output_tokens;
+    a->latency_ms = rep->latency_ms;
+    a->settled = 1;
+    if (!a->text) return; /* a failed revision ends the candidate's chain */
+    grade_answer(cs, a, cs->ch->embed_sim, NULL);
+    if (r->round < cfg->revise.rounds)
+        start_critique(cs, r->model, r->k, cfg->revise.judge_idx, r->round);
+}
+
+/* A critique or revision call ended: its reply goes where it belongs, and the chain moves on. */
+static void settle(wk_case_t *cs, const req_t *r, reply_t *rep)
+{
+    if (r->kind == REQ_CRITIQUE) settle_critique(cs, r, rep);
+    else settle_revision(cs, r, rep);
+}
+
+static void on_chain_sim_due(wk_timer_t *t);
+
+static void sim_settle(wk_case_t *cs, const req_t *r, rs_sim_reply_t *sim)
+{
+    reply_t rep = {.text = sim->text, .error = sim->error,
+                   .error_type = sim->failed ? "sim_error" : NULL,
+                   .input_tokens = sim->input_tokens, .output_tokens = sim->output_tokens,
+                   .latency_ms = sim->latency_ms};
+    memset(sim, 0, sizeof(*sim));
+    settle(cs, r, &rep);
+}
+
+/* A sim critique or revision: traced as a call lasting its simulated latency, settled at once
+ * when it has none, else when its timer fires. Takes sim's contents. */
+static void sim_call(wk_case_t *cs, const req_t *spec, rs_sim_reply_t *sim)
+{
+    double now = rs_mono_sec();
+    call_info_t ci = call_info_of(cs, spec);
+    ci.made = 1;
+    ci.start_sec = now;
+    ci.end_sec = now + sim->latency_ms / 1000.0;
+    ci.input_tokens = sim->input_tokens;
+    ci.output_tokens = sim->output_tokens;
+    ci.latency_ms = sim->latency_ms;
+    ci.error_type = sim->failed ? "sim_error" : NULL;
+    ci.error = sim->error;
+    record_call(cs, &ci);
+    if (sim->latency_ms <= 0) {
+        sim_settle(cs, spec, sim);
+        return;
+    }
+    req_t *r = req_new(cs, spec);
+    r->sim = *sim;
+    memset(sim, 0, sizeof(*sim));
+    wk_timerq_add(wk_http_timers(cs->ch->http), &r->timer,
+                  rs_mono_ms() + (int64_t)r->sim.latency_ms, on_chain_sim_due);
+}
+
 static void on_http(void *ud, const wk_http_done_t *d);
+
+/* A call that failed before any request went out: traced, then settled with the error. */
+static void refuse_call(wk_case_t *cs, const req_t *spec, const char *type, const char *msg)
+{
+    double now = rs_mono_sec();
+    call_info_t ci = call_info_of(cs, spec);
+    ci.start_sec = ci.end_sec = now;
+    ci.error_type = type;
+    ci.error = msg;
+    record_call(cs, &ci);
+    reply_t rep = {.error = rs_xstrdup(msg), .error_type = type};
+    settle(cs, spec, &rep);
+}
+
+/* A critique or revision over HTTP: one chat request with the rendered prompt in place of the
+ * case's messages (the case's id and targets still go along, for mock servers). */
+static void http_call(wk_case_t *cs, const req_t *spec, const wk_prompt_t *p)
+{
+    wk_chain_t *ch = cs->ch;
+    size_t cm = call_model(ch, spec->kind, spec->model, spec->judge);
+    const rs_model_cfg_t *m = &ch->cfg->models[cm];
+    char msg[256];
+    if (key_missing(ch, cm, msg, sizeof(msg))) {
+        refuse_call(cs, spec, "no_key", msg);
+        return;
+    }
+    rs_case_t view = {.idx = cs->c.idx, .id = cs->c.id, .msgs = p->msgs, .n_msgs = p->n_msgs,
+                      .targets = cs->c.targets, .n_targets = cs->c.n_targets};
+    rs_chat_req_t cr = {m, &view, spec->k, 1, model_key(m)};
+    rs_http_req_t hr;
+    rs_err_t err;
+    if (ch->prov[cm]->build_chat(&cr, &hr, &err) != 0) {
+        refuse_call(cs, spec, "bad_request_body", err.msg);
+        return;
+    }
+    req_t *r = req_new(cs, spec);
+    r->x = wk_http_submit(ch->http, m, &hr, on_http, r);
+}
+
+static int is_sim(const wk_chain_t *ch, size_t model)
+{
+    return ch->prov[model]->simulate != NULL;
+}
+
+/* Judge `judge` critiques answer `round` of candidate k of model. */
+static void start_critique(wk_case_t *cs, size_t model, int k, size_t judge, int round)
+{
+    wk_chain_t *ch = cs->ch;
+    const rs_config_t *cfg = ch->cfg;
+    const rs_judge_cfg_t *j = &cfg->judges[judge];
+    const answer_t *a = &cs->runs[model].cands[k].ans[round];
+    crit_slot(cs, model, k, judge, round)->started = 1;
+    req_t spec = {.kind = REQ_CRITIQUE, .model = model, .k = k, .n = 1, .judge = judge,
+                  .round = round};
+    wk_prompt_t p;
+    wk_critique_judge_prompt(ch->critique, judge, &cs->c, a->text, &p);
+    if (is_sim(ch, j->model_idx)) {
+        const rs_model_cfg_t *jm = &cfg->models[j->model_idx];
+        rs_sim_judge_req_t q = {.cand_model = cfg->models[model].name, .k = k, .round = round,
+                                .cand_correct = first_correct(a),
+                                .is_self = j->model_idx == model, .prompt_bytes = p.bytes};
+        rs_sim_reply_t sim;
+        rs_sim_judge(jm, jm->seed, &cs->c, j, &q, &sim);
+        sim_call(cs, &spec, &sim);
+    } else {
+        http_call(cs, &spec, &p);
+    }
+    wk_prompt_cleanup(&p);
+}
+
+/* Model writes revision `round` of its candidate k from the answer before it and the revise
+ * judge's critique of that answer. */
+static void start_revise(wk_case_t *cs, size_t model, int k, int round)
+{
+    wk_chain_t *ch = cs->ch;
+    const rs_config_t *cfg = ch->cfg;
+    const answer_t *prev = &cs->runs[model].cands[k].ans[round - 1];
+    const crit_t *cr = crit_slot(cs, model, k, cfg->revise.judge_idx, round - 1);
+    req_t spec = {.kind = REQ_REVISE, .model = model, .k = k, .n = 1, .round = round};
+    wk_prompt_t p;
+    wk_critique_revise_prompt(ch->critique, &cs->c, prev->text, cr->text, &p);
+    if (is_sim(ch, model)) {
+        const rs_model_cfg_t *m = &cfg->models[model];
+        rs_sim_revise_req_t q = {.k = k, .round = round, .prev_text = prev->text,
+                                 .prev_correct = first_correct(prev),
+                                 .critique_said_correct = cr->v.judged_correct,
+                                 .prompt_bytes = p.bytes};
+        rs_sim_reply_t sim;
+        rs_sim_revise(m, m->seed, &cs->c, &q, &sim);
+        sim_call(cs, &spec, &sim);
+    } else {
+        http_call(cs, &spec, &p);
+    }
+    wk_prompt_cleanup(&p);
+}
+
+/* The generation of candidate k settled: grade it, then every judge critiques it (in parallel:
+ * each critique is a call of its own). A failed generation has nothing to judge. */
+static void cand_ready(wk_case_t *cs, size_t model, int k)
+{
+    wk_chain_t *ch = cs->ch;
+    cand_t *cd = &cs->runs[model].cands[k];
+    if (cd->ready || !cd->ans[0].settled) return;
+    cd->ready = 1;
+    if (!cd->ans[0].text) return;
+    if (ch->cfg->ranking.use[RS_STRATEGY_CONSENSUS])
+        cd->vec = rs_xmalloc(rs_embedder_dim(ch->embedder) * sizeof(float));
+    grade_answer(cs, &cd->ans[0], ch->embed_gen, cd->vec);
+    for (size_t j = 0; j < ch->cfg->n_judges; j++) start_critique(cs, model, k, j, 0);
+}
+
+static void cands_ready(wk_case_t *cs, size_t model, int k, int n)
+{
+    for (int j = k; j < k + n; j++) cand_ready(cs, model, j);
+}
+
+/* ---- generation ---- */
+
+/* A generation that failed before any request went out (no key, a body that cannot be built). */
+static void record_refused(wk_case_t *cs, size_t model, int k, int n)
+{
+    const answer_t *a = gen_of(cs, model, k);
+    double now = rs_mono_sec();
+    call_info_t ci = {.kind = REQ_GENERATE, .model = model, .cand_model = model, .k = k, .n = n,
+                      .start_sec = now, .end_sec = now, .error_type = a->error_type,
+                      .error = a->error};
+    record_call(cs, &ci);
+}
 
 static void start_http(wk_case_t *cs, size_t model, int k, int n)
 {
@@ -437,14 +854,19 @@ static void start_http(wk_case_t *cs, size_t model, int k, int n)
         record_refused(cs, model, k, n);
         return;
     }
-    req_t *r = req_new(cs, model, k, n);
-    r->start_sec = rs_mono_sec();
+    req_t spec = {.kind = REQ_GENERATE, .model = model, .k = k, .n = n};
+    req_t *r = req_new(cs, &spec);
     r->x = wk_http_submit(ch->http, m, &hr, on_http, r);
 }
 
-static void on_sim_due(wk_timer_t *t)
+/* A sim call's latency is over: a generation's candidates start their chains, a critique or
+ * revision settles. */
+static void on_chain_sim_due(wk_timer_t *t)
 {
-    req_done(WK_CONTAINER_OF(t, req_t, timer));
+    req_t *r = WK_CONTAINER_OF(t, req_t, timer);
+    if (r->kind == REQ_GENERATE) cands_ready(r->cs, r->model, r->k, r->n);
+    else sim_settle(r->cs, r, &r->sim);
+    req_done(r);
 }
 
 /* The sim answers at once; its simulated latency is waited out on the worker's heap. */
@@ -456,25 +878,32 @@ static void start_sim(wk_case_t *cs, size_t model)
     for (int k = 0; k < (int)m->n; k++) {
         rs_sim_reply_t r;
         ch->prov[model]->simulate(m, &cs->c, k, &r);
-        cand_t *c = &cs->runs[model].cands[k];
+        answer_t *c = gen_of(cs, model, k);
         c->text = r.text;
         c->error = r.error;
         if (r.failed) snprintf(c->error_type, sizeof(c->error_type), "sim_error");
         c->input_tokens = r.input_tokens;
         c->output_tokens = r.output_tokens;
         c->latency_ms = r.latency_ms;
+        c->settled = 1;
         if (r.latency_ms > slowest) slowest = r.latency_ms;
         /* each candidate is a call of its own, lasting its simulated latency */
-        call_info_t ci = {.model = model, .k = k, .n = 1, .made = 1, .start_sec = now,
+        call_info_t ci = {.kind = REQ_GENERATE, .model = model, .cand_model = model, .k = k,
+                          .n = 1, .made = 1, .start_sec = now,
                           .end_sec = now + r.latency_ms / 1000.0,
                           .input_tokens = r.input_tokens, .output_tokens = r.output_tokens,
                           .latency_ms = r.latency_ms, .error_type = r.failed ? "sim_error" : NULL,
                           .error = c->error};
         record_call(cs, &ci);
     }
-    if (slowest <= 0) return;
-    req_t *r = req_new(cs, model, 0, (int)m->n);
-    wk_timerq_add(wk_http_timers(ch->http), &r->timer, rs_mono_ms() + (int64_t)slowest, on_sim_due);
+    if (slowest <= 0) {
+        cands_ready(cs, model, 0, (int)m->n);
+        return;
+    }
+    req_t spec = {.kind = REQ_GENERATE, .model = model, .k = 0, .n = (int)m->n};
+    req_t *r = req_new(cs, &spec);
+    wk_timerq_add(wk_http_timers(ch->http), &r->timer, rs_mono_ms() + (int64_t)slowest,
+                  on_chain_sim_due);
 }
 
 static void start_model(wk_case_t *cs, size_t model)
@@ -485,19 +914,29 @@ static void start_model(wk_case_t *cs, size_t model)
         start_sim(cs, model);
         return;
     }
-    const char *key = model_key(m);
-    if (m->api_key_env && (!key || !*key)) {
-        char msg[256];
-        snprintf(msg, sizeof(msg), "model %s: $%s is not set in the worker's environment",
-                 m->name, m->api_key_env);
+    char msg[256];
+    if (key_missing(cs->ch, model, msg, sizeof(msg))) {
         fail_range(cs, model, 0, (int)m->n, "no_key", msg, 0);
         record_refused(cs, model, 0, (int)m->n);
-        if (!cs->ch->warned[model]) rs_warn("%s; its cases fail", msg);
-        cs->ch->warned[model] = 1;
         return;
     }
     for (int k = 0; k < (int)m->n; k += p->max_choices)
         start_http(cs, model, k, (int)m->n - k < p->max_choices ? (int)m->n - k : p->max_choices);
+}
+
+static void case_alloc(wk_case_t *cs)
+{
+    const wk_chain_t *ch = cs->ch;
+    size_t answers = 1 + (size_t)ch->cfg->revise.rounds;
+    cs->runs = rs_xcalloc(ch->cfg->n_models, sizeof(model_run_t));
+    for (size_t m = 0; m < ch->cfg->n_models; m++) {
+        size_t n = (size_t)ch->cfg->models[m].n;
+        cs->runs[m].cands = rs_xcalloc(n, sizeof(cand_t));
+        for (size_t k = 0; k < n; k++) {
+            cs->runs[m].cands[k].ans = rs_xcalloc(answers, sizeof(answer_t));
+            cs->runs[m].cands[k].crits = rs_xcalloc(ch->n_crits ? ch->n_crits : 1, sizeof(crit_t));
+        }
+    }
 }
 
 void wk_chain_start(wk_chain_t *ch, uint64_t task_id, uint64_t lease, rs_case_t *c)
@@ -511,13 +950,11 @@ void wk_chain_start(wk_chain_t *ch, uint64_t task_id, uint64_t lease, rs_case_t 
     cs->t0_us = cs->last_us = wk_trace_wall_us();
     cs->t0_sec = rs_mono_sec();
     if (ch->cfg->report.spans) open_trace(cs);
-    cs->runs = rs_xcalloc(ch->cfg->n_models, sizeof(model_run_t));
+    case_alloc(cs);
     cs->next = ch->active;
     if (ch->active) ch->active->prev = cs;
     ch->active = cs;
     ch->n_active++;
-    for (size_t m = 0; m < ch->cfg->n_models; m++)
-        cs->runs[m].cands = rs_xcalloc((size_t)ch->cfg->models[m].n, sizeof(cand_t));
     for (size_t m = 0; m < ch->cfg->n_models; m++) start_model(cs, m);
     if (!cs->reqs) case_finish(cs); /* nothing to wait for (sim without latency, no key, ...) */
 }
@@ -556,7 +993,7 @@ static void take_choices(wk_case_t *cs, req_t *r, rs_chat_resp_t *resp, double l
     int first = 1;
     for (size_t i = 0; i < resp->n_choices; i++) {
         if (slot_of[i] < 0) continue;
-        cand_t *c = &cs->runs[r->model].cands[r->k + slot_of[i]];
+        answer_t *c = gen_of(cs, r->model, r->k + slot_of[i]);
         c->text = resp->choices[i].text;
         c->finish_reason = resp->choices[i].finish_reason;
         resp->choices[i].text = resp->choices[i].finish_reason = NULL;
@@ -565,6 +1002,7 @@ static void take_choices(wk_case_t *cs, req_t *r, rs_chat_resp_t *resp, double l
         /* usage covers the whole request: input once, output shared */
         c->input_tokens = first ? resp->input_tokens : 0;
         c->output_tokens = resp->output_tokens / taken + (first ? resp->output_tokens % taken : 0);
+        c->settled = 1;
         got[slot_of[i]] = 1;
         first = 0;
     }
@@ -603,7 +1041,7 @@ static void fail_call(wk_case_t *cs, const req_t *r, call_info_t *ci, const char
                       const char *msg)
 {
     fail_range(cs, r->model, r->k, r->n, type, msg, ci->latency_ms);
-    const cand_t *c = &cs->runs[r->model].cands[r->k];
+    const answer_t *c = gen_of(cs, r->model, r->k);
     ci->error_type = c->error_type;
     ci->error = c->error;
 }
@@ -629,65 +1067,209 @@ static void take_response(wk_case_t *cs, req_t *r, const wk_http_done_t *d, call
     rs_chat_resp_cleanup(&resp);
 }
 
+static void on_generate(req_t *r, const wk_http_done_t *d, call_info_t *ci)
+{
+    wk_case_t *cs = r->cs;
+    rs_buf_t fin;
+    rs_buf_init(&fin);
+    if (d->ok) take_response(cs, r, d, ci, &fin);
+    else fail_call(cs, r, ci, d->fail->reason, d->fail->message);
+    record_call(cs, ci);
+    rs_buf_cleanup(&fin);
+    cands_ready(cs, r->model, r->k, r->n); /* the candidates asked for again are not settled */
+}
+
+/* A critique's or revision's response: its first choice is the reply. */
+static void on_chain_call(req_t *r, const wk_http_done_t *d, call_info_t *ci)
+{
+    wk_case_t *cs = r->cs;
+    const rs_model_cfg_t *m = &cs->ch->cfg->models[ci->model];
+    reply_t rep = {.latency_ms = d->latency_ms};
+    rs_failure_t f = {0};
+    rs_chat_resp_t resp = {0};
+    rs_err_t err;
+    if (!d->ok) {
+        f = *d->fail;
+    } else if (cs->ch->prov[ci->model]->parse_chat(d->body, d->body_len, &resp, &err) != 0) {
+        rs_provider_bad_response(m, err.msg, d->body, d->body_len, &f);
+    } else {
+        rep.text = resp.choices[0].text;
+        rep.finish_reason = resp.choices[0].finish_reason;
+        resp.choices[0].text = resp.choices[0].finish_reason = NULL;
+        rs_provider_redact(rep.text, model_key(m));
+        ci->input_tokens = rep.input_tokens = resp.input_tokens;
+        ci->output_tokens = rep.output_tokens = resp.output_tokens;
+        ci->finish_reasons = rep.finish_reason;
+    }
+    rs_chat_resp_cleanup(&resp);
+    if (!rep.text) {
+        rep.error = rs_xstrdup(f.message);
+        rs_provider_redact(rep.error, model_key(m));
+        rep.error_type = f.reason;
+        ci->error_type = f.reason;
+        ci->error = rep.error;
+    }
+    record_call(cs, ci);
+    settle(cs, r, &rep);
+}
+
 static void on_http(void *ud, const wk_http_done_t *d)
 {
     req_t *r = ud;
     wk_case_t *cs = r->cs;
     r->x = NULL;
-    add_retries(&cs->runs[r->model], d);
-    call_info_t ci = {.model = r->model, .k = r->k, .n = r->n, .made = 1,
-                      .start_sec = r->start_sec, .end_sec = rs_mono_sec(),
-                      .latency_ms = d->latency_ms, .status = d->status, .events = d->events,
-                      .n_events = d->retries};
-    rs_buf_t fin;
-    rs_buf_init(&fin);
-    if (d->ok) take_response(cs, r, d, &ci, &fin);
-    else fail_call(cs, r, &ci, d->fail->reason, d->fail->message);
-    record_call(cs, &ci);
-    rs_buf_cleanup(&fin);
+    call_info_t ci = call_info_of(cs, r);
+    ci.made = 1;
+    ci.start_sec = r->start_sec;
+    ci.end_sec = rs_mono_sec();
+    ci.latency_ms = d->latency_ms;
+    ci.status = d->status;
+    ci.events = d->events;
+    ci.n_events = d->retries;
+    add_retries(&cs->runs[ci.model], d);
+    if (r->kind == REQ_GENERATE) on_generate(r, d, &ci);
+    else on_chain_call(r, d, &ci);
     req_done(r);
 }
 
 /* ---- the record ---- */
 
-static const char *VERDICT_NAMES[] = {"wrong", "correct", "skipped"};
-
+/* NULL and text that is not UTF-8 (which jansson refuses) are both written as null. */
 static json_t *str_or_null(const char *s)
 {
-    return s ? json_string(s) : json_null();
+    json_t *j = s ? json_string(s) : NULL;
+    return j ? j : json_null();
 }
 
-static json_t *grades_json(const wk_chain_t *ch, const rs_case_t *c, const char *output,
-                           const char *extracted)
+static json_t *real_or_null(double v)
+{
+    return isnan(v) ? json_null() : json_real(v);
+}
+
+/* The judge graders' verdicts on answer `round` of a candidate: its judge's score of it, when
+ * that judge critiqued it and the verdict parsed; skipped otherwise. Failed answers: errors. */
+static void final_grades(const wk_case_t *cs, cand_t *cd, int round)
+{
+    const wk_chain_t *ch = cs->ch;
+    const rs_scoring_cfg_t *sc = &ch->cfg->scoring;
+    answer_t *a = &cd->ans[round];
+    if (!a->grades) {
+        a->grades = rs_xmalloc(sc->n_graders ? sc->n_graders : 1);
+        memset(a->grades, WK_GRADE_ERROR, sc->n_graders);
+        return;
+    }
+    for (size_t g = 0; g < sc->n_graders; g++) {
+        if (sc->graders[g].kind != RS_GRADE_JUDGE) continue;
+        size_t j = sc->graders[g].judge_idx;
+        double score = NAN;
+        if (round == 0 || j == ch->cfg->revise.judge_idx) {
+            size_t slot = round == 0 ? j : ch->cfg->n_judges + (size_t)round - 1;
+            if (slot < ch->n_crits && cd->crits[slot].started)
+                score = cd->crits[slot].v.score; /* NaN unless parsed */
+        }
+        a->grades[g] = rs_scorer_grade_value(ch->scorer, g, score);
+    }
+}
+
+static json_t *verdicts_json(const wk_chain_t *ch, const unsigned char *grades)
 {
     json_t *g = json_object();
-    for (size_t i = 0; i < ch->cfg->scoring.n_graders; i++) {
-        const char *v = "error";
-        if (output)
-            v = VERDICT_NAMES[rs_scorer_grade(ch->scorer, i, output, extracted, c->targets,
-                                              c->n_targets)];
-        json_object_set_new(g, ch->cfg->scoring.graders[i].name, json_string(v));
-    }
+    for (size_t i = 0; i < ch->cfg->scoring.n_graders; i++)
+        json_object_set_new(g, ch->cfg->scoring.graders[i].name,
+                            json_string(wk_grade_name(grades[i])));
     return g;
 }
 
-static json_t *candidate_json(const wk_chain_t *ch, const rs_case_t *c, int k, const cand_t *cd)
+/* The fields an answer has in the record, generation and revision alike. */
+static void answer_fields(const wk_chain_t *ch, json_t *o, const answer_t *a)
 {
-    const char *text = cd->error ? NULL : cd->text;
-    char *extracted = text ? rs_scorer_extract(ch->scorer, text) : NULL;
+    json_object_set_new(o, "output", str_or_null(a->error ? NULL : a->text));
+    json_object_set_new(o, "extracted", str_or_null(a->extracted));
+    json_object_set_new(o, "grades", verdicts_json(ch, a->grades));
+    json_object_set_new(o, "latency_ms", json_real(a->latency_ms));
+    json_object_set_new(o, "input_tokens", json_integer((json_int_t)a->input_tokens));
+    json_object_set_new(o, "output_tokens", json_integer((json_int_t)a->output_tokens));
+    json_object_set_new(o, "finish_reason", str_or_null(a->finish_reason));
+    json_object_set_new(o, "error", str_or_null(a->error));
+    json_object_set_new(o, "error_type", a->error ? json_string(a->error_type) : json_null());
+}
+
+static json_t *critique_json(const wk_case_t *cs, size_t model, size_t judge, int round,
+                             const crit_t *cr)
+{
+    const rs_config_t *cfg = cs->ch->cfg;
+    const rs_judge_cfg_t *j = &cfg->judges[judge];
+    json_t *o = json_object();
+    json_object_set_new(o, "judge", json_string(j->name));
+    json_object_set_new(o, "model", json_string(cfg->models[j->model_idx].name));
+    json_object_set_new(o, "round", json_integer(round));
+    json_object_set_new(o, "self", json_boolean(j->model_idx == model));
+    json_object_set_new(o, "text", str_or_null(cr->text));
+    json_object_set_new(o, "score", real_or_null(cr->v.score));
+    json_object_set_new(o, "parsed", json_boolean(cr->v.parsed));
+    json_object_set_new(o, "judged_correct",
+                        cr->v.parsed ? json_boolean(cr->v.judged_correct) : json_null());
+    json_object_set_new(o, "error", str_or_null(cr->error));
+    json_object_set_new(o, "error_type", cr->error ? json_string(cr->error_type) : json_null());
+    return o;
+}
+
+/* The critiques a candidate got, round 0 by judge order, then the revise judge's later ones. */
+static json_t *critiques_json(const wk_case_t *cs, size_t model, const cand_t *cd)
+{
+    const rs_config_t *cfg = cs->ch->cfg;
+    json_t *a = json_array();
+    for (size_t i = 0; i < cs->ch->n_crits; i++) {
+        if (!cd->crits[i].started) continue;
+        size_t judge = i < cfg->n_judges ? i : cfg->revise.judge_idx;
+        int round = i < cfg->n_judges ? 0 : (int)(i - cfg->n_judges) + 1;
+        json_array_append_new(a, critique_json(cs, model, judge, round, &cd->crits[i]));
+    }
+    return a;
+}
+
+static json_t *revisions_json(const wk_case_t *cs, const cand_t *cd)
+{
+    json_t *a = json_array();
+    for (int64_t r = 1; r <= cs->ch->cfg->revise.rounds; r++) {
+        if (!cd->ans[r].settled) break;
+        json_t *o = json_object();
+        json_object_set_new(o, "round", json_integer((json_int_t)r));
+        answer_fields(cs->ch, o, &cd->ans[r]);
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static json_t *candidate_json(const wk_case_t *cs, size_t model, int k, const cand_t *cd)
+{
+    const rs_config_t *cfg = cs->ch->cfg;
     json_t *o = json_object();
     json_object_set_new(o, "k", json_integer(k));
-    /* jansson refuses text that is not UTF-8: such an output is recorded as null */
-    json_object_set_new(o, "output", str_or_null(text));
-    json_object_set_new(o, "extracted", str_or_null(extracted));
-    json_object_set_new(o, "grades", grades_json(ch, c, text, extracted));
-    json_object_set_new(o, "latency_ms", json_real(cd->latency_ms));
-    json_object_set_new(o, "input_tokens", json_integer((json_int_t)cd->input_tokens));
-    json_object_set_new(o, "output_tokens", json_integer((json_int_t)cd->output_tokens));
-    json_object_set_new(o, "finish_reason", str_or_null(cd->finish_reason));
-    json_object_set_new(o, "error", str_or_null(cd->error));
-    json_object_set_new(o, "error_type", cd->error ? json_string(cd->error_type) : json_null());
-    free(extracted);
+    answer_fields(cs->ch, o, &cd->ans[0]);
+    if (cfg->n_judges) json_object_set_new(o, "critiques", critiques_json(cs, model, cd));
+    if (cfg->revise.rounds) json_object_set_new(o, "revisions", revisions_json(cs, cd));
+    return o;
+}
+
+/* The strategies' view of a model's candidates (their generations). */
+static json_t *strategies_json(const wk_case_t *cs, size_t model)
+{
+    const wk_chain_t *ch = cs->ch;
+    size_t n = (size_t)ch->cfg->models[model].n;
+    wk_rank_cand_t *rc = rs_xcalloc(n, sizeof(*rc));
+    for (size_t k = 0; k < n; k++) {
+        const cand_t *cd = &cs->runs[model].cands[k];
+        rc[k] = (wk_rank_cand_t){.has_output = cd->ans[0].text != NULL,
+                                 .answer = cd->ans[0].extracted, .grades = cd->ans[0].grades,
+                                 .judge_score = ch->cfg->n_judges ? cd->crits[0].v.score : NAN,
+                                 .vec = cd->vec};
+        if (ch->cfg->n_judges && !cd->crits[0].started) rc[k].judge_score = NAN;
+    }
+    wk_rank_set_t set = {rc, n, ch->cfg->scoring.n_graders,
+                         ch->embedder ? rs_embedder_dim(ch->embedder) : 0};
+    json_t *o = wk_rank_json(&set, ch->cfg);
+    free(rc);
     return o;
 }
 
@@ -698,12 +1280,15 @@ static json_t *model_json(const wk_case_t *cs, size_t model, int *failed)
     const rs_model_cfg_t *m = &ch->cfg->models[model];
     const model_run_t *run = &cs->runs[model];
     json_t *cands = json_array(), *reasons = json_object();
-    for (int k = 0; k < (int)m->n; k++)
-        json_array_append_new(cands, candidate_json(ch, &cs->c, k, &run->cands[k]));
+    for (int k = 0; k < (int)m->n; k++) {
+        for (int64_t r = 0; r <= ch->cfg->revise.rounds; r++)
+            if (r == 0 || run->cands[k].ans[r].settled) final_grades(cs, &run->cands[k], (int)r);
+        json_array_append_new(cands, candidate_json(cs, model, k, &run->cands[k]));
+    }
     for (size_t i = 0; i < run->n_reasons; i++)
         json_object_set_new(reasons, run->reasons[i].reason, json_integer(run->reasons[i].n));
     /* the model's verdict is its first candidate's: if that call failed, the model failed */
-    const cand_t *first = &run->cands[0];
+    const answer_t *first = &run->cands[0].ans[0];
     if (first->error) *failed = 1;
     json_t *o = json_object();
     json_object_set_new(o, "model", json_string(m->name));
@@ -715,6 +1300,7 @@ static json_t *model_json(const wk_case_t *cs, size_t model, int *failed)
     json_object_set_new(o, "retries", json_integer(run->retries));
     json_object_set_new(o, "retry_reasons", reasons);
     json_object_set_new(o, "candidates", cands);
+    json_object_set_new(o, "strategies", strategies_json(cs, model));
     return o;
 }
 

@@ -1,26 +1,34 @@
-/* chain: what a worker does with one case — generate with every model, extract, grade — as an
- * asynchronous state machine over the HTTP engine, and the case's result record (JSON) that
- * travels back to the coordinator and into Redis.
+/* chain: what a worker does with one case — generate with every model, extract, grade, critique,
+ * revise, rank — as an asynchronous state machine over the HTTP engine, and the case's result
+ * record (JSON) that travels back to the coordinator and into Redis.
  *
  * A case starts one request per model and candidate group (OpenAI: one request with n choices,
  * the rest as single requests if the server returns fewer; Anthropic: n requests; sim: answered
- * in-process, its simulated latency waited out on a timer). When its last request is done the
- * case is graded and its record joins the done list, which the session sends as RESULTs.
+ * in-process, its simulated latency waited out on a timer). Then each candidate goes on by itself
+ * (docs/CHAINS.md, "The chain"): graded, critiqued by every judge (worker/critique.h), revised
+ * after the revise judge's critique and graded again, revise.rounds times; critiques and revisions
+ * are calls like generations (HTTP with the same retries, or rs_sim_judge / rs_sim_revise). When
+ * the case's last call is done the judge graders are filled, the strategies ranked
+ * (worker/rank.h) and the record joins the done list, which the session sends as RESULTs.
  *
  * Result record: {"idx", "id", "tags", "targets", "models": [{"model", "provider", "simulated",
  * "error", "error_type", "retries", "retry_reasons": {reason: count}, "candidates": [{"k",
  * "output", "extracted", "grades": {grader: "correct"|"wrong"|"skipped"|"error"},
- * "latency_ms", "input_tokens", "output_tokens", "finish_reason", "error", "error_type"}]}]}.
- * A model's "error" / "error_type" are its first candidate's (a message naming the model, and a
- * reason code such as "http_401", "timeout", "bad_response", "no_key"; both null on success);
- * a failed candidate's grades are "error". A request with several choices reports its usage on
- * its candidates: input tokens on the first, output tokens split evenly. latency_ms is the last
- * attempt's duration (the simulated latency for sim). API keys never appear in a record.
+ * "latency_ms", "input_tokens", "output_tokens", "finish_reason", "error", "error_type",
+ * "critiques": [...], "revisions": [...]}], "strategies": {...}}]} (critiques, revisions and
+ * strategies as docs/CHAINS.md fixes them). A model's "error" / "error_type" are its first
+ * candidate's (a message naming the model, and a reason code such as "http_401", "timeout",
+ * "bad_response", "no_key"; both null on success); a failed candidate's grades are "error". A
+ * request with several choices reports its usage on its candidates: input tokens on the first,
+ * output tokens split evenly. latency_ms is the last attempt's duration (the simulated latency
+ * for sim). "retries" counts every call the model made in the case (as a judge too). API keys
+ * never appear in a record.
  *
  * With report.spans on (the default) the record also holds "spans": the case's trace (worker/trace.h,
- * docs/TRACING.md) — a root span "case", a "generate" span per model call with its retries as
- * events, and a "score" span per model. Every case's calls also travel with it (wk_done_t.calls)
- * for the RESULT's usage summary (worker/usage.h). */
+ * docs/TRACING.md) — a root span "case", a "generate", "critique" or "revise" span per model call
+ * with its retries as events, and a "score" span per model. Every case's calls also travel with
+ * it (wk_done_t.calls) for the RESULT's usage summary (worker/usage.h), each under the model that
+ * was called (a critique under its judge's model). */
 #ifndef WORKER_CHAIN_H
 #define WORKER_CHAIN_H
 

@@ -133,7 +133,7 @@ static void test_defaults(void **state)
     assert_int_equal(cl->max_in_flight, 4096);
     assert_int_equal(cl->worker_slots, 64);
     assert_int_equal(cl->heartbeat_ms, 1000);
-    assert_int_equal(cl->lease_ms, 30000);
+    assert_int_equal(cl->lease_ms, 600000);
 
     assert_true(c->report.json && c->report.markdown && c->report.jsonl && !c->report.html);
 
@@ -363,10 +363,10 @@ static void test_lease_after_heartbeat(void **state)
     expect_error(MINIMAL "cluster:\n  heartbeat_ms: 1000\n  lease_ms: 500\n", NULL, 0,
                  "t.yaml:6:13: cluster.lease_ms: must be greater than heartbeat_ms (500 <= 1000): "
                  "a lease shorter than a heartbeat expires while its worker is healthy");
-    /* the default lease (30000) against a long heartbeat: points at the heartbeat */
-    expect_error(MINIMAL "cluster:\n  heartbeat_ms: 60000\n", NULL, 0,
-                 "t.yaml:5:17: cluster.lease_ms: must be greater than heartbeat_ms (30000 <= "
-                 "60000): a lease shorter than a heartbeat expires while its worker is healthy");
+    /* the default lease (600000) against a long heartbeat: points at the heartbeat */
+    expect_error(MINIMAL "cluster:\n  heartbeat_ms: 600000\n", NULL, 0,
+                 "t.yaml:5:17: cluster.lease_ms: must be greater than heartbeat_ms (600000 <= "
+                 "600000): a lease shorter than a heartbeat expires while its worker is healthy");
 }
 
 static void test_missing_dataset(void **state)
@@ -653,7 +653,7 @@ static void test_json_round_trip(void **state)
     a = load_ok(MINIMAL, NULL, 0);
     json = rs_config_to_json(a);
     assert_non_null(strstr(json, "\"accuracy\": 0.7,"));
-    assert_non_null(strstr(json, "\"lease_ms\": 30000"));
+    assert_non_null(strstr(json, "\"lease_ms\": 600000"));
     assert_non_null(strstr(json, "\"redis\": null"));
     b = rs_config_from_json(json, &err);
     if (!b) fail_msg("%s", err.msg);

@@ -5,7 +5,9 @@
  * comes back as a RESULT whose stats summarise the calls and whose records hold their traces. */
 #include "../../worker/session.c"
 #include "../../worker/chain.c"
+#include "../../worker/critique.c"
 #include "../../worker/http.c"
+#include "../../worker/rank.c"
 #include "../../worker/timerq.c"
 #include "../../worker/trace.c"
 #include "../../worker/usage.c"
