@@ -612,6 +612,7 @@ static const key_spec_t report_keys[] = {
      .flags = &report_flags},
     {KEY("spans", KT_BOOL, rs_report_cfg_t, spans), .def_num = 1},
     {KEY("near_duplicates", KT_BOOL, rs_report_cfg_t, near_duplicates), .def_num = 0},
+    {KEY("otlp", KT_STR, rs_report_cfg_t, otlp), .check = check_http_url},
 };
 static const section_t report_sec = SECTION(report_keys, report_init, NULL);
 

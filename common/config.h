@@ -228,6 +228,7 @@ typedef struct rs_report_cfg {
     int json, markdown, html, jsonl; /* formats; default json, markdown, jsonl on */
     int spans;                       /* record a trace per case (docs/TRACING.md), default 1 */
     int near_duplicates;             /* near-duplicate prompts pass in the report, default 0 */
+    char *otlp;                      /* collector URL: export traces live during the run */
 } rs_report_cfg_t;
 
 typedef struct rs_config {

@@ -40,47 +40,6 @@ typedef struct exporter {
     coord_otlp_batch_t b;
 } exporter_t;
 
-static size_t discard(char *p, size_t size, size_t n, void *arg)
-{
-    (void)p, (void)arg;
-    return size * n;
-}
-
-/* One POST; 0 ok, 1 retryable (429, 5xx, connection), -1 final. */
-static int post_once(exporter_t *e, const char *body, rs_err_t *err)
-{
-    curl_easy_setopt(e->curl, CURLOPT_URL, e->url);
-    curl_easy_setopt(e->curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(e->curl, CURLOPT_HTTPHEADER, e->headers);
-    curl_easy_setopt(e->curl, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(e->curl, CURLOPT_TIMEOUT_MS, 30000L);
-    curl_easy_setopt(e->curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    CURLcode rc = curl_easy_perform(e->curl);
-    if (rc != CURLE_OK) {
-        rs_err_set(err, "%s: %s", e->url, curl_easy_strerror(rc));
-        return 1;
-    }
-    long status = 0;
-    curl_easy_getinfo(e->curl, CURLINFO_RESPONSE_CODE, &status);
-    if (status >= 200 && status < 300) return 0;
-    rs_err_set(err, "%s answered HTTP %ld", e->url, status);
-    return status == 429 || status >= 500 || status == 408 ? 1 : -1;
-}
-
-static int post(exporter_t *e, const char *body, rs_err_t *err)
-{
-    long delay_ms = 500;
-    for (int attempt = 0;; attempt++) {
-        int rc = post_once(e, body, err);
-        if (rc <= 0) return rc;
-        if (attempt == 5) return -1;
-        rs_warn("export: %s; retrying in %ld ms", err->msg, delay_ms);
-        struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000};
-        nanosleep(&ts, NULL);
-        delay_ms *= 2;
-    }
-}
-
 static int flush(exporter_t *e, rs_err_t *err)
 {
     size_t n = coord_otlp_count(&e->b);
@@ -88,7 +47,7 @@ static int flush(exporter_t *e, rs_err_t *err)
     char *body = coord_otlp_dump(&e->b);
     int rc = 0;
     if (e->file) rc = fprintf(e->file, "%s\n", body) < 0 ? rs_err_set(err, "write error") : 0;
-    else rc = post(e, body, err);
+    else rc = coord_otlp_post(e->curl, e->url, e->headers, body, err);
     free(body);
     coord_otlp_batch_cleanup(&e->b);
     coord_otlp_batch_init(&e->b, e->run_id, RS_VERSION);
@@ -184,10 +143,7 @@ int cmd_export(int argc, char **argv)
     }
     char *url = NULL;
     if (otlp) {
-        size_t n = strlen(otlp);
-        url = n >= 10 && strcmp(otlp + n - 10, "/v1/traces") == 0
-                  ? rs_xstrdup(otlp)
-                  : rs_xasprintf("%.*s/v1/traces", (int)(n && otlp[n - 1] == '/' ? n - 1 : n), otlp);
+        url = coord_otlp_traces_url(otlp);
         e.curl = curl_easy_init();
     } else {
         e.file = strcmp(jsonl, "-") == 0 ? stdout : fopen(jsonl, "w");

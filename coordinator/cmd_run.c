@@ -19,6 +19,7 @@
 #include "dispatch.h"
 #include "log.h"
 #include "metrics.h"
+#include "otlpfeed.h"
 #include "progress.h"
 #include "redisproc.h"
 #include "report.h"
@@ -161,6 +162,7 @@ typedef struct run_ctx {
     coord_spawn_t *spawn;
     coord_usage_t *usage;
     coord_metrics_t *metrics;
+    coord_otlpfeed_t *otlp;
     coord_progress_view_t view;
     uint64_t done_before; /* cases done before this process started */
     int lost_lock;
@@ -174,6 +176,7 @@ static void ctx_cleanup(run_ctx_t *r)
     coord_spawn_stop(&r->spawn, 0);
     coord_metrics_stop(&r->metrics);
     coord_dispatch_destroy(&r->dispatch);
+    coord_otlpfeed_stop(&r->otlp);
     coord_usage_destroy(&r->usage);
     coord_sched_destroy(&r->sched);
     if (r->store) coord_runlock_release(&r->lock, r->store);
@@ -385,8 +388,10 @@ static int start_cluster(run_ctx_t *r, rs_err_t *err)
     if (r->cfg->cluster.metrics_bind &&
         !(r->metrics = coord_metrics_start(r->cfg->cluster.metrics_bind, err)))
         return -1;
+    if (r->cfg->report.otlp && !(r->otlp = coord_otlpfeed_start(r->cfg->report.otlp, r->run_id, err)))
+        return -1;
     coord_dispatch_opts_t o = {r->cfg, r->run_id, r->spec, r->ds, r->sched, r->store,
-                               r->cfg->cluster.bind, r->usage};
+                               r->cfg->cluster.bind, r->usage, r->otlp};
     if (!(r->dispatch = coord_dispatch_new(&o, err))) return -1;
     if (r->cfg->cluster.workers > 0) {
         r->spawn = coord_spawn_start((size_t)r->cfg->cluster.workers,

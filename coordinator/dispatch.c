@@ -159,7 +159,10 @@ static void flush_batch(coord_dispatch_t *d)
     if (d->redis_down) rs_info("Redis is back; wrote %zu held result(s)", d->n_batch);
     d->redis_down = 0;
     d->redis_backoff_ms = 0;
-    for (size_t i = 0; i < d->n_batch; i++) free(d->batch[i].json);
+    for (size_t i = 0; i < d->n_batch; i++) {
+        if (d->o.otlp) coord_otlpfeed_push(d->o.otlp, d->batch[i].json, d->batch[i].json_len);
+        free(d->batch[i].json);
+    }
     d->n_batch = 0;
     d->dispatched_unsaved = 0;
     d->failed += added_failed;

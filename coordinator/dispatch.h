@@ -18,6 +18,7 @@
 #include "dataset.h"
 #include "sched.h"
 #include "store.h"
+#include "otlpfeed.h"
 #include "usage.h"
 #include "util.h"
 
@@ -44,6 +45,7 @@ typedef struct coord_dispatch_opts {
     coord_store_t *store;
     const char *bind;      /* e.g. "tcp://127.0.0.1:*" */
     coord_usage_t *usage;  /* live counters fed by each RESULT's stats; may be NULL */
+    coord_otlpfeed_t *otlp; /* live trace export (report.otlp); may be NULL */
 } coord_dispatch_opts_t;
 
 /* Binds the ROUTER socket. NULL with err (address in use, bad endpoint). */

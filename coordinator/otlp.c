@@ -1,10 +1,14 @@
 /* otlp: span record -> OTLP JSON span (hex ids, nanosecond times as strings, typed attributes). */
 #include "otlp.h"
 
+#include <curl/curl.h>
+#include <time.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "util.h"
 
 static json_t *kv_string(const char *k, const char *v)
@@ -133,4 +137,53 @@ int coord_otlp_add(coord_otlp_batch_t *b, json_t *span)
                           status(json_object_get(span, "status")));
     json_array_append_new(b->spans, o);
     return 0;
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *arg)
+{
+    (void)p, (void)arg;
+    return size * n;
+}
+
+/* One POST; 0 ok, 1 retryable (429, 5xx, 408, connection), -1 final. */
+static int post_once(CURL *curl, const char *url, struct curl_slist *headers, const char *body,
+                     rs_err_t *err)
+{
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 30000L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    CURLcode rc = curl_easy_perform(curl);
+    if (rc != CURLE_OK) {
+        rs_err_set(err, "%s: %s", url, curl_easy_strerror(rc));
+        return 1;
+    }
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && status < 300) return 0;
+    rs_err_set(err, "%s answered HTTP %ld", url, status);
+    return status == 429 || status >= 500 || status == 408 ? 1 : -1;
+}
+
+int coord_otlp_post(void *curl, const char *url, void *headers, const char *body, rs_err_t *err)
+{
+    long delay_ms = 500;
+    for (int attempt = 0;; attempt++) {
+        int rc = post_once(curl, url, headers, body, err);
+        if (rc <= 0) return rc;
+        if (attempt == 5) return -1;
+        rs_warn("OTLP export: %s; retrying in %ld ms", err->msg, delay_ms);
+        struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000};
+        nanosleep(&ts, NULL);
+        delay_ms *= 2;
+    }
+}
+
+char *coord_otlp_traces_url(const char *base)
+{
+    size_t n = strlen(base);
+    if (n >= 10 && strcmp(base + n - 10, "/v1/traces") == 0) return rs_xstrdup(base);
+    return rs_xasprintf("%.*s/v1/traces", (int)(n && base[n - 1] == '/' ? n - 1 : n), base);
 }

@@ -11,6 +11,8 @@
 
 #include <jansson.h>
 
+#include "util.h"
+
 /* A batch under construction: resource attributes describe the run. */
 typedef struct coord_otlp_batch {
     json_t *request; /* {"resourceSpans": [{"resource": ..., "scopeSpans": [{"scope", "spans"}]}]} */
@@ -25,5 +27,12 @@ int coord_otlp_add(coord_otlp_batch_t *b, json_t *span);
 size_t coord_otlp_count(const coord_otlp_batch_t *b);
 /* The request as compact JSON (heap). */
 char *coord_otlp_dump(const coord_otlp_batch_t *b);
+
+/* POSTs one request body to url (a full /v1/traces URL) with curl, retrying 429, 5xx, 408 and
+ * connection errors up to 5 times with backoff from 0.5 s. 0, or -1 with err. */
+int coord_otlp_post(void *curl, const char *url, void *headers, const char *body, rs_err_t *err);
+
+/* The /v1/traces URL for a collector base URL (or the URL itself if it already ends so). Heap. */
+char *coord_otlp_traces_url(const char *base);
 
 #endif
