@@ -64,6 +64,20 @@ static void render_errors(rs_buf_t *b, json_t *errors)
     }
 }
 
+/* Last-minute p50/p95 per stage (generate, critique, revise) under a model's row. */
+static void render_stages(rs_buf_t *b, json_t *stages)
+{
+    const char *stage;
+    json_t *lat;
+    if (json_object_size(stages) == 0) return;
+    rs_buf_puts(b, "  last minute:");
+    json_object_foreach(stages, stage, lat)
+        rs_buf_printf(b, "  %s p50 %.1f ms, p95 %.1f ms", stage,
+                      json_number_value(json_object_get(lat, "p50")),
+                      json_number_value(json_object_get(lat, "p95")));
+    rs_buf_putc(b, '\n');
+}
+
 /* Calls, tokens, cost and last-minute latency per model, from the usage counters. */
 static void render_usage(rs_buf_t *b, json_t *usage)
 {
@@ -86,6 +100,7 @@ static void render_usage(rs_buf_t *b, json_t *usage)
             rs_buf_printf(b, " %9s %9s", "-", "-");
         render_errors(b, json_object_get(u, "errors"));
         rs_buf_putc(b, '\n');
+        render_stages(b, json_object_get(u, "last_minute_latency_ms_by_stage"));
     }
 }
 

@@ -20,7 +20,8 @@ typedef struct model_usage {
     uint64_t buckets[COORD_USAGE_BUCKETS];
     double lat_sum;
     double recent[WINDOW];               /* ring of (latency) ... */
-    int64_t recent_at[WINDOW];           /* ... and when it was seen (mono ms) */
+    int64_t recent_at[WINDOW];           /* ... when it was seen (mono ms) ... */
+    unsigned char recent_stage[WINDOW];  /* ... and its stage (generate, critique, revise) */
     size_t recent_next, recent_n;
 } model_usage_t;
 
@@ -57,7 +58,9 @@ static model_usage_t *find(coord_usage_t *u, const char *name)
     return NULL;
 }
 
-static void add_latency(model_usage_t *m, double ms)
+static const char *STAGES[] = {"generate", "critique", "revise"};
+
+static void add_latency(model_usage_t *m, double ms, int stage)
 {
     size_t b = 0;
     while (b < COORD_USAGE_BUCKETS - 1 && ms > COORD_USAGE_BOUNDS[b]) b++;
@@ -65,6 +68,7 @@ static void add_latency(model_usage_t *m, double ms)
     m->lat_sum += ms;
     m->recent[m->recent_next] = ms;
     m->recent_at[m->recent_next] = rs_mono_ms();
+    m->recent_stage[m->recent_next] = (unsigned char)(stage >= 0 && stage < 3 ? stage : 0);
     m->recent_next = (m->recent_next + 1) % WINDOW;
     if (m->recent_n < WINDOW) m->recent_n++;
 }
@@ -93,7 +97,9 @@ static void add_stats(model_usage_t *m, json_t *s)
     add_counts(m, s);
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(s, "latency_ms"), i, v) add_latency(m, json_number_value(v));
+    json_t *stages = json_object_get(s, "stage");
+    json_array_foreach(json_object_get(s, "latency_ms"), i, v)
+        add_latency(m, json_number_value(v), (int)json_integer_value(json_array_get(stages, i)));
 }
 
 /* A stored snapshot carries the histogram already folded. */
@@ -139,18 +145,30 @@ static double cost(const model_usage_t *m)
             (double)m->output_tokens * m->cfg->price_output) / 1e6;
 }
 
-/* p50/p95 of the latencies seen in the last 60 s; null when there were none. */
-static json_t *recent_json(const model_usage_t *m)
+/* p50/p95 of the latencies of stage (-1: all) seen in the last 60 s; null when there were none. */
+static json_t *recent_json(const model_usage_t *m, int stage)
 {
     double *v = rs_xmalloc((m->recent_n + 1) * sizeof(double));
     size_t n = 0;
     int64_t since = rs_mono_ms() - 60000;
     for (size_t i = 0; i < m->recent_n; i++)
-        if (m->recent_at[i] >= since) v[n++] = m->recent[i];
+        if (m->recent_at[i] >= since && (stage < 0 || m->recent_stage[i] == stage))
+            v[n++] = m->recent[i];
     json_t *o = n ? json_pack("{sfsfsI}", "p50", rs_percentile(v, n, 50), "p95",
                               rs_percentile(v, n, 95), "calls", (json_int_t)n)
                   : json_null();
     free(v);
+    return o;
+}
+
+static json_t *stages_json(const model_usage_t *m)
+{
+    json_t *o = json_object();
+    for (int st = 0; st < 3; st++) {
+        json_t *r = recent_json(m, st);
+        if (json_is_null(r)) json_decref(r);
+        else json_object_set_new(o, STAGES[st], r);
+    }
     return o;
 }
 
@@ -166,8 +184,10 @@ json_t *coord_usage_json(coord_usage_t *u)
                             json_pack("{sIsIsIsfsOsosfso}", "calls", (json_int_t)m->calls,
                                       "input_tokens", (json_int_t)m->input_tokens, "output_tokens",
                                       (json_int_t)m->output_tokens, "cost_usd", cost(m), "errors",
-                                      m->errors, "last_minute_latency_ms", recent_json(m),
+                                      m->errors, "last_minute_latency_ms", recent_json(m, -1),
                                       "latency_sum_ms", m->lat_sum, "buckets", b));
+        json_object_set_new(json_object_get(o, m->cfg->name), "last_minute_latency_ms_by_stage",
+                            stages_json(m));
     }
     return o;
 }

@@ -470,6 +470,7 @@ static void record_call(wk_case_t *cs, const call_info_t *ci)
     c->input_tokens = ci->input_tokens;
     c->output_tokens = ci->output_tokens;
     c->latency_ms = ci->latency_ms;
+    c->stage = (int)ci->kind;
     snprintf(c->error_type, sizeof(c->error_type), "%s", ci->error_type ? ci->error_type : "");
     if (cs->spans) call_span(cs, ci);
 }

@@ -18,6 +18,7 @@ typedef struct model_sum {
     reason_count_t *errors;
     size_t n_errors, cap_errors;
     double *latency; /* kept between takes, so a steady stream of RESULTs does not reallocate */
+    int *stage;      /* each latency's stage (wk_call_t.stage) */
     size_t n_latency, cap_latency;
 } model_sum_t;
 
@@ -42,6 +43,7 @@ void wk_usage_destroy(wk_usage_t **up)
     for (size_t i = 0; i < u->cfg->n_models; i++) {
         free(u->m[i].errors);
         free(u->m[i].latency);
+        free(u->m[i].stage);
     }
     free(u->m);
     free(u);
@@ -64,12 +66,14 @@ static void add_error(model_sum_t *s, const char *reason)
     s->errors[i].n++;
 }
 
-static void add_latency(model_sum_t *s, double ms)
+static void add_latency(model_sum_t *s, double ms, int stage)
 {
     if (s->n_latency == s->cap_latency) {
         s->cap_latency = s->cap_latency ? 2 * s->cap_latency : 64;
         s->latency = rs_xrealloc(s->latency, s->cap_latency * sizeof(double));
+        s->stage = rs_xrealloc(s->stage, s->cap_latency * sizeof(int));
     }
+    s->stage[s->n_latency] = stage;
     s->latency[s->n_latency++] = ms;
 }
 
@@ -83,7 +87,7 @@ void wk_usage_add(wk_usage_t *u, const wk_call_t *calls, size_t n)
             s->calls++;
             s->input_tokens += c->input_tokens;
             s->output_tokens += c->output_tokens;
-            add_latency(s, c->latency_ms);
+            add_latency(s, c->latency_ms, c->stage);
         }
         if (c->error_type[0]) add_error(s, c->error_type);
         u->any = 1;
@@ -92,13 +96,16 @@ void wk_usage_add(wk_usage_t *u, const wk_call_t *calls, size_t n)
 
 static json_t *sum_json(const model_sum_t *s)
 {
-    json_t *errors = json_object(), *lat = json_array();
+    json_t *errors = json_object(), *lat = json_array(), *stage = json_array();
     for (size_t i = 0; i < s->n_errors; i++)
         json_object_set_new(errors, s->errors[i].reason, json_integer((json_int_t)s->errors[i].n));
-    for (size_t i = 0; i < s->n_latency; i++) json_array_append_new(lat, json_real(s->latency[i]));
-    return json_pack("{sIsIsIsoso}", "calls", (json_int_t)s->calls, "input_tokens",
+    for (size_t i = 0; i < s->n_latency; i++) {
+        json_array_append_new(lat, json_real(s->latency[i]));
+        json_array_append_new(stage, json_integer(s->stage[i]));
+    }
+    return json_pack("{sIsIsIsososo}", "calls", (json_int_t)s->calls, "input_tokens",
                      (json_int_t)s->input_tokens, "output_tokens", (json_int_t)s->output_tokens,
-                     "errors", errors, "latency_ms", lat);
+                     "errors", errors, "latency_ms", lat, "stage", stage);
 }
 
 char *wk_usage_take(wk_usage_t *u, size_t *len)

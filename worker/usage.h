@@ -19,6 +19,7 @@ typedef struct wk_call {
     int made;            /* 0: refused before a request went out (no latency) */
     int64_t input_tokens, output_tokens;
     double latency_ms;   /* the last attempt's duration (the simulated latency for sim) */
+    int stage;           /* 0 generate, 1 critique, 2 revise */
     char error_type[32]; /* "" on success */
 } wk_call_t;
 

@@ -47,6 +47,9 @@ def check_status_and_events(sb):
     assert len(second["workers"]) == 2, second["workers"]
     assert all(w["in_flight"] >= 0 and w["results"] > 0 for w in second["workers"]), second
     assert second["eta_seconds"] is not None
+    usage = second["usage"]["a"]
+    assert usage["calls"] > 0 and usage["input_tokens"] > 0, usage
+    assert "generate" in usage["last_minute_latency_ms_by_stage"], usage
     out, err = coord.communicate(timeout=120)
     assert coord.returncode == 0, err[-2000:]
     until = time.time() + 3
@@ -75,6 +78,7 @@ def check_top(sb):
         screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
                                 capture_output=True, text=True).stdout
         assert "progress" in screen and "local-1" in screen and "q to quit" in screen, screen
+        assert "last minute:" in screen and "generate p50" in screen, screen
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
         rslib.wait_for(lambda: subprocess.run(["tmux", "has-session", "-t", session],
                                               capture_output=True).returncode != 0, 5, "top to quit on q")
