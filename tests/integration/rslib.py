@@ -169,12 +169,14 @@ def only_run_dir(out_dir):
     return os.path.join(out_dir, dirs[0])
 
 
-def wait_for(predicate, timeout, what):
+def wait_for(predicate, timeout, what, interval=0.3):
+    """Polls predicate; the interval is not shorter because predicates often run a `reasonsaver
+    status`, which on a stopped run starts (and stops) a redis-server of its own."""
     until = time.time() + timeout
     while time.time() < until:
         if predicate():
             return
-        time.sleep(0.05)
+        time.sleep(interval)
     raise AssertionError("timed out waiting for " + what)
 
 
