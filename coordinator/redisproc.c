@@ -3,12 +3,14 @@
 #include "redisproc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -21,7 +23,26 @@ struct coord_redisproc {
     pid_t pid;
     char *dir;
     char *url;
+    int lock_fd; /* flock on <dir>/redis.lock while this process serves the directory */
 };
+
+/* One redis-server per run directory: whoever starts one (a coordinator, or `status` on a stopped
+ * run) holds an exclusive flock on <dir>/redis.lock until it has stopped it, so two servers never
+ * share one AOF. Waits up to 30 s for another holder. -1 on failure. */
+static int lock_dir(const char *dir, rs_err_t *err)
+{
+    char *path = rs_xasprintf("%s/redis.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    free(path);
+    if (fd < 0) return rs_err_set(err, "%s/redis.lock: %s", dir, strerror(errno));
+    for (int i = 0; i < 600; i++) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+        struct timespec ts = {0, 50 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    close(fd);
+    return rs_err_set(err, "another process keeps the Redis of %s running (redis.lock)", dir);
+}
 
 char *coord_redisproc_socket_path(const char *dir)
 {
@@ -92,10 +113,16 @@ coord_redisproc_t *coord_redisproc_start(const char *dir, rs_err_t *err)
         free(sock);
         return NULL;
     }
+    int lock_fd = lock_dir(dir, err);
+    if (lock_fd < 0) {
+        free(sock);
+        return NULL;
+    }
     unlink(sock); /* a stale socket of a dead server would make redis-server refuse to start */
     pid_t pid = fork();
     if (pid < 0) {
         rs_err_set(err, "fork: %s", strerror(errno));
+        close(lock_fd);
         free(sock);
         return NULL;
     }
@@ -106,6 +133,7 @@ coord_redisproc_t *coord_redisproc_start(const char *dir, rs_err_t *err)
             p->pid = pid;
             p->dir = rs_xstrdup(dir);
             p->url = rs_xasprintf("unix:%s", sock);
+            p->lock_fd = lock_fd;
             free(sock);
             return p;
         }
@@ -117,6 +145,7 @@ coord_redisproc_t *coord_redisproc_start(const char *dir, rs_err_t *err)
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     rs_err_set(err, "redis-server did not start; see %s/redis.log", dir);
+    close(lock_fd);
     free(sock);
     return NULL;
 }
@@ -136,6 +165,7 @@ void coord_redisproc_stop(coord_redisproc_t **pp)
     kill(p->pid, SIGKILL);
     waitpid(p->pid, NULL, 0);
 done:
+    close(p->lock_fd); /* the server is gone: the directory is free for the next one */
     free(p->dir);
     free(p->url);
     free(p);
