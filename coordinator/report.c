@@ -294,20 +294,6 @@ static json_t *tags_json(const agg_t *a)
     return arr;
 }
 
-static int64_t manifest_int(json_t *man, const char *key)
-{
-    int64_t v = 0;
-    const char *s = json_string_value(json_object_get(man, key));
-    if (s) rs_parse_i64(s, &v);
-    return v;
-}
-
-static const char *manifest_str(json_t *man, const char *key)
-{
-    const char *s = json_string_value(json_object_get(man, key));
-    return s ? s : "";
-}
-
 static int any_simulated(const rs_config_t *cfg)
 {
     for (size_t m = 0; m < cfg->n_models; m++)
@@ -317,34 +303,34 @@ static int any_simulated(const rs_config_t *cfg)
 
 static json_t *report_json(const agg_t *a, const char *run_id, json_t *man)
 {
-    int64_t started = manifest_int(man, "started_at"), finished = manifest_int(man, "finished_at");
+    int64_t started = coord_manifest_int(man, "started_at"), finished = coord_manifest_int(man, "finished_at");
     if (!finished) finished = rs_wall_ms();
     double wall = (double)(finished - started) / 1000.0;
     json_t *models = json_array();
     for (size_t m = 0; m < a->cfg->n_models; m++) json_array_append_new(models, model_json(a, m));
-    json_t *dataset = json_pack("{sssssIsIsI}", "path", manifest_str(man, "dataset_path"),
-                                "sha256", manifest_str(man, "dataset_sha256"),
-                                "cases", (json_int_t)manifest_int(man, "total"),
-                                "skipped_lines", (json_int_t)manifest_int(man, "skipped"),
+    json_t *dataset = json_pack("{sssssIsIsI}", "path", coord_manifest_str(man, "dataset_path"),
+                                "sha256", coord_manifest_str(man, "dataset_sha256"),
+                                "cases", (json_int_t)coord_manifest_int(man, "total"),
+                                "skipped_lines", (json_int_t)coord_manifest_int(man, "skipped"),
                                 "missing_results", (json_int_t)a->missing);
-    int64_t redis_mem = manifest_int(man, "redis_used_memory");
+    int64_t redis_mem = coord_manifest_int(man, "redis_used_memory");
     json_t *resources = json_pack("{sIsIsf}", "coordinator_peak_rss_kib",
-                                  (json_int_t)manifest_int(man, "coordinator_peak_rss_kib"),
+                                  (json_int_t)coord_manifest_int(man, "coordinator_peak_rss_kib"),
                                   "redis_used_memory_bytes", (json_int_t)redis_mem,
                                   "redis_bytes_per_case",
                                   a->cases ? (double)redis_mem / (double)a->cases : 0.0);
     /* Cases sent to workers more than once: those in flight when a worker or the coordinator
      * died, or whose lease expired. Each was paid for again. */
-    int64_t dispatched = manifest_int(man, "dispatched"), total = manifest_int(man, "total");
+    int64_t dispatched = coord_manifest_int(man, "dispatched"), total = coord_manifest_int(man, "total");
     const char *forced = json_string_value(json_object_get(man, "forced"));
-    json_t *reliability = json_pack("{sIsIsIso}", "resumes", (json_int_t)manifest_int(man, "resumes"),
+    json_t *reliability = json_pack("{sIsIsIso}", "resumes", (json_int_t)coord_manifest_int(man, "resumes"),
                                     "dispatched_cases", (json_int_t)dispatched, "redone_cases",
                                     (json_int_t)(dispatched > total ? dispatched - total : 0),
                                     "forced", forced ? json_string(forced) : json_null());
     return json_pack("{sssssssssbsosssIsIsfsfsosososo}", "schema", COORD_REPORT_SCHEMA, "run_id", run_id,
-                     "name", manifest_str(man, "name"), "status", manifest_str(man, "status"),
+                     "name", coord_manifest_str(man, "name"), "status", coord_manifest_str(man, "status"),
                      "simulated", any_simulated(a->cfg), "dataset", dataset,
-                     "config_sha256", manifest_str(man, "config_sha256"),
+                     "config_sha256", coord_manifest_str(man, "config_sha256"),
                      "started_at_ms", (json_int_t)started, "finished_at_ms", (json_int_t)finished,
                      "wall_seconds", wall, "cases_per_second",
                      wall > 0 ? (double)a->cases / wall : 0.0, "models", models, "tags", tags_json(a),
@@ -767,12 +753,12 @@ static json_t *near_dups_json(const rs_config_t *cfg, json_t *man)
     }
     json_t *out = NULL;
     size_t n = (size_t)rs_dataset_count(ds);
-    if (strcmp(rs_dataset_sha256(ds), manifest_str(man, "dataset_sha256")) != 0) {
+    if (strcmp(rs_dataset_sha256(ds), coord_manifest_str(man, "dataset_sha256")) != 0) {
         rs_warn("near-duplicate prompts left out: %s changed since the run", rs_dataset_path(ds));
     } else {
         float *v = rs_xmalloc((n + 1) * DUP_DIM * sizeof(float));
         if (embed_cases(ds, v, n, &err) == 0)
-            out = dups_json(ds, v, n, (uint64_t)manifest_int(man, "total"));
+            out = dups_json(ds, v, n, (uint64_t)coord_manifest_int(man, "total"));
         else
             rs_warn("near-duplicate prompts left out: %s", err.msg);
         free(v);
@@ -800,7 +786,7 @@ int coord_report_build(coord_store_t *st, const char *run_id, const rs_config_t 
     FILE *jsonl = cfg->report.jsonl ? fopen(jsonl_path, "w") : NULL;
     if (cfg->report.jsonl && !jsonl) rs_warn("cannot write %s; skipping results.jsonl", jsonl_path);
     a.jsonl = jsonl;
-    int rc = coord_report_foreach(st, run_id, (uint64_t)manifest_int(manifest, "total"), agg_case,
+    int rc = coord_report_foreach(st, run_id, (uint64_t)coord_manifest_int(manifest, "total"), agg_case,
                                   &a, err);
     if (jsonl) {
         rc |= fclose(jsonl) != 0 ? rs_err_set(err, "%s: write error", jsonl_path) : 0;
