@@ -28,19 +28,20 @@ struct coord_redisproc {
 
 /* One redis-server per run directory: whoever starts one (a coordinator, or `status` on a stopped
  * run) holds an exclusive flock on <dir>/redis.lock until it has stopped it, so two servers never
- * share one AOF. Waits up to 30 s for another holder. -1 on failure. */
-static int lock_dir(const char *dir, rs_err_t *err)
+ * share one AOF. Tries `tries` times, 50 ms apart; -1 on failure, with *busy set when another
+ * process holds the lock. */
+static int lock_dir(const char *dir, int tries, int *busy, rs_err_t *err)
 {
     char *path = rs_xasprintf("%s/redis.lock", dir);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     free(path);
     if (fd < 0) return rs_err_set(err, "%s/redis.lock: %s", dir, strerror(errno));
-    for (int i = 0; i < 600; i++) {
+    for (int i = 0; i < tries; i++) {
+        if (i) nanosleep(&(struct timespec){0, 50 * 1000000}, NULL);
         if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
-        struct timespec ts = {0, 50 * 1000000};
-        nanosleep(&ts, NULL);
     }
     close(fd);
+    *busy = 1;
     return rs_err_set(err, "another process keeps the Redis of %s running (redis.lock)", dir);
 }
 
@@ -99,7 +100,7 @@ static void exec_redis(const char *dir, const char *sock)
     _exit(127);
 }
 
-coord_redisproc_t *coord_redisproc_start(const char *dir, rs_err_t *err)
+static coord_redisproc_t *start(const char *dir, int lock_tries, int *busy, rs_err_t *err)
 {
     if (!find_in_path("redis-server")) {
         rs_err_set(err, "redis-server not found in PATH: install it with `apt-get install -y "
@@ -113,7 +114,7 @@ coord_redisproc_t *coord_redisproc_start(const char *dir, rs_err_t *err)
         free(sock);
         return NULL;
     }
-    int lock_fd = lock_dir(dir, err);
+    int lock_fd = lock_dir(dir, lock_tries, busy, err);
     if (lock_fd < 0) {
         free(sock);
         return NULL;
@@ -148,6 +149,18 @@ coord_redisproc_t *coord_redisproc_start(const char *dir, rs_err_t *err)
     close(lock_fd);
     free(sock);
     return NULL;
+}
+
+coord_redisproc_t *coord_redisproc_start(const char *dir, rs_err_t *err)
+{
+    int busy = 0;
+    return start(dir, 600, &busy, err); /* waits up to 30 s for a `status` to stop its server */
+}
+
+coord_redisproc_t *coord_redisproc_try_start(const char *dir, int *busy, rs_err_t *err)
+{
+    *busy = 0;
+    return start(dir, 1, busy, err);
 }
 
 void coord_redisproc_stop(coord_redisproc_t **pp)

@@ -16,6 +16,9 @@ typedef struct coord_redisproc coord_redisproc_t;
  * NULL with err when redis-server is missing (naming the Debian package), the socket path is too
  * long, or it does not come up within 10 s (its log file is named). */
 coord_redisproc_t *coord_redisproc_start(const char *dir, rs_err_t *err);
+/* The same without waiting for another server of dir to stop: NULL with *busy = 1 when one runs
+ * (a coordinator serving the run), so that the caller can connect to it instead. */
+coord_redisproc_t *coord_redisproc_try_start(const char *dir, int *busy, rs_err_t *err);
 /* Stops it (SIGTERM: redis flushes the AOF and exits), waits, frees, sets *p to NULL. */
 void coord_redisproc_stop(coord_redisproc_t **p);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -47,16 +48,23 @@ static char *latest_run(const char *out_dir)
     return best;
 }
 
+/* Connects to the run's own server when it is up; otherwise starts one on the directory. A
+ * coordinator that is starting (or stopping) its server holds the directory's lock, so this waits
+ * for either to settle (up to 30 s) instead of waiting out the whole run behind the lock. */
 static int open_embedded(coord_runref_t *ref, rs_err_t *err)
 {
     char *sock = coord_redisproc_socket_path(ref->dir);
     char *url = rs_xasprintf("unix:%s", sock);
     free(sock);
-    rs_err_t ignored;
-    ref->store = coord_store_connect(url, &ignored); /* the run is live: its server answers */
+    int busy = 1;
+    for (int i = 0; i < 300 && busy && !ref->store; i++) {
+        if (i) nanosleep(&(struct timespec){0, 100 * 1000000}, NULL);
+        rs_err_t ignored;
+        ref->store = coord_store_connect(url, &ignored); /* the run is live: its server answers */
+        if (!ref->store) ref->redis = coord_redisproc_try_start(ref->dir, &busy, err);
+    }
     free(url);
     if (ref->store) return 0;
-    ref->redis = coord_redisproc_start(ref->dir, err);
     if (!ref->redis) return -1;
     ref->store = coord_store_connect(coord_redisproc_url(ref->redis), err);
     return ref->store ? 0 : -1;

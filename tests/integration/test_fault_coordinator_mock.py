@@ -37,7 +37,10 @@ def main():
         for crash in range(3):
             target = CASES * (crash + 1) // 4
             rslib.wait_for(lambda: faultlib.done(sb, "faulty") >= target, 60, "%d cases" % target)
-            assert coord.poll() is None, "the run ended before crash %d" % (crash + 1)
+            if coord.poll() is not None:
+                out, err = coord.communicate()
+                raise AssertionError("the run ended (rc %s) before crash %d: %s"
+                                     % (coord.returncode, crash + 1, err[-2000:]))
             os.kill(coord.pid, signal.SIGKILL)
             coord.wait()
             run_id = os.path.basename(rslib.only_run_dir(sb.path("faulty")))
