@@ -65,6 +65,17 @@ void coord_put_num(rs_buf_t *b, json_t *v, int prec)
         rs_buf_puts(b, "n/a");
 }
 
+void coord_join_strings(rs_buf_t *b, json_t *arr, const char *sep)
+{
+    size_t i;
+    json_t *s;
+    json_array_foreach(arr, i, s)
+    {
+        if (i) rs_buf_puts(b, sep);
+        rs_buf_puts(b, json_string_value(s) ? json_string_value(s) : "");
+    }
+}
+
 /* ---- strategies of one record ---- */
 
 static const char FIRST[] = "first";
@@ -166,10 +177,29 @@ typedef struct judge_q {
 enum { Q_ALL, Q_SELF, Q_CROSS, Q_N };
 static const char *const Q_NAMES[Q_N] = {"all", "self", "cross"};
 
+/* The quality of one group of critiques (one judge's, one judging model's, one rubric's): all of
+ * them, those of the judge's own model's answers, those of other models'. */
+typedef struct judge_acc {
+    judge_q_t q[Q_N];
+} judge_acc_t;
+
 typedef struct judge_an {
     char *name, *model;
-    judge_q_t q[Q_N];
+    int cfg; /* index among the config's judges (opts), or -1 */
+    judge_acc_t acc;
 } judge_an_t;
+
+/* A judge_models or rubrics entry: the critiques of its judges (bit j = a->judges[j]), counted
+ * like a judge's. */
+typedef struct judge_group {
+    char *model;       /* judge_models: the judging model; rubrics: NULL */
+    char **principles; /* rubrics: the rubric (n_principles of them); judge_models: NULL */
+    size_t n_principles;
+    uint32_t judges;
+    judge_acc_t acc;
+} judge_group_t;
+
+_Static_assert(MAX_JUDGES <= 32, "judge_group_t.judges is a 32-bit set of judges");
 
 typedef struct failure {
     char *case_id, *output;
@@ -183,6 +213,13 @@ struct coord_analysis {
     size_t n_models;
     judge_an_t judges[MAX_JUDGES];
     size_t n_judges;
+    char **cfg_judges, **cfg_models; /* the config's judges and their models (NULL: unknown) */
+    int *cfg_rubric;                 /* [config judge] its rubrics entry, -1 past the cap */
+    size_t n_cfg;
+    judge_group_t by_model[COORD_MAX_JUDGE_GROUPS];
+    size_t n_by_model;
+    judge_group_t by_rubric[COORD_MAX_JUDGE_GROUPS]; /* one per distinct configured rubric */
+    size_t n_rubrics;
     failure_t *fails; /* the reservoir */
     size_t n_fails, max_fails;
     uint64_t fails_seen, rng, seed;
@@ -203,6 +240,54 @@ static void free_names(char **names, size_t n)
     free(names);
 }
 
+static int same_rubric(const judge_group_t *g, const char *const *rubric)
+{
+    size_t n = 0;
+    for (; rubric && rubric[n]; n++)
+        if (n == g->n_principles || strcmp(g->principles[n], rubric[n]) != 0) return 0;
+    return n == g->n_principles;
+}
+
+/* The rubrics entry of a configured judge's rubric (NULL = none, the same as an empty one),
+ * added when no earlier judge had it; -1 past COORD_MAX_JUDGE_GROUPS distinct rubrics. */
+static int rubric_entry(coord_analysis_t *a, const char *const *rubric)
+{
+    for (size_t r = 0; r < a->n_rubrics; r++)
+        if (same_rubric(&a->by_rubric[r], rubric)) return (int)r;
+    if (a->n_rubrics == COORD_MAX_JUDGE_GROUPS) return -1;
+    judge_group_t *g = &a->by_rubric[a->n_rubrics];
+    while (rubric && rubric[g->n_principles])
+        g->n_principles++;
+    g->principles = dup_names(rubric, g->n_principles);
+    return (int)a->n_rubrics++;
+}
+
+static void config_judges(coord_analysis_t *a, const coord_analysis_opts_t *o)
+{
+    a->n_cfg = o->n_judges;
+    a->cfg_judges = dup_names(o->judge_names, o->n_judges);
+    a->cfg_models = rs_xcalloc(o->n_judges + 1, sizeof(char *));
+    a->cfg_rubric = rs_xcalloc(o->n_judges + 1, sizeof(int));
+    for (size_t i = 0; i < o->n_judges; i++) {
+        const char *m = o->judge_models ? o->judge_models[i] : NULL;
+        a->cfg_models[i] = m ? rs_xstrdup(m) : NULL;
+        a->cfg_rubric[i] = rubric_entry(a, o->judge_rubrics ? o->judge_rubrics[i] : NULL);
+    }
+}
+
+static void acc_cleanup(judge_acc_t *acc)
+{
+    for (int q = 0; q < Q_N; q++)
+        free(acc->q[q].cells);
+}
+
+static void group_cleanup(judge_group_t *g)
+{
+    free(g->model);
+    free_names(g->principles, g->n_principles);
+    acc_cleanup(&g->acc);
+}
+
 coord_analysis_t *coord_analysis_new(const coord_analysis_opts_t *o)
 {
     coord_analysis_t *a = rs_xcalloc(1, sizeof(*a));
@@ -215,6 +300,7 @@ coord_analysis_t *coord_analysis_new(const coord_analysis_opts_t *o)
     a->max_fails = o->max_failures ? o->max_failures : COORD_ANALYSIS_MAX_FAILURES;
     a->fails = rs_xcalloc(a->max_fails, sizeof(failure_t));
     a->seed = a->rng = o->seed;
+    config_judges(a, o);
     return a;
 }
 
@@ -234,9 +320,15 @@ void coord_analysis_destroy(coord_analysis_t **ap)
     for (size_t j = 0; j < a->n_judges; j++) {
         free(a->judges[j].name);
         free(a->judges[j].model);
-        for (int q = 0; q < Q_N; q++)
-            free(a->judges[j].q[q].cells);
+        acc_cleanup(&a->judges[j].acc);
     }
+    for (size_t g = 0; g < a->n_by_model; g++)
+        group_cleanup(&a->by_model[g]);
+    for (size_t g = 0; g < a->n_rubrics; g++)
+        group_cleanup(&a->by_rubric[g]);
+    free_names(a->cfg_judges, a->n_cfg);
+    free_names(a->cfg_models, a->n_cfg);
+    free(a->cfg_rubric);
     for (size_t i = 0; i < a->n_fails; i++) {
         free(a->fails[i].case_id);
         free(a->fails[i].output);
@@ -331,7 +423,29 @@ static judge_an_t *judge_get(coord_analysis_t *a, const char *name)
     if (a->n_judges == MAX_JUDGES) return NULL;
     judge_an_t *j = &a->judges[a->n_judges++];
     j->name = rs_xstrdup(name);
+    j->cfg = -1;
+    for (size_t i = 0; i < a->n_cfg && j->cfg < 0; i++)
+        if (strcmp(a->cfg_judges[i], name) == 0) j->cfg = (int)i;
     return j;
+}
+
+/* The judge_models entry of a judging model; NULL when the model is unknown or past the cap. */
+static judge_group_t *model_group(coord_analysis_t *a, const char *model)
+{
+    if (!model) return NULL;
+    for (size_t g = 0; g < a->n_by_model; g++)
+        if (strcmp(a->by_model[g].model, model) == 0) return &a->by_model[g];
+    if (a->n_by_model == COORD_MAX_JUDGE_GROUPS) return NULL;
+    judge_group_t *g = &a->by_model[a->n_by_model++];
+    g->model = rs_xstrdup(model);
+    return g;
+}
+
+/* The rubrics entry of a judge; NULL when the config does not know the judge. */
+static judge_group_t *rubric_group(coord_analysis_t *a, const judge_an_t *j)
+{
+    int r = j->cfg >= 0 ? a->cfg_rubric[j->cfg] : -1;
+    return r >= 0 ? &a->by_rubric[r] : NULL;
 }
 
 static void score_add(judge_q_t *q, double score, int positive)
@@ -410,6 +524,14 @@ static json_t *judged_grades(json_t *cand, json_t *crit)
                            "grades");
 }
 
+static void acc_add(judge_acc_t *acc, const crit_t *c, int positive, json_t *self)
+{
+    judge_q_add(&acc->q[Q_ALL], c, positive);
+    if (json_is_boolean(self))
+        judge_q_add(&acc->q[json_is_true(self) ? Q_SELF : Q_CROSS], c, positive);
+}
+
+/* A critique counts for its judge, its judging model and its judge's rubric, all alike. */
 static void add_critique(coord_analysis_t *a, const char *model, json_t *cand, json_t *crit)
 {
     coord_verdict_t truth = coord_verdict_of(judged_grades(cand, crit), a->graders[0]);
@@ -417,17 +539,19 @@ static void add_critique(coord_analysis_t *a, const char *model, json_t *cand, j
     judge_an_t *j = judge_get(a, json_string_value(json_object_get(crit, "judge")));
     if (!j) return;
     json_t *self = json_object_get(crit, "self");
-    if (!j->model) {
-        /* The judge's model: named by the critique, or the judged model when judging itself. */
-        const char *jm = json_string_value(json_object_get(crit, "model"));
-        if (!jm && json_is_true(self)) jm = model;
-        if (jm) j->model = rs_xstrdup(jm);
-    }
+    /* The judge's model: named by the critique, or the judged model when judging itself. */
+    const char *jm = json_string_value(json_object_get(crit, "model"));
+    if (!jm && json_is_true(self)) jm = model;
+    if (!j->model && jm) j->model = rs_xstrdup(jm);
     crit_t c = read_critique(crit);
     int positive = truth == COORD_V_CORRECT;
-    judge_q_add(&j->q[Q_ALL], &c, positive);
-    if (json_is_boolean(self))
-        judge_q_add(&j->q[json_is_true(self) ? Q_SELF : Q_CROSS], &c, positive);
+    acc_add(&j->acc, &c, positive, self);
+    judge_group_t *groups[] = {model_group(a, jm), rubric_group(a, j)};
+    for (size_t g = 0; g < RS_ARRAY_LEN(groups); g++) {
+        if (!groups[g]) continue;
+        groups[g]->judges |= UINT32_C(1) << (j - a->judges);
+        acc_add(&groups[g]->acc, &c, positive, self);
+    }
 }
 
 static void add_critiques(coord_analysis_t *a, json_t *entry)
@@ -517,16 +641,24 @@ static json_t *graders_json(const coord_analysis_t *a, counts_t *counts)
     return arr;
 }
 
-static json_t *strategies_json(const coord_analysis_t *a, const model_an_t *ma)
+/* order[0 .. n) = the indices 0 .. n - 1 by ascending rank[], ties by index: an insertion sort,
+ * as n is a handful. */
+static void order_by_rank(const size_t *rank, size_t *order, size_t n)
 {
-    size_t order[COORD_MAX_STRATEGIES];
-    for (size_t i = 0; i < ma->n_strats; i++) {
-        /* insertion sort by rank: a handful of entries */
-        size_t j = i, r = strategy_rank(ma->strats[i].name, i);
-        for (; j > 0 && strategy_rank(ma->strats[order[j - 1]].name, order[j - 1]) > r; j--)
+    for (size_t i = 0; i < n; i++) {
+        size_t j = i;
+        for (; j > 0 && rank[order[j - 1]] > rank[i]; j--)
             order[j] = order[j - 1];
         order[j] = i;
     }
+}
+
+static json_t *strategies_json(const coord_analysis_t *a, const model_an_t *ma)
+{
+    size_t order[COORD_MAX_STRATEGIES], rank[COORD_MAX_STRATEGIES];
+    for (size_t i = 0; i < ma->n_strats; i++)
+        rank[i] = strategy_rank(ma->strats[i].name, i);
+    order_by_rank(rank, order, ma->n_strats);
     json_t *arr = json_array();
     for (size_t i = 0; i < ma->n_strats; i++) {
         const strat_agg_t *s = &ma->strats[order[i]];
@@ -610,6 +742,13 @@ static json_t *judge_q_json(const judge_q_t *q)
     return o;
 }
 
+/* Sets o's "all", "self" and "cross". */
+static void acc_json(json_t *o, const judge_acc_t *acc)
+{
+    for (int q = 0; q < Q_N; q++)
+        json_object_set_new(o, Q_NAMES[q], judge_q_json(&acc->q[q]));
+}
+
 static json_t *judges_json(const coord_analysis_t *a)
 {
     json_t *arr = json_array();
@@ -617,9 +756,70 @@ static json_t *judges_json(const coord_analysis_t *a)
         const judge_an_t *ja = &a->judges[j];
         json_t *o = json_pack("{ssso}", "name", ja->name, "model",
                               ja->model ? json_string(ja->model) : json_null());
-        for (int q = 0; q < Q_N; q++)
-            json_object_set_new(o, Q_NAMES[q], judge_q_json(&ja->q[q]));
+        acc_json(o, &ja->acc);
         json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+/* The names of a group's judges: the configured ones in the config's order, then the others in
+ * order of first appearance. */
+static json_t *group_judges_json(const coord_analysis_t *a, uint32_t set)
+{
+    size_t idx[MAX_JUDGES], rank[MAX_JUDGES] = {0}, order[MAX_JUDGES], n = 0;
+    for (size_t j = 0; j < a->n_judges; j++) {
+        if (!(set >> j & 1)) continue;
+        idx[n] = j;
+        rank[n++] = a->judges[j].cfg >= 0 ? (size_t)a->judges[j].cfg : a->n_cfg + j;
+    }
+    order_by_rank(rank, order, n);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, json_string(a->judges[idx[order[i]]].name));
+    return arr;
+}
+
+/* {key: value, judges: [names], all, self, cross}; value is stolen. */
+static json_t *group_json(const coord_analysis_t *a, const judge_group_t *g, const char *key,
+                          json_t *value)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, key, value);
+    json_object_set_new(o, "judges", group_judges_json(a, g->judges));
+    acc_json(o, &g->acc);
+    return o;
+}
+
+/* The judging models in the order of the config's judges, then the others by first appearance. */
+static json_t *judge_models_json(const coord_analysis_t *a)
+{
+    size_t rank[COORD_MAX_JUDGE_GROUPS], order[COORD_MAX_JUDGE_GROUPS];
+    for (size_t g = 0; g < a->n_by_model; g++) {
+        rank[g] = a->n_cfg + g;
+        for (size_t i = 0; i < a->n_cfg && rank[g] >= a->n_cfg; i++)
+            if (a->cfg_models[i] && strcmp(a->cfg_models[i], a->by_model[g].model) == 0)
+                rank[g] = i;
+    }
+    order_by_rank(rank, order, a->n_by_model);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < a->n_by_model; i++) {
+        const judge_group_t *g = &a->by_model[order[i]];
+        json_array_append_new(arr, group_json(a, g, "model", json_string(g->model)));
+    }
+    return arr;
+}
+
+/* The configured rubrics that some counted critique fell under, in the config's order. */
+static json_t *rubrics_json(const coord_analysis_t *a)
+{
+    json_t *arr = json_array();
+    for (size_t r = 0; r < a->n_rubrics; r++) {
+        const judge_group_t *g = &a->by_rubric[r];
+        if (!g->judges) continue;
+        json_t *principles = json_array();
+        for (size_t i = 0; i < g->n_principles; i++)
+            json_array_append_new(principles, json_string(g->principles[i]));
+        json_array_append_new(arr, group_json(a, g, "rubric", principles));
     }
     return arr;
 }
@@ -686,7 +886,11 @@ void coord_analysis_fill(coord_analysis_t *a, json_t *report)
             json_object_set_new(m, "flips", flips_json(ma));
         }
     }
-    if (a->n_judges) json_object_set_new(report, "judges", judges_json(a));
+    if (a->n_judges) {
+        json_object_set_new(report, "judges", judges_json(a));
+        json_object_set_new(report, "judge_models", judge_models_json(a));
+        json_object_set_new(report, "rubrics", rubrics_json(a));
+    }
     if (a->n_fails) {
         json_object_set_new(report, "clusters", clusters_json(a));
         json_object_set_new(report, "failures",

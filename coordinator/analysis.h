@@ -4,7 +4,8 @@
  * objects and JSON comes out, so every statistic is reachable from unit tests.
  *
  * Memory is bounded whatever the run's size: counters per (model, strategy, grader) and per round,
- * one table of judge scores per judge on a 1e-4 grid (at most 10,001 entries), and a reservoir of
+ * one table of judge scores per judge, per judging model and per rubric (a fixed number of each)
+ * on a 1e-4 grid (at most 10,001 entries), and a reservoir of
  * at most max_failures failure texts. Only the compare store (coord_verdicts_t) grows with the
  * cases: 12 bytes a case plus one byte per (model, strategy), which pairing runs by case id needs.
  */
@@ -42,6 +43,10 @@ json_t *coord_mcnemar_json(uint64_t b, uint64_t c);
  * that may be tiny), or "n/a" for null (an undefined statistic), to b. */
 void coord_put_num(rs_buf_t *b, json_t *v, int prec);
 
+/* Appends the strings of a JSON array (a rubric, a list of judges) joined by sep to b; an element
+ * that is not a string counts as empty. */
+void coord_join_strings(rs_buf_t *b, json_t *arr, const char *sep);
+
 /* ---- one model's ranking strategies in one record ---- */
 
 #define COORD_MAX_STRATEGIES 16
@@ -73,6 +78,16 @@ typedef struct coord_analysis_opts {
     size_t n_graders;           /* >= 1 */
     size_t max_failures;        /* reservoir size; 0 = COORD_ANALYSIS_MAX_FAILURES */
     uint64_t seed;              /* reservoir draws and k-means seeding */
+    /* The config's judges, to group judge quality by model and by rubric (n_judges may be 0):
+     * judge i is named judge_names[i], judges with the model judge_models[i] (NULL: not known)
+     * and has the rubric judge_rubrics[i], NULL-terminated principles (NULL, or judge_rubrics
+     * NULL: none). judge_models lists the configured judges' models first; judges with identical
+     * rubrics share one rubrics entry. Critiques by other judges count in "judges" and
+     * "judge_models" but in no "rubrics" entry. */
+    const char *const *judge_names;
+    const char *const *judge_models;
+    const char *const *const *judge_rubrics;
+    size_t n_judges;
 } coord_analysis_opts_t;
 
 typedef struct coord_analysis coord_analysis_t;
@@ -84,10 +99,16 @@ void coord_analysis_destroy(coord_analysis_t **a);
 /* Folds one result record (only read; nothing of it is kept but copies). */
 void coord_analysis_add(coord_analysis_t *a, json_t *record);
 
+/* At most this many "judge_models" entries and this many distinct rubrics ("rubrics" entries);
+ * critiques of a model past the cap, or of a judge whose rubric is past it, count in "judges"
+ * only. */
+#define COORD_MAX_JUDGE_GROUPS 16
+
 /* Adds the analysis to a report object: to each report.models[] whose name is a model of opts,
  * "strategies" (always), and "rounds" and "flips" (when some record of that model had a
- * revision); at the top level "judges" (when a record had a critique), "clusters" and "failures"
- * (when the first grader marked an answer wrong). The clustering runs here, once. */
+ * revision); at the top level "judges", "judge_models" and "rubrics" (when a record had a
+ * critique), "clusters" and "failures" (when the first grader marked an answer wrong). The
+ * clustering runs here, once. */
 void coord_analysis_fill(coord_analysis_t *a, json_t *report);
 
 /* Failures seen and kept (the reservoir's size), for tests and logs. */

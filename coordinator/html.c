@@ -882,16 +882,24 @@ static void sec_rounds(rs_buf_t *b, json_t *report, json_t *models)
 
 /* ---- judges ---- */
 
-static void judge_row(rs_buf_t *b, json_t *j, const char *split)
+#define QUALITY_COLS                                                                               \
+    "answers", "#n", "#unparsed", "#errors", "#tp", "#fp", "#tn", "#fn", "#precision", "#recall",  \
+        "#kappa", "#AUROC"
+
+/* One row of a judge-quality table (a judge, a judging model or a rubric): two text cells, the
+ * split and its QUALITY_COLS numbers, each keyed by data-judge = label and data-split. A split
+ * other than "all" is left out when it is empty. */
+static void quality_row(rs_buf_t *b, const char *label, const char *text0, const char *text1,
+                        json_t *group, const char *split)
 {
     static const char *const confusion[] = {"tp", "fp", "tn", "fn"};
     static const char *const stats[] = {"precision", "recall", "kappa", "auroc"};
-    json_t *q = json_object_get(j, split), *c = json_object_get(q, "confusion");
+    json_t *q = json_object_get(group, split), *c = json_object_get(q, "confusion");
     if (!json_is_object(q) || (strcmp(split, "all") != 0 && jint(q, "n") == 0)) return;
-    cell_key_t k = {.judge = jstr(j, "name"), .split = split};
+    cell_key_t k = {.judge = label, .split = split};
     rs_buf_puts(b, "<tr>");
-    td_text(b, k.judge);
-    td_text(b, json_is_string(json_object_get(j, "model")) ? jstr(j, "model") : "?");
+    td_text(b, text0);
+    td_text(b, text1);
     td_text(b, split);
     td_int(b, &k, "n", jint(q, "n"));
     td_int(b, &k, "unparsed", jint(q, "unparsed"));
@@ -901,6 +909,14 @@ static void judge_row(rs_buf_t *b, json_t *j, const char *split)
     for (size_t i = 0; i < RS_ARRAY_LEN(stats); i++)
         td_real(b, &k, stats[i], json_object_get(q, stats[i]), 3);
     rs_buf_puts(b, "</tr>\n");
+}
+
+static void quality_rows(rs_buf_t *b, const char *label, const char *text0, const char *text1,
+                         json_t *group)
+{
+    quality_row(b, label, text0, text1, group, "all");
+    quality_row(b, label, text0, text1, group, "self");
+    quality_row(b, label, text0, text1, group, "cross");
 }
 
 /* Histogram geometry: a bin is two bars side by side (correct, wrong), heights the share of
@@ -995,11 +1011,59 @@ static void judge_histogram(rs_buf_t *b, json_t *j, size_t i)
     rs_buf_puts(b, "</figure>\n");
 }
 
+/* table-judge-models: one group per judging model, data-judge = the model. */
+static void judge_models_table(rs_buf_t *b, json_t *groups)
+{
+    static const char *const cols[] = {"model", "judges", QUALITY_COLS, NULL};
+    rs_buf_t names;
+    size_t i;
+    json_t *g;
+    rs_buf_init(&names);
+    rs_buf_puts(b, "<h3>By judging model</h3>\n");
+    table_open(b, "table-judge-models", cols);
+    json_array_foreach(groups, i, g)
+    {
+        rs_buf_reset(&names);
+        coord_join_strings(&names, json_object_get(g, "judges"), ", ");
+        quality_rows(b, jstr(g, "model"), jstr(g, "model"), names.data ? names.data : "", g);
+    }
+    table_close(b);
+    rs_buf_cleanup(&names);
+}
+
+/* table-rubrics: one group per distinct rubric, data-judge = "rubric-<i>" (the entry's index in
+ * report.json's rubrics); the rubric's principles are shown joined by "; ". */
+static void rubrics_table(rs_buf_t *b, json_t *groups)
+{
+    static const char *const cols[] = {"rubric", "judges", QUALITY_COLS, NULL};
+    rs_buf_t rubric, names;
+    size_t i;
+    json_t *g;
+    rs_buf_init(&rubric);
+    rs_buf_init(&names);
+    rs_buf_puts(b, "<h3>By rubric</h3>\n");
+    table_open(b, "table-rubrics", cols);
+    json_array_foreach(groups, i, g)
+    {
+        char label[32];
+        snprintf(label, sizeof(label), "rubric-%zu", i);
+        rs_buf_reset(&rubric);
+        rs_buf_reset(&names);
+        coord_join_strings(&rubric, json_object_get(g, "rubric"), "; ");
+        if (rubric.len == 0) rs_buf_puts(&rubric, "(none)");
+        coord_join_strings(&names, json_object_get(g, "judges"), ", ");
+        quality_rows(b, label, rubric.data, names.data ? names.data : "", g);
+    }
+    table_close(b);
+    rs_buf_cleanup(&rubric);
+    rs_buf_cleanup(&names);
+}
+
 static void sec_judges(rs_buf_t *b, json_t *report, json_t *judges)
 {
-    static const char *const cols[] = {"judge",      "model",   "answers", "#n",     "#unparsed",
-                                       "#errors",    "#tp",     "#fp",     "#tn",    "#fn",
-                                       "#precision", "#recall", "#kappa",  "#AUROC", NULL};
+    static const char *const cols[] = {"judge", "model", QUALITY_COLS, NULL};
+    json_t *models = json_object_get(report, "judge_models"),
+           *rubrics = json_object_get(report, "rubrics");
     size_t i;
     json_t *j;
     if (json_array_size(judges) == 0) return;
@@ -1011,11 +1075,13 @@ static void sec_judges(rs_buf_t *b, json_t *report, json_t *judges)
     table_open(b, "table-judges", cols);
     json_array_foreach(judges, i, j)
     {
-        judge_row(b, j, "all");
-        judge_row(b, j, "self");
-        judge_row(b, j, "cross");
+        const char *model = json_is_string(json_object_get(j, "model")) ? jstr(j, "model") : "?";
+        quality_rows(b, jstr(j, "name"), jstr(j, "name"), model, j);
     }
     table_close(b);
+    /* with one judge, its model's and its rubric's rows would repeat its own */
+    if (json_array_size(judges) > 1 && json_array_size(models) > 0) judge_models_table(b, models);
+    if (json_array_size(judges) > 1 && json_array_size(rubrics) > 0) rubrics_table(b, rubrics);
     json_array_foreach(judges, i, j) judge_histogram(b, j, i);
     rs_buf_puts(b, "</section>\n");
 }
@@ -1145,7 +1211,8 @@ static const char CSS[] =
     "tbody th{font-weight:600;background:#fafafa}"
     ".n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
     "#table-accuracy tbody tr:nth-child(even),#table-models tbody tr:nth-child(even),"
-    "#table-strategies tbody tr:nth-child(even),#table-judges tbody tr:nth-child(even)"
+    "#table-strategies tbody tr:nth-child(even),#table-judges tbody tr:nth-child(even),"
+    "#table-judge-models tbody tr:nth-child(even),#table-rubrics tbody tr:nth-child(even)"
     "{background:#f7f7f7}"
     "#table-tags tbody{border-top:2px solid #ccc}"
     ".chart{display:block;max-width:100%;height:auto;margin:8px 0 12px}"

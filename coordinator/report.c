@@ -65,11 +65,29 @@ static void agg_init(agg_t *a, const rs_config_t *cfg)
         models[m] = cfg->models[m].name;
     for (size_t g = 0; g < cfg->scoring.n_graders; g++)
         graders[g] = cfg->scoring.graders[g].name;
-    coord_analysis_opts_t opts = {models, cfg->n_models,          graders, cfg->scoring.n_graders,
-                                  0,      (uint64_t)cfg->run.seed};
+    const char **jnames = rs_xcalloc(cfg->n_judges + 1, sizeof(char *));
+    const char **jmodels = rs_xcalloc(cfg->n_judges + 1, sizeof(char *));
+    const char *const **rubrics = rs_xcalloc(cfg->n_judges + 1, sizeof(*rubrics));
+    for (size_t j = 0; j < cfg->n_judges; j++) {
+        jnames[j] = cfg->judges[j].name;
+        jmodels[j] = cfg->judges[j].model;
+        rubrics[j] = (const char *const *)cfg->judges[j].rubric;
+    }
+    coord_analysis_opts_t opts = {.models = models,
+                                  .n_models = cfg->n_models,
+                                  .graders = graders,
+                                  .n_graders = cfg->scoring.n_graders,
+                                  .seed = (uint64_t)cfg->run.seed,
+                                  .judge_names = jnames,
+                                  .judge_models = jmodels,
+                                  .judge_rubrics = rubrics,
+                                  .n_judges = cfg->n_judges};
     a->an = coord_analysis_new(&opts);
     free(models);
     free(graders);
+    free(jnames);
+    free(jmodels);
+    free(rubrics);
 }
 
 static void agg_cleanup(agg_t *a)
@@ -507,14 +525,22 @@ static void md_rounds(rs_buf_t *b, json_t *report)
                    "revision.\n");
 }
 
-static void md_judge_row(rs_buf_t *b, json_t *j, const char *split)
+/* One row of a judge-quality table: the label cells (escaped, cut to 80 characters), then the
+ * split's counts and statistics. A split other than "all" is left out when it is empty. */
+static void md_quality_row(rs_buf_t *b, const char *const *labels, size_t n_labels, json_t *group,
+                           const char *split)
 {
-    json_t *q = json_object_get(j, split), *c = json_object_get(q, "confusion");
+    json_t *q = json_object_get(group, split), *c = json_object_get(q, "confusion");
     if (!json_is_object(q) ||
         (strcmp(split, "all") != 0 && !json_integer_value(json_object_get(q, "n"))))
         return;
-    rs_buf_printf(b, "| %s | %s | %s | %lld | %lld | %lld | %lld | %lld | %lld | %lld | ",
-                  jstr_or(j, "name", ""), jstr_or(j, "model", "?"), split,
+    rs_buf_putc(b, '|');
+    for (size_t i = 0; i < n_labels; i++) {
+        rs_buf_putc(b, ' ');
+        md_text(b, labels[i], 80);
+        rs_buf_puts(b, " |");
+    }
+    rs_buf_printf(b, " %s | %lld | %lld | %lld | %lld | %lld | %lld | %lld | ", split,
                   (long long)json_integer_value(json_object_get(q, "n")),
                   (long long)json_integer_value(json_object_get(q, "unparsed")),
                   (long long)json_integer_value(json_object_get(q, "errors")),
@@ -530,23 +556,65 @@ static void md_judge_row(rs_buf_t *b, json_t *j, const char *split)
     }
 }
 
+static void md_quality_rows(rs_buf_t *b, const char *const *labels, size_t n_labels, json_t *group)
+{
+    md_quality_row(b, labels, n_labels, group, "all");
+    md_quality_row(b, labels, n_labels, group, "self");
+    md_quality_row(b, labels, n_labels, group, "cross");
+}
+
+#define MD_QUALITY_HEAD                                                                            \
+    " candidates | n | unparsed | errors | tp | fp | tn | fn | precision | recall | kappa | "      \
+    "AUROC |\n"
+#define MD_QUALITY_RULE "---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+
+/* "Judges by model" / "Judges by rubric": report[field], each entry labelled by its key (a model,
+ * or a rubric's principles joined by "; ") and its judges. */
+static void md_judge_groups(rs_buf_t *b, json_t *report, const char *field, const char *key,
+                            const char *title)
+{
+    json_t *groups = json_object_get(report, field), *g;
+    size_t i;
+    if (json_array_size(groups) == 0) return;
+    rs_buf_printf(b, "\n### %s\n\n| %s | judges |" MD_QUALITY_HEAD "|---|---|" MD_QUALITY_RULE,
+                  title, key);
+    rs_buf_t label, names;
+    rs_buf_init(&label);
+    rs_buf_init(&names);
+    json_array_foreach(groups, i, g)
+    {
+        json_t *k = json_object_get(g, key);
+        rs_buf_reset(&label);
+        rs_buf_reset(&names);
+        if (json_is_array(k))
+            coord_join_strings(&label, k, "; ");
+        else
+            rs_buf_puts(&label, jstr_or(g, key, "?"));
+        if (label.len == 0) rs_buf_puts(&label, "(none)");
+        coord_join_strings(&names, json_object_get(g, "judges"), ", ");
+        const char *labels[] = {label.data, names.data};
+        md_quality_rows(b, labels, 2, g);
+    }
+    rs_buf_cleanup(&label);
+    rs_buf_cleanup(&names);
+}
+
 static void md_judges(rs_buf_t *b, json_t *report)
 {
     size_t i;
-    json_t *j;
-    if (json_array_size(json_object_get(report, "judges")) == 0) return;
-    rs_buf_puts(b,
-                "\n## Judges\n\n| judge | model | candidates | n | unparsed | errors | tp | fp | "
-                "tn | fn | precision | recall | kappa | AUROC |\n"
-                "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    json_array_foreach(json_object_get(report, "judges"), i, j)
+    json_t *j, *judges = json_object_get(report, "judges");
+    if (json_array_size(judges) == 0) return;
+    rs_buf_puts(b, "\n## Judges\n\n| judge | model |" MD_QUALITY_HEAD "|---|---|" MD_QUALITY_RULE);
+    json_array_foreach(judges, i, j)
     {
-        md_judge_row(b, j, "all");
-        md_judge_row(b, j, "self");
-        md_judge_row(b, j, "cross");
+        const char *labels[] = {jstr_or(j, "name", ""), jstr_or(j, "model", "?")};
+        md_quality_rows(b, labels, 2, j);
     }
     rs_buf_puts(b, "\nThe judges' verdicts against the first grader's (positive = correct); "
                    "`self` = the judge's own model's answers, `cross` = other models'.\n");
+    if (json_array_size(judges) < 2) return; /* one judge: the groups would repeat its rows */
+    md_judge_groups(b, report, "judge_models", "model", "Judges by model");
+    md_judge_groups(b, report, "rubrics", "rubric", "Judges by rubric");
 }
 
 static void md_clusters(rs_buf_t *b, json_t *report)

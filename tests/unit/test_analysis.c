@@ -1,7 +1,8 @@
 /* test_analysis: the report's analysis on synthetic result records — strategies and McNemar vs
- * first, rounds and flips, judges (self / cross, unparsed, AUROC with ties against rs_auroc), the
- * failure reservoir's bound and clusters, today's records giving today's numbers, the compare
- * pairing, and the HTML sections drawn from the new fields. */
+ * first, rounds and flips, judges (self / cross, unparsed, AUROC with ties against rs_auroc) and
+ * their groups by judging model and by rubric, the failure reservoir's bound and clusters, today's
+ * records giving today's numbers, the compare pairing, and the HTML sections drawn from the new
+ * fields. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,7 +22,12 @@ static const char *const GRADERS[] = {"exact", "numeric"};
 
 static coord_analysis_t *new_analysis(size_t max_failures)
 {
-    coord_analysis_opts_t o = {MODELS, 2, GRADERS, 2, max_failures, 7};
+    coord_analysis_opts_t o = {.models = MODELS,
+                               .n_models = 2,
+                               .graders = GRADERS,
+                               .n_graders = 2,
+                               .max_failures = max_failures,
+                               .seed = 7};
     return coord_analysis_new(&o);
 }
 
@@ -410,6 +416,250 @@ static void test_auroc_table_matches(void **state)
     free(labels);
 }
 
+/* ---- judge quality per judging model and per rubric ---- */
+
+/* The config's judges: ja and jb judge with m1 under different rubrics, jc with m2 under ja's
+ * rubric, jd with m3 without one. The second principle of jb's is hostile to HTML. */
+static const char *const R1[] = {"The final answer is correct.", NULL};
+static const char *const R2[] = {"Every step <b>follows</b>.", "Be | brief.", NULL};
+static const char *const G_JUDGES[] = {"ja", "jb", "jc", "jd"};
+static const char *const G_MODELS[] = {"m1", "m1", "m2", "m3"};
+static const char *const *const G_RUBRICS[] = {R1, R2, R1, NULL};
+
+static coord_analysis_t *new_group_analysis(void)
+{
+    coord_analysis_opts_t o = {.models = MODELS,
+                               .n_models = 2,
+                               .graders = GRADERS,
+                               .n_graders = 2,
+                               .seed = 7,
+                               .judge_names = G_JUDGES,
+                               .judge_models = G_MODELS,
+                               .judge_rubrics = G_RUBRICS,
+                               .n_judges = 4};
+    return coord_analysis_new(&o);
+}
+
+/* Appends a critique by judge (with model jmodel) of an answer of cand_model; says: Y / N a
+ * verdict, E a failed call, U an unparsed verdict. */
+static void put_crit(rs_buf_t *b, const char *judge, const char *jmodel, const char *cand_model,
+                     char says)
+{
+    const char *self = strcmp(jmodel, cand_model) == 0 ? "true" : "false";
+    if (b->len) rs_buf_putc(b, ',');
+    if (says == 'E' || says == 'U')
+        rs_buf_printf(b,
+                      "{\"judge\": \"%s\", \"model\": \"%s\", \"round\": 0, \"self\": %s, "
+                      "\"score\": null, \"parsed\": false, \"judged_correct\": null, "
+                      "\"error\": %s}",
+                      judge, jmodel, self, says == 'E' ? "\"http_500\"" : "null");
+    else
+        rs_buf_printf(b,
+                      "{\"judge\": \"%s\", \"model\": \"%s\", \"round\": 0, \"self\": %s, "
+                      "\"score\": %d, \"parsed\": true, \"judged_correct\": %s, \"error\": null}",
+                      judge, jmodel, self, says == 'Y', says == 'Y' ? "true" : "false");
+}
+
+static json_t *group_rec(int i, const char *cand_model, int correct, const char *crits)
+{
+    return rec("{\"idx\": %d, \"models\": [{\"model\": \"%s\", \"candidates\": [{\"output\": "
+               "\"o\", \"grades\": {\"exact\": \"%s\"}, \"critiques\": [%s]}]}]}",
+               i, cand_model, correct ? "correct" : "wrong", crits);
+}
+
+static void assert_q(json_t *group, const char *split, long long n, long long tp, long long fp,
+                     long long tn, long long fn, long long errors, long long unparsed)
+{
+    json_t *q = json_object_get(group, split), *c = json_object_get(q, "confusion");
+    long long got[] = {geti(q, "n"),  geti(c, "tp"),     geti(c, "fp"),      geti(c, "tn"),
+                       geti(c, "fn"), geti(q, "errors"), geti(q, "unparsed")};
+    long long want[] = {n, tp, fp, tn, fn, errors, unparsed};
+    for (size_t i = 0; i < RS_ARRAY_LEN(want); i++)
+        if (got[i] != want[i])
+            fail_msg("%s: field %zu (n tp fp tn fn errors unparsed) is %lld, want %lld", split, i,
+                     got[i], want[i]);
+}
+
+static void assert_names(json_t *arr, const char *const *want, size_t n)
+{
+    assert_int_equal(json_array_size(arr), n);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(json_string_value(json_array_get(arr, i)), want[i]);
+}
+
+static json_t *group_report(coord_analysis_t *a)
+{
+    /* each record: jc's, ja's and jb's verdicts (jc first: first appearance is not the order) */
+    static const struct {
+        const char *model;
+        int correct;
+        const char *says;
+    } recs[] = {
+        {"m1", 1, "YYY"}, {"m1", 1, "YNY"}, {"m1", 0, "NYN"}, {"m1", 0, "YNN"},
+        {"m2", 1, "YYN"}, {"m2", 0, "NNY"}, {"m2", 0, "YEU"},
+    };
+    static const char *const order[] = {"jc", "ja", "jb"};
+    static const char *const jmodel[] = {"m2", "m1", "m1"};
+    rs_buf_t b;
+    rs_buf_init(&b);
+    for (size_t r = 0; r < RS_ARRAY_LEN(recs); r++) {
+        rs_buf_reset(&b);
+        for (size_t k = 0; k < 3; k++)
+            put_crit(&b, order[k], jmodel[k], recs[r].model, recs[r].says[k]);
+        add(a, group_rec((int)r, recs[r].model, recs[r].correct, b.data));
+    }
+    /* jx is not in the config: its model's entry, no rubric's; jd has no rubric */
+    rs_buf_reset(&b);
+    put_crit(&b, "jx", "m2", "m2", 'Y');
+    add(a, group_rec(7, "m2", 1, b.data));
+    rs_buf_reset(&b);
+    put_crit(&b, "jd", "m3", "m1", 'Y');
+    add(a, group_rec(8, "m1", 1, b.data));
+    rs_buf_cleanup(&b);
+    return fill(a);
+}
+
+static void test_judge_groups(void **state)
+{
+    coord_analysis_t *a = new_group_analysis();
+    json_t *report = group_report(a);
+    assert_int_equal(json_array_size(json_object_get(report, "judges")), 5);
+
+    /* by model: m1 = ja + jb, m2 = jc + jx, m3 = jd, in the config's order */
+    json_t *models = json_object_get(report, "judge_models");
+    assert_int_equal(json_array_size(models), 3);
+    json_t *m1 = json_array_get(models, 0), *m2 = json_array_get(models, 1),
+           *m3 = json_array_get(models, 2);
+    assert_string_equal(json_string_value(json_object_get(m1, "model")), "m1");
+    assert_string_equal(json_string_value(json_object_get(m2, "model")), "m2");
+    assert_string_equal(json_string_value(json_object_get(m3, "model")), "m3");
+    assert_names(json_object_get(m1, "judges"), (const char *[]){"ja", "jb"}, 2);
+    assert_names(json_object_get(m2, "judges"), (const char *[]){"jc", "jx"}, 2);
+    assert_names(json_object_get(m3, "judges"), (const char *[]){"jd"}, 1);
+    /* ja: TP FN FP TN | TP TN E, jb: TP TP TN TN | FN FP U (self | cross) */
+    assert_q(m1, "all", 14, 4, 2, 4, 2, 1, 1);
+    assert_q(m1, "self", 8, 3, 1, 3, 1, 0, 0);
+    assert_q(m1, "cross", 6, 1, 1, 1, 1, 1, 1);
+    assert_float_equal(getn(json_object_get(m1, "all"), "kappa"), 1.0 / 3, 1e-12);
+    assert_float_equal(getn(json_object_get(m1, "self"), "kappa"), 0.5, 1e-12);
+    assert_float_equal(getn(json_object_get(m1, "cross"), "kappa"), 0.0, 1e-12);
+    /* jc: TP TP TN FP (cross) | TP TN FP (self), jx: TP (self) */
+    assert_q(m2, "all", 8, 4, 2, 2, 0, 0, 0);
+    assert_q(m2, "self", 4, 2, 1, 1, 0, 0, 0);
+    assert_q(m2, "cross", 4, 2, 1, 1, 0, 0, 0);
+    assert_float_equal(getn(json_object_get(m2, "all"), "kappa"), 0.5, 1e-12);
+    assert_float_equal(getn(json_object_get(m2, "all"), "precision"), 4.0 / 6, 1e-12);
+    assert_q(m3, "all", 1, 1, 0, 0, 0, 0, 0);
+
+    /* by rubric: R1 = ja + jc, R2 = jb, none = jd; jx is in none */
+    json_t *rubrics = json_object_get(report, "rubrics");
+    assert_int_equal(json_array_size(rubrics), 3);
+    json_t *r1 = json_array_get(rubrics, 0), *r2 = json_array_get(rubrics, 1),
+           *r0 = json_array_get(rubrics, 2);
+    assert_names(json_object_get(r1, "rubric"), R1, 1);
+    assert_names(json_object_get(r2, "rubric"), R2, 2);
+    assert_names(json_object_get(r0, "rubric"), NULL, 0);
+    assert_names(json_object_get(r1, "judges"), (const char *[]){"ja", "jc"}, 2);
+    assert_names(json_object_get(r2, "judges"), (const char *[]){"jb"}, 1);
+    assert_names(json_object_get(r0, "judges"), (const char *[]){"jd"}, 1);
+    /* ja self TP FN FP TN, cross TP TN E; jc cross TP TP TN FP, self TP TN FP */
+    assert_q(r1, "all", 14, 5, 3, 4, 1, 1, 0);
+    assert_q(r1, "self", 7, 2, 2, 2, 1, 0, 0);
+    assert_q(r1, "cross", 7, 3, 1, 2, 0, 1, 0);
+    /* po = 9/13, pe = (6 * 8 + 7 * 5) / 13^2: kappa = 34/86 */
+    assert_float_equal(getn(json_object_get(r1, "all"), "kappa"), 17.0 / 43, 1e-12);
+    assert_float_equal(getn(json_object_get(r1, "all"), "recall"), 5.0 / 6, 1e-12);
+    assert_q(r2, "all", 7, 2, 1, 2, 1, 0, 1);
+    assert_q(r2, "self", 4, 2, 0, 2, 0, 0, 0);
+    assert_q(r2, "cross", 3, 0, 1, 0, 1, 0, 1);
+    assert_float_equal(getn(json_object_get(r2, "all"), "kappa"), 1.0 / 3, 1e-12);
+    assert_float_equal(getn(json_object_get(r2, "self"), "kappa"), 1.0, 1e-12);
+    assert_q(r0, "cross", 1, 1, 0, 0, 0, 0, 0);
+
+    /* a group is its judges' sum, AUROC included: R2 is jb alone */
+    json_t *jb = json_array_get(json_object_get(report, "judges"), 2);
+    assert_string_equal(json_string_value(json_object_get(jb, "name")), "jb");
+    assert_true(json_equal(json_object_get(jb, "all"), json_object_get(r2, "all")));
+    json_decref(report);
+    coord_analysis_destroy(&a);
+}
+
+/* Without critiques none of the three arrays; with judges unknown to the config, empty rubrics;
+ * past COORD_MAX_JUDGE_GROUPS models, the others count in judges only. */
+static void test_judge_groups_bounds(void **state)
+{
+    coord_analysis_t *a = new_group_analysis();
+    add(a, group_rec(0, "m1", 1, ""));
+    json_t *report = fill(a);
+    assert_null(json_object_get(report, "judges"));
+    assert_null(json_object_get(report, "judge_models"));
+    assert_null(json_object_get(report, "rubrics"));
+    json_decref(report);
+    coord_analysis_destroy(&a);
+
+    a = new_analysis(0);
+    rs_buf_t b;
+    rs_buf_init(&b);
+    for (int i = 0; i < COORD_MAX_JUDGE_GROUPS + 4; i++) {
+        char judge[16], model[16];
+        snprintf(judge, sizeof(judge), "k%d", i);
+        snprintf(model, sizeof(model), "x%d", i);
+        rs_buf_reset(&b);
+        put_crit(&b, judge, model, "m1", 'Y');
+        add(a, group_rec(i, "m1", 1, b.data));
+    }
+    rs_buf_cleanup(&b);
+    report = fill(a);
+    assert_int_equal(json_array_size(json_object_get(report, "judges")),
+                     COORD_MAX_JUDGE_GROUPS + 4);
+    json_t *models = json_object_get(report, "judge_models");
+    assert_int_equal(json_array_size(models), COORD_MAX_JUDGE_GROUPS);
+    json_t *last = json_array_get(models, COORD_MAX_JUDGE_GROUPS - 1);
+    assert_string_equal(json_string_value(json_object_get(last, "model")), "x15");
+    assert_names(json_object_get(last, "judges"), (const char *[]){"k15"}, 1);
+    assert_true(json_is_array(json_object_get(report, "rubrics")));
+    assert_int_equal(json_array_size(json_object_get(report, "rubrics")), 0);
+    json_decref(report);
+    coord_analysis_destroy(&a);
+}
+
+static void test_html_judge_groups(void **state)
+{
+    coord_analysis_t *a = new_group_analysis();
+    json_t *report = group_report(a);
+    json_object_set_new(report, "run_id", json_string("r1"));
+    char *html = coord_html_render(report);
+    const char *want[] = {"id=\"table-judge-models\"",
+                          "id=\"table-rubrics\"",
+                          "<td class=\"n\" data-judge=\"m1\" data-split=\"self\" "
+                          "data-metric=\"tp\">3</td>",
+                          "<td class=\"n\" data-judge=\"rubric-0\" data-split=\"all\" "
+                          "data-metric=\"tp\">5</td>",
+                          "<td>The final answer is correct.</td><td>ja, jc</td>",
+                          "Every step &lt;b&gt;follows&lt;/b&gt;.; Be | brief.",
+                          "<td>(none)</td><td>jd</td>"};
+    for (size_t i = 0; i < RS_ARRAY_LEN(want); i++)
+        if (!strstr(html, want[i])) fail_msg("no %s in the page", want[i]);
+    assert_null(strstr(html, "<b>follows"));
+    /* both inside #judges, after table-judges */
+    const char *sec = strstr(html, "id=\"judges\""), *end = strstr(sec, "</section>");
+    const char *t = strstr(html, "id=\"table-judges\"");
+    const char *tm = strstr(html, "id=\"table-judge-models\"");
+    const char *tr = strstr(html, "id=\"table-rubrics\"");
+    assert_true(sec < t && t < tm && tm < tr && tr < end);
+    free(html);
+    /* one judge: the groups would only repeat it */
+    json_t *one = json_array_get(json_object_get(report, "judges"), 0);
+    json_object_set_new(report, "judges", json_pack("[O]", one));
+    html = coord_html_render(report);
+    assert_non_null(strstr(html, "id=\"table-judges\""));
+    assert_null(strstr(html, "id=\"table-judge-models\""));
+    assert_null(strstr(html, "id=\"table-rubrics\""));
+    free(html);
+    json_decref(report);
+    coord_analysis_destroy(&a);
+}
+
 /* ---- failures ---- */
 
 static json_t *fail_rec(int i, const char *output)
@@ -630,6 +880,9 @@ int main(void)
         cmocka_unit_test(test_judges),
         cmocka_unit_test(test_judge_rounds),
         cmocka_unit_test(test_auroc_table_matches),
+        cmocka_unit_test(test_judge_groups),
+        cmocka_unit_test(test_judge_groups_bounds),
+        cmocka_unit_test(test_html_judge_groups),
         cmocka_unit_test(test_reservoir_bound),
         cmocka_unit_test(test_failure_output_cut),
         cmocka_unit_test(test_compare),
