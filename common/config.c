@@ -590,7 +590,8 @@ static const key_spec_t revise_keys[] = {
 };
 static const section_t revise_sec = SECTION(revise_keys, NULL, revise_finish);
 
-/* model, base_url and api_key_env belong to openai; dim to hash (embedder_finish). */
+/* model, base_url and api_key_env belong to openai; dim to hash (embedder_finish). timeout_ms
+ * and the retry keys have defaults, so the resolved config always holds them. */
 static const key_spec_t embedder_keys[] = {
     {KEY("type", KT_ENUM, rs_embedder_cfg_t, type), .names = embedder_names,
      .def_num = RS_EMBEDDER_HASH},
@@ -600,6 +601,11 @@ static const key_spec_t embedder_keys[] = {
     {KEY("api_key_env", KT_STR, rs_embedder_cfg_t, api_key_env), .check = check_env_name},
     {KEY("timeout_ms", KT_INT, rs_embedder_cfg_t, timeout_ms), RANGE(1, INFINITY),
      .def_num = 60000},
+    {KEY("max_retries", KT_INT, rs_embedder_cfg_t, max_retries), RANGE(0, 100), .def_num = 5},
+    {KEY("retry_base_ms", KT_INT, rs_embedder_cfg_t, retry_base_ms), RANGE(1, INFINITY),
+     .def_num = 500},
+    {KEY("retry_cap_ms", KT_INT, rs_embedder_cfg_t, retry_cap_ms), RANGE(1, INFINITY),
+     .def_num = 30000},
 };
 static const section_t embedder_sec = SECTION(embedder_keys, NULL, embedder_finish);
 

@@ -200,6 +200,9 @@ typedef struct rs_embedder_cfg {
     char *base_url;          /* openai: provider default when NULL */
     char *api_key_env;       /* openai: the variable holding the key (its name, never the key) */
     int64_t timeout_ms;      /* openai: whole request, default 60000 */
+    int64_t max_retries;     /* openai: as a model's, default 5 */
+    int64_t retry_base_ms;   /* openai: default 500 */
+    int64_t retry_cap_ms;    /* openai: default 30000 */
 } rs_embedder_cfg_t;
 
 typedef struct rs_cluster_cfg {

@@ -12,6 +12,7 @@
 
 #include "critique.h"
 #include "embed.h"
+#include "embedcall.h"
 #include "log.h"
 #include "provider.h"
 #include "rank.h"
@@ -62,6 +63,7 @@ typedef enum req_kind {
     REQ_GENERATE = 0, /* candidates k .. k+n-1 of model */
     REQ_CRITIQUE,     /* judge critiques answer `round` of candidate k of model */
     REQ_REVISE,       /* model writes revision `round` of its candidate k */
+    REQ_EMBED,        /* the remote embedder embeds the case's texts (case_embed_t) */
 } req_kind_t;
 
 /* One call in flight: over HTTP (x) or, for sim, a timer that stands for the simulated latency
@@ -80,6 +82,26 @@ typedef struct req {
     struct req *prev, *next;
 } req_t;
 
+/* One text of a case's embeddings call: an answer (round of candidate cd), or a target. */
+typedef struct embed_item {
+    cand_t *cd;     /* NULL for a target */
+    int round;
+    size_t target;  /* a target's index */
+} embed_item_t;
+
+/* The case's call to the remote embedder, made once every other call is done. */
+typedef struct case_embed {
+    int started;
+    embed_item_t *items;
+    size_t n_items;
+    size_t dim;          /* of the vectors that came back; 0 before or without them */
+    int64_t input_tokens;
+    int retries;
+    double latency_ms;
+    char *error;         /* NULL on success */
+    char error_type[32];
+} case_embed_t;
+
 struct wk_case {
     wk_chain_t *ch;
     rs_case_t c;
@@ -88,6 +110,7 @@ struct wk_case {
     req_t *reqs;       /* requests not done yet */
     float *target_vecs; /* the targets' embeddings (embed_sim), made on first use */
     int targets_embedded;
+    case_embed_t emb;   /* the remote embedder's call (unused with the hash embedder) */
     wk_case_t *prev, *next;
     /* Span times are the wall clock at receipt plus the monotonic time since, so a clock step
      * during the case cannot put a child before its parent. */
@@ -105,7 +128,8 @@ struct wk_chain {
     rs_config_t *cfg;
     rs_scorer_t *scorer;
     wk_critique_t *critique;
-    rs_embedder_t *embedder;
+    rs_embedder_t *embedder;    /* the hash embedder, in-process; NULL when remote or unused */
+    wk_embedcall_t *remote;     /* the openai embedder, one call per case; NULL otherwise */
     int embed_gen;              /* the generations are embedded: consensus or embed_sim */
     int embed_sim;              /* some grader is embed_sim: revisions and targets embedded too */
     size_t n_crits;             /* critique slots per candidate */
@@ -123,6 +147,7 @@ struct wk_chain {
 };
 
 static void case_finish(wk_case_t *cs);
+static void case_settled(wk_case_t *cs);
 
 /* ---- life cycle ---- */
 
@@ -133,18 +158,8 @@ static void model_server(const rs_provider_t *p, const rs_model_cfg_t *m, char *
     *host = NULL;
     *port = 0;
     if (p->simulate) return;
-    char *url = rs_provider_url(p, m, ""), *h = NULL, *pt = NULL;
-    CURLU *u = curl_url();
-    int64_t v = 0;
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK) {
-        if (curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK) *host = rs_xstrdup(h);
-        if (curl_url_get(u, CURLUPART_PORT, &pt, CURLU_DEFAULT_PORT) == CURLUE_OK &&
-            rs_parse_i64(pt, &v) == 0)
-            *port = (long)v;
-    }
-    curl_free(h);
-    curl_free(pt);
-    curl_url_cleanup(u);
+    char *url = rs_provider_url(p, m, "");
+    wk_http_url_server(url, host, port);
     free(url);
 }
 
@@ -155,18 +170,20 @@ static int has_grader(const rs_config_t *cfg, rs_grader_kind_t kind)
     return 0;
 }
 
-/* The embeddings behind consensus and embed_sim. Only the hash embedder runs in the worker: an
- * openai embedder's vectors would need a call per answer, so it falls back (with a warning). */
-static void setup_embedding(wk_chain_t *ch)
+/* The embeddings behind consensus and embed_sim: the hash embedder in-process, or a remote
+ * openai embedder called once per case when the case's other calls are done. */
+static int setup_embedding(wk_chain_t *ch, rs_err_t *err)
 {
     const rs_config_t *cfg = ch->cfg;
     ch->embed_sim = has_grader(cfg, RS_GRADE_EMBED_SIM);
     ch->embed_gen = ch->embed_sim || cfg->ranking.use[RS_STRATEGY_CONSENSUS];
-    if (!ch->embed_gen) return;
-    if (cfg->embedder.type != RS_EMBEDDER_HASH)
-        rs_warn("embedder %s: the worker embeds answers with the hash embedder",
-                rs_embedder_kind_name(cfg->embedder.type));
-    ch->embedder = rs_embedder_new_hash(cfg->embedder.dim > 0 ? (size_t)cfg->embedder.dim : 0);
+    if (!ch->embed_gen) return 0;
+    if (cfg->embedder.type == RS_EMBEDDER_HASH) {
+        ch->embedder = rs_embedder_new_hash(cfg->embedder.dim > 0 ? (size_t)cfg->embedder.dim : 0);
+        return 0;
+    }
+    ch->remote = wk_embedcall_new(&cfg->embedder, err);
+    return ch->remote ? 0 : -1;
 }
 
 static int find_providers(const rs_config_t *cfg, const rs_provider_t **prov, rs_err_t *err)
@@ -198,7 +215,6 @@ wk_chain_t *wk_chain_new(const char *spec_json, const char *run_id, const char *
     ch->scorer = sc;
     ch->critique = cq;
     ch->n_crits = cfg->n_judges + (cfg->revise.rounds > 1 ? (size_t)cfg->revise.rounds - 1 : 0);
-    setup_embedding(ch);
     ch->http = http;
     ch->prov = prov;
     ch->warned = rs_xcalloc(cfg->n_models, 1);
@@ -209,6 +225,7 @@ wk_chain_t *wk_chain_new(const char *spec_json, const char *run_id, const char *
     ch->ports = rs_xcalloc(cfg->n_models, sizeof(long));
     for (size_t m = 0; m < cfg->n_models; m++)
         model_server(prov[m], &cfg->models[m], &ch->servers[m], &ch->ports[m]);
+    if (setup_embedding(ch, err) != 0) wk_chain_destroy(&ch);
     return ch;
 }
 
@@ -260,6 +277,8 @@ static void case_free(wk_case_t *cs)
     }
     free(cs->runs);
     free(cs->target_vecs);
+    free(cs->emb.items);
+    free(cs->emb.error);
     json_decref(cs->spans);
     free(cs->calls);
     rs_case_cleanup(&cs->c);
@@ -312,6 +331,7 @@ void wk_chain_destroy(wk_chain_t **chp)
     free(ch->run_id);
     free(ch->worker_id);
     rs_embedder_destroy(&ch->embedder);
+    wk_embedcall_destroy(&ch->remote);
     wk_critique_destroy(&ch->critique);
     rs_scorer_destroy(&ch->scorer);
     rs_config_destroy(&ch->cfg);
@@ -517,7 +537,7 @@ static void req_done(req_t *r)
     if (r->next) r->next->prev = r->prev;
     rs_sim_reply_cleanup(&r->sim);
     free(r);
-    if (!cs->reqs) case_finish(cs);
+    if (!cs->reqs) case_settled(cs);
 }
 
 /* The model's key from this worker's environment; NULL when the model names no variable. */
@@ -563,11 +583,18 @@ static void fail_range(wk_case_t *cs, size_t model, int k, int n, const char *ty
 
 /* ---- grading and embedding ---- */
 
-/* The best cosine of vec with the case's targets; NaN without a target (embed_sim skips). */
+/* The dimension of the case's vectors: the hash embedder's, or what the remote one sent. */
+static size_t case_dim(const wk_case_t *cs)
+{
+    return cs->ch->embedder ? rs_embedder_dim(cs->ch->embedder) : cs->emb.dim;
+}
+
+/* The best cosine of vec with the case's targets; NaN without a target (embed_sim skips). The
+ * hash embedder embeds them on first use; the remote one's vectors are in place already. */
 static double target_similarity(wk_case_t *cs, const float *vec)
 {
     const wk_chain_t *ch = cs->ch;
-    size_t dim = rs_embedder_dim(ch->embedder);
+    size_t dim = case_dim(cs);
     if (!cs->targets_embedded) {
         cs->targets_embedded = 1;
         cs->target_vecs = rs_xcalloc(cs->c.n_targets ? cs->c.n_targets * dim : 1, sizeof(float));
@@ -584,8 +611,20 @@ static double target_similarity(wk_case_t *cs, const float *vec)
     return best;
 }
 
+/* The embed_sim verdicts of an answer from its embedding; without one (a remote embedder's call
+ * still to come) they are skipped for now. */
+static void grade_similarity(wk_case_t *cs, answer_t *a, const float *vec)
+{
+    const rs_scoring_cfg_t *sc = &cs->ch->cfg->scoring;
+    for (size_t g = 0; g < sc->n_graders; g++)
+        if (sc->graders[g].kind == RS_GRADE_EMBED_SIM)
+            a->grades[g] = rs_scorer_grade_value(cs->ch->scorer, g,
+                                                 vec ? target_similarity(cs, vec) : NAN);
+}
+
 /* Extracts and grades an answer that has text. Judge graders wait for the critiques (the record
- * fills them); embed_sim grades here. keep_vec, when not NULL, receives the embedding. */
+ * fills them); embed_sim grades here with the hash embedder, after the case's embeddings call
+ * with a remote one. keep_vec, when not NULL, receives the hash embedding. */
 static void grade_answer(wk_case_t *cs, answer_t *a, int embed, float *keep_vec)
 {
     const wk_chain_t *ch = cs->ch;
@@ -593,20 +632,19 @@ static void grade_answer(wk_case_t *cs, answer_t *a, int embed, float *keep_vec)
     a->extracted = rs_scorer_extract(ch->scorer, a->text);
     a->grades = rs_xmalloc(sc->n_graders ? sc->n_graders : 1);
     float *vec = NULL;
-    if (embed) {
+    if (embed && ch->embedder) {
         vec = keep_vec ? keep_vec : rs_xmalloc(rs_embedder_dim(ch->embedder) * sizeof(float));
         rs_embedder_embed(ch->embedder, a->text, vec, NULL);
     }
     for (size_t g = 0; g < sc->n_graders; g++) {
         rs_grader_kind_t kind = sc->graders[g].kind;
-        if (kind == RS_GRADE_EMBED_SIM)
-            a->grades[g] = rs_scorer_grade_value(ch->scorer, g, target_similarity(cs, vec));
-        else if (kind == RS_GRADE_JUDGE)
+        if (kind == RS_GRADE_JUDGE || kind == RS_GRADE_EMBED_SIM)
             a->grades[g] = RS_VERDICT_SKIPPED;
         else
             a->grades[g] = rs_scorer_grade(ch->scorer, g, a->text, a->extracted, cs->c.targets,
                                            cs->c.n_targets);
     }
+    grade_similarity(cs, a, vec);
     if (vec != keep_vec) free(vec);
 }
 
@@ -819,7 +857,7 @@ static void cand_ready(wk_case_t *cs, size_t model, int k)
     if (cd->ready || !cd->ans[0].settled) return;
     cd->ready = 1;
     if (!cd->ans[0].text) return;
-    if (ch->cfg->ranking.use[RS_STRATEGY_CONSENSUS])
+    if (ch->embedder && ch->cfg->ranking.use[RS_STRATEGY_CONSENSUS])
         cd->vec = rs_xmalloc(rs_embedder_dim(ch->embedder) * sizeof(float));
     grade_answer(cs, &cd->ans[0], ch->embed_gen, cd->vec);
     for (size_t j = 0; j < ch->cfg->n_judges; j++) start_critique(cs, model, k, j, 0);
@@ -957,7 +995,143 @@ void wk_chain_start(wk_chain_t *ch, uint64_t task_id, uint64_t lease, rs_case_t 
     ch->active = cs;
     ch->n_active++;
     for (size_t m = 0; m < ch->cfg->n_models; m++) start_model(cs, m);
-    if (!cs->reqs) case_finish(cs); /* nothing to wait for (sim without latency, no key, ...) */
+    if (!cs->reqs) case_settled(cs); /* nothing to wait for (sim without latency, no key, ...) */
+}
+
+/* ---- the remote embedder ---- */
+
+/* The texts that need a vector, in the call's order: each model's candidates' generations (for
+ * consensus and embed_sim) and, with embed_sim, their revisions and then the case's targets. */
+static void embed_plan(wk_case_t *cs)
+{
+    const wk_chain_t *ch = cs->ch;
+    const rs_config_t *cfg = ch->cfg;
+    size_t cap = 0, answers = 1 + (ch->embed_sim ? (size_t)cfg->revise.rounds : 0);
+    for (size_t m = 0; m < cfg->n_models; m++) cap += (size_t)cfg->models[m].n * answers;
+    cap += ch->embed_sim ? cs->c.n_targets : 0;
+    case_embed_t *e = &cs->emb;
+    e->items = rs_xcalloc(cap ? cap : 1, sizeof(*e->items));
+    for (size_t m = 0; m < cfg->n_models; m++)
+        for (int64_t k = 0; k < cfg->models[m].n; k++)
+            for (size_t r = 0; r < answers; r++) {
+                cand_t *cd = &cs->runs[m].cands[k];
+                if (cd->ans[r].text && cd->ans[r].grades)
+                    e->items[e->n_items++] = (embed_item_t){.cd = cd, .round = (int)r};
+            }
+    if (e->n_items == 0) return; /* nothing answered: no targets to compare with either */
+    for (size_t t = 0; ch->embed_sim && t < cs->c.n_targets; t++)
+        if (cs->c.targets[t]) e->items[e->n_items++] = (embed_item_t){.target = t};
+}
+
+static const char *item_text(const wk_case_t *cs, const embed_item_t *it)
+{
+    return it->cd ? it->cd->ans[it->round].text : cs->c.targets[it->target];
+}
+
+/* The embeddings call failed: its answers' embed_sim verdicts are errors, consensus goes without
+ * vectors (candidate 0). */
+static void embed_failed(wk_case_t *cs, const rs_failure_t *f)
+{
+    const rs_scoring_cfg_t *sc = &cs->ch->cfg->scoring;
+    cs->emb.error = rs_xstrdup(f->message);
+    snprintf(cs->emb.error_type, sizeof(cs->emb.error_type), "%s", f->reason);
+    for (size_t i = 0; i < cs->emb.n_items; i++) {
+        const embed_item_t *it = &cs->emb.items[i];
+        for (size_t g = 0; it->cd && g < sc->n_graders; g++)
+            if (sc->graders[g].kind == RS_GRADE_EMBED_SIM)
+                it->cd->ans[it->round].grades[g] = WK_GRADE_ERROR;
+    }
+}
+
+/* The vectors came back: targets first (embed_sim compares with them), then the answers. */
+static void embed_took(wk_case_t *cs, float *vecs, size_t dim)
+{
+    case_embed_t *e = &cs->emb;
+    e->dim = dim;
+    cs->targets_embedded = 1;
+    cs->target_vecs = rs_xcalloc(cs->c.n_targets && dim ? cs->c.n_targets * dim : 1, sizeof(float));
+    for (size_t i = 0; i < e->n_items; i++)
+        if (!e->items[i].cd)
+            memcpy(cs->target_vecs + e->items[i].target * dim, vecs + i * dim, dim * sizeof(float));
+    for (size_t i = 0; i < e->n_items; i++) {
+        embed_item_t *it = &e->items[i];
+        if (!it->cd) continue;
+        grade_similarity(cs, &it->cd->ans[it->round], vecs + i * dim);
+        if (it->round == 0 && cs->ch->cfg->ranking.use[RS_STRATEGY_CONSENSUS]) {
+            it->cd->vec = rs_xmalloc(dim * sizeof(float));
+            memcpy(it->cd->vec, vecs + i * dim, dim * sizeof(float));
+        }
+    }
+}
+
+/* The "embed" span of the case's embeddings call. */
+static void embed_span(wk_case_t *cs, double start_sec, const wk_http_done_t *d)
+{
+    const wk_embedcall_t *ec = cs->ch->remote;
+    const rs_model_cfg_t *m = wk_embedcall_model(ec);
+    json_t *s = child_span(cs, "embed", "client", case_us(cs, start_sec), case_us(cs, rs_mono_sec()));
+    json_t *a = wk_span_attrs(s);
+    wk_attr_str(a, "gen_ai.system", m->provider);
+    wk_attr_str(a, "gen_ai.operation.name", "embeddings");
+    wk_attr_str(a, "gen_ai.request.model", m->model);
+    wk_attr_int(a, "gen_ai.usage.input_tokens", cs->emb.input_tokens);
+    wk_attr_str(a, "server.address", wk_embedcall_host(ec));
+    if (wk_embedcall_port(ec)) wk_attr_int(a, "server.port", wk_embedcall_port(ec));
+    if (d && d->status) wk_attr_int(a, "http.response.status_code", d->status);
+    wk_attr_int(a, "reasonsaver.inputs", (int64_t)cs->emb.n_items);
+    if (cs->emb.error) {
+        wk_attr_str(a, "error.type", cs->emb.error_type);
+        wk_span_error(s, cs->emb.error);
+    }
+    for (int i = 0; d && i < d->retries; i++) retry_event(cs, s, &d->events[i]);
+}
+
+/* Sends the case's texts to the remote embedder in one request. */
+static void start_embed(wk_case_t *cs)
+{
+    case_embed_t *e = &cs->emb;
+    e->started = 1;
+    embed_plan(cs);
+    if (e->n_items == 0) return;
+    const char **texts = rs_xmalloc(e->n_items * sizeof(*texts));
+    for (size_t i = 0; i < e->n_items; i++) texts[i] = item_text(cs, &e->items[i]);
+    rs_http_req_t hr;
+    rs_failure_t f;
+    int rc = wk_embedcall_build(cs->ch->remote, texts, e->n_items, &hr, &f);
+    free(texts);
+    if (rc != 0) {
+        embed_failed(cs, &f);
+        if (cs->spans) embed_span(cs, rs_mono_sec(), NULL);
+        return;
+    }
+    req_t spec = {.kind = REQ_EMBED};
+    req_t *r = req_new(cs, &spec);
+    r->x = wk_http_submit(cs->ch->http, wk_embedcall_model(cs->ch->remote), &hr, on_http, r);
+}
+
+static void on_embed(req_t *r, const wk_http_done_t *d)
+{
+    wk_case_t *cs = r->cs;
+    case_embed_t *e = &cs->emb;
+    float *vecs;
+    size_t dim;
+    rs_failure_t f;
+    e->retries = d->retries;
+    e->latency_ms = d->latency_ms;
+    if (wk_embedcall_parse(cs->ch->remote, d, e->n_items, &vecs, &dim, &e->input_tokens, &f) == 0)
+        embed_took(cs, vecs, dim);
+    else
+        embed_failed(cs, &f);
+    free(vecs);
+    if (cs->spans) embed_span(cs, r->start_sec, d);
+}
+
+/* Every call of the case is done: with a remote embedder, its one call comes now (the texts
+ * are all known); after it, or without one, the record. */
+static void case_settled(wk_case_t *cs)
+{
+    if (cs->ch->remote && !cs->emb.started) start_embed(cs);
+    if (!cs->reqs) case_finish(cs);
 }
 
 /* ---- replies ---- */
@@ -1114,11 +1288,18 @@ static void on_chain_call(req_t *r, const wk_http_done_t *d, call_info_t *ci)
     settle(cs, r, &rep);
 }
 
+static void on_embed(req_t *r, const wk_http_done_t *d);
+
 static void on_http(void *ud, const wk_http_done_t *d)
 {
     req_t *r = ud;
     wk_case_t *cs = r->cs;
     r->x = NULL;
+    if (r->kind == REQ_EMBED) {
+        on_embed(r, d);
+        req_done(r);
+        return;
+    }
     call_info_t ci = call_info_of(cs, r);
     ci.made = 1;
     ci.start_sec = r->start_sec;
@@ -1267,8 +1448,7 @@ static json_t *strategies_json(const wk_case_t *cs, size_t model)
                                  .vec = cd->vec};
         if (ch->cfg->n_judges && !cd->crits[0].started) rc[k].judge_score = NAN;
     }
-    wk_rank_set_t set = {rc, n, ch->cfg->scoring.n_graders,
-                         ch->embedder ? rs_embedder_dim(ch->embedder) : 0};
+    wk_rank_set_t set = {rc, n, ch->cfg->scoring.n_graders, case_dim(cs)};
     json_t *o = wk_rank_json(&set, ch->cfg);
     free(rc);
     return o;
@@ -1360,6 +1540,22 @@ static void close_trace(wk_case_t *cs, json_t *models)
     }
 }
 
+/* The record's "embedding": the case's call to the remote embedder, when it had texts. */
+static json_t *embedding_json(const wk_case_t *cs)
+{
+    const case_embed_t *e = &cs->emb;
+    json_t *o = json_object();
+    json_object_set_new(o, "model", json_string(wk_embedcall_model(cs->ch->remote)->model));
+    json_object_set_new(o, "inputs", json_integer((json_int_t)e->n_items));
+    json_object_set_new(o, "dim", json_integer((json_int_t)e->dim));
+    json_object_set_new(o, "input_tokens", json_integer((json_int_t)e->input_tokens));
+    json_object_set_new(o, "retries", json_integer(e->retries));
+    json_object_set_new(o, "latency_ms", json_real(e->latency_ms));
+    json_object_set_new(o, "error", str_or_null(e->error));
+    json_object_set_new(o, "error_type", e->error ? json_string(e->error_type) : json_null());
+    return o;
+}
+
 static void case_finish(wk_case_t *cs)
 {
     wk_chain_t *ch = cs->ch;
@@ -1374,6 +1570,7 @@ static void case_finish(wk_case_t *cs)
     json_t *rec = json_pack("{sIsssososo}", "idx", (json_int_t)cs->c.idx, "id", cs->c.id, "tags",
                             strings_json(cs->c.tags, cs->c.n_tags), "targets",
                             strings_json(cs->c.targets, cs->c.n_targets), "models", models);
+    if (ch->remote && cs->emb.n_items) json_object_set_new(rec, "embedding", embedding_json(cs));
     if (cs->spans) {
         close_trace(cs, models);
         json_object_set_new(rec, "spans", cs->spans);

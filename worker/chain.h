@@ -15,8 +15,9 @@
  * "error", "error_type", "retries", "retry_reasons": {reason: count}, "candidates": [{"k",
  * "output", "extracted", "grades": {grader: "correct"|"wrong"|"skipped"|"error"},
  * "latency_ms", "input_tokens", "output_tokens", "finish_reason", "error", "error_type",
- * "critiques": [...], "revisions": [...]}], "strategies": {...}}]} (critiques, revisions and
- * strategies as docs/CHAINS.md fixes them). A model's "error" / "error_type" are its first
+ * "critiques": [...], "revisions": [...]}], "strategies": {...}}], "embedding": {...}}
+ * (critiques, revisions, strategies and the remote embedder's call as docs/CHAINS.md fixes
+ * them; "embedding" only with an openai embedder). A model's "error" / "error_type" are its first
  * candidate's (a message naming the model, and a reason code such as "http_401", "timeout",
  * "bad_response", "no_key"; both null on success); a failed candidate's grades are "error". A
  * request with several choices reports its usage on its candidates: input tokens on the first,

@@ -477,3 +477,21 @@ int wk_http_wait(wk_http_t *h, int extra_fd, int64_t max_wait_ms, rs_err_t *err)
     if (mc != CURLM_OK) return rs_err_set(err, "curl_multi_poll: %s", curl_multi_strerror(mc));
     return 0;
 }
+
+void wk_http_url_server(const char *url, char **host, long *port)
+{
+    char *h = NULL, *pt = NULL;
+    CURLU *u = curl_url();
+    int64_t v = 0;
+    *host = NULL;
+    *port = 0;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK) {
+        if (curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK) *host = rs_xstrdup(h);
+        if (curl_url_get(u, CURLUPART_PORT, &pt, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+            rs_parse_i64(pt, &v) == 0)
+            *port = (long)v;
+    }
+    curl_free(h);
+    curl_free(pt);
+    curl_url_cleanup(u);
+}

@@ -74,6 +74,10 @@ void wk_http_set_limit(wk_http_t *h, size_t limit);
  * wk_http_step, so cb never runs inside this call. */
 wk_xfer_t *wk_http_submit(wk_http_t *h, const rs_model_cfg_t *m, rs_http_req_t *req, wk_http_cb cb,
                           void *ud);
+/* The host (heap, NULL when unknown) and port (0 when unknown) of url, for spans' server.address
+ * and server.port. Parsed by libcurl, so user:password in a base_url never reaches a span. */
+void wk_http_url_server(const char *url, char **host, long *port);
+
 /* Aborts x wherever it is (on the wire, queued, waiting to retry); its callback never runs. */
 void wk_http_cancel(wk_http_t *h, wk_xfer_t *x);
 

@@ -6,6 +6,7 @@
 #include "../../worker/session.c"
 #include "../../worker/chain.c"
 #include "../../worker/critique.c"
+#include "../../worker/embedcall.c"
 #include "../../worker/http.c"
 #include "../../worker/rank.c"
 #include "../../worker/timerq.c"
