@@ -22,6 +22,9 @@
 #define RS_PROTO_MAX_CASES 4096        /* cases in one TASK or RESULT */
 #define RS_PROTO_MAX_DEPTH 16          /* nested maps/arrays in one frame */
 #define RS_PROTO_MAX_VALUES (1u << 22) /* msgpack values in one frame (bounds decode memory) */
+/* A worker's exit status when it could not use the run spec of WELCOME three times in a row:
+ * restarting it will not help, so a coordinator does not restart a local worker that exits so. */
+#define RS_PROTO_EXIT_SPEC 3
 
 typedef enum rs_msg_type {
     RS_MSG_HELLO = 1,

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "proto.h"
 
 #define QUICK_EXIT_MS 3000 /* a worker that dies sooner than this after its start... */
 #define QUICK_EXITS_MAX 5  /* ...this many times in a row is not restarted again */
@@ -89,6 +90,11 @@ static int give_up(coord_spawn_t *s, size_t i, int status)
 {
     if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
         rs_error("worker %zu could not be started (%s); not restarting it", i + 1, s->binary);
+        return 1;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == RS_PROTO_EXIT_SPEC) {
+        rs_error("worker %zu cannot use the run's spec (its message is above); not restarting it",
+                 i + 1);
         return 1;
     }
     int quick = rs_mono_ms() - s->started_ms[i] < QUICK_EXIT_MS;

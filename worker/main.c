@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "proto.h"
 #include "session.h"
 
 static volatile sig_atomic_t stop;
@@ -33,8 +34,9 @@ static const char HELP[] =
     "  --exit-on-drain     exit when the coordinator drains (used for local workers)\n"
     "  --verbose           debug logging\n"
     "  -h, --help          this help\n\n"
-    "Exits 1 with one line of explanation when it cannot run, for example when it cannot read\n"
-    "the coordinator's run spec three times in a row (a worker of another version).\n";
+    "Exit status: 0 after a drain or a signal; 1 with one line of explanation when it cannot\n"
+    "run; 2 on a usage error; 3 when it cannot use the coordinator's run spec three times in a\n"
+    "row (a worker of another version, a model it cannot call): restarting it will not help.\n";
 
 int main(int argc, char **argv)
 {
@@ -89,7 +91,7 @@ int main(int argc, char **argv)
     curl_global_cleanup();
     if (rc != 0) {
         fprintf(stderr, "reasonsaver-worker: %s\n", err.msg);
-        return 1;
+        return rc == -2 ? RS_PROTO_EXIT_SPEC : 1;
     }
     return 0;
 }

@@ -281,7 +281,7 @@ static int turn(session_t *s, rs_err_t *err)
     if (recv_all(s) != 0) return rs_err_set(err, "receive: %s", zmq_strerror(errno));
     if (s->fatal) {
         *err = s->fatal_err;
-        return -1;
+        return -2;
     }
     if (wk_http_step(s->http, err) != 0) return -1;
     report_done(s);
@@ -300,5 +300,5 @@ int wk_session_run(const wk_opts_t *o, volatile sig_atomic_t *stop, rs_err_t *er
     if (rc == 0) send_hello(&s);
     while (rc == 0 && !*stop) rc = turn(&s, err);
     session_close(&s);
-    return rc < 0 ? -1 : 0;
+    return rc == -2 ? -2 : rc < 0 ? -1 : 0;
 }

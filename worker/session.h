@@ -21,7 +21,8 @@ typedef struct wk_opts {
     int exit_on_drain;     /* leave after DRAIN once idle (local workers) */
 } wk_opts_t;
 
-/* Runs until DRAIN (with exit_on_drain) or *stop. 0 on a clean exit, -1 with err. */
+/* Runs until DRAIN (with exit_on_drain) or *stop. 0 on a clean exit, -1 with err, -2 with err
+ * when the coordinator's run spec was unusable SPEC_TRIES times (restarting will not help). */
 int wk_session_run(const wk_opts_t *o, volatile sig_atomic_t *stop, rs_err_t *err);
 
 #endif
