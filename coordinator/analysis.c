@@ -209,8 +209,9 @@ typedef struct failure {
 struct coord_analysis {
     char **graders;
     size_t n_graders;
-    model_an_t *models;
+    model_an_t *models; /* n_models, then the pool's strategies (records' "pool") at n_models */
     size_t n_models;
+    uint64_t pooled;    /* records with a "pool" */
     judge_an_t judges[MAX_JUDGES];
     size_t n_judges;
     char **cfg_judges, **cfg_models; /* the config's judges and their models (NULL: unknown) */
@@ -308,7 +309,7 @@ void coord_analysis_destroy(coord_analysis_t **ap)
 {
     coord_analysis_t *a = ap ? *ap : NULL;
     if (!a) return;
-    for (size_t m = 0; m < a->n_models; m++) {
+    for (size_t m = 0; m <= a->n_models; m++) {
         model_an_t *ma = &a->models[m];
         for (size_t s = 0; s < ma->n_strats; s++) {
             free(ma->strats[s].name);
@@ -619,6 +620,11 @@ void coord_analysis_add(coord_analysis_t *a, json_t *rec)
         add_critiques(a, e);
         add_failure(a, (size_t)m, rec, e);
     }
+    json_t *pool = json_object_get(rec, "pool");
+    if (json_is_object(pool)) {
+        add_strategies(a, &a->models[a->n_models], pool);
+        a->pooled++;
+    }
 }
 
 uint64_t coord_analysis_failures_seen(const coord_analysis_t *a)
@@ -885,6 +891,14 @@ void coord_analysis_fill(coord_analysis_t *a, json_t *report)
             json_object_set_new(m, "rounds", rounds_json(a, ma));
             json_object_set_new(m, "flips", flips_json(ma));
         }
+    }
+    if (a->pooled) {
+        json_t *names = json_array();
+        for (size_t k = 0; k < a->n_models; k++)
+            json_array_append_new(names, json_string(a->models[k].name));
+        json_object_set_new(report, "pool",
+                            json_pack("{sosIso}", "models", names, "cases", (json_int_t)a->pooled,
+                                      "strategies", strategies_json(a, &a->models[a->n_models])));
     }
     if (a->n_judges) {
         json_object_set_new(report, "judges", judges_json(a));

@@ -790,14 +790,23 @@ static void strategies_rows(rs_buf_t *b, json_t *m)
     }
 }
 
-static void sec_strategies(rs_buf_t *b, json_t *report, json_t *models)
+/* The pool (every model's candidates ranked together) as one more row group, named POOL_NAME. */
+#define POOL_NAME "all models (pool)"
+
+static void sec_strategies(rs_buf_t *b, json_t *report, json_t *report_models)
 {
     static const char *const cols[] = {"model", "strategy", "grader",     COUNT_COLS,
                                        "#b",    "#c",       "#McNemar p", NULL};
     bars_t bs = {0};
     size_t i, j;
-    json_t *m, *s;
-    if (!any_model_array(models, "strategies", 2)) return;
+    json_t *m, *s, *models = json_copy(report_models);
+    json_t *pool = json_object_get(json_object_get(report, "pool"), "strategies");
+    if (json_is_array(pool))
+        json_array_append_new(models, json_pack("{sssO}", "name", POOL_NAME, "strategies", pool));
+    if (!any_model_array(models, "strategies", 2)) {
+        json_decref(models);
+        return;
+    }
     json_array_foreach(models, i, m) json_array_foreach(json_object_get(m, "strategies"), j, s)
     {
         json_t *g = json_array_get(json_object_get(s, "graders"), 0);
@@ -813,7 +822,11 @@ static void sec_strategies(rs_buf_t *b, json_t *report, json_t *models)
     rs_buf_puts(b, "<section id=\"strategies\">\n<h2>Ranking strategies</h2>\n<p class=\"note\">"
                    "Which candidate each strategy picks, graded by the first grader, with Wilson "
                    "95% intervals. b = cases <code>first</code> got wrong and the strategy right, "
-                   "c = the reverse; p is McNemar's exact test of the two.</p>\n");
+                   "c = the reverse; p is McNemar's exact test of the two.");
+    if (json_is_array(pool))
+        rs_buf_puts(b, " <em>" POOL_NAME "</em> ranks every model's candidates of a case "
+                       "together; its <code>first</code> is the first model's first candidate.");
+    rs_buf_puts(b, "</p>\n");
     svg_chart(b, "chart-strategies", "Accuracy per model and ranking strategy, with 95% intervals",
               &bs);
     table_open(b, "table-strategies", cols);
@@ -821,6 +834,7 @@ static void sec_strategies(rs_buf_t *b, json_t *report, json_t *models)
     table_close(b);
     rs_buf_puts(b, "</section>\n");
     free(bs.v);
+    json_decref(models);
 }
 
 static void flips_row(rs_buf_t *b, json_t *m)

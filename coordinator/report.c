@@ -464,32 +464,41 @@ static int any_model_array(json_t *report, const char *field, size_t min)
     return 0;
 }
 
+static void md_strategy_row(rs_buf_t *b, const char *model, json_t *s)
+{
+    json_t *t = json_object_get(s, "mcnemar_vs_first");
+    rs_buf_printf(b, "| %s | %s | ", model, jstr_or(s, "name", ""));
+    coord_report_md_counts(b, json_array_get(json_object_get(s, "graders"), 0));
+    if (json_is_object(t)) {
+        rs_buf_printf(b, " %lld / %lld | ", (long long)json_integer_value(json_object_get(t, "b")),
+                      (long long)json_integer_value(json_object_get(t, "c")));
+        coord_put_num(b, json_object_get(t, "exact_p"), -3);
+        rs_buf_puts(b, " |\n");
+    } else {
+        rs_buf_puts(b, " \xE2\x80\x94 | \xE2\x80\x94 |\n");
+    }
+}
+
+/* Each model's strategies, then the pool's (every model's candidates together), if any. */
 static void md_strategies(rs_buf_t *b, json_t *report)
 {
     size_t i, j;
-    json_t *m, *s;
-    if (!any_model_array(report, "strategies", 2)) return;
+    json_t *m, *s, *pool = json_object_get(json_object_get(report, "pool"), "strategies");
+    if (!any_model_array(report, "strategies", 2) && json_array_size(pool) < 2) return;
     rs_buf_puts(b, "\n## Ranking strategies\n\n| model | strategy | correct | wrong | error | "
                    "skipped | accuracy [95% CI] | b / c vs first | McNemar p |\n"
                    "|---|---|---:|---:|---:|---:|---|---:|---:|\n");
     json_array_foreach(json_object_get(report, "models"), i, m)
         json_array_foreach(json_object_get(m, "strategies"), j, s)
-    {
-        json_t *t = json_object_get(s, "mcnemar_vs_first");
-        rs_buf_printf(b, "| %s | %s | ", jstr_or(m, "name", ""), jstr_or(s, "name", ""));
-        coord_report_md_counts(b, json_array_get(json_object_get(s, "graders"), 0));
-        if (json_is_object(t)) {
-            rs_buf_printf(b, " %lld / %lld | ",
-                          (long long)json_integer_value(json_object_get(t, "b")),
-                          (long long)json_integer_value(json_object_get(t, "c")));
-            coord_put_num(b, json_object_get(t, "exact_p"), -3);
-            rs_buf_puts(b, " |\n");
-        } else {
-            rs_buf_puts(b, " \xE2\x80\x94 | \xE2\x80\x94 |\n");
-        }
-    }
+            md_strategy_row(b, jstr_or(m, "name", ""), s);
+    json_array_foreach(pool, j, s)
+        md_strategy_row(b, "*pool: all models*", s);
     rs_buf_puts(b, "\nFirst grader. b = cases `first` got wrong and the strategy right, c = the "
-                   "reverse; the p-value is McNemar's exact test.\n");
+                   "reverse; the p-value is McNemar's exact test.");
+    if (pool)
+        rs_buf_puts(b, " The pool ranks every model's candidates of a case together; its `first` "
+                       "is the first model's first candidate.");
+    rs_buf_puts(b, "\n");
 }
 
 static void md_rounds(rs_buf_t *b, json_t *report)

@@ -1434,24 +1434,60 @@ static json_t *candidate_json(const wk_case_t *cs, size_t model, int k, const ca
     return o;
 }
 
-/* The strategies' view of a model's candidates (their generations). */
+/* The strategies' view of a model's candidates (their generations), into out[0 .. n). */
+static void rank_cands(const wk_case_t *cs, size_t model, wk_rank_cand_t *out)
+{
+    const rs_config_t *cfg = cs->ch->cfg;
+    for (size_t k = 0; k < (size_t)cfg->models[model].n; k++) {
+        const cand_t *cd = &cs->runs[model].cands[k];
+        out[k] = (wk_rank_cand_t){.has_output = cd->ans[0].text != NULL,
+                                  .answer = cd->ans[0].extracted, .grades = cd->ans[0].grades,
+                                  .judge_score = NAN, .vec = cd->vec};
+        if (cfg->n_judges && cd->crits[0].started) out[k].judge_score = cd->crits[0].v.score;
+    }
+}
+
 static json_t *strategies_json(const wk_case_t *cs, size_t model)
 {
     const wk_chain_t *ch = cs->ch;
     size_t n = (size_t)ch->cfg->models[model].n;
     wk_rank_cand_t *rc = rs_xcalloc(n, sizeof(*rc));
-    for (size_t k = 0; k < n; k++) {
-        const cand_t *cd = &cs->runs[model].cands[k];
-        rc[k] = (wk_rank_cand_t){.has_output = cd->ans[0].text != NULL,
-                                 .answer = cd->ans[0].extracted, .grades = cd->ans[0].grades,
-                                 .judge_score = ch->cfg->n_judges ? cd->crits[0].v.score : NAN,
-                                 .vec = cd->vec};
-        if (ch->cfg->n_judges && !cd->crits[0].started) rc[k].judge_score = NAN;
-    }
+    rank_cands(cs, model, rc);
     wk_rank_set_t set = {rc, n, ch->cfg->scoring.n_graders, case_dim(cs)};
     json_t *o = wk_rank_json(&set, ch->cfg);
     free(rc);
     return o;
+}
+
+/* The record's "pool" (runs with several models): the strategies over every model's candidates
+ * together, models in config order, each pick named by its model and k. A judge critiques every
+ * candidate, so judges[0]'s scores compare across models; `first` is models[0]'s candidate 0. */
+static json_t *pool_json(const wk_case_t *cs)
+{
+    const rs_config_t *cfg = cs->ch->cfg;
+    size_t total = 0;
+    for (size_t m = 0; m < cfg->n_models; m++) total += (size_t)cfg->models[m].n;
+    wk_rank_cand_t *rc = rs_xcalloc(total, sizeof(*rc));
+    size_t *model_of = rs_xcalloc(total, sizeof(size_t)), at = 0;
+    for (size_t m = 0; m < cfg->n_models; m++) {
+        rank_cands(cs, m, rc + at);
+        for (int64_t k = 0; k < cfg->models[m].n; k++) model_of[at++] = m;
+    }
+    wk_rank_set_t set = {rc, total, cfg->scoring.n_graders, case_dim(cs)};
+    json_t *strats = wk_rank_json(&set, cfg);
+    const char *name;
+    json_t *pick;
+    json_object_foreach(strats, name, pick) {
+        json_t *k = json_object_get(pick, "k");
+        if (!k) continue; /* oracle: no single pick */
+        size_t i = (size_t)json_integer_value(k), first = i;
+        while (first > 0 && model_of[first - 1] == model_of[i]) first--;
+        json_object_set_new(pick, "model", json_string(cfg->models[model_of[i]].name));
+        json_object_set_new(pick, "k", json_integer((json_int_t)(i - first)));
+    }
+    free(model_of);
+    free(rc);
+    return json_pack("{so}", "strategies", strats);
 }
 
 /* One model's part of the record; *failed is set when its first candidate failed. */
@@ -1570,6 +1606,7 @@ static void case_finish(wk_case_t *cs)
     json_t *rec = json_pack("{sIsssososo}", "idx", (json_int_t)cs->c.idx, "id", cs->c.id, "tags",
                             strings_json(cs->c.tags, cs->c.n_tags), "targets",
                             strings_json(cs->c.targets, cs->c.n_targets), "models", models);
+    if (ch->cfg->n_models > 1) json_object_set_new(rec, "pool", pool_json(cs));
     if (ch->remote && cs->emb.n_items) json_object_set_new(rec, "embedding", embedding_json(cs));
     if (cs->spans) {
         close_trace(cs, models);
