@@ -940,7 +940,11 @@ coord_verdicts_t *coord_verdicts_new(const char *run, const char *const *models,
     coord_verdicts_t *v = rs_xcalloc(1, sizeof(*v));
     v->run = rs_xstrdup(run);
     v->grader = rs_xstrdup(grader);
-    v->models = dup_names(models, n_models);
+    /* one more name: the pool's verdicts (records' "pool") are the column group at n_models */
+    v->models = rs_xcalloc(n_models + 2, sizeof(char *));
+    for (size_t m = 0; m < n_models; m++)
+        v->models[m] = rs_xstrdup(models[m]);
+    v->models[n_models] = rs_xstrdup(COORD_POOL_NAME);
     v->n_models = n_models;
     return v;
 }
@@ -953,7 +957,7 @@ void coord_verdicts_destroy(coord_verdicts_t **vp)
         free(v->cols[c].strategy);
         free(v->cols[c].v);
     }
-    free_names(v->models, v->n_models);
+    free_names(v->models, v->n_models + 1);
     free(v->cols);
     free(v->keys);
     free(v->targets);
@@ -1015,6 +1019,15 @@ static int verdicts_model(const coord_verdicts_t *v, const char *name)
     return -1;
 }
 
+/* The verdicts of one model entry's strategies (or the pool's) in row. */
+static void add_verdicts(coord_verdicts_t *v, size_t row, size_t model, json_t *entry)
+{
+    coord_strategy_ref_t s[COORD_MAX_STRATEGIES];
+    size_t n = coord_strategies_of(entry, s, COORD_MAX_STRATEGIES);
+    for (size_t k = 0; k < n; k++)
+        vcol_get(v, model, s[k].name)->v[row] = (uint8_t)coord_strategy_verdict(&s[k], v->grader);
+}
+
 void coord_verdicts_add(coord_verdicts_t *v, json_t *rec)
 {
     verdicts_grow(v);
@@ -1031,12 +1044,10 @@ void coord_verdicts_add(coord_verdicts_t *v, json_t *rec)
     {
         int m = verdicts_model(v, json_string_value(json_object_get(e, "model")));
         if (m < 0) continue;
-        coord_strategy_ref_t s[COORD_MAX_STRATEGIES];
-        size_t n = coord_strategies_of(e, s, COORD_MAX_STRATEGIES);
-        for (size_t k = 0; k < n; k++)
-            vcol_get(v, (size_t)m, s[k].name)->v[row] =
-                (uint8_t)coord_strategy_verdict(&s[k], v->grader);
+        add_verdicts(v, row, (size_t)m, e);
     }
+    json_t *pool = json_object_get(rec, "pool");
+    if (json_is_object(pool)) add_verdicts(v, row, v->n_models, pool);
 }
 
 /* A run's rows sorted by case id key, the first row of each id only. */

@@ -51,6 +51,10 @@ void coord_join_strings(rs_buf_t *b, json_t *arr, const char *sep);
 
 #define COORD_MAX_STRATEGIES 16
 
+/* The model name the candidate pool (every model's candidates of a case ranked together, the
+ * records' "pool") goes by in report.html and in `compare`. */
+#define COORD_POOL_NAME "all models (pool)"
+
 typedef struct coord_strategy_ref {
     const char *name; /* borrowed from the record (or the static "first") */
     json_t *grades;   /* borrowed; NULL when the strategy carries none */

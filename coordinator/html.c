@@ -790,9 +790,6 @@ static void strategies_rows(rs_buf_t *b, json_t *m)
     }
 }
 
-/* The pool (every model's candidates ranked together) as one more row group, named POOL_NAME. */
-#define POOL_NAME "all models (pool)"
-
 static void sec_strategies(rs_buf_t *b, json_t *report, json_t *report_models)
 {
     static const char *const cols[] = {"model", "strategy", "grader",     COUNT_COLS,
@@ -802,7 +799,7 @@ static void sec_strategies(rs_buf_t *b, json_t *report, json_t *report_models)
     json_t *m, *s, *models = json_copy(report_models);
     json_t *pool = json_object_get(json_object_get(report, "pool"), "strategies");
     if (json_is_array(pool))
-        json_array_append_new(models, json_pack("{sssO}", "name", POOL_NAME, "strategies", pool));
+        json_array_append_new(models, json_pack("{sssO}", "name", COORD_POOL_NAME, "strategies", pool));
     if (!any_model_array(models, "strategies", 2)) {
         json_decref(models);
         return;
@@ -824,7 +821,7 @@ static void sec_strategies(rs_buf_t *b, json_t *report, json_t *report_models)
                    "95% intervals. b = cases <code>first</code> got wrong and the strategy right, "
                    "c = the reverse; p is McNemar's exact test of the two.");
     if (json_is_array(pool))
-        rs_buf_puts(b, " <em>" POOL_NAME "</em> ranks every model's candidates of a case "
+        rs_buf_puts(b, " <em>" COORD_POOL_NAME "</em> ranks every model's candidates of a case "
                        "together; its <code>first</code> is the first model's first candidate.");
     rs_buf_puts(b, "</p>\n");
     svg_chart(b, "chart-strategies", "Accuracy per model and ranking strategy, with 95% intervals",

@@ -4,7 +4,8 @@ record's own candidates (first = the first model's candidate 0; judge = the high
 judges[0], ties to the earliest in model-then-k order; majority = the most frequent extracted
 answer, ties to the earliest first occurrence; oracle = any candidate correct), each pick's grades
 are its candidate's, and report.json's pool counts (and McNemar b / c against first) add up from
-the records. report.md and report.html show the pool's rows."""
+the records. report.md and report.html show the pool's rows, and `compare` ranks the pool's strategies."""
+import json
 import math
 import os
 import sys
@@ -97,6 +98,20 @@ def check_records(records):
     return tallies
 
 
+def check_compare(sb, run_dir, rep):
+    """compare ranks the pool's strategies beside the models', with the report's counts."""
+    r = sb.run([rslib.REASONSAVER, "compare", os.path.basename(run_dir), "--out", sb.path("runs"),
+                "--json", "-"], check=0)
+    ranking = json.loads(r.stdout)["ranking"]
+    pooled_rows = {e["strategy"]: e for e in ranking if e["model"] == "all models (pool)"}
+    assert set(pooled_rows) == {"first", "judge", "consensus", "majority", "oracle"}, ranking
+    for s in rep["pool"]["strategies"]:
+        g, e = s["graders"][0], pooled_rows[s["name"]]
+        assert (e["correct"], e["wrong"]) == (g["correct"], g["wrong"]), (s["name"], e, g)
+    assert ranking[0]["model"] == "all models (pool)" and ranking[0]["strategy"] == "oracle", \
+        ranking[0]
+
+
 def main():
     with rslib.Sandbox() as sb:
         sb.run([rslib.REASONSAVER, "datasets", "gen", "arithmetic", "--n", str(CASES), "--seed",
@@ -128,6 +143,7 @@ def main():
         with open(os.path.join(run_dir, "report.html")) as f:
             page = f.read()
         assert page.count('data-model="all models (pool)"') >= 5 * 2, "pool rows missing in html"
+        check_compare(sb, run_dir, rep)
     print("ok: the pool's picks and counts match a recomputation from %d records" % CASES)
 
 
