@@ -33,9 +33,17 @@ typedef struct model_agg {
     json_t *reasons; /* error reason -> count */
 } model_agg_t;
 
+/* The remote embedder's calls (records' "embedding"; docs/CHAINS.md): one per case. */
+typedef struct embed_agg {
+    uint64_t calls, inputs, retries, errors;
+    int64_t input_tokens;
+    json_t *reasons; /* error reason -> count */
+} embed_agg_t;
+
 typedef struct agg {
     const rs_config_t *cfg;
     model_agg_t *models;
+    embed_agg_t embed;
     json_t *tag_index;       /* tag -> integer index into tag_counts */
     uint64_t *tag_counts;    /* [tag][model][grader][kind] */
     size_t n_tags, cap_tags;
@@ -59,6 +67,7 @@ static void agg_init(agg_t *a, const rs_config_t *cfg)
         a->models[m].reasons = json_object();
     }
     a->tag_index = json_object();
+    a->embed.reasons = json_object();
     const char **models = rs_xcalloc(cfg->n_models + 1, sizeof(char *));
     const char **graders = rs_xcalloc(cfg->scoring.n_graders + 1, sizeof(char *));
     for (size_t m = 0; m < cfg->n_models; m++)
@@ -98,6 +107,7 @@ static void agg_cleanup(agg_t *a)
         json_decref(a->models[m].reasons);
     }
     free(a->models);
+    json_decref(a->embed.reasons);
     free(a->tag_counts);
     json_decref(a->tag_index);
     coord_analysis_destroy(&a->an);
@@ -196,6 +206,19 @@ static json_t *load_without_spans(const char *text, json_error_t *jerr)
     return r ? r : json_loads(text, 0, jerr); /* not the last key after all: parse it whole */
 }
 
+static void agg_embedding(embed_agg_t *e, json_t *emb)
+{
+    e->calls++;
+    e->inputs += (uint64_t)json_integer_value(json_object_get(emb, "inputs"));
+    e->input_tokens += json_integer_value(json_object_get(emb, "input_tokens"));
+    e->retries += (uint64_t)json_integer_value(json_object_get(emb, "retries"));
+    const char *reason = json_string_value(json_object_get(emb, "error_type"));
+    if (!reason) return;
+    e->errors++;
+    json_t *n = json_object_get(e->reasons, reason);
+    json_object_set_new(e->reasons, reason, json_integer(json_integer_value(n) + 1));
+}
+
 static int agg_case(uint64_t idx, const char *text, void *arg, rs_err_t *err)
 {
     agg_t *a = arg;
@@ -216,6 +239,8 @@ static int agg_case(uint64_t idx, const char *text, void *arg, rs_err_t *err)
         int m = model_index(a->cfg, json_string_value(json_object_get(e, "model")));
         if (m >= 0) agg_model(a, (size_t)m, e, tags);
     }
+    json_t *emb = json_object_get(r, "embedding");
+    if (json_is_object(emb)) agg_embedding(&a->embed, emb);
     coord_analysis_add(a->an, r);
     json_decref(r);
     if (a->jsonl) fprintf(a->jsonl, "%s\n", text);
@@ -355,7 +380,24 @@ static json_t *report_json(const agg_t *a, const char *run_id, json_t *man)
                      "resources", resources, "reliability", reliability);
 }
 
+/* report.json's "embedder": the remote embedder's usage, when it was called. */
+static json_t *embedder_json(const agg_t *a)
+{
+    const embed_agg_t *e = &a->embed;
+    return json_pack("{sssssIsIsIsIsIsO}", "type", rs_embedder_kind_name(a->cfg->embedder.type),
+                     "model", a->cfg->embedder.model, "calls", (json_int_t)e->calls, "inputs",
+                     (json_int_t)e->inputs, "input_tokens", (json_int_t)e->input_tokens, "retries",
+                     (json_int_t)e->retries, "errors", (json_int_t)e->errors, "errors_by_reason",
+                     e->reasons);
+}
+
 /* ---- Markdown ---- */
+
+static const char *jstr_or(json_t *o, const char *key, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : dflt;
+}
 
 void coord_report_md_counts(rs_buf_t *b, json_t *g)
 {
@@ -409,6 +451,16 @@ static void md_models(rs_buf_t *b, json_t *report)
                       json_number_value(json_object_get(lat, "p50")),
                       json_number_value(json_object_get(lat, "p95")));
     }
+    json_t *e = json_object_get(report, "embedder");
+    if (json_is_object(e))
+        rs_buf_printf(b, "\nEmbedder `%s` (%s): %lld calls, %lld texts, %lld input tokens, "
+                         "%lld retries, %lld failed calls.\n",
+                      jstr_or(e, "model", ""), jstr_or(e, "type", ""),
+                      (long long)json_integer_value(json_object_get(e, "calls")),
+                      (long long)json_integer_value(json_object_get(e, "inputs")),
+                      (long long)json_integer_value(json_object_get(e, "input_tokens")),
+                      (long long)json_integer_value(json_object_get(e, "retries")),
+                      (long long)json_integer_value(json_object_get(e, "errors")));
 }
 
 static void md_tags(rs_buf_t *b, json_t *report)
@@ -444,12 +496,6 @@ static void md_text(rs_buf_t *b, const char *s, size_t max)
         if (strchr("\\`*_[]<>|#", ch)) rs_buf_putc(b, '\\');
         rs_buf_putc(b, (char)ch);
     }
-}
-
-static const char *jstr_or(json_t *o, const char *key, const char *dflt)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : dflt;
 }
 
 /* Whether some model's array field has at least min entries. */
@@ -876,6 +922,7 @@ int coord_report_build(coord_store_t *st, const char *run_id, const rs_config_t 
     }
     free(jsonl_path);
     json_t *report = rc == 0 ? report_json(&a, run_id, manifest) : NULL;
+    if (report && a.embed.calls) json_object_set_new(report, "embedder", embedder_json(&a));
     if (report) coord_analysis_fill(a.an, report);
     agg_cleanup(&a);
     if (!report) return -1;

@@ -27,7 +27,7 @@ embedder: {type: openai, model: emb-test, base_url: "http://127.0.0.1:%(port)d/v
            api_key_env: RS_TEST_EMBED_KEY, timeout_ms: 5000, max_retries: 12,
            retry_base_ms: 10, retry_cap_ms: 100}
 cluster: {workers: 2}
-report: {formats: [json, jsonl]}
+report: {formats: [json, markdown, jsonl]}
 """
 
 
@@ -122,6 +122,12 @@ def main():
         assert calls == CASES, "%d embeddings calls for %d cases (one per case)" % (calls, CASES)
         spans = [s for r in clean for s in r.get("spans", []) if s["name"] == "embed"]
         assert len(spans) == CASES, len(spans)
+        emb = rslib.load_report(clean_dir)["embedder"]
+        assert (emb["calls"], emb["errors"], emb["model"]) == (CASES, 0, "emb-test"), emb
+        assert emb["inputs"] == sum(r["embedding"]["inputs"] for r in clean), emb
+        assert emb["input_tokens"] == sum(r["embedding"]["input_tokens"] for r in clean) > 0, emb
+        with open(os.path.join(clean_dir, "report.md")) as f:
+            assert "Embedder `emb-test` (openai): %d calls" % CASES in f.read()
 
         flaky = Mock(sb, "--embed-dim", str(DIM), "--api-key", KEY, "--rate-500", "0.3", "--quiet")
         flaky_dir, retried = run(sb, "flaky", flaky.port)
@@ -143,6 +149,7 @@ def main():
         rep = rslib.load_report(nokey_dir)
         g = {x["name"]: x for x in rep["models"][0]["graders"]}
         assert g["embed_sim"]["error"] == CASES and g["exact"]["error"] == 0, g
+        assert rep["embedder"]["errors_by_reason"] == {"no_key": CASES}, rep["embedder"]
 
         for d in (clean_dir, flaky_dir, nokey_dir):
             key_nowhere(d)
