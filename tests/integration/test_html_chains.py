@@ -185,18 +185,28 @@ def check_bars(dom, chart, want):
 # ------------------------------------------------------------------ sections
 
 
+def strategy_groups(rep):
+    """The models' strategies, then the candidate pool's (all models together) as one more group,
+    as the page draws them."""
+    groups = [(m["name"], m["strategies"]) for m in rep["models"]]
+    assert "pool" in rep, "a two-model run must report the candidate pool"
+    return groups + [("all models (pool)", rep["pool"]["strategies"])]
+
+
 def check_strategies(dom, rep):
     want = []
-    for m in rep["models"]:
-        for s in m["strategies"]:
+    for name, strategies in strategy_groups(rep):
+        m = {"name": name}
+        for s in strategies:
             g = s["graders"][0]
             want.append((m["name"], s["name"], {"data-model": m["name"], "data-strategy": s["name"],
                                                 "data-grader": g["name"]}, g))
     check_bars(dom, "chart-strategies", want)
     t = "table-strategies"
     rows = 0
-    for m in rep["models"]:
-        for s in m["strategies"]:
+    for name, strategies in strategy_groups(rep):
+        m = {"name": name}
+        for s in strategies:
             for gi, g in enumerate(s["graders"]):
                 key = {"data_model": m["name"], "data_strategy": s["name"],
                        "data_grader": g["name"]}
