@@ -132,7 +132,11 @@ typedef struct rs_verdict_cfg {
 } rs_verdict_cfg_t;
 
 /* A judge critiques every candidate. Its prompt is template with these placeholders filled:
- *   {{question}}  the case's input (what {{input}} is in prompt.template)
+ *   {{question}}  the case's raw input: the dataset's input field as read, what {{input}} is in
+ *                 prompt.template (evals: the non-system messages); the worker falls back to
+ *                 {{prompt}} when a TASK from an older coordinator lacks it
+ *   {{prompt}}    the prompt as the model saw it (prompt.template applied), system messages left
+ *                 out: one message's content, or "<role>: <content>" blocks for a conversation
  *   {{answer}}    the candidate's output
  *   {{rubric}}    the rubric, one principle per line as "- <principle>" (empty without one)
  *   {{reference}} the case's first target when reference is true (else empty)
@@ -157,8 +161,8 @@ typedef struct rs_judge_cfg {
     "answer is correct, or \"Verdict: N\" if it is not."
 
 /* Critique-then-revise: in round r (1..rounds) the candidate's model rewrites its round r-1 answer
- * given judge's critique of it. The prompt fills {{question}}, {{answer}} (the round r-1 output)
- * and {{critique}} (the judge's text). */
+ * given judge's critique of it. The prompt fills {{question}} and {{prompt}} (as for a judge),
+ * {{answer}} (the round r-1 output) and {{critique}} (the judge's text). */
 typedef struct rs_revise_cfg {
     int64_t rounds;   /* 0 (none) .. 10; rounds > 0 needs a judge */
     char *judge;      /* a judges[] name; default judges[0]'s; NULL when there are no judges */

@@ -126,7 +126,30 @@ void rs_case_cleanup(rs_case_t *c)
     free(c->msgs);
     free_strs(c->targets, c->n_targets);
     free_strs(c->tags, c->n_tags);
+    free(c->input);
     memset(c, 0, sizeof(*c));
+}
+
+static int is_system(const rs_chat_msg_t *m)
+{
+    return m->role && strcmp(m->role, "system") == 0;
+}
+
+char *rs_chat_text(const rs_chat_msg_t *msgs, size_t n)
+{
+    size_t shown = 0;
+    for (size_t i = 0; i < n; i++)
+        shown += !is_system(&msgs[i]);
+    rs_buf_t b;
+    rs_buf_init(&b);
+    for (size_t i = 0; i < n; i++) {
+        const rs_chat_msg_t *m = &msgs[i];
+        if (is_system(m)) continue;
+        if (b.len) rs_buf_puts(&b, "\n\n");
+        if (shown > 1) rs_buf_printf(&b, "%s: ", m->role ? m->role : "user");
+        rs_buf_puts(&b, m->content ? m->content : "");
+    }
+    return rs_buf_detach(&b);
 }
 
 /* ---- prompt template ---- */
@@ -336,6 +359,7 @@ static int jsonl_msgs(const parse_ctx_t *px, const json_t *rec, rs_case_t *out, 
     if (!user) return -1;
     if (px->system) add_msg(out, "system", rs_xstrdup(px->system));
     add_msg(out, "user", user);
+    out->input = rs_xstrdup(json_string_value(v));
     return 0;
 }
 
@@ -369,11 +393,19 @@ static int evals_msgs(const parse_ctx_t *px, const json_t *rec, rs_case_t *out, 
     return 0;
 }
 
+/* The evals input as read: no template applies, so it is the prompt without system messages. */
+static int evals_case(const parse_ctx_t *px, const json_t *rec, rs_case_t *out, rs_err_t *err)
+{
+    if (evals_msgs(px, rec, out, err) < 0) return -1;
+    out->input = rs_chat_text(out->msgs, out->n_msgs);
+    return 0;
+}
+
 static int fill_case(const parse_ctx_t *px, const json_t *rec, uint64_t line_no, rs_case_t *out,
                      rs_err_t *err)
 {
     if (!json_is_object(rec)) return rs_err_set(err, "line is not a JSON object");
-    int rc = px->format == RS_FORMAT_EVALS ? evals_msgs(px, rec, out, err)
+    int rc = px->format == RS_FORMAT_EVALS ? evals_case(px, rec, out, err)
                                            : jsonl_msgs(px, rec, out, err);
     if (rc == 0) rc = parse_targets(px, rec, out, err);
     if (rc == 0) rc = parse_id(px, rec, line_no, out, err);

@@ -21,19 +21,29 @@ typedef struct rs_chat_msg {
     char *content;
 } rs_chat_msg_t;
 
-/* One test case, ready for a model: the prompt as chat messages, the accepted targets, the tags. */
+/* One test case, ready for a model: the prompt as chat messages, the accepted targets, the tags,
+ * and the raw input that judges and revisions quote as {{question}}. */
 typedef struct rs_case {
     uint64_t idx;          /* 0-based index among the dataset's valid cases */
     char *id;              /* the id field, or the 1-based line number as text */
-    rs_chat_msg_t *msgs;
+    rs_chat_msg_t *msgs;   /* the rendered prompt (prompt.system, prompt.template applied) */
     size_t n_msgs;
     char **targets;        /* accepted answers (after target_regex); may be empty */
     size_t n_targets;
     char **tags;
     size_t n_tags;
+    /* The input field as read, before prompt.template (evals: its non-system messages as
+     * rs_chat_text renders them). NULL when not known: a TASK carries it only for runs with
+     * judges or revisions, and an older coordinator never sends it. */
+    char *input;
 } rs_case_t;
 
 void rs_case_cleanup(rs_case_t *c);
+
+/* The non-system messages of msgs as one text (heap): the content of the only one, or, for a
+ * conversation, each as "<role>: <content>" separated by a blank line, so a reader can tell who
+ * said what. "" when there is none. A NULL role reads as "user", a NULL content as "". */
+char *rs_chat_text(const rs_chat_msg_t *msgs, size_t n);
 
 typedef struct rs_dataset rs_dataset_t;
 

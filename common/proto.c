@@ -43,7 +43,9 @@ typedef struct field {
     size_t len_off; /* K_JSON, K_STRS, K_JSONS: offset of the size_t length or count */
     int64_t min;    /* K_I64: smallest value accepted */
     const nested_t *nested;
-    int optional;   /* may be absent on the wire (added after version 1 shipped); left zero */
+    /* May be absent on the wire (added after version 1 shipped): decoding leaves it NULL, and
+     * encoding leaves out a NULL one. Only pointer kinds (K_STR, K_JSON) can be optional. */
+    int optional;
 } field_t;
 
 #define MAX_FIELDS 8 /* the most fields any one map has; find_fields relies on it */
@@ -58,6 +60,7 @@ typedef struct field {
 #define F_JSON(k, o, n) {KEY(k), .kind = K_JSON, .off = (o), .len_off = (n)}
 #define F_STRS(k, o, n) {KEY(k), .kind = K_STRS, .off = (o), .len_off = (n)}
 #define F_JSONS(k, o, n) {KEY(k), .kind = K_JSONS, .off = (o), .len_off = (n)}
+#define F_STR_OPT(k, o) {KEY(k), .kind = K_STR, .off = (o), .optional = 1}
 #define F_JSON_OPT(k, o, n) {KEY(k), .kind = K_JSON, .off = (o), .len_off = (n), .optional = 1}
 #define F_NESTED(k, h) {KEY(k), .kind = K_NESTED, .nested = &(h)}
 #define OF(T, m) offsetof(T, m)
@@ -100,6 +103,7 @@ static const field_t CASE_FIELDS[] = {
     F_NESTED("msgs", CASE_MSGS),
     F_STRS("targets", OF(rs_case_t, targets), OF(rs_case_t, n_targets)),
     F_STRS("tags", OF(rs_case_t, tags), OF(rs_case_t, n_tags)),
+    F_STR_OPT("input", OF(rs_case_t, input)),
 };
 
 static const field_t RESULT_FIELDS[] = {
@@ -236,9 +240,27 @@ static void encode_value(msgpack_packer *pk, const field_t *f, const void *base)
     }
 }
 
+/* An optional field left NULL is not written, so a peer that does not know it sees nothing new
+ * and a message without it costs nothing. */
+static bool absent(const field_t *f, const void *base)
+{
+    assert(!f->optional || f->kind == K_STR || f->kind == K_JSON);
+    return f->optional && !*CMEMBER(base, f->off, char *);
+}
+
+/* The number of entries encode_entries writes. */
+static size_t count_present(const field_t *fields, size_t n, const void *base)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += !absent(&fields[i], base);
+    return k;
+}
+
 static void encode_entries(msgpack_packer *pk, const field_t *fields, size_t n, const void *base)
 {
     for (size_t i = 0; i < n; i++) {
+        if (absent(&fields[i], base)) continue;
         pack_text(pk, fields[i].key, fields[i].key_len);
         encode_value(pk, &fields[i], base);
     }
@@ -246,7 +268,7 @@ static void encode_entries(msgpack_packer *pk, const field_t *fields, size_t n, 
 
 static void encode_map(msgpack_packer *pk, const field_t *fields, size_t n, const void *base)
 {
-    msgpack_pack_map(pk, n);
+    msgpack_pack_map(pk, count_present(fields, n, base));
     encode_entries(pk, fields, n, base);
 }
 
@@ -257,7 +279,7 @@ static void encode_msg(rs_buf_t *out, rs_msg_type_t type, const void *body)
     assert(def);
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, buf_write);
-    msgpack_pack_map(&pk, def->n_fields + 2);
+    msgpack_pack_map(&pk, count_present(def->fields, def->n_fields, body) + 2);
     pack_text(&pk, "t", 1);
     pack_cstr(&pk, def->name);
     pack_text(&pk, "v", 1);
@@ -593,7 +615,8 @@ static bool key_is(const msgpack_object *k, const char *name, size_t len)
 
 /* One pass over the map's entries, each compared with the (at most MAX_FIELDS) known keys.
  * Unknown keys are skipped for forward compatibility; a known key twice is an error, since two
- * readers that keep different copies would disagree. Every known key is required. */
+ * readers that keep different copies would disagree. Every known key but an optional one is
+ * required. */
 static int find_fields(dec_t *d, const msgpack_object *o, const field_t *fields, size_t n,
                        const msgpack_object **vals)
 {

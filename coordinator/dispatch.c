@@ -315,6 +315,13 @@ static double prompt_bytes(const rs_case_t *c)
     return (double)b;
 }
 
+/* Only judges and revisions read a case's raw input ({{question}}); without them it would just
+ * double the TASK, so it stays home. */
+static int needs_input(const rs_config_t *cfg)
+{
+    return cfg->n_judges > 0 || cfg->revise.rounds > 0;
+}
+
 static int send_task(coord_dispatch_t *d, coord_worker_t *w, size_t n, rs_err_t *err)
 {
     n = coord_sched_take(d->o.sched, d->take, n);
@@ -323,9 +330,14 @@ static int send_task(coord_dispatch_t *d, coord_worker_t *w, size_t n, rs_err_t 
     t.cases = rs_xcalloc(n, sizeof(rs_case_t));
     int rc = 0;
     double bytes = 0;
-    for (size_t i = 0; i < n && rc == 0; i++)
-        if ((rc = rs_dataset_read(d->o.ds, d->take[i], &t.cases[i], err)) == 0)
-            bytes += prompt_bytes(&t.cases[i]);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if ((rc = rs_dataset_read(d->o.ds, d->take[i], &t.cases[i], err)) != 0) break;
+        bytes += prompt_bytes(&t.cases[i]);
+        if (!needs_input(d->o.cfg)) {
+            free(t.cases[i].input);
+            t.cases[i].input = NULL;
+        }
+    }
     if (rc == 0) {
         coord_pace_charge(d->pace, n, bytes);
         d->avg_prompt_bytes = 0.9 * d->avg_prompt_bytes + 0.1 * bytes / (double)n;

@@ -91,20 +91,12 @@ static int is_system(const rs_chat_msg_t *m)
 
 char *wk_critique_question(const rs_case_t *c)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < c->n_msgs; i++)
-        n += !is_system(&c->msgs[i]);
-    rs_buf_t b;
-    rs_buf_init(&b);
-    for (size_t i = 0; i < c->n_msgs; i++) {
-        const rs_chat_msg_t *m = &c->msgs[i];
-        if (is_system(m)) continue;
-        if (b.len) rs_buf_puts(&b, "\n\n");
-        /* in a conversation the roles tell the judge who said what */
-        if (n > 1) rs_buf_printf(&b, "%s: ", m->role ? m->role : "user");
-        rs_buf_puts(&b, m->content ? m->content : "");
-    }
-    return rs_buf_detach(&b);
+    return c->input ? rs_xstrdup(c->input) : wk_critique_prompt_text(c);
+}
+
+char *wk_critique_prompt_text(const rs_case_t *c)
+{
+    return rs_chat_text(c->msgs, c->n_msgs);
 }
 
 /* "- <principle>" lines; "" without a rubric. Heap. */
@@ -130,15 +122,20 @@ void wk_critique_judge_prompt(const wk_critique_t *cq, size_t j, const rs_case_t
                               const char *answer, wk_prompt_t *out)
 {
     const rs_judge_cfg_t *jc = &cq->cfg->judges[j];
-    char *question = wk_critique_question(c), *rubric = rubric_text(jc->rubric);
+    char *question = wk_critique_question(c), *prompt = wk_critique_prompt_text(c);
+    char *rubric = rubric_text(jc->rubric);
     const char *reference = jc->reference && c->n_targets > 0 ? c->targets[0] : "";
-    const fill_t fills[] = {
-        {"question", question}, {"answer", answer}, {"rubric", rubric}, {"reference", reference}};
+    const fill_t fills[] = {{"question", question},
+                            {"prompt", prompt},
+                            {"answer", answer},
+                            {"rubric", rubric},
+                            {"reference", reference}};
     memset(out, 0, sizeof(*out));
     push_msg(
         out, "user",
         fill_template(jc->template ? jc->template : RS_JUDGE_TEMPLATE, fills, RS_ARRAY_LEN(fills)));
     free(question);
+    free(prompt);
     free(rubric);
 }
 
@@ -146,8 +143,9 @@ void wk_critique_revise_prompt(const wk_critique_t *cq, const rs_case_t *c, cons
                                const char *critique, wk_prompt_t *out)
 {
     const rs_revise_cfg_t *r = &cq->cfg->revise;
-    char *question = wk_critique_question(c);
-    const fill_t fills[] = {{"question", question}, {"answer", answer}, {"critique", critique}};
+    char *question = wk_critique_question(c), *prompt = wk_critique_prompt_text(c);
+    const fill_t fills[] = {
+        {"question", question}, {"prompt", prompt}, {"answer", answer}, {"critique", critique}};
     memset(out, 0, sizeof(*out));
     for (size_t i = 0; i < c->n_msgs; i++)
         if (is_system(&c->msgs[i]))
@@ -156,6 +154,7 @@ void wk_critique_revise_prompt(const wk_critique_t *cq, const rs_case_t *c, cons
         out, "user",
         fill_template(r->template ? r->template : RS_REVISE_TEMPLATE, fills, RS_ARRAY_LEN(fills)));
     free(question);
+    free(prompt);
 }
 
 void wk_critique_verdict(const wk_critique_t *cq, size_t j, const char *text, wk_verdict_t *out)

@@ -3,14 +3,17 @@
  * messages, and a judge's text read into a score by its verdict (common/score.h). No I/O: the
  * chain sends the prompts (worker/chain.c).
  *
- * Rendering: one pass over the template; {{question}}, {{answer}}, {{rubric}}, {{reference}}
- * (judge) and {{question}}, {{answer}}, {{critique}} (revision) are replaced, any other {{...}} is
- * kept as written, and the values put in are never scanned again (an answer that contains
- * "{{reference}}" cannot pull the reference into the prompt). A NULL value is "".
- * - {{question}}: the case's prompt as the model saw it, without system messages: the content of
+ * Rendering: one pass over the template; {{question}}, {{prompt}}, {{answer}}, {{rubric}},
+ * {{reference}} (judge) and {{question}}, {{prompt}}, {{answer}}, {{critique}} (revision) are
+ * replaced, any other {{...}} is kept as written, and the values put in are never scanned again
+ * (an answer that contains "{{reference}}" cannot pull the reference into the prompt). A NULL
+ * value is "".
+ * - {{question}}: the case's raw input (rs_case_t.input: the dataset's input field as read, before
+ *   prompt.template), so a judge sees the question and not the template's instructions. Without
+ *   it (a TASK from an older coordinator) it falls back to {{prompt}}.
+ * - {{prompt}}: the case's prompt as the model saw it, without system messages: the content of
  *   its one non-system message, or, for a conversation, each such message as "<role>: <content>",
- *   separated by a blank line. (The worker gets rendered prompts, not the dataset's raw input
- *   field: with the default prompt.template "{{input}}" the two are the same.)
+ *   separated by a blank line (rs_chat_text).
  * - {{rubric}}: one "- <principle>" line per principle, "" without a rubric.
  * - {{reference}}: the case's first target when the judge has reference: true, else "".
  * A judge prompt is one user message; a revision prompt is the case's own system messages (the
@@ -59,7 +62,8 @@ void wk_critique_revise_prompt(const wk_critique_t *cq, const rs_case_t *c, cons
 /* Reads judge j's text (NULL: the call failed) through its verdict and threshold. */
 void wk_critique_verdict(const wk_critique_t *cq, size_t j, const char *text, wk_verdict_t *out);
 
-/* The case's {{question}} (see above); heap. */
+/* The case's {{question}} and {{prompt}} (see above); heap. */
 char *wk_critique_question(const rs_case_t *c);
+char *wk_critique_prompt_text(const rs_case_t *c);
 
 #endif

@@ -1,7 +1,8 @@
 """reasonsaver-mockllm over real HTTP: the shapes of every endpoint, answers equal to the sim's
 definition (recomputed with tests/integration/simref.py), authentication, fault rates and the
 /stats counters that must match what the client saw, latency served by suspend/resume rather than
-a thread per request, truncated and wrong-content-type replies, hangs, and a clean SIGTERM."""
+a thread per request, truncated and wrong-content-type replies, hangs, the --log-requests log, and
+a clean SIGTERM."""
 import base64
 import http.client
 import json
@@ -488,6 +489,32 @@ def check_options(sb):
         assert opt in r.stdout, opt
 
 
+def check_request_log(sb):
+    """--log-requests: one JSON line per model request (bad ones too), none for other routes."""
+    path = sb.path("requests.jsonl")
+    m = Mock(sb, "--log-requests", path, "--threads", "4", "--quiet")
+    req = chat(messages=[{"role": "user", "content": "a\nb ü"}])
+    assert m.post("/v1/chat/completions", req)[0] == 200
+    assert m.post("/v1/chat/completions", "not json {")[0] == 400
+    assert m.request("GET", "/health")[0] == 200
+    embed = lambda i: m.post("/v1/embeddings", {"model": "e", "input": "x%d" % i})  # noqa: E731
+    threads = [threading.Thread(target=embed, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    m.stop()
+    with open(path) as f:
+        lines = [json.loads(line) for line in f]  # whole lines only, even from 4 threads
+    assert len(lines) == 22, lines
+    assert lines[0] == {"path": "/v1/chat/completions", "body": req}, lines[0]
+    assert lines[1] == {"path": "/v1/chat/completions", "body": "not json {"}, lines[1]
+    inputs = sorted(rec["body"]["input"] for rec in lines[2:])
+    assert inputs == sorted("x%d" % i for i in range(20)), inputs
+    r = sb.run([MOCK, "--log-requests", sb.path("no-such-dir/log.jsonl")], timeout=10)
+    assert r.returncode == 1 and "--log-requests" in r.stderr, (r.returncode, r.stderr)
+
+
 def main():
     if not os.path.exists(MOCK):
         rslib.skip("reasonsaver-mockllm is not built")
@@ -506,7 +533,8 @@ def main():
         check_concurrency(sb)
         check_lognormal(sb)
         check_options(sb)
-    print("ok: mockllm endpoints, sim answers, auth, faults, stats and latency")
+        check_request_log(sb)
+    print("ok: mockllm endpoints, sim answers, auth, faults, stats, latency and the request log")
 
 
 if __name__ == "__main__":

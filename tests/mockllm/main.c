@@ -14,7 +14,7 @@
 #define PROGRAM "reasonsaver-mockllm"
 
 typedef struct cli {
-    const char *bind, *port_file, *api_key, *latency_dist;
+    const char *bind, *port_file, *api_key, *latency_dist, *log_requests;
     int64_t port, threads, seed, embed_dim, retry_after, fault_seed;
     double accuracy, latency_ms, latency_sigma, hang_ms;
     double rate_429, rate_500, rate_hang, rate_truncate, rate_wrong_type;
@@ -55,6 +55,8 @@ static const opt_def_t options[] = {
     {"rate-wrong-type", OPT_DOUBLE, F(rate_wrong_type), "P",
      "probability of a 200 with Content-Type text/html"},
     {"fault-seed", OPT_INT, F(fault_seed), "N", "seed of the fault and latency draws (1)"},
+    {"log-requests", OPT_STRING, F(log_requests), "FILE",
+     "append each model request there as a JSON line"},
     {"quiet", OPT_FLAG, F(quiet), NULL, "log errors only"},
     {"verbose", OPT_FLAG, F(verbose), NULL, "log debug messages, libmicrohttpd's too"},
     {"help", OPT_FLAG, F(help), NULL, "show this help"},
@@ -148,6 +150,7 @@ static int to_server_opts(const cli_t *c, mock_server_opts_t *o, rs_err_t *err)
                    .seed = (uint64_t)c->fault_seed},
         .hang_ms = c->hang_ms,
         .retry_after_s = c->retry_after,
+        .log_requests = c->log_requests,
     };
     o->faults.rate[MOCK_FAULT_429] = c->rate_429;
     o->faults.rate[MOCK_FAULT_500] = c->rate_500;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "reqlog.h"
 #include "stats.h"
 #include "timer.h"
 
@@ -44,6 +45,7 @@ struct mock_server {
     mock_timer_t *timer;
     mock_faults_t faults;
     mock_stats_t stats;
+    mock_reqlog_t *reqlog;       /* --log-requests; NULL without */
     atomic_uint_fast64_t serial; /* reply ids */
     atomic_int stopping;         /* no more parking: shutdown answers everything now */
     atomic_int deciding;         /* handlers between reading `stopping` and parking */
@@ -261,6 +263,7 @@ static void model_route(mock_server_t *s, request_t *r, build_fn build)
 {
     mock_ids_t ids;
     rs_err_t err;
+    if (s->reqlog) mock_reqlog_write(s->reqlog, r->route->path, r->body.data, r->body.len);
     if (!authorize(s, r)) return;
     if (mock_ids_parse(header(r, "X-RS-Model"), header(r, "X-RS-Case"), header(r, "X-RS-Candidate"),
                        header(r, "X-RS-Target"), &ids, &err) < 0) {
@@ -572,6 +575,7 @@ mock_server_t *mock_server_new(const mock_server_opts_t *opts, rs_err_t *err)
     s->api_key = opts->api_key && *opts->api_key ? rs_xstrdup(opts->api_key) : NULL;
     s->o.bind = s->bind;
     s->o.api_key = s->api_key;
+    s->o.log_requests = NULL; /* the path is only needed to open the log */
     s->port = opts->port;
     s->listen_fd = -1;
     mock_stats_init(&s->stats);
@@ -580,6 +584,7 @@ mock_server_t *mock_server_new(const mock_server_opts_t *opts, rs_err_t *err)
     atomic_init(&s->deciding, 0);
     int ipv6 = 0;
     if (check_opts(opts, err) < 0 || mock_faults_init(&s->faults, &opts->faults, err) < 0 ||
+        (opts->log_requests && !(s->reqlog = mock_reqlog_new(opts->log_requests, err))) ||
         !(s->timer = mock_timer_new(wake, err)) ||
         (s->listen_fd = open_listener(s->bind, &s->port, &ipv6, err)) < 0 ||
         start_daemon(s, ipv6, err) < 0) {
@@ -619,6 +624,7 @@ void mock_server_destroy(mock_server_t **sp)
     }
     if (s->listen_fd >= 0) close(s->listen_fd);
     mock_timer_destroy(&s->timer);
+    mock_reqlog_destroy(&s->reqlog);
     free(s->bind);
     free(s->api_key);
     free(s);

@@ -20,8 +20,9 @@ typedef struct mock_server_opts {
     const char *api_key; /* NULL: any key is accepted. Copied; never logged */
     mock_sim_cfg_t sim;
     mock_faults_cfg_t faults;
-    double hang_ms;        /* a hung request's connection is closed after this */
-    int64_t retry_after_s; /* Retry-After of an injected 429 */
+    double hang_ms;           /* a hung request's connection is closed after this */
+    int64_t retry_after_s;    /* Retry-After of an injected 429 */
+    const char *log_requests; /* NULL, or append each model request there (reqlog.h) */
 } mock_server_opts_t;
 
 typedef struct mock_server mock_server_t;

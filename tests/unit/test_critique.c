@@ -1,7 +1,8 @@
 /* test_critique: judge and revision prompts (worker/critique.c, compiled into this test) with and
  * without rubric and reference, custom templates, placeholders that must not expand twice, the
- * {{question}} of conversations, and verdicts read through choices and regex parsers (unparsed
- * texts included) against the judge's threshold. */
+ * {{question}} of conversations, {{question}} as the case's raw input (and its fallback without
+ * one) next to {{prompt}}, and verdicts read through choices and regex parsers (unparsed texts
+ * included) against the judge's threshold. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -154,6 +155,57 @@ static void test_question_of_conversation(void **state)
     free(q);
 }
 
+/* A prompt.template wrapped the input in instructions: {{question}} is the raw input and
+ * {{prompt}} the prompt as the model saw it; without a raw input (an older coordinator) both are
+ * the prompt. */
+static void test_question_is_raw_input(void **state)
+{
+    rs_config_t *cfg =
+        config("judges:\n"
+               "  - {name: j, model: a,\n"
+               "     template: \"Q: {{question}}\\nP: {{prompt}}\\nA: {{answer}}\"}\n"
+               "  - {name: d, model: a}\n"
+               "revise: {rounds: 1, template: \"{{question}} | {{prompt}} | {{answer}} | "
+               "{{critique}}\"}\n");
+    wk_critique_t *cq = critique(cfg);
+    rs_chat_msg_t msgs[] = {{"system", "Be brief."},
+                            {"user", "Solve step by step and end with '#### <answer>'.\n\n2+2?"}};
+    rs_case_t c = {.id = "c1", .msgs = msgs, .n_msgs = 2, .input = "2+2?"};
+    wk_prompt_t p;
+
+    wk_critique_judge_prompt(cq, 0, &c, "#### 4", &p);
+    assert_string_equal(user_text(&p), "Q: 2+2?\nP: Solve step by step and end with '#### "
+                                       "<answer>'.\n\n2+2?\nA: #### 4");
+    assert_int_equal(p.bytes, strlen(user_text(&p)));
+    wk_prompt_cleanup(&p);
+    wk_critique_judge_prompt(cq, 1, &c, "#### 4", &p); /* the default template quotes the input */
+    assert_non_null(strstr(user_text(&p), "Question:\n2+2?\n\nAnswer:\n#### 4\n"));
+    assert_null(strstr(user_text(&p), "step by step"));
+    wk_prompt_cleanup(&p);
+    wk_critique_revise_prompt(cq, &c, "#### 5", "Wrong.", &p);
+    assert_int_equal(p.n_msgs, 2);
+    assert_string_equal(user_text(&p), "2+2? | Solve step by step and end with '#### "
+                                       "<answer>'.\n\n2+2? | #### 5 | Wrong.");
+    wk_prompt_cleanup(&p);
+    char *q = wk_critique_question(&c);
+    assert_string_equal(q, "2+2?");
+    free(q);
+
+    c.input = NULL; /* no raw input: {{question}} falls back to the prompt */
+    wk_critique_judge_prompt(cq, 0, &c, "#### 4", &p);
+    assert_string_equal(user_text(&p), "Q: Solve step by step and end with '#### <answer>'.\n\n2+2?"
+                                       "\nP: Solve step by step and end with '#### "
+                                       "<answer>'.\n\n2+2?\nA: #### 4");
+    wk_prompt_cleanup(&p);
+    c.input = ""; /* an empty input is still the input */
+    wk_critique_revise_prompt(cq, &c, "x", "y", &p);
+    assert_string_equal(user_text(&p), " | Solve step by step and end with '#### "
+                                       "<answer>'.\n\n2+2? | x | y");
+    wk_prompt_cleanup(&p);
+    wk_critique_destroy(&cq);
+    rs_config_destroy(&cfg);
+}
+
 /* ---- revision prompts ---- */
 
 static void test_revise_prompt(void **state)
@@ -245,6 +297,7 @@ int main(void)
         cmocka_unit_test(test_rubric_and_reference),
         cmocka_unit_test(test_custom_template_one_pass),
         cmocka_unit_test(test_question_of_conversation),
+        cmocka_unit_test(test_question_is_raw_input),
         cmocka_unit_test(test_revise_prompt),
         cmocka_unit_test(test_verdicts),
     };

@@ -328,6 +328,7 @@ static void test_evals_format(void **state)
     assert_string_equal(c.msgs[0].role, "system");
     assert_string_equal(c.msgs[1].content, "Capital of France?");
     ASSERT_STRS(c.targets, c.n_targets, "Paris");
+    assert_string_equal(c.input, "Capital of France?"); /* the raw input: no system message */
     rs_case_cleanup(&c);
     read_ok(ds, 1, &c);
     assert_string_equal(c.id, "e2");
@@ -336,11 +337,13 @@ static void test_evals_format(void **state)
     assert_string_equal(c.msgs[2].content, "3+3");
     ASSERT_STRS(c.targets, c.n_targets, "6", "six");
     ASSERT_STRS(c.tags, c.n_tags, "math");
+    assert_string_equal(c.input, "user: 2+2\n\nassistant: 4\n\nuser: 3+3");
     rs_case_cleanup(&c);
     read_ok(ds, 2, &c); /* a plain string input is one user message */
     assert_int_equal(c.n_msgs, 1);
     assert_string_equal(c.msgs[0].role, "user");
     assert_string_equal(c.msgs[0].content, "Say hi");
+    assert_string_equal(c.input, "Say hi");
     rs_case_cleanup(&c);
     rs_dataset_destroy(&ds);
 
@@ -352,6 +355,7 @@ static void test_evals_format(void **state)
     assert_int_equal(c.n_msgs, 3);
     assert_string_equal(c.msgs[0].content, "You are a quiz bot.");
     assert_string_equal(c.msgs[1].content, "Be terse.");
+    assert_string_equal(c.input, "Capital of France?"); /* prompt.system is not the input */
     rs_case_cleanup(&c);
     rs_dataset_destroy(&ds);
 }
@@ -577,6 +581,7 @@ static void assert_case_equal(const rs_case_t *a, const rs_case_t *b)
     }
     assert_strs(a->targets, a->n_targets, (const char *const *)b->targets, b->n_targets);
     assert_strs(a->tags, a->n_tags, (const char *const *)b->tags, b->n_tags);
+    assert_string_equal(a->input, b->input);
 }
 
 static void test_read_matches_sequential_parse(void **state)
@@ -616,6 +621,7 @@ static void test_read_matches_sequential_parse(void **state)
     read_ok(ds, 10, &c); /* case 11 sits on line 13: two blank lines follow every tenth case */
     assert_string_equal(c.id, "13");
     assert_string_equal(c.msgs[1].content, "Q: What is 11 * 3? | {\"k\":[11,true]}");
+    assert_string_equal(c.input, "What is 11 * 3?"); /* the field as read, before the template */
     rs_case_cleanup(&c);
     for (uint64_t i = 500; i-- > 0;) { /* any order works */
         read_ok(ds, i, &c);

@@ -1,6 +1,7 @@
-/* Unit tests for common/proto.c: round trips of every message; every malformed-frame path
- * (truncation at each byte, a wrong type, a missing key, a negative or NUL-holding value at every
- * field, hostile headers); and a fixed-seed mutation fuzz. Meant to run under ASan+UBSan. */
+/* Unit tests for common/proto.c: round trips of every message, optional fields present and
+ * absent; every malformed-frame path (truncation at each byte, a wrong type, a missing key, a
+ * negative or NUL-holding value at every field, hostile headers); and a fixed-seed mutation fuzz.
+ * Meant to run under ASan+UBSan. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -143,7 +144,8 @@ static char *SAMPLE_TAGS[] = {"math", "ünïcode"};
 static rs_case_t sample_case(uint64_t idx, bool empty)
 {
     rs_case_t c = {.idx = idx, .id = empty ? "" : "line-7 ✓"};
-    if (empty) return c;
+    if (empty) return c; /* and no raw input: the optional field is left out */
+    c.input = "Grüße! 世界まで何キロ?";
     c.msgs = SAMPLE_MSGS;
     c.n_msgs = RS_ARRAY_LEN(SAMPLE_MSGS);
     c.targets = SAMPLE_TARGETS;
@@ -179,6 +181,10 @@ static void assert_case_equal(const rs_case_t *a, const rs_case_t *b)
     }
     assert_strs_equal(a->targets, a->n_targets, b->targets, b->n_targets);
     assert_strs_equal(a->tags, a->n_tags, b->tags, b->n_tags);
+    if (a->input)
+        assert_string_equal(a->input, b->input);
+    else
+        assert_null(b->input);
 }
 
 static void assert_task_equal(const rs_task_t *a, const rs_task_t *b)
@@ -352,6 +358,52 @@ static void test_roundtrip_result(void **state)
     round_trip(&m);
 }
 
+static bool has_bytes(const rs_buf_t *b, const char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i + n <= b->len; i++)
+        if (memcmp(b->data + i, s, n) == 0) return true;
+    return false;
+}
+
+/* A case's raw input is optional: left out of the frame when NULL (so an old worker sees the
+ * frame it always saw), kept when set, even empty; old frames without it decode to NULL. */
+static void test_task_input_optional(void **state)
+{
+    rs_case_t cases[] = {sample_case(0, false), sample_case(1, false), sample_case(2, false)};
+    cases[1].input = NULL;
+    cases[2].input = "";
+    rs_task_t t = {1, 2, 3000, cases, 1};
+    rs_buf_t b;
+    rs_msg_t m;
+    rs_buf_init(&b);
+    rs_proto_encode_task(&b, &t);
+    assert_true(has_bytes(&b, "\xa5input\xbfGr")); /* key, then the text as a 31-byte fixstr */
+    decode_ok(b.data, b.len, &m);
+    assert_string_equal(m.u.task.cases[0].input, "Grüße! 世界まで何キロ?");
+    rs_msg_cleanup(&m);
+
+    rs_buf_reset(&b);
+    t.cases = &cases[1];
+    rs_proto_encode_task(&b, &t);
+    assert_false(has_bytes(&b, "input"));
+    assert_true(has_bytes(&b, "\x85\xa3idx")); /* the case map has its 5 required keys only */
+    decode_ok(b.data, b.len, &m);
+    assert_null(m.u.task.cases[0].input);
+    rs_msg_cleanup(&m);
+
+    rs_buf_reset(&b);
+    t.cases = &cases[2];
+    rs_proto_encode_task(&b, &t);
+    decode_ok(b.data, b.len, &m);
+    assert_string_equal(m.u.task.cases[0].input, "");
+    rs_msg_cleanup(&m);
+    rs_buf_cleanup(&b);
+
+    t = (rs_task_t){UINT64_MAX, 7, 30000, cases, RS_ARRAY_LEN(cases)};
+    round_trip(&(rs_msg_t){.type = RS_MSG_TASK, .u.task = t});
+}
+
 /* A RESULT frame whose json and spans[0] are msgpack bin rather than str (key, value per line). */
 static void result_with_bin(rs_buf_t *b, const char *json, size_t len)
 {
@@ -457,13 +509,19 @@ static const char *const VALID_DOCS[] = {
     "{\"t\":\"DRAIN\",\"v\":1}",
     "{\"t\":\"CANCEL\",\"v\":1,\"task_id\":9}",
     "{\"t\":\"TASK\",\"v\":1,\"task_id\":1,\"lease\":2,\"deadline_ms\":3000,\"cases\":["
-    "{\"idx\":0,\"id\":\"a\",\"msgs\":[[\"system\",\"s\"],[\"user\",\"ü\"]],\"targets\":[\"x\"],"
-    "\"tags\":[\"t1\",\"t2\"]},"
+    "{\"idx\":0,\"id\":\"a\",\"msgs\":[[\"system\",\"s\"],[\"user\",\"Q: ü\"]],"
+    "\"targets\":[\"x\"],\"tags\":[\"t1\",\"t2\"],\"input\":\"ü\"},"
     "{\"idx\":1,\"id\":\"b\",\"msgs\":[],\"targets\":[],\"tags\":[]}]}",
     "{\"t\":\"RESULT\",\"v\":1,\"task_id\":1,\"lease\":2,\"cases\":["
     "{\"idx\":0,\"failed\":false,\"json\":\"{}\"},{\"idx\":1,\"failed\":true,\"json\":\"[]\"}],"
-    "\"spans\":[\"{}\",\"{\\\"a\\\":1}\"]}",
+    "\"spans\":[\"{}\",\"{\\\"a\\\":1}\"],\"stats\":\"{}\"}",
 };
+
+/* Keys that may be left out (added after version 1 shipped). */
+static bool is_optional_key(const char *key)
+{
+    return strcmp(key, "input") == 0 || strcmp(key, "stats") == 0;
+}
 
 typedef struct walk {
     json_t *root;
@@ -542,8 +600,11 @@ static void walk_object(walk_t *w, json_t *obj)
     for (i = 0; i < n; i++) {
         char *k = rs_xstrdup(keys[i]);
         json_t *orig = json_incref(json_object_get(obj, k));
-        json_object_del(obj, k); /* every field is required */
-        expect_rejected(w, k);
+        json_object_del(obj, k); /* every field but an optional one is required */
+        if (is_optional_key(k))
+            expect_accepted(w);
+        else
+            expect_rejected(w, k);
         json_object_set(obj, k, orig);
         replace_each(w, obj, k, 0, orig);
         walk_value(w, orig);
@@ -609,6 +670,15 @@ static void test_error_messages(void **state)
         "{\"t\":\"TASK\",\"v\":1,\"task_id\":1,\"lease\":2,\"deadline_ms\":3,\"cases\":"
         "[{\"idx\":0,\"msgs\":[],\"targets\":[],\"tags\":[]}]}",
         "TASK: cases[0].id is required");
+    expect_json_error(
+        "{\"t\":\"TASK\",\"v\":1,\"task_id\":1,\"lease\":2,\"deadline_ms\":3,\"cases\":"
+        "[{\"idx\":0,\"id\":\"a\",\"msgs\":[],\"targets\":[],\"tags\":[],\"input\":7}]}",
+        "TASK: cases[0].input must be a string, not an integer");
+    expect_json_error(
+        "{\"t\":\"TASK\",\"v\":1,\"task_id\":1,\"lease\":2,\"deadline_ms\":3,\"cases\":"
+        "[{\"idx\":0,\"id\":\"a\",\"msgs\":[],\"targets\":[],\"tags\":[],"
+        "\"input\":\"a\\u0000b\"}]}",
+        "TASK: cases[0].input contains a NUL byte");
     expect_json_error("{\"t\":\"TASK\",\"v\":1,\"task_id\":1,\"lease\":2,\"deadline_ms\":0,"
                       "\"cases\":[]}",
                       "TASK: deadline_ms must be at least 1, not 0");
@@ -875,6 +945,7 @@ int main(void)
         cmocka_unit_test(test_type_names),
         cmocka_unit_test(test_roundtrip_small_messages),
         cmocka_unit_test(test_roundtrip_task),
+        cmocka_unit_test(test_task_input_optional),
         cmocka_unit_test(test_roundtrip_result),
         cmocka_unit_test(test_result_json_as_bin),
         cmocka_unit_test(test_max_counts),

@@ -293,8 +293,8 @@ static void test_result_stats_and_spans(void **state)
     assert_int_equal(join(&r, port, "run-1", spec), 4);
     rs_chat_msg_t msgs[1] = {{"user", "What is 6 * 7?"}};
     char *targets[1] = {"42"};
-    rs_case_t cases[2] = {{0, "c-0", msgs, 1, targets, 1, NULL, 0},
-                          {7, "c-7", msgs, 1, targets, 1, NULL, 0}};
+    rs_case_t cases[2] = {{0, "c-0", msgs, 1, targets, 1, NULL, 0, NULL},
+                          {7, "c-7", msgs, 1, targets, 1, NULL, 0, NULL}};
     rs_task_t t = {5, 1, 30000, cases, 2};
     rs_buf_t b;
     rs_buf_init(&b);
