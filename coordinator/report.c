@@ -797,8 +797,11 @@ static rs_config_t *dup_config(const rs_config_t *cfg, rs_err_t *err)
 }
 
 /* A case's prompt: its messages other than system ones, a line each. Heap. */
+/* The case's prompt as the dataset has it: its input field before prompt.template (an evals
+ * case: its non-system messages), so a template shared by every case adds no similarity. */
 static char *case_text(const rs_case_t *c)
 {
+    if (c->input) return rs_xstrdup(c->input);
     rs_buf_t b;
     rs_buf_init(&b);
     for (size_t i = 0; i < c->n_msgs; i++) {
