@@ -156,6 +156,20 @@ static void add_mock_headers(const rs_chat_req_t *r, rs_http_req_t *out)
     add_pct_header(out, "X-RS-Candidate", k);
     if (r->c->n_targets > 0 && r->c->targets[0])
         add_pct_header(out, "X-RS-Target", r->c->targets[0]);
+    const rs_chat_chain_t *ch = r->chain;
+    if (!ch) return;
+    char round[16];
+    snprintf(round, sizeof(round), "%d", ch->round);
+    add_pct_header(out, "X-RS-Stage", ch->stage);
+    add_pct_header(out, "X-RS-Round", round);
+    add_pct_header(out, "X-RS-Truth", ch->truth ? "1" : "0");
+    if (ch->judge) add_pct_header(out, "X-RS-Judge", ch->judge);
+    if (ch->cand_model) add_pct_header(out, "X-RS-Judged-Model", ch->cand_model);
+    if (ch->judge) add_pct_header(out, "X-RS-Self", ch->is_self ? "1" : "0");
+    if (ch->prev_text) {
+        add_pct_header(out, "X-RS-Critique-Correct", ch->critique_said_correct ? "1" : "0");
+        add_pct_header(out, "X-RS-Prev", ch->prev_text);
+    }
 }
 
 static json_t *strlist_json(char *const *s)

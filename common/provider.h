@@ -38,6 +38,19 @@ typedef struct rs_http_req {
 /* Frees everything (wiping header bytes first: they may hold a key) and zeroes the struct. */
 void rs_http_req_cleanup(rs_http_req_t *r);
 
+/* What a critique or a revision request tells reasonsaver-mockllm (models with mock: true only,
+ * as X-RS-* headers), so that it answers as rs_sim_judge / rs_sim_revise would in-process. */
+typedef struct rs_chat_chain {
+    const char *stage;         /* "critique" or "revise" */
+    int round;                 /* critique: the answer judged; revise: the revision written */
+    const char *judge;         /* critique: the judge's name */
+    const char *cand_model;    /* critique: the judged candidate's model */
+    int truth;                 /* critique: the answer judged is correct; revise: the one revised */
+    int is_self;               /* critique: the judge's model wrote the answer */
+    int critique_said_correct; /* revise: the critique behind it judged the answer correct */
+    const char *prev_text;     /* revise: the answer revised */
+} rs_chat_chain_t;
+
 /* A generation request: candidates k .. k+n-1 of case c from model m. */
 typedef struct rs_chat_req {
     const rs_model_cfg_t *model;
@@ -45,6 +58,7 @@ typedef struct rs_chat_req {
     int k;               /* the first candidate's number (X-RS-Candidate for mock models) */
     int n;               /* choices asked of this one request: 1 .. provider->max_choices */
     const char *api_key; /* NULL or "": no key header is sent (local servers) */
+    const rs_chat_chain_t *chain; /* a critique's or revision's step, for mock models; or NULL */
 } rs_chat_req_t;
 
 /* One choice of a response. index is its position among the request's choices (0 .. n-1). */

@@ -767,8 +767,10 @@ static void refuse_call(wk_case_t *cs, const req_t *spec, const char *type, cons
 }
 
 /* A critique or revision over HTTP: one chat request with the rendered prompt in place of the
- * case's messages (the case's id and targets still go along, for mock servers). */
-static void http_call(wk_case_t *cs, const req_t *spec, const wk_prompt_t *p)
+ * case's messages (the case's id and targets, and the step in chain, still go along for mock
+ * servers). */
+static void http_call(wk_case_t *cs, const req_t *spec, const wk_prompt_t *p,
+                      const rs_chat_chain_t *step)
 {
     wk_chain_t *ch = cs->ch;
     size_t cm = call_model(ch, spec->kind, spec->model, spec->judge);
@@ -780,7 +782,7 @@ static void http_call(wk_case_t *cs, const req_t *spec, const wk_prompt_t *p)
     }
     rs_case_t view = {.idx = cs->c.idx, .id = cs->c.id, .msgs = p->msgs, .n_msgs = p->n_msgs,
                       .targets = cs->c.targets, .n_targets = cs->c.n_targets};
-    rs_chat_req_t cr = {m, &view, spec->k, 1, model_key(m)};
+    rs_chat_req_t cr = {m, &view, spec->k, 1, model_key(m), step};
     rs_http_req_t hr;
     rs_err_t err;
     if (ch->prov[cm]->build_chat(&cr, &hr, &err) != 0) {
@@ -817,7 +819,10 @@ static void start_critique(wk_case_t *cs, size_t model, int k, size_t judge, int
         rs_sim_judge(jm, jm->seed, &cs->c, j, &q, &sim);
         sim_call(cs, &spec, &sim);
     } else {
-        http_call(cs, &spec, &p);
+        rs_chat_chain_t step = {.stage = "critique", .round = round, .judge = j->name,
+                                .cand_model = cfg->models[model].name,
+                                .truth = first_correct(a), .is_self = j->model_idx == model};
+        http_call(cs, &spec, &p, &step);
     }
     wk_prompt_cleanup(&p);
 }
@@ -843,7 +848,10 @@ static void start_revise(wk_case_t *cs, size_t model, int k, int round)
         rs_sim_revise(m, m->seed, &cs->c, &q, &sim);
         sim_call(cs, &spec, &sim);
     } else {
-        http_call(cs, &spec, &p);
+        rs_chat_chain_t step = {.stage = "revise", .round = round, .truth = first_correct(prev),
+                                .critique_said_correct = cr->v.judged_correct,
+                                .prev_text = prev->text};
+        http_call(cs, &spec, &p, &step);
     }
     wk_prompt_cleanup(&p);
 }
@@ -885,7 +893,7 @@ static void start_http(wk_case_t *cs, size_t model, int k, int n)
 {
     wk_chain_t *ch = cs->ch;
     const rs_model_cfg_t *m = &ch->cfg->models[model];
-    rs_chat_req_t cr = {m, &cs->c, k, n, model_key(m)};
+    rs_chat_req_t cr = {m, &cs->c, k, n, model_key(m), NULL};
     rs_http_req_t hr;
     rs_err_t err;
     if (ch->prov[model]->build_chat(&cr, &hr, &err) != 0) {

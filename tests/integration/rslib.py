@@ -154,12 +154,13 @@ def assert_same_run(run_dir, clean_dir):
 TIMING_KEYS = {"latency_ms", "spans", "retries", "retry_reasons"}
 
 
-def untimed(obj):
-    """A result record without what depends on timing (latencies, spans, retry counts)."""
+def untimed(obj, drop=TIMING_KEYS):
+    """A result record without what depends on timing (latencies, spans, retry counts), or
+    without the keys in drop wherever they are."""
     if isinstance(obj, dict):
-        return {k: untimed(v) for k, v in obj.items() if k not in TIMING_KEYS}
+        return {k: untimed(v, drop) for k, v in obj.items() if k not in drop}
     if isinstance(obj, list):
-        return [untimed(v) for v in obj]
+        return [untimed(v, drop) for v in obj]
     return obj
 
 

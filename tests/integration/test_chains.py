@@ -3,7 +3,8 @@ model's candidates and the other's), one revision round and graders exact + judg
 whose every record (critiques, revisions, strategies) and report count (strategies, rounds, flips,
 judges) equals an independent computation from docs/SIM.md and common/embed.h
 (tests/integration/simref.py); then a run whose judge speaks HTTP to reasonsaver-mockllm, whose
-"[simulated]" replies hold no verdict: every critique is counted as unparsed, none crashes."""
+critiques and revisions equal simref's too, and whose second judge cannot read the mock's verdicts:
+each is counted as unparsed, none crashes."""
 import os
 import sys
 
@@ -276,14 +277,23 @@ models:
   - {name: gen, provider: sim, model: sim-1, n: 2}
   - {name: judge-http, provider: openai, model: sim-1, base_url: "http://127.0.0.1:%(port)d/v1",
      mock: true, api_key_env: RS_TEST_KEY, max_retries: 2, retry_base_ms: 20, retry_cap_ms: 100}
-judges: [{name: http, model: judge-http}]
-revise: {rounds: 1}
+judges:
+  - {name: http, model: judge-http}
+  # the mock answers "Verdict: Y|N", which this judge's scale cannot read: every verdict unparsed
+  - name: strict
+    model: judge-http
+    verdict: {regex: "Score: *([0-9]+)", max: 10}
+    template: "Q: {{question}}\\nA: {{answer}}\\nRate it 0 to 10 and end with Score: <n>."
+revise: {rounds: 1, judge: http}
 scoring: {graders: [exact, {type: judge}]}
 cluster: {workers: 2, worker_slots: 8}
 """
 
 
 def mock_run(sb, dataset, cases, limit=40):
+    """A judge that speaks HTTP to reasonsaver-mockllm (which answers critiques and revisions from
+    the sim definition, told the step by X-RS-* headers): its verdicts and the revisions they drive
+    equal simref's, for the in-process model's candidates and the HTTP model's own."""
     mock = Mock(sb, "--accuracy", "0.7", "--seed", "1", "--quiet")
     cfg = sb.write("mock.yaml", MOCK_CONFIG % {"dataset": dataset, "limit": limit,
                                                "port": mock.port})
@@ -292,38 +302,40 @@ def mock_run(sb, dataset, cases, limit=40):
     run_dir = rslib.run_dir_from_output(r.stdout, sb.dir)
     results = rslib.read_jsonl(os.path.join(run_dir, "results.jsonl"))
     assert len(results) == limit
+    said = []
     for rec, case in zip(results, cases):
-        gen, http = rec["models"]
-        for m in (gen, http):
+        for m in rec["models"]:
             for c in m["candidates"]:
                 where = (case["id"], m["model"], c["k"])
                 assert c["error"] is None, (where, c["error"])
-                (crit,) = c["critiques"]
-                assert crit["text"].startswith("[simulated]"), (where, crit)
-                assert (crit["parsed"], crit["score"], crit["judged_correct"], crit["error"]) == (
-                    False, None, None, None), (where, crit)
-                assert crit["self"] == (m["model"] == "judge-http"), (where, crit)
-                assert c["grades"]["judge"] == "skipped", (where, c["grades"])
+                text = simref.reply(m["model"], case["id"], c["k"], 1, case["answer"])
+                assert c["output"] == text, (where, c["output"], text)
+                truth = simref.last_answer(text) == case["answer"]
+                is_self = m["model"] == "judge-http"
+                says, want_text = simref.judge("http", m["model"], case["id"], c["k"], 0, 1, truth,
+                                               is_self)
+                crit, strict = c["critiques"]
+                assert (crit["text"], crit["judged_correct"], crit["self"]) == (
+                    want_text, says, is_self), (where, crit, says)
+                assert (strict["parsed"], strict["score"], strict["judged_correct"],
+                        strict["error"]) == (False, None, None, None), (where, strict)
+                assert c["grades"]["judge"] == ("correct" if says else "wrong"), where
+                said.append(says)
+                want = simref.revise(m["model"], case["id"], c["k"], 1, 1, case["answer"], text,
+                                     truth, says)
                 (rev,) = c["revisions"]
-                assert rev["error"] is None, (where, rev)
-        # the sim reviser read the unparsed critique as "not correct"
-        for c in gen["candidates"]:
-            text = simref.reply("gen", case["id"], c["k"], 1, case["answer"])
-            truth = simref.last_answer(text) == case["answer"]
-            want = simref.revise("gen", case["id"], c["k"], 1, 1, case["answer"], text, truth,
-                                 False)
-            assert c["revisions"][0]["output"] == want, (case["id"], c["revisions"][0], want)
-        # the mock answers a revision of candidate k as it answered candidate k
-        hc = http["candidates"][0]
-        assert hc["revisions"][0]["output"] == hc["output"], hc
-    # a generation, 3 critiques and 1 revision per case went over HTTP, none retried (a case the
-    # coordinator handed out again makes its calls again)
+                assert rev["output"] == want, (where, rev["output"], want)
+    assert 0 < sum(said) < len(said), "every verdict the same: %s" % said
+    # per case over HTTP: judge-http's generation, 2 judges x 3 candidates' critiques and
+    # judge-http's revision (gen revises in-process), none retried (a case the coordinator handed
+    # out again makes its calls again)
     st, rep = mock.stats(), rslib.load_report(run_dir)
-    assert limit * 5 <= st["requests"] <= rep["reliability"]["dispatched_cases"] * 5, (st, rep)
+    assert limit * 8 <= st["requests"] <= rep["reliability"]["dispatched_cases"] * 8, (st, rep)
     assert st["by_status"] == {"200": st["requests"]}, st
-    (j,) = rep["judges"]
-    assert j["all"]["unparsed"] == j["all"]["n"] == limit * 3, j["all"]
+    j, strict = rep["judges"]
+    assert j["all"]["unparsed"] == 0 and j["all"]["n"] == limit * 3, j["all"]
     assert j["all"]["errors"] == 0, j["all"]
+    assert strict["all"]["unparsed"] == strict["all"]["n"] == limit * 3, strict["all"]
 
 
 def main():

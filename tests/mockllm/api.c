@@ -360,12 +360,54 @@ fail:
     return -1;
 }
 
+static int flag_value(const char *name, const char *raw, int *out, rs_err_t *err)
+{
+    *out = 0;
+    if (!raw) return 0;
+    if (strcmp(raw, "0") != 0 && strcmp(raw, "1") != 0)
+        return rs_err_set(err, "%s: must be 0 or 1", name);
+    *out = raw[0] == '1';
+    return 0;
+}
+
+int mock_chain_parse(const mock_chain_headers_t *h, mock_ids_t *ids, rs_err_t *err)
+{
+    if (!h->stage) return 0;
+    char *round = NULL;
+    int rc = header_value("X-RS-Stage", h->stage, &ids->stage, err);
+    if (rc == 0) rc = header_value("X-RS-Round", h->round, &round, err);
+    if (rc == 0) rc = header_value("X-RS-Judge", h->judge, &ids->judge, err);
+    if (rc == 0) rc = header_value("X-RS-Judged-Model", h->judged_model, &ids->judged_model, err);
+    if (rc == 0) rc = header_value("X-RS-Prev", h->prev, &ids->prev, err);
+    if (rc == 0) rc = flag_value("X-RS-Truth", h->truth, &ids->truth, err);
+    if (rc == 0) rc = flag_value("X-RS-Self", h->is_self, &ids->is_self, err);
+    if (rc == 0)
+        rc = flag_value("X-RS-Critique-Correct", h->critique_said_correct,
+                        &ids->critique_said_correct, err);
+    if (rc == 0 && (!round || rs_parse_i64(round, &ids->round) < 0 || ids->round < 0 ||
+                    ids->round > INT32_MAX))
+        rc = rs_err_set(err, "X-RS-Round: must be a non-negative integer");
+    int critique = rc == 0 && strcmp(ids->stage, "critique") == 0;
+    if (rc == 0 && critique && (!ids->judge || !ids->judged_model))
+        rc = rs_err_set(err, "X-RS-Stage critique needs X-RS-Judge and X-RS-Judged-Model");
+    if (rc == 0 && !critique && strcmp(ids->stage, "revise") != 0)
+        rc = rs_err_set(err, "X-RS-Stage: must be critique or revise");
+    if (rc == 0 && !critique && !ids->prev)
+        rc = rs_err_set(err, "X-RS-Stage revise needs X-RS-Prev");
+    free(round);
+    return rc;
+}
+
 void mock_ids_cleanup(mock_ids_t *ids)
 {
     if (!ids) return;
     free(ids->model);
     free(ids->case_id);
     free(ids->target);
+    free(ids->stage);
+    free(ids->judge);
+    free(ids->judged_model);
+    free(ids->prev);
     memset(ids, 0, sizeof(*ids));
 }
 
@@ -405,8 +447,43 @@ static void sim_inputs(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req, co
                           .model = (char *)label,
                           .n = 1,
                           .accuracy = cfg->accuracy,
+                          .judge_accuracy = cfg->judge_accuracy,
+                          .self_bias = cfg->self_bias,
+                          .fix_rate = cfg->fix_rate,
+                          .break_rate = cfg->break_rate,
                           .error_rate = 0, /* faults are the mock's, not the sim's */
                           .latency_ms = 0};
+}
+
+/* Bytes of every message's content: what the in-process sim counts a critique's or revision's
+ * prompt by (its input tokens). */
+static size_t content_bytes(const mock_chat_req_t *req)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < req->n_msgs; i++)
+        n += req->msgs[i].content ? strlen(req->msgs[i].content) : 0;
+    return n;
+}
+
+/* A critique (rs_sim_judge, answered in the default "Verdict: Y|N" form) or a revision
+ * (rs_sim_revise) of candidate k, as the worker's in-process sim would make it. */
+static void chain_reply(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req,
+                        const mock_ids_t *ids, const rs_case_t *c, const rs_model_cfg_t *m, int k,
+                        rs_sim_reply_t *out)
+{
+    if (strcmp(ids->stage, "critique") == 0) {
+        rs_judge_cfg_t j = {.name = ids->judge};
+        rs_sim_judge_req_t q = {.cand_model = ids->judged_model, .k = k, .round = (int)ids->round,
+                                .cand_correct = ids->truth, .is_self = ids->is_self,
+                                .prompt_bytes = content_bytes(req)};
+        rs_sim_judge(m, cfg->seed, c, &j, &q, out);
+        return;
+    }
+    rs_sim_revise_req_t q = {.k = k, .round = (int)ids->round, .prev_text = ids->prev,
+                             .prev_correct = ids->truth,
+                             .critique_said_correct = ids->critique_said_correct,
+                             .prompt_bytes = content_bytes(req)};
+    rs_sim_revise(m, cfg->seed, c, &q, out);
 }
 
 /* Replies for candidates ids->candidate .. ids->candidate + n - 1 into out[n]. */
@@ -417,8 +494,13 @@ static void sim_replies(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req,
     rs_model_cfg_t m;
     char idbuf[17], *target = NULL;
     sim_inputs(cfg, req, ids, &c, &m, idbuf, &target);
-    for (int64_t i = 0; i < n; i++)
-        rs_sim_generate(&m, cfg->seed, &c, (int)(ids->candidate + i), &out[i]);
+    for (int64_t i = 0; i < n; i++) {
+        int k = (int)(ids->candidate + i);
+        if (ids->stage)
+            chain_reply(cfg, req, ids, &c, &m, k, &out[i]);
+        else
+            rs_sim_generate(&m, cfg->seed, &c, k, &out[i]);
+    }
 }
 
 /* The JSON text of root (stolen), or NULL when root is NULL (a string that is not UTF-8). */

@@ -22,16 +22,34 @@ typedef struct mock_sim_cfg {
     double accuracy; /* --accuracy: probability of a correct answer */
     int64_t seed;    /* --seed: the sim's seed */
     int embed_dim;   /* --embed-dim: embedding length unless a request asks for `dimensions` */
+    double judge_accuracy, self_bias; /* as a judge (rs_sim_judge; docs/SIM.md) */
+    double fix_rate, break_rate;      /* as a reviser (rs_sim_revise) */
 } mock_sim_cfg_t;
 
 /* A case's identity from the X-RS-* headers a reasonsaver worker sends, percent-decoded.
- * NULL when the header is absent; candidate is 0 without X-RS-Candidate. */
+ * NULL when the header is absent; candidate is 0 without X-RS-Candidate. A critique or a revision
+ * also says its step (rs_chat_chain_t in common/provider.h): stage "critique" or "revise", and
+ * what rs_sim_judge / rs_sim_revise need; stage NULL for a generation. */
 typedef struct mock_ids {
     char *model;
     char *case_id;
     char *target;
     int64_t candidate;
+    char *stage;        /* X-RS-Stage */
+    int64_t round;      /* X-RS-Round */
+    char *judge;        /* X-RS-Judge */
+    char *judged_model; /* X-RS-Judged-Model */
+    int truth;          /* X-RS-Truth */
+    int is_self;        /* X-RS-Self */
+    int critique_said_correct; /* X-RS-Critique-Correct */
+    char *prev;         /* X-RS-Prev */
 } mock_ids_t;
+
+/* The chain headers of a request (header value or NULL each), in mock_ids_t's order. */
+typedef struct mock_chain_headers {
+    const char *stage, *round, *judge, *judged_model, *truth, *is_self, *critique_said_correct,
+        *prev;
+} mock_chain_headers_t;
 
 /* A chat request of either API. For Anthropic the `system` prompt is msgs[0] with role "system",
  * so the case id and the token count cover it exactly as they would in the in-process sim. */
@@ -71,6 +89,10 @@ char *mock_pct_decode(const char *in);
 int mock_ids_parse(const char *model, const char *case_id, const char *candidate,
                    const char *target, mock_ids_t *out, rs_err_t *err);
 void mock_ids_cleanup(mock_ids_t *ids);
+/* Adds the chain headers to ids (parsed by mock_ids_parse). Without X-RS-Stage there is nothing
+ * to add; with it, stage must be "critique" (with X-RS-Judge and X-RS-Judged-Model) or "revise"
+ * (with X-RS-Prev), round a non-negative integer and the flags "0" or "1". 0, or -1 with err. */
+int mock_chain_parse(const mock_chain_headers_t *h, mock_ids_t *ids, rs_err_t *err);
 
 /* The case id of a request without X-RS-Case: 16 lowercase hex digits of XXH64 (seed 0) over the
  * message contents concatenated in order. */

@@ -17,6 +17,7 @@ typedef struct cli {
     const char *bind, *port_file, *api_key, *latency_dist, *log_requests;
     int64_t port, threads, seed, embed_dim, retry_after, fault_seed;
     double accuracy, latency_ms, latency_sigma, hang_ms;
+    double judge_accuracy, self_bias, fix_rate, break_rate;
     double rate_429, rate_500, rate_hang, rate_truncate, rate_wrong_type;
     int quiet, verbose, help;
 } cli_t;
@@ -42,6 +43,12 @@ static const opt_def_t options[] = {
      "require this key (default: env MOCKLLM_API_KEY; unset = any key)"},
     {"accuracy", OPT_DOUBLE, F(accuracy), "P", "sim: probability of a correct answer (0.7)"},
     {"seed", OPT_INT, F(seed), "N", "sim: seed of every answer (default 1)"},
+    {"judge-accuracy", OPT_DOUBLE, F(judge_accuracy), "P",
+     "sim judge: probability its verdict agrees with the truth (0.8)"},
+    {"self-bias", OPT_DOUBLE, F(self_bias), "P",
+     "sim judge: P(says correct) of its own wrong answer (0.2)"},
+    {"fix-rate", OPT_DOUBLE, F(fix_rate), "P", "sim reviser: P(wrong -> right) (0.3)"},
+    {"break-rate", OPT_DOUBLE, F(break_rate), "P", "sim reviser: P(right -> wrong) (0.05)"},
     {"embed-dim", OPT_INT, F(embed_dim), "N", "embedding length (default 64)"},
     {"latency-ms", OPT_DOUBLE, F(latency_ms), "MS", "median latency of a reply (default 0)"},
     {"latency-dist", OPT_STRING, F(latency_dist), "D", "fixed | lognormal (default fixed)"},
@@ -135,6 +142,15 @@ static int to_server_opts(const cli_t *c, mock_server_opts_t *o, rs_err_t *err)
     if (c->threads < 1 || c->threads > 256) return rs_err_set(err, "--threads: must be 1 to 256");
     if (c->embed_dim < 1 || c->embed_dim > MOCK_MAX_EMBED_DIM)
         return rs_err_set(err, "--embed-dim: must be 1 to %d", MOCK_MAX_EMBED_DIM);
+    const struct {
+        const char *name;
+        double v;
+    } probs[] = {{"accuracy", c->accuracy},   {"judge-accuracy", c->judge_accuracy},
+                 {"self-bias", c->self_bias}, {"fix-rate", c->fix_rate},
+                 {"break-rate", c->break_rate}};
+    for (size_t i = 0; i < sizeof(probs) / sizeof(probs[0]); i++)
+        if (!(probs[i].v >= 0 && probs[i].v <= 1))
+            return rs_err_set(err, "--%s: must be 0 to 1", probs[i].name);
     int lognormal = strcmp(c->latency_dist, "lognormal") == 0;
     if (!lognormal && strcmp(c->latency_dist, "fixed") != 0)
         return rs_err_set(err, "--latency-dist: must be fixed or lognormal");
@@ -143,7 +159,13 @@ static int to_server_opts(const cli_t *c, mock_server_opts_t *o, rs_err_t *err)
         .port = (int)c->port,
         .threads = (int)c->threads,
         .api_key = c->api_key,
-        .sim = {.accuracy = c->accuracy, .seed = c->seed, .embed_dim = (int)c->embed_dim},
+        .sim = {.accuracy = c->accuracy,
+                .seed = c->seed,
+                .embed_dim = (int)c->embed_dim,
+                .judge_accuracy = c->judge_accuracy,
+                .self_bias = c->self_bias,
+                .fix_rate = c->fix_rate,
+                .break_rate = c->break_rate},
         .faults = {.latency_ms = c->latency_ms,
                    .dist = lognormal ? MOCK_LATENCY_LOGNORMAL : MOCK_LATENCY_FIXED,
                    .sigma = c->latency_sigma,
@@ -243,6 +265,10 @@ int main(int argc, char **argv)
                .retry_after = 1,
                .fault_seed = 1,
                .accuracy = 0.7,
+               .judge_accuracy = 0.8,
+               .self_bias = 0.2,
+               .fix_rate = 0.3,
+               .break_rate = 0.05,
                .latency_sigma = 0.5,
                .hang_ms = 30000};
     rs_err_t err;

@@ -270,6 +270,15 @@ static void model_route(mock_server_t *s, request_t *r, build_fn build)
         set_error(r, 400, err.msg);
         return;
     }
+    mock_chain_headers_t chain = {header(r, "X-RS-Stage"), header(r, "X-RS-Round"),
+                                  header(r, "X-RS-Judge"), header(r, "X-RS-Judged-Model"),
+                                  header(r, "X-RS-Truth"), header(r, "X-RS-Self"),
+                                  header(r, "X-RS-Critique-Correct"), header(r, "X-RS-Prev")};
+    if (mock_chain_parse(&chain, &ids, &err) < 0) {
+        mock_ids_cleanup(&ids);
+        set_error(r, 400, err.msg);
+        return;
+    }
     int rc = build(s, r, &ids, &err);
     mock_ids_cleanup(&ids);
     if (rc < 0) {

@@ -221,6 +221,50 @@ static void test_ids_parse(void **state)
     assert_err_mentions(&err, "X-RS-Target");
 }
 
+static void test_chain_parse(void **state)
+{
+    (void)state;
+    mock_ids_t ids = {0};
+    rs_err_t err;
+    mock_chain_headers_t none = {0};
+    assert_int_equal(mock_chain_parse(&none, &ids, &err), 0); /* a generation */
+    assert_null(ids.stage);
+    mock_chain_headers_t crit = {"critique", "0", "by%20strong", "weak", "1", "1", NULL, NULL};
+    assert_int_equal(mock_chain_parse(&crit, &ids, &err), 0);
+    assert_string_equal(ids.stage, "critique");
+    assert_string_equal(ids.judge, "by strong");
+    assert_string_equal(ids.judged_model, "weak");
+    assert_int_equal(ids.round, 0);
+    assert_int_equal(ids.truth, 1);
+    assert_int_equal(ids.is_self, 1);
+    mock_ids_cleanup(&ids);
+    mock_chain_headers_t rev = {"revise", "2", NULL, NULL, "0", NULL, "1", "%5Bsim%5D%20%23%23%23%23%2018"};
+    assert_int_equal(mock_chain_parse(&rev, &ids, &err), 0);
+    assert_int_equal(ids.round, 2);
+    assert_int_equal(ids.critique_said_correct, 1);
+    assert_string_equal(ids.prev, "[sim] #### 18");
+    mock_ids_cleanup(&ids);
+    static const struct {
+        mock_chain_headers_t h;
+        const char *names;
+    } bad[] = {
+        {{"critique", "0", NULL, "weak", "1", "0", NULL, NULL}, "X-RS-Judge"},
+        {{"revise", "1", NULL, NULL, "1", NULL, "0", NULL}, "X-RS-Prev"},
+        {{"judge", "1", "j", "m", "1", "0", NULL, NULL}, "X-RS-Stage"},
+        {{"critique", "-1", "j", "m", "1", "0", NULL, NULL}, "X-RS-Round"},
+        {{"critique", NULL, "j", "m", "1", "0", NULL, NULL}, "X-RS-Round"},
+        {{"critique", "0", "j", "m", "yes", "0", NULL, NULL}, "X-RS-Truth"},
+        {{"revise", "1", NULL, NULL, "1", NULL, "2", "x"}, "X-RS-Critique-Correct"},
+        {{"critique", "0", "%FF", "m", "1", "0", NULL, NULL}, "X-RS-Judge"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&ids, 0, sizeof(ids));
+        assert_int_equal(mock_chain_parse(&bad[i].h, &ids, &err), -1);
+        assert_err_mentions(&err, bad[i].names);
+        mock_ids_cleanup(&ids);
+    }
+}
+
 static void test_case_id(void **state)
 {
     (void)state;
@@ -467,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_embed_parse),
         cmocka_unit_test(test_pct_decode),
         cmocka_unit_test(test_ids_parse),
+        cmocka_unit_test(test_chain_parse),
         cmocka_unit_test(test_case_id),
         cmocka_unit_test(test_chat_reply_with_ids),
         cmocka_unit_test(test_chat_reply_without_ids),

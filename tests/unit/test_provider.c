@@ -82,7 +82,7 @@ static void build(const char *provider, rs_model_cfg_t *m, int k, int n, const c
 {
     test_case_t t;
     make_case(&t);
-    rs_chat_req_t req = {m, &t.c, k, n, key};
+    rs_chat_req_t req = {m, &t.c, k, n, key, NULL};
     rs_err_t err;
     const rs_provider_t *p = rs_provider_find(provider);
     assert_non_null(p);
@@ -208,7 +208,7 @@ static void test_key_with_line_break(void **state)
     rs_model_cfg_t m = model("openai");
     test_case_t t;
     make_case(&t);
-    rs_chat_req_t req = {&m, &t.c, 0, 1, "sk-abc\r\nX-Evil: 1"};
+    rs_chat_req_t req = {&m, &t.c, 0, 1, "sk-abc\r\nX-Evil: 1", NULL};
     rs_http_req_t r;
     rs_err_t err;
     assert_int_equal(rs_provider_find("openai")->build_chat(&req, &r, &err), -1);
@@ -239,7 +239,7 @@ static void test_invalid_utf8_prompt(void **state)
     test_case_t t;
     make_case(&t);
     t.msgs[1].content = "bad \xff byte";
-    rs_chat_req_t req = {&m, &t.c, 0, 1, KEY};
+    rs_chat_req_t req = {&m, &t.c, 0, 1, KEY, NULL};
     rs_http_req_t r;
     rs_err_t err;
     assert_int_equal(rs_provider_find("openai")->build_chat(&req, &r, &err), -1);
@@ -293,7 +293,7 @@ static void test_anthropic_no_system_top_p(void **state)
     make_case(&t);
     t.c.msgs = &t.msgs[1];
     t.c.n_msgs = 1;
-    rs_chat_req_t req = {&m, &t.c, 0, 1, KEY};
+    rs_chat_req_t req = {&m, &t.c, 0, 1, KEY, NULL};
     rs_http_req_t r;
     rs_err_t err;
     assert_int_equal(rs_provider_find("anthropic")->build_chat(&req, &r, &err), 0);
