@@ -757,8 +757,8 @@ static char *markdown(json_t *report)
     json_t *rel = json_object_get(report, "reliability");
     if (json_integer_value(json_object_get(rel, "resumes")) ||
         json_integer_value(json_object_get(rel, "redone_cases")))
-        rs_buf_printf(&b, "- resumed %lld time(s); %lld case(s) were sent to a model again after a "
-                          "crash or an expired lease\n\n",
+        rs_buf_printf(&b, "- resumed %lld time(s); %lld case(s) were handed to a worker again after "
+                          "a crash or an expired lease\n\n",
                       (long long)json_integer_value(json_object_get(rel, "resumes")),
                       (long long)json_integer_value(json_object_get(rel, "redone_cases")));
     if (json_is_string(json_object_get(rel, "forced")))
