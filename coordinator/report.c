@@ -966,25 +966,30 @@ static void acc_text(json_t *g, char *out, size_t n)
              100 * json_number_value(json_array_get(ci, 1)));
 }
 
-/* The strategies' first-grader accuracy, when a model has more than `first`. */
+static void print_strategy(FILE *f, const char *model, json_t *s)
+{
+    json_t *g = json_array_get(json_object_get(s, "graders"), 0);
+    json_t *p = json_object_get(json_object_get(s, "mcnemar_vs_first"), "exact_p");
+    char accs[64];
+    acc_text(g, accs, sizeof(accs));
+    fprintf(f, "%-20s %-12s %-24s ", model, jstr_or(s, "name", ""), accs);
+    if (json_is_number(p)) fprintf(f, "%.4g\n", json_number_value(p));
+    else fprintf(f, "-\n");
+}
+
+/* The strategies' first-grader accuracy, when a model (or the pool) has more than `first`. */
 static void print_strategies(FILE *f, json_t *report)
 {
     size_t i, j;
-    json_t *m, *s;
-    if (!any_model_array(report, "strategies", 2)) return;
+    json_t *m, *s, *pool = json_object_get(json_object_get(report, "pool"), "strategies");
+    if (!any_model_array(report, "strategies", 2) && json_array_size(pool) < 2) return;
     fprintf(f, "\n%-20s %-12s %-24s %s\n", "model", "strategy", "accuracy [95% CI]",
             "McNemar p vs first");
     json_array_foreach(json_object_get(report, "models"), i, m)
         json_array_foreach(json_object_get(m, "strategies"), j, s)
-    {
-        json_t *g = json_array_get(json_object_get(s, "graders"), 0);
-        json_t *p = json_object_get(json_object_get(s, "mcnemar_vs_first"), "exact_p");
-        char accs[64];
-        acc_text(g, accs, sizeof(accs));
-        fprintf(f, "%-20s %-12s %-24s ", jstr_or(m, "name", ""), jstr_or(s, "name", ""), accs);
-        if (json_is_number(p)) fprintf(f, "%.4g\n", json_number_value(p));
-        else fprintf(f, "-\n");
-    }
+            print_strategy(f, jstr_or(m, "name", ""), s);
+    json_array_foreach(pool, j, s)
+        print_strategy(f, COORD_POOL_NAME, s);
 }
 
 void coord_report_print_summary(FILE *f, json_t *report)

@@ -274,6 +274,16 @@ static void test_example_configs(void **state)
     assert_true(p[0] == '/' && ends_with(p, "shared/data/gsm8k/test.jsonl"));
     free(p);
     rs_config_destroy(&c);
+
+    c = rs_config_load(RS_SOURCE_DIR "/configs/self-critique.yaml", NULL, 0, &err);
+    if (!c) fail_msg("%s", err.msg);
+    assert_int_equal(c->n_judges, 2);
+    assert_int_equal(c->revise.rounds, 1);
+    assert_int_equal(c->revise.judge_idx, 0);
+    assert_int_equal(c->models[1].n, 4);
+    assert_true(c->ranking.use[RS_STRATEGY_CONSENSUS] && c->ranking.use[RS_STRATEGY_ORACLE]);
+    assert_int_equal(c->scoring.graders[1].kind, RS_GRADE_JUDGE);
+    rs_config_destroy(&c);
 }
 
 static void test_unknown_key_suggestion(void **state)
