@@ -1,5 +1,6 @@
-/* vecset: operations over a set of n embeddings: the medoid (the `consensus` ranking strategy),
- * k-means clustering (failure clusters in the report) and near-duplicate pairs (dataset checks).
+/* vecset: operations over a set of n embeddings that need OpenBLAS: k-means clustering (failure
+ * clusters in the report) and near-duplicate pairs (dataset checks). The medoid (the `consensus`
+ * ranking strategy) is common/medoid.h, which the worker uses without OpenBLAS.
  *
  * A set is n vectors of dim floats, row-major: vector i is v[i * dim .. i * dim + dim - 1]. The
  * vectors must be unit length or all zeros, as every rs_embedder produces (rs_l2_normalize the
@@ -13,16 +14,6 @@
 #include <stdint.h>
 
 #define RS_VECSET_NONE SIZE_MAX
-
-/* ---- medoid ---- */
-
-/* The index of the vector with the highest total similarity to the others (sum over j != i of
- * dot(v_i, v_j)), computed as dot(v_i, S) - dot(v_i, v_i) with S the sum of all vectors: O(n dim).
- * Ties go to the lowest index, where totals within 1e-6 (1 + |best|) of the best count as tied
- * (float inputs make smaller differences meaningless, and symmetric sets must not be decided by
- * rounding). n == 1 gives 0; n == 0 gives RS_VECSET_NONE. When totals is not NULL it receives the
- * n totals (a candidate's consensus score is total / (n - 1), its mean similarity). */
-size_t rs_vecset_medoid(const float *v, size_t n, size_t dim, double *totals);
 
 /* ---- k-means ---- */
 

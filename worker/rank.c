@@ -8,7 +8,7 @@
 
 #include "score.h"
 #include "util.h"
-#include "vecset.h"
+#include "medoid.h"
 
 const char *wk_grade_name(unsigned char g)
 {
@@ -36,8 +36,8 @@ size_t wk_rank_consensus(const wk_rank_set_t *s)
         memcpy(v + m * s->dim, s->cands[k].vec, s->dim * sizeof(float));
         of[m++] = k;
     }
-    size_t i = m ? rs_vecset_medoid(v, m, s->dim, NULL) : RS_VECSET_NONE;
-    size_t pick = i == RS_VECSET_NONE ? 0 : of[i];
+    size_t i = m ? rs_medoid(v, m, s->dim, NULL) : RS_MEDOID_NONE;
+    size_t pick = i == RS_MEDOID_NONE ? 0 : of[i];
     free(v);
     free(of);
     return pick;

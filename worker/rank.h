@@ -40,7 +40,7 @@ typedef struct wk_rank_set {
  * number at all it is candidate 0. */
 size_t wk_rank_judge(const wk_rank_set_t *s);
 
-/* consensus: rs_vecset_medoid over the candidates that have an output (and a vec), mapped back to
+/* consensus: rs_medoid over the candidates that have an output (and a vec), mapped back to
  * their k; one such candidate is itself the pick; none at all gives candidate 0. */
 size_t wk_rank_consensus(const wk_rank_set_t *s);
 

@@ -77,7 +77,7 @@ static void test_consensus_medoid(void **state)
         c[k].vec = v[k];
     }
     wk_rank_set_t s = set_of(c, 4);
-    size_t want = rs_vecset_medoid(&v[0][0], 4, DIM, NULL);
+    size_t want = rs_medoid(&v[0][0], 4, DIM, NULL);
     assert_int_not_equal(want, 1); /* the outlier is never the medoid */
     assert_int_equal(wk_rank_consensus(&s), want);
 }

@@ -1,4 +1,4 @@
-/* test_vecset: the medoid on hand-made sets (ties included) and against brute force, k-means on
+/* test_vecset: k-means on
  * separable blobs and its edge cases (k = 1, k >= n, duplicates, empty), and the blocked sgemm
  * near-duplicate search against a naive double loop, with planted pairs, caps and its speed. */
 #include <math.h>
@@ -53,73 +53,6 @@ static double dot_d(const float *a, const float *b, size_t dim)
     for (size_t d = 0; d < dim; d++)
         s += (double)a[d] * b[d];
     return s;
-}
-
-/* ---- medoid ---- */
-
-static void test_medoid_hand_made(void **state)
-{
-    const float h = (float)M_SQRT1_2;
-    /* The middle of three vectors spanning a right angle. */
-    float fan[] = {1, 0, h, h, 0, 1};
-    double t[3];
-    assert_int_equal(rs_vecset_medoid(fan, 3, 2, t), 1);
-    assert_true(fabs(t[0] - h) < 1e-6 && fabs(t[1] - 2 * h) < 1e-6 && fabs(t[2] - h) < 1e-6);
-    /* Four candidates agreeing (at 0, 3.0, 6.3 and 14 degrees) and one outlier: the medoid is the
-     * candidate nearest the group's mean direction (5.9 degrees), not the first or the outlier. */
-    float agree[] = {1, 0, 0, 0.9f, 0.1f, 0, 0.95f, 0.05f, 0, 0.8f, 0.2f, 0, 0, 0, 1};
-    for (int i = 0; i < 5; i++)
-        rs_l2_normalize(agree + 3 * i, 3);
-    assert_int_equal(rs_vecset_medoid(agree, 5, 3, NULL), 1);
-    /* Degenerate sizes. */
-    assert_int_equal(rs_vecset_medoid(fan, 1, 2, NULL), 0);
-    assert_true(rs_vecset_medoid(fan, 0, 2, NULL) == RS_VECSET_NONE);
-}
-
-static void test_medoid_ties(void **state)
-{
-    /* Orthogonal: every total is 0, the lowest index wins. */
-    float ortho[] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
-    assert_int_equal(rs_vecset_medoid(ortho, 3, 3, NULL), 0);
-    /* Two copies tie ahead of a third vector. */
-    float twins[] = {0, 1, 1, 0, 1, 0};
-    assert_int_equal(rs_vecset_medoid(twins, 3, 2, NULL), 1);
-    /* Three directions 120 degrees apart, where rounding differs from vector to vector: exact ties
-     * in real arithmetic must still go to the lowest index, whatever the order. */
-    for (int rot = 0; rot < 3; rot++) {
-        float tri[6];
-        for (int i = 0; i < 3; i++) {
-            double a = 2 * M_PI * ((i + rot) % 3) / 3 + 0.3;
-            tri[2 * i] = (float)cos(a);
-            tri[2 * i + 1] = (float)sin(a);
-        }
-        assert_int_equal(rs_vecset_medoid(tri, 3, 2, NULL), 0);
-    }
-    /* An empty text's zero vector is similar to nothing: it never beats a real consensus. */
-    float with_zero[] = {0, 0, 1, 0, 0.8f, 0.6f};
-    assert_int_equal(rs_vecset_medoid(with_zero, 3, 2, NULL), 1);
-}
-
-static void test_medoid_brute_force(void **state)
-{
-    rng_t r = {42};
-    for (int round = 0; round < 20; round++) {
-        size_t n = 2 + (size_t)round * 3, dim = 16;
-        float *v = random_set(&r, n, dim);
-        size_t best = 0;
-        double best_total = -INFINITY;
-        for (size_t i = 0; i < n; i++) {
-            double total = 0;
-            for (size_t j = 0; j < n; j++)
-                if (j != i) total += dot_d(v + i * dim, v + j * dim, dim);
-            if (total > best_total + 1e-9) best_total = total, best = i;
-        }
-        double *t = rs_xmalloc(n * sizeof(double));
-        assert_int_equal(rs_vecset_medoid(v, n, dim, t), best);
-        assert_true(fabs(t[best] - best_total) < 1e-5);
-        free(t);
-        free(v);
-    }
 }
 
 /* ---- k-means ---- */
@@ -470,9 +403,6 @@ static void test_near_dups_10k(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_medoid_hand_made),
-        cmocka_unit_test(test_medoid_ties),
-        cmocka_unit_test(test_medoid_brute_force),
         cmocka_unit_test(test_kmeans_blobs),
         cmocka_unit_test(test_kmeans_deterministic),
         cmocka_unit_test(test_kmeans_k1_and_auto),
