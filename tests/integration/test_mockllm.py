@@ -387,7 +387,7 @@ def check_hang(sb):
         raise AssertionError("a hung request was answered")
     except socket.timeout:
         pass
-    assert time.time() - t0 < 0.5
+    assert time.time() - t0 < 2  # the client gave up at 0.25 s: the mock did not answer
     st = m.stats()
     assert st["hangs"] == 1 and st["in_flight"] == 1 and st["waiting"] == 1, st
     t0 = time.time()
@@ -396,7 +396,7 @@ def check_hang(sb):
         raise AssertionError("a hung request was answered")
     except (http.client.RemoteDisconnected, ConnectionResetError):
         pass
-    assert 0.5 <= time.time() - t0 < 3, time.time() - t0  # closed after --hang-ms
+    assert 0.5 <= time.time() - t0 < 5, time.time() - t0  # closed after --hang-ms (600 ms)
     st = m.stats()
     assert st["hangs"] == 2 and st["by_status"] == {}, st
     m.stop()
@@ -420,7 +420,7 @@ def check_hang(sb):
     m.stop()
     for t in threads:
         t.join(10)
-    assert time.time() - t0 < 3 and len(errors) == 5, (time.time() - t0, errors)
+    assert time.time() - t0 < 5 and len(errors) == 5, (time.time() - t0, errors)
 
 
 def check_concurrency(sb):
@@ -457,7 +457,8 @@ def check_concurrency(sb):
     elapsed = time.time() - t0
     assert not failed and len(took) == 200, failed[:3]
     assert min(took) >= 0.19, min(took)
-    assert elapsed < 1.5, "200 x 200 ms took %.2f s: latency is not concurrent" % elapsed
+    # one at a time would take 40 s; margin for a loaded machine (the ASan build beside others)
+    assert elapsed < 3, "200 x 200 ms took %.2f s: latency is not concurrent" % elapsed
     assert peak >= 50, "at most %d requests were parked at once" % peak
     m.stop()
 
@@ -471,7 +472,7 @@ def check_lognormal(sb):
         assert m.post("/v1/chat/completions", chat(), conn=c)[0] == 200
         took.append(time.time() - t0)
     took.sort()
-    assert 0.025 < took[30] < 0.07, took[30]
+    assert 0.025 < took[30] < 0.1, took[30]  # median 40 ms, plus a loaded machine's delays
     assert took[-1] / took[0] > 1.5, (took[0], took[-1])
     m.stop()
 
