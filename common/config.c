@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "proto.h"
 #include "regex.h"
 
 /* Room for a key path in messages ("models[3].params.accuracy"); a longer one is cut short. */
@@ -1560,6 +1561,12 @@ static int config_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy
     for (size_t i = 0; i < RS_N_STRATEGIES; i++)
         any |= cfg->ranking.use[i];
     if (!any) flags_default(ld, &ranking_flags, &cfg->ranking); /* absent: an empty list fails */
+    /* a remote embedder's calls are counted (status, top, /metrics) under their own name */
+    for (size_t m = 0; cfg->embedder.type != RS_EMBEDDER_HASH && m < cfg->n_models; m++)
+        if (strcmp(cfg->models[m].name, RS_PROTO_USAGE_EMBEDDER) == 0)
+            return fail(ld, key_at(map, "models", at), path,
+                        "models[%zu].name: '%s' names the openai embedder's calls in the live "
+                        "counters; give the model another name", m, RS_PROTO_USAGE_EMBEDDER);
     return 0;
 }
 

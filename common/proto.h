@@ -25,6 +25,8 @@
 /* A worker's exit status when it could not use the run spec of WELCOME three times in a row:
  * restarting it will not help, so a coordinator does not restart a local worker that exits so. */
 #define RS_PROTO_EXIT_SPEC 3
+/* The name a remote embedder's calls have in RESULT stats (no config model may take it then). */
+#define RS_PROTO_USAGE_EMBEDDER "embedder"
 
 typedef enum rs_msg_type {
     RS_MSG_HELLO = 1,
@@ -77,7 +79,8 @@ typedef struct rs_result {
     size_t n_spans;
     /* Usage of the model calls behind these cases, for the coordinator's live counters (JSON,
      * optional): {"<model>": {"calls": n, "input_tokens": n, "output_tokens": n,
-     * "errors": {"<reason>": n}, "latency_ms": [ms, ...]}}. May be NULL. */
+     * "errors": {"<reason>": n}, "latency_ms": [ms, ...], "stage": [0..3, ...]}}, a remote
+     * embedder's calls under RS_PROTO_USAGE_EMBEDDER. May be NULL. */
     char *stats;
     size_t stats_len;
 } rs_result_t;

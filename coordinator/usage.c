@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto.h"
 #include "stats.h"
 
 const double COORD_USAGE_BOUNDS[COORD_USAGE_BUCKETS - 1] = {
@@ -21,22 +22,26 @@ typedef struct model_usage {
     double lat_sum;
     double recent[WINDOW];               /* ring of (latency) ... */
     int64_t recent_at[WINDOW];           /* ... when it was seen (mono ms) ... */
-    unsigned char recent_stage[WINDOW];  /* ... and its stage (generate, critique, revise) */
+    unsigned char recent_stage[WINDOW];  /* ... and its stage (generate, critique, revise, embed) */
     size_t recent_next, recent_n;
 } model_usage_t;
 
 struct coord_usage {
     model_usage_t *m;
     size_t n;
+    rs_model_cfg_t embedder; /* the remote embedder as a row: its name, no prices */
 };
 
 coord_usage_t *coord_usage_new(const rs_config_t *cfg)
 {
     coord_usage_t *u = rs_xcalloc(1, sizeof(*u));
-    u->n = cfg->n_models;
-    u->m = rs_xcalloc(u->n, sizeof(model_usage_t));
+    int remote = cfg->embedder.type != RS_EMBEDDER_HASH;
+    u->n = cfg->n_models + (remote ? 1 : 0);
+    u->m = rs_xcalloc(u->n ? u->n : 1, sizeof(model_usage_t));
+    u->embedder = (rs_model_cfg_t){.name = RS_PROTO_USAGE_EMBEDDER, .provider = "openai",
+                                   .model = cfg->embedder.model};
     for (size_t i = 0; i < u->n; i++) {
-        u->m[i].cfg = &cfg->models[i];
+        u->m[i].cfg = i < cfg->n_models ? &cfg->models[i] : &u->embedder;
         u->m[i].errors = json_object();
     }
     return u;
@@ -58,7 +63,8 @@ static model_usage_t *find(coord_usage_t *u, const char *name)
     return NULL;
 }
 
-static const char *STAGES[] = {"generate", "critique", "revise"};
+static const char *STAGES[] = {"generate", "critique", "revise", "embed"};
+#define N_STAGES 4
 
 static void add_latency(model_usage_t *m, double ms, int stage)
 {
@@ -68,7 +74,7 @@ static void add_latency(model_usage_t *m, double ms, int stage)
     m->lat_sum += ms;
     m->recent[m->recent_next] = ms;
     m->recent_at[m->recent_next] = rs_mono_ms();
-    m->recent_stage[m->recent_next] = (unsigned char)(stage >= 0 && stage < 3 ? stage : 0);
+    m->recent_stage[m->recent_next] = (unsigned char)(stage >= 0 && stage < N_STAGES ? stage : 0);
     m->recent_next = (m->recent_next + 1) % WINDOW;
     if (m->recent_n < WINDOW) m->recent_n++;
 }
@@ -164,7 +170,7 @@ static json_t *recent_json(const model_usage_t *m, int stage)
 static json_t *stages_json(const model_usage_t *m)
 {
     json_t *o = json_object();
-    for (int st = 0; st < 3; st++) {
+    for (int st = 0; st < N_STAGES; st++) {
         json_t *r = recent_json(m, st);
         if (json_is_null(r)) json_decref(r);
         else json_object_set_new(o, STAGES[st], r);

@@ -477,21 +477,25 @@ static void call_span(wk_case_t *cs, const call_info_t *ci)
     for (int i = 0; i < ci->n_events; i++) retry_event(cs, s, &ci->events[i]);
 }
 
-/* Keeps a call for the usage summary and, with spans on, traces it. */
-static void record_call(wk_case_t *cs, const call_info_t *ci)
+/* Keeps a call for the usage summary. model: the config's index, n_models for the embedder. */
+static void keep_call(wk_case_t *cs, size_t model, int made, int64_t input_tokens,
+                      int64_t output_tokens, double latency_ms, int stage, const char *error_type)
 {
     if (cs->n_calls == cs->cap_calls) {
         cs->cap_calls = cs->cap_calls ? 2 * cs->cap_calls : 4;
         cs->calls = rs_xrealloc(cs->calls, cs->cap_calls * sizeof(*cs->calls));
     }
     wk_call_t *c = &cs->calls[cs->n_calls++];
-    c->model = (uint32_t)ci->model;
-    c->made = ci->made;
-    c->input_tokens = ci->input_tokens;
-    c->output_tokens = ci->output_tokens;
-    c->latency_ms = ci->latency_ms;
-    c->stage = (int)ci->kind;
-    snprintf(c->error_type, sizeof(c->error_type), "%s", ci->error_type ? ci->error_type : "");
+    *c = (wk_call_t){.model = (uint32_t)model, .made = made, .input_tokens = input_tokens,
+                     .output_tokens = output_tokens, .latency_ms = latency_ms, .stage = stage};
+    snprintf(c->error_type, sizeof(c->error_type), "%s", error_type ? error_type : "");
+}
+
+/* Keeps a call for the usage summary and, with spans on, traces it. */
+static void record_call(wk_case_t *cs, const call_info_t *ci)
+{
+    keep_call(cs, ci->model, ci->made, ci->input_tokens, ci->output_tokens, ci->latency_ms,
+              (int)ci->kind, ci->error_type);
     if (cs->spans) call_span(cs, ci);
 }
 
@@ -1109,6 +1113,7 @@ static void start_embed(wk_case_t *cs)
     free(texts);
     if (rc != 0) {
         embed_failed(cs, &f);
+        keep_call(cs, cs->ch->cfg->n_models, 0, 0, 0, 0, REQ_EMBED, e->error_type);
         if (cs->spans) embed_span(cs, rs_mono_sec(), NULL);
         return;
     }
@@ -1131,6 +1136,8 @@ static void on_embed(req_t *r, const wk_http_done_t *d)
     else
         embed_failed(cs, &f);
     free(vecs);
+    keep_call(cs, cs->ch->cfg->n_models, 1, e->input_tokens, 0, d->latency_ms, REQ_EMBED,
+              e->error ? e->error_type : NULL);
     if (cs->spans) embed_span(cs, r->start_sec, d);
 }
 

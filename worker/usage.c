@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto.h"
 #include "util.h"
 
 typedef struct reason_count {
@@ -32,7 +33,7 @@ wk_usage_t *wk_usage_new(const rs_config_t *cfg)
 {
     wk_usage_t *u = rs_xcalloc(1, sizeof(*u));
     u->cfg = cfg;
-    u->m = rs_xcalloc(cfg->n_models ? cfg->n_models : 1, sizeof(model_sum_t));
+    u->m = rs_xcalloc(cfg->n_models + 1, sizeof(model_sum_t)); /* + the remote embedder */
     return u;
 }
 
@@ -40,7 +41,7 @@ void wk_usage_destroy(wk_usage_t **up)
 {
     if (!up || !*up) return;
     wk_usage_t *u = *up;
-    for (size_t i = 0; i < u->cfg->n_models; i++) {
+    for (size_t i = 0; i <= u->cfg->n_models; i++) {
         free(u->m[i].errors);
         free(u->m[i].latency);
         free(u->m[i].stage);
@@ -81,7 +82,7 @@ void wk_usage_add(wk_usage_t *u, const wk_call_t *calls, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const wk_call_t *c = &calls[i];
-        if (c->model >= u->cfg->n_models) continue;
+        if (c->model > u->cfg->n_models) continue;
         model_sum_t *s = &u->m[c->model];
         if (c->made) {
             s->calls++;
@@ -113,9 +114,10 @@ char *wk_usage_take(wk_usage_t *u, size_t *len)
     *len = 0;
     if (!u->any) return NULL;
     json_t *o = json_object();
-    for (size_t i = 0; i < u->cfg->n_models; i++) {
+    for (size_t i = 0; i <= u->cfg->n_models; i++) {
         model_sum_t *s = &u->m[i];
-        if (s->calls || s->n_errors) json_object_set_new(o, u->cfg->models[i].name, sum_json(s));
+        const char *name = i < u->cfg->n_models ? u->cfg->models[i].name : RS_PROTO_USAGE_EMBEDDER;
+        if (s->calls || s->n_errors) json_object_set_new(o, name, sum_json(s));
         s->calls = s->input_tokens = s->output_tokens = 0;
         s->n_errors = s->n_latency = 0;
     }

@@ -15,11 +15,11 @@
 
 /* One model call of a case, as the summary needs it. */
 typedef struct wk_call {
-    uint32_t model;      /* index into the config's models */
+    uint32_t model;      /* index into the config's models; n_models: the remote embedder */
     int made;            /* 0: refused before a request went out (no latency) */
     int64_t input_tokens, output_tokens;
     double latency_ms;   /* the last attempt's duration (the simulated latency for sim) */
-    int stage;           /* 0 generate, 1 critique, 2 revise */
+    int stage;           /* 0 generate, 1 critique, 2 revise, 3 embed */
     char error_type[32]; /* "" on success */
 } wk_call_t;
 
@@ -33,6 +33,7 @@ void wk_usage_destroy(wk_usage_t **u);
 void wk_usage_add(wk_usage_t *u, const wk_call_t *calls, size_t n);
 
 /* What was added since the last take, as compact JSON {"<model name>": {"calls", "input_tokens",
+ * (the remote embedder's calls under RS_PROTO_USAGE_EMBEDDER)
  * "output_tokens", "errors": {reason: n}, "latency_ms": [...]}} (heap, *len its length; models
  * without calls or errors left out), and starts over. NULL with *len 0 when nothing was added. */
 char *wk_usage_take(wk_usage_t *u, size_t *len);

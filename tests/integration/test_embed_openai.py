@@ -128,6 +128,9 @@ def main():
         assert emb["input_tokens"] == sum(r["embedding"]["input_tokens"] for r in clean) > 0, emb
         with open(os.path.join(clean_dir, "report.md")) as f:
             assert "Embedder `emb-test` (openai): %d calls" % CASES in f.read()
+        live = rslib.status_json(sb, sb.path("clean"))["usage"]["embedder"]
+        assert (live["calls"], live["input_tokens"]) == (CASES, emb["input_tokens"]), live
+        assert live["cost_usd"] == 0 and live["errors"] == {}, live
 
         flaky = Mock(sb, "--embed-dim", str(DIM), "--api-key", KEY, "--rate-500", "0.3", "--quiet")
         flaky_dir, retried = run(sb, "flaky", flaky.port)
@@ -150,6 +153,8 @@ def main():
         g = {x["name"]: x for x in rep["models"][0]["graders"]}
         assert g["embed_sim"]["error"] == CASES and g["exact"]["error"] == 0, g
         assert rep["embedder"]["errors_by_reason"] == {"no_key": CASES}, rep["embedder"]
+        live = rslib.status_json(sb, sb.path("nokey"))["usage"]["embedder"]
+        assert live["calls"] == 0 and live["errors"] == {"no_key": CASES}, live
 
         for d in (clean_dir, flaky_dir, nokey_dir):
             key_nowhere(d)

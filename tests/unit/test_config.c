@@ -1062,6 +1062,12 @@ static void test_revise_ranking_embedder_errors(void **state)
     expect_error(MINIMAL "embedder: {dim: 64, model: m}\n", NULL, 0,
                  "t.yaml:4:28: embedder.model: only the openai embedder uses model; add type: "
                  "openai");
+    expect_error("dataset: {path: d.jsonl}\n"
+                 "models: [{name: embedder, provider: sim, model: m1}]\n"
+                 "embedder: {type: openai, model: e}\n",
+                 NULL, 0,
+                 "t.yaml:2:1: models[0].name: 'embedder' names the openai embedder's calls in the "
+                 "live counters; give the model another name");
     expect_error(MINIMAL "embedder: {dim: 4}\n", NULL, 0,
                  "t.yaml:4:17: embedder.dim: must be between 8 and 4096 (got 4)");
     expect_error(MINIMAL "embedder: bert\n", NULL, 0,
