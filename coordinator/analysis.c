@@ -76,6 +76,18 @@ void coord_join_strings(rs_buf_t *b, json_t *arr, const char *sep)
     }
 }
 
+int coord_has_chain_stages(json_t *models)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(models, i, m)
+    {
+        json_t *stages = json_object_get(m, "stages");
+        if (json_object_get(stages, "critique") || json_object_get(stages, "revise")) return 1;
+    }
+    return 0;
+}
+
 /* ---- strategies of one record ---- */
 
 static const char FIRST[] = "first";

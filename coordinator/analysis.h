@@ -36,6 +36,10 @@ coord_verdict_t coord_verdict_of(json_t *grades, const char *grader);
  * when nothing was graded. type may be NULL (left out). New reference. */
 json_t *coord_counts_json(const char *name, const char *type, const uint64_t *counts);
 
+/* 1 when some entry of a report's models array has a critique or revise stage (its "stages"),
+ * so the by-stage tables of report.md and report.html have something to add. */
+int coord_has_chain_stages(json_t *models);
+
 /* {b, c, exact_p, chi2, chi2_p} of rs_mcnemar(b, c). New reference. */
 json_t *coord_mcnemar_json(uint64_t b, uint64_t c);
 

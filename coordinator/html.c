@@ -152,7 +152,7 @@ static void put_time_ms(rs_buf_t *b, long long ms)
 /* Which number a cell holds: its data attributes. NULL parts are left out. */
 typedef struct cell_key {
     const char *tag, *model, *grader;
-    const char *strategy, *round, *judge, *split;
+    const char *strategy, *round, *judge, *split, *stage;
 } cell_key_t;
 
 static void key_attrs(rs_buf_t *b, const cell_key_t *k)
@@ -164,6 +164,7 @@ static void key_attrs(rs_buf_t *b, const cell_key_t *k)
     attr(b, "data-round", k->round);
     attr(b, "data-judge", k->judge);
     attr(b, "data-split", k->split);
+    attr(b, "data-stage", k->stage);
 }
 
 static void td_num(rs_buf_t *b, const cell_key_t *k, const char *metric)
@@ -571,6 +572,16 @@ static void models_latency(rs_buf_t *b, const cell_key_t *k, json_t *lat)
     }
 }
 
+/* Input and output tokens, cost, and latency mean / p50 / p95 / max of a model or a stage. */
+static void usage_cells(rs_buf_t *b, const cell_key_t *k, json_t *o)
+{
+    td_int(b, k, "input_tokens", jint(o, "input_tokens"));
+    td_int(b, k, "output_tokens", jint(o, "output_tokens"));
+    td_num(b, k, "cost_usd");
+    rs_buf_printf(b, "$%.4f</td>", jnum(o, "cost_usd"));
+    models_latency(b, k, json_object_get(o, "latency_ms"));
+}
+
 static void models_row(rs_buf_t *b, json_t *m)
 {
     cell_key_t k = {.model = jstr(m, "name")};
@@ -583,12 +594,42 @@ static void models_row(rs_buf_t *b, json_t *m)
     rs_buf_puts(b, "<td data-metric=\"errors_by_reason\">");
     put_reasons(b, json_object_get(m, "errors_by_reason"));
     rs_buf_puts(b, "</td>");
-    td_int(b, &k, "input_tokens", jint(m, "input_tokens"));
-    td_int(b, &k, "output_tokens", jint(m, "output_tokens"));
-    td_num(b, &k, "cost_usd");
-    rs_buf_printf(b, "$%.4f</td>", jnum(m, "cost_usd"));
-    models_latency(b, &k, json_object_get(m, "latency_ms"));
+    usage_cells(b, &k, m);
     rs_buf_puts(b, "</tr>\n");
+}
+
+/* One model's stages (generate, critique, revise): outputs, tokens, cost and latency. */
+static void stages_rows(rs_buf_t *b, json_t *m)
+{
+    const char *name;
+    json_t *st;
+    json_object_foreach(json_object_get(m, "stages"), name, st)
+    {
+        cell_key_t k = {.model = jstr(m, "name"), .stage = name};
+        rs_buf_puts(b, "<tr>");
+        td_text(b, k.model);
+        td_text(b, name);
+        td_int(b, &k, "outputs", jint(st, "outputs"));
+        usage_cells(b, &k, st);
+        rs_buf_puts(b, "</tr>\n");
+    }
+}
+
+/* Tokens, cost and latency by stage, when some model did more than generate. */
+static void stages_table(rs_buf_t *b, json_t *models)
+{
+    static const char *const cols[] = {"model",          "stage", "#outputs", "#input tokens",
+                                       "#output tokens", "#cost USD", "#latency mean ms",
+                                       "#p50",           "#p95",  "#max",     NULL};
+    size_t i;
+    json_t *m;
+    if (!coord_has_chain_stages(models)) return;
+    rs_buf_puts(b, "<p class=\"note\">By stage: a model's critiques are those it wrote as a judge, "
+                   "of any model's answers. The tokens and cost above are the sum of its stages; its "
+                   "latency is its generations'.</p>\n");
+    table_open(b, "table-stages", cols);
+    json_array_foreach(models, i, m) stages_rows(b, m);
+    table_close(b);
 }
 
 static void sec_models(rs_buf_t *b, json_t *report, json_t *models)
@@ -607,6 +648,7 @@ static void sec_models(rs_buf_t *b, json_t *report, json_t *models)
     table_open(b, "table-models", cols);
     json_array_foreach(models, i, m) models_row(b, m);
     table_close(b);
+    stages_table(b, models);
     rs_buf_puts(b, "</section>\n");
 }
 

@@ -23,13 +23,23 @@ enum {
     C_N = COORD_V_N
 };
 
-/* Counters of one model: [grader][kind]. */
-typedef struct model_agg {
-    uint64_t (*counts)[C_N];
-    uint64_t cases, errors;
+/* The calls a model answered, by stage: its generations, its critiques as a judge (of any
+ * model's answers) and its revisions. */
+enum { ST_GENERATE, ST_CRITIQUE, ST_REVISE, ST_N };
+static const char *const STAGE_NAMES[ST_N] = {"generate", "critique", "revise"};
+
+typedef struct stage_agg {
+    uint64_t outputs; /* answers, critiques or revisions (an n-choice request makes n answers) */
     int64_t input_tokens, output_tokens;
     double *lat;
     size_t n_lat, cap_lat;
+} stage_agg_t;
+
+/* Counters of one model: [grader][kind], and its calls by stage. */
+typedef struct model_agg {
+    uint64_t (*counts)[C_N];
+    uint64_t cases, errors;
+    stage_agg_t st[ST_N];
     json_t *reasons; /* error reason -> count */
 } model_agg_t;
 
@@ -103,7 +113,7 @@ static void agg_cleanup(agg_t *a)
 {
     for (size_t m = 0; m < a->cfg->n_models; m++) {
         free(a->models[m].counts);
-        free(a->models[m].lat);
+        for (int st = 0; st < ST_N; st++) free(a->models[m].st[st].lat);
         json_decref(a->models[m].reasons);
     }
     free(a->models);
@@ -138,23 +148,33 @@ static int model_index(const rs_config_t *cfg, const char *name)
     return -1;
 }
 
-static void add_latency(model_agg_t *ma, double ms)
+/* One answer, critique or revision: its call's tokens and latency under its stage. */
+static void add_output(stage_agg_t *st, json_t *o)
 {
-    if (ma->n_lat == ma->cap_lat) {
-        ma->cap_lat = ma->cap_lat ? 2 * ma->cap_lat : 1024;
-        ma->lat = rs_xrealloc(ma->lat, ma->cap_lat * sizeof(double));
+    st->outputs++;
+    st->input_tokens += json_integer_value(json_object_get(o, "input_tokens"));
+    st->output_tokens += json_integer_value(json_object_get(o, "output_tokens"));
+    if (st->n_lat == st->cap_lat) {
+        st->cap_lat = st->cap_lat ? 2 * st->cap_lat : 1024;
+        st->lat = rs_xrealloc(st->lat, st->cap_lat * sizeof(double));
     }
-    ma->lat[ma->n_lat++] = ms;
+    st->lat[st->n_lat++] = json_number_value(json_object_get(o, "latency_ms"));
 }
 
-static void agg_candidates(model_agg_t *ma, json_t *cands)
+/* Model m's candidates: their generations and revisions count for m, each critique for the
+ * model that judged (the critique's "model"). */
+static void agg_candidates(agg_t *a, size_t m, json_t *cands)
 {
-    size_t i;
-    json_t *c;
+    size_t i, j;
+    json_t *c, *x;
     json_array_foreach(cands, i, c) {
-        ma->input_tokens += json_integer_value(json_object_get(c, "input_tokens"));
-        ma->output_tokens += json_integer_value(json_object_get(c, "output_tokens"));
-        add_latency(ma, json_number_value(json_object_get(c, "latency_ms")));
+        add_output(&a->models[m].st[ST_GENERATE], c);
+        json_array_foreach(json_object_get(c, "revisions"), j, x)
+            add_output(&a->models[m].st[ST_REVISE], x);
+        json_array_foreach(json_object_get(c, "critiques"), j, x) {
+            int judge = model_index(a->cfg, json_string_value(json_object_get(x, "model")));
+            if (judge >= 0) add_output(&a->models[judge].st[ST_CRITIQUE], x);
+        }
     }
 }
 
@@ -167,7 +187,7 @@ static void agg_model(agg_t *a, size_t m, json_t *entry, json_t *tags)
     const char *error = json_string_value(json_object_get(entry, "error"));
     json_t *grades = json_object_get(json_array_get(cands, 0), "grades");
     ma->cases++;
-    agg_candidates(ma, cands);
+    agg_candidates(a, m, cands);
     if (error) {
         /* Count by the short reason code when the worker gives one ("http_429", "timeout"). */
         const char *reason = json_string_value(json_object_get(entry, "error_type"));
@@ -274,17 +294,43 @@ static int cmp_double(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
-static json_t *latency_json(model_agg_t *ma)
+static json_t *latency_json(stage_agg_t *st)
 {
-    if (ma->n_lat == 0) return json_null();
-    qsort(ma->lat, ma->n_lat, sizeof(double), cmp_double);
+    if (st->n_lat == 0) return json_null();
+    qsort(st->lat, st->n_lat, sizeof(double), cmp_double);
     double sum = 0;
-    for (size_t i = 0; i < ma->n_lat; i++) sum += ma->lat[i];
-    return json_pack("{sfsfsfsf}", "mean", sum / (double)ma->n_lat, "p50",
-                     rs_percentile_sorted(ma->lat, ma->n_lat, 50), "p95",
-                     rs_percentile_sorted(ma->lat, ma->n_lat, 95), "max", ma->lat[ma->n_lat - 1]);
+    for (size_t i = 0; i < st->n_lat; i++) sum += st->lat[i];
+    return json_pack("{sfsfsfsf}", "mean", sum / (double)st->n_lat, "p50",
+                     rs_percentile_sorted(st->lat, st->n_lat, 50), "p95",
+                     rs_percentile_sorted(st->lat, st->n_lat, 95), "max", st->lat[st->n_lat - 1]);
 }
 
+/* Prices are per million tokens. */
+static double cost_of(const rs_model_cfg_t *mc, int64_t in, int64_t out)
+{
+    return ((double)in * mc->price_input + (double)out * mc->price_output) / 1e6;
+}
+
+/* {"generate": {outputs, input_tokens, output_tokens, cost_usd, latency_ms}, ...}: the stages
+ * the model answered in. */
+static json_t *stages_json(const rs_model_cfg_t *mc, model_agg_t *ma)
+{
+    json_t *o = json_object();
+    for (int i = 0; i < ST_N; i++) {
+        stage_agg_t *st = &ma->st[i];
+        if (!st->outputs) continue;
+        json_object_set_new(o, STAGE_NAMES[i],
+                            json_pack("{sIsIsIsfso}", "outputs", (json_int_t)st->outputs,
+                                      "input_tokens", (json_int_t)st->input_tokens,
+                                      "output_tokens", (json_int_t)st->output_tokens, "cost_usd",
+                                      cost_of(mc, st->input_tokens, st->output_tokens),
+                                      "latency_ms", latency_json(st)));
+    }
+    return o;
+}
+
+/* input_tokens, output_tokens and cost_usd cover every stage (what the model's calls cost);
+ * latency_ms is its generations'. */
 static json_t *model_json(const agg_t *a, size_t m)
 {
     const rs_model_cfg_t *mc = &a->cfg->models[m];
@@ -293,15 +339,18 @@ static json_t *model_json(const agg_t *a, size_t m)
     for (size_t g = 0; g < a->cfg->scoring.n_graders; g++)
         json_array_append_new(graders, coord_counts_json(a->cfg->scoring.graders[g].name,
                               rs_grader_kind_name(a->cfg->scoring.graders[g].kind), ma->counts[g]));
-    /* Prices are per million tokens. */
-    double cost = ((double)ma->input_tokens * mc->price_input +
-                   (double)ma->output_tokens * mc->price_output) / 1e6;
-    return json_pack("{sssssssbsIsIsOsIsIsfsoso}", "name", mc->name, "provider", mc->provider,
+    int64_t in = 0, out = 0;
+    for (int i = 0; i < ST_N; i++) {
+        in += ma->st[i].input_tokens;
+        out += ma->st[i].output_tokens;
+    }
+    return json_pack("{sssssssbsIsIsOsIsIsfsososo}", "name", mc->name, "provider", mc->provider,
                      "model", mc->model, "simulated", strcmp(mc->provider, "sim") == 0,
                      "cases", (json_int_t)ma->cases, "errors", (json_int_t)ma->errors,
-                     "errors_by_reason", ma->reasons, "input_tokens", (json_int_t)ma->input_tokens,
-                     "output_tokens", (json_int_t)ma->output_tokens, "cost_usd", cost,
-                     "latency_ms", latency_json(ma), "graders", graders);
+                     "errors_by_reason", ma->reasons, "input_tokens", (json_int_t)in,
+                     "output_tokens", (json_int_t)out, "cost_usd", cost_of(mc, in, out),
+                     "latency_ms", latency_json(&ma->st[ST_GENERATE]), "stages",
+                     stages_json(mc, ma), "graders", graders);
 }
 
 static int cmp_tag(const void *x, const void *y)
@@ -425,6 +474,40 @@ static void md_counts_row(rs_buf_t *b, const char *model, json_t *g)
 static const char MD_HEADER[] = "| model | grader | correct | wrong | error | skipped | accuracy "
                                 "[95% CI] |\n|---|---|---:|---:|---:|---:|---|\n";
 
+/* input tokens | output tokens | cost USD | latency p50 | p95 |, and the line's end. */
+static void md_usage_cells(rs_buf_t *b, json_t *o)
+{
+    json_t *lat = json_object_get(o, "latency_ms");
+    rs_buf_printf(b, "%lld | %lld | %.4f | %.1f | %.1f |\n",
+                  (long long)json_integer_value(json_object_get(o, "input_tokens")),
+                  (long long)json_integer_value(json_object_get(o, "output_tokens")),
+                  json_number_value(json_object_get(o, "cost_usd")),
+                  json_number_value(json_object_get(lat, "p50")),
+                  json_number_value(json_object_get(lat, "p95")));
+}
+
+/* Tokens, cost and latency by stage, when some model did more than generate. */
+static void md_stages(rs_buf_t *b, json_t *report)
+{
+    size_t i;
+    json_t *m, *st;
+    const char *name;
+    if (!coord_has_chain_stages(json_object_get(report, "models"))) return;
+    rs_buf_puts(b, "\n### By stage\n\n| model | stage | outputs | input tokens | output tokens | "
+                   "cost USD | latency p50 ms | latency p95 ms |\n"
+                   "|---|---|---:|---:|---:|---:|---:|---:|\n");
+    json_array_foreach(json_object_get(report, "models"), i, m)
+        json_object_foreach(json_object_get(m, "stages"), name, st)
+    {
+        rs_buf_printf(b, "| %s | %s | %lld | ", jstr_or(m, "name", ""), name,
+                      (long long)json_integer_value(json_object_get(st, "outputs")));
+        md_usage_cells(b, st);
+    }
+    rs_buf_puts(b, "\nA model's critiques are those it wrote as a judge, of any model's answers; the "
+                   "Models table's tokens and cost are the sum of its stages, its latency its "
+                   "generations'.\n");
+}
+
 static void md_models(rs_buf_t *b, json_t *report)
 {
     size_t i, j;
@@ -439,18 +522,13 @@ static void md_models(rs_buf_t *b, json_t *report)
                    "| model | provider | cases | errors | input tokens | output tokens | cost USD | "
                    "latency p50 ms | latency p95 ms |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
     json_array_foreach(json_object_get(report, "models"), i, m) {
-        json_t *lat = json_object_get(m, "latency_ms");
-        rs_buf_printf(b, "| %s | %s | %lld | %lld | %lld | %lld | %.4f | %.1f | %.1f |\n",
-                      json_string_value(json_object_get(m, "name")),
-                      json_string_value(json_object_get(m, "provider")),
+        rs_buf_printf(b, "| %s | %s | %lld | %lld | ", jstr_or(m, "name", ""),
+                      jstr_or(m, "provider", ""),
                       (long long)json_integer_value(json_object_get(m, "cases")),
-                      (long long)json_integer_value(json_object_get(m, "errors")),
-                      (long long)json_integer_value(json_object_get(m, "input_tokens")),
-                      (long long)json_integer_value(json_object_get(m, "output_tokens")),
-                      json_number_value(json_object_get(m, "cost_usd")),
-                      json_number_value(json_object_get(lat, "p50")),
-                      json_number_value(json_object_get(lat, "p95")));
+                      (long long)json_integer_value(json_object_get(m, "errors")));
+        md_usage_cells(b, m);
     }
+    md_stages(b, report);
     json_t *e = json_object_get(report, "embedder");
     if (json_is_object(e))
         rs_buf_printf(b, "\nEmbedder `%s` (%s): %lld calls, %lld texts, %lld input tokens, "

@@ -38,6 +38,8 @@ typedef struct crit {
     char *error;
     char error_type[32];
     wk_verdict_t v;
+    int64_t input_tokens, output_tokens; /* the judge's call */
+    double latency_ms;
 } crit_t;
 
 /* One candidate's chain. Critique slots: judge j's of the generation at j, then the revise
@@ -683,6 +685,9 @@ static void settle_critique(wk_case_t *cs, const req_t *r, reply_t *rep)
     crit_t *cr = crit_slot(cs, r->model, r->k, r->judge, r->round);
     cr->text = rep->text;
     cr->error = rep->error;
+    cr->input_tokens = rep->input_tokens;
+    cr->output_tokens = rep->output_tokens;
+    cr->latency_ms = rep->latency_ms;
     free(rep->finish_reason);
     snprintf(cr->error_type, sizeof(cr->error_type), "%s", rep->error_type ? rep->error_type : "");
     wk_critique_verdict(cs->ch->critique, r->judge, cr->text, &cr->v);
@@ -1406,6 +1411,9 @@ static json_t *critique_json(const wk_case_t *cs, size_t model, size_t judge, in
     json_object_set_new(o, "parsed", json_boolean(cr->v.parsed));
     json_object_set_new(o, "judged_correct",
                         cr->v.parsed ? json_boolean(cr->v.judged_correct) : json_null());
+    json_object_set_new(o, "latency_ms", json_real(cr->latency_ms));
+    json_object_set_new(o, "input_tokens", json_integer((json_int_t)cr->input_tokens));
+    json_object_set_new(o, "output_tokens", json_integer((json_int_t)cr->output_tokens));
     json_object_set_new(o, "error", str_or_null(cr->error));
     json_object_set_new(o, "error_type", cr->error ? json_string(cr->error_type) : json_null());
     return o;

@@ -18,10 +18,13 @@ CONFIG = """
 run: {name: pool, seed: 11}
 dataset: {path: cases.jsonl}
 models:
-  - {name: strong, provider: sim, model: sim-1, n: 3, params: {accuracy: 0.7}}
-  - {name: weak, provider: sim, model: sim-1, n: 2, params: {accuracy: 0.35}}
+  - {name: strong, provider: sim, model: sim-1, n: 3, params: {accuracy: 0.7},
+     prices: {input: 2.5, output: 10}}
+  - {name: weak, provider: sim, model: sim-1, n: 2, params: {accuracy: 0.35},
+     prices: {input: 0.5, output: 1.5}}
 judges:
   - {name: referee, model: strong}
+revise: {rounds: 1}
 scoring: {graders: [exact, numeric]}
 ranking: [first, judge, consensus, majority, oracle]
 report: {formats: [json, markdown, html, jsonl]}
@@ -98,6 +101,41 @@ def check_records(records):
     return tallies
 
 
+PRICES = {"strong": (2.5, 10), "weak": (0.5, 1.5)}
+
+
+def check_stages(records, rep):
+    """Tokens by stage recomputed from the records: generations and revisions count for their
+    model, critiques for the judging model; the model's totals and cost are their sums."""
+    want = {m: {} for m in PRICES}
+
+    def add(model, stage, o):
+        w = want[model].setdefault(stage, [0, 0, 0])
+        w[0] += 1
+        w[1] += o["input_tokens"]
+        w[2] += o["output_tokens"]
+    for rec in records:
+        for m in rec["models"]:
+            for c in m["candidates"]:
+                add(m["model"], "generate", c)
+                for r in c["revisions"]:
+                    add(m["model"], "revise", r)
+                for q in c["critiques"]:
+                    add(q["model"], "critique", q)
+    for m in rep["models"]:
+        got = {k: [v["outputs"], v["input_tokens"], v["output_tokens"]]
+               for k, v in m["stages"].items()}
+        assert got == want[m["name"]], (m["name"], got, want[m["name"]])
+        pin, pout = PRICES[m["name"]]
+        tin, tout = sum(v[1] for v in got.values()), sum(v[2] for v in got.values())
+        assert (m["input_tokens"], m["output_tokens"]) == (tin, tout), m
+        assert abs(m["cost_usd"] - (tin * pin + tout * pout) / 1e6) < 1e-9, m
+        for k, v in m["stages"].items():
+            assert abs(v["cost_usd"] - (v["input_tokens"] * pin + v["output_tokens"] * pout)
+                       / 1e6) < 1e-9, (m["name"], k, v)
+    assert "critique" not in want["weak"] and want["strong"]["critique"][0] == CASES * 5
+
+
 def check_compare(sb, run_dir, rep):
     """compare ranks the pool's strategies beside the models', with the report's counts."""
     r = sb.run([rslib.REASONSAVER, "compare", os.path.basename(run_dir), "--out", sb.path("runs"),
@@ -144,6 +182,9 @@ def main():
             page = f.read()
         assert page.count('data-model="all models (pool)"') >= 5 * 2, "pool rows missing in html"
         check_compare(sb, run_dir, rep)
+        check_stages(records, rep)
+        assert md.count("| strong | critique |") == 1 and "### By stage" in md, md
+        assert 'id="table-stages"' in page and 'data-stage="revise"' in page
     print("ok: the pool's picks and counts match a recomputation from %d records" % CASES)
 
 
