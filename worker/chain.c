@@ -113,6 +113,8 @@ struct wk_case {
     float *target_vecs; /* the targets' embeddings (embed_sim), made on first use */
     int targets_embedded;
     case_embed_t emb;   /* the remote embedder's call (unused with the hash embedder) */
+    size_t hash_inputs; /* texts the hash embedder embedded, and the time it took: one "embed" */
+    double hash_sec;    /* span for the case (worker time, not a call) */
     wk_case_t *prev, *next;
     /* Span times are the wall clock at receipt plus the monotonic time since, so a clock step
      * during the case cannot put a child before its parent. */
@@ -177,8 +179,11 @@ static int has_grader(const rs_config_t *cfg, rs_grader_kind_t kind)
 static int setup_embedding(wk_chain_t *ch, rs_err_t *err)
 {
     const rs_config_t *cfg = ch->cfg;
+    /* consensus needs a choice: several candidates of one model, or the pool of several models */
+    int choice = cfg->n_models > 1;
+    for (size_t m = 0; m < cfg->n_models; m++) choice |= cfg->models[m].n > 1;
     ch->embed_sim = has_grader(cfg, RS_GRADE_EMBED_SIM);
-    ch->embed_gen = ch->embed_sim || cfg->ranking.use[RS_STRATEGY_CONSENSUS];
+    ch->embed_gen = ch->embed_sim || (choice && cfg->ranking.use[RS_STRATEGY_CONSENSUS]);
     if (!ch->embed_gen) return 0;
     if (cfg->embedder.type == RS_EMBEDDER_HASH) {
         ch->embedder = rs_embedder_new_hash(cfg->embedder.dim > 0 ? (size_t)cfg->embedder.dim : 0);
@@ -589,6 +594,15 @@ static void fail_range(wk_case_t *cs, size_t model, int k, int n, const char *ty
 
 /* ---- grading and embedding ---- */
 
+/* One text through the hash embedder, timed for the case's "embed" span. */
+static void hash_embed(wk_case_t *cs, const char *text, float *out)
+{
+    double t0 = rs_mono_sec();
+    rs_embedder_embed(cs->ch->embedder, text, out, NULL);
+    cs->hash_sec += rs_mono_sec() - t0;
+    cs->hash_inputs++;
+}
+
 /* The dimension of the case's vectors: the hash embedder's, or what the remote one sent. */
 static size_t case_dim(const wk_case_t *cs)
 {
@@ -599,14 +613,13 @@ static size_t case_dim(const wk_case_t *cs)
  * hash embedder embeds them on first use; the remote one's vectors are in place already. */
 static double target_similarity(wk_case_t *cs, const float *vec)
 {
-    const wk_chain_t *ch = cs->ch;
     size_t dim = case_dim(cs);
     if (!cs->targets_embedded) {
         cs->targets_embedded = 1;
         cs->target_vecs = rs_xcalloc(cs->c.n_targets ? cs->c.n_targets * dim : 1, sizeof(float));
         for (size_t t = 0; t < cs->c.n_targets; t++)
             if (cs->c.targets[t])
-                rs_embedder_embed(ch->embedder, cs->c.targets[t], cs->target_vecs + t * dim, NULL);
+                hash_embed(cs, cs->c.targets[t], cs->target_vecs + t * dim);
     }
     double best = NAN;
     for (size_t t = 0; t < cs->c.n_targets; t++) {
@@ -640,7 +653,7 @@ static void grade_answer(wk_case_t *cs, answer_t *a, int embed, float *keep_vec)
     float *vec = NULL;
     if (embed && ch->embedder) {
         vec = keep_vec ? keep_vec : rs_xmalloc(rs_embedder_dim(ch->embedder) * sizeof(float));
-        rs_embedder_embed(ch->embedder, a->text, vec, NULL);
+        hash_embed(cs, a->text, vec);
     }
     for (size_t g = 0; g < sc->n_graders; g++) {
         rs_grader_kind_t kind = sc->graders[g].kind;
@@ -874,7 +887,7 @@ static void cand_ready(wk_case_t *cs, size_t model, int k)
     if (cd->ready || !cd->ans[0].settled) return;
     cd->ready = 1;
     if (!cd->ans[0].text) return;
-    if (ch->embedder && ch->cfg->ranking.use[RS_STRATEGY_CONSENSUS])
+    if (ch->embedder && ch->embed_gen && ch->cfg->ranking.use[RS_STRATEGY_CONSENSUS])
         cd->vec = rs_xmalloc(rs_embedder_dim(ch->embedder) * sizeof(float));
     grade_answer(cs, &cd->ans[0], ch->embed_gen, cd->vec);
     for (size_t j = 0; j < ch->cfg->n_judges; j++) start_critique(cs, model, k, j, 0);
@@ -1615,9 +1628,22 @@ static json_t *embedding_json(const wk_case_t *cs)
     return o;
 }
 
+/* The hash embedder's work for the case as one "embed" span: it ran in pieces as answers were
+ * graded, so the span has their summed duration, placed after the calls it followed. */
+static void hash_embed_span(wk_case_t *cs)
+{
+    int64_t start = cs->last_us;
+    json_t *s = child_span(cs, "embed", "internal", start, start + (int64_t)(cs->hash_sec * 1e6));
+    json_t *a = wk_span_attrs(s);
+    wk_attr_str(a, "reasonsaver.embedder", "hash");
+    wk_attr_int(a, "reasonsaver.inputs", (int64_t)cs->hash_inputs);
+    wk_attr_int(a, "reasonsaver.embedding.dim", (int64_t)rs_embedder_dim(cs->ch->embedder));
+}
+
 static void case_finish(wk_case_t *cs)
 {
     wk_chain_t *ch = cs->ch;
+    if (cs->spans && cs->hash_inputs) hash_embed_span(cs);
     wk_done_t d = {.task_id = cs->task_id, .lease = cs->lease, .idx = cs->c.idx};
     json_t *models = json_array();
     for (size_t m = 0; m < ch->cfg->n_models; m++) {

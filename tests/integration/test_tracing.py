@@ -1,5 +1,5 @@
 """Tracing end to end: every case's record holds its trace (one root "case" span, "generate" per
-model call, "score" per model) with OpenTelemetry GenAI attributes that agree with the record;
+model call, one "embed" for the hash embedder's work, "score" per model) with OpenTelemetry GenAI attributes that agree with the record;
 `trace` prints the waterfall, prompt and answers; `export --otlp` sends OTLP/HTTP JSON to a test
 receiver (retrying its 503) and `--jsonl` writes the same spans; retries through
 reasonsaver-mockllm show up as span events; and while a run goes on, /metrics parses as
@@ -96,7 +96,13 @@ def check_shape(rec, run_id):
             assert s["parent_span_id"] == root["span_id"], s
             assert root["start_us"] <= s["start_us"] and s["end_us"] <= root["end_us"], (root, s)
         assert all(isinstance(v, (str, int, float, bool)) for v in s["attributes"].values()), s
-    assert {s["name"] for s in spans} == {"case", "generate", "score"}, spans
+    # n = 2 turns consensus on, so the hash embedder embeds every answer: one "embed" span
+    assert {s["name"] for s in spans} == {"case", "generate", "embed", "score"}, spans
+    (embed,) = [s for s in spans if s["name"] == "embed"]
+    answers = sum(c["output"] is not None for m in rec["models"] for c in m["candidates"])
+    assert embed["kind"] == "internal" and embed["attributes"] == {
+        "reasonsaver.embedder": "hash", "reasonsaver.inputs": answers,
+        "reasonsaver.embedding.dim": 256}, embed
     a = root["attributes"]
     assert a["reasonsaver.run.id"] == run_id and a["reasonsaver.case.id"] == rec["id"], a
     assert a["reasonsaver.case.index"] == rec["idx"] and isinstance(a["reasonsaver.task.id"], int)
@@ -265,7 +271,7 @@ def check_otlp_request(req, run_id):
         for t in ("startTimeUnixNano", "endTimeUnixNano"):
             assert isinstance(s[t], str) and re.match(r"^\d{19}$", s[t]), s
         assert int(s["startTimeUnixNano"]) <= int(s["endTimeUnixNano"]), s
-        assert s["kind"] in (1, 3) and s["name"] in ("case", "generate", "score"), s
+        assert s["kind"] in (1, 3) and s["name"] in ("case", "generate", "embed", "score"), s
         assert s["status"]["code"] in (1, 2), s
         for a in s["attributes"]:
             assert set(a) == {"key", "value"} and isinstance(a["key"], str), a
