@@ -14,7 +14,8 @@ import rslib  # noqa: E402
 
 def interrupt_and_resume(sb, cfg, clean, out, signals):
     coord = faultlib.start(sb, cfg, out)
-    rslib.wait_for(lambda: faultlib.done(sb, out) >= 800, 60, "800 cases")
+    # early enough that a slow status poll on a loaded machine cannot let the run finish first
+    rslib.wait_for(lambda: faultlib.done(sb, out) >= 400, 60, "400 cases")
     for _ in range(signals):
         coord.send_signal(signal.SIGINT)
         time.sleep(0.05)
@@ -60,7 +61,8 @@ def refusals(sb, run_id, out):
 
 def main():
     with rslib.Sandbox() as sb:
-        cfg = faultlib.setup(sb, cases=2000, workers=2, latency=80)
+        # 2 workers x 32 slots at 150 ms: about 430 cases/s, so a run lasts some 5 s
+        cfg = faultlib.setup(sb, cases=2000, workers=2, latency=150)
         clean = faultlib.clean_run(sb, cfg)
         interrupt_and_resume(sb, cfg, clean, "once", 1)
         interrupt_and_resume(sb, cfg, clean, "twice", 2)
