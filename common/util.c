@@ -302,6 +302,19 @@ void rs_hex(const unsigned char *bytes, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+char *rs_sanitize(const char *s, size_t max)
+{
+    if (!s) return rs_xstrdup("");
+    size_t n = strlen(s), keep = n > max ? max : n;
+    char *out = rs_xmalloc(keep + 4);
+    for (size_t i = 0; i < keep; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    memcpy(out + keep, n > max ? "..." : "", n > max ? 4 : 1);
+    return out;
+}
+
 int rs_sha256_file(const char *path, char out[65], rs_err_t *err)
 {
     FILE *f = fopen(path, "rb");

@@ -64,6 +64,12 @@ int rs_parse_double(const char *s, double *out);
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void rs_hex(const unsigned char *bytes, size_t n, char *out);
 
+/* A copy of text that came from a peer, safe to print in a log line, a terminal or a table:
+ * printable ASCII is kept, every other byte (control characters, escape sequences, newlines, any
+ * byte of a UTF-8 sequence, valid or not) becomes '?', and it is cut at max bytes with "..." added.
+ * NULL gives "". Caller frees. */
+char *rs_sanitize(const char *s, size_t max);
+
 /* SHA-256 of a file as 64 hex characters plus NUL. 0 / -1. */
 int rs_sha256_file(const char *path, char out[65], rs_err_t *err);
 /* SHA-256 of a memory block as hex. */

@@ -393,6 +393,9 @@ static int start_cluster(run_ctx_t *r, rs_err_t *err)
     coord_dispatch_opts_t o = {r->cfg, r->run_id, r->spec, r->ds, r->sched, r->store,
                                r->cfg->cluster.bind, r->usage, r->otlp};
     if (!(r->dispatch = coord_dispatch_new(&o, err))) return -1;
+    char *peers = coord_store_run_fetch(r->store, r->run_id, ":peers");
+    coord_dispatch_peers_restore(r->dispatch, peers); /* a resume continues these too */
+    free(peers);
     if (r->cfg->cluster.workers > 0) {
         r->spawn = coord_spawn_start((size_t)r->cfg->cluster.workers,
                                      coord_dispatch_endpoint(r->dispatch), r->run_id, err);
@@ -401,14 +404,20 @@ static int start_cluster(run_ctx_t *r, rs_err_t *err)
     return 0;
 }
 
+static void put_json(run_ctx_t *r, const char *suffix, json_t *value)
+{
+    char *text = json_dumps(value, JSON_COMPACT);
+    rs_err_t ignored;
+    coord_store_run_put(r->store, r->run_id, suffix, text, &ignored);
+    free(text);
+    json_decref(value);
+}
+
+/* The live counters that outlive the process: model usage, and what peers had rejected. */
 static void put_usage(run_ctx_t *r)
 {
-    json_t *u = coord_usage_json(r->usage);
-    char *text = json_dumps(u, JSON_COMPACT);
-    rs_err_t ignored;
-    coord_store_run_put(r->store, r->run_id, ":usage", text, &ignored);
-    free(text);
-    json_decref(u);
+    put_json(r, ":usage", coord_usage_json(r->usage));
+    put_json(r, ":peers", coord_dispatch_peers_json(r->dispatch));
 }
 
 static void publish_metrics(run_ctx_t *r, const coord_progress_t *p)

@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "pace.h"
+#include "peers.h"
 #include "proto.h"
 
 #define FLUSH_CASES 512    /* results per Redis write */
@@ -15,29 +16,51 @@
 #define TICK_MS 100        /* timers and progress */
 #define MAX_BUFFERED 100000 /* results held while Redis is away; past it no new work goes out */
 #define REDIS_BACKOFF_MAX_MS 5000
+#define PEER_BAN_MS 60000  /* a cut-off peer's messages are dropped unread this long */
+#define SEND_HWM 1000      /* frames queued for one peer before it counts as not reading */
 
+/* One case of a task: its index, its id (the record must carry both) and whether this lease has
+ * answered it yet. A task's cases are sorted by idx, for bsearch. */
+typedef struct coord_leased {
+    uint64_t idx;
+    char *id;
+    int got;
+} coord_leased_t;
+
+/* One TASK: its cases are leased to one holder under (id, lease). While current it lives in its
+ * worker; when the lease ends (expiry, a dead or dropped worker, a new HELLO) it moves to
+ * d->ended for one more lease length, so a late answer from the same holder is still taken. */
 typedef struct coord_task {
     uint64_t id;
     uint64_t lease;
-    uint64_t *idx;
+    coord_leased_t *cases;
     size_t n;
-    size_t left;           /* cases not yet reported */
+    size_t left;      /* cases not yet answered under this lease */
     int64_t sent_ms;
+    int64_t ended_ms; /* when the lease ended (ended tasks only) */
+    char *holder;     /* who held it (ended tasks only) */
 } coord_task_t;
 
 typedef struct coord_worker {
     unsigned char ident[256];
     size_t ident_len;
-    char *id;
+    char key[513];    /* the routing identity in hex: what bans and lease holders are keyed by */
+    char *user;       /* the CURVE key name (ZAP User-Id), or NULL without CURVE */
+    char *id;         /* shown in logs and status: the key name, else the sanitised worker id */
     char *host;
     int64_t pid;
+    int64_t slots;    /* credit cap: cluster.worker_slots */
     int64_t credit;
     int64_t last_seen_ms;
     int64_t last_sent_ms;
     coord_task_t *tasks;
     size_t n_tasks, cap_tasks;
-    int welcomed; /* sent WELCOME, waiting for / got CREDIT */
+    int gone;         /* a send failed: removed at the end of this step */
+    int queue_full;   /* ... because it does not read what it is sent */
     uint64_t results; /* new results it delivered */
+    uint64_t rejected, late;
+    coord_peer_window_t window; /* rejections this minute */
+    coord_peer_window_t hellos; /* HELLOs this minute */
 } coord_worker_t;
 
 struct coord_dispatch {
@@ -47,6 +70,9 @@ struct coord_dispatch {
     char endpoint[256];
     coord_worker_t **workers;
     size_t n_workers, cap_workers;
+    coord_task_t *ended;   /* leases that ended less than one lease ago */
+    size_t n_ended, cap_ended;
+    uint64_t first_task_id; /* task ids this process issued: first_task_id .. next_task_id */
     uint64_t next_task_id;
     int64_t in_flight;
     uint64_t failed;
@@ -61,14 +87,22 @@ struct coord_dispatch {
     uint64_t *take;  /* scratch for coord_sched_take */
     coord_pace_t *pace;       /* rpm / tpm limits; NULL when there are none */
     double avg_prompt_bytes;  /* running average, for the tpm estimate of cases not yet read */
+    coord_peers_t *peers;     /* rejections, late results, cut-offs and bans */
 };
 
 /* ---- sending ---- */
 
+/* Never blocks: a peer whose queue is full (it does not read) or that is gone is marked and
+ * removed at the end of the step, and its leases go back. */
 static int send_to(coord_dispatch_t *d, coord_worker_t *w, const rs_buf_t *frame)
 {
-    if (zmq_send(d->router, w->ident, w->ident_len, ZMQ_SNDMORE) < 0) return -1;
-    if (zmq_send(d->router, frame->data, frame->len, 0) < 0) return -1;
+    if (w->gone) return -1;
+    if (zmq_send(d->router, w->ident, w->ident_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send(d->router, frame->data, frame->len, ZMQ_DONTWAIT) < 0) {
+        w->gone = 1;
+        w->queue_full = errno == EAGAIN;
+        return -1;
+    }
     w->last_sent_ms = rs_mono_ms();
     return 0;
 }
@@ -79,7 +113,6 @@ static void send_welcome(coord_dispatch_t *d, coord_worker_t *w)
     rs_buf_reset(&d->out);
     rs_proto_encode_welcome(&d->out, &m);
     send_to(d, w, &d->out);
-    w->welcomed = 1;
     w->credit = 0; /* until the worker's CREDIT says how many slots are free */
 }
 
@@ -94,13 +127,17 @@ static coord_worker_t *worker_find(coord_dispatch_t *d, const void *ident, size_
     return NULL;
 }
 
-static coord_worker_t *worker_add(coord_dispatch_t *d, const void *ident, size_t len)
+static coord_worker_t *worker_add(coord_dispatch_t *d, const void *ident, size_t len,
+                                  const char *key, const char *user)
 {
     coord_worker_t *w = rs_xcalloc(1, sizeof(*w));
     memcpy(w->ident, ident, len);
     w->ident_len = len;
-    w->id = rs_xstrdup("unknown");
+    memcpy(w->key, key, strlen(key) + 1);
+    w->user = user ? rs_sanitize(user, 64) : NULL;
+    w->id = rs_xstrdup(w->user ? w->user : "anonymous");
     w->host = rs_xstrdup("");
+    w->slots = d->o.cfg->cluster.worker_slots;
     w->last_seen_ms = rs_mono_ms();
     if (d->n_workers == d->cap_workers) {
         d->cap_workers = d->cap_workers ? 2 * d->cap_workers : 8;
@@ -110,11 +147,54 @@ static coord_worker_t *worker_add(coord_dispatch_t *d, const void *ident, size_t
     return w;
 }
 
-static void task_release(coord_dispatch_t *d, coord_task_t *t, int requeue)
+/* Who holds a lease: the CURVE key, which survives a reconnection, else the connection itself. */
+static const char *holder(const coord_worker_t *w)
 {
-    if (requeue) coord_sched_requeue(d->o.sched, t->idx, t->n);
+    return w->user ? w->user : w->key;
+}
+
+static void task_free(coord_task_t *t)
+{
+    for (size_t i = 0; i < t->n; i++) free(t->cases[i].id);
+    free(t->cases);
+    free(t->holder);
+}
+
+/* Ends a current lease: its unanswered cases go back to the scheduler and the task is kept in
+ * d->ended (taking over its memory) for late answers. */
+static void lease_end(coord_dispatch_t *d, coord_worker_t *w, coord_task_t *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (!t->cases[i].got) coord_sched_requeue(d->o.sched, &t->cases[i].idx, 1);
     d->in_flight -= (int64_t)t->left;
-    free(t->idx);
+    if (d->n_ended == d->cap_ended) {
+        d->cap_ended = d->cap_ended ? 2 * d->cap_ended : 16;
+        d->ended = rs_xrealloc(d->ended, d->cap_ended * sizeof(*d->ended));
+    }
+    coord_task_t *e = &d->ended[d->n_ended++];
+    *e = *t;
+    e->ended_ms = rs_mono_ms();
+    e->holder = rs_xstrdup(holder(w));
+    e->left = 0;
+}
+
+static void leases_end_all(coord_dispatch_t *d, coord_worker_t *w)
+{
+    for (size_t k = 0; k < w->n_tasks; k++) lease_end(d, w, &w->tasks[k]);
+    w->n_tasks = 0;
+}
+
+/* Ended leases are kept one lease length, then forgotten. */
+static void prune_ended(coord_dispatch_t *d, int64_t now)
+{
+    for (size_t k = 0; k < d->n_ended;) {
+        if (now - d->ended[k].ended_ms <= d->o.cfg->cluster.lease_ms) {
+            k++;
+            continue;
+        }
+        task_free(&d->ended[k]);
+        d->ended[k] = d->ended[--d->n_ended];
+    }
 }
 
 static void worker_remove(coord_dispatch_t *d, size_t i, const char *why)
@@ -123,12 +203,58 @@ static void worker_remove(coord_dispatch_t *d, size_t i, const char *why)
     if (w->n_tasks) rs_warn("worker %s (%s): %s; %zu task(s) go back to the queue", w->id, w->host,
                             why, w->n_tasks);
     else rs_debug("worker %s left: %s", w->id, why);
-    for (size_t k = 0; k < w->n_tasks; k++) task_release(d, &w->tasks[k], 1);
+    leases_end_all(d, w);
     free(w->tasks);
     free(w->id);
     free(w->host);
+    free(w->user);
     free(w);
     d->workers[i] = d->workers[--d->n_workers];
+}
+
+/* Cuts a peer off: its leases go back, and what it sends is dropped unread for a while. */
+static void worker_cut_off(coord_dispatch_t *d, coord_worker_t *w, const char *why)
+{
+    if (w->gone && !w->queue_full) return; /* already on its way out */
+    rs_warn("worker %s (%s) cut off: %s", w->id, w->host, why);
+    coord_peers_cut_off(d->peers, w->id, w->user ? w->user : w->key, rs_mono_ms());
+    w->gone = 1;
+    w->queue_full = 0;
+}
+
+/* Removes the workers a send or a cut-off marked. */
+static void sweep_gone(coord_dispatch_t *d)
+{
+    for (size_t i = 0; i < d->n_workers;) {
+        coord_worker_t *w = d->workers[i];
+        if (!w->gone) {
+            i++;
+            continue;
+        }
+        if (w->queue_full) {
+            rs_warn("worker %s (%s) cut off: it does not read what it is sent", w->id, w->host);
+            coord_peers_cut_off(d->peers, w->id, w->user ? w->user : w->key, rs_mono_ms());
+        }
+        worker_remove(d, i, "unreachable");
+    }
+}
+
+/* Counts n rejections against w; over its budget for the minute it is cut off. budget = 0 for
+ * what an honest worker can send, such as answers to a coordinator that has since restarted. */
+static void reject(coord_dispatch_t *d, coord_worker_t *w, const char *reason, uint64_t n,
+                   int budget)
+{
+    if (n == 0) return;
+    if (w->rejected == 0)
+        rs_warn("worker %s (%s): rejected %llu message(s) or result(s): %s", w->id, w->host,
+                (unsigned long long)n, reason);
+    else
+        rs_debug("worker %s: rejected %llu: %s", w->id, (unsigned long long)n, reason);
+    w->rejected += n;
+    coord_peer_window_t spare = {0};
+    if (coord_peers_reject(d->peers, budget ? &w->window : &spare, w->id, reason, n,
+                           rs_mono_ms()) && budget)
+        worker_cut_off(d, w, "too many rejected messages");
 }
 
 /* ---- results ---- */
@@ -179,88 +305,161 @@ static void batch_push(coord_dispatch_t *d, rs_case_result_t *c)
     c->json = NULL; /* the batch owns it now */
 }
 
-static coord_task_t *task_find(coord_worker_t *w, uint64_t id, size_t *pos)
+/* The task (id, lease) in tasks[0..n) — held by who when who is not NULL — or NULL. */
+static coord_task_t *task_find(coord_task_t *tasks, size_t n, uint64_t id, uint64_t lease,
+                               const char *who, size_t *pos)
 {
-    for (size_t k = 0; k < w->n_tasks; k++)
-        if (w->tasks[k].id == id) {
+    for (size_t k = 0; k < n; k++)
+        if (tasks[k].id == id && tasks[k].lease == lease &&
+            (!who || strcmp(tasks[k].holder, who) == 0)) {
             *pos = k;
-            return &w->tasks[k];
+            return &tasks[k];
         }
     return NULL;
 }
 
+static int leased_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const coord_leased_t *)a)->idx, y = ((const coord_leased_t *)b)->idx;
+    return x < y ? -1 : x > y;
+}
+
+static coord_leased_t *task_case(coord_task_t *t, uint64_t idx)
+{
+    coord_leased_t key = {idx, NULL, 0};
+    return bsearch(&key, t->cases, t->n, sizeof(*t->cases), leased_cmp);
+}
+
+/* Takes one case of a RESULT under lease t (late: t has ended). Returns the reason it is refused,
+ * or NULL when it was taken (stored if it is the case's first result). */
+static const char *take_case(coord_dispatch_t *d, coord_worker_t *w, coord_task_t *t, int late,
+                             rs_case_result_t *c)
+{
+    coord_leased_t *lc = task_case(t, c->idx);
+    if (!lc) return "not_in_task";
+    if (lc->got) return "duplicate";
+    lc->got = 1;
+    if (!late) {
+        t->left--;
+        d->in_flight--;
+        w->credit++;
+    }
+    if (late) {
+        w->late++;
+        coord_peers_late(d->peers, w->id, 1);
+    }
+    if (coord_sched_complete(d->o.sched, c->idx)) {
+        d->this_run++;
+        w->results++;
+        batch_push(d, c);
+    }
+    return NULL;
+}
+
+/* Credit never exceeds the worker's slots less what it holds, whatever it claims. */
+static void credit_cap(coord_worker_t *w)
+{
+    int64_t held = 0;
+    for (size_t k = 0; k < w->n_tasks; k++) held += (int64_t)w->tasks[k].left;
+    int64_t room = w->slots - held;
+    if (room < 0) room = 0;
+    if (w->credit > room) w->credit = room;
+}
+
+/* A case's result is taken only from the holder of its current lease, or of a lease that ended
+ * less than one lease ago (counted as late), once; everything else is rejected and counted. */
 static void on_result(coord_dispatch_t *d, coord_worker_t *w, rs_result_t *r)
 {
-    uint64_t total = coord_sched_total(d->o.sched);
-    for (size_t i = 0; i < r->n_cases; i++) {
-        rs_case_result_t *c = &r->cases[i];
-        if (c->idx >= total) {
-            rs_warn("worker %s sent a result for case %llu of %llu; ignored", w->id,
-                    (unsigned long long)c->idx, (unsigned long long)total);
-            continue;
-        }
-        if (coord_sched_complete(d->o.sched, c->idx)) {
-            d->this_run++;
-            w->results++;
-            batch_push(d, c);
-        }
+    size_t pos;
+    int late = 0;
+    coord_task_t *t = task_find(w->tasks, w->n_tasks, r->task_id, r->lease, NULL, &pos);
+    if (!t && (t = task_find(d->ended, d->n_ended, r->task_id, r->lease, holder(w), &pos)))
+        late = 1;
+    if (!t) {
+        int ours = r->task_id >= d->first_task_id && r->task_id <= d->next_task_id;
+        /* A task this process never issued is an answer to a coordinator that has restarted. */
+        reject(d, w, ours ? "not_leased" : "unknown_task", r->n_cases ? r->n_cases : 1, ours);
+        return;
     }
-    w->credit += (int64_t)r->n_cases;
+    for (size_t i = 0; i < r->n_cases; i++) {
+        const char *why = take_case(d, w, t, late, &r->cases[i]);
+        if (why) reject(d, w, why, 1, 1);
+    }
     if (d->o.usage && r->stats && r->stats_len &&
         coord_usage_add(d->o.usage, r->stats, r->stats_len) != 0)
         rs_debug("worker %s sent unreadable stats; ignored", w->id);
-    size_t pos;
-    coord_task_t *t = task_find(w, r->task_id, &pos);
-    if (!t) return; /* an expired lease's late answer: its cases were accepted above if new */
-    size_t n = r->n_cases < t->left ? r->n_cases : t->left;
-    t->left -= n;
-    d->in_flight -= (int64_t)n;
-    if (t->left == 0) {
-        free(t->idx);
+    if (!late && t->left == 0) {
+        task_free(t);
         w->tasks[pos] = w->tasks[--w->n_tasks];
     }
+    credit_cap(w);
 }
 
 /* ---- incoming ---- */
 
+#define MAX_HELLOS_PER_MINUTE 10
+
 static void on_hello(coord_dispatch_t *d, coord_worker_t *w, rs_hello_t *h)
 {
+    int64_t now = rs_mono_ms();
+    if (now - w->hellos.start_ms >= 60000) w->hellos = (coord_peer_window_t){now, 0};
+    if (++w->hellos.count > MAX_HELLOS_PER_MINUTE) {
+        reject(d, w, "hello_flood", 1, 1);
+        return;
+    }
     free(w->id);
     free(w->host);
-    w->id = h->worker_id, h->worker_id = NULL;
-    w->host = h->host, h->host = NULL;
+    w->id = w->user ? rs_xstrdup(w->user) : rs_sanitize(h->worker_id, 64);
+    w->host = rs_sanitize(h->host, 64);
     w->pid = h->pid;
     /* A HELLO from a known identity means the worker restarted its session: what it held is gone. */
-    for (size_t k = 0; k < w->n_tasks; k++) task_release(d, &w->tasks[k], 1);
-    w->n_tasks = 0;
-    rs_info("worker %s joined from %s (pid %lld, %lld slots)", w->id, w->host,
-            (long long)w->pid, (long long)h->slots);
+    leases_end_all(d, w);
+    char *self_id = rs_sanitize(h->worker_id, 64);
+    rs_info("worker %s joined from %s (pid %lld, %lld slots%s%s)", w->id, w->host,
+            (long long)w->pid, (long long)h->slots, w->user ? ", says it is " : "",
+            w->user ? self_id : "");
+    free(self_id);
     send_welcome(d, w);
 }
 
-static void handle_frame(coord_dispatch_t *d, const void *ident, size_t ident_len,
-                         const void *data, size_t len)
+static void on_credit(coord_dispatch_t *d, coord_worker_t *w, int64_t n)
 {
+    (void)d;
+    w->credit = n > w->slots - w->credit ? w->slots : w->credit + n; /* no overflow */
+    credit_cap(w);
+}
+
+static void handle_frame(coord_dispatch_t *d, const void *ident, size_t ident_len,
+                         const char *user, const void *data, size_t len)
+{
+    char key[513];
+    rs_hex(ident, ident_len < 256 ? ident_len : 256, key);
+    int64_t now = rs_mono_ms();
+    if (coord_peers_banned(d->peers, key, now) || (user && coord_peers_banned(d->peers, user, now)))
+        return;
+    coord_worker_t *w = worker_find(d, ident, ident_len);
+    int fresh = !w;
+    if (!w) w = worker_add(d, ident, ident_len, key, user);
+    if (w->gone) return; /* cut off earlier in this step */
+    w->last_seen_ms = now;
     rs_msg_t m;
     rs_err_t err;
     if (rs_proto_decode(data, len, &m, &err) != 0) {
-        rs_warn("rejected a frame of %zu bytes: %s", len, err.msg);
+        char *why = rs_sanitize(err.msg, 200);
+        rs_debug("worker %s: rejected a frame of %zu bytes: %s", w->id, len, why);
+        free(why);
+        reject(d, w, "malformed", 1, 1);
         return;
     }
-    coord_worker_t *w = worker_find(d, ident, ident_len);
-    if (!w) {
-        w = worker_add(d, ident, ident_len);
-        /* Anyone but a HELLO (a worker we declared dead, or one from before a restart) is greeted
-         * again; its results are still accepted below. */
-        if (m.type != RS_MSG_HELLO) send_welcome(d, w);
-    }
-    w->last_seen_ms = rs_mono_ms();
+    /* Anyone but a HELLO (a worker we declared dead, or one from before a restart) is greeted
+     * again; what it sends is taken only within the leases it holds. */
+    if (fresh && m.type != RS_MSG_HELLO) send_welcome(d, w);
     switch (m.type) {
     case RS_MSG_HELLO: on_hello(d, w, &m.u.hello); break;
-    case RS_MSG_CREDIT: w->credit += m.u.credit; break;
+    case RS_MSG_CREDIT: on_credit(d, w, m.u.credit); break;
     case RS_MSG_RESULT: on_result(d, w, &m.u.result); break;
     case RS_MSG_HEARTBEAT: break;
-    default: rs_warn("worker %s sent an unexpected %s; ignored", w->id, rs_msg_type_name(m.type));
+    default: reject(d, w, "unexpected_type", 1, 1);
     }
     rs_msg_cleanup(&m);
 }
@@ -278,10 +477,10 @@ static int recv_all(coord_dispatch_t *d)
         zmq_msg_init(&body);
         int more = zmq_msg_more(&id);
         if (more && zmq_msg_recv(&body, d->router, 0) >= 0 && !zmq_msg_more(&body))
-            handle_frame(d, zmq_msg_data(&id), zmq_msg_size(&id), zmq_msg_data(&body),
-                         zmq_msg_size(&body));
+            handle_frame(d, zmq_msg_data(&id), zmq_msg_size(&id), zmq_msg_gets(&body, "User-Id"),
+                         zmq_msg_data(&body), zmq_msg_size(&body));
         else
-            rs_warn("dropped a message with an unexpected frame layout");
+            rs_debug("dropped a message with an unexpected frame layout");
         while (zmq_msg_more(&body)) { /* drain any extra frames of a malformed message */
             zmq_msg_close(&body);
             zmq_msg_init(&body);
@@ -300,6 +499,7 @@ static int64_t task_size(coord_dispatch_t *d, coord_worker_t *w)
     const rs_config_t *cfg = d->o.cfg;
     int64_t n = cfg->dataset.shard_size;
     if (w->credit < n) n = w->credit;
+    if (n > RS_PROTO_MAX_CASES) n = RS_PROTO_MAX_CASES;
     if (cfg->cluster.max_in_flight - d->in_flight < n) n = cfg->cluster.max_in_flight - d->in_flight;
     uint64_t left = coord_sched_total(d->o.sched) - coord_sched_done(d->o.sched);
     /* Wait for a full shard's credit while work is plentiful: fewer, larger messages. */
@@ -322,7 +522,35 @@ static int needs_input(const rs_config_t *cfg)
     return cfg->n_judges > 0 || cfg->revise.rounds > 0;
 }
 
-static int send_task(coord_dispatch_t *d, coord_worker_t *w, size_t n, rs_err_t *err)
+/* Records the cases just sent as a lease of w, sorted by idx; takes over their ids. */
+static void lease_add(coord_dispatch_t *d, coord_worker_t *w, const rs_task_t *t)
+{
+    if (w->n_tasks == w->cap_tasks) {
+        w->cap_tasks = w->cap_tasks ? 2 * w->cap_tasks : 8;
+        w->tasks = rs_xrealloc(w->tasks, w->cap_tasks * sizeof(*w->tasks));
+    }
+    coord_task_t *ct = &w->tasks[w->n_tasks++];
+    memset(ct, 0, sizeof(*ct));
+    ct->id = t->task_id;
+    ct->lease = t->lease;
+    ct->n = ct->left = t->n_cases;
+    ct->cases = rs_xcalloc(t->n_cases, sizeof(*ct->cases));
+    for (size_t i = 0; i < t->n_cases; i++) {
+        ct->cases[i].idx = t->cases[i].idx;
+        ct->cases[i].id = t->cases[i].id;
+        t->cases[i].id = NULL;
+    }
+    qsort(ct->cases, ct->n, sizeof(*ct->cases), leased_cmp);
+    ct->sent_ms = rs_mono_ms();
+    w->credit -= (int64_t)t->n_cases;
+    d->in_flight += (int64_t)t->n_cases;
+    d->dispatched_unsaved += t->n_cases;
+}
+
+/* Sends w one TASK of up to n cases. Returns the cases sent (0 when the scheduler had none), or
+ * -1 with err when the dataset cannot be read. A failed send puts the cases back; the worker is
+ * then marked gone. */
+static int64_t send_task(coord_dispatch_t *d, coord_worker_t *w, size_t n, rs_err_t *err)
 {
     n = coord_sched_take(d->o.sched, d->take, n);
     if (n == 0) return 0;
@@ -338,6 +566,7 @@ static int send_task(coord_dispatch_t *d, coord_worker_t *w, size_t n, rs_err_t 
             t.cases[i].input = NULL;
         }
     }
+    int64_t sent = rc == 0 ? (int64_t)n : -1;
     if (rc == 0) {
         coord_pace_charge(d->pace, n, bytes);
         d->avg_prompt_bytes = 0.9 * d->avg_prompt_bytes + 0.1 * bytes / (double)n;
@@ -345,44 +574,28 @@ static int send_task(coord_dispatch_t *d, coord_worker_t *w, size_t n, rs_err_t 
         rs_proto_encode_task(&d->out, &t);
         if (send_to(d, w, &d->out) != 0) {
             coord_sched_requeue(d->o.sched, d->take, n);
-            rc = 1; /* the worker is gone: the caller removes it */
+            sent = 0;
+        } else {
+            lease_add(d, w, &t);
         }
     }
     for (size_t i = 0; i < n; i++) rs_case_cleanup(&t.cases[i]);
     free(t.cases);
-    if (rc != 0) return rc;
-    if (w->n_tasks == w->cap_tasks) {
-        w->cap_tasks = w->cap_tasks ? 2 * w->cap_tasks : 8;
-        w->tasks = rs_xrealloc(w->tasks, w->cap_tasks * sizeof(*w->tasks));
-    }
-    coord_task_t *ct = &w->tasks[w->n_tasks++];
-    ct->id = t.task_id;
-    ct->lease = t.lease;
-    ct->n = ct->left = n;
-    ct->idx = rs_xmalloc(n * sizeof(uint64_t));
-    memcpy(ct->idx, d->take, n * sizeof(uint64_t));
-    ct->sent_ms = rs_mono_ms();
-    w->credit -= (int64_t)n;
-    d->in_flight += (int64_t)n;
-    d->dispatched_unsaved += n;
-    return 0;
+    return sent;
 }
 
 static int dispatch_tasks(coord_dispatch_t *d, rs_err_t *err)
 {
-    for (size_t i = 0; i < d->n_workers;) {
+    for (size_t i = 0; i < d->n_workers; i++) {
         coord_worker_t *w = d->workers[i];
-        int gone = 0;
         int64_t n;
-        while (!gone && (n = task_size(d, w)) > 0) {
-            int rc = send_task(d, w, (size_t)n, err);
-            if (rc < 0) return -1;
-            if (rc > 0) gone = 1;
+        while (!w->gone && (n = task_size(d, w)) > 0) {
+            int64_t sent = send_task(d, w, (size_t)n, err);
+            if (sent < 0) return -1;
+            if (sent == 0) break; /* nothing left to hand out, or w is gone */
             if (coord_sched_done(d->o.sched) + (uint64_t)d->in_flight >= coord_sched_total(d->o.sched))
                 break;
         }
-        if (gone) worker_remove(d, i, "unreachable");
-        else i++;
     }
     return 0;
 }
@@ -407,7 +620,7 @@ static void expire_leases(coord_dispatch_t *d, coord_worker_t *w, int64_t now)
         rs_warn("task %llu on worker %s passed its %lld ms lease; its cases go back to the queue",
                 (unsigned long long)t->id, w->id, (long long)d->o.cfg->cluster.lease_ms);
         cancel_task(d, w, t->id);
-        task_release(d, t, 1);
+        lease_end(d, w, t);
         w->tasks[k] = w->tasks[--w->n_tasks];
     }
 }
@@ -429,6 +642,7 @@ static void tick(coord_dispatch_t *d)
         }
         i++;
     }
+    prune_ended(d, now);
 }
 
 /* ---- life cycle ---- */
@@ -441,13 +655,18 @@ coord_dispatch_t *coord_dispatch_new(const coord_dispatch_opts_t *opts, rs_err_t
     d->take = rs_xmalloc((size_t)opts->cfg->dataset.shard_size * sizeof(uint64_t));
     d->pace = coord_pace_new(opts->cfg);
     d->avg_prompt_bytes = 1024;
+    d->peers = coord_peers_new(opts->cfg->cluster.max_rejects_per_minute, PEER_BAN_MS);
+    /* Task ids differ between coordinator processes, so an answer to a task of an earlier one is
+     * told from a forged one (unknown_task, not counted against the worker's budget). */
+    d->first_task_id = d->next_task_id = (uint64_t)(rs_wall_ms() / 1000) << 20; /* < 2^53 */
     d->zctx = zmq_ctx_new();
     d->router = zmq_socket(d->zctx, ZMQ_ROUTER);
     int64_t maxsize = RS_PROTO_MAX_FRAME;
-    int one = 1, linger = 0;
+    int one = 1, linger = 0, hwm = SEND_HWM;
     zmq_setsockopt(d->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
     zmq_setsockopt(d->router, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
     zmq_setsockopt(d->router, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(d->router, ZMQ_SNDHWM, &hwm, sizeof(hwm));
     if (zmq_bind(d->router, opts->bind) != 0) {
         rs_err_set(err, "cannot bind %s: %s", opts->bind, zmq_strerror(errno));
         coord_dispatch_destroy(&d);
@@ -464,6 +683,9 @@ void coord_dispatch_destroy(coord_dispatch_t **dp)
     coord_dispatch_t *d = *dp;
     while (d->n_workers) worker_remove(d, d->n_workers - 1, "coordinator stopped");
     free(d->workers);
+    for (size_t k = 0; k < d->n_ended; k++) task_free(&d->ended[k]);
+    free(d->ended);
+    coord_peers_destroy(&d->peers);
     for (size_t i = 0; i < d->n_batch; i++) free(d->batch[i].json);
     free(d->batch);
     free(d->take);
@@ -498,7 +720,9 @@ static int step(coord_dispatch_t *d, long wait_ms, int give_work, rs_err_t *err)
     if (zmq_poll(&item, 1, wait_ms) < 0 && errno != EINTR)
         return rs_err_set(err, "zmq_poll: %s", zmq_strerror(errno));
     recv_all(d);
+    sweep_gone(d);
     if (give_work && d->n_batch < MAX_BUFFERED && dispatch_tasks(d, err) != 0) return -1;
+    sweep_gone(d);
     int64_t now = rs_mono_ms();
     if (d->n_batch >= FLUSH_CASES || (d->n_batch && now - d->batch_since_ms >= FLUSH_MS))
         flush_batch(d);
@@ -528,6 +752,7 @@ int coord_dispatch_run(coord_dispatch_t *d, volatile sig_atomic_t *stop, coord_p
         int64_t now = rs_mono_ms();
         if (now - last_tick >= TICK_MS) {
             tick(d);
+            sweep_gone(d);
             last_tick = now;
             if (progress) {
                 coord_progress_t p;
@@ -567,11 +792,23 @@ json_t *coord_dispatch_workers_json(const coord_dispatch_t *d)
         const coord_worker_t *w = d->workers[i];
         size_t in_flight = 0;
         for (size_t k = 0; k < w->n_tasks; k++) in_flight += w->tasks[k].left;
-        json_array_append_new(arr, json_pack("{sssssIsIsIsIsI}", "id", w->id, "host", w->host,
-                                             "pid", (json_int_t)w->pid, "in_flight",
-                                             (json_int_t)in_flight, "tasks", (json_int_t)w->n_tasks,
-                                             "results", (json_int_t)w->results, "silent_ms",
-                                             (json_int_t)(now - w->last_seen_ms)));
+        json_array_append_new(
+            arr, json_pack("{sssssIsIsIsIsIsIsI}", "id", w->id, "host", w->host, "pid",
+                           (json_int_t)w->pid, "in_flight", (json_int_t)in_flight, "tasks",
+                           (json_int_t)w->n_tasks, "results", (json_int_t)w->results, "rejected",
+                           (json_int_t)w->rejected, "late", (json_int_t)w->late, "silent_ms",
+                           (json_int_t)(now - w->last_seen_ms)));
     }
     return arr;
+}
+
+json_t *coord_dispatch_peers_json(const coord_dispatch_t *d)
+{
+    return coord_peers_json(d->peers);
+}
+
+void coord_dispatch_peers_restore(coord_dispatch_t *d, const char *saved)
+{
+    if (saved && coord_peers_restore(d->peers, saved) != 0)
+        rs_warn("the run's saved peer counters are unreadable; they start again from zero");
 }

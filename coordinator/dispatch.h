@@ -5,8 +5,14 @@
  * sends it TASKs of at most shard_size cases while it has credit and the cluster is under
  * max_in_flight; each case in a RESULT returns one credit. A worker silent for 3 heartbeats is dead:
  * its unfinished cases go back to the scheduler. A task older than lease_ms is taken back too
- * (and CANCELled), so a stuck worker cannot hold cases forever. Results are accepted from anyone as
- * long as the case has none yet: the scheduler's bitmap and the store's HSETNX make them count once. */
+ * (and CANCELled), so a stuck worker cannot hold cases forever.
+ *
+ * Peers are not trusted (docs/SECURITY.md). A case's result is taken only from the holder of its
+ * current lease, or of a lease that ended less than one lease ago (late), once; the scheduler's
+ * bitmap and the store's HSETNX keep the first. Anything else is rejected and counted per peer; a
+ * peer over cluster.max_rejects_per_minute is cut off (its leases go back) and its messages are
+ * dropped unread for a minute. Credit is capped at cluster.worker_slots less what the worker
+ * holds. No send ever blocks: a peer that does not read is cut off the same way. */
 #ifndef COORD_DISPATCH_H
 #define COORD_DISPATCH_H
 
@@ -71,8 +77,14 @@ int coord_dispatch_flush(coord_dispatch_t *d, volatile sig_atomic_t *stop, int m
                          rs_err_t *err);
 int coord_dispatch_redis_down(const coord_dispatch_t *d);
 
-/* The live workers: [{id, host, pid, in_flight, tasks, results, silent_ms}] (new reference). */
+/* The live workers: [{id, host, pid, in_flight, tasks, results, rejected, late, silent_ms}]
+ * (new reference). id and host are sanitised (printable ASCII, at most 64 bytes). */
 json_t *coord_dispatch_workers_json(const coord_dispatch_t *d);
+
+/* What was rejected from peers, taken late, cut off (coord_peers_json's shape; new reference),
+ * and the same from an earlier coordinator of the run, added on a resume. */
+json_t *coord_dispatch_peers_json(const coord_dispatch_t *d);
+void coord_dispatch_peers_restore(coord_dispatch_t *d, const char *saved);
 
 void coord_dispatch_progress(const coord_dispatch_t *d, coord_progress_t *out);
 

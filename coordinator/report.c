@@ -429,6 +429,19 @@ static json_t *report_json(const agg_t *a, const char *run_id, json_t *man)
                      "resources", resources, "reliability", reliability);
 }
 
+/* report.json's "peers": what the coordinator rejected from workers, took late or cut off
+ * (rs:run:<id>:peers, kept by dispatch; docs/SECURITY.md). Zeros when nothing was. */
+static json_t *peers_json(coord_store_t *st, const char *run_id)
+{
+    char *text = coord_store_run_fetch(st, run_id, ":peers");
+    json_t *p = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    if (json_is_object(p)) return p;
+    json_decref(p);
+    return json_pack("{sIsIsIs{}s{}}", "rejected", (json_int_t)0, "late", (json_int_t)0, "cut_off",
+                     (json_int_t)0, "reasons", "by_peer");
+}
+
 /* report.json's "embedder": the remote embedder's usage, when it was called. */
 static json_t *embedder_json(const agg_t *a)
 {
@@ -813,6 +826,27 @@ static void md_near_dups(rs_buf_t *b, json_t *report)
     }
 }
 
+/* One warning line when workers sent what was not theirs to send, or were cut off. */
+static void md_peers(rs_buf_t *b, json_t *peers)
+{
+    long long rejected = json_integer_value(json_object_get(peers, "rejected"));
+    long long cut = json_integer_value(json_object_get(peers, "cut_off"));
+    long long late = json_integer_value(json_object_get(peers, "late"));
+    if (rejected == 0 && cut == 0 && late == 0) return;
+    rs_buf_printf(b, "> **Workers**: %lld result(s) or message(s) rejected", rejected);
+    const char *key;
+    json_t *v;
+    int first = 1;
+    json_object_foreach(json_object_get(peers, "reasons"), key, v) {
+        rs_buf_printf(b, "%s", first ? " (" : ", ");
+        md_text(b, key, 40);
+        rs_buf_printf(b, " %lld", (long long)json_integer_value(v));
+        first = 0;
+    }
+    rs_buf_printf(b, "%s; %lld taken late; %lld worker(s) cut off. Per worker: `report.json` "
+                     "`peers.by_peer`.\n\n", first ? "" : ")", late, cut);
+}
+
 static char *markdown(json_t *report)
 {
     rs_buf_t b;
@@ -839,6 +873,7 @@ static char *markdown(json_t *report)
                           "a crash or an expired lease\n\n",
                       (long long)json_integer_value(json_object_get(rel, "resumes")),
                       (long long)json_integer_value(json_object_get(rel, "redone_cases")));
+    md_peers(&b, json_object_get(report, "peers"));
     if (json_is_string(json_object_get(rel, "forced")))
         rs_buf_printf(&b, "> **Resumed with --force**: %s\n\n",
                       json_string_value(json_object_get(rel, "forced")));
@@ -1004,6 +1039,7 @@ int coord_report_build(coord_store_t *st, const char *run_id, const rs_config_t 
     free(jsonl_path);
     json_t *report = rc == 0 ? report_json(&a, run_id, manifest) : NULL;
     if (report && a.embed.calls) json_object_set_new(report, "embedder", embedder_json(&a));
+    if (report) json_object_set_new(report, "peers", peers_json(st, run_id));
     if (report) coord_analysis_fill(a.an, report);
     agg_cleanup(&a);
     if (!report) return -1;
@@ -1089,6 +1125,13 @@ void coord_report_print_summary(FILE *f, json_t *report)
                     (long long)json_integer_value(json_object_get(g, "skipped")), accs);
         }
     print_strategies(f, report);
+    json_t *peers = json_object_get(report, "peers");
+    if (json_integer_value(json_object_get(peers, "rejected")) ||
+        json_integer_value(json_object_get(peers, "cut_off")))
+        fprintf(f, "workers: %lld result(s) or message(s) rejected, %lld worker(s) cut off "
+                   "(report.json: peers)\n",
+                (long long)json_integer_value(json_object_get(peers, "rejected")),
+                (long long)json_integer_value(json_object_get(peers, "cut_off")));
     if (json_is_true(json_object_get(report, "simulated")))
         fprintf(f, "(sim models are simulated: their outputs do not come from a language model)\n");
 }

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The run's usage counters (coord_usage_json's snapshot), or an empty object. */
-static json_t *usage(coord_store_t *st, const char *run_id)
+/* A JSON object the coordinator keeps under rs:run:<id><suffix>, or an empty object. */
+static json_t *run_object(coord_store_t *st, const char *run_id, const char *suffix)
 {
-    char *text = coord_store_run_fetch(st, run_id, ":usage");
+    char *text = coord_store_run_fetch(st, run_id, suffix);
     json_t *u = text ? json_loads(text, 0, NULL) : NULL;
     free(text);
     return json_is_object(u) ? u : (json_decref(u), json_object());
@@ -33,7 +33,7 @@ json_t *coord_status_json(coord_store_t *st, const char *run_id, json_t *m)
     json_t *workers = live_workers(st, run_id);
     int live = running && json_is_array(workers);
     json_t *eta = live && rate > 0 ? json_real((double)(total - done) / rate) : json_null();
-    return json_pack("{sssssssbsIsIsIsIsfsfsfsosssssoso}", "run_id", run_id, "name",
+    return json_pack("{sssssssbsIsIsIsIsfsfsfsosssssososo}", "run_id", run_id, "name",
                      coord_manifest_str(m, "name"), "status", coord_manifest_str(m, "status"), "live", live,
                      "total", (json_int_t)total, "done", (json_int_t)done, "failed",
                      (json_int_t)coord_manifest_int(m, "failed"), "skipped",
@@ -42,7 +42,8 @@ json_t *coord_status_json(coord_store_t *st, const char *run_id, json_t *m)
                      "cases_per_second", rate, "eta_seconds", eta, "dataset",
                      coord_manifest_str(m, "dataset_path"), "coordinator", coord_manifest_str(m, "coordinator"),
                      "workers", live ? workers : (json_decref(workers), json_array()),
-                     "usage", usage(st, run_id));
+                     "usage", run_object(st, run_id, ":usage"), "peers",
+                     run_object(st, run_id, ":peers"));
 }
 
 static void bar(rs_buf_t *b, double frac, int width)
@@ -109,14 +110,34 @@ static void render_workers(rs_buf_t *b, json_t *workers)
     size_t i;
     json_t *w;
     if (json_array_size(workers) == 0) return;
-    rs_buf_printf(b, "\n%-20s %-16s %8s %9s %10s\n", "worker", "host", "pid", "in flight", "results");
+    rs_buf_printf(b, "\n%-20s %-16s %8s %9s %10s %9s\n", "worker", "host", "pid", "in flight",
+                  "results", "rejected");
     json_array_foreach(workers, i, w)
-        rs_buf_printf(b, "%-20s %-16s %8lld %9lld %10lld\n",
+        rs_buf_printf(b, "%-20s %-16s %8lld %9lld %10lld %9lld\n",
                       json_string_value(json_object_get(w, "id")),
                       json_string_value(json_object_get(w, "host")),
                       (long long)json_integer_value(json_object_get(w, "pid")),
                       (long long)json_integer_value(json_object_get(w, "in_flight")),
-                      (long long)json_integer_value(json_object_get(w, "results")));
+                      (long long)json_integer_value(json_object_get(w, "results")),
+                      (long long)json_integer_value(json_object_get(w, "rejected")));
+}
+
+/* What the coordinator refused from workers, when it refused anything. */
+static void render_peers(rs_buf_t *b, json_t *peers)
+{
+    long long rejected = json_integer_value(json_object_get(peers, "rejected"));
+    long long cut = json_integer_value(json_object_get(peers, "cut_off"));
+    if (rejected == 0 && cut == 0) return;
+    rs_buf_printf(b, "rejected  %lld result(s) or message(s) from workers, %lld worker(s) cut off",
+                  rejected, cut);
+    const char *reason;
+    json_t *n;
+    int first = 1;
+    json_object_foreach(json_object_get(peers, "reasons"), reason, n) {
+        rs_buf_printf(b, "%s%s %lld", first ? " (" : ", ", reason, (long long)json_integer_value(n));
+        first = 0;
+    }
+    rs_buf_puts(b, first ? "\n" : ")\n");
 }
 
 void coord_status_render(rs_buf_t *b, json_t *s, int width)
@@ -141,6 +162,7 @@ void coord_status_render(rs_buf_t *b, json_t *s, int width)
     if (json_is_number(eta)) rs_buf_printf(b, ", ETA %.0f s", json_number_value(eta));
     rs_buf_printf(b, "\ndataset   %s\ncoordinator %s\n", json_string_value(json_object_get(s, "dataset")),
                   json_string_value(json_object_get(s, "coordinator")));
+    render_peers(b, json_object_get(s, "peers"));
     render_usage(b, json_object_get(s, "usage"));
     render_workers(b, json_object_get(s, "workers"));
 }
