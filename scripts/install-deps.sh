@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   libzmq3-dev libmsgpack-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev libfyaml-dev
   libmicrohttpd-dev libcmocka-dev libxxhash-dev libpcre2-dev libssl-dev libopenblas-dev
-  redis-server
+  redis-server stunnel4 openssl  # stunnel: the TLS proxy for rediss:// Redis (hiredis 0.14 has no TLS)
   python3 python3-xxhash tmux iproute2
   chromium  # headless, for the report.html rendering test
 )
