@@ -76,6 +76,8 @@ class Server:
             keys = self.cli("-n", str(db), "--scan").split("\n")
             for key in filter(None, keys):
                 kind = self.cli("-n", str(db), "TYPE", key).strip()
+                if kind == "none":  # expired since the scan (the live view lasts 5 s)
+                    continue
                 read = {"string": ["GET"], "hash": ["HGETALL"], "zset": ["ZRANGE", "0", "-1",
                         "WITHSCORES"], "set": ["SMEMBERS"], "list": ["LRANGE", "0", "-1"]}[kind]
                 out.append(key)
@@ -145,7 +147,7 @@ def status(sb, out, run_id, env):
     return json.loads(r.stdout) if r.returncode == 0 else None
 
 
-def interrupt_and_resume(sb, outputs, cfg, out, env, extra=(), after=150):
+def interrupt_and_resume(sb, outputs, cfg, out, env, extra=(), after=100):
     """Starts a run, SIGINTs it once `after` cases are done, checks `status` says interrupted,
     resumes it to the end; returns the run directory."""
     coord = sb.spawn([rslib.REASONSAVER, "run", cfg, "--out", out] + list(extra), env=env,

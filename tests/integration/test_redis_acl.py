@@ -87,7 +87,7 @@ def main():
 
         # an interrupted run resumed, with the password in a variable of another name: run.json
         # records the name, so status and resume find it
-        slow = redisauth.setup(sb, "acl", latency=20)
+        slow = redisauth.setup(sb, "acl", latency=200)
         env = redisauth.environ(RS_IT_REDIS_PW=password)
         url = "redis://rs@127.0.0.1:%d/0" % server.port
         resumed = redisauth.interrupt_and_resume(
