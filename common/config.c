@@ -412,6 +412,8 @@ static int scoring_finish(loader_t *ld, void *obj, struct fy_node *map, struct f
                           const char *path);
 static int cluster_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
                           const char *path);
+static int curve_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                        const char *path);
 static int verdict_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
                           const char *path);
 static int judge_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
@@ -542,6 +544,14 @@ static const key_spec_t scoring_keys[] = {
 };
 static const section_t scoring_sec = SECTION(scoring_keys, NULL, scoring_finish);
 
+/* Both keys are required once the section is there (curve_finish): a half-configured CURVE must
+ * not quietly mean "off". */
+static const key_spec_t curve_keys[] = {
+    {KEY("secret_key_file", KT_STR, rs_curve_cfg_t, secret_key_file)},
+    {KEY("authorized_keys_dir", KT_STR, rs_curve_cfg_t, authorized_keys_dir)},
+};
+static const section_t curve_sec = SECTION(curve_keys, NULL, curve_finish);
+
 static const key_spec_t cluster_keys[] = {
     {KEY("workers", KT_INT, rs_cluster_cfg_t, workers), RANGE(0, 4096), .def_num = 2},
     {KEY("bind", KT_STR, rs_cluster_cfg_t, bind), .def_str = "tcp://127.0.0.1:*",
@@ -555,6 +565,7 @@ static const key_spec_t cluster_keys[] = {
      .def_num = 1000},
     {KEY("lease_ms", KT_INT, rs_cluster_cfg_t, lease_ms), RANGE(1, INFINITY), .def_num = 600000},
     {KEY("metrics_bind", KT_STR, rs_cluster_cfg_t, metrics_bind)},
+    {KEY("curve", KT_SECTION, rs_cluster_cfg_t, curve), .sub = &curve_sec},
 };
 static const section_t cluster_sec = SECTION(cluster_keys, NULL, cluster_finish);
 
@@ -1364,6 +1375,38 @@ static int cluster_finish(loader_t *ld, void *obj, struct fy_node *map, struct f
                 "must be greater than heartbeat_ms (%lld <= %lld): a lease shorter than a "
                 "heartbeat expires while its worker is healthy",
                 (long long)c->lease_ms, (long long)c->heartbeat_ms);
+}
+
+/* A path in the file is relative to the file (as dataset.path); one from --set to the current
+ * directory. Stored absolute, so run.json and a resume read the same files. */
+static void absolutize_against(char **path, const char *base)
+{
+    if (!*path || (*path)[0] == '/' || !base) return;
+    char *abs = rs_xasprintf("%s/%s", base, *path);
+    free(*path);
+    *path = abs;
+}
+
+static int curve_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                        const char *path)
+{
+    rs_curve_cfg_t *c = obj;
+    static const char *const names[] = {"secret_key_file", "authorized_keys_dir"};
+    char **fields[] = {&c->secret_key_file, &c->authorized_keys_dir};
+    /* absent, or keys all null (as a stored config writes an unset section): off */
+    if (!c->secret_key_file && !c->authorized_keys_dir && !(map && fy_node_mapping_item_count(map) == 0))
+        return 0;
+    for (size_t i = 0; i < RS_ARRAY_LEN(names); i++) {
+        char sub[PATH_CAP];
+        path_key(sub, sizeof(sub), path, names[i]);
+        if (!*fields[i] || !**fields[i])
+            return fail(ld, key_at(map, names[i], at), sub,
+                        "missing (cluster.curve needs both secret_key_file and "
+                        "authorized_keys_dir; see `reasonsaver keys gen`)");
+        if (override_of(key_at(map, names[i], NULL))) absolutize_override_path(fields[i]);
+        else absolutize_against(fields[i], ld->cfg ? ld->cfg->base_dir : NULL);
+    }
+    return 0;
 }
 
 /* ---- the critique sections ---- */

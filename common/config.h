@@ -209,6 +209,14 @@ typedef struct rs_embedder_cfg {
     int64_t retry_cap_ms;    /* openai: default 30000 */
 } rs_embedder_cfg_t;
 
+/* cluster.curve: ZeroMQ CURVE on the worker socket. Both paths are set, or neither (off); they are
+ * absolute once loaded (relative ones resolve against the config file's directory, or the
+ * current directory for --set). Only the paths live here: the key is read by coordinator/curve. */
+typedef struct rs_curve_cfg {
+    char *secret_key_file;     /* the coordinator's secret key (keys gen's NAME.secret) */
+    char *authorized_keys_dir; /* the workers' NAME.pub files; NAME is the worker's identity */
+} rs_curve_cfg_t;
+
 typedef struct rs_cluster_cfg {
     int64_t workers;       /* local workers to spawn, default 2 */
     char *bind;            /* default "tcp://127.0.0.1:*" (a free port) */
@@ -218,6 +226,7 @@ typedef struct rs_cluster_cfg {
     int64_t heartbeat_ms;  /* default 1000 */
     int64_t lease_ms;      /* a task is taken back this long after it was sent, default 600000 */
     char *metrics_bind;    /* "host:port" for the Prometheus /metrics endpoint; NULL = off */
+    rs_curve_cfg_t curve;  /* authenticated, encrypted workers; off when secret_key_file is NULL */
 } rs_cluster_cfg_t;
 
 typedef struct rs_prompt_cfg {

@@ -29,6 +29,7 @@ typedef struct coord_worker {
     unsigned char ident[256];
     size_t ident_len;
     char *id;
+    char *key; /* its CURVE key's name (the ZAP User-Id); NULL without CURVE */
     char *host;
     int64_t pid;
     int64_t credit;
@@ -126,6 +127,7 @@ static void worker_remove(coord_dispatch_t *d, size_t i, const char *why)
     for (size_t k = 0; k < w->n_tasks; k++) task_release(d, &w->tasks[k], 1);
     free(w->tasks);
     free(w->id);
+    free(w->key);
     free(w->host);
     free(w);
     d->workers[i] = d->workers[--d->n_workers];
@@ -233,12 +235,19 @@ static void on_hello(coord_dispatch_t *d, coord_worker_t *w, rs_hello_t *h)
     /* A HELLO from a known identity means the worker restarted its session: what it held is gone. */
     for (size_t k = 0; k < w->n_tasks; k++) task_release(d, &w->tasks[k], 1);
     w->n_tasks = 0;
-    rs_info("worker %s joined from %s (pid %lld, %lld slots)", w->id, w->host,
-            (long long)w->pid, (long long)h->slots);
+    rs_info("worker %s joined from %s (pid %lld, %lld slots)%s%s", w->id, w->host,
+            (long long)w->pid, (long long)h->slots, w->key ? " with key " : "", w->key ? w->key : "");
     send_welcome(d, w);
 }
 
-static void handle_frame(coord_dispatch_t *d, const void *ident, size_t ident_len,
+/* Under CURVE a routing id belongs to the key that first used it: a peer with another key using
+ * it (a routing id can be chosen by the peer) is not that worker. */
+static int key_differs(const coord_worker_t *w, const char *user)
+{
+    return (w->key || user) && !(w->key && user && strcmp(w->key, user) == 0);
+}
+
+static void handle_frame(coord_dispatch_t *d, const void *ident, size_t ident_len, const char *user,
                          const void *data, size_t len)
 {
     rs_msg_t m;
@@ -248,8 +257,14 @@ static void handle_frame(coord_dispatch_t *d, const void *ident, size_t ident_le
         return;
     }
     coord_worker_t *w = worker_find(d, ident, ident_len);
+    if (w && key_differs(w, user)) {
+        rs_debug("a peer with key %s used the routing id of worker %s; ignored", user, w->id);
+        rs_msg_cleanup(&m);
+        return;
+    }
     if (!w) {
         w = worker_add(d, ident, ident_len);
+        w->key = user ? rs_xstrdup(user) : NULL;
         /* Anyone but a HELLO (a worker we declared dead, or one from before a restart) is greeted
          * again; its results are still accepted below. */
         if (m.type != RS_MSG_HELLO) send_welcome(d, w);
@@ -265,6 +280,13 @@ static void handle_frame(coord_dispatch_t *d, const void *ident, size_t ident_le
     rs_msg_cleanup(&m);
 }
 
+/* The name of the CURVE key the message came in with (set by the ZAP handler), or NULL. */
+static const char *peer_key(coord_dispatch_t *d, zmq_msg_t *msg)
+{
+    const char *user = d->o.curve ? zmq_msg_gets(msg, "User-Id") : NULL;
+    return user && *user ? user : NULL;
+}
+
 static int recv_all(coord_dispatch_t *d)
 {
     int got = 0;
@@ -278,8 +300,8 @@ static int recv_all(coord_dispatch_t *d)
         zmq_msg_init(&body);
         int more = zmq_msg_more(&id);
         if (more && zmq_msg_recv(&body, d->router, 0) >= 0 && !zmq_msg_more(&body))
-            handle_frame(d, zmq_msg_data(&id), zmq_msg_size(&id), zmq_msg_data(&body),
-                         zmq_msg_size(&body));
+            handle_frame(d, zmq_msg_data(&id), zmq_msg_size(&id), peer_key(d, &body),
+                         zmq_msg_data(&body), zmq_msg_size(&body));
         else
             rs_warn("dropped a message with an unexpected frame layout");
         while (zmq_msg_more(&body)) { /* drain any extra frames of a malformed message */
@@ -448,6 +470,10 @@ coord_dispatch_t *coord_dispatch_new(const coord_dispatch_opts_t *opts, rs_err_t
     zmq_setsockopt(d->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
     zmq_setsockopt(d->router, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
     zmq_setsockopt(d->router, ZMQ_LINGER, &linger, sizeof(linger));
+    if (opts->curve && coord_curve_attach(opts->curve, d->zctx, d->router, err) != 0) {
+        coord_dispatch_destroy(&d);
+        return NULL;
+    }
     if (zmq_bind(d->router, opts->bind) != 0) {
         rs_err_set(err, "cannot bind %s: %s", opts->bind, zmq_strerror(errno));
         coord_dispatch_destroy(&d);
@@ -470,6 +496,7 @@ void coord_dispatch_destroy(coord_dispatch_t **dp)
     coord_pace_destroy(&d->pace);
     rs_buf_cleanup(&d->out);
     if (d->router) zmq_close(d->router);
+    coord_curve_detach(d->o.curve); /* its ZAP socket lives in zctx */
     if (d->zctx) zmq_ctx_term(d->zctx);
     free(d);
     *dp = NULL;
@@ -494,9 +521,11 @@ void coord_dispatch_progress(const coord_dispatch_t *d, coord_progress_t *p)
 /* One pass of the loop: wait up to wait_ms for frames, take them all, hand out work, flush. */
 static int step(coord_dispatch_t *d, long wait_ms, int give_work, rs_err_t *err)
 {
-    zmq_pollitem_t item = {d->router, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&item, 1, wait_ms) < 0 && errno != EINTR)
+    zmq_pollitem_t items[2] = {{d->router, 0, ZMQ_POLLIN, 0},
+                               {d->o.curve ? coord_curve_zap_socket(d->o.curve) : NULL, 0, ZMQ_POLLIN, 0}};
+    if (zmq_poll(items, items[1].socket ? 2 : 1, wait_ms) < 0 && errno != EINTR)
         return rs_err_set(err, "zmq_poll: %s", zmq_strerror(errno));
+    coord_curve_serve(d->o.curve); /* handshakes first: their messages may already follow */
     recv_all(d);
     if (give_work && d->n_batch < MAX_BUFFERED && dispatch_tasks(d, err) != 0) return -1;
     int64_t now = rs_mono_ms();
@@ -567,11 +596,12 @@ json_t *coord_dispatch_workers_json(const coord_dispatch_t *d)
         const coord_worker_t *w = d->workers[i];
         size_t in_flight = 0;
         for (size_t k = 0; k < w->n_tasks; k++) in_flight += w->tasks[k].left;
-        json_array_append_new(arr, json_pack("{sssssIsIsIsIsI}", "id", w->id, "host", w->host,
-                                             "pid", (json_int_t)w->pid, "in_flight",
-                                             (json_int_t)in_flight, "tasks", (json_int_t)w->n_tasks,
-                                             "results", (json_int_t)w->results, "silent_ms",
-                                             (json_int_t)(now - w->last_seen_ms)));
+        json_t *o = json_pack("{sssssIsIsIsIsI}", "id", w->key ? w->key : w->id, "host", w->host,
+                              "pid", (json_int_t)w->pid, "in_flight", (json_int_t)in_flight,
+                              "tasks", (json_int_t)w->n_tasks, "results", (json_int_t)w->results,
+                              "silent_ms", (json_int_t)(now - w->last_seen_ms));
+        if (w->key) json_object_set_new(o, "worker_id", json_string(w->id));
+        json_array_append_new(arr, o);
     }
     return arr;
 }

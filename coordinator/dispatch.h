@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "curve.h"
 #include "dataset.h"
 #include "sched.h"
 #include "store.h"
@@ -46,6 +47,7 @@ typedef struct coord_dispatch_opts {
     const char *bind;      /* e.g. "tcp://127.0.0.1:*" */
     coord_usage_t *usage;  /* live counters fed by each RESULT's stats; may be NULL */
     coord_otlpfeed_t *otlp; /* live trace export (report.otlp); may be NULL */
+    coord_curve_t *curve;  /* CURVE and its ZAP handler (cluster.curve); NULL = plain TCP */
 } coord_dispatch_opts_t;
 
 /* Binds the ROUTER socket. NULL with err (address in use, bad endpoint). */
@@ -71,7 +73,8 @@ int coord_dispatch_flush(coord_dispatch_t *d, volatile sig_atomic_t *stop, int m
                          rs_err_t *err);
 int coord_dispatch_redis_down(const coord_dispatch_t *d);
 
-/* The live workers: [{id, host, pid, in_flight, tasks, results, silent_ms}] (new reference). */
+/* The live workers: [{id, host, pid, in_flight, tasks, results, silent_ms}] (new reference).
+ * Under CURVE, id is the worker's key name (authenticated) and worker_id what it calls itself. */
 json_t *coord_dispatch_workers_json(const coord_dispatch_t *d);
 
 void coord_dispatch_progress(const coord_dispatch_t *d, coord_progress_t *out);

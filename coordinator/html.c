@@ -751,6 +751,11 @@ static void sec_tags(rs_buf_t *b, json_t *report, json_t *tags)
 static void sec_reliability(rs_buf_t *b, json_t *report, json_t *rel)
 {
     rs_buf_puts(b, "<section id=\"reliability\">\n<h2>Reliability</h2>\n");
+    if (json_is_true(json_object_get(report, "insecure")))
+        rs_buf_puts(b, "<div class=\"banner\" id=\"insecure-banner\" role=\"alert\"><strong>Insecure "
+                       "run</strong> (--insecure): workers connected without CURVE on an address "
+                       "other machines can reach, so any peer could read the cases and send "
+                       "results.</div>\n");
     if (json_is_string(json_object_get(rel, "forced"))) {
         rs_buf_puts(b, "<div class=\"banner\" id=\"forced-banner\" role=\"note\"><strong>Resumed "
                        "with --force</strong>: ");

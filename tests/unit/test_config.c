@@ -318,7 +318,7 @@ static void test_unknown_key_lists_known(void **state)
 {
     expect_error(MINIMAL "cluster: {zzz: 1}\n", NULL, 0,
                  "t.yaml:4:11: cluster.zzz: unknown key (known here: workers, bind, redis, "
-                 "max_in_flight, worker_slots, heartbeat_ms, lease_ms, metrics_bind)");
+                 "max_in_flight, worker_slots, heartbeat_ms, lease_ms, metrics_bind, curve)");
 }
 
 static void test_wrong_types(void **state)
