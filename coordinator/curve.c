@@ -16,6 +16,16 @@
 #define RESCAN_MS 1000      /* an unknown key re-reads the directory at most this often */
 #define LOGGED_MAX 1024     /* refused addresses remembered (each logged once) */
 #define ZAP_FRAMES 8        /* a request has 7 frames for CURVE; more is malformed */
+#define MONITOR_ENDPOINT "inproc://reasonsaver.curve.monitor"
+#define FAILED_LOG_MS 60000 /* failed handshakes after the first of a kind: a count this often */
+
+/* Handshakes that fail before the ZAP handler is asked (no CURVE, or another server key). The
+ * socket monitor does not give the peer's address for them, so they are counted, not listed. */
+enum { FAIL_PLAIN, FAIL_CRYPTO, FAIL_OTHER, FAIL_KINDS };
+static const char *const FAIL_WHY[FAIL_KINDS] = {
+    "a peer without CURVE (a worker started without --server-key and --key)",
+    "a peer whose --server-key is not this coordinator's public key",
+    "a peer that broke the CURVE handshake"};
 
 typedef struct curve_key {
     char name[RS_CURVEKEY_NAME_MAX + 1];
@@ -31,6 +41,9 @@ struct coord_curve {
     size_t n_extra;
     int64_t scanned_ms;
     void *zap;
+    void *monitor; /* PAIR: the worker socket's failed handshakes */
+    uint64_t failed[FAIL_KINDS], failed_logged[FAIL_KINDS];
+    int64_t failed_log_ms;
     char **logged; /* refused addresses already logged */
     size_t n_logged;
     int logged_full;
@@ -157,6 +170,11 @@ int coord_curve_attach(coord_curve_t *c, void *zctx, void *router, rs_err_t *err
         zmq_setsockopt(router, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN, strlen(ZAP_DOMAIN)) != 0)
         return rs_err_set(err, "cannot make the worker socket a CURVE server: %s",
                           zmq_strerror(errno));
+    c->monitor = zmq_socket(zctx, ZMQ_PAIR);
+    if (!c->monitor || zmq_setsockopt(c->monitor, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
+        zmq_socket_monitor(router, MONITOR_ENDPOINT, ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0 ||
+        zmq_connect(c->monitor, MONITOR_ENDPOINT) != 0)
+        return rs_err_set(err, "cannot watch the worker socket's handshakes: %s", zmq_strerror(errno));
     return 0;
 }
 
@@ -168,7 +186,8 @@ void *coord_curve_zap_socket(const coord_curve_t *c)
 void coord_curve_detach(coord_curve_t *c)
 {
     if (c && c->zap) zmq_close(c->zap);
-    if (c) c->zap = NULL;
+    if (c && c->monitor) zmq_close(c->monitor);
+    if (c) c->zap = c->monitor = NULL;
 }
 
 static const char *find_in(const curve_key_t *keys, size_t n, const uint8_t key[32])
@@ -271,9 +290,60 @@ static size_t read_request(coord_curve_t *c, zmq_msg_t *f)
     return n;
 }
 
+/* Each kind of failed handshake is logged when first seen, then as a count once a minute at most:
+ * a peer without CURVE reconnects every 100 ms. */
+static void log_failed(coord_curve_t *c)
+{
+    int64_t now = rs_mono_ms();
+    int periodic = now - c->failed_log_ms >= FAILED_LOG_MS;
+    for (int k = 0; k < FAIL_KINDS; k++) {
+        uint64_t n = c->failed[k] - c->failed_logged[k];
+        if (n == 0 || (c->failed_logged[k] && !periodic)) continue;
+        if (!c->failed_logged[k])
+            rs_warn("refused %s (ZeroMQ does not say its address at this stage; more are "
+                    "counted once a minute)", FAIL_WHY[k]);
+        else
+            rs_warn("refused %llu more handshake(s) of %s", (unsigned long long)n, FAIL_WHY[k]);
+        c->failed_logged[k] = c->failed[k];
+        c->failed_log_ms = now;
+    }
+}
+
+/* Reads the monitor's events (two frames each: event id and value, then the endpoint). */
+static void read_monitor(coord_curve_t *c)
+{
+    for (;;) {
+        zmq_msg_t ev, addr;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, c->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            break;
+        }
+        if (zmq_msg_size(&ev) == 6) {
+            const uint8_t *b = zmq_msg_data(&ev);
+            uint32_t value;
+            memcpy(&value, b + 2, sizeof(value));
+            rs_debug("handshake failed on the worker socket: ZeroMQ protocol error 0x%08x",
+                     (unsigned)value);
+            c->failed[value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH ? FAIL_PLAIN
+                      : value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC     ? FAIL_CRYPTO
+                                                                            : FAIL_OTHER]++;
+        }
+        int more = zmq_msg_more(&ev);
+        zmq_msg_close(&ev);
+        while (more) {
+            zmq_msg_init(&addr);
+            more = zmq_msg_recv(&addr, c->monitor, 0) >= 0 && zmq_msg_more(&addr);
+            zmq_msg_close(&addr);
+        }
+    }
+    log_failed(c);
+}
+
 void coord_curve_serve(coord_curve_t *c)
 {
     if (!c || !c->zap) return;
+    read_monitor(c);
     for (;;) {
         zmq_msg_t f[ZAP_FRAMES];
         size_t n = read_request(c, f);

@@ -38,7 +38,8 @@ int coord_curve_allow(coord_curve_t *c, const char *name, const char *pub, rs_er
 int coord_curve_attach(coord_curve_t *c, void *zctx, void *router, rs_err_t *err);
 /* The ZAP socket to poll for ZMQ_POLLIN (NULL when not attached). */
 void *coord_curve_zap_socket(const coord_curve_t *c);
-/* Answers every pending ZAP request without blocking. */
+/* Answers every pending ZAP request without blocking, and logs handshakes that failed before ZAP
+ * (a peer without CURVE, or one with another server key: the first of each kind, then counts). */
 void coord_curve_serve(coord_curve_t *c);
 /* Closes the ZAP socket: before the context it belongs to is terminated. */
 void coord_curve_detach(coord_curve_t *c);

@@ -140,6 +140,8 @@ def remote_workers(sb):
     refused = refusals(err)
     assert len(refused) == 1, "want one refusal line for 127.0.0.1, got:\n" + err
     assert "127.0.0.1" in refused[0] and stranger_pub in refused[0], refused[0]
+    assert err.count("refused a peer without CURVE") == 1, err
+    assert err.count("refused a peer whose --server-key is not") == 1, err
 
     # 1: the authorised workers join and are known by their keys' names
     worker(sb, endpoint, "alpha", "w1.log", sb.path("keys", "coord.pub"), sb.path("auth", "w1.secret"))
