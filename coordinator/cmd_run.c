@@ -556,6 +556,38 @@ static int record_resources(run_ctx_t *r, rs_err_t *err)
     return 0;
 }
 
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Under CURVE, the key names of the workers that took part (this process's and, on a resume, the
+ * earlier ones), sorted, as the manifest's worker_keys (a JSON array as text) for the report. */
+static int record_worker_keys(run_ctx_t *r, rs_err_t *err)
+{
+    json_t *before = json_loads(coord_manifest_str(r->manifest, "worker_keys"), 0, NULL);
+    json_t *now = coord_curve_accepted_json(r->curve), *set = json_object(), *v;
+    size_t i;
+    json_array_foreach(before, i, v) if (json_is_string(v)) json_object_set(set, json_string_value(v), v);
+    json_array_foreach(now, i, v) json_object_set(set, json_string_value(v), v);
+    const char **names = rs_xcalloc(json_object_size(set) + 1, sizeof(*names));
+    size_t n = 0;
+    const char *name;
+    json_object_foreach(set, name, v) names[n++] = name;
+    qsort(names, n, sizeof(*names), name_cmp);
+    json_t *arr = json_array();
+    for (i = 0; i < n; i++) json_array_append_new(arr, json_string(names[i]));
+    char *text = json_dumps(arr, JSON_COMPACT);
+    int rc = coord_store_run_set(r->store, r->run_id, "worker_keys", text, err);
+    free(text);
+    free(names);
+    json_decref(arr);
+    json_decref(set);
+    json_decref(now);
+    json_decref(before);
+    return rc;
+}
+
 static int finish(run_ctx_t *r, int interrupted, rs_err_t *err)
 {
     char now[24];
@@ -563,7 +595,7 @@ static int finish(run_ctx_t *r, int interrupted, rs_err_t *err)
     const char *status = interrupted ? "interrupted" : "finished";
     if (coord_store_run_set(r->store, r->run_id, "finished_at", now, err) ||
         coord_store_run_set(r->store, r->run_id, "status", status, err) ||
-        record_resources(r, err))
+        record_resources(r, err) || (r->curve && record_worker_keys(r, err)))
         return -1;
     put_usage(r);
     json_t *ev = json_pack("{ssssss}", "type", "status", "run_id", r->run_id, "status", status);

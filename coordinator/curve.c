@@ -44,6 +44,7 @@ struct coord_curve {
     void *monitor; /* PAIR: the worker socket's failed handshakes */
     uint64_t failed[FAIL_KINDS], failed_logged[FAIL_KINDS];
     int64_t failed_log_ms;
+    json_t *accepted; /* names of the keys let in, as an object used as a set */
     char **logged; /* refused addresses already logged */
     size_t n_logged;
     int logged_full;
@@ -105,6 +106,7 @@ coord_curve_t *coord_curve_new(const rs_curve_cfg_t *cfg, rs_err_t *err)
     }
     coord_curve_t *c = rs_xcalloc(1, sizeof(*c));
     c->dir = rs_xstrdup(cfg->authorized_keys_dir);
+    c->accepted = json_object();
     if (rs_curvekey_read_secret(cfg->secret_key_file, c->secret, err) != 0 ||
         rs_curvekey_public_of(c->secret, c->public_key, err) != 0) {
         rs_err_prefix(err, "cluster.curve.secret_key_file");
@@ -132,6 +134,7 @@ void coord_curve_destroy(coord_curve_t **cp)
     free(c->local_server_path);
     for (size_t i = 0; i < c->n_logged; i++) free(c->logged[i]);
     free(c->logged);
+    json_decref(c->accepted);
     free(c->keys);
     free(c->extra);
     free(c->dir);
@@ -145,11 +148,21 @@ const char *coord_curve_public(const coord_curve_t *c)
     return c->public_key;
 }
 
+json_t *coord_curve_accepted_json(const coord_curve_t *c)
+{
+    json_t *names = json_array();
+    const char *name;
+    json_t *v;
+    json_object_foreach(c->accepted, name, v) json_array_append_new(names, json_string(name));
+    return names;
+}
+
 int coord_curve_allow(coord_curve_t *c, const char *name, const char *pub, rs_err_t *err)
 {
     curve_key_t k;
+    char checked[RS_CURVEKEY_Z85_LEN + 1];
     if (!rs_curvekey_name_ok(name)) return rs_err_set(err, "'%s' is not a key name", name);
-    if (rs_curvekey_parse(pub, strlen(pub), (char[RS_CURVEKEY_Z85_LEN + 1]){0}, err) != 0) return -1;
+    if (rs_curvekey_parse(pub, strlen(pub), checked, err) != 0) return -1;
     memcpy(k.name, name, strlen(name) + 1);
     zmq_z85_decode(k.key, pub);
     c->extra = rs_xrealloc(c->extra, (c->n_extra + 1) * sizeof(*c->extra));
@@ -248,6 +261,7 @@ static int decide(coord_curve_t *c, zmq_msg_t *f, size_t n, const char **user, c
     const char *name = lookup(c, key);
     if (name) {
         *user = name;
+        json_object_set_new(c->accepted, name, json_true());
         return 200;
     }
     char z85[RS_CURVEKEY_Z85_LEN + 1];

@@ -10,6 +10,8 @@
 #ifndef COORD_CURVE_H
 #define COORD_CURVE_H
 
+#include <jansson.h>
+
 #include "config.h"
 #include "curvekey.h"
 #include "util.h"
@@ -43,6 +45,10 @@ void *coord_curve_zap_socket(const coord_curve_t *c);
 void coord_curve_serve(coord_curve_t *c);
 /* Closes the ZAP socket: before the context it belongs to is terminated. */
 void coord_curve_detach(coord_curve_t *c);
+
+/* The names of the keys let in so far, in the order first let in (new reference): the workers of
+ * this process's part of the run, for its report. */
+json_t *coord_curve_accepted_json(const coord_curve_t *c);
 
 /* Local workers' keys: makes an ephemeral pair, authorises it as COORD_CURVE_LOCAL_NAME and writes
  * DIR/local-worker.secret (0600) and DIR/coordinator.pub for the workers' --key / --server-key.

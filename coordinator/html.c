@@ -766,6 +766,16 @@ static void sec_reliability(rs_buf_t *b, json_t *report, json_t *rel)
     fact_int(b, "resumes", "resumes", jint(rel, "resumes"));
     fact_int(b, "dispatched-cases", "cases dispatched", jint(rel, "dispatched_cases"));
     fact_int(b, "redone-cases", "cases sent again", jint(rel, "redone_cases"));
+    json_t *keys = json_object_get(report, "worker_keys"), *k;
+    size_t ki;
+    if (json_array_size(keys)) {
+        fact_open_wide(b, "worker-keys", "workers (CURVE keys)");
+        json_array_foreach(keys, ki, k) {
+            if (ki) rs_buf_puts(b, ", ");
+            esc(b, json_string_value(k));
+        }
+        fact_close(b);
+    }
     rs_buf_puts(b, "</dl>\n<p class=\"note\">Cases sent again were in flight when a worker or the "
                    "coordinator died, or their lease expired; each was paid for again.</p>\n"
                    "</section>\n");

@@ -1,7 +1,7 @@
 """Workers authenticated and encrypted with ZeroMQ CURVE (docs/PROTOCOL.md, "CURVE").
 
 1. `keys gen` makes the pairs; a coordinator with cluster.curve (no local workers, loopback TCP)
-   runs with two remote workers holding authorised keys; `status` names them by key.
+   runs with two remote workers holding authorised keys; `status` and the reports name them by key.
 2. A worker with an unknown key, and one without CURVE at all, get nothing: they never join, no
    case carries their id, and the coordinator logs the refusal of the unknown key once, with the
    peer's address, however often it retries.
@@ -169,6 +169,10 @@ def remote_workers(sb):
     g = rep["models"][0]["graders"][0]
     assert g["correct"] + g["wrong"] == 500 and rep["dataset"]["missing_results"] == 0, g
     assert rep["insecure"] is False, rep["insecure"]
+    # the report names the workers by their keys, in report.json, report.md and report.html
+    assert rep["worker_keys"] == ["late", "w1", "w2"], rep["worker_keys"]
+    assert "workers (CURVE keys): `late`, `w1`, `w2`" in read(os.path.join(run_dir, "report.md"))
+    assert 'id="worker-keys">late, w1, w2<' in read(os.path.join(run_dir, "report.html"))
     ids = span_worker_ids(run_dir)
     assert ids and ids <= {"alpha", "beta", "late-id"}, ids
     assert len(refusals(err)) == 1, "the refusal was logged more than once:\n" + err
@@ -202,6 +206,7 @@ def insecure_bind(sb):
     run_dir = rslib.run_dir_from_output(r.stdout)
     rep = rslib.load_report(run_dir)
     assert rep["insecure"] is True and rep["status"] == "finished", rep["insecure"]
+    assert rep["worker_keys"] is None, rep["worker_keys"]
     assert "insecure run" in read(os.path.join(run_dir, "report.md"))
     assert 'id="insecure-banner"' in read(os.path.join(run_dir, "report.html"))
     # a loopback bind needs neither
@@ -223,6 +228,7 @@ def local_workers(sb):
     g = rep["models"][0]["graders"][0]
     assert g["correct"] + g["wrong"] == 100, g
     assert "with key local" in r.stderr, r.stderr
+    assert rep["worker_keys"] == ["local"], rep["worker_keys"]
     assert not glob.glob(os.path.join(run_dir, "*.secret")), os.listdir(run_dir)
     assert not os.path.exists(os.path.join(run_dir, "coordinator.pub"))
 
