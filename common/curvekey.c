@@ -27,17 +27,19 @@ int rs_curvekey_parse(const char *text, size_t len, char out[RS_CURVEKEY_Z85_LEN
                       rs_err_t *err)
 {
     size_t n = 0;
-    while (n < len && text[n] && strchr(Z85, text[n])) n++;
+    while (n < len && text[n] && strchr(Z85, text[n]))
+        n++;
     size_t rest = len - n;
     int line_end = rest == 0 || (rest == 1 && text[n] == '\n') ||
                    (rest == 2 && text[n] == '\r' && text[n + 1] == '\n');
     if (n != RS_CURVEKEY_Z85_LEN || !line_end)
-        return rs_err_set(err, "expected one Z85 key of %d characters on one line (as `reasonsaver "
-                               "keys gen` writes), found %s",
+        return rs_err_set(err,
+                          "expected one Z85 key of %d characters on one line (as `reasonsaver "
+                          "keys gen` writes), found %s",
                           RS_CURVEKEY_Z85_LEN,
-                          len == 0                ? "an empty file"
+                          len == 0               ? "an empty file"
                           : n < len && !line_end ? "other characters"
-                                                  : "a key of the wrong length");
+                                                 : "a key of the wrong length");
     memcpy(out, text, RS_CURVEKEY_Z85_LEN);
     out[RS_CURVEKEY_Z85_LEN] = '\0';
     uint8_t raw[32];
@@ -71,14 +73,18 @@ static int read_key(const char *path, int secret, char out[RS_CURVEKEY_Z85_LEN +
     } else if (!S_ISREG(st.st_mode)) {
         rc = rs_err_set(err, "%s: not a regular file", path);
     } else if (secret && (st.st_mode & (S_IRWXG | S_IRWXO))) {
-        rc = rs_err_set(err, "%s: a secret key must be readable by its owner only (mode %04o); "
-                             "run chmod 600 %s",
+        rc = rs_err_set(err,
+                        "%s: a secret key must be readable by its owner only (mode %04o); "
+                        "run chmod 600 %s",
                         path, (unsigned)(st.st_mode & 07777), path);
     } else {
         ssize_t n = read_small(fd, buf, sizeof(buf));
-        if (n < 0) rc = rs_err_set(err, "%s: %s", path, strerror(errno));
-        else if (n > KEY_FILE_MAX) rc = rs_err_set(err, "%s: too long for a key file", path);
-        else if (rs_curvekey_parse(buf, (size_t)n, out, err) != 0) rc = rs_err_prefix(err, "%s", path);
+        if (n < 0)
+            rc = rs_err_set(err, "%s: %s", path, strerror(errno));
+        else if (n > KEY_FILE_MAX)
+            rc = rs_err_set(err, "%s: too long for a key file", path);
+        else if (rs_curvekey_parse(buf, (size_t)n, out, err) != 0)
+            rc = rs_err_prefix(err, "%s", path);
     }
     memset(buf, 0, sizeof(buf)); /* the secret does not linger on the stack */
     close(fd);
@@ -106,8 +112,10 @@ int rs_curvekey_write_file(const char *path, const char *key, unsigned mode, rs_
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
     if (fd < 0 && errno == EEXIST)
-        return rs_err_set(err, "%s already exists; not overwriting a key (remove it first, or "
-                               "choose another name)", path);
+        return rs_err_set(err,
+                          "%s already exists; not overwriting a key (remove it first, or "
+                          "choose another name)",
+                          path);
     if (fd < 0) return rs_err_set(err, "cannot create %s: %s", path, strerror(errno));
     char line[RS_CURVEKEY_Z85_LEN + 2];
     size_t n = strlen(key);
@@ -139,8 +147,10 @@ int rs_curvekey_write_pair(const char *dir, const char *name, char **secret_path
     int rc = 0;
     struct stat st;
     if (lstat(pp, &st) == 0) /* checked first, so a refusal leaves no new secret behind */
-        rc = rs_err_set(err, "%s already exists; not overwriting a key (remove it first, or "
-                             "choose another name)", pp);
+        rc = rs_err_set(err,
+                        "%s already exists; not overwriting a key (remove it first, or "
+                        "choose another name)",
+                        pp);
     else if (rs_curvekey_write_file(sp, sec, 0600, err) != 0)
         rc = -1;
     else if (rs_curvekey_write_file(pp, pub, 0644, err) != 0) {

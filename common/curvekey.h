@@ -12,8 +12,8 @@
 
 #include "util.h"
 
-#define RS_CURVEKEY_Z85_LEN 40   /* a 32-byte key in Z85 */
-#define RS_CURVEKEY_NAME_MAX 64  /* a key's name: [A-Za-z0-9._-], 1..64 characters */
+#define RS_CURVEKEY_Z85_LEN 40  /* a 32-byte key in Z85 */
+#define RS_CURVEKEY_NAME_MAX 64 /* a key's name: [A-Za-z0-9._-], 1..64 characters */
 
 /* 1 when name is a valid key name (1..RS_CURVEKEY_NAME_MAX of [A-Za-z0-9._-], not "." or ".."),
  * else 0. */
@@ -46,8 +46,8 @@ int rs_curvekey_write_pair(const char *dir, const char *name, char **secret_path
 int rs_curvekey_write_file(const char *path, const char *key, unsigned mode, rs_err_t *err);
 
 /* 1 when a ZeroMQ endpoint can only be reached from this machine: ipc:// and inproc://, and
- * tcp:// on 127.0.0.0/8, ::1 or localhost. Everything else (a wildcard "*", 0.0.0.0, a host name, an
- * interface name, another transport) is 0. */
+ * tcp:// on 127.0.0.0/8, ::1 or localhost. Everything else (a wildcard "*", 0.0.0.0, a host name,
+ * an interface name, another transport) is 0. */
 int rs_curvekey_endpoint_local(const char *endpoint);
 
 #endif

@@ -13,9 +13,9 @@
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01" /* fixed by RFC 27 */
 #define ZAP_DOMAIN "reasonsaver"
-#define RESCAN_MS 1000      /* an unknown key re-reads the directory at most this often */
-#define LOGGED_MAX 1024     /* refused addresses remembered (each logged once) */
-#define ZAP_FRAMES 8        /* a request has 7 frames for CURVE; more is malformed */
+#define RESCAN_MS 1000  /* an unknown key re-reads the directory at most this often */
+#define LOGGED_MAX 1024 /* refused addresses remembered (each logged once) */
+#define ZAP_FRAMES 8    /* a request has 7 frames for CURVE; more is malformed */
 #define MONITOR_ENDPOINT "inproc://reasonsaver.curve.monitor"
 #define FAILED_LOG_MS 60000 /* failed handshakes after the first of a kind: a count this often */
 
@@ -45,7 +45,7 @@ struct coord_curve {
     uint64_t failed[FAIL_KINDS], failed_logged[FAIL_KINDS];
     int64_t failed_log_ms;
     json_t *accepted; /* names of the keys let in, as an object used as a set */
-    char **logged; /* refused addresses already logged */
+    char **logged;    /* refused addresses already logged */
     size_t n_logged;
     int logged_full;
     char *local_secret_path, *local_server_path;
@@ -61,7 +61,8 @@ static int key_cmp(const void *a, const void *b)
 static int scan(coord_curve_t *c, int loud, rs_err_t *err)
 {
     DIR *dir = opendir(c->dir);
-    if (!dir) return rs_err_set(err, "cluster.curve.authorized_keys_dir %s: %s", c->dir, strerror(errno));
+    if (!dir)
+        return rs_err_set(err, "cluster.curve.authorized_keys_dir %s: %s", c->dir, strerror(errno));
     curve_key_t *keys = NULL;
     size_t n = 0, cap = 0;
     struct dirent *e;
@@ -73,9 +74,11 @@ static int scan(coord_curve_t *c, int loud, rs_err_t *err)
         char *path = rs_xasprintf("%s/%s", c->dir, e->d_name);
         rs_err_t kerr;
         int ok = rs_curvekey_name_ok(name);
-        if (!ok) rs_err_set(&kerr, "%s: the name is not a key name ([A-Za-z0-9._-], 1 to %d)",
-                            path, RS_CURVEKEY_NAME_MAX);
-        else ok = rs_curvekey_read_public(path, z85, &kerr) == 0;
+        if (!ok)
+            rs_err_set(&kerr, "%s: the name is not a key name ([A-Za-z0-9._-], 1 to %d)", path,
+                       RS_CURVEKEY_NAME_MAX);
+        else
+            ok = rs_curvekey_read_public(path, z85, &kerr) == 0;
         free(path);
         if (!ok) {
             rs_log(loud ? RS_LOG_WARN : RS_LOG_DEBUG, "authorised keys: skipped %s", kerr.msg);
@@ -119,7 +122,8 @@ coord_curve_t *coord_curve_new(const rs_curve_cfg_t *cfg, rs_err_t *err)
     }
     if (c->n_keys == 0)
         rs_warn("cluster.curve: no worker keys in %s yet (NAME.pub files from `reasonsaver keys "
-                "gen`); workers are refused until one is added", c->dir);
+                "gen`); workers are refused until one is added",
+                c->dir);
     return c;
 }
 
@@ -132,7 +136,8 @@ void coord_curve_destroy(coord_curve_t **cp)
     if (c->local_server_path) unlink(c->local_server_path);
     free(c->local_secret_path);
     free(c->local_server_path);
-    for (size_t i = 0; i < c->n_logged; i++) free(c->logged[i]);
+    for (size_t i = 0; i < c->n_logged; i++)
+        free(c->logged[i]);
     free(c->logged);
     json_decref(c->accepted);
     free(c->keys);
@@ -187,7 +192,8 @@ int coord_curve_attach(coord_curve_t *c, void *zctx, void *router, rs_err_t *err
     if (!c->monitor || zmq_setsockopt(c->monitor, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
         zmq_socket_monitor(router, MONITOR_ENDPOINT, ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0 ||
         zmq_connect(c->monitor, MONITOR_ENDPOINT) != 0)
-        return rs_err_set(err, "cannot watch the worker socket's handshakes: %s", zmq_strerror(errno));
+        return rs_err_set(err, "cannot watch the worker socket's handshakes: %s",
+                          zmq_strerror(errno));
     return 0;
 }
 
@@ -297,8 +303,10 @@ static size_t read_request(coord_curve_t *c, zmq_msg_t *f)
             return n;
         }
         more = zmq_msg_more(&m);
-        if (n < ZAP_FRAMES) f[n] = m;
-        else zmq_msg_close(&m);
+        if (n < ZAP_FRAMES)
+            f[n] = m;
+        else
+            zmq_msg_close(&m);
         n++;
     }
     return n;
@@ -315,7 +323,8 @@ static void log_failed(coord_curve_t *c)
         if (n == 0 || (c->failed_logged[k] && !periodic)) continue;
         if (!c->failed_logged[k])
             rs_warn("refused %s (ZeroMQ does not say its address at this stage; more are "
-                    "counted once a minute)", FAIL_WHY[k]);
+                    "counted once a minute)",
+                    FAIL_WHY[k]);
         else
             rs_warn("refused %llu more handshake(s) of %s", (unsigned long long)n, FAIL_WHY[k]);
         c->failed_logged[k] = c->failed[k];
@@ -340,8 +349,8 @@ static void read_monitor(coord_curve_t *c)
             rs_debug("handshake failed on the worker socket: ZeroMQ protocol error 0x%08x",
                      (unsigned)value);
             c->failed[value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH ? FAIL_PLAIN
-                      : value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC     ? FAIL_CRYPTO
-                                                                            : FAIL_OTHER]++;
+                      : value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC    ? FAIL_CRYPTO
+                                                                          : FAIL_OTHER]++;
         }
         int more = zmq_msg_more(&ev);
         zmq_msg_close(&ev);
@@ -368,15 +377,17 @@ void coord_curve_serve(coord_curve_t *c)
         int status = decide(c, f, n, &user, why, sizeof(why));
         if (status != 200) {
             char addr[128] = "an unknown address";
-            if (n > 3) snprintf(addr, sizeof(addr), "%.*s", (int)zmq_msg_size(&f[3]),
-                                (const char *)zmq_msg_data(&f[3]));
+            if (n > 3)
+                snprintf(addr, sizeof(addr), "%.*s", (int)zmq_msg_size(&f[3]),
+                         (const char *)zmq_msg_data(&f[3]));
             log_refusal(c, addr, why);
         }
         zmq_msg_t empty;
         zmq_msg_init(&empty);
         reply(c, n > 1 ? &f[1] : &empty, status, user);
         zmq_msg_close(&empty);
-        for (size_t i = 0; i < kept; i++) zmq_msg_close(&f[i]);
+        for (size_t i = 0; i < kept; i++)
+            zmq_msg_close(&f[i]);
     }
 }
 
@@ -397,7 +408,8 @@ int coord_curve_local_keys(coord_curve_t *c, const char *dir, rs_err_t *err)
     if (zmq_curve_keypair(pub, sec) != 0)
         return rs_err_set(err, "cannot make the local workers' key pair: %s", zmq_strerror(errno));
     int rc = coord_curve_allow(c, COORD_CURVE_LOCAL_NAME, pub, err);
-    if (rc == 0 && !(c->local_secret_path = write_run_key(dir, "local-worker.secret", sec, 0600, err)))
+    if (rc == 0 &&
+        !(c->local_secret_path = write_run_key(dir, "local-worker.secret", sec, 0600, err)))
         rc = -1;
     memset(sec, 0, sizeof(sec));
     if (rc == 0 &&

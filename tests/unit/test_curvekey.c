@@ -55,8 +55,10 @@ static void test_names(void **state)
     (void)state;
     const char *good[] = {"w1", "coordinator", "gpu-node.03_b", "a", "A.b-c_d"};
     const char *bad[] = {"", ".", "..", "a/b", "../x", "w 1", "w\n1", "ключ", "a:b", "x\033[31m"};
-    for (size_t i = 0; i < RS_ARRAY_LEN(good); i++) assert_true(rs_curvekey_name_ok(good[i]));
-    for (size_t i = 0; i < RS_ARRAY_LEN(bad); i++) assert_false(rs_curvekey_name_ok(bad[i]));
+    for (size_t i = 0; i < RS_ARRAY_LEN(good); i++)
+        assert_true(rs_curvekey_name_ok(good[i]));
+    for (size_t i = 0; i < RS_ARRAY_LEN(bad); i++)
+        assert_false(rs_curvekey_name_ok(bad[i]));
     char longest[RS_CURVEKEY_NAME_MAX + 2];
     memset(longest, 'k', sizeof(longest));
     longest[RS_CURVEKEY_NAME_MAX] = '\0';
@@ -79,9 +81,13 @@ static void test_parse(void **state)
     assert_int_equal(rs_curvekey_parse(crlf, strlen(crlf), out, &err), 0);
     assert_string_equal(out, sec);
     /* anything else is refused, and the message never quotes the text (it may be a secret) */
-    char *bad[] = {rs_xasprintf("%s\n%s\n", sec, pub), rs_xasprintf(" %s", sec),
-                   rs_xasprintf("%s \n", sec), rs_xasprintf("%.39s\n", sec),
-                   rs_xasprintf("%s1\n", sec), rs_xasprintf("%.39s\"\n", sec), rs_xstrdup(""),
+    char *bad[] = {rs_xasprintf("%s\n%s\n", sec, pub),
+                   rs_xasprintf(" %s", sec),
+                   rs_xasprintf("%s \n", sec),
+                   rs_xasprintf("%.39s\n", sec),
+                   rs_xasprintf("%s1\n", sec),
+                   rs_xasprintf("%.39s\"\n", sec),
+                   rs_xstrdup(""),
                    rs_xasprintf("%s\n\n", sec)};
     for (size_t i = 0; i < RS_ARRAY_LEN(bad); i++) {
         memset(&err, 0, sizeof(err));
@@ -186,13 +192,21 @@ static void test_endpoint_local(void **state)
 {
     (void)state;
     const char *local[] = {"tcp://127.0.0.1:5555", "tcp://127.0.0.1:*", "tcp://127.1.2.3:80",
-                           "tcp://localhost:5555", "tcp://[::1]:5555", "tcp://::1:5555",
-                           "ipc:///tmp/rs.sock", "inproc://x"};
-    const char *remote[] = {"tcp://*:5555", "tcp://0.0.0.0:5555", "tcp://10.0.0.5:5555",
-                            "tcp://eth0:5555", "tcp://[::]:5555", "tcp://example.com:5555",
-                            "tcp://127.0.0.1.evil.com:5555", "tcp://128.0.0.1:5555",
-                            "ws://127.0.0.1:5555", "tcp://127.0.0.1", "pgm://eth0;239.0.0.1:5555",
-                            "", "tcp://:5555"};
+                           "tcp://localhost:5555", "tcp://[::1]:5555",  "tcp://::1:5555",
+                           "ipc:///tmp/rs.sock",   "inproc://x"};
+    const char *remote[] = {"tcp://*:5555",
+                            "tcp://0.0.0.0:5555",
+                            "tcp://10.0.0.5:5555",
+                            "tcp://eth0:5555",
+                            "tcp://[::]:5555",
+                            "tcp://example.com:5555",
+                            "tcp://127.0.0.1.evil.com:5555",
+                            "tcp://128.0.0.1:5555",
+                            "ws://127.0.0.1:5555",
+                            "tcp://127.0.0.1",
+                            "pgm://eth0;239.0.0.1:5555",
+                            "",
+                            "tcp://:5555"};
     for (size_t i = 0; i < RS_ARRAY_LEN(local); i++)
         if (!rs_curvekey_endpoint_local(local[i])) fail_msg("%s should be local", local[i]);
     for (size_t i = 0; i < RS_ARRAY_LEN(remote); i++)
@@ -250,11 +264,12 @@ static void test_config_section(void **state)
     assert_null(cfg);
     assert_non_null(strstr(err.msg, "t.yaml:4:"));
     assert_non_null(strstr(err.msg, "cluster.curve.authorized_keys_dir"));
-    cfg = rs_config_load_string(MINIMAL "cluster:\n  curve: {}\n", "t.yaml", "/base", NULL, 0, &err);
+    cfg =
+        rs_config_load_string(MINIMAL "cluster:\n  curve: {}\n", "t.yaml", "/base", NULL, 0, &err);
     assert_null(cfg);
     assert_non_null(strstr(err.msg, "cluster.curve.secret_key_file"));
-    cfg = rs_config_load_string(MINIMAL "cluster:\n  curve:\n    secret_key: c.secret\n",
-                                "t.yaml", "/base", NULL, 0, &err);
+    cfg = rs_config_load_string(MINIMAL "cluster:\n  curve:\n    secret_key: c.secret\n", "t.yaml",
+                                "/base", NULL, 0, &err);
     assert_null(cfg);
     assert_non_null(strstr(err.msg, "t.yaml:5:5: cluster.curve.secret_key"));
     assert_non_null(strstr(err.msg, "secret_key_file"));
