@@ -4,7 +4,8 @@
    runs with two remote workers holding authorised keys; `status` and the reports name them by key.
 2. A worker with an unknown key, and one without CURVE at all, get nothing: they never join, no
    case carries their id, and the coordinator logs the refusal of the unknown key once, with the
-   peer's address, however often it retries.
+   peer's address, however often it retries. Hand-made peers (HELLO plus a forged RESULT) get no
+   frame back and their RESULT is not counted; the same peer with an authorised key gets WELCOME.
 3. A key copied into authorized_keys_dir during the run is accepted from then on.
 4. A worker given the wrong server key never gets work, and says so in its log.
 5. Binding tcp://0.0.0.0 (or tcp://*) without CURVE is refused; with --insecure the run goes and
@@ -19,6 +20,9 @@ import stat
 import subprocess
 import sys
 import time
+
+import msgpack  # python3-msgpack (scripts/install-deps.sh)
+import zmq  # python3-zmq
 
 sys.path.insert(0, os.path.dirname(__file__))
 import rslib  # noqa: E402
@@ -93,6 +97,26 @@ def span_worker_ids(run_dir):
     return ids
 
 
+def raw_peer(endpoint, wid, server_pub=None, pub=None, sec=None, wait_ms=3000, forge=True):
+    """A hand-made peer: says HELLO (and, with forge, sends a forged RESULT for case 0) with the
+    given CURVE keys or none, and returns the first frame that comes back within wait_ms, or None."""
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.DEALER)
+    s.linger = 0
+    if server_pub:
+        s.curve_serverkey, s.curve_publickey, s.curve_secretkey = server_pub, pub, sec
+    s.connect(endpoint)
+    s.send(msgpack.packb({"t": "HELLO", "v": 1, "worker_id": wid, "host": "raw", "pid": 1,
+                          "version": "0.1.0", "slots": 64}))
+    if forge:
+        s.send(msgpack.packb({"t": "RESULT", "v": 1, "task_id": 1, "lease": 1, "spans": [],
+                              "cases": [{"idx": 0, "failed": False, "json": "{}"}]}))
+    got = s.recv() if s.poll(wait_ms) else None
+    s.close()
+    ctx.term()
+    return msgpack.unpackb(got, raw=False) if got else None
+
+
 def refusals(text):
     return [ln for ln in text.splitlines() if "refused a worker connection" in ln]
 
@@ -126,6 +150,16 @@ def remote_workers(sb):
     # 3: a worker whose key is not authorised yet
     worker(sb, endpoint, "late-id", "late.log", sb.path("keys", "coord.pub"),
            sb.path("other", "late.secret"))
+    # raw peers: without CURVE, with an unknown key, and (the control) with an authorised key
+    coord_pub_b = coord_pub.encode()
+    stranger = zmq.curve_keypair()
+    assert raw_peer(endpoint, "raw-plain") is None
+    assert raw_peer(endpoint, "raw-unknown", coord_pub_b, *stranger) is None
+    w4 = (read(sb.path("auth", "w4.pub")).strip().encode(),
+          read(sb.path("auth", "w4.secret")).strip().encode())
+    welcome = raw_peer(endpoint, "raw-control", coord_pub_b, *w4, wait_ms=10000, forge=False)
+    assert welcome and welcome["t"] == "WELCOME", welcome
+    time.sleep(2.0)  # the control's entry goes after 3 heartbeats; status is refreshed each second
     rslib.wait_for(lambda: "no answer from the coordinator" in read(sb.path("wrong.log")), 20,
                    "the wrong-server-key worker to say it got no answer")
     time.sleep(1.0)
@@ -159,7 +193,8 @@ def remote_workers(sb):
     os.rename(sb.path("other", "late.pub"), sb.path("auth", "late.pub"))
     rslib.wait_for(lambda: joined({"late"}), 50, "the late key's worker in status")
     assert seen["late"]["worker_id"] == "late-id", seen["late"]
-    assert not {"stranger", "intruder-key", "intruder-plain", "wrong-server", "w4"} & set(seen), seen
+    assert not {"stranger", "intruder-key", "intruder-plain", "wrong-server"} & set(seen), seen
+    assert not {"raw-plain", "raw-unknown", "wrong-server"} & {w["worker_id"] for w in seen.values()}
 
     coord.wait(timeout=120)
     out, err = read(sb.path("coord.out")), read(sb.path("coord.err"))
@@ -170,9 +205,9 @@ def remote_workers(sb):
     assert g["correct"] + g["wrong"] == 500 and rep["dataset"]["missing_results"] == 0, g
     assert rep["insecure"] is False, rep["insecure"]
     # the report names the workers by their keys, in report.json, report.md and report.html
-    assert rep["worker_keys"] == ["late", "w1", "w2"], rep["worker_keys"]
-    assert "workers (CURVE keys): `late`, `w1`, `w2`" in read(os.path.join(run_dir, "report.md"))
-    assert 'id="worker-keys">late, w1, w2<' in read(os.path.join(run_dir, "report.html"))
+    assert rep["worker_keys"] == ["late", "w1", "w2", "w4"], rep["worker_keys"]  # w4: raw-control
+    assert "workers (CURVE keys): `late`, `w1`, `w2`, `w4`" in read(os.path.join(run_dir, "report.md"))
+    assert 'id="worker-keys">late, w1, w2, w4<' in read(os.path.join(run_dir, "report.html"))
     ids = span_worker_ids(run_dir)
     assert ids and ids <= {"alpha", "beta", "late-id"}, ids
     assert len(refusals(err)) == 1, "the refusal was logged more than once:\n" + err
