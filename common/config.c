@@ -419,6 +419,8 @@ static int cluster_finish(loader_t *ld, void *obj, struct fy_node *map, struct f
                           const char *path);
 static int redis_tls_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
                             const char *path);
+static int curve_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                        const char *path);
 static int verdict_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
                           const char *path);
 static int judge_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
@@ -556,6 +558,13 @@ static const key_spec_t redis_tls_keys[] = {
     {KEY("key_file", KT_STR, rs_redis_tls_cfg_t, key_file)},
 };
 static const section_t redis_tls_sec = SECTION(redis_tls_keys, NULL, redis_tls_finish);
+/* Both keys are required once the section is there (curve_finish): a half-configured CURVE must
+ * not quietly mean "off". */
+static const key_spec_t curve_keys[] = {
+    {KEY("secret_key_file", KT_STR, rs_curve_cfg_t, secret_key_file)},
+    {KEY("authorized_keys_dir", KT_STR, rs_curve_cfg_t, authorized_keys_dir)},
+};
+static const section_t curve_sec = SECTION(curve_keys, NULL, curve_finish);
 
 static const key_spec_t cluster_keys[] = {
     {KEY("workers", KT_INT, rs_cluster_cfg_t, workers), RANGE(0, 4096), .def_num = 2},
@@ -575,6 +584,7 @@ static const key_spec_t cluster_keys[] = {
     {KEY("metrics_bind", KT_STR, rs_cluster_cfg_t, metrics_bind)},
     {KEY("max_rejects_per_minute", KT_INT, rs_cluster_cfg_t, max_rejects_per_minute),
      RANGE(1, INFINITY), .def_num = 100},
+    {KEY("curve", KT_SECTION, rs_cluster_cfg_t, curve), .sub = &curve_sec},
 };
 static const section_t cluster_sec = SECTION(cluster_keys, NULL, cluster_finish);
 
@@ -1439,6 +1449,38 @@ static int redis_tls_finish(loader_t *ld, void *obj, struct fy_node *map, struct
             free(*p);
             *p = abs;
         }
+    }
+    return 0;
+}
+
+/* A path in the file is relative to the file (as dataset.path); one from --set to the current
+ * directory. Stored absolute, so run.json and a resume read the same files. */
+static void absolutize_against(char **path, const char *base)
+{
+    if (!*path || (*path)[0] == '/' || !base) return;
+    char *abs = rs_xasprintf("%s/%s", base, *path);
+    free(*path);
+    *path = abs;
+}
+
+static int curve_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                        const char *path)
+{
+    rs_curve_cfg_t *c = obj;
+    static const char *const names[] = {"secret_key_file", "authorized_keys_dir"};
+    char **fields[] = {&c->secret_key_file, &c->authorized_keys_dir};
+    /* absent, or keys all null (as a stored config writes an unset section): off */
+    if (!c->secret_key_file && !c->authorized_keys_dir && !(map && fy_node_mapping_item_count(map) == 0))
+        return 0;
+    for (size_t i = 0; i < RS_ARRAY_LEN(names); i++) {
+        char sub[PATH_CAP];
+        path_key(sub, sizeof(sub), path, names[i]);
+        if (!*fields[i] || !**fields[i])
+            return fail(ld, key_at(map, names[i], at), sub,
+                        "missing (cluster.curve needs both secret_key_file and "
+                        "authorized_keys_dir; see `reasonsaver keys gen`)");
+        if (override_of(key_at(map, names[i], NULL))) absolutize_override_path(fields[i]);
+        else absolutize_against(fields[i], ld->cfg ? ld->cfg->base_dir : NULL);
     }
     return 0;
 }

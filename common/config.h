@@ -217,6 +217,13 @@ typedef struct rs_redis_tls_cfg {
     char *cert_file; /* client certificate, for a server that checks clients; with key_file */
     char *key_file;  /* its private key */
 } rs_redis_tls_cfg_t;
+/* cluster.curve: ZeroMQ CURVE on the worker socket. Both paths are set, or neither (off); they are
+ * absolute once loaded (relative ones resolve against the config file's directory, or the
+ * current directory for --set). Only the paths live here: the key is read by coordinator/curve. */
+typedef struct rs_curve_cfg {
+    char *secret_key_file;     /* the coordinator's secret key (keys gen's NAME.secret) */
+    char *authorized_keys_dir; /* the workers' NAME.pub files; NAME is the worker's identity */
+} rs_curve_cfg_t;
 
 typedef struct rs_cluster_cfg {
     int64_t workers;       /* local workers to spawn, default 2 */
@@ -230,6 +237,7 @@ typedef struct rs_cluster_cfg {
     int64_t lease_ms;      /* a task is taken back this long after it was sent, default 600000 */
     char *metrics_bind;    /* "host:port" for the Prometheus /metrics endpoint; NULL = off */
     int64_t max_rejects_per_minute; /* a peer rejected more often is cut off, default 100 */
+    rs_curve_cfg_t curve;  /* authenticated, encrypted workers; off when secret_key_file is NULL */
 } rs_cluster_cfg_t;
 
 typedef struct rs_prompt_cfg {

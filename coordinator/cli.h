@@ -14,6 +14,7 @@ int cmd_compare(int argc, char **argv);
 int cmd_datasets(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
 
 /* Prints "reasonsaver: <msg>" on stderr and returns code. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -17,6 +17,8 @@
 
 #include "cli.h"
 #include "config.h"
+#include "curve.h"
+#include "curvekey.h"
 #include "dataset.h"
 #include "dispatch.h"
 #include "log.h"
@@ -53,7 +55,12 @@ static const char RUN_HELP[] =
     "options:\n"
     "  --set KEY=VALUE   override a config value, e.g. --set dataset.limit=100 (repeatable)\n"
     "  --workers N       local workers to start (cluster.workers; 0 = wait for remote workers)\n"
-    "  --bind ENDPOINT   where workers connect (cluster.bind), e.g. tcp://0.0.0.0:5555\n"
+    "  --bind ENDPOINT   where workers connect (cluster.bind), e.g. tcp://0.0.0.0:5555; an\n"
+    "                    address other machines can reach needs cluster.curve (workers with\n"
+    "                    keys from `reasonsaver keys gen`) or --insecure\n"
+    "  --insecure        allow binding such an address without CURVE: anyone who reaches it\n"
+    "                    gets the run's spec and cases (gold answers included) and can send\n"
+    "                    results; the summary and the report say the run was insecure\n"
     "  --redis URL       use this Redis (cluster.redis), e.g. redis://127.0.0.1:6379/0 or\n"
     "                    rediss://USER@HOST:6380/0 (password in $REDIS_PASSWORD, never the URL);\n"
     "                    without it a private redis-server runs in the run directory\n"
@@ -74,6 +81,7 @@ typedef struct run_args {
     char **sets;
     size_t n_sets;
     int quiet, force;
+    int insecure; /* --insecure: a non-loopback bind without CURVE is allowed (and recorded) */
 } run_args_t;
 
 static void add_set(run_args_t *a, const char *key, const char *value)
@@ -112,7 +120,8 @@ static int parse_args(int argc, char **argv, run_args_t *a, const char *resume_i
         {"bind", required_argument, 0, 'b'},  {"redis", required_argument, 0, 'r'},
         {"out", required_argument, 0, 'o'},   {"quiet", no_argument, 0, 'q'},
         {"resume", required_argument, 0, 'R'}, {"force", no_argument, 0, 'f'},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
+        {"insecure", no_argument, 0, 'I'},    {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     static const char *keys[128] = {['w'] = "cluster.workers", ['b'] = "cluster.bind",
                                     ['r'] = "cluster.redis", ['o'] = "run.out_dir"};
     memset(a, 0, sizeof(*a));
@@ -124,6 +133,7 @@ static int parse_args(int argc, char **argv, run_args_t *a, const char *resume_i
         if (c == 'h') return fputs(RUN_HELP, stdout), 1;
         if (c == 'q') a->quiet = 1;
         else if (c == 'f') a->force = 1;
+        else if (c == 'I') a->insecure = 1;
         else if (c == 'R') a->resume = optarg;
         else if (c == 's') add_set(a, NULL, optarg);
         else if (c < 128 && keys[c]) add_set(a, keys[c], optarg);
@@ -166,6 +176,8 @@ typedef struct run_ctx {
     coord_usage_t *usage;
     coord_metrics_t *metrics;
     coord_otlpfeed_t *otlp;
+    coord_curve_t *curve; /* cluster.curve's keys and ZAP handler; NULL without CURVE */
+    int insecure;         /* bound where other machines reach it, without CURVE (--insecure) */
     coord_progress_view_t view;
     uint64_t done_before; /* cases done before this process started */
     int lost_lock;
@@ -181,6 +193,7 @@ static void ctx_cleanup(run_ctx_t *r)
     coord_spawn_stop(&r->spawn, 0);
     coord_metrics_stop(&r->metrics);
     coord_dispatch_destroy(&r->dispatch);
+    coord_curve_destroy(&r->curve); /* after the dispatch: it served the ZAP socket */
     coord_otlpfeed_stop(&r->otlp);
     coord_usage_destroy(&r->usage);
     coord_sched_destroy(&r->sched);
@@ -256,9 +269,27 @@ static int check_supported(const rs_config_t *cfg, rs_err_t *err)
     return 0;
 }
 
+/* Who may connect: with cluster.curve, workers whose keys are authorised (the keys are read now,
+ * so a bad key file is an input error); without it, only this machine, unless --insecure. */
+static int check_transport(run_ctx_t *r, rs_err_t *err)
+{
+    const char *bind = r->cfg->cluster.bind;
+    if (r->cfg->cluster.curve.secret_key_file)
+        return (r->curve = coord_curve_new(&r->cfg->cluster.curve, err)) ? 0 : -1;
+    if (rs_curvekey_endpoint_local(bind)) return 0;
+    if (!r->args->insecure)
+        return rs_err_set(err, "cluster.bind %s can be reached from other machines, and without "
+                               "cluster.curve anyone who reaches it gets the run's cases (gold "
+                               "answers included) and can send results: set cluster.curve (keys "
+                               "from `reasonsaver keys gen`), bind 127.0.0.1, or pass --insecure",
+                          bind);
+    r->insecure = 1;
+    return 0;
+}
+
 static int open_dataset(run_ctx_t *r, rs_err_t *err)
 {
-    if (check_supported(r->cfg, err)) return -1;
+    if (check_supported(r->cfg, err) || check_transport(r, err)) return -1;
     r->ds = rs_dataset_open(r->cfg, err);
     if (!r->ds) return -1;
     if (rs_dataset_count(r->ds) == 0) return rs_err_set(err, "%s: no cases to run", rs_dataset_path(r->ds));
@@ -424,15 +455,27 @@ static int start_cluster(run_ctx_t *r, rs_err_t *err)
         return -1;
     if (r->cfg->report.otlp && !(r->otlp = coord_otlpfeed_start(r->cfg->report.otlp, r->run_id, err)))
         return -1;
+    if (r->insecure) {
+        rs_warn("INSECURE: %s is reachable from other machines without CURVE (--insecure); this "
+                "run is recorded as insecure", r->cfg->cluster.bind);
+        if (coord_store_run_set(r->store, r->run_id, "insecure", r->cfg->cluster.bind, err))
+            return -1;
+    }
     coord_dispatch_opts_t o = {r->cfg, r->run_id, r->spec, r->ds, r->sched, r->store,
-                               r->cfg->cluster.bind, r->usage, r->otlp};
+                               r->cfg->cluster.bind, r->usage, r->otlp, r->curve};
     if (!(r->dispatch = coord_dispatch_new(&o, err))) return -1;
     char *peers = coord_store_run_fetch(r->store, r->run_id, ":peers");
     coord_dispatch_peers_restore(r->dispatch, peers); /* a resume continues these too */
     free(peers);
+    /* Local workers under CURVE get a key pair made for this process alone (authorised as
+     * "local"), in 0600 files of the run directory that are removed when it exits. */
+    if (r->curve && r->cfg->cluster.workers > 0 && coord_curve_local_keys(r->curve, r->dir, err))
+        return -1;
     if (r->cfg->cluster.workers > 0) {
         r->spawn = coord_spawn_start((size_t)r->cfg->cluster.workers,
-                                     coord_dispatch_endpoint(r->dispatch), r->run_id, err);
+                                     coord_dispatch_endpoint(r->dispatch), r->run_id,
+                                     r->curve ? coord_curve_local_server_path(r->curve) : NULL,
+                                     r->curve ? coord_curve_local_secret_path(r->curve) : NULL, err);
         if (!r->spawn) return -1;
     }
     return 0;
@@ -535,8 +578,9 @@ static void print_banner(run_ctx_t *r)
         printf("  model    %s (%s %s, n=%lld)%s\n", r->cfg->models[m].name,
                r->cfg->models[m].provider, r->cfg->models[m].model, (long long)r->cfg->models[m].n,
                strcmp(r->cfg->models[m].provider, "sim") == 0 ? " [simulated]" : "");
-    printf("  workers  %lld local; endpoint %s\n", (long long)r->cfg->cluster.workers,
-           coord_dispatch_endpoint(r->dispatch));
+    printf("  workers  %lld local; endpoint %s%s\n", (long long)r->cfg->cluster.workers,
+           coord_dispatch_endpoint(r->dispatch),
+           r->curve ? " (CURVE: authorised keys only)" : r->insecure ? " (INSECURE: no CURVE)" : "");
     printf("  redis    %s\n", r->redis ? "embedded (run directory)" : r->redis_url);
     fflush(stdout);
 }
@@ -555,6 +599,38 @@ static int record_resources(run_ctx_t *r, rs_err_t *err)
     return 0;
 }
 
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Under CURVE, the key names of the workers that took part (this process's and, on a resume, the
+ * earlier ones), sorted, as the manifest's worker_keys (a JSON array as text) for the report. */
+static int record_worker_keys(run_ctx_t *r, rs_err_t *err)
+{
+    json_t *before = json_loads(coord_manifest_str(r->manifest, "worker_keys"), 0, NULL);
+    json_t *now = coord_curve_accepted_json(r->curve), *set = json_object(), *v;
+    size_t i;
+    json_array_foreach(before, i, v) if (json_is_string(v)) json_object_set(set, json_string_value(v), v);
+    json_array_foreach(now, i, v) json_object_set(set, json_string_value(v), v);
+    const char **names = rs_xcalloc(json_object_size(set) + 1, sizeof(*names));
+    size_t n = 0;
+    const char *name;
+    json_object_foreach(set, name, v) names[n++] = name;
+    qsort(names, n, sizeof(*names), name_cmp);
+    json_t *arr = json_array();
+    for (i = 0; i < n; i++) json_array_append_new(arr, json_string(names[i]));
+    char *text = json_dumps(arr, JSON_COMPACT);
+    int rc = coord_store_run_set(r->store, r->run_id, "worker_keys", text, err);
+    free(text);
+    free(names);
+    json_decref(arr);
+    json_decref(set);
+    json_decref(now);
+    json_decref(before);
+    return rc;
+}
+
 static int finish(run_ctx_t *r, int interrupted, rs_err_t *err)
 {
     char now[24];
@@ -562,7 +638,7 @@ static int finish(run_ctx_t *r, int interrupted, rs_err_t *err)
     const char *status = interrupted ? "interrupted" : "finished";
     if (coord_store_run_set(r->store, r->run_id, "finished_at", now, err) ||
         coord_store_run_set(r->store, r->run_id, "status", status, err) ||
-        record_resources(r, err))
+        record_resources(r, err) || (r->curve && record_worker_keys(r, err)))
         return -1;
     put_usage(r);
     json_t *ev = json_pack("{ssssss}", "type", "status", "run_id", r->run_id, "status", status);

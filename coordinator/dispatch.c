@@ -47,6 +47,7 @@ typedef struct coord_worker {
     char key[513];    /* the routing identity in hex: what bans and lease holders are keyed by */
     char *user;       /* the CURVE key name (ZAP User-Id), or NULL without CURVE */
     char *id;         /* shown in logs and status: the key name, else the sanitised worker id */
+    char *self_id;    /* the sanitised worker id it gave in its HELLO */
     char *host;
     int64_t pid;
     int64_t slots;    /* credit cap: cluster.worker_slots */
@@ -208,6 +209,7 @@ static void worker_remove(coord_dispatch_t *d, size_t i, const char *why)
     free(w->id);
     free(w->host);
     free(w->user);
+    free(w->self_id);
     free(w);
     d->workers[i] = d->workers[--d->n_workers];
 }
@@ -414,12 +416,19 @@ static void on_hello(coord_dispatch_t *d, coord_worker_t *w, rs_hello_t *h)
     w->pid = h->pid;
     /* A HELLO from a known identity means the worker restarted its session: what it held is gone. */
     leases_end_all(d, w);
-    char *self_id = rs_sanitize(h->worker_id, 64);
+    free(w->self_id);
+    w->self_id = rs_sanitize(h->worker_id, 64);
     rs_info("worker %s joined from %s (pid %lld, %lld slots%s%s)", w->id, w->host,
             (long long)w->pid, (long long)h->slots, w->user ? ", says it is " : "",
-            w->user ? self_id : "");
-    free(self_id);
+            w->user ? w->self_id : "");
     send_welcome(d, w);
+}
+
+/* Under CURVE a routing id belongs to the key that first used it: a peer with another key using
+ * it (a routing id can be chosen by the peer) is not that worker. */
+static int key_differs(const coord_worker_t *w, const char *user)
+{
+    return (w->user || user) && !(w->user && user && strcmp(w->user, user) == 0);
 }
 
 static void on_credit(coord_dispatch_t *d, coord_worker_t *w, int64_t n)
@@ -438,6 +447,11 @@ static void handle_frame(coord_dispatch_t *d, const void *ident, size_t ident_le
     if (coord_peers_banned(d->peers, key, now) || (user && coord_peers_banned(d->peers, user, now)))
         return;
     coord_worker_t *w = worker_find(d, ident, ident_len);
+    if (w && key_differs(w, user)) {
+        rs_debug("a peer with key %s used the routing id of worker %s; ignored",
+                 user ? user : "(none)", w->id);
+        return;
+    }
     int fresh = !w;
     if (!w) w = worker_add(d, ident, ident_len, key, user);
     if (w->gone) return; /* cut off earlier in this step */
@@ -464,6 +478,13 @@ static void handle_frame(coord_dispatch_t *d, const void *ident, size_t ident_le
     rs_msg_cleanup(&m);
 }
 
+/* The name of the CURVE key the message came in with (set by the ZAP handler), or NULL. */
+static const char *peer_key(coord_dispatch_t *d, zmq_msg_t *msg)
+{
+    const char *user = d->o.curve ? zmq_msg_gets(msg, "User-Id") : NULL;
+    return user && *user ? user : NULL;
+}
+
 static int recv_all(coord_dispatch_t *d)
 {
     int got = 0;
@@ -477,7 +498,7 @@ static int recv_all(coord_dispatch_t *d)
         zmq_msg_init(&body);
         int more = zmq_msg_more(&id);
         if (more && zmq_msg_recv(&body, d->router, 0) >= 0 && !zmq_msg_more(&body))
-            handle_frame(d, zmq_msg_data(&id), zmq_msg_size(&id), zmq_msg_gets(&body, "User-Id"),
+            handle_frame(d, zmq_msg_data(&id), zmq_msg_size(&id), peer_key(d, &body),
                          zmq_msg_data(&body), zmq_msg_size(&body));
         else
             rs_debug("dropped a message with an unexpected frame layout");
@@ -667,6 +688,10 @@ coord_dispatch_t *coord_dispatch_new(const coord_dispatch_opts_t *opts, rs_err_t
     zmq_setsockopt(d->router, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
     zmq_setsockopt(d->router, ZMQ_LINGER, &linger, sizeof(linger));
     zmq_setsockopt(d->router, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    if (opts->curve && coord_curve_attach(opts->curve, d->zctx, d->router, err) != 0) {
+        coord_dispatch_destroy(&d);
+        return NULL;
+    }
     if (zmq_bind(d->router, opts->bind) != 0) {
         rs_err_set(err, "cannot bind %s: %s", opts->bind, zmq_strerror(errno));
         coord_dispatch_destroy(&d);
@@ -692,6 +717,7 @@ void coord_dispatch_destroy(coord_dispatch_t **dp)
     coord_pace_destroy(&d->pace);
     rs_buf_cleanup(&d->out);
     if (d->router) zmq_close(d->router);
+    coord_curve_detach(d->o.curve); /* its ZAP socket lives in zctx */
     if (d->zctx) zmq_ctx_term(d->zctx);
     free(d);
     *dp = NULL;
@@ -716,9 +742,11 @@ void coord_dispatch_progress(const coord_dispatch_t *d, coord_progress_t *p)
 /* One pass of the loop: wait up to wait_ms for frames, take them all, hand out work, flush. */
 static int step(coord_dispatch_t *d, long wait_ms, int give_work, rs_err_t *err)
 {
-    zmq_pollitem_t item = {d->router, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&item, 1, wait_ms) < 0 && errno != EINTR)
+    zmq_pollitem_t items[2] = {{d->router, 0, ZMQ_POLLIN, 0},
+                               {d->o.curve ? coord_curve_zap_socket(d->o.curve) : NULL, 0, ZMQ_POLLIN, 0}};
+    if (zmq_poll(items, items[1].socket ? 2 : 1, wait_ms) < 0 && errno != EINTR)
         return rs_err_set(err, "zmq_poll: %s", zmq_strerror(errno));
+    coord_curve_serve(d->o.curve); /* handshakes first: their messages may already follow */
     recv_all(d);
     sweep_gone(d);
     if (give_work && d->n_batch < MAX_BUFFERED && dispatch_tasks(d, err) != 0) return -1;
@@ -792,12 +820,13 @@ json_t *coord_dispatch_workers_json(const coord_dispatch_t *d)
         const coord_worker_t *w = d->workers[i];
         size_t in_flight = 0;
         for (size_t k = 0; k < w->n_tasks; k++) in_flight += w->tasks[k].left;
-        json_array_append_new(
-            arr, json_pack("{sssssIsIsIsIsIsIsI}", "id", w->id, "host", w->host, "pid",
-                           (json_int_t)w->pid, "in_flight", (json_int_t)in_flight, "tasks",
-                           (json_int_t)w->n_tasks, "results", (json_int_t)w->results, "rejected",
-                           (json_int_t)w->rejected, "late", (json_int_t)w->late, "silent_ms",
-                           (json_int_t)(now - w->last_seen_ms)));
+        json_t *o = json_pack("{sssssIsIsIsIsIsIsI}", "id", w->id, "host", w->host, "pid",
+                              (json_int_t)w->pid, "in_flight", (json_int_t)in_flight, "tasks",
+                              (json_int_t)w->n_tasks, "results", (json_int_t)w->results,
+                              "rejected", (json_int_t)w->rejected, "late", (json_int_t)w->late,
+                              "silent_ms", (json_int_t)(now - w->last_seen_ms));
+        if (w->user && w->self_id) json_object_set_new(o, "worker_id", json_string(w->self_id));
+        json_array_append_new(arr, o);
     }
     return arr;
 }

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "curve.h"
 #include "dataset.h"
 #include "sched.h"
 #include "store.h"
@@ -52,6 +53,7 @@ typedef struct coord_dispatch_opts {
     const char *bind;      /* e.g. "tcp://127.0.0.1:*" */
     coord_usage_t *usage;  /* live counters fed by each RESULT's stats; may be NULL */
     coord_otlpfeed_t *otlp; /* live trace export (report.otlp); may be NULL */
+    coord_curve_t *curve;  /* CURVE and its ZAP handler (cluster.curve); NULL = plain TCP */
 } coord_dispatch_opts_t;
 
 /* Binds the ROUTER socket. NULL with err (address in use, bad endpoint). */
@@ -78,7 +80,8 @@ int coord_dispatch_flush(coord_dispatch_t *d, volatile sig_atomic_t *stop, int m
 int coord_dispatch_redis_down(const coord_dispatch_t *d);
 
 /* The live workers: [{id, host, pid, in_flight, tasks, results, rejected, late, silent_ms}]
- * (new reference). id and host are sanitised (printable ASCII, at most 64 bytes). */
+ * (new reference). id and host are sanitised (printable ASCII, at most 64 bytes). Under CURVE, id
+ * is the worker's key name (authenticated) and worker_id what it calls itself. */
 json_t *coord_dispatch_workers_json(const coord_dispatch_t *d);
 
 /* What was rejected from peers, taken late, cut off (coord_peers_json's shape; new reference),

@@ -751,6 +751,11 @@ static void sec_tags(rs_buf_t *b, json_t *report, json_t *tags)
 static void sec_reliability(rs_buf_t *b, json_t *report, json_t *rel)
 {
     rs_buf_puts(b, "<section id=\"reliability\">\n<h2>Reliability</h2>\n");
+    if (json_is_true(json_object_get(report, "insecure")))
+        rs_buf_puts(b, "<div class=\"banner\" id=\"insecure-banner\" role=\"alert\"><strong>Insecure "
+                       "run</strong> (--insecure): workers connected without CURVE on an address "
+                       "other machines can reach, so any peer could read the cases and send "
+                       "results.</div>\n");
     if (json_is_string(json_object_get(rel, "forced"))) {
         rs_buf_puts(b, "<div class=\"banner\" id=\"forced-banner\" role=\"note\"><strong>Resumed "
                        "with --force</strong>: ");
@@ -761,6 +766,16 @@ static void sec_reliability(rs_buf_t *b, json_t *report, json_t *rel)
     fact_int(b, "resumes", "resumes", jint(rel, "resumes"));
     fact_int(b, "dispatched-cases", "cases dispatched", jint(rel, "dispatched_cases"));
     fact_int(b, "redone-cases", "cases sent again", jint(rel, "redone_cases"));
+    json_t *keys = json_object_get(report, "worker_keys"), *k;
+    size_t ki;
+    if (json_array_size(keys)) {
+        fact_open_wide(b, "worker-keys", "workers (CURVE keys)");
+        json_array_foreach(keys, ki, k) {
+            if (ki) rs_buf_puts(b, ", ");
+            esc(b, json_string_value(k));
+        }
+        fact_close(b);
+    }
     rs_buf_puts(b, "</dl>\n<p class=\"note\">Cases sent again were in flight when a worker or the "
                    "coordinator died, or their lease expired; each was paid for again.</p>\n"
                    "</section>\n");

@@ -22,6 +22,7 @@ static const command_t COMMANDS[] = {
     {"trace", cmd_trace, "show one case's spans, prompt and answers"},
     {"export", cmd_export, "send a run's spans to an OpenTelemetry collector (OTLP)"},
     {"datasets", cmd_datasets, "generate or check datasets"},
+    {"keys", cmd_keys, "make CURVE key pairs for the coordinator and workers"},
 };
 
 int cli_fail(int code, const char *fmt, ...)

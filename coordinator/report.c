@@ -419,9 +419,16 @@ static json_t *report_json(const agg_t *a, const char *run_id, json_t *man)
                                     "dispatched_cases", (json_int_t)dispatched, "redone_cases",
                                     (json_int_t)(dispatched > total ? dispatched - total : 0),
                                     "forced", forced ? json_string(forced) : json_null());
-    return json_pack("{sssssssssbsosssIsIsfsfsosososo}", "schema", COORD_REPORT_SCHEMA, "run_id", run_id,
+    /* insecure: some coordinator of this run bound an address other machines reach, without
+     * CURVE (--insecure); the manifest keeps that endpoint */
+    /* worker_keys: under CURVE, the names of the keys the run's workers were let in with */
+    json_t *keys = json_loads(coord_manifest_str(man, "worker_keys"), 0, NULL);
+    return json_pack("{sssssssssbsbsososssIsIsfsfsosososo}", "schema", COORD_REPORT_SCHEMA, "run_id", run_id,
                      "name", coord_manifest_str(man, "name"), "status", coord_manifest_str(man, "status"),
-                     "simulated", any_simulated(a->cfg), "dataset", dataset,
+                     "simulated", any_simulated(a->cfg),
+                     "insecure", json_is_string(json_object_get(man, "insecure")),
+                     "worker_keys", json_is_array(keys) ? keys : (json_decref(keys), json_null()),
+                     "dataset", dataset,
                      "config_sha256", coord_manifest_str(man, "config_sha256"),
                      "started_at_ms", (json_int_t)started, "finished_at_ms", (json_int_t)finished,
                      "wall_seconds", wall, "cases_per_second",
@@ -877,6 +884,17 @@ static char *markdown(json_t *report)
     if (json_is_string(json_object_get(rel, "forced")))
         rs_buf_printf(&b, "> **Resumed with --force**: %s\n\n",
                       json_string_value(json_object_get(rel, "forced")));
+    json_t *keys = json_object_get(report, "worker_keys"), *k;
+    size_t ki;
+    if (json_array_size(keys)) {
+        rs_buf_puts(&b, "- workers (CURVE keys):");
+        json_array_foreach(keys, ki, k) rs_buf_printf(&b, "%s `%s`", ki ? "," : "", json_string_value(k));
+        rs_buf_puts(&b, "\n\n");
+    }
+    if (json_is_true(json_object_get(report, "insecure")))
+        rs_buf_puts(&b, "> **Warning: insecure run** (--insecure): workers connected without CURVE "
+                        "on an address other machines can reach, so any peer could read the cases "
+                        "and send results.\n\n");
     md_models(&b, report);
     md_strategies(&b, report);
     md_rounds(&b, report);
@@ -1134,6 +1152,10 @@ void coord_report_print_summary(FILE *f, json_t *report)
                 (long long)json_integer_value(json_object_get(peers, "cut_off")));
     if (json_is_true(json_object_get(report, "simulated")))
         fprintf(f, "(sim models are simulated: their outputs do not come from a language model)\n");
+    if (json_is_true(json_object_get(report, "insecure")))
+        fprintf(f, "WARNING: insecure run (--insecure): workers connected without CURVE on an "
+                   "address other machines can reach; any peer could read the cases and send "
+                   "results\n");
 }
 
 void coord_report_print_paths(FILE *f, const rs_config_t *cfg, const char *dir)

@@ -23,6 +23,7 @@ struct coord_spawn {
     char *binary;
     char *endpoint;
     char *run_id;
+    char *server_key, *key; /* CURVE key files for --server-key / --key; NULL without CURVE */
     pid_t *pids;
     int64_t *started_ms;
     int *quick_exits;
@@ -55,18 +56,22 @@ static pid_t start_one(coord_spawn_t *s, size_t i)
     if (pid != 0) return pid;
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGTERM); /* a local worker never outlives its coordinator */
-    execlp(s->binary, s->binary, "--connect", s->endpoint, "--id", id, "--exit-on-drain",
-           (char *)NULL);
+    char *argv[] = {s->binary, "--connect", s->endpoint, "--id", id, "--exit-on-drain",
+                    s->key ? "--server-key" : NULL, s->server_key, "--key", s->key, NULL};
+    execvp(s->binary, argv);
     fprintf(stderr, "reasonsaver: cannot start %s: %s\n", s->binary, strerror(errno));
     _exit(127);
 }
 
-coord_spawn_t *coord_spawn_start(size_t n, const char *endpoint, const char *run_id, rs_err_t *err)
+coord_spawn_t *coord_spawn_start(size_t n, const char *endpoint, const char *run_id,
+                                 const char *server_key, const char *key, rs_err_t *err)
 {
     coord_spawn_t *s = rs_xcalloc(1, sizeof(*s));
     s->binary = coord_sibling_binary("reasonsaver-worker");
     s->endpoint = rs_xstrdup(endpoint);
     s->run_id = rs_xstrdup(run_id);
+    s->server_key = server_key && key ? rs_xstrdup(server_key) : NULL;
+    s->key = server_key && key ? rs_xstrdup(key) : NULL;
     s->pids = rs_xcalloc(n, sizeof(pid_t));
     s->started_ms = rs_xcalloc(n, sizeof(int64_t));
     s->quick_exits = rs_xcalloc(n, sizeof(int));
@@ -169,6 +174,8 @@ void coord_spawn_stop(coord_spawn_t **sp, int64_t timeout_ms)
     free(s->binary);
     free(s->endpoint);
     free(s->run_id);
+    free(s->server_key);
+    free(s->key);
     free(s->pids);
     free(s->started_ms);
     free(s->quick_exits);

@@ -13,8 +13,10 @@
 
 typedef struct coord_spawn coord_spawn_t;
 
-/* Starts n workers connecting to endpoint. NULL with err when the binary cannot be found. */
-coord_spawn_t *coord_spawn_start(size_t n, const char *endpoint, const char *run_id, rs_err_t *err);
+/* Starts n workers connecting to endpoint. With server_key and key (paths, both or neither) they
+ * use CURVE: --server-key server_key --key key. NULL with err when the binary cannot be found. */
+coord_spawn_t *coord_spawn_start(size_t n, const char *endpoint, const char *run_id,
+                                 const char *server_key, const char *key, rs_err_t *err);
 /* Waits up to timeout_ms for them to exit by themselves (after DRAIN), then SIGTERM, then SIGKILL. */
 void coord_spawn_stop(coord_spawn_t **s, int64_t timeout_ms);
 /* Restarts any worker that exited unexpectedly (crash, kill -9). Returns how many it restarted. */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "curvekey.h"
 #include "log.h"
 #include "proto.h"
 #include "session.h"
@@ -31,12 +32,35 @@ static const char HELP[] =
     "  --id ID             worker id shown in status (default HOST-PID)\n"
     "  --slots N           cases held at once (default: the run's cluster.worker_slots)\n"
     "  --requests N        HTTP requests in flight at once (default: as many as slots)\n"
+    "  --server-key FILE   the coordinator's CURVE public key (its NAME.pub from `reasonsaver\n"
+    "                      keys gen`): the connection is encrypted and the coordinator must\n"
+    "                      prove it holds the matching secret key; needs --key\n"
+    "  --key FILE          this worker's CURVE secret key (NAME.secret, mode 0600); the\n"
+    "                      coordinator lets it in when NAME.pub is in its authorized_keys_dir,\n"
+    "                      and NAME is this worker's identity there; needs --server-key\n"
     "  --exit-on-drain     exit when the coordinator drains (used for local workers)\n"
     "  --verbose           debug logging\n"
     "  -h, --help          this help\n\n"
     "Exit status: 0 after a drain or a signal; 1 with one line of explanation when it cannot\n"
     "run; 2 on a usage error; 3 when it cannot use the coordinator's run spec three times in a\n"
     "row (a worker of another version, a model it cannot call): restarting it will not help.\n";
+
+/* Reads --server-key and --key into o; 1 line on stderr and -1 when either is unusable. */
+static int load_keys(wk_opts_t *o, const char *server_key_file, const char *key_file)
+{
+    rs_err_t err;
+    if (rs_curvekey_read_public(server_key_file, o->server_key, &err) != 0) {
+        fprintf(stderr, "reasonsaver-worker: --server-key %s\n", err.msg);
+        return -1;
+    }
+    if (rs_curvekey_read_secret(key_file, o->secret_key, &err) != 0 ||
+        rs_curvekey_public_of(o->secret_key, o->public_key, &err) != 0) {
+        fprintf(stderr, "reasonsaver-worker: --key %s\n", err.msg);
+        memset(o->secret_key, 0, sizeof(o->secret_key));
+        return -1;
+    }
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -45,11 +69,14 @@ int main(int argc, char **argv)
                                          {"slots", required_argument, 0, 's'},
                                          {"requests", required_argument, 0, 'r'},
                                          {"exit-on-drain", no_argument, 0, 'x'},
+                                         {"server-key", required_argument, 0, 'S'},
+                                         {"key", required_argument, 0, 'K'},
                                          {"verbose", no_argument, 0, 'v'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     rs_log_init("reasonsaver-worker", RS_LOG_INFO);
     wk_opts_t o = {0};
+    const char *server_key_file = NULL, *key_file = NULL;
     char default_id[300];
     int c;
     while ((c = getopt_long(argc, argv, "c:i:s:r:xvh", opts, NULL)) != -1) {
@@ -65,6 +92,8 @@ int main(int argc, char **argv)
                     optarg);
             return 2;
         } else if (c == 'x') o.exit_on_drain = 1;
+        else if (c == 'S') server_key_file = optarg;
+        else if (c == 'K') key_file = optarg;
         else if (c == 'v') rs_log_set_level(RS_LOG_DEBUG);
         else if (c == '?') return fputs(HELP, stderr), 2;
     }
@@ -72,6 +101,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "reasonsaver-worker: --connect ENDPOINT is required (see --help)\n");
         return 2;
     }
+    if (!server_key_file != !key_file) {
+        fprintf(stderr, "reasonsaver-worker: %s needs %s too (CURVE takes the coordinator's public "
+                        "key and this worker's secret key)\n",
+                server_key_file ? "--server-key" : "--key", server_key_file ? "--key" : "--server-key");
+        return 2;
+    }
+    if (server_key_file && load_keys(&o, server_key_file, key_file) != 0) return 1;
     if (!o.id) {
         char host[256] = "";
         gethostname(host, sizeof(host) - 1);
@@ -88,6 +124,7 @@ int main(int argc, char **argv)
     }
     rs_err_t err;
     int rc = wk_session_run(&o, &stop, &err);
+    memset(o.secret_key, 0, sizeof(o.secret_key));
     curl_global_cleanup();
     if (rc != 0) {
         fprintf(stderr, "reasonsaver-worker: %s\n", err.msg);

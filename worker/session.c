@@ -17,6 +17,10 @@
 
 #define SPEC_TRIES 3      /* WELCOMEs with a spec this worker cannot use before it gives up */
 #define HELLO_RETRY_MS 10 /* a HELLO that could not go out (no connection yet) is tried again */
+#define NO_ANSWER_MS 5000       /* no frame at all from the coordinator this long: say why */
+#define NO_ANSWER_AGAIN_MS 60000 /* ...and again this often while it lasts */
+#define RECONNECT_MS 2000        /* a connection that brought nothing is made again after this, */
+#define RECONNECT_MAX_MS 10000   /* ...doubling up to this */
 
 typedef struct session {
     const wk_opts_t *o;
@@ -32,6 +36,9 @@ typedef struct session {
     int fatal;         /* give up: fatal_err says why */
     rs_err_t fatal_err;
     int draining;
+    int64_t opened_ms, no_answer_ms; /* for the "no answer" warning; 0 once anything arrived */
+    int heard; /* a frame arrived since the coordinator was last heard of as silent */
+    int64_t reconnect_at, reconnect_ms;
     rs_buf_t out;
 } session_t;
 
@@ -181,14 +188,57 @@ static void report_done(session_t *s)
     free(d);
 }
 
+/* A CURVE handshake that fails (the coordinator has another key, or does not know ours) is
+ * silent on this side: ZeroMQ just reconnects. So a worker that has heard nothing says so. */
+static void warn_no_answer(session_t *s, int64_t now)
+{
+    if (!s->no_answer_ms || now < s->no_answer_ms) return;
+    if (s->o->server_key[0])
+        rs_warn("no answer from the coordinator at %s after %llds: the CURVE handshake has not "
+                "completed; check that --server-key is the coordinator's public key and that this "
+                "worker's public key is in its cluster.curve.authorized_keys_dir",
+                s->o->connect, (long long)((now - s->opened_ms) / 1000));
+    else
+        rs_warn("no answer from the coordinator at %s after %llds: is it running, and does it "
+                "require CURVE keys (--server-key, --key)?",
+                s->o->connect, (long long)((now - s->opened_ms) / 1000));
+    s->no_answer_ms = now + NO_ANSWER_AGAIN_MS;
+}
+
+/* ZeroMQ gives up a connection for good when the coordinator refuses our CURVE key (its ZAP
+ * handler said 400): a worker whose key is authorised later would never get in. So while nothing
+ * comes back the connection is made again, every RECONNECT_MS doubling to RECONNECT_MAX_MS. */
+static void reconnect_if_unheard(session_t *s, int64_t now)
+{
+    if (s->heard || now < s->reconnect_at) return;
+    zmq_disconnect(s->sock, s->o->connect); /* fails harmlessly when ZeroMQ already dropped it */
+    if (zmq_connect(s->sock, s->o->connect) != 0)
+        rs_warn("cannot connect to %s again: %s", s->o->connect, zmq_strerror(errno));
+    rs_debug("no answer from %s yet; connecting again", s->o->connect);
+    s->reconnect_at = now + s->reconnect_ms;
+    s->reconnect_ms = s->reconnect_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : s->reconnect_ms * 2;
+}
+
+/* The coordinator went silent: from now on its connection counts as unheard. */
+static void unheard(session_t *s, int64_t now)
+{
+    if (!s->heard) return;
+    s->heard = 0;
+    s->reconnect_ms = RECONNECT_MS;
+    s->reconnect_at = now + RECONNECT_MS;
+}
+
 static void timers(session_t *s)
 {
     int64_t now = rs_mono_ms();
+    warn_no_answer(s, now);
+    reconnect_if_unheard(s, now);
     if (s->hello_at && now >= s->hello_at) {
         send_hello(s);
     } else if (now - s->last_recv_ms > 3 * s->heartbeat_ms && now - s->hello_ms > s->backoff_ms) {
         if (held(s)) rs_warn("coordinator silent; dropping %zu held case(s)", held(s));
         if (s->chain) wk_chain_cancel(s->chain, 1, 0);
+        unheard(s, now);
         send_hello(s);
         s->backoff_ms = s->backoff_ms * 2 > 32000 ? 32000 : s->backoff_ms * 2;
     } else if (!s->hello_at && now - s->last_send_ms >= s->heartbeat_ms) {
@@ -232,6 +282,8 @@ static int recv_all(session_t *s)
             return -1;
         }
         s->last_recv_ms = rs_mono_ms();
+        s->no_answer_ms = 0;
+        s->heard = 1;
         handle(s, zmq_msg_data(&msg), zmq_msg_size(&msg));
         zmq_msg_close(&msg);
     }
@@ -260,7 +312,15 @@ static int session_open(session_t *s, const wk_opts_t *o, rs_err_t *err)
     zmq_setsockopt(s->sock, ZMQ_IMMEDIATE, &immediate, sizeof(immediate));
     if (zmq_getsockopt(s->sock, ZMQ_FD, &s->zfd, &fdlen) != 0)
         return rs_err_set(err, "ZMQ_FD: %s", zmq_strerror(errno));
-    s->last_recv_ms = rs_mono_ms();
+    if (o->server_key[0] &&
+        (zmq_setsockopt(s->sock, ZMQ_CURVE_SERVERKEY, o->server_key, 40) != 0 ||
+         zmq_setsockopt(s->sock, ZMQ_CURVE_PUBLICKEY, o->public_key, 40) != 0 ||
+         zmq_setsockopt(s->sock, ZMQ_CURVE_SECRETKEY, o->secret_key, 40) != 0))
+        return rs_err_set(err, "cannot set the CURVE keys: %s", zmq_strerror(errno));
+    s->last_recv_ms = s->opened_ms = rs_mono_ms();
+    s->no_answer_ms = s->opened_ms + NO_ANSWER_MS;
+    s->reconnect_ms = RECONNECT_MS;
+    s->reconnect_at = s->opened_ms + RECONNECT_MS;
     return 0;
 }
 

@@ -19,6 +19,9 @@ typedef struct wk_opts {
     int64_t slots;         /* cases held at once; 0 = the run's cluster.worker_slots */
     int64_t requests;      /* HTTP requests on the wire at once; 0 = as many as slots */
     int exit_on_drain;     /* leave after DRAIN once idle (local workers) */
+    /* CURVE (all three Z85, or server_key[0] == 0 for plain TCP): the coordinator's public key,
+     * which the handshake checks, and this worker's own pair. */
+    char server_key[41], public_key[41], secret_key[41];
 } wk_opts_t;
 
 /* Runs until DRAIN (with exit_on_drain) or *stop. 0 on a clean exit, -1 with err, -2 with err

@@ -319,7 +319,7 @@ static void test_unknown_key_lists_known(void **state)
     expect_error(MINIMAL "cluster: {zzz: 1}\n", NULL, 0,
                  "t.yaml:4:11: cluster.zzz: unknown key (known here: workers, bind, redis, "
                  "redis_password_env, redis_tls, max_in_flight, worker_slots, heartbeat_ms, "
-                 "lease_ms, metrics_bind, max_rejects_per_minute)");
+                 "lease_ms, metrics_bind, max_rejects_per_minute, curve)");
 }
 
 static void test_wrong_types(void **state)
