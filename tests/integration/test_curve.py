@@ -212,7 +212,7 @@ def remote_workers(sb):
     assert ids and ids <= {"alpha", "beta", "late-id"}, ids
     assert len(refusals(err)) == 1, "the refusal was logged more than once:\n" + err
     for wid, key in (("alpha", "w1"), ("beta", "w2"), ("late-id", "late")):
-        assert "worker %s joined" % wid in err and "with key %s" % key in err, (wid, err)
+        assert "worker %s joined" % key in err and "says it is %s)" % wid in err, (wid, err)
     for log in ("stranger.log", "plain.log", "wrong.log"):
         assert "joined run" not in read(sb.path(log)), log
     # the secret key is nowhere: not printed, not in run.json, the reports or the records
@@ -262,7 +262,7 @@ def local_workers(sb):
     rep = rslib.load_report(run_dir)
     g = rep["models"][0]["graders"][0]
     assert g["correct"] + g["wrong"] == 100, g
-    assert "with key local" in r.stderr, r.stderr
+    assert "worker local joined" in r.stderr, r.stderr
     assert rep["worker_keys"] == ["local"], rep["worker_keys"]
     assert not glob.glob(os.path.join(run_dir, "*.secret")), os.listdir(run_dir)
     assert not os.path.exists(os.path.join(run_dir, "coordinator.pub"))
