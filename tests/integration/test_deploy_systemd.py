@@ -180,6 +180,104 @@ def check_credential_env(tmp):
     print("ok: credential-env exports credentials exactly and runs nothing in them")
 
 
+RUN_CONFIG = """
+run: {name: units, seed: 3}
+dataset: {path: %(cases)s}
+models:
+  - {name: remote, provider: openai, model: sim-1, base_url: "http://127.0.0.1:%(mock)d/v1",
+     api_key_env: OPENAI_API_KEY, mock: true}
+scoring: {graders: [exact, numeric]}
+cluster:
+  workers: 0
+  bind: tcp://127.0.0.1:%(port)d
+  redis: redis://reasonsaver@127.0.0.1:%(redis)d/0
+"""
+
+
+def write(path, text, mode=0o644):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+def redis_acl_rules():
+    """The coordinator's ACL rules, as make-secrets.sh (and docs/REDIS.md) give them."""
+    with open(os.path.join(deploylib.K8S, "make-secrets.sh")) as f:
+        (rules,) = re.findall(r"^REDIS_ACL_RULES='(.*)'$", f.read(), flags=re.M)
+    return rules
+
+
+def run_units(sb):
+    """A coordinator unit and two worker units, started as systemd would start them."""
+    root = sb.path("host")
+    etc = os.path.join(root, "etc", "reasonsaver")
+    paths = deploylib.install_paths(root)
+    password, api_key = "rp-" + os.urandom(12).hex(), "sk-" + os.urandom(12).hex()
+    secrets = {"Redis password": password, "API key": api_key}
+    for name in ("coordinator", "w1", "w2"):
+        pub, secret = deploylib.keys_gen(name, os.path.join(etc, "keys"))
+        with open(secret) as f:
+            secrets[name + " secret key"] = f.read().strip()
+        if name != "coordinator":
+            os.makedirs(os.path.join(etc, "authorized_workers"), exist_ok=True)
+            shutil.copy(pub, os.path.join(etc, "authorized_workers"))
+    write(os.path.join(etc, "coordinator.env.d", "REDIS_PASSWORD"), password + "\n", 0o600)
+    write(os.path.join(etc, "worker.env.d", "OPENAI_API_KEY"), api_key + "\n", 0o600)
+
+    rport, mport, port = rslib.free_port(), rslib.free_port(), rslib.free_port()
+    write(sb.path("users.acl"), "user default off\nuser reasonsaver on >%s %s\n" % (
+        password, redis_acl_rules()), 0o600)
+    redis = sb.spawn(["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
+                      "--appendonly", "no", "--aclfile", sb.path("users.acl"), "--dir", sb.dir],
+                     stdout=subprocess.DEVNULL)
+    rslib.wait_port(rport, redis)
+    mock = sb.spawn([deploylib.MOCKLLM, "--port", str(mport), "--latency-ms", "20", "--quiet"],
+                    env={"MOCKLLM_API_KEY": api_key, "PATH": "/usr/bin:/bin"})
+    rslib.wait_port(mport, mock)
+    sb.run([rslib.REASONSAVER, "datasets", "gen", "arithmetic", "--n", "400", "--seed", "4",
+            "--out", sb.path("cases.jsonl")], check=0)
+    write(os.path.join(etc, "demo.yaml"), RUN_CONFIG % {
+        "cases": sb.path("cases.jsonl"), "mock": mport, "port": port, "redis": rport})
+    write(os.path.join(etc, "worker.env"), "RS_CONNECT=tcp://127.0.0.1:%d\n"
+          "RS_ALLOW_ENV=OPENAI_API_KEY\nRS_WORKER_ARGS=--slots 16\n" % port)
+
+    argv, env, cwd = deploylib.unit_command(os.path.join(deploylib.UNITS, COORD), "demo", root, paths)
+    coord = sb.spawn(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                     text=True)
+    logs = {}
+    for name in ("w1", "w2"):
+        argv, env, cwd = deploylib.unit_command(os.path.join(deploylib.UNITS, WORKER), name, root,
+                                                paths)
+        assert "OPENAI_API_KEY" not in env, "the API key must come from the credential"
+        logs[name] = open(sb.path(name + ".log"), "w+")
+        sb.spawn(argv, env=env, cwd=cwd, stdout=logs[name], stderr=subprocess.STDOUT)
+    out, err = coord.communicate(timeout=200)
+    assert coord.returncode == 0, (coord.returncode, out[-2000:], err[-3000:])
+    run_dir = rslib.only_run_dir(os.path.join(root, "var", "lib", "reasonsaver", "runs"))
+    rep = rslib.load_report(run_dir)
+    assert rep["status"] == "finished" and rep["dataset"]["missing_results"] == 0, rep["status"]
+    (model,) = rep["models"]
+    assert not model["errors"], "model calls failed (the API key credential?): %s" % model["errors"]
+    print("ok: the units' command lines ran %d cases over CURVE, Redis as an ACL user, the API key "
+          "from a credential" % rep["dataset"]["cases"])
+
+    texts = {"coordinator output": out + err}
+    for name, f in logs.items():
+        f.seek(0)
+        texts[name + " output"] = f.read()
+    leaks = ["%s holds the %s" % (where, what) for where, text in texts.items()
+             for what, value in secrets.items() if value in text]
+    for d, _, names in os.walk(os.path.join(root, "var")):
+        for n in names:
+            with open(os.path.join(d, n), "rb") as f:
+                data = f.read()
+            leaks += ["%s holds the %s" % (n, what) for what, v in secrets.items()
+                      if v.encode() in data]
+    assert not leaks, leaks
+    print("ok: no secret in the units' output or in the state directory")
+
+
 def main():
     if not shutil.which("systemd-analyze"):
         rslib.skip("systemd-analyze is missing (apt-get install -y systemd)")
@@ -187,6 +285,10 @@ def main():
         check_units(sb.dir)
         check_broken_units_fail(sb.dir)
         check_credential_env(sb.dir)
+        if not deploylib.keys_available():
+            rslib.skip("units checked; running them needs `reasonsaver keys gen` (ZeroMQ CURVE), "
+                       "which this build does not have")
+        run_units(sb)
 
 
 if __name__ == "__main__":
