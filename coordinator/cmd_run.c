@@ -394,8 +394,10 @@ static int start_cluster(run_ctx_t *r, rs_err_t *err)
                                r->cfg->cluster.bind, r->usage, r->otlp};
     if (!(r->dispatch = coord_dispatch_new(&o, err))) return -1;
     if (r->cfg->cluster.workers > 0) {
+        char *allow = coord_spawn_allow_env(r->cfg);
         r->spawn = coord_spawn_start((size_t)r->cfg->cluster.workers,
-                                     coord_dispatch_endpoint(r->dispatch), r->run_id, err);
+                                     coord_dispatch_endpoint(r->dispatch), r->run_id, allow, err);
+        free(allow);
         if (!r->spawn) return -1;
     }
     return 0;

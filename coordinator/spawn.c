@@ -23,6 +23,7 @@ struct coord_spawn {
     char *binary;
     char *endpoint;
     char *run_id;
+    char *allow_env; /* --allow-env for each worker */
     pid_t *pids;
     int64_t *started_ms;
     int *quick_exits;
@@ -56,17 +57,37 @@ static pid_t start_one(coord_spawn_t *s, size_t i)
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGTERM); /* a local worker never outlives its coordinator */
     execlp(s->binary, s->binary, "--connect", s->endpoint, "--id", id, "--exit-on-drain",
-           (char *)NULL);
+           "--allow-env", s->allow_env, (char *)NULL);
     fprintf(stderr, "reasonsaver: cannot start %s: %s\n", s->binary, strerror(errno));
     _exit(127);
 }
 
-coord_spawn_t *coord_spawn_start(size_t n, const char *endpoint, const char *run_id, rs_err_t *err)
+char *coord_spawn_allow_env(const rs_config_t *cfg)
+{
+    rs_buf_t b;
+    rs_buf_init(&b);
+    rs_buf_puts(&b, ",");
+    for (size_t m = 0; m <= cfg->n_models; m++) {
+        const char *v = m < cfg->n_models ? cfg->models[m].api_key_env : cfg->embedder.api_key_env;
+        if (!v) continue;
+        char *item = rs_xasprintf(",%s,", v);
+        if (!strstr(b.data, item)) rs_buf_printf(&b, "%s,", v);
+        free(item);
+    }
+    /* ",A,B," while deduplicating; the worker reads "A,B" */
+    char *list = rs_xstrndup(b.data + 1, b.len > 1 ? b.len - 2 : 0);
+    rs_buf_cleanup(&b);
+    return list;
+}
+
+coord_spawn_t *coord_spawn_start(size_t n, const char *endpoint, const char *run_id,
+                                 const char *allow_env, rs_err_t *err)
 {
     coord_spawn_t *s = rs_xcalloc(1, sizeof(*s));
     s->binary = coord_sibling_binary("reasonsaver-worker");
     s->endpoint = rs_xstrdup(endpoint);
     s->run_id = rs_xstrdup(run_id);
+    s->allow_env = rs_xstrdup(allow_env);
     s->pids = rs_xcalloc(n, sizeof(pid_t));
     s->started_ms = rs_xcalloc(n, sizeof(int64_t));
     s->quick_exits = rs_xcalloc(n, sizeof(int));
@@ -169,6 +190,7 @@ void coord_spawn_stop(coord_spawn_t **sp, int64_t timeout_ms)
     free(s->binary);
     free(s->endpoint);
     free(s->run_id);
+    free(s->allow_env);
     free(s->pids);
     free(s->started_ms);
     free(s->quick_exits);

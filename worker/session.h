@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "envguard.h"
 #include "util.h"
 
 typedef struct wk_opts {
@@ -19,6 +20,7 @@ typedef struct wk_opts {
     int64_t slots;         /* cases held at once; 0 = the run's cluster.worker_slots */
     int64_t requests;      /* HTTP requests on the wire at once; 0 = as many as slots */
     int exit_on_drain;     /* leave after DRAIN once idle (local workers) */
+    const wk_envguard_t *env; /* the variables a spec may name (--allow-env) */
 } wk_opts_t;
 
 /* Runs until DRAIN (with exit_on_drain) or *stop. 0 on a clean exit, -1 with err, -2 with err
