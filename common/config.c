@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "proto.h"
+#include "redisurl.h"
 #include "regex.h"
 
 /* Room for a key path in messages ("models[3].params.accuracy"); a longer one is cut short. */
@@ -70,7 +71,11 @@ static void locate(const loader_t *ld, struct fy_node *at, char *out, size_t cap
     struct fy_token *t = m ? fy_node_get_scalar_token(m) : NULL;
     const struct fy_mark *mk = t ? fy_token_start_mark(t) : NULL;
     if (ov) {
-        fmt_into(out, cap, "--set %s", ov);
+        /* "--set cluster.redis=redis://u:***@h": no password reaches a message */
+        const char *eq = strchr(ov, '=');
+        char *shown = rs_redisurl_redact(eq ? eq + 1 : ov);
+        fmt_into(out, cap, "--set %.*s%s", eq ? (int)(eq + 1 - ov) : 0, ov, shown);
+        free(shown);
     } else if (mk) {
         /* libfyaml marks a quoted scalar at its first character; point at the opening quote */
         enum fy_node_style st = fy_node_get_style(m);
@@ -412,6 +417,8 @@ static int scoring_finish(loader_t *ld, void *obj, struct fy_node *map, struct f
                           const char *path);
 static int cluster_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
                           const char *path);
+static int redis_tls_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                            const char *path);
 static int verdict_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
                           const char *path);
 static int judge_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
@@ -542,11 +549,22 @@ static const key_spec_t scoring_keys[] = {
 };
 static const section_t scoring_sec = SECTION(scoring_keys, NULL, scoring_finish);
 
+/* Paths become absolute (redis_tls_finish); whether they are needed is cluster_finish's call. */
+static const key_spec_t redis_tls_keys[] = {
+    {KEY("ca_file", KT_STR, rs_redis_tls_cfg_t, ca_file)},
+    {KEY("cert_file", KT_STR, rs_redis_tls_cfg_t, cert_file)},
+    {KEY("key_file", KT_STR, rs_redis_tls_cfg_t, key_file)},
+};
+static const section_t redis_tls_sec = SECTION(redis_tls_keys, NULL, redis_tls_finish);
+
 static const key_spec_t cluster_keys[] = {
     {KEY("workers", KT_INT, rs_cluster_cfg_t, workers), RANGE(0, 4096), .def_num = 2},
     {KEY("bind", KT_STR, rs_cluster_cfg_t, bind), .def_str = "tcp://127.0.0.1:*",
      .check = check_endpoint},
     {KEY("redis", KT_STR, rs_cluster_cfg_t, redis), .check = check_redis_url},
+    {KEY("redis_password_env", KT_STR, rs_cluster_cfg_t, redis_password_env),
+     .def_str = RS_REDIS_PASSWORD_ENV, .check = check_env_name},
+    {KEY("redis_tls", KT_SECTION, rs_cluster_cfg_t, redis_tls), .sub = &redis_tls_sec},
     {KEY("max_in_flight", KT_INT, rs_cluster_cfg_t, max_in_flight), RANGE(1, INFINITY),
      .def_num = 4096},
     {KEY("worker_slots", KT_INT, rs_cluster_cfg_t, worker_slots), RANGE(1, INFINITY),
@@ -686,15 +704,17 @@ static int check_http_url(loader_t *ld, const char *s, struct fy_node *at, const
     return fail(ld, at, path, "must start with http:// or https:// (got '%s')", s);
 }
 
-/* The forms coord_store_connect accepts. */
+/* The forms coord_store_connect accepts (common/redisurl.h); the message shows the address with
+ * any password in it replaced by ***, and refuses that password. */
 static int check_redis_url(loader_t *ld, const char *s, struct fy_node *at, const char *path)
 {
-    static const char *const ok[] = {"redis://", "unix:", NULL};
-    if (has_prefix(s, ok)) return 0;
-    return fail(ld, at, path,
-                "must be redis://host[:port][/db] or unix:/path/to.sock (got '%s'); leave it "
-                "out to run a private redis-server",
-                s);
+    rs_redisurl_t u;
+    rs_err_t e;
+    if (rs_redisurl_parse(s, &u, &e) == 0) {
+        rs_redisurl_cleanup(&u);
+        return 0;
+    }
+    return fail(ld, at, path, "%s; leave it out to run a private redis-server", e.msg);
 }
 
 static int check_endpoint(loader_t *ld, const char *s, struct fy_node *at, const char *path)
@@ -1353,10 +1373,41 @@ static int scoring_finish(loader_t *ld, void *obj, struct fy_node *map, struct f
     return grader_finish(ld, s->graders, NULL, at, path);
 }
 
+/* rediss:// needs a CA file; TLS files without rediss:// would silently go unused; a client
+ * certificate needs its key. */
+static int redis_finish(loader_t *ld, rs_cluster_cfg_t *c, struct fy_node *map, struct fy_node *at,
+                        const char *path)
+{
+    const rs_redis_tls_cfg_t *t = &c->redis_tls;
+    rs_redisurl_t u = {0};
+    rs_err_t ignored;
+    int tls = c->redis && rs_redisurl_parse(c->redis, &u, &ignored) == 0 && u.kind == RS_REDISURL_TLS;
+    rs_redisurl_cleanup(&u);
+    struct fy_node *tls_map = map ? map_find(map, "redis_tls", NULL) : NULL;
+    char sub[PATH_CAP];
+    path_key(sub, sizeof(sub), path, "redis_tls.ca_file");
+    if (tls && !t->ca_file)
+        return fail(ld, key_at(map, "redis", at), sub,
+                    "missing: a rediss:// Redis needs the CA certificate that its server's "
+                    "certificate is checked against");
+    path_key(sub, sizeof(sub), path, "redis_tls");
+    if (!tls && (t->ca_file || t->cert_file || t->key_file))
+        return fail(ld, key_at(map, "redis_tls", at), sub,
+                    "set, but cluster.redis is not a rediss:// address, so TLS would not be used");
+    if (!t->cert_file != !t->key_file) {
+        const char *given = t->cert_file ? "cert_file" : "key_file";
+        path_key(sub, sizeof(sub), path, t->cert_file ? "redis_tls.key_file" : "redis_tls.cert_file");
+        return fail(ld, key_at(tls_map, given, key_at(map, "redis_tls", at)), sub,
+                    "missing: a client certificate needs both cert_file and key_file");
+    }
+    return 0;
+}
+
 static int cluster_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
                           const char *path)
 {
     rs_cluster_cfg_t *c = obj;
+    if (redis_finish(ld, c, map, at, path)) return -1;
     if (c->lease_ms > c->heartbeat_ms) return 0;
     char sub[PATH_CAP];
     path_key(sub, sizeof(sub), path, "lease_ms");
@@ -1364,6 +1415,30 @@ static int cluster_finish(loader_t *ld, void *obj, struct fy_node *map, struct f
                 "must be greater than heartbeat_ms (%lld <= %lld): a lease shorter than a "
                 "heartbeat expires while its worker is healthy",
                 (long long)c->lease_ms, (long long)c->heartbeat_ms);
+}
+
+/* A TLS file given in the file is relative to the file, one given with --set to the current
+ * directory (as dataset.path): made absolute here, so the stored config works from anywhere. */
+static int redis_tls_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                            const char *path)
+{
+    rs_redis_tls_cfg_t *t = obj;
+    static const char *const names[] = {"ca_file", "cert_file", "key_file"};
+    char **fields[] = {&t->ca_file, &t->cert_file, &t->key_file};
+    for (size_t i = 0; i < RS_ARRAY_LEN(fields); i++) {
+        char **p = fields[i], sub[PATH_CAP];
+        if (!*p || (*p)[0] == '/') continue;
+        path_key(sub, sizeof(sub), path, names[i]);
+        if (!(*p)[0]) return fail(ld, key_at(map, names[i], at), sub, "must be a file path, not empty");
+        if (override_of(key_at(map, names[i], NULL)) || !ld->cfg || !ld->cfg->base_dir) {
+            absolutize_override_path(p);
+        } else {
+            char *abs = rs_xasprintf("%s/%s", ld->cfg->base_dir, *p);
+            free(*p);
+            *p = abs;
+        }
+    }
+    return 0;
 }
 
 /* ---- the critique sections ---- */

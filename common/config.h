@@ -209,10 +209,21 @@ typedef struct rs_embedder_cfg {
     int64_t retry_cap_ms;    /* openai: default 30000 */
 } rs_embedder_cfg_t;
 
+/* TLS to a rediss:// Redis (through a local stunnel client, coordinator/tlsproxy.h). Paths are
+ * absolute once loaded: one in the file is relative to the file, one from --set to the current
+ * directory. */
+typedef struct rs_redis_tls_cfg {
+    char *ca_file;   /* CA certificate(s) the server's certificate must chain to; rediss:// needs it */
+    char *cert_file; /* client certificate, for a server that checks clients; with key_file */
+    char *key_file;  /* its private key */
+} rs_redis_tls_cfg_t;
+
 typedef struct rs_cluster_cfg {
     int64_t workers;       /* local workers to spawn, default 2 */
     char *bind;            /* default "tcp://127.0.0.1:*" (a free port) */
-    char *redis;           /* NULL = embedded redis-server in the run directory */
+    char *redis;           /* NULL = embedded redis-server in the run directory; never a password */
+    char *redis_password_env; /* the variable holding Redis's password, default REDIS_PASSWORD */
+    rs_redis_tls_cfg_t redis_tls;
     int64_t max_in_flight; /* cluster-wide cases in flight, default 4096 */
     int64_t worker_slots;  /* cases a worker holds in flight, default 64 */
     int64_t heartbeat_ms;  /* default 1000 */

@@ -3,6 +3,8 @@
  * place where the coordinator's pieces are wired together. */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -166,6 +168,8 @@ typedef struct run_ctx {
     coord_progress_view_t view;
     uint64_t done_before; /* cases done before this process started */
     int lost_lock;
+    int made_dir;         /* a new run's directory, made by this process, before the run exists */
+    int made_out_dir;     /* run.out_dir did not exist before */
     int workers_failed;   /* every local worker was given up */
     int64_t live_ms;      /* last publication of the live view */
     double started;       /* rs_mono_sec at dispatch start */
@@ -190,6 +194,30 @@ static void ctx_cleanup(run_ctx_t *r)
     free(r->spec);
     free(r->forced);
     free(r->redis_url);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st, (void)type, (void)ftw;
+    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+/* A new run that failed before it was registered in Redis (an unreachable server, a wrong
+ * password, a TLS failure) leaves nothing behind: its directory goes (after the TLS proxy that
+ * kept files in it has stopped), and run.out_dir too when this process made it and it is empty.
+ * An embedded server's log stays, since the error message points at it. */
+static void discard_new_dir(run_ctx_t *r)
+{
+    if (!r->made_dir) return;
+    char *log = rs_xasprintf("%s/redis.log", r->dir);
+    int keep = access(log, F_OK) == 0;
+    free(log);
+    if (keep) return;
+    coord_store_destroy(&r->store);
+    coord_redisproc_stop(&r->redis);
+    if (nftw(r->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        rs_warn("could not remove %s: %s", r->dir, strerror(errno));
+    if (r->made_out_dir) rmdir(r->cfg->run.out_dir);
 }
 
 static void coordinator_name(char *out, size_t n)
@@ -285,21 +313,28 @@ static int prepare_new(run_ctx_t *r, rs_err_t *err)
 
 static int start_new(run_ctx_t *r, rs_err_t *err)
 {
+    const rs_cluster_cfg_t *cl = &r->cfg->cluster;
     r->run_id = make_run_id(r->cfg->run.name);
     r->dir = rs_xasprintf("%s/%s", r->cfg->run.out_dir, r->run_id);
+    struct stat st;
+    r->made_out_dir = stat(r->cfg->run.out_dir, &st) != 0;
     if (rs_mkdirs(r->dir, err)) return -1;
-    if (!r->cfg->cluster.redis) {
+    r->made_dir = 1;
+    coord_store_opts_t o = {cl->redis, cl->redis_password_env, cl->redis_tls.ca_file,
+                            cl->redis_tls.cert_file, cl->redis_tls.key_file, r->dir};
+    if (!cl->redis) {
         if (open_embedded(r, err)) return -1;
     } else {
-        r->redis_url = rs_xstrdup(r->cfg->cluster.redis);
-        if (!(r->store = coord_store_connect(r->redis_url, err))) return -1;
+        r->redis_url = rs_xstrdup(cl->redis);
+        if (!(r->store = coord_store_open(&o, err))) return -1;
     }
-    const char *named = r->cfg->cluster.redis ? r->redis_url : "embedded";
-    if (coord_runref_write(r->dir, r->run_id, named, err)) return -1;
+    if (coord_runref_write(r->dir, r->run_id, cl->redis ? &o : NULL, err)) return -1;
     json_t *man = manifest_new(r);
     int rc = coord_store_run_create(r->store, r->run_id, man, err);
     json_decref(man);
-    if (rc || coord_runlock_acquire(&r->lock, r->store, r->run_id, 0, err)) return -1;
+    if (rc) return -1;
+    r->made_dir = 0; /* the run exists now: its directory stays, whatever happens next */
+    if (coord_runlock_acquire(&r->lock, r->store, r->run_id, 0, err)) return -1;
     r->sched = coord_sched_new(rs_dataset_count(r->ds));
     return 0;
 }
@@ -314,28 +349,25 @@ static int locate_run(run_ctx_t *r, rs_err_t *err)
     r->dir = rs_xasprintf("%s/%s", a->out_dir, a->resume);
     struct stat st;
     int have_dir = stat(r->dir, &st) == 0;
-    if (a->redis) {
-        r->redis_url = rs_xstrdup(a->redis);
-        if (!(r->store = coord_store_connect(r->redis_url, err))) return -1;
-    } else if (!have_dir) {
+    if (!a->redis && !have_dir)
         return rs_err_set(err, "no run '%s' in %s/ (pass --out DIR or --redis URL)", a->resume,
                           a->out_dir);
+    coord_store_opts_t o;
+    json_t *info;
+    rs_err_t ignored;
+    int kind = coord_runref_redis(have_dir ? r->dir : NULL, a->redis, &o, &info, &ignored), rc;
+    if (kind != 0) { /* run.json names the embedded server, or there is none */
+        rc = open_embedded(r, err);
     } else {
-        char *path = rs_xasprintf("%s/run.json", r->dir);
-        json_error_t jerr;
-        json_t *info = json_load_file(path, 0, &jerr);
-        free(path);
-        const char *redis = json_string_value(json_object_get(info, "redis"));
-        int rc = 0;
-        if (!redis || strcmp(redis, "embedded") == 0) rc = open_embedded(r, err);
-        else if (!(r->store = coord_store_connect(redis, err))) rc = -1;
-        else r->redis_url = rs_xstrdup(redis);
-        json_decref(info);
-        if (rc) return -1;
+        r->redis_url = rs_xstrdup(o.url);
+        rc = (r->store = coord_store_open(&o, err)) ? 0 : -1;
     }
-    if (!have_dir && rs_mkdirs(r->dir, err)) return -1;
+    json_decref(info);
+    if (rc) return -1;
     r->manifest = coord_store_run_get(r->store, r->run_id, err);
-    return r->manifest ? 0 : -1;
+    if (!r->manifest) return -1;
+    /* Only now that the run is known: a resume that finds nothing leaves nothing behind. */
+    return !have_dir && rs_mkdirs(r->dir, err) ? -1 : 0;
 }
 
 static int prepare_resume(run_ctx_t *r, rs_err_t *err)
@@ -606,6 +638,7 @@ static int run_main(int argc, char **argv, const char *resume_id)
         if (rc < 0) code = cli_fail(CLI_RUNTIME, "%s", err.msg);
         else if (rc > 0) code = 130;
     }
+    discard_new_dir(&r);
     ctx_cleanup(&r);
     free_args(&a);
     return code;

@@ -9,11 +9,21 @@
 #include <time.h>
 
 #include "log.h"
+#include "redisurl.h"
 
-int coord_runref_write(const char *dir, const char *run_id, const char *redis, rs_err_t *err)
+int coord_runref_write(const char *dir, const char *run_id, const coord_store_opts_t *redis,
+                       rs_err_t *err)
 {
-    json_t *o = json_pack("{sssssI}", "run_id", run_id, "redis", redis, "created_at_ms",
-                          (json_int_t)rs_wall_ms());
+    json_t *o = json_pack("{sssssI}", "run_id", run_id, "redis", redis ? redis->url : "embedded",
+                          "created_at_ms", (json_int_t)rs_wall_ms());
+    if (redis && redis->password_env)
+        json_object_set_new(o, "redis_password_env", json_string(redis->password_env));
+    if (redis && redis->ca_file) {
+        json_t *tls = json_pack("{ss}", "ca_file", redis->ca_file);
+        if (redis->cert_file) json_object_set_new(tls, "cert_file", json_string(redis->cert_file));
+        if (redis->key_file) json_object_set_new(tls, "key_file", json_string(redis->key_file));
+        json_object_set_new(o, "redis_tls", tls);
+    }
     char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     char *path = rs_xasprintf("%s/run.json", dir);
     int rc = rs_write_file_atomic(path, text, strlen(text), err);
@@ -21,6 +31,41 @@ int coord_runref_write(const char *dir, const char *run_id, const char *redis, r
     free(text);
     json_decref(o);
     return rc;
+}
+
+static const char *info_str(json_t *info, const char *section, const char *key)
+{
+    json_t *obj = section ? json_object_get(info, section) : info;
+    return json_string_value(json_object_get(obj, key));
+}
+
+int coord_runref_redis(const char *dir, const char *url, coord_store_opts_t *o, json_t **info,
+                       rs_err_t *err)
+{
+    memset(o, 0, sizeof(*o));
+    *info = NULL;
+    o->password_env = RS_REDIS_PASSWORD_ENV;
+    o->dir = dir;
+    if (dir) {
+        char *path = rs_xasprintf("%s/run.json", dir);
+        json_error_t jerr;
+        *info = json_load_file(path, 0, &jerr);
+        free(path);
+    }
+    if (!*info && !url) return rs_err_set(err, "%s/run.json: missing or unreadable", dir ? dir : ".");
+    if (*info) {
+        const char *env = info_str(*info, NULL, "redis_password_env");
+        if (env) o->password_env = env;
+        o->ca_file = info_str(*info, "redis_tls", "ca_file");
+        o->cert_file = info_str(*info, "redis_tls", "cert_file");
+        o->key_file = info_str(*info, "redis_tls", "key_file");
+    }
+    o->url = url ? url : info_str(*info, NULL, "redis");
+    if (!o->url || strcmp(o->url, "embedded") == 0) {
+        o->url = NULL;
+        return 1;
+    }
+    return 0;
 }
 
 /* The run directory under out_dir whose run.json is newest, or NULL. */
@@ -75,39 +120,53 @@ static int open_from_dir(coord_runref_t *ref, const char *out_dir, const char *r
     ref->run_id = run_id ? rs_xstrdup(run_id) : latest_run(out_dir);
     if (!ref->run_id) return rs_err_set(err, "no runs in %s/ (start one with `reasonsaver run`)", out_dir);
     ref->dir = rs_xasprintf("%s/%s", out_dir, ref->run_id);
-    char *path = rs_xasprintf("%s/run.json", ref->dir);
-    json_error_t jerr;
-    json_t *info = json_load_file(path, 0, &jerr);
-    free(path);
-    if (!info) return rs_err_set(err, "no run '%s' in %s/", ref->run_id, out_dir);
-    const char *redis = json_string_value(json_object_get(info, "redis"));
-    int rc;
-    if (!redis || strcmp(redis, "embedded") == 0) rc = open_embedded(ref, err);
-    else rc = (ref->store = coord_store_connect(redis, err)) ? 0 : -1;
+    coord_store_opts_t o;
+    json_t *info;
+    int kind = coord_runref_redis(ref->dir, NULL, &o, &info, err), rc;
+    if (kind < 0) rc = rs_err_set(err, "no run '%s' in %s/", ref->run_id, out_dir);
+    else if (kind == 1) rc = open_embedded(ref, err);
+    else rc = (ref->store = coord_store_open(&o, err)) ? 0 : -1;
     json_decref(info);
     return rc;
+}
+
+static int is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The Redis named on the command line; the run's directory, when it is here, still gives the
+ * password variable and the TLS files. */
+static int open_from_url(coord_runref_t *ref, const char *out_dir, const char *run_id,
+                         const char *redis_url, rs_err_t *err)
+{
+    char *dir = run_id ? rs_xasprintf("%s/%s", out_dir, run_id) : NULL;
+    if (dir && !is_dir(dir)) {
+        free(dir);
+        dir = NULL;
+    }
+    coord_store_opts_t o;
+    json_t *info;
+    coord_runref_redis(dir, redis_url, &o, &info, err);
+    ref->store = coord_store_open(&o, err);
+    json_decref(info);
+    free(dir);
+    if (!ref->store) return -1;
+    ref->run_id = run_id ? rs_xstrdup(run_id) : coord_store_latest_run(ref->store, err);
+    if (!ref->run_id) return -1;
+    dir = rs_xasprintf("%s/%s", out_dir, ref->run_id);
+    if (is_dir(dir)) ref->dir = dir;
+    else free(dir);
+    return 0;
 }
 
 int coord_runref_open(coord_runref_t *ref, const char *out_dir, const char *run_id,
                       const char *redis_url, rs_err_t *err)
 {
     memset(ref, 0, sizeof(*ref));
-    int rc;
-    if (redis_url) {
-        rc = (ref->store = coord_store_connect(redis_url, err)) ? 0 : -1;
-        if (rc == 0) {
-            ref->run_id = run_id ? rs_xstrdup(run_id) : coord_store_latest_run(ref->store, err);
-            if (!ref->run_id) rc = -1;
-        }
-        if (rc == 0) {
-            char *dir = rs_xasprintf("%s/%s", out_dir, ref->run_id);
-            struct stat st;
-            if (stat(dir, &st) == 0) ref->dir = dir;
-            else free(dir);
-        }
-    } else {
-        rc = open_from_dir(ref, out_dir, run_id, err);
-    }
+    int rc = redis_url ? open_from_url(ref, out_dir, run_id, redis_url, err)
+                       : open_from_dir(ref, out_dir, run_id, err);
     if (rc == 0) ref->manifest = coord_store_run_get(ref->store, ref->run_id, err);
     if (rc == 0 && !ref->manifest) rc = -1;
     if (rc) coord_runref_close(ref);

@@ -8,11 +8,16 @@
 #include <string.h>
 
 #include "log.h"
+#include "redisurl.h"
+#include "tlsproxy.h"
 
 struct coord_store {
     redisContext *c; /* NULL while Redis is unreachable; the next call tries to reconnect */
-    char *url;
-    char sha[41];    /* SHA1 of the loaded result script */
+    char *url;       /* as given, for messages: it never holds a password (redisurl refuses one) */
+    rs_redisurl_t addr;
+    char *password_env;    /* NULL: no AUTH */
+    coord_tlsproxy_t *tls; /* rediss://: the local stunnel client hiredis connects through */
+    char sha[41];          /* SHA1 of the loaded result script */
 };
 
 /* Writes each (idx, failed, json) triple with HSETNX and counts only the new ones, in one atomic
@@ -31,61 +36,78 @@ static const char RESULT_SCRIPT[] =
     "redis.call('HSET', KEYS[2], 'updated_at', ARGV[1])\n"
     "return {added, failed}\n";
 
+/* What to do about an error reply that an operator can fix. */
+static const char *hint(const char *reply)
+{
+    if (strncmp(reply, "NOAUTH", 6) == 0)
+        return " (the server wants a password: put it in the environment variable that "
+               "cluster.redis_password_env names, REDIS_PASSWORD by default)";
+    if (strncmp(reply, "NOPERM", 6) == 0)
+        return " (the ACL user lacks a permission the coordinator needs: see the ACL rules in "
+               "docs/REDIS.md)";
+    return "";
+}
+
 static int reply_error(redisContext *c, redisReply *r, const char *what, rs_err_t *err)
 {
     if (!r) return rs_err_set(err, "redis: %s: %s", what, c && c->errstr[0] ? c->errstr : "no reply");
     if (r->type == REDIS_REPLY_ERROR) {
-        rs_err_set(err, "redis: %s: %s", what, r->str);
+        rs_err_set(err, "redis: %s: %s%s", what, r->str, hint(r->str));
         freeReplyObject(r);
         return -1;
     }
     return 0;
 }
 
-static redisContext *connect_url(const char *url, rs_err_t *err)
+static redisContext *connect_addr(coord_store_t *st, rs_err_t *err)
 {
     struct timeval tv = {5, 0};
-    redisContext *c = NULL;
-    if (strncmp(url, "unix:", 5) == 0) {
-        const char *path = url + 5;
-        while (path[0] == '/' && path[1] == '/') path++;
-        c = redisConnectUnixWithTimeout(path, tv);
-    } else if (strncmp(url, "redis://", 8) == 0) {
-        char host[256] = "127.0.0.1";
-        int port = 6379;
-        const char *h = url + 8, *end = h + strcspn(h, ":/");
-        if (end > h && (size_t)(end - h) < sizeof(host)) {
-            memcpy(host, h, (size_t)(end - h));
-            host[end - h] = '\0';
-        }
-        if (*end == ':') port = (int)strtol(end + 1, NULL, 10);
-        c = redisConnectWithTimeout(host, port, tv);
+    redisContext *c;
+    if (st->tls) {
+        if (coord_tlsproxy_ensure(st->tls, err)) return NULL;
+        coord_tlsproxy_mark(st->tls);
+        c = redisConnectUnixWithTimeout(coord_tlsproxy_socket(st->tls), tv);
+    } else if (st->addr.kind == RS_REDISURL_UNIX) {
+        c = redisConnectUnixWithTimeout(st->addr.path, tv);
     } else {
-        rs_err_set(err, "redis address '%s': expected redis://host:port[/db] or unix:/path", url);
-        return NULL;
+        c = redisConnectWithTimeout(st->addr.host, st->addr.port, tv);
     }
     if (!c || c->err) {
-        rs_err_set(err, "cannot connect to redis at %s: %s", url, c ? c->errstr : "out of memory");
+        rs_err_set(err, "cannot connect to redis at %s: %s", st->url, c ? c->errstr : "out of memory");
         if (c) redisFree(c);
         return NULL;
     }
     return c;
 }
 
-static int select_db_and_auth(redisContext *c, const char *url, rs_err_t *err)
+/* AUTH with the password from the environment, as the address's user when it names one. Without
+ * a user and a password nothing is sent (a server without a password). */
+static int authenticate(coord_store_t *st, rs_err_t *err)
 {
-    const char *pass = getenv("REDISCLI_AUTH");
-    if (pass && *pass) {
-        redisReply *r = redisCommand(c, "AUTH %s", pass);
-        if (reply_error(c, r, "AUTH", err)) return -1;
-        freeReplyObject(r);
-    }
-    const char *slash = strncmp(url, "redis://", 8) == 0 ? strchr(url + 8, '/') : NULL;
-    if (slash && slash[1]) {
-        redisReply *r = redisCommand(c, "SELECT %s", slash + 1);
-        if (reply_error(c, r, "SELECT", err)) return -1;
-        freeReplyObject(r);
-    }
+    if (!st->password_env) return 0;
+    const char *pass = getenv(st->password_env), *user = st->addr.user;
+    if (!user && (!pass || !*pass)) return 0;
+    const char *argv[3] = {"AUTH"};
+    int argc = 1;
+    if (user) argv[argc++] = user;
+    argv[argc++] = pass ? pass : ""; /* a user without a password ("nopass") takes any */
+    redisReply *r = redisCommandArgv(st->c, argc, argv, NULL);
+    if (!r || r->type != REDIS_REPLY_ERROR) return reply_error(st->c, r, "AUTH", err);
+    /* A server's reply never quotes the password, but a message must not depend on that. */
+    const char *said = pass && *pass && strstr(r->str, pass) ? "refused" : r->str;
+    rs_err_set(err, "AUTH as %s%s%s failed: %s (the password is read from $%s%s)",
+               user ? "user '" : "the default user", user ? user : "", user ? "'" : "", said,
+               st->password_env, pass && *pass ? "" : ", which is not set");
+    freeReplyObject(r);
+    return -1;
+}
+
+static int select_db(coord_store_t *st, rs_err_t *err)
+{
+    if (st->addr.kind == RS_REDISURL_UNIX || st->addr.db == 0) return 0;
+    redisReply *r = redisCommand(st->c, "SELECT %d", st->addr.db);
+    if (reply_error(st->c, r, "SELECT", err)) return -1;
+    freeReplyObject(r);
     return 0;
 }
 
@@ -100,12 +122,23 @@ static int load_script(coord_store_t *st, rs_err_t *err)
 
 static int open_connection(coord_store_t *st, rs_err_t *err)
 {
-    redisContext *c = connect_url(st->url, err);
+    redisContext *c = connect_addr(st, err);
     if (!c) return -1;
     struct timeval tv = {30, 0};
     redisSetTimeout(c, tv);
     st->c = c;
-    if (select_db_and_auth(c, st->url, err) || load_script(st, err)) {
+    rs_err_t e;
+    if (authenticate(st, &e) || select_db(st, &e) || load_script(st, &e)) {
+        /* Through TLS, a connection that closed without a reply is a handshake stunnel refused
+         * (or a server it could not reach): its log says which. */
+        char *why = st->tls && st->c->err ? coord_tlsproxy_error(st->tls) : NULL;
+        if (why)
+            rs_err_set(err, "TLS connection to redis at %s failed; stunnel logged: %s", st->url,
+                       why);
+        else
+            rs_err_set(err, "redis at %s: %s", st->url,
+                       strncmp(e.msg, "redis: ", 7) == 0 ? e.msg + 7 : e.msg);
+        free(why);
         redisFree(st->c);
         st->c = NULL;
         return -1;
@@ -129,21 +162,41 @@ static int ready(coord_store_t *st, rs_err_t *err)
     return st->c ? 0 : open_connection(st, err);
 }
 
-coord_store_t *coord_store_connect(const char *url, rs_err_t *err)
+coord_store_t *coord_store_open(const coord_store_opts_t *o, rs_err_t *err)
 {
     coord_store_t *st = rs_xcalloc(1, sizeof(*st));
-    st->url = rs_xstrdup(url);
-    if (open_connection(st, err)) {
+    if (rs_redisurl_parse(o->url, &st->addr, err)) {
+        free(st);
+        return NULL;
+    }
+    st->url = rs_xstrdup(o->url);
+    st->password_env = o->password_env ? rs_xstrdup(o->password_env) : NULL;
+    if (st->addr.kind == RS_REDISURL_TLS) {
+        coord_tlsproxy_opts_t t = {st->addr.host, st->addr.port, o->ca_file, o->cert_file,
+                                   o->key_file, o->dir};
+        st->tls = coord_tlsproxy_start(&t, err);
+        if (!st->tls) rs_err_prefix(err, "redis at %s", st->url);
+    }
+    if ((st->addr.kind == RS_REDISURL_TLS && !st->tls) || open_connection(st, err)) {
         coord_store_destroy(&st);
         return NULL;
     }
     return st;
 }
 
+coord_store_t *coord_store_connect(const char *url, rs_err_t *err)
+{
+    coord_store_opts_t o = {.url = url};
+    return coord_store_open(&o, err);
+}
+
 void coord_store_destroy(coord_store_t **st)
 {
     if (!st || !*st) return;
     if ((*st)->c) redisFree((*st)->c);
+    coord_tlsproxy_stop(&(*st)->tls);
+    rs_redisurl_cleanup(&(*st)->addr);
+    free((*st)->password_env);
     free((*st)->url);
     free(*st);
     *st = NULL;

@@ -16,8 +16,25 @@
 
 typedef struct coord_store coord_store_t;
 
-/* url: "redis://host[:port][/db]" or "unix:/path/to.sock". The password, if any, comes from the
- * REDISCLI_AUTH environment variable (never from a config file). NULL with err on failure. */
+/* Where the store connects (strings are copied by coord_store_open). */
+typedef struct coord_store_opts {
+    const char *url;          /* redis://[USER@]HOST[:PORT][/DB], rediss://..., unix:/path
+                                 (common/redisurl.h; an address holding a password is refused) */
+    const char *password_env; /* the variable holding the password, read at every (re)connect:
+                                 AUTH USER PASSWORD, or AUTH PASSWORD without a user; NULL: no AUTH */
+    const char *ca_file;      /* rediss://: the CA certificate(s), required */
+    const char *cert_file;    /* rediss://: optional client certificate and key */
+    const char *key_file;
+    const char *dir;          /* rediss://: where the TLS proxy keeps its files (the run directory);
+                                 NULL: a private temporary directory */
+} coord_store_opts_t;
+
+/* Connects (for rediss://, through a stunnel client this store starts, supervises and stops:
+ * coordinator/tlsproxy.h), authenticates, SELECTs the database and loads the result script. NULL
+ * with err on failure: the message names the address (never a password) and says what to do on
+ * NOAUTH, WRONGPASS, NOPERM and TLS failures (quoting what stunnel logged). */
+coord_store_t *coord_store_open(const coord_store_opts_t *o, rs_err_t *err);
+/* coord_store_open of url alone, without AUTH: for the embedded server's unix socket. */
 coord_store_t *coord_store_connect(const char *url, rs_err_t *err);
 void coord_store_destroy(coord_store_t **st);
 

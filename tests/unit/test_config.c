@@ -318,7 +318,8 @@ static void test_unknown_key_lists_known(void **state)
 {
     expect_error(MINIMAL "cluster: {zzz: 1}\n", NULL, 0,
                  "t.yaml:4:11: cluster.zzz: unknown key (known here: workers, bind, redis, "
-                 "max_in_flight, worker_slots, heartbeat_ms, lease_ms, metrics_bind)");
+                 "redis_password_env, redis_tls, max_in_flight, worker_slots, heartbeat_ms, "
+                 "lease_ms, metrics_bind)");
 }
 
 static void test_wrong_types(void **state)
@@ -519,6 +520,85 @@ static void test_api_key_env(void **state)
                                  "environment variable holding the key (like OPENAI_API_KEY), "
                                  "never the key itself");
     assert_null(strstr(err.msg, "abc123"));
+}
+
+/* cluster.redis goes through the one address parser: a password in it is refused, and neither
+ * the message nor the --set text it quotes shows the password. */
+static void test_redis_url_password_refused(void **state)
+{
+    rs_err_t err = {{0}};
+    rs_config_t *c = load(MINIMAL "cluster: {redis: \"redis://rs:Zq9secret@h:6379/0\"}\n", NULL, 0,
+                          &err);
+    assert_null(c);
+    assert_non_null(strstr(err.msg, "t.yaml:4:18: cluster.redis: redis address "
+                                    "'redis://rs:***@h:6379/0': a password in the address is refused"));
+    assert_non_null(strstr(err.msg, "REDIS_PASSWORD"));
+    assert_null(strstr(err.msg, "Zq9secret"));
+    const char *ov[] = {"cluster.redis=redis://:Zq9secret@h"};
+    c = load(MINIMAL, ov, 1, &err);
+    assert_null(c);
+    assert_non_null(strstr(err.msg, "--set cluster.redis=redis://:***@h: cluster.redis: "));
+    assert_null(strstr(err.msg, "Zq9secret"));
+    expect_error(MINIMAL "cluster: {redis: \"redis://h:0\"}\n", NULL, 0,
+                 "t.yaml:4:18: cluster.redis: redis address 'redis://h:0': the port must be a "
+                 "number from 1 to 65535; leave it out to run a private redis-server");
+}
+
+static void test_redis_password_env(void **state)
+{
+    rs_config_t *c = load_ok(MINIMAL, NULL, 0);
+    assert_string_equal(c->cluster.redis_password_env, "REDIS_PASSWORD");
+    assert_null(c->cluster.redis_tls.ca_file);
+    rs_config_destroy(&c);
+    c = load_ok(MINIMAL "cluster: {redis: \"redis://rs@h\", redis_password_env: RS_REDIS_PW}\n",
+                NULL, 0);
+    assert_string_equal(c->cluster.redis, "redis://rs@h");
+    assert_string_equal(c->cluster.redis_password_env, "RS_REDIS_PW");
+    rs_config_destroy(&c);
+    /* a pasted password instead of a variable's name is refused, and not echoed */
+    rs_err_t err = {{0}};
+    c = load(MINIMAL "cluster: {redis_password_env: \"p4ss word!\"}\n", NULL, 0, &err);
+    assert_null(c);
+    assert_non_null(strstr(err.msg, "cluster.redis_password_env: must be the name of an environment"));
+    assert_null(strstr(err.msg, "p4ss"));
+}
+
+static void test_redis_tls(void **state)
+{
+    /* paths in the file are relative to the file, from --set to the current directory */
+    const char *ov[] = {"cluster.redis_tls.key_file=keys/client.key"};
+    rs_config_t *c = load_ok(MINIMAL "cluster:\n  redis: \"rediss://rs@redis.example:6380/0\"\n"
+                                     "  redis_tls: {ca_file: tls/ca.pem, cert_file: /etc/c.pem}\n",
+                             ov, 1);
+    assert_string_equal(c->cluster.redis_tls.ca_file, "/base/tls/ca.pem");
+    assert_string_equal(c->cluster.redis_tls.cert_file, "/etc/c.pem");
+    char cwd[PATH_MAX], want[PATH_MAX + 32];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    snprintf(want, sizeof(want), "%s/keys/client.key", cwd);
+    assert_string_equal(c->cluster.redis_tls.key_file, want);
+    /* the stored config reads back the same, from any directory */
+    char *json = rs_config_to_json(c);
+    rs_err_t err = {{0}};
+    rs_config_t *back = rs_config_from_json(json, &err);
+    if (!back) fail_msg("%s", err.msg);
+    assert_string_equal(back->cluster.redis_tls.ca_file, "/base/tls/ca.pem");
+    assert_string_equal(back->cluster.redis_tls.key_file, want);
+    free(json);
+    rs_config_destroy(&back);
+    rs_config_destroy(&c);
+
+    expect_error(MINIMAL "cluster: {redis: \"rediss://h\"}\n", NULL, 0,
+                 "t.yaml:4:18: cluster.redis_tls.ca_file: missing: a rediss:// Redis needs the CA "
+                 "certificate that its server's certificate is checked against");
+    expect_error(MINIMAL "cluster: {redis: \"redis://h\", redis_tls: {ca_file: ca.pem}}\n", NULL, 0,
+                 "t.yaml:4:31: cluster.redis_tls: set, but cluster.redis is not a rediss:// "
+                 "address, so TLS would not be used");
+    expect_error(MINIMAL "cluster: {redis: \"rediss://h\", redis_tls: {ca_file: a, cert_file: c}}\n",
+                 NULL, 0,
+                 "t.yaml:4:67: cluster.redis_tls.key_file: missing: a client certificate needs both "
+                 "cert_file and key_file");
+    expect_error(MINIMAL "cluster: {redis: \"rediss://h\", redis_tls: {ca_file: \"\"}}\n", NULL, 0,
+                 "t.yaml:4:53: cluster.redis_tls.ca_file: must be a file path, not empty");
 }
 
 static void test_override_scalars(void **state)
@@ -1206,6 +1286,9 @@ int main(void)
         cmocka_unit_test(test_unknown_key_suggestion),
         cmocka_unit_test(test_unknown_key_misplaced),
         cmocka_unit_test(test_unknown_key_lists_known),
+        cmocka_unit_test(test_redis_url_password_refused),
+        cmocka_unit_test(test_redis_password_env),
+        cmocka_unit_test(test_redis_tls),
         cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_out_of_range),
         cmocka_unit_test(test_lease_after_heartbeat),
