@@ -41,7 +41,7 @@ password=$(cat "$KEYDIR/redis.password")
 hash=$(printf '%s' "$password" | sha256sum | cut -d' ' -f1)
 # The rules docs/REDIS.md gives the coordinator's user: its own keys and channels (rs:*) and the
 # commands it sends, nothing else. The default user is off.
-REDIS_ACL_RULES='~rs:* &rs:* -@all +@connection +get +set +hget +hset +hsetnx +hmget +hgetall +hincrby +hscan +zadd +pttl +eval +evalsha +script|load +publish +info +select'
+REDIS_ACL_RULES='resetchannels ~rs:* &rs:* -@all +ping +hello +select +get +set +del +pexpire +pttl +hget +hset +hsetnx +hmget +hgetall +hincrby +hscan +zadd +zrevrange +eval +evalsha +script|load +publish +info'
 b64() { base64 -w0; }
 secret() { # NAME, then "key file" pairs
     name=$1; shift
