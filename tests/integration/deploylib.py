@@ -28,9 +28,13 @@ def install_paths(root):
 
 
 def remap(text, paths):
-    for frm, to in paths:
-        text = text.replace(frm, to)
-    return text
+    """Each install path that starts a path in text replaced by its place here, in one pass (a
+    replacement is never mapped again), the longest match first."""
+    table = dict(paths)
+    alts = [re.escape(p) + ("" if p.endswith("/") else r"(?![\w.-])")
+            for p in sorted(table, key=len, reverse=True)]
+    pattern = r"(?<![\w./-])(?:%s)" % "|".join("(%s)" % a for a in alts)
+    return re.sub(pattern, lambda m: table[m.group(0)], text)
 
 
 def keys_available():
@@ -138,8 +142,7 @@ def unit_command(unit_path, instance, root, paths):
     unit = parse_unit(unit_path)
     name = os.path.basename(unit_path).replace("@.", "@%s." % instance)
     cred_dir = os.path.join(root, "run", "credentials", name)
-    state = os.path.join(root, "var", "lib")
-    spec = {"i": instance, "d": cred_dir, "S": state, "%": "%"}
+    spec = {"i": instance, "d": cred_dir, "S": "/var/lib", "%": "%"}  # /var/lib is mapped below
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
     for value in unit_values(unit, "Environment"):
         key, _, val = specifiers(value, spec).partition("=")
@@ -152,8 +155,8 @@ def unit_command(unit_path, instance, root, paths):
     load_credentials(unit, spec, paths, cred_dir)
     env["CREDENTIALS_DIRECTORY"] = cred_dir
     for d in unit_values(unit, "StateDirectory"):
-        os.makedirs(os.path.join(state, d), exist_ok=True)
-        env["STATE_DIRECTORY"] = os.path.join(state, d)
+        env["STATE_DIRECTORY"] = remap(os.path.join("/var/lib", d), paths)
+        os.makedirs(env["STATE_DIRECTORY"], exist_ok=True)
     (exec_start,) = unit_values(unit, "ExecStart")
     argv = [remap(a, paths) for a in exec_argv(exec_start, spec, env)]
     cwd = [remap(specifiers(v, spec), paths) for v in unit_values(unit, "WorkingDirectory")]

@@ -29,6 +29,7 @@ except ImportError:  # pragma: no cover
     rslib.skip("python3-yaml is missing (apt-get install -y python3-yaml)")
 
 IMAGE = "reasonsaver:0.1.0"
+WORKDIR = "/var/lib/reasonsaver"  # deploy/Containerfile's WORKDIR
 UID = 10001
 LABEL = "app.kubernetes.io/component"
 # Paths of the image (deploy/Containerfile) -> this machine.
@@ -119,6 +120,28 @@ def check_service(objs, workload, port_name, port):
     return svc["metadata"]["name"]
 
 
+def installed_from(spec, container, path, mode):
+    """(Secret, key) that an init container copies to path with mode, in a memory volume that the
+    container mounts read-only: a Secret's own files are group-readable, which a key must not be."""
+    m = mount(container, os.path.dirname(path))
+    assert m.get("readOnly") and volume(spec, m["name"])["emptyDir"]["medium"] == "Memory", m
+    for init in spec.get("initContainers", []):
+        mounts = {mt["name"]: mt for mt in init.get("volumeMounts", [])}
+        if m["name"] not in mounts or mounts[m["name"]]["mountPath"] != m["mountPath"]:
+            continue
+        command = " ".join(init["command"])
+        for name, mt in mounts.items():
+            src = volume(spec, name).get("secret")
+            if not src:
+                continue
+            for item in src["items"]:
+                copy = "install -m %s %s/%s %s" % (mode, mt["mountPath"], item["path"], path)
+                if re.search(r"(^|[\s/])%s($|\s)" % re.escape(copy), command):
+                    assert mt.get("readOnly"), mt
+                    return src["secretName"], item["key"]
+    raise AssertionError("no init container installs %s with mode %s" % (path, mode))
+
+
 def check_manifests(objs):
     """Returns the pods' objects after checking the fields that matter."""
     coord, workers = objs[("Job", "reasonsaver-coordinator")], objs[("Deployment", "reasonsaver-worker")]
@@ -153,27 +176,24 @@ def check_manifests(objs):
     assert cluster["metrics_bind"].endswith(":9464")
     assert re.fullmatch(r"redis://reasonsaver@%s:6379/0" % redis_svc, cluster["redis"]), cluster["redis"]
     curve = cluster["curve"]
-    key_mount = mount(c, os.path.dirname(curve["secret_key_file"]))
-    items = volume(spec, key_mount["name"])["secret"]["items"]
-    assert {"key": "coordinator.secret", "path": os.path.basename(curve["secret_key_file"])} in items
+    assert installed_from(spec, c, curve["secret_key_file"], "0400") == (
+        "reasonsaver-coordinator-key", "coordinator.secret")
     auth = mount(c, curve["authorized_keys_dir"])
     assert "subPath" not in auth, "a subPath mount would never see keys added later"
     assert volume(spec, auth["name"])["secret"]["secretName"] == "reasonsaver-authorized-workers"
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert c[probe]["httpGet"] == {"path": "/metrics", "port": "metrics"}, c[probe]
-    (init,) = spec["initContainers"]
+    (init,) = [i for i in spec["initContainers"] if i["name"] == "wait-redis"]
     assert redis_svc in init["command"][-1] and "--user reasonsaver" in init["command"][-1]
 
     # Workers: the coordinator's Service, both keys mounted, API keys from the Secret, no others.
     w = pod_spec(workers)["containers"][0]
     args = dict(zip(w["args"][::2], w["args"][1::2]))
     assert args["--connect"] == "tcp://%s:5555" % coord_svc, args
-    kdir = mount(w, os.path.dirname(args["--key"]))
-    assert kdir["mountPath"] == os.path.dirname(args["--server-key"]) and kdir.get("readOnly")
-    wvol = volume(pod_spec(workers), kdir["name"])["secret"]
-    assert wvol["secretName"] == "reasonsaver-worker-key" and wvol["defaultMode"] == 0o440
-    assert sorted(i["path"] for i in wvol["items"]) == sorted(
-        os.path.basename(args[k]) for k in ("--key", "--server-key"))
+    assert installed_from(pod_spec(workers), w, args["--key"], "0400") == (
+        "reasonsaver-worker-key", "worker.secret")
+    assert installed_from(pod_spec(workers), w, args["--server-key"], "0444") == (
+        "reasonsaver-worker-key", "coordinator.pub")
     allowed = args["--allow-env"].split(",")
     for name in allowed:
         ref = secret_key_ref(w, name)
@@ -301,6 +321,10 @@ class Pod:
         hosts[self.ns] = self.ip
 
     def materialise(self, secrets, configmaps, claims):
+        self.writable = []
+        # The image's WORKDIR, on a read-only root file system unless a volume is mounted there.
+        self.workdir = os.path.join(self.root, "workdir")
+        os.makedirs(self.workdir)
         vols = {}
         for v in self.spec.get("volumes", []):
             d = os.path.join(self.root, "volumes", v["name"])
@@ -315,12 +339,14 @@ class Pod:
                 os.makedirs(d)
                 os.chmod(d, 0o777 if "emptyDir" in v else 0o2775)
                 os.chown(d, 0, UID)
+                self.writable.append(d)
             vols[v["name"]] = d
         for t in self.obj["spec"].get("volumeClaimTemplates", []):
             d = os.path.join(self.root, "volumes", t["metadata"]["name"])
             os.makedirs(d)
             os.chmod(d, 0o2775)
             os.chown(d, 0, UID)
+            self.writable.append(d)
             vols[t["metadata"]["name"]] = d
         claims.update(vols)
         self.vols = vols
@@ -355,8 +381,16 @@ class Pod:
 
     def start(self, container, secrets, **kw):
         argv, env = self.command(container, secrets)
+        cwd = deploylib.remap(WORKDIR, self.mapping(container))
         return self.sb.spawn(["ip", "netns", "exec", self.ns] + drop_privileges() + argv, env=env,
-                             cwd=self.root, **kw)
+                             cwd=cwd if cwd != WORKDIR else self.workdir, **kw)
+
+    def run_init(self, secrets):
+        """The pod's init containers, in order, each to a successful end."""
+        for init in self.spec.get("initContainers", []):
+            r = self.start(init, secrets, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            out = r.communicate(timeout=60)[0]
+            assert r.returncode == 0, "%s: init container %s failed:\n%s" % (self.name, init["name"], out)
 
     def exec_probe(self, container, secrets, command, extra_env=None):
         argv, env = self.command(container, secrets)
@@ -454,7 +488,7 @@ def run_pods(sb, objs, pods_objs, secrets):
         "https://api.openai.com/v1", "http://model-api:%d/v1" % mock_port)}}
     claims = {}
     os.chmod(sb.dir, 0o755)
-    for p in (redis, coord) + tuple(workers):
+    for p in (redis, coord, plain, rogue) + tuple(workers):
         p.materialise(secrets, configmaps, claims)
     # The coordinator reads its config's paths in its own file system: map them like its args.
     cfg_dir = coord.vols["run-config"]
@@ -490,14 +524,13 @@ def run_in_namespaces(sb, objs, secrets, api_key, redis, coord, workers, api, pl
     assert "NOAUTH" in anon.stdout + anon.stderr, "Redis answered without a login: " + anon.stdout
 
     cspec = pod_spec(coord.obj)
-    (init,) = cspec["initContainers"]
-    r = coord.start(init, secrets, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    r.communicate(timeout=30)
-    assert r.returncode == 0, "the wait-redis init container failed"
+    coord.run_init(secrets)
     cc = cspec["containers"][0]
     assert not coord.http_probe(9464, "/metrics"), "the probe passes with no coordinator"
     job = coord.start(cc, secrets, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wc = pod_spec(workers[0].obj)["containers"][0]
+    for w in workers + [plain, rogue]:
+        w.run_init(secrets)
     for w in workers:
         logs[w.name] = open(sb.path(w.name + ".log"), "w+")
         w.start(wc, secrets, stdout=logs[w.name], stderr=subprocess.STDOUT)
@@ -507,12 +540,14 @@ def run_in_namespaces(sb, objs, secrets, api_key, redis, coord, workers, api, pl
     sb.spawn(["ip", "netns", "exec", plain.ns] + plain_argv, env=env, stderr=subprocess.DEVNULL)
     _, rogue_secret = deploylib.keys_gen("intruder", sb.path("rogue-keys"))
     rogue_argv = [rogue_secret if a.endswith("worker.secret") else
-                  "intruder-rogue" if a == workers[0].name else a
-                  for a in workers[0].command(wc, secrets)[0]]
+                  "intruder-rogue" if a == rogue.name else a for a in rogue.command(wc, secrets)[0]]
     sb.spawn(["ip", "netns", "exec", rogue.ns] + rogue_argv, env=env, stderr=subprocess.DEVNULL)
 
     def probed():
-        assert job.poll() is None, "the coordinator ended before its probes answered"
+        if job.poll() is not None:
+            out, err = job.communicate()
+            raise AssertionError("the coordinator ended (exit %d) before its probes answered:\n%s"
+                                 % (job.returncode, (out + err)[-3000:]))
         return coord.http_probe(9464, "/metrics")
     wait(probed, 60, "the coordinator's /metrics (its probes)")
     out, err = job.communicate(timeout=240)
@@ -529,7 +564,8 @@ def run_in_namespaces(sb, objs, secrets, api_key, redis, coord, workers, api, pl
     ids = {s["attributes"].get("reasonsaver.worker.id")
            for rec in rslib.read_jsonl(os.path.join(run_dir, "results.jsonl"))
            for s in rec["spans"] if s["name"] == "case"}
-    assert ids and not any("intruder" in (i or "") for i in ids), ids
+    # Both replicas worked, with the one key pair they share; no intruder did.
+    assert ids == {w.name for w in workers}, ids
     assert rogue.ip in err, "the unauthorised key's peer was not logged with its address:\n" + err[-3000:]
     print("ok: pods ran in namespaces: 500 cases over CURVE, worker ids %s; intruders got nothing"
           % sorted(ids))
@@ -547,8 +583,16 @@ def run_in_namespaces(sb, objs, secrets, api_key, redis, coord, workers, api, pl
              if s.decode() in t]
     leaks += files_containing(coord.vols["runs"], needles) + files_containing(redis.vols["data"], needles)
     assert not leaks, leaks
-    stray = sh("find", "/tmp", "/var/tmp", "/dev/shm", "-xdev", "-uid", str(UID), check=False).stdout
-    assert not stray.strip(), "written outside the pods' volumes:\n" + stray
+    # uid 10001 wrote only into writable volumes (emptyDir, claims): not its working directory,
+    # not a Secret or ConfigMap, not /tmp, /var/tmp or /dev/shm of the machine.
+    stray = sh("find", "/tmp", "/var/tmp", "/dev/shm", "-xdev", "-path", "/tmp/rs-it-*", "-prune",
+               "-o", "-uid", str(UID), "-print", check=False).stdout.split()
+    pods = (redis, coord, plain, rogue) + tuple(workers)
+    writable = tuple(d + "/" for p in pods for d in p.writable)
+    for d, _, names in os.walk(sb.path("pods")):
+        stray += [os.path.join(d, n) for n in names if os.lstat(os.path.join(d, n)).st_uid == UID
+                  and not os.path.join(d, n).startswith(writable)]
+    assert not stray, "written outside the pods' writable volumes:\n" + "\n".join(stray)
     print("ok: no secret in any output, report or Redis file; nothing written outside the volumes")
 
 
