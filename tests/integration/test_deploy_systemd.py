@@ -215,11 +215,11 @@ def run_units(sb):
     paths = deploylib.install_paths(root)
     password, api_key = "rp-" + os.urandom(12).hex(), "sk-" + os.urandom(12).hex()
     secrets = {"Redis password": password, "API key": api_key}
-    for name in ("coordinator", "w1", "w2"):
+    for name in ("coordinator", "w1", "w2", "w3"):  # w3's key is never authorised
         pub, secret = deploylib.keys_gen(name, os.path.join(etc, "keys"))
         with open(secret) as f:
             secrets[name + " secret key"] = f.read().strip()
-        if name != "coordinator":
+        if name in ("w1", "w2"):
             os.makedirs(os.path.join(etc, "authorized_workers"), exist_ok=True)
             shutil.copy(pub, os.path.join(etc, "authorized_workers"))
     write(os.path.join(etc, "coordinator.env.d", "REDIS_PASSWORD"), password + "\n", 0o600)
@@ -246,7 +246,7 @@ def run_units(sb):
     coord = sb.spawn(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                      text=True)
     logs = {}
-    for name in ("w1", "w2"):
+    for name in ("w1", "w2", "w3"):
         argv, env, cwd = deploylib.unit_command(os.path.join(deploylib.UNITS, WORKER), name, root,
                                                 paths)
         assert "OPENAI_API_KEY" not in env, "the API key must come from the credential"
@@ -259,8 +259,15 @@ def run_units(sb):
     assert rep["status"] == "finished" and rep["dataset"]["missing_results"] == 0, rep["status"]
     (model,) = rep["models"]
     assert not model["errors"], "model calls failed (the API key credential?): %s" % model["errors"]
-    print("ok: the units' command lines ran %d cases over CURVE, Redis as an ACL user, the API key "
-          "from a credential" % rep["dataset"]["cases"])
+    ids = {sp["attributes"].get("reasonsaver.worker.id")
+           for rec in rslib.read_jsonl(os.path.join(run_dir, "results.jsonl"))
+           for sp in rec["spans"] if sp["name"] == "case"}
+    assert ids <= {"w1", "w2"} and ids, ids
+    with open(os.path.join(etc, "keys", "w3.pub")) as f:
+        assert f.read().strip() in err, "the unauthorised w3 was not logged:\n" + err[-3000:]
+    print("ok: the units' command lines ran %d cases over CURVE (workers %s; w3, unauthorised, got "
+          "none), Redis as an ACL user, the API key from a credential" % (
+              rep["dataset"]["cases"], sorted(ids)))
 
     texts = {"coordinator output": out + err}
     for name, f in logs.items():
