@@ -54,7 +54,8 @@ static const char RUN_HELP[] =
     "  --set KEY=VALUE   override a config value, e.g. --set dataset.limit=100 (repeatable)\n"
     "  --workers N       local workers to start (cluster.workers; 0 = wait for remote workers)\n"
     "  --bind ENDPOINT   where workers connect (cluster.bind), e.g. tcp://0.0.0.0:5555\n"
-    "  --redis URL       use this Redis (cluster.redis), e.g. redis://127.0.0.1:6379/0;\n"
+    "  --redis URL       use this Redis (cluster.redis), e.g. redis://127.0.0.1:6379/0 or\n"
+    "                    rediss://USER@HOST:6380/0 (password in $REDIS_PASSWORD, never the URL);\n"
     "                    without it a private redis-server runs in the run directory\n"
     "  --out DIR         directory for runs (run.out_dir, default runs)\n"
     "  --resume RUN_ID   continue that run (same as `reasonsaver resume RUN_ID`)\n"
@@ -359,6 +360,7 @@ static int locate_run(run_ctx_t *r, rs_err_t *err)
     if (kind != 0) { /* run.json names the embedded server, or there is none */
         rc = open_embedded(r, err);
     } else {
+        o.dir = have_dir ? r->dir : NULL;
         r->redis_url = rs_xstrdup(o.url);
         rc = (r->store = coord_store_open(&o, err)) ? 0 : -1;
     }

@@ -45,7 +45,6 @@ int coord_runref_redis(const char *dir, const char *url, coord_store_opts_t *o, 
     memset(o, 0, sizeof(*o));
     *info = NULL;
     o->password_env = RS_REDIS_PASSWORD_ENV;
-    o->dir = dir;
     if (dir) {
         char *path = rs_xasprintf("%s/run.json", dir);
         json_error_t jerr;

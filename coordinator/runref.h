@@ -33,8 +33,9 @@ int coord_runref_write(const char *dir, const char *run_id, const coord_store_op
 
 /* How to reach a run's Redis: url (--redis) when given, else the one dir/run.json names; the
  * password variable and TLS files come from run.json when there is one (REDIS_PASSWORD and none
- * otherwise), and o->dir is dir (where the TLS proxy keeps its files). o's strings point into url,
- * dir and *info (the parsed run.json or NULL; the caller json_decref's it). Returns 0 for an
+ * otherwise). o->dir is left NULL (the TLS proxy of a command that reads a run keeps its files in
+ * a private directory). o's strings point into url and *info (the parsed run.json or NULL; the
+ * caller json_decref's it). Returns 0 for an
  * external Redis, 1 when run.json names the embedded one, -1 when url is NULL and dir has no
  * readable run.json (err says so). */
 int coord_runref_redis(const char *dir, const char *url, coord_store_opts_t *o, json_t **info,

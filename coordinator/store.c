@@ -92,7 +92,11 @@ static int authenticate(coord_store_t *st, rs_err_t *err)
     if (user) argv[argc++] = user;
     argv[argc++] = pass ? pass : ""; /* a user without a password ("nopass") takes any */
     redisReply *r = redisCommandArgv(st->c, argc, argv, NULL);
-    if (!r || r->type != REDIS_REPLY_ERROR) return reply_error(st->c, r, "AUTH", err);
+    if (!r) return reply_error(st->c, r, "AUTH", err);
+    if (r->type != REDIS_REPLY_ERROR) {
+        freeReplyObject(r);
+        return 0;
+    }
     /* A server's reply never quotes the password, but a message must not depend on that. */
     const char *said = pass && *pass && strstr(r->str, pass) ? "refused" : r->str;
     rs_err_set(err, "AUTH as %s%s%s failed: %s (the password is read from $%s%s)",

@@ -25,8 +25,9 @@ typedef struct coord_store_opts {
     const char *ca_file;      /* rediss://: the CA certificate(s), required */
     const char *cert_file;    /* rediss://: optional client certificate and key */
     const char *key_file;
-    const char *dir;          /* rediss://: where the TLS proxy keeps its files (the run directory);
-                                 NULL: a private temporary directory */
+    const char *dir;          /* rediss://: where the TLS proxy keeps its files (the run directory
+                                 of a coordinator); NULL: a private temporary directory (commands
+                                 that only read a run) */
 } coord_store_opts_t;
 
 /* Connects (for rediss://, through a stunnel client this store starts, supervises and stops:

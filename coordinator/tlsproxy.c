@@ -228,9 +228,12 @@ coord_tlsproxy_t *coord_tlsproxy_start(const coord_tlsproxy_opts_t *o, rs_err_t 
     p->key_file = o->key_file ? rs_xstrdup(o->key_file) : NULL;
     p->dir = dir;
     p->own_dir = !o->dir;
-    p->conf = rs_xasprintf("%s/stunnel.conf", dir);
-    p->log = rs_xasprintf("%s/stunnel.log", dir);
-    p->sock = rs_xasprintf("%s/redis-tls.sock", dir);
+    /* Named by process: a resume refused by the run lock, started beside the live coordinator,
+     * must not replace the live proxy's socket or configuration. */
+    int pid = (int)getpid();
+    p->conf = rs_xasprintf("%s/stunnel-%d.conf", dir, pid);
+    p->log = rs_xasprintf("%s/stunnel-%d.log", dir, pid);
+    p->sock = rs_xasprintf("%s/stunnel-%d.sock", dir, pid);
     if (strlen(p->sock) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
         rs_err_set(err, "the path %s is too long for a unix socket; use a shorter run.out_dir",
                    p->sock);
@@ -272,8 +275,8 @@ void coord_tlsproxy_stop(coord_tlsproxy_t **pp)
         }
     }
     if (p->sock) unlink(p->sock);
-    if (p->own_dir) {
-        unlink(p->conf);
+    if (p->conf) unlink(p->conf);
+    if (p->own_dir) { /* in a run directory the log stays, for the record */
         unlink(p->log);
         rmdir(p->dir);
     }

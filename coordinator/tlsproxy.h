@@ -19,8 +19,9 @@ typedef struct coord_tlsproxy_opts {
     const char *ca_file;   /* required: the CA certificate(s) to verify the server against */
     const char *cert_file; /* optional client certificate, with key_file */
     const char *key_file;
-    const char *dir;       /* where stunnel.conf (mode 0600), stunnel.log and redis-tls.sock go;
-                              NULL: a private directory under $TMPDIR, removed by stop */
+    const char *dir;       /* where stunnel-PID.conf (mode 0600), stunnel-PID.log and
+                              stunnel-PID.sock go (PID: this process's); NULL: a private directory
+                              under $TMPDIR, removed by stop */
 } coord_tlsproxy_opts_t;
 
 /* Writes the stunnel configuration, starts stunnel and waits (up to 5 s) until it listens. NULL
@@ -29,8 +30,9 @@ typedef struct coord_tlsproxy_opts {
 coord_tlsproxy_t *coord_tlsproxy_start(const coord_tlsproxy_opts_t *o, rs_err_t *err);
 /* Restarts stunnel when it has died (with a warning). 0, or -1 with err. */
 int coord_tlsproxy_ensure(coord_tlsproxy_t *p, rs_err_t *err);
-/* Stops stunnel (SIGTERM, then SIGKILL after 2 s), removes the socket (and the private directory,
- * when it made one), frees, sets *p to NULL. NULL and &NULL are fine. */
+/* Stops stunnel (SIGTERM, then SIGKILL after 2 s), removes the socket and the configuration (and
+ * the log with the private directory, when it made one; a log in a given dir stays), frees, sets
+ * *p to NULL. NULL and &NULL are fine. */
 void coord_tlsproxy_stop(coord_tlsproxy_t **p);
 
 /* The unix socket to connect hiredis to. */
