@@ -39,9 +39,9 @@ if [ ! -f "$KEYDIR/redis.password" ]; then
 fi
 password=$(cat "$KEYDIR/redis.password")
 hash=$(printf '%s' "$password" | sha256sum | cut -d' ' -f1)
-# The rules docs/REDIS.md gives the coordinator's user: its own keys and channels (rs:*) and the
-# commands it sends, nothing else. The default user is off.
-REDIS_ACL_RULES='resetchannels ~rs:* &rs:* -@all +ping +hello +select +get +set +del +pexpire +pttl +hget +hset +hsetnx +hmget +hgetall +hincrby +hscan +zadd +zrevrange +eval +evalsha +script|load +publish +info'
+# The coordinator's user: its own keys and channel (rs:*) and the commands it sends, nothing else,
+# word for word as docs/REDIS.md gives them (test_deploy_k8s.py compares). The default user is off.
+REDIS_ACL_RULES='resetkeys ~rs:* resetchannels &rs:* -@all +ping +select +info +script|load +eval +evalsha +get +set +del +pttl +pexpire +hset +hsetnx +hgetall +hmget +hscan +hincrby +zadd +zrevrange +publish'
 b64() { base64 -w0; }
 secret() { # NAME, then "key file" pairs
     name=$1; shift

@@ -613,7 +613,13 @@ def main():
         unused = {(n, k) for n, k in made if (n, k) not in used and (n, "*") not in used}
         assert unmade == {("reasonsaver-api-keys", "ANTHROPIC_API_KEY")}, unmade  # optional
         assert not unused, unused
-        print("ok: make-secrets.sh writes exactly the Secrets and keys the pods use")
+        with open(os.path.join(rslib.SRC, "docs", "REDIS.md")) as f:
+            (doc_rules,) = re.findall(r"^ACL SETUSER rs on >PASSWORD (.*)$", f.read(), flags=re.M)
+        acl = secrets["reasonsaver-redis"]["users.acl"].decode().splitlines()
+        assert acl[0] == "user default off" and re.fullmatch(
+            r"user reasonsaver on #[0-9a-f]{64} " + re.escape(doc_rules), acl[1]), acl
+        print("ok: make-secrets.sh writes exactly the Secrets and keys the pods use, and REDIS.md's "
+              "ACL rules")
         if os.geteuid() != 0:
             rslib.skip("manifests and Secrets checked; the pods need root to run in namespaces")
         for tool in ("ip", "setpriv"):
