@@ -258,22 +258,22 @@ def check_containerfile(objs):
     (install,) = re.findall(r"apt-get install -y --no-install-recommends ([^&]*)", runtime)
     packages = set(install.split())
     assert not [p for p in packages if p.endswith("-dev")], packages
-    needed = set()
+    libs = set()
     for binary in ("reasonsaver", "reasonsaver-worker"):
         path = os.path.join(rslib.BIN, binary)
         sonames = re.findall(r"Shared library: \[(.*)\]", sh("readelf", "-d", path).stdout)
         where = dict(re.findall(r"^\s*(\S+) => (\S+)", sh("ldd", path).stdout, flags=re.M))
-        for so in sonames:
-            if re.match(r"lib(asan|ubsan|lsan)", so):
-                continue  # the sanitizer build's runtime
-            owner = None
-            for cand in (where[so], "/usr" + where[so], where[so].replace("/usr/lib/", "/lib/", 1)):
-                r = sh("dpkg", "-S", cand, check=False)
-                if r.returncode == 0:
-                    owner = r.stdout.split(":")[0]
-                    break
-            assert owner, "no package owns " + where[so]
-            needed.add(owner)
+        libs |= {where[so] for so in sonames if not re.match(r"lib(asan|ubsan|lsan)", so)}
+    # dpkg knows a library under /lib or /usr/lib (merged /usr): ask for both, once.
+    variants = {lib: {lib, "/usr" + lib, lib.replace("/usr/lib/", "/lib/", 1)} for lib in libs}
+    owners = dict((path, pkg.split(":")[0]) for pkg, path in re.findall(
+        r"^(\S+): (\S+)$", sh("dpkg", "-S", *sorted(set().union(*variants.values())),
+                               check=False).stdout, flags=re.M))
+    needed = set()
+    for lib, names in variants.items():
+        found = [owners[n] for n in names if n in owners]
+        assert found, "no package owns " + lib
+        needed.add(found[0])
     missing = needed - packages - {"libc6"}  # libc6 is in every Debian image
     assert not missing, "the runtime stage lacks %s" % sorted(missing)
     assert {"redis-server", "redis-tools", "stunnel4"} <= packages
