@@ -24,6 +24,7 @@ struct coord_spawn {
     char *endpoint;
     char *run_id;
     char *server_key, *key; /* CURVE key files for --server-key / --key; NULL without CURVE */
+    char *allow_env; /* --allow-env for each worker */
     pid_t *pids;
     int64_t *started_ms;
     int *quick_exits;
@@ -57,14 +58,34 @@ static pid_t start_one(coord_spawn_t *s, size_t i)
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGTERM); /* a local worker never outlives its coordinator */
     char *argv[] = {s->binary, "--connect", s->endpoint, "--id", id, "--exit-on-drain",
-                    s->key ? "--server-key" : NULL, s->server_key, "--key", s->key, NULL};
+                    "--allow-env", s->allow_env, s->key ? "--server-key" : NULL, s->server_key,
+                    "--key", s->key, NULL};
     execvp(s->binary, argv);
     fprintf(stderr, "reasonsaver: cannot start %s: %s\n", s->binary, strerror(errno));
     _exit(127);
 }
 
+char *coord_spawn_allow_env(const rs_config_t *cfg)
+{
+    rs_buf_t b;
+    rs_buf_init(&b);
+    rs_buf_puts(&b, ",");
+    for (size_t m = 0; m <= cfg->n_models; m++) {
+        const char *v = m < cfg->n_models ? cfg->models[m].api_key_env : cfg->embedder.api_key_env;
+        if (!v) continue;
+        char *item = rs_xasprintf(",%s,", v);
+        if (!strstr(b.data, item)) rs_buf_printf(&b, "%s,", v);
+        free(item);
+    }
+    /* ",A,B," while deduplicating; the worker reads "A,B" */
+    char *list = rs_xstrndup(b.data + 1, b.len > 1 ? b.len - 2 : 0);
+    rs_buf_cleanup(&b);
+    return list;
+}
+
 coord_spawn_t *coord_spawn_start(size_t n, const char *endpoint, const char *run_id,
-                                 const char *server_key, const char *key, rs_err_t *err)
+                                 const char *allow_env, const char *server_key, const char *key,
+                                 rs_err_t *err)
 {
     coord_spawn_t *s = rs_xcalloc(1, sizeof(*s));
     s->binary = coord_sibling_binary("reasonsaver-worker");
@@ -72,6 +93,7 @@ coord_spawn_t *coord_spawn_start(size_t n, const char *endpoint, const char *run
     s->run_id = rs_xstrdup(run_id);
     s->server_key = server_key && key ? rs_xstrdup(server_key) : NULL;
     s->key = server_key && key ? rs_xstrdup(key) : NULL;
+    s->allow_env = rs_xstrdup(allow_env);
     s->pids = rs_xcalloc(n, sizeof(pid_t));
     s->started_ms = rs_xcalloc(n, sizeof(int64_t));
     s->quick_exits = rs_xcalloc(n, sizeof(int));
@@ -176,6 +198,7 @@ void coord_spawn_stop(coord_spawn_t **sp, int64_t timeout_ms)
     free(s->run_id);
     free(s->server_key);
     free(s->key);
+    free(s->allow_env);
     free(s->pids);
     free(s->started_ms);
     free(s->quick_exits);

@@ -9,14 +9,21 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "config.h"
 #include "util.h"
 
 typedef struct coord_spawn coord_spawn_t;
 
-/* Starts n workers connecting to endpoint. With server_key and key (paths, both or neither) they
- * use CURVE: --server-key server_key --key key. NULL with err when the binary cannot be found. */
+/* Starts n workers connecting to endpoint, each given --allow-env allow_env (copied): exactly the
+ * variables the run's config names (coord_spawn_allow_env). With server_key and key (paths, both
+ * or neither) they use CURVE: --server-key server_key --key key. NULL with err when the binary
+ * cannot be found. */
 coord_spawn_t *coord_spawn_start(size_t n, const char *endpoint, const char *run_id,
-                                 const char *server_key, const char *key, rs_err_t *err);
+                                 const char *allow_env, const char *server_key, const char *key,
+                                 rs_err_t *err);
+/* The api_key_env names of cfg's models and embedder, comma-separated, each once ("" for none):
+ * a local worker may read these and nothing else, whatever they are called. Caller frees. */
+char *coord_spawn_allow_env(const rs_config_t *cfg);
 /* Waits up to timeout_ms for them to exit by themselves (after DRAIN), then SIGTERM, then SIGKILL. */
 void coord_spawn_stop(coord_spawn_t **s, int64_t timeout_ms);
 /* Restarts any worker that exited unexpectedly (crash, kill -9). Returns how many it restarted. */

@@ -138,6 +138,7 @@ struct wk_chain {
     int embed_sim;              /* some grader is embed_sim: revisions and targets embedded too */
     size_t n_crits;             /* critique slots per candidate */
     wk_http_t *http;
+    const wk_envguard_t *env;   /* the only way to a key */
     const rs_provider_t **prov; /* per model */
     unsigned char *warned;      /* per model: its missing key was logged once */
     char *run_id, *worker_id;
@@ -189,7 +190,7 @@ static int setup_embedding(wk_chain_t *ch, rs_err_t *err)
         ch->embedder = rs_embedder_new_hash(cfg->embedder.dim > 0 ? (size_t)cfg->embedder.dim : 0);
         return 0;
     }
-    ch->remote = wk_embedcall_new(&cfg->embedder, err);
+    ch->remote = wk_embedcall_new(&cfg->embedder, ch->env, err);
     return ch->remote ? 0 : -1;
 }
 
@@ -203,10 +204,14 @@ static int find_providers(const rs_config_t *cfg, const rs_provider_t **prov, rs
 }
 
 wk_chain_t *wk_chain_new(const char *spec_json, const char *run_id, const char *worker_id,
-                         wk_http_t *http, rs_err_t *err)
+                         wk_http_t *http, const wk_envguard_t *env, rs_err_t *err)
 {
     rs_config_t *cfg = rs_config_from_json(spec_json, err);
     if (!cfg) return NULL;
+    if (wk_envguard_check(env, cfg, err) != 0) {
+        rs_config_destroy(&cfg);
+        return NULL;
+    }
     const rs_provider_t **prov = rs_xcalloc(cfg->n_models, sizeof(*prov));
     rs_scorer_t *sc = NULL;
     wk_critique_t *cq = NULL;
@@ -223,6 +228,7 @@ wk_chain_t *wk_chain_new(const char *spec_json, const char *run_id, const char *
     ch->critique = cq;
     ch->n_crits = cfg->n_judges + (cfg->revise.rounds > 1 ? (size_t)cfg->revise.rounds - 1 : 0);
     ch->http = http;
+    ch->env = env;
     ch->prov = prov;
     ch->warned = rs_xcalloc(cfg->n_models, 1);
     ch->run_id = rs_xstrdup(run_id);
@@ -551,10 +557,11 @@ static void req_done(req_t *r)
     if (!cs->reqs) case_settled(cs);
 }
 
-/* The model's key from this worker's environment; NULL when the model names no variable. */
-static const char *model_key(const rs_model_cfg_t *m)
+/* The model's key from this worker's environment; NULL when the model names no variable (or,
+ * never after wk_chain_new's check, one that --allow-env does not allow). */
+static const char *model_key(const wk_chain_t *ch, const rs_model_cfg_t *m)
 {
-    return m->api_key_env ? getenv(m->api_key_env) : NULL;
+    return wk_envguard_getenv(ch->env, m->api_key_env);
 }
 
 /* The no_key message of a model whose variable is unset, logged once per model. 1 when the key
@@ -562,7 +569,7 @@ static const char *model_key(const rs_model_cfg_t *m)
 static int key_missing(wk_chain_t *ch, size_t model, char *msg, size_t size)
 {
     const rs_model_cfg_t *m = &ch->cfg->models[model];
-    const char *key = model_key(m);
+    const char *key = model_key(ch, m);
     if (!m->api_key_env || (key && *key)) return 0;
     snprintf(msg, size, "model %s: $%s is not set in the worker's environment", m->name,
              m->api_key_env);
@@ -585,7 +592,7 @@ static void fail_range(wk_case_t *cs, size_t model, int k, int n, const char *ty
         answer_t *a = gen_of(cs, model, j);
         free(a->error);
         a->error = rs_xstrdup(msg);
-        rs_provider_redact(a->error, model_key(m));
+        rs_provider_redact(a->error, model_key(cs->ch, m));
         snprintf(a->error_type, sizeof(a->error_type), "%s", type);
         a->latency_ms = latency_ms;
         a->settled = 1;
@@ -804,7 +811,7 @@ static void http_call(wk_case_t *cs, const req_t *spec, const wk_prompt_t *p,
     }
     rs_case_t view = {.idx = cs->c.idx, .id = cs->c.id, .msgs = p->msgs, .n_msgs = p->n_msgs,
                       .targets = cs->c.targets, .n_targets = cs->c.n_targets};
-    rs_chat_req_t cr = {m, &view, spec->k, 1, model_key(m), step};
+    rs_chat_req_t cr = {m, &view, spec->k, 1, model_key(ch, m), step};
     rs_http_req_t hr;
     rs_err_t err;
     if (ch->prov[cm]->build_chat(&cr, &hr, &err) != 0) {
@@ -915,7 +922,7 @@ static void start_http(wk_case_t *cs, size_t model, int k, int n)
 {
     wk_chain_t *ch = cs->ch;
     const rs_model_cfg_t *m = &ch->cfg->models[model];
-    rs_chat_req_t cr = {m, &cs->c, k, n, model_key(m), NULL};
+    rs_chat_req_t cr = {m, &cs->c, k, n, model_key(ch, m), NULL};
     rs_http_req_t hr;
     rs_err_t err;
     if (ch->prov[model]->build_chat(&cr, &hr, &err) != 0) {
@@ -1205,7 +1212,7 @@ static void take_choices(wk_case_t *cs, req_t *r, rs_chat_resp_t *resp, double l
         c->text = resp->choices[i].text;
         c->finish_reason = resp->choices[i].finish_reason;
         resp->choices[i].text = resp->choices[i].finish_reason = NULL;
-        rs_provider_redact(c->text, model_key(m));
+        rs_provider_redact(c->text, model_key(cs->ch, m));
         c->latency_ms = latency_ms;
         /* usage covers the whole request: input once, output shared */
         c->input_tokens = first ? resp->input_tokens : 0;
@@ -1304,7 +1311,7 @@ static void on_chain_call(req_t *r, const wk_http_done_t *d, call_info_t *ci)
         rep.text = resp.choices[0].text;
         rep.finish_reason = resp.choices[0].finish_reason;
         resp.choices[0].text = resp.choices[0].finish_reason = NULL;
-        rs_provider_redact(rep.text, model_key(m));
+        rs_provider_redact(rep.text, model_key(cs->ch, m));
         ci->input_tokens = rep.input_tokens = resp.input_tokens;
         ci->output_tokens = rep.output_tokens = resp.output_tokens;
         ci->finish_reasons = rep.finish_reason;
@@ -1312,7 +1319,7 @@ static void on_chain_call(req_t *r, const wk_http_done_t *d, call_info_t *ci)
     rs_chat_resp_cleanup(&resp);
     if (!rep.text) {
         rep.error = rs_xstrdup(f.message);
-        rs_provider_redact(rep.error, model_key(m));
+        rs_provider_redact(rep.error, model_key(cs->ch, m));
         rep.error_type = f.reason;
         ci->error_type = f.reason;
         ci->error = rep.error;

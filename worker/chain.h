@@ -38,6 +38,7 @@
 
 #include "config.h"
 #include "dataset.h"
+#include "envguard.h"
 #include "http.h"
 #include "score.h"
 #include "usage.h"
@@ -59,9 +60,10 @@ void wk_done_cleanup(wk_done_t *d);
 
 /* Everything a case needs that is the same for every case: built from WELCOME's spec. run_id and
  * worker_id (copied) name the run and this worker in the spans. The chain submits its requests
- * to http, which must outlive it. NULL with err on a bad spec. */
+ * to http and reads keys through env; both must outlive it. NULL with err on a bad spec, and on
+ * a spec naming an api_key_env that env does not allow (worker/envguard.h). */
 wk_chain_t *wk_chain_new(const char *spec_json, const char *run_id, const char *worker_id,
-                         wk_http_t *http, rs_err_t *err);
+                         wk_http_t *http, const wk_envguard_t *env, rs_err_t *err);
 /* Aborts every case still running (its transfers and timers) and frees the chain. */
 void wk_chain_destroy(wk_chain_t **ch);
 const rs_config_t *wk_chain_config(const wk_chain_t *ch);

@@ -10,6 +10,7 @@
 struct wk_embedcall {
     rs_model_cfg_t m; /* strings borrowed from the config, which outlives this */
     const rs_provider_t *prov;
+    const wk_envguard_t *env;
     char *host;
     long port;
     int warned; /* the missing key was logged */
@@ -22,7 +23,8 @@ static void find_server(wk_embedcall_t *e)
     free(url);
 }
 
-wk_embedcall_t *wk_embedcall_new(const rs_embedder_cfg_t *cfg, rs_err_t *err)
+wk_embedcall_t *wk_embedcall_new(const rs_embedder_cfg_t *cfg, const wk_envguard_t *env,
+                                 rs_err_t *err)
 {
     const rs_provider_t *p = rs_provider_find(rs_embedder_kind_name(cfg->type));
     if (!p || !p->build_embed || !p->parse_embed) {
@@ -32,6 +34,7 @@ wk_embedcall_t *wk_embedcall_new(const rs_embedder_cfg_t *cfg, rs_err_t *err)
     }
     wk_embedcall_t *e = rs_xcalloc(1, sizeof(*e));
     e->prov = p;
+    e->env = env;
     /* a model's default connect timeout (common/config.c model_keys); the rest its own */
     e->m = (rs_model_cfg_t){.name = "embedder", .provider = (char *)p->name, .model = cfg->model,
                             .base_url = cfg->base_url, .api_key_env = cfg->api_key_env, .n = 1,
@@ -67,7 +70,7 @@ long wk_embedcall_port(const wk_embedcall_t *e)
 
 static const char *key_of(const wk_embedcall_t *e)
 {
-    return e->m.api_key_env ? getenv(e->m.api_key_env) : NULL;
+    return wk_envguard_getenv(e->env, e->m.api_key_env);
 }
 
 int wk_embedcall_build(wk_embedcall_t *e, const char *const *texts, size_t n, rs_http_req_t *out,

@@ -14,14 +14,16 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "envguard.h"
 #include "http.h"
 #include "provider.h"
 
 typedef struct wk_embedcall wk_embedcall_t;
 
 /* The remote embedder of cfg->embedder, or NULL (with err) when its provider has no embeddings
- * API. cfg must be an openai embedder. */
-wk_embedcall_t *wk_embedcall_new(const rs_embedder_cfg_t *cfg, rs_err_t *err);
+ * API. cfg must be an openai embedder. Its key is read through env, which must outlive it. */
+wk_embedcall_t *wk_embedcall_new(const rs_embedder_cfg_t *cfg, const wk_envguard_t *env,
+                                 rs_err_t *err);
 void wk_embedcall_destroy(wk_embedcall_t **e);
 
 /* The model the engine submits with: name "embedder", provider openai, the embedder's model,

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "curvekey.h"
+#include "envguard.h"
 #include "log.h"
 #include "proto.h"
 #include "session.h"
@@ -26,9 +27,13 @@ static const char HELP[] =
     "Joins a reasonsaver coordinator, takes tasks, runs each case's chain (generate, extract,\n"
     "grade) and returns the results. Stateless: it can be stopped at any moment and the\n"
     "coordinator gives its cases to another worker. API keys are read from this process's\n"
-    "environment (the variable each model's api_key_env names), never from the coordinator.\n\n"
+    "environment (the variable each model's api_key_env names), never from the coordinator,\n"
+    "and only from variables --allow-env allows: a run spec naming another is refused.\n\n"
     "options:\n"
     "  --connect ENDPOINT  the coordinator, e.g. tcp://10.0.0.5:5555 (required)\n"
+    "  --allow-env LIST    variables the spec may name as api_key_env: names or shell globs,\n"
+    "                      comma-separated, repeatable (default '" WK_ENVGUARD_DEFAULT "'; given,\n"
+    "                      it replaces the default; '' allows none)\n"
     "  --id ID             worker id shown in status (default HOST-PID)\n"
     "  --slots N           cases held at once (default: the run's cluster.worker_slots)\n"
     "  --requests N        HTTP requests in flight at once (default: as many as slots)\n"
@@ -71,6 +76,7 @@ int main(int argc, char **argv)
                                          {"exit-on-drain", no_argument, 0, 'x'},
                                          {"server-key", required_argument, 0, 'S'},
                                          {"key", required_argument, 0, 'K'},
+                                         {"allow-env", required_argument, 0, 'e'},
                                          {"verbose", no_argument, 0, 'v'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -78,6 +84,8 @@ int main(int argc, char **argv)
     wk_opts_t o = {0};
     const char *server_key_file = NULL, *key_file = NULL;
     char default_id[300];
+    const char *allow[argc]; /* the --allow-env lists, read once the options are known good */
+    size_t n_allow = 0;
     int c;
     while ((c = getopt_long(argc, argv, "c:i:s:r:xvh", opts, NULL)) != -1) {
         if (c == 'h') return fputs(HELP, stdout), 0;
@@ -91,7 +99,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "reasonsaver-worker: --requests: expected 1..65536, got '%s'\n",
                     optarg);
             return 2;
-        } else if (c == 'x') o.exit_on_drain = 1;
+        } else if (c == 'e') allow[n_allow++] = optarg;
+        else if (c == 'x') o.exit_on_drain = 1;
         else if (c == 'S') server_key_file = optarg;
         else if (c == 'K') key_file = optarg;
         else if (c == 'v') rs_log_set_level(RS_LOG_DEBUG);
@@ -108,6 +117,16 @@ int main(int argc, char **argv)
         return 2;
     }
     if (server_key_file && load_keys(&o, server_key_file, key_file) != 0) return 1;
+    rs_err_t err;
+    wk_envguard_t *env = wk_envguard_new();
+    if (!n_allow) allow[n_allow++] = WK_ENVGUARD_DEFAULT;
+    for (size_t i = 0; i < n_allow; i++) {
+        if (wk_envguard_add(env, allow[i], &err) == 0) continue;
+        fprintf(stderr, "reasonsaver-worker: %s\n", err.msg);
+        wk_envguard_destroy(&env);
+        return 2;
+    }
+    o.env = env;
     if (!o.id) {
         char host[256] = "";
         gethostname(host, sizeof(host) - 1);
@@ -120,12 +139,13 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "reasonsaver-worker: libcurl failed to initialise\n");
+        wk_envguard_destroy(&env);
         return 1;
     }
-    rs_err_t err;
     int rc = wk_session_run(&o, &stop, &err);
     memset(o.secret_key, 0, sizeof(o.secret_key));
     curl_global_cleanup();
+    wk_envguard_destroy(&env);
     if (rc != 0) {
         fprintf(stderr, "reasonsaver-worker: %s\n", err.msg);
         return rc == -2 ? RS_PROTO_EXIT_SPEC : 1;

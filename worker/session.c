@@ -95,16 +95,17 @@ static void spec_failed(session_t *s, const char *run_id, const char *why)
         return;
     }
     s->fatal = 1;
-    rs_err_set(&s->fatal_err,
-               "run %s: cannot use the coordinator's run spec (%d tries): %s; is this worker "
-               "(version %s) the same version as the coordinator?",
-               run_id, SPEC_TRIES, why, RS_VERSION);
+    /* a variable refused by --allow-env is no version skew: its message says what to do */
+    int skew = strstr(why, "--allow-env") == NULL;
+    rs_err_set(&s->fatal_err, "run %s: cannot use the coordinator's run spec (%d tries): %s%s%s%s",
+               run_id, SPEC_TRIES, why, skew ? "; is this worker (version " : "",
+               skew ? RS_VERSION : "", skew ? ") the same version as the coordinator?" : "");
 }
 
 static void on_welcome(session_t *s, rs_welcome_t *w)
 {
     rs_err_t err;
-    wk_chain_t *ch = wk_chain_new(w->spec, w->run_id, s->o->id, s->http, &err);
+    wk_chain_t *ch = wk_chain_new(w->spec, w->run_id, s->o->id, s->http, s->o->env, &err);
     /* a new WELCOME voids whatever the old run held, even when its spec is unusable: TASKs
      * that follow belong to the new run and must not run under the old spec */
     wk_usage_destroy(&s->usage);

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "envguard.h"
 #include "util.h"
 
 typedef struct wk_opts {
@@ -22,6 +23,7 @@ typedef struct wk_opts {
     /* CURVE (all three Z85, or server_key[0] == 0 for plain TCP): the coordinator's public key,
      * which the handshake checks, and this worker's own pair. */
     char server_key[41], public_key[41], secret_key[41];
+    const wk_envguard_t *env; /* the variables a spec may name (--allow-env) */
 } wk_opts_t;
 
 /* Runs until DRAIN (with exit_on_drain) or *stop. 0 on a clean exit, -1 with err, -2 with err

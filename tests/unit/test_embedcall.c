@@ -2,6 +2,7 @@
  * its response turned into unit vectors (scaling, zero rows, a count that does not match the
  * inputs, a body the parser rejects, a failed transfer whose message echoes the key). */
 #include "../../worker/embedcall.c"
+#include "../../worker/envguard.c"
 #include "../../worker/http.c"
 #include "../../worker/timerq.c"
 
@@ -17,6 +18,8 @@
 #define KEY_VAR "RS_TEST_EMBEDCALL_KEY"
 #define KEY "sk-embedcall-secret-77"
 
+static wk_envguard_t *guard; /* allows KEY_VAR alone */
+
 static wk_embedcall_t *embedder(void)
 {
     rs_embedder_cfg_t cfg = {.type = RS_EMBEDDER_OPENAI, .model = "emb-1",
@@ -24,7 +27,7 @@ static wk_embedcall_t *embedder(void)
                              .timeout_ms = 1000, .max_retries = 2, .retry_base_ms = 10,
                              .retry_cap_ms = 100};
     rs_err_t err;
-    wk_embedcall_t *e = wk_embedcall_new(&cfg, &err);
+    wk_embedcall_t *e = wk_embedcall_new(&cfg, guard, &err);
     if (!e) fail_msg("%s", err.msg);
     return e;
 }
@@ -119,5 +122,9 @@ int main(void)
         cmocka_unit_test(test_parse_unit_rows),
         cmocka_unit_test(test_parse_failed_transfer),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    guard = wk_envguard_new();
+    wk_envguard_add(guard, KEY_VAR, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    wk_envguard_destroy(&guard);
+    return rc;
 }

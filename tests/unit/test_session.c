@@ -7,6 +7,7 @@
 #include "../../worker/chain.c"
 #include "../../worker/critique.c"
 #include "../../worker/embedcall.c"
+#include "../../worker/envguard.c"
 #include "../../worker/http.c"
 #include "../../worker/rank.c"
 #include "../../worker/timerq.c"
@@ -128,13 +129,17 @@ static child_t start_worker(int port)
         close(p[0]);
         char endpoint[64];
         snprintf(endpoint, sizeof(endpoint), "tcp://127.0.0.1:%d", port);
-        wk_opts_t o = {.connect = endpoint, .id = "t-1", .slots = 4, .exit_on_drain = 1};
+        wk_envguard_t *env = wk_envguard_new();
+        wk_envguard_add(env, WK_ENVGUARD_DEFAULT, NULL);
+        wk_opts_t o = {.connect = endpoint, .id = "t-1", .slots = 4, .exit_on_drain = 1,
+                       .env = env};
         static volatile sig_atomic_t stop;
         rs_err_t err = {""};
         curl_global_init(CURL_GLOBAL_DEFAULT);
         int rc = wk_session_run(&o, &stop, &err);
         if (rc != 0 && write(p[1], err.msg, strlen(err.msg)) < 0) rc = -2;
         curl_global_cleanup();
+        wk_envguard_destroy(&env);
         /* exit(), not _exit(): under ASan the leak check runs and fails the exit status */
         exit(rc == 0 ? 0 : 3);
     }
