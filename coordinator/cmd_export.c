@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "log.h"
 #include "otlp.h"
+#include "record.h"
 #include "runref.h"
 
 static const char EXPORT_HELP[] =
@@ -55,9 +56,16 @@ static int flush(exporter_t *e, rs_err_t *err)
     return rc;
 }
 
-static int add_result(exporter_t *e, const char *text, rs_err_t *err)
+static int add_result(exporter_t *e, uint64_t idx, const char *stored, rs_err_t *err)
 {
-    json_t *r = json_loads(text, 0, NULL);
+    const char *text;
+    size_t len;
+    rs_err_t why;
+    if (coord_record_unwrap(stored, strlen(stored), &text, &len, &why)) {
+        rs_warn("case %llu left out: %s", (unsigned long long)idx, why.msg);
+        return 0;
+    }
+    json_t *r = json_loadb(text, len, 0, NULL);
     size_t i;
     json_t *span;
     int rc = 0;
@@ -79,7 +87,7 @@ static int export_all(exporter_t *e, coord_runref_t *ref, rs_err_t *err)
         if (coord_store_results_get(ref->store, ref->run_id, (uint64_t)first, n, batch, err)) return -1;
         int rc = 0;
         for (size_t i = 0; i < n; i++) {
-            if (batch[i] && rc == 0) rc = add_result(e, batch[i], err);
+            if (batch[i] && rc == 0) rc = add_result(e, (uint64_t)first + i, batch[i], err);
             free(batch[i]);
         }
         if (rc) return -1;

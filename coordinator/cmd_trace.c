@@ -10,6 +10,7 @@
 #include "config.h"
 #include "dataset.h"
 #include "log.h"
+#include "record.h"
 #include "runref.h"
 
 static const char TRACE_HELP[] =
@@ -171,7 +172,14 @@ static int show(coord_runref_t *ref, uint64_t idx, rs_case_t *c, int full, rs_er
     if (coord_store_results_get(ref->store, ref->run_id, idx, 1, text, err)) return -1;
     if (!text[0]) return rs_err_set(err, "case %s (index %llu) has no result yet", c->id,
                                     (unsigned long long)idx);
-    json_t *rec = json_loads(text[0], 0, NULL);
+    const char *json;
+    size_t len;
+    if (coord_record_unwrap(text[0], strlen(text[0]), &json, &len, err)) {
+        free(text[0]);
+        return rs_err_prefix(err, "case %s (index %llu): its stored record is damaged; `reasonsaver "
+                             "resume` runs it again", c->id, (unsigned long long)idx);
+    }
+    json_t *rec = json_loadb(json, len, 0, NULL);
     free(text[0]);
     printf("case %s (index %llu) of run %s\n\n", c->id, (unsigned long long)idx, ref->run_id);
     print_waterfall(json_object_get(rec, "spans"));

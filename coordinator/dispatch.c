@@ -9,6 +9,7 @@
 #include "log.h"
 #include "pace.h"
 #include "proto.h"
+#include "record.h"
 
 #define FLUSH_CASES 512    /* results per Redis write */
 #define FLUSH_MS 20        /* ...or this old, whichever comes first */
@@ -51,6 +52,7 @@ struct coord_dispatch {
     int64_t in_flight;
     uint64_t failed;
     uint64_t this_run;
+    uint64_t records_rejected; /* records that failed record.h's checks */
     rs_case_result_t *batch;
     size_t n_batch, cap_batch;
     int64_t batch_since_ms;
@@ -189,6 +191,22 @@ static coord_task_t *task_find(coord_worker_t *w, uint64_t id, size_t *pos)
     return NULL;
 }
 
+/* Whether case c's record passes record.h's checks against its case. One that does not is not
+ * stored: the case goes back to the queue and the rejection is counted. */
+static int record_ok(coord_dispatch_t *d, coord_worker_t *w, const rs_case_result_t *c)
+{
+    rs_case_t kase = {0};
+    rs_err_t err;
+    int ok = rs_dataset_read(d->o.ds, c->idx, &kase, &err) == 0 &&
+             coord_record_check(c->json, c->json_len, c->idx, kase.id, d->o.cfg, &err) == 0;
+    rs_case_cleanup(&kase);
+    if (ok) return 1;
+    d->records_rejected++;
+    rs_warn("worker %s sent a record that is not stored: %s", w->id, err.msg);
+    coord_sched_requeue(d->o.sched, &c->idx, 1);
+    return 0;
+}
+
 static void on_result(coord_dispatch_t *d, coord_worker_t *w, rs_result_t *r)
 {
     uint64_t total = coord_sched_total(d->o.sched);
@@ -199,6 +217,7 @@ static void on_result(coord_dispatch_t *d, coord_worker_t *w, rs_result_t *r)
                     (unsigned long long)c->idx, (unsigned long long)total);
             continue;
         }
+        if (!coord_sched_is_done(d->o.sched, c->idx) && !record_ok(d, w, c)) continue;
         if (coord_sched_complete(d->o.sched, c->idx)) {
             d->this_run++;
             w->results++;
@@ -487,6 +506,7 @@ void coord_dispatch_progress(const coord_dispatch_t *d, coord_progress_t *p)
     p->failed = d->failed;
     p->this_run = d->this_run;
     p->requeued = coord_sched_requeued(d->o.sched);
+    p->records_rejected = d->records_rejected;
     p->workers = d->n_workers;
     p->in_flight = d->in_flight;
 }
