@@ -8,7 +8,7 @@ PACKAGES=(
   libzmq3-dev libmsgpack-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev libfyaml-dev
   libmicrohttpd-dev libcmocka-dev libxxhash-dev libpcre2-dev libssl-dev libopenblas-dev
   redis-server
-  python3 python3-xxhash tmux iproute2
+  python3 python3-xxhash python3-zmq python3-msgpack tmux iproute2
   chromium  # headless, for the report.html rendering test
 )
 
