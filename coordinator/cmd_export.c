@@ -150,12 +150,14 @@ int cmd_export(int argc, char **argv)
         return cli_fail(CLI_USAGE, "%s", err.msg);
     }
     char *url = NULL;
+    rs_afile_t *af = NULL;
     if (otlp) {
         url = coord_otlp_traces_url(otlp);
         e.curl = curl_easy_init();
     } else {
-        e.file = strcmp(jsonl, "-") == 0 ? stdout : fopen(jsonl, "w");
-        if (!e.file) code = cli_fail(CLI_RUNTIME, "cannot write %s", jsonl);
+        af = strcmp(jsonl, "-") == 0 ? NULL : rs_afile_open(jsonl, 0644, &err);
+        e.file = af ? rs_afile_stream(af) : stdout;
+        if (strcmp(jsonl, "-") != 0 && !af) code = cli_fail(CLI_RUNTIME, "%s", err.msg);
     }
     e.run_id = ref.run_id;
     e.url = url;
@@ -165,10 +167,11 @@ int cmd_export(int argc, char **argv)
         if (export_all(&e, &ref, &err)) code = cli_fail(CLI_RUNTIME, "export: %s", err.msg);
         coord_otlp_batch_cleanup(&e.b);
     }
+    if (code == 0 && af && rs_afile_commit(&af, &err)) code = cli_fail(CLI_RUNTIME, "%s", err.msg);
+    rs_afile_abort(&af);
     if (code == 0)
         fprintf(stderr, "exported %zu spans of run %s in %zu request(s)%s\n", e.sent, ref.run_id,
                 e.requests, e.skipped ? " (some malformed spans skipped)" : "");
-    if (e.file && e.file != stdout) fclose(e.file);
     if (e.curl) curl_easy_cleanup(e.curl);
     curl_slist_free_all(e.headers);
     free(url);

@@ -27,10 +27,17 @@ static const char *colour(size_t i)
 
 /* ---- text ---- */
 
-/* Escapes n bytes of s for text and double-quoted attributes alike. */
-static void esc_n(rs_buf_t *b, const char *s, size_t n)
+/* Escapes at most n bytes of text (up to a NUL) for text and double-quoted attributes alike,
+ * after rs_text_safe has made controls, bidirectional overrides and invalid UTF-8 visible. */
+static void esc_n(rs_buf_t *b, const char *text, size_t n)
 {
-    for (size_t i = 0; i < n && s[i]; i++) {
+    rs_buf_t safe;
+    rs_buf_init(&safe);
+    rs_text_safe(&safe, text, strnlen(text, n), RS_TEXT_KEEP_LINES);
+    rs_buf_reserve(&safe, 0);
+    const char *s = safe.data;
+    n = safe.len;
+    for (size_t i = 0; i < n; i++) {
         switch (s[i]) {
         case '&':
             rs_buf_puts(b, "&amp;");
@@ -51,6 +58,7 @@ static void esc_n(rs_buf_t *b, const char *s, size_t n)
             rs_buf_putc(b, s[i]);
         }
     }
+    rs_buf_cleanup(&safe);
 }
 
 static void esc(rs_buf_t *b, const char *s)

@@ -469,9 +469,15 @@ void coord_report_md_counts(rs_buf_t *b, json_t *g)
         rs_buf_puts(b, "n/a |");
 }
 
+static void md_text(rs_buf_t *b, const char *text, size_t max);
+
 static void md_counts_row(rs_buf_t *b, const char *model, json_t *g)
 {
-    rs_buf_printf(b, "| %s | %s | ", model, json_string_value(json_object_get(g, "name")));
+    rs_buf_puts(b, "| ");
+    md_text(b, model, 200);
+    rs_buf_puts(b, " | ");
+    md_text(b, json_string_value(json_object_get(g, "name")), 200);
+    rs_buf_puts(b, " | ");
     coord_report_md_counts(b, g);
     rs_buf_putc(b, '\n');
 }
@@ -556,29 +562,31 @@ static void md_tags(rs_buf_t *b, json_t *report)
     json_array_foreach(tags, i, t)
         json_array_foreach(json_object_get(t, "models"), j, m)
             json_array_foreach(json_object_get(m, "graders"), k, g) {
-                rs_buf_printf(b, "| %s ", json_string_value(json_object_get(t, "tag")));
+                rs_buf_puts(b, "| ");
+                md_text(b, json_string_value(json_object_get(t, "tag")), 200);
+                rs_buf_putc(b, ' ');
                 md_counts_row(b, json_string_value(json_object_get(m, "name")), g);
             }
 }
 
 /* Text for a Markdown table cell or list item: one line of at most max characters, with the
  * characters Markdown reads as markup escaped (outputs and prompts come from models and datasets). */
-static void md_text(rs_buf_t *b, const char *s, size_t max)
+static void md_text(rs_buf_t *b, const char *text, size_t max)
 {
     size_t chars = 0;
-    for (; s && *s; s++) {
+    rs_buf_t safe;
+    rs_buf_init(&safe);
+    const char *s = rs_text_safe_str(&safe, text, RS_TEXT_SPACES);
+    for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
         if ((ch & 0xC0) != 0x80 && chars++ == max) {
             rs_buf_puts(b, "\xE2\x80\xA6");
-            return;
+            break;
         }
-        if (ch == '\n' || ch == '\r' || ch == '\t') {
-            rs_buf_putc(b, ' ');
-            continue;
-        }
-        if (strchr("\\`*_[]<>|#", ch)) rs_buf_putc(b, '\\');
+        if (strchr("\\`*_[]<>|#&", ch)) rs_buf_putc(b, '\\');
         rs_buf_putc(b, (char)ch);
     }
+    rs_buf_cleanup(&safe);
 }
 
 /* Whether some model's array field has at least min entries. */
@@ -1036,21 +1044,15 @@ int coord_report_build(coord_store_t *st, const char *run_id, const rs_config_t 
 {
     agg_t a;
     agg_init(&a, cfg);
-    char *jsonl_path = rs_xasprintf("%s/results.jsonl.tmp", dir);
-    FILE *jsonl = cfg->report.jsonl ? fopen(jsonl_path, "w") : NULL;
-    if (cfg->report.jsonl && !jsonl) rs_warn("cannot write %s; skipping results.jsonl", jsonl_path);
-    a.jsonl = jsonl;
+    char *jsonl_path = rs_xasprintf("%s/results.jsonl", dir);
+    rs_err_t why;
+    rs_afile_t *jsonl = cfg->report.jsonl ? rs_afile_open(jsonl_path, 0644, &why) : NULL;
+    if (cfg->report.jsonl && !jsonl) rs_warn("%s; skipping results.jsonl", why.msg);
+    a.jsonl = jsonl ? rs_afile_stream(jsonl) : NULL;
     int rc = coord_report_foreach(st, run_id, (uint64_t)coord_manifest_int(manifest, "total"), agg_case,
                                   &a, &a.corrupt, err);
-    if (jsonl) {
-        rc |= fclose(jsonl) != 0 ? rs_err_set(err, "%s: write error", jsonl_path) : 0;
-        char *final = rs_xasprintf("%s/results.jsonl", dir);
-        if (rc == 0)
-            rename(jsonl_path, final);
-        else
-            remove(jsonl_path);
-        free(final);
-    }
+    if (jsonl && rc == 0) rc = rs_afile_commit(&jsonl, err);
+    rs_afile_abort(&jsonl);
     free(jsonl_path);
     json_t *report = rc == 0 ? report_json(&a, run_id, manifest) : NULL;
     if (report && a.embed.calls) json_object_set_new(report, "embedder", embedder_json(&a));
@@ -1100,7 +1102,13 @@ static void print_strategy(FILE *f, const char *model, json_t *s)
     json_t *p = json_object_get(json_object_get(s, "mcnemar_vs_first"), "exact_p");
     char accs[64];
     acc_text(g, accs, sizeof(accs));
-    fprintf(f, "%-20s %-12s %-24s ", model, jstr_or(s, "name", ""), accs);
+    rs_buf_t m, n;
+    rs_buf_init(&m);
+    rs_buf_init(&n);
+    fprintf(f, "%-20s %-12s %-24s ", rs_text_safe_str(&m, model, RS_TEXT_SPACES),
+            rs_text_safe_str(&n, jstr_or(s, "name", ""), RS_TEXT_SPACES), accs);
+    rs_buf_cleanup(&m);
+    rs_buf_cleanup(&n);
     if (json_is_number(p)) fprintf(f, "%.4g\n", json_number_value(p));
     else fprintf(f, "-\n");
 }
@@ -1120,10 +1128,14 @@ static void print_strategies(FILE *f, json_t *report)
         print_strategy(f, COORD_POOL_NAME, s);
 }
 
+/* Names in the summary come from the config (and so from whoever wrote it): shown escaped. */
 void coord_report_print_summary(FILE *f, json_t *report)
 {
     size_t i, j;
     json_t *m, *g;
+    rs_buf_t mb, gb;
+    rs_buf_init(&mb);
+    rs_buf_init(&gb);
     fprintf(f, "\n%-20s %-12s %8s %8s %7s %8s  %-24s\n", "model", "grader", "correct", "wrong",
             "error", "skipped", "accuracy [95% CI]");
     json_array_foreach(json_object_get(report, "models"), i, m)
@@ -1131,13 +1143,15 @@ void coord_report_print_summary(FILE *f, json_t *report)
             char accs[64];
             acc_text(g, accs, sizeof(accs));
             fprintf(f, "%-20s %-12s %8lld %8lld %7lld %8lld  %s\n",
-                    json_string_value(json_object_get(m, "name")),
-                    json_string_value(json_object_get(g, "name")),
+                    rs_text_safe_str(&mb, json_string_value(json_object_get(m, "name")), RS_TEXT_SPACES),
+                    rs_text_safe_str(&gb, json_string_value(json_object_get(g, "name")), RS_TEXT_SPACES),
                     (long long)json_integer_value(json_object_get(g, "correct")),
                     (long long)json_integer_value(json_object_get(g, "wrong")),
                     (long long)json_integer_value(json_object_get(g, "error")),
                     (long long)json_integer_value(json_object_get(g, "skipped")), accs);
         }
+    rs_buf_cleanup(&mb);
+    rs_buf_cleanup(&gb);
     print_strategies(f, report);
     if (json_is_true(json_object_get(report, "simulated")))
         fprintf(f, "(sim models are simulated: their outputs do not come from a language model)\n");
