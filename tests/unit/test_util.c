@@ -1,6 +1,6 @@
 /* test_util: the atomic output file — a unique temporary name created with O_EXCL|O_NOFOLLOW, a
  * link planted at the target replaced rather than followed, nothing left behind on abort, the
- * mode asked for; and rs_write_file_atomic on top of it. */
+ * mode asked for; and rs_write_file_atomic on top of it. rs_text_safe on hostile text. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <setjmp.h>
@@ -122,11 +122,41 @@ static void test_abort_and_mode(void **state)
     free(dir);
 }
 
+static void test_text_safe(void **state)
+{
+    static const struct {
+        const char *in, *want;
+        int flags;
+    } cases[] = {
+        {"plain \xC3\xA9 text", "plain \xC3\xA9 text", 0},
+        {"\x1b[31mred", "\xE2\x90\x9B[31mred", 0},                 /* ESC as U+241B */
+        {"a\rb\x7f", "a\xE2\x90\x8D" "b\xE2\x90\xA1", 0},         /* CR, DEL as pictures */
+        {"a\nb\tc\rd", "a b c d", RS_TEXT_SPACES},
+        {"a\nb\tc\rd", "a\nb\tc\xE2\x90\x8D" "d", RS_TEXT_KEEP_LINES},
+        {"a\nb", "a\xE2\x90\x8A" "b", 0},
+        {"lone \xff byte", "lone \xEF\xBF\xBD byte", 0},
+        {"cut \xE2\x82", "cut \xEF\xBF\xBD\xEF\xBF\xBD", 0},
+        {"overlong \xC0\x80", "overlong \xEF\xBF\xBD\xEF\xBF\xBD", 0},
+        {"surrogate \xED\xA0\x80", "surrogate \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD", 0},
+        {"rtl \xE2\x80\x8F mark", "rtl \xEF\xBF\xBD mark", 0},          /* U+200F */
+        {"\xE2\x80\xAE" "evil", "\xEF\xBF\xBD" "evil", 0},                 /* U+202E override */
+        {"c1 \xC2\x9B", "c1 \xEF\xBF\xBD", 0},                           /* U+009B CSI */
+        {"emoji \xF0\x9F\x98\x80", "emoji \xF0\x9F\x98\x80", 0},
+    };
+    rs_buf_t b;
+    rs_buf_init(&b);
+    for (size_t i = 0; i < RS_ARRAY_LEN(cases); i++)
+        assert_string_equal(rs_text_safe_str(&b, cases[i].in, cases[i].flags), cases[i].want);
+    assert_string_equal(rs_text_safe_str(&b, NULL, 0), "");
+    rs_buf_cleanup(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_planted_links),
         cmocka_unit_test(test_abort_and_mode),
+        cmocka_unit_test(test_text_safe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
