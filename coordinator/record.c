@@ -138,19 +138,22 @@ static int grades(chk_t *c, json_t *o, const rs_config_t *cfg, int optional)
     return rc;
 }
 
-/* The call fields of an answer, a revision or a critique: tokens, latency and its error. */
+/* The call fields of an answer, a revision or a critique: tokens, latency and its error. The
+ * report reads an absent one as 0 or null (so they are optional), but one that is there must have
+ * its type, and token counts a bound that keeps the report's sums from overflowing. */
 static int call_fields(chk_t *c, json_t *o)
 {
-    return int_field(c, o, "input_tokens", 0, COORD_RECORD_MAX_TOKENS, 0) ||
-           int_field(c, o, "output_tokens", 0, COORD_RECORD_MAX_TOKENS, 0) ||
-           field(c, o, "latency_ms", T_NUM, 0) || field(c, o, "error", T_STR | T_NULL, 0) ||
-           field(c, o, "error_type", T_STR | T_NULL, 0);
+    return int_field(c, o, "input_tokens", 0, COORD_RECORD_MAX_TOKENS, 1) ||
+           int_field(c, o, "output_tokens", 0, COORD_RECORD_MAX_TOKENS, 1) ||
+           field(c, o, "latency_ms", T_NUM, 1) || field(c, o, "error", T_STR | T_NULL, 1) ||
+           field(c, o, "error_type", T_STR | T_NULL, 1);
 }
 
+/* Its grades are what the counts are made of: required. */
 static int answer(chk_t *c, json_t *o, const rs_config_t *cfg)
 {
-    return call_fields(c, o) || field(c, o, "output", T_STR | T_NULL, 0) ||
-           field(c, o, "extracted", T_STR | T_NULL, 0) ||
+    return call_fields(c, o) || field(c, o, "output", T_STR | T_NULL, 1) ||
+           field(c, o, "extracted", T_STR | T_NULL, 1) ||
            field(c, o, "finish_reason", T_STR | T_NULL, 1) || grades(c, o, cfg, 0);
 }
 
