@@ -43,6 +43,7 @@ struct rs_dataset {
     parse_ctx_t px;
     int fd;
     line_ref_t *lines;
+    uint64_t *id_hash; /* rs_dataset_hash_id of each case's id, beside lines */
     size_t n_lines, cap_lines;
     uint64_t skipped;
     char **reasons;
@@ -497,12 +498,14 @@ static int is_blank(const char *s, size_t len)
     return 1;
 }
 
-static void add_ref(rs_dataset_t *ds, uint64_t off, size_t len, uint64_t line_no)
+static void add_ref(rs_dataset_t *ds, uint64_t off, size_t len, uint64_t line_no, uint64_t id_hash)
 {
     if (ds->n_lines == ds->cap_lines) {
         ds->cap_lines = ds->cap_lines ? ds->cap_lines * 2 : 1024;
         ds->lines = rs_xrealloc(ds->lines, ds->cap_lines * sizeof(*ds->lines));
+        ds->id_hash = rs_xrealloc(ds->id_hash, ds->cap_lines * sizeof(*ds->id_hash));
     }
+    ds->id_hash[ds->n_lines] = id_hash;
     ds->lines[ds->n_lines++] = (line_ref_t){off, (uint32_t)len, (uint32_t)line_no};
 }
 
@@ -522,13 +525,12 @@ static void ids_grow(id_set_t *set)
     set->hash = hash, set->ref = ref, set->cap = cap;
 }
 
-/* Adds the id of the case about to become index ds->n_lines. 0, or -1 with *line_no the line of
- * an earlier case with the same id. */
-static int ids_add(scan_t *sc, const char *id, uint64_t *line_no, rs_err_t *err)
+/* Adds the id (whose hash is h) of the case about to become index ds->n_lines. 0, or -1 with
+ * *line_no the line of an earlier case with the same id. */
+static int ids_add(scan_t *sc, const char *id, uint64_t h, uint64_t *line_no, rs_err_t *err)
 {
     id_set_t *set = &sc->ids;
     if (2 * (set->n + 1) > set->cap) ids_grow(set);
-    uint64_t h = XXH64(id, strlen(id), 0);
     size_t j = (size_t)h & (set->cap - 1);
     for (; set->ref[j]; j = (j + 1) & (set->cap - 1)) {
         if (set->hash[j] != h) continue;
@@ -561,9 +563,9 @@ static int scan_line(scan_t *sc, const char *s, size_t len, uint64_t off, rs_err
     rs_err_t why;
     if (parse_case(&ds->px, s, len, sc->line_no, &c, &why) < 0) return bad_line(sc, err, &why);
     /* `trace` and `compare` find cases by id, and a record names its case by it: one id, one case. */
-    uint64_t first = 0;
+    uint64_t first = 0, h = rs_dataset_hash_id(c.id);
     why.msg[0] = '\0';
-    int dup = ids_add(sc, c.id, &first, &why);
+    int dup = ids_add(sc, c.id, h, &first, &why);
     if (dup && first) {
         rs_buf_t id;
         rs_buf_init(&id);
@@ -578,7 +580,7 @@ static int scan_line(scan_t *sc, const char *s, size_t len, uint64_t off, rs_err
         return -1;
     }
     if (dup) return bad_line(sc, err, &why);
-    add_ref(ds, off, len, sc->line_no);
+    add_ref(ds, off, len, sc->line_no, h);
     if (sc->limit && ds->n_lines >= sc->limit) sc->done = 1;
     return 0;
 }
@@ -703,6 +705,7 @@ void rs_dataset_destroy(rs_dataset_t **ds)
     if (d->fd >= 0) close(d->fd);
     ctx_cleanup(&d->px);
     free(d->lines);
+    free(d->id_hash);
     free_strs(d->reasons, d->n_reasons);
     rs_buf_cleanup(&d->line);
     free(d);
@@ -722,6 +725,16 @@ uint64_t rs_dataset_skipped(const rs_dataset_t *ds)
 const char *rs_dataset_sha256(const rs_dataset_t *ds)
 {
     return ds->sha256;
+}
+
+uint64_t rs_dataset_hash_id(const char *id)
+{
+    return XXH64(id, strlen(id), 0);
+}
+
+uint64_t rs_dataset_id_hash(const rs_dataset_t *ds, uint64_t idx)
+{
+    return idx < ds->n_lines ? ds->id_hash[idx] : 0;
 }
 
 const char *rs_dataset_path(const rs_dataset_t *ds)

@@ -195,12 +195,10 @@ static coord_task_t *task_find(coord_worker_t *w, uint64_t id, size_t *pos)
  * stored: the case goes back to the queue and the rejection is counted. */
 static int record_ok(coord_dispatch_t *d, coord_worker_t *w, const rs_case_result_t *c)
 {
-    rs_case_t kase = {0};
     rs_err_t err;
-    int ok = rs_dataset_read(d->o.ds, c->idx, &kase, &err) == 0 &&
-             coord_record_check(c->json, c->json_len, c->idx, kase.id, d->o.cfg, &err) == 0;
-    rs_case_cleanup(&kase);
-    if (ok) return 1;
+    if (coord_record_check_hashed(c->json, c->json_len, c->idx, rs_dataset_id_hash(d->o.ds, c->idx),
+                                  d->o.cfg, &err) == 0)
+        return 1;
     d->records_rejected++;
     rs_warn("worker %s sent a record that is not stored: %s", w->id, err.msg);
     coord_sched_requeue(d->o.sched, &c->idx, 1);

@@ -3,38 +3,63 @@
 #define _GNU_SOURCE
 #include "record.h"
 
+#include "dataset.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
 static const char *const VERDICTS[] = {"correct", "wrong", "error", "skipped"};
 
-/* A checker walks the record with the path of the value it looks at, for the message. */
+/* A checker walks the record keeping the path of the value it looks at as a stack of keys and
+ * indexes; the path's text ("models[1].candidates[0].grades.exact") is only made for a message. */
+enum { PATH_MAX_DEPTH = 16 };
+
 typedef struct chk {
     rs_err_t *err;
     uint64_t idx;
-    char path[256];
+    const char *key[PATH_MAX_DEPTH]; /* NULL: an index */
+    size_t index[PATH_MAX_DEPTH];
+    size_t depth;
+    char text[256];
 } chk_t;
+
+static const char *path(chk_t *c)
+{
+    size_t n = 0;
+    c->text[0] = '\0';
+    for (size_t i = 0; i < c->depth && n < sizeof(c->text); i++) {
+        int w = c->key[i] ? snprintf(c->text + n, sizeof(c->text) - n, "%s%s", i ? "." : "", c->key[i])
+                          : snprintf(c->text + n, sizeof(c->text) - n, "[%zu]", c->index[i]);
+        n += w > 0 ? (size_t)w : 0;
+    }
+    return c->text;
+}
 
 static int bad(chk_t *c, const char *what)
 {
-    return rs_err_set(c->err, "case %llu: %s%s%s", (unsigned long long)c->idx, c->path,
-                      c->path[0] ? " " : "", what);
+    const char *p = path(c);
+    return rs_err_set(c->err, "case %llu: %s%s%s", (unsigned long long)c->idx, p, p[0] ? " " : "",
+                      what);
 }
 
-/* Appends ".key" or "[i]" to the path; returns the old length, for pop. */
+/* Enters o[key] (key not NULL) or a[i]; returns the depth to go back to with pop. */
 static size_t push(chk_t *c, const char *key, size_t i)
 {
-    size_t n = strlen(c->path);
-    if (key)
-        snprintf(c->path + n, sizeof(c->path) - n, "%s%s", n ? "." : "", key);
-    else
-        snprintf(c->path + n, sizeof(c->path) - n, "[%zu]", i);
-    return n;
+    size_t d = c->depth;
+    if (d < PATH_MAX_DEPTH) {
+        c->key[d] = key;
+        c->index[d] = i;
+        c->depth++;
+    }
+    return d;
 }
 
-static void pop(chk_t *c, size_t n)
+static void pop(chk_t *c, size_t d)
 {
-    c->path[n] = '\0';
+    c->depth = d;
 }
 
 enum { T_STR = 1, T_NULL = 2, T_INT = 4, T_NUM = 8, T_BOOL = 16, T_OBJ = 32, T_ARR = 64 };
@@ -71,7 +96,7 @@ static int field(chk_t *c, json_t *o, const char *key, int types, int optional)
     int rc = 0;
     if (!v) rc = bad(c, "is missing");
     else if (!type_ok(v, types))
-        rc = rs_err_set(c->err, "case %llu: %s is not %s", (unsigned long long)c->idx, c->path,
+        rc = rs_err_set(c->err, "case %llu: %s is not %s", (unsigned long long)c->idx, path(c),
                         type_words(types));
     pop(c, n);
     return rc;
@@ -88,7 +113,7 @@ static int int_field(chk_t *c, json_t *o, const char *key, json_int_t min, json_
     if (x >= min && x <= max) return 0;
     size_t n = push(c, key, 0);
     rs_err_set(c->err, "case %llu: %s is %lld, outside [%lld, %lld]", (unsigned long long)c->idx,
-               c->path, (long long)x, (long long)min, (long long)max);
+               path(c), (long long)x, (long long)min, (long long)max);
     pop(c, n);
     return -1;
 }
@@ -223,7 +248,7 @@ static int model_part(chk_t *c, json_t *o, const rs_model_cfg_t *mc, const rs_co
     if (strcmp(json_string_value(json_object_get(o, "model")), mc->name) != 0) {
         size_t n = push(c, "model", 0);
         rs_err_set(c->err, "case %llu: %s is not '%s', the run's model in that place",
-                   (unsigned long long)c->idx, c->path, mc->name);
+                   (unsigned long long)c->idx, path(c), mc->name);
         pop(c, n);
         return -1;
     }
@@ -236,7 +261,7 @@ static int model_part(chk_t *c, json_t *o, const rs_model_cfg_t *mc, const rs_co
     if (got == (size_t)mc->n) return 0;
     size_t n = push(c, "candidates", 0);
     rs_err_set(c->err, "case %llu: %s holds %zu candidates, the model has n=%lld",
-               (unsigned long long)c->idx, c->path, got, (long long)mc->n);
+               (unsigned long long)c->idx, path(c), got, (long long)mc->n);
     pop(c, n);
     return -1;
 }
@@ -274,9 +299,23 @@ static int embedding(chk_t *c, json_t *rec)
     return rc;
 }
 
-static int top(chk_t *c, json_t *rec, uint64_t idx, const char *case_id, const rs_config_t *cfg,
-               int whole)
+/* The case a record must be of: its index, and its id as text or as rs_dataset_hash_id. */
+typedef struct expect {
+    uint64_t idx;
+    const char *id; /* NULL: not compared, unless by_hash */
+    int by_hash;
+    uint64_t id_hash;
+} expect_t;
+
+static int id_matches(const expect_t *want, const char *id)
 {
+    if (want->by_hash) return rs_dataset_hash_id(id) == want->id_hash;
+    return !want->id || strcmp(id, want->id) == 0;
+}
+
+static int top(chk_t *c, json_t *rec, const expect_t *want, const rs_config_t *cfg, int whole)
+{
+    uint64_t idx = want->idx;
     if (!json_is_object(rec)) return rs_err_set(c->err, "case %llu: the record is not a JSON object",
                                                 (unsigned long long)idx);
     if (field(c, rec, "idx", T_INT, 0)) return -1;
@@ -285,7 +324,7 @@ static int top(chk_t *c, json_t *rec, uint64_t idx, const char *case_id, const r
         return rs_err_set(c->err, "case %llu: the record is that of case %lld",
                           (unsigned long long)idx, (long long)got);
     if (field(c, rec, "id", T_STR, 0)) return -1;
-    if (case_id && strcmp(json_string_value(json_object_get(rec, "id")), case_id) != 0)
+    if (!id_matches(want, json_string_value(json_object_get(rec, "id"))))
         return rs_err_set(c->err, "case %llu: the record's id is not the case's id",
                           (unsigned long long)idx);
     if (strings_array(c, rec, "tags") || strings_array(c, rec, "targets") ||
@@ -330,11 +369,179 @@ static int depth_ok(const char *s, size_t len)
     return 1;
 }
 
-/* The record without a trailing top-level "spans" key, or NULL when it has none there. */
-static json_t *parse_head(const char *json, size_t len, json_error_t *jerr)
+/* ---- the trace's text ----
+ *
+ * The trace ("spans") is two thirds of a record's bytes and nothing in the coordinator reads it,
+ * but results.jsonl, trace and export pass it on, so it must be valid JSON. Building it with
+ * jansson only to free it again tripled the cost of the check (46 us against 15 us a record on
+ * this machine), so its text is validated in one pass that allocates nothing, by jansson's rules:
+ * strict RFC 8259 grammar, UTF-8 strings without raw controls, \u escapes with paired surrogates
+ * and no \u0000, integers that fit 64 bits, reals that fit a double. (Duplicate keys inside a span
+ * are not looked for: nothing reads them as a map.) */
+
+typedef struct text {
+    const char *p, *end;
+} text_t;
+
+static void skip_ws(text_t *t)
 {
-    static const char KEY[] = ",\"spans\":[";
-    const char *spans = memmem(json, len, KEY, sizeof(KEY) - 1);
+    while (t->p < t->end && (*t->p == ' ' || *t->p == '\t' || *t->p == '\n' || *t->p == '\r')) t->p++;
+}
+
+static int hex4(const char *p, unsigned *out)
+{
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char ch = p[i];
+        unsigned d = ch >= '0' && ch <= '9'   ? (unsigned)(ch - '0')
+                     : ch >= 'a' && ch <= 'f' ? (unsigned)(ch - 'a' + 10)
+                     : ch >= 'A' && ch <= 'F' ? (unsigned)(ch - 'A' + 10)
+                                              : 16u;
+        if (d == 16) return 0;
+        v = v * 16 + d;
+    }
+    *out = v;
+    return 1;
+}
+
+/* One UTF-8 sequence of 2 to 4 bytes at t->p (no overlong forms, surrogates or > U+10FFFF). */
+static int utf8_ok(text_t *t)
+{
+    const unsigned char *s = (const unsigned char *)t->p;
+    size_t len = (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3 : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+    if (!len || (size_t)(t->end - t->p) < len) return 0;
+    uint32_t c = s[0] & (0x7F >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        c = (c << 6) | (s[i] & 0x3F);
+    }
+    static const uint32_t MIN[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (c < MIN[len] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+    t->p += len;
+    return 1;
+}
+
+static int string_ok(text_t *t)
+{
+    if (t->p >= t->end || *t->p != '"') return 0;
+    t->p++;
+    while (t->p < t->end) {
+        unsigned char ch = (unsigned char)*t->p;
+        if (ch == '"') return t->p++, 1;
+        if (ch < 0x20) return 0;
+        if (ch >= 0x80) {
+            if (!utf8_ok(t)) return 0;
+            continue;
+        }
+        if (ch != '\\') {
+            t->p++;
+            continue;
+        }
+        if (t->end - t->p < 2) return 0;
+        char e = t->p[1];
+        if (e != 'u') {
+            if (!strchr("\"\\/bfnrt", e) || e == '\0') return 0;
+            t->p += 2;
+            continue;
+        }
+        unsigned u, lo;
+        if (t->end - t->p < 6 || !hex4(t->p + 2, &u) || u == 0) return 0;
+        t->p += 6;
+        if (u >= 0xDC00 && u <= 0xDFFF) return 0; /* a lone low surrogate */
+        if (u >= 0xD800 && u <= 0xDBFF) {         /* a high one needs its low half next */
+            if (t->end - t->p < 6 || t->p[0] != '\\' || t->p[1] != 'u' || !hex4(t->p + 2, &lo) ||
+                lo < 0xDC00 || lo > 0xDFFF)
+                return 0;
+            t->p += 6;
+        }
+    }
+    return 0;
+}
+
+static int digits(text_t *t)
+{
+    const char *start = t->p;
+    while (t->p < t->end && *t->p >= '0' && *t->p <= '9') t->p++;
+    return t->p > start;
+}
+
+static int number_ok(text_t *t)
+{
+    const char *start = t->p;
+    int real = 0;
+    if (t->p < t->end && *t->p == '-') t->p++;
+    if (t->p < t->end && *t->p == '0') t->p++;
+    else if (!digits(t)) return 0;
+    if (t->p < t->end && *t->p == '.') {
+        t->p++, real = 1;
+        if (!digits(t)) return 0;
+    }
+    if (t->p < t->end && (*t->p == 'e' || *t->p == 'E')) {
+        t->p++, real = 1;
+        if (t->p < t->end && (*t->p == '+' || *t->p == '-')) t->p++;
+        if (!digits(t)) return 0;
+    }
+    char *num = rs_xstrndup(start, (size_t)(t->p - start));
+    errno = 0;
+    int ok;
+    if (real) {
+        double v = strtod(num, NULL);
+        ok = isfinite(v); /* underflow to 0 is fine, as in jansson */
+    } else {
+        strtoll(num, NULL, 10);
+        ok = errno != ERANGE;
+    }
+    free(num);
+    return ok;
+}
+
+static int literal_ok(text_t *t, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)(t->end - t->p) < n || memcmp(t->p, word, n) != 0) return 0;
+    t->p += n;
+    return 1;
+}
+
+/* One JSON value at t->p (after whitespace). Recursion is bounded by depth_ok's pre-scan. */
+static int value_ok(text_t *t)
+{
+    skip_ws(t);
+    if (t->p >= t->end) return 0;
+    char ch = *t->p;
+    if (ch == '"') return string_ok(t);
+    if (ch == 't') return literal_ok(t, "true");
+    if (ch == 'f') return literal_ok(t, "false");
+    if (ch == 'n') return literal_ok(t, "null");
+    if (ch != '[' && ch != '{') return number_ok(t);
+    char close = ch == '[' ? ']' : '}';
+    t->p++;
+    skip_ws(t);
+    if (t->p < t->end && *t->p == close) return t->p++, 1;
+    for (;;) {
+        if (close == '}') {
+            skip_ws(t);
+            if (!string_ok(t)) return 0;
+            skip_ws(t);
+            if (t->p >= t->end || *t->p++ != ':') return 0;
+        }
+        if (!value_ok(t)) return 0;
+        skip_ws(t);
+        if (t->p >= t->end) return 0;
+        if (*t->p == close) return t->p++, 1;
+        if (*t->p++ != ',') return 0;
+    }
+}
+
+/* ---- parsing a record ---- */
+
+static const char SPANS_KEY[] = ",\"spans\":[";
+
+/* The record up to a top-level "spans" key that ends it, parsed, or NULL when it has none there.
+ * *tail gets where the key starts. */
+static json_t *parse_head(const char *json, size_t len, const char **tail, json_error_t *jerr)
+{
+    const char *spans = memmem(json, len, SPANS_KEY, sizeof(SPANS_KEY) - 1);
     if (!spans) return NULL;
     size_t head = (size_t)(spans - json);
     char *buf = rs_xmalloc(head + 2);
@@ -342,19 +549,40 @@ static json_t *parse_head(const char *json, size_t len, json_error_t *jerr)
     buf[head] = '}';
     json_t *r = json_loadb(buf, head + 1, JSON_REJECT_DUPLICATES, jerr);
     free(buf);
+    *tail = spans;
     return r;
 }
 
-json_t *coord_record_load(const char *json, size_t len, uint64_t idx, const char *case_id,
-                          const rs_config_t *cfg, int flags, rs_err_t *err)
+/* Whether tail is `,"spans":` + a valid JSON array + `}`, the end of the record. */
+static int tail_ok(const char *tail, const char *end)
 {
+    text_t t = {tail + sizeof(SPANS_KEY) - 2, end}; /* at the '[' */
+    if (!value_ok(&t)) return 0;
+    skip_ws(&t);
+    if (t.p >= t.end || *t.p++ != '}') return 0;
+    skip_ws(&t);
+    return t.p == t.end;
+}
+
+static json_t *load(const char *json, size_t len, const expect_t *want, const rs_config_t *cfg,
+                    int flags, rs_err_t *err)
+{
+    uint64_t idx = want->idx;
     if (!depth_ok(json, len)) {
         rs_err_set(err, "case %llu: the record nests deeper than %d levels",
                    (unsigned long long)idx, COORD_RECORD_MAX_DEPTH);
         return NULL;
     }
     json_error_t jerr;
-    json_t *rec = (flags & COORD_RECORD_SKIP_SPANS) ? parse_head(json, len, &jerr) : NULL;
+    const char *tail = NULL;
+    json_t *rec = parse_head(json, len, &tail, &jerr);
+    /* Anything unusual about the trace (a second "spans", text that does not validate, a key
+     * after it): the whole record goes through jansson, for its verdict and message. */
+    if (rec && (json_object_get(rec, "spans") ||
+                (!(flags & COORD_RECORD_SKIP_SPANS) && !tail_ok(tail, json + len)))) {
+        json_decref(rec);
+        rec = NULL;
+    }
     int whole = rec == NULL;
     if (!rec) rec = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!rec) {
@@ -363,17 +591,33 @@ json_t *coord_record_load(const char *json, size_t len, uint64_t idx, const char
         return NULL;
     }
     chk_t c = {.err = err, .idx = idx};
-    if (top(&c, rec, idx, case_id, cfg, whole)) {
+    if (top(&c, rec, want, cfg, whole)) {
         json_decref(rec);
         return NULL;
     }
     return rec;
 }
 
+json_t *coord_record_load(const char *json, size_t len, uint64_t idx, const char *case_id,
+                          const rs_config_t *cfg, int flags, rs_err_t *err)
+{
+    expect_t want = {.idx = idx, .id = case_id};
+    return load(json, len, &want, cfg, flags, err);
+}
+
 int coord_record_check(const char *json, size_t len, uint64_t idx, const char *case_id,
                        const rs_config_t *cfg, rs_err_t *err)
 {
     json_t *rec = coord_record_load(json, len, idx, case_id, cfg, 0, err);
+    json_decref(rec);
+    return rec ? 0 : -1;
+}
+
+int coord_record_check_hashed(const char *json, size_t len, uint64_t idx, uint64_t id_hash,
+                              const rs_config_t *cfg, rs_err_t *err)
+{
+    expect_t want = {.idx = idx, .by_hash = 1, .id_hash = id_hash};
+    json_t *rec = load(json, len, &want, cfg, 0, err);
     json_decref(rec);
     return rec ? 0 : -1;
 }

@@ -41,6 +41,11 @@ enum {
 int coord_record_check(const char *json, size_t len, uint64_t idx, const char *case_id,
                        const rs_config_t *cfg, rs_err_t *err);
 
+/* coord_record_check with the case's id known by its hash (rs_dataset_id_hash): the dispatch
+ * path, where reading the case again would cost a third as much as the check itself. */
+int coord_record_check_hashed(const char *json, size_t len, uint64_t idx, uint64_t id_hash,
+                              const rs_config_t *cfg, rs_err_t *err);
+
 /* coord_record_check that hands back the parsed record (new reference), or NULL with err. */
 json_t *coord_record_load(const char *json, size_t len, uint64_t idx, const char *case_id,
                           const rs_config_t *cfg, int flags, rs_err_t *err);

@@ -65,6 +65,10 @@ static void test_good_record(void **state)
     rs_err_t err;
     if (check(cfg, GOOD, 3, "c3", &err)) fail_msg("%s", err.msg);
     assert_int_equal(check(cfg, GOOD, 3, NULL, &err), 0);
+    /* the dispatch path: the id known by its hash */
+    assert_int_equal(coord_record_check_hashed(GOOD, strlen(GOOD), 3, rs_dataset_hash_id("c3"), cfg, &err), 0);
+    assert_int_equal(coord_record_check_hashed(GOOD, strlen(GOOD), 3, rs_dataset_hash_id("c4"), cfg, &err), -1);
+    assert_non_null(strstr(err.msg, "id is not the case's id"));
     json_t *r = coord_record_load(GOOD, strlen(GOOD), 3, "c3", cfg, COORD_RECORD_SKIP_SPANS, &err);
     assert_non_null(r);
     assert_null(json_object_get(r, "spans")); /* left out */
@@ -173,6 +177,59 @@ static void test_wrong_content(void **state)
     rs_config_destroy(&cfg);
 }
 
+/* The trace is validated without jansson: on these values the validator and jansson agree. */
+static void test_trace_validator(void **state)
+{
+    static const char *const values[] = {
+        "[]", "[1,-0,0.5,-1.5e-3,1E+2,9223372036854775807,-9223372036854775808]",
+        "[9223372036854775808]", "[-9223372036854775809]", "[1e999]", "[-1e999]", "[1e-999]",
+        "[01]", "[1.]", "[.5]", "[-]", "[1e]", "[+1]", "[0x10]", "[NaN]", "[Infinity]",
+        "[\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"]", "[\"\\x\"]", "[\"\\u00e9\\ud83d\\ude00\"]",
+        "[\"\\ud800\"]", "[\"\\udc00\"]", "[\"\\ud800\\u0041\"]", "[\"\\u0000\"]", "[\"\\u12\"]",
+        "[\"\xc3\xa9\xf0\x9f\x98\x80\"]", "[\"\xff\"]", "[\"\xc0\x80\"]", "[\"\xed\xa0\x80\"]",
+        "[\"\xf4\x90\x80\x80\"]", "[\"a\x01b\"]", "[\"a\tb\"]", "[\"open]",
+        "[true,false,null]", "[tru]", "[nul]", "[True]", "[{}]", "[{\"a\":1,\"b\":[{}]}]",
+        "[{\"a\"}]", "[{\"a\":}]", "[{1:2}]", "[{\"a\":1,}]", "[1,]", "[,1]", "[1 2]",
+        "[ 1 , { \"a\" : [ ] } ]", "[\"\\u0041\"]", "[\"\\uD834\\uDD1E\"]",
+    };
+    for (size_t i = 0; i < RS_ARRAY_LEN(values); i++) {
+        text_t t = {values[i], values[i] + strlen(values[i])};
+        int mine = value_ok(&t) && t.p == t.end;
+        json_t *j = json_loadb(values[i], strlen(values[i]), JSON_DECODE_ANY, NULL);
+        if (mine != (j != NULL)) fail_msg("%s: validator %d, jansson %d", values[i], mine, j != NULL);
+        json_decref(j);
+    }
+}
+
+/* Every one-byte change anywhere in a record that the check still accepts is a record jansson
+ * reads whole: the fast path through the trace is never more lenient than jansson. */
+static void test_mutations_never_lenient(void **state)
+{
+    rs_config_t *cfg = config();
+    static const char BYTES[] = "\"\\[]{},:0e-.u x\x01\xff\xc3";
+    char *rec = edit("\"spans\":[{\"name\":\"case\"}]",
+                     "\"spans\":[{\"name\":\"case \\u00e9 \xc3\xa9\",\"t\":[1,2.5e3,true,null],"
+                     "\"o\":{\"k\":\"\\ud83d\\ude00\"}}]");
+    size_t n = strlen(rec), accepted = 0;
+    rs_err_t err;
+    if (check(cfg, rec, 3, "c3", &err)) fail_msg("%s", err.msg);
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < sizeof(BYTES) - 1; k++) {
+            char *m = rs_xstrdup(rec);
+            m[i] = BYTES[k];
+            if (coord_record_check(m, n, 3, "c3", cfg, &err) == 0) {
+                accepted++;
+                json_t *j = json_loadb(m, n, JSON_REJECT_DUPLICATES, NULL);
+                if (!j) fail_msg("accepted what jansson refuses: %s", m);
+                json_decref(j);
+            }
+            free(m);
+        }
+    assert_true(accepted > 0);
+    free(rec);
+    rs_config_destroy(&cfg);
+}
+
 static void test_checksum(void **state)
 {
     size_t n;
@@ -219,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_good_record),  cmocka_unit_test(test_hostile_records),
         cmocka_unit_test(test_deep_nesting), cmocka_unit_test(test_wrong_content),
         cmocka_unit_test(test_checksum),     cmocka_unit_test(test_corrupt_list),
+        cmocka_unit_test(test_trace_validator), cmocka_unit_test(test_mutations_never_lenient),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
