@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "regex.h"
 
@@ -42,6 +43,7 @@ struct rs_dataset {
     parse_ctx_t px;
     int fd;
     line_ref_t *lines;
+    uint64_t *id_hash; /* rs_dataset_hash_id of each case's id, beside lines */
     size_t n_lines, cap_lines;
     uint64_t skipped;
     char **reasons;
@@ -449,8 +451,18 @@ int rs_dataset_parse_line(const rs_config_t *cfg, const char *line, size_t len, 
 
 /* ---- the scan ---- */
 
+/* The ids seen so far, for the duplicate check: XXH64 of each id with the index of its case,
+ * open addressing. Two ids with the same hash are compared by re-reading the earlier case, so
+ * memory stays 12 bytes a case, never the ids' text. */
+typedef struct id_set {
+    uint64_t *hash;
+    uint32_t *ref; /* case index + 1; 0 = empty slot */
+    size_t cap, n;
+} id_set_t;
+
 typedef struct scan {
     rs_dataset_t *ds;
+    id_set_t ids;
     uint64_t limit;   /* 0 = all */
     int skip;         /* on_error=skip */
     uint64_t line_no; /* lines seen so far */
@@ -486,13 +498,55 @@ static int is_blank(const char *s, size_t len)
     return 1;
 }
 
-static void add_ref(rs_dataset_t *ds, uint64_t off, size_t len, uint64_t line_no)
+static void add_ref(rs_dataset_t *ds, uint64_t off, size_t len, uint64_t line_no, uint64_t id_hash)
 {
     if (ds->n_lines == ds->cap_lines) {
         ds->cap_lines = ds->cap_lines ? ds->cap_lines * 2 : 1024;
         ds->lines = rs_xrealloc(ds->lines, ds->cap_lines * sizeof(*ds->lines));
+        ds->id_hash = rs_xrealloc(ds->id_hash, ds->cap_lines * sizeof(*ds->id_hash));
     }
+    ds->id_hash[ds->n_lines] = id_hash;
     ds->lines[ds->n_lines++] = (line_ref_t){off, (uint32_t)len, (uint32_t)line_no};
+}
+
+static void ids_grow(id_set_t *set)
+{
+    size_t cap = set->cap ? 2 * set->cap : 1024;
+    uint64_t *hash = rs_xcalloc(cap, sizeof(uint64_t));
+    uint32_t *ref = rs_xcalloc(cap, sizeof(uint32_t));
+    for (size_t i = 0; i < set->cap; i++) {
+        if (!set->ref[i]) continue;
+        size_t j = (size_t)set->hash[i] & (cap - 1);
+        while (ref[j]) j = (j + 1) & (cap - 1);
+        hash[j] = set->hash[i], ref[j] = set->ref[i];
+    }
+    free(set->hash);
+    free(set->ref);
+    set->hash = hash, set->ref = ref, set->cap = cap;
+}
+
+/* Adds the id (whose hash is h) of the case about to become index ds->n_lines. 0, or -1 with
+ * *line_no the line of an earlier case with the same id. */
+static int ids_add(scan_t *sc, const char *id, uint64_t h, uint64_t *line_no, rs_err_t *err)
+{
+    id_set_t *set = &sc->ids;
+    if (2 * (set->n + 1) > set->cap) ids_grow(set);
+    size_t j = (size_t)h & (set->cap - 1);
+    for (; set->ref[j]; j = (j + 1) & (set->cap - 1)) {
+        if (set->hash[j] != h) continue;
+        rs_case_t prev;
+        if (rs_dataset_read(sc->ds, set->ref[j] - 1, &prev, err) < 0) return -1;
+        int same = strcmp(prev.id, id) == 0;
+        rs_case_cleanup(&prev);
+        if (same) {
+            *line_no = sc->ds->lines[set->ref[j] - 1].line_no;
+            return -1;
+        }
+    }
+    set->hash[j] = h;
+    set->ref[j] = (uint32_t)(sc->ds->n_lines + 1);
+    set->n++;
+    return 0;
 }
 
 /* One complete line (without its newline) at file offset off. */
@@ -508,8 +562,25 @@ static int scan_line(scan_t *sc, const char *s, size_t len, uint64_t off, rs_err
     rs_case_t c;
     rs_err_t why;
     if (parse_case(&ds->px, s, len, sc->line_no, &c, &why) < 0) return bad_line(sc, err, &why);
+    /* `trace` and `compare` find cases by id, and a record names its case by it: one id, one case. */
+    uint64_t first = 0, h = rs_dataset_hash_id(c.id);
+    why.msg[0] = '\0';
+    int dup = ids_add(sc, c.id, h, &first, &why);
+    if (dup && first) {
+        rs_buf_t id;
+        rs_buf_init(&id);
+        rs_err_set(&why, "%s:%" PRIu64 ": duplicate id '%s' (first on %s:%" PRIu64 ")",
+                   ds->px.where, sc->line_no, rs_text_safe_str(&id, c.id, RS_TEXT_SPACES),
+                   ds->px.where, first);
+        rs_buf_cleanup(&id);
+    }
     rs_case_cleanup(&c);
-    add_ref(ds, off, len, sc->line_no);
+    if (dup && !first) { /* the earlier case could not be re-read: the file changed under us */
+        if (err) *err = why;
+        return -1;
+    }
+    if (dup) return bad_line(sc, err, &why);
+    add_ref(ds, off, len, sc->line_no, h);
     if (sc->limit && ds->n_lines >= sc->limit) sc->done = 1;
     return 0;
 }
@@ -618,7 +689,10 @@ rs_dataset_t *rs_dataset_open(const rs_config_t *cfg, rs_err_t *err)
         scan_t sc = {.ds = ds,
                      .limit = cfg->dataset.limit > 0 ? (uint64_t)cfg->dataset.limit : 0,
                      .skip = cfg->dataset.on_error == RS_ON_ERROR_SKIP};
-        if (scan_file(&sc, err) == 0) return ds;
+        rc = scan_file(&sc, err);
+        free(sc.ids.hash);
+        free(sc.ids.ref);
+        if (rc == 0) return ds;
     }
     rs_dataset_destroy(&ds);
     return NULL;
@@ -631,6 +705,7 @@ void rs_dataset_destroy(rs_dataset_t **ds)
     if (d->fd >= 0) close(d->fd);
     ctx_cleanup(&d->px);
     free(d->lines);
+    free(d->id_hash);
     free_strs(d->reasons, d->n_reasons);
     rs_buf_cleanup(&d->line);
     free(d);
@@ -650,6 +725,16 @@ uint64_t rs_dataset_skipped(const rs_dataset_t *ds)
 const char *rs_dataset_sha256(const rs_dataset_t *ds)
 {
     return ds->sha256;
+}
+
+uint64_t rs_dataset_hash_id(const char *id)
+{
+    return XXH64(id, strlen(id), 0);
+}
+
+uint64_t rs_dataset_id_hash(const rs_dataset_t *ds, uint64_t idx)
+{
+    return idx < ds->n_lines ? ds->id_hash[idx] : 0;
 }
 
 const char *rs_dataset_path(const rs_dataset_t *ds)

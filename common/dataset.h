@@ -59,6 +59,11 @@ uint64_t rs_dataset_count(const rs_dataset_t *ds);   /* valid cases (after limit
 uint64_t rs_dataset_skipped(const rs_dataset_t *ds); /* lines skipped by on_error=skip */
 const char *rs_dataset_sha256(const rs_dataset_t *ds);
 const char *rs_dataset_path(const rs_dataset_t *ds);
+/* A case id's 64-bit hash (XXH64, seed 0), and that of case idx's id as the index pass kept it
+ * (0 past the end): ids are unique within a dataset, and a peer's record can be matched to its
+ * case without reading the case again. */
+uint64_t rs_dataset_hash_id(const char *id);
+uint64_t rs_dataset_id_hash(const rs_dataset_t *ds, uint64_t idx);
 /* Skipped lines' reasons, "path:line: why", at most the first 100 kept. */
 size_t rs_dataset_skip_reasons(const rs_dataset_t *ds, const char *const **reasons);
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -214,40 +215,184 @@ int rs_read_file(const char *path, char **data, size_t *len, rs_err_t *err)
     return 0;
 }
 
+struct rs_afile {
+    char *path, *tmp;
+    FILE *f;
+};
+
+/* The directory part of path ("." when it has none). Heap. */
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) return rs_xstrdup(".");
+    if (slash == path) return rs_xstrdup("/");
+    return rs_xstrndup(path, (size_t)(slash - path));
+}
+
+rs_afile_t *rs_afile_open(const char *path, int mode, rs_err_t *err)
+{
+    char *dir = dir_of(path);
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    int attempt;
+    for (attempt = 0; attempt < 100; attempt++) {
+        unsigned char rnd[8];
+        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+            uint64_t x = (uint64_t)rs_wall_ms() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)attempt;
+            memcpy(rnd, &x, sizeof(rnd));
+        }
+        char hex[17];
+        rs_hex(rnd, sizeof(rnd), hex);
+        char *tmp = rs_xasprintf("%s/.%s.%s.tmp", dir, base, hex);
+        /* O_EXCL|O_NOFOLLOW: a name that exists, a planted link included, is never opened. */
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+        if (fd < 0 && errno == EEXIST) {
+            free(tmp);
+            continue;
+        }
+        if (fd < 0) {
+            rs_err_set(err, "%s: %s", tmp, strerror(errno));
+            free(tmp);
+            break;
+        }
+        rs_afile_t *f = rs_xcalloc(1, sizeof(*f));
+        f->path = rs_xstrdup(path);
+        f->tmp = tmp;
+        f->f = fdopen(fd, "w");
+        if (!f->f) abort(); /* only on out-of-memory */
+        free(dir);
+        return f;
+    }
+    if (attempt == 100) rs_err_set(err, "%s: no unused temporary name", path);
+    free(dir);
+    return NULL;
+}
+
+FILE *rs_afile_stream(rs_afile_t *f)
+{
+    return f->f;
+}
+
+static void afile_free(rs_afile_t *f)
+{
+    free(f->path);
+    free(f->tmp);
+    free(f);
+}
+
+void rs_afile_abort(rs_afile_t **fp)
+{
+    if (!fp || !*fp) return;
+    rs_afile_t *f = *fp;
+    fclose(f->f);
+    unlink(f->tmp);
+    afile_free(f);
+    *fp = NULL;
+}
+
+int rs_afile_commit(rs_afile_t **fp, rs_err_t *err)
+{
+    rs_afile_t *f = *fp;
+    *fp = NULL;
+    int rc = 0;
+    if (fflush(f->f) != 0 || ferror(f->f)) rc = rs_err_set(err, "%s: %s", f->tmp, strerror(errno));
+    else if (fsync(fileno(f->f)) != 0) rc = rs_err_set(err, "%s: fsync: %s", f->tmp, strerror(errno));
+    if (fclose(f->f) != 0 && rc == 0) rc = rs_err_set(err, "%s: %s", f->tmp, strerror(errno));
+    /* rename replaces whatever is at path (a link itself, never what it points to). */
+    if (rc == 0 && rename(f->tmp, f->path) != 0)
+        rc = rs_err_set(err, "%s: %s", f->path, strerror(errno));
+    if (rc != 0) {
+        unlink(f->tmp);
+        afile_free(f);
+        return -1;
+    }
+    char *dir = dir_of(f->path);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsync(dfd) != 0) rc = rs_err_set(err, "%s: fsync: %s", dir, strerror(errno));
+    if (dfd >= 0) close(dfd);
+    free(dir);
+    afile_free(f);
+    return rc;
+}
+
 int rs_write_file_atomic(const char *path, const void *data, size_t len, rs_err_t *err)
 {
-    char *tmp = rs_xasprintf("%s.tmp.%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        rs_err_set(err, "%s: %s", tmp, strerror(errno));
-        free(tmp);
+    rs_afile_t *f = rs_afile_open(path, 0644, err);
+    if (!f) return -1;
+    if (len && fwrite(data, 1, len, rs_afile_stream(f)) != len) {
+        rs_err_set(err, "%s: write error", path);
+        rs_afile_abort(&f);
         return -1;
     }
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) {
-            rs_err_set(err, "%s: %s", tmp, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            free(tmp);
-            return -1;
+    return rs_afile_commit(&f, err);
+}
+
+/* The length of the UTF-8 sequence at s (at most n bytes) and its code point, or 0 when the bytes
+ * there are not one (overlong forms, surrogates and values past U+10FFFF included). */
+static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    size_t len;
+    uint32_t c, min;
+    if (s[0] < 0x80) return *cp = s[0], 1;
+    if ((s[0] & 0xE0) == 0xC0) len = 2, c = s[0] & 0x1F, min = 0x80;
+    else if ((s[0] & 0xF0) == 0xE0) len = 3, c = s[0] & 0x0F, min = 0x800;
+    else if ((s[0] & 0xF8) == 0xF0) len = 4, c = s[0] & 0x07, min = 0x10000;
+    else return 0;
+    if (len > n) return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        c = (c << 6) | (s[i] & 0x3F);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+    *cp = c;
+    return len;
+}
+
+/* Invisible characters that reorder or hide the text around them (bidirectional marks, embeddings,
+ * overrides and isolates). */
+static int is_bidi_control(uint32_t c)
+{
+    return c == 0x061C || c == 0x200E || c == 0x200F || (c >= 0x202A && c <= 0x202E) ||
+           (c >= 0x2066 && c <= 0x2069);
+}
+
+void rs_text_safe(rs_buf_t *b, const char *s, size_t n, int flags)
+{
+    static const char REPLACEMENT[] = "\xEF\xBF\xBD"; /* U+FFFD */
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        uint32_t c;
+        size_t len = utf8_seq(p + i, n - i, &c);
+        if (len == 0) {
+            rs_buf_puts(b, REPLACEMENT);
+            i++;
+            continue;
         }
-        p += w;
-        left -= (size_t)w;
+        if ((c == '\n' || c == '\t') && (flags & RS_TEXT_KEEP_LINES)) {
+            rs_buf_putc(b, (char)c);
+        } else if ((c == '\n' || c == '\t' || c == '\r') && (flags & RS_TEXT_SPACES)) {
+            rs_buf_putc(b, ' ');
+        } else if (c < 0x20 || c == 0x7F) {
+            /* its Control Picture (ESC is U+241B), so that it is seen and never acted on */
+            uint32_t pic = c == 0x7F ? 0x2421 : 0x2400 + c;
+            rs_buf_putc(b, (char)(0xE0 | (pic >> 12)));
+            rs_buf_putc(b, (char)(0x80 | ((pic >> 6) & 0x3F)));
+            rs_buf_putc(b, (char)(0x80 | (pic & 0x3F)));
+        } else if ((c >= 0x80 && c <= 0x9F) || is_bidi_control(c)) {
+            rs_buf_puts(b, REPLACEMENT);
+        } else {
+            rs_buf_append(b, p + i, len);
+        }
+        i += len;
     }
-    fsync(fd);
-    close(fd);
-    if (rename(tmp, path) != 0) {
-        rs_err_set(err, "%s: %s", path, strerror(errno));
-        unlink(tmp);
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    return 0;
+}
+
+const char *rs_text_safe_str(rs_buf_t *b, const char *s, int flags)
+{
+    rs_buf_reset(b);
+    if (s) rs_text_safe(b, s, strlen(s), flags);
+    rs_buf_reserve(b, 0);
+    b->data[b->len] = '\0';
+    return b->data;
 }
 
 int rs_mkdirs(const char *path, rs_err_t *err)

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* One error scheme everywhere: functions return 0 on success and -1 on failure, after filling an
  * rs_err_t with one line a user can act on ("datasets/x.jsonl:42: field 'answer' missing"). */
@@ -45,6 +46,17 @@ void rs_buf_printf(rs_buf_t *b, const char *fmt, ...) __attribute__((format(prin
 void rs_buf_vprintf(rs_buf_t *b, const char *fmt, va_list ap);
 char *rs_buf_detach(rs_buf_t *b);
 
+/* Appends the n bytes of s to b as text that is safe to show on a terminal or in a report, however
+ * hostile (model answers, dataset prompts, names from peers): invalid UTF-8, C1 controls and the
+ * bidirectional controls that reorder what is shown (U+061C, U+200E, U+200F, U+202A-U+202E,
+ * U+2066-U+2069) become U+FFFD; other controls (ESC, CR, DEL...) become their visible Control
+ * Pictures (U+241B for ESC). Newline and tab: kept with RS_TEXT_KEEP_LINES, a space each (CR too)
+ * with RS_TEXT_SPACES, else pictures. */
+enum { RS_TEXT_KEEP_LINES = 1, RS_TEXT_SPACES = 2 };
+void rs_text_safe(rs_buf_t *b, const char *s, size_t n, int flags);
+/* rs_text_safe of a NUL-terminated s (NULL: "") into b after emptying it; returns b->data. */
+const char *rs_text_safe_str(rs_buf_t *b, const char *s, int flags);
+
 /* Clocks in milliseconds: monotonic for intervals and deadlines, wall for timestamps. */
 int64_t rs_mono_ms(void);
 double rs_mono_sec(void);
@@ -52,7 +64,20 @@ int64_t rs_wall_ms(void);
 
 /* Reads a whole file into a NUL-terminated heap buffer (len without the NUL). 0 / -1. */
 int rs_read_file(const char *path, char **data, size_t *len, rs_err_t *err);
-/* Writes data to path atomically (temp file in the same directory, fsync, rename). 0 / -1. */
+/* An output file written atomically: rs_afile_open creates a temporary file with a unique,
+ * unguessable name (".<name>.<16 hex>.tmp") in path's directory with O_CREAT|O_EXCL|O_NOFOLLOW,
+ * so a file or link planted there is never opened or followed; the caller writes to its stream;
+ * rs_afile_commit flushes, fsyncs, renames it over path (replacing a link at path, not what it
+ * points to), checks the rename and fsyncs the directory. Readers see the old file or the new one,
+ * never half of one. mode: 0644, or 0600 for files only the owner may read (before umask).
+ * open: NULL with err. commit and abort free the object and set *f to NULL; abort removes the
+ * temporary file. */
+typedef struct rs_afile rs_afile_t;
+rs_afile_t *rs_afile_open(const char *path, int mode, rs_err_t *err);
+FILE *rs_afile_stream(rs_afile_t *f);
+int rs_afile_commit(rs_afile_t **f, rs_err_t *err);
+void rs_afile_abort(rs_afile_t **f);
+/* Writes data to path with an rs_afile_t (mode 0644). 0 / -1. */
 int rs_write_file_atomic(const char *path, const void *data, size_t len, rs_err_t *err);
 /* mkdir -p. 0 / -1. */
 int rs_mkdirs(const char *path, rs_err_t *err);

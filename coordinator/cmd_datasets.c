@@ -43,11 +43,12 @@ static int gen(int argc, char **argv)
     }
     if (optind != argc - 1 || strcmp(argv[optind], "arithmetic") != 0)
         return cli_fail(CLI_USAGE, "datasets gen: the only generator is 'arithmetic'");
-    FILE *f = out ? fopen(out, "w") : stdout;
-    if (!f) return cli_fail(CLI_RUNTIME, "cannot write %s", out);
     rs_err_t err;
-    int rc = rs_datagen_arithmetic(f, (uint64_t)n, (uint64_t)seed, &err);
-    if (out && fclose(f) != 0 && rc == 0) rc = rs_err_set(&err, "%s: write error", out);
+    rs_afile_t *af = out ? rs_afile_open(out, 0644, &err) : NULL;
+    if (out && !af) return cli_fail(CLI_RUNTIME, "%s", err.msg);
+    int rc = rs_datagen_arithmetic(af ? rs_afile_stream(af) : stdout, (uint64_t)n, (uint64_t)seed, &err);
+    if (af && rc == 0) rc = rs_afile_commit(&af, &err);
+    rs_afile_abort(&af);
     if (rc) return cli_fail(CLI_RUNTIME, "%s", err.msg);
     if (out) fprintf(stderr, "wrote %lld cases to %s\n", (long long)n, out);
     return CLI_OK;

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "log.h"
 #include "otlp.h"
+#include "record.h"
 #include "runref.h"
 
 static const char EXPORT_HELP[] =
@@ -55,9 +56,16 @@ static int flush(exporter_t *e, rs_err_t *err)
     return rc;
 }
 
-static int add_result(exporter_t *e, const char *text, rs_err_t *err)
+static int add_result(exporter_t *e, uint64_t idx, const char *stored, rs_err_t *err)
 {
-    json_t *r = json_loads(text, 0, NULL);
+    const char *text;
+    size_t len;
+    rs_err_t why;
+    if (coord_record_unwrap(stored, strlen(stored), &text, &len, &why)) {
+        rs_warn("case %llu left out: %s", (unsigned long long)idx, why.msg);
+        return 0;
+    }
+    json_t *r = json_loadb(text, len, 0, NULL);
     size_t i;
     json_t *span;
     int rc = 0;
@@ -79,7 +87,7 @@ static int export_all(exporter_t *e, coord_runref_t *ref, rs_err_t *err)
         if (coord_store_results_get(ref->store, ref->run_id, (uint64_t)first, n, batch, err)) return -1;
         int rc = 0;
         for (size_t i = 0; i < n; i++) {
-            if (batch[i] && rc == 0) rc = add_result(e, batch[i], err);
+            if (batch[i] && rc == 0) rc = add_result(e, (uint64_t)first + i, batch[i], err);
             free(batch[i]);
         }
         if (rc) return -1;
@@ -142,12 +150,14 @@ int cmd_export(int argc, char **argv)
         return cli_fail(CLI_USAGE, "%s", err.msg);
     }
     char *url = NULL;
+    rs_afile_t *af = NULL;
     if (otlp) {
         url = coord_otlp_traces_url(otlp);
         e.curl = curl_easy_init();
     } else {
-        e.file = strcmp(jsonl, "-") == 0 ? stdout : fopen(jsonl, "w");
-        if (!e.file) code = cli_fail(CLI_RUNTIME, "cannot write %s", jsonl);
+        af = strcmp(jsonl, "-") == 0 ? NULL : rs_afile_open(jsonl, 0644, &err);
+        e.file = af ? rs_afile_stream(af) : stdout;
+        if (strcmp(jsonl, "-") != 0 && !af) code = cli_fail(CLI_RUNTIME, "%s", err.msg);
     }
     e.run_id = ref.run_id;
     e.url = url;
@@ -157,10 +167,11 @@ int cmd_export(int argc, char **argv)
         if (export_all(&e, &ref, &err)) code = cli_fail(CLI_RUNTIME, "export: %s", err.msg);
         coord_otlp_batch_cleanup(&e.b);
     }
+    if (code == 0 && af && rs_afile_commit(&af, &err)) code = cli_fail(CLI_RUNTIME, "%s", err.msg);
+    rs_afile_abort(&af);
     if (code == 0)
         fprintf(stderr, "exported %zu spans of run %s in %zu request(s)%s\n", e.sent, ref.run_id,
                 e.requests, e.skipped ? " (some malformed spans skipped)" : "");
-    if (e.file && e.file != stdout) fclose(e.file);
     if (e.curl) curl_easy_cleanup(e.curl);
     curl_slist_free_all(e.headers);
     free(url);

@@ -58,6 +58,11 @@ int cmd_report(int argc, char **argv)
     if (report) {
         coord_report_print_summary(stdout, report);
         coord_report_print_paths(stdout, cfg, dir);
+        char *cmd = rs_xasprintf("reasonsaver resume %s%s%s%s%s", ref.run_id, redis ? " --redis " : "",
+                                 redis ? redis : "", strcmp(out, "runs") ? " --out " : "",
+                                 strcmp(out, "runs") ? out : "");
+        if (coord_report_warn_corrupted(stderr, report, cmd)) code = CLI_RUNTIME;
+        free(cmd);
     }
     json_decref(report);
     rs_config_destroy(&cfg);

@@ -423,7 +423,8 @@ static int start_resume(run_ctx_t *r, rs_err_t *err)
     if (coord_runlock_acquire(&r->lock, r->store, r->run_id, COORD_RUNLOCK_TTL_MS + 1000, err))
         return -1;
     r->sched = coord_sched_new(rs_dataset_count(r->ds));
-    if (coord_resume_mark_done(r->store, r->run_id, r->sched, err)) return -1;
+    uint64_t damaged = 0;
+    if (coord_resume_mark_done(r->store, r->run_id, r->cfg, r->sched, &damaged, err)) return -1;
     r->done_before = coord_sched_done(r->sched);
     char coord[300], total[24];
     coordinator_name(coord, sizeof(coord));
@@ -439,6 +440,9 @@ static int start_resume(run_ctx_t *r, rs_err_t *err)
     }
     printf("resuming run %s: %llu of %llu cases already have a result\n", r->run_id,
            (unsigned long long)r->done_before, (unsigned long long)rs_dataset_count(r->ds));
+    if (damaged)
+        printf("  %llu damaged stored record(s) deleted; their cases run again\n",
+               (unsigned long long)damaged);
     return 0;
 }
 
@@ -633,8 +637,22 @@ static int record_worker_keys(run_ctx_t *r, rs_err_t *err)
     return rc;
 }
 
+/* "reasonsaver resume ID [--out DIR] [--redis URL]" for this run (heap). */
+static char *resume_command(run_ctx_t *r)
+{
+    int out = strcmp(r->args->out_dir, "runs") != 0;
+    return rs_xasprintf("reasonsaver resume %s%s%s%s%s", r->run_id, out ? " --out " : "",
+                        out ? r->args->out_dir : "", r->args->redis ? " --redis " : "",
+                        r->args->redis ? r->args->redis : "");
+}
+
 static int finish(run_ctx_t *r, int interrupted, rs_err_t *err)
 {
+    coord_progress_t p;
+    coord_dispatch_progress(r->dispatch, &p);
+    if (p.records_rejected &&
+        coord_store_run_incr(r->store, r->run_id, "records_rejected", (int64_t)p.records_rejected, err))
+        return -1;
     char now[24];
     snprintf(now, sizeof(now), "%lld", (long long)rs_wall_ms());
     const char *status = interrupted ? "interrupted" : "finished";
@@ -657,19 +675,25 @@ static int finish(run_ctx_t *r, int interrupted, rs_err_t *err)
         coord_report_print_summary(stdout, report);
         coord_report_print_paths(stdout, r->cfg, r->dir);
     }
+    char *cmd = resume_command(r);
+    uint64_t corrupted = coord_report_corrupted(report);
+    coord_report_warn_corrupted(stderr, report, cmd);
+    free(cmd);
     json_decref(report);
+    if (corrupted)
+        return rs_err_set(err, "run %s is not clean: %llu corrupted record(s)", r->run_id,
+                          (unsigned long long)corrupted);
     return 0;
 }
 
 static void print_interrupted(run_ctx_t *r, const coord_progress_t *p)
 {
     fflush(stdout);
+    char *cmd = resume_command(r);
     fprintf(stderr, "reasonsaver: run %s interrupted with %llu of %llu cases done; resume it with\n"
-                    "  reasonsaver resume %s", r->run_id, (unsigned long long)p->done,
-            (unsigned long long)p->total, r->run_id);
-    if (strcmp(r->args->out_dir, "runs") != 0) fprintf(stderr, " --out %s", r->args->out_dir);
-    if (r->args->redis) fprintf(stderr, " --redis %s", r->args->redis);
-    fprintf(stderr, "\n");
+                    "  %s\n", r->run_id, (unsigned long long)p->done,
+            (unsigned long long)p->total, cmd);
+    free(cmd);
 }
 
 static int execute(run_ctx_t *r, rs_err_t *err)

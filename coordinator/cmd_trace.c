@@ -10,6 +10,7 @@
 #include "config.h"
 #include "dataset.h"
 #include "log.h"
+#include "record.h"
 #include "runref.h"
 
 static const char TRACE_HELP[] =
@@ -58,10 +59,29 @@ static int read_case(const coord_runref_t *ref, uint64_t idx, rs_case_t *out, rs
     return rc;
 }
 
+/* Prompts, targets and answers come from datasets and models: shown with rs_text_safe, so an
+ * escape sequence or a bidirectional override in them is seen, never acted on by the terminal. */
 static void print_text(const char *label, const char *text, int full)
 {
     size_t n = strlen(text), max = full ? n : 300;
-    printf("  %s: %.*s%s\n", label, (int)(n < max ? n : max), text, n > max ? " [...]" : "");
+    while (max < n && ((unsigned char)text[max] & 0xC0) == 0x80) max--; /* a whole character */
+    rs_buf_t b, l;
+    rs_buf_init(&b);
+    rs_buf_init(&l);
+    rs_text_safe(&b, text, n < max ? n : max, RS_TEXT_KEEP_LINES);
+    printf("  %s: %.*s%s\n", rs_text_safe_str(&l, label, RS_TEXT_SPACES), (int)b.len,
+           b.data ? b.data : "", n > max ? " [...]" : "");
+    rs_buf_cleanup(&b);
+    rs_buf_cleanup(&l);
+}
+
+/* A short string from a record (a name, a verdict) for one line of the terminal. Heap. */
+static char *line_text(const char *s)
+{
+    rs_buf_t b;
+    rs_buf_init(&b);
+    rs_text_safe_str(&b, s, RS_TEXT_SPACES);
+    return rs_buf_detach(&b);
 }
 
 static int depth_of(json_t *spans, json_t *span)
@@ -115,9 +135,13 @@ static void span_line(json_t *spans, json_t *s, json_int_t t0, json_int_t span_a
         const char *ev = json_string_value(json_object_get(e, "name"));
         retries += ev && strcmp(ev, "retry") == 0;
     }
-    printf("%*s%-*s %9.1f ms |%s|%s%s%s%s", 2 * depth, "", 24 - 2 * depth,
-           json_string_value(json_object_get(s, "name")), (double)(en - st) / 1000.0, bar,
-           model ? " " : "", model ? model : "", err ? " error=" : "", err ? err : "");
+    char *name = line_text(json_string_value(json_object_get(s, "name")));
+    char *model_s = line_text(model), *err_s = line_text(err);
+    printf("%*s%-*s %9.1f ms |%s|%s%s%s%s", 2 * depth, "", 24 - 2 * depth, name,
+           (double)(en - st) / 1000.0, bar, model ? " " : "", model_s, err ? " error=" : "", err_s);
+    free(name);
+    free(model_s);
+    free(err_s);
     if (retries) printf(" retries=%zu", retries);
     putchar('\n');
 }
@@ -139,7 +163,9 @@ static void print_waterfall(json_t *spans)
         if (en > t1) t1 = en;
     }
     qsort(v, n, sizeof(json_t *), cmp_start);
-    printf("trace %s\n", json_string_value(json_object_get(v[0], "trace_id")));
+    char *trace_id = line_text(json_string_value(json_object_get(v[0], "trace_id")));
+    printf("trace %s\n", trace_id);
+    free(trace_id);
     for (size_t i = 0; i < n; i++) span_line(spans, v[i], t0, t1 - t0);
     free(v);
 }
@@ -149,8 +175,9 @@ static void print_answers(json_t *rec, int full)
     size_t i, j;
     json_t *m, *c;
     json_array_foreach(json_object_get(rec, "models"), i, m) {
-        printf("\nmodel %s%s\n", json_string_value(json_object_get(m, "model")),
-               json_is_true(json_object_get(m, "simulated")) ? " [simulated]" : "");
+        char *name = line_text(json_string_value(json_object_get(m, "model")));
+        printf("\nmodel %s%s\n", name, json_is_true(json_object_get(m, "simulated")) ? " [simulated]" : "");
+        free(name);
         json_array_foreach(json_object_get(m, "candidates"), j, c) {
             const char *out = json_string_value(json_object_get(c, "output"));
             const char *err = json_string_value(json_object_get(c, "error"));
@@ -159,7 +186,10 @@ static void print_answers(json_t *rec, int full)
             print_text(label, out ? out : err ? err : "(none)", full);
             char *grades = json_dumps(json_object_get(c, "grades"), JSON_COMPACT);
             const char *ex = json_string_value(json_object_get(c, "extracted"));
-            printf("  extracted %s, grades %s\n", ex ? ex : "(none)", grades ? grades : "{}");
+            char *ex_s = line_text(ex ? ex : "(none)"), *grades_s = line_text(grades ? grades : "{}");
+            printf("  extracted %s, grades %s\n", ex_s, grades_s);
+            free(ex_s);
+            free(grades_s);
             free(grades);
         }
     }
@@ -171,9 +201,18 @@ static int show(coord_runref_t *ref, uint64_t idx, rs_case_t *c, int full, rs_er
     if (coord_store_results_get(ref->store, ref->run_id, idx, 1, text, err)) return -1;
     if (!text[0]) return rs_err_set(err, "case %s (index %llu) has no result yet", c->id,
                                     (unsigned long long)idx);
-    json_t *rec = json_loads(text[0], 0, NULL);
+    const char *json;
+    size_t len;
+    if (coord_record_unwrap(text[0], strlen(text[0]), &json, &len, err)) {
+        free(text[0]);
+        return rs_err_prefix(err, "case %s (index %llu): its stored record is damaged; `reasonsaver "
+                             "resume` runs it again", c->id, (unsigned long long)idx);
+    }
+    json_t *rec = json_loadb(json, len, 0, NULL);
     free(text[0]);
-    printf("case %s (index %llu) of run %s\n\n", c->id, (unsigned long long)idx, ref->run_id);
+    char *id = line_text(c->id);
+    printf("case %s (index %llu) of run %s\n\n", id, (unsigned long long)idx, ref->run_id);
+    free(id);
     print_waterfall(json_object_get(rec, "spans"));
     printf("\nprompt\n");
     for (size_t i = 0; i < c->n_msgs; i++) print_text(c->msgs[i].role, c->msgs[i].content, full);

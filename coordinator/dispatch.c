@@ -10,6 +10,7 @@
 #include "pace.h"
 #include "peers.h"
 #include "proto.h"
+#include "record.h"
 
 #define FLUSH_CASES 512    /* results per Redis write */
 #define FLUSH_MS 20        /* ...or this old, whichever comes first */
@@ -19,11 +20,10 @@
 #define PEER_BAN_MS 60000  /* a cut-off peer's messages are dropped unread this long */
 #define SEND_HWM 1000      /* frames queued for one peer before it counts as not reading */
 
-/* One case of a task: its index, its id (the record must carry both) and whether this lease has
- * answered it yet. A task's cases are sorted by idx, for bsearch. */
+/* One case of a task: its index and whether this lease has answered it yet. A task's cases are
+ * sorted by idx, for bsearch. (The record's id is checked against the dataset's id hash.) */
 typedef struct coord_leased {
     uint64_t idx;
-    char *id;
     int got;
 } coord_leased_t;
 
@@ -78,6 +78,7 @@ struct coord_dispatch {
     int64_t in_flight;
     uint64_t failed;
     uint64_t this_run;
+    uint64_t records_rejected; /* records that failed record.h's checks */
     rs_case_result_t *batch;
     size_t n_batch, cap_batch;
     int64_t batch_since_ms;
@@ -156,7 +157,6 @@ static const char *holder(const coord_worker_t *w)
 
 static void task_free(coord_task_t *t)
 {
-    for (size_t i = 0; i < t->n; i++) free(t->cases[i].id);
     free(t->cases);
     free(t->holder);
 }
@@ -320,6 +320,21 @@ static coord_task_t *task_find(coord_task_t *tasks, size_t n, uint64_t id, uint6
     return NULL;
 }
 
+/* Whether case c's record passes record.h's checks against its case. One that does not is not
+ * stored (the caller puts the case back in the queue) and is counted. */
+static int record_ok(coord_dispatch_t *d, coord_worker_t *w, const rs_case_result_t *c)
+{
+    rs_err_t err;
+    if (coord_record_check_hashed(c->json, c->json_len, c->idx, rs_dataset_id_hash(d->o.ds, c->idx),
+                                  d->o.cfg, &err) == 0)
+        return 1;
+    d->records_rejected++;
+    char *why = rs_sanitize(err.msg, 300);
+    rs_warn("worker %s sent a record that is not stored: %s", w->id, why);
+    free(why);
+    return 0;
+}
+
 static int leased_cmp(const void *a, const void *b)
 {
     uint64_t x = ((const coord_leased_t *)a)->idx, y = ((const coord_leased_t *)b)->idx;
@@ -328,7 +343,7 @@ static int leased_cmp(const void *a, const void *b)
 
 static coord_leased_t *task_case(coord_task_t *t, uint64_t idx)
 {
-    coord_leased_t key = {idx, NULL, 0};
+    coord_leased_t key = {idx, 0};
     return bsearch(&key, t->cases, t->n, sizeof(*t->cases), leased_cmp);
 }
 
@@ -345,6 +360,11 @@ static const char *take_case(coord_dispatch_t *d, coord_worker_t *w, coord_task_
         t->left--;
         d->in_flight--;
         w->credit++;
+    }
+    if (!coord_sched_is_done(d->o.sched, c->idx) && !record_ok(d, w, c)) {
+        /* a current lease's case goes back now; an ended one's went back when it ended */
+        if (!late) coord_sched_requeue(d->o.sched, &c->idx, 1);
+        return "bad_record";
     }
     if (late) {
         w->late++;
@@ -543,7 +563,7 @@ static int needs_input(const rs_config_t *cfg)
     return cfg->n_judges > 0 || cfg->revise.rounds > 0;
 }
 
-/* Records the cases just sent as a lease of w, sorted by idx; takes over their ids. */
+/* Records the cases just sent as a lease of w, sorted by idx. */
 static void lease_add(coord_dispatch_t *d, coord_worker_t *w, const rs_task_t *t)
 {
     if (w->n_tasks == w->cap_tasks) {
@@ -558,8 +578,6 @@ static void lease_add(coord_dispatch_t *d, coord_worker_t *w, const rs_task_t *t
     ct->cases = rs_xcalloc(t->n_cases, sizeof(*ct->cases));
     for (size_t i = 0; i < t->n_cases; i++) {
         ct->cases[i].idx = t->cases[i].idx;
-        ct->cases[i].id = t->cases[i].id;
-        t->cases[i].id = NULL;
     }
     qsort(ct->cases, ct->n, sizeof(*ct->cases), leased_cmp);
     ct->sent_ms = rs_mono_ms();
@@ -735,6 +753,7 @@ void coord_dispatch_progress(const coord_dispatch_t *d, coord_progress_t *p)
     p->failed = d->failed;
     p->this_run = d->this_run;
     p->requeued = coord_sched_requeued(d->o.sched);
+    p->records_rejected = d->records_rejected;
     p->workers = d->n_workers;
     p->in_flight = d->in_flight;
 }

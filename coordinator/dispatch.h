@@ -37,6 +37,7 @@ typedef struct coord_progress {
     uint64_t failed;     /* cases with a model error */
     uint64_t this_run;   /* results received by this process */
     uint64_t requeued;   /* cases handed out again after a lease expired */
+    uint64_t records_rejected; /* records not stored: they failed record.h's checks */
     size_t workers;      /* live workers */
     int64_t in_flight;   /* cases out at workers */
 } coord_progress_t;

@@ -27,10 +27,17 @@ static const char *colour(size_t i)
 
 /* ---- text ---- */
 
-/* Escapes n bytes of s for text and double-quoted attributes alike. */
-static void esc_n(rs_buf_t *b, const char *s, size_t n)
+/* Escapes at most n bytes of text (up to a NUL) for text and double-quoted attributes alike,
+ * after rs_text_safe has made controls, bidirectional overrides and invalid UTF-8 visible. */
+static void esc_n(rs_buf_t *b, const char *text, size_t n)
 {
-    for (size_t i = 0; i < n && s[i]; i++) {
+    rs_buf_t safe;
+    rs_buf_init(&safe);
+    rs_text_safe(&safe, text, strnlen(text, n), RS_TEXT_KEEP_LINES);
+    rs_buf_reserve(&safe, 0);
+    const char *s = safe.data;
+    n = safe.len;
+    for (size_t i = 0; i < n; i++) {
         switch (s[i]) {
         case '&':
             rs_buf_puts(b, "&amp;");
@@ -51,6 +58,7 @@ static void esc_n(rs_buf_t *b, const char *s, size_t n)
             rs_buf_putc(b, s[i]);
         }
     }
+    rs_buf_cleanup(&safe);
 }
 
 static void esc(rs_buf_t *b, const char *s)
@@ -497,6 +505,20 @@ static void sec_header(rs_buf_t *b, json_t *report, json_t *run_id)
         rs_buf_puts(b, "<div class=\"banner\" id=\"simulated-banner\" role=\"note\"><strong>"
                        "Simulated</strong>: outputs of <code>sim</code> models come from "
                        "reasonsaver's built-in simulated model, not a language model.</div>\n");
+    json_t *bad = json_object_get(report, "corrupted");
+    if (json_integer_value(json_object_get(bad, "count")) > 0) {
+        rs_buf_printf(b, "<div class=\"banner\" id=\"corrupted-banner\" role=\"alert\"><strong>"
+                         "Warning: %lld corrupted record(s)</strong>: their stored bytes fail their "
+                         "checksum or checks (cases",
+                      (long long)json_integer_value(json_object_get(bad, "count")));
+        size_t i;
+        json_t *c;
+        json_array_foreach(json_object_get(bad, "cases"), i, c)
+            rs_buf_printf(b, "%s %lld", i ? "," : "", (long long)json_integer_value(c));
+        rs_buf_puts(b, "). They are left out of the counts; <code>reasonsaver resume ");
+        esc(b, json_string_value(run_id));
+        rs_buf_puts(b, "</code> runs them again.</div>\n");
+    }
     rs_buf_puts(b, "<dl class=\"facts\">\n");
     fact_open_wide(b, "run-id", "run");
     esc(b, json_string_value(run_id));

@@ -33,7 +33,7 @@ struct coord_redisproc {
 static int lock_dir(const char *dir, int tries, int *busy, rs_err_t *err)
 {
     char *path = rs_xasprintf("%s/redis.lock", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
     free(path);
     if (fd < 0) return rs_err_set(err, "%s/redis.lock: %s", dir, strerror(errno));
     for (int i = 0; i < tries; i++) {

@@ -12,6 +12,7 @@
 #include "embed.h"
 #include "html.h"
 #include "log.h"
+#include "record.h"
 #include "stats.h"
 #include "vecset.h"
 
@@ -58,6 +59,7 @@ typedef struct agg {
     uint64_t *tag_counts;    /* [tag][model][grader][kind] */
     size_t n_tags, cap_tags;
     uint64_t cases, missing;
+    coord_corrupt_t corrupt; /* records whose checksum or checks failed (record.h) */
     coord_analysis_t *an;
     FILE *jsonl; /* results.jsonl being written, or NULL */
 } agg_t;
@@ -209,23 +211,6 @@ static void agg_model(agg_t *a, size_t m, json_t *entry, json_t *tags)
     }
 }
 
-/* Folds one stored result (or its absence) into the counters, the analysis and results.jsonl. */
-/* Parses a result record without its trace: the workers write "spans" as the record's last key,
- * the report needs none of it, and it is most of the record's bytes. A quote inside any string is
- * escaped, so the key's text cannot occur inside a value. */
-static json_t *load_without_spans(const char *text, json_error_t *jerr)
-{
-    const char *spans = strstr(text, ",\"spans\":[");
-    if (!spans) return json_loads(text, 0, jerr);
-    size_t head = (size_t)(spans - text);
-    char *buf = rs_xmalloc(head + 2);
-    memcpy(buf, text, head);
-    buf[head] = '}';
-    json_t *r = json_loadb(buf, head + 1, 0, jerr);
-    free(buf);
-    return r ? r : json_loads(text, 0, jerr); /* not the last key after all: parse it whole */
-}
-
 static void agg_embedding(embed_agg_t *e, json_t *emb)
 {
     e->calls++;
@@ -239,6 +224,9 @@ static void agg_embedding(embed_agg_t *e, json_t *emb)
     json_object_set_new(e->reasons, reason, json_integer(json_integer_value(n) + 1));
 }
 
+/* Folds one stored result (or its absence) into the counters, the analysis and results.jsonl.
+ * A record that fails record.h's checks is counted as corrupted and left out of everything else.
+ * Its trace ("spans", most of its bytes) is not parsed: the checksum vouches for its bytes. */
 static int agg_case(uint64_t idx, const char *text, void *arg, rs_err_t *err)
 {
     agg_t *a = arg;
@@ -246,11 +234,13 @@ static int agg_case(uint64_t idx, const char *text, void *arg, rs_err_t *err)
         a->missing++;
         return 0;
     }
-    json_error_t jerr;
-    json_t *r = load_without_spans(text, &jerr);
-    if (!r)
-        return rs_err_set(err, "the stored result of case %llu is not valid JSON: %s",
-                          (unsigned long long)idx, jerr.text);
+    rs_err_t why;
+    json_t *r = coord_record_load(text, strlen(text), idx, NULL, a->cfg, COORD_RECORD_SKIP_SPANS, &why);
+    if (!r) {
+        rs_warn("%s", why.msg);
+        coord_corrupt_add(&a->corrupt, idx);
+        return 0;
+    }
     json_t *tags = json_object_get(r, "tags"), *models = json_object_get(r, "models"), *e;
     size_t i;
     a->cases++;
@@ -270,7 +260,7 @@ static int agg_case(uint64_t idx, const char *text, void *arg, rs_err_t *err)
 enum { STREAM_BATCH = 1000 };
 
 int coord_report_foreach(coord_store_t *st, const char *run_id, uint64_t total, coord_result_fn fn,
-                         void *arg, rs_err_t *err)
+                         void *arg, coord_corrupt_t *corrupt, rs_err_t *err)
 {
     char *batch[STREAM_BATCH];
     for (uint64_t first = 0; first < total; first += STREAM_BATCH) {
@@ -278,7 +268,16 @@ int coord_report_foreach(coord_store_t *st, const char *run_id, uint64_t total, 
         if (coord_store_results_get(st, run_id, first, n, batch, err) != 0) return -1;
         int rc = 0;
         for (size_t i = 0; i < n; i++) {
-            if (rc == 0) rc = fn(first + i, batch[i], arg, err);
+            const char *json = NULL;
+            size_t len;
+            rs_err_t why;
+            if (rc == 0 && batch[i] &&
+                coord_record_unwrap(batch[i], strlen(batch[i]), &json, &len, &why) != 0) {
+                rs_warn("case %llu: %s", (unsigned long long)(first + i), why.msg);
+                if (corrupt) coord_corrupt_add(corrupt, first + i);
+            } else if (rc == 0) {
+                rc = fn(first + i, json, arg, err);
+            }
             free(batch[i]);
         }
         if (rc) return -1;
@@ -419,12 +418,17 @@ static json_t *report_json(const agg_t *a, const char *run_id, json_t *man)
                                     "dispatched_cases", (json_int_t)dispatched, "redone_cases",
                                     (json_int_t)(dispatched > total ? dispatched - total : 0),
                                     "forced", forced ? json_string(forced) : json_null());
+    /* A run with damaged records is never reported as finished: its status says so until a
+     * resume has run those cases again. */
+    const char *status = a->corrupt.count ? "corrupted" : coord_manifest_str(man, "status");
+    json_object_set_new(reliability, "records_rejected",
+                        json_integer((json_int_t)coord_manifest_int(man, "records_rejected")));
     /* insecure: some coordinator of this run bound an address other machines reach, without
      * CURVE (--insecure); the manifest keeps that endpoint */
     /* worker_keys: under CURVE, the names of the keys the run's workers were let in with */
     json_t *keys = json_loads(coord_manifest_str(man, "worker_keys"), 0, NULL);
-    return json_pack("{sssssssssbsbsososssIsIsfsfsosososo}", "schema", COORD_REPORT_SCHEMA, "run_id", run_id,
-                     "name", coord_manifest_str(man, "name"), "status", coord_manifest_str(man, "status"),
+    return json_pack("{sssssssssbsbsososssIsIsfsfsososososo}", "schema", COORD_REPORT_SCHEMA, "run_id", run_id,
+                     "name", coord_manifest_str(man, "name"), "status", status,
                      "simulated", any_simulated(a->cfg),
                      "insecure", json_is_string(json_object_get(man, "insecure")),
                      "worker_keys", json_is_array(keys) ? keys : (json_decref(keys), json_null()),
@@ -433,7 +437,8 @@ static json_t *report_json(const agg_t *a, const char *run_id, json_t *man)
                      "started_at_ms", (json_int_t)started, "finished_at_ms", (json_int_t)finished,
                      "wall_seconds", wall, "cases_per_second",
                      wall > 0 ? (double)a->cases / wall : 0.0, "models", models, "tags", tags_json(a),
-                     "resources", resources, "reliability", reliability);
+                     "resources", resources, "reliability", reliability, "corrupted",
+                     coord_corrupt_json(&a->corrupt));
 }
 
 /* report.json's "peers": what the coordinator rejected from workers, took late or cut off
@@ -484,9 +489,15 @@ void coord_report_md_counts(rs_buf_t *b, json_t *g)
         rs_buf_puts(b, "n/a |");
 }
 
+static void md_text(rs_buf_t *b, const char *text, size_t max);
+
 static void md_counts_row(rs_buf_t *b, const char *model, json_t *g)
 {
-    rs_buf_printf(b, "| %s | %s | ", model, json_string_value(json_object_get(g, "name")));
+    rs_buf_puts(b, "| ");
+    md_text(b, model, 200);
+    rs_buf_puts(b, " | ");
+    md_text(b, json_string_value(json_object_get(g, "name")), 200);
+    rs_buf_puts(b, " | ");
     coord_report_md_counts(b, g);
     rs_buf_putc(b, '\n');
 }
@@ -571,29 +582,31 @@ static void md_tags(rs_buf_t *b, json_t *report)
     json_array_foreach(tags, i, t)
         json_array_foreach(json_object_get(t, "models"), j, m)
             json_array_foreach(json_object_get(m, "graders"), k, g) {
-                rs_buf_printf(b, "| %s ", json_string_value(json_object_get(t, "tag")));
+                rs_buf_puts(b, "| ");
+                md_text(b, json_string_value(json_object_get(t, "tag")), 200);
+                rs_buf_putc(b, ' ');
                 md_counts_row(b, json_string_value(json_object_get(m, "name")), g);
             }
 }
 
 /* Text for a Markdown table cell or list item: one line of at most max characters, with the
  * characters Markdown reads as markup escaped (outputs and prompts come from models and datasets). */
-static void md_text(rs_buf_t *b, const char *s, size_t max)
+static void md_text(rs_buf_t *b, const char *text, size_t max)
 {
     size_t chars = 0;
-    for (; s && *s; s++) {
+    rs_buf_t safe;
+    rs_buf_init(&safe);
+    const char *s = rs_text_safe_str(&safe, text, RS_TEXT_SPACES);
+    for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
         if ((ch & 0xC0) != 0x80 && chars++ == max) {
             rs_buf_puts(b, "\xE2\x80\xA6");
-            return;
+            break;
         }
-        if (ch == '\n' || ch == '\r' || ch == '\t') {
-            rs_buf_putc(b, ' ');
-            continue;
-        }
-        if (strchr("\\`*_[]<>|#", ch)) rs_buf_putc(b, '\\');
+        if (strchr("\\`*_[]<>|#&", ch)) rs_buf_putc(b, '\\');
         rs_buf_putc(b, (char)ch);
     }
+    rs_buf_cleanup(&safe);
 }
 
 /* Whether some model's array field has at least min entries. */
@@ -854,6 +867,50 @@ static void md_peers(rs_buf_t *b, json_t *peers)
                      "`peers.by_peer`.\n\n", first ? "" : ")", late, cut);
 }
 
+/* The cases of report.json's "corrupted", joined by ", " (at most the listed ones). */
+static void corrupted_cases(rs_buf_t *b, json_t *report)
+{
+    json_t *c = json_object_get(report, "corrupted"), *i;
+    size_t k;
+    json_array_foreach(json_object_get(c, "cases"), k, i)
+        rs_buf_printf(b, "%s%lld", k ? ", " : "", (long long)json_integer_value(i));
+    if ((json_int_t)json_array_size(json_object_get(c, "cases")) <
+        json_integer_value(json_object_get(c, "count")))
+        rs_buf_puts(b, ", \xE2\x80\xA6");
+}
+
+static void md_corrupted(rs_buf_t *b, json_t *report)
+{
+    if (!coord_report_corrupted(report)) return;
+    rs_buf_printf(b, "> **Warning: %llu corrupted record(s)**: their stored bytes fail their "
+                     "checksum or checks (cases ",
+                  (unsigned long long)coord_report_corrupted(report));
+    corrupted_cases(b, report);
+    rs_buf_printf(b, "). They are left out of the counts and results.jsonl. Run `reasonsaver "
+                     "resume %s` to run them again.\n\n",
+                  json_string_value(json_object_get(report, "run_id")));
+}
+
+uint64_t coord_report_corrupted(json_t *report)
+{
+    return (uint64_t)json_integer_value(json_object_get(json_object_get(report, "corrupted"), "count"));
+}
+
+int coord_report_warn_corrupted(FILE *f, json_t *report, const char *resume_cmd)
+{
+    if (!coord_report_corrupted(report)) return 0;
+    rs_buf_t b;
+    rs_buf_init(&b);
+    corrupted_cases(&b, report);
+    fflush(stdout);
+    fprintf(f, "reasonsaver: run %s has %llu corrupted stored record(s) (cases %s), left out of "
+               "the report; run them again with\n  %s\n",
+            json_string_value(json_object_get(report, "run_id")),
+            (unsigned long long)coord_report_corrupted(report), b.data, resume_cmd);
+    rs_buf_cleanup(&b);
+    return 1;
+}
+
 static char *markdown(json_t *report)
 {
     rs_buf_t b;
@@ -873,6 +930,7 @@ static char *markdown(json_t *report)
                   (long long)json_integer_value(json_object_get(ds, "skipped_lines")),
                   json_number_value(json_object_get(report, "wall_seconds")),
                   json_number_value(json_object_get(report, "cases_per_second")));
+    md_corrupted(&b, report);
     json_t *rel = json_object_get(report, "reliability");
     if (json_integer_value(json_object_get(rel, "resumes")) ||
         json_integer_value(json_object_get(rel, "redone_cases")))
@@ -1039,21 +1097,15 @@ int coord_report_build(coord_store_t *st, const char *run_id, const rs_config_t 
 {
     agg_t a;
     agg_init(&a, cfg);
-    char *jsonl_path = rs_xasprintf("%s/results.jsonl.tmp", dir);
-    FILE *jsonl = cfg->report.jsonl ? fopen(jsonl_path, "w") : NULL;
-    if (cfg->report.jsonl && !jsonl) rs_warn("cannot write %s; skipping results.jsonl", jsonl_path);
-    a.jsonl = jsonl;
+    char *jsonl_path = rs_xasprintf("%s/results.jsonl", dir);
+    rs_err_t why;
+    rs_afile_t *jsonl = cfg->report.jsonl ? rs_afile_open(jsonl_path, 0644, &why) : NULL;
+    if (cfg->report.jsonl && !jsonl) rs_warn("%s; skipping results.jsonl", why.msg);
+    a.jsonl = jsonl ? rs_afile_stream(jsonl) : NULL;
     int rc = coord_report_foreach(st, run_id, (uint64_t)coord_manifest_int(manifest, "total"), agg_case,
-                                  &a, err);
-    if (jsonl) {
-        rc |= fclose(jsonl) != 0 ? rs_err_set(err, "%s: write error", jsonl_path) : 0;
-        char *final = rs_xasprintf("%s/results.jsonl", dir);
-        if (rc == 0)
-            rename(jsonl_path, final);
-        else
-            remove(jsonl_path);
-        free(final);
-    }
+                                  &a, &a.corrupt, err);
+    if (jsonl && rc == 0) rc = rs_afile_commit(&jsonl, err);
+    rs_afile_abort(&jsonl);
     free(jsonl_path);
     json_t *report = rc == 0 ? report_json(&a, run_id, manifest) : NULL;
     if (report && a.embed.calls) json_object_set_new(report, "embedder", embedder_json(&a));
@@ -1104,7 +1156,13 @@ static void print_strategy(FILE *f, const char *model, json_t *s)
     json_t *p = json_object_get(json_object_get(s, "mcnemar_vs_first"), "exact_p");
     char accs[64];
     acc_text(g, accs, sizeof(accs));
-    fprintf(f, "%-20s %-12s %-24s ", model, jstr_or(s, "name", ""), accs);
+    rs_buf_t m, n;
+    rs_buf_init(&m);
+    rs_buf_init(&n);
+    fprintf(f, "%-20s %-12s %-24s ", rs_text_safe_str(&m, model, RS_TEXT_SPACES),
+            rs_text_safe_str(&n, jstr_or(s, "name", ""), RS_TEXT_SPACES), accs);
+    rs_buf_cleanup(&m);
+    rs_buf_cleanup(&n);
     if (json_is_number(p)) fprintf(f, "%.4g\n", json_number_value(p));
     else fprintf(f, "-\n");
 }
@@ -1124,10 +1182,14 @@ static void print_strategies(FILE *f, json_t *report)
         print_strategy(f, COORD_POOL_NAME, s);
 }
 
+/* Names in the summary come from the config (and so from whoever wrote it): shown escaped. */
 void coord_report_print_summary(FILE *f, json_t *report)
 {
     size_t i, j;
     json_t *m, *g;
+    rs_buf_t mb, gb;
+    rs_buf_init(&mb);
+    rs_buf_init(&gb);
     fprintf(f, "\n%-20s %-12s %8s %8s %7s %8s  %-24s\n", "model", "grader", "correct", "wrong",
             "error", "skipped", "accuracy [95% CI]");
     json_array_foreach(json_object_get(report, "models"), i, m)
@@ -1135,13 +1197,15 @@ void coord_report_print_summary(FILE *f, json_t *report)
             char accs[64];
             acc_text(g, accs, sizeof(accs));
             fprintf(f, "%-20s %-12s %8lld %8lld %7lld %8lld  %s\n",
-                    json_string_value(json_object_get(m, "name")),
-                    json_string_value(json_object_get(g, "name")),
+                    rs_text_safe_str(&mb, json_string_value(json_object_get(m, "name")), RS_TEXT_SPACES),
+                    rs_text_safe_str(&gb, json_string_value(json_object_get(g, "name")), RS_TEXT_SPACES),
                     (long long)json_integer_value(json_object_get(g, "correct")),
                     (long long)json_integer_value(json_object_get(g, "wrong")),
                     (long long)json_integer_value(json_object_get(g, "error")),
                     (long long)json_integer_value(json_object_get(g, "skipped")), accs);
         }
+    rs_buf_cleanup(&mb);
+    rs_buf_cleanup(&gb);
     print_strategies(f, report);
     json_t *peers = json_object_get(report, "peers");
     if (json_integer_value(json_object_get(peers, "rejected")) ||

@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "record.h"
 #include "store.h"
 #include "util.h"
 
@@ -22,13 +23,22 @@
  * near_duplicates (docs/CHAINS.md); every /1 field kept its meaning. */
 #define COORD_REPORT_SCHEMA "reasonsaver.report/2"
 
-/* Called for each case idx in order with its stored result text, or NULL when the case has none.
- * The text is only valid during the call. 0 goes on; -1 (err set) stops the stream. */
+/* Called for each case idx in order with its result record (JSON text, checksum verified), or
+ * NULL when the case has none. The text is only valid during the call. 0 goes on; -1 (err set)
+ * stops the stream. */
 typedef int (*coord_result_fn)(uint64_t idx, const char *text, void *arg, rs_err_t *err);
 
-/* Streams results 0 .. total-1 of run_id from Redis, 1,000 per round trip, into fn. 0 / -1. */
+/* Streams results 0 .. total-1 of run_id from Redis, 1,000 per round trip, into fn. A stored
+ * value whose checksum does not match (record.h) is not passed to fn: it is added to corrupt
+ * (when not NULL) with a warning. 0 / -1. */
 int coord_report_foreach(coord_store_t *st, const char *run_id, uint64_t total,
-                         coord_result_fn fn, void *arg, rs_err_t *err);
+                         coord_result_fn fn, void *arg, coord_corrupt_t *corrupt, rs_err_t *err);
+
+/* The number of corrupted records a report counted (report.json's reliability.corrupted). */
+uint64_t coord_report_corrupted(json_t *report);
+/* When the report counted corrupted records: says so on f, with the cases and the command that
+ * runs them again, and returns 1; else 0. */
+int coord_report_warn_corrupted(FILE *f, json_t *report, const char *resume_cmd);
 
 /* Builds the report of run_id (manifest = coord_store_run_get's object) and writes the files the
  * config's report section asks for into dir. *out (optional) gets the report object. */

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "config.h"
+#include "log.h"
+#include "record.h"
 
 int coord_config_identity(const char *spec_json, char out[65], rs_err_t *err)
 {
@@ -66,13 +68,49 @@ int coord_resume_check(json_t *manifest, const char *run_id, const char *spec_js
     return -1;
 }
 
-static void mark(uint64_t idx, void *arg)
+typedef struct done_scan {
+    const rs_config_t *cfg;
+    coord_sched_t *sched;
+    uint64_t failed;
+    uint64_t *damaged;
+    size_t n_damaged, cap_damaged;
+} done_scan_t;
+
+static void mark(uint64_t idx, const char *stored, size_t len, void *arg)
 {
-    coord_sched_complete(arg, idx);
+    done_scan_t *s = arg;
+    const char *json;
+    size_t n;
+    rs_err_t why;
+    json_t *rec = NULL;
+    if (coord_record_unwrap(stored, len, &json, &n, &why) == 0)
+        rec = coord_record_load(json, n, idx, NULL, s->cfg, COORD_RECORD_SKIP_SPANS, &why);
+    if (!rec) {
+        rs_warn("case %llu: its stored record is damaged (%s); it runs again",
+                (unsigned long long)idx, why.msg);
+        if (s->n_damaged == s->cap_damaged) {
+            s->cap_damaged = s->cap_damaged ? 2 * s->cap_damaged : 64;
+            s->damaged = rs_xrealloc(s->damaged, s->cap_damaged * sizeof(uint64_t));
+        }
+        s->damaged[s->n_damaged++] = idx;
+        return;
+    }
+    if (coord_sched_complete(s->sched, idx) && coord_record_failed(rec)) s->failed++;
+    json_decref(rec);
 }
 
-int coord_resume_mark_done(coord_store_t *st, const char *run_id, coord_sched_t *sched,
-                           rs_err_t *err)
+int coord_resume_mark_done(coord_store_t *st, const char *run_id, const rs_config_t *cfg,
+                           coord_sched_t *sched, uint64_t *damaged, rs_err_t *err)
 {
-    return coord_store_results_scan(st, run_id, mark, sched, err);
+    done_scan_t s = {.cfg = cfg, .sched = sched};
+    int rc = coord_store_results_scan(st, run_id, mark, &s, err);
+    for (size_t i = 0; rc == 0 && i < s.n_damaged; i += 1000)
+        rc = coord_store_results_del(st, run_id, s.damaged + i,
+                                     s.n_damaged - i < 1000 ? s.n_damaged - i : 1000, err);
+    char failed[24];
+    snprintf(failed, sizeof(failed), "%llu", (unsigned long long)s.failed);
+    if (rc == 0) rc = coord_store_run_set(st, run_id, "failed", failed, err);
+    *damaged = s.n_damaged;
+    free(s.damaged);
+    return rc;
 }

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "config.h"
 #include "dataset.h"
 #include "sched.h"
 #include "store.h"
@@ -23,8 +24,10 @@ int coord_config_identity(const char *spec_json, char out[65], rs_err_t *err);
 int coord_resume_check(json_t *manifest, const char *run_id, const char *spec_json,
                        const rs_dataset_t *ds, int force, char **forced, rs_err_t *err);
 
-/* Marks every case that has a stored result as done in sched. */
-int coord_resume_mark_done(coord_store_t *st, const char *run_id, coord_sched_t *sched,
-                           rs_err_t *err);
+/* Marks every case whose stored record is whole (its checksum matches and it passes the checks
+ * of record.h for cfg) as done in sched. A damaged record is deleted, so that its case runs again;
+ * *damaged gets how many were. The manifest's "done" and "failed" are set to what stays. */
+int coord_resume_mark_done(coord_store_t *st, const char *run_id, const rs_config_t *cfg,
+                           coord_sched_t *sched, uint64_t *damaged, rs_err_t *err);
 
 #endif

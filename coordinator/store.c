@@ -10,6 +10,7 @@
 #include "log.h"
 #include "redisurl.h"
 #include "tlsproxy.h"
+#include "record.h"
 
 struct coord_store {
     redisContext *c; /* NULL while Redis is unreachable; the next call tries to reconnect */
@@ -333,6 +334,7 @@ int coord_store_results_add(coord_store_t *st, const char *run_id, const rs_case
     const char **argv = rs_xmalloc((size_t)argc * sizeof(char *));
     size_t *lens = rs_xmalloc((size_t)argc * sizeof(size_t));
     char *idx_text = rs_xmalloc(n * 24 + 1);
+    char **wrapped = rs_xcalloc(n + 1, sizeof(char *));
     char *k1 = run_key(run_id, ":results"), *k2 = run_key(run_id, "");
     char now[24], disp[24];
     snprintf(now, sizeof(now), "%lld", (long long)rs_wall_ms());
@@ -345,8 +347,9 @@ int coord_store_results_add(coord_store_t *st, const char *run_id, const rs_case
         argv[7 + 3 * i] = t;
         argv[8 + 3 * i] = cases[i].failed ? "1" : "0";
         lens[8 + 3 * i] = 1;
-        argv[9 + 3 * i] = cases[i].json;
-        lens[9 + 3 * i] = cases[i].json_len;
+        /* Each record is stored behind its checksum (record.h), so damage is found on reading. */
+        wrapped[i] = coord_record_wrap(cases[i].json, cases[i].json_len, &lens[9 + 3 * i]);
+        argv[9 + 3 * i] = wrapped[i];
     }
     redisReply *r = eval_results(st, argv, lens, argc, err);
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
@@ -363,6 +366,8 @@ int coord_store_results_add(coord_store_t *st, const char *run_id, const rs_case
     free(argv);
     free(lens);
     free(idx_text);
+    for (size_t i = 0; i < n; i++) free(wrapped[i]);
+    free(wrapped);
     free(k1);
     free(k2);
     return rc;
@@ -393,8 +398,8 @@ int coord_store_results_get(coord_store_t *st, const char *run_id, uint64_t firs
     return 0;
 }
 
-int coord_store_results_scan(coord_store_t *st, const char *run_id,
-                             void (*fn)(uint64_t idx, void *arg), void *arg, rs_err_t *err)
+int coord_store_results_scan(coord_store_t *st, const char *run_id, coord_scan_fn fn, void *arg,
+                             rs_err_t *err)
 {
     char *key = run_key(run_id, ":results");
     char cursor[32] = "0";
@@ -409,11 +414,43 @@ int coord_store_results_scan(coord_store_t *st, const char *run_id,
         }
         snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
         redisReply *items = r->element[1];
-        for (size_t i = 0; i + 1 < items->elements; i += 2)
-            fn(strtoull(items->element[i]->str, NULL, 10), arg);
+        for (size_t i = 0; i + 1 < items->elements; i += 2) {
+            redisReply *v = items->element[i + 1];
+            fn(strtoull(items->element[i]->str, NULL, 10), v->type == REDIS_REPLY_STRING ? v->str : "",
+               v->type == REDIS_REPLY_STRING ? v->len : 0, arg);
+        }
         freeReplyObject(r);
     } while (strcmp(cursor, "0") != 0);
     free(key);
+    return rc;
+}
+
+/* Deletes the named results and sets "done" to what is left, in one step. */
+static const char DELETE_SCRIPT[] =
+    "for i = 1, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end\n"
+    "redis.call('HSET', KEYS[2], 'done', redis.call('HLEN', KEYS[1]))\n"
+    "return 0\n";
+
+int coord_store_results_del(coord_store_t *st, const char *run_id, const uint64_t *idx, size_t n,
+                            rs_err_t *err)
+{
+    int argc = (int)(5 + n);
+    const char **argv = rs_xmalloc((size_t)argc * sizeof(char *));
+    char *idx_text = rs_xmalloc(n * 24 + 1);
+    char *k1 = run_key(run_id, ":results"), *k2 = run_key(run_id, "");
+    const char *fixed[] = {"EVAL", DELETE_SCRIPT, "2", k1, k2};
+    for (int i = 0; i < 5; i++) argv[i] = fixed[i];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(idx_text + 24 * i, 24, "%llu", (unsigned long long)idx[i]);
+        argv[5 + i] = idx_text + 24 * i;
+    }
+    redisReply *r = command_argv(st, err, argc, argv, NULL);
+    int rc = reply_error(st->c, r, "deleting damaged results", err);
+    if (!rc) freeReplyObject(r);
+    free(argv);
+    free(idx_text);
+    free(k1);
+    free(k2);
     return rc;
 }
 

@@ -56,12 +56,19 @@ char *coord_store_latest_run(coord_store_t *st, rs_err_t *err);
 int coord_store_results_add(coord_store_t *st, const char *run_id, const rs_case_result_t *cases,
                             size_t n, uint64_t dispatched, uint64_t *added, uint64_t *added_failed,
                             rs_err_t *err);
-/* Fetches results first .. first+n-1 (n <= 1000); out[i] is a heap JSON string or NULL. */
+/* Fetches results first .. first+n-1 (n <= 1000); out[i] is the stored value as a heap string
+ * (checksum and record: coord_record_unwrap) or NULL. */
 int coord_store_results_get(coord_store_t *st, const char *run_id, uint64_t first, size_t n,
                             char **out, rs_err_t *err);
-/* Calls fn for the index of every stored result (HSCAN), for resume. */
-int coord_store_results_scan(coord_store_t *st, const char *run_id,
-                             void (*fn)(uint64_t idx, void *arg), void *arg, rs_err_t *err);
+/* Calls fn with the index and the stored value (checksum and record, record.h; valid during the
+ * call) of every stored result (HSCAN), for resume. An index may come twice (HSCAN's guarantee). */
+typedef void (*coord_scan_fn)(uint64_t idx, const char *stored, size_t len, void *arg);
+int coord_store_results_scan(coord_store_t *st, const char *run_id, coord_scan_fn fn, void *arg,
+                             rs_err_t *err);
+/* Deletes the stored results of cases idx[0 .. n) and lowers the manifest's "done" by how many
+ * were there, in one atomic step (a damaged record, to be run again). 0 / -1. */
+int coord_store_results_del(coord_store_t *st, const char *run_id, const uint64_t *idx, size_t n,
+                            rs_err_t *err);
 /* Bytes Redis uses in all (INFO memory used_memory), or -1. */
 int64_t coord_store_used_memory(coord_store_t *st);
 /* HINCRBY on the manifest. */

@@ -469,6 +469,49 @@ static void test_skip_counts_and_reason_cap(void **state)
     rs_dataset_destroy(&ds);
 }
 
+/* `trace` and `compare` find cases by id: a second case with an id already seen is an error
+ * naming both lines, or with on_error=skip a skipped line like any other bad one. An id that
+ * equals another case's line number (its default id) counts too. */
+static void test_duplicate_ids(void **state)
+{
+    const char *path = write_text("dups.jsonl",
+                                  "{\"id\":\"a\",\"question\":\"q1\",\"answer\":\"1\"}\n"
+                                  "{\"id\":\"b\",\"question\":\"q2\",\"answer\":\"2\"}\n"
+                                  "{\"question\":\"q3\",\"answer\":\"3\"}\n"
+                                  "{\"id\":\"a\",\"question\":\"q4\",\"answer\":\"4\"}\n"
+                                  "{\"id\":\"3\",\"question\":\"q5\",\"answer\":\"5\"}\n"
+                                  "{\"id\":\"c\",\"question\":\"q6\",\"answer\":\"6\"}\n");
+    rs_config_t cfg = jsonl_cfg(path);
+    char *want = rs_xasprintf(":4: duplicate id 'a' (first on %s:1)", path);
+    expect_open_error(&cfg, path, want);
+    free(want);
+    cfg.dataset.on_error = RS_ON_ERROR_SKIP;
+    rs_dataset_t *ds = open_ok(&cfg);
+    assert_int_equal(rs_dataset_count(ds), 4);
+    assert_int_equal(rs_dataset_skipped(ds), 2);
+    const char *const *reasons;
+    assert_int_equal(rs_dataset_skip_reasons(ds, &reasons), 2);
+    char *r5 = rs_xasprintf("%s:5: duplicate id '3' (first on %s:3)", path, path);
+    assert_string_equal(reasons[1], r5);
+    free(r5);
+    rs_case_t c;
+    read_ok(ds, 3, &c);
+    assert_string_equal(c.id, "c");
+    rs_case_cleanup(&c);
+    rs_dataset_destroy(&ds);
+    /* many distinct ids (the set grows) and an id with an escape code shown escaped */
+    rs_buf_t b;
+    rs_buf_init(&b);
+    for (int i = 0; i < 5000; i++) rs_buf_printf(&b, "{\"id\":\"x\\u001b%d\",\"question\":\"q\",\"answer\":\"1\"}\n", i);
+    rs_buf_puts(&b, "{\"id\":\"x\\u001b4321\",\"question\":\"q\",\"answer\":\"1\"}\n");
+    path = write_bytes("many.jsonl", b.data, b.len);
+    rs_buf_cleanup(&b);
+    cfg = jsonl_cfg(path);
+    want = rs_xasprintf(":5001: duplicate id 'x\xE2\x90\x9B" "4321' (first on %s:4322)", path);
+    expect_open_error(&cfg, path, want);
+    free(want);
+}
+
 static void test_limit(void **state)
 {
     /* Lines after the limit are neither parsed nor counted, but the hash covers the whole file. */
@@ -836,6 +879,7 @@ int main(void)
         cmocka_unit_test(test_sha256_and_files),
         cmocka_unit_test(test_bundled_datasets),
         cmocka_unit_test(test_gsm8k),
+        cmocka_unit_test(test_duplicate_ids),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
