@@ -1806,8 +1806,40 @@ static int apply_override(loader_t *ld, struct fy_document *fyd, const char *tex
 
 /* Parses text into a document; syntax errors (with libfyaml's own line:column) go to err. The
  * diagnostics are collected instead of printed, so a library user sees exactly one message. */
+/* The byte offset of the first byte that does not start a well-formed UTF-8 sequence (overlong
+ * forms, surrogates and code points above U+10FFFF included), or len when there is none. */
+static size_t utf8_bad_at(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
+                 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+        if (n == 0 || i + n > len) return i;
+        /* the second byte's range excludes overlongs, surrogates and > U+10FFFF */
+        unsigned char lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+        unsigned char hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+        if (n > 1 && (s[i + 1] < lo || s[i + 1] > hi)) return i;
+        for (size_t k = 2; k < n; k++)
+            if ((s[i + k] & 0xc0) != 0x80) return i;
+        i += n;
+    }
+    return len;
+}
+
 static struct fy_document *parse_document(loader_t *ld, const char *text, size_t len)
 {
+    /* YAML is UTF-8 here, and libfyaml 0.7.12 (Debian 12) loops forever on some invalid bytes
+     * (a directive "%\xb5"), so they are refused before it sees them. */
+    size_t bad = utf8_bad_at((const unsigned char *)text, len);
+    if (bad < len) {
+        int line = 1, col = 1;
+        for (size_t i = 0; i < bad; i++, col++)
+            if (text[i] == '\n') line++, col = 0;
+        rs_err_set(ld->err, "%s:%d:%d: not valid UTF-8 (byte 0x%02x): a config is UTF-8 text",
+                   ld->source, line, col, (unsigned char)text[bad]);
+        return NULL;
+    }
     struct fy_diag_cfg dcfg;
     fy_diag_cfg_default(&dcfg);
     dcfg.fp = NULL;

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -493,6 +494,34 @@ static void test_yaml_syntax_error(void **state)
                  "t.yaml:1:3: expected a mapping of sections (dataset, models, ...), got a list");
     expect_error("", NULL, 0, "t.yaml: dataset.path: missing (required)");
     expect_error("# nothing but a comment\n", NULL, 0, "t.yaml: dataset.path: missing (required)");
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "test_config: the YAML loader hung (5 s)\n";
+    (void)!write(2, msg, sizeof(msg) - 1);
+    _exit(1);
+}
+
+/* Invalid UTF-8 is refused with its position before libfyaml sees it: Debian's libfyaml 0.7.12
+ * loops forever on a directive holding one (found by fuzz_config,
+ * tests/fuzz/regressions/config/hang-directive-invalid-utf8). An alarm turns a hang into a failure. */
+static void test_invalid_utf8(void **state)
+{
+    signal(SIGALRM, on_alarm);
+    alarm(5);
+    expect_error("%\xb5", NULL, 0, "t.yaml:1:2: not valid UTF-8 (byte 0xb5): a config is UTF-8 text");
+    expect_error(MINIMAL "run: {name: \"caf\xc3\"}\n", NULL, 0,
+                 "t.yaml:4:17: not valid UTF-8 (byte 0xc3): a config is UTF-8 text");
+    expect_error(MINIMAL "run: {name: \xed\xa0\x80}\n", NULL, 0, /* a surrogate */
+                 "t.yaml:4:13: not valid UTF-8 (byte 0xed): a config is UTF-8 text");
+    expect_error(MINIMAL "run: {name: \xc0\xaf}\n", NULL, 0, /* an overlong '/' */
+                 "t.yaml:4:13: not valid UTF-8 (byte 0xc0): a config is UTF-8 text");
+    alarm(0);
+    rs_config_t *c = load_ok(MINIMAL "run: {name: \"Grüße 世界 \xf0\x9f\x98\x80\"}\n", NULL, 0);
+    assert_string_equal(c->run.name, "Grüße 世界 \xf0\x9f\x98\x80");
+    rs_config_destroy(&c);
 }
 
 /* The config holds the name of the variable with the key; the key itself never gets in. */
@@ -1217,6 +1246,7 @@ int main(void)
         cmocka_unit_test(test_bad_extractor),
         cmocka_unit_test(test_bad_enums),
         cmocka_unit_test(test_yaml_syntax_error),
+        cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_api_key_env),
         cmocka_unit_test(test_override_scalars),
         cmocka_unit_test(test_override_nested),
