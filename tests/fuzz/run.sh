@@ -3,12 +3,13 @@
 # Replays every input in FUZZ_DIR/regressions/WHAT/ once (each one crashed the code once), then fuzzes
 # for RUNS executions (at most MAX_SECONDS) from the seeds in FUZZ_DIR/corpus/WHAT/ and the
 # regressions, with a fixed seed. New inputs go to WORK_DIR (emptied first), never into the tree;
-# a crash is written to WORK_DIR/crash-* and fails the test.
+# a crash is written to WORK_DIR/crash-* and fails the test. Mutated inputs are at most 8 KiB (a longer
+# seed or regression is cut to that while fuzzing; the replay reads it whole).
 set -euo pipefail
 bin=$1 dir=$2 what=$3 work=$4 runs=$5 secs=$6
 rm -rf "$work"
 mkdir -p "$work/corpus"
-opts=(-timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1
+opts=(-timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 -max_len=8192 -print_final_stats=1
       "-artifact_prefix=$work/")
 [ -f "$dir/$what.dict" ] && opts+=("-dict=$dir/$what.dict")
 regs=()
