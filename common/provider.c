@@ -726,7 +726,14 @@ int rs_provider_retry_after(const char *value, int64_t now_wall_ms, int64_t *del
     } else {
         time_t t = curl_getdate(v, NULL);
         if (t == (time_t)-1) return -1;
-        ms = (int64_t)t * 1000 - now_wall_ms;
+        /* libcurl takes any year ("31 Dec 2147483647"): a date past what milliseconds can hold
+         * is past the cap too (found by fuzz_retry_after: the product overflowed) */
+        if ((int64_t)t > INT64_MAX / 1000 - 1)
+            ms = INT64_MAX;
+        else if (t < 0)
+            ms = 0;
+        else
+            ms = (int64_t)t * 1000 - now_wall_ms;
     }
     if (ms < 0) ms = 0;
     *delay_ms = ms > RS_PROVIDER_RETRY_AFTER_MAX_MS ? RS_PROVIDER_RETRY_AFTER_MAX_MS : ms;

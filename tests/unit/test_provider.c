@@ -534,6 +534,12 @@ static void test_retry_after(void **state)
     assert_int_equal(d, RS_PROVIDER_RETRY_AFTER_MAX_MS);
     assert_int_equal(rs_provider_retry_after("86400", now, &d), 0);
     assert_int_equal(d, RS_PROVIDER_RETRY_AFTER_MAX_MS);
+    /* a year whose seconds overflow as milliseconds (found by fuzz_retry_after,
+     * tests/fuzz/regressions/retry_after/): signed overflow before, the cap now */
+    assert_int_equal(rs_provider_retry_after("Fri, 31 Dec 2147483647 23:59:59 GMT", now, &d), 0);
+    assert_int_equal(d, RS_PROVIDER_RETRY_AFTER_MAX_MS);
+    assert_int_equal(rs_provider_retry_after("Fri, 31 Dec 99999999 23:59:59 GMT", now, &d), 0);
+    assert_int_equal(d, RS_PROVIDER_RETRY_AFTER_MAX_MS);
     const char *bad[] = {"", "  ", "1.5", "-3", "10s", "soon", "+5"};
     for (size_t i = 0; i < RS_ARRAY_LEN(bad); i++)
         if (rs_provider_retry_after(bad[i], now, &d) != -1) fail_msg("'%s' was accepted", bad[i]);
