@@ -80,6 +80,39 @@ int main(int argc, char **argv)
     rs_proto_encode_result(&b, &(rs_result_t){3, 4, NULL, 0, NULL, 0, NULL, 0});
     save(&b, "result-empty");
 
+    /* bigger frames: many cases, many spans, text in several scripts */
+    enum { MANY = 40 };
+    rs_case_t many[MANY];
+    rs_case_result_t many_results[MANY];
+    char *many_spans[MANY];
+    for (size_t i = 0; i < MANY; i++) {
+        many[i] = cases[i % 3];
+        many[i].idx = 1000 + i;
+        many_results[i] = results[i % 2];
+        many_results[i].idx = 1000 + i;
+        many_spans[i] = spans[i % 2];
+    }
+    rs_proto_encode_task(&b, &(rs_task_t){9, 3, 600000, many, MANY});
+    save(&b, "task-many");
+    rs_proto_encode_result(&b, &(rs_result_t){9, 3, many_results, MANY, many_spans, MANY, NULL, 0});
+    save(&b, "result-many");
+    rs_chat_msg_t intl[] = {{"system", "Réponds en une ligne."},
+                            {"user", "Grüße! 世界まで何キロ? Привет \xf0\x9f\x98\x80"},
+                            {"assistant", "42"}, {"user", "Und jetzt?"}};
+    rs_case_t conv = {5, "conv-ü", intl, 4, targets, 1, tags, 1, "Grüße! 世界まで何キロ?"};
+    rs_proto_encode_task(&b, &(rs_task_t){5, 5, 1000, &conv, 1});
+    save(&b, "task-conversation");
+    rs_proto_encode_hello(&b, &(rs_hello_t){"worker-ÿ-世界", "höst.example", 1, "0.1.0", 2});
+    save(&b, "hello-utf8");
+    rs_proto_encode_welcome(&b, &(rs_welcome_t){"r", "{\"judges\":[{\"model\":\"m\",\"rubric\":"
+        "[\"a\",\"b\"]}],\"revise\":{\"rounds\":2},\"embedder\":{\"type\":\"openai\"}}", 250});
+    save(&b, "welcome-chains");
+    const char *usage2 = "{\"embedder\":{\"calls\":1,\"input_tokens\":12,\"output_tokens\":0,"
+                         "\"errors\":{},\"latency_ms\":[5],\"stage\":[3]},\"m\":{\"calls\":0}}";
+    rs_proto_encode_result(&b, &(rs_result_t){2, 2, results + 1, 1, spans, 1, (char *)usage2,
+                                              strlen(usage2)});
+    save(&b, "result-embedder-stats");
+
     int64_t credits[] = {0, 1, 64, INT64_MAX};
     for (size_t i = 0; i < sizeof(credits) / sizeof(credits[0]); i++) {
         char name[32];
