@@ -1925,8 +1925,69 @@ static int apply_override(loader_t *ld, struct fy_document *fyd, const char *tex
 
 /* Parses text into a document; syntax errors (with libfyaml's own line:column) go to err. The
  * diagnostics are collected instead of printed, so a library user sees exactly one message. */
+/* The byte offset of the first byte that does not start a well-formed UTF-8 sequence (overlong
+ * forms, surrogates and code points above U+10FFFF included), or len when there is none. */
+static size_t utf8_bad_at(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        size_t n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3
+                 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+        if (n == 0 || i + n > len) return i;
+        /* the second byte's range excludes overlongs, surrogates and > U+10FFFF */
+        unsigned char lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+        unsigned char hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+        if (n > 1 && (s[i + 1] < lo || s[i + 1] > hi)) return i;
+        for (size_t k = 2; k < n; k++)
+            if ((s[i + k] & 0xc0) != 0x80) return i;
+        i += n;
+    }
+    return len;
+}
+
+/* What a config may grow to once its aliases are expanded, and how deep it may nest. A config is
+ * tens of nodes, a few levels deep; the bounds stop an alias bomb (nine lines of anchors that
+ * expand to 10^9 nodes) and deep nesting before libfyaml resolves anything. */
+#define YAML_MAX_NODES 100000
+#define YAML_MAX_DEPTH 64
+
+/* Adds the nodes under n, aliases followed, to *count. Returns n's offending node (the one past a
+ * bound) or NULL; it stops as soon as a bound is passed, so an alias cycle or bomb costs at most
+ * YAML_MAX_NODES steps. */
+static struct fy_node *yaml_bounds(struct fy_node *n, int depth, size_t *count)
+{
+    if (!n) return NULL;
+    if (++*count > YAML_MAX_NODES || depth > YAML_MAX_DEPTH) return n;
+    struct fy_node *bad = NULL;
+    void *it = NULL;
+    if (fy_node_is_alias(n)) {
+        bad = yaml_bounds(fy_node_resolve_alias(n), depth + 1, count);
+    } else if (fy_node_is_sequence(n)) {
+        for (struct fy_node *c; !bad && (c = fy_node_sequence_iterate(n, &it));)
+            bad = yaml_bounds(c, depth + 1, count);
+    } else if (fy_node_is_mapping(n)) {
+        for (struct fy_node_pair *p; !bad && (p = fy_node_mapping_iterate(n, &it));) {
+            bad = yaml_bounds(fy_node_pair_key(p), depth + 1, count);
+            if (!bad) bad = yaml_bounds(fy_node_pair_value(p), depth + 1, count);
+        }
+    }
+    return bad;
+}
+
 static struct fy_document *parse_document(loader_t *ld, const char *text, size_t len)
 {
+    /* YAML is UTF-8 here, and libfyaml 0.7.12 (Debian 12) loops forever on some invalid bytes
+     * (a directive "%\xb5"), so they are refused before it sees them. */
+    size_t bad = utf8_bad_at((const unsigned char *)text, len);
+    if (bad < len) {
+        int line = 1, col = 1;
+        for (size_t i = 0; i < bad; i++, col++)
+            if (text[i] == '\n') line++, col = 0;
+        rs_err_set(ld->err, "%s:%d:%d: not valid UTF-8 (byte 0x%02x): a config is UTF-8 text",
+                   ld->source, line, col, (unsigned char)text[bad]);
+        return NULL;
+    }
     struct fy_diag_cfg dcfg;
     fy_diag_cfg_default(&dcfg);
     dcfg.fp = NULL;
@@ -1936,11 +1997,23 @@ static struct fy_document *parse_document(loader_t *ld, const char *text, size_t
         return NULL;
     }
     fy_diag_set_collect_errors(ld->diag, true);
-    struct fy_parse_cfg pcfg = {.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_RESOLVE_DOCUMENT,
-                                .diag = ld->diag};
+    /* resolved (aliases expanded, merge keys applied) only once yaml_bounds has passed it */
+    struct fy_parse_cfg pcfg = {.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG, .diag = ld->diag};
     struct fy_document *fyd = fy_document_build_from_string(&pcfg, text, len);
     int line, col;
     const char *msg = diag_message(ld->diag, &line, &col);
+    if (fyd && !msg) {
+        size_t count = 0;
+        struct fy_node *over = yaml_bounds(fy_document_root(fyd), 0, &count);
+        if (over) {
+            fail(ld, over, "", "the YAML nests deeper than %d levels or, its aliases expanded, "
+                 "holds more than %d values", YAML_MAX_DEPTH, YAML_MAX_NODES);
+            fy_document_destroy(fyd);
+            return NULL;
+        }
+        fy_document_resolve(fyd);
+        msg = diag_message(ld->diag, &line, &col);
+    }
     if (fyd && !msg) return fyd;
     /* text with no document in it (empty, only comments) is an empty config, not a syntax error */
     if (!fyd && !msg) return fy_document_create(&pcfg);

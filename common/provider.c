@@ -456,22 +456,29 @@ static int anthropic_parse_chat(const char *body, size_t len, rs_chat_resp_t *ou
     return rc;
 }
 
-/* One row of data[]: its index and its vector, stored in out (dim fixed by the first row). */
-static int embed_row(json_t *d, size_t i, rs_embed_resp_t *out, unsigned char *seen, rs_err_t *err)
+/* One row of data[]: its slot (its index, or its position when it has none) and its vector's
+ * size, which must be data[0]'s (dim). Every row passes this before the n * dim values are
+ * allocated, so a body never asks for more memory than the values it holds. */
+static int embed_check(json_t *d, size_t i, size_t n, size_t dim, unsigned char *seen, size_t *at,
+                       rs_err_t *err)
 {
     json_t *idx = json_object_get(d, "index"), *vec = json_object_get(d, "embedding");
-    size_t at = json_is_integer(idx) ? (size_t)json_integer_value(idx) : i;
-    if (idx && (!json_is_integer(idx) || json_integer_value(idx) < 0 || at >= out->n || seen[at]))
+    *at = json_is_integer(idx) ? (size_t)json_integer_value(idx) : i;
+    if ((idx && (!json_is_integer(idx) || json_integer_value(idx) < 0)) || *at >= n || seen[*at])
         return rs_err_set(err, "data[%zu].index is missing, out of range or repeated", i);
     if (!json_is_array(vec) || json_array_size(vec) == 0)
         return rs_err_set(err, "data[%zu].embedding must be a non-empty array of numbers", i);
-    if (!out->vecs) {
-        out->dim = json_array_size(vec);
-        out->vecs = rs_xcalloc(out->n * out->dim, sizeof(double));
-    }
-    if (json_array_size(vec) != out->dim)
+    if (json_array_size(vec) != dim)
         return rs_err_set(err, "data[%zu].embedding has %zu values, not %zu like data[0]", i,
-                          json_array_size(vec), out->dim);
+                          json_array_size(vec), dim);
+    seen[*at] = 1;
+    return 0;
+}
+
+/* Row i's values into slot at of out->vecs. */
+static int embed_copy(json_t *d, size_t i, size_t at, rs_embed_resp_t *out, rs_err_t *err)
+{
+    json_t *vec = json_object_get(d, "embedding");
     for (size_t j = 0; j < out->dim; j++) {
         json_t *x = json_array_get(vec, j);
         if (!json_is_number(x))
@@ -479,7 +486,6 @@ static int embed_row(json_t *d, size_t i, rs_embed_resp_t *out, unsigned char *s
                               type_name(x));
         out->vecs[at * out->dim + j] = json_number_value(x);
     }
-    seen[at] = 1;
     return 0;
 }
 
@@ -493,9 +499,15 @@ static int openai_parse_embed(const char *body, size_t len, rs_embed_resp_t *out
     if (!json_is_array(data) || json_array_size(data) == 0)
         rc = rs_err_set(err, "data must be a non-empty array, not %s", type_name(data));
     out->n = rc == 0 ? json_array_size(data) : 0;
-    unsigned char *seen = rs_xcalloc(out->n, 1);
+    out->dim = json_array_size(json_object_get(json_array_get(data, 0), "embedding"));
+    unsigned char *seen = rs_xcalloc(out->n ? out->n : 1, 1);
+    size_t *at = rs_xcalloc(out->n ? out->n : 1, sizeof(size_t));
     for (size_t i = 0; rc == 0 && i < out->n; i++)
-        rc = embed_row(json_array_get(data, i), i, out, seen, err);
+        rc = embed_check(json_array_get(data, i), i, out->n, out->dim, seen, &at[i], err);
+    if (rc == 0) out->vecs = rs_xcalloc(out->n * out->dim, sizeof(double));
+    for (size_t i = 0; rc == 0 && i < out->n; i++)
+        rc = embed_copy(json_array_get(data, i), i, at[i], out, err);
+    free(at);
     free(seen);
     out->input_tokens = usage_field(json_object_get(root, "usage"), "prompt_tokens");
     json_decref(root);
@@ -714,7 +726,14 @@ int rs_provider_retry_after(const char *value, int64_t now_wall_ms, int64_t *del
     } else {
         time_t t = curl_getdate(v, NULL);
         if (t == (time_t)-1) return -1;
-        ms = (int64_t)t * 1000 - now_wall_ms;
+        /* libcurl takes any year ("31 Dec 2147483647"): a date past what milliseconds can hold
+         * is past the cap too (found by fuzz_retry_after: the product overflowed) */
+        if ((int64_t)t > INT64_MAX / 1000 - 1)
+            ms = INT64_MAX;
+        else if (t < 0)
+            ms = 0;
+        else
+            ms = (int64_t)t * 1000 - now_wall_ms;
     }
     if (ms < 0) ms = 0;
     *delay_ms = ms > RS_PROVIDER_RETRY_AFTER_MAX_MS ? RS_PROVIDER_RETRY_AFTER_MAX_MS : ms;

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -494,6 +495,69 @@ static void test_yaml_syntax_error(void **state)
                  "t.yaml:1:3: expected a mapping of sections (dataset, models, ...), got a list");
     expect_error("", NULL, 0, "t.yaml: dataset.path: missing (required)");
     expect_error("# nothing but a comment\n", NULL, 0, "t.yaml: dataset.path: missing (required)");
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "test_config: the YAML loader hung (5 s)\n";
+    (void)!write(2, msg, sizeof(msg) - 1);
+    _exit(1);
+}
+
+/* Invalid UTF-8 is refused with its position before libfyaml sees it: Debian's libfyaml 0.7.12
+ * loops forever on a directive holding one (found by fuzz_config,
+ * tests/fuzz/regressions/config/hang-directive-invalid-utf8). An alarm turns a hang into a failure. */
+static void test_invalid_utf8(void **state)
+{
+    signal(SIGALRM, on_alarm);
+    alarm(5);
+    expect_error("%\xb5", NULL, 0, "t.yaml:1:2: not valid UTF-8 (byte 0xb5): a config is UTF-8 text");
+    expect_error(MINIMAL "run: {name: \"caf\xc3\"}\n", NULL, 0,
+                 "t.yaml:4:17: not valid UTF-8 (byte 0xc3): a config is UTF-8 text");
+    expect_error(MINIMAL "run: {name: \xed\xa0\x80}\n", NULL, 0, /* a surrogate */
+                 "t.yaml:4:13: not valid UTF-8 (byte 0xed): a config is UTF-8 text");
+    expect_error(MINIMAL "run: {name: \xc0\xaf}\n", NULL, 0, /* an overlong '/' */
+                 "t.yaml:4:13: not valid UTF-8 (byte 0xc0): a config is UTF-8 text");
+    alarm(0);
+    rs_config_t *c = load_ok(MINIMAL "run: {name: \"Grüße 世界 \xf0\x9f\x98\x80\"}\n", NULL, 0);
+    assert_string_equal(c->run.name, "Grüße 世界 \xf0\x9f\x98\x80");
+    rs_config_destroy(&c);
+}
+
+/* A config whose aliases expand past 100,000 values, or nest deeper than 64 levels (an alias of
+ * itself), is refused before libfyaml resolves it: nine lines of anchors (an "alias bomb",
+ * tests/fuzz/regressions/config/oom-alias-bomb) took 2 GB and 30 s before, and a worker loads the
+ * spec a coordinator sends through this loader.
+ * Aliases and merge keys within the bounds work as before. */
+static void test_yaml_bounds(void **state)
+{
+    rs_buf_t b;
+    rs_buf_init(&b);
+    rs_buf_puts(&b, MINIMAL "x0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for (int i = 1; i < 6; i++) { /* 10^6 values: cheap to build, ten times the bound */
+        rs_buf_printf(&b, "x%d: &a%d [", i, i);
+        for (int k = 0; k < 10; k++) rs_buf_printf(&b, "%s*a%d", k ? ", " : "", i - 1);
+        rs_buf_puts(&b, "]\n");
+    }
+    rs_err_t err = {{0}};
+    rs_config_t *c = load(b.data, NULL, 0, &err);
+    assert_null(c);
+    const char *want = "the YAML nests deeper than 64 levels or, its aliases expanded, holds "
+                       "more than 100000 values";
+    if (strncmp(err.msg, "t.yaml:", 7) != 0 || !strstr(err.msg, want)) fail_msg("got: %s", err.msg);
+    rs_buf_cleanup(&b);
+    expect_error(MINIMAL "x: &a [*a]\n", NULL, 0, "t.yaml:4:9: the YAML nests deeper than 64 "
+                 "levels or, its aliases expanded, holds more than 100000 values");
+
+    c = load_ok("dataset: {path: d.jsonl}\n"
+                "models:\n  - &m {provider: sim, model: m1, params: {accuracy: 0.25}}\n"
+                "  - <<: *m\n    name: two\n", NULL, 0);
+    assert_int_equal(c->n_models, 2);
+    assert_string_equal(c->models[1].name, "two");
+    assert_string_equal(c->models[1].model, "m1");
+    assert_float_equal(c->models[1].accuracy, 0.25, 0);
+    rs_config_destroy(&c);
 }
 
 /* The config holds the name of the variable with the key; the key itself never gets in. */
@@ -1300,6 +1364,8 @@ int main(void)
         cmocka_unit_test(test_bad_extractor),
         cmocka_unit_test(test_bad_enums),
         cmocka_unit_test(test_yaml_syntax_error),
+        cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_yaml_bounds),
         cmocka_unit_test(test_api_key_env),
         cmocka_unit_test(test_override_scalars),
         cmocka_unit_test(test_override_nested),

@@ -469,6 +469,43 @@ static void test_embeddings(void **state)
     }
 }
 
+/* A body cannot make the parser allocate more than the values it holds: data[0] with 400,000
+ * values followed by 400,000 rows that are not rows once asked for n * dim = 1.6e11 doubles up
+ * front (1.3 TB: an abort in rs_xcalloc, found while writing fuzz_embeddings). Every row is
+ * checked before the allocation now. And a row without an index cannot take the slot of one
+ * that named it (its vector was overwritten, another slot left zero). */
+static void test_embeddings_checked_before_allocation(void **state)
+{
+    (void)state;
+    const rs_provider_t *p = rs_provider_find("openai");
+    const size_t k = 400000;
+    rs_buf_t b;
+    rs_buf_init(&b);
+    rs_buf_puts(&b, "{\"data\":[{\"embedding\":[0");
+    for (size_t i = 1; i < k; i++) rs_buf_puts(&b, ",0");
+    rs_buf_puts(&b, "]}");
+    for (size_t i = 1; i < k; i++) rs_buf_puts(&b, ",0");
+    rs_buf_puts(&b, "]}");
+    rs_embed_resp_t e;
+    rs_err_t err = {{0}};
+    assert_int_equal(p->parse_embed(b.data, b.len, &e, &err), -1);
+    assert_string_equal(err.msg, "data[1].embedding must be a non-empty array of numbers");
+    assert_null(e.vecs);
+    rs_buf_cleanup(&b);
+
+    const char *taken = "{\"data\":[{\"index\":1,\"embedding\":[1]},{\"embedding\":[2]}]}";
+    assert_int_equal(p->parse_embed(taken, strlen(taken), &e, &err), -1);
+    assert_string_equal(err.msg, "data[1].index is missing, out of range or repeated");
+    const char *mixed = "{\"data\":[{\"index\":1,\"embedding\":[1]},{\"embedding\":[2]},"
+                        "{\"index\":0,\"embedding\":[3]}]}";
+    assert_int_equal(p->parse_embed(mixed, strlen(mixed), &e, &err), -1);
+    const char *positional = "{\"data\":[{\"embedding\":[1]},{\"embedding\":[2]}]}";
+    assert_int_equal(p->parse_embed(positional, strlen(positional), &e, &err), 0);
+    assert_float_equal(e.vecs[0], 1, 0);
+    assert_float_equal(e.vecs[1], 2, 0);
+    rs_embed_resp_cleanup(&e);
+}
+
 /* ---- Retry-After ---- */
 
 static void test_retry_after(void **state)
@@ -496,6 +533,12 @@ static void test_retry_after(void **state)
     assert_int_equal(rs_provider_retry_after("999999999999999999999", now, &d), 0);
     assert_int_equal(d, RS_PROVIDER_RETRY_AFTER_MAX_MS);
     assert_int_equal(rs_provider_retry_after("86400", now, &d), 0);
+    assert_int_equal(d, RS_PROVIDER_RETRY_AFTER_MAX_MS);
+    /* a year whose seconds overflow as milliseconds (found by fuzz_retry_after,
+     * tests/fuzz/regressions/retry_after/): signed overflow before, the cap now */
+    assert_int_equal(rs_provider_retry_after("Fri, 31 Dec 2147483647 23:59:59 GMT", now, &d), 0);
+    assert_int_equal(d, RS_PROVIDER_RETRY_AFTER_MAX_MS);
+    assert_int_equal(rs_provider_retry_after("Fri, 31 Dec 99999999 23:59:59 GMT", now, &d), 0);
     assert_int_equal(d, RS_PROVIDER_RETRY_AFTER_MAX_MS);
     const char *bad[] = {"", "  ", "1.5", "-3", "10s", "soon", "+5"};
     for (size_t i = 0; i < RS_ARRAY_LEN(bad); i++)
@@ -772,6 +815,7 @@ int main(void)
         cmocka_unit_test(test_anthropic_parse_good),
         cmocka_unit_test(test_anthropic_parse_errors),
         cmocka_unit_test(test_embeddings),
+        cmocka_unit_test(test_embeddings_checked_before_allocation),
         cmocka_unit_test(test_retry_after),
         cmocka_unit_test(test_classify_success),
         cmocka_unit_test(test_classify_wrong_type),
