@@ -218,6 +218,8 @@ typedef struct rs_cluster_cfg {
     int64_t heartbeat_ms;  /* default 1000 */
     int64_t lease_ms;      /* a task is taken back this long after it was sent, default 600000 */
     char *metrics_bind;    /* "host:port" for the Prometheus /metrics endpoint; NULL = off */
+    int64_t max_response_bytes; /* a model response body above this is the call's error
+                                 * response_too_large; default 4 MiB, 1 KiB to 64 MiB */
 } rs_cluster_cfg_t;
 
 typedef struct rs_prompt_cfg {

@@ -114,6 +114,7 @@ static void on_welcome(session_t *s, rs_welcome_t *w)
     s->heartbeat_ms = w->heartbeat_ms > 0 ? w->heartbeat_ms : 1000;
     s->slots = s->o->slots ? s->o->slots : wk_chain_config(ch)->cluster.worker_slots;
     wk_http_set_limit(s->http, (size_t)(s->o->requests ? s->o->requests : s->slots));
+    wk_http_set_max_body(s->http, (size_t)wk_chain_config(ch)->cluster.max_response_bytes);
     s->backoff_ms = 1000;
     rs_debug("joined run %s with %lld slots", w->run_id, (long long)s->slots);
     send_credit(s, s->slots - (int64_t)held(s));
