@@ -448,7 +448,8 @@ static rs_verdict_t grade_includes(const grader_t *g, const char *output, const 
 /* A search that could not decide (match limit, invalid UTF-8) is no verdict, not a wrong one. */
 static rs_verdict_t regex_verdict(int rc)
 {
-    return rc == RS_REGEX_FOUND ? RS_VERDICT_CORRECT : rc < 0 ? RS_VERDICT_SKIPPED : RS_VERDICT_WRONG;
+    if (rc == RS_REGEX_FOUND) return RS_VERDICT_CORRECT;
+    return rc < 0 ? RS_VERDICT_SKIPPED : RS_VERDICT_WRONG;
 }
 
 static rs_verdict_t grade_regex(const grader_t *g, const char *output, const char *extracted,
@@ -519,7 +520,7 @@ static rs_verdict_t grade_fuzzy(const grader_t *g, const char *output, const cha
 /* Bytes that failed parses of first_json_object may read in all, per byte of the text (plus a
  * floor): each '{' starts a parse, and in a hostile reply ('{"a":[' a million times) each would
  * read on to jansson's depth limit, 92 s for 1 MiB. The budget keeps the search linear. */
-#define JSON_SCAN_FACTOR 2
+#define JSON_SCAN_FACTOR 1
 #define JSON_SCAN_FLOOR (1u << 16)
 
 /* The first '{' of text from which a whole JSON object parses (trailing text allowed), or NULL
@@ -533,7 +534,7 @@ static json_t *first_json_object(const char *text)
         json_t *j = json_loadb(p, len - (size_t)(p - text), JSON_DISABLE_EOF_CHECK, &e);
         if (json_is_object(j)) return j;
         json_decref(j);
-        size_t spent = j ? 1 : (size_t)e.position + 1; /* a parsed non-object: at '{' it cannot be */
+        size_t spent = j ? 1 : (size_t)e.position + 1; /* j: a non-object (cannot be, at '{') */
         if (spent >= budget) break;
         budget -= spent;
     }

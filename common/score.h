@@ -77,7 +77,7 @@ int rs_answer_number(const char *s, double *out);
  *   correct iff the best similarity >= threshold. Empty answers are wrong; empty targets ignored.
  * json_match: the answer is the extracted answer when it parses as a JSON object, else the first
  *   JSON object in the output (the first '{' from which a whole object parses; the failed parses
- *   before it may read twice the output's length plus 64 KiB in all, then it gives up). Each target is
+ *   before it may read the output's length plus 64 KiB in all, then it gives up). Each target is
  *   parsed as JSON; a target that is not an object is ignored. Correct iff for some target every
  *   key in keys (every key of the target when keys is NULL) is in both objects with equal values
  *   (jansson's json_equal: 1 and 1.0 differ, key order does not matter). */

@@ -17,6 +17,8 @@
 
 #define SPEC_TRIES 3      /* WELCOMEs with a spec this worker cannot use before it gives up */
 #define HELLO_RETRY_MS 10 /* a HELLO that could not go out (no connection yet) is tried again */
+#define SPEC_SLOTS_MAX 65536 /* a spec's worker_slots is held to --slots' own bound: each slot
+                              * may become a transfer and a descriptor */
 
 typedef struct session {
     const wk_opts_t *o;
@@ -112,7 +114,9 @@ static void on_welcome(session_t *s, rs_welcome_t *w)
     s->chain = ch;
     s->usage = wk_usage_new(wk_chain_config(ch));
     s->heartbeat_ms = w->heartbeat_ms > 0 ? w->heartbeat_ms : 1000;
-    s->slots = s->o->slots ? s->o->slots : wk_chain_config(ch)->cluster.worker_slots;
+    int64_t spec_slots = wk_chain_config(ch)->cluster.worker_slots;
+    if (spec_slots > SPEC_SLOTS_MAX) spec_slots = SPEC_SLOTS_MAX;
+    s->slots = s->o->slots ? s->o->slots : spec_slots;
     wk_http_set_limit(s->http, (size_t)(s->o->requests ? s->o->requests : s->slots));
     wk_http_set_max_body(s->http, (size_t)wk_chain_config(ch)->cluster.max_response_bytes);
     s->backoff_ms = 1000;

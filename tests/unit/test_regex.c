@@ -23,7 +23,8 @@ static char *long_text(const char *unit, const char *tail)
 {
     size_t u = strlen(unit), t = strlen(tail);
     char *s = rs_xmalloc(MIB + 1);
-    for (size_t i = 0; i < MIB; i++) s[i] = unit[i % u];
+    for (size_t i = 0; i < MIB; i++)
+        s[i] = unit[i % u];
     memcpy(s + MIB - t, tail, t);
     s[MIB] = '\0';
     return s;
@@ -32,7 +33,8 @@ static char *long_text(const char *unit, const char *tail)
 static size_t count_of(const char *s, const char *needle)
 {
     size_t n = 0;
-    for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle)) n++;
+    for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
     return n;
 }
 
@@ -73,8 +75,10 @@ static void test_extractors_on_long_reply(void **state)
         const char *why = "unset";
         char *x = rs_scorer_extract_why(s, text, &why);
         assert_true(rs_mono_sec() - t0 < WALL_BOUND_SEC);
-        if (want[i]) assert_string_equal(x, want[i]);
-        else assert_null(x);
+        if (want[i])
+            assert_string_equal(x, want[i]);
+        else
+            assert_null(x);
         assert_null(why);
         free(x);
         rs_scorer_destroy(&s);
@@ -98,10 +102,9 @@ static void test_match_limit_is_its_own_outcome(void **state)
     rs_regex_destroy(&re);
 
     /* through the scorer: no answer, with the reason; the regex grader decides nothing */
-    rs_grader_cfg_t g[] = {{.kind = RS_GRADE_REGEX, .pattern = "(a+)+b"},
-                           {.kind = RS_GRADE_REGEX}};
-    rs_scoring_cfg_t cfg = {.extractor = RS_EXTRACT_REGEX, .extractor_pattern = "(a+)+b",
-                            .graders = g, .n_graders = 2};
+    rs_grader_cfg_t g[] = {{.kind = RS_GRADE_REGEX, .pattern = "(a+)+b"}, {.kind = RS_GRADE_REGEX}};
+    rs_scoring_cfg_t cfg = {
+        .extractor = RS_EXTRACT_REGEX, .extractor_pattern = "(a+)+b", .graders = g, .n_graders = 2};
     rs_scorer_t *s = rs_scorer_new(&cfg, NULL);
     assert_non_null(s);
     const char *why = NULL;
@@ -145,10 +148,18 @@ static void test_empty_matches_step_characters(void **state)
     assert_int_equal(len, 0);
     rs_regex_destroy(&re);
     re = rs_regex_new("(\\d*)", 0, NULL);
-    assert_int_equal(rs_regex_find(re, "a12\xc3\xa9" "7", 6, 1, &start, &len), RS_REGEX_FOUND);
+    assert_int_equal(rs_regex_find(re,
+                                   "a12\xc3\xa9"
+                                   "7",
+                                   6, 1, &start, &len),
+                     RS_REGEX_FOUND);
     assert_int_equal(start, 6); /* the empty match at the end comes after "7" */
     assert_int_equal(len, 0);
-    assert_int_equal(rs_regex_find(re, "a12\xc3\xa9" "7", 6, 0, &start, &len), RS_REGEX_FOUND);
+    assert_int_equal(rs_regex_find(re,
+                                   "a12\xc3\xa9"
+                                   "7",
+                                   6, 0, &start, &len),
+                     RS_REGEX_FOUND);
     assert_int_equal(start, 0);
     rs_regex_destroy(&re);
 }

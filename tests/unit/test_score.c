@@ -559,7 +559,7 @@ static void test_json_match_long_reply(void **state)
     char *targets[] = {"{\"a\": 1}"};
     double t0 = rs_mono_sec();
     assert_int_equal(rs_scorer_grade(s, 0, text, NULL, targets, 1), RS_VERDICT_WRONG);
-    assert_true(rs_mono_sec() - t0 < 2.0);
+    assert_true(rs_mono_sec() - t0 < 15.0); /* ~0.1 s, 1 s in the ASan build; 92 s before */
     const char *ok = "Some {braces} in prose { then the result: {\"a\": 1, \"b\": [2]} done";
     assert_int_equal(rs_scorer_grade(s, 0, ok, NULL, targets, 1), RS_VERDICT_CORRECT);
     rs_scorer_destroy(&s);
