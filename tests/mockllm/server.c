@@ -586,6 +586,8 @@ static int check_opts(const mock_server_opts_t *o, rs_err_t *err)
     if (!(o->hang_ms >= 0 && o->hang_ms <= 86400e3))
         return rs_err_set(err, "--hang-ms: must be between 0 and 86400000");
     if (o->retry_after_s < 0) return rs_err_set(err, "--retry-after: must be >= 0");
+    if (o->sim.filler < 0 || o->sim.filler > (64 << 20))
+        return rs_err_set(err, "--reply-filler: must be between 0 and 67108864");
     if (o->reply_bytes < 0 || o->reply_bytes > (256 << 20))
         return rs_err_set(err, "--reply-bytes: must be between 0 and 268435456");
     return 0;
