@@ -30,11 +30,13 @@ static char *long_text(const char *unit, const char *tail)
     return s;
 }
 
-static size_t count_of(const char *s, const char *needle)
+/* The runs of digits in s: the matches of \d+ (by hand: strstr would be quadratic under ASan,
+ * whose interceptor measures the whole haystack on every call). */
+static size_t numbers_in(const char *s)
 {
     size_t n = 0;
-    for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle))
-        n++;
+    for (size_t i = 0; s[i]; i++)
+        n += (s[i] >= '0' && s[i] <= '9') && !(i && s[i - 1] >= '0' && s[i - 1] <= '9');
     return n;
 }
 
@@ -51,8 +53,7 @@ static void test_last_match_is_one_scan(void **state)
     assert_int_equal(start, MIB - 4);
     assert_int_equal(len, 4);
     /* one call per number in the text, and the one that finds no more */
-    size_t numbers = 2 * count_of(text, " pears. ") + 2;
-    assert_true(rs_regex_match_calls() - calls <= numbers + 1);
+    assert_int_equal(rs_regex_match_calls() - calls, numbers_in(text) + 1);
     assert_true(took < WALL_BOUND_SEC);
     rs_regex_destroy(&re);
     free(text);
