@@ -582,6 +582,8 @@ static const key_spec_t cluster_keys[] = {
      .def_num = 1000},
     {KEY("lease_ms", KT_INT, rs_cluster_cfg_t, lease_ms), RANGE(1, INFINITY), .def_num = 600000},
     {KEY("metrics_bind", KT_STR, rs_cluster_cfg_t, metrics_bind)},
+    {KEY("max_response_bytes", KT_INT, rs_cluster_cfg_t, max_response_bytes),
+     RANGE(1024, 64 << 20), .def_num = 4 << 20},
     {KEY("max_rejects_per_minute", KT_INT, rs_cluster_cfg_t, max_rejects_per_minute),
      RANGE(1, INFINITY), .def_num = 100},
     {KEY("curve", KT_SECTION, rs_cluster_cfg_t, curve), .sub = &curve_sec},

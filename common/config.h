@@ -236,6 +236,8 @@ typedef struct rs_cluster_cfg {
     int64_t heartbeat_ms;  /* default 1000 */
     int64_t lease_ms;      /* a task is taken back this long after it was sent, default 600000 */
     char *metrics_bind;    /* "host:port" for the Prometheus /metrics endpoint; NULL = off */
+    int64_t max_response_bytes; /* a model response body above this is the call's error
+                                 * response_too_large; default 4 MiB, 1 KiB to 64 MiB */
     int64_t max_rejects_per_minute; /* a peer rejected more often is cut off, default 100 */
     rs_curve_cfg_t curve;  /* authenticated, encrypted workers; off when secret_key_file is NULL */
 } rs_cluster_cfg_t;

@@ -318,12 +318,13 @@ static int add_target(const parse_ctx_t *px, const json_t *v, rs_case_t *out, rs
     char *text = json_is_string(v) ? rs_xstrdup(json_string_value(v)) : number_text(v);
     if (px->target_re) {
         size_t start, len;
-        int hit = rs_regex_find(px->target_re, text, strlen(text), 0, &start, &len);
-        char *match = hit ? dup_trimmed(text + start, len) : NULL;
+        int rc = rs_regex_find(px->target_re, text, strlen(text), 0, &start, &len);
+        char *match = rc == RS_REGEX_FOUND ? dup_trimmed(text + start, len) : NULL;
         free(text);
-        if (!hit)
-            return rs_err_set(err, "target_regex '%s' did not match field '%s'", px->target_pattern,
-                              px->target_field);
+        if (rc != RS_REGEX_FOUND)
+            return rs_err_set(err, "target_regex '%s' did not match field '%s'%s%s%s",
+                              px->target_pattern, px->target_field, rc < 0 ? " (" : "",
+                              rc < 0 ? rs_regex_outcome(rc) : "", rc < 0 ? ")" : "");
         text = match;
     }
     push_str(&out->targets, &out->n_targets, text);

@@ -641,7 +641,7 @@ static const struct net_rule {
 } NET_RULES[] = {
     {RS_NET_TIMEOUT, 1, "timeout", "timed out (see timeout_ms, connect_timeout_ms)"},
     {RS_NET_CONNECT, 1, "connect", "connection failed"},
-    {RS_NET_TOO_LARGE, 0, "too_large", "response body larger than 16 MiB"},
+    {RS_NET_TOO_LARGE, 0, "response_too_large", "response body too large"},
     {RS_NET_TLS, 0, "tls", "TLS failure (check base_url and the server's certificate)"},
     {RS_NET_OTHER, 0, "network", "transfer failed"},
 };

@@ -21,7 +21,8 @@
 #include "sim.h"
 #include "util.h"
 
-#define RS_PROVIDER_BODY_CAP (16u << 20) /* a response body above 16 MiB is an error */
+#define RS_PROVIDER_BODY_CAP (4u << 20) /* a response body above 4 MiB is an error, unless the
+                                         * run's cluster.max_response_bytes says otherwise */
 #define RS_PROVIDER_EXCERPT 200          /* bytes of a body quoted in an error, at most */
 #define RS_PROVIDER_RETRY_AFTER_MAX_MS (10 * 60 * 1000) /* a longer Retry-After is cut to this */
 
@@ -121,7 +122,7 @@ typedef enum rs_net {
     RS_NET_OK = 0,    /* a response arrived, whatever its status */
     RS_NET_TIMEOUT,   /* no complete response within connect_timeout_ms / timeout_ms */
     RS_NET_CONNECT,   /* could not resolve or connect, or the connection broke mid-transfer */
-    RS_NET_TOO_LARGE, /* the body passed RS_PROVIDER_BODY_CAP */
+    RS_NET_TOO_LARGE, /* the body passed the cap (cluster.max_response_bytes) */
     RS_NET_TLS,       /* certificate or TLS failure: trying again will not help */
     RS_NET_OTHER,     /* anything else (bad URL, unsupported protocol, ...) */
 } rs_net_t;
@@ -138,7 +139,7 @@ typedef struct rs_http_outcome {
 } rs_http_outcome_t;
 
 /* Why an attempt failed. reason is a short machine code for counting ("http_401", "http_429",
- * "http_500", "timeout", "connect", "too_large", "tls", "network", "bad_response",
+ * "http_500", "timeout", "connect", "response_too_large", "tls", "network", "bad_response",
  * "wrong_content_type", "no_key", "bad_request_body"); message is one line for the result
  * record that names the model and the likely cause. */
 typedef struct rs_failure {

@@ -261,6 +261,8 @@ int rs_answer_number(const char *s, double *out)
 
 /* ---- extractors: each finds a span of the output, 1 when found ---- */
 
+/* 1 when found, 0 when not; the regex extractor may also say why it could not search
+ * (RS_REGEX_LIMIT, RS_REGEX_BAD_UTF8, both < 0). */
 typedef int (*extract_fn)(const rs_scorer_t *s, span_t text, span_t *out);
 
 /* The rest of the line from p, skipping leading blanks, newlines and ':'; it also ends at a
@@ -344,7 +346,8 @@ static int extract_last_number(const rs_scorer_t *s, span_t text, span_t *out)
 static int extract_regex(const rs_scorer_t *s, span_t text, span_t *out)
 {
     size_t start, len;
-    if (!rs_regex_find(s->extract_re, text.p, text.n, 1, &start, &len)) return 0;
+    int rc = rs_regex_find(s->extract_re, text.p, text.n, 1, &start, &len);
+    if (rc != RS_REGEX_FOUND) return rc;
     out->p = text.p + start;
     out->n = len;
     return 1;
@@ -370,9 +373,17 @@ static const extract_fn extractors[] = {
 
 char *rs_scorer_extract(const rs_scorer_t *s, const char *output)
 {
+    return rs_scorer_extract_why(s, output, NULL);
+}
+
+char *rs_scorer_extract_why(const rs_scorer_t *s, const char *output, const char **why)
+{
+    if (why) *why = NULL;
     if (!output) return NULL;
     span_t text = {output, strlen(output)}, found;
-    if (!extractors[s->extractor](s, text, &found)) return NULL;
+    int rc = extractors[s->extractor](s, text, &found);
+    if (rc < 0 && why) *why = rs_regex_outcome(rc);
+    if (rc <= 0) return NULL;
     norm_t n;
     norm_span(found, &n);
     return n.text.n ? rs_xstrndup(n.text.p, n.text.n) : NULL;
@@ -434,23 +445,30 @@ static rs_verdict_t grade_includes(const grader_t *g, const char *output, const 
     return RS_VERDICT_WRONG;
 }
 
+/* A search that could not decide (match limit, invalid UTF-8) is no verdict, not a wrong one. */
+static rs_verdict_t regex_verdict(int rc)
+{
+    if (rc == RS_REGEX_FOUND) return RS_VERDICT_CORRECT;
+    return rc < 0 ? RS_VERDICT_SKIPPED : RS_VERDICT_WRONG;
+}
+
 static rs_verdict_t grade_regex(const grader_t *g, const char *output, const char *extracted,
                                 char *const *targets, size_t n_targets)
 {
     if (!output) return RS_VERDICT_WRONG;
     size_t len = strlen(output);
-    if (g->re)
-        return rs_regex_find(g->re, output, len, 0, NULL, NULL) ? RS_VERDICT_CORRECT
-                                                                : RS_VERDICT_WRONG;
+    if (g->re) return regex_verdict(rs_regex_find(g->re, output, len, 0, NULL, NULL));
+    int undecided = 0;
     for (size_t i = 0; i < n_targets; i++) {
         if (!targets[i]) continue;
         /* A target that is not a valid regex simply cannot match. */
         rs_regex_t *re = rs_regex_new(targets[i], !g->case_sensitive, NULL);
-        int hit = re && rs_regex_find(re, output, len, 0, NULL, NULL);
+        int rc = re ? rs_regex_find(re, output, len, 0, NULL, NULL) : RS_REGEX_NONE;
         rs_regex_destroy(&re);
-        if (hit) return RS_VERDICT_CORRECT;
+        if (rc == RS_REGEX_FOUND) return RS_VERDICT_CORRECT;
+        undecided |= rc < 0;
     }
-    return RS_VERDICT_WRONG;
+    return undecided ? RS_VERDICT_SKIPPED : RS_VERDICT_WRONG;
 }
 
 static rs_verdict_t grade_numeric(const grader_t *g, const char *output, const char *extracted,
@@ -499,15 +517,26 @@ static rs_verdict_t grade_fuzzy(const grader_t *g, const char *output, const cha
     return grade_normalised(g, extracted, targets, n_targets, fuzzy_match);
 }
 
-/* The first '{' of text from which a whole JSON object parses (trailing text allowed), or NULL. */
+/* Bytes that failed parses of first_json_object may read in all, per byte of the text (plus a
+ * floor): each '{' starts a parse, and in a hostile reply ('{"a":[' a million times) each would
+ * read on to jansson's depth limit, 92 s for 1 MiB. The budget keeps the search linear. */
+#define JSON_SCAN_FACTOR 1
+#define JSON_SCAN_FLOOR (1u << 16)
+
+/* The first '{' of text from which a whole JSON object parses (trailing text allowed), or NULL
+ * (also when the failed parses before it have used up the budget above). */
 static json_t *first_json_object(const char *text)
 {
-    size_t len = strlen(text);
+    size_t len = strlen(text), budget = JSON_SCAN_FACTOR * len + JSON_SCAN_FLOOR;
     for (const char *p = memchr(text, '{', len); p;
          p = memchr(p + 1, '{', len - (size_t)(p + 1 - text))) {
-        json_t *j = json_loadb(p, len - (size_t)(p - text), JSON_DISABLE_EOF_CHECK, NULL);
+        json_error_t e;
+        json_t *j = json_loadb(p, len - (size_t)(p - text), JSON_DISABLE_EOF_CHECK, &e);
         if (json_is_object(j)) return j;
         json_decref(j);
+        size_t spent = j ? 1 : (size_t)e.position + 1; /* j: a non-object (cannot be, at '{') */
+        if (spent >= budget) break;
+        budget -= spent;
     }
     return NULL;
 }
@@ -758,7 +787,7 @@ static int parse_choices(const rs_verdict_parser_t *p, span_t text, double *scor
 static int parse_scale(const rs_verdict_parser_t *p, span_t text, double *score)
 {
     size_t start, len;
-    if (!rs_regex_find(p->re, text.p, text.n, 1, &start, &len)) return 0;
+    if (rs_regex_find(p->re, text.p, text.n, 1, &start, &len) != RS_REGEX_FOUND) return 0;
     norm_t n;
     norm_span((span_t){text.p + start, len}, &n);
     if (!n.numeric) return 0;

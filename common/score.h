@@ -23,6 +23,11 @@ void rs_scorer_destroy(rs_scorer_t **s);
 
 /* The answer extracted from a model's output and normalised; heap, or NULL when none is found. */
 char *rs_scorer_extract(const rs_scorer_t *s, const char *output);
+/* The same; when it returns NULL, *why (why may be NULL) is NULL when there was no answer to find,
+ * or a static phrase when the search could not decide: "match limit reached" (the regex
+ * extractor's pattern backtracks catastrophically on this output, RS_REGEX_MATCH_LIMIT) or
+ * "not valid UTF-8". Every extractor is linear in the output's length. */
+char *rs_scorer_extract_why(const rs_scorer_t *s, const char *output, const char **why);
 
 /* Grades one output with grader g (index into cfg->graders). extracted may be NULL.
  * A value grader (rs_scorer_needs_value) is SKIPPED here: grade it with rs_scorer_grade_value. */
@@ -56,19 +61,23 @@ int rs_answer_number(const char *s, double *out);
  * - last_number: the last token of the number grammar below; a '+'/'-' right after a letter, digit
  *   or ')' is an operator, not a sign ("5-3=2" -> "2"), and "1.2.3" yields "3", not ".3".
  * - regex: the last match of scoring.extractor.pattern (case-sensitive unless it says (?i)),
- *   group 1 when the pattern has a group that took part, else the whole match.
+ *   group 1 when the pattern has a group that took part, else the whole match. Found in one
+ *   forward scan (common/regex.h); a pattern that reaches the match limit on the output, or an
+ *   output that is not UTF-8, gives no answer with that reason (rs_scorer_extract_why).
  * - none: the whole output. auto: hashes, else answer, else last_number (first that finds one).
  * rs_scorer_extract returns NULL when nothing is found or the answer normalises to "".
  * Graders: exact compares normalised forms (numbers by canonical text, i.e. to 15 significant
  * digits; text case-insensitively unless case_sensitive); includes looks for each target with
  * surrounding spaces trimmed (empty targets never match); regex without a pattern compiles each
- * target per call and a target that is not a valid regex simply does not match; numeric ignores
+ * target per call and a target that is not a valid regex simply does not match (a search that
+ * reaches the match limit, or an output not UTF-8, decides nothing: SKIPPED); numeric ignores
  * non-numeric targets. NULL targets are ignored. A NULL output is wrong for includes and regex.
  * fuzzy: the normalised extracted answer and each normalised target (ASCII case folded unless
  *   case_sensitive) have similarity 1 - levenshtein(a, t) / max(len(a), len(t)) in bytes;
  *   correct iff the best similarity >= threshold. Empty answers are wrong; empty targets ignored.
  * json_match: the answer is the extracted answer when it parses as a JSON object, else the first
- *   JSON object in the output (the first '{' from which a whole object parses). Each target is
+ *   JSON object in the output (the first '{' from which a whole object parses; the failed parses
+ *   before it may read the output's length plus 64 KiB in all, then it gives up). Each target is
  *   parsed as JSON; a target that is not an object is ignored. Correct iff for some target every
  *   key in keys (every key of the target when keys is NULL) is in both objects with equal values
  *   (jansson's json_equal: 1 and 1.0 differ, key order does not matter). */

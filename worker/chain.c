@@ -28,6 +28,7 @@ typedef struct answer {
     double latency_ms;
     int settled;            /* its call ended, well or not */
     char *extracted;        /* graded: the normalised answer, or NULL */
+    const char *extract_why; /* static: why extraction could not decide ("match limit reached") */
     unsigned char *grades;  /* graded: per grader (judge graders are filled by the record) */
 } answer_t;
 
@@ -655,7 +656,7 @@ static void grade_answer(wk_case_t *cs, answer_t *a, int embed, float *keep_vec)
 {
     const wk_chain_t *ch = cs->ch;
     const rs_scoring_cfg_t *sc = &ch->cfg->scoring;
-    a->extracted = rs_scorer_extract(ch->scorer, a->text);
+    a->extracted = rs_scorer_extract_why(ch->scorer, a->text, &a->extract_why);
     a->grades = rs_xmalloc(sc->n_graders ? sc->n_graders : 1);
     float *vec = NULL;
     if (embed && ch->embedder) {
@@ -1407,6 +1408,7 @@ static void answer_fields(const wk_chain_t *ch, json_t *o, const answer_t *a)
 {
     json_object_set_new(o, "output", str_or_null(a->error ? NULL : a->text));
     json_object_set_new(o, "extracted", str_or_null(a->extracted));
+    if (a->extract_why) json_object_set_new(o, "extract_error", json_string(a->extract_why));
     json_object_set_new(o, "grades", verdicts_json(ch, a->grades));
     json_object_set_new(o, "latency_ms", json_real(a->latency_ms));
     json_object_set_new(o, "input_tokens", json_integer((json_int_t)a->input_tokens));

@@ -24,7 +24,8 @@ void wk_envguard_destroy(wk_envguard_t **gp)
 {
     if (!gp || !*gp) return;
     wk_envguard_t *g = *gp;
-    for (size_t i = 0; i < g->n; i++) free(g->items[i]);
+    for (size_t i = 0; i < g->n; i++)
+        free(g->items[i]);
     free(g->items);
     rs_buf_cleanup(&g->list);
     free(g);
@@ -48,8 +49,10 @@ int wk_envguard_add(wk_envguard_t *g, const char *list, rs_err_t *err)
     for (const char *p = list; *p;) { /* check every item before adding any */
         size_t n = strcspn(p, ",");
         if (!item_ok(p, n))
-            return rs_err_set(err, "--allow-env: '%.*s' is not a variable name or a glob of one "
-                              "(letters, digits, _ and * ? [ ] ! -)", (int)n, p);
+            return rs_err_set(err,
+                              "--allow-env: '%.*s' is not a variable name or a glob of one "
+                              "(letters, digits, _ and * ? [ ] ! -)",
+                              (int)n, p);
         p += n + (p[n] == ',');
     }
     for (const char *p = list; *p;) {

@@ -23,6 +23,7 @@ struct wk_xfer {
     char *url, *body;
     size_t body_len;
     struct curl_slist *hdrs; /* may hold the key: wiped before it is freed */
+    size_t max_body;         /* the engine's cap when the attempt started */
     enum xfer_state state;
     CURL *easy;
     rs_buf_t resp;
@@ -46,6 +47,7 @@ struct wk_http {
     CURL **pool; /* idle easy handles, reset and ready for reuse */
     size_t n_pool, cap_pool;
     size_t limit, active, live;
+    size_t max_body; /* response bytes a transfer may receive */
     wk_xfer_t *qhead, *qtail;
     wk_xfer_t *all;
     wk_timerq_t timers;
@@ -158,6 +160,7 @@ wk_http_t *wk_http_new(size_t limit, rs_err_t *err)
     /* several requests share one HTTP/2 connection where the server offers it */
     curl_multi_setopt(multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     wk_timerq_init(&h->timers);
+    h->max_body = RS_PROVIDER_BODY_CAP;
     h->rng = (uint64_t)rs_wall_ms() * 0x9E3779B97F4A7C15ull ^ (uint64_t)getpid();
     wk_http_set_limit(h, limit);
     return h;
@@ -168,6 +171,11 @@ void wk_http_set_limit(wk_http_t *h, size_t limit)
     h->limit = limit ? limit : 1;
     /* keep as many idle connections as may be busy at once, so keep-alive actually reuses them */
     curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, (long)h->limit);
+}
+
+void wk_http_set_max_body(wk_http_t *h, size_t bytes)
+{
+    h->max_body = bytes ? bytes : RS_PROVIDER_BODY_CAP;
 }
 
 void wk_http_destroy(wk_http_t **hp)
@@ -240,7 +248,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
 {
     wk_xfer_t *x = ud;
     size_t n = size * nmemb;
-    if (x->resp.len + n > RS_PROVIDER_BODY_CAP) {
+    if (n > x->max_body - x->resp.len) { /* resp.len never passes max_body */
         x->too_large = 1;
         return 0; /* anything but n makes libcurl stop with CURLE_WRITE_ERROR */
     }
@@ -256,6 +264,8 @@ static void set_options(wk_xfer_t *x, CURL *e)
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->hdrs);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    /* a Content-Length above the cap ends the transfer before its body is read */
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max_body);
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)x->m->timeout_ms);
@@ -293,6 +303,7 @@ static void complete(wk_http_t *h, wk_xfer_t *x, const rs_failure_t *f, double l
 static int start(wk_http_t *h, wk_xfer_t *x)
 {
     CURL *e = easy_get(h);
+    x->max_body = h->max_body;
     set_options(x, e);
     x->errbuf[0] = '\0';
     x->too_large = 0;
@@ -395,7 +406,7 @@ static const struct {
 
 static rs_net_t net_of(CURLcode rc, int too_large)
 {
-    if (too_large) return RS_NET_TOO_LARGE;
+    if (too_large || rc == CURLE_FILESIZE_EXCEEDED) return RS_NET_TOO_LARGE;
     for (size_t i = 0; i < RS_ARRAY_LEN(NET_CODES); i++)
         if (NET_CODES[i].code == rc) return NET_CODES[i].net;
     return RS_NET_OTHER;
@@ -427,8 +438,13 @@ static void finished(wk_http_t *h, CURL *e, CURLcode rc)
     x->status = status;
     h->active--;
     double latency = (rs_mono_sec() - x->started_sec) * 1000.0;
-    rs_http_outcome_t o = {.net = net_of(rc, x->too_large),
-                           .net_detail = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc),
+    rs_net_t net = net_of(rc, x->too_large);
+    char cap[96];
+    snprintf(cap, sizeof(cap), "over %zu bytes (cluster.max_response_bytes)", x->max_body);
+    rs_http_outcome_t o = {.net = net,
+                           .net_detail = net == RS_NET_TOO_LARGE ? cap
+                                         : x->errbuf[0]          ? x->errbuf
+                                                                 : curl_easy_strerror(rc),
                            .status = status,
                            .content_type = ct[0] ? ct : NULL,
                            .body = x->resp.data,

@@ -68,6 +68,11 @@ wk_http_t *wk_http_new(size_t limit, rs_err_t *err);
 /* Aborts every transfer (no callbacks) and frees the engine; *h becomes NULL. */
 void wk_http_destroy(wk_http_t **h);
 void wk_http_set_limit(wk_http_t *h, size_t limit);
+/* The largest response body a transfer may receive (RS_PROVIDER_BODY_CAP until set; the run's
+ * cluster.max_response_bytes). A larger one is aborted as it arrives (or at once, when its
+ * Content-Length says so) and ends its call with reason "response_too_large", not retried. Applies
+ * to transfers started from now on. */
+void wk_http_set_max_body(wk_http_t *h, size_t bytes);
 
 /* Queues a POST of req for model m (m's timeouts and retry settings apply; m must outlive the
  * transfer). Takes req's contents (req is left zeroed). Nothing goes on the wire before the next

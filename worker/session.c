@@ -21,6 +21,8 @@
 #define NO_ANSWER_AGAIN_MS 60000 /* ...and again this often while it lasts */
 #define RECONNECT_MS 2000        /* a connection that brought nothing is made again after this, */
 #define RECONNECT_MAX_MS 10000   /* ...doubling up to this */
+#define SPEC_SLOTS_MAX 65536 /* a spec's worker_slots is held to --slots' own bound: each slot
+                              * may become a transfer and a descriptor */
 
 typedef struct session {
     const wk_opts_t *o;
@@ -119,8 +121,11 @@ static void on_welcome(session_t *s, rs_welcome_t *w)
     s->chain = ch;
     s->usage = wk_usage_new(wk_chain_config(ch));
     s->heartbeat_ms = w->heartbeat_ms > 0 ? w->heartbeat_ms : 1000;
-    s->slots = s->o->slots ? s->o->slots : wk_chain_config(ch)->cluster.worker_slots;
+    int64_t spec_slots = wk_chain_config(ch)->cluster.worker_slots;
+    if (spec_slots > SPEC_SLOTS_MAX) spec_slots = SPEC_SLOTS_MAX;
+    s->slots = s->o->slots ? s->o->slots : spec_slots;
     wk_http_set_limit(s->http, (size_t)(s->o->requests ? s->o->requests : s->slots));
+    wk_http_set_max_body(s->http, (size_t)wk_chain_config(ch)->cluster.max_response_bytes);
     s->backoff_ms = 1000;
     rs_debug("joined run %s with %lld slots", w->run_id, (long long)s->slots);
     send_credit(s, s->slots - (int64_t)held(s));

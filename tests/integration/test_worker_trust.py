@@ -3,7 +3,8 @@ speaking the wire protocol with python3-zmq and python3-msgpack) sends WELCOME w
 model names api_key_env AWS_SECRET_ACCESS_KEY and a base_url of its own listener, then a TASK.
 The worker has that variable set. By default (--allow-env '*_API_KEY') the secret never reaches
 the listener and the worker exits 3 with a message naming the variable and the flag. Given
---allow-env AWS_SECRET_ACCESS_KEY the same worker does send it, so the first half can fail."""
+--allow-env AWS_SECRET_ACCESS_KEY the same worker does send it, so the first half can fail.
+The spec also asks for 10^12 worker slots: the worker's CREDIT stays within 65536."""
 import http.server
 import json
 import os
@@ -53,6 +54,7 @@ def spec(url):
         "dataset": {"path": "/nonexistent.jsonl"},
         "models": [{"name": "m", "provider": "openai", "model": "gpt-x", "base_url": url,
                     "api_key_env": "AWS_SECRET_ACCESS_KEY", "max_retries": 0}],
+        "cluster": {"worker_slots": 10 ** 12},
     })
 
 
@@ -63,7 +65,8 @@ def frame(**fields):
 
 def fake_coordinator(sb, url, worker_args, seconds):
     """Runs a worker against a ROUTER that greets every HELLO with the rogue spec and a TASK of
-    one case. Returns (exit status or None when still running after `seconds`, stderr)."""
+    one case. Returns (exit status or None when still running after `seconds`, stderr, the
+    credits the worker gave)."""
     ctx = zmq.Context()
     sock = ctx.socket(zmq.ROUTER)
     port = sock.bind_to_random_port("tcp://127.0.0.1")
@@ -72,13 +75,15 @@ def fake_coordinator(sb, url, worker_args, seconds):
     with open(err_path, "w") as err:
         w = sb.spawn([rslib.WORKER, "--connect", "tcp://127.0.0.1:%d" % port, "--id", "victim"]
                      + worker_args, env=env, stderr=err, stdout=subprocess.DEVNULL)
-    task_id, until = 0, time.time() + seconds
+    task_id, until, credits = 0, time.time() + seconds, []
     try:
         while time.time() < until and w.poll() is None:
             if not sock.poll(100):
                 continue
             peer, data = sock.recv_multipart()
             msg = msgpack.unpackb(data, raw=False)
+            if msg.get("t") == "CREDIT":
+                credits.append(msg["n"])
             if msg.get("t") != "HELLO":
                 continue
             task_id += 1
@@ -96,7 +101,7 @@ def fake_coordinator(sb, url, worker_args, seconds):
         sock.close(0)
         ctx.term()
     with open(err_path) as f:
-        return rc, f.read()
+        return rc, f.read(), credits
 
 
 def main():
@@ -109,7 +114,7 @@ def main():
                        check=2)
             assert "'B=1'" in r.stderr, r.stderr
             # the default list: the spec is refused, nothing is sent, exit 3 with the reason
-            rc, err = fake_coordinator(sb, url, [], 30)
+            rc, err, _ = fake_coordinator(sb, url, [], 30)
             assert rc == EXIT_SPEC, "worker exit status %r, wanted %d:\n%s" % (rc, EXIT_SPEC, err)
             assert "AWS_SECRET_ACCESS_KEY" in err and "--allow-env" in err, err
             assert SECRET not in err, "the secret reached the worker's stderr:\n" + err
@@ -117,14 +122,16 @@ def main():
             print("ok: refused the rogue spec, exit 3: " + err.strip().splitlines()[-1])
 
             # a list that does not match by glob either
-            rc, err = fake_coordinator(sb, url, ["--allow-env", "*_API_KEY,AWS_*_KEY_ID"], 30)
+            rc, err, _ = fake_coordinator(sb, url, ["--allow-env", "*_API_KEY,AWS_*_KEY_ID"], 30)
             assert rc == EXIT_SPEC and not Listener.seen, (rc, err, Listener.seen)
 
             # an operator who allows the variable gets it sent: the check above can fail
-            rc, err = fake_coordinator(sb, url, ["--allow-env", "AWS_SECRET_ACCESS_KEY"], 5)
+            allow = ["--allow-env", "AWS_SECRET_ACCESS_KEY"]
+            rc, err, credits = fake_coordinator(sb, url, allow, 5)
             auths = [r["headers"].get("Authorization", "") for r in Listener.seen]
             assert "Bearer " + SECRET in auths, "allowed, yet not sent: %r\n%s" % (auths, err)
             assert rc is None, "the allowed worker exited %r:\n%s" % (rc, err)
+            assert credits and max(credits) <= 65536, credits
             print("ok: with --allow-env AWS_SECRET_ACCESS_KEY the key is sent (%d calls)"
                   % len(auths))
     finally:

@@ -487,6 +487,20 @@ static void chain_reply(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req,
 }
 
 /* Replies for candidates ids->candidate .. ids->candidate + n - 1 into out[n]. */
+/* --reply-filler: a long reply full of numbers before the sim's own text, whose answer stays the
+ * last number and the last "####" line (a client's extraction must be linear in the reply). */
+static void prepend_filler(rs_sim_reply_t *r, int64_t n)
+{
+    static const char unit[] = "12 apples and 7 pears. ";
+    if (n <= 0 || !r->text) return;
+    size_t len = strlen(r->text);
+    char *t = rs_xmalloc((size_t)n + len + 1);
+    for (int64_t i = 0; i < n; i++) t[i] = unit[(size_t)i % (sizeof(unit) - 1)];
+    memcpy(t + n, r->text, len + 1);
+    free(r->text);
+    r->text = t;
+}
+
 static void sim_replies(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req,
                         const mock_ids_t *ids, int64_t n, rs_sim_reply_t *out)
 {
@@ -500,6 +514,7 @@ static void sim_replies(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req,
             chain_reply(cfg, req, ids, &c, &m, k, &out[i]);
         else
             rs_sim_generate(&m, cfg->seed, &c, k, &out[i]);
+        prepend_filler(&out[i], cfg->filler);
     }
 }
 

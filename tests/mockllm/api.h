@@ -24,6 +24,7 @@ typedef struct mock_sim_cfg {
     int embed_dim;   /* --embed-dim: embedding length unless a request asks for `dimensions` */
     double judge_accuracy, self_bias; /* as a judge (rs_sim_judge; docs/SIM.md) */
     double fix_rate, break_rate;      /* as a reviser (rs_sim_revise) */
+    int64_t filler; /* --reply-filler: bytes of "12 apples and 7 pears. " before each answer */
 } mock_sim_cfg_t;
 
 /* A case's identity from the X-RS-* headers a reasonsaver worker sends, percent-decoded.

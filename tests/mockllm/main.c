@@ -15,7 +15,7 @@
 
 typedef struct cli {
     const char *bind, *port_file, *api_key, *latency_dist, *log_requests;
-    int64_t port, threads, seed, embed_dim, retry_after, fault_seed;
+    int64_t port, threads, seed, embed_dim, retry_after, fault_seed, reply_bytes, reply_filler;
     double accuracy, latency_ms, latency_sigma, hang_ms;
     double judge_accuracy, self_bias, fix_rate, break_rate;
     double rate_429, rate_500, rate_hang, rate_truncate, rate_wrong_type;
@@ -61,6 +61,10 @@ static const opt_def_t options[] = {
     {"rate-truncate", OPT_DOUBLE, F(rate_truncate), "P", "probability of a JSON body cut in half"},
     {"rate-wrong-type", OPT_DOUBLE, F(rate_wrong_type), "P",
      "probability of a 200 with Content-Type text/html"},
+    {"reply-bytes", OPT_INT, F(reply_bytes), "N",
+     "pad chat and messages replies with spaces to N bytes (default 0: off)"},
+    {"reply-filler", OPT_INT, F(reply_filler), "N",
+     "prepend N bytes of text full of numbers to every answer (default 0)"},
     {"fault-seed", OPT_INT, F(fault_seed), "N", "seed of the fault and latency draws (1)"},
     {"log-requests", OPT_STRING, F(log_requests), "FILE",
      "append each model request there as a JSON line"},
@@ -165,7 +169,8 @@ static int to_server_opts(const cli_t *c, mock_server_opts_t *o, rs_err_t *err)
                 .judge_accuracy = c->judge_accuracy,
                 .self_bias = c->self_bias,
                 .fix_rate = c->fix_rate,
-                .break_rate = c->break_rate},
+                .break_rate = c->break_rate,
+                .filler = c->reply_filler},
         .faults = {.latency_ms = c->latency_ms,
                    .dist = lognormal ? MOCK_LATENCY_LOGNORMAL : MOCK_LATENCY_FIXED,
                    .sigma = c->latency_sigma,
@@ -173,6 +178,7 @@ static int to_server_opts(const cli_t *c, mock_server_opts_t *o, rs_err_t *err)
         .hang_ms = c->hang_ms,
         .retry_after_s = c->retry_after,
         .log_requests = c->log_requests,
+        .reply_bytes = c->reply_bytes,
     };
     o->faults.rate[MOCK_FAULT_429] = c->rate_429;
     o->faults.rate[MOCK_FAULT_500] = c->rate_500;

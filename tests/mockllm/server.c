@@ -257,6 +257,17 @@ static int build_embeddings(mock_server_t *s, request_t *r, const mock_ids_t *id
     return take_json(r, body, len, err);
 }
 
+/* --reply-bytes: the reply's JSON followed by spaces up to n bytes, still valid JSON, for a
+ * client's cap on response size. */
+static void pad_reply(request_t *r, int64_t n)
+{
+    if (n <= 0 || r->reply.len >= (size_t)n) return;
+    r->reply.body = rs_xrealloc(r->reply.body, (size_t)n + 1);
+    memset(r->reply.body + r->reply.len, ' ', (size_t)n - r->reply.len);
+    r->reply.body[n] = '\0';
+    r->reply.len = (size_t)n;
+}
+
 /* The three model routes: authenticate, build the reply from the sim, then inject a fault.
  * A bad request is a 400 whatever the draw: only well-formed requests consume fault draws. */
 static void model_route(mock_server_t *s, request_t *r, build_fn build)
@@ -291,11 +302,13 @@ static void model_route(mock_server_t *s, request_t *r, build_fn build)
 static void route_chat(mock_server_t *s, request_t *r)
 {
     model_route(s, r, build_chat);
+    if (r->reply.status == 200) pad_reply(r, s->o.reply_bytes);
 }
 
 static void route_messages(mock_server_t *s, request_t *r)
 {
     model_route(s, r, build_messages);
+    if (r->reply.status == 200) pad_reply(r, s->o.reply_bytes);
 }
 
 static void route_embeddings(mock_server_t *s, request_t *r)
@@ -573,6 +586,10 @@ static int check_opts(const mock_server_opts_t *o, rs_err_t *err)
     if (!(o->hang_ms >= 0 && o->hang_ms <= 86400e3))
         return rs_err_set(err, "--hang-ms: must be between 0 and 86400000");
     if (o->retry_after_s < 0) return rs_err_set(err, "--retry-after: must be >= 0");
+    if (o->sim.filler < 0 || o->sim.filler > (64 << 20))
+        return rs_err_set(err, "--reply-filler: must be between 0 and 67108864");
+    if (o->reply_bytes < 0 || o->reply_bytes > (256 << 20))
+        return rs_err_set(err, "--reply-bytes: must be between 0 and 268435456");
     return 0;
 }
 

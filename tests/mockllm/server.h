@@ -23,6 +23,7 @@ typedef struct mock_server_opts {
     double hang_ms;           /* a hung request's connection is closed after this */
     int64_t retry_after_s;    /* Retry-After of an injected 429 */
     const char *log_requests; /* NULL, or append each model request there (reqlog.h) */
+    int64_t reply_bytes;      /* > 0: chat and messages replies padded with spaces to this size */
 } mock_server_opts_t;
 
 typedef struct mock_server mock_server_t;

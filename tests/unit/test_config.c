@@ -320,7 +320,7 @@ static void test_unknown_key_lists_known(void **state)
     expect_error(MINIMAL "cluster: {zzz: 1}\n", NULL, 0,
                  "t.yaml:4:11: cluster.zzz: unknown key (known here: workers, bind, redis, "
                  "redis_password_env, redis_tls, max_in_flight, worker_slots, heartbeat_ms, "
-                 "lease_ms, metrics_bind, max_rejects_per_minute, curve)");
+                 "lease_ms, metrics_bind, max_response_bytes, max_rejects_per_minute, curve)");
 }
 
 static void test_wrong_types(void **state)
@@ -368,6 +368,9 @@ static void test_out_of_range(void **state)
                  "t.yaml:5:12: cluster.workers: must be between 0 and 4096 (got -1)");
     expect_error(MINIMAL "cluster:\n  heartbeat_ms: 0\n", NULL, 0,
                  "t.yaml:5:17: cluster.heartbeat_ms: must be at least 1 (got 0)");
+    expect_error(MINIMAL "cluster:\n  max_response_bytes: 100\n", NULL, 0,
+                 "t.yaml:5:23: cluster.max_response_bytes: must be between 1024 and 67108864 "
+                 "(got 100)");
 }
 
 static void test_lease_after_heartbeat(void **state)

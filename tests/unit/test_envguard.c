@@ -1,6 +1,7 @@
 /* test_envguard: the worker's --allow-env list (worker/envguard.c, compiled into this test): names
  * and globs, the default, refused items, getenv that never reads a variable outside the list, and
- * a spec refused for any api_key_env it does not allow (a model, hence a judge, or the embedder). */
+ * a spec refused for any api_key_env it does not allow (a model, so a judge too, or the
+ * embedder). */
 #include "../../worker/envguard.c"
 
 #include <setjmp.h>

@@ -1,6 +1,6 @@
 /* test_http_engine: the worker's libcurl engine (worker/http.c, compiled into this test) against
  * a tiny forked HTTP server on a loopback port: success, retries after 429 honouring
- * Retry-After, 500 until the retries run out, the 16 MiB body cap, timeouts, refused
+ * Retry-After, 500 until the retries run out, the body cap (4 MiB, or the run's), timeouts, refused
  * connections, cancelling in every state, and the cap on transfers in flight. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -288,9 +288,23 @@ static void test_body_cap(void **state)
     submit(h, &m, "/big", port, &r);
     spin(h, called, &r, 10000);
     assert_false(r.ok);
-    assert_string_equal(r.reason, "too_large");
+    assert_string_equal(r.reason, "response_too_large");
     assert_int_equal(r.retries, 0);
     assert_true(r.body_len <= RS_PROVIDER_BODY_CAP);
+    /* the run's cap (cluster.max_response_bytes) applies to the next transfers, small bodies too */
+    wk_http_set_max_body(h, 4);
+    result_t r2 = {0};
+    submit(h, &m, "/ok", port, &r2);
+    spin(h, called, &r2, 10000);
+    assert_false(r2.ok);
+    assert_string_equal(r2.reason, "response_too_large");
+    assert_non_null(strstr(r2.message, "over 4 bytes (cluster.max_response_bytes)"));
+    assert_int_equal(r2.retries, 0);
+    wk_http_set_max_body(h, 8);
+    result_t r3 = {0};
+    submit(h, &m, "/ok", port, &r3);
+    spin(h, called, &r3, 10000);
+    assert_true(r3.ok); /* exactly at the cap is fine */
     wk_http_destroy(&h);
 }
 

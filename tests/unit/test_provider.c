@@ -657,7 +657,7 @@ static void test_classify_net(void **state)
         int retry;
         const char *reason;
     } rows[] = {{RS_NET_TIMEOUT, 1, "timeout"}, {RS_NET_CONNECT, 1, "connect"},
-                {RS_NET_TOO_LARGE, 0, "too_large"}, {RS_NET_TLS, 0, "tls"},
+                {RS_NET_TOO_LARGE, 0, "response_too_large"}, {RS_NET_TLS, 0, "tls"},
                 {RS_NET_OTHER, 0, "network"}};
     rs_model_cfg_t m = model("openai");
     for (size_t i = 0; i < RS_ARRAY_LEN(rows); i++) {

@@ -543,6 +543,29 @@ static void test_verdict_regex(void **state)
     assert_null(rs_verdict_parser_new(&flat, &err));
 }
 
+/* json_match looks for the first object from every '{' of the output; a hostile 1 MiB reply that
+ * opens an object on every line and never closes one took 92 s. The search has a linear budget
+ * now: it gives up (wrong) quickly, and an object after ordinary prose is still found. */
+static void test_json_match_long_reply(void **state)
+{
+    (void)state;
+    size_t n = 1u << 20;
+    char *text = malloc(n + 1);
+    for (size_t i = 0; i < n; i++) text[i] = "{\"a\":["[i % 6];
+    text[n] = '\0';
+    rs_grader_cfg_t g[] = {{.kind = RS_GRADE_JSON_MATCH}};
+    rs_scoring_cfg_t cfg = {.extractor = RS_EXTRACT_NONE, .graders = g, .n_graders = 1};
+    rs_scorer_t *s = rs_scorer_new(&cfg, NULL);
+    char *targets[] = {"{\"a\": 1}"};
+    double t0 = rs_mono_sec();
+    assert_int_equal(rs_scorer_grade(s, 0, text, NULL, targets, 1), RS_VERDICT_WRONG);
+    assert_true(rs_mono_sec() - t0 < 15.0); /* ~0.1 s, 1 s in the ASan build; 92 s before */
+    const char *ok = "Some {braces} in prose { then the result: {\"a\": 1, \"b\": [2]} done";
+    assert_int_equal(rs_scorer_grade(s, 0, ok, NULL, targets, 1), RS_VERDICT_CORRECT);
+    rs_scorer_destroy(&s);
+    free(text);
+}
+
 /* Extraction then grading, the way a worker uses a scorer with several graders. */
 static void test_pipeline(void **state)
 {
@@ -584,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_verdict_choices),
         cmocka_unit_test(test_verdict_regex),
         cmocka_unit_test(test_pipeline),
+        cmocka_unit_test(test_json_match_long_reply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
