@@ -7,9 +7,11 @@
 #include <stdlib.h>
 
 #include "embedcall.h"
+#include "envguard.h"
 #include "provider.h"
 
 static wk_embedcall_t *emb;
+static wk_envguard_t *env;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -17,7 +19,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                              .base_url = "http://127.0.0.1:9/v1",
                              .api_key_env = "RS_FUZZ_EMBED_KEY", .timeout_ms = 1000};
     rs_err_t err = {{0}};
-    emb = wk_embedcall_new(&cfg, &err);
+    env = wk_envguard_new();
+    if (wk_envguard_add(env, WK_ENVGUARD_DEFAULT, &err) != 0) abort();
+    emb = wk_embedcall_new(&cfg, env, &err);
     if (!emb) abort();
     return 0;
 }
