@@ -24,6 +24,16 @@ rs_log_level_t rs_log_level(void)
     return log_min;
 }
 
+/* A message may quote text from a peer, a model or a file: whatever it holds, it stays one line
+ * of text. Line breaks and tabs become spaces (no forged log line can start), other control
+ * characters '?' (no terminal escape sequence reaches the screen). UTF-8 passes as it is. */
+static void one_line(char *s)
+{
+    for (unsigned char *p = (unsigned char *)s; *p; p++)
+        if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
+        else if (*p < 0x20 || *p == 0x7f) *p = '?';
+}
+
 void rs_log(rs_log_level_t level, const char *fmt, ...)
 {
     static const char *names[] = {"debug", "info", "warning", "error"};
@@ -33,5 +43,6 @@ void rs_log(rs_log_level_t level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    one_line(line);
     fprintf(stderr, "%s: %s: %s\n", log_program, names[level], line);
 }
