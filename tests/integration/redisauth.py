@@ -147,12 +147,8 @@ def status(sb, out, run_id, env):
     return json.loads(r.stdout) if r.returncode == 0 else None
 
 
-def interrupt_and_resume(sb, outputs, cfg, out, env, extra=(), after=100):
-    """Starts a run, SIGINTs it once `after` cases are done, checks `status` says interrupted,
-    resumes it to the end; returns the run directory."""
-    coord = sb.spawn([rslib.REASONSAVER, "run", cfg, "--out", out] + list(extra), env=env,
-                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
+def wait_done(sb, out, env, after, what="cases"):
+    """Waits (90 s at most) until `status` says the only run under out has `after` cases done."""
     def progressed():
         try:
             run_id = os.path.basename(rslib.only_run_dir(out))
@@ -161,7 +157,15 @@ def interrupt_and_resume(sb, outputs, cfg, out, env, extra=(), after=100):
         st = status(sb, out, run_id, env)
         return st is not None and st["done"] >= after
 
-    rslib.wait_for(progressed, 90, "%d cases" % after)
+    rslib.wait_for(progressed, 90, "%d %s" % (after, what))
+
+
+def interrupt_and_resume(sb, outputs, cfg, out, env, extra=(), after=100):
+    """Starts a run, SIGINTs it once `after` cases are done, checks `status` says interrupted,
+    resumes it to the end; returns the run directory."""
+    coord = sb.spawn([rslib.REASONSAVER, "run", cfg, "--out", out] + list(extra), env=env,
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_done(sb, out, env, after)
     coord.send_signal(signal.SIGINT)
     stdout, stderr = coord.communicate(timeout=90)
     outputs.texts += [stdout, stderr]

@@ -90,16 +90,7 @@ def whole_run(sb, outputs, password):
     out = sb.path("runs")
     coord = sb.spawn([rslib.REASONSAVER, "run", cfg, "--out", out], env=env,
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-    def progressed():
-        try:
-            run_id = os.path.basename(rslib.only_run_dir(out))
-        except (AssertionError, FileNotFoundError):
-            return False
-        st = redisauth.status(sb, out, run_id, env)
-        return st is not None and st["done"] >= 100
-
-    rslib.wait_for(progressed, 90, "100 cases through TLS")
+    redisauth.wait_done(sb, out, env, 100, "cases through TLS")
     proxies = rslib.children(coord.pid, "stunnel") or rslib.children(coord.pid, "stunnel4")
     assert len(proxies) == 1, proxies
     run_dir = rslib.only_run_dir(out)
