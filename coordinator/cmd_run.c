@@ -386,8 +386,13 @@ static int locate_run(run_ctx_t *r, rs_err_t *err)
                           a->out_dir);
     coord_store_opts_t o;
     json_t *info;
-    rs_err_t ignored;
-    int kind = coord_runref_redis(have_dir ? r->dir : NULL, a->redis, &o, &info, &ignored), rc;
+    rs_err_t why;
+    int kind = coord_runref_redis(have_dir ? r->dir : NULL, a->redis, &o, &info, &why), rc;
+    if (kind < 0 && info) { /* a run.json it refuses */
+        json_decref(info);
+        *err = why;
+        return -1;
+    }
     if (kind != 0) { /* run.json names the embedded server, or there is none */
         rc = open_embedded(r, err);
     } else {

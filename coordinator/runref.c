@@ -2,6 +2,9 @@
 #define _GNU_SOURCE
 #include "runref.h"
 
+#include <ctype.h>
+#include <fnmatch.h>
+
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +42,19 @@ static const char *info_str(json_t *info, const char *section, const char *key)
     return json_string_value(json_object_get(obj, key));
 }
 
+/* run.json names the variable whose value is sent to its Redis address: a planted or edited
+ * run.json must not be able to send another secret there (an API key to a host of its choice). */
+static int password_env_ok(const char *name)
+{
+    static const char *const refused[] = {"*_API_KEY", "*SECRET*", "*TOKEN*"};
+    if (!*name || (!isalpha((unsigned char)name[0]) && name[0] != '_')) return 0;
+    for (const char *p = name; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_') return 0;
+    for (size_t i = 0; i < RS_ARRAY_LEN(refused); i++)
+        if (fnmatch(refused[i], name, 0) == 0) return 0;
+    return 1;
+}
+
 int coord_runref_redis(const char *dir, const char *url, coord_store_opts_t *o, json_t **info,
                        rs_err_t *err)
 {
@@ -54,6 +70,10 @@ int coord_runref_redis(const char *dir, const char *url, coord_store_opts_t *o, 
     if (!*info && !url) return rs_err_set(err, "%s/run.json: missing or unreadable", dir ? dir : ".");
     if (*info) {
         const char *env = info_str(*info, NULL, "redis_password_env");
+        if (env && !password_env_ok(env))
+            return rs_err_set(err, "%s/run.json: redis_password_env must name a Redis password "
+                                   "variable (letters, digits, _; not an API key, secret or "
+                                   "token variable)", dir);
         if (env) o->password_env = env;
         o->ca_file = info_str(*info, "redis_tls", "ca_file");
         o->cert_file = info_str(*info, "redis_tls", "cert_file");
@@ -122,7 +142,7 @@ static int open_from_dir(coord_runref_t *ref, const char *out_dir, const char *r
     coord_store_opts_t o;
     json_t *info;
     int kind = coord_runref_redis(ref->dir, NULL, &o, &info, err), rc;
-    if (kind < 0) rc = rs_err_set(err, "no run '%s' in %s/", ref->run_id, out_dir);
+    if (kind < 0) rc = info ? -1 : rs_err_set(err, "no run '%s' in %s/", ref->run_id, out_dir);
     else if (kind == 1) rc = open_embedded(ref, err);
     else rc = (ref->store = coord_store_open(&o, err)) ? 0 : -1;
     json_decref(info);
