@@ -90,6 +90,7 @@ struct coord_dispatch {
     coord_pace_t *pace;       /* rpm / tpm limits; NULL when there are none */
     double avg_prompt_bytes;  /* running average, for the tpm estimate of cases not yet read */
     coord_peers_t *peers;     /* rejections, late results, cut-offs and bans */
+    coord_peer_window_t strangers; /* malformed frames from peers with no entry (counted only) */
 };
 
 /* ---- sending ---- */
@@ -219,7 +220,7 @@ static void worker_cut_off(coord_dispatch_t *d, coord_worker_t *w, const char *w
 {
     if (w->gone && !w->queue_full) return; /* already on its way out */
     rs_warn("worker %s (%s) cut off: %s", w->id, w->host, why);
-    coord_peers_cut_off(d->peers, w->id, w->user ? w->user : w->key, rs_mono_ms());
+    coord_peers_cut_off(d->peers, w->id, holder(w), rs_mono_ms());
     w->gone = 1;
     w->queue_full = 0;
 }
@@ -233,10 +234,7 @@ static void sweep_gone(coord_dispatch_t *d)
             i++;
             continue;
         }
-        if (w->queue_full) {
-            rs_warn("worker %s (%s) cut off: it does not read what it is sent", w->id, w->host);
-            coord_peers_cut_off(d->peers, w->id, w->user ? w->user : w->key, rs_mono_ms());
-        }
+        if (w->queue_full) worker_cut_off(d, w, "it does not read what it is sent");
         worker_remove(d, i, "unreachable");
     }
 }
@@ -398,7 +396,7 @@ static void on_result(coord_dispatch_t *d, coord_worker_t *w, rs_result_t *r)
     if (!t && (t = task_find(d->ended, d->n_ended, r->task_id, r->lease, holder(w), &pos)))
         late = 1;
     if (!t) {
-        int ours = r->task_id >= d->first_task_id && r->task_id <= d->next_task_id;
+        int ours = r->task_id > d->first_task_id && r->task_id <= d->next_task_id; /* issued */
         /* A task this process never issued is an answer to a coordinator that has restarted. */
         reject(d, w, ours ? "not_leased" : "unknown_task", r->n_cases ? r->n_cases : 1, ours);
         return;
@@ -431,13 +429,13 @@ static void on_hello(coord_dispatch_t *d, coord_worker_t *w, rs_hello_t *h)
     }
     free(w->id);
     free(w->host);
-    w->id = w->user ? rs_xstrdup(w->user) : rs_sanitize(h->worker_id, 64);
+    free(w->self_id);
+    w->self_id = rs_sanitize(h->worker_id, 64);
+    w->id = rs_xstrdup(w->user ? w->user : w->self_id);
     w->host = rs_sanitize(h->host, 64);
     w->pid = h->pid;
     /* A HELLO from a known identity means the worker restarted its session: what it held is gone. */
     leases_end_all(d, w);
-    free(w->self_id);
-    w->self_id = rs_sanitize(h->worker_id, 64);
     rs_info("worker %s joined from %s (pid %lld, %lld slots%s%s)", w->id, w->host,
             (long long)w->pid, (long long)h->slots, w->user ? ", says it is " : "",
             w->user ? w->self_id : "");
@@ -461,30 +459,34 @@ static void on_credit(coord_dispatch_t *d, coord_worker_t *w, int64_t n)
 static void handle_frame(coord_dispatch_t *d, const void *ident, size_t ident_len,
                          const char *user, const void *data, size_t len)
 {
-    char key[513];
-    rs_hex(ident, ident_len < 256 ? ident_len : 256, key);
     int64_t now = rs_mono_ms();
-    if (coord_peers_banned(d->peers, key, now) || (user && coord_peers_banned(d->peers, user, now)))
-        return;
     coord_worker_t *w = worker_find(d, ident, ident_len);
     if (w && key_differs(w, user)) {
         rs_debug("a peer with key %s used the routing id of worker %s; ignored",
                  user ? user : "(none)", w->id);
         return;
     }
-    int fresh = !w;
-    if (!w) w = worker_add(d, ident, ident_len, key, user);
-    if (w->gone) return; /* cut off earlier in this step */
-    w->last_seen_ms = now;
+    if (w && w->gone) return; /* cut off earlier in this step */
+    char key[513];
+    if (!w) rs_hex(ident, ident_len < 256 ? ident_len : 256, key);
+    if (coord_peers_banned(d->peers, w ? w->key : key, now) ||
+        (user && coord_peers_banned(d->peers, user, now)))
+        return;
     rs_msg_t m;
     rs_err_t err;
     if (rs_proto_decode(data, len, &m, &err) != 0) {
         char *why = rs_sanitize(err.msg, 200);
-        rs_debug("worker %s: rejected a frame of %zu bytes: %s", w->id, len, why);
+        rs_debug("worker %s: rejected a frame of %zu bytes: %s", w ? w->id : "anonymous", len, why);
         free(why);
-        reject(d, w, "malformed", 1, 1);
+        /* A stranger's garbage is counted but makes no entry: fresh routing ids would each
+         * bring a fresh budget. */
+        if (w) reject(d, w, "malformed", 1, 1);
+        else coord_peers_reject(d->peers, &d->strangers, "anonymous", "malformed", 1, now);
         return;
     }
+    int fresh = !w;
+    if (!w) w = worker_add(d, ident, ident_len, key, user);
+    w->last_seen_ms = now;
     /* Anyone but a HELLO (a worker we declared dead, or one from before a restart) is greeted
      * again; what it sends is taken only within the leases it holds. */
     if (fresh && m.type != RS_MSG_HELLO) send_welcome(d, w);
