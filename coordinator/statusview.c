@@ -133,10 +133,15 @@ static void render_peers(rs_buf_t *b, json_t *peers)
     const char *reason;
     json_t *n;
     int first = 1;
+    rs_buf_t safe;
+    rs_buf_init(&safe);
     json_object_foreach(json_object_get(peers, "reasons"), reason, n) {
-        rs_buf_printf(b, "%s%s %lld", first ? " (" : ", ", reason, (long long)json_integer_value(n));
+        rs_buf_printf(b, "%s%s %lld", first ? " (" : ", ",
+                      rs_text_safe_str(&safe, reason, RS_TEXT_SPACES),
+                      (long long)json_integer_value(n));
         first = 0;
     }
+    rs_buf_cleanup(&safe);
     rs_buf_puts(b, first ? "\n" : ")\n");
 }
 

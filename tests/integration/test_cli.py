@@ -19,6 +19,9 @@ def main():
         assert sb.run([R], check=2).stderr
         r = sb.run([R, "frobnicate"], check=2)
         assert "unknown command 'frobnicate'" in r.stderr
+        # A command's error quotes what it was given: never a raw escape sequence or line break.
+        r = sb.run([R, "frob\x1b[31m\nFORGED"], check=2)
+        assert "\x1b" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, repr(r.stderr)
         r = sb.run([R, "run", "missing.yaml"], check=2)
         assert "missing.yaml" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
         # An unknown key: file:line:column, the key, and a suggestion.
