@@ -91,7 +91,7 @@ static int check_one(const wk_envguard_t *g, const char *what, const char *name,
     return rs_err_set(err,
                       "%s names api_key_env %s, which this worker may not read (--allow-env %s); "
                       "if the coordinator is yours, start the worker with --allow-env %s",
-                      what, name, *g->list.data ? g->list.data : "''", name);
+                      what, name, *wk_envguard_list(g) ? wk_envguard_list(g) : "''", name);
 }
 
 int wk_envguard_check(const wk_envguard_t *g, const rs_config_t *cfg, rs_err_t *err)

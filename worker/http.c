@@ -439,8 +439,9 @@ static void finished(wk_http_t *h, CURL *e, CURLcode rc)
     h->active--;
     double latency = (rs_mono_sec() - x->started_sec) * 1000.0;
     rs_net_t net = net_of(rc, x->too_large);
-    char cap[96];
-    snprintf(cap, sizeof(cap), "over %zu bytes (cluster.max_response_bytes)", x->max_body);
+    char cap[96] = "";
+    if (net == RS_NET_TOO_LARGE)
+        snprintf(cap, sizeof(cap), "over %zu bytes (cluster.max_response_bytes)", x->max_body);
     rs_http_outcome_t o = {.net = net,
                            .net_detail = net == RS_NET_TOO_LARGE ? cap
                                          : x->errbuf[0]          ? x->errbuf

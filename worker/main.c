@@ -91,13 +91,14 @@ int main(int argc, char **argv)
         if (c == 'h') return fputs(HELP, stdout), 0;
         if (c == 'c') o.connect = optarg;
         else if (c == 'i') o.id = optarg;
-        else if (c == 's' && (rs_parse_i64(optarg, &o.slots) || o.slots < 1 || o.slots > 65536)) {
-            fprintf(stderr, "reasonsaver-worker: --slots: expected 1..65536, got '%s'\n", optarg);
+        else if (c == 's' && (rs_parse_i64(optarg, &o.slots) || o.slots < 1 || o.slots > WK_SLOTS_MAX)) {
+            fprintf(stderr, "reasonsaver-worker: --slots: expected 1..%d, got '%s'\n", WK_SLOTS_MAX,
+                    optarg);
             return 2;
         } else if (c == 'r' &&
-                   (rs_parse_i64(optarg, &o.requests) || o.requests < 1 || o.requests > 65536)) {
-            fprintf(stderr, "reasonsaver-worker: --requests: expected 1..65536, got '%s'\n",
-                    optarg);
+                   (rs_parse_i64(optarg, &o.requests) || o.requests < 1 || o.requests > WK_SLOTS_MAX)) {
+            fprintf(stderr, "reasonsaver-worker: --requests: expected 1..%d, got '%s'\n",
+                    WK_SLOTS_MAX, optarg);
             return 2;
         } else if (c == 'e') allow[n_allow++] = optarg;
         else if (c == 'x') o.exit_on_drain = 1;

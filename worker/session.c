@@ -21,8 +21,6 @@
 #define NO_ANSWER_AGAIN_MS 60000 /* ...and again this often while it lasts */
 #define RECONNECT_MS 2000        /* a connection that brought nothing is made again after this, */
 #define RECONNECT_MAX_MS 10000   /* ...doubling up to this */
-#define SPEC_SLOTS_MAX 65536 /* a spec's worker_slots is held to --slots' own bound: each slot
-                              * may become a transfer and a descriptor */
 
 typedef struct session {
     const wk_opts_t *o;
@@ -122,7 +120,7 @@ static void on_welcome(session_t *s, rs_welcome_t *w)
     s->usage = wk_usage_new(wk_chain_config(ch));
     s->heartbeat_ms = w->heartbeat_ms > 0 ? w->heartbeat_ms : 1000;
     int64_t spec_slots = wk_chain_config(ch)->cluster.worker_slots;
-    if (spec_slots > SPEC_SLOTS_MAX) spec_slots = SPEC_SLOTS_MAX;
+    if (spec_slots > WK_SLOTS_MAX) spec_slots = WK_SLOTS_MAX;
     s->slots = s->o->slots ? s->o->slots : spec_slots;
     wk_http_set_limit(s->http, (size_t)(s->o->requests ? s->o->requests : s->slots));
     wk_http_set_max_body(s->http, (size_t)wk_chain_config(ch)->cluster.max_response_bytes);
@@ -216,7 +214,9 @@ static void warn_no_answer(session_t *s, int64_t now)
  * comes back the connection is made again, every RECONNECT_MS doubling to RECONNECT_MAX_MS. */
 static void reconnect_if_unheard(session_t *s, int64_t now)
 {
-    if (s->heard || now < s->reconnect_at) return;
+    /* Only CURVE needs it: ZeroMQ gives up on a connection whose key a ZAP handler refused, but
+     * reconnects plain TCP by itself (a new connection would only churn the routing id). */
+    if (!s->o->server_key[0] || s->heard || now < s->reconnect_at) return;
     zmq_disconnect(s->sock, s->o->connect); /* fails harmlessly when ZeroMQ already dropped it */
     if (zmq_connect(s->sock, s->o->connect) != 0)
         rs_warn("cannot connect to %s again: %s", s->o->connect, zmq_strerror(errno));

@@ -8,6 +8,10 @@
 #ifndef WORKER_SESSION_H
 #define WORKER_SESSION_H
 
+/* Slots and requests in flight, whether from --slots, --requests or a spec's worker_slots: each
+ * slot may become a transfer and a descriptor. */
+#define WK_SLOTS_MAX 65536
+
 #include <signal.h>
 #include <stdint.h>
 
