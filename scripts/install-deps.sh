@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages reasonsaver needs to build, test and run (as root, or via sudo).
-# Does nothing when they are all present already.
+# Installs the Debian 12 packages reasonsaver needs to build and run (as root, or via sudo);
+# `scripts/install-deps.sh --test` also those its test suite needs. Does nothing when they are all
+# present already.
 set -euo pipefail
 
 PACKAGES=(
@@ -9,11 +10,14 @@ PACKAGES=(
   libzmq3-dev libmsgpack-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev libfyaml-dev
   libmicrohttpd-dev libcmocka-dev libxxhash-dev libpcre2-dev libssl-dev libopenblas-dev
   redis-server
+)
+TEST_PACKAGES=(
   clang libfuzzer-14-dev libclang-rt-14-dev  # the fuzz targets (tests/fuzz/, RS_FUZZ=ON)
   python3 python3-xxhash python3-zmq python3-msgpack python3-yaml tmux iproute2
   systemd  # systemd-analyze verify/security for the deploy/systemd units
   chromium  # headless, for the report.html rendering test
 )
+[ "${1:-}" = "--test" ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -5,11 +5,10 @@
 # Exit status is ctest's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+scripts/install-deps.sh --test
 jobs=$(nproc)
 scripts/build.sh build
 scripts/build.sh build-asan -DRS_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
-scripts/build.sh build-fuzz -DRS_FUZZ=ON -DCMAKE_C_COMPILER=clang
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 echo "== tests: normal build"
@@ -17,4 +16,5 @@ ctest --test-dir build --output-on-failure -j "$jobs"
 echo "== tests: ASan+UBSan build"
 ctest --test-dir build-asan --output-on-failure -j "$jobs"
 echo "== tests: fuzz targets (libFuzzer, ASan+UBSan)"
+scripts/build.sh build-fuzz -DRS_FUZZ=ON -DCMAKE_C_COMPILER=clang
 ctest --test-dir build-fuzz --output-on-failure -j "$jobs"
