@@ -1431,8 +1431,21 @@ static int cluster_finish(loader_t *ld, void *obj, struct fy_node *map, struct f
                 (long long)c->lease_ms, (long long)c->heartbeat_ms);
 }
 
-/* A TLS file given in the file is relative to the file, one given with --set to the current
- * directory (as dataset.path): made absolute here, so the stored config works from anywhere. */
+/* A path in the file is relative to the file (as dataset.path); one from --set (or without a
+ * file) to the current directory. Stored absolute, so run.json and a resume read the same files. */
+static void absolutize_key(loader_t *ld, struct fy_node *map, const char *name, char **path)
+{
+    if (!*path || (*path)[0] == '/') return;
+    if (override_of(key_at(map, name, NULL)) || !ld->cfg || !ld->cfg->base_dir) {
+        absolutize_override_path(path);
+        return;
+    }
+    char *abs = rs_xasprintf("%s/%s", ld->cfg->base_dir, *path);
+    free(*path);
+    *path = abs;
+}
+
+/* TLS files: made absolute here (absolutize_key), so the stored config works from anywhere. */
 static int redis_tls_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
                             const char *path)
 {
@@ -1444,25 +1457,9 @@ static int redis_tls_finish(loader_t *ld, void *obj, struct fy_node *map, struct
         if (!*p || (*p)[0] == '/') continue;
         path_key(sub, sizeof(sub), path, names[i]);
         if (!(*p)[0]) return fail(ld, key_at(map, names[i], at), sub, "must be a file path, not empty");
-        if (override_of(key_at(map, names[i], NULL)) || !ld->cfg || !ld->cfg->base_dir) {
-            absolutize_override_path(p);
-        } else {
-            char *abs = rs_xasprintf("%s/%s", ld->cfg->base_dir, *p);
-            free(*p);
-            *p = abs;
-        }
+        absolutize_key(ld, map, names[i], p);
     }
     return 0;
-}
-
-/* A path in the file is relative to the file (as dataset.path); one from --set to the current
- * directory. Stored absolute, so run.json and a resume read the same files. */
-static void absolutize_against(char **path, const char *base)
-{
-    if (!*path || (*path)[0] == '/' || !base) return;
-    char *abs = rs_xasprintf("%s/%s", base, *path);
-    free(*path);
-    *path = abs;
 }
 
 static int curve_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
@@ -1481,8 +1478,7 @@ static int curve_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_
             return fail(ld, key_at(map, names[i], at), sub,
                         "missing (cluster.curve needs both secret_key_file and "
                         "authorized_keys_dir; see `reasonsaver keys gen`)");
-        if (override_of(key_at(map, names[i], NULL))) absolutize_override_path(fields[i]);
-        else absolutize_against(fields[i], ld->cfg ? ld->cfg->base_dir : NULL);
+        absolutize_key(ld, map, names[i], fields[i]);
     }
     return 0;
 }
