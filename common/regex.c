@@ -9,6 +9,7 @@
 
 struct rs_regex {
     pcre2_code *code;
+    pcre2_match_context *limits; /* the match and depth limits; only read while matching */
     int has_group;
 };
 
@@ -32,6 +33,13 @@ rs_regex_t *rs_regex_new(const char *pattern, int caseless, rs_err_t *err)
     pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &groups);
     rs_regex_t *re = rs_xcalloc(1, sizeof(*re));
     re->code = code;
+    re->limits = pcre2_match_context_create(NULL);
+    if (!re->limits) {
+        fputs("out of memory: pcre2 match context\n", stderr);
+        abort(); /* like rs_xmalloc */
+    }
+    pcre2_set_match_limit(re->limits, RS_REGEX_MATCH_LIMIT);
+    pcre2_set_depth_limit(re->limits, RS_REGEX_DEPTH_LIMIT);
     re->has_group = groups > 0;
     return re;
 }
@@ -40,6 +48,7 @@ void rs_regex_destroy(rs_regex_t **re)
 {
     if (!re || !*re) return;
     pcre2_code_free((*re)->code);
+    pcre2_match_context_free((*re)->limits);
     free(*re);
     *re = NULL;
 }
@@ -57,13 +66,10 @@ int rs_regex_find(const rs_regex_t *re, const char *text, size_t text_len, int l
                   size_t *len)
 {
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(re->code, NULL);
-    pcre2_match_context *mc = pcre2_match_context_create(NULL);
-    if (!md || !mc) {
+    if (!md) {
         fputs("out of memory: pcre2 match data\n", stderr);
         abort(); /* like rs_xmalloc */
     }
-    pcre2_set_match_limit(mc, RS_REGEX_MATCH_LIMIT);
-    pcre2_set_depth_limit(mc, RS_REGEX_DEPTH_LIMIT);
     size_t off = 0, found_s = 0, found_l = 0;
     int outcome = RS_REGEX_NONE;
     /* The first call, at offset 0, has PCRE2 check the whole text's UTF-8; the others skip the
@@ -71,7 +77,7 @@ int rs_regex_find(const rs_regex_t *re, const char *text, size_t text_len, int l
     uint32_t opts = 0;
     while (off <= text_len) {
         match_calls++;
-        int rc = pcre2_match(re->code, (PCRE2_SPTR)text, text_len, off, opts, md, mc);
+        int rc = pcre2_match(re->code, (PCRE2_SPTR)text, text_len, off, opts, md, re->limits);
         opts = PCRE2_NO_UTF_CHECK;
         if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
             rc == PCRE2_ERROR_HEAPLIMIT) {
@@ -98,7 +104,6 @@ int rs_regex_find(const rs_regex_t *re, const char *text, size_t text_len, int l
         else if (ov[0] < text_len) off = next_char(text, text_len, ov[0] > off ? ov[0] : off);
         else break;
     }
-    pcre2_match_context_free(mc);
     pcre2_match_data_free(md);
     if (outcome == RS_REGEX_FOUND && start) *start = found_s;
     if (outcome == RS_REGEX_FOUND && len) *len = found_l;
