@@ -481,7 +481,12 @@ static int number_ok(text_t *t)
         if (t->p < t->end && (*t->p == '+' || *t->p == '-')) t->p++;
         if (!digits(t)) return 0;
     }
-    char *num = rs_xstrndup(start, (size_t)(t->p - start));
+    /* strtod/strtoll want a terminated string: a copy on the stack (the heap only for a number
+     * longer than any a worker writes) */
+    size_t n = (size_t)(t->p - start);
+    char small[64], *num = n < sizeof(small) ? small : rs_xmalloc(n + 1);
+    memcpy(num, start, n);
+    num[n] = '\0';
     errno = 0;
     int ok;
     if (real) {
@@ -491,7 +496,7 @@ static int number_ok(text_t *t)
         strtoll(num, NULL, 10);
         ok = errno != ERANGE;
     }
-    free(num);
+    if (num != small) free(num);
     return ok;
 }
 
