@@ -58,9 +58,7 @@ int cmd_report(int argc, char **argv)
     if (report) {
         coord_report_print_summary(stdout, report);
         coord_report_print_paths(stdout, cfg, dir);
-        char *cmd = rs_xasprintf("reasonsaver resume %s%s%s%s%s", ref.run_id, redis ? " --redis " : "",
-                                 redis ? redis : "", strcmp(out, "runs") ? " --out " : "",
-                                 strcmp(out, "runs") ? out : "");
+        char *cmd = coord_runref_resume_command(ref.run_id, out, redis);
         if (coord_report_warn_corrupted(stderr, report, cmd)) code = CLI_RUNTIME;
         free(cmd);
     }

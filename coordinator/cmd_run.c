@@ -642,13 +642,9 @@ static int record_worker_keys(run_ctx_t *r, rs_err_t *err)
     return rc;
 }
 
-/* "reasonsaver resume ID [--out DIR] [--redis URL]" for this run (heap). */
 static char *resume_command(run_ctx_t *r)
 {
-    int out = strcmp(r->args->out_dir, "runs") != 0;
-    return rs_xasprintf("reasonsaver resume %s%s%s%s%s", r->run_id, out ? " --out " : "",
-                        out ? r->args->out_dir : "", r->args->redis ? " --redis " : "",
-                        r->args->redis ? r->args->redis : "");
+    return coord_runref_resume_command(r->run_id, r->args->out_dir, r->args->redis);
 }
 
 static int finish(run_ctx_t *r, int interrupted, rs_err_t *err)

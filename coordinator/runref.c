@@ -201,3 +201,10 @@ void coord_runref_close(coord_runref_t *ref)
     free(ref->dir);
     memset(ref, 0, sizeof(*ref));
 }
+
+char *coord_runref_resume_command(const char *run_id, const char *out_dir, const char *redis)
+{
+    int out = out_dir && strcmp(out_dir, "runs") != 0;
+    return rs_xasprintf("reasonsaver resume %s%s%s%s%s", run_id, out ? " --out " : "",
+                        out ? out_dir : "", redis ? " --redis " : "", redis ? redis : "");
+}

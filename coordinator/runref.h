@@ -28,6 +28,10 @@ void coord_runref_close(coord_runref_t *ref);
 
 /* Writes runs/<id>/run.json naming the run's Redis: "embedded" when redis is NULL, else its
  * address with the NAME of the password variable and the TLS files (never a password). */
+/* "reasonsaver resume ID [--out DIR] [--redis URL]": the command that continues a run found with
+ * these options (--out left out when it is the default "runs"). Caller frees. */
+char *coord_runref_resume_command(const char *run_id, const char *out_dir, const char *redis);
+
 int coord_runref_write(const char *dir, const char *run_id, const coord_store_opts_t *redis,
                        rs_err_t *err);
 
