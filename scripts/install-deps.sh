@@ -10,10 +10,11 @@ PACKAGES=(
   libzmq3-dev libmsgpack-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev libfyaml-dev
   libmicrohttpd-dev libcmocka-dev libxxhash-dev libpcre2-dev libssl-dev libopenblas-dev
   redis-server
+  python3  # the build registers the integration tests with it (tests/CMakeLists.txt)
 )
 TEST_PACKAGES=(
   clang libfuzzer-14-dev libclang-rt-14-dev  # the fuzz targets (tests/fuzz/, RS_FUZZ=ON)
-  python3 python3-xxhash python3-zmq python3-msgpack python3-yaml tmux iproute2
+  python3-xxhash python3-zmq python3-msgpack python3-yaml tmux iproute2
   systemd  # systemd-analyze verify/security for the deploy/systemd units
   chromium  # headless, for the report.html rendering test
 )
