@@ -449,9 +449,8 @@ static int key_differs(const coord_worker_t *w, const char *user)
     return (w->user || user) && !(w->user && user && strcmp(w->user, user) == 0);
 }
 
-static void on_credit(coord_dispatch_t *d, coord_worker_t *w, int64_t n)
+static void on_credit(coord_worker_t *w, int64_t n)
 {
-    (void)d;
     w->credit = n > w->slots - w->credit ? w->slots : w->credit + n; /* no overflow */
     credit_cap(w);
 }
@@ -492,7 +491,7 @@ static void handle_frame(coord_dispatch_t *d, const void *ident, size_t ident_le
     if (fresh && m.type != RS_MSG_HELLO) send_welcome(d, w);
     switch (m.type) {
     case RS_MSG_HELLO: on_hello(d, w, &m.u.hello); break;
-    case RS_MSG_CREDIT: on_credit(d, w, m.u.credit); break;
+    case RS_MSG_CREDIT: on_credit(w, m.u.credit); break;
     case RS_MSG_RESULT: on_result(d, w, &m.u.result); break;
     case RS_MSG_HEARTBEAT: break;
     default: reject(d, w, "unexpected_type", 1, 1);
