@@ -499,8 +499,8 @@ def run_pods(sb, objs, pods_objs, secrets):
     with open(cfg, "w") as f:
         f.write(text)
 
-    setup_network(hosts, names)
-    try:
+    try:  # torn down also when the set-up itself fails half way
+        setup_network(hosts, names)
         return run_in_namespaces(sb, objs, secrets, api_key, redis, coord, workers, api, plain,
                                  rogue, mock_port)
     finally:
