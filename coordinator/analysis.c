@@ -124,13 +124,15 @@ coord_verdict_t coord_strategy_verdict(const coord_strategy_ref_t *s, const char
     return s->failed ? COORD_V_ERROR : coord_verdict_of(s->grades, grader);
 }
 
-/* The order strategies are listed in: the contract's, then any other by first appearance. */
-static size_t strategy_rank(const char *name, size_t appearance)
+/* The order strategies are listed in: the contract's, then any other by name (by_name: its
+ * place among the names; never the order records came in, which differs between a running
+ * coordinator and `report`). */
+static size_t strategy_rank(const char *name, size_t by_name)
 {
     static const char *const ORDER[] = {"first", "judge", "consensus", "majority", "oracle"};
     for (size_t i = 0; i < RS_ARRAY_LEN(ORDER); i++)
         if (strcmp(name, ORDER[i]) == 0) return i;
-    return RS_ARRAY_LEN(ORDER) + appearance;
+    return RS_ARRAY_LEN(ORDER) + by_name;
 }
 
 /* The record's case id: its "id", else its index as text. Heap. */
@@ -216,6 +218,7 @@ _Static_assert(MAX_JUDGES <= 32, "judge_group_t.judges is a 32-bit set of judges
 typedef struct failure {
     char *case_id, *output;
     size_t model;
+    uint64_t key; /* fail_key: the sample keeps the smallest */
 } failure_t;
 
 struct coord_analysis {
@@ -233,9 +236,9 @@ struct coord_analysis {
     size_t n_by_model;
     judge_group_t by_rubric[COORD_MAX_JUDGE_GROUPS]; /* one per distinct configured rubric */
     size_t n_rubrics;
-    failure_t *fails; /* the reservoir */
+    failure_t *fails; /* the sample: a max-heap by key */
     size_t n_fails, max_fails;
-    uint64_t fails_seen, rng, seed;
+    uint64_t fails_seen, seed;
 };
 
 static char **dup_names(const char *const *names, size_t n)
@@ -312,7 +315,7 @@ coord_analysis_t *coord_analysis_new(const coord_analysis_opts_t *o)
         a->models[m].name = rs_xstrdup(o->models[m]);
     a->max_fails = o->max_failures ? o->max_failures : COORD_ANALYSIS_MAX_FAILURES;
     a->fails = rs_xcalloc(a->max_fails, sizeof(failure_t));
-    a->seed = a->rng = o->seed;
+    a->seed = o->seed;
     config_judges(a, o);
     return a;
 }
@@ -555,7 +558,10 @@ static void add_critique(coord_analysis_t *a, const char *model, json_t *cand, j
     /* The judge's model: named by the critique, or the judged model when judging itself. */
     const char *jm = json_string_value(json_object_get(crit, "model"));
     if (!jm && json_is_true(self)) jm = model;
-    if (!j->model && jm) j->model = rs_xstrdup(jm);
+    if (jm && (!j->model || strcmp(jm, j->model) < 0)) { /* one model, whatever the order */
+        free(j->model);
+        j->model = rs_xstrdup(jm);
+    }
     crit_t c = read_critique(crit);
     int positive = truth == COORD_V_CORRECT;
     acc_add(&j->acc, &c, positive, self);
@@ -576,8 +582,12 @@ static void add_critiques(coord_analysis_t *a, json_t *entry)
         json_array_foreach(json_object_get(c, "critiques"), j, q) add_critique(a, model, c, q);
 }
 
-/* ---- failures: a reservoir sample (Vitter's algorithm R) of the first grader's wrong answers ----
- */
+/* ---- failures: a sample of the first grader's wrong answers ----
+ *
+ * Each wrong answer gets a key, a hash of the seed, its case and its model; the sample keeps the
+ * max_fails smallest keys (a max-heap). That is a uniform random sample, like a reservoir, but it
+ * does not depend on the order records are folded in: the running coordinator folds them as they
+ * arrive and `report` in case order, and both must say the same. */
 
 static uint64_t splitmix64(uint64_t *s)
 {
@@ -585,6 +595,39 @@ static uint64_t splitmix64(uint64_t *s)
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
+}
+
+static uint64_t fail_key(uint64_t seed, uint64_t idx, size_t model)
+{
+    uint64_t s = seed ^ (idx * 0xD6E8FEB86659FD93ull) ^ ((uint64_t)model * 0xA0761D6478BD642Full);
+    return splitmix64(&s);
+}
+
+static void heap_swap(failure_t *f, size_t i, size_t j)
+{
+    failure_t t = f[i];
+    f[i] = f[j];
+    f[j] = t;
+}
+
+static void heap_up(failure_t *f, size_t i)
+{
+    while (i > 0 && f[(i - 1) / 2].key < f[i].key) {
+        heap_swap(f, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static void heap_down(failure_t *f, size_t n, size_t i)
+{
+    for (;;) {
+        size_t big = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && f[l].key > f[big].key) big = l;
+        if (r < n && f[r].key > f[big].key) big = r;
+        if (big == i) return;
+        heap_swap(f, i, big);
+        i = big;
+    }
 }
 
 /* A heap copy of at most max bytes of s, cut before a UTF-8 continuation byte so the copy stays
@@ -606,17 +649,17 @@ static void add_failure(coord_analysis_t *a, size_t m, json_t *rec, json_t *entr
     const char *out = json_string_value(json_object_get(candidate0(entry), "output"));
     if (!out) return;
     a->fails_seen++;
-    size_t slot = a->n_fails;
+    uint64_t key = fail_key(a->seed, (uint64_t)json_integer_value(json_object_get(rec, "idx")), m);
     if (a->n_fails == a->max_fails) {
-        uint64_t j = splitmix64(&a->rng) % a->fails_seen;
-        if (j >= a->max_fails) return;
-        slot = (size_t)j;
-        free(a->fails[slot].case_id);
-        free(a->fails[slot].output);
-    } else {
-        a->n_fails++;
+        if (key >= a->fails[0].key) return;
+        free(a->fails[0].case_id);
+        free(a->fails[0].output);
+        a->fails[0] = (failure_t){case_id(rec), utf8_prefix(out, COORD_ANALYSIS_MAX_OUTPUT), m, key};
+        heap_down(a->fails, a->n_fails, 0);
+        return;
     }
-    a->fails[slot] = (failure_t){case_id(rec), utf8_prefix(out, COORD_ANALYSIS_MAX_OUTPUT), m};
+    a->fails[a->n_fails] = (failure_t){case_id(rec), utf8_prefix(out, COORD_ANALYSIS_MAX_OUTPUT), m, key};
+    heap_up(a->fails, a->n_fails++);
 }
 
 void coord_analysis_add(coord_analysis_t *a, json_t *rec)
@@ -674,8 +717,12 @@ static void order_by_rank(const size_t *rank, size_t *order, size_t n)
 static json_t *strategies_json(const coord_analysis_t *a, const model_an_t *ma)
 {
     size_t order[COORD_MAX_STRATEGIES], rank[COORD_MAX_STRATEGIES];
-    for (size_t i = 0; i < ma->n_strats; i++)
-        rank[i] = strategy_rank(ma->strats[i].name, i);
+    for (size_t i = 0; i < ma->n_strats; i++) {
+        size_t by_name = 0;
+        for (size_t k = 0; k < ma->n_strats; k++)
+            by_name += strcmp(ma->strats[k].name, ma->strats[i].name) < 0;
+        rank[i] = strategy_rank(ma->strats[i].name, by_name);
+    }
     order_by_rank(rank, order, ma->n_strats);
     json_t *arr = json_array();
     for (size_t i = 0; i < ma->n_strats; i++) {
@@ -767,11 +814,26 @@ static void acc_json(json_t *o, const judge_acc_t *acc)
         json_object_set_new(o, Q_NAMES[q], judge_q_json(&acc->q[q]));
 }
 
+/* Where judge j is listed: the configured judges in the config's order, then the others by
+ * name. */
+static size_t judge_rank(const coord_analysis_t *a, size_t j)
+{
+    if (a->judges[j].cfg >= 0) return (size_t)a->judges[j].cfg;
+    size_t r = a->n_cfg;
+    for (size_t k = 0; k < a->n_judges; k++)
+        r += a->judges[k].cfg < 0 && strcmp(a->judges[k].name, a->judges[j].name) < 0;
+    return r;
+}
+
 static json_t *judges_json(const coord_analysis_t *a)
 {
+    size_t rank[MAX_JUDGES], order[MAX_JUDGES];
+    for (size_t j = 0; j < a->n_judges; j++)
+        rank[j] = judge_rank(a, j);
+    order_by_rank(rank, order, a->n_judges);
     json_t *arr = json_array();
-    for (size_t j = 0; j < a->n_judges; j++) {
-        const judge_an_t *ja = &a->judges[j];
+    for (size_t i = 0; i < a->n_judges; i++) {
+        const judge_an_t *ja = &a->judges[order[i]];
         json_t *o = json_pack("{ssso}", "name", ja->name, "model",
                               ja->model ? json_string(ja->model) : json_null());
         acc_json(o, &ja->acc);
@@ -780,15 +842,15 @@ static json_t *judges_json(const coord_analysis_t *a)
     return arr;
 }
 
-/* The names of a group's judges: the configured ones in the config's order, then the others in
- * order of first appearance. */
+/* The names of a group's judges: the configured ones in the config's order, then the others by
+ * name. */
 static json_t *group_judges_json(const coord_analysis_t *a, uint32_t set)
 {
     size_t idx[MAX_JUDGES], rank[MAX_JUDGES] = {0}, order[MAX_JUDGES], n = 0;
     for (size_t j = 0; j < a->n_judges; j++) {
         if (!(set >> j & 1)) continue;
         idx[n] = j;
-        rank[n++] = a->judges[j].cfg >= 0 ? (size_t)a->judges[j].cfg : a->n_cfg + j;
+        rank[n++] = judge_rank(a, j);
     }
     order_by_rank(rank, order, n);
     json_t *arr = json_array();
@@ -808,12 +870,14 @@ static json_t *group_json(const coord_analysis_t *a, const judge_group_t *g, con
     return o;
 }
 
-/* The judging models in the order of the config's judges, then the others by first appearance. */
+/* The judging models in the order of the config's judges, then the others by name. */
 static json_t *judge_models_json(const coord_analysis_t *a)
 {
     size_t rank[COORD_MAX_JUDGE_GROUPS], order[COORD_MAX_JUDGE_GROUPS];
     for (size_t g = 0; g < a->n_by_model; g++) {
-        rank[g] = a->n_cfg + g;
+        rank[g] = a->n_cfg; /* models no configured judge has: by name */
+        for (size_t h = 0; h < a->n_by_model; h++)
+            rank[g] += strcmp(a->by_model[h].model, a->by_model[g].model) < 0;
         for (size_t i = 0; i < a->n_cfg && rank[g] >= a->n_cfg; i++)
             if (a->cfg_models[i] && strcmp(a->cfg_models[i], a->by_model[g].model) == 0)
                 rank[g] = i;
@@ -851,25 +915,38 @@ static json_t *example_json(const coord_analysis_t *a, const failure_t *f)
 }
 
 static json_t *cluster_json(const coord_analysis_t *a, const rs_kmeans_t *km, const float *v,
-                            size_t c)
+                            const failure_t *const *fails, size_t c)
 {
     size_t ex[CLUSTER_EXAMPLES];
     size_t n = rs_kmeans_examples(km, v, c, ex, CLUSTER_EXAMPLES);
     json_t *examples = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(examples, example_json(a, &a->fails[ex[i]]));
+        json_array_append_new(examples, example_json(a, fails[ex[i]]));
     return json_pack("{sIsfso}", "size", (json_int_t)km->sizes[c], "share",
                      (double)km->sizes[c] / (double)km->n, "examples", examples);
 }
 
 /* Hash embeddings of the kept failures, spherical k-means++ with k = rs_vecset_auto_k, the
  * clusters largest first with the examples nearest their centroid. */
+static int cmp_fail(const void *x, const void *y)
+{
+    const failure_t *f = *(const failure_t *const *)x, *g = *(const failure_t *const *)y;
+    if (f->key != g->key) return f->key < g->key ? -1 : 1;
+    if (f->model != g->model) return f->model < g->model ? -1 : 1;
+    return strcmp(f->case_id, g->case_id);
+}
+
 static json_t *clusters_json(const coord_analysis_t *a)
 {
     size_t n = a->n_fails;
+    /* by key, so that k-means sees the sample in one order however it was folded */
+    const failure_t **fails = rs_xcalloc(n + 1, sizeof(*fails));
+    for (size_t i = 0; i < n; i++)
+        fails[i] = &a->fails[i];
+    qsort(fails, n, sizeof(*fails), cmp_fail);
     float *v = rs_xmalloc(n * CLUSTER_DIM * sizeof(float));
     for (size_t i = 0; i < n; i++)
-        rs_embed_hash(a->fails[i].output, CLUSTER_DIM, v + i * CLUSTER_DIM);
+        rs_embed_hash(fails[i]->output, CLUSTER_DIM, v + i * CLUSTER_DIM);
     rs_kmeans_opts_t opts = {0, 0, a->seed};
     rs_kmeans_t km;
     rs_vecset_kmeans(v, n, CLUSTER_DIM, &opts, &km);
@@ -882,8 +959,9 @@ static json_t *clusters_json(const coord_analysis_t *a)
     }
     json_t *arr = json_array();
     for (size_t i = 0; i < km.k; i++)
-        json_array_append_new(arr, cluster_json(a, &km, v, order[i]));
+        json_array_append_new(arr, cluster_json(a, &km, v, fails, order[i]));
     free(order);
+    free(fails);
     rs_kmeans_cleanup(&km);
     free(v);
     return arr;

@@ -5,7 +5,8 @@
  *
  * Memory is bounded whatever the run's size: counters per (model, strategy, grader) and per round,
  * one table of judge scores per judge, per judging model and per rubric (a fixed number of each)
- * on a 1e-4 grid (at most 10,001 entries), and a reservoir of
+ * on a 1e-4 grid (at most 10,001 entries), and a random sample (by a hash of seed, case and model,
+ * so the same whatever order records are folded in) of
  * at most max_failures failure texts. Only the compare store (coord_verdicts_t) grows with the
  * cases: 12 bytes a case plus one byte per (model, strategy), which pairing runs by case id needs.
  */
@@ -84,8 +85,8 @@ typedef struct coord_analysis_opts {
     size_t n_models;
     const char *const *graders; /* grader names; graders[0] is "the first grader" */
     size_t n_graders;           /* >= 1 */
-    size_t max_failures;        /* reservoir size; 0 = COORD_ANALYSIS_MAX_FAILURES */
-    uint64_t seed;              /* reservoir draws and k-means seeding */
+    size_t max_failures;        /* failures sampled; 0 = COORD_ANALYSIS_MAX_FAILURES */
+    uint64_t seed;              /* the failure sample's keys and k-means seeding */
     /* The config's judges, to group judge quality by model and by rubric (n_judges may be 0):
      * judge i is named judge_names[i], judges with the model judge_models[i] (NULL: not known)
      * and has the rubric judge_rubrics[i], NULL-terminated principles (NULL, or judge_rubrics
@@ -119,7 +120,7 @@ void coord_analysis_add(coord_analysis_t *a, json_t *record);
  * clustering runs here, once. */
 void coord_analysis_fill(coord_analysis_t *a, json_t *report);
 
-/* Failures seen and kept (the reservoir's size), for tests and logs. */
+/* Failures seen and kept (the sample's size), for tests and logs. */
 uint64_t coord_analysis_failures_seen(const coord_analysis_t *a);
 size_t coord_analysis_failures_kept(const coord_analysis_t *a);
 

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "log.h"
 #include "report.h"
+#include "reportmd.h"
 #include "runref.h"
 
 #define COMPARE_SCHEMA "reasonsaver.compare/1"

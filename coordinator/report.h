@@ -1,13 +1,13 @@
-/* report: merges a run's results from Redis into runs/<id>/report.json, report.md and
+/* report: writes a run's report into runs/<id>/: report.json, report.md, report.html and
  * results.jsonl, and prints the summary table.
  *
- * Results are read back in case order, 1,000 at a time, and folded into counters as they stream
- * past, so memory stays small whatever the run's size (one latency value per model call is kept
- * for percentiles). Accuracy is correct / (correct + wrong): cases whose model call failed are
- * counted as errors, reported beside it, and never silently scored as wrong. The strategy,
- * round, judge and failure-cluster parts come from analysis.h, fed from the same stream; the
- * near-duplicate pass then re-reads at most 50,000 prompts from the dataset file (50 MB of
- * embeddings, ~6 s on two cores at the cap). */
+ * The counts come from a tally (tally.h). A running coordinator folds every record into one as it
+ * stores it, so the end of a run reads no record back: coord_report_write only streams the stored
+ * records into results.jsonl, as they are (checksum verified, not parsed). `reasonsaver report`
+ * (coord_report_build) rebuilds the tally from Redis in one pass, 1,000 records per round trip,
+ * and both give the same report.json byte for byte. Accuracy is correct / (correct + wrong):
+ * cases whose model call failed are counted as errors, reported beside it, and never silently
+ * scored as wrong. */
 #ifndef COORD_REPORT_H
 #define COORD_REPORT_H
 
@@ -17,6 +17,7 @@
 #include "config.h"
 #include "record.h"
 #include "store.h"
+#include "tally.h"
 #include "util.h"
 
 /* /2 added models[].strategies, rounds and flips, and judges, clusters, failures and
@@ -40,17 +41,31 @@ uint64_t coord_report_corrupted(json_t *report);
  * runs them again, and returns 1; else 0. */
 int coord_report_warn_corrupted(FILE *f, json_t *report, const char *resume_cmd);
 
-/* Builds the report of run_id (manifest = coord_store_run_get's object) and writes the files the
- * config's report section asks for into dir. *out (optional) gets the report object. */
+/* Writes the report of run_id from the tally t of every stored record (manifest =
+ * coord_store_run_get's object) into dir, the files the config's report section asks for;
+ * results.jsonl is streamed from Redis. Should a record have changed in Redis since it was
+ * folded (its checksum fails), the tally is rebuilt from Redis instead (coord_report_build), so
+ * the report leaves it out and counts it as corrupted. *out (optional) gets the report object. */
+int coord_report_write(coord_store_t *st, const char *run_id, const rs_config_t *cfg,
+                       json_t *manifest, const char *dir, coord_tally_t *t, json_t **out,
+                       rs_err_t *err);
+
+/* coord_report_write of a tally rebuilt from the records stored in Redis, read once in case
+ * order (results.jsonl written in the same pass). */
 int coord_report_build(coord_store_t *st, const char *run_id, const rs_config_t *cfg,
                        json_t *manifest, const char *dir, json_t **out, rs_err_t *err);
 
 /* Prints "reports: <dir>/report.json  <dir>/report.md ..." for the formats the config wrote. */
 void coord_report_print_paths(FILE *f, const rs_config_t *cfg, const char *dir);
 
-/* The Markdown cells "correct | wrong | error | skipped | accuracy [95% CI] |" of one counts
- * object (analysis.h's coord_counts_json), appended to b. */
-void coord_report_md_counts(rs_buf_t *b, json_t *counts);
+/* The cases of report.json's "corrupted", joined by ", " (an ellipsis when more were counted
+ * than listed), appended to b. */
+void coord_report_corrupted_cases(rs_buf_t *b, json_t *report);
+
+/* o[key] when it is a string, else dflt. */
+const char *coord_jstr_or(json_t *o, const char *key, const char *dflt);
+/* Whether some entry of report.models has an array `field` of at least min entries. */
+int coord_report_any_model_array(json_t *report, const char *field, size_t min);
 
 /* The per-model, per-grader table a person reads at the end of a run. */
 void coord_report_print_summary(FILE *f, json_t *report);

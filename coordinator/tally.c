@@ -1,0 +1,489 @@
+/* tally: the report's counters, folded one record at a time, and their JSON (tally.h). */
+#include "tally.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "embed.h"
+#include "log.h"
+
+enum {
+    C_CORRECT = COORD_V_CORRECT,
+    C_WRONG = COORD_V_WRONG,
+    C_ERROR = COORD_V_ERROR,
+    C_SKIPPED = COORD_V_SKIPPED,
+    C_N = COORD_V_N
+};
+
+/* The calls a model answered, by stage: its generations, its critiques as a judge (of any
+ * model's answers) and its revisions. */
+enum { ST_GENERATE, ST_CRITIQUE, ST_REVISE, ST_N };
+static const char *const STAGE_NAMES[ST_N] = {"generate", "critique", "revise"};
+
+typedef struct stage_tally {
+    uint64_t outputs; /* answers, critiques or revisions (an n-choice request makes n answers) */
+    int64_t input_tokens, output_tokens;
+    coord_lathist_t lat;
+} stage_tally_t;
+
+/* Counters of one model: [grader][kind], and its calls by stage. */
+typedef struct model_tally {
+    uint64_t (*counts)[C_N];
+    uint64_t cases, errors;
+    stage_tally_t st[ST_N];
+    json_t *reasons; /* error reason -> count */
+} model_tally_t;
+
+/* The remote embedder's calls (records' "embedding"; docs/CHAINS.md): one per case. */
+typedef struct embed_tally {
+    uint64_t calls, inputs, retries, errors;
+    int64_t input_tokens;
+    json_t *reasons; /* error reason -> count */
+} embed_tally_t;
+
+struct coord_tally {
+    const rs_config_t *cfg;
+    model_tally_t *models;
+    embed_tally_t embed;
+    json_t *tag_index;    /* tag -> integer index into tag_counts */
+    uint64_t *tag_counts; /* [tag][model][grader][kind] */
+    size_t n_tags, cap_tags;
+    uint64_t cases;
+    coord_corrupt_t corrupt; /* records whose checksum or checks failed (record.h) */
+    coord_analysis_t *an;
+};
+
+/* ---- latency histogram ---- */
+
+enum { LAT_EXACT = 2048, LAT_SUB = 1024, LAT_CHUNKS = 31 };
+
+/* The chunk and slot of a latency of us microseconds. */
+static void lat_slot(uint64_t us, size_t *chunk, size_t *slot)
+{
+    if (us < LAT_EXACT) {
+        *chunk = 0;
+        *slot = (size_t)us;
+        return;
+    }
+    int e = 63 - __builtin_clzll(us); /* 11 .. 63 */
+    if (e > 10 + LAT_CHUNKS - 1) {    /* beyond 2^41 us (25 days): the last bucket */
+        *chunk = LAT_CHUNKS - 1;
+        *slot = LAT_SUB - 1;
+        return;
+    }
+    *chunk = (size_t)(e - 10);
+    *slot = (size_t)((us >> (e - 10)) & (LAT_SUB - 1));
+}
+
+/* The middle of a bucket, in microseconds (the value itself below LAT_EXACT). */
+static double lat_value(size_t chunk, size_t slot)
+{
+    if (chunk == 0) return (double)slot;
+    double lower = (double)((uint64_t)(LAT_SUB + slot) << chunk);
+    return lower + (double)((uint64_t)1 << chunk) / 2;
+}
+
+void coord_lathist_add(coord_lathist_t *h, double ms)
+{
+    double us_d = isfinite(ms) && ms > 0 ? round(ms * 1000) : 0;
+    uint64_t us = us_d >= 0x1p62 ? (uint64_t)1 << 62 : (uint64_t)us_d;
+    size_t chunk, slot;
+    lat_slot(us, &chunk, &slot);
+    if (!h->chunk[chunk])
+        h->chunk[chunk] = rs_xcalloc(chunk ? LAT_SUB : LAT_EXACT, sizeof(uint32_t));
+    if (h->chunk[chunk][slot] < UINT32_MAX) h->chunk[chunk][slot]++;
+    h->n++;
+    h->sum_us += us;
+    if (us > h->max_us) h->max_us = us;
+}
+
+void coord_lathist_cleanup(coord_lathist_t *h)
+{
+    for (size_t c = 0; c < LAT_CHUNKS; c++)
+        free(h->chunk[c]);
+    memset(h, 0, sizeof(*h));
+}
+
+/* The values (us) of the rank-th and (rank + 1)-th smallest latencies (0-based). */
+static void lat_ranks(const coord_lathist_t *h, uint64_t rank, double *v0, double *v1)
+{
+    uint64_t seen = 0;
+    int got0 = 0;
+    for (size_t c = 0; c < LAT_CHUNKS; c++) {
+        if (!h->chunk[c]) continue;
+        size_t slots = c ? LAT_SUB : LAT_EXACT;
+        for (size_t s = 0; s < slots; s++) {
+            seen += h->chunk[c][s];
+            double v = fmin(lat_value(c, s), (double)h->max_us);
+            if (!got0 && seen > rank) {
+                *v0 = v;
+                got0 = 1;
+            }
+            if (seen > rank + 1) {
+                *v1 = v;
+                return;
+            }
+        }
+    }
+    *v1 = (double)h->max_us;
+}
+
+double coord_lathist_percentile(const coord_lathist_t *h, double p)
+{
+    if (h->n == 0) return NAN;
+    p = fmin(100, fmax(0, p));
+    double pos = (double)(h->n - 1) * p / 100;
+    uint64_t lo = (uint64_t)floor(pos);
+    if (lo + 1 >= h->n) return (double)h->max_us / 1000;
+    double v0 = 0, v1 = 0;
+    lat_ranks(h, lo, &v0, &v1);
+    return (v0 + (pos - (double)lo) * (v1 - v0)) / 1000;
+}
+
+json_t *coord_lathist_json(const coord_lathist_t *h)
+{
+    if (h->n == 0) return json_null();
+    return json_pack("{sfsfsfsf}", "mean", (double)h->sum_us / (double)h->n / 1000, "p50",
+                     coord_lathist_percentile(h, 50), "p95", coord_lathist_percentile(h, 95), "max",
+                     (double)h->max_us / 1000);
+}
+
+/* ---- the tally ---- */
+
+static size_t block_size(const coord_tally_t *t)
+{
+    return t->cfg->n_models * t->cfg->scoring.n_graders * C_N;
+}
+
+static coord_analysis_t *analysis_new(const rs_config_t *cfg)
+{
+    const char **models = rs_xcalloc(cfg->n_models + 1, sizeof(char *));
+    const char **graders = rs_xcalloc(cfg->scoring.n_graders + 1, sizeof(char *));
+    for (size_t m = 0; m < cfg->n_models; m++)
+        models[m] = cfg->models[m].name;
+    for (size_t g = 0; g < cfg->scoring.n_graders; g++)
+        graders[g] = cfg->scoring.graders[g].name;
+    const char **jnames = rs_xcalloc(cfg->n_judges + 1, sizeof(char *));
+    const char **jmodels = rs_xcalloc(cfg->n_judges + 1, sizeof(char *));
+    const char *const **rubrics = rs_xcalloc(cfg->n_judges + 1, sizeof(*rubrics));
+    for (size_t j = 0; j < cfg->n_judges; j++) {
+        jnames[j] = cfg->judges[j].name;
+        jmodels[j] = cfg->judges[j].model;
+        rubrics[j] = (const char *const *)cfg->judges[j].rubric;
+    }
+    coord_analysis_opts_t opts = {.models = models,
+                                  .n_models = cfg->n_models,
+                                  .graders = graders,
+                                  .n_graders = cfg->scoring.n_graders,
+                                  .seed = (uint64_t)cfg->run.seed,
+                                  .judge_names = jnames,
+                                  .judge_models = jmodels,
+                                  .judge_rubrics = rubrics,
+                                  .n_judges = cfg->n_judges};
+    coord_analysis_t *a = coord_analysis_new(&opts);
+    free(models);
+    free(graders);
+    free(jnames);
+    free(jmodels);
+    free(rubrics);
+    return a;
+}
+
+coord_tally_t *coord_tally_new(const rs_config_t *cfg)
+{
+    coord_tally_t *t = rs_xcalloc(1, sizeof(*t));
+    t->cfg = cfg;
+    t->models = rs_xcalloc(cfg->n_models + 1, sizeof(model_tally_t));
+    for (size_t m = 0; m < cfg->n_models; m++) {
+        t->models[m].counts = rs_xcalloc(cfg->scoring.n_graders + 1, sizeof(*t->models[m].counts));
+        t->models[m].reasons = json_object();
+    }
+    t->tag_index = json_object();
+    t->embed.reasons = json_object();
+    t->an = analysis_new(cfg);
+    return t;
+}
+
+void coord_tally_destroy(coord_tally_t **tp)
+{
+    coord_tally_t *t = tp ? *tp : NULL;
+    if (!t) return;
+    for (size_t m = 0; m < t->cfg->n_models; m++) {
+        free(t->models[m].counts);
+        for (int st = 0; st < ST_N; st++)
+            coord_lathist_cleanup(&t->models[m].st[st].lat);
+        json_decref(t->models[m].reasons);
+    }
+    free(t->models);
+    json_decref(t->embed.reasons);
+    free(t->tag_counts);
+    json_decref(t->tag_index);
+    coord_analysis_destroy(&t->an);
+    free(t);
+    *tp = NULL;
+}
+
+static uint64_t *tag_block(coord_tally_t *t, const char *tag)
+{
+    json_t *v = json_object_get(t->tag_index, tag);
+    size_t i;
+    if (v) {
+        i = (size_t)json_integer_value(v);
+    } else {
+        i = t->n_tags++;
+        json_object_set_new(t->tag_index, tag, json_integer((json_int_t)i));
+        if (t->n_tags > t->cap_tags) {
+            t->cap_tags = t->cap_tags ? 2 * t->cap_tags : 16;
+            t->tag_counts = rs_xrealloc(t->tag_counts, t->cap_tags * block_size(t) * sizeof(uint64_t));
+        }
+        memset(t->tag_counts + i * block_size(t), 0, block_size(t) * sizeof(uint64_t));
+    }
+    return t->tag_counts + i * block_size(t);
+}
+
+static void count_reason(json_t *reasons, const char *reason)
+{
+    json_t *n = json_object_get(reasons, reason);
+    json_object_set_new(reasons, reason, json_integer(json_integer_value(n) + 1));
+}
+
+/* One answer, critique or revision: its call's tokens and latency under its stage. */
+static void add_output(stage_tally_t *st, json_t *o)
+{
+    st->outputs++;
+    st->input_tokens += json_integer_value(json_object_get(o, "input_tokens"));
+    st->output_tokens += json_integer_value(json_object_get(o, "output_tokens"));
+    coord_lathist_add(&st->lat, json_number_value(json_object_get(o, "latency_ms")));
+}
+
+/* Model m's candidates: their generations and revisions count for m, each critique for the
+ * model that judged (the critique's "model"). */
+static void add_candidates(coord_tally_t *t, size_t m, json_t *cands)
+{
+    size_t i, j;
+    json_t *c, *x;
+    json_array_foreach(cands, i, c) {
+        add_output(&t->models[m].st[ST_GENERATE], c);
+        json_array_foreach(json_object_get(c, "revisions"), j, x)
+            add_output(&t->models[m].st[ST_REVISE], x);
+        json_array_foreach(json_object_get(c, "critiques"), j, x) {
+            const char *judge_model = json_string_value(json_object_get(x, "model"));
+            int judge = judge_model ? rs_config_model_index(t->cfg, judge_model) : -1;
+            if (judge >= 0) add_output(&t->models[judge].st[ST_CRITIQUE], x);
+        }
+    }
+}
+
+/* Folds one model's outcome for one case into its counters and the case's tag counters. */
+static void add_model(coord_tally_t *t, size_t m, json_t *entry, json_t *tags)
+{
+    model_tally_t *mt = &t->models[m];
+    const rs_scoring_cfg_t *sc = &t->cfg->scoring;
+    json_t *cands = json_object_get(entry, "candidates");
+    const char *error = json_string_value(json_object_get(entry, "error"));
+    json_t *grades = json_object_get(json_array_get(cands, 0), "grades");
+    mt->cases++;
+    add_candidates(t, m, cands);
+    if (error) {
+        /* Count by the short reason code when the worker gives one ("http_429", "timeout"). */
+        const char *reason = json_string_value(json_object_get(entry, "error_type"));
+        mt->errors++;
+        count_reason(mt->reasons, reason ? reason : error);
+    }
+    for (size_t g = 0; g < sc->n_graders; g++) {
+        int kind = error ? C_ERROR : (int)coord_verdict_of(grades, sc->graders[g].name);
+        mt->counts[g][kind]++;
+        size_t i;
+        json_t *tag;
+        json_array_foreach(tags, i, tag) {
+            if (!json_is_string(tag)) continue;
+            uint64_t *blk = tag_block(t, json_string_value(tag));
+            blk[(m * sc->n_graders + g) * C_N + (size_t)kind]++;
+        }
+    }
+}
+
+static void add_embedding(embed_tally_t *e, json_t *emb)
+{
+    e->calls++;
+    e->inputs += (uint64_t)json_integer_value(json_object_get(emb, "inputs"));
+    e->input_tokens += json_integer_value(json_object_get(emb, "input_tokens"));
+    e->retries += (uint64_t)json_integer_value(json_object_get(emb, "retries"));
+    const char *reason = json_string_value(json_object_get(emb, "error_type"));
+    if (!reason) return;
+    e->errors++;
+    count_reason(e->reasons, reason);
+}
+
+void coord_tally_add(coord_tally_t *t, json_t *r)
+{
+    json_t *tags = json_object_get(r, "tags"), *e;
+    size_t i;
+    t->cases++;
+    json_array_foreach(json_object_get(r, "models"), i, e) {
+        const char *name = json_string_value(json_object_get(e, "model"));
+        int m = name ? rs_config_model_index(t->cfg, name) : -1;
+        if (m >= 0) add_model(t, (size_t)m, e, tags);
+    }
+    json_t *emb = json_object_get(r, "embedding");
+    if (json_is_object(emb)) add_embedding(&t->embed, emb);
+    coord_analysis_add(t->an, r);
+}
+
+int coord_tally_add_text(coord_tally_t *t, uint64_t idx, const char *text, size_t len)
+{
+    rs_err_t why;
+    json_t *r = coord_record_load(text, len, idx, NULL, t->cfg, COORD_RECORD_SKIP_SPANS, &why);
+    if (!r) {
+        rs_warn("%s", why.msg);
+        coord_corrupt_add(&t->corrupt, idx);
+        return -1;
+    }
+    coord_tally_add(t, r);
+    json_decref(r);
+    return 0;
+}
+
+void coord_tally_corrupt(coord_tally_t *t, uint64_t idx)
+{
+    coord_corrupt_add(&t->corrupt, idx);
+}
+
+uint64_t coord_tally_cases(const coord_tally_t *t)
+{
+    return t->cases;
+}
+
+coord_corrupt_t *coord_tally_corrupted(coord_tally_t *t)
+{
+    return &t->corrupt;
+}
+
+/* ---- JSON ---- */
+
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* The keys of object o, sorted (borrowed from o; heap array). */
+static const char **sorted_keys(json_t *o, size_t *n)
+{
+    const char **keys = rs_xcalloc(json_object_size(o) + 1, sizeof(char *));
+    const char *k;
+    json_t *v;
+    *n = 0;
+    json_object_foreach(o, k, v) keys[(*n)++] = k;
+    qsort(keys, *n, sizeof(char *), cmp_str);
+    return keys;
+}
+
+/* A copy of a reason -> count object with its keys sorted: the order records came in must not
+ * show in the report. */
+static json_t *sorted_counts(json_t *o)
+{
+    size_t n;
+    const char **keys = sorted_keys(o, &n);
+    json_t *out = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set(out, keys[i], json_object_get(o, keys[i]));
+    free(keys);
+    return out;
+}
+
+/* Prices are per million tokens. */
+static double cost_of(const rs_model_cfg_t *mc, int64_t in, int64_t out)
+{
+    return ((double)in * mc->price_input + (double)out * mc->price_output) / 1e6;
+}
+
+/* {"generate": {outputs, input_tokens, output_tokens, cost_usd, latency_ms}, ...}: the stages
+ * the model answered in. */
+static json_t *stages_json(const rs_model_cfg_t *mc, const model_tally_t *mt)
+{
+    json_t *o = json_object();
+    for (int i = 0; i < ST_N; i++) {
+        const stage_tally_t *st = &mt->st[i];
+        if (!st->outputs) continue;
+        json_object_set_new(o, STAGE_NAMES[i],
+                            json_pack("{sIsIsIsfso}", "outputs", (json_int_t)st->outputs,
+                                      "input_tokens", (json_int_t)st->input_tokens,
+                                      "output_tokens", (json_int_t)st->output_tokens, "cost_usd",
+                                      cost_of(mc, st->input_tokens, st->output_tokens),
+                                      "latency_ms", coord_lathist_json(&st->lat)));
+    }
+    return o;
+}
+
+/* input_tokens, output_tokens and cost_usd cover every stage (what the model's calls cost);
+ * latency_ms is its generations'. */
+static json_t *model_json(const coord_tally_t *t, size_t m)
+{
+    const rs_model_cfg_t *mc = &t->cfg->models[m];
+    const model_tally_t *mt = &t->models[m];
+    json_t *graders = json_array();
+    for (size_t g = 0; g < t->cfg->scoring.n_graders; g++)
+        json_array_append_new(graders, coord_counts_json(t->cfg->scoring.graders[g].name,
+                              rs_grader_kind_name(t->cfg->scoring.graders[g].kind), mt->counts[g]));
+    int64_t in = 0, out = 0;
+    for (int i = 0; i < ST_N; i++) {
+        in += mt->st[i].input_tokens;
+        out += mt->st[i].output_tokens;
+    }
+    return json_pack("{sssssssbsIsIsosIsIsfsososo}", "name", mc->name, "provider", mc->provider,
+                     "model", mc->model, "simulated", strcmp(mc->provider, "sim") == 0,
+                     "cases", (json_int_t)mt->cases, "errors", (json_int_t)mt->errors,
+                     "errors_by_reason", sorted_counts(mt->reasons), "input_tokens", (json_int_t)in,
+                     "output_tokens", (json_int_t)out, "cost_usd", cost_of(mc, in, out),
+                     "latency_ms", coord_lathist_json(&mt->st[ST_GENERATE].lat), "stages",
+                     stages_json(mc, mt), "graders", graders);
+}
+
+json_t *coord_tally_models_json(const coord_tally_t *t)
+{
+    json_t *models = json_array();
+    for (size_t m = 0; m < t->cfg->n_models; m++)
+        json_array_append_new(models, model_json(t, m));
+    return models;
+}
+
+json_t *coord_tally_tags_json(const coord_tally_t *t)
+{
+    size_t n;
+    const char **names = sorted_keys(t->tag_index, &n);
+    json_t *arr = json_array();
+    size_t ng = t->cfg->scoring.n_graders;
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t *blk = t->tag_counts + (size_t)json_integer_value(
+                                  json_object_get(t->tag_index, names[i])) * block_size(t);
+        json_t *models = json_array();
+        for (size_t m = 0; m < t->cfg->n_models; m++) {
+            json_t *gs = json_array();
+            for (size_t g = 0; g < ng; g++)
+                json_array_append_new(gs, coord_counts_json(t->cfg->scoring.graders[g].name, NULL,
+                                                            blk + (m * ng + g) * C_N));
+            json_array_append_new(models, json_pack("{ssso}", "name", t->cfg->models[m].name,
+                                                    "graders", gs));
+        }
+        json_array_append_new(arr, json_pack("{ssso}", "tag", names[i], "models", models));
+    }
+    free(names);
+    return arr;
+}
+
+json_t *coord_tally_embedder_json(const coord_tally_t *t)
+{
+    const embed_tally_t *e = &t->embed;
+    if (!e->calls) return NULL;
+    return json_pack("{sssssIsIsIsIsIso}", "type", rs_embedder_kind_name(t->cfg->embedder.type),
+                     "model", t->cfg->embedder.model, "calls", (json_int_t)e->calls, "inputs",
+                     (json_int_t)e->inputs, "input_tokens", (json_int_t)e->input_tokens, "retries",
+                     (json_int_t)e->retries, "errors", (json_int_t)e->errors, "errors_by_reason",
+                     sorted_counts(e->reasons));
+}
+
+void coord_tally_fill_analysis(coord_tally_t *t, json_t *report)
+{
+    coord_analysis_fill(t->an, report);
+}
