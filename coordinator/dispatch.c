@@ -80,6 +80,7 @@ struct coord_dispatch {
     uint64_t this_run;
     uint64_t records_rejected; /* records that failed record.h's checks */
     rs_case_result_t *batch;
+    json_t **batch_rec; /* [i]: batch[i]'s parsed record, folded into the tally once stored */
     size_t n_batch, cap_batch;
     int64_t batch_since_ms;
     uint64_t dispatched_unsaved; /* cases sent since the last successful write */
@@ -288,19 +289,24 @@ static void flush_batch(coord_dispatch_t *d)
     for (size_t i = 0; i < d->n_batch; i++) {
         if (d->o.otlp) coord_otlpfeed_push(d->o.otlp, d->batch[i].json, d->batch[i].json_len);
         free(d->batch[i].json);
+        if (d->o.tally) coord_tally_add(d->o.tally, d->batch_rec[i]);
+        json_decref(d->batch_rec[i]);
     }
     d->n_batch = 0;
     d->dispatched_unsaved = 0;
     d->failed += added_failed;
 }
 
-static void batch_push(coord_dispatch_t *d, rs_case_result_t *c)
+/* Holds case c's result (and its parsed record rec, stolen) until the next write to Redis. */
+static void batch_push(coord_dispatch_t *d, rs_case_result_t *c, json_t *rec)
 {
     if (d->n_batch == 0) d->batch_since_ms = rs_mono_ms();
     if (d->n_batch == d->cap_batch) {
         d->cap_batch = d->cap_batch ? 2 * d->cap_batch : FLUSH_CASES * 2;
         d->batch = rs_xrealloc(d->batch, d->cap_batch * sizeof(*d->batch));
+        d->batch_rec = rs_xrealloc(d->batch_rec, d->cap_batch * sizeof(*d->batch_rec));
     }
+    d->batch_rec[d->n_batch] = rec;
     d->batch[d->n_batch++] = *c;
     c->json = NULL; /* the batch owns it now */
 }
@@ -318,19 +324,20 @@ static coord_task_t *task_find(coord_task_t *tasks, size_t n, uint64_t id, uint6
     return NULL;
 }
 
-/* Whether case c's record passes record.h's checks against its case. One that does not is not
- * stored (the caller puts the case back in the queue) and is counted. */
-static int record_ok(coord_dispatch_t *d, coord_worker_t *w, const rs_case_result_t *c)
+/* Case c's record parsed, when it passes record.h's checks against its case (new reference). One
+ * that does not (NULL) is not stored (the caller puts the case back in the queue) and is
+ * counted. */
+static json_t *record_ok(coord_dispatch_t *d, coord_worker_t *w, const rs_case_result_t *c)
 {
     rs_err_t err;
-    if (coord_record_check_hashed(c->json, c->json_len, c->idx, rs_dataset_id_hash(d->o.ds, c->idx),
-                                  d->o.cfg, &err) == 0)
-        return 1;
+    json_t *rec = coord_record_load_hashed(c->json, c->json_len, c->idx,
+                                           rs_dataset_id_hash(d->o.ds, c->idx), d->o.cfg, &err);
+    if (rec) return rec;
     d->records_rejected++;
     char *why = rs_sanitize(err.msg, 300);
     rs_warn("worker %s sent a record that is not stored: %s", w->id, why);
     free(why);
-    return 0;
+    return NULL;
 }
 
 static int leased_cmp(const void *a, const void *b)
@@ -359,7 +366,8 @@ static const char *take_case(coord_dispatch_t *d, coord_worker_t *w, coord_task_
         d->in_flight--;
         w->credit++;
     }
-    if (!coord_sched_is_done(d->o.sched, c->idx) && !record_ok(d, w, c)) {
+    json_t *rec = NULL; /* parsed only when the case still needs its result */
+    if (!coord_sched_is_done(d->o.sched, c->idx) && !(rec = record_ok(d, w, c))) {
         /* a current lease's case goes back now; an ended one's went back when it ended */
         if (!late) coord_sched_requeue(d->o.sched, &c->idx, 1);
         return "bad_record";
@@ -368,10 +376,12 @@ static const char *take_case(coord_dispatch_t *d, coord_worker_t *w, coord_task_
         w->late++;
         coord_peers_late(d->peers, w->id, 1);
     }
-    if (coord_sched_complete(d->o.sched, c->idx)) {
+    if (rec && coord_sched_complete(d->o.sched, c->idx)) {
         d->this_run++;
         w->results++;
-        batch_push(d, c);
+        batch_push(d, c, rec);
+    } else {
+        json_decref(rec);
     }
     return NULL;
 }
@@ -730,8 +740,12 @@ void coord_dispatch_destroy(coord_dispatch_t **dp)
     for (size_t k = 0; k < d->n_ended; k++) task_free(&d->ended[k]);
     free(d->ended);
     coord_peers_destroy(&d->peers);
-    for (size_t i = 0; i < d->n_batch; i++) free(d->batch[i].json);
+    for (size_t i = 0; i < d->n_batch; i++) {
+        free(d->batch[i].json);
+        json_decref(d->batch_rec[i]);
+    }
     free(d->batch);
+    free(d->batch_rec);
     free(d->take);
     coord_pace_destroy(&d->pace);
     rs_buf_cleanup(&d->out);

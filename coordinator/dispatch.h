@@ -26,6 +26,7 @@
 #include "sched.h"
 #include "store.h"
 #include "otlpfeed.h"
+#include "tally.h"
 #include "usage.h"
 #include "util.h"
 
@@ -55,6 +56,8 @@ typedef struct coord_dispatch_opts {
     coord_usage_t *usage;  /* live counters fed by each RESULT's stats; may be NULL */
     coord_otlpfeed_t *otlp; /* live trace export (report.otlp); may be NULL */
     coord_curve_t *curve;  /* CURVE and its ZAP handler (cluster.curve); NULL = plain TCP */
+    coord_tally_t *tally;  /* the report's counters: each record is folded in once it is stored;
+                              may be NULL */
 } coord_dispatch_opts_t;
 
 /* Binds the ROUTER socket. NULL with err (address in use, bad endpoint). */

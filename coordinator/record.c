@@ -618,11 +618,17 @@ int coord_record_check(const char *json, size_t len, uint64_t idx, const char *c
     return rec ? 0 : -1;
 }
 
+json_t *coord_record_load_hashed(const char *json, size_t len, uint64_t idx, uint64_t id_hash,
+                                 const rs_config_t *cfg, rs_err_t *err)
+{
+    expect_t want = {.idx = idx, .by_hash = 1, .id_hash = id_hash};
+    return load(json, len, &want, cfg, 0, err);
+}
+
 int coord_record_check_hashed(const char *json, size_t len, uint64_t idx, uint64_t id_hash,
                               const rs_config_t *cfg, rs_err_t *err)
 {
-    expect_t want = {.idx = idx, .by_hash = 1, .id_hash = id_hash};
-    json_t *rec = load(json, len, &want, cfg, 0, err);
+    json_t *rec = coord_record_load_hashed(json, len, idx, id_hash, cfg, err);
     json_decref(rec);
     return rec ? 0 : -1;
 }

@@ -46,6 +46,12 @@ int coord_record_check(const char *json, size_t len, uint64_t idx, const char *c
 int coord_record_check_hashed(const char *json, size_t len, uint64_t idx, uint64_t id_hash,
                               const rs_config_t *cfg, rs_err_t *err);
 
+/* coord_record_check_hashed that hands back the parsed record (new reference; without its
+ * "spans" when they end it, as they do in every record a worker writes: they are checked, not
+ * kept), or NULL with err. The dispatch path: the check's parse is the report's (tally.h). */
+json_t *coord_record_load_hashed(const char *json, size_t len, uint64_t idx, uint64_t id_hash,
+                                 const rs_config_t *cfg, rs_err_t *err);
+
 /* coord_record_check that hands back the parsed record (new reference), or NULL with err. */
 json_t *coord_record_load(const char *json, size_t len, uint64_t idx, const char *case_id,
                           const rs_config_t *cfg, int flags, rs_err_t *err);

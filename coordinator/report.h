@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "record.h"
+#include "reportview.h"
 #include "store.h"
 #include "tally.h"
 #include "util.h"
@@ -35,8 +36,6 @@ typedef int (*coord_result_fn)(uint64_t idx, const char *text, void *arg, rs_err
 int coord_report_foreach(coord_store_t *st, const char *run_id, uint64_t total,
                          coord_result_fn fn, void *arg, coord_corrupt_t *corrupt, rs_err_t *err);
 
-/* The number of corrupted records a report counted (report.json's reliability.corrupted). */
-uint64_t coord_report_corrupted(json_t *report);
 /* When the report counted corrupted records: says so on f, with the cases and the command that
  * runs them again, and returns 1; else 0. */
 int coord_report_warn_corrupted(FILE *f, json_t *report, const char *resume_cmd);
@@ -57,15 +56,6 @@ int coord_report_build(coord_store_t *st, const char *run_id, const rs_config_t 
 
 /* Prints "reports: <dir>/report.json  <dir>/report.md ..." for the formats the config wrote. */
 void coord_report_print_paths(FILE *f, const rs_config_t *cfg, const char *dir);
-
-/* The cases of report.json's "corrupted", joined by ", " (an ellipsis when more were counted
- * than listed), appended to b. */
-void coord_report_corrupted_cases(rs_buf_t *b, json_t *report);
-
-/* o[key] when it is a string, else dflt. */
-const char *coord_jstr_or(json_t *o, const char *key, const char *dflt);
-/* Whether some entry of report.models has an array `field` of at least min entries. */
-int coord_report_any_model_array(json_t *report, const char *field, size_t min);
 
 /* The per-model, per-grader table a person reads at the end of a run. */
 void coord_report_print_summary(FILE *f, json_t *report);

@@ -6,12 +6,12 @@
 #include <string.h>
 
 #include "analysis.h"
-#include "report.h"
+#include "reportview.h"
 
 enum { MD_CELL_MAX = 200 }; /* characters of a name or tag in a table cell */
 
-/* rs_text_safe makes the text one line (line breaks and tabs become spaces, other control
- * characters '?'); then every character Markdown reads as markup in a table is escaped. */
+/* rs_text_safe makes the text one line of printable text; then every character Markdown reads
+ * as markup in a table is escaped. */
 void coord_md_cell(rs_buf_t *b, const char *text, size_t max)
 {
     size_t chars = 0;

@@ -12,8 +12,9 @@
 /* report.md's text (heap). */
 char *coord_reportmd_render(json_t *report);
 
-/* Appends text (NULL: nothing) as one Markdown table cell or list item: one line (line breaks and
- * tabs become spaces, other control characters '?'), cut to max characters with an ellipsis, and
+/* Appends text (NULL: nothing) as one Markdown table cell or list item: one line made safe by
+ * rs_text_safe (line breaks and tabs become spaces, other controls their Control Pictures,
+ * invalid UTF-8 and bidirectional controls U+FFFD), cut to max characters with an ellipsis, and
  * every character Markdown reads as markup (\ ` * _ [ ] < > | # &) escaped with a backslash, so
  * that a model, grader or tag name, an output or a path cannot break a table or add markup. */
 void coord_md_cell(rs_buf_t *b, const char *text, size_t max);

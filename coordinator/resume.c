@@ -71,6 +71,7 @@ int coord_resume_check(json_t *manifest, const char *run_id, const char *spec_js
 typedef struct done_scan {
     const rs_config_t *cfg;
     coord_sched_t *sched;
+    coord_tally_t *tally;
     uint64_t failed;
     uint64_t *damaged;
     size_t n_damaged, cap_damaged;
@@ -95,14 +96,19 @@ static void mark(uint64_t idx, const char *stored, size_t len, void *arg)
         s->damaged[s->n_damaged++] = idx;
         return;
     }
-    if (coord_sched_complete(s->sched, idx) && coord_record_failed(rec)) s->failed++;
+    /* HSCAN may return a field twice: only its first time counts */
+    if (coord_sched_complete(s->sched, idx)) {
+        if (coord_record_failed(rec)) s->failed++;
+        if (s->tally) coord_tally_add(s->tally, rec);
+    }
     json_decref(rec);
 }
 
 int coord_resume_mark_done(coord_store_t *st, const char *run_id, const rs_config_t *cfg,
-                           coord_sched_t *sched, uint64_t *damaged, rs_err_t *err)
+                           coord_sched_t *sched, coord_tally_t *tally, uint64_t *damaged,
+                           rs_err_t *err)
 {
-    done_scan_t s = {.cfg = cfg, .sched = sched};
+    done_scan_t s = {.cfg = cfg, .sched = sched, .tally = tally};
     int rc = coord_store_results_scan(st, run_id, mark, &s, err);
     for (size_t i = 0; rc == 0 && i < s.n_damaged; i += 1000)
         rc = coord_store_results_del(st, run_id, s.damaged + i,

@@ -13,6 +13,7 @@
 #include "dataset.h"
 #include "sched.h"
 #include "store.h"
+#include "tally.h"
 #include "util.h"
 
 /* SHA-256 (hex, 65 bytes with NUL) of the result-relevant part of a resolved config JSON. */
@@ -25,9 +26,11 @@ int coord_resume_check(json_t *manifest, const char *run_id, const char *spec_js
                        const rs_dataset_t *ds, int force, char **forced, rs_err_t *err);
 
 /* Marks every case whose stored record is whole (its checksum matches and it passes the checks
- * of record.h for cfg) as done in sched. A damaged record is deleted, so that its case runs again;
+ * of record.h for cfg) as done in sched and folds it into tally (may be NULL): the report's
+ * counters of a resumed run, rebuilt once. A damaged record is deleted, so that its case runs again;
  * *damaged gets how many were. The manifest's "done" and "failed" are set to what stays. */
 int coord_resume_mark_done(coord_store_t *st, const char *run_id, const rs_config_t *cfg,
-                           coord_sched_t *sched, uint64_t *damaged, rs_err_t *err);
+                           coord_sched_t *sched, coord_tally_t *tally, uint64_t *damaged,
+                           rs_err_t *err);
 
 #endif

@@ -1,0 +1,25 @@
+/* reportview: small readers of a report object (report.json's structure, report.h) shared by
+ * the writers that render it: the Markdown report, the summary printed at the end of a run. */
+#ifndef COORD_REPORTVIEW_H
+#define COORD_REPORTVIEW_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+/* o[key] when it is a string, else dflt. */
+const char *coord_jstr_or(json_t *o, const char *key, const char *dflt);
+
+/* Whether some entry of report.models has an array `field` of at least min entries. */
+int coord_report_any_model_array(json_t *report, const char *field, size_t min);
+
+/* The number of corrupted records a report counted (report.json's corrupted.count). */
+uint64_t coord_report_corrupted(json_t *report);
+
+/* The cases of report.json's "corrupted", joined by ", " (an ellipsis when more were counted
+ * than listed), appended to b. */
+void coord_report_corrupted_cases(rs_buf_t *b, json_t *report);
+
+#endif

@@ -1,0 +1,187 @@
+/* test_tally: the report's counters give the same JSON whatever order the records are folded in
+ * (the running coordinator folds them as they arrive, `report` in case order), and the latency
+ * histogram's statistics: exact below 2 ms, within 0.05% above, the mean and maximum exact. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../coordinator/analysis.c"
+#include "../../coordinator/record.c"
+#include "../../coordinator/tally.c"
+
+#include "stats.h"
+
+static rs_config_t *config(void)
+{
+    rs_err_t err;
+    rs_config_t *cfg = rs_config_load_string(
+        "dataset: {path: x.jsonl}\n"
+        "models: [{name: a, provider: sim, model: sim-1}, {name: b, provider: sim, model: sim-1}]\n"
+        "judges: [{name: j1, model: a}]\n"
+        "scoring: {graders: [exact, numeric]}\n",
+        "<test>", NULL, NULL, 0, &err);
+    if (!cfg) fail_msg("%s", err.msg);
+    return cfg;
+}
+
+/* Case i's record: verdicts, latencies, errors, tags, critiques by a configured and an
+ * unconfigured judge, strategies beyond the contract's, all varying with i. */
+static json_t *record(int i)
+{
+    const char *v[] = {"correct", "wrong", "wrong", "correct", "correct"};
+    char text[2048];
+    const char *error = i % 7 == 0 ? (i % 2 ? "\"http_500\"" : "\"timeout\"") : "null";
+    snprintf(text, sizeof(text),
+             "{\"idx\":%d,\"id\":\"c%d\",\"tags\":[\"t%d\",\"all\"],\"targets\":[\"1\"],\"models\":["
+             "{\"model\":\"a\",\"error\":null,\"candidates\":[{\"k\":0,\"output\":\"out %d\","
+             "\"grades\":{\"exact\":\"%s\",\"numeric\":\"%s\"},\"latency_ms\":%d.%03d,"
+             "\"input_tokens\":%d,\"output_tokens\":3,\"critiques\":[{\"judge\":\"j1\","
+             "\"model\":\"a\",\"self\":true,\"score\":0.%d,\"parsed\":true,\"judged_correct\":%s,"
+             "\"latency_ms\":1.5},{\"judge\":\"z%d\",\"model\":\"b\",\"score\":0.5,\"parsed\":true,"
+             "\"judged_correct\":true}]}],\"strategies\":{\"first\":{\"k\":0,\"grades\":"
+             "{\"exact\":\"%s\"}},\"s%d\":{\"k\":0,\"grades\":{\"exact\":\"correct\"}}}},"
+             "{\"model\":\"b\",\"error\":%s,\"error_type\":%s,\"candidates\":[{\"k\":0,\"output\":"
+             "\"b %d\",\"grades\":{\"exact\":\"%s\"},\"latency_ms\":%d}]}]}",
+             i, i, i % 5, i, v[i % 5], v[(i + 1) % 5], i % 9000, i % 997, 10 + i % 13, i % 10,
+             i % 2 ? "true" : "false", i % 3, v[i % 5], i % 4, error, error, i, v[(i + 2) % 5],
+             i * 37 % 5000);
+    json_error_t jerr;
+    json_t *r = json_loads(text, 0, &jerr);
+    if (!r) fail_msg("%s: %s", jerr.text, text);
+    return r;
+}
+
+static char *tally_text(coord_tally_t *t)
+{
+    json_t *o = json_pack("{soso}", "models", coord_tally_models_json(t), "tags",
+                          coord_tally_tags_json(t));
+    coord_tally_fill_analysis(t, o);
+    char *s = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+enum { N = 600 };
+
+static void test_order_independent(void **state)
+{
+    (void)state;
+    rs_config_t *cfg = config();
+    int order[N];
+    for (int i = 0; i < N; i++)
+        order[i] = i;
+    char *texts[3];
+    for (int pass = 0; pass < 3; pass++) {
+        if (pass == 1) /* reversed */
+            for (int i = 0; i < N / 2; i++) {
+                int t = order[i];
+                order[i] = order[N - 1 - i];
+                order[N - 1 - i] = t;
+            }
+        if (pass == 2) { /* shuffled */
+            uint64_t s = 42;
+            for (int i = N - 1; i > 0; i--) {
+                int j = (int)(splitmix64(&s) % (uint64_t)(i + 1)), t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+        }
+        coord_tally_t *t = coord_tally_new(cfg);
+        for (int i = 0; i < N; i++) {
+            json_t *r = record(order[i]);
+            coord_tally_add(t, r);
+            json_decref(r);
+        }
+        assert_int_equal(coord_tally_cases(t), N);
+        texts[pass] = tally_text(t);
+        coord_tally_destroy(&t);
+        assert_null(t);
+    }
+    assert_string_equal(texts[0], texts[1]);
+    assert_string_equal(texts[0], texts[2]);
+    /* the parts that used to follow arrival: reasons, judges, strategies, all by name */
+    assert_non_null(strstr(texts[0], "\"errors_by_reason\":{\"http_500\":"));
+    assert_non_null(strstr(texts[0], "{\"name\":\"j1\""));
+    for (int pass = 0; pass < 3; pass++)
+        free(texts[pass]);
+    rs_config_destroy(&cfg);
+}
+
+/* A record that fails the checks is counted as corrupted and folds nothing. */
+static void test_add_text(void **state)
+{
+    (void)state;
+    rs_config_t *cfg = config();
+    coord_tally_t *t = coord_tally_new(cfg);
+    assert_int_equal(coord_tally_add_text(t, 4, "{\"idx\":5}", 9), -1);
+    assert_int_equal(coord_tally_cases(t), 0);
+    assert_int_equal(coord_tally_corrupted(t)->count, 1);
+    assert_int_equal(coord_tally_corrupted(t)->idx[0], 4);
+    coord_tally_destroy(&t);
+    rs_config_destroy(&cfg);
+}
+
+static int cmp_dbl(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+static void test_lathist(void **state)
+{
+    (void)state;
+    coord_lathist_t h = {0};
+    assert_true(json_is_null(coord_lathist_json(&h)));
+    assert_true(isnan(coord_lathist_percentile(&h, 50)));
+    /* below 2 ms: exact, as rs_percentile_sorted on the values */
+    double xs[1000];
+    uint64_t s = 7;
+    for (int i = 0; i < 1000; i++) {
+        xs[i] = (double)(splitmix64(&s) % 2000) / 1000; /* 0 .. 1.999 ms, whole us */
+        coord_lathist_add(&h, xs[i]);
+    }
+    qsort(xs, 1000, sizeof(double), cmp_dbl);
+    for (int p = 0; p <= 100; p += 5)
+        assert_float_equal(coord_lathist_percentile(&h, p), rs_percentile_sorted(xs, 1000, p), 1e-9);
+    coord_lathist_cleanup(&h);
+    /* 50 ms to 5 s: within 0.05%; mean and max exact */
+    double sum = 0;
+    for (int i = 0; i < 1000; i++) {
+        xs[i] = 50 + (double)(splitmix64(&s) % 4950000) / 1000;
+        sum += xs[i];
+        coord_lathist_add(&h, xs[i]);
+    }
+    qsort(xs, 1000, sizeof(double), cmp_dbl);
+    for (int p = 1; p < 100; p += 7) {
+        double want = rs_percentile_sorted(xs, 1000, p);
+        assert_float_equal(coord_lathist_percentile(&h, p), want, want * 5e-4);
+    }
+    assert_float_equal(coord_lathist_percentile(&h, 100), xs[999], 1e-9);
+    json_t *j = coord_lathist_json(&h);
+    assert_float_equal(json_number_value(json_object_get(j, "mean")), sum / 1000, 1e-6);
+    assert_float_equal(json_number_value(json_object_get(j, "max")), xs[999], 1e-9);
+    json_decref(j);
+    /* nonsense latencies count as 0; huge ones land in the last bucket */
+    coord_lathist_add(&h, -5);
+    coord_lathist_add(&h, NAN);
+    coord_lathist_add(&h, 1e300);
+    assert_int_equal(h.n, 1003);
+    coord_lathist_cleanup(&h);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_order_independent),
+        cmocka_unit_test(test_add_text),
+        cmocka_unit_test(test_lathist),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
