@@ -172,6 +172,7 @@ typedef struct run_ctx {
     coord_runlock_t lock;
     coord_sched_t *sched;
     coord_tally_t *tally; /* the report's counters, folded as records are stored (tally.h) */
+    coord_jsonlout_t *jsonl; /* results.jsonl written as records are stored (a new run) */
     coord_dispatch_t *dispatch;
     coord_spawn_t *spawn;
     coord_usage_t *usage;
@@ -199,6 +200,7 @@ static void ctx_cleanup(run_ctx_t *r)
     coord_usage_destroy(&r->usage);
     coord_sched_destroy(&r->sched);
     coord_tally_destroy(&r->tally);
+    coord_jsonlout_abort(&r->jsonl);
     if (r->store) coord_runlock_release(&r->lock, r->store);
     coord_store_destroy(&r->store);
     coord_redisproc_stop(&r->redis);
@@ -371,6 +373,9 @@ static int start_new(run_ctx_t *r, rs_err_t *err)
     if (coord_runlock_acquire(&r->lock, r->store, r->run_id, 0, err)) return -1;
     r->sched = coord_sched_new(rs_dataset_count(r->ds));
     r->tally = coord_tally_new(r->cfg);
+    rs_err_t why;
+    if (r->cfg->report.jsonl && !(r->jsonl = coord_jsonlout_open(r->dir, rs_dataset_count(r->ds), &why)))
+        rs_warn("%s; results.jsonl is read back from Redis at the end", why.msg);
     return 0;
 }
 
@@ -432,6 +437,7 @@ static int start_resume(run_ctx_t *r, rs_err_t *err)
         return -1;
     r->sched = coord_sched_new(rs_dataset_count(r->ds));
     r->tally = coord_tally_new(r->cfg);
+    coord_jsonlout_remove_stale(r->dir);
     uint64_t damaged = 0;
     if (coord_resume_mark_done(r->store, r->run_id, r->cfg, r->sched, r->tally, &damaged, err))
         return -1;
@@ -476,7 +482,8 @@ static int start_cluster(run_ctx_t *r, rs_err_t *err)
             return -1;
     }
     coord_dispatch_opts_t o = {r->cfg, r->run_id, r->spec, r->ds, r->sched, r->store,
-                               r->cfg->cluster.bind, r->usage, r->otlp, r->curve, r->tally};
+                               r->cfg->cluster.bind, r->usage, r->otlp, r->curve, r->tally,
+                               r->jsonl};
     if (!(r->dispatch = coord_dispatch_new(&o, err))) return -1;
     char *peers = coord_store_run_fetch(r->store, r->run_id, ":peers");
     coord_dispatch_peers_restore(r->dispatch, peers); /* a resume continues these too */
@@ -674,7 +681,8 @@ static int finish(run_ctx_t *r, int interrupted, rs_err_t *err)
     json_decref(ev);
     json_t *man = coord_store_run_get(r->store, r->run_id, err), *report = NULL;
     if (!man) return -1;
-    int rc = coord_report_write(r->store, r->run_id, r->cfg, man, r->dir, r->tally, &report, err);
+    int rc = coord_report_write(r->store, r->run_id, r->cfg, man, r->dir, r->tally, &r->jsonl,
+                                &report, err);
     json_decref(man);
     if (rc) return -1;
     if (!r->view.quiet) {

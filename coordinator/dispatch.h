@@ -23,6 +23,7 @@
 #include "config.h"
 #include "curve.h"
 #include "dataset.h"
+#include "jsonlout.h"
 #include "sched.h"
 #include "store.h"
 #include "otlpfeed.h"
@@ -58,6 +59,7 @@ typedef struct coord_dispatch_opts {
     coord_curve_t *curve;  /* CURVE and its ZAP handler (cluster.curve); NULL = plain TCP */
     coord_tally_t *tally;  /* the report's counters: each record is folded in once it is stored;
                               may be NULL */
+    coord_jsonlout_t *jsonl; /* results.jsonl written as records are stored; may be NULL */
 } coord_dispatch_opts_t;
 
 /* Binds the ROUTER socket. NULL with err (address in use, bad endpoint). */

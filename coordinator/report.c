@@ -235,11 +235,17 @@ int coord_report_build(coord_store_t *st, const char *run_id, const rs_config_t 
 }
 
 int coord_report_write(coord_store_t *st, const char *run_id, const rs_config_t *cfg,
-                       json_t *manifest, const char *dir, coord_tally_t *t, json_t **out,
-                       rs_err_t *err)
+                       json_t *manifest, const char *dir, coord_tally_t *t,
+                       coord_jsonlout_t **jsonl, json_t **out, rs_err_t *err)
 {
     coord_corrupt_t corrupt = {0};
     uint64_t total = (uint64_t)coord_manifest_int(manifest, "total");
+    if (jsonl && *jsonl && coord_jsonlout_complete(*jsonl)) {
+        /* written during the run: nothing to read back */
+        if (coord_jsonlout_commit(jsonl, err) != 0) return -1;
+        return write_reports(st, run_id, cfg, manifest, dir, t, out, err);
+    }
+    if (jsonl) coord_jsonlout_abort(jsonl);
     if (read_records(st, run_id, cfg, total, dir, NULL, &corrupt, err) != 0) return -1;
     if (corrupt.count == 0) return write_reports(st, run_id, cfg, manifest, dir, t, out, err);
     /* A record changed in Redis after it was stored and folded: the counts must leave it out,

@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "jsonlout.h"
 #include "record.h"
 #include "reportview.h"
 #include "store.h"
@@ -41,13 +42,14 @@ int coord_report_foreach(coord_store_t *st, const char *run_id, uint64_t total,
 int coord_report_warn_corrupted(FILE *f, json_t *report, const char *resume_cmd);
 
 /* Writes the report of run_id from the tally t of every stored record (manifest =
- * coord_store_run_get's object) into dir, the files the config's report section asks for;
- * results.jsonl is streamed from Redis. Should a record have changed in Redis since it was
+ * coord_store_run_get's object) into dir, the files the config's report section asks for.
+ * results.jsonl: *jsonl (may be NULL; freed, *jsonl NULL after) when it holds every case, else
+ * streamed from Redis. Should a record have changed in Redis since it was
  * folded (its checksum fails), the tally is rebuilt from Redis instead (coord_report_build), so
  * the report leaves it out and counts it as corrupted. *out (optional) gets the report object. */
 int coord_report_write(coord_store_t *st, const char *run_id, const rs_config_t *cfg,
-                       json_t *manifest, const char *dir, coord_tally_t *t, json_t **out,
-                       rs_err_t *err);
+                       json_t *manifest, const char *dir, coord_tally_t *t,
+                       coord_jsonlout_t **jsonl, json_t **out, rs_err_t *err);
 
 /* coord_report_write of a tally rebuilt from the records stored in Redis, read once in case
  * order (results.jsonl written in the same pass). */
