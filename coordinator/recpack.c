@@ -60,7 +60,7 @@ int coord_recpack_train(const coord_recpack_samples_t *s, char **dict, size_t *d
     /* The dictionary's content is the samples' last bytes, and its entropy tables are fitted to
      * all of them (ZDICT_finalizeDictionary). Measured on demo records, that compresses as well as
      * ZDICT_trainFromBuffer's selection of segments (about 290 bytes a record either way) in a
-     * tenth of the time and memory: 10-25 ms and 1 MB instead of 150-300 ms and 12 MB, in the
+     * tenth of the time and memory: 5-25 ms and 1 MB instead of 150-300 ms and 12 MB, in the
      * coordinator's one thread (docs/BENCHMARKS.md). */
     size_t content = s->bytes.len < COORD_RECPACK_DICT_CAP ? s->bytes.len : COORD_RECPACK_DICT_CAP;
     char *buf = rs_xmalloc(COORD_RECPACK_DICT_CAP);

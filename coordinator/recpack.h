@@ -18,11 +18,12 @@
 
 #define COORD_RECPACK_TAG 'z'
 #define COORD_RECPACK_HEAD 9 /* the tag and the 8 checksum bytes before the frame */
-/* The zstd level: 1 packs 6% larger, 6 packs 9% smaller five times slower (BENCHMARKS.md). */
+/* The zstd level: 1 packs 2% larger and 12% faster, 6 packs 9% smaller and five times slower
+ * (docs/BENCHMARKS.md). */
 #define COORD_RECPACK_LEVEL 3
 #define COORD_RECPACK_DICT_CAP (16u << 10) /* 32 KB compresses no better, 8 KB 4% worse */
 /* A dictionary is made once this many records or bytes are collected, whichever comes first:
- * 10-25 ms of the coordinator's time, once a run. On demo records 50 samples do as well as 2,000;
+ * 5-25 ms of the coordinator's time, once a run. On demo records 50 samples do as well as 2,000;
  * more cover more kinds of records (failed calls, long answers). */
 #define COORD_RECPACK_SAMPLE_RECORDS 1000
 #define COORD_RECPACK_SAMPLE_BYTES (2u << 20)

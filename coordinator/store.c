@@ -418,8 +418,9 @@ static void pack_learn(coord_store_t *st, const char *run_id, const rs_case_resu
         rs_warn("run %s: records are stored uncompressed: %s", run_id, err.msg);
         st->pack_state = PACK_OFF;
     } else {
-        rs_debug("run %s: zstd dictionary of %zu bytes trained on %zu records in %.1f ms", run_id,
-                 len, coord_recpack_samples_count(st->samples), (rs_mono_sec() - t0) * 1e3);
+        rs_info("records are stored packed from now on: a zstd dictionary of %zu bytes made from "
+                "the first %zu in %.1f ms", len, coord_recpack_samples_count(st->samples),
+                (rs_mono_sec() - t0) * 1e3);
         st->pack = p;
         st->pack_state = PACK_READY;
         /* If this fails, the next packed batch is refused with NODICT and puts it again. */
