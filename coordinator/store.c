@@ -8,9 +8,18 @@
 #include <string.h>
 
 #include "log.h"
+#include "recpack.h"
+#include "record.h"
 #include "redisurl.h"
 #include "tlsproxy.h"
-#include "record.h"
+
+/* What the store knows of its run's record dictionary (rs:run:<id>:dict, recpack.h). */
+typedef enum pack_state {
+    PACK_UNKNOWN, /* not looked up in Redis yet */
+    PACK_NONE,    /* none stored: the writer collects the first records to train one */
+    PACK_READY,   /* loaded or trained: records are written packed */
+    PACK_OFF      /* training failed, or the stored one is unusable: records are written as JSON */
+} pack_state_t;
 
 struct coord_store {
     redisContext *c; /* NULL while Redis is unreachable; the next call tries to reconnect */
@@ -19,14 +28,26 @@ struct coord_store {
     char *password_env;    /* NULL: no AUTH */
     coord_tlsproxy_t *tls; /* rediss://: the local stunnel client hiredis connects through */
     char sha[41];          /* SHA1 of the loaded result script */
+    /* The record dictionary of one run, the last one read or written: a coordinator writes one
+     * run, and the commands that read several (compare) read them one after the other. */
+    char *pack_run;                   /* NULL: none yet */
+    pack_state_t pack_state;
+    coord_recpack_t *pack;            /* PACK_READY only */
+    coord_recpack_samples_t *samples; /* PACK_NONE, once the writer stored a record */
 };
 
 /* Writes each (idx, failed, json) triple with HSETNX and counts only the new ones, in one atomic
- * step: a result that arrives twice (an expired lease's late answer) changes nothing. */
+ * step: a result that arrives twice (an expired lease's late answer) changes nothing. A batch of
+ * packed records (ARGV[3] = '1') is refused with NODICT while the run's dictionary (KEYS[3]) is
+ * not stored, so that no record is ever stored that cannot be read (PTTL is -2 for a missing key;
+ * it is one of the commands the ACL of docs/REDIS.md allows already, EXISTS is not). */
 static const char RESULT_SCRIPT[] =
+    "if ARGV[3] == '1' and redis.call('PTTL', KEYS[3]) == -2 then\n"
+    "  return redis.error_reply('NODICT the record dictionary of the run is not stored')\n"
+    "end\n"
     "local added, failed = 0, 0\n"
     "if ARGV[2] ~= '0' then redis.call('HINCRBY', KEYS[2], 'dispatched', ARGV[2]) end\n"
-    "for i = 3, #ARGV, 3 do\n"
+    "for i = 4, #ARGV, 3 do\n"
     "  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i+2]) == 1 then\n"
     "    added = added + 1\n"
     "    if ARGV[i+1] == '1' then failed = failed + 1 end\n"
@@ -201,6 +222,9 @@ void coord_store_destroy(coord_store_t **st)
     if ((*st)->c) redisFree((*st)->c);
     coord_tlsproxy_stop(&(*st)->tls);
     rs_redisurl_cleanup(&(*st)->addr);
+    coord_recpack_destroy(&(*st)->pack);
+    coord_recpack_samples_destroy(&(*st)->samples);
+    free((*st)->pack_run);
     free((*st)->password_env);
     free((*st)->url);
     free(*st);
@@ -317,6 +341,114 @@ char *coord_store_latest_run(coord_store_t *st, rs_err_t *err)
     return id;
 }
 
+/* ---- the record dictionary (recpack.h) ---- */
+
+/* Points the dictionary state at run_id, forgetting another run's. */
+static void pack_select(coord_store_t *st, const char *run_id)
+{
+    if (st->pack_run && strcmp(st->pack_run, run_id) == 0) return;
+    free(st->pack_run);
+    st->pack_run = rs_xstrdup(run_id);
+    st->pack_state = PACK_UNKNOWN;
+    coord_recpack_destroy(&st->pack);
+    coord_recpack_samples_destroy(&st->samples);
+}
+
+/* Loads the run's stored dictionary: 0 when it is loaded (PACK_READY), absent (PACK_NONE, samples
+ * kept) or unusable (PACK_OFF, warned: its packed records read as damaged); -1 with err when
+ * Redis could not be asked, so that no reader takes a record for damaged on a lost connection. */
+static int pack_load(coord_store_t *st, const char *run_id, rs_err_t *err)
+{
+    char *key = run_key(run_id, ":dict");
+    redisReply *r = command(st, err, "GET %s", key);
+    free(key);
+    if (reply_error(st->c, r, "GET dictionary", err)) return -1;
+    if (r->type == REDIS_REPLY_STRING) {
+        rs_err_t why;
+        coord_recpack_t *p = coord_recpack_new(r->str, r->len, &why);
+        coord_recpack_destroy(&st->pack);
+        coord_recpack_samples_destroy(&st->samples);
+        if (!p && st->pack_state != PACK_OFF)
+            rs_warn("run %s: %s; its packed records cannot be read", run_id, why.msg);
+        st->pack = p;
+        st->pack_state = p ? PACK_READY : PACK_OFF;
+    } else if (st->pack_state != PACK_READY) {
+        st->pack_state = PACK_NONE;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Stores the trained dictionary once (SET NX). When one is stored already (written by another
+ * coordinator of the run), that one is used instead. 0 / -1. */
+static int pack_put(coord_store_t *st, const char *run_id, rs_err_t *err)
+{
+    size_t len;
+    const char *dict = coord_recpack_dict(st->pack, &len);
+    char *key = run_key(run_id, ":dict");
+    const char *argv[] = {"SET", key, dict, "NX"};
+    size_t lens[] = {3, strlen(key), len, 2};
+    redisReply *r = command_argv(st, err, 4, argv, lens);
+    free(key);
+    if (reply_error(st->c, r, "SET dictionary", err)) return -1;
+    int taken = r->type == REDIS_REPLY_NIL;
+    freeReplyObject(r);
+    return taken ? pack_load(st, run_id, err) : 0;
+}
+
+/* After a write while no dictionary exists: keeps the records as samples and, once they are
+ * enough, trains the dictionary and stores it; the next batch is written packed. A failed
+ * training leaves the run's records as JSON. */
+static void pack_learn(coord_store_t *st, const char *run_id, const rs_case_result_t *cases,
+                       size_t n)
+{
+    if (!st->samples) st->samples = coord_recpack_samples_new();
+    int full = 0;
+    for (size_t i = 0; i < n && !full; i++)
+        full = coord_recpack_samples_add(st->samples, cases[i].json, cases[i].json_len);
+    if (!full) return;
+    double t0 = rs_mono_sec();
+    char *dict = NULL;
+    size_t len = 0;
+    rs_err_t err;
+    coord_recpack_t *p = NULL;
+    if (coord_recpack_train(st->samples, &dict, &len, &err) == 0)
+        p = coord_recpack_new(dict, len, &err);
+    if (!p) {
+        rs_warn("run %s: records are stored uncompressed: %s", run_id, err.msg);
+        st->pack_state = PACK_OFF;
+    } else {
+        rs_info("records are stored packed from now on: a zstd dictionary of %zu bytes made from "
+                "the first %zu in %.1f ms", len, coord_recpack_samples_count(st->samples),
+                (rs_mono_sec() - t0) * 1e3);
+        st->pack = p;
+        st->pack_state = PACK_READY;
+        /* If this fails, the next packed batch is refused with NODICT and puts it again. */
+        if (pack_put(st, run_id, &err)) rs_debug("run %s: %s", run_id, err.msg);
+    }
+    free(dict);
+    coord_recpack_samples_destroy(&st->samples);
+}
+
+/* The stored value of case idx as its readers take it (record.h): a packed one unpacked (heap, in
+ * *out), fetching the run's dictionary on first need (*looked: once per call); 0 with *out NULL
+ * when the value is not packed. -1 with err when the dictionary could not be fetched. */
+static int unpacked(coord_store_t *st, const char *run_id, uint64_t idx, const char *value,
+                    size_t len, int *looked, char **out, size_t *out_len, rs_err_t *err)
+{
+    *out = NULL;
+    if (!coord_recpack_is_packed(value, len)) return 0;
+    pack_select(st, run_id);
+    if (!st->pack && st->pack_state != PACK_OFF && !*looked) {
+        *looked = 1;
+        if (pack_load(st, run_id, err)) return -1;
+    }
+    rs_err_t why;
+    if (coord_recpack_unpack(st->pack, value, len, out, out_len, &why))
+        rs_warn("case %llu: %s", (unsigned long long)idx, why.msg);
+    return 0;
+}
+
 static redisReply *eval_results(coord_store_t *st, const char **argv, size_t *lens, int argc,
                                 rs_err_t *err)
 {
@@ -330,34 +462,52 @@ int coord_store_results_add(coord_store_t *st, const char *run_id, const rs_case
                             size_t n, uint64_t dispatched, uint64_t *added, uint64_t *added_failed,
                             rs_err_t *err)
 {
-    int argc = (int)(7 + 3 * n);
+    pack_select(st, run_id);
+    if (n > 0 && st->pack_state == PACK_UNKNOWN && pack_load(st, run_id, err)) return -1;
+    int packed = st->pack_state == PACK_READY;
+    enum { FIXED = 9 };
+    int argc = (int)(FIXED + 3 * n);
     const char **argv = rs_xmalloc((size_t)argc * sizeof(char *));
     size_t *lens = rs_xmalloc((size_t)argc * sizeof(size_t));
     char *idx_text = rs_xmalloc(n * 24 + 1);
     char **wrapped = rs_xcalloc(n + 1, sizeof(char *));
     char *k1 = run_key(run_id, ":results"), *k2 = run_key(run_id, "");
+    char *k3 = run_key(run_id, ":dict");
     char now[24], disp[24];
     snprintf(now, sizeof(now), "%lld", (long long)rs_wall_ms());
     snprintf(disp, sizeof(disp), "%llu", (unsigned long long)dispatched);
-    const char *fixed[] = {"EVALSHA", "", "2", k1, k2, now, disp};
-    for (int i = 0; i < 7; i++) argv[i] = fixed[i], lens[i] = strlen(fixed[i]);
+    const char *fixed[FIXED] = {"EVALSHA", "", "3", k1, k2, k3, now, disp, packed ? "1" : "0"};
+    for (int i = 0; i < FIXED; i++) argv[i] = fixed[i], lens[i] = strlen(fixed[i]);
     for (size_t i = 0; i < n; i++) {
         char *t = idx_text + 24 * i;
-        lens[7 + 3 * i] = (size_t)snprintf(t, 24, "%llu", (unsigned long long)cases[i].idx);
-        argv[7 + 3 * i] = t;
-        argv[8 + 3 * i] = cases[i].failed ? "1" : "0";
-        lens[8 + 3 * i] = 1;
-        /* Each record is stored behind its checksum (record.h), so damage is found on reading. */
-        wrapped[i] = coord_record_wrap(cases[i].json, cases[i].json_len, &lens[9 + 3 * i]);
-        argv[9 + 3 * i] = wrapped[i];
+        lens[FIXED + 3 * i] = (size_t)snprintf(t, 24, "%llu", (unsigned long long)cases[i].idx);
+        argv[FIXED + 3 * i] = t;
+        argv[FIXED + 1 + 3 * i] = cases[i].failed ? "1" : "0";
+        lens[FIXED + 1 + 3 * i] = 1;
+        /* Each record is stored behind its checksum (record.h, recpack.h), so damage is found on
+         * reading. */
+        wrapped[i] = packed ? coord_recpack_pack(st->pack, cases[i].json, cases[i].json_len,
+                                                 &lens[FIXED + 2 + 3 * i])
+                            : coord_record_wrap(cases[i].json, cases[i].json_len,
+                                                &lens[FIXED + 2 + 3 * i]);
+        argv[FIXED + 2 + 3 * i] = wrapped[i];
     }
     redisReply *r = eval_results(st, argv, lens, argc, err);
-    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
-        /* Redis restarted and lost its script cache: load again and retry once. */
+    int fixed_up = 0;
+    for (int retry = 0; retry < 2 && r && r->type == REDIS_REPLY_ERROR; retry++) {
+        /* Redis restarted and lost its script cache (NOSCRIPT: load it again), or its data and
+         * with it the dictionary (NODICT: store it again); then retry. */
+        int noscript = strncmp(r->str, "NOSCRIPT", 8) == 0;
+        if (!noscript && strncmp(r->str, "NODICT", 6) != 0) break;
         freeReplyObject(r);
-        r = load_script(st, err) == 0 ? eval_results(st, argv, lens, argc, err) : NULL;
+        uint32_t id = packed ? coord_recpack_dict_id(st->pack) : 0;
+        fixed_up = noscript ? load_script(st, err) : pack_put(st, run_id, err);
+        if (fixed_up == 0 && !noscript && (!st->pack || coord_recpack_dict_id(st->pack) != id))
+            /* Another dictionary was stored meanwhile: the caller's retry packs with it. */
+            fixed_up = rs_err_set(err, "the run's record dictionary changed; writing again");
+        r = fixed_up == 0 ? eval_results(st, argv, lens, argc, err) : NULL;
     }
-    int rc = reply_error(st->c, r, "writing results", err);
+    int rc = fixed_up ? -1 : reply_error(st->c, r, "writing results", err);
     if (!rc) {
         *added = r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? (uint64_t)r->element[0]->integer : 0;
         *added_failed = r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? (uint64_t)r->element[1]->integer : 0;
@@ -370,6 +520,8 @@ int coord_store_results_add(coord_store_t *st, const char *run_id, const rs_case
     free(wrapped);
     free(k1);
     free(k2);
+    free(k3);
+    if (rc == 0 && st->pack_state == PACK_NONE) pack_learn(st, run_id, cases, n);
     return rc;
 }
 
@@ -390,12 +542,19 @@ int coord_store_results_get(coord_store_t *st, const char *run_id, uint64_t firs
     free(idx_text);
     free(key);
     if (reply_error(st->c, r, "HMGET results", err)) return -1;
+    int looked = 0, rc = 0;
     for (size_t i = 0; i < n; i++) {
         redisReply *e = i < r->elements ? r->element[i] : NULL;
-        out[i] = e && e->type == REDIS_REPLY_STRING ? rs_xstrndup(e->str, e->len) : NULL;
+        out[i] = NULL;
+        if (!e || e->type != REDIS_REPLY_STRING || rc) continue;
+        size_t len;
+        rc = unpacked(st, run_id, first + i, e->str, e->len, &looked, &out[i], &len, err);
+        if (!out[i] && !rc) out[i] = rs_xstrndup(e->str, e->len);
     }
     freeReplyObject(r);
-    return 0;
+    if (rc)
+        for (size_t i = 0; i < n; i++) free(out[i]), out[i] = NULL;
+    return rc;
 }
 
 int coord_store_results_scan(coord_store_t *st, const char *run_id, coord_scan_fn fn, void *arg,
@@ -403,7 +562,7 @@ int coord_store_results_scan(coord_store_t *st, const char *run_id, coord_scan_f
 {
     char *key = run_key(run_id, ":results");
     char cursor[32] = "0";
-    int rc = 0;
+    int rc = 0, looked = 0;
     do {
         redisReply *r = command(st, err, "HSCAN %s %s COUNT 1000", key, cursor);
         if ((rc = reply_error(st->c, r, "HSCAN", err))) break;
@@ -414,13 +573,18 @@ int coord_store_results_scan(coord_store_t *st, const char *run_id, coord_scan_f
         }
         snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
         redisReply *items = r->element[1];
-        for (size_t i = 0; i + 1 < items->elements; i += 2) {
+        for (size_t i = 0; rc == 0 && i + 1 < items->elements; i += 2) {
             redisReply *v = items->element[i + 1];
-            fn(strtoull(items->element[i]->str, NULL, 10), v->type == REDIS_REPLY_STRING ? v->str : "",
-               v->type == REDIS_REPLY_STRING ? v->len : 0, arg);
+            uint64_t idx = strtoull(items->element[i]->str, NULL, 10);
+            const char *value = v->type == REDIS_REPLY_STRING ? v->str : "";
+            size_t len = v->type == REDIS_REPLY_STRING ? v->len : 0;
+            char *text;
+            rc = unpacked(st, run_id, idx, value, len, &looked, &text, &len, err);
+            if (rc == 0) fn(idx, text ? text : value, len, arg);
+            free(text);
         }
         freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0);
+    } while (rc == 0 && strcmp(cursor, "0") != 0);
     free(key);
     return rc;
 }

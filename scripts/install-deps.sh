@@ -9,12 +9,14 @@ PACKAGES=(
   stunnel4 openssl  # the TLS proxy for a rediss:// Redis (hiredis 0.14 has no TLS), test CAs
   libzmq3-dev libmsgpack-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev libfyaml-dev
   libmicrohttpd-dev libcmocka-dev libxxhash-dev libpcre2-dev libssl-dev libopenblas-dev
+  libzstd-dev  # record compression (coordinator/recpack.c)
   redis-server
   python3  # the build registers the integration tests with it (tests/CMakeLists.txt)
 )
 TEST_PACKAGES=(
   clang libfuzzer-14-dev libclang-rt-14-dev  # the fuzz targets (tests/fuzz/, RS_FUZZ=ON)
   python3-xxhash python3-zmq python3-msgpack python3-yaml tmux iproute2
+  zstd  # decompresses stored records independently of the coordinator (test_compact_records)
   systemd  # systemd-analyze verify/security for the deploy/systemd units
   chromium  # headless, for the report.html rendering test
 )

@@ -6,6 +6,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 import rslib
@@ -57,20 +58,45 @@ class Server:
         self.cli("ACL", "SETUSER", "default", "on", "resetpass", ">" + self.admin_password,
                  admin=False)
 
-    def cli(self, *args, admin=True):
-        """One redis-cli command as the admin (the default user); its stdout."""
+    def cli_bytes(self, *args, admin=True):
+        """One redis-cli command as the admin (the default user); its stdout's bytes."""
         env = dict(os.environ)
         env.pop("REDISCLI_AUTH", None)
         if admin:
             env["REDISCLI_AUTH"] = self.admin_password
         r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.port)] + self.cli_tls +
-                           ["--raw"] + list(args), capture_output=True, text=True, env=env,
-                           timeout=30)
-        assert r.returncode == 0 and not r.stdout.startswith("ERR"), (args[:2], r.stdout, r.stderr)
+                           ["--raw"] + list(args), capture_output=True, env=env, timeout=30)
+        assert r.returncode == 0 and not r.stdout.startswith(b"ERR"), (args[:2], r.stdout, r.stderr)
         return r.stdout
 
+    def cli(self, *args, admin=True):
+        """cli_bytes as text (packed records are binary: their bytes show as U+FFFD)."""
+        return self.cli_bytes(*args, admin=admin).decode(errors="replace")
+
+    def unpacked(self, db, key):
+        """The records of a run's results hash that are stored packed (coordinator/recpack.h),
+        decompressed with the run's dictionary by the zstd tool: a secret in one would not show
+        in its stored bytes."""
+        frames = []
+        for field in filter(None, self.cli("-n", str(db), "HKEYS", key).split("\n")):
+            value = self.cli_bytes("-n", str(db), "HGET", key, field)[:-1]  # --raw adds a newline
+            if value[:1] == b"z":
+                frames.append(value[9:])
+        if not frames:
+            return ""
+        if not shutil.which("zstd"):
+            rslib.skip("the zstd command is not installed (apt-get install -y zstd)")
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "dict"), "wb") as f:
+                f.write(self.cli_bytes("-n", str(db), "GET", key[:-len(":results")] + ":dict")[:-1])
+            r = subprocess.run(["zstd", "-d", "-q", "-c", "-D", os.path.join(d, "dict")],
+                               input=b"".join(frames), capture_output=True, timeout=60)
+        assert r.returncode == 0, "packed records of %s do not decompress: %s" % (key, r.stderr)
+        return r.stdout.decode(errors="replace")
+
     def everything(self):
-        """The text of every key of every database (names, values, scores)."""
+        """The text of every key of every database (names, values, scores; packed records also
+        decompressed)."""
         out = []
         for db in range(16):
             keys = self.cli("-n", str(db), "--scan").split("\n")
@@ -82,6 +108,8 @@ class Server:
                         "WITHSCORES"], "set": ["SMEMBERS"], "list": ["LRANGE", "0", "-1"]}[kind]
                 out.append(key)
                 out.append(self.cli("-n", str(db), read[0], key, *read[1:]))
+                if key.endswith(":results"):
+                    out.append(self.unpacked(db, key))
         return "\n".join(out)
 
     def denied(self):
