@@ -2,12 +2,17 @@
 # The issue-3 HTTP benchmarks: reasonsaver through reasonsaver-mockllm over real HTTP.
 #
 #   bench/http.sh [BUILD_DIR]        (default build; everything it writes goes to bench/out/)
+#   BEFORE=OLD_BUILD_DIR bench/http.sh BUILD_DIR   (section 1 also with OLD_BUILD_DIR's binaries,
+#                                    alternating run by run, so both see the same machine)
 #
 # 1. CASES (10,000) generated arithmetic cases, one `openai` model with `mock: true` pointed at the
 #    mock's /v1, grader exact, the mock at a fixed LATENCY_MS (50): whole-command wall time of
 #    `reasonsaver run` at each of INFLIGHT (64 256 1024) requests in flight, WORKERS (2) workers of
-#    in_flight / WORKERS slots each, cluster.max_in_flight = in_flight; cases/s against the ideal
-#    in_flight / latency. Goal: at least 0.9 of the ideal at 256.
+#    in_flight / WORKERS slots each (each also holds its cluster.worker_backlog: BACKLOG, else the
+#    build's default), cluster.max_in_flight = 2 x in_flight (room for backlogs up to the slots;
+#    a build without backlogs is held to its slots by credit); cases/s against the ideal
+#    in_flight / latency. Goals: at least 0.9 of the ideal at 256, 0.8 at 1,024. With BEFORE, each
+#    run of the build is preceded by the same run of OLD_BUILD_DIR (column "build": before / after).
 # 2. ZERO_CASES (50,000) cases at zero latency, 2 workers, ZERO_INFLIGHT (64 256 1024) in flight: the
 #    most requests/s, and CPU per request of the workers, the coordinator, Redis and the mock.
 # 3. The same CASES, the same mock, 256 in flight, at 0 ms and LATENCY_MS, with promptfoo
@@ -32,7 +37,7 @@
 # Every process it starts is stopped on exit; only 127.0.0.1 and free ports are used; every run is
 # bounded (RUN_TIMEOUT, PROMPTFOO_TIMEOUT, NPM_TIMEOUT seconds). Prints Markdown tables for
 # docs/BENCHMARKS.md; the raw records are bench/out/http/results.jsonl.
-# Env: CASES REPS (3) LATENCY_MS INFLIGHT WORKERS ZERO_CASES ZERO_INFLIGHT MOCK_THREADS (4)
+# Env: CASES REPS (3) LATENCY_MS INFLIGHT WORKERS BACKLOG BEFORE ZERO_CASES ZERO_INFLIGHT MOCK_THREADS (4)
 #      PROMPTFOO (1) PROMPTFOO_VERSION PROMPTFOO_DIR (bench/out/promptfoo) PF_REPS (1)
 #      RUN_TIMEOUT (120) PROMPTFOO_TIMEOUT (600) NPM_TIMEOUT (900) SECTIONS ("1 2 3")
 set -euo pipefail
@@ -56,10 +61,13 @@ run_timeout=${RUN_TIMEOUT:-120}
 pf_timeout=${PROMPTFOO_TIMEOUT:-600}
 npm_timeout=${NPM_TIMEOUT:-900}
 sections=${SECTIONS:-1 2 3}
+backlog=${BACKLOG:-}
+before=${BEFORE:-}
 compare_inflight=256
 
 for b in reasonsaver reasonsaver-worker reasonsaver-mockllm; do
   [ -x "$build/$b" ] || { echo "build first: cmake -S . -B $build && cmake --build $build" >&2; exit 1; }
+  [ -z "$before" ] || [ -x "$before/$b" ] || { echo "BEFORE=$before: no $before/$b" >&2; exit 1; }
 done
 command -v redis-server >/dev/null || { echo "redis-server not found: apt-get install -y redis-server" >&2; exit 1; }
 command -v curl >/dev/null || { echo "curl not found: apt-get install -y curl" >&2; exit 1; }
@@ -87,6 +95,17 @@ mkdir -p "$out/bin/plain" "$out/bin/wrapped" "$out/promptfoo"
 for b in reasonsaver reasonsaver-worker reasonsaver-mockllm; do cp "$build/$b" "$out/bin/plain/$b"; done
 cp "$out/bin/plain/reasonsaver" "$out/bin/wrapped/reasonsaver"
 rs=$out/bin/plain/reasonsaver
+if [ -n "$before" ]; then
+  mkdir -p "$out/bin/before"
+  for b in reasonsaver reasonsaver-worker; do cp "$before/$b" "$out/bin/before/$b"; done
+fi
+# What a build's workers hold beyond their slots: BACKLOG (passed as cluster.worker_backlog), its
+# default, or nothing (a build older than the key).
+backlog_of() { # BINARY
+  if ! grep -qa worker_backlog "$1"; then echo none
+  elif [ -n "$backlog" ]; then echo "$backlog"
+  else echo default; fi
+}
 mockbin=$out/bin/plain/reasonsaver-mockllm
 helper=$out/bin/rsb.py
 redis_real=$(command -v redis-server)
@@ -396,27 +415,34 @@ def tables(argv):
     rows = [json.loads(l) for l in open(argv[0]) if l.strip()]
     ncpu = os.cpu_count()
     # 1. throughput against the ideal at a fixed latency
-    g = groups(rows, "latency", ("latency_ms", "in_flight", "workers", "slots", "cases"))
+    g = groups(rows, "latency", ("latency_ms", "in_flight", "build", "workers", "slots", "backlog",
+                                 "cases"))
     if g:
-        print("| in flight | workers x slots | cases | latency ms | wall s (median of %d) | cases/s |"
-              " ideal cases/s | fraction of ideal | fraction, run only | request latency mean / p95 ms |"
+        print("| in flight | build | workers x (slots + backlog) | cases | latency ms | wall s (median of %d) | cases/s |"
+              " ideal cases/s | fraction of ideal | fraction, run only | slots busy, run only | request latency mean / p95 ms |"
               " errors | redone cases | mock requests | mock CPU %% of a core | our CPU cores | other CPU cores |"
               % max(len(v) for v in g.values()))
-        print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
-        for (lat, inf, w, s, n), runs in sorted(g.items()):
+        print("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+        order = {"before": 0, "after": 1}
+        for (lat, inf, b, w, s, bl, n), runs in sorted(
+                g.items(), key=lambda kv: (kv[0][0], kv[0][1], order.get(kv[0][2], 2)) + kv[0][3:]):
+            shape = "%d x (%d + %s)" % (w, s, bl)
             r = median_run(runs)
             if not r:
-                print("| %d | %d x %d | %d | %d | failed: see bench/out/http/ | | | | | | | | | | | |"
-                      % (inf, w, s, n, lat))
+                print("| %d | %s | %s | %d | %d | failed: see bench/out/http/ | | | | | | | | | | | | |"
+                      % (inf, b, shape, n, lat))
                 continue
             ideal = inf / (lat / 1000.0)
             cps = n / r["wall_s"]
             run_cps = n / r["run_wall_s"] if r.get("run_wall_s") else None
             lt = r.get("latency") or {}
             ours = r["cpu_s"] + (r["mock_cpu_s"] or 0)
-            print("| %d | %d x %d | %d | %d | %.2f | %.0f | %.0f | %.2f | %s | %s / %s | %s | %s | %s | %s | %.2f | %s |" % (
-                inf, w, s, n, lat, r["wall_s"], cps, ideal, cps / ideal,
-                fmt(run_cps / ideal if run_cps else None, ".2f"),
+            # the share of slot time a request was on the wire: the run's fraction of the ideal
+            # times mean latency / the mock's latency (the rest of the loss: slower requests)
+            busy = run_cps / ideal * lt["mean"] / lat if run_cps and lt.get("mean") else None
+            print("| %d | %s | %s | %d | %d | %.2f | %.0f | %.0f | %.2f | %s | %s | %s / %s | %s | %s | %s | %s | %.2f | %s |" % (
+                inf, b, shape, n, lat, r["wall_s"], cps, ideal, cps / ideal,
+                fmt(run_cps / ideal if run_cps else None, ".2f"), fmt(busy, ".2f"),
                 fmt(lt.get("mean"), ".1f"), fmt(lt.get("p95"), ".1f"), r.get("error"), r.get("redone"),
                 r.get("mock_requests"),
                 fmt(100 * r["mock_cpu_s"] / r["wall_s"] if r["mock_cpu_s"] is not None else None, ".0f"),
@@ -562,9 +588,13 @@ YAML
 }
 
 # One `reasonsaver run`: rs_run SECTION DATASET CASES IN_FLIGHT WORKERS WRAPPED REP [TOOL]
+# With run_build=before (section 1 only), the binaries of BEFORE.
+run_build=after
 rs_run() {
   local section=$1 dataset=$2 n=$3 inf=$4 w=$5 wrapped=$6 rep=$7 tool=${8:-reasonsaver}
-  local slots=$((inf / w)) cur=$out/cur bin=$rs envs=()
+  local slots=$((inf / w)) cur=$out/cur bin=$rs envs=() bl
+  [ "$run_build" = before ] && bin=$out/bin/before/reasonsaver
+  bl=$(backlog_of "$bin")
   rm -rf "$cur"
   mkdir -p "$cur/rusage"
   write_config "$dataset"
@@ -578,17 +608,20 @@ rs_run() {
     timeout -k 10 "$run_timeout" "$py" "$helper" measure --out "$cur/measure.json" \
     --watch "$mock_pid" ${tree:+--tree} -- \
     "$bin" run "$out/bench.yaml" --out "$cur/runs" --quiet --set "cluster.workers=$w" \
-    --set "cluster.worker_slots=$slots" --set "cluster.max_in_flight=$inf" \
+    --set "cluster.worker_slots=$slots" --set "cluster.max_in_flight=$((2 * inf))" \
+    $([ "$bl" = none ] || [ "$bl" = default ] || echo --set "cluster.worker_backlog=$bl") \
     >"$cur/stdout" 2>"$cur/stderr" || rc=$?
   curl -sf "$mock_url/stats" > "$cur/stats.json" || true
   if [ "$rc" != 0 ]; then
     note "reasonsaver run failed (exit $rc; 124 = over RUN_TIMEOUT): $(tail -3 "$cur/stderr" | tr '\n' ' ')"
   fi
   "$py" "$helper" collect cur="$cur" section="$section" tool="$tool" latency_ms="$mock_latency" \
-    in_flight="$inf" workers="$w" slots="$slots" cases="$n" rep="$rep" >> "$out/results.jsonl"
-  [ "$rc" = 0 ] || cp -r "$cur" "$out/failed-$section-$mock_latency-$inf-$rep" 2>/dev/null || true
-  cp "$cur/stderr" "$out/stderr-$section-$mock_latency-$inf-$rep" 2>/dev/null || true
-  tail -1 "$out/results.jsonl" | "$py" -c "import json,sys; r=json.load(sys.stdin); print('  %s %s ms, %d in flight, rep %d: %.2f s, ok=%s' % (r['tool'], r['latency_ms'], r['in_flight'], r['rep'], r['wall_s'] or 0, r['ok']))" >&2
+    in_flight="$inf" workers="$w" slots="$slots" backlog="$bl" build="$run_build" cases="$n" \
+    rep="$rep" >> "$out/results.jsonl"
+  local tag=$section-$run_build-$mock_latency-$inf-$rep
+  [ "$rc" = 0 ] || cp -r "$cur" "$out/failed-$tag" 2>/dev/null || true
+  cp "$cur/stderr" "$out/stderr-$tag" 2>/dev/null || true
+  tail -1 "$out/results.jsonl" | "$py" -c "import json,sys; r=json.load(sys.stdin); print('  %s (%s) %s ms, %d in flight, rep %d: %.2f s, ok=%s' % (r['tool'], r['build'], r['latency_ms'], r['in_flight'], r['rep'], r['wall_s'] or 0, r['ok']))" >&2
 }
 
 # ---- promptfoo: install into bench/out/promptfoo (kept between runs when the versions fit) ----
@@ -659,12 +692,14 @@ mkdir -p "$out/smoke"
 printf '%s\n' 'run: {name: smoke, seed: 1}' 'dataset: {path: cases.jsonl}' \
   'models: [{name: sim, provider: sim, model: sim-1}]' 'scoring: {graders: [exact]}' \
   'report: {formats: [json]}' 'cluster: {workers: 1}' > "$out/smoke/smoke.yaml"
-if ! bg_wait timeout -k 5 30 "$rs" run "$out/smoke/smoke.yaml" --out "$out/smoke/runs" --quiet \
-    >"$out/smoke/stdout" 2>"$out/smoke/stderr"; then
-  note "a 50-case sim run with the binaries of $build failed (mismatched or partial build?):"
-  head -3 "$out/smoke/stderr" >&2
-  exit 1
-fi
+for smoke_rs in "$rs" ${before:+"$out/bin/before/reasonsaver"}; do
+  if ! bg_wait timeout -k 5 30 "$smoke_rs" run "$out/smoke/smoke.yaml" --out "$out/smoke/runs" \
+      --quiet >"$out/smoke/stdout" 2>"$out/smoke/stderr"; then
+    note "a 50-case sim run with the binaries of $(dirname "$smoke_rs") failed (mismatched or partial build?):"
+    head -3 "$out/smoke/stderr" >&2
+    exit 1
+  fi
+done
 
 # ---- data ----
 "$rs" datasets gen arithmetic --n "$cases" --seed 1 --out "$out/cases.jsonl" 2>/dev/null
@@ -683,7 +718,12 @@ if [[ " $sections " == *" 1 "* ]]; then
   note "1. $cases cases at ${latency} ms, in flight: $inflight"
   start_mock "$latency"
   for rep in $(seq "$reps"); do
-    for inf in $inflight; do rs_run latency "$out/cases.jsonl" "$cases" "$inf" "$workers" 0 "$rep"; done
+    for inf in $inflight; do
+      for run_build in ${before:+before} after; do
+        rs_run latency "$out/cases.jsonl" "$cases" "$inf" "$workers" 0 "$rep"
+      done
+      run_build=after
+    done
   done
 fi
 

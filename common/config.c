@@ -578,6 +578,8 @@ static const key_spec_t cluster_keys[] = {
      .def_num = 4096},
     {KEY("worker_slots", KT_INT, rs_cluster_cfg_t, worker_slots), RANGE(1, INFINITY),
      .def_num = 64},
+    {KEY("worker_backlog", KT_INT, rs_cluster_cfg_t, worker_backlog), RANGE(0, INFINITY),
+     .def_num = 32},
     {KEY("heartbeat_ms", KT_INT, rs_cluster_cfg_t, heartbeat_ms), RANGE(1, INFINITY),
      .def_num = 1000},
     {KEY("lease_ms", KT_INT, rs_cluster_cfg_t, lease_ms), RANGE(1, INFINITY), .def_num = 600000},

@@ -232,7 +232,9 @@ typedef struct rs_cluster_cfg {
     char *redis_password_env; /* the variable holding Redis's password, default REDIS_PASSWORD */
     rs_redis_tls_cfg_t redis_tls;
     int64_t max_in_flight; /* cluster-wide cases in flight, default 4096 */
-    int64_t worker_slots;  /* cases a worker holds in flight, default 64 */
+    int64_t worker_slots;  /* cases a worker runs at once, default 64 */
+    int64_t worker_backlog; /* cases a worker holds beyond its slots, each started the moment a
+                             * slot frees (dispatch round trips overlap the calls), default 32 */
     int64_t heartbeat_ms;  /* default 1000 */
     int64_t lease_ms;      /* a task is taken back this long after it was sent, default 600000 */
     char *metrics_bind;    /* "host:port" for the Prometheus /metrics endpoint; NULL = off */

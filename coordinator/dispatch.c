@@ -37,6 +37,11 @@ typedef struct coord_task {
     size_t n;
     size_t left;      /* cases not yet answered under this lease */
     int64_t sent_ms;
+    /* The lease clock: a task that went into the worker's backlog starts it once the worker has
+     * freed start_after (its `freed` count) slots' worth of cases, and at the latest one lease
+     * after it was sent; 0 while it waits. */
+    int64_t clock_ms;
+    uint64_t start_after;
     int64_t ended_ms; /* when the lease ended (ended tasks only) */
     char *holder;     /* who held it (ended tasks only) */
 } coord_task_t;
@@ -50,8 +55,10 @@ typedef struct coord_worker {
     char *self_id;    /* the sanitised worker id it gave in its HELLO */
     char *host;
     int64_t pid;
-    int64_t slots;    /* credit cap: cluster.worker_slots */
+    int64_t cap;      /* credit cap: cluster.worker_slots + cluster.worker_backlog */
+    int64_t run_slots; /* cases it runs at once: worker_slots, or a smaller --slots of its HELLO */
     int64_t credit;
+    uint64_t freed;   /* cases that left it: answered under a current lease, or taken back */
     int64_t last_seen_ms;
     int64_t last_sent_ms;
     coord_task_t *tasks;
@@ -141,7 +148,8 @@ static coord_worker_t *worker_add(coord_dispatch_t *d, const void *ident, size_t
     w->user = user ? rs_sanitize(user, 64) : NULL;
     w->id = rs_xstrdup(w->user ? w->user : "anonymous");
     w->host = rs_xstrdup("");
-    w->slots = d->o.cfg->cluster.worker_slots;
+    w->run_slots = d->o.cfg->cluster.worker_slots;
+    w->cap = w->run_slots + d->o.cfg->cluster.worker_backlog;
     w->last_seen_ms = rs_mono_ms();
     if (d->n_workers == d->cap_workers) {
         d->cap_workers = d->cap_workers ? 2 * d->cap_workers : 8;
@@ -390,12 +398,18 @@ static const char *take_case(coord_dispatch_t *d, coord_worker_t *w, coord_task_
     return NULL;
 }
 
-/* Credit never exceeds the worker's slots less what it holds, whatever it claims. */
+/* Cases of w's current leases not answered yet. */
+static int64_t held(const coord_worker_t *w)
+{
+    int64_t n = 0;
+    for (size_t k = 0; k < w->n_tasks; k++) n += (int64_t)w->tasks[k].left;
+    return n;
+}
+
+/* Credit never exceeds the worker's slots and backlog less what it holds, whatever it claims. */
 static void credit_cap(coord_worker_t *w)
 {
-    int64_t held = 0;
-    for (size_t k = 0; k < w->n_tasks; k++) held += (int64_t)w->tasks[k].left;
-    int64_t room = w->slots - held;
+    int64_t room = w->cap - held(w);
     if (room < 0) room = 0;
     if (w->credit > room) w->credit = room;
 }
@@ -415,10 +429,12 @@ static void on_result(coord_dispatch_t *d, coord_worker_t *w, rs_result_t *r)
         reject(d, w, ours ? "not_leased" : "unknown_task", r->n_cases ? r->n_cases : 1, ours);
         return;
     }
+    size_t left = t->left;
     for (size_t i = 0; i < r->n_cases; i++) {
         const char *why = take_case(d, w, t, late, &r->cases[i]);
         if (why) reject(d, w, why, 1, 1);
     }
+    if (!late) w->freed += left - t->left;
     if (d->o.usage && r->stats && r->stats_len &&
         coord_usage_add(d->o.usage, r->stats, r->stats_len) != 0)
         rs_debug("worker %s sent unreadable stats; ignored", w->id);
@@ -450,8 +466,13 @@ static void on_hello(coord_dispatch_t *d, coord_worker_t *w, rs_hello_t *h)
     w->pid = h->pid;
     /* A HELLO from a known identity means the worker restarted its session: what it held is gone. */
     leases_end_all(d, w);
-    rs_info("worker %s joined from %s (pid %lld, %lld slots%s%s)", w->id, w->host,
-            (long long)w->pid, (long long)h->slots, w->user ? ", says it is " : "",
+    /* Only when its backlog's leases start depends on it (a smaller claim delays them by at most
+     * one lease); credit stays capped by the run's keys. */
+    w->run_slots = d->o.cfg->cluster.worker_slots;
+    if (h->slots > 0 && h->slots < w->run_slots) w->run_slots = h->slots;
+    rs_info("worker %s joined from %s (pid %lld, %lld slots + %lld backlog%s%s)", w->id, w->host,
+            (long long)w->pid, (long long)w->run_slots,
+            (long long)d->o.cfg->cluster.worker_backlog, w->user ? ", says it is " : "",
             w->user ? w->self_id : "");
     send_welcome(d, w);
 }
@@ -465,7 +486,7 @@ static int key_differs(const coord_worker_t *w, const char *user)
 
 static void on_credit(coord_worker_t *w, int64_t n)
 {
-    w->credit = n > w->slots - w->credit ? w->slots : w->credit + n; /* no overflow */
+    w->credit = n > w->cap - w->credit ? w->cap : w->credit + n; /* no overflow */
     credit_cap(w);
 }
 
@@ -550,17 +571,18 @@ static int recv_all(coord_dispatch_t *d)
 
 /* ---- outgoing tasks ---- */
 
-static int64_t task_size(coord_dispatch_t *d, coord_worker_t *w)
+/* The next TASK's size for w, given room cases it may take now (its credit, or only its free
+ * slots in dispatch_tasks' first pass); while w is busy and work plentiful, nothing until full
+ * cases fit: fewer, larger messages. */
+static int64_t task_size(coord_dispatch_t *d, coord_worker_t *w, int64_t room, int64_t full)
 {
     const rs_config_t *cfg = d->o.cfg;
     int64_t n = cfg->dataset.shard_size;
-    if (w->credit < n) n = w->credit;
+    if (room < n) n = room;
     if (n > RS_PROTO_MAX_CASES) n = RS_PROTO_MAX_CASES;
     if (cfg->cluster.max_in_flight - d->in_flight < n) n = cfg->cluster.max_in_flight - d->in_flight;
     uint64_t left = coord_sched_total(d->o.sched) - coord_sched_done(d->o.sched);
-    /* Wait for a full shard's credit while work is plentiful: fewer, larger messages. */
-    if (n < cfg->dataset.shard_size && w->n_tasks > 0 && left > (uint64_t)cfg->dataset.shard_size)
-        return 0;
+    if (n < full && w->n_tasks > 0 && left > (uint64_t)cfg->dataset.shard_size) return 0;
     return n > 0 ? (int64_t)coord_pace_room(d->pace, (size_t)n, d->avg_prompt_bytes) : 0;
 }
 
@@ -589,6 +611,10 @@ static void lease_add(coord_dispatch_t *d, coord_worker_t *w, const rs_task_t *t
     memset(ct, 0, sizeof(*ct));
     ct->id = t->task_id;
     ct->lease = t->lease;
+    /* Cases beyond its free slots wait in its backlog: their lease clock starts once as many
+     * cases have left it (see expire_leases). */
+    int64_t wait = held(w) + (int64_t)t->n_cases - w->run_slots;
+    ct->start_after = w->freed + (uint64_t)(wait > 0 ? wait : 0);
     ct->n = ct->left = t->n_cases;
     ct->cases = rs_xcalloc(t->n_cases, sizeof(*ct->cases));
     for (size_t i = 0; i < t->n_cases; i++) {
@@ -596,6 +622,7 @@ static void lease_add(coord_dispatch_t *d, coord_worker_t *w, const rs_task_t *t
     }
     qsort(ct->cases, ct->n, sizeof(*ct->cases), leased_cmp);
     ct->sent_ms = rs_mono_ms();
+    ct->clock_ms = wait > 0 ? 0 : ct->sent_ms;
     w->credit -= (int64_t)t->n_cases;
     d->in_flight += (int64_t)t->n_cases;
     d->dispatched_unsaved += t->n_cases;
@@ -638,17 +665,33 @@ static int64_t send_task(coord_dispatch_t *d, coord_worker_t *w, size_t n, rs_er
     return sent;
 }
 
+/* What w may take in the first pass: its credit, but no more than its free slots. */
+static int64_t slot_room(const coord_worker_t *w)
+{
+    int64_t free_slots = w->run_slots - held(w);
+    return free_slots < w->credit ? free_slots : w->credit;
+}
+
+/* Two passes: every worker's free slots first, then the backlogs, so that when
+ * cluster.max_in_flight or the pace binds, no backlog holds a case another worker could start.
+ * A backlog is topped up by full shards, or whole when it is smaller than one. */
 static int dispatch_tasks(coord_dispatch_t *d, rs_err_t *err)
 {
-    for (size_t i = 0; i < d->n_workers; i++) {
-        coord_worker_t *w = d->workers[i];
-        int64_t n;
-        while (!w->gone && (n = task_size(d, w)) > 0) {
-            int64_t sent = send_task(d, w, (size_t)n, err);
-            if (sent < 0) return -1;
-            if (sent == 0) break; /* nothing left to hand out, or w is gone */
-            if (coord_sched_done(d->o.sched) + (uint64_t)d->in_flight >= coord_sched_total(d->o.sched))
-                break;
+    int64_t shard = d->o.cfg->dataset.shard_size, backlog_max = d->o.cfg->cluster.worker_backlog;
+    int64_t full[2] = {shard, backlog_max < shard ? backlog_max : shard};
+    for (int backlog = 0; backlog < (backlog_max > 0 ? 2 : 1); backlog++) {
+        for (size_t i = 0; i < d->n_workers; i++) {
+            coord_worker_t *w = d->workers[i];
+            int64_t n;
+            while (!w->gone &&
+                   (n = task_size(d, w, backlog ? w->credit : slot_room(w), full[backlog])) > 0) {
+                int64_t sent = send_task(d, w, (size_t)n, err);
+                if (sent < 0) return -1;
+                if (sent == 0) break; /* nothing left to hand out, or w is gone */
+                if (coord_sched_done(d->o.sched) + (uint64_t)d->in_flight >=
+                    coord_sched_total(d->o.sched))
+                    return 0;
+            }
         }
     }
     return 0;
@@ -663,17 +706,31 @@ static void cancel_task(coord_dispatch_t *d, coord_worker_t *w, uint64_t task_id
     send_to(d, w, &d->out);
 }
 
+/* Whether t's lease has run out. A task in the worker's backlog starts its clock when the cases
+ * ahead of it have left the worker (answered or taken back), for the worker starts a backlog
+ * case the moment a slot frees, and at the latest one lease after it was sent. */
+static int lease_over(const coord_worker_t *w, coord_task_t *t, int64_t now, int64_t lease_ms)
+{
+    if (!t->clock_ms) {
+        if (w->freed >= t->start_after) t->clock_ms = now;
+        else if (now - t->sent_ms >= lease_ms) t->clock_ms = t->sent_ms + lease_ms;
+        else return 0;
+    }
+    return now - t->clock_ms > lease_ms;
+}
+
 static void expire_leases(coord_dispatch_t *d, coord_worker_t *w, int64_t now)
 {
     for (size_t k = 0; k < w->n_tasks;) {
         coord_task_t *t = &w->tasks[k];
-        if (now - t->sent_ms <= d->o.cfg->cluster.lease_ms) {
+        if (!lease_over(w, t, now, d->o.cfg->cluster.lease_ms)) {
             k++;
             continue;
         }
         rs_warn("task %llu on worker %s passed its %lld ms lease; its cases go back to the queue",
                 (unsigned long long)t->id, w->id, (long long)d->o.cfg->cluster.lease_ms);
         cancel_task(d, w, t->id);
+        w->freed += t->left; /* CANCEL frees their slots */
         lease_end(d, w, t);
         w->tasks[k] = w->tasks[--w->n_tasks];
     }

@@ -1,18 +1,24 @@
 /* dispatch: the coordinator's event loop — one ROUTER socket, the live workers, their tasks and
  * leases, and the batch of results on its way to Redis.
  *
- * Credit flow: a worker says HELLO, gets WELCOME{spec}, answers with CREDIT{free slots}; the loop
- * sends it TASKs of at most shard_size cases while it has credit and the cluster is under
- * max_in_flight; each case in a RESULT returns one credit. A worker silent for 3 heartbeats is dead:
- * its unfinished cases go back to the scheduler. A task older than lease_ms is taken back too
- * (and CANCELled), so a stuck worker cannot hold cases forever.
+ * Credit flow: a worker says HELLO, gets WELCOME{spec}, answers with CREDIT{free slots and
+ * backlog}; the loop sends it TASKs of at most shard_size cases while it has credit and the cluster
+ * is under max_in_flight (backlogs count) and the pace; each case in a RESULT returns one credit.
+ * Every worker's free slots are served before any backlog. The backlog (cluster.worker_backlog
+ * cases beyond cluster.worker_slots) is what a worker starts the moment a case finishes, while its
+ * result travels back and the next TASK comes: dispatch round trips overlap the model calls.
+ * A worker silent for 3 heartbeats is dead: its unfinished cases, backlog included, go back to the
+ * scheduler. A task out longer than lease_ms is taken back too (and CANCELled), so a stuck worker
+ * cannot hold cases forever; a task that went into a backlog starts that clock once the cases
+ * ahead of it have left the worker, and at the latest one lease after it was sent.
  *
  * Peers are not trusted (docs/SECURITY.md). A case's result is taken only from the holder of its
  * current lease, or of a lease that ended less than one lease ago (late), once; the scheduler's
  * bitmap and the store's HSETNX keep the first. Anything else is rejected and counted per peer; a
  * peer over cluster.max_rejects_per_minute is cut off (its leases go back) and its messages are
- * dropped unread for a minute. Credit is capped at cluster.worker_slots less what the worker
- * holds. No send ever blocks: a peer that does not read is cut off the same way. */
+ * dropped unread for a minute. Credit is capped at cluster.worker_slots + cluster.worker_backlog
+ * less what the worker holds. No send ever blocks: a peer that does not read is cut off the same
+ * way. */
 #ifndef COORD_DISPATCH_H
 #define COORD_DISPATCH_H
 

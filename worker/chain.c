@@ -363,6 +363,11 @@ size_t wk_chain_held(const wk_chain_t *ch)
     return ch->n_active + ch->n_done;
 }
 
+size_t wk_chain_running(const wk_chain_t *ch)
+{
+    return ch->n_active;
+}
+
 size_t wk_chain_n_done(const wk_chain_t *ch)
 {
     return ch->n_done;
@@ -406,7 +411,8 @@ static int64_t case_us(const wk_case_t *cs, double mono_sec)
     return cs->t0_us + (int64_t)((mono_sec - cs->t0_sec) * 1e6);
 }
 
-/* The root span "case", opened at receipt; its end and status are set by case_finish. */
+/* The root span "case", opened at receipt (a wait in the backlog comes before its first call);
+ * its end and status are set by case_finish. */
 static void open_trace(wk_case_t *cs)
 {
     wk_chain_t *ch = cs->ch;
@@ -1016,7 +1022,8 @@ static void case_alloc(wk_case_t *cs)
     }
 }
 
-void wk_chain_start(wk_chain_t *ch, uint64_t task_id, uint64_t lease, rs_case_t *c)
+void wk_chain_start(wk_chain_t *ch, uint64_t task_id, uint64_t lease, wk_arrival_t arrival,
+                    rs_case_t *c)
 {
     wk_case_t *cs = rs_xcalloc(1, sizeof(*cs));
     cs->ch = ch;
@@ -1024,8 +1031,8 @@ void wk_chain_start(wk_chain_t *ch, uint64_t task_id, uint64_t lease, rs_case_t 
     memset(c, 0, sizeof(*c));
     cs->task_id = task_id;
     cs->lease = lease;
-    cs->t0_us = cs->last_us = wk_trace_wall_us();
-    cs->t0_sec = rs_mono_sec();
+    cs->t0_us = cs->last_us = arrival.wall_us;
+    cs->t0_sec = arrival.mono_sec;
     if (ch->cfg->report.spans) open_trace(cs);
     case_alloc(cs);
     cs->next = ch->active;

@@ -41,6 +41,7 @@
 #include "envguard.h"
 #include "http.h"
 #include "score.h"
+#include "trace.h"
 #include "usage.h"
 
 typedef struct wk_chain wk_chain_t;
@@ -68,9 +69,12 @@ wk_chain_t *wk_chain_new(const char *spec_json, const char *run_id, const char *
 void wk_chain_destroy(wk_chain_t **ch);
 const rs_config_t *wk_chain_config(const wk_chain_t *ch);
 
-/* Starts case c of a task; takes over c's contents (c is left zeroed). Never fails as a whole:
- * a model's error becomes part of the record. The case may be done before this returns. */
-void wk_chain_start(wk_chain_t *ch, uint64_t task_id, uint64_t lease, rs_case_t *c);
+/* Starts case c of a task, which reached the worker at arrival (its trace's root span begins
+ * there, so a wait in the backlog shows before its first call); takes over c's contents (c is
+ * left zeroed). Never fails as a whole: a model's error becomes part of the record. The case may
+ * be done before this returns. */
+void wk_chain_start(wk_chain_t *ch, uint64_t task_id, uint64_t lease, wk_arrival_t arrival,
+                    rs_case_t *c);
 
 /* Drops the cases of task_id (or every case, when all): running ones are aborted, done ones not
  * yet taken are discarded. Returns how many cases were dropped. */
@@ -78,6 +82,8 @@ size_t wk_chain_cancel(wk_chain_t *ch, int all, uint64_t task_id);
 
 /* Cases held: running plus done and not yet taken. */
 size_t wk_chain_held(const wk_chain_t *ch);
+/* Cases running: started and not done yet. */
+size_t wk_chain_running(const wk_chain_t *ch);
 size_t wk_chain_n_done(const wk_chain_t *ch);
 
 /* Hands over the done list (*n entries, in the order they finished): the caller releases each

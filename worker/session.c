@@ -9,10 +9,12 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "backlog.h"
 #include "chain.h"
 #include "http.h"
 #include "log.h"
 #include "proto.h"
+#include "trace.h"
 #include "usage.h"
 
 #define SPEC_TRIES 3      /* WELCOMEs with a spec this worker cannot use before it gives up */
@@ -29,7 +31,8 @@ typedef struct session {
     wk_http_t *http;
     wk_chain_t *chain;
     wk_usage_t *usage; /* the stats of the RESULT being built; goes with chain */
-    int64_t slots, heartbeat_ms;
+    wk_backlog_t backlog; /* cases held beyond the slots, started as running ones finish */
+    int64_t slots, backlog_max, heartbeat_ms;
     int64_t last_recv_ms, last_send_ms, backoff_ms, hello_ms;
     int64_t hello_at; /* when to send a HELLO (mono ms); 0: none due */
     int spec_failures; /* WELCOMEs in a row whose spec failed */
@@ -44,7 +47,24 @@ typedef struct session {
 
 static size_t held(const session_t *s)
 {
-    return s->chain ? wk_chain_held(s->chain) : 0;
+    return (s->chain ? wk_chain_held(s->chain) : 0) + wk_backlog_len(&s->backlog);
+}
+
+/* Starts waiting cases while slots are free: the moment a running case finishes, the next one
+ * starts, without waiting for its RESULT to travel and a TASK to come back. */
+static void start_waiting(session_t *s)
+{
+    wk_waiting_t w;
+    while (s->chain && wk_chain_running(s->chain) < (size_t)s->slots &&
+           wk_backlog_pop(&s->backlog, &w) == 0)
+        wk_chain_start(s->chain, w.task_id, w.lease, w.arrival, &w.c);
+}
+
+/* Drops what this worker holds of task_id (of everything, when all), running or waiting. */
+static size_t drop_cases(session_t *s, int all, uint64_t task_id)
+{
+    size_t n = wk_backlog_drop(&s->backlog, all, task_id);
+    return n + (s->chain ? wk_chain_cancel(s->chain, all, task_id) : 0);
 }
 
 /* A frame that cannot go out (no connection: ZMQ_IMMEDIATE) still counts as the heartbeat's
@@ -61,8 +81,8 @@ static void send_hello(session_t *s)
 {
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);
-    rs_hello_t h = {(char *)s->o->id, host, (int64_t)getpid(), RS_VERSION,
-                    s->o->slots ? s->o->slots : 64};
+    /* slots 0: the run's cluster.worker_slots (the coordinator times backlog leases by it) */
+    rs_hello_t h = {(char *)s->o->id, host, (int64_t)getpid(), RS_VERSION, s->o->slots};
     rs_buf_reset(&s->out);
     rs_proto_encode_hello(&s->out, &h);
     s->hello_ms = rs_mono_ms();
@@ -78,7 +98,7 @@ static void send_credit(session_t *s, int64_t n)
 
 static void on_cancel(session_t *s, uint64_t task_id)
 {
-    size_t n = s->chain ? wk_chain_cancel(s->chain, 0, task_id) : 0;
+    size_t n = drop_cases(s, 0, task_id);
     if (n) send_credit(s, (int64_t)n); /* dropped cases give their slots back */
 }
 
@@ -108,6 +128,7 @@ static void on_welcome(session_t *s, rs_welcome_t *w)
     wk_chain_t *ch = wk_chain_new(w->spec, w->run_id, s->o->id, s->http, s->o->env, &err);
     /* a new WELCOME voids whatever the old run held, even when its spec is unusable: TASKs
      * that follow belong to the new run and must not run under the old spec */
+    wk_backlog_drop(&s->backlog, 1, 0);
     wk_usage_destroy(&s->usage);
     wk_chain_destroy(&s->chain);
     if (!ch) {
@@ -122,11 +143,15 @@ static void on_welcome(session_t *s, rs_welcome_t *w)
     int64_t spec_slots = wk_chain_config(ch)->cluster.worker_slots;
     if (spec_slots > WK_SLOTS_MAX) spec_slots = WK_SLOTS_MAX;
     s->slots = s->o->slots ? s->o->slots : spec_slots;
+    /* what it holds, waiting cases included, stays within WK_SLOTS_MAX too */
+    s->backlog_max = wk_chain_config(ch)->cluster.worker_backlog;
+    if (s->backlog_max > WK_SLOTS_MAX - s->slots) s->backlog_max = WK_SLOTS_MAX - s->slots;
     wk_http_set_limit(s->http, (size_t)(s->o->requests ? s->o->requests : s->slots));
     wk_http_set_max_body(s->http, (size_t)wk_chain_config(ch)->cluster.max_response_bytes);
     s->backoff_ms = 1000;
-    rs_debug("joined run %s with %lld slots", w->run_id, (long long)s->slots);
-    send_credit(s, s->slots - (int64_t)held(s));
+    rs_debug("joined run %s with %lld slots and a backlog of %lld", w->run_id,
+             (long long)s->slots, (long long)s->backlog_max);
+    send_credit(s, s->slots + s->backlog_max - (int64_t)held(s));
 }
 
 static void on_task(session_t *s, rs_task_t *t)
@@ -136,8 +161,10 @@ static void on_task(session_t *s, rs_task_t *t)
         rs_debug("task %llu arrived without a usable spec; ignored", (unsigned long long)t->task_id);
         return;
     }
+    wk_arrival_t now = {wk_trace_wall_us(), rs_mono_sec()};
     for (size_t i = 0; i < t->n_cases; i++)
-        wk_chain_start(s->chain, t->task_id, t->lease, &t->cases[i]);
+        wk_backlog_push(&s->backlog, t->task_id, t->lease, now, &t->cases[i]);
+    start_waiting(s);
 }
 
 static void handle(session_t *s, const void *data, size_t len)
@@ -243,7 +270,7 @@ static void timers(session_t *s)
         send_hello(s);
     } else if (now - s->last_recv_ms > 3 * s->heartbeat_ms && now - s->hello_ms > s->backoff_ms) {
         if (held(s)) rs_warn("coordinator silent; dropping %zu held case(s)", held(s));
-        if (s->chain) wk_chain_cancel(s->chain, 1, 0);
+        drop_cases(s, 1, 0);
         unheard(s, now);
         send_hello(s);
         s->backoff_ms = s->backoff_ms * 2 > 32000 ? 32000 : s->backoff_ms * 2;
@@ -303,6 +330,7 @@ static int session_open(session_t *s, const wk_opts_t *o, rs_err_t *err)
     s->heartbeat_ms = 1000;
     s->backoff_ms = 1000;
     s->slots = o->slots ? o->slots : 64;
+    wk_backlog_init(&s->backlog);
     rs_buf_init(&s->out);
     s->http = wk_http_new((size_t)(o->requests ? o->requests : s->slots), err);
     if (!s->http) return -1;
@@ -332,6 +360,7 @@ static int session_open(session_t *s, const wk_opts_t *o, rs_err_t *err)
 
 static void session_close(session_t *s)
 {
+    wk_backlog_cleanup(&s->backlog);
     wk_usage_destroy(&s->usage);
     wk_chain_destroy(&s->chain); /* before the engine: it cancels its transfers there */
     wk_http_destroy(&s->http);
@@ -350,6 +379,7 @@ static int turn(session_t *s, rs_err_t *err)
         return -2;
     }
     if (wk_http_step(s->http, err) != 0) return -1;
+    start_waiting(s); /* into the slots the finished cases left; on the wire at the next step */
     report_done(s);
     if (s->draining && held(s) == 0 && wk_http_live(s->http) == 0 && s->o->exit_on_drain) return 1;
     timers(s);

@@ -1,6 +1,7 @@
 /* session: a worker's life with one coordinator — DEALER socket, HELLO/WELCOME, credit, tasks,
- * heartbeats, and the cases it holds while their model calls run. One loop serves the socket and
- * every HTTP transfer: curl_multi_poll with the socket's ZMQ_FD as an extra descriptor.
+ * heartbeats, and the cases it holds: running (their model calls under way) and waiting in its
+ * backlog for a slot. One loop serves the socket and every HTTP transfer: curl_multi_poll with
+ * the socket's ZMQ_FD as an extra descriptor.
  *
  * The worker is stateless: everything it holds can vanish with it, and the coordinator hands the
  * cases to someone else. If the coordinator goes silent for 3 heartbeats the worker drops what it
@@ -9,7 +10,7 @@
 #define WORKER_SESSION_H
 
 /* Slots and requests in flight, whether from --slots, --requests or a spec's worker_slots: each
- * slot may become a transfer and a descriptor. */
+ * slot may become a transfer and a descriptor. Slots and backlog together stay within it too. */
 #define WK_SLOTS_MAX 65536
 
 #include <signal.h>
@@ -21,7 +22,9 @@
 typedef struct wk_opts {
     const char *connect;   /* coordinator endpoint */
     const char *id;        /* worker id */
-    int64_t slots;         /* cases held at once; 0 = the run's cluster.worker_slots */
+    int64_t slots;         /* cases run at once; 0 = the run's cluster.worker_slots. The run's
+                            * cluster.worker_backlog more are held, each started the moment a
+                            * running case finishes (worker/backlog.h) */
     int64_t requests;      /* HTTP requests on the wire at once; 0 = as many as slots */
     int exit_on_drain;     /* leave after DRAIN once idle (local workers) */
     /* CURVE (all three Z85, or server_key[0] == 0 for plain TCP): the coordinator's public key,

@@ -24,6 +24,14 @@ void wk_trace_trace_id(const char *run_id, uint64_t idx, char out[WK_TRACE_ID_HE
 /* Wall-clock time in Unix microseconds. */
 int64_t wk_trace_wall_us(void);
 
+/* When a case reached the worker, on both clocks: its trace begins there (wall_us), and its spans
+ * are placed by the monotonic time since (mono_sec, rs_mono_sec), so a clock step cannot reorder
+ * them. Taken by the session when a TASK arrives. */
+typedef struct wk_arrival {
+    int64_t wall_us;
+    double mono_sec;
+} wk_arrival_t;
+
 /* A new span record (new reference) with empty attributes and events and status "ok";
  * parent NULL makes a root span (parent_span_id null). kind: "internal", "client", "server". */
 json_t *wk_span_new(const char *trace_id, const char *span_id, const char *parent,

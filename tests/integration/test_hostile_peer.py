@@ -18,12 +18,12 @@ import peerlib  # noqa: E402
 import rslib  # noqa: E402
 
 CASES = 200
-SLOTS = 8
+SLOTS, BACKLOG = 8, 4
 CONFIG = """
 run: {name: hostile}
 dataset: {path: %s, limit: %d, shard_size: 16}
 models: [{name: m, provider: sim, model: sim-1, params: {accuracy: 0.5}}]
-cluster: {worker_slots: %d, heartbeat_ms: 200}
+cluster: {worker_slots: %d, worker_backlog: %d, heartbeat_ms: 200}
 """
 
 
@@ -90,7 +90,8 @@ def credit_and_duplicates(coord, records):
         if m and m["t"] == "TASK":
             tasks.append(m)
     held = sum(len(t["cases"]) for t in tasks)
-    assert 0 < held <= SLOTS, "a peer with huge credit was sent %d cases (slots %d)" % (held, SLOTS)
+    assert 0 < held <= SLOTS + BACKLOG, "a peer with huge credit was sent %d cases (slots %d + " \
+        "backlog %d)" % (held, SLOTS, BACKLOG)
     t = tasks[0]
     first = t["cases"][0]["idx"]
     outside = next(i for i in range(CASES) if i not in {c["idx"] for tk in tasks for c in tk["cases"]})
@@ -161,7 +162,7 @@ def main():
     peerlib.require()
     with rslib.Sandbox() as sb:
         cfg = sb.write("hostile.yaml", CONFIG % (os.path.join(rslib.SRC, "datasets", "demo.jsonl"),
-                                                 CASES, SLOTS))
+                                                 CASES, SLOTS, BACKLOG))
         clean, records = clean_records(sb, cfg)
         assert len(records) == CASES
         for name, attack, cut in [("forged results", forged_results, False),

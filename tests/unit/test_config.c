@@ -133,6 +133,7 @@ static void test_defaults(void **state)
     assert_null(cl->redis);
     assert_int_equal(cl->max_in_flight, 4096);
     assert_int_equal(cl->worker_slots, 64);
+    assert_int_equal(cl->worker_backlog, 32);
     assert_int_equal(cl->heartbeat_ms, 1000);
     assert_int_equal(cl->lease_ms, 600000);
 
@@ -177,7 +178,8 @@ static const char FULL[] =
     "    - {name: num, type: numeric, tolerance: 0.01, rel_tolerance: 0.001}\n"
     "    - {type: regex, pattern: \"^4\\\\d$\", case_sensitive: true}\n"
     "cluster: {workers: 0, bind: \"tcp://0.0.0.0:5555\", redis: \"redis://127.0.0.1:6379/0\",\n"
-    "          max_in_flight: 100, worker_slots: 8, heartbeat_ms: 250, lease_ms: 5000}\n"
+    "          max_in_flight: 100, worker_slots: 8, worker_backlog: 0, heartbeat_ms: 250,\n"
+    "          lease_ms: 5000}\n"
     "report: {formats: [html, json]}\n"
     "run: {name: full, seed: 42, out_dir: /tmp/runs}\n";
 
@@ -238,6 +240,7 @@ static void test_full_config(void **state)
     assert_string_equal(cl->redis, "redis://127.0.0.1:6379/0");
     assert_int_equal(cl->max_in_flight, 100);
     assert_int_equal(cl->worker_slots, 8);
+    assert_int_equal(cl->worker_backlog, 0);
     assert_int_equal(cl->heartbeat_ms, 250);
     assert_int_equal(cl->lease_ms, 5000);
     assert_true(c->report.html && c->report.json && !c->report.markdown && !c->report.jsonl);
@@ -319,8 +322,8 @@ static void test_unknown_key_lists_known(void **state)
 {
     expect_error(MINIMAL "cluster: {zzz: 1}\n", NULL, 0,
                  "t.yaml:4:11: cluster.zzz: unknown key (known here: workers, bind, redis, "
-                 "redis_password_env, redis_tls, max_in_flight, worker_slots, heartbeat_ms, "
-                 "lease_ms, metrics_bind, max_response_bytes, max_rejects_per_minute, curve)");
+                 "redis_password_env, redis_tls, max_in_flight, worker_slots, worker_backlog, "
+                 "heartbeat_ms, lease_ms, metrics_bind, max_response_bytes, max_rejects_per_minute, curve)");
 }
 
 static void test_wrong_types(void **state)

@@ -1,9 +1,12 @@
 /* test_session: the worker's session (worker/session.c and the rest of the worker, compiled into
  * this test) in a forked child against a ROUTER played here: a spec it cannot read (version
  * skew) ends it after 3 WELCOMEs with one clear error and a non-zero exit; HELLOs it tries while
- * the coordinator is gone are not queued and replayed on reconnect (ZMQ_IMMEDIATE); and a TASK
- * comes back as a RESULT whose stats summarise the calls and whose records hold their traces. */
+ * the coordinator is gone are not queued and replayed on reconnect (ZMQ_IMMEDIATE); a TASK
+ * comes back as a RESULT whose stats summarise the calls and whose records hold their traces; and
+ * cases beyond the slots wait in the backlog, each started only when a running case ends, and
+ * a CANCEL drops waiting cases too, giving their credit back. */
 #include "../../worker/session.c"
+#include "../../worker/backlog.c"
 #include "../../worker/chain.c"
 #include "../../worker/critique.c"
 #include "../../worker/embedcall.c"
@@ -24,6 +27,9 @@
 #include <time.h>
 
 #include <cmocka.h>
+
+#define SLOTS 4   /* the worker's --slots */
+#define BACKLOG 2 /* the spec's cluster.worker_backlog */
 
 /* ---- the coordinator's side ---- */
 
@@ -131,7 +137,7 @@ static child_t start_worker(int port)
         snprintf(endpoint, sizeof(endpoint), "tcp://127.0.0.1:%d", port);
         wk_envguard_t *env = wk_envguard_new();
         wk_envguard_add(env, WK_ENVGUARD_DEFAULT, NULL);
-        wk_opts_t o = {.connect = endpoint, .id = "t-1", .slots = 4, .exit_on_drain = 1,
+        wk_opts_t o = {.connect = endpoint, .id = "t-1", .slots = SLOTS, .exit_on_drain = 1,
                        .env = env};
         static volatile sig_atomic_t stop;
         rs_err_t err = {""};
@@ -193,17 +199,27 @@ static double cpu_seconds(pid_t pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-static char *sim_spec(void)
+/* A sim model answering in latency_ms (uniform on [0.5, 1.5) of it; 0: at once). */
+static char *sim_spec_latency(int latency_ms)
 {
     rs_err_t err;
-    rs_config_t *cfg = rs_config_load_string(
-        "dataset: {path: x.jsonl}\n"
-        "models: [{name: s, provider: sim, model: sim-1, params: {accuracy: 1}}]\n",
-        "<test>", NULL, NULL, 0, &err);
+    char yaml[512];
+    snprintf(yaml, sizeof(yaml),
+             "dataset: {path: x.jsonl}\n"
+             "models: [{name: s, provider: sim, model: sim-1,\n"
+             "          params: {accuracy: 1, latency_ms: %d}}]\n"
+             "cluster: {worker_backlog: %d}\n",
+             latency_ms, BACKLOG);
+    rs_config_t *cfg = rs_config_load_string(yaml, "<test>", NULL, NULL, 0, &err);
     if (!cfg) fail_msg("%s", err.msg);
     char *spec = rs_config_to_json(cfg);
     rs_config_destroy(&cfg);
     return spec;
+}
+
+static char *sim_spec(void)
+{
+    return sim_spec_latency(0);
 }
 
 /* Plays the coordinator's side of a join on port: HELLO, WELCOME with spec, then the worker's
@@ -262,7 +278,7 @@ static void test_no_hello_backlog(void **state)
     char *spec = sim_spec();
     router_t r;
     rs_msg_t m;
-    assert_int_equal(join(&r, port, "r1", spec), 4);
+    assert_int_equal(join(&r, port, "r1", spec), SLOTS + BACKLOG);
     router_close(&r);
     /* silent for 3 heartbeats (600 ms), then HELLOs with backoff 1 s, 2 s while we are away;
      * sends that fail must not make its loop spin either */
@@ -295,7 +311,7 @@ static void test_result_stats_and_spans(void **state)
     char *spec = sim_spec();
     router_t r;
     rs_msg_t m;
-    assert_int_equal(join(&r, port, "run-1", spec), 4);
+    assert_int_equal(join(&r, port, "run-1", spec), SLOTS + BACKLOG);
     rs_chat_msg_t msgs[1] = {{"user", "What is 6 * 7?"}};
     char *targets[1] = {"42"};
     rs_case_t cases[2] = {{0, "c-0", msgs, 1, targets, 1, NULL, 0, NULL},
@@ -338,6 +354,137 @@ static void test_result_stats_and_spans(void **state)
     free(spec);
 }
 
+/* Sends TASK task_id (lease 1) of n cases, idx first .. first + n - 1. */
+static void send_cases(router_t *r, uint64_t task_id, uint64_t first, size_t n)
+{
+    rs_chat_msg_t msgs[1] = {{"user", "What is 6 * 7?"}};
+    char *targets[1] = {"42"};
+    rs_case_t cases[8];
+    char ids[8][16];
+    assert_true(n <= 8);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "c-%llu", (unsigned long long)(first + i));
+        cases[i] = (rs_case_t){first + i, ids[i], msgs, 1, targets, 1, NULL, 0, NULL};
+    }
+    rs_task_t t = {task_id, 1, 30000, cases, n};
+    rs_buf_t b;
+    rs_buf_init(&b);
+    rs_proto_encode_task(&b, &t);
+    router_send(r, &b);
+    rs_buf_cleanup(&b);
+}
+
+static void drain_and_wait(router_t *r, child_t *c)
+{
+    rs_buf_t b;
+    rs_buf_init(&b);
+    rs_proto_encode_drain(&b);
+    router_send(r, &b);
+    rs_buf_cleanup(&b);
+    char msg[1024];
+    assert_int_equal(wait_worker(c, 5000, msg, sizeof(msg)), 0);
+    router_close(r);
+}
+
+/* When a case's model call started (its "generate" span) and when the case ended (its root
+ * span's end), wall µs. The root span itself starts at receipt, backlog or not. */
+static void case_times(const rs_case_result_t *c, int64_t *start, int64_t *end)
+{
+    json_t *rec = json_loadb(c->json, c->json_len, 0, NULL);
+    json_t *spans = json_object_get(rec, "spans"), *root = json_array_get(spans, 0), *gen = NULL;
+    assert_string_equal(json_string_value(json_object_get(root, "name")), "case");
+    for (size_t i = 0; i < json_array_size(spans); i++)
+        if (strcmp(json_string_value(json_object_get(json_array_get(spans, i), "name")),
+                   "generate") == 0)
+            gen = json_array_get(spans, i);
+    assert_non_null(gen);
+    *start = json_integer_value(json_object_get(gen, "start_us"));
+    *end = json_integer_value(json_object_get(root, "end_us"));
+    json_decref(rec);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* SLOTS + BACKLOG cases at once: SLOTS start, and each of the others starts only when a running
+ * one has ended (the k-th waiting case no earlier than the k-th end). A sim's spans place its
+ * latency from a timer of millisecond resolution, hence the slack; started at once, the waiting
+ * cases would begin at least 50 ms (half the latency) before any end. */
+static void test_backlog_waits_for_a_slot(void **state)
+{
+    (void)state;
+    int port = free_port();
+    child_t c = start_worker(port);
+    char *spec = sim_spec_latency(100);
+    router_t r;
+    rs_msg_t m;
+    assert_int_equal(join(&r, port, "run-1", spec), SLOTS + BACKLOG);
+    send_cases(&r, 9, 0, SLOTS + BACKLOG);
+    int64_t start[SLOTS + BACKLOG], end[SLOTS + BACKLOG];
+    size_t got = 0;
+    while (got < SLOTS + BACKLOG) {
+        assert_int_equal(router_expect(&r, RS_MSG_RESULT, 5000, &m), 0);
+        for (size_t i = 0; i < m.u.result.n_cases; i++) {
+            uint64_t idx = m.u.result.cases[i].idx;
+            assert_true(idx < SLOTS + BACKLOG);
+            case_times(&m.u.result.cases[i], &start[idx], &end[idx]);
+            got++;
+        }
+        rs_msg_cleanup(&m);
+    }
+    int64_t first_ends[SLOTS];
+    for (size_t i = 0; i < SLOTS; i++) first_ends[i] = end[i];
+    qsort(first_ends, SLOTS, sizeof(*first_ends), cmp_i64);
+    for (size_t k = 0; k < BACKLOG; k++) {
+        /* cases 0 .. SLOTS-1 started at once, before any waiting one */
+        for (size_t i = 0; i < SLOTS; i++) assert_true(start[i] <= start[SLOTS + k]);
+        if (start[SLOTS + k] < first_ends[k] - 5000)
+            fail_msg("waiting case %zu started at %lld, before %zu running case(s) ended (%lld)",
+                     SLOTS + k, (long long)start[SLOTS + k], k + 1, (long long)first_ends[k]);
+    }
+    drain_and_wait(&r, &c);
+    free(spec);
+}
+
+/* A CANCEL of a task whose cases wait in the backlog drops them and gives their credit back; the
+ * running task's results still come, and none of the cancelled one's. */
+static void test_cancel_drops_waiting_cases(void **state)
+{
+    (void)state;
+    int port = free_port();
+    child_t c = start_worker(port);
+    char *spec = sim_spec_latency(300);
+    router_t r;
+    rs_msg_t m;
+    assert_int_equal(join(&r, port, "run-1", spec), SLOTS + BACKLOG);
+    send_cases(&r, 1, 0, SLOTS);
+    send_cases(&r, 2, SLOTS, BACKLOG);
+    rs_buf_t b;
+    rs_buf_init(&b);
+    rs_proto_encode_cancel(&b, 2);
+    router_send(&r, &b);
+    rs_buf_cleanup(&b);
+    assert_int_equal(router_expect(&r, RS_MSG_CREDIT, 2000, &m), 0);
+    assert_int_equal(m.u.credit, BACKLOG);
+    rs_msg_cleanup(&m);
+    size_t got = 0;
+    int64_t until = rs_mono_ms() + 1500; /* long enough for the cancelled cases to have run */
+    while (rs_mono_ms() < until) {
+        if (router_recv(&r, 100, &m) != 0) continue;
+        if (m.type == RS_MSG_RESULT) {
+            assert_int_equal(m.u.result.task_id, 1);
+            got += m.u.result.n_cases;
+        }
+        rs_msg_cleanup(&m);
+    }
+    assert_int_equal(got, SLOTS);
+    drain_and_wait(&r, &c);
+    free(spec);
+}
+
 int main(void)
 {
     rs_log_init("test_session", RS_LOG_ERROR);
@@ -345,6 +492,8 @@ int main(void)
         cmocka_unit_test(test_spec_skew),
         cmocka_unit_test(test_no_hello_backlog),
         cmocka_unit_test(test_result_stats_and_spans),
+        cmocka_unit_test(test_backlog_waits_for_a_slot),
+        cmocka_unit_test(test_cancel_drops_waiting_cases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
