@@ -15,7 +15,9 @@
 #    back, written, results.jsonl); resources.redis_bytes_per_case; the coordinator's peak RSS,
 #    both as the report gives it (taken at the end of the run, before the report is written) and as
 #    sampled over the whole command (VmHWM of the coordinator process every 50 ms, so the report
-#    phase counts). Median of REPS (3).
+#    phase counts). Median of REPS (3). The time after the run is split by the run directory's file
+#    times: read-back (to results.jsonl's last write), fsync + report.json, report.md + report.html,
+#    and the rest to the exit (Redis's shutdown).
 # 2. single: the same cases, demo.yaml with only its first model (sim-strong), graders [exact],
 #    report.spans true, everything else as the demo: whole-command cases/s, median of REPS.
 # 3. big: BIG (1,000,000; 0 skips) cases with the demo config, once per build: did it complete,
@@ -142,7 +144,7 @@ measure() {
     "$rs" run "$cfg" --set "dataset.path=$data" --out "$runs" --quiet || ok=0
   "$py" - "$out/last.json" "$runs" "$section" "$(label "${builds[$i]}")" "$i" "$rep" "$n" "$load" "$ok" \
     >> "$out/results.jsonl" <<'PY'
-import glob, json, sys
+import glob, json, os, sys
 last, runs, section, build, i, rep, n, load, ok = sys.argv[1:]
 m = json.load(open(last))
 rec = {"section": section, "build": build, "build_index": int(i), "rep": int(rep), "cases": int(n),
@@ -157,7 +159,22 @@ if reports:
                after_s=(m["t1_ms"] - r["finished_at_ms"]) / 1000,
                redis_bytes=res["redis_used_memory_bytes"], redis_bytes_per_case=res["redis_bytes_per_case"],
                coord_rss_kib=res["coordinator_peak_rss_kib"],
-               results_jsonl_bytes=sum(__import__("os").path.getsize(p) for p in glob.glob(runs + "/*/results.jsonl")))
+               results_jsonl_bytes=sum(os.path.getsize(p) for p in glob.glob(runs + "/*/results.jsonl")))
+    # Where the time after the run goes, from the files' modification times: finished_at to
+    # results.jsonl's last write (the read-back from Redis, each record's check and parse, the
+    # JSONL lines), to report.json (results.jsonl's fsync and rename, the report's JSON), to the
+    # last of report.md / report.html (their writers), to the command's exit (Redis's shutdown).
+    d = os.path.dirname(reports[0])
+    marks = [("readback_s", "results.jsonl"), ("report_json_s", "report.json"), ("md_html_s", "report.md"),
+             ("md_html_s", "report.html")]
+    prev = r["finished_at_ms"] / 1000
+    for key, name in marks:
+        f = os.path.join(d, name)
+        if os.path.exists(f):
+            t = os.stat(f).st_mtime
+            rec[key] = rec.get(key, 0) + t - prev
+            prev = t
+    rec["exit_s"] = m["t1_ms"] / 1000 - prev
     rec["completed"] = rec["completed"] and r["status"] == "finished" and r["dataset"]["cases"] == int(n)
 else:
     rec["completed"] = False
@@ -223,6 +240,16 @@ if any(r["section"] == "demo" for r in recs):
             b, w, rs[0]["cases"] / w, run, w - run, 100 * (w - run) / run, med(rs, "before_s"), med(rs, "after_s"),
             med(rs, "redis_bytes_per_case"), med(rs, "coord_rss_kib") / 1024, med(rs, "coord_hwm_kib") / 1024, loads(rs)))
     print()
+    print("Where the time after the run goes (median seconds; from the run directory's file times):")
+    print()
+    print("| build | read back, check, parse, results.jsonl | fsync + report.json | report.md + report.html | to exit (Redis shutdown) |")
+    print("|---|---:|---:|---:|---:|")
+    for i, b in builds:
+        rs = of("demo", i)
+        if rs:
+            print("| %s | %.2f | %.2f | %.2f | %.2f |" % (b, med(rs, "readback_s"), med(rs, "report_json_s"),
+                  med(rs, "md_html_s"), med(rs, "exit_s")))
+    print()
 if any(r["section"] == "single" for r in recs):
     print("One sim model, grader exact, spans on, %d cases, median of %s:" % (of("single", builds[0][0])[0]["cases"], reps))
     print()
@@ -249,4 +276,13 @@ if any(r["section"] == "big" for r in recs):
                 g("after_s"), g("redis_bytes", 2**20), "%.0f" % r["redis_bytes_per_case"] if "redis_bytes_per_case" in r else "-",
                 g("coord_rss_kib", 1024), r["coord_hwm_kib"] / 1024, r["redis_hwm_kib"] / 1024,
                 g("results_jsonl_bytes", 2**20), r["load"][0]))
+    print()
+    print("Where its time after the run goes:")
+    print()
+    print("| build | read back, check, parse, results.jsonl s | fsync + report.json s | report.md + report.html s | to exit s |")
+    print("|---|---:|---:|---:|---:|")
+    for i, b in builds:
+        for r in of("big", i):
+            if "readback_s" in r:
+                print("| %s | %.1f | %.1f | %.1f | %.1f |" % (b, r["readback_s"], r["report_json_s"], r.get("md_html_s", 0), r["exit_s"]))
 PY
