@@ -11,6 +11,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
+import faultlib  # noqa: E402
 import rslib  # noqa: E402
 
 CONFIG = """
@@ -63,15 +64,6 @@ def assert_rebuilt_same(sb, out, run_dir):
     return folded
 
 
-def done(sb, out):
-    try:
-        run_dir = rslib.only_run_dir(sb.path(out))
-    except (AssertionError, FileNotFoundError):
-        return 0
-    st = rslib.status_json(sb, sb.path(out), os.path.basename(run_dir))
-    return st["done"] if st else 0
-
-
 def main():
     with rslib.Sandbox() as sb:
         sb.run([rslib.REASONSAVER, "datasets", "gen", "arithmetic", "--n", "1500", "--seed", "4",
@@ -90,7 +82,7 @@ def main():
         coord = sb.spawn([rslib.REASONSAVER, "run", cfg, "--out", sb.path("killed")],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for target in (400, 900):
-            rslib.wait_for(lambda: done(sb, "killed") >= target, 90, "%d cases" % target)
+            rslib.wait_for(lambda: faultlib.done(sb, "killed") >= target, 90, "%d cases" % target)
             assert coord.poll() is None, coord.communicate()[1][-2000:]
             os.kill(coord.pid, signal.SIGKILL)
             coord.wait()
