@@ -209,7 +209,7 @@ def remote_workers(sb):
     assert rep["insecure"] is False, rep["insecure"]
     # the report names the workers by their keys, in report.json, report.md and report.html
     assert rep["worker_keys"] == ["late", "w1", "w2", "w4"], rep["worker_keys"]  # w4: raw-control
-    assert "workers (CURVE keys): `late`, `w1`, `w2`, `w4`" in read(os.path.join(run_dir, "report.md"))
+    assert "workers (CURVE keys): late, w1, w2, w4" in read(os.path.join(run_dir, "report.md"))
     assert 'id="worker-keys">late, w1, w2, w4<' in read(os.path.join(run_dir, "report.html"))
     ids = span_worker_ids(run_dir)
     assert ids and ids <= {"alpha", "beta", "late-id"}, ids

@@ -127,7 +127,7 @@ def main():
         assert emb["inputs"] == sum(r["embedding"]["inputs"] for r in clean), emb
         assert emb["input_tokens"] == sum(r["embedding"]["input_tokens"] for r in clean) > 0, emb
         with open(os.path.join(clean_dir, "report.md")) as f:
-            assert "Embedder `emb-test` (openai): %d calls" % CASES in f.read()
+            assert "Embedder emb-test (openai): %d calls" % CASES in f.read()
         live = rslib.status_json(sb, sb.path("clean"))["usage"]["embedder"]
         assert (live["calls"], live["input_tokens"]) == (CASES, emb["input_tokens"]), live
         assert live["cost_usd"] == 0 and live["errors"] == {}, live
