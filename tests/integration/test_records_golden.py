@@ -1,8 +1,10 @@
 """A run stored by an earlier version (tests/data/golden-run: the demo config on 12 cases, its
-embedded Redis's AOF, made by reasonsaver at commit 3e993fc) reads back exactly as that version
-showed it: `trace` of every case, `export --jsonl` and results.jsonl are byte for byte the golden
+embedded Redis's AOF, made by reasonsaver at commit 3e993fc; its dataset path, /tmp/gold/cases.jsonl
+then, was rewritten in place to the relative gold-data/cases.jsonl of the same length, so that it reads
+on any machine: the first 12 lines of datasets/demo.jsonl) reads back exactly as that version showed it: `trace` of every case, `export --jsonl` and results.jsonl are byte for byte the golden
 copies made then. Whatever the way records are stored and read changes to, what a user sees of
 a stored run does not."""
+import hashlib
 import os
 import shutil
 import sys
@@ -11,6 +13,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 import rslib  # noqa: E402
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "..", "data", "golden-run")
+DEMO = os.path.join(os.path.dirname(__file__), "..", "..", "datasets", "demo.jsonl")
+DATASET_SHA256 = "2ed99143aec02e297173d5c4c4ae6d1270893c2d0f0829deb7ad853e0ee39fda"
 
 
 def read(path):
@@ -40,6 +44,13 @@ def main():
         os.makedirs(run_dir)
         shutil.copytree(os.path.join(GOLDEN, "appendonlydir"), os.path.join(run_dir, "appendonlydir"))
         shutil.copy(os.path.join(GOLDEN, "run.json"), run_dir)
+        # the run's dataset, relative to the commands' working directory (the sandbox)
+        with open(DEMO, "rb") as f:
+            cases = b"".join(f.readlines()[:12])
+        assert hashlib.sha256(cases).hexdigest() == DATASET_SHA256, "datasets/demo.jsonl changed"
+        os.makedirs(sb.path("gold-data"))
+        with open(sb.path("gold-data", "cases.jsonl"), "wb") as f:
+            f.write(cases)
         traces = b""
         for i in range(12):
             r = sb.run([rslib.REASONSAVER, "trace", run_id, str(i), "--index", "--full", "--out",
