@@ -1,15 +1,18 @@
 /* dataset: the JSONL scan that validates a dataset and indexes its valid lines, the line parser
  * that maps one JSON record to a case (jsonl and OpenAI evals formats) and the prompt template.
  * Only offsets are kept in memory; a case is re-read with one pread and parsed again on demand. */
+#define _GNU_SOURCE /* mremap */
 #include "dataset.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -452,11 +455,11 @@ int rs_dataset_parse_line(const rs_config_t *cfg, const char *line, size_t len, 
 
 /* ---- the scan ---- */
 
-/* The ids seen so far, for the duplicate check: XXH64 of each id with the index of its case,
- * open addressing. Two ids with the same hash are compared by re-reading the earlier case, so
- * memory stays 12 bytes a case, never the ids' text. */
+/* The ids seen so far, for the duplicate check: the index of each case, open addressing by the
+ * XXH64 of its id, which the dataset keeps anyway (ds->id_hash) and is not copied here. Two ids
+ * with the same hash are compared by re-reading the earlier case, so the set costs 4 bytes a slot
+ * (at most 4 slots a case), never the ids' text: it decides the scan's peak memory at 1M cases. */
 typedef struct id_set {
-    uint64_t *hash;
     uint32_t *ref; /* case index + 1; 0 = empty slot */
     size_t cap, n;
 } id_set_t;
@@ -499,31 +502,51 @@ static int is_blank(const char *s, size_t len)
     return 1;
 }
 
+/* The per-case arrays (lines, id_hash, the scan's id set) live in pages of their own, grown with
+ * mremap and given back with munmap: at a million cases they are 40 MB, and grown by doubling in
+ * the heap (where the coordinator keeps blocks below 16 MiB, coordinator/main.c) each old copy
+ * would leave a hole that the process's peak RSS keeps. New pages read as zeros. */
+static void *pages_resize(void *p, size_t old_bytes, size_t new_bytes)
+{
+    void *q = p ? mremap(p, old_bytes, new_bytes, MREMAP_MAYMOVE)
+                : mmap(NULL, new_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (q == MAP_FAILED) {
+        fprintf(stderr, "reasonsaver: out of memory allocating %zu bytes\n", new_bytes);
+        abort();
+    }
+    return q;
+}
+
+static void pages_free(void *p, size_t bytes)
+{
+    if (p) munmap(p, bytes);
+}
+
 static void add_ref(rs_dataset_t *ds, uint64_t off, size_t len, uint64_t line_no, uint64_t id_hash)
 {
     if (ds->n_lines == ds->cap_lines) {
-        ds->cap_lines = ds->cap_lines ? ds->cap_lines * 2 : 1024;
-        ds->lines = rs_xrealloc(ds->lines, ds->cap_lines * sizeof(*ds->lines));
-        ds->id_hash = rs_xrealloc(ds->id_hash, ds->cap_lines * sizeof(*ds->id_hash));
+        size_t cap = ds->cap_lines ? ds->cap_lines * 2 : 1024;
+        ds->lines = pages_resize(ds->lines, ds->cap_lines * sizeof(*ds->lines), cap * sizeof(*ds->lines));
+        ds->id_hash = pages_resize(ds->id_hash, ds->cap_lines * sizeof(*ds->id_hash),
+                                   cap * sizeof(*ds->id_hash));
+        ds->cap_lines = cap;
     }
     ds->id_hash[ds->n_lines] = id_hash;
     ds->lines[ds->n_lines++] = (line_ref_t){off, (uint32_t)len, (uint32_t)line_no};
 }
 
-static void ids_grow(id_set_t *set)
+static void ids_grow(id_set_t *set, const uint64_t *id_hash)
 {
     size_t cap = set->cap ? 2 * set->cap : 1024;
-    uint64_t *hash = rs_xcalloc(cap, sizeof(uint64_t));
-    uint32_t *ref = rs_xcalloc(cap, sizeof(uint32_t));
+    uint32_t *ref = pages_resize(NULL, 0, cap * sizeof(uint32_t));
     for (size_t i = 0; i < set->cap; i++) {
         if (!set->ref[i]) continue;
-        size_t j = (size_t)set->hash[i] & (cap - 1);
+        size_t j = (size_t)id_hash[set->ref[i] - 1] & (cap - 1);
         while (ref[j]) j = (j + 1) & (cap - 1);
-        hash[j] = set->hash[i], ref[j] = set->ref[i];
+        ref[j] = set->ref[i];
     }
-    free(set->hash);
-    free(set->ref);
-    set->hash = hash, set->ref = ref, set->cap = cap;
+    pages_free(set->ref, set->cap * sizeof(uint32_t));
+    set->ref = ref, set->cap = cap;
 }
 
 /* Adds the id (whose hash is h) of the case about to become index ds->n_lines. 0, or -1 with
@@ -531,10 +554,10 @@ static void ids_grow(id_set_t *set)
 static int ids_add(scan_t *sc, const char *id, uint64_t h, uint64_t *line_no, rs_err_t *err)
 {
     id_set_t *set = &sc->ids;
-    if (2 * (set->n + 1) > set->cap) ids_grow(set);
+    if (2 * (set->n + 1) > set->cap) ids_grow(set, sc->ds->id_hash);
     size_t j = (size_t)h & (set->cap - 1);
     for (; set->ref[j]; j = (j + 1) & (set->cap - 1)) {
-        if (set->hash[j] != h) continue;
+        if (sc->ds->id_hash[set->ref[j] - 1] != h) continue;
         rs_case_t prev;
         if (rs_dataset_read(sc->ds, set->ref[j] - 1, &prev, err) < 0) return -1;
         int same = strcmp(prev.id, id) == 0;
@@ -544,7 +567,6 @@ static int ids_add(scan_t *sc, const char *id, uint64_t h, uint64_t *line_no, rs
             return -1;
         }
     }
-    set->hash[j] = h;
     set->ref[j] = (uint32_t)(sc->ds->n_lines + 1);
     set->n++;
     return 0;
@@ -691,8 +713,7 @@ rs_dataset_t *rs_dataset_open(const rs_config_t *cfg, rs_err_t *err)
                      .limit = cfg->dataset.limit > 0 ? (uint64_t)cfg->dataset.limit : 0,
                      .skip = cfg->dataset.on_error == RS_ON_ERROR_SKIP};
         rc = scan_file(&sc, err);
-        free(sc.ids.hash);
-        free(sc.ids.ref);
+        pages_free(sc.ids.ref, sc.ids.cap * sizeof(uint32_t));
         if (rc == 0) return ds;
     }
     rs_dataset_destroy(&ds);
@@ -705,8 +726,8 @@ void rs_dataset_destroy(rs_dataset_t **ds)
     rs_dataset_t *d = *ds;
     if (d->fd >= 0) close(d->fd);
     ctx_cleanup(&d->px);
-    free(d->lines);
-    free(d->id_hash);
+    pages_free(d->lines, d->cap_lines * sizeof(*d->lines));
+    pages_free(d->id_hash, d->cap_lines * sizeof(*d->id_hash));
     free_strs(d->reasons, d->n_reasons);
     rs_buf_cleanup(&d->line);
     free(d);
