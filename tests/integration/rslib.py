@@ -165,7 +165,9 @@ def untimed(obj, drop=TIMING_KEYS):
 
 
 def only_run_dir(out_dir):
-    dirs = [d for d in os.listdir(out_dir) if os.path.isdir(os.path.join(out_dir, d))]
+    """The one run directory under out_dir (the response cache's private server, cache/, aside)."""
+    dirs = [d for d in os.listdir(out_dir)
+            if os.path.isdir(os.path.join(out_dir, d)) and d != "cache"]
     assert len(dirs) == 1, dirs
     return os.path.join(out_dir, dirs[0])
 
