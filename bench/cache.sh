@@ -52,7 +52,7 @@ rcli() { redis-cli -p "$rport" --raw "$@"; }
 requests() { curl -s "http://127.0.0.1:$mport/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])'; }
 used() { rcli INFO memory | awk -F: '/^used_memory:/ {print $2}' | tr -d '\r'; }
 
-"$build/reasonsaver" datasets gen arithmetic --n "$cases" --seed 11 --out "$out/cases.jsonl" >/dev/null
+"$build/reasonsaver" datasets gen arithmetic --n "$cases" --seed 11 --out "$out/cases.jsonl" >/dev/null 2>&1
 cat >"$out/cache.yaml" <<EOF
 run: {name: cache-bench, seed: 1}
 dataset: {path: cases.jsonl}
