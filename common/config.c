@@ -323,7 +323,8 @@ struct section {
 _Static_assert(sizeof(rs_dataset_format_t) == sizeof(int) && sizeof(rs_on_error_t) == sizeof(int) &&
                    sizeof(rs_extractor_kind_t) == sizeof(int) &&
                    sizeof(rs_grader_kind_t) == sizeof(int) &&
-                   sizeof(rs_embedder_kind_t) == sizeof(int),
+                   sizeof(rs_embedder_kind_t) == sizeof(int) &&
+                   sizeof(rs_cache_mode_t) == sizeof(int),
                "enum config fields must be int-sized");
 
 static void *field(void *obj, const key_spec_t *k)
@@ -359,6 +360,7 @@ static const char *const grader_names[] = {
     "exact", "includes", "regex", "numeric", "fuzzy", "json_match", "judge", "embed_sim", NULL};
 _Static_assert(RS_ARRAY_LEN(grader_names) == RS_GRADE_EMBED_SIM + 2, "grader names");
 static const char *const embedder_names[] = {"hash", "openai", NULL};
+static const char *const cache_mode_names[] = {"off", "read", "write", "read_write", NULL};
 _Static_assert(RS_ARRAY_LEN(embedder_names) == RS_EMBEDDER_OPENAI + 2, "embedder names");
 
 static const char *const report_names[] = {"json", "markdown", "html", "jsonl", NULL};
@@ -431,6 +433,8 @@ static int embedder_finish(loader_t *ld, void *obj, struct fy_node *map, struct 
                            const char *path);
 static int config_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
                          const char *path);
+static int cache_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                        const char *path);
 
 static const key_spec_t run_keys[] = {
     {KEY("name", KT_STR, rs_run_cfg_t, name), .def_str = "run"},
@@ -592,6 +596,19 @@ static const key_spec_t cluster_keys[] = {
 };
 static const section_t cluster_sec = SECTION(cluster_keys, NULL, cluster_finish);
 
+/* ttl_days goes down to a few seconds and max_mb to a few KB so that tests can see expiry and
+ * eviction; redis may not be rediss:// (cache_finish). */
+static const key_spec_t cache_keys[] = {
+    {KEY("mode", KT_ENUM, rs_cache_cfg_t, mode), .names = cache_mode_names,
+     .def_num = RS_CACHE_READ_WRITE},
+    {KEY("ttl_days", KT_NUM, rs_cache_cfg_t, ttl_days), RANGE(1e-5, 3650), .def_num = 14},
+    {KEY("max_mb", KT_NUM, rs_cache_cfg_t, max_mb), RANGE(0.001, 1 << 20), .def_num = 1024},
+    {KEY("redis", KT_STR, rs_cache_cfg_t, redis), .check = check_redis_url},
+    {KEY("password_env", KT_STR, rs_cache_cfg_t, password_env), .def_str = RS_CACHE_PASSWORD_ENV,
+     .check = check_env_name},
+};
+static const section_t cache_sec = SECTION(cache_keys, NULL, cache_finish);
+
 /* choices {"N": 0, "Y": 1} unless regex is given (verdict_finish). min and max are written out
  * only for a regex verdict, so that a stored choices verdict reads back without them. */
 static const key_spec_t verdict_keys[] = {
@@ -677,6 +694,7 @@ static const key_spec_t root_keys[] = {
     {KEY("prompt", KT_SECTION, rs_config_t, prompt), .sub = &prompt_sec},
     {KEY("scoring", KT_SECTION, rs_config_t, scoring), .sub = &scoring_sec},
     {KEY("cluster", KT_SECTION, rs_config_t, cluster), .sub = &cluster_sec},
+    {KEY("cache", KT_SECTION, rs_config_t, cache), .sub = &cache_sec, .shorthand = "mode"},
     {KEY("report", KT_SECTION, rs_config_t, report), .sub = &report_sec},
 };
 static const section_t root_sec = SECTION(root_keys, NULL, config_finish);
@@ -1431,6 +1449,25 @@ static int cluster_finish(loader_t *ld, void *obj, struct fy_node *map, struct f
                 "must be greater than heartbeat_ms (%lld <= %lld): a lease shorter than a "
                 "heartbeat expires while its worker is healthy",
                 (long long)c->lease_ms, (long long)c->heartbeat_ms);
+}
+
+/* Workers reach the cache themselves, and they speak no TLS to Redis (the coordinator's rediss://
+ * goes through a local stunnel client that workers do not have). */
+static int cache_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                        const char *path)
+{
+    rs_cache_cfg_t *c = obj;
+    if (!c->redis || strncmp(c->redis, "rediss://", 9) != 0) return 0;
+    char sub[PATH_CAP];
+    path_key(sub, sizeof(sub), path, "redis");
+    return fail(ld, key_at(map, "redis", at), sub,
+                "rediss:// is not supported for the cache: workers connect to it directly and "
+                "have no TLS to Redis; use redis:// on a private network, or unix:");
+}
+
+const char *rs_cache_mode_name(rs_cache_mode_t mode)
+{
+    return (unsigned)mode < RS_ARRAY_LEN(cache_mode_names) - 1 ? cache_mode_names[mode] : "unknown";
 }
 
 /* A path in the file is relative to the file (as dataset.path); one from --set (or without a

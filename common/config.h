@@ -244,6 +244,30 @@ typedef struct rs_cluster_cfg {
     rs_curve_cfg_t curve;  /* authenticated, encrypted workers; off when secret_key_file is NULL */
 } rs_cluster_cfg_t;
 
+/* The response cache (docs/CACHE.md): which calls read and write it, for how long an entry lives
+ * and how large the cache may grow; where it lives (redis, NULL: the run's Redis when it is
+ * external, else a private redis-server in <out_dir>/cache/) and the variable holding its
+ * password (the worker's environment, through --allow-env). */
+typedef enum rs_cache_mode {
+    RS_CACHE_OFF = 0,
+    RS_CACHE_READ,       /* hits are used, nothing is written */
+    RS_CACHE_WRITE,      /* every call is made, successes are written */
+    RS_CACHE_READ_WRITE, /* the default */
+} rs_cache_mode_t;
+
+typedef struct rs_cache_cfg {
+    rs_cache_mode_t mode;
+    double ttl_days;    /* an entry's life, default 14; fractions allowed (tests use seconds) */
+    double max_mb;      /* the cap on stored bytes, default 1024; the writer evicts the oldest */
+    char *redis;        /* NULL = resolved by the coordinator (see above); never a password */
+    char *password_env; /* default RS_CACHE_PASSWORD */
+} rs_cache_cfg_t;
+
+#define RS_CACHE_PASSWORD_ENV "RS_CACHE_PASSWORD"
+
+/* The mode's name as the config spells it ("off", "read", "write", "read_write"). */
+const char *rs_cache_mode_name(rs_cache_mode_t mode);
+
 typedef struct rs_prompt_cfg {
     char *system;   /* optional system message */
     char *template; /* user message with {{field}} placeholders; default "{{input}}" */
@@ -277,6 +301,7 @@ typedef struct rs_config {
     rs_prompt_cfg_t prompt;
     rs_scoring_cfg_t scoring;
     rs_cluster_cfg_t cluster;
+    rs_cache_cfg_t cache;
     rs_report_cfg_t report;
 } rs_config_t;
 

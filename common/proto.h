@@ -79,8 +79,9 @@ typedef struct rs_result {
     size_t n_spans;
     /* Usage of the model calls behind these cases, for the coordinator's live counters (JSON,
      * optional): {"<model>": {"calls": n, "input_tokens": n, "output_tokens": n,
-     * "errors": {"<reason>": n}, "latency_ms": [ms, ...], "stage": [0..3, ...]}}, a remote
-     * embedder's calls under RS_PROTO_USAGE_EMBEDDER. May be NULL. */
+     * "errors": {"<reason>": n}, "latency_ms": [ms, ...], "stage": [0..3, ...], and when not 0
+     * "cache_hits": n, "cache_misses": n}}, a remote embedder's calls under
+     * RS_PROTO_USAGE_EMBEDDER. May be NULL. */
     char *stats;
     size_t stats_len;
 } rs_result_t;

@@ -25,6 +25,7 @@
 #include "metrics.h"
 #include "otlpfeed.h"
 #include "progress.h"
+#include "cachesrv.h"
 #include "redisproc.h"
 #include "report.h"
 #include "resume.h"
@@ -65,6 +66,8 @@ static const char RUN_HELP[] =
     "                    rediss://USER@HOST:6380/0 (password in $REDIS_PASSWORD, never the URL);\n"
     "                    without it a private redis-server runs in the run directory\n"
     "  --out DIR         directory for runs (run.out_dir, default runs)\n"
+    "  --no-cache        make every model call, neither reading nor writing the response cache\n"
+    "                    (cache.mode=off)\n"
     "  --resume RUN_ID   continue that run (same as `reasonsaver resume RUN_ID`)\n"
     "  --force           resume even though the dataset or config changed (recorded)\n"
     "  --quiet           no progress bar or summary, errors only\n"
@@ -121,7 +124,7 @@ static int parse_args(int argc, char **argv, run_args_t *a, const char *resume_i
         {"out", required_argument, 0, 'o'},   {"quiet", no_argument, 0, 'q'},
         {"resume", required_argument, 0, 'R'}, {"force", no_argument, 0, 'f'},
         {"insecure", no_argument, 0, 'I'},    {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"no-cache", no_argument, 0, 'C'},    {0, 0, 0, 0}};
     static const char *keys[128] = {['w'] = "cluster.workers", ['b'] = "cluster.bind",
                                     ['r'] = "cluster.redis", ['o'] = "run.out_dir"};
     memset(a, 0, sizeof(*a));
@@ -134,6 +137,7 @@ static int parse_args(int argc, char **argv, run_args_t *a, const char *resume_i
         if (c == 'q') a->quiet = 1;
         else if (c == 'f') a->force = 1;
         else if (c == 'I') a->insecure = 1;
+        else if (c == 'C') add_set(a, "cache.mode", "off");
         else if (c == 'R') a->resume = optarg;
         else if (c == 's') add_set(a, NULL, optarg);
         else if (c < 128 && keys[c]) add_set(a, keys[c], optarg);
@@ -165,9 +169,11 @@ typedef struct run_ctx {
     rs_config_t *cfg;
     rs_dataset_t *ds;
     char *run_id, *dir, *spec, *forced;
+    char *worker_spec; /* spec with the response cache's resolved address: sent to workers */
     char *redis_url;   /* the URL the store uses */
     json_t *manifest;  /* a resumed run's stored manifest */
     coord_redisproc_t *redis;
+    coord_cachesrv_t *cache; /* where the response cache lives (a private server, maybe) */
     coord_store_t *store;
     coord_runlock_t lock;
     coord_sched_t *sched;
@@ -197,6 +203,7 @@ static void ctx_cleanup(run_ctx_t *r)
     coord_dispatch_destroy(&r->dispatch);
     coord_curve_destroy(&r->curve); /* after the dispatch: it served the ZAP socket */
     coord_otlpfeed_stop(&r->otlp);
+    coord_cachesrv_close(&r->cache); /* after the workers: they use it to the end */
     coord_usage_destroy(&r->usage);
     coord_sched_destroy(&r->sched);
     coord_tally_destroy(&r->tally);
@@ -210,6 +217,7 @@ static void ctx_cleanup(run_ctx_t *r)
     free(r->run_id);
     free(r->dir);
     free(r->spec);
+    free(r->worker_spec);
     free(r->forced);
     free(r->redis_url);
 }
@@ -481,7 +489,9 @@ static int start_cluster(run_ctx_t *r, rs_err_t *err)
         if (coord_store_run_set(r->store, r->run_id, "insecure", r->cfg->cluster.bind, err))
             return -1;
     }
-    coord_dispatch_opts_t o = {r->cfg, r->run_id, r->spec, r->ds, r->sched, r->store,
+    r->cache = coord_cachesrv_open(r->cfg);
+    r->worker_spec = coord_cachesrv_worker_spec(r->cache, r->cfg);
+    coord_dispatch_opts_t o = {r->cfg, r->run_id, r->worker_spec, r->ds, r->sched, r->store,
                                r->cfg->cluster.bind, r->usage, r->otlp, r->curve, r->tally,
                                r->jsonl};
     if (!(r->dispatch = coord_dispatch_new(&o, err))) return -1;
@@ -605,6 +615,7 @@ static void print_banner(run_ctx_t *r)
            coord_dispatch_endpoint(r->dispatch),
            r->curve ? " (CURVE: authorised keys only)" : r->insecure ? " (INSECURE: no CURVE)" : "");
     printf("  redis    %s\n", r->redis ? "embedded (run directory)" : r->redis_url);
+    printf("  cache    %s\n", coord_cachesrv_label(r->cache));
     fflush(stdout);
 }
 

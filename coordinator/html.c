@@ -654,6 +654,32 @@ static void stages_table(rs_buf_t *b, json_t *models)
     table_close(b);
 }
 
+/* The response cache's hits, misses and savings per model (those that are not simulated). */
+static void cache_table(rs_buf_t *b, json_t *models)
+{
+    static const char *const cols[] = {"model", "#cache hits", "#misses", "#saved USD", NULL};
+    size_t i;
+    json_t *m, *c;
+    int any = 0;
+    json_array_foreach(models, i, m) any |= json_is_object(json_object_get(m, "cache"));
+    if (!any) return;
+    rs_buf_puts(b, "<p class=\"note\">Response cache: answers, critiques and revisions given "
+                   "without a request; their tokens are counted above, their cost is not.</p>\n");
+    table_open(b, "table-cache", cols);
+    json_array_foreach(models, i, m)
+    {
+        if (!json_is_object(c = json_object_get(m, "cache"))) continue;
+        cell_key_t k = {.model = jstr(m, "name")};
+        rs_buf_puts(b, "<tr>");
+        td_text(b, k.model);
+        td_int(b, &k, "cache_hits", jint(c, "hits"));
+        td_int(b, &k, "cache_misses", jint(c, "misses"));
+        td_num(b, &k, "cache_saved_usd");
+        rs_buf_printf(b, "$%.4f</td></tr>\n", jnum(c, "saved_usd"));
+    }
+    table_close(b);
+}
+
 static void sec_models(rs_buf_t *b, json_t *report, json_t *models)
 {
     static const char *const cols[] = {"model",         "provider",
@@ -671,6 +697,7 @@ static void sec_models(rs_buf_t *b, json_t *report, json_t *models)
     json_array_foreach(models, i, m) models_row(b, m);
     table_close(b);
     stages_table(b, models);
+    cache_table(b, models);
     rs_buf_puts(b, "</section>\n");
 }
 

@@ -163,7 +163,8 @@ static int grades(chk_t *c, json_t *o, const rs_config_t *cfg, int optional)
     return rc;
 }
 
-/* The call fields of an answer, a revision or a critique: tokens, latency and its error. The
+/* The call fields of an answer, a revision or a critique: tokens, latency, its error and whether
+ * the response cache gave it. The
  * report reads an absent one as 0 or null (so they are optional), but one that is there must have
  * its type, and token counts a bound that keeps the report's sums from overflowing. */
 static int call_fields(chk_t *c, json_t *o)
@@ -171,7 +172,7 @@ static int call_fields(chk_t *c, json_t *o)
     return int_field(c, o, "input_tokens", 0, COORD_RECORD_MAX_TOKENS, 1) ||
            int_field(c, o, "output_tokens", 0, COORD_RECORD_MAX_TOKENS, 1) ||
            field(c, o, "latency_ms", T_NUM, 1) || field(c, o, "error", T_STR | T_NULL, 1) ||
-           field(c, o, "error_type", T_STR | T_NULL, 1);
+           field(c, o, "error_type", T_STR | T_NULL, 1) || field(c, o, "cached", T_BOOL, 1);
 }
 
 /* Its grades are what the counts are made of: required. */
@@ -294,7 +295,7 @@ static int embedding(chk_t *c, json_t *rec)
     int rc = int_field(c, e, "inputs", 0, INT32_MAX, 0) ||
              int_field(c, e, "input_tokens", 0, COORD_RECORD_MAX_TOKENS, 0) ||
              int_field(c, e, "retries", 0, INT32_MAX, 0) ||
-             field(c, e, "error_type", T_STR | T_NULL, 1);
+             field(c, e, "error_type", T_STR | T_NULL, 1) || field(c, e, "cached", T_BOOL, 1);
     pop(c, n);
     return rc;
 }

@@ -81,7 +81,7 @@ static int ping_socket(const char *sock)
     return ok;
 }
 
-static void exec_redis(const char *dir, const char *sock)
+static void exec_redis(const char *dir, const char *sock, int rewrite)
 {
     /* The child gets its own process group so a Ctrl-C at the terminal reaches the coordinator
      * only; the coordinator decides when Redis stops, after the last result is flushed. */
@@ -94,13 +94,15 @@ static void exec_redis(const char *dir, const char *sock)
            "--unixsocketperm", "700", "--dir", ".", "--appendonly", "yes", "--appendfsync",
            "everysec", "--save", "", "--daemonize", "no", "--logfile", "redis.log",
            /* A run's data only grows (each result is written once), so rewriting the AOF to
-            * compact it gains nothing and costs a fork and a full copy each time it doubles. */
-           "--auto-aof-rewrite-percentage", "0",
+            * compact it gains nothing and costs a fork and a full copy each time it doubles. A
+            * cache's entries expire and are evicted: its AOF is rewritten. */
+           "--auto-aof-rewrite-percentage", rewrite ? "100" : "0",
            "--protected-mode", "no", (char *)NULL);
     _exit(127);
 }
 
-static coord_redisproc_t *start(const char *dir, int lock_tries, int *busy, rs_err_t *err)
+static coord_redisproc_t *start(const char *dir, int lock_tries, int rewrite, int *busy,
+                                rs_err_t *err)
 {
     if (!find_in_path("redis-server")) {
         rs_err_set(err, "redis-server not found in PATH: install it with `apt-get install -y "
@@ -127,7 +129,7 @@ static coord_redisproc_t *start(const char *dir, int lock_tries, int *busy, rs_e
         free(sock);
         return NULL;
     }
-    if (pid == 0) exec_redis(dir, sock);
+    if (pid == 0) exec_redis(dir, sock, rewrite);
     for (int i = 0; i < 200; i++) {
         if (ping_socket(sock)) {
             coord_redisproc_t *p = rs_xcalloc(1, sizeof(*p));
@@ -154,13 +156,19 @@ static coord_redisproc_t *start(const char *dir, int lock_tries, int *busy, rs_e
 coord_redisproc_t *coord_redisproc_start(const char *dir, rs_err_t *err)
 {
     int busy = 0;
-    return start(dir, 600, &busy, err); /* waits up to 30 s for a `status` to stop its server */
+    return start(dir, 600, 0, &busy, err); /* waits up to 30 s for a `status` to stop its server */
 }
 
 coord_redisproc_t *coord_redisproc_try_start(const char *dir, int *busy, rs_err_t *err)
 {
     *busy = 0;
-    return start(dir, 1, busy, err);
+    return start(dir, 1, 0, busy, err);
+}
+
+coord_redisproc_t *coord_redisproc_try_start_cache(const char *dir, int *busy, rs_err_t *err)
+{
+    *busy = 0;
+    return start(dir, 1, 1, busy, err);
 }
 
 void coord_redisproc_stop(coord_redisproc_t **pp)

@@ -106,6 +106,29 @@ static void md_stages(rs_buf_t *b, json_t *report)
                    "generations'.\n");
 }
 
+/* The response cache's hits per model (models that are not simulated carry "cache"). */
+static void md_cache(rs_buf_t *b, json_t *report)
+{
+    size_t i;
+    json_t *m, *c;
+    int any = 0;
+    json_array_foreach(json_object_get(report, "models"), i, m) {
+        if (!json_is_object(c = json_object_get(m, "cache"))) continue;
+        if (!any)
+            rs_buf_puts(b, "\n### Response cache\n\n| model | hits | misses | saved USD |\n"
+                           "|---|---:|---:|---:|\n");
+        any = 1;
+        md_row_start(b, coord_jstr_or(m, "name", ""));
+        rs_buf_printf(b, "%lld | %lld | %.4f |\n",
+                      (long long)json_integer_value(json_object_get(c, "hits")),
+                      (long long)json_integer_value(json_object_get(c, "misses")),
+                      json_number_value(json_object_get(c, "saved_usd")));
+    }
+    if (any)
+        rs_buf_puts(b, "\nHits are answers, critiques and revisions the cache gave without a "
+                       "request; their tokens are in the tables above, their cost is not.\n");
+}
+
 static void md_models(rs_buf_t *b, json_t *report)
 {
     size_t i, j;
@@ -126,6 +149,7 @@ static void md_models(rs_buf_t *b, json_t *report)
         md_usage_cells(b, m);
     }
     md_stages(b, report);
+    md_cache(b, report);
     json_t *e = json_object_get(report, "embedder");
     if (!json_is_object(e)) return;
     rs_buf_puts(b, "\nEmbedder ");

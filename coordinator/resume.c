@@ -14,6 +14,7 @@ int coord_config_identity(const char *spec_json, char out[65], rs_err_t *err)
     json_t *spec = json_loads(spec_json, 0, &jerr);
     if (!spec) return rs_err_set(err, "stored config is not JSON: %s", jerr.text);
     json_object_del(spec, "cluster");
+    json_object_del(spec, "cache"); /* where answers are kept, not what they are */
     json_object_del(spec, "report");
     json_object_del(json_object_get(spec, "run"), "out_dir");
     json_object_del(json_object_get(spec, "run"), "name");

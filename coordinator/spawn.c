@@ -70,8 +70,12 @@ char *coord_spawn_allow_env(const rs_config_t *cfg)
     rs_buf_t b;
     rs_buf_init(&b);
     rs_buf_puts(&b, ",");
-    for (size_t m = 0; m <= cfg->n_models; m++) {
-        const char *v = m < cfg->n_models ? cfg->models[m].api_key_env : cfg->embedder.api_key_env;
+    /* the models', the embedder's, and the response cache's password (when there is a cache) */
+    for (size_t m = 0; m <= cfg->n_models + 1; m++) {
+        const char *v = m < cfg->n_models    ? cfg->models[m].api_key_env
+                        : m == cfg->n_models ? cfg->embedder.api_key_env
+                        : cfg->cache.mode != RS_CACHE_OFF ? cfg->cache.password_env
+                                                          : NULL;
         if (!v) continue;
         char *item = rs_xasprintf(",%s,", v);
         if (!strstr(b.data, item)) rs_buf_printf(&b, "%s,", v);

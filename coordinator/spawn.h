@@ -21,7 +21,8 @@ typedef struct coord_spawn coord_spawn_t;
 coord_spawn_t *coord_spawn_start(size_t n, const char *endpoint, const char *run_id,
                                  const char *allow_env, const char *server_key, const char *key,
                                  rs_err_t *err);
-/* The api_key_env names of cfg's models and embedder, comma-separated, each once ("" for none):
+/* The api_key_env names of cfg's models and embedder, and the response cache's password_env
+ * unless cache.mode is off, comma-separated, each once ("" for none):
  * a local worker may read these and nothing else, whatever they are called. Caller frees. */
 char *coord_spawn_allow_env(const rs_config_t *cfg);
 /* Waits up to timeout_ms for them to exit by themselves (after DRAIN), then SIGTERM, then SIGKILL. */

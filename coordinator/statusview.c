@@ -79,6 +79,16 @@ static void render_stages(rs_buf_t *b, json_t *stages)
     rs_buf_putc(b, '\n');
 }
 
+/* The response cache's hits and misses of a model, when it was looked up at all. */
+static void render_cache(rs_buf_t *b, json_t *u)
+{
+    long long hits = json_integer_value(json_object_get(u, "cache_hits"));
+    long long misses = json_integer_value(json_object_get(u, "cache_misses"));
+    if (hits || misses)
+        rs_buf_printf(b, "%-20s cache: %lld hits, %lld misses (hits are not in calls)\n", "",
+                      hits, misses);
+}
+
 /* Calls, tokens, cost and last-minute latency per model, from the usage counters. */
 static void render_usage(rs_buf_t *b, json_t *usage)
 {
@@ -101,6 +111,7 @@ static void render_usage(rs_buf_t *b, json_t *usage)
             rs_buf_printf(b, " %9s %9s", "-", "-");
         render_errors(b, json_object_get(u, "errors"));
         rs_buf_putc(b, '\n');
+        render_cache(b, u);
         render_stages(b, json_object_get(u, "last_minute_latency_ms_by_stage"));
     }
 }

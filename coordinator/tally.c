@@ -24,7 +24,9 @@ static const char *const STAGE_NAMES[ST_N] = {"generate", "critique", "revise"};
 typedef struct stage_tally {
     uint64_t outputs; /* answers, critiques or revisions (an n-choice request makes n answers) */
     int64_t input_tokens, output_tokens;
-    coord_lathist_t lat;
+    uint64_t hits;             /* outputs the response cache gave ("cached": true) ... */
+    int64_t hit_in, hit_out;   /* ... and their tokens: in the counts, not in the cost */
+    coord_lathist_t lat;       /* of the calls made: a hit took no time */
 } stage_tally_t;
 
 /* Counters of one model: [grader][kind], and its calls by stage. */
@@ -251,9 +253,17 @@ static void count_reason(json_t *reasons, const char *reason)
 /* One answer, critique or revision: its call's tokens and latency under its stage. */
 static void add_output(stage_tally_t *st, json_t *o)
 {
+    int64_t in = json_integer_value(json_object_get(o, "input_tokens"));
+    int64_t out = json_integer_value(json_object_get(o, "output_tokens"));
     st->outputs++;
-    st->input_tokens += json_integer_value(json_object_get(o, "input_tokens"));
-    st->output_tokens += json_integer_value(json_object_get(o, "output_tokens"));
+    st->input_tokens += in;
+    st->output_tokens += out;
+    if (json_is_true(json_object_get(o, "cached"))) {
+        st->hits++;
+        st->hit_in += in;
+        st->hit_out += out;
+        return;
+    }
     coord_lathist_add(&st->lat, json_number_value(json_object_get(o, "latency_ms")));
 }
 
@@ -398,6 +408,12 @@ static double cost_of(const rs_model_cfg_t *mc, int64_t in, int64_t out)
     return ((double)in * mc->price_input + (double)out * mc->price_output) / 1e6;
 }
 
+/* What the calls that were made cost: the response cache's hits are free. */
+static double paid_cost(const rs_model_cfg_t *mc, const stage_tally_t *st)
+{
+    return cost_of(mc, st->input_tokens - st->hit_in, st->output_tokens - st->hit_out);
+}
+
 /* {"generate": {outputs, input_tokens, output_tokens, cost_usd, latency_ms}, ...}: the stages
  * the model answered in. */
 static json_t *stages_json(const rs_model_cfg_t *mc, const model_tally_t *mt)
@@ -410,14 +426,31 @@ static json_t *stages_json(const rs_model_cfg_t *mc, const model_tally_t *mt)
                             json_pack("{sIsIsIsfso}", "outputs", (json_int_t)st->outputs,
                                       "input_tokens", (json_int_t)st->input_tokens,
                                       "output_tokens", (json_int_t)st->output_tokens, "cost_usd",
-                                      cost_of(mc, st->input_tokens, st->output_tokens),
-                                      "latency_ms", coord_lathist_json(&st->lat)));
+                                      paid_cost(mc, st), "latency_ms",
+                                      coord_lathist_json(&st->lat)));
     }
     return o;
 }
 
-/* input_tokens, output_tokens and cost_usd cover every stage (what the model's calls cost);
- * latency_ms is its generations'. */
+/* The response cache's part of a model's outputs (every stage): hits, misses (outputs it did not
+ * give, all of them with the cache off) and what the hits would have cost. */
+static json_t *cache_json(const rs_model_cfg_t *mc, const model_tally_t *mt)
+{
+    uint64_t hits = 0, outputs = 0;
+    int64_t in = 0, out = 0;
+    for (int i = 0; i < ST_N; i++) {
+        hits += mt->st[i].hits;
+        outputs += mt->st[i].outputs;
+        in += mt->st[i].hit_in;
+        out += mt->st[i].hit_out;
+    }
+    return json_pack("{sIsIsf}", "hits", (json_int_t)hits, "misses", (json_int_t)(outputs - hits),
+                     "saved_usd", cost_of(mc, in, out));
+}
+
+/* input_tokens and output_tokens cover every stage, cost_usd what the calls made cost (the
+ * response cache's hits are in "cache", for models that are not simulated); latency_ms is its
+ * generations'. */
 static json_t *model_json(const coord_tally_t *t, size_t m)
 {
     const rs_model_cfg_t *mc = &t->cfg->models[m];
@@ -426,18 +459,24 @@ static json_t *model_json(const coord_tally_t *t, size_t m)
     for (size_t g = 0; g < t->cfg->scoring.n_graders; g++)
         json_array_append_new(graders, coord_counts_json(t->cfg->scoring.graders[g].name,
                               rs_grader_kind_name(t->cfg->scoring.graders[g].kind), mt->counts[g]));
-    int64_t in = 0, out = 0;
+    int64_t in = 0, out = 0, hit_in = 0, hit_out = 0;
     for (int i = 0; i < ST_N; i++) {
         in += mt->st[i].input_tokens;
         out += mt->st[i].output_tokens;
+        hit_in += mt->st[i].hit_in;
+        hit_out += mt->st[i].hit_out;
     }
-    return json_pack("{sssssssbsIsIsosIsIsfsososo}", "name", mc->name, "provider", mc->provider,
-                     "model", mc->model, "simulated", strcmp(mc->provider, "sim") == 0,
-                     "cases", (json_int_t)mt->cases, "errors", (json_int_t)mt->errors,
-                     "errors_by_reason", sorted_counts(mt->reasons), "input_tokens", (json_int_t)in,
-                     "output_tokens", (json_int_t)out, "cost_usd", cost_of(mc, in, out),
-                     "latency_ms", coord_lathist_json(&mt->st[ST_GENERATE].lat), "stages",
-                     stages_json(mc, mt), "graders", graders);
+    double cost = cost_of(mc, in - hit_in, out - hit_out);
+    int sim = strcmp(mc->provider, "sim") == 0;
+    json_t *o = json_pack("{sssssssbsIsIsosIsIsfsososo}", "name", mc->name, "provider",
+                          mc->provider, "model", mc->model, "simulated", sim, "cases",
+                          (json_int_t)mt->cases, "errors", (json_int_t)mt->errors,
+                          "errors_by_reason", sorted_counts(mt->reasons), "input_tokens",
+                          (json_int_t)in, "output_tokens", (json_int_t)out, "cost_usd", cost,
+                          "latency_ms", coord_lathist_json(&mt->st[ST_GENERATE].lat), "stages",
+                          stages_json(mc, mt), "graders", graders);
+    if (!sim) json_object_set_new(o, "cache", cache_json(mc, mt)); /* sim calls are never cached */
+    return o;
 }
 
 json_t *coord_tally_models_json(const coord_tally_t *t)

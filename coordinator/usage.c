@@ -17,6 +17,7 @@ typedef struct model_usage {
     const rs_model_cfg_t *cfg;
     uint64_t calls;
     int64_t input_tokens, output_tokens;
+    uint64_t cache_hits, cache_misses;   /* response-cache lookups (hits are not in calls) */
     json_t *errors;                      /* reason -> count */
     uint64_t buckets[COORD_USAGE_BUCKETS];
     double lat_sum;
@@ -94,6 +95,8 @@ static void add_counts(model_usage_t *m, json_t *s)
     m->calls += (uint64_t)json_integer_value(json_object_get(s, "calls"));
     m->input_tokens += json_integer_value(json_object_get(s, "input_tokens"));
     m->output_tokens += json_integer_value(json_object_get(s, "output_tokens"));
+    m->cache_hits += (uint64_t)json_integer_value(json_object_get(s, "cache_hits"));
+    m->cache_misses += (uint64_t)json_integer_value(json_object_get(s, "cache_misses"));
     add_errors(m->errors, json_object_get(s, "errors"));
 }
 
@@ -192,8 +195,10 @@ json_t *coord_usage_json(coord_usage_t *u)
                                       (json_int_t)m->output_tokens, "cost_usd", cost(m), "errors",
                                       m->errors, "last_minute_latency_ms", recent_json(m, -1),
                                       "latency_sum_ms", m->lat_sum, "buckets", b));
-        json_object_set_new(json_object_get(o, m->cfg->name), "last_minute_latency_ms_by_stage",
-                            stages_json(m));
+        json_t *mo = json_object_get(o, m->cfg->name);
+        json_object_set_new(mo, "last_minute_latency_ms_by_stage", stages_json(m));
+        json_object_set_new(mo, "cache_hits", json_integer((json_int_t)m->cache_hits));
+        json_object_set_new(mo, "cache_misses", json_integer((json_int_t)m->cache_misses));
     }
     return o;
 }
@@ -231,9 +236,11 @@ static void histogram(rs_buf_t *out, const model_usage_t *m)
 static void model_lines(rs_buf_t *out, const model_usage_t *m)
 {
     static const char *names[] = {"reasonsaver_model_calls_total", "reasonsaver_input_tokens_total",
-                                  "reasonsaver_output_tokens_total", "reasonsaver_cost_usd_total"};
-    double vals[] = {(double)m->calls, (double)m->input_tokens, (double)m->output_tokens, cost(m)};
-    for (size_t i = 0; i < 4; i++) {
+                                  "reasonsaver_output_tokens_total", "reasonsaver_cost_usd_total",
+                                  "reasonsaver_cache_hits_total", "reasonsaver_cache_misses_total"};
+    double vals[] = {(double)m->calls,         (double)m->input_tokens,  (double)m->output_tokens,
+                     cost(m),                  (double)m->cache_hits,    (double)m->cache_misses};
+    for (size_t i = 0; i < RS_ARRAY_LEN(names); i++) {
         rs_buf_printf(out, "%s{model=\"", names[i]);
         label(out, m->cfg->name);
         rs_buf_printf(out, "\"} %.10g\n", vals[i]);
@@ -259,6 +266,10 @@ void coord_usage_prometheus(coord_usage_t *u, rs_buf_t *out)
                      "# TYPE reasonsaver_output_tokens_total counter\n"
                      "# HELP reasonsaver_cost_usd_total Cost from the configured prices.\n"
                      "# TYPE reasonsaver_cost_usd_total counter\n"
+                     "# HELP reasonsaver_cache_hits_total Model calls answered by the response cache.\n"
+                     "# TYPE reasonsaver_cache_hits_total counter\n"
+                     "# HELP reasonsaver_cache_misses_total Model calls looked up in the response cache and made.\n"
+                     "# TYPE reasonsaver_cache_misses_total counter\n"
                      "# HELP reasonsaver_model_errors_total Model calls that ended in error, by reason.\n"
                      "# TYPE reasonsaver_model_errors_total counter\n"
                      "# HELP reasonsaver_model_latency_ms Model call latency in milliseconds.\n"

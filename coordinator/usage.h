@@ -27,7 +27,9 @@ int coord_usage_add(coord_usage_t *u, const char *stats, size_t len);
 int coord_usage_merge(coord_usage_t *u, const char *snapshot);
 
 /* {"<model>": {"calls", "input_tokens", "output_tokens", "cost_usd", "errors": {...},
- *  "latency_ms": {"p50", "p95"} (over the last minute), "buckets": [...]}} (new reference). */
+ *  "latency_ms": {"p50", "p95"} (over the last minute), "buckets": [...], "cache_hits",
+ *  "cache_misses"}} (new reference). Calls, tokens and cost count the calls made: a hit of the
+ *  response cache is in cache_hits only. */
 json_t *coord_usage_json(coord_usage_t *u);
 
 /* Prometheus text-format lines for the model metrics (tokens, cost, errors, latency). */

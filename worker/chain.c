@@ -27,6 +27,7 @@ typedef struct answer {
     int64_t input_tokens, output_tokens;
     double latency_ms;
     int settled;            /* its call ended, well or not */
+    int cached;             /* the response cache answered its call */
     char *extracted;        /* graded: the normalised answer, or NULL */
     const char *extract_why; /* static: why extraction could not decide ("match limit reached") */
     unsigned char *grades;  /* graded: per grader (judge graders are filled by the record) */
@@ -41,6 +42,7 @@ typedef struct crit {
     wk_verdict_t v;
     int64_t input_tokens, output_tokens; /* the judge's call */
     double latency_ms;
+    int cached; /* the response cache answered it */
 } crit_t;
 
 /* One candidate's chain. Critique slots: judge j's of the generation at j, then the revise
@@ -103,6 +105,7 @@ typedef struct case_embed {
     double latency_ms;
     char *error;         /* NULL on success */
     char error_type[32];
+    int cached;          /* the response cache answered it */
 } case_embed_t;
 
 struct wk_case {
@@ -395,6 +398,7 @@ typedef struct call_info {
     size_t judge;   /* critique: which judge */
     int round;      /* critique: the answer judged; revise: the revision written */
     int made;       /* a request went out (or the sim answered) */
+    int cache;      /* WK_CACHE_HIT (then made is 0), WK_CACHE_MISS or 0 (usage.h) */
     double start_sec, end_sec;
     int64_t input_tokens, output_tokens; /* the whole call's usage */
     double latency_ms;
@@ -489,6 +493,7 @@ static void call_span(wk_case_t *cs, const call_info_t *ci)
     wk_attr_str(a, "reasonsaver.model", m->name);
     wk_attr_int(a, "reasonsaver.candidate", ci->k);
     wk_attr_int(a, "reasonsaver.candidates", ci->n);
+    if (ci->cache == WK_CACHE_HIT) json_object_set_new(a, "reasonsaver.cached", json_true());
     chain_attrs(cs, a, ci);
     if (ci->error_type) {
         wk_attr_str(a, "error.type", ci->error_type);
@@ -499,7 +504,8 @@ static void call_span(wk_case_t *cs, const call_info_t *ci)
 
 /* Keeps a call for the usage summary. model: the config's index, n_models for the embedder. */
 static void keep_call(wk_case_t *cs, size_t model, int made, int64_t input_tokens,
-                      int64_t output_tokens, double latency_ms, int stage, const char *error_type)
+                      int64_t output_tokens, double latency_ms, int stage, const char *error_type,
+                      int cache)
 {
     if (cs->n_calls == cs->cap_calls) {
         cs->cap_calls = cs->cap_calls ? 2 * cs->cap_calls : 4;
@@ -507,7 +513,8 @@ static void keep_call(wk_case_t *cs, size_t model, int made, int64_t input_token
     }
     wk_call_t *c = &cs->calls[cs->n_calls++];
     *c = (wk_call_t){.model = (uint32_t)model, .made = made, .input_tokens = input_tokens,
-                     .output_tokens = output_tokens, .latency_ms = latency_ms, .stage = stage};
+                     .output_tokens = output_tokens, .latency_ms = latency_ms, .stage = stage,
+                     .cache = cache};
     snprintf(c->error_type, sizeof(c->error_type), "%s", error_type ? error_type : "");
 }
 
@@ -515,7 +522,7 @@ static void keep_call(wk_case_t *cs, size_t model, int made, int64_t input_token
 static void record_call(wk_case_t *cs, const call_info_t *ci)
 {
     keep_call(cs, ci->model, ci->made, ci->input_tokens, ci->output_tokens, ci->latency_ms,
-              (int)ci->kind, ci->error_type);
+              (int)ci->kind, ci->error_type, ci->cache);
     if (cs->spans) call_span(cs, ci);
 }
 
@@ -695,6 +702,7 @@ typedef struct reply {
     const char *error_type;
     int64_t input_tokens, output_tokens;
     double latency_ms;
+    int cached;
 } reply_t;
 
 static void start_critique(wk_case_t *cs, size_t model, int k, size_t judge, int round);
@@ -715,6 +723,7 @@ static void settle_critique(wk_case_t *cs, const req_t *r, reply_t *rep)
     cr->input_tokens = rep->input_tokens;
     cr->output_tokens = rep->output_tokens;
     cr->latency_ms = rep->latency_ms;
+    cr->cached = rep->cached;
     free(rep->finish_reason);
     snprintf(cr->error_type, sizeof(cr->error_type), "%s", rep->error_type ? rep->error_type : "");
     wk_critique_verdict(cs->ch->critique, r->judge, cr->text, &cr->v);
@@ -735,6 +744,7 @@ static void settle_revision(wk_case_t *cs, const req_t *r, reply_t *rep)
     a->input_tokens = rep->input_tokens;
     a->output_tokens = rep->output_tokens;
     a->latency_ms = rep->latency_ms;
+    a->cached = rep->cached;
     a->settled = 1;
     if (!a->text) return; /* a failed revision ends the candidate's chain */
     grade_answer(cs, a, cs->ch->embed_sim, NULL);
@@ -789,6 +799,24 @@ static void sim_call(wk_case_t *cs, const req_t *spec, rs_sim_reply_t *sim)
 
 static void on_http(void *ud, const wk_http_done_t *d);
 
+/* The response-cache key of request hr to model m about to go out, into key; NULL (no lookup,
+ * no write) when the engine has no cache. */
+static const char *cache_key(const wk_chain_t *ch, const rs_model_cfg_t *m, const rs_http_req_t *hr,
+                             int k, char key[RS_CACHEKEY_HEX])
+{
+    if (!wk_http_caching(ch->http)) return NULL;
+    rs_cachekey_in_t in = {m->provider, hr->url,         hr->body, hr->body_len,
+                           hr->headers, hr->n_headers,   k,        m->temperature == 0};
+    rs_cachekey(&in, key);
+    return key;
+}
+
+/* A call made and looked up (a miss), answered from the cache (a hit), or neither. */
+static int cache_outcome(const wk_http_done_t *d)
+{
+    return d->cached ? WK_CACHE_HIT : d->cache_key ? WK_CACHE_MISS : 0;
+}
+
 /* A call that failed before any request went out: traced, then settled with the error. */
 static void refuse_call(wk_case_t *cs, const req_t *spec, const char *type, const char *msg)
 {
@@ -825,8 +853,10 @@ static void http_call(wk_case_t *cs, const req_t *spec, const wk_prompt_t *p,
         refuse_call(cs, spec, "bad_request_body", err.msg);
         return;
     }
+    char key[RS_CACHEKEY_HEX];
+    const char *kp = cache_key(ch, m, &hr, spec->k, key);
     req_t *r = req_new(cs, spec);
-    r->x = wk_http_submit(ch->http, m, &hr, on_http, r);
+    r->x = wk_http_submit_keyed(ch->http, m, &hr, kp, on_http, r);
 }
 
 static int is_sim(const wk_chain_t *ch, size_t model)
@@ -938,8 +968,10 @@ static void start_http(wk_case_t *cs, size_t model, int k, int n)
         return;
     }
     req_t spec = {.kind = REQ_GENERATE, .model = model, .k = k, .n = n};
+    char key[RS_CACHEKEY_HEX];
+    const char *kp = cache_key(ch, m, &hr, k, key);
     req_t *r = req_new(cs, &spec);
-    r->x = wk_http_submit(ch->http, m, &hr, on_http, r);
+    r->x = wk_http_submit_keyed(ch->http, m, &hr, kp, on_http, r);
 }
 
 /* A sim call's latency is over: a generation's candidates start their chains, a critique or
@@ -1123,6 +1155,7 @@ static void embed_span(wk_case_t *cs, double start_sec, const wk_http_done_t *d)
     wk_attr_str(a, "server.address", wk_embedcall_host(ec));
     if (wk_embedcall_port(ec)) wk_attr_int(a, "server.port", wk_embedcall_port(ec));
     if (d && d->status) wk_attr_int(a, "http.response.status_code", d->status);
+    if (d && d->cached) json_object_set_new(a, "reasonsaver.cached", json_true());
     wk_attr_int(a, "reasonsaver.inputs", (int64_t)cs->emb.n_items);
     if (cs->emb.error) {
         wk_attr_str(a, "error.type", cs->emb.error_type);
@@ -1146,13 +1179,16 @@ static void start_embed(wk_case_t *cs)
     free(texts);
     if (rc != 0) {
         embed_failed(cs, &f);
-        keep_call(cs, cs->ch->cfg->n_models, 0, 0, 0, 0, REQ_EMBED, e->error_type);
+        keep_call(cs, cs->ch->cfg->n_models, 0, 0, 0, 0, REQ_EMBED, e->error_type, 0);
         if (cs->spans) embed_span(cs, rs_mono_sec(), NULL);
         return;
     }
     req_t spec = {.kind = REQ_EMBED};
+    const rs_model_cfg_t *m = wk_embedcall_model(cs->ch->remote);
+    char key[RS_CACHEKEY_HEX];
+    const char *kp = cache_key(cs->ch, m, &hr, 0, key);
     req_t *r = req_new(cs, &spec);
-    r->x = wk_http_submit(cs->ch->http, wk_embedcall_model(cs->ch->remote), &hr, on_http, r);
+    r->x = wk_http_submit_keyed(cs->ch->http, m, &hr, kp, on_http, r);
 }
 
 static void on_embed(req_t *r, const wk_http_done_t *d)
@@ -1164,13 +1200,16 @@ static void on_embed(req_t *r, const wk_http_done_t *d)
     rs_failure_t f;
     e->retries = d->retries;
     e->latency_ms = d->latency_ms;
-    if (wk_embedcall_parse(cs->ch->remote, d, e->n_items, &vecs, &dim, &e->input_tokens, &f) == 0)
+    if (wk_embedcall_parse(cs->ch->remote, d, e->n_items, &vecs, &dim, &e->input_tokens, &f) == 0) {
         embed_took(cs, vecs, dim);
-    else
+        e->cached = d->cached;
+        wk_http_cache_store(cs->ch->http, d);
+    } else {
         embed_failed(cs, &f);
+    }
     free(vecs);
-    keep_call(cs, cs->ch->cfg->n_models, 1, e->input_tokens, 0, d->latency_ms, REQ_EMBED,
-              e->error ? e->error_type : NULL);
+    keep_call(cs, cs->ch->cfg->n_models, !d->cached, e->input_tokens, 0, d->latency_ms, REQ_EMBED,
+              e->error ? e->error_type : NULL, cache_outcome(d));
     if (cs->spans) embed_span(cs, r->start_sec, d);
 }
 
@@ -1205,7 +1244,8 @@ static void map_choices(const rs_chat_resp_t *resp, int n, int *slot_of)
     free(used);
 }
 
-static void take_choices(wk_case_t *cs, req_t *r, rs_chat_resp_t *resp, double latency_ms)
+static void take_choices(wk_case_t *cs, req_t *r, rs_chat_resp_t *resp, double latency_ms,
+                         int cached)
 {
     const rs_model_cfg_t *m = &cs->ch->cfg->models[r->model];
     int *slot_of = rs_xcalloc(resp->n_choices, sizeof(int));
@@ -1222,6 +1262,7 @@ static void take_choices(wk_case_t *cs, req_t *r, rs_chat_resp_t *resp, double l
         resp->choices[i].text = resp->choices[i].finish_reason = NULL;
         rs_provider_redact(c->text, model_key(cs->ch, m));
         c->latency_ms = latency_ms;
+        c->cached = cached;
         /* usage covers the whole request: input once, output shared */
         c->input_tokens = first ? resp->input_tokens : 0;
         c->output_tokens = resp->output_tokens / taken + (first ? resp->output_tokens % taken : 0);
@@ -1286,8 +1327,9 @@ static void take_response(wk_case_t *cs, req_t *r, const wk_http_done_t *d, call
     ci->output_tokens = resp.output_tokens;
     finish_reasons(&resp, fin);
     ci->finish_reasons = fin->len ? fin->data : NULL;
-    take_choices(cs, r, &resp, d->latency_ms);
+    take_choices(cs, r, &resp, d->latency_ms, d->cached);
     rs_chat_resp_cleanup(&resp);
+    wk_http_cache_store(cs->ch->http, d); /* parsed: worth keeping */
 }
 
 static void on_generate(req_t *r, const wk_http_done_t *d, call_info_t *ci)
@@ -1323,6 +1365,8 @@ static void on_chain_call(req_t *r, const wk_http_done_t *d, call_info_t *ci)
         ci->input_tokens = rep.input_tokens = resp.input_tokens;
         ci->output_tokens = rep.output_tokens = resp.output_tokens;
         ci->finish_reasons = rep.finish_reason;
+        rep.cached = d->cached;
+        wk_http_cache_store(cs->ch->http, d); /* parsed: worth keeping */
     }
     rs_chat_resp_cleanup(&resp);
     if (!rep.text) {
@@ -1349,7 +1393,8 @@ static void on_http(void *ud, const wk_http_done_t *d)
         return;
     }
     call_info_t ci = call_info_of(cs, r);
-    ci.made = 1;
+    ci.made = !d->cached;
+    ci.cache = cache_outcome(d);
     ci.start_sec = r->start_sec;
     ci.end_sec = rs_mono_sec();
     ci.latency_ms = d->latency_ms;
@@ -1423,6 +1468,8 @@ static void answer_fields(const wk_chain_t *ch, json_t *o, const answer_t *a)
     json_object_set_new(o, "finish_reason", str_or_null(a->finish_reason));
     json_object_set_new(o, "error", str_or_null(a->error));
     json_object_set_new(o, "error_type", a->error ? json_string(a->error_type) : json_null());
+    /* only on a hit: records of runs without the cache stay as they were */
+    if (a->cached) json_object_set_new(o, "cached", json_true());
 }
 
 static json_t *critique_json(const wk_case_t *cs, size_t model, size_t judge, int round,
@@ -1445,6 +1492,7 @@ static json_t *critique_json(const wk_case_t *cs, size_t model, size_t judge, in
     json_object_set_new(o, "output_tokens", json_integer((json_int_t)cr->output_tokens));
     json_object_set_new(o, "error", str_or_null(cr->error));
     json_object_set_new(o, "error_type", cr->error ? json_string(cr->error_type) : json_null());
+    if (cr->cached) json_object_set_new(o, "cached", json_true());
     return o;
 }
 
@@ -1641,6 +1689,7 @@ static json_t *embedding_json(const wk_case_t *cs)
     json_object_set_new(o, "latency_ms", json_real(e->latency_ms));
     json_object_set_new(o, "error", str_or_null(e->error));
     json_object_set_new(o, "error_type", e->error ? json_string(e->error_type) : json_null());
+    if (e->cached) json_object_set_new(o, "cached", json_true());
     return o;
 }
 

@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,6 +12,8 @@
 #include "log.h"
 
 enum xfer_state {
+    X_LOOKUP,  /* waiting for its response-cache lookup */
+    X_HIT,     /* the cache answered: on the hits list, completed at the next step */
     X_QUEUED,  /* waiting for a slot in the FIFO */
     X_ACTIVE,  /* its easy handle is in the multi handle */
     X_WAITING, /* waiting in the heap for its retry delay to pass */
@@ -38,7 +41,9 @@ struct wk_xfer {
     char errbuf[CURL_ERROR_SIZE];
     wk_http_cb cb;
     void *ud;
-    wk_xfer_t *qprev, *qnext; /* the FIFO, while X_QUEUED */
+    char key[RS_CACHEKEY_HEX]; /* "" when it has none */
+    wk_cache_get_t *get;       /* its lookup, while X_LOOKUP */
+    wk_xfer_t *qprev, *qnext; /* the FIFO, while X_QUEUED; the hits list (qnext), while X_HIT */
     wk_xfer_t *prev, *next;   /* every live transfer */
 };
 
@@ -50,6 +55,9 @@ struct wk_http {
     size_t max_body; /* response bytes a transfer may receive */
     wk_xfer_t *qhead, *qtail;
     wk_xfer_t *all;
+    wk_xfer_t *hits; /* answered by the cache, waiting for the step to complete them */
+    wk_cache_t *cache;
+    short cache_revents; /* what the last wait saw on the cache's descriptor */
     wk_timerq_t timers;
     uint64_t rng;
 };
@@ -126,6 +134,14 @@ static void xfer_detach(wk_http_t *h, wk_xfer_t *x)
         h->active--;
     } else if (x->state == X_QUEUED) {
         queue_unlink(h, x);
+    } else if (x->state == X_LOOKUP) {
+        wk_cache_get_cancel(x->get);
+        x->get = NULL;
+    } else if (x->state == X_HIT) {
+        wk_xfer_t **p = &h->hits;
+        while (*p != x) p = &(*p)->qnext;
+        *p = x->qnext;
+        x->qnext = NULL;
     }
     x->state = X_DONE;
     wk_timerq_remove(&h->timers, &x->timer);
@@ -205,8 +221,16 @@ wk_timerq_t *wk_http_timers(wk_http_t *h)
     return &h->timers;
 }
 
+static void lookup(wk_http_t *h, wk_xfer_t *x);
+
 wk_xfer_t *wk_http_submit(wk_http_t *h, const rs_model_cfg_t *m, rs_http_req_t *req, wk_http_cb cb,
                           void *ud)
+{
+    return wk_http_submit_keyed(h, m, req, NULL, cb, ud);
+}
+
+wk_xfer_t *wk_http_submit_keyed(wk_http_t *h, const rs_model_cfg_t *m, rs_http_req_t *req,
+                                const char *cache_key, wk_http_cb cb, void *ud)
 {
     wk_xfer_t *x = rs_xcalloc(1, sizeof(*x));
     x->h = h;
@@ -231,8 +255,80 @@ wk_xfer_t *wk_http_submit(wk_http_t *h, const rs_model_cfg_t *m, rs_http_req_t *
     if (h->all) h->all->prev = x;
     h->all = x;
     h->live++;
-    queue_push(h, x, 0);
+    if (cache_key) snprintf(x->key, sizeof(x->key), "%s", cache_key);
+    if (x->key[0] && wk_cache_reads(h->cache)) lookup(h, x);
+    else queue_push(h, x, 0);
     return x;
+}
+
+/* ---- the response cache ---- */
+
+/* The lookup came back: a hit waits on the hits list for the step to complete it, a miss (or a
+ * stored body larger than this run accepts) goes on the wire. */
+static void on_cache_got(void *ud, const char *body, size_t len)
+{
+    wk_xfer_t *x = ud;
+    wk_http_t *h = x->h;
+    x->get = NULL;
+    wk_timerq_remove(&h->timers, &x->timer);
+    if (!body || len > h->max_body) {
+        queue_push(h, x, 0);
+        return;
+    }
+    rs_buf_reset(&x->resp);
+    rs_buf_append(&x->resp, body, len);
+    x->state = X_HIT;
+    x->qnext = h->hits;
+    h->hits = x;
+}
+
+/* A lookup that hangs would hold its call forever: the cache is given up instead. */
+static void on_lookup_late(wk_timer_t *t)
+{
+    wk_xfer_t *x = WK_CONTAINER_OF(t, wk_xfer_t, timer);
+    wk_http_t *h = x->h;
+    wk_cache_get_cancel(x->get);
+    x->get = NULL;
+    queue_push(h, x, 0);
+    char why[96];
+    snprintf(why, sizeof(why), "a lookup was not answered within %d ms", WK_CACHE_LOOKUP_MS);
+    wk_cache_fail(h->cache, why); /* the other lookups come back as misses */
+}
+
+static void lookup(wk_http_t *h, wk_xfer_t *x)
+{
+    x->state = X_LOOKUP;
+    x->get = wk_cache_get(h->cache, x->key, on_cache_got, x);
+    if (!x->get) {
+        queue_push(h, x, 0);
+        return;
+    }
+    wk_timerq_add(&h->timers, &x->timer, rs_mono_ms() + WK_CACHE_LOOKUP_MS, on_lookup_late);
+}
+
+void wk_http_set_cache(wk_http_t *h, wk_cache_t *c)
+{
+    if (h->cache == c) return;
+    for (wk_xfer_t *x = h->all; x; x = x->next) {
+        if (x->state != X_LOOKUP) continue;
+        wk_cache_get_cancel(x->get);
+        x->get = NULL;
+        wk_timerq_remove(&h->timers, &x->timer);
+        queue_push(h, x, 0);
+    }
+    h->cache = c;
+    h->cache_revents = 0;
+}
+
+int wk_http_caching(const wk_http_t *h)
+{
+    return wk_cache_reads(h->cache) || wk_cache_writes(h->cache);
+}
+
+void wk_http_cache_store(wk_http_t *h, const wk_http_done_t *d)
+{
+    if (d->ok && !d->cached && d->cache_key)
+        wk_cache_put(h->cache, d->cache_key, d->body, d->body_len);
 }
 
 void wk_http_cancel(wk_http_t *h, wk_xfer_t *x)
@@ -285,8 +381,11 @@ static void set_options(wk_xfer_t *x, CURL *e)
  * callback may submit and cancel other transfers freely. */
 static void complete(wk_http_t *h, wk_xfer_t *x, const rs_failure_t *f, double latency_ms)
 {
+    int cached = x->state == X_HIT;
     xfer_detach(h, x);
     wk_http_done_t d = {.ok = f == NULL,
+                        .cached = cached,
+                        .cache_key = x->key[0] ? x->key : NULL,
                         .body = x->resp.data,
                         .body_len = x->resp.len,
                         .fail = f,
@@ -466,9 +565,19 @@ static void finished(wk_http_t *h, CURL *e, CURLcode rc)
     }
 }
 
+/* Completes the transfers the cache answered; their callbacks may submit more. */
+static void complete_hits(wk_http_t *h)
+{
+    while (h->hits) complete(h, h->hits, NULL, 0);
+}
+
 int wk_http_step(wk_http_t *h, rs_err_t *err)
 {
     wk_timerq_run(&h->timers, rs_mono_ms());
+    short revents = h->cache_revents;
+    h->cache_revents = 0;
+    wk_cache_io(h->cache, revents);
+    complete_hits(h);
     pump(h);
     int running = 0;
     CURLMcode mc = curl_multi_perform(h->multi, &running);
@@ -478,20 +587,38 @@ int wk_http_step(wk_http_t *h, rs_err_t *err)
     while ((msg = curl_multi_info_read(h->multi, &left)))
         if (msg->msg == CURLMSG_DONE) finished(h, msg->easy_handle, msg->data.result);
     pump(h);
+    wk_cache_io(h->cache, 0); /* the lookups and writes of this step go out before the wait */
     return 0;
+}
+
+/* The cache's descriptor as curl_multi_poll's extra descriptor at w (1 when there is one). */
+static unsigned cache_waitfd(const wk_http_t *h, struct curl_waitfd *w)
+{
+    short ev;
+    int fd = wk_cache_fd(h->cache, &ev);
+    if (fd < 0 || !ev) return 0;
+    *w = (struct curl_waitfd){fd, (short)(((ev & POLLIN) ? CURL_WAIT_POLLIN : 0) |
+                                          ((ev & POLLOUT) ? CURL_WAIT_POLLOUT : 0)), 0};
+    return 1;
 }
 
 int wk_http_wait(wk_http_t *h, int extra_fd, int64_t max_wait_ms, rs_err_t *err)
 {
     int64_t wait = max_wait_ms, due = wk_timerq_next_due(&h->timers);
     if (due != INT64_MAX && due - rs_mono_ms() < wait) wait = due - rs_mono_ms();
-    if (h->qhead && h->active < h->limit) wait = 0;
+    if ((h->qhead && h->active < h->limit) || h->hits) wait = 0;
     if (wait < 0) wait = 0;
     if (wait > INT_MAX) wait = INT_MAX;
-    struct curl_waitfd w = {extra_fd, CURL_WAIT_POLLIN, 0};
-    CURLMcode mc = curl_multi_poll(h->multi, extra_fd >= 0 ? &w : NULL, extra_fd >= 0 ? 1 : 0,
-                                   (int)wait, NULL);
+    struct curl_waitfd w[2];
+    unsigned n = 0;
+    if (extra_fd >= 0) w[n++] = (struct curl_waitfd){extra_fd, CURL_WAIT_POLLIN, 0};
+    unsigned at = n;
+    n += cache_waitfd(h, &w[n]);
+    CURLMcode mc = curl_multi_poll(h->multi, n ? w : NULL, n, (int)wait, NULL);
     if (mc != CURLM_OK) return rs_err_set(err, "curl_multi_poll: %s", curl_multi_strerror(mc));
+    if (n > at)
+        h->cache_revents = (short)(((w[at].revents & CURL_WAIT_POLLIN) ? POLLIN : 0) |
+                                   ((w[at].revents & CURL_WAIT_POLLOUT) ? POLLOUT : 0));
     return 0;
 }
 

@@ -12,13 +12,20 @@
  * curl's header list and are wiped when the transfer ends). The completion callback runs once,
  * from wk_http_step, unless the transfer is cancelled first; the wk_xfer_t handle and the
  * body pointer die when the callback returns. What happens on the wire is described by the
- * provider module's classification (common/provider.h); this engine never parses a body. */
+ * provider module's classification (common/provider.h); this engine never parses a body.
+ *
+ * The response cache (worker/cache.h): a transfer submitted with a key is first looked up there
+ * (its descriptor is polled with libcurl's). On a hit the transfer completes with the stored body
+ * without a request (cached, latency 0); on a miss it goes on the wire as usual, and the caller,
+ * once its parser has accepted the body, stores it with wk_http_cache_store (errors never are). */
 #ifndef WORKER_HTTP_H
 #define WORKER_HTTP_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cache.h"
+#include "cachekey.h"
 #include "config.h"
 #include "provider.h"
 #include "timerq.h"
@@ -58,6 +65,8 @@ typedef struct wk_http_done {
     double latency_ms;       /* the last attempt's duration */
     long status;             /* the last attempt's HTTP status, 0 without a response */
     const wk_retry_event_t *events; /* one per retry, in order (retries of them) */
+    int cached;              /* the body came from the response cache: no request was made */
+    const char *cache_key;   /* the key it was submitted with, or NULL */
 } wk_http_done_t;
 
 typedef void (*wk_http_cb)(void *ud, const wk_http_done_t *d);
@@ -79,6 +88,21 @@ void wk_http_set_max_body(wk_http_t *h, size_t bytes);
  * wk_http_step, so cb never runs inside this call. */
 wk_xfer_t *wk_http_submit(wk_http_t *h, const rs_model_cfg_t *m, rs_http_req_t *req, wk_http_cb cb,
                           void *ud);
+/* wk_http_submit with a response-cache key (RS_CACHEKEY_HEX - 1 hex characters, copied), or
+ * NULL for none: with a cache that reads, the transfer waits for its lookup before anything
+ * else; a hit completes it with the stored body (d->cached). */
+wk_xfer_t *wk_http_submit_keyed(wk_http_t *h, const rs_model_cfg_t *m, rs_http_req_t *req,
+                                const char *cache_key, wk_http_cb cb, void *ud);
+
+/* The response cache transfers are looked up in and stored to (borrowed; NULL: none). Lookups
+ * under way when it changes become misses at once. */
+void wk_http_set_cache(wk_http_t *h, wk_cache_t *c);
+/* 1 when keys are worth computing: a cache is set that reads or writes. */
+int wk_http_caching(const wk_http_t *h);
+/* Stores d's body under its key: call it from the callback once the body was accepted (parsed).
+ * Does nothing for a hit, a failure, a transfer without a key, or a cache that does not write. */
+void wk_http_cache_store(wk_http_t *h, const wk_http_done_t *d);
+
 /* The host (heap, NULL when unknown) and port (0 when unknown) of url, for spans' server.address
  * and server.port. Parsed by libcurl, so user:password in a base_url never reaches a span. */
 void wk_http_url_server(const char *url, char **host, long *port);

@@ -10,6 +10,7 @@
 #include <zmq.h>
 
 #include "backlog.h"
+#include "cache.h"
 #include "chain.h"
 #include "http.h"
 #include "log.h"
@@ -29,6 +30,7 @@ typedef struct session {
     void *zctx, *sock;
     int zfd; /* ZMQ_FD: edge-triggered, so ZMQ_EVENTS is checked after every wake-up */
     wk_http_t *http;
+    wk_cache_t *cache; /* the run's response cache; NULL when it has none */
     wk_chain_t *chain;
     wk_usage_t *usage; /* the stats of the RESULT being built; goes with chain */
     wk_backlog_t backlog; /* cases held beyond the slots, started as running ones finish */
@@ -39,6 +41,7 @@ typedef struct session {
     int fatal;         /* give up: fatal_err says why */
     rs_err_t fatal_err;
     int draining;
+    int64_t leave_by; /* drained and idle: when to leave even with cache writes unanswered */
     int64_t opened_ms, no_answer_ms; /* for the "no answer" warning; 0 once anything arrived */
     int heard; /* a frame arrived since the coordinator was last heard of as silent */
     int64_t reconnect_at, reconnect_ms;
@@ -131,6 +134,8 @@ static void on_welcome(session_t *s, rs_welcome_t *w)
     wk_backlog_drop(&s->backlog, 1, 0);
     wk_usage_destroy(&s->usage);
     wk_chain_destroy(&s->chain);
+    wk_http_set_cache(s->http, NULL);
+    wk_cache_destroy(&s->cache);
     if (!ch) {
         spec_failed(s, w->run_id, err.msg);
         return;
@@ -139,6 +144,8 @@ static void on_welcome(session_t *s, rs_welcome_t *w)
     s->hello_at = 0; /* welcomed: a HELLO still waiting for its retry would start over */
     s->chain = ch;
     s->usage = wk_usage_new(wk_chain_config(ch));
+    s->cache = wk_cache_new(&wk_chain_config(ch)->cache, s->o->env);
+    wk_http_set_cache(s->http, s->cache);
     s->heartbeat_ms = w->heartbeat_ms > 0 ? w->heartbeat_ms : 1000;
     int64_t spec_slots = wk_chain_config(ch)->cluster.worker_slots;
     if (spec_slots > WK_SLOTS_MAX) spec_slots = WK_SLOTS_MAX;
@@ -363,10 +370,22 @@ static void session_close(session_t *s)
     wk_backlog_cleanup(&s->backlog);
     wk_usage_destroy(&s->usage);
     wk_chain_destroy(&s->chain); /* before the engine: it cancels its transfers there */
+    if (s->http) wk_http_set_cache(s->http, NULL);
+    wk_cache_destroy(&s->cache);
     wk_http_destroy(&s->http);
     rs_buf_cleanup(&s->out);
     if (s->sock) zmq_close(s->sock);
     if (s->zctx) zmq_ctx_term(s->zctx);
+}
+
+/* A worker leaving after DRAIN first sees its last response-cache writes answered, for at most
+ * WK_CACHE_LOOKUP_MS: what a run paid for is kept for the next one. */
+static int done_writing(session_t *s)
+{
+    if (!wk_cache_writing(s->cache)) return 1;
+    int64_t now = rs_mono_ms();
+    if (!s->leave_by) s->leave_by = now + WK_CACHE_LOOKUP_MS;
+    return now >= s->leave_by;
 }
 
 /* One turn of the loop: read the socket dry, move the transfers and timers, send what finished,
@@ -381,7 +400,9 @@ static int turn(session_t *s, rs_err_t *err)
     if (wk_http_step(s->http, err) != 0) return -1;
     start_waiting(s); /* into the slots the finished cases left; on the wire at the next step */
     report_done(s);
-    if (s->draining && held(s) == 0 && wk_http_live(s->http) == 0 && s->o->exit_on_drain) return 1;
+    if (s->draining && held(s) == 0 && wk_http_live(s->http) == 0 && s->o->exit_on_drain &&
+        done_writing(s))
+        return 1;
     timers(s);
     int64_t wait = zmq_readable(s) ? 0 : next_wait(s);
     return wk_http_wait(s->http, s->zfd, wait, err);

@@ -16,6 +16,7 @@ typedef struct reason_count {
 
 typedef struct model_sum {
     int64_t calls, input_tokens, output_tokens;
+    int64_t hits, misses; /* response-cache lookups */
     reason_count_t *errors;
     size_t n_errors, cap_errors;
     double *latency; /* kept between takes, so a steady stream of RESULTs does not reallocate */
@@ -91,6 +92,8 @@ void wk_usage_add(wk_usage_t *u, const wk_call_t *calls, size_t n)
             add_latency(s, c->latency_ms, c->stage);
         }
         if (c->error_type[0]) add_error(s, c->error_type);
+        s->hits += c->cache == WK_CACHE_HIT;
+        s->misses += c->cache == WK_CACHE_MISS;
         u->any = 1;
     }
 }
@@ -104,9 +107,13 @@ static json_t *sum_json(const model_sum_t *s)
         json_array_append_new(lat, json_real(s->latency[i]));
         json_array_append_new(stage, json_integer(s->stage[i]));
     }
-    return json_pack("{sIsIsIsososo}", "calls", (json_int_t)s->calls, "input_tokens",
-                     (json_int_t)s->input_tokens, "output_tokens", (json_int_t)s->output_tokens,
-                     "errors", errors, "latency_ms", lat, "stage", stage);
+    json_t *o = json_pack("{sIsIsIsososo}", "calls", (json_int_t)s->calls, "input_tokens",
+                          (json_int_t)s->input_tokens, "output_tokens",
+                          (json_int_t)s->output_tokens, "errors", errors, "latency_ms", lat,
+                          "stage", stage);
+    if (s->hits) json_object_set_new(o, "cache_hits", json_integer((json_int_t)s->hits));
+    if (s->misses) json_object_set_new(o, "cache_misses", json_integer((json_int_t)s->misses));
+    return o;
 }
 
 char *wk_usage_take(wk_usage_t *u, size_t *len)
@@ -117,8 +124,8 @@ char *wk_usage_take(wk_usage_t *u, size_t *len)
     for (size_t i = 0; i <= u->cfg->n_models; i++) {
         model_sum_t *s = &u->m[i];
         const char *name = i < u->cfg->n_models ? u->cfg->models[i].name : RS_PROTO_USAGE_EMBEDDER;
-        if (s->calls || s->n_errors) json_object_set_new(o, name, sum_json(s));
-        s->calls = s->input_tokens = s->output_tokens = 0;
+        if (s->calls || s->n_errors || s->hits) json_object_set_new(o, name, sum_json(s));
+        s->calls = s->input_tokens = s->output_tokens = s->hits = s->misses = 0;
         s->n_errors = s->n_latency = 0;
     }
     u->any = 0;

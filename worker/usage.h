@@ -20,8 +20,12 @@ typedef struct wk_call {
     int64_t input_tokens, output_tokens;
     double latency_ms;   /* the last attempt's duration (the simulated latency for sim) */
     int stage;           /* 0 generate, 1 critique, 2 revise, 3 embed */
+    int cache;           /* WK_CACHE_HIT (answered by the response cache; made is 0), or
+                          * WK_CACHE_MISS (looked up, not found: made), or 0 (not looked up) */
     char error_type[32]; /* "" on success */
 } wk_call_t;
+
+enum { WK_CACHE_HIT = 1, WK_CACHE_MISS = 2 };
 
 typedef struct wk_usage wk_usage_t;
 
@@ -34,8 +38,9 @@ void wk_usage_add(wk_usage_t *u, const wk_call_t *calls, size_t n);
 
 /* What was added since the last take, as compact JSON {"<model name>": {"calls", "input_tokens",
  * (the remote embedder's calls under RS_PROTO_USAGE_EMBEDDER)
- * "output_tokens", "errors": {reason: n}, "latency_ms": [...]}} (heap, *len its length; models
- * without calls or errors left out), and starts over. NULL with *len 0 when nothing was added. */
+ * "output_tokens", "errors": {reason: n}, "latency_ms": [...], and with the response cache
+ * "cache_hits" and "cache_misses" when not 0}} (heap, *len its length; models without calls,
+ * errors or hits left out), and starts over. NULL with *len 0 when nothing was added. */
 char *wk_usage_take(wk_usage_t *u, size_t *len);
 
 #endif

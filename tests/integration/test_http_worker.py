@@ -199,7 +199,10 @@ def clean_env(**extra):
 
 def run(sb, cfg, env):
     t0 = time.monotonic()
-    r = sb.run([rslib.REASONSAVER, "run", cfg, "--out", sb.path("runs")], env=env, timeout=120)
+    # every run here is about what goes over the wire: none may be answered by the response
+    # cache (test_cache.py tests that), which would also serve a wrong key's run
+    r = sb.run([rslib.REASONSAVER, "run", cfg, "--out", sb.path("runs"), "--no-cache"], env=env,
+               timeout=120)
     took = time.monotonic() - t0
     assert r.returncode == 0, (r.returncode, r.stdout[-3000:], r.stderr[-3000:])
     assert "exited unexpectedly" not in r.stderr, r.stderr[-3000:]  # no worker crashed

@@ -633,6 +633,60 @@ static void test_redis_password_env(void **state)
     assert_null(strstr(err.msg, "p4ss"));
 }
 
+/* The message of a config that must fail holds want. */
+static void error_has(const char *yaml, const char *want)
+{
+    rs_err_t err = {{0}};
+    rs_config_t *cfg = load(yaml, NULL, 0, &err);
+    if (cfg) {
+        rs_config_destroy(&cfg);
+        fail_msg("loaded, expected: %s", want);
+    }
+    if (!strstr(err.msg, want)) fail_msg("'%s' lacks '%s'", err.msg, want);
+}
+
+/* The response cache's section: defaults, the shorthand, --set, bounds, no rediss://, and the
+ * resolved JSON reads back the same. */
+static void test_cache_section(void **state)
+{
+    rs_config_t *c = load_ok(MINIMAL, NULL, 0);
+    assert_int_equal(c->cache.mode, RS_CACHE_READ_WRITE);
+    assert_true(c->cache.ttl_days == 14 && c->cache.max_mb == 1024);
+    assert_null(c->cache.redis);
+    assert_string_equal(c->cache.password_env, "RS_CACHE_PASSWORD");
+    assert_string_equal(rs_cache_mode_name(c->cache.mode), "read_write");
+    rs_config_destroy(&c);
+    c = load_ok(MINIMAL "cache: off\n", NULL, 0);
+    assert_int_equal(c->cache.mode, RS_CACHE_OFF);
+    rs_config_destroy(&c);
+    const char *ov[] = {"cache.mode=read", "cache.ttl_days=0.0003", "cache.max_mb=0.01"};
+    c = load_ok(MINIMAL "cache: {redis: \"redis://rscache@cache.example/2\", password_env: PW}\n",
+                ov, 3);
+    assert_int_equal(c->cache.mode, RS_CACHE_READ);
+    assert_true(c->cache.ttl_days == 0.0003 && c->cache.max_mb == 0.01);
+    assert_string_equal(c->cache.redis, "redis://rscache@cache.example/2");
+    char *json = rs_config_to_json(c);
+    rs_err_t err = {{0}};
+    rs_config_t *back = rs_config_from_json(json, &err);
+    assert_non_null(back);
+    assert_int_equal(back->cache.mode, RS_CACHE_READ);
+    assert_string_equal(back->cache.redis, "redis://rscache@cache.example/2");
+    assert_string_equal(back->cache.password_env, "PW");
+    assert_true(back->cache.ttl_days == 0.0003);
+    free(json);
+    rs_config_destroy(&back);
+    rs_config_destroy(&c);
+    error_has(MINIMAL "cache: {mode: sometimes}\n", "cache.mode:");
+    error_has(MINIMAL "cache: {ttl_days: 0}\n", "cache.ttl_days: must be between");
+    error_has(MINIMAL "cache: {max_mb: -1}\n", "cache.max_mb: must be between");
+    error_has(MINIMAL "cache: {password_env: \"p4ss word\"}\n", "cache.password_env: must be");
+    error_has(MINIMAL "cache: {redis: \"rediss://h\"}\n",
+              "cache.redis: rediss:// is not supported for the cache");
+    c = load(MINIMAL "cache: {redis: \"redis://u:Zq9secret@h\"}\n", NULL, 0, &err);
+    assert_null(c);
+    assert_null(strstr(err.msg, "Zq9secret"));
+}
+
 static void test_redis_tls(void **state)
 {
     /* paths in the file are relative to the file, from --set to the current directory */
@@ -1359,6 +1413,7 @@ int main(void)
         cmocka_unit_test(test_redis_url_password_refused),
         cmocka_unit_test(test_redis_password_env),
         cmocka_unit_test(test_redis_tls),
+        cmocka_unit_test(test_cache_section),
         cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_out_of_range),
         cmocka_unit_test(test_lease_after_heartbeat),

@@ -2,6 +2,7 @@
  * its response turned into unit vectors (scaling, zero rows, a count that does not match the
  * inputs, a body the parser rejects, a failed transfer whose message echoes the key). */
 #include "../../worker/embedcall.c"
+#include "../../worker/cache.c"
 #include "../../worker/envguard.c"
 #include "../../worker/http.c"
 #include "../../worker/timerq.c"

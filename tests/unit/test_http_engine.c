@@ -20,6 +20,8 @@
 #include <cmocka.h>
 
 #include "../../worker/http.c"
+#include "../../worker/cache.c"
+#include "../../worker/envguard.c"
 #include "../../worker/timerq.c"
 
 /* ---- the server: one forked process per connection, counters in shared memory ---- */

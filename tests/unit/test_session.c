@@ -7,6 +7,7 @@
  * a CANCEL drops waiting cases too, giving their credit back. */
 #include "../../worker/session.c"
 #include "../../worker/backlog.c"
+#include "../../worker/cache.c"
 #include "../../worker/chain.c"
 #include "../../worker/critique.c"
 #include "../../worker/embedcall.c"

@@ -176,12 +176,61 @@ static void test_lathist(void **state)
     coord_lathist_cleanup(&h);
 }
 
+/* Answers the response cache gave ("cached": true): in the tokens, in cache.hits and saved_usd,
+ * not in cost_usd nor the latency; simulated models carry no "cache". */
+static void test_cache_counts(void **state)
+{
+    (void)state;
+    rs_err_t err;
+    rs_config_t *cfg = rs_config_load_string(
+        "dataset: {path: x.jsonl}\n"
+        "models: [{name: h, provider: openai, model: m, prices: {input: 1000000, output: 2000000}},"
+        " {name: s, provider: sim, model: sim-1}]\n"
+        "judges: [{name: j, model: h}]\n",
+        "<test>", NULL, NULL, 0, &err);
+    if (!cfg) fail_msg("%s", err.msg);
+    coord_tally_t *t = coord_tally_new(cfg);
+    for (int i = 0; i < 3; i++) {
+        char text[1024];
+        const char *hit = i ? ",\"cached\":true" : "";
+        snprintf(text, sizeof(text),
+                 "{\"idx\":%d,\"id\":\"c%d\",\"tags\":[],\"targets\":[\"1\"],\"models\":["
+                 "{\"model\":\"h\",\"error\":null,\"error_type\":null,\"candidates\":[{\"k\":0,\"output\":\"1\","
+                 "\"grades\":{\"exact\":\"correct\"},\"latency_ms\":%s,\"input_tokens\":10,"
+                 "\"output_tokens\":5%s,\"critiques\":[{\"judge\":\"j\",\"model\":\"h\",\"round\":0,"
+                 "\"latency_ms\":7,\"input_tokens\":1,\"output_tokens\":1%s}]}]},"
+                 "{\"model\":\"s\",\"error\":null,\"error_type\":null,\"candidates\":[{\"k\":0,\"output\":\"1\","
+                 "\"grades\":{\"exact\":\"correct\"},\"latency_ms\":3}]}]}",
+                 i, i, i ? "0" : "40", hit, i == 2 ? hit : "");
+        assert_int_equal(coord_tally_add_text(t, (uint64_t)i, text, strlen(text)), 0);
+    }
+    json_t *models = coord_tally_models_json(t);
+    json_t *h = json_array_get(models, 0), *c = json_object_get(h, "cache");
+    /* 3 generations (2 hits) and 3 critiques (1 hit) */
+    assert_int_equal(json_integer_value(json_object_get(c, "hits")), 3);
+    assert_int_equal(json_integer_value(json_object_get(c, "misses")), 3);
+    /* hits: 2 x (10 in, 5 out) + (1, 1) at 1 and 2 USD per token */
+    assert_true(json_real_value(json_object_get(c, "saved_usd")) == 2 * (10 + 2 * 5) + 3);
+    /* paid: generation 0 (10, 5) and critiques 0 and 1 (1, 1 each) */
+    assert_true(json_real_value(json_object_get(h, "cost_usd")) == 20 + 2 * 3);
+    assert_int_equal(json_integer_value(json_object_get(h, "input_tokens")), 33);
+    json_t *lat = json_object_get(h, "latency_ms");
+    /* the hits' zero latencies are left out */
+    assert_true(json_real_value(json_object_get(lat, "mean")) == 40);
+    assert_true(json_real_value(json_object_get(lat, "max")) == 40);
+    assert_null(json_object_get(json_array_get(models, 1), "cache"));
+    json_decref(models);
+    coord_tally_destroy(&t);
+    rs_config_destroy(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order_independent),
         cmocka_unit_test(test_add_text),
         cmocka_unit_test(test_lathist),
+        cmocka_unit_test(test_cache_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
