@@ -489,6 +489,13 @@ static const key_spec_t price_keys[] = {
 };
 static const section_t prices_sec = SECTION(price_keys, NULL, NULL);
 
+/* A budget's limits; 0 is no limit. Whether a usd limit can bind is config_finish's check. */
+static const key_spec_t budget_keys[] = {
+    {KEY("usd", KT_NUM, rs_budget_cfg_t, usd), RANGE(0, INFINITY), .def_num = 0},
+    {KEY("tokens", KT_INT, rs_budget_cfg_t, tokens), RANGE(0, INFINITY), .def_num = 0},
+};
+static const section_t budget_sec = SECTION(budget_keys, NULL, NULL);
+
 /* provider has no default on purpose: a forgotten provider must not silently become the simulator
  * and report made-up scores. name defaults to model (model_finish). */
 static const key_spec_t model_keys[] = {
@@ -514,6 +521,7 @@ static const key_spec_t model_keys[] = {
     {KEY("mock", KT_BOOL, rs_model_cfg_t, mock), .def_num = 0},
     /* prices is its own mapping in YAML but flat fields of rs_model_cfg_t: offset 0 */
     {.name = "prices", .type = KT_SECTION, .off = 0, .sub = &prices_sec},
+    {KEY("budget", KT_SECTION, rs_model_cfg_t, budget), .sub = &budget_sec},
 };
 static const section_t model_sec = SECTION(model_keys, model_init, model_finish);
 
@@ -696,6 +704,7 @@ static const key_spec_t root_keys[] = {
     {KEY("cluster", KT_SECTION, rs_config_t, cluster), .sub = &cluster_sec},
     {KEY("cache", KT_SECTION, rs_config_t, cache), .sub = &cache_sec, .shorthand = "mode"},
     {KEY("report", KT_SECTION, rs_config_t, report), .sub = &report_sec},
+    {KEY("budget", KT_SECTION, rs_config_t, budget), .sub = &budget_sec},
 };
 static const section_t root_sec = SECTION(root_keys, NULL, config_finish);
 
@@ -1249,11 +1258,18 @@ static void report_init(const loader_t *ld, void *obj)
     r->html = 0;
 }
 
+static struct fy_node *key_at(struct fy_node *map, const char *name, struct fy_node *fallback);
+
 static int model_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
                         const char *path)
 {
     rs_model_cfg_t *m = obj;
     if (!m->name) m->name = rs_xstrdup(m->model);
+    if (m->budget.usd > 0 && m->price_input == 0 && m->price_output == 0)
+        return fail(ld, key_at(map, "budget", at), path,
+                    "budget.usd is set but the model has no prices, so its calls cost nothing and "
+                    "the limit could never be reached: set prices: {input, output} (USD per "
+                    "million tokens) or limit budget.tokens");
     return 0;
 }
 
@@ -1332,6 +1348,16 @@ int rs_config_model_index(const rs_config_t *cfg, const char *name)
 int rs_config_judge_index(const rs_config_t *cfg, const char *name)
 {
     return label_index(cfg, "judges", name);
+}
+
+rs_embeds_t rs_config_embeds(const rs_config_t *cfg)
+{
+    for (size_t g = 0; g < cfg->scoring.n_graders; g++)
+        if (cfg->scoring.graders[g].kind == RS_GRADE_EMBED_SIM) return RS_EMBEDS_ALL;
+    int choice = cfg->n_models > 1; /* consensus needs several candidates to choose from */
+    for (size_t m = 0; m < cfg->n_models; m++) choice |= cfg->models[m].n > 1;
+    return choice && cfg->ranking.use[RS_STRATEGY_CONSENSUS] ? RS_EMBEDS_GENERATIONS
+                                                             : RS_EMBEDS_NONE;
 }
 
 /* A dataset path given on the command line (--set) is relative to where the command runs, as any
@@ -1717,6 +1743,14 @@ static int config_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy
     for (size_t i = 0; i < RS_N_STRATEGIES; i++)
         any |= cfg->ranking.use[i];
     if (!any) flags_default(ld, &ranking_flags, &cfg->ranking); /* absent: an empty list fails */
+    int priced = 0;
+    for (size_t m = 0; m < cfg->n_models; m++)
+        priced |= cfg->models[m].price_input > 0 || cfg->models[m].price_output > 0;
+    if (cfg->budget.usd > 0 && !priced)
+        return fail(ld, key_at(map, "budget", at), path,
+                    "budget.usd is set but no model has prices, so the run costs nothing and the "
+                    "limit could never be reached: set the models' prices: {input, output} (USD "
+                    "per million tokens) or limit budget.tokens");
     /* a remote embedder's calls are counted (status, top, /metrics) under their own name */
     for (size_t m = 0; cfg->embedder.type != RS_EMBEDDER_HASH && m < cfg->n_models; m++)
         if (strcmp(cfg->models[m].name, RS_PROTO_USAGE_EMBEDDER) == 0)

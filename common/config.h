@@ -38,6 +38,13 @@ typedef struct rs_dataset_cfg {
     rs_on_error_t on_error;
 } rs_dataset_cfg_t;
 
+/* A spending limit (docs/RELIABILITY.md, "The budget"): the coordinator stops handing out cases
+ * when what was spent plus an upper bound of what is in flight would pass it. 0 = no limit. */
+typedef struct rs_budget_cfg {
+    double usd;     /* cost from the models' prices */
+    int64_t tokens; /* input and output tokens together */
+} rs_budget_cfg_t;
+
 typedef struct rs_model_cfg {
     char *name;        /* label in reports; default = model */
     char *provider;    /* "sim", "openai", "anthropic"; required (no silent default) */
@@ -72,6 +79,7 @@ typedef struct rs_model_cfg {
     /* prices, per million tokens, for the report's cost columns: */
     double price_input;         /* prices.input, default 0 */
     double price_output;        /* prices.output, default 0 */
+    rs_budget_cfg_t budget;     /* this model's calls (as a judge too); no limit by default */
 } rs_model_cfg_t;
 
 typedef enum rs_extractor_kind {
@@ -303,6 +311,7 @@ typedef struct rs_config {
     rs_cluster_cfg_t cluster;
     rs_cache_cfg_t cache;
     rs_report_cfg_t report;
+    rs_budget_cfg_t budget; /* the whole run: every model and the remote embedder together */
 } rs_config_t;
 
 /* Loads path, applies overrides ("a.b=c" strings, n_overrides of them) and validates.
@@ -341,6 +350,16 @@ char *rs_config_dataset_path(const rs_config_t *cfg);
 /* Index of the model / judge with this name, or -1. */
 int rs_config_model_index(const rs_config_t *cfg, const char *name);
 int rs_config_judge_index(const rs_config_t *cfg, const char *name);
+
+/* What a run embeds, for consensus and embed_sim (docs/CHAINS.md): nothing; the generations
+ * (consensus, when there is a choice: several candidates of a model, or several models); or the
+ * generations, their revisions and the targets (an embed_sim grader). */
+typedef enum rs_embeds {
+    RS_EMBEDS_NONE = 0,
+    RS_EMBEDS_GENERATIONS,
+    RS_EMBEDS_ALL,
+} rs_embeds_t;
+rs_embeds_t rs_config_embeds(const rs_config_t *cfg);
 
 /* Names as the config spells them (static storage); "unknown" out of range. */
 const char *rs_grader_kind_name(rs_grader_kind_t kind);

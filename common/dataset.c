@@ -472,6 +472,8 @@ typedef struct scan {
     uint64_t line_no; /* lines seen so far */
     int done;         /* limit reached: the rest of the file is only hashed */
     int discarding;   /* inside an over-long line: drop bytes up to its newline */
+    rs_dataset_case_fn each; /* given every valid case as it is scanned; may be NULL */
+    void *each_arg;
 } scan_t;
 
 /* A bad line stops the scan (on_error=fail) or is counted and its reason kept (skip). */
@@ -597,15 +599,21 @@ static int scan_line(scan_t *sc, const char *s, size_t len, uint64_t off, rs_err
                    ds->px.where, first);
         rs_buf_cleanup(&id);
     }
-    rs_case_cleanup(&c);
     if (dup && !first) { /* the earlier case could not be re-read: the file changed under us */
+        rs_case_cleanup(&c);
         if (err) *err = why;
         return -1;
     }
-    if (dup) return bad_line(sc, err, &why);
+    if (dup) {
+        rs_case_cleanup(&c);
+        return bad_line(sc, err, &why);
+    }
     add_ref(ds, off, len, sc->line_no, h);
     if (sc->limit && ds->n_lines >= sc->limit) sc->done = 1;
-    return 0;
+    c.idx = ds->n_lines - 1;
+    int rc = sc->each ? sc->each(&c, sc->each_arg, err) : 0;
+    rs_case_cleanup(&c);
+    return rc;
 }
 
 /* Consumes the complete lines in buf (which starts at file offset *buf_off) and keeps the
@@ -684,6 +692,12 @@ static int scan_file(scan_t *sc, rs_err_t *err)
 
 rs_dataset_t *rs_dataset_open(const rs_config_t *cfg, rs_err_t *err)
 {
+    return rs_dataset_open_each(cfg, NULL, NULL, err);
+}
+
+rs_dataset_t *rs_dataset_open_each(const rs_config_t *cfg, rs_dataset_case_fn each, void *arg,
+                                   rs_err_t *err)
+{
     if (!cfg->dataset.path || !*cfg->dataset.path) {
         rs_err_set(err, "dataset.path is not set");
         return NULL;
@@ -711,7 +725,9 @@ rs_dataset_t *rs_dataset_open(const rs_config_t *cfg, rs_err_t *err)
     } else {
         scan_t sc = {.ds = ds,
                      .limit = cfg->dataset.limit > 0 ? (uint64_t)cfg->dataset.limit : 0,
-                     .skip = cfg->dataset.on_error == RS_ON_ERROR_SKIP};
+                     .skip = cfg->dataset.on_error == RS_ON_ERROR_SKIP,
+                     .each = each,
+                     .each_arg = arg};
         rc = scan_file(&sc, err);
         pages_free(sc.ids.ref, sc.ids.cap * sizeof(uint32_t));
         if (rc == 0) return ds;

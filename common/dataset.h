@@ -53,6 +53,13 @@ typedef struct rs_dataset rs_dataset_t;
  * valid cases. Also computes the file's SHA-256. The dataset copies what it needs from cfg (the
  * config may be destroyed first) and keeps the file open for rs_dataset_read. */
 rs_dataset_t *rs_dataset_open(const rs_config_t *cfg, rs_err_t *err);
+/* The same, and each valid case (after limit), as rs_dataset_read would give it, is passed to
+ * each as the scan reaches it (its idx set; freed when each returns): one pass over the file for
+ * a caller that needs every case once. each returns 0, or -1 with err to stop the open (NULL is
+ * returned). */
+typedef int (*rs_dataset_case_fn)(const rs_case_t *c, void *arg, rs_err_t *err);
+rs_dataset_t *rs_dataset_open_each(const rs_config_t *cfg, rs_dataset_case_fn each, void *arg,
+                                   rs_err_t *err);
 void rs_dataset_destroy(rs_dataset_t **ds);
 
 uint64_t rs_dataset_count(const rs_dataset_t *ds);   /* valid cases (after limit) */

@@ -1,9 +1,12 @@
 /* cli: the reasonsaver subcommands and their shared conventions.
- * Exit status: 0 success, 2 bad input or config, 1 failure at run time; one clear line on stderr. */
+ * Exit status: 0 success, 2 bad input or config, 1 failure at run time, 4 a run stopped at its
+ * budget (130: interrupted); one clear line on stderr. */
 #ifndef COORD_CLI_H
 #define COORD_CLI_H
 
-enum { CLI_OK = 0, CLI_RUNTIME = 1, CLI_USAGE = 2 };
+#include <stddef.h>
+
+enum { CLI_OK = 0, CLI_RUNTIME = 1, CLI_USAGE = 2, CLI_BUDGET = 4 };
 
 int cmd_run(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
@@ -15,6 +18,11 @@ int cmd_datasets(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+int cmd_estimate(int argc, char **argv);
+
+/* Loads config (with overrides), reads its dataset once and prints the estimate (estimate.h) as
+ * text, or JSON when json; contacts no model and no Redis. Returns the exit status. */
+int cli_estimate(const char *config, const char *const *sets, size_t n_sets, int json);
 
 /* Prints "reasonsaver: <msg>" on stderr and returns code. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "cli.h"
 #include "config.h"
 #include "curve.h"
@@ -70,11 +72,17 @@ static const char RUN_HELP[] =
     "                    (cache.mode=off)\n"
     "  --resume RUN_ID   continue that run (same as `reasonsaver resume RUN_ID`)\n"
     "  --force           resume even though the dataset or config changed (recorded)\n"
+    "  --budget-usd X    stop handing out cases before the run's cost would pass X dollars\n"
+    "                    (budget.usd; a resume raises a stopped run's budget with it)\n"
+    "  --budget-tokens N the same for input and output tokens together (budget.tokens)\n"
+    "  --estimate        print what the run would cost (`reasonsaver estimate`) and exit\n"
     "  --quiet           no progress bar or summary, errors only\n"
     "  -h, --help        this help\n\n"
     "First SIGINT/SIGTERM: workers finish what they hold, results are flushed, the run is marked\n"
     "interrupted and the resume command is printed. A second one stops at once; what was already\n"
-    "written stays.\n";
+    "written stays.\n\n"
+    "Exit status: 0 finished, 1 failure, 2 bad input or config, 4 stopped at its budget (marked\n"
+    "budget_exhausted; the resume command with a larger budget is printed), 130 interrupted.\n";
 
 typedef struct run_args {
     const char *config;
@@ -84,6 +92,7 @@ typedef struct run_args {
     char **sets;
     size_t n_sets;
     int quiet, force;
+    int estimate; /* --estimate: print the estimate and run nothing */
     int insecure; /* --insecure: a non-loopback bind without CURVE is allowed (and recorded) */
 } run_args_t;
 
@@ -124,9 +133,12 @@ static int parse_args(int argc, char **argv, run_args_t *a, const char *resume_i
         {"out", required_argument, 0, 'o'},   {"quiet", no_argument, 0, 'q'},
         {"resume", required_argument, 0, 'R'}, {"force", no_argument, 0, 'f'},
         {"insecure", no_argument, 0, 'I'},    {"help", no_argument, 0, 'h'},
-        {"no-cache", no_argument, 0, 'C'},    {0, 0, 0, 0}};
+        {"no-cache", no_argument, 0, 'C'},
+        {"budget-usd", required_argument, 0, 'U'}, {"budget-tokens", required_argument, 0, 'T'},
+        {"estimate", no_argument, 0, 'E'},     {0, 0, 0, 0}};
     static const char *keys[128] = {['w'] = "cluster.workers", ['b'] = "cluster.bind",
-                                    ['r'] = "cluster.redis", ['o'] = "run.out_dir"};
+                                    ['r'] = "cluster.redis", ['o'] = "run.out_dir",
+                                    ['U'] = "budget.usd", ['T'] = "budget.tokens"};
     memset(a, 0, sizeof(*a));
     a->resume = resume_id;
     a->out_dir = "runs";
@@ -138,6 +150,7 @@ static int parse_args(int argc, char **argv, run_args_t *a, const char *resume_i
         else if (c == 'f') a->force = 1;
         else if (c == 'I') a->insecure = 1;
         else if (c == 'C') add_set(a, "cache.mode", "off");
+        else if (c == 'E') a->estimate = 1;
         else if (c == 'R') a->resume = optarg;
         else if (c == 's') add_set(a, NULL, optarg);
         else if (c < 128 && keys[c]) add_set(a, keys[c], optarg);
@@ -182,6 +195,7 @@ typedef struct run_ctx {
     coord_dispatch_t *dispatch;
     coord_spawn_t *spawn;
     coord_usage_t *usage;
+    coord_budget_t *budget; /* the spending limits; NULL without any */
     coord_metrics_t *metrics;
     coord_otlpfeed_t *otlp;
     coord_curve_t *curve; /* cluster.curve's keys and ZAP handler; NULL without CURVE */
@@ -201,6 +215,7 @@ static void ctx_cleanup(run_ctx_t *r)
     coord_spawn_stop(&r->spawn, 0);
     coord_metrics_stop(&r->metrics);
     coord_dispatch_destroy(&r->dispatch);
+    coord_budget_destroy(&r->budget); /* after the dispatch: its tasks hold bounds */
     coord_curve_destroy(&r->curve); /* after the dispatch: it served the ZAP socket */
     coord_otlpfeed_stop(&r->otlp);
     coord_cachesrv_close(&r->cache); /* after the workers: they use it to the end */
@@ -478,6 +493,8 @@ static int start_cluster(run_ctx_t *r, rs_err_t *err)
     char *before = coord_store_run_fetch(r->store, r->run_id, ":usage");
     if (before) coord_usage_merge(r->usage, before); /* a resume continues the counters */
     free(before);
+    if (coord_budget_enabled(r->cfg) && !(r->budget = coord_budget_new(r->cfg, r->usage, err)))
+        return -1;
     if (r->cfg->cluster.metrics_bind &&
         !(r->metrics = coord_metrics_start(r->cfg->cluster.metrics_bind, err)))
         return -1;
@@ -493,7 +510,7 @@ static int start_cluster(run_ctx_t *r, rs_err_t *err)
     r->worker_spec = coord_cachesrv_worker_spec(r->cache, r->cfg);
     coord_dispatch_opts_t o = {r->cfg, r->run_id, r->worker_spec, r->ds, r->sched, r->store,
                                r->cfg->cluster.bind, r->usage, r->otlp, r->curve, r->tally,
-                               r->jsonl};
+                               r->jsonl, r->budget};
     if (!(r->dispatch = coord_dispatch_new(&o, err))) return -1;
     char *peers = coord_store_run_fetch(r->store, r->run_id, ":peers");
     coord_dispatch_peers_restore(r->dispatch, peers); /* a resume continues these too */
@@ -670,7 +687,10 @@ static char *resume_command(run_ctx_t *r)
     return coord_runref_resume_command(r->run_id, r->args->out_dir, r->args->redis);
 }
 
-static int finish(run_ctx_t *r, int interrupted, rs_err_t *err)
+/* The status a run ends with, by coord_dispatch_run's return value. */
+static const char *const END_STATUS[] = {"finished", "interrupted", "budget_exhausted"};
+
+static int finish(run_ctx_t *r, const char *status, rs_err_t *err)
 {
     coord_progress_t p;
     coord_dispatch_progress(r->dispatch, &p);
@@ -679,7 +699,6 @@ static int finish(run_ctx_t *r, int interrupted, rs_err_t *err)
         return -1;
     char now[24];
     snprintf(now, sizeof(now), "%lld", (long long)rs_wall_ms());
-    const char *status = interrupted ? "interrupted" : "finished";
     if (coord_store_run_set(r->store, r->run_id, "finished_at", now, err) ||
         coord_store_run_set(r->store, r->run_id, "status", status, err) ||
         record_resources(r, err) || (r->curve && record_worker_keys(r, err)))
@@ -721,6 +740,58 @@ static void print_interrupted(run_ctx_t *r, const coord_progress_t *p)
     free(cmd);
 }
 
+/* x rounded up to 3 significant digits: a budget to type. */
+static double round_up(double x)
+{
+    if (x <= 0) return 0;
+    double unit = pow(10, floor(log10(x)) - 2);
+    return ceil(x / unit) * unit;
+}
+
+/* The upper bounds of the cases without a result, against the limit that stopped the run. */
+static double remaining_bound(run_ctx_t *r)
+{
+    double sum = 0;
+    for (uint64_t idx = 0; idx < coord_sched_total(r->sched); idx++) {
+        rs_case_t c;
+        rs_err_t ignored;
+        if (coord_sched_is_done(r->sched, idx) || rs_dataset_read(r->ds, idx, &c, &ignored) != 0)
+            continue;
+        sum += coord_budget_case_bound(r->budget, &c);
+        rs_case_cleanup(&c);
+    }
+    return sum;
+}
+
+/* What stopped the run, what was spent, and the resume command with a budget that lets every
+ * remaining case out at its upper bound (so that the resume finishes the run). */
+static void print_budget_stop(run_ctx_t *r, const coord_progress_t *p)
+{
+    coord_budget_stop_t st;
+    if (coord_budget_stopped_by(r->budget, &st) != 0) return;
+    int64_t tokens;
+    double usd;
+    coord_budget_spent(r->budget, &tokens, &usd);
+    double need = round_up(st.spent + remaining_bound(r));
+    char amount[64], *cmd = resume_command(r), *flag;
+    snprintf(amount, sizeof(amount), st.usd ? "%.6g" : "%.0f", st.usd ? need : ceil(need));
+    if (st.model >= 0)
+        flag = rs_xasprintf("--set %s=%s", st.key, amount);
+    else
+        flag = rs_xasprintf("--budget-%s %s", st.usd ? "usd" : "tokens", amount);
+    fflush(stdout);
+    fprintf(stderr, "reasonsaver: run %s stopped at its budget: %s is %.6g, %s%.6g spent against it "
+                    "and the next case could cost up to %s%.6g more; $%.6f and %lld tokens spent in "
+                    "all, %llu of %llu cases done, none left in flight. Continue it with a budget "
+                    "that lets every remaining case cost its upper bound:\n  %s %s\n",
+            r->run_id, st.key, st.limit, st.usd ? "$" : "", st.spent, st.usd ? "$" : "",
+            st.next_case, usd,
+            (long long)tokens, (unsigned long long)p->done, (unsigned long long)p->total, cmd,
+            flag);
+    free(cmd);
+    free(flag);
+}
+
 static int execute(run_ctx_t *r, rs_err_t *err)
 {
     print_banner(r);
@@ -738,11 +809,12 @@ static int execute(run_ctx_t *r, rs_err_t *err)
     coord_spawn_stop(&r->spawn, 1000);
     if (r->lost_lock) return rs_err_set(err, "run %s: lost the run lock", r->run_id);
     if (r->workers_failed) {
-        finish(r, 1, err);
+        finish(r, END_STATUS[1], err);
         return rs_err_set(err, "run %s stopped: no local worker could run it", r->run_id);
     }
-    if (finish(r, rc == 1, err)) return -1;
+    if (finish(r, END_STATUS[rc], err)) return -1;
     if (rc == 1) print_interrupted(r, &p);
+    if (rc == 2) print_budget_stop(r, &p);
     return rc;
 }
 
@@ -759,6 +831,12 @@ static int run_main(int argc, char **argv, const char *resume_id)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (a.estimate) {
+        int code = a.resume ? cli_fail(CLI_USAGE, "--estimate goes with `run CONFIG`, not a resume")
+                            : cli_estimate(a.config, (const char *const *)a.sets, a.n_sets, 0);
+        free_args(&a);
+        return code;
+    }
     run_ctx_t r = {0};
     r.args = &a;
     r.view.quiet = a.quiet;
@@ -772,7 +850,7 @@ static int run_main(int argc, char **argv, const char *resume_id)
     else {
         int rc = execute(&r, &err);
         if (rc < 0) code = cli_fail(CLI_RUNTIME, "%s", err.msg);
-        else if (rc > 0) code = 130;
+        else if (rc > 0) code = rc == 2 ? CLI_BUDGET : 130;
     }
     discard_new_dir(&r);
     ctx_cleanup(&r);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "budget.h"
 #include "log.h"
 #include "pace.h"
 #include "peers.h"
@@ -44,6 +45,8 @@ typedef struct coord_task {
     uint64_t start_after;
     int64_t ended_ms; /* when the lease ended (ended tasks only) */
     char *holder;     /* who held it (ended tasks only) */
+    double *budget_hold; /* its cases' upper bounds, in flight against the budget until the
+                            task is answered or its lease ends (budget.h); NULL without one */
 } coord_task_t;
 
 typedef struct coord_worker {
@@ -169,6 +172,14 @@ static void task_free(coord_task_t *t)
 {
     free(t->cases);
     free(t->holder);
+    free(t->budget_hold);
+}
+
+/* A task's bounds leave what the budget counts in flight: it was answered, or its lease ended
+ * (its unanswered cases go out again under new bounds; a late answer is paid from what it spent). */
+static void budget_release(coord_dispatch_t *d, coord_task_t *t)
+{
+    if (d->o.budget) coord_budget_release(d->o.budget, &t->budget_hold);
 }
 
 /* Ends a current lease: its unanswered cases go back to the scheduler and the task is kept in
@@ -178,6 +189,7 @@ static void lease_end(coord_dispatch_t *d, coord_worker_t *w, coord_task_t *t)
     for (size_t i = 0; i < t->n; i++)
         if (!t->cases[i].got) coord_sched_requeue(d->o.sched, &t->cases[i].idx, 1);
     d->in_flight -= (int64_t)t->left;
+    budget_release(d, t);
     if (d->n_ended == d->cap_ended) {
         d->cap_ended = d->cap_ended ? 2 * d->cap_ended : 16;
         d->ended = rs_xrealloc(d->ended, d->cap_ended * sizeof(*d->ended));
@@ -439,6 +451,7 @@ static void on_result(coord_dispatch_t *d, coord_worker_t *w, rs_result_t *r)
         coord_usage_add(d->o.usage, r->stats, r->stats_len) != 0)
         rs_debug("worker %s sent unreadable stats; ignored", w->id);
     if (!late && t->left == 0) {
+        budget_release(d, t);
         task_free(t);
         w->tasks[pos] = w->tasks[--w->n_tasks];
     }
@@ -583,6 +596,7 @@ static int64_t task_size(coord_dispatch_t *d, coord_worker_t *w, int64_t room, i
     if (cfg->cluster.max_in_flight - d->in_flight < n) n = cfg->cluster.max_in_flight - d->in_flight;
     uint64_t left = coord_sched_total(d->o.sched) - coord_sched_done(d->o.sched);
     if (n < full && w->n_tasks > 0 && left > (uint64_t)cfg->dataset.shard_size) return 0;
+    if (d->o.budget && !coord_budget_open(d->o.budget)) return 0;
     return n > 0 ? (int64_t)coord_pace_room(d->pace, (size_t)n, d->avg_prompt_bytes) : 0;
 }
 
@@ -600,8 +614,9 @@ static int needs_input(const rs_config_t *cfg)
     return cfg->n_judges > 0 || cfg->revise.rounds > 0;
 }
 
-/* Records the cases just sent as a lease of w, sorted by idx. */
-static void lease_add(coord_dispatch_t *d, coord_worker_t *w, const rs_task_t *t)
+/* Records the cases just sent as a lease of w, sorted by idx; it takes hold (the cases' bounds
+ * against the budget). */
+static void lease_add(coord_dispatch_t *d, coord_worker_t *w, const rs_task_t *t, double *hold)
 {
     if (w->n_tasks == w->cap_tasks) {
         w->cap_tasks = w->cap_tasks ? 2 * w->cap_tasks : 8;
@@ -611,6 +626,7 @@ static void lease_add(coord_dispatch_t *d, coord_worker_t *w, const rs_task_t *t
     memset(ct, 0, sizeof(*ct));
     ct->id = t->task_id;
     ct->lease = t->lease;
+    ct->budget_hold = hold;
     /* Cases beyond its free slots wait in its backlog: their lease clock starts once as many
      * cases have left it (see expire_leases). */
     int64_t wait = held(w) + (int64_t)t->n_cases - w->run_slots;
@@ -628,38 +644,54 @@ static void lease_add(coord_dispatch_t *d, coord_worker_t *w, const rs_task_t *t
     d->dispatched_unsaved += t->n_cases;
 }
 
-/* Sends w one TASK of up to n cases. Returns the cases sent (0 when the scheduler had none), or
- * -1 with err when the dataset cannot be read. A failed send puts the cases back; the worker is
- * then marked gone. */
+/* Reads the n cases of d->take into t, rendering their prompts, while the budget admits them:
+ * those it refuses go back to the scheduler untouched, and t->n_cases says how many stay. Their
+ * bounds go to *hold; *bytes gets their prompts' size. 0, or -1 with err. */
+static int read_cases(coord_dispatch_t *d, rs_task_t *t, double **hold, double *bytes, rs_err_t *err)
+{
+    for (size_t i = 0; i < t->n_cases; i++) {
+        if (rs_dataset_read(d->o.ds, d->take[i], &t->cases[i], err) != 0) return -1;
+        if (d->o.budget && !coord_budget_admit(d->o.budget, &t->cases[i], hold)) {
+            rs_case_cleanup(&t->cases[i]);
+            coord_sched_untake(d->o.sched, d->take + i, t->n_cases - i);
+            t->n_cases = i;
+            return 0;
+        }
+        *bytes += prompt_bytes(&t->cases[i]);
+        if (!needs_input(d->o.cfg)) {
+            free(t->cases[i].input);
+            t->cases[i].input = NULL;
+        }
+    }
+    return 0;
+}
+
+/* Sends w one TASK of up to n cases. Returns the cases sent (0 when the scheduler had none or
+ * the budget admitted none), or -1 with err when the dataset cannot be read. A failed send puts
+ * the cases back; the worker is then marked gone. */
 static int64_t send_task(coord_dispatch_t *d, coord_worker_t *w, size_t n, rs_err_t *err)
 {
     n = coord_sched_take(d->o.sched, d->take, n);
     if (n == 0) return 0;
-    rs_task_t t = {++d->next_task_id, d->next_task_id, d->o.cfg->cluster.lease_ms, NULL, n};
+    rs_task_t t = {d->next_task_id + 1, d->next_task_id + 1, d->o.cfg->cluster.lease_ms, NULL, n};
     t.cases = rs_xcalloc(n, sizeof(rs_case_t));
-    int rc = 0;
-    double bytes = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if ((rc = rs_dataset_read(d->o.ds, d->take[i], &t.cases[i], err)) != 0) break;
-        bytes += prompt_bytes(&t.cases[i]);
-        if (!needs_input(d->o.cfg)) {
-            free(t.cases[i].input);
-            t.cases[i].input = NULL;
-        }
-    }
-    int64_t sent = rc == 0 ? (int64_t)n : -1;
-    if (rc == 0) {
-        coord_pace_charge(d->pace, n, bytes);
-        d->avg_prompt_bytes = 0.9 * d->avg_prompt_bytes + 0.1 * bytes / (double)n;
+    double bytes = 0, *hold = NULL;
+    int64_t sent = read_cases(d, &t, &hold, &bytes, err) == 0 ? (int64_t)t.n_cases : -1;
+    if (sent > 0) {
+        d->next_task_id++;
+        coord_pace_charge(d->pace, t.n_cases, bytes);
+        d->avg_prompt_bytes = 0.9 * d->avg_prompt_bytes + 0.1 * bytes / (double)t.n_cases;
         rs_buf_reset(&d->out);
         rs_proto_encode_task(&d->out, &t);
         if (send_to(d, w, &d->out) != 0) {
-            coord_sched_requeue(d->o.sched, d->take, n);
+            coord_sched_requeue(d->o.sched, d->take, t.n_cases);
             sent = 0;
         } else {
-            lease_add(d, w, &t);
+            lease_add(d, w, &t, hold);
+            hold = NULL;
         }
     }
+    if (hold) coord_budget_release(d->o.budget, &hold);
     for (size_t i = 0; i < n; i++) rs_case_cleanup(&t.cases[i]);
     free(t.cases);
     return sent;
@@ -870,6 +902,7 @@ int coord_dispatch_run(coord_dispatch_t *d, volatile sig_atomic_t *stop, coord_p
 {
     int64_t last_tick = 0;
     while (!*stop && coord_sched_done(d->o.sched) < coord_sched_total(d->o.sched)) {
+        if (d->o.budget && coord_budget_exhausted(d->o.budget, d->in_flight)) return 2;
         long wait = d->n_batch && !d->redis_down ? FLUSH_MS / 2 : TICK_MS / 2;
         if (step(d, wait, 1, err) != 0) return -1;
         int64_t now = rs_mono_ms();

@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "budget.h"
 #include "config.h"
 #include "curve.h"
 #include "dataset.h"
@@ -66,6 +67,8 @@ typedef struct coord_dispatch_opts {
     coord_tally_t *tally;  /* the report's counters: each record is folded in once it is stored;
                               may be NULL */
     coord_jsonlout_t *jsonl; /* results.jsonl written as records are stored; may be NULL */
+    coord_budget_t *budget; /* the run's spending limits: a case goes out only within them
+                               (budget.h); NULL when there are none */
 } coord_dispatch_opts_t;
 
 /* Binds the ROUTER socket. NULL with err (address in use, bad endpoint). */
@@ -75,8 +78,8 @@ void coord_dispatch_destroy(coord_dispatch_t **d);
 /* The bound endpoint with its real port, for workers to --connect to. */
 const char *coord_dispatch_endpoint(const coord_dispatch_t *d);
 
-/* Runs until every case has a result (returns 0), *stop becomes non-zero (returns 1), or a fatal
- * error (-1 with err). progress is called every tick (100 ms). Results may still be held in memory
+/* Runs until every case has a result (returns 0), *stop becomes non-zero (returns 1), the budget
+ * is exhausted and nothing is in flight any more (returns 2), or a fatal error (-1 with err). progress is called every tick (100 ms). Results may still be held in memory
  * when it returns: call coord_dispatch_flush. */
 int coord_dispatch_run(coord_dispatch_t *d, volatile sig_atomic_t *stop, coord_progress_fn progress,
                        void *arg, rs_err_t *err);

@@ -16,6 +16,7 @@ typedef struct command {
 
 static const command_t COMMANDS[] = {
     {"run", cmd_run, "run an evaluation from a config file"},
+    {"estimate", cmd_estimate, "count a run's calls, tokens and cost before running it"},
     {"resume", cmd_resume, "continue an interrupted run where it stopped"},
     {"status", cmd_status, "show a run's progress, rate, failures and live workers"},
     {"top", cmd_top, "watch a run live, refreshed every second"},

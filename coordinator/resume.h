@@ -2,8 +2,9 @@
  * dataset and the config are still those the run started with, and the set of cases already done.
  *
  * The config's identity is the SHA-256 of its resolved JSON without the parts that cannot change
- * a result (cluster, report, run.out_dir, run.name, dataset.shard_size), so a resume may use more
- * workers or another bind address but not another model, prompt, grader or seed. */
+ * a result (cluster, report, run.out_dir, run.name, dataset.shard_size, the budgets), so a resume
+ * may use more workers, another bind address or a new budget but not another model, prompt,
+ * grader or seed. */
 #ifndef COORD_RESUME_H
 #define COORD_RESUME_H
 

@@ -59,9 +59,10 @@ size_t coord_sched_take(coord_sched_t *s, uint64_t *out, size_t max)
     return n;
 }
 
-void coord_sched_requeue(coord_sched_t *s, const uint64_t *idx, size_t n)
+/* Pushed in reverse so that they come out again in their original order. Returns how many. */
+static size_t push_back(coord_sched_t *s, const uint64_t *idx, size_t n)
 {
-    /* Pushed in reverse so that they come out again in their original order. */
+    size_t pushed = 0;
     for (size_t i = n; i-- > 0;) {
         if (coord_sched_is_done(s, idx[i])) continue;
         if (s->n_retry == s->cap_retry) {
@@ -69,8 +70,19 @@ void coord_sched_requeue(coord_sched_t *s, const uint64_t *idx, size_t n)
             s->retry = rs_xrealloc(s->retry, s->cap_retry * sizeof(*s->retry));
         }
         s->retry[s->n_retry++] = idx[i];
-        s->requeued++;
+        pushed++;
     }
+    return pushed;
+}
+
+void coord_sched_requeue(coord_sched_t *s, const uint64_t *idx, size_t n)
+{
+    s->requeued += push_back(s, idx, n);
+}
+
+void coord_sched_untake(coord_sched_t *s, const uint64_t *idx, size_t n)
+{
+    push_back(s, idx, n);
 }
 
 uint64_t coord_sched_total(const coord_sched_t *s)

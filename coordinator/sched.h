@@ -23,6 +23,9 @@ int coord_sched_is_done(const coord_sched_t *s, uint64_t idx);
 size_t coord_sched_take(coord_sched_t *s, uint64_t *out, size_t max);
 /* Puts cases back (lease expired, worker died); done ones are dropped. */
 void coord_sched_requeue(coord_sched_t *s, const uint64_t *idx, size_t n);
+/* Gives back cases just taken that never went out (the budget refused them): they come out first
+ * next time, and are not counted as requeued. */
+void coord_sched_untake(coord_sched_t *s, const uint64_t *idx, size_t n);
 
 uint64_t coord_sched_total(const coord_sched_t *s);
 uint64_t coord_sched_done(const coord_sched_t *s);

@@ -154,6 +154,14 @@ static double cost(const model_usage_t *m)
             (double)m->output_tokens * m->cfg->price_output) / 1e6;
 }
 
+int coord_usage_spent(const coord_usage_t *u, size_t i, int64_t *tokens, double *usd)
+{
+    if (i >= u->n) return -1;
+    *tokens = u->m[i].input_tokens + u->m[i].output_tokens;
+    *usd = cost(&u->m[i]);
+    return 0;
+}
+
 /* p50/p95 of the latencies of stage (-1: all) seen in the last 60 s; null when there were none. */
 static json_t *recent_json(const model_usage_t *m, int stage)
 {

@@ -32,6 +32,11 @@ int coord_usage_merge(coord_usage_t *u, const char *snapshot);
  *  response cache is in cache_hits only. */
 json_t *coord_usage_json(coord_usage_t *u);
 
+/* What row i (the config's models in order, then the remote embedder when there is one) has
+ * spent so far: its input and output tokens together, and their cost at its prices. 0, or -1
+ * past the last row. */
+int coord_usage_spent(const coord_usage_t *u, size_t i, int64_t *tokens, double *usd);
+
 /* Prometheus text-format lines for the model metrics (tokens, cost, errors, latency). */
 void coord_usage_prometheus(coord_usage_t *u, rs_buf_t *out);
 

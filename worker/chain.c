@@ -172,23 +172,14 @@ static void model_server(const rs_provider_t *p, const rs_model_cfg_t *m, char *
     free(url);
 }
 
-static int has_grader(const rs_config_t *cfg, rs_grader_kind_t kind)
-{
-    for (size_t g = 0; g < cfg->scoring.n_graders; g++)
-        if (cfg->scoring.graders[g].kind == kind) return 1;
-    return 0;
-}
-
 /* The embeddings behind consensus and embed_sim: the hash embedder in-process, or a remote
  * openai embedder called once per case when the case's other calls are done. */
 static int setup_embedding(wk_chain_t *ch, rs_err_t *err)
 {
     const rs_config_t *cfg = ch->cfg;
-    /* consensus needs a choice: several candidates of one model, or the pool of several models */
-    int choice = cfg->n_models > 1;
-    for (size_t m = 0; m < cfg->n_models; m++) choice |= cfg->models[m].n > 1;
-    ch->embed_sim = has_grader(cfg, RS_GRADE_EMBED_SIM);
-    ch->embed_gen = ch->embed_sim || (choice && cfg->ranking.use[RS_STRATEGY_CONSENSUS]);
+    rs_embeds_t embeds = rs_config_embeds(cfg);
+    ch->embed_sim = embeds == RS_EMBEDS_ALL;
+    ch->embed_gen = embeds != RS_EMBEDS_NONE;
     if (!ch->embed_gen) return 0;
     if (cfg->embedder.type == RS_EMBEDDER_HASH) {
         ch->embedder = rs_embedder_new_hash(cfg->embedder.dim > 0 ? (size_t)cfg->embedder.dim : 0);

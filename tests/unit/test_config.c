@@ -810,7 +810,7 @@ static void test_override_bad_value(void **state)
                   "--set models.0.x=1: models[0].x: unknown key (known here: name, provider, "
                   "model, base_url, api_key_env, n, params, timeout_ms, connect_timeout_ms, "
                   "max_retries, retry_base_ms, retry_cap_ms, rpm, tpm, anthropic_version, mock, "
-                  "prices)");
+                  "prices, budget)");
     expect_error1(MINIMAL, "models.0.params.stop=[a, b",
                   "--set models.0.params.stop=[a, b: bad value: flow sequence without a closing "
                   "bracket");
