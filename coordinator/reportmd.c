@@ -409,6 +409,33 @@ static void md_peers(rs_buf_t *b, json_t *peers)
                      "`peers.by_peer`.\n\n", first ? "" : ")", late, cut);
 }
 
+/* One line per model whose cap adapted or that was paused (report.json's concurrency). */
+static void md_concurrency(rs_buf_t *b, json_t *conc)
+{
+    const char *model;
+    json_t *m;
+    json_object_foreach(conc, model, m) {
+        rs_buf_puts(b, "- concurrency of ");
+        coord_md_cell(b, model, 80);
+        if (json_is_true(json_object_get(m, "adaptive")))
+            rs_buf_printf(b, ": adaptive cap %lld..%lld, ended at %lld (lowest %lld) after %lld "
+                             "decrease(s) and %lld increase(s);",
+                          (long long)json_integer_value(json_object_get(m, "floor")),
+                          (long long)json_integer_value(json_object_get(m, "ceiling")),
+                          (long long)json_integer_value(json_object_get(m, "cap")),
+                          (long long)json_integer_value(json_object_get(m, "min_cap")),
+                          (long long)json_integer_value(json_object_get(m, "decreases")),
+                          (long long)json_integer_value(json_object_get(m, "increases")));
+        else
+            rs_buf_puts(b, ": fixed cap;");
+        rs_buf_printf(b, " %lld 429/503, %lld pause(s) for Retry-After (%.1f s)\n",
+                      (long long)json_integer_value(json_object_get(m, "congested")),
+                      (long long)json_integer_value(json_object_get(m, "pauses")),
+                      (double)json_integer_value(json_object_get(m, "paused_ms")) / 1000.0);
+    }
+    if (json_object_size(conc)) rs_buf_puts(b, "\n");
+}
+
 static void md_corrupted(rs_buf_t *b, json_t *report)
 {
     if (!coord_report_corrupted(report)) return;
@@ -450,6 +477,7 @@ char *coord_reportmd_render(json_t *report)
                       (long long)json_integer_value(json_object_get(rel, "resumes")),
                       (long long)json_integer_value(json_object_get(rel, "redone_cases")));
     md_peers(&b, json_object_get(report, "peers"));
+    md_concurrency(&b, json_object_get(report, "concurrency"));
     if (json_is_string(json_object_get(rel, "forced")))
     {
         rs_buf_puts(&b, "> **Resumed with --force**: ");

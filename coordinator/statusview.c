@@ -33,7 +33,7 @@ json_t *coord_status_json(coord_store_t *st, const char *run_id, json_t *m)
     json_t *workers = live_workers(st, run_id);
     int live = running && json_is_array(workers);
     json_t *eta = live && rate > 0 ? json_real((double)(total - done) / rate) : json_null();
-    return json_pack("{sssssssbsIsIsIsIsfsfsfsosssssososo}", "run_id", run_id, "name",
+    return json_pack("{sssssssbsIsIsIsIsfsfsfsosssssososososo}", "run_id", run_id, "name",
                      coord_manifest_str(m, "name"), "status", coord_manifest_str(m, "status"), "live", live,
                      "total", (json_int_t)total, "done", (json_int_t)done, "failed",
                      (json_int_t)coord_manifest_int(m, "failed"), "skipped",
@@ -43,7 +43,8 @@ json_t *coord_status_json(coord_store_t *st, const char *run_id, json_t *m)
                      coord_manifest_str(m, "dataset_path"), "coordinator", coord_manifest_str(m, "coordinator"),
                      "workers", live ? workers : (json_decref(workers), json_array()),
                      "usage", run_object(st, run_id, ":usage"), "peers",
-                     run_object(st, run_id, ":peers"));
+                     run_object(st, run_id, ":peers"), "concurrency",
+                     run_object(st, run_id, ":concurrency"));
 }
 
 static void bar(rs_buf_t *b, double frac, int width)
@@ -102,6 +103,36 @@ static void render_usage(rs_buf_t *b, json_t *usage)
         render_errors(b, json_object_get(u, "errors"));
         rs_buf_putc(b, '\n');
         render_stages(b, json_object_get(u, "last_minute_latency_ms_by_stage"));
+    }
+}
+
+/* Each adaptive or paused model's cluster-wide cap: where it is, where it has been, and a pause
+ * still running. */
+static void render_concurrency(rs_buf_t *b, json_t *conc)
+{
+    const char *model;
+    json_t *m;
+    json_object_foreach(json_object_get(conc, "models"), model, m) {
+        int adaptive = json_is_true(json_object_get(m, "adaptive"));
+        long long pauses = json_integer_value(json_object_get(m, "pauses"));
+        long long left = json_integer_value(json_object_get(m, "paused_left_ms"));
+        if (!adaptive && !pauses) continue;
+        rs_buf_printf(b, "cap       %s: ", model);
+        if (adaptive)
+            rs_buf_printf(b, "%lld in flight (floor %lld, ceiling %lld, lowest %lld; %lld down, "
+                             "%lld up, %lld 429/503)",
+                          (long long)json_integer_value(json_object_get(m, "cap")),
+                          (long long)json_integer_value(json_object_get(m, "floor")),
+                          (long long)json_integer_value(json_object_get(m, "ceiling")),
+                          (long long)json_integer_value(json_object_get(m, "min_cap")),
+                          (long long)json_integer_value(json_object_get(m, "decreases")),
+                          (long long)json_integer_value(json_object_get(m, "increases")),
+                          (long long)json_integer_value(json_object_get(m, "congested")));
+        else
+            rs_buf_puts(b, "fixed");
+        if (pauses) rs_buf_printf(b, "; %lld pause(s)", pauses);
+        if (left > 0) rs_buf_printf(b, ", paused for %.1f s more", (double)left / 1000.0);
+        rs_buf_putc(b, '\n');
     }
 }
 
@@ -168,6 +199,7 @@ void coord_status_render(rs_buf_t *b, json_t *s, int width)
     rs_buf_printf(b, "\ndataset   %s\ncoordinator %s\n", json_string_value(json_object_get(s, "dataset")),
                   json_string_value(json_object_get(s, "coordinator")));
     render_peers(b, json_object_get(s, "peers"));
+    render_concurrency(b, json_object_get(s, "concurrency"));
     render_usage(b, json_object_get(s, "usage"));
     render_workers(b, json_object_get(s, "workers"));
 }
