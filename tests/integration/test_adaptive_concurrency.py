@@ -9,7 +9,8 @@ byte for byte by `reasonsaver report`.
 
 Retry-After: the mock answers one request 429 with Retry-After 2; from shortly after that answer
 (the time a PAUSE takes to reach the other worker) until the pause ends, no request reaches the
-mock from either of the two workers (the mock's request log times)."""
+mock from either of the two workers (the mock's request log times), though each holds 30 cases
+waiting for a slot."""
 import json
 import os
 import subprocess
@@ -32,16 +33,16 @@ models:
   - {name: m, provider: openai, model: sim-1, base_url: "http://127.0.0.1:%(port)d/v1",
      mock: true, api_key_env: RS_TEST_KEY, max_retries: 10, retry_base_ms: 50,
      retry_cap_ms: 500, params: {max_tokens: 64}, concurrency: %(concurrency)s}
-cluster: {workers: 2, max_in_flight: %(max_in_flight)d}
+cluster: {workers: 2, max_in_flight: %(max_in_flight)d%(cluster)s}
 report: {formats: [json, markdown, html, jsonl]}
 """
 
 
-def write_config(sb, name, port, max_in_flight, concurrency, cases=CASES):
+def write_config(sb, name, port, max_in_flight, concurrency, cases=CASES, cluster=""):
     dataset = sb.path("cases.jsonl")
     return sb.write(name + ".yaml", CONFIG % {
         "name": name, "dataset": dataset, "cases": cases, "port": port,
-        "max_in_flight": max_in_flight, "concurrency": concurrency})
+        "max_in_flight": max_in_flight, "concurrency": concurrency, "cluster": cluster})
 
 
 def start_run(sb, name, cfg):
@@ -121,7 +122,10 @@ def check_pause(sb):
     log = sb.path("requests.jsonl")
     mock = Mock(sb, "--latency-ms", str(LATENCY_MS), "--pause-request", "120", "--retry-after",
                 "2", "--log-requests", log, "--quiet")
-    cfg = write_config(sb, "pause", mock.port, 16, "{adaptive: off}", cases=400)
+    # Each worker runs 2 cases at once and holds 30 more: without PAUSE, the worker that did not
+    # get the 429 would go on sending its held cases' requests (about 0.8 s of them).
+    cfg = write_config(sb, "pause", mock.port, 64, "{adaptive: off}", cases=400,
+                       cluster=", worker_slots: 2, worker_backlog: 30")
     run_dir, rep = finish_run(sb, "pause", start_run(sb, "pause", cfg))
     no_errors(rep)
     paused_at = mock.stats()["paused_at_ms"]
