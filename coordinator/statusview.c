@@ -33,7 +33,7 @@ json_t *coord_status_json(coord_store_t *st, const char *run_id, json_t *m)
     json_t *workers = live_workers(st, run_id);
     int live = running && json_is_array(workers);
     json_t *eta = live && rate > 0 ? json_real((double)(total - done) / rate) : json_null();
-    return json_pack("{sssssssbsIsIsIsIsfsfsfsosssssososososo}", "run_id", run_id, "name",
+    return json_pack("{sssssssbsIsIsIsIsfsfsfsosssssosososo}", "run_id", run_id, "name",
                      coord_manifest_str(m, "name"), "status", coord_manifest_str(m, "status"), "live", live,
                      "total", (json_int_t)total, "done", (json_int_t)done, "failed",
                      (json_int_t)coord_manifest_int(m, "failed"), "skipped",

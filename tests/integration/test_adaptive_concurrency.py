@@ -4,8 +4,9 @@ AIMD: reasonsaver-mockllm refuses (429) model requests beyond 16 open at once. A
 max_in_flight 64 with the adaptive cap converges under the limit, measured from the mock's own
 counters (its peak concurrency once the cap has come down, and its 429 count); no case fails; and
 it is no more than 25% slower than the same run configured with the right fixed limit (16, not
-adaptive). The report's cap series is written, shown in report.md and report.html, and rebuilt
-byte for byte by `reasonsaver report`.
+adaptive). The cap is on /metrics while the run goes and in `status` (text and --json) after it;
+the report's cap series is written, shown in report.md and report.html, and rebuilt byte for byte
+by `reasonsaver report`.
 
 Retry-After: the mock answers one request 429 with Retry-After 2; from shortly after that answer
 (the time a PAUSE takes to reach the other worker) until the pause ends, no request reaches the
@@ -85,13 +86,21 @@ def check_aimd(sb):
     assert "concurrency" not in fixed, fixed.get("concurrency")  # nothing adapted, no 429
 
     post(mock, "/stats/reset")
-    cfg = write_config(sb, "adaptive", mock.port, 4 * LIMIT, "{cooldown_ms: 250}")
+    metrics_port = rslib.free_port()
+    cfg = write_config(sb, "adaptive", mock.port, 4 * LIMIT, "{cooldown_ms: 250}",
+                       cluster=", metrics_bind: 127.0.0.1:%d" % metrics_port)
     proc = start_run(sb, "adaptive", cfg)
     rslib.wait_for(lambda: mock.stats()["limited"] > 0 or proc.poll() is not None, 60,
                    "the first 429")
     start_429 = mock.stats()["limited"]
     time.sleep(1.5)  # the cap comes down: 64 -> 44 -> 30 -> 21 -> 14 at most, 250 ms apart
     before = post(mock, "/stats/reset")
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % metrics_port, timeout=10) as r:
+        metrics = r.read().decode()
+    cap_line = [ln for ln in metrics.splitlines()
+                if ln.startswith('reasonsaver_model_concurrency_cap{model="m"} ')]
+    assert cap_line and int(cap_line[0].split()[-1]) < 4 * LIMIT, metrics[-2000:]
+    assert 'reasonsaver_model_retries_total{model="m",reason="http_429"}' in metrics
     run_dir, rep = finish_run(sb, "adaptive", proc)
     after = mock.stats()
     no_errors(rep)
@@ -114,6 +123,10 @@ def check_aimd(sb):
     with open(os.path.join(run_dir, "report.html")) as f:
         html = f.read()
     assert 'id="chart-concurrency-0"' in html and "<polyline" in html and "<script" not in html
+    st = rslib.status_json(sb, sb.path("adaptive"))
+    assert st["concurrency"]["models"]["m"]["cap"] == conc["cap"], st["concurrency"]
+    text = sb.run([rslib.REASONSAVER, "status", "--out", sb.path("adaptive")], check=0).stdout
+    assert "cap       m: %d in flight (floor 1, ceiling 64" % conc["cap"] in text, text
     assert_rebuilt_same(sb, "adaptive", run_dir)
     return ratio, after
 
