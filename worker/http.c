@@ -202,6 +202,7 @@ void wk_http_destroy(wk_http_t **hp)
     for (size_t i = 0; i < h->n_pool; i++) curl_easy_cleanup(h->pool[i]);
     free(h->pool);
     for (size_t i = 0; i < h->n_pauses; i++) {
+        wk_timerq_remove(&h->timers, &h->pauses[i]->timer); /* the heap must not keep it */
         free(h->pauses[i]->model);
         free(h->pauses[i]);
     }
