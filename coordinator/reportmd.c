@@ -409,7 +409,7 @@ static void md_peers(rs_buf_t *b, json_t *peers)
                      "`peers.by_peer`.\n\n", first ? "" : ")", late, cut);
 }
 
-/* One line per model whose cap adapted or that was paused (report.json's concurrency). */
+/* One line per model whose cap adapted or that met a 429/503 (report.json's concurrency). */
 static void md_concurrency(rs_buf_t *b, json_t *conc)
 {
     const char *model;
@@ -417,21 +417,9 @@ static void md_concurrency(rs_buf_t *b, json_t *conc)
     json_object_foreach(conc, model, m) {
         rs_buf_puts(b, "- concurrency of ");
         coord_md_cell(b, model, 80);
-        if (json_is_true(json_object_get(m, "adaptive")))
-            rs_buf_printf(b, ": adaptive cap %lld..%lld, ended at %lld (lowest %lld) after %lld "
-                             "decrease(s) and %lld increase(s);",
-                          (long long)json_integer_value(json_object_get(m, "floor")),
-                          (long long)json_integer_value(json_object_get(m, "ceiling")),
-                          (long long)json_integer_value(json_object_get(m, "cap")),
-                          (long long)json_integer_value(json_object_get(m, "min_cap")),
-                          (long long)json_integer_value(json_object_get(m, "decreases")),
-                          (long long)json_integer_value(json_object_get(m, "increases")));
-        else
-            rs_buf_puts(b, ": fixed cap;");
-        rs_buf_printf(b, " %lld 429/503, %lld pause(s) for Retry-After (%.1f s)\n",
-                      (long long)json_integer_value(json_object_get(m, "congested")),
-                      (long long)json_integer_value(json_object_get(m, "pauses")),
-                      (double)json_integer_value(json_object_get(m, "paused_ms")) / 1000.0);
+        rs_buf_puts(b, ": ");
+        coord_report_concurrency_line(b, m);
+        rs_buf_putc(b, '\n');
     }
     if (json_object_size(conc)) rs_buf_puts(b, "\n");
 }

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reportview.h"
+
 /* A JSON object the coordinator keeps under rs:run:<id><suffix>, or an empty object. */
 static json_t *run_object(coord_store_t *st, const char *run_id, const char *suffix)
 {
@@ -106,31 +108,18 @@ static void render_usage(rs_buf_t *b, json_t *usage)
     }
 }
 
-/* Each adaptive or paused model's cluster-wide cap: where it is, where it has been, and a pause
- * still running. */
+/* Each adaptive model's, or paused or refused one's, cluster-wide cap, and a pause still running. */
 static void render_concurrency(rs_buf_t *b, json_t *conc)
 {
     const char *model;
     json_t *m;
     json_object_foreach(json_object_get(conc, "models"), model, m) {
-        int adaptive = json_is_true(json_object_get(m, "adaptive"));
-        long long pauses = json_integer_value(json_object_get(m, "pauses"));
         long long left = json_integer_value(json_object_get(m, "paused_left_ms"));
-        if (!adaptive && !pauses) continue;
+        if (!json_is_true(json_object_get(m, "adaptive")) &&
+            !json_integer_value(json_object_get(m, "congested")))
+            continue;
         rs_buf_printf(b, "cap       %s: ", model);
-        if (adaptive)
-            rs_buf_printf(b, "%lld in flight (floor %lld, ceiling %lld, lowest %lld; %lld down, "
-                             "%lld up, %lld 429/503)",
-                          (long long)json_integer_value(json_object_get(m, "cap")),
-                          (long long)json_integer_value(json_object_get(m, "floor")),
-                          (long long)json_integer_value(json_object_get(m, "ceiling")),
-                          (long long)json_integer_value(json_object_get(m, "min_cap")),
-                          (long long)json_integer_value(json_object_get(m, "decreases")),
-                          (long long)json_integer_value(json_object_get(m, "increases")),
-                          (long long)json_integer_value(json_object_get(m, "congested")));
-        else
-            rs_buf_puts(b, "fixed");
-        if (pauses) rs_buf_printf(b, "; %lld pause(s)", pauses);
+        coord_report_concurrency_line(b, m);
         if (left > 0) rs_buf_printf(b, ", paused for %.1f s more", (double)left / 1000.0);
         rs_buf_putc(b, '\n');
     }

@@ -119,14 +119,14 @@ def check_aimd(sb):
     caps = [c for _, c in conc["series"]]
     assert caps[0] == 4 * LIMIT and min(caps) == conc["min_cap"] and caps[-1] == conc["cap"], caps
     with open(os.path.join(run_dir, "report.md")) as f:
-        assert "- concurrency of m: adaptive cap 1..64" in f.read()
+        assert "- concurrency of m: adaptive cap %d (floor 1, ceiling 64" % conc["cap"] in f.read()
     with open(os.path.join(run_dir, "report.html")) as f:
         html = f.read()
     assert 'id="chart-concurrency-0"' in html and "<polyline" in html and "<script" not in html
     st = rslib.status_json(sb, sb.path("adaptive"))
     assert st["concurrency"]["models"]["m"]["cap"] == conc["cap"], st["concurrency"]
     text = sb.run([rslib.REASONSAVER, "status", "--out", sb.path("adaptive")], check=0).stdout
-    assert "cap       m: %d in flight (floor 1, ceiling 64" % conc["cap"] in text, text
+    assert "cap       m: adaptive cap %d (floor 1, ceiling 64" % conc["cap"] in text, text
     assert_rebuilt_same(sb, "adaptive", run_dir)
     return ratio, after
 
