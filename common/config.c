@@ -324,7 +324,8 @@ _Static_assert(sizeof(rs_dataset_format_t) == sizeof(int) && sizeof(rs_on_error_
                    sizeof(rs_extractor_kind_t) == sizeof(int) &&
                    sizeof(rs_grader_kind_t) == sizeof(int) &&
                    sizeof(rs_embedder_kind_t) == sizeof(int) &&
-                   sizeof(rs_cache_mode_t) == sizeof(int),
+                   sizeof(rs_cache_mode_t) == sizeof(int) &&
+                   sizeof(rs_adaptive_t) == sizeof(int),
                "enum config fields must be int-sized");
 
 static void *field(void *obj, const key_spec_t *k)
@@ -361,6 +362,8 @@ static const char *const grader_names[] = {
 _Static_assert(RS_ARRAY_LEN(grader_names) == RS_GRADE_EMBED_SIM + 2, "grader names");
 static const char *const embedder_names[] = {"hash", "openai", NULL};
 static const char *const cache_mode_names[] = {"off", "read", "write", "read_write", NULL};
+static const char *const adaptive_names[] = {"auto", "on", "off", NULL};
+_Static_assert(RS_ARRAY_LEN(adaptive_names) == RS_ADAPTIVE_OFF + 2, "adaptive names");
 _Static_assert(RS_ARRAY_LEN(embedder_names) == RS_EMBEDDER_OPENAI + 2, "embedder names");
 
 static const char *const report_names[] = {"json", "markdown", "html", "jsonl", NULL};
@@ -495,6 +498,18 @@ static const key_spec_t budget_keys[] = {
     {KEY("tokens", KT_INT, rs_budget_cfg_t, tokens), RANGE(0, INFINITY), .def_num = 0},
 };
 static const section_t budget_sec = SECTION(budget_keys, NULL, NULL);
+/* auto resolves by provider and floor <= ceiling is checked in model_finish. */
+static const key_spec_t concurrency_keys[] = {
+    {KEY("adaptive", KT_ENUM, rs_model_cfg_t, adaptive), .names = adaptive_names,
+     .def_num = RS_ADAPTIVE_AUTO},
+    {KEY("floor", KT_INT, rs_model_cfg_t, conc_floor), RANGE(1, INFINITY), .def_num = 1},
+    {KEY("ceiling", KT_INT, rs_model_cfg_t, conc_ceiling), RANGE(0, INFINITY), .def_num = 0},
+    {KEY("factor", KT_NUM, rs_model_cfg_t, conc_factor), RANGE(0.05, 0.95), .def_num = 0.7},
+    {KEY("step", KT_INT, rs_model_cfg_t, conc_step), RANGE(1, INFINITY), .def_num = 1},
+    {KEY("cooldown_ms", KT_INT, rs_model_cfg_t, conc_cooldown_ms), RANGE(0, 3600000),
+     .def_num = 2000},
+};
+static const section_t concurrency_sec = SECTION(concurrency_keys, NULL, NULL);
 
 /* provider has no default on purpose: a forgotten provider must not silently become the simulator
  * and report made-up scores. name defaults to model (model_finish). */
@@ -522,6 +537,9 @@ static const key_spec_t model_keys[] = {
     /* prices is its own mapping in YAML but flat fields of rs_model_cfg_t: offset 0 */
     {.name = "prices", .type = KT_SECTION, .off = 0, .sub = &prices_sec},
     {KEY("budget", KT_SECTION, rs_model_cfg_t, budget), .sub = &budget_sec},
+    /* concurrency too: offset 0 */
+    {.name = "concurrency", .type = KT_SECTION, .off = 0, .sub = &concurrency_sec,
+     .shorthand = "adaptive"},
 };
 static const section_t model_sec = SECTION(model_keys, model_init, model_finish);
 
@@ -1270,7 +1288,18 @@ static int model_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_
                     "budget.usd is set but the model has no prices, so its calls cost nothing and "
                     "the limit could never be reached: set prices: {input, output} (USD per "
                     "million tokens) or limit budget.tokens");
-    return 0;
+    /* the simulator has no server to overload; a real provider's limits are rarely known */
+    if (m->adaptive == RS_ADAPTIVE_AUTO)
+        m->adaptive = strcmp(m->provider, "sim") == 0 ? RS_ADAPTIVE_OFF : RS_ADAPTIVE_ON;
+    if (m->conc_ceiling == 0 || m->conc_floor <= m->conc_ceiling) return 0;
+    char sub[PATH_CAP];
+    path_key(sub, sizeof(sub), path, "concurrency.floor");
+    struct fy_node *key = NULL, *conc = map ? map_find(map, "concurrency", &key) : NULL;
+    struct fy_node *here = conc && fy_node_is_mapping(conc) ? key_at(conc, "floor", key)
+                                                             : where(key, conc, at);
+    return fail(ld, here, sub,
+                "must not be above concurrency.ceiling (%lld > %lld)", (long long)m->conc_floor,
+                (long long)m->conc_ceiling);
 }
 
 /* The value node of key name in map, for pointing at it; fallback when it is absent. */

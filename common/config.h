@@ -44,6 +44,11 @@ typedef struct rs_budget_cfg {
     double usd;     /* cost from the models' prices */
     int64_t tokens; /* input and output tokens together */
 } rs_budget_cfg_t;
+typedef enum rs_adaptive {
+    RS_ADAPTIVE_AUTO = 0, /* on for real providers (openai, anthropic), off for sim */
+    RS_ADAPTIVE_ON,
+    RS_ADAPTIVE_OFF,
+} rs_adaptive_t;
 
 typedef struct rs_model_cfg {
     char *name;        /* label in reports; default = model */
@@ -80,6 +85,15 @@ typedef struct rs_model_cfg {
     double price_input;         /* prices.input, default 0 */
     double price_output;        /* prices.output, default 0 */
     rs_budget_cfg_t budget;     /* this model's calls (as a judge too); no limit by default */
+    /* concurrency: the cluster-wide in-flight cap of cases calling this model, adapted to the
+     * server's 429s and 503s (docs/RATELIMITS.md, coordinator/aimd.h): */
+    rs_adaptive_t adaptive;     /* concurrency.adaptive: auto resolves to on for openai and
+                                 * anthropic, off for sim, when loaded */
+    int64_t conc_floor;         /* concurrency.floor, default 1 */
+    int64_t conc_ceiling;       /* concurrency.ceiling, default 0: cluster.max_in_flight */
+    double conc_factor;         /* concurrency.factor: the cap kept on a 429/503, default 0.7 */
+    int64_t conc_step;          /* concurrency.step: added per window of successes, default 1 */
+    int64_t conc_cooldown_ms;   /* concurrency.cooldown_ms, default 2000 */
 } rs_model_cfg_t;
 
 typedef enum rs_extractor_kind {

@@ -85,10 +85,19 @@ static const field_t WELCOME_FIELDS[] = {
     F_I64("heartbeat_ms", OF(rs_welcome_t, heartbeat_ms), 1),
 };
 
-/* CREDIT, HEARTBEAT and CANCEL carry one scalar, stored directly in the union (offset 0). */
+/* CREDIT and CANCEL carry one scalar, stored directly in the union (offset 0). */
 static const field_t CREDIT_FIELDS[] = {F_I64("n", 0, 0)};
-static const field_t HEARTBEAT_FIELDS[] = {F_I64("in_flight", 0, 0)};
 static const field_t CANCEL_FIELDS[] = {F_U64("task_id", 0)};
+
+static const field_t HEARTBEAT_FIELDS[] = {
+    F_I64("in_flight", OF(rs_heartbeat_t, in_flight), 0),
+    F_JSON_OPT("stats", OF(rs_heartbeat_t, stats), OF(rs_heartbeat_t, stats_len)),
+};
+
+static const field_t PAUSE_FIELDS[] = {
+    F_STR("model", OF(rs_pause_t, model)),
+    F_I64("ms", OF(rs_pause_t, ms), 0),
+};
 
 static const field_t TASK_FIELDS[] = {
     F_U64("task_id", OF(rs_task_t, task_id)),
@@ -138,6 +147,7 @@ static const msg_def_t MSG_DEFS[] = {
     [RS_MSG_TASK] = MSG_DEF("TASK", TASK_FIELDS),
     [RS_MSG_DRAIN] = {"DRAIN", NULL, 0},
     [RS_MSG_CANCEL] = MSG_DEF("CANCEL", CANCEL_FIELDS),
+    [RS_MSG_PAUSE] = MSG_DEF("PAUSE", PAUSE_FIELDS),
 };
 /* clang-format on */
 
@@ -312,9 +322,9 @@ void rs_proto_encode_credit(rs_buf_t *out, int64_t n)
     encode_msg(out, RS_MSG_CREDIT, &n);
 }
 
-void rs_proto_encode_heartbeat(rs_buf_t *out, int64_t in_flight)
+void rs_proto_encode_heartbeat(rs_buf_t *out, const rs_heartbeat_t *m)
 {
-    encode_msg(out, RS_MSG_HEARTBEAT, &in_flight);
+    encode_msg(out, RS_MSG_HEARTBEAT, m);
 }
 
 void rs_proto_encode_drain(rs_buf_t *out)
@@ -325,6 +335,11 @@ void rs_proto_encode_drain(rs_buf_t *out)
 void rs_proto_encode_cancel(rs_buf_t *out, uint64_t task_id)
 {
     encode_msg(out, RS_MSG_CANCEL, &task_id);
+}
+
+void rs_proto_encode_pause(rs_buf_t *out, const rs_pause_t *m)
+{
+    encode_msg(out, RS_MSG_PAUSE, m);
 }
 
 /* ---- Decoding: error paths ---------------------------------------------------------------- */

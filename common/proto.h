@@ -7,7 +7,8 @@
  * Flow (docs/PROTOCOL.md): worker HELLO{slots} -> coordinator WELCOME{spec}; the coordinator sends
  * TASKs while the worker has credit (slots at first; each case a RESULT carries returns one credit,
  * CREDIT{n} adds n more); both sides send HEARTBEAT when otherwise silent; DRAIN asks the worker to
- * finish what it holds and take no more; CANCEL drops a task. */
+ * finish what it holds and take no more; CANCEL drops a task; PAUSE holds one model's requests
+ * for a while (the server asked for it with Retry-After). */
 #ifndef RS_PROTO_H
 #define RS_PROTO_H
 
@@ -37,6 +38,7 @@ typedef enum rs_msg_type {
     RS_MSG_TASK,
     RS_MSG_DRAIN,
     RS_MSG_CANCEL,
+    RS_MSG_PAUSE,
 } rs_msg_type_t;
 
 typedef struct rs_hello {
@@ -86,6 +88,21 @@ typedef struct rs_result {
     size_t stats_len;
 } rs_result_t;
 
+/* HEARTBEAT. A worker's may carry stats (the shape of rs_result_t.stats, optional): what its
+ * model calls met since its last RESULT, when nothing else would carry it soon (a 429's
+ * Retry-After, retries). The coordinator's carries none. */
+typedef struct rs_heartbeat {
+    int64_t in_flight; /* cases the sender holds */
+    char *stats;       /* may be NULL */
+    size_t stats_len;
+} rs_heartbeat_t;
+
+/* PAUSE: send no request for model (a config models[] name) for the next ms milliseconds. */
+typedef struct rs_pause {
+    char *model;
+    int64_t ms;
+} rs_pause_t;
+
 typedef struct rs_msg {
     rs_msg_type_t type;
     union {
@@ -94,8 +111,9 @@ typedef struct rs_msg {
         rs_task_t task;
         rs_result_t result;
         int64_t credit;    /* CREDIT n */
-        int64_t in_flight; /* HEARTBEAT */
+        rs_heartbeat_t heartbeat;
         uint64_t cancel;   /* CANCEL task_id */
+        rs_pause_t pause;
     } u;
 } rs_msg_t;
 
@@ -105,9 +123,10 @@ void rs_proto_encode_welcome(rs_buf_t *out, const rs_welcome_t *m);
 void rs_proto_encode_task(rs_buf_t *out, const rs_task_t *m);
 void rs_proto_encode_result(rs_buf_t *out, const rs_result_t *m);
 void rs_proto_encode_credit(rs_buf_t *out, int64_t n);
-void rs_proto_encode_heartbeat(rs_buf_t *out, int64_t in_flight);
+void rs_proto_encode_heartbeat(rs_buf_t *out, const rs_heartbeat_t *m);
 void rs_proto_encode_drain(rs_buf_t *out);
 void rs_proto_encode_cancel(rs_buf_t *out, uint64_t task_id);
+void rs_proto_encode_pause(rs_buf_t *out, const rs_pause_t *m);
 
 /* Decodes one frame into out (owned; release with rs_msg_cleanup). 0 / -1 with err saying why
  * (unknown type, wrong version, missing field, wrong type, out of bounds, oversized, trailing bytes). */

@@ -196,6 +196,7 @@ typedef struct run_ctx {
     coord_spawn_t *spawn;
     coord_usage_t *usage;
     coord_budget_t *budget; /* the spending limits; NULL without any */
+    coord_conc_t *conc;   /* adaptive caps and pauses (concurrency.h) */
     coord_metrics_t *metrics;
     coord_otlpfeed_t *otlp;
     coord_curve_t *curve; /* cluster.curve's keys and ZAP handler; NULL without CURVE */
@@ -220,6 +221,7 @@ static void ctx_cleanup(run_ctx_t *r)
     coord_otlpfeed_stop(&r->otlp);
     coord_cachesrv_close(&r->cache); /* after the workers: they use it to the end */
     coord_usage_destroy(&r->usage);
+    coord_conc_destroy(&r->conc);
     coord_sched_destroy(&r->sched);
     coord_tally_destroy(&r->tally);
     coord_jsonlout_abort(&r->jsonl);
@@ -495,6 +497,11 @@ static int start_cluster(run_ctx_t *r, rs_err_t *err)
     free(before);
     if (coord_budget_enabled(r->cfg) && !(r->budget = coord_budget_new(r->cfg, r->usage, err)))
         return -1;
+    r->conc = coord_conc_new(r->cfg, rs_wall_ms());
+    char *caps = coord_store_run_fetch(r->store, r->run_id, ":concurrency");
+    if (caps && coord_conc_restore(r->conc, caps) != 0) /* a resume continues the caps */
+        rs_warn("the run's saved concurrency caps are unreadable; they start again");
+    free(caps);
     if (r->cfg->cluster.metrics_bind &&
         !(r->metrics = coord_metrics_start(r->cfg->cluster.metrics_bind, err)))
         return -1;
@@ -510,7 +517,7 @@ static int start_cluster(run_ctx_t *r, rs_err_t *err)
     r->worker_spec = coord_cachesrv_worker_spec(r->cache, r->cfg);
     coord_dispatch_opts_t o = {r->cfg, r->run_id, r->worker_spec, r->ds, r->sched, r->store,
                                r->cfg->cluster.bind, r->usage, r->otlp, r->curve, r->tally,
-                               r->jsonl, r->budget};
+                               r->jsonl, r->budget, r->conc};
     if (!(r->dispatch = coord_dispatch_new(&o, err))) return -1;
     char *peers = coord_store_run_fetch(r->store, r->run_id, ":peers");
     coord_dispatch_peers_restore(r->dispatch, peers); /* a resume continues these too */
@@ -540,11 +547,13 @@ static void put_json(run_ctx_t *r, const char *suffix, json_t *value)
     json_decref(value);
 }
 
-/* The live counters that outlive the process: model usage, and what peers had rejected. */
+/* The live counters that outlive the process: model usage, what peers had rejected, and the
+ * caps and pauses (only once there is something to say: a sim run has none). */
 static void put_usage(run_ctx_t *r)
 {
     put_json(r, ":usage", coord_usage_json(r->usage));
     put_json(r, ":peers", coord_dispatch_peers_json(r->dispatch));
+    if (coord_conc_active(r->conc)) put_json(r, ":concurrency", coord_conc_json(r->conc, rs_mono_ms()));
 }
 
 static void publish_metrics(run_ctx_t *r, const coord_progress_t *p)
@@ -567,6 +576,7 @@ static void publish_metrics(run_ctx_t *r, const coord_progress_t *p)
                   (unsigned long long)p->failed, (long long)p->in_flight,
                   (unsigned long long)p->requeued, p->workers);
     coord_usage_prometheus(r->usage, &b);
+    coord_conc_prometheus(r->conc, rs_mono_ms(), &b);
     coord_metrics_publish(r->metrics, b.data, b.len);
     rs_buf_cleanup(&b);
 }

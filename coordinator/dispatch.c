@@ -121,6 +121,24 @@ static int send_to(coord_dispatch_t *d, coord_worker_t *w, const rs_buf_t *frame
     return 0;
 }
 
+#define MAX_PAUSES 16 /* pauses announced per step (one per model, so rarely more than one) */
+
+/* Tells w (or, when w is NULL, every worker) of pauses: the fresh ones, or all still running. */
+static void send_pauses(coord_dispatch_t *d, coord_worker_t *w, int fresh)
+{
+    if (!d->o.conc) return;
+    rs_pause_t p[MAX_PAUSES];
+    size_t n = coord_conc_pauses(d->o.conc, fresh, rs_mono_ms(), p, MAX_PAUSES);
+    for (size_t k = 0; k < n; k++) {
+        rs_info("model %s paused for %lld ms across the cluster (the server sent Retry-After)",
+                p[k].model, (long long)p[k].ms);
+        rs_buf_reset(&d->out);
+        rs_proto_encode_pause(&d->out, &p[k]);
+        for (size_t i = 0; i < d->n_workers; i++)
+            if (!w || d->workers[i] == w) send_to(d, d->workers[i], &d->out);
+    }
+}
+
 static void send_welcome(coord_dispatch_t *d, coord_worker_t *w)
 {
     rs_welcome_t m = {(char *)d->o.run_id, (char *)d->o.spec_json, d->o.cfg->cluster.heartbeat_ms};
@@ -128,6 +146,7 @@ static void send_welcome(coord_dispatch_t *d, coord_worker_t *w)
     rs_proto_encode_welcome(&d->out, &m);
     send_to(d, w, &d->out);
     w->credit = 0; /* until the worker's CREDIT says how many slots are free */
+    send_pauses(d, w, 0); /* a worker that joins during a pause holds that model too */
 }
 
 /* ---- worker table ---- */
@@ -426,10 +445,27 @@ static void credit_cap(coord_worker_t *w)
     if (w->credit > room) w->credit = room;
 }
 
+/* A RESULT's or HEARTBEAT's stats: the live counters, and the caps and pauses. in_flight: cases
+ * out before the message's cases came back. */
+static void on_stats(coord_dispatch_t *d, coord_worker_t *w, const char *stats, size_t len,
+                     int64_t in_flight)
+{
+    if (!stats || !len || (!d->o.usage && !d->o.conc)) return;
+    json_t *o = json_loadb(stats, len, 0, NULL);
+    if (!json_is_object(o)) {
+        rs_debug("worker %s sent unreadable stats; ignored", w->id);
+    } else {
+        if (d->o.usage) coord_usage_add(d->o.usage, o);
+        if (d->o.conc) coord_conc_feed(d->o.conc, o, in_flight, rs_mono_ms(), rs_wall_ms());
+    }
+    json_decref(o);
+}
+
 /* A case's result is taken only from the holder of its current lease, or of a lease that ended
  * less than one lease ago (counted as late), once; everything else is rejected and counted. */
 static void on_result(coord_dispatch_t *d, coord_worker_t *w, rs_result_t *r)
 {
+    int64_t in_flight = d->in_flight;
     size_t pos;
     int late = 0;
     coord_task_t *t = task_find(w->tasks, w->n_tasks, r->task_id, r->lease, NULL, &pos);
@@ -447,9 +483,7 @@ static void on_result(coord_dispatch_t *d, coord_worker_t *w, rs_result_t *r)
         if (why) reject(d, w, why, 1, 1);
     }
     if (!late) w->freed += left - t->left;
-    if (d->o.usage && r->stats && r->stats_len &&
-        coord_usage_add(d->o.usage, r->stats, r->stats_len) != 0)
-        rs_debug("worker %s sent unreadable stats; ignored", w->id);
+    on_stats(d, w, r->stats, r->stats_len, in_flight);
     if (!late && t->left == 0) {
         budget_release(d, t);
         task_free(t);
@@ -541,7 +575,9 @@ static void handle_frame(coord_dispatch_t *d, const void *ident, size_t ident_le
     case RS_MSG_HELLO: on_hello(d, w, &m.u.hello); break;
     case RS_MSG_CREDIT: on_credit(w, m.u.credit); break;
     case RS_MSG_RESULT: on_result(d, w, &m.u.result); break;
-    case RS_MSG_HEARTBEAT: break;
+    case RS_MSG_HEARTBEAT:
+        on_stats(d, w, m.u.heartbeat.stats, m.u.heartbeat.stats_len, d->in_flight);
+        break;
     default: reject(d, w, "unexpected_type", 1, 1);
     }
     rs_msg_cleanup(&m);
@@ -593,7 +629,9 @@ static int64_t task_size(coord_dispatch_t *d, coord_worker_t *w, int64_t room, i
     int64_t n = cfg->dataset.shard_size;
     if (room < n) n = room;
     if (n > RS_PROTO_MAX_CASES) n = RS_PROTO_MAX_CASES;
-    if (cfg->cluster.max_in_flight - d->in_flight < n) n = cfg->cluster.max_in_flight - d->in_flight;
+    int64_t limit =
+        d->o.conc ? coord_conc_limit(d->o.conc, rs_mono_ms()) : cfg->cluster.max_in_flight;
+    if (limit - d->in_flight < n) n = limit - d->in_flight;
     uint64_t left = coord_sched_total(d->o.sched) - coord_sched_done(d->o.sched);
     if (n < full && w->n_tasks > 0 && left > (uint64_t)cfg->dataset.shard_size) return 0;
     if (d->o.budget && !coord_budget_open(d->o.budget)) return 0;
@@ -780,7 +818,7 @@ static void tick(coord_dispatch_t *d)
         expire_leases(d, w, now);
         if (now - w->last_sent_ms >= hb) {
             rs_buf_reset(&d->out);
-            rs_proto_encode_heartbeat(&d->out, (int64_t)w->n_tasks);
+            rs_proto_encode_heartbeat(&d->out, &(rs_heartbeat_t){(int64_t)w->n_tasks, NULL, 0});
             send_to(d, w, &d->out);
         }
         i++;
@@ -875,6 +913,7 @@ static int step(coord_dispatch_t *d, long wait_ms, int give_work, rs_err_t *err)
         return rs_err_set(err, "zmq_poll: %s", zmq_strerror(errno));
     coord_curve_serve(d->o.curve); /* handshakes first: their messages may already follow */
     recv_all(d);
+    send_pauses(d, NULL, 1);
     sweep_gone(d);
     if (give_work && d->n_batch < MAX_BUFFERED && dispatch_tasks(d, err) != 0) return -1;
     sweep_gone(d);

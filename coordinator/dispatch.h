@@ -3,7 +3,9 @@
  *
  * Credit flow: a worker says HELLO, gets WELCOME{spec}, answers with CREDIT{free slots and
  * backlog}; the loop sends it TASKs of at most shard_size cases while it has credit and the cluster
- * is under max_in_flight (backlogs count) and the pace; each case in a RESULT returns one credit.
+ * is under max_in_flight and every adaptive model's cap (backlogs count), no model is paused and
+ * the pace allows; each case in a RESULT returns one credit. The stats of RESULTs and HEARTBEATs
+ * feed the caps (concurrency.h); a pause a worker reports goes to every worker as PAUSE.
  * Every worker's free slots are served before any backlog. The backlog (cluster.worker_backlog
  * cases beyond cluster.worker_slots) is what a worker starts the moment a case finishes, while its
  * result travels back and the next TASK comes: dispatch round trips overlap the model calls.
@@ -27,6 +29,7 @@
 #include <stdint.h>
 
 #include "budget.h"
+#include "concurrency.h"
 #include "config.h"
 #include "curve.h"
 #include "dataset.h"
@@ -69,6 +72,8 @@ typedef struct coord_dispatch_opts {
     coord_jsonlout_t *jsonl; /* results.jsonl written as records are stored; may be NULL */
     coord_budget_t *budget; /* the run's spending limits: a case goes out only within them
                                (budget.h); NULL when there are none */
+    coord_conc_t *conc;    /* adaptive caps and pauses, fed by workers' stats; NULL: only
+                              cluster.max_in_flight */
 } coord_dispatch_opts_t;
 
 /* Binds the ROUTER socket. NULL with err (address in use, bad endpoint). */

@@ -1283,6 +1283,93 @@ static void sec_near_dups(rs_buf_t *b, json_t *report, json_t *d)
     rs_buf_puts(b, "</section>\n");
 }
 
+/* ---- concurrency ---- */
+
+#define C_LEFT 48
+#define C_PLOT_W 560
+#define C_TOP 12
+#define C_PLOT_H 120
+#define C_AXIS 34
+
+/* The cap as a step line over the run: x the offset (to the run's end), y the cap from 0. */
+static void cap_chart(rs_buf_t *b, const char *model, size_t idx, json_t *series, double end_ms)
+{
+    size_t n = json_array_size(series), i;
+    json_t *p;
+    double top = 1;
+    json_array_foreach(series, i, p) {
+        double t = (double)json_integer_value(json_array_get(p, 0));
+        double cap = (double)json_integer_value(json_array_get(p, 1));
+        if (t > end_ms) end_ms = t;
+        if (cap > top) top = cap;
+    }
+    if (end_ms <= 0) end_ms = 1;
+    int width = C_LEFT + C_PLOT_W + 16, height = C_TOP + C_PLOT_H + C_AXIS;
+    rs_buf_printf(b, "<svg id=\"chart-concurrency-%zu\" class=\"chart\" "
+                     "xmlns=\"http://www.w3.org/2000/svg\" role=\"img\"", idx);
+    attr(b, "aria-label", model);
+    rs_buf_printf(b, " viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\">\n<title>Cases in "
+                     "flight allowed for ", width, height, width, height);
+    esc(b, model);
+    rs_buf_puts(b, " over the run</title>\n");
+    for (int t = 0; t <= 2; t++) {
+        double y = C_TOP + C_PLOT_H - C_PLOT_H * t / 2.0;
+        rs_buf_printf(b,
+                      "<line class=\"%s\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\"/>"
+                      "<text class=\"tick\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>\n",
+                      t ? "grid" : "axis", C_LEFT, C_LEFT + C_PLOT_W, y, y, C_LEFT - 6, y + 4,
+                      top * t / 2);
+    }
+    rs_buf_puts(b, "<polyline class=\"cap\" fill=\"none\" stroke=\"#0072B2\" stroke-width=\"2\" "
+                   "points=\"");
+    double prev_y = 0;
+    json_array_foreach(series, i, p) {
+        double x = C_LEFT + C_PLOT_W * (double)json_integer_value(json_array_get(p, 0)) / end_ms;
+        double y = C_TOP + C_PLOT_H -
+                   C_PLOT_H * (double)json_integer_value(json_array_get(p, 1)) / top;
+        if (i) rs_buf_printf(b, " %.1f,%.1f", x, prev_y); /* a step: the cap held until now */
+        rs_buf_printf(b, "%s%.1f,%.1f", i ? " " : "", x, y);
+        prev_y = y;
+    }
+    if (n) rs_buf_printf(b, " %d,%.1f", C_LEFT + C_PLOT_W, prev_y);
+    rs_buf_printf(b, "\"/>\n<text class=\"tick\" x=\"%d\" y=\"%d\">0 s</text>"
+                     "<text class=\"tick\" x=\"%d\" y=\"%d\" text-anchor=\"end\">%.1f s</text>"
+                     "<text class=\"tick\" x=\"%d\" y=\"%d\" text-anchor=\"middle\">time into "
+                     "the run</text>\n</svg>\n",
+                  C_LEFT, C_TOP + C_PLOT_H + 16, C_LEFT + C_PLOT_W, C_TOP + C_PLOT_H + 16,
+                  end_ms / 1000.0, C_LEFT + C_PLOT_W / 2, C_TOP + C_PLOT_H + 30);
+}
+
+/* Each model's cluster-wide cap on cases in flight (adaptive: AIMD on the server's 429s and
+ * 503s) and the pauses its Retry-After asked for. */
+static void sec_concurrency(rs_buf_t *b, json_t *report, json_t *conc)
+{
+    rs_buf_puts(b, "<section id=\"concurrency\">\n<h2>Concurrency</h2>\n");
+    const char *model;
+    json_t *m;
+    size_t idx = 0;
+    json_object_foreach(conc, model, m) {
+        rs_buf_puts(b, "<h3>");
+        esc(b, model);
+        rs_buf_puts(b, "</h3>\n<p class=\"note\">");
+        if (json_is_true(json_object_get(m, "adaptive")))
+            rs_buf_printf(b, "Adaptive cap %lld to %lld cases in flight: ended at %lld, lowest %lld; "
+                             "%lld decrease(s) after 429/503, %lld increase(s).",
+                          jint(m, "floor"), jint(m, "ceiling"), jint(m, "cap"), jint(m, "min_cap"),
+                          jint(m, "decreases"), jint(m, "increases"));
+        else
+            rs_buf_puts(b, "Fixed cap (concurrency.adaptive off).");
+        rs_buf_printf(b, " %lld 429/503 answer(s); %lld cluster-wide pause(s) for Retry-After, "
+                         "%.1f s in all.</p>\n",
+                      jint(m, "congested"), jint(m, "pauses"), (double)jint(m, "paused_ms") / 1000.0);
+        if (json_is_true(json_object_get(m, "adaptive")))
+            cap_chart(b, model, idx, json_object_get(m, "series"),
+                      1000.0 * jnum(report, "wall_seconds"));
+        idx++;
+    }
+    rs_buf_puts(b, "</section>\n");
+}
+
 /* ---- the page ---- */
 
 typedef void (*section_fn)(rs_buf_t *b, json_t *report, json_t *field);
@@ -1303,6 +1390,7 @@ static const struct {
     {"tags", JSON_ARRAY, sec_tags},
     {"clusters", JSON_ARRAY, sec_clusters},
     {"near_duplicates", JSON_OBJECT, sec_near_dups},
+    {"concurrency", JSON_OBJECT, sec_concurrency},
     {"reliability", JSON_OBJECT, sec_reliability},
     {"resources", JSON_OBJECT, sec_resources},
 };

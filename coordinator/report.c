@@ -118,6 +118,26 @@ static json_t *peers_json(coord_store_t *st, const char *run_id)
                      (json_int_t)0, "reasons", "by_peer");
 }
 
+/* report.json's "concurrency": each model's cluster-wide cap over the run and its pauses
+ * (rs:run:<id>:concurrency, kept by the coordinator; docs/RATELIMITS.md), without what only
+ * means something live. NULL when the run had no adaptive model, 429, 503 or pause. */
+static json_t *concurrency_json(coord_store_t *st, const char *run_id)
+{
+    char *text = coord_store_run_fetch(st, run_id, ":concurrency");
+    json_t *c = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    json_t *models = json_incref(json_object_get(c, "models"));
+    json_decref(c);
+    if (!json_is_object(models)) {
+        json_decref(models);
+        return NULL;
+    }
+    const char *name;
+    json_t *m;
+    json_object_foreach(models, name, m) json_object_del(m, "paused_left_ms");
+    return models;
+}
+
 int coord_report_warn_corrupted(FILE *f, json_t *report, const char *resume_cmd)
 {
     if (!coord_report_corrupted(report)) return 0;
@@ -152,6 +172,8 @@ static int write_reports(coord_store_t *st, const char *run_id, const rs_config_
     json_t *embedder = coord_tally_embedder_json(t);
     if (embedder) json_object_set_new(report, "embedder", embedder);
     json_object_set_new(report, "peers", peers_json(st, run_id));
+    json_t *conc = concurrency_json(st, run_id);
+    if (conc) json_object_set_new(report, "concurrency", conc);
     coord_tally_fill_analysis(t, report);
     /* The near-duplicate pass re-reads and embeds every prompt (seconds per 10,000 cases), so
      * it runs only when asked for (report.near_duplicates). */

@@ -433,6 +433,21 @@ static void md_peers(rs_buf_t *b, json_t *peers)
                      "`peers.by_peer`.\n\n", first ? "" : ")", late, cut);
 }
 
+/* One line per model whose cap adapted or that met a 429/503 (report.json's concurrency). */
+static void md_concurrency(rs_buf_t *b, json_t *conc)
+{
+    const char *model;
+    json_t *m;
+    json_object_foreach(conc, model, m) {
+        rs_buf_puts(b, "- concurrency of ");
+        coord_md_cell(b, model, 80);
+        rs_buf_puts(b, ": ");
+        coord_report_concurrency_line(b, m);
+        rs_buf_putc(b, '\n');
+    }
+    if (json_object_size(conc)) rs_buf_puts(b, "\n");
+}
+
 static void md_corrupted(rs_buf_t *b, json_t *report)
 {
     if (!coord_report_corrupted(report)) return;
@@ -474,6 +489,7 @@ char *coord_reportmd_render(json_t *report)
                       (long long)json_integer_value(json_object_get(rel, "resumes")),
                       (long long)json_integer_value(json_object_get(rel, "redone_cases")));
     md_peers(&b, json_object_get(report, "peers"));
+    md_concurrency(&b, json_object_get(report, "concurrency"));
     if (json_is_string(json_object_get(rel, "forced")))
     {
         rs_buf_puts(&b, "> **Resumed with --force**: ");

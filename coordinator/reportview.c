@@ -34,3 +34,18 @@ uint64_t coord_report_corrupted(json_t *report)
 {
     return (uint64_t)json_integer_value(json_object_get(json_object_get(report, "corrupted"), "count"));
 }
+
+void coord_report_concurrency_line(rs_buf_t *b, json_t *m)
+{
+#define N(k) ((long long)json_integer_value(json_object_get(m, k)))
+    if (json_is_true(json_object_get(m, "adaptive")))
+        rs_buf_printf(b, "adaptive cap %lld (floor %lld, ceiling %lld, lowest %lld; %lld down, "
+                         "%lld up)",
+                      N("cap"), N("floor"), N("ceiling"), N("min_cap"), N("decreases"),
+                      N("increases"));
+    else
+        rs_buf_puts(b, "fixed cap");
+    rs_buf_printf(b, "; %lld 429/503, %lld pause(s) for Retry-After (%.1f s)", N("congested"),
+                  N("pauses"), (double)N("paused_ms") / 1000.0);
+#undef N
+}

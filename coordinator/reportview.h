@@ -22,4 +22,9 @@ uint64_t coord_report_corrupted(json_t *report);
  * than listed), appended to b. */
 void coord_report_corrupted_cases(rs_buf_t *b, json_t *report);
 
+/* One model's entry of report.json's concurrency (or status's): "adaptive cap N (floor F,
+ * ceiling C, lowest L; D down, U up); K 429/503, P pause(s) for Retry-After (S s)", or "fixed
+ * cap; ..." when it did not adapt. Numbers only: the caller writes the model's name. */
+void coord_report_concurrency_line(rs_buf_t *b, json_t *m);
+
 #endif

@@ -23,7 +23,11 @@ int coord_config_identity(const char *spec_json, char out[65], rs_err_t *err)
     json_object_del(spec, "budget");
     size_t i;
     json_t *m;
-    json_array_foreach(json_object_get(spec, "models"), i, m) json_object_del(m, "budget");
+    /* how many calls may be out at once changes how fast a run goes, not what it computes */
+    json_array_foreach(json_object_get(spec, "models"), i, m) {
+        json_object_del(m, "budget");
+        json_object_del(m, "concurrency");
+    }
     char *text = json_dumps(spec, JSON_SORT_KEYS | JSON_COMPACT);
     rs_sha256_hex(text, strlen(text), out);
     free(text);

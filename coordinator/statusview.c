@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reportview.h"
+
 /* A JSON object the coordinator keeps under rs:run:<id><suffix>, or an empty object. */
 static json_t *run_object(coord_store_t *st, const char *run_id, const char *suffix)
 {
@@ -33,7 +35,7 @@ json_t *coord_status_json(coord_store_t *st, const char *run_id, json_t *m)
     json_t *workers = live_workers(st, run_id);
     int live = running && json_is_array(workers);
     json_t *eta = live && rate > 0 ? json_real((double)(total - done) / rate) : json_null();
-    return json_pack("{sssssssbsIsIsIsIsfsfsfsosssssososo}", "run_id", run_id, "name",
+    return json_pack("{sssssssbsIsIsIsIsfsfsfsosssssosososo}", "run_id", run_id, "name",
                      coord_manifest_str(m, "name"), "status", coord_manifest_str(m, "status"), "live", live,
                      "total", (json_int_t)total, "done", (json_int_t)done, "failed",
                      (json_int_t)coord_manifest_int(m, "failed"), "skipped",
@@ -43,7 +45,8 @@ json_t *coord_status_json(coord_store_t *st, const char *run_id, json_t *m)
                      coord_manifest_str(m, "dataset_path"), "coordinator", coord_manifest_str(m, "coordinator"),
                      "workers", live ? workers : (json_decref(workers), json_array()),
                      "usage", run_object(st, run_id, ":usage"), "peers",
-                     run_object(st, run_id, ":peers"));
+                     run_object(st, run_id, ":peers"), "concurrency",
+                     run_object(st, run_id, ":concurrency"));
 }
 
 static void bar(rs_buf_t *b, double frac, int width)
@@ -116,6 +119,23 @@ static void render_usage(rs_buf_t *b, json_t *usage)
     }
 }
 
+/* Each adaptive model's, or paused or refused one's, cluster-wide cap, and a pause still running. */
+static void render_concurrency(rs_buf_t *b, json_t *conc)
+{
+    const char *model;
+    json_t *m;
+    json_object_foreach(json_object_get(conc, "models"), model, m) {
+        long long left = json_integer_value(json_object_get(m, "paused_left_ms"));
+        if (!json_is_true(json_object_get(m, "adaptive")) &&
+            !json_integer_value(json_object_get(m, "congested")))
+            continue;
+        rs_buf_printf(b, "cap       %s: ", model);
+        coord_report_concurrency_line(b, m);
+        if (left > 0) rs_buf_printf(b, ", paused for %.1f s more", (double)left / 1000.0);
+        rs_buf_putc(b, '\n');
+    }
+}
+
 static void render_workers(rs_buf_t *b, json_t *workers)
 {
     size_t i;
@@ -179,6 +199,7 @@ void coord_status_render(rs_buf_t *b, json_t *s, int width)
     rs_buf_printf(b, "\ndataset   %s\ncoordinator %s\n", json_string_value(json_object_get(s, "dataset")),
                   json_string_value(json_object_get(s, "coordinator")));
     render_peers(b, json_object_get(s, "peers"));
+    render_concurrency(b, json_object_get(s, "concurrency"));
     render_usage(b, json_object_get(s, "usage"));
     render_workers(b, json_object_get(s, "workers"));
 }

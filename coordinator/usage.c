@@ -19,6 +19,7 @@ typedef struct model_usage {
     int64_t input_tokens, output_tokens;
     uint64_t cache_hits, cache_misses;   /* response-cache lookups (hits are not in calls) */
     json_t *errors;                      /* reason -> count */
+    json_t *retries;                     /* reason -> attempts tried again; NULL until one is */
     uint64_t buckets[COORD_USAGE_BUCKETS];
     double lat_sum;
     double recent[WINDOW];               /* ring of (latency) ... */
@@ -51,7 +52,10 @@ coord_usage_t *coord_usage_new(const rs_config_t *cfg)
 void coord_usage_destroy(coord_usage_t **u)
 {
     if (!u || !*u) return;
-    for (size_t i = 0; i < (*u)->n; i++) json_decref((*u)->m[i].errors);
+    for (size_t i = 0; i < (*u)->n; i++) {
+        json_decref((*u)->m[i].errors);
+        json_decref((*u)->m[i].retries);
+    }
     free((*u)->m);
     free(*u);
     *u = NULL;
@@ -98,6 +102,11 @@ static void add_counts(model_usage_t *m, json_t *s)
     m->cache_hits += (uint64_t)json_integer_value(json_object_get(s, "cache_hits"));
     m->cache_misses += (uint64_t)json_integer_value(json_object_get(s, "cache_misses"));
     add_errors(m->errors, json_object_get(s, "errors"));
+    json_t *retries = json_object_get(s, "retries");
+    if (json_is_object(retries)) {
+        if (!m->retries) m->retries = json_object();
+        add_errors(m->retries, retries);
+    }
 }
 
 /* A RESULT's stats carry each call's latency. */
@@ -121,31 +130,30 @@ static void add_snapshot(model_usage_t *m, json_t *s)
     m->lat_sum += json_number_value(json_object_get(s, "latency_sum_ms"));
 }
 
-/* Parses a {"<model>": {...}} object and folds each known model's entry with add. */
+/* Folds each known model's entry of a {"<model>": {...}} object (borrowed) with add. */
 static int fold(coord_usage_t *u, json_t *o, void (*add)(model_usage_t *, json_t *))
 {
-    if (!json_is_object(o)) {
-        json_decref(o);
-        return -1;
-    }
+    if (!json_is_object(o)) return -1;
     const char *name;
     json_t *s;
     json_object_foreach(o, name, s) {
         model_usage_t *m = find(u, name);
         if (m && json_is_object(s)) add(m, s);
     }
-    json_decref(o);
     return 0;
 }
 
-int coord_usage_add(coord_usage_t *u, const char *stats, size_t len)
+int coord_usage_add(coord_usage_t *u, json_t *stats)
 {
-    return fold(u, json_loadb(stats, len, 0, NULL), add_stats);
+    return fold(u, stats, add_stats);
 }
 
 int coord_usage_merge(coord_usage_t *u, const char *snapshot)
 {
-    return fold(u, json_loads(snapshot, 0, NULL), add_snapshot);
+    json_t *o = json_loads(snapshot, 0, NULL);
+    int rc = fold(u, o, add_snapshot);
+    json_decref(o);
+    return rc;
 }
 
 static double cost(const model_usage_t *m)
@@ -207,12 +215,12 @@ json_t *coord_usage_json(coord_usage_t *u)
         json_object_set_new(mo, "last_minute_latency_ms_by_stage", stages_json(m));
         json_object_set_new(mo, "cache_hits", json_integer((json_int_t)m->cache_hits));
         json_object_set_new(mo, "cache_misses", json_integer((json_int_t)m->cache_misses));
+        if (m->retries) json_object_set(mo, "retries", m->retries);
     }
     return o;
 }
 
-/* Prometheus label values: backslash, quote and newline escaped. */
-static void label(rs_buf_t *out, const char *v)
+void coord_usage_label(rs_buf_t *out, const char *v)
 {
     for (; *v; v++) {
         if (*v == '\\' || *v == '"') rs_buf_putc(out, '\\');
@@ -230,15 +238,29 @@ static void histogram(rs_buf_t *out, const model_usage_t *m)
     for (size_t k = 0; k < COORD_USAGE_BUCKETS; k++) {
         cum += m->buckets[k];
         rs_buf_puts(out, "reasonsaver_model_latency_ms_bucket{model=\"");
-        label(out, m->cfg->name);
+        coord_usage_label(out, m->cfg->name);
         if (k < COORD_USAGE_BUCKETS - 1) rs_buf_printf(out, "\",le=\"%g\"} %llu\n", COORD_USAGE_BOUNDS[k], (unsigned long long)cum);
         else rs_buf_printf(out, "\",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
     }
     rs_buf_puts(out, "reasonsaver_model_latency_ms_sum{model=\"");
-    label(out, m->cfg->name);
+    coord_usage_label(out, m->cfg->name);
     rs_buf_printf(out, "\"} %.3f\nreasonsaver_model_latency_ms_count{model=\"", m->lat_sum);
-    label(out, m->cfg->name);
+    coord_usage_label(out, m->cfg->name);
     rs_buf_printf(out, "\"} %llu\n", (unsigned long long)cum);
+}
+
+/* One line per reason of counts ({reason: n}) under metric{model, reason}. */
+static void reason_lines(rs_buf_t *out, const char *metric, const char *model, json_t *counts)
+{
+    const char *reason;
+    json_t *n;
+    json_object_foreach(counts, reason, n) {
+        rs_buf_printf(out, "%s{model=\"", metric);
+        coord_usage_label(out, model);
+        rs_buf_puts(out, "\",reason=\"");
+        coord_usage_label(out, reason);
+        rs_buf_printf(out, "\"} %lld\n", (long long)json_integer_value(n));
+    }
 }
 
 static void model_lines(rs_buf_t *out, const model_usage_t *m)
@@ -250,18 +272,11 @@ static void model_lines(rs_buf_t *out, const model_usage_t *m)
                      cost(m),                  (double)m->cache_hits,    (double)m->cache_misses};
     for (size_t i = 0; i < RS_ARRAY_LEN(names); i++) {
         rs_buf_printf(out, "%s{model=\"", names[i]);
-        label(out, m->cfg->name);
+        coord_usage_label(out, m->cfg->name);
         rs_buf_printf(out, "\"} %.10g\n", vals[i]);
     }
-    const char *reason;
-    json_t *n;
-    json_object_foreach(m->errors, reason, n) {
-        rs_buf_puts(out, "reasonsaver_model_errors_total{model=\"");
-        label(out, m->cfg->name);
-        rs_buf_puts(out, "\",reason=\"");
-        label(out, reason);
-        rs_buf_printf(out, "\"} %lld\n", (long long)json_integer_value(n));
-    }
+    reason_lines(out, "reasonsaver_model_errors_total", m->cfg->name, m->errors);
+    if (m->retries) reason_lines(out, "reasonsaver_model_retries_total", m->cfg->name, m->retries);
 }
 
 void coord_usage_prometheus(coord_usage_t *u, rs_buf_t *out)
@@ -280,6 +295,8 @@ void coord_usage_prometheus(coord_usage_t *u, rs_buf_t *out)
                      "# TYPE reasonsaver_cache_misses_total counter\n"
                      "# HELP reasonsaver_model_errors_total Model calls that ended in error, by reason.\n"
                      "# TYPE reasonsaver_model_errors_total counter\n"
+                     "# HELP reasonsaver_model_retries_total Attempts tried again, by reason.\n"
+                     "# TYPE reasonsaver_model_retries_total counter\n"
                      "# HELP reasonsaver_model_latency_ms Model call latency in milliseconds.\n"
                      "# TYPE reasonsaver_model_latency_ms histogram\n");
     for (size_t i = 0; i < u->n; i++) model_lines(out, &u->m[i]);

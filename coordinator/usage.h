@@ -20,9 +20,9 @@ typedef struct coord_usage coord_usage_t;
 coord_usage_t *coord_usage_new(const rs_config_t *cfg);
 void coord_usage_destroy(coord_usage_t **u);
 
-/* Adds one RESULT's stats JSON (see rs_result_t.stats); unknown models and bad JSON are ignored
- * (returns -1 for the latter, so the caller can log once). */
-int coord_usage_add(coord_usage_t *u, const char *stats, size_t len);
+/* Adds one RESULT's or HEARTBEAT's stats object (see rs_result_t.stats; borrowed); unknown
+ * models are ignored. -1 when it is not an object (so the caller can log once). */
+int coord_usage_add(coord_usage_t *u, json_t *stats);
 /* Adds a stored snapshot (coord_usage_json's output) — a resumed run continues its counters. */
 int coord_usage_merge(coord_usage_t *u, const char *snapshot);
 
@@ -39,6 +39,9 @@ int coord_usage_spent(const coord_usage_t *u, size_t i, int64_t *tokens, double 
 
 /* Prometheus text-format lines for the model metrics (tokens, cost, errors, latency). */
 void coord_usage_prometheus(coord_usage_t *u, rs_buf_t *out);
+
+/* Appends v as a Prometheus label value: backslash, quote and newline escaped. */
+void coord_usage_label(rs_buf_t *out, const char *v);
 
 /* The latency bucket bounds in ms (COORD_USAGE_BUCKETS - 1 finite ones). */
 extern const double COORD_USAGE_BOUNDS[COORD_USAGE_BUCKETS - 1];

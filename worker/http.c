@@ -47,6 +47,14 @@ struct wk_xfer {
     wk_xfer_t *prev, *next;   /* every live transfer */
 };
 
+/* One paused model; its timer wakes the loop when the pause ends (and frees it). */
+typedef struct pause {
+    wk_http_t *h;
+    char *model;
+    int64_t until_ms;
+    wk_timer_t timer;
+} pause_t;
+
 struct wk_http {
     CURLM *multi;
     CURL **pool; /* idle easy handles, reset and ready for reuse */
@@ -60,6 +68,10 @@ struct wk_http {
     short cache_revents; /* what the last wait saw on the cache's descriptor */
     wk_timerq_t timers;
     uint64_t rng;
+    pause_t **pauses; /* a handful at most: one per model the servers asked to wait */
+    size_t n_pauses, cap_pauses;
+    wk_http_retry_fn on_retry;
+    void *on_retry_ud;
 };
 
 /* ---- small parts ---- */
@@ -205,6 +217,12 @@ void wk_http_destroy(wk_http_t **hp)
     }
     for (size_t i = 0; i < h->n_pool; i++) curl_easy_cleanup(h->pool[i]);
     free(h->pool);
+    for (size_t i = 0; i < h->n_pauses; i++) {
+        wk_timerq_remove(&h->timers, &h->pauses[i]->timer); /* the heap must not keep it */
+        free(h->pauses[i]->model);
+        free(h->pauses[i]);
+    }
+    free(h->pauses);
     curl_multi_cleanup(h->multi);
     wk_timerq_cleanup(&h->timers);
     free(h);
@@ -338,6 +356,67 @@ void wk_http_cancel(wk_http_t *h, wk_xfer_t *x)
     xfer_release(x);
 }
 
+/* ---- pauses ---- */
+
+void wk_http_on_retry(wk_http_t *h, wk_http_retry_fn fn, void *ud)
+{
+    h->on_retry = fn;
+    h->on_retry_ud = ud;
+}
+
+static pause_t *pause_find(const wk_http_t *h, const char *model)
+{
+    for (size_t i = 0; i < h->n_pauses; i++)
+        if (strcmp(h->pauses[i]->model, model) == 0) return h->pauses[i];
+    return NULL;
+}
+
+/* The pause is over: forgotten (wk_http_step pumps the transfers it held right after). */
+static void on_pause_end(wk_timer_t *t)
+{
+    pause_t *p = WK_CONTAINER_OF(t, pause_t, timer);
+    wk_http_t *h = p->h;
+    size_t i = 0;
+    while (h->pauses[i] != p) i++;
+    h->pauses[i] = h->pauses[--h->n_pauses];
+    free(p->model);
+    free(p);
+}
+
+void wk_http_pause(wk_http_t *h, const char *model, int64_t until_ms)
+{
+    pause_t *p = pause_find(h, model);
+    if (p && p->until_ms >= until_ms) return;
+    if (!p) {
+        p = rs_xcalloc(1, sizeof(*p));
+        p->h = h;
+        p->model = rs_xstrdup(model);
+        if (h->n_pauses == h->cap_pauses) {
+            h->cap_pauses = h->cap_pauses ? 2 * h->cap_pauses : 4;
+            h->pauses = rs_xrealloc(h->pauses, h->cap_pauses * sizeof(*h->pauses));
+        }
+        h->pauses[h->n_pauses++] = p;
+    }
+    p->until_ms = until_ms;
+    wk_timerq_add(&h->timers, &p->timer, until_ms, on_pause_end);
+}
+
+int64_t wk_http_paused_ms(const wk_http_t *h, const char *model, int64_t now_ms)
+{
+    const pause_t *p = pause_find(h, model);
+    return p && p->until_ms > now_ms ? p->until_ms - now_ms : 0;
+}
+
+/* The first queued transfer whose model is not paused, or NULL. */
+static wk_xfer_t *next_startable(const wk_http_t *h)
+{
+    if (!h->n_pauses) return h->qhead;
+    int64_t now = rs_mono_ms();
+    for (wk_xfer_t *x = h->qhead; x; x = x->qnext)
+        if (wk_http_paused_ms(h, x->m->name, now) == 0) return x;
+    return NULL;
+}
+
 /* ---- transfers ---- */
 
 static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
@@ -423,11 +502,12 @@ static int start(wk_http_t *h, wk_xfer_t *x)
     return 0;
 }
 
-/* Moves queued transfers onto the wire while there is room. */
+/* Moves queued transfers onto the wire while there is room, skipping paused models'. The
+ * scan starts over after each start, since a failed start's callback may change the queue. */
 static void pump(wk_http_t *h)
 {
-    while (h->qhead && h->active < h->limit) {
-        wk_xfer_t *x = h->qhead;
+    wk_xfer_t *x;
+    while (h->active < h->limit && (x = next_startable(h))) {
         queue_unlink(h, x);
         start(h, x);
     }
@@ -471,6 +551,7 @@ static void retry_later(wk_http_t *h, wk_xfer_t *x, const rs_failure_t *f)
     if (f->retry_after_ms > delay) delay = f->retry_after_ms;
     wk_retry_count_add(x->reasons, &x->n_reasons, f->reason, 1);
     note_retry(x, f, delay);
+    if (h->on_retry) h->on_retry(h->on_retry_ud, x->m, f);
     x->retries++;
     x->state = X_WAITING;
     rs_debug("model %s: %s; retry %d of %lld in %lld ms", x->m->name, f->reason, x->retries,
@@ -551,7 +632,11 @@ static void finished(wk_http_t *h, CURL *e, CURLcode rc)
                            .body_len = x->resp.len,
                            .retry_after = retry_after[0] ? retry_after : NULL};
     rs_failure_t f;
-    if (rs_provider_classify(x->m, &o, rs_wall_ms(), &f) == 0) {
+    int failed = rs_provider_classify(x->m, &o, rs_wall_ms(), &f) != 0;
+    /* The server asked the client to wait: every request of this model waits, not only this one */
+    if (failed && (status == 429 || status == 503) && f.retry_after_ms > 0)
+        wk_http_pause(h, x->m->name, rs_mono_ms() + f.retry_after_ms);
+    if (!failed) {
         complete(h, x, NULL, latency);
     } else if (f.retry && x->retries < x->m->max_retries) {
         retry_later(h, x, &f);
@@ -606,7 +691,7 @@ int wk_http_wait(wk_http_t *h, int extra_fd, int64_t max_wait_ms, rs_err_t *err)
 {
     int64_t wait = max_wait_ms, due = wk_timerq_next_due(&h->timers);
     if (due != INT64_MAX && due - rs_mono_ms() < wait) wait = due - rs_mono_ms();
-    if ((h->qhead && h->active < h->limit) || h->hits) wait = 0;
+    if ((h->active < h->limit && next_startable(h)) || h->hits) wait = 0;
     if (wait < 0) wait = 0;
     if (wait > INT_MAX) wait = INT_MAX;
     struct curl_waitfd w[2];

@@ -7,6 +7,9 @@
  * The event loop is the caller's: wk_http_wait (curl_multi_poll with one extra descriptor, such as
  * a ZeroMQ socket's ZMQ_FD) then wk_http_step (due timers, transfers, completion callbacks).
  * At most `limit` transfers are on the wire; more wait in a FIFO (retries go to its front).
+ * A model can be paused (wk_http_pause): its transfers stay in the FIFO, retries included, until
+ * the pause ends, while other models' go ahead. A 429 or 503 with Retry-After pauses its model
+ * here at once; the coordinator's PAUSE does the same for the whole cluster.
  *
  * Ownership: wk_http_submit takes over the request (its headers may hold a key: they go into
  * curl's header list and are wiped when the transfer ends). The completion callback runs once,
@@ -71,6 +74,9 @@ typedef struct wk_http_done {
 
 typedef void (*wk_http_cb)(void *ud, const wk_http_done_t *d);
 
+/* Told of every attempt that will be tried again, with why (f->reason, f->retry_after_ms). */
+typedef void (*wk_http_retry_fn)(void *ud, const rs_model_cfg_t *m, const rs_failure_t *f);
+
 /* A new engine with at most limit (>= 1) transfers on the wire. NULL with err when libcurl
  * cannot make a multi handle. curl_global_init must have run (worker/main.c). */
 wk_http_t *wk_http_new(size_t limit, rs_err_t *err);
@@ -82,6 +88,16 @@ void wk_http_set_limit(wk_http_t *h, size_t limit);
  * Content-Length says so) and ends its call with reason "response_too_large", not retried. Applies
  * to transfers started from now on. */
 void wk_http_set_max_body(wk_http_t *h, size_t bytes);
+
+/* Sets the retry observer (NULL: none). */
+void wk_http_on_retry(wk_http_t *h, wk_http_retry_fn fn, void *ud);
+
+/* Holds every transfer of the model named model that is not on the wire yet (queued, or waiting
+ * for its retry) until until_ms (rs_mono_ms clock). A longer pause extends it; a shorter one
+ * changes nothing. */
+void wk_http_pause(wk_http_t *h, const char *model, int64_t until_ms);
+/* How many ms of model's pause are left at now_ms; 0 when it is not paused. */
+int64_t wk_http_paused_ms(const wk_http_t *h, const char *model, int64_t now_ms);
 
 /* Queues a POST of req for model m (m's timeouts and retry settings apply; m must outlive the
  * transfer). Takes req's contents (req is left zeroed). Nothing goes on the wire before the next

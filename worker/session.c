@@ -24,6 +24,7 @@
 #define NO_ANSWER_AGAIN_MS 60000 /* ...and again this often while it lasts */
 #define RECONNECT_MS 2000        /* a connection that brought nothing is made again after this, */
 #define RECONNECT_MAX_MS 10000   /* ...doubling up to this */
+#define PAUSE_MAX_MS 600000      /* the longest PAUSE taken from the coordinator */
 
 typedef struct session {
     const wk_opts_t *o;
@@ -174,6 +175,14 @@ static void on_task(session_t *s, rs_task_t *t)
     start_waiting(s);
 }
 
+/* The coordinator relays a server's Retry-After to the whole cluster: hold that model's requests. */
+static void on_pause(session_t *s, const rs_pause_t *p)
+{
+    int64_t ms = p->ms < PAUSE_MAX_MS ? p->ms : PAUSE_MAX_MS;
+    rs_debug("model %s paused for %lld ms (the server asked for it)", p->model, (long long)ms);
+    wk_http_pause(s->http, p->model, rs_mono_ms() + ms);
+}
+
 static void handle(session_t *s, const void *data, size_t len)
 {
     rs_msg_t m;
@@ -188,6 +197,7 @@ static void handle(session_t *s, const void *data, size_t len)
     case RS_MSG_HEARTBEAT: break;
     case RS_MSG_DRAIN: s->draining = 1; break;
     case RS_MSG_CANCEL: on_cancel(s, m.u.cancel); break;
+    case RS_MSG_PAUSE: on_pause(s, &m.u.pause); break;
     default: rs_warn("unexpected %s from the coordinator; ignored", rs_msg_type_name(m.type));
     }
     rs_msg_cleanup(&m);
@@ -224,6 +234,27 @@ static void report_done(session_t *s)
     free(sent);
     free(cases);
     free(d);
+}
+
+/* A 429 or 503 is news the coordinator needs now (it adapts the model's cap and may pause the
+ * model for every worker), not when some case ends: when no RESULT took it, a HEARTBEAT carries
+ * the stats. */
+static void report_congestion(session_t *s)
+{
+    if (!s->usage || !wk_usage_urgent(s->usage)) return;
+    rs_heartbeat_t hb = {(int64_t)held(s), NULL, 0};
+    hb.stats = wk_usage_take(s->usage, &hb.stats_len);
+    rs_buf_reset(&s->out);
+    rs_proto_encode_heartbeat(&s->out, &hb);
+    send_frame(s);
+    free(hb.stats);
+}
+
+/* Each retry is counted as it happens (see report_congestion). */
+static void on_retry(void *ud, const rs_model_cfg_t *m, const rs_failure_t *f)
+{
+    session_t *s = ud;
+    if (s->usage) wk_usage_retry(s->usage, m->name, f->reason, f->retry_after_ms);
 }
 
 /* A CURVE handshake that fails (the coordinator has another key, or does not know ours) is
@@ -285,7 +316,7 @@ static void timers(session_t *s)
         /* Never a HEARTBEAT before the HELLO is out: the coordinator would greet an unknown peer
          * with WELCOME and work, then see the late HELLO, take the work back and send it again. */
         rs_buf_reset(&s->out);
-        rs_proto_encode_heartbeat(&s->out, (int64_t)held(s));
+        rs_proto_encode_heartbeat(&s->out, &(rs_heartbeat_t){(int64_t)held(s), NULL, 0});
         send_frame(s);
     }
 }
@@ -341,6 +372,7 @@ static int session_open(session_t *s, const wk_opts_t *o, rs_err_t *err)
     rs_buf_init(&s->out);
     s->http = wk_http_new((size_t)(o->requests ? o->requests : s->slots), err);
     if (!s->http) return -1;
+    wk_http_on_retry(s->http, on_retry, s);
     s->zctx = zmq_ctx_new();
     s->sock = zmq_socket(s->zctx, ZMQ_DEALER);
     int64_t maxsize = RS_PROTO_MAX_FRAME;
@@ -400,6 +432,7 @@ static int turn(session_t *s, rs_err_t *err)
     if (wk_http_step(s->http, err) != 0) return -1;
     start_waiting(s); /* into the slots the finished cases left; on the wire at the next step */
     report_done(s);
+    report_congestion(s);
     if (s->draining && held(s) == 0 && wk_http_live(s->http) == 0 && s->o->exit_on_drain &&
         done_writing(s))
         return 1;

@@ -14,11 +14,16 @@ typedef struct reason_count {
     int64_t n;
 } reason_count_t;
 
+typedef struct reasons {
+    reason_count_t *v;
+    size_t n, cap;
+} reasons_t;
+
 typedef struct model_sum {
     int64_t calls, input_tokens, output_tokens;
     int64_t hits, misses; /* response-cache lookups */
-    reason_count_t *errors;
-    size_t n_errors, cap_errors;
+    reasons_t errors, retries;
+    int64_t retry_after_ms; /* the longest asked for since the last take; -1: none */
     double *latency; /* kept between takes, so a steady stream of RESULTs does not reallocate */
     int *stage;      /* each latency's stage (wk_call_t.stage) */
     size_t n_latency, cap_latency;
@@ -27,7 +32,8 @@ typedef struct model_sum {
 struct wk_usage {
     const rs_config_t *cfg;
     model_sum_t *m;
-    int any; /* something was added since the last take */
+    int any;    /* something was added since the last take */
+    int urgent; /* ... and a 429 or 503 among it */
 };
 
 wk_usage_t *wk_usage_new(const rs_config_t *cfg)
@@ -35,6 +41,7 @@ wk_usage_t *wk_usage_new(const rs_config_t *cfg)
     wk_usage_t *u = rs_xcalloc(1, sizeof(*u));
     u->cfg = cfg;
     u->m = rs_xcalloc(cfg->n_models + 1, sizeof(model_sum_t)); /* + the remote embedder */
+    for (size_t i = 0; i <= cfg->n_models; i++) u->m[i].retry_after_ms = -1;
     return u;
 }
 
@@ -43,7 +50,8 @@ void wk_usage_destroy(wk_usage_t **up)
     if (!up || !*up) return;
     wk_usage_t *u = *up;
     for (size_t i = 0; i <= u->cfg->n_models; i++) {
-        free(u->m[i].errors);
+        free(u->m[i].errors.v);
+        free(u->m[i].retries.v);
         free(u->m[i].latency);
         free(u->m[i].stage);
     }
@@ -52,20 +60,20 @@ void wk_usage_destroy(wk_usage_t **up)
     *up = NULL;
 }
 
-static void add_error(model_sum_t *s, const char *reason)
+static void add_reason(reasons_t *r, const char *reason)
 {
     size_t i = 0;
-    while (i < s->n_errors && strcmp(s->errors[i].reason, reason) != 0) i++;
-    if (i == s->n_errors) {
-        if (s->n_errors == s->cap_errors) {
-            s->cap_errors = s->cap_errors ? 2 * s->cap_errors : 4;
-            s->errors = rs_xrealloc(s->errors, s->cap_errors * sizeof(*s->errors));
+    while (i < r->n && strcmp(r->v[i].reason, reason) != 0) i++;
+    if (i == r->n) {
+        if (r->n == r->cap) {
+            r->cap = r->cap ? 2 * r->cap : 4;
+            r->v = rs_xrealloc(r->v, r->cap * sizeof(*r->v));
         }
-        snprintf(s->errors[i].reason, sizeof(s->errors[i].reason), "%s", reason);
-        s->errors[i].n = 0;
-        s->n_errors++;
+        snprintf(r->v[i].reason, sizeof(r->v[i].reason), "%s", reason);
+        r->v[i].n = 0;
+        r->n++;
     }
-    s->errors[i].n++;
+    r->v[i].n++;
 }
 
 static void add_latency(model_sum_t *s, double ms, int stage)
@@ -91,28 +99,54 @@ void wk_usage_add(wk_usage_t *u, const wk_call_t *calls, size_t n)
             s->output_tokens += c->output_tokens;
             add_latency(s, c->latency_ms, c->stage);
         }
-        if (c->error_type[0]) add_error(s, c->error_type);
+        if (c->error_type[0]) add_reason(&s->errors, c->error_type);
         s->hits += c->cache == WK_CACHE_HIT;
         s->misses += c->cache == WK_CACHE_MISS;
         u->any = 1;
     }
 }
 
+void wk_usage_retry(wk_usage_t *u, const char *model, const char *reason, int64_t retry_after_ms)
+{
+    size_t i = 0;
+    while (i < u->cfg->n_models && strcmp(u->cfg->models[i].name, model) != 0) i++;
+    if (i == u->cfg->n_models && strcmp(model, RS_PROTO_USAGE_EMBEDDER) != 0) return;
+    model_sum_t *s = &u->m[i];
+    add_reason(&s->retries, reason);
+    int congested = strcmp(reason, "http_429") == 0 || strcmp(reason, "http_503") == 0;
+    if (congested && retry_after_ms > s->retry_after_ms) s->retry_after_ms = retry_after_ms;
+    u->urgent |= congested;
+    u->any = 1;
+}
+
+int wk_usage_urgent(const wk_usage_t *u)
+{
+    return u->urgent;
+}
+
+static json_t *reasons_json(const reasons_t *r)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < r->n; i++)
+        json_object_set_new(o, r->v[i].reason, json_integer((json_int_t)r->v[i].n));
+    return o;
+}
+
 static json_t *sum_json(const model_sum_t *s)
 {
-    json_t *errors = json_object(), *lat = json_array(), *stage = json_array();
-    for (size_t i = 0; i < s->n_errors; i++)
-        json_object_set_new(errors, s->errors[i].reason, json_integer((json_int_t)s->errors[i].n));
+    json_t *errors = reasons_json(&s->errors), *lat = json_array(), *stage = json_array();
     for (size_t i = 0; i < s->n_latency; i++) {
         json_array_append_new(lat, json_real(s->latency[i]));
         json_array_append_new(stage, json_integer(s->stage[i]));
     }
     json_t *o = json_pack("{sIsIsIsososo}", "calls", (json_int_t)s->calls, "input_tokens",
-                          (json_int_t)s->input_tokens, "output_tokens",
-                          (json_int_t)s->output_tokens, "errors", errors, "latency_ms", lat,
-                          "stage", stage);
+                          (json_int_t)s->input_tokens, "output_tokens", (json_int_t)s->output_tokens,
+                          "errors", errors, "latency_ms", lat, "stage", stage);
     if (s->hits) json_object_set_new(o, "cache_hits", json_integer((json_int_t)s->hits));
     if (s->misses) json_object_set_new(o, "cache_misses", json_integer((json_int_t)s->misses));
+    if (s->retries.n) json_object_set_new(o, "retries", reasons_json(&s->retries));
+    if (s->retry_after_ms >= 0)
+        json_object_set_new(o, "retry_after_ms", json_integer((json_int_t)s->retry_after_ms));
     return o;
 }
 
@@ -124,11 +158,13 @@ char *wk_usage_take(wk_usage_t *u, size_t *len)
     for (size_t i = 0; i <= u->cfg->n_models; i++) {
         model_sum_t *s = &u->m[i];
         const char *name = i < u->cfg->n_models ? u->cfg->models[i].name : RS_PROTO_USAGE_EMBEDDER;
-        if (s->calls || s->n_errors || s->hits) json_object_set_new(o, name, sum_json(s));
+        if (s->calls || s->errors.n || s->retries.n || s->hits || s->misses)
+            json_object_set_new(o, name, sum_json(s));
         s->calls = s->input_tokens = s->output_tokens = s->hits = s->misses = 0;
-        s->n_errors = s->n_latency = 0;
+        s->errors.n = s->retries.n = s->n_latency = 0;
+        s->retry_after_ms = -1;
     }
-    u->any = 0;
+    u->any = u->urgent = 0;
     /* latencies to the microsecond: 17 significant digits would double the frame for nothing */
     char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(o);

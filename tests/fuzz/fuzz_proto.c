@@ -15,7 +15,8 @@ static void encode(rs_buf_t *out, const rs_msg_t *m)
     case RS_MSG_TASK: rs_proto_encode_task(out, &m->u.task); break;
     case RS_MSG_RESULT: rs_proto_encode_result(out, &m->u.result); break;
     case RS_MSG_CREDIT: rs_proto_encode_credit(out, m->u.credit); break;
-    case RS_MSG_HEARTBEAT: rs_proto_encode_heartbeat(out, m->u.in_flight); break;
+    case RS_MSG_HEARTBEAT: rs_proto_encode_heartbeat(out, &m->u.heartbeat); break;
+    case RS_MSG_PAUSE: rs_proto_encode_pause(out, &m->u.pause); break;
     case RS_MSG_DRAIN: rs_proto_encode_drain(out); break;
     case RS_MSG_CANCEL: rs_proto_encode_cancel(out, m->u.cancel); break;
     default: abort(); /* the decoder returned a type it does not know */

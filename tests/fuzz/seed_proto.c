@@ -119,10 +119,15 @@ int main(int argc, char **argv)
         rs_proto_encode_credit(&b, credits[i]);
         snprintf(name, sizeof(name), "credit-%zu", i);
         save(&b, name);
-        rs_proto_encode_heartbeat(&b, credits[i]);
+        rs_proto_encode_heartbeat(&b, &(rs_heartbeat_t){credits[i], NULL, 0});
         snprintf(name, sizeof(name), "heartbeat-%zu", i);
         save(&b, name);
     }
+    const char *hb = "{\"m\":{\"calls\":2,\"retries\":{\"http_429\":1},\"retry_after_ms\":1500}}";
+    rs_proto_encode_heartbeat(&b, &(rs_heartbeat_t){3, (char *)hb, strlen(hb)});
+    save(&b, "heartbeat-stats");
+    rs_proto_encode_pause(&b, &(rs_pause_t){"m", 2000});
+    save(&b, "pause");
     rs_proto_encode_drain(&b);
     save(&b, "drain");
     rs_proto_encode_cancel(&b, 7);

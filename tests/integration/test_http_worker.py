@@ -286,7 +286,9 @@ def check_choices(recs, st):
 
 def check_retry_after(st):
     """The retry after a 429 came no sooner than Retry-After, though the backoff alone (cap
-    50 ms) would have retried at once; the other retries did not wait that long."""
+    50 ms) would have retried at once. A Retry-After pauses its model on every worker
+    (docs/RATELIMITS.md), so the other retries of the same models waited for the pause too,
+    but no longer than it."""
     gaps = []
     for (model, case_id, k), tries in st.attempts.items():
         if tries[0][1] == 429:
@@ -295,7 +297,7 @@ def check_retry_after(st):
     assert len(gaps) == 2 * (CASES // 10), gaps
     assert min(gaps) >= RETRY_AFTER_S - 0.05, gaps
     quick = [t[1][0] - t[0][0] for t in st.attempts.values() if t[0][1] == 500]
-    assert quick and max(quick) < 0.9, quick
+    assert quick and max(quick) < RETRY_AFTER_S + 0.5, quick
 
 
 def check_unauthorized(sb, srv, port):

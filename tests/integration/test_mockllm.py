@@ -508,6 +508,8 @@ def check_request_log(sb):
     with open(path) as f:
         lines = [json.loads(line) for line in f]  # whole lines only, even from 4 threads
     assert len(lines) == 22, lines
+    for rec in lines:  # each line has its arrival time (wall clock ms)
+        assert abs(rec.pop("t_ms") - time.time() * 1000) < 60000, rec
     assert lines[0] == {"path": "/v1/chat/completions", "body": req}, lines[0]
     assert lines[1] == {"path": "/v1/chat/completions", "body": "not json {"}, lines[1]
     inputs = sorted(rec["body"]["input"] for rec in lines[2:])

@@ -16,6 +16,7 @@
 typedef struct cli {
     const char *bind, *port_file, *api_key, *latency_dist, *log_requests;
     int64_t port, threads, seed, embed_dim, retry_after, fault_seed, reply_bytes, reply_filler;
+    int64_t max_concurrency, limit_retry_after, pause_request;
     double accuracy, latency_ms, latency_sigma, hang_ms;
     double judge_accuracy, self_bias, fix_rate, break_rate;
     double rate_429, rate_500, rate_hang, rate_truncate, rate_wrong_type;
@@ -55,6 +56,12 @@ static const opt_def_t options[] = {
     {"latency-sigma", OPT_DOUBLE, F(latency_sigma), "S", "lognormal sigma (default 0.5)"},
     {"rate-429", OPT_DOUBLE, F(rate_429), "P", "probability of a 429 with Retry-After"},
     {"retry-after", OPT_INT, F(retry_after), "S", "Retry-After of a 429, seconds (default 1)"},
+    {"max-concurrency", OPT_INT, F(max_concurrency), "N",
+     "answer 429 to a model request beyond N open at once (default 0: no limit)"},
+    {"limit-retry-after", OPT_INT, F(limit_retry_after), "S",
+     "Retry-After of a --max-concurrency 429, seconds (default 0: none)"},
+    {"pause-request", OPT_INT, F(pause_request), "N",
+     "answer the Nth model request 429 with Retry-After --retry-after (default 0: none)"},
     {"rate-500", OPT_DOUBLE, F(rate_500), "P", "probability of a 500"},
     {"rate-hang", OPT_DOUBLE, F(rate_hang), "P", "probability of no answer, then a close"},
     {"hang-ms", OPT_DOUBLE, F(hang_ms), "MS", "how long a hang lasts (default 30000)"},
@@ -177,6 +184,9 @@ static int to_server_opts(const cli_t *c, mock_server_opts_t *o, rs_err_t *err)
                    .seed = (uint64_t)c->fault_seed},
         .hang_ms = c->hang_ms,
         .retry_after_s = c->retry_after,
+        .max_concurrency = c->max_concurrency,
+        .limit_retry_after_s = c->limit_retry_after,
+        .pause_request = c->pause_request,
         .log_requests = c->log_requests,
         .reply_bytes = c->reply_bytes,
     };

@@ -33,13 +33,13 @@ mock_reqlog_t *mock_reqlog_new(const char *path, rs_err_t *err)
     return log;
 }
 
-char *mock_reqlog_line(const char *path, const char *body, size_t len)
+char *mock_reqlog_line(const char *path, const char *body, size_t len, int64_t t_ms)
 {
     json_error_t jerr;
     json_t *b = json_loadb(body ? body : "", len, JSON_DECODE_ANY, &jerr);
     if (!b) b = json_stringn(body ? body : "", len); /* not JSON: the text */
     if (!b) b = json_null();                         /* not UTF-8 either */
-    json_t *rec = json_pack("{s:s, s:o}", "path", path, "body", b);
+    json_t *rec = json_pack("{s:s, s:I, s:o}", "path", path, "t_ms", (json_int_t)t_ms, "body", b);
     char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
     json_decref(rec);
     char *line = rs_xasprintf("%s\n", text ? text : "{}");
@@ -49,7 +49,7 @@ char *mock_reqlog_line(const char *path, const char *body, size_t len)
 
 void mock_reqlog_write(mock_reqlog_t *log, const char *path, const char *body, size_t len)
 {
-    char *line = mock_reqlog_line(path, body, len);
+    char *line = mock_reqlog_line(path, body, len, rs_wall_ms());
     size_t n = strlen(line), done = 0;
     pthread_mutex_lock(&log->mu);
     while (done < n) {

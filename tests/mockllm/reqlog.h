@@ -1,5 +1,6 @@
 /* reqlog: the opt-in request log of reasonsaver-mockllm (--log-requests FILE). Each request to a
- * model route appends one JSON line {"path": "/v1/chat/completions", "body": <the request>}, so a
+ * model route appends one JSON line {"path": "/v1/chat/completions", "t_ms": <wall ms of its
+ * arrival>, "body": <the request>}, so a
  * test can check what a client really sent (a judge's prompt, a system message). body is the
  * request's JSON, or the raw text as a JSON string when it is not JSON (null when not UTF-8).
  * Lines from concurrent requests never interleave. */
@@ -7,6 +8,7 @@
 #define MOCK_REQLOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util.h"
 
@@ -19,7 +21,7 @@ void mock_reqlog_write(mock_reqlog_t *log, const char *path, const char *body, s
 /* Closes the file and frees the log; sets *log to NULL. NULL and &NULL are fine. */
 void mock_reqlog_destroy(mock_reqlog_t **log);
 
-/* The line for one request, newline included (heap; no I/O). */
-char *mock_reqlog_line(const char *path, const char *body, size_t len);
+/* The line for one request that arrived at wall clock t_ms, newline included (heap; no I/O). */
+char *mock_reqlog_line(const char *path, const char *body, size_t len, int64_t t_ms);
 
 #endif

@@ -47,6 +47,7 @@ struct mock_server {
     mock_stats_t stats;
     mock_reqlog_t *reqlog;       /* --log-requests; NULL without */
     atomic_uint_fast64_t serial; /* reply ids */
+    atomic_int_fast64_t model_requests; /* well-formed or not, for --pause-request */
     atomic_int stopping;         /* no more parking: shutdown answers everything now */
     atomic_int deciding;         /* handlers between reading `stopping` and parking */
 };
@@ -70,6 +71,7 @@ typedef struct request {
     const struct route *route; /* NULL: no such path */
     int method_ok;
     int counted;   /* counted in stats and still in flight */
+    int model_open; /* counted in model_open (stats) and not answered yet */
     int too_large; /* the body passed MOCK_MAX_BODY: it is dropped, the answer is 413 */
     int waiting;   /* suspended on the timer */
     int hang;      /* when resumed, close instead of replying */
@@ -138,6 +140,10 @@ static enum MHD_Result send_reply(mock_server_t *s, request_t *r)
     }
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)rep->status, resp);
     MHD_destroy_response(resp);
+    if (r->model_open) {
+        mock_stats_model_done(&s->stats);
+        r->model_open = 0;
+    }
     if (r->counted) {
         mock_stats_reply(&s->stats, rep->status, rep->fault);
         mock_stats_done(&s->stats);
@@ -268,6 +274,28 @@ static void pad_reply(request_t *r, int64_t n)
     r->reply.len = (size_t)n;
 }
 
+/* A rate limiter's answers, before anything else: --pause-request's one 429 asking the client
+ * to wait, and --max-concurrency's refusal of a request beyond the limit (answered at once, so
+ * it is open only for an instant). Returns 1 when r is refused. Every model request counts in
+ * model_open and the peak, refused or not: the peak is what the client attempted. */
+static int rate_limited(mock_server_t *s, request_t *r)
+{
+    int64_t open = mock_stats_model_open(&s->stats);
+    r->model_open = 1;
+    int64_t nth = atomic_fetch_add(&s->model_requests, 1) + 1;
+    if (s->o.pause_request > 0 && nth == s->o.pause_request) {
+        set_error(r, 429, "Rate limit reached; wait as Retry-After says (simulated).");
+        r->reply.retry_after = s->o.retry_after_s;
+        atomic_store(&s->stats.paused_at_ms, rs_wall_ms());
+        return 1;
+    }
+    if (s->o.max_concurrency <= 0 || open <= s->o.max_concurrency) return 0;
+    set_error(r, 429, "Too many concurrent requests (simulated by reasonsaver-mockllm).");
+    r->reply.retry_after = s->o.limit_retry_after_s;
+    atomic_fetch_add_explicit(&s->stats.limited, 1, memory_order_relaxed);
+    return 1;
+}
+
 /* The three model routes: authenticate, build the reply from the sim, then inject a fault.
  * A bad request is a 400 whatever the draw: only well-formed requests consume fault draws. */
 static void model_route(mock_server_t *s, request_t *r, build_fn build)
@@ -275,6 +303,7 @@ static void model_route(mock_server_t *s, request_t *r, build_fn build)
     mock_ids_t ids;
     rs_err_t err;
     if (s->reqlog) mock_reqlog_write(s->reqlog, r->route->path, r->body.data, r->body.len);
+    if (rate_limited(s, r)) return;
     if (!authorize(s, r)) return;
     if (mock_ids_parse(header(r, "X-RS-Model"), header(r, "X-RS-Case"), header(r, "X-RS-Candidate"),
                        header(r, "X-RS-Target"), &ids, &err) < 0) {
@@ -488,6 +517,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r) return;
     unpark(s, r);
     if (r->counted) mock_stats_done(&s->stats); /* never answered: hung or client gone */
+    if (r->model_open) mock_stats_model_done(&s->stats);
     free(r->reply.body);
     rs_buf_cleanup(&r->body);
     free(r);
@@ -586,6 +616,9 @@ static int check_opts(const mock_server_opts_t *o, rs_err_t *err)
     if (!(o->hang_ms >= 0 && o->hang_ms <= 86400e3))
         return rs_err_set(err, "--hang-ms: must be between 0 and 86400000");
     if (o->retry_after_s < 0) return rs_err_set(err, "--retry-after: must be >= 0");
+    if (o->max_concurrency < 0) return rs_err_set(err, "--max-concurrency: must be >= 0");
+    if (o->limit_retry_after_s < 0) return rs_err_set(err, "--limit-retry-after: must be >= 0");
+    if (o->pause_request < 0) return rs_err_set(err, "--pause-request: must be >= 0");
     if (o->sim.filler < 0 || o->sim.filler > (64 << 20))
         return rs_err_set(err, "--reply-filler: must be between 0 and 67108864");
     if (o->reply_bytes < 0 || o->reply_bytes > (256 << 20))

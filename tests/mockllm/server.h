@@ -22,6 +22,9 @@ typedef struct mock_server_opts {
     mock_faults_cfg_t faults;
     double hang_ms;           /* a hung request's connection is closed after this */
     int64_t retry_after_s;    /* Retry-After of an injected 429 */
+    int64_t max_concurrency;  /* > 0: a model request beyond this many open at once is a 429 */
+    int64_t limit_retry_after_s; /* Retry-After of such a 429; 0: none */
+    int64_t pause_request;    /* > 0: this model request (1-based) is a 429 with retry_after_s */
     const char *log_requests; /* NULL, or append each model request there (reqlog.h) */
     int64_t reply_bytes;      /* > 0: chat and messages replies padded with spaces to this size */
 } mock_server_opts_t;

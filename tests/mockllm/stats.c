@@ -27,6 +27,10 @@ static void zero_counters(mock_stats_t *s)
     atomic_store_explicit(&s->hangs, 0, RELAXED);
     atomic_store_explicit(&s->truncated, 0, RELAXED);
     atomic_store_explicit(&s->wrong_content_type, 0, RELAXED);
+    atomic_store_explicit(&s->limited, 0, RELAXED);
+    atomic_store_explicit(&s->paused_at_ms, 0, RELAXED);
+    atomic_store_explicit(&s->peak_concurrency, atomic_load_explicit(&s->model_open, RELAXED),
+                          RELAXED);
 }
 
 void mock_stats_init(mock_stats_t *s)
@@ -63,6 +67,21 @@ void mock_stats_done(mock_stats_t *s)
     atomic_fetch_sub_explicit(&s->in_flight, 1, RELAXED);
 }
 
+int64_t mock_stats_model_open(mock_stats_t *s)
+{
+    int64_t now = atomic_fetch_add_explicit(&s->model_open, 1, RELAXED) + 1;
+    int64_t peak = atomic_load_explicit(&s->peak_concurrency, RELAXED);
+    while (now > peak && !atomic_compare_exchange_weak_explicit(&s->peak_concurrency, &peak, now,
+                                                                 RELAXED, RELAXED)) {
+    }
+    return now;
+}
+
+void mock_stats_model_done(mock_stats_t *s)
+{
+    atomic_fetch_sub_explicit(&s->model_open, 1, RELAXED);
+}
+
 void mock_stats_reset(mock_stats_t *s)
 {
     zero_counters(s);
@@ -96,10 +115,12 @@ static json_t *endpoint_object(mock_stats_t *s)
 char *mock_stats_json(mock_stats_t *s, size_t *len)
 {
     json_t *root =
-        json_pack("{s:I, s:o, s:o, s:I, s:I, s:I, s:I, s:I}", "requests", LOAD(requests),
-                  "by_endpoint", endpoint_object(s), "by_status", status_object(s), "hangs",
-                  LOAD(hangs), "truncated", LOAD(truncated), "wrong_content_type",
-                  LOAD(wrong_content_type), "in_flight", LOAD(in_flight), "waiting", LOAD(waiting));
+        json_pack("{s:I, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "requests",
+                  LOAD(requests), "by_endpoint", endpoint_object(s), "by_status", status_object(s),
+                  "hangs", LOAD(hangs), "truncated", LOAD(truncated), "wrong_content_type",
+                  LOAD(wrong_content_type), "in_flight", LOAD(in_flight), "waiting", LOAD(waiting),
+                  "limited", LOAD(limited), "peak_concurrency", LOAD(peak_concurrency),
+                  "model_in_flight", LOAD(model_open), "paused_at_ms", LOAD(paused_at_ms));
     char *text = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     *len = text ? strlen(text) : 0;

@@ -31,6 +31,10 @@ typedef struct mock_stats {
     atomic_uint_fast64_t hangs, truncated, wrong_content_type;
     atomic_int_fast64_t in_flight; /* received, not yet answered or closed (gauge) */
     atomic_int_fast64_t waiting;   /* of those, suspended on the timer now (gauge) */
+    atomic_int_fast64_t model_open; /* model requests received and not answered (gauge) */
+    atomic_int_fast64_t peak_concurrency; /* the most model_open seen at an arrival */
+    atomic_uint_fast64_t limited;  /* 429s for --max-concurrency */
+    atomic_int_fast64_t paused_at_ms; /* wall ms of the --pause-request 429; 0 before it */
 } mock_stats_t;
 
 void mock_stats_init(mock_stats_t *s);
@@ -43,7 +47,12 @@ void mock_stats_reply(mock_stats_t *s, int status, mock_fault_t fault);
 void mock_stats_hang(mock_stats_t *s);
 /* A counted request is over: answered, closed after a hang, or its client went away. */
 void mock_stats_done(mock_stats_t *s);
-/* Zeroes the counters (the gauges stay: they describe requests that are still open). */
+/* A model request arrived (model_open + 1, the peak follows); returns how many are open now. */
+int64_t mock_stats_model_open(mock_stats_t *s);
+/* A model request was answered or closed. */
+void mock_stats_model_done(mock_stats_t *s);
+/* Zeroes the counters (the gauges stay: they describe requests that are still open; the peak
+ * starts again from what is open now). */
 void mock_stats_reset(mock_stats_t *s);
 /* The counters as JSON (caller frees); *len its length. */
 char *mock_stats_json(mock_stats_t *s, size_t *len);

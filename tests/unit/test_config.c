@@ -799,6 +799,52 @@ static void test_override_bad_path(void **state)
                   "--set dataset.path.x=5: dataset.path: is a single value, it has no 'x' inside");
 }
 
+/* concurrency: auto is on for real providers and off for sim; the shorthand; floor <= ceiling;
+ * the resolved value survives the JSON round trip. */
+static void test_concurrency(void **state)
+{
+    rs_config_t *c = load_ok("dataset: {path: d.jsonl}\n"
+                             "models:\n"
+                             "  - {provider: sim, model: m1}\n"
+                             "  - {provider: openai, model: m2}\n"
+                             "  - {provider: anthropic, model: m3, concurrency: off}\n"
+                             "  - {provider: sim, model: m4, concurrency: {adaptive: on, floor: 2,"
+                             " ceiling: 8, factor: 0.5, step: 2, cooldown_ms: 300}}\n",
+                             NULL, 0);
+    assert_int_equal(c->models[0].adaptive, RS_ADAPTIVE_OFF);
+    assert_int_equal(c->models[1].adaptive, RS_ADAPTIVE_ON);
+    assert_int_equal(c->models[1].conc_floor, 1);
+    assert_int_equal(c->models[1].conc_ceiling, 0);
+    assert_true(c->models[1].conc_factor == 0.7);
+    assert_int_equal(c->models[1].conc_step, 1);
+    assert_int_equal(c->models[1].conc_cooldown_ms, 2000);
+    assert_int_equal(c->models[2].adaptive, RS_ADAPTIVE_OFF);
+    const rs_model_cfg_t *m = &c->models[3];
+    assert_int_equal(m->adaptive, RS_ADAPTIVE_ON);
+    assert_int_equal(m->conc_floor, 2);
+    assert_int_equal(m->conc_ceiling, 8);
+    assert_true(m->conc_factor == 0.5);
+    assert_int_equal(m->conc_step, 2);
+    assert_int_equal(m->conc_cooldown_ms, 300);
+    char *json = rs_config_to_json(c);
+    assert_non_null(strstr(json, "\"adaptive\": \"on\""));
+    rs_err_t err = {{0}};
+    rs_config_t *back = rs_config_from_json(json, &err);
+    assert_non_null(back);
+    assert_int_equal(back->models[0].adaptive, RS_ADAPTIVE_OFF);
+    assert_int_equal(back->models[3].conc_ceiling, 8);
+    rs_config_destroy(&back);
+    free(json);
+    rs_config_destroy(&c);
+    expect_error("dataset: {path: d.jsonl}\nmodels:\n  - provider: sim\n    model: m1\n"
+                 "    concurrency: {floor: 9, ceiling: 8}\n", NULL, 0,
+                 "t.yaml:5:26: models[0].concurrency.floor: must not be above "
+                 "concurrency.ceiling (9 > 8)");
+    expect_error1(MINIMAL, "models.0.concurrency.factor=1",
+                  "--set models.0.concurrency.factor=1: models[0].concurrency.factor: must be "
+                  "between 0.05 and 0.95 (got 1)");
+}
+
 static void test_override_bad_value(void **state)
 {
     expect_error1(MINIMAL, "dataset.limit=abc",
@@ -810,7 +856,7 @@ static void test_override_bad_value(void **state)
                   "--set models.0.x=1: models[0].x: unknown key (known here: name, provider, "
                   "model, base_url, api_key_env, n, params, timeout_ms, connect_timeout_ms, "
                   "max_retries, retry_base_ms, retry_cap_ms, rpm, tpm, anthropic_version, mock, "
-                  "prices, budget)");
+                  "prices, budget, concurrency)");
     expect_error1(MINIMAL, "models.0.params.stop=[a, b",
                   "--set models.0.params.stop=[a, b: bad value: flow sequence without a closing "
                   "bracket");
@@ -1433,6 +1479,7 @@ int main(void)
         cmocka_unit_test(test_override_list_index),
         cmocka_unit_test(test_override_bad_path),
         cmocka_unit_test(test_override_bad_value),
+        cmocka_unit_test(test_concurrency),
         cmocka_unit_test(test_json_round_trip),
         cmocka_unit_test(test_evals_defaults),
         cmocka_unit_test(test_relative_paths),

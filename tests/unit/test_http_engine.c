@@ -370,7 +370,11 @@ static void test_cancel_everywhere(void **state)
     assert_int_equal(wk_http_live(h), 1);
     assert_true(wk_timerq_next_due(wk_http_timers(h)) > rs_mono_ms() + 50000);
     wk_http_cancel(h, c);
-    assert_int_equal(wk_timerq_next_due(wk_http_timers(h)), INT64_MAX);
+    /* what is left in the heap is the model's pause that the 429 started, not the retry */
+    assert_int_equal(wk_http_live(h), 0);
+    assert_true(wk_http_paused_ms(h, "m", rs_mono_ms()) > 50000);
+    int64_t due = wk_timerq_next_due(wk_http_timers(h));
+    assert_true(due != INT64_MAX && due > rs_mono_ms() + 50000);
     spin(h, never, NULL, 100);
     assert_int_equal(on_wire.calls + queued.calls + waiting.calls, 0);
     assert_int_equal(sh->hits[P_BUSY], 1);
@@ -410,6 +414,54 @@ static void test_destroy_with_transfers(void **state)
     assert_int_equal(r[0].calls + r[1].calls + r[2].calls, 0);
 }
 
+static void count_retry(void *ud, const rs_model_cfg_t *m, const rs_failure_t *f)
+{
+    result_t *r = ud;
+    r->retries++;
+    snprintf(r->reason, sizeof(r->reason), "%s", f->reason);
+    r->at_ms = f->retry_after_ms;
+    assert_string_equal(m->name, "busy");
+}
+
+/* A paused model's transfers wait (another model's go ahead) until the pause ends; a 429 with
+ * Retry-After pauses its model, and the retry observer hears of it. */
+static void test_pause(void **state)
+{
+    (void)state;
+    wk_http_t *h = engine(4);
+    rs_model_cfg_t m = model(), other = model(), busy = model();
+    other.name = "other";
+    busy.name = "busy";
+    busy.max_retries = 1;
+    result_t r = {0}, r2 = {0}, seen = {0}, held = {0};
+    int64_t t0 = rs_mono_ms();
+    wk_http_pause(h, "m", t0 + 400);
+    wk_http_pause(h, "m", t0 + 100); /* a shorter pause changes nothing */
+    assert_true(wk_http_paused_ms(h, "m", t0) > 300);
+    assert_int_equal(wk_http_paused_ms(h, "other", t0), 0);
+    submit(h, &m, "/ok", port, &r);
+    submit(h, &other, "/ok", port, &r2);
+    spin(h, called, &r2, 5000);
+    assert_int_equal(r2.calls, 1);
+    assert_int_equal(r.calls, 0);
+    spin(h, called, &r, 5000);
+    assert_true(r.ok);
+    assert_true(r.at_ms - t0 >= 395);
+    assert_int_equal(wk_http_paused_ms(h, "m", rs_mono_ms()), 0);
+
+    wk_http_on_retry(h, count_retry, &seen);
+    submit(h, &busy, "/busy", port, &r2);
+    spin(h, never, NULL, 300);
+    assert_int_equal(seen.retries, 1);
+    assert_string_equal(seen.reason, "http_429");
+    assert_int_equal(seen.at_ms, 60000);
+    assert_true(wk_http_paused_ms(h, "busy", rs_mono_ms()) > 59000);
+    submit(h, &busy, "/ok", port, &held);
+    spin(h, never, NULL, 200);
+    assert_int_equal(held.calls, 0); /* held by the pause */
+    wk_http_destroy(&h);
+}
+
 static void test_retry_counts(void **state)
 {
     (void)state;
@@ -447,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_limit),
         cmocka_unit_test(test_destroy_with_transfers),
         cmocka_unit_test(test_retry_counts),
+        cmocka_unit_test(test_pause),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     curl_global_cleanup();

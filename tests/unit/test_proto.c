@@ -232,7 +232,10 @@ static void encode_any(rs_buf_t *b, const rs_msg_t *m)
         rs_proto_encode_credit(b, m->u.credit);
         break;
     case RS_MSG_HEARTBEAT:
-        rs_proto_encode_heartbeat(b, m->u.in_flight);
+        rs_proto_encode_heartbeat(b, &m->u.heartbeat);
+        break;
+    case RS_MSG_PAUSE:
+        rs_proto_encode_pause(b, &m->u.pause);
         break;
     case RS_MSG_DRAIN:
         rs_proto_encode_drain(b);
@@ -269,7 +272,16 @@ static void assert_msg_equal(const rs_msg_t *a, const rs_msg_t *b)
         assert_int_equal(a->u.credit, b->u.credit);
         break;
     case RS_MSG_HEARTBEAT:
-        assert_int_equal(a->u.in_flight, b->u.in_flight);
+        assert_int_equal(a->u.heartbeat.in_flight, b->u.heartbeat.in_flight);
+        assert_int_equal(a->u.heartbeat.stats_len, b->u.heartbeat.stats_len);
+        if (a->u.heartbeat.stats)
+            assert_memory_equal(a->u.heartbeat.stats, b->u.heartbeat.stats, a->u.heartbeat.stats_len);
+        else
+            assert_null(b->u.heartbeat.stats);
+        break;
+    case RS_MSG_PAUSE:
+        assert_string_equal(a->u.pause.model, b->u.pause.model);
+        assert_int_equal(a->u.pause.ms, b->u.pause.ms);
         break;
     case RS_MSG_DRAIN:
         break;
@@ -305,6 +317,7 @@ static void test_type_names(void **state)
     assert_string_equal(rs_msg_type_name(RS_MSG_TASK), "TASK");
     assert_string_equal(rs_msg_type_name(RS_MSG_DRAIN), "DRAIN");
     assert_string_equal(rs_msg_type_name(RS_MSG_CANCEL), "CANCEL");
+    assert_string_equal(rs_msg_type_name(RS_MSG_PAUSE), "PAUSE");
     assert_string_equal(rs_msg_type_name((rs_msg_type_t)0), "UNKNOWN");
     assert_string_equal(rs_msg_type_name((rs_msg_type_t)99), "UNKNOWN");
 }
@@ -326,8 +339,13 @@ static void test_roundtrip_small_messages(void **state)
     int64_t credits[] = {0, 1, 127, 128, 65536, INT64_MAX};
     for (size_t i = 0; i < RS_ARRAY_LEN(credits); i++) {
         round_trip(&(rs_msg_t){.type = RS_MSG_CREDIT, .u.credit = credits[i]});
-        round_trip(&(rs_msg_t){.type = RS_MSG_HEARTBEAT, .u.in_flight = credits[i]});
+        round_trip(&(rs_msg_t){.type = RS_MSG_HEARTBEAT, .u.heartbeat.in_flight = credits[i]});
+        round_trip(&(rs_msg_t){.type = RS_MSG_PAUSE, .u.pause = {"gpt-4o", credits[i]}});
     }
+    const char *stats = "{\"m\":{\"calls\":1,\"retries\":{\"http_429\":2},\"retry_after_ms\":2000}}";
+    round_trip(&(rs_msg_t){.type = RS_MSG_HEARTBEAT,
+                           .u.heartbeat = {3, (char *)stats, strlen(stats)}});
+    round_trip(&(rs_msg_t){.type = RS_MSG_PAUSE, .u.pause = {"", 0}});
     uint64_t ids[] = {0, 1, 255, UINT32_MAX, (uint64_t)INT64_MAX + 1, UINT64_MAX};
     for (size_t i = 0; i < RS_ARRAY_LEN(ids); i++)
         round_trip(&(rs_msg_t){.type = RS_MSG_CANCEL, .u.cancel = ids[i]});
@@ -479,12 +497,14 @@ static void test_truncated_at_every_byte(void **state)
     rs_case_result_t results[] = {sample_case_result(0, 0), sample_case_result(1, 1)};
     rs_task_t task = {11, 12, 1000, cases, 2};
     rs_result_t result = {11, 12, results, 2, SAMPLE_SPANS, 2, NULL, 0};
-    rs_buf_t frames[2];
-    rs_buf_init(&frames[0]);
-    rs_buf_init(&frames[1]);
+    const char *stats = "{\"m\":{\"retries\":{\"http_429\":1},\"retry_after_ms\":900}}";
+    rs_buf_t frames[4];
+    for (size_t f = 0; f < 4; f++) rs_buf_init(&frames[f]);
     rs_proto_encode_task(&frames[0], &task);
     rs_proto_encode_result(&frames[1], &result);
-    for (size_t f = 0; f < 2; f++) {
+    rs_proto_encode_heartbeat(&frames[2], &(rs_heartbeat_t){2, (char *)stats, strlen(stats)});
+    rs_proto_encode_pause(&frames[3], &(rs_pause_t){"gpt-4o", 2000});
+    for (size_t f = 0; f < 4; f++) {
         /* A copy of exactly len bytes, so ASan sees any read past the end. */
         for (size_t len = 0; len < frames[f].len; len++) {
             char *copy = rs_xmalloc(len);
@@ -506,6 +526,8 @@ static const char *const VALID_DOCS[] = {
     "{\"t\":\"WELCOME\",\"v\":1,\"run_id\":\"r\",\"spec\":\"{}\",\"heartbeat_ms\":1000}",
     "{\"t\":\"CREDIT\",\"v\":1,\"n\":3}",
     "{\"t\":\"HEARTBEAT\",\"v\":1,\"in_flight\":0}",
+    "{\"t\":\"HEARTBEAT\",\"v\":1,\"in_flight\":2,\"stats\":\"{}\"}",
+    "{\"t\":\"PAUSE\",\"v\":1,\"model\":\"m\",\"ms\":1000}",
     "{\"t\":\"DRAIN\",\"v\":1}",
     "{\"t\":\"CANCEL\",\"v\":1,\"task_id\":9}",
     "{\"t\":\"TASK\",\"v\":1,\"task_id\":1,\"lease\":2,\"deadline_ms\":3000,\"cases\":["

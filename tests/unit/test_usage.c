@@ -103,11 +103,47 @@ static void test_many_latencies(void **state)
     rs_config_destroy(&cfg);
 }
 
+/* Retries are counted as they happen; a 429 or 503 makes the summary urgent and keeps the longest
+ * Retry-After; a take clears both. */
+static void test_retries(void **state)
+{
+    (void)state;
+    rs_config_t *cfg = config();
+    wk_usage_t *u = wk_usage_new(cfg);
+    wk_usage_retry(u, "b", "timeout", -1);
+    assert_false(wk_usage_urgent(u));
+    wk_usage_retry(u, "b", "http_429", 2000);
+    wk_usage_retry(u, "b", "http_429", 500);
+    wk_usage_retry(u, "b", "http_503", -1);
+    wk_usage_retry(u, "nobody", "http_429", 9000); /* unknown model: ignored */
+    assert_true(wk_usage_urgent(u));
+    json_t *o = take(u);
+    assert_int_equal(json_object_size(o), 1);
+    json_t *b = json_object_get(o, "b"), *r = json_object_get(b, "retries");
+    assert_int_equal(json_integer_value(json_object_get(r, "http_429")), 2);
+    assert_int_equal(json_integer_value(json_object_get(r, "http_503")), 1);
+    assert_int_equal(json_integer_value(json_object_get(r, "timeout")), 1);
+    assert_int_equal(json_integer_value(json_object_get(b, "retry_after_ms")), 2000);
+    assert_int_equal(json_integer_value(json_object_get(b, "calls")), 0);
+    json_decref(o);
+    assert_false(wk_usage_urgent(u));
+    wk_call_t call = {.model = 1, .made = 1, .latency_ms = 3};
+    wk_usage_add(u, &call, 1);
+    o = take(u);
+    b = json_object_get(o, "b");
+    assert_null(json_object_get(b, "retries")); /* nothing retried since the last take */
+    assert_null(json_object_get(b, "retry_after_ms"));
+    json_decref(o);
+    wk_usage_destroy(&u);
+    rs_config_destroy(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_summary),
         cmocka_unit_test(test_many_latencies),
+        cmocka_unit_test(test_retries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
