@@ -69,7 +69,10 @@ static void spend(fixture_t *f, const char *model, int in, int out)
     char *stats = rs_xasprintf("{\"%s\": {\"calls\": 1, \"input_tokens\": %d, \"output_tokens\": "
                                "%d, \"errors\": {}, \"latency_ms\": [1], \"stage\": [0]}}",
                                model, in, out);
-    assert_int_equal(coord_usage_add(f->usage, stats, strlen(stats)), 0);
+    json_t *o = json_loads(stats, 0, NULL);
+    assert_non_null(o);
+    assert_int_equal(coord_usage_add(f->usage, o), 0);
+    json_decref(o);
     free(stats);
 }
 
