@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "redisproc.h"
@@ -21,10 +22,16 @@ int coord_cachesrv_http_models(const rs_config_t *cfg)
     return cfg->embedder.type == RS_EMBEDDER_OPENAI;
 }
 
-/* The private server of <out_dir>/cache/: this process's, or another coordinator's. */
-static void open_private(coord_cachesrv_t *c, const char *out_dir)
+/* The private server of <out_dir>/cache/: this process's, or another coordinator's. Without
+ * create, a directory that is not there is an empty cache: no server, nothing made. */
+static void open_private(coord_cachesrv_t *c, const char *out_dir, int create)
 {
     char *dir = rs_xasprintf("%s/cache", out_dir);
+    if (!create && access(dir, F_OK) != 0) {
+        c->label = rs_xasprintf("private (%s), empty: no run has written it", dir);
+        free(dir);
+        return;
+    }
     rs_err_t err;
     int busy = 0;
     if (rs_mkdirs(dir, &err) == 0) c->proc = coord_redisproc_try_start_cache(dir, &busy, &err);
@@ -41,7 +48,7 @@ static void open_private(coord_cachesrv_t *c, const char *out_dir)
     free(dir);
 }
 
-coord_cachesrv_t *coord_cachesrv_open(const rs_config_t *cfg)
+static coord_cachesrv_t *open_where(const rs_config_t *cfg, int create)
 {
     coord_cachesrv_t *c = rs_xcalloc(1, sizeof(*c));
     const char *run_redis = cfg->cluster.redis;
@@ -58,10 +65,20 @@ coord_cachesrv_t *coord_cachesrv_open(const rs_config_t *cfg)
     } else if (run_redis) {
         c->url = rs_xstrdup(run_redis);
     } else {
-        open_private(c, cfg->run.out_dir);
+        open_private(c, cfg->run.out_dir, create);
     }
     if (!c->label) c->label = c->url ? rs_redisurl_redact(c->url) : rs_xstrdup("off");
     return c;
+}
+
+coord_cachesrv_t *coord_cachesrv_open(const rs_config_t *cfg)
+{
+    return open_where(cfg, 1);
+}
+
+coord_cachesrv_t *coord_cachesrv_find(const rs_config_t *cfg)
+{
+    return open_where(cfg, 0);
 }
 
 void coord_cachesrv_close(coord_cachesrv_t **cp)

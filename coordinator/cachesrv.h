@@ -18,6 +18,9 @@ typedef struct coord_cachesrv coord_cachesrv_t;
 /* Decides where cfg's cache lives, starting the private server when that is the place. Never
  * fails: without a cache, coord_cachesrv_url is NULL. */
 coord_cachesrv_t *coord_cachesrv_open(const rs_config_t *cfg);
+/* The same place for a command that only reads the cache (reasonsaver estimate): a private
+ * cache's directory is not created when it is not there (an empty cache, url NULL). */
+coord_cachesrv_t *coord_cachesrv_find(const rs_config_t *cfg);
 /* Stops the private server if this process started it; *c becomes NULL. */
 void coord_cachesrv_close(coord_cachesrv_t **c);
 

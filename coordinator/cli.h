@@ -21,7 +21,8 @@ int cmd_keys(int argc, char **argv);
 int cmd_estimate(int argc, char **argv);
 
 /* Loads config (with overrides), reads its dataset once and prints the estimate (estimate.h) as
- * text, or JSON when json; contacts no model and no Redis. Returns the exit status. */
+ * text, or JSON when json; contacts no model, and asks the response cache with EXISTS only.
+ * Returns the exit status. */
 int cli_estimate(const char *config, const char *const *sets, size_t n_sets, int json);
 
 /* Prints "reasonsaver: <msg>" on stderr and returns code. */

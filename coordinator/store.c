@@ -618,6 +618,28 @@ int coord_store_results_del(coord_store_t *st, const char *run_id, const uint64_
     return rc;
 }
 
+int coord_store_exists(coord_store_t *st, const char *const *keys, size_t n, unsigned char *found,
+                       rs_err_t *err)
+{
+    if (ready(st, err)) return -1;
+    for (size_t i = 0; i < n; i++) redisAppendCommand(st->c, "EXISTS %s", keys[i]);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        void *reply = NULL;
+        redisReply *r = st->c && redisGetReply(st->c, &reply) == REDIS_OK ? reply : NULL;
+        if (!(r = checked(st, r)) || r->type == REDIS_REPLY_ERROR) {
+            if (rc == 0) reply_error(st->c, r, "EXISTS", err);
+            else if (r) freeReplyObject(r);
+            rc = -1;
+            if (!st->c) break; /* the connection is gone: nothing more to read */
+            continue;
+        }
+        found[i] = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
 int64_t coord_store_used_memory(coord_store_t *st)
 {
     rs_err_t err;

@@ -69,6 +69,11 @@ int coord_store_results_scan(coord_store_t *st, const char *run_id, coord_scan_f
  * were there, in one atomic step (a damaged record, to be run again). 0 / -1. */
 int coord_store_results_del(coord_store_t *st, const char *run_id, const uint64_t *idx, size_t n,
                             rs_err_t *err);
+/* Whether each of keys[0 .. n) exists (found[i] 1 or 0), asked with one pipelined EXISTS per key:
+ * what the response cache holds (coordinator/cachepeek.c). 0, or -1 with err (every reply is
+ * read either way, so the connection stays in step). */
+int coord_store_exists(coord_store_t *st, const char *const *keys, size_t n, unsigned char *found,
+                       rs_err_t *err);
 /* Bytes Redis uses in all (INFO memory used_memory), or -1. */
 int64_t coord_store_used_memory(coord_store_t *st);
 /* HINCRBY on the manifest. */

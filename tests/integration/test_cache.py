@@ -7,7 +7,11 @@
   the judge's mock exactly one per critique, and the generation verdicts are equal;
 - --no-cache makes every request again and marks nothing;
 - errors are never cached: with 500s and truncated bodies (no retries), a second run asks again
-  for exactly the calls that failed the first time, and only for those.
+  for exactly the calls that failed the first time, and only for those;
+- `reasonsaver estimate` counts the generation calls the cache would answer, making no model
+  request: none before the first run (and no cache directory made), all after it, all but the
+  failed ones after the faulty run (so its keys are exactly the worker's), and none looked up when
+  the run would not read the cache.
 
 The cache here is the default one: a private redis-server in <out>/cache/, kept across runs."""
 import json
@@ -89,8 +93,24 @@ def spans_cached(recs):
     return marked, total
 
 
+def estimate(sb, cfg, out, *extra):
+    """The estimate's JSON for cfg with its cache in <out>/cache."""
+    r = sb.run([rslib.REASONSAVER, "estimate", cfg, "--json", "--set",
+                "run.out_dir=" + sb.path(out)] + list(extra), check=0)
+    return json.loads(r.stdout)
+
+
+def cached_calls(est):
+    """{model: (generation calls, those the cache would answer)} of an estimate."""
+    return {r["model"]: (r["calls"], r.get("cached_calls")) for r in est["rows"]
+            if r["stage"] == "generate"}
+
+
 def identical_run(sb, gen, judge):
     cfg = config(sb, "same", gen, judge)
+    est = estimate(sb, cfg, "runs")
+    assert est["cache"]["looked_up"] is False and "empty" in est["cache"]["why"], est["cache"]
+    assert not os.path.exists(sb.path("runs/cache")), "the estimate made the cache's directory"
     d1, recs1, rep1, r1 = run(sb, cfg, "runs")
     assert "cache    private (" in r1.stdout, r1.stdout
     critiques = sum(1 for _, stage, _ in answers(recs1) if stage == "critique")
@@ -102,6 +122,16 @@ def identical_run(sb, gen, judge):
     assert cache_of(rep1) == {"solver": {"hits": 0, "misses": 2 * CASES, "saved_usd": 0.0},
                               "checker": {"hits": 0, "misses": CASES + critiques,
                                           "saved_usd": 0.0}}, cache_of(rep1)
+
+    est = estimate(sb, cfg, "runs")
+    assert (requests(gen), requests(judge)) == (g1, j1), "the estimate made model requests"
+    assert cached_calls(est) == {"solver": (CASES, CASES), "checker": (CASES, CASES)}, est
+    assert est["cache"]["generate_calls"] == est["cache"]["cached_calls"] == 2 * CASES, est
+    text = sb.run([rslib.REASONSAVER, "estimate", cfg, "--set", "run.out_dir=" + sb.path("runs")],
+                  check=0).stdout
+    assert "%d of %d generation calls would be answered" % (CASES, CASES) in text, text
+    est = estimate(sb, cfg, "runs", "--set", "cache.mode=write")
+    assert est["cache"]["looked_up"] is False and "cache.mode=write" in est["cache"]["why"], est
 
     d2, recs2, rep2, r2 = run(sb, cfg, "runs")
     assert (requests(gen), requests(judge)) == (g1, j1), "the second run made model requests"
@@ -175,6 +205,9 @@ def errors_not_cached(sb):
     types = {r["models"][0]["error_type"] for r in recs1 if r["models"][0]["error"]}
     assert len(failed) >= 5 and {"http_500", "bad_response"} <= types, (len(failed), types)
     before = requests(faulty)
+    est = estimate(sb, cfg, "faulty")
+    assert requests(faulty) == before, "the estimate made model requests"
+    assert cached_calls(est) == {"solver": (CASES, CASES - len(failed))}, (est, len(failed))
     _, recs2, _, _ = run(sb, cfg, "faulty")
     assert requests(faulty) - before == len(failed), (requests(faulty) - before, len(failed))
     for a, b in zip(recs1, recs2):
