@@ -114,6 +114,47 @@ static void mark(uint64_t idx, const char *stored, size_t len, void *arg)
     json_decref(rec);
 }
 
+/* to[key] made what from[key] is (removed when from has none); 1 when it changed. */
+static int take_key(json_t *to, json_t *from, const char *key)
+{
+    json_t *a = json_object_get(to, key), *b = json_object_get(from, key);
+    if (a == b || (a && b && json_equal(a, b))) return 0;
+    if (b) json_object_set(to, key, b);
+    else json_object_del(to, key);
+    return 1;
+}
+
+/* then's budgets made now's, the run's and each model's (by name); 1 when any changed. */
+static int take_budgets(json_t *then, json_t *now)
+{
+    int changed = take_key(then, now, "budget");
+    size_t i, j;
+    json_t *a, *b;
+    json_array_foreach(json_object_get(then, "models"), i, a) {
+        json_array_foreach(json_object_get(now, "models"), j, b) {
+            if (json_equal(json_object_get(a, "name"), json_object_get(b, "name")))
+                changed |= take_key(a, b, "budget");
+        }
+    }
+    return changed;
+}
+
+int coord_resume_keep_budget(coord_store_t *st, const char *run_id, json_t *manifest,
+                             const char *spec_json, rs_err_t *err)
+{
+    json_t *then = json_loads(field(manifest, "config"), 0, NULL);
+    json_t *now = json_loads(spec_json, 0, NULL);
+    int rc = 0;
+    if (then && now && take_budgets(then, now)) {
+        char *text = json_dumps(then, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+        rc = coord_store_run_set(st, run_id, "config", text, err);
+        free(text);
+    }
+    json_decref(then);
+    json_decref(now);
+    return rc;
+}
+
 int coord_resume_mark_done(coord_store_t *st, const char *run_id, const rs_config_t *cfg,
                            coord_sched_t *sched, coord_tally_t *tally, uint64_t *damaged,
                            rs_err_t *err)

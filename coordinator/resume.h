@@ -26,6 +26,12 @@ int coord_config_identity(const char *spec_json, char out[65], rs_err_t *err);
 int coord_resume_check(json_t *manifest, const char *run_id, const char *spec_json,
                        const rs_dataset_t *ds, int force, char **forced, rs_err_t *err);
 
+/* The budgets of spec_json, the config a resume runs with, become those of the run's stored config
+ * (its manifest's "config"), so that a later resume without --budget-* keeps what this one set.
+ * Nothing is written when they are the same. 0 / -1 with err. */
+int coord_resume_keep_budget(coord_store_t *st, const char *run_id, json_t *manifest,
+                             const char *spec_json, rs_err_t *err);
+
 /* Marks every case whose stored record is whole (its checksum matches and it passes the checks
  * of record.h for cfg) as done in sched and folds it into tally (may be NULL): the report's
  * counters of a resumed run, rebuilt once. A damaged record is deleted, so that its case runs again;

@@ -57,6 +57,12 @@ def task_bound(sb):
     return 2 * SHARD * est["total"]["cost_usd_max"] / CASES
 
 
+def run_resume(sb, run_dir, *extra):
+    r = sb.run([rslib.REASONSAVER, "resume", os.path.basename(run_dir), "--out",
+                os.path.dirname(run_dir), "--quiet"] + list(extra), check=None)
+    return r
+
+
 def resume_line(stderr):
     m = re.search(r"^  reasonsaver (resume .*)$", stderr, re.M)
     assert m, stderr
@@ -93,6 +99,17 @@ def main():
         said = re.search(r"\$([0-9.]+) and ([0-9]+) tokens spent in all", r.stderr)
         assert said and abs(float(said.group(1)) - spent) < 1e-6, (spent, r.stderr)
 
+        # A resume with a budget still too small stops again; a resume without --budget-* keeps
+        # that raised budget (it is the run's now), not the one the run started with.
+        raised = round(0.7 * full_cost, 6)
+        r = run_resume(sb, dir1, "--budget-usd", "%.6f" % raised)
+        assert r.returncode == 4 and "budget.usd is %.6g" % raised in r.stderr, r.stderr
+        done2 = CASES - rslib.load_report(dir1)["dataset"]["missing_results"]
+        assert done < done2 < CASES, (done, done2)
+        r = run_resume(sb, dir1)
+        assert r.returncode == 4 and "budget.usd is %.6g" % raised in r.stderr, r.stderr
+        assert CASES - rslib.load_report(dir1)["dataset"]["missing_results"] == done2
+
         # The exact command printed resumes it with a larger budget, and finishes it.
         cmd = resume_line(r.stderr)
         assert cmd[:2] == ["resume", os.path.basename(dir1)] and "--budget-usd" in cmd, cmd
@@ -106,7 +123,7 @@ def main():
         for a, b in zip(rep2["models"], full_rep["models"]):
             assert (a["input_tokens"], a["output_tokens"]) == (b["input_tokens"], b["output_tokens"])
             assert abs(a["cost_usd"] - b["cost_usd"]) <= 1e-9 * b["cost_usd"], (a, b)
-        assert rep2["reliability"]["resumes"] == 1, rep2["reliability"]
+        assert rep2["reliability"]["resumes"] == 3, rep2["reliability"]
         assert "budget" not in r2.stderr, r2.stderr
 
         # One model's token budget: the judge b may spend a quarter of what it did.
