@@ -170,6 +170,10 @@ def remote_workers(sb):
         assert "no answer from the coordinator" in text, (log, text)
         assert "joined run" not in text, (log, text)
     assert "CURVE handshake has not completed" in read(sb.path("wrong.log"))
+    # the plain peer's refusal is logged when ZeroMQ reports its failed handshake, which on a
+    # loaded machine may come after the workers gave up
+    rslib.wait_for(lambda: "refused a peer without CURVE" in read(sb.path("coord.err")), 20,
+                   "the coordinator to log the peer without CURVE")
     err = read(sb.path("coord.err"))
     refused = refusals(err)
     assert len(refused) == 1, "want one refusal line for 127.0.0.1, got:\n" + err
