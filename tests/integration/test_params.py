@@ -22,7 +22,7 @@ CONFIG = """
 run: {name: %(name)s, seed: 1}
 dataset: {path: %(dataset)s}
 models:
-  - name: %(name)s
+  - name: tested
     provider: %(provider)s
     model: %(model)s
     base_url: "http://127.0.0.1:%(port)d%(path)s"
@@ -83,7 +83,7 @@ def check_openai(sb, mock, log):
     cfg = sb.write("oa-auth.yaml", CONFIG % {
         "name": "oa-auth", "dataset": dataset(sb), "provider": "openai", "model": "gpt-4o-mini",
         "port": mock.port, "path": "/v1", "params": params})
-    r = sb.run([rslib.REASONSAVER, "run", cfg, "--out", sb.path("oa-auth")], check=0)
+    r = sb.run([rslib.REASONSAVER, "run", cfg, "--out", sb.path("oa-auth")], check=2)
     assert r.returncode == 2, (r.returncode, r.stderr)
     assert "extra_headers.X-Team-Auth" in r.stderr and "credential" in r.stderr, r.stderr
     assert "s3cr3t-x" not in r.stdout + r.stderr and log_len(log) == since
