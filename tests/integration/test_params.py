@@ -168,6 +168,19 @@ def check_anthropic(sb, mock, log):
     assert "thinking (not graded): Simulated reasoning" in out.stdout, out.stdout
 
 
+def check_log_redaction(mock, log):
+    """The mock's request log never shows a credential-like header's value, whoever sends it."""
+    since = log_len(log)
+    status, _, _ = mock.post("/v1/chat/completions",
+                             {"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+                             headers={"X-Session-Token": "tok-55", "X-Plain": "p1",
+                                      "Authorization": "Bearer " + KEY})
+    assert status == 200, status
+    x = logged(log, since)[0]
+    assert x["extra_headers"] == {"X-Session-Token": "***", "X-Plain": "p1"}, x
+    assert "tok-55" not in json.dumps(x) and KEY not in json.dumps(x), x
+
+
 def check_reasoning_400(sb, mock):
     before = mock.stats()["requests"]
     r, run_dir, rep = run(sb, mock, "o3-max", "openai", "o3-mini", "{max_tokens: 64}")
@@ -204,6 +217,7 @@ def main():
         full_dir = check_openai(sb, mock, log)
         check_openai_bare(sb, mock, log, full_dir)
         check_anthropic(sb, mock, log)
+        check_log_redaction(mock, log)
         check_reasoning_400(sb, mock)
         check_served_models(sb)
         with open(log) as f:
