@@ -48,6 +48,10 @@ void rs_cachekey(const rs_cachekey_in_t *in, char out[RS_CACHEKEY_HEX])
     if (in->deterministic) snprintf(k, sizeof(k), "-");
     else snprintf(k, sizeof(k), "%d", in->k);
     put_str(ctx, k);
+    if (in->extra_headers && *in->extra_headers) {
+        put_str(ctx, "extra_headers");
+        for (char *const *h = in->extra_headers; *h; h++) put_str(ctx, *h);
+    }
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     EVP_DigestFinal_ex(ctx, md, &mdlen);

@@ -7,8 +7,10 @@
  * (messages, model, sampling parameters, seed, n, stop, ...), every X-RS-* header in the order it
  * is sent (reasonsaver-mockllm decides its answer from them: the case, candidate and chain step),
  * and the candidate index k unless sampling is deterministic (temperature 0), when candidate k
- * and candidate 0 would get the same answer anyway. No other header is read: the API key and
- * every auth header stay out of the key (so one team's cache serves members with different keys).
+ * and candidate 0 would get the same answer anyway, then the model's params.extra_headers when it
+ * has any (a call without them keys as before they existed). No other header is read: the API key
+ * and every auth header stay out of the key (so one team's cache serves members with different
+ * keys); extra_headers never hold a credential (the config refuses one).
  *
  * A stored entry is "rsc1 <stored_unix_ms> <body_len>\n" followed by the response body: the
  * header makes a value written by something else (or cut short) a miss, not a wrong answer. */
@@ -35,6 +37,8 @@ typedef struct rs_cachekey_in {
     size_t n_headers;
     int k;                    /* the request's first candidate */
     int deterministic;        /* temperature 0: k is left out */
+    char *const *extra_headers; /* the model's params.extra_headers (NULL-terminated, sorted), or
+                                 * NULL: they may change the answer (a beta feature, a route) */
 } rs_cachekey_in_t;
 
 /* The call's key into out (64 lowercase hex characters and a NUL). */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "proto.h"
+#include "provider.h"
 #include "redisurl.h"
 #include "regex.h"
 
@@ -285,6 +286,8 @@ struct key_spec {
     size_t off;   /* the field in the section's struct */
     int required; /* absent or null is an error; a required string must not be empty */
     int ranged;   /* KT_INT / KT_NUM: check [min, max] (INFINITY for an open end) */
+    int optional; /* KT_INT / KT_NUM: unset (0 / NaN, the default) is written as null; a
+                   * KT_INT's range must then leave 0 out */
     double min, max;
     double def_num;           /* KT_INT / KT_NUM / KT_BOOL default; KT_ENUM: the default's index */
     const char *def_str;      /* KT_STR default (copied), NULL for none */
@@ -428,6 +431,20 @@ static int curve_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_
                         const char *path);
 static int verdict_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
                           const char *path);
+static int check_word(loader_t *ld, const char *s, struct fy_node *at, const char *path);
+static int params_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                         const char *path);
+static int parse_seed(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                      struct fy_node *at, const char *path);
+static json_t *json_seed(const key_spec_t *k, const void *obj);
+static int parse_json_object(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                             struct fy_node *at, const char *path);
+static json_t *json_json_object(const key_spec_t *k, const void *obj);
+static void free_json_object(const key_spec_t *k, void *obj);
+static int parse_headers(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                         struct fy_node *at, const char *path);
+static json_t *json_headers(const key_spec_t *k, const void *obj);
+static void free_headers(const key_spec_t *k, void *obj);
 static int judge_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
                         const char *path);
 static int revise_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
@@ -469,13 +486,40 @@ static const key_spec_t dataset_keys[] = {
 };
 static const section_t dataset_sec = SECTION(dataset_keys, NULL, dataset_finish);
 
-/* seed defaults to run.seed (model_init). */
+/* Anthropic's extended thinking; type defaults to "enabled" when a budget is given
+ * (params_finish). Any type is forwarded: the API decides ("enabled", "disabled", ...). */
+static const key_spec_t thinking_keys[] = {
+    {KEY("type", KT_STR, rs_model_cfg_t, thinking_type), .check = check_word},
+    {KEY("budget_tokens", KT_INT, rs_model_cfg_t, thinking_budget), RANGE(1, INFINITY),
+     .optional = 1},
+};
+static const section_t thinking_sec = SECTION(thinking_keys, NULL, NULL);
+
+/* The request parameters: none has a default that is sent (docs/PROVIDERS.md); seed defaults to
+ * run.seed for the sim (model_init) and is sent only when given. Which provider takes which is
+ * params_finish's check. */
 static const key_spec_t param_keys[] = {
-    {KEY("temperature", KT_NUM, rs_model_cfg_t, temperature), RANGE(0, 2), .def_num = 0},
-    {KEY("top_p", KT_NUM, rs_model_cfg_t, top_p), RANGE(0, 1), .def_num = 1},
-    {KEY("max_tokens", KT_INT, rs_model_cfg_t, max_tokens), RANGE(1, INFINITY), .def_num = 512},
-    {KEY("seed", KT_INT, rs_model_cfg_t, seed)},
+    {KEY("temperature", KT_NUM, rs_model_cfg_t, temperature), RANGE(0, 2), .def_num = NAN,
+     .optional = 1},
+    {KEY("top_p", KT_NUM, rs_model_cfg_t, top_p), RANGE(0, 1), .def_num = NAN, .optional = 1},
+    {KEY("max_tokens", KT_INT, rs_model_cfg_t, max_tokens), RANGE(1, INFINITY), .optional = 1},
+    {KEY("max_completion_tokens", KT_INT, rs_model_cfg_t, max_completion_tokens),
+     RANGE(1, INFINITY), .optional = 1},
+    {KEY("seed", KT_CUSTOM, rs_model_cfg_t, seed), .parse = parse_seed, .to_json = json_seed},
     {KEY("stop", KT_STRLIST, rs_model_cfg_t, stop)},
+    {KEY("presence_penalty", KT_NUM, rs_model_cfg_t, presence_penalty), RANGE(-2, 2),
+     .def_num = NAN, .optional = 1},
+    {KEY("frequency_penalty", KT_NUM, rs_model_cfg_t, frequency_penalty), RANGE(-2, 2),
+     .def_num = NAN, .optional = 1},
+    {KEY("top_k", KT_INT, rs_model_cfg_t, top_k), RANGE(1, INFINITY), .optional = 1},
+    {KEY("reasoning_effort", KT_STR, rs_model_cfg_t, reasoning_effort), .check = check_word},
+    {KEY("response_format", KT_CUSTOM, rs_model_cfg_t, response_format),
+     .parse = parse_json_object, .to_json = json_json_object, .release = free_json_object},
+    {.name = "thinking", .type = KT_SECTION, .off = 0, .sub = &thinking_sec},
+    {KEY("extra_body", KT_CUSTOM, rs_model_cfg_t, extra_body), .parse = parse_json_object,
+     .to_json = json_json_object, .release = free_json_object},
+    {KEY("extra_headers", KT_CUSTOM, rs_model_cfg_t, extra_headers), .parse = parse_headers,
+     .to_json = json_headers, .release = free_headers},
     {KEY("accuracy", KT_NUM, rs_model_cfg_t, accuracy), RANGE(0, 1), .def_num = 0.7},
     {KEY("latency_ms", KT_NUM, rs_model_cfg_t, latency_ms), RANGE(0, INFINITY), .def_num = 0},
     {KEY("error_rate", KT_NUM, rs_model_cfg_t, error_rate), RANGE(0, 1), .def_num = 0},
@@ -484,7 +528,7 @@ static const key_spec_t param_keys[] = {
     {KEY("fix_rate", KT_NUM, rs_model_cfg_t, fix_rate), RANGE(0, 1), .def_num = 0.3},
     {KEY("break_rate", KT_NUM, rs_model_cfg_t, break_rate), RANGE(0, 1), .def_num = 0.05},
 };
-static const section_t params_sec = SECTION(param_keys, NULL, NULL);
+static const section_t params_sec = SECTION(param_keys, NULL, params_finish);
 
 static const key_spec_t price_keys[] = {
     {KEY("input", KT_NUM, rs_model_cfg_t, price_input), RANGE(0, INFINITY), .def_num = 0},
@@ -1048,12 +1092,14 @@ static json_t *json_str(const key_spec_t *k, const void *obj)
 
 static json_t *json_int(const key_spec_t *k, const void *obj)
 {
-    return json_integer(*(const int64_t *)cfield(obj, k));
+    int64_t v = *(const int64_t *)cfield(obj, k);
+    return k->optional && v == 0 ? json_null() : json_integer(v);
 }
 
 static json_t *json_num(const key_spec_t *k, const void *obj)
 {
-    return json_real(*(const double *)cfield(obj, k));
+    double v = *(const double *)cfield(obj, k);
+    return isnan(v) ? json_null() : json_real(v); /* NaN: an optional key left unset */
 }
 
 static json_t *json_bool(const key_spec_t *k, const void *obj)
@@ -2269,4 +2315,315 @@ const char *rs_strategy_name(rs_strategy_t st)
 const char *rs_embedder_kind_name(rs_embedder_kind_t kind)
 {
     return (unsigned)kind < RS_ARRAY_LEN(embedder_names) - 1 ? embedder_names[kind] : "unknown";
+}
+
+/* ---- request parameters: JSON-valued keys, extra headers, which provider takes what ---- */
+
+#define PARAM_JSON_DEPTH 32 /* nesting of extra_body and response_format, at most */
+
+/* A value sent as it is written (reasoning_effort, thinking.type): a non-empty word. */
+static int check_word(loader_t *ld, const char *s, struct fy_node *at, const char *path)
+{
+    int ok = *s != '\0';
+    for (const char *p = s; ok && *p; p++) ok = (unsigned char)*p > ' ' && *p != 0x7f;
+    return ok ? 0 : fail(ld, at, path, "must be a non-empty word (got \"%s\")", s);
+}
+
+/* params.seed: given, it is sent (seed_set); absent, the sim still draws from run.seed. */
+static int parse_seed(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                      struct fy_node *at, const char *path)
+{
+    static const key_spec_t as_int = {.name = "seed", .type = KT_INT,
+                                      .off = offsetof(rs_model_cfg_t, seed)};
+    if (parse_int(ld, &as_int, obj, val, at, path) != 0) return -1;
+    ((rs_model_cfg_t *)obj)->seed_set = 1;
+    return 0;
+}
+
+/* Written only when given, so that a stored config reads back with seed_set as it was. */
+static json_t *json_seed(const key_spec_t *k, const void *obj)
+{
+    const rs_model_cfg_t *m = obj;
+    return m->seed_set ? json_integer((json_int_t)m->seed) : json_null();
+}
+
+static json_t *yaml_json(loader_t *ld, struct fy_node *n, struct fy_node *at, const char *path,
+                         int depth);
+
+/* A plain scalar as JSON would read it (null, true, false, an integer, a finite number); any
+ * other scalar, and every quoted one, is a string. */
+static json_t *scalar_json(loader_t *ld, struct fy_node *n, struct fy_node *at, const char *path)
+{
+    char *s = scalar_text(ld, n, at, path, "a value");
+    if (!s) return NULL;
+    json_t *v = NULL;
+    int64_t i;
+    double d;
+    if (fy_node_get_style(n) == FYNS_PLAIN) {
+        if (is_null(n)) v = json_null();
+        else if (strcmp(s, "true") == 0) v = json_true();
+        else if (strcmp(s, "false") == 0) v = json_false();
+        else if (rs_parse_i64(s, &i) == 0) v = json_integer((json_int_t)i);
+        else if (rs_parse_double(s, &d) == 0 && isfinite(d)) v = json_real(d);
+    }
+    if (!v) v = json_string(s); /* scalar_text checked it is UTF-8 */
+    free(s);
+    return v;
+}
+
+static json_t *mapping_json(loader_t *ld, struct fy_node *n, struct fy_node *at, const char *path,
+                            int depth)
+{
+    json_t *o = json_object();
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while ((p = fy_node_mapping_iterate(n, &it))) {
+        struct fy_node *key = fy_node_pair_key(p), *val = fy_node_pair_value(p);
+        struct fy_node *kat = pick_at(key, at);
+        char *name = key ? scalar_text(ld, key, kat, path, "a key (a string)") : NULL;
+        if (!name) {
+            if (!key) fail(ld, at, path, "keys must be strings");
+            json_decref(o);
+            return NULL;
+        }
+        char sub[PATH_CAP];
+        path_key(sub, sizeof(sub), path, name);
+        json_t *v = val ? yaml_json(ld, val, where(key, val, kat), sub, depth + 1) : json_null();
+        if (v) json_object_set_new(o, name, v);
+        free(name);
+        if (!v) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+static json_t *sequence_json(loader_t *ld, struct fy_node *n, struct fy_node *at,
+                             const char *path, int depth)
+{
+    json_t *a = json_array();
+    void *it = NULL;
+    struct fy_node *item;
+    for (size_t i = 0; (item = fy_node_sequence_iterate(n, &it)); i++) {
+        char sub[PATH_CAP];
+        path_index(sub, sizeof(sub), path, i);
+        json_t *v = yaml_json(ld, item, pick_at(item, at), sub, depth + 1);
+        if (!v) {
+            json_decref(a);
+            return NULL;
+        }
+        json_array_append_new(a, v);
+    }
+    return a;
+}
+
+/* Any YAML value as JSON, nested at most PARAM_JSON_DEPTH levels. */
+static json_t *yaml_json(loader_t *ld, struct fy_node *n, struct fy_node *at, const char *path,
+                         int depth)
+{
+    if (depth > PARAM_JSON_DEPTH) {
+        fail(ld, at, path, "nests deeper than %d levels", PARAM_JSON_DEPTH);
+        return NULL;
+    }
+    if (fy_node_is_mapping(n)) return mapping_json(ld, n, at, path, depth);
+    if (fy_node_is_sequence(n)) return sequence_json(ld, n, at, path, depth);
+    return scalar_json(ld, n, at, path);
+}
+
+/* Fields of the request that reasonsaver writes itself: extra_body may not replace them (the
+ * case's prompt, the candidates asked for, a reply it can parse). */
+static const char *const OWN_FIELDS[] = {"model", "messages", "system", "n", "stream", NULL};
+
+/* extra_body, response_format: a mapping, kept as compact JSON text with sorted keys. */
+static int parse_json_object(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                             struct fy_node *at, const char *path)
+{
+    if (!fy_node_is_mapping(val))
+        return fail(ld, at, path, "expected a mapping (a JSON object) (got %s)", kind_of(val));
+    json_t *o = yaml_json(ld, val, at, path, 1);
+    if (!o) return -1;
+    int extra = strcmp(k->name, "extra_body") == 0;
+    for (size_t i = 0; extra && OWN_FIELDS[i]; i++) {
+        if (!json_object_get(o, OWN_FIELDS[i])) continue;
+        char sub[PATH_CAP];
+        path_key(sub, sizeof(sub), path, OWN_FIELDS[i]);
+        json_decref(o);
+        return fail(ld, key_at(val, OWN_FIELDS[i], at), sub,
+                    "reasonsaver writes this field of the request itself");
+    }
+    char **f = field(obj, k);
+    free(*f);
+    *f = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+    json_decref(o);
+    return 0;
+}
+
+static json_t *json_json_object(const key_spec_t *k, const void *obj)
+{
+    const char *text = *(char *const *)cfield(obj, k);
+    json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+    return o ? o : json_null();
+}
+
+static void free_json_object(const key_spec_t *k, void *obj)
+{
+    free_str(k, obj);
+}
+
+/* An HTTP header name: a token (RFC 9110) of 1 to 64 bytes. */
+static int header_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64) return 0;
+    for (const char *p = s; *p; p++)
+        if (!(*p >= '0' && *p <= '9') && !(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
+            !strchr("!#$%&'*+-.^_`|~", *p))
+            return 0;
+    return 1;
+}
+
+/* Why header name cannot be an extra header, or NULL when it can. */
+static const char *header_refusal(const char *name)
+{
+    static const char *const own[] = {"content-type", "content-length", "accept", "host",
+                                      "transfer-encoding", "connection", NULL};
+    if (rs_provider_header_credential(name))
+        return "a header that may carry a credential cannot be set in the config (it is stored "
+               "with the run and sent to workers): the key comes from the variable api_key_env "
+               "names";
+    if (strncasecmp(name, "x-rs-", 5) == 0)
+        return "X-RS-* headers are reasonsaver's own (mock: true sends them)";
+    if (strcasecmp(name, "anthropic-version") == 0) return "set it with anthropic_version";
+    for (size_t i = 0; own[i]; i++)
+        if (strcasecmp(name, own[i]) == 0) return "reasonsaver sets this header itself";
+    return NULL;
+}
+
+static int header_cmp(const void *x, const void *y)
+{
+    return strcasecmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* One extra header "name: value" into list[i], or -1 (and err) when it cannot be one. */
+static int parse_header(loader_t *ld, struct fy_node_pair *p, struct fy_node *at, const char *path,
+                        char **list, size_t i)
+{
+    struct fy_node *key = fy_node_pair_key(p), *val = fy_node_pair_value(p);
+    struct fy_node *kat = pick_at(key, at);
+    char *name = key ? scalar_text(ld, key, kat, path, "a header name") : NULL;
+    if (!name) return key ? -1 : fail(ld, at, path, "header names must be strings");
+    char sub[PATH_CAP];
+    path_key(sub, sizeof(sub), path, name);
+    const char *why = header_name_ok(name) ? header_refusal(name) : "not a valid header name";
+    char *value = why || is_null(val) ? NULL : scalar_text(ld, val, where(key, val, kat), sub,
+                                                            "a header value (a string)");
+    int rc = 0;
+    if (why)
+        rc = fail(ld, kat, sub, "%s", why);
+    else if (is_null(val))
+        rc = fail(ld, kat, sub, "missing value");
+    else if (!value)
+        rc = -1;
+    else if (strpbrk(value, "\r\n") || strlen(value) > 1024)
+        rc = fail(ld, where(key, val, kat), sub, "a value must be one line of at most 1024 bytes");
+    for (size_t j = 0; rc == 0 && j < i; j++)
+        if (strncasecmp(list[j], name, strlen(name)) == 0 && list[j][strlen(name)] == ':')
+            rc = fail(ld, kat, sub, "given twice (header names ignore case)");
+    if (rc == 0) list[i] = rs_xasprintf("%s: %s", name, value);
+    free(name);
+    free(value);
+    return rc;
+}
+
+/* extra_headers: {Name: value}: kept as "Name: value" lines sorted by name. */
+static int parse_headers(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                         struct fy_node *at, const char *path)
+{
+    if (!fy_node_is_mapping(val))
+        return fail(ld, at, path, "expected a mapping of header names to values (got %s)",
+                    kind_of(val));
+    size_t n = (size_t)fy_node_mapping_item_count(val);
+    char ***f = field(obj, k);
+    free_strv(*f);
+    *f = NULL;
+    if (n == 0) return 0;
+    char **list = rs_xcalloc(n + 1, sizeof(*list));
+    *f = list; /* owned by obj from here on, so a failure frees it */
+    void *it = NULL;
+    struct fy_node_pair *p;
+    for (size_t i = 0; (p = fy_node_mapping_iterate(val, &it)); i++)
+        if (parse_header(ld, p, at, path, list, i) != 0) return -1;
+    qsort(list, n, sizeof(*list), header_cmp);
+    return 0;
+}
+
+static json_t *json_headers(const key_spec_t *k, const void *obj)
+{
+    char *const *v = *(char **const *)cfield(obj, k);
+    if (!v) return json_null();
+    json_t *o = json_object();
+    for (; *v; v++) {
+        const char *colon = strchr(*v, ':');
+        char *name = rs_xstrndup(*v, (size_t)(colon - *v));
+        json_object_set_new(o, name, json_string(colon + 2));
+        free(name);
+    }
+    return o;
+}
+
+static void free_headers(const key_spec_t *k, void *obj)
+{
+    free_strlist(k, obj);
+}
+
+/* A parameter one provider's API does not have, and what to do instead. */
+static const struct param_rule {
+    const char *provider, *key, *instead;
+} PARAM_RULES[] = {
+    {"openai", "top_k", NULL},
+    {"openai", "thinking", "reasoning_effort"},
+    {"anthropic", "max_completion_tokens", "max_tokens"},
+    {"anthropic", "reasoning_effort", "thinking"},
+    {"anthropic", "response_format", NULL},
+    {"anthropic", "presence_penalty", NULL},
+    {"anthropic", "frequency_penalty", NULL},
+    {"anthropic", "seed", NULL},
+};
+
+/* Whether parameter key of PARAM_RULES is set (a stored config writes unset ones as null, or as
+ * a section of nulls for thinking). */
+static int param_given(const rs_model_cfg_t *m, const char *key)
+{
+    if (strcmp(key, "top_k") == 0) return m->top_k != 0;
+    if (strcmp(key, "thinking") == 0) return m->thinking_type != NULL;
+    if (strcmp(key, "max_completion_tokens") == 0) return m->max_completion_tokens != 0;
+    if (strcmp(key, "reasoning_effort") == 0) return m->reasoning_effort != NULL;
+    if (strcmp(key, "response_format") == 0) return m->response_format != NULL;
+    if (strcmp(key, "presence_penalty") == 0) return !isnan(m->presence_penalty);
+    if (strcmp(key, "frequency_penalty") == 0) return !isnan(m->frequency_penalty);
+    return strcmp(key, "seed") == 0 && m->seed_set;
+}
+
+/* Which provider takes which parameter (the sim takes them all and uses none); a thinking budget
+ * without a type means "enabled". */
+static int params_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                         const char *path)
+{
+    rs_model_cfg_t *m = obj;
+    if (m->thinking_budget && !m->thinking_type) m->thinking_type = rs_xstrdup("enabled");
+    for (size_t i = 0; m->provider && i < RS_ARRAY_LEN(PARAM_RULES); i++) {
+        const struct param_rule *r = &PARAM_RULES[i];
+        if (strcmp(m->provider, r->provider) != 0 || !param_given(m, r->key)) continue;
+        char sub[PATH_CAP];
+        path_key(sub, sizeof(sub), path, r->key);
+        if (r->instead)
+            return fail(ld, key_at(map, r->key, at), sub,
+                        "the %s API has no such parameter; use params.%s", r->provider,
+                        r->instead);
+        return fail(ld, key_at(map, r->key, at), sub,
+                    "the %s API has no such parameter; params.extra_body sends any field to a "
+                    "server that takes it", r->provider);
+    }
+    return 0;
 }

@@ -57,12 +57,24 @@ typedef struct rs_model_cfg {
     char *base_url;    /* provider default when NULL */
     char *api_key_env; /* name of the environment variable holding the key; never the key itself */
     int64_t n;         /* candidates per case, default 1 */
-    /* params: */
-    double temperature;   /* default 0 */
-    double top_p;         /* default 1 */
-    int64_t max_tokens;   /* default 512 */
-    int64_t seed;         /* default: run.seed */
+    /* params: the request's parameters. One left unset is not sent (docs/PROVIDERS.md): NaN,
+     * 0 or NULL below means unset. */
+    double temperature;   /* NaN: unset */
+    double top_p;         /* NaN: unset */
+    int64_t max_tokens;   /* 0: unset (anthropic requires one: rs_provider_max_tokens) */
+    int64_t max_completion_tokens; /* 0: unset (openai's reasoning models take this one) */
+    int64_t seed;         /* default: run.seed (the sim's seed); sent only when seed_set */
+    int seed_set;         /* params.seed was given (a stored config writes seed only then) */
     char **stop;          /* NULL-terminated list, may be NULL */
+    double presence_penalty, frequency_penalty; /* openai, -2 .. 2; NaN: unset */
+    int64_t top_k;        /* anthropic; 0: unset */
+    char *reasoning_effort; /* openai ("minimal", "low", "medium", "high", ...); NULL: unset */
+    char *response_format;  /* openai: a JSON object's text; NULL: unset */
+    char *thinking_type;    /* anthropic thinking.type ("enabled", ...); NULL: no thinking */
+    int64_t thinking_budget; /* anthropic thinking.budget_tokens; 0: unset */
+    char *extra_body;       /* a JSON object's text merged into the body last; NULL: none */
+    char **extra_headers;   /* NULL-terminated "Name: value" lines, sorted by name; never a
+                             * credential (refused at load); NULL: none */
     /* sim-only params: */
     double accuracy;      /* probability of a correct answer, default 0.7 */
     double latency_ms;    /* median simulated latency, default 0 */

@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,8 +37,11 @@ void rs_chat_resp_cleanup(rs_chat_resp_t *r)
     for (size_t i = 0; i < r->n_choices; i++) {
         free(r->choices[i].text);
         free(r->choices[i].finish_reason);
+        free(r->choices[i].thinking);
     }
     free(r->choices);
+    free(r->model);
+    free(r->system_fingerprint);
     memset(r, 0, sizeof(*r));
 }
 
@@ -172,6 +176,18 @@ static void add_mock_headers(const rs_chat_req_t *r, rs_http_req_t *out)
     }
 }
 
+/* A whole "Name: value" line (params.extra_headers, checked when the config was loaded). */
+static void add_line(rs_http_req_t *r, const char *line)
+{
+    r->headers = rs_xrealloc(r->headers, (r->n_headers + 1) * sizeof(char *));
+    r->headers[r->n_headers++] = rs_xstrdup(line);
+}
+
+static void add_extra_headers(const rs_model_cfg_t *m, rs_http_req_t *out)
+{
+    for (char *const *h = m->extra_headers; h && *h; h++) add_line(out, *h);
+}
+
 static json_t *strlist_json(char *const *s)
 {
     json_t *a = json_array();
@@ -223,6 +239,63 @@ static json_t *message_json(const char *role, const char *content)
 
 static const rs_provider_t *row(const char *name);
 
+/* Each parameter is sent only when it is set (NaN, 0 and NULL are unset). */
+static void put_real(json_t *b, const char *k, double v, int *bad)
+{
+    if (!isnan(v)) put(b, k, json_real(v), bad);
+}
+
+static void put_int(json_t *b, const char *k, int64_t v, int *bad)
+{
+    if (v) put(b, k, json_integer((json_int_t)v), bad);
+}
+
+static void put_str(json_t *b, const char *k, const char *v, int *bad)
+{
+    if (v) put(b, k, json_string(v), bad);
+}
+
+static void put_json(json_t *b, const char *k, const char *text, int *bad)
+{
+    if (text) put(b, k, json_loads(text, 0, NULL), bad);
+}
+
+/* params.extra_body, merged last: its fields replace any the builder wrote. */
+static void merge_extra(json_t *b, const char *text, int *bad)
+{
+    json_t *extra = text ? json_loads(text, 0, NULL) : NULL;
+    if (text && (!json_is_object(extra) || json_object_update(b, extra) != 0)) *bad = 1;
+    json_decref(extra);
+}
+
+int64_t rs_provider_max_tokens(const rs_model_cfg_t *m)
+{
+    if (m->max_tokens || !m->provider || strcmp(m->provider, "anthropic") != 0)
+        return m->max_tokens;
+    return RS_PROVIDER_DEFAULT_MAX_TOKENS + (m->thinking_type ? m->thinking_budget : 0);
+}
+
+int64_t rs_provider_output_bound(const rs_model_cfg_t *m)
+{
+    if (m->max_completion_tokens) return m->max_completion_tokens;
+    int64_t sent = rs_provider_max_tokens(m);
+    return sent ? sent : RS_PROVIDER_DEFAULT_MAX_TOKENS;
+}
+
+int rs_provider_header_credential(const char *name)
+{
+    static const char *const exact[] = {"authorization", "proxy-authorization", "x-api-key",
+                                        "api-key", "cookie", "set-cookie"};
+    static const char *const parts[] = {"auth", "key", "token", "secret", "passw", "cookie",
+                                        "session", "credential"};
+    for (size_t i = 0; i < RS_ARRAY_LEN(exact); i++)
+        if (strcasecmp(name, exact[i]) == 0) return 1;
+    for (size_t i = 0; i < RS_ARRAY_LEN(parts); i++)
+        for (const char *p = name; *p; p++)
+            if (strncasecmp(p, parts[i], strlen(parts[i])) == 0) return 1;
+    return 0;
+}
+
 static int openai_build_chat(const rs_chat_req_t *r, rs_http_req_t *out, rs_err_t *err)
 {
     const rs_model_cfg_t *m = r->model;
@@ -233,16 +306,23 @@ static int openai_build_chat(const rs_chat_req_t *r, rs_http_req_t *out, rs_err_
             bad = 1;
     put(b, "model", json_string(m->model), &bad);
     put(b, "messages", msgs, &bad);
-    put(b, "temperature", json_real(m->temperature), &bad);
-    put(b, "top_p", json_real(m->top_p), &bad);
-    put(b, "max_tokens", json_integer((json_int_t)m->max_tokens), &bad);
-    put(b, "seed", json_integer((json_int_t)m->seed), &bad);
+    put_real(b, "temperature", m->temperature, &bad);
+    put_real(b, "top_p", m->top_p, &bad);
+    put_int(b, "max_tokens", m->max_tokens, &bad);
+    put_int(b, "max_completion_tokens", m->max_completion_tokens, &bad);
+    if (m->seed_set) put(b, "seed", json_integer((json_int_t)m->seed), &bad);
     if (m->stop && m->stop[0]) put(b, "stop", strlist_json(m->stop), &bad);
+    put_real(b, "presence_penalty", m->presence_penalty, &bad);
+    put_real(b, "frequency_penalty", m->frequency_penalty, &bad);
+    put_str(b, "reasoning_effort", m->reasoning_effort, &bad);
+    put_json(b, "response_format", m->response_format, &bad);
     if (r->n > 1) put(b, "n", json_integer(r->n), &bad); /* some servers reject n altogether */
+    merge_extra(b, m->extra_body, &bad);
     if (bad) json_decref(b), b = NULL;
     if (finish_request(row("openai"), m, "/chat/completions", b, "Authorization", "Bearer ",
                        r->api_key, out, err) != 0)
         return -1;
+    add_extra_headers(m, out);
     add_mock_headers(r, out);
     return 0;
 }
@@ -272,13 +352,20 @@ static int anthropic_build_chat(const rs_chat_req_t *r, rs_http_req_t *out, rs_e
         if (json_array_append_new(msgs, message_json(cm->role, cm->content))) bad = 1;
     }
     put(b, "model", json_string(m->model), &bad);
-    put(b, "max_tokens", json_integer((json_int_t)m->max_tokens), &bad);
+    put(b, "max_tokens", json_integer((json_int_t)rs_provider_max_tokens(m)), &bad);
     put(b, "messages", msgs, &bad);
     anthropic_system(r->c, b, &bad);
-    put(b, "temperature", json_real(m->temperature), &bad);
-    /* newer models refuse temperature and top_p together: send top_p only when it was set */
-    if (m->top_p < 1) put(b, "top_p", json_real(m->top_p), &bad);
+    put_real(b, "temperature", m->temperature, &bad);
+    put_real(b, "top_p", m->top_p, &bad);
+    put_int(b, "top_k", m->top_k, &bad);
     if (m->stop && m->stop[0]) put(b, "stop_sequences", strlist_json(m->stop), &bad);
+    if (m->thinking_type) {
+        json_t *t = json_object();
+        put(t, "type", json_string(m->thinking_type), &bad);
+        put_int(t, "budget_tokens", m->thinking_budget, &bad);
+        put(b, "thinking", t, &bad);
+    }
+    merge_extra(b, m->extra_body, &bad);
     if (bad) json_decref(b), b = NULL;
     if (finish_request(row("anthropic"), m, "/v1/messages", b, "x-api-key", "", r->api_key, out,
                        err) != 0)
@@ -288,6 +375,7 @@ static int anthropic_build_chat(const rs_chat_req_t *r, rs_http_req_t *out, rs_e
         rs_http_req_cleanup(out);
         return rs_err_set(err, "model %s: anthropic_version holds a line break", m->name);
     }
+    add_extra_headers(m, out);
     add_mock_headers(r, out);
     return 0;
 }
@@ -385,7 +473,17 @@ static int openai_choice(json_t *c, size_t i, rs_choice_t *out, rs_err_t *err)
     if (content_text(content, path, &out->text, err) != 0) return -1;
     out->index = idx ? (int)json_integer_value(idx) : (int)i;
     out->finish_reason = opt_string(json_object_get(c, "finish_reason"));
+    /* vLLM, llama.cpp and DeepSeek send the reasoning as reasoning_content, others as reasoning */
+    out->thinking = opt_string(json_object_get(msg, "reasoning_content"));
+    if (!out->thinking) out->thinking = opt_string(json_object_get(msg, "reasoning"));
     return 0;
+}
+
+/* What every response says about itself: the model served and its fingerprint. */
+static void served(json_t *root, rs_chat_resp_t *out)
+{
+    out->model = opt_string(json_object_get(root, "model"));
+    out->system_fingerprint = opt_string(json_object_get(root, "system_fingerprint"));
 }
 
 static int openai_parse_chat(const char *body, size_t len, rs_chat_resp_t *out, rs_err_t *err)
@@ -406,35 +504,50 @@ static int openai_parse_chat(const char *body, size_t len, rs_chat_resp_t *out, 
     json_t *usage = json_object_get(root, "usage");
     out->input_tokens = usage_field(usage, "prompt_tokens");
     out->output_tokens = usage_field(usage, "completion_tokens");
+    out->reasoning_tokens =
+        usage_field(json_object_get(usage, "completion_tokens_details"), "reasoning_tokens");
+    served(root, out);
     json_decref(root);
     if (rc != 0) rs_chat_resp_cleanup(out);
     return rc;
 }
 
-static int anthropic_text(json_t *content, char **out, rs_err_t *err)
+/* The text of content's blocks: "text" blocks into the answer, "thinking" blocks into the
+ * thinking (NULL when there is none); tool_use, redacted_thinking and others are skipped. */
+static int anthropic_text(json_t *content, rs_choice_t *out, rs_err_t *err)
 {
     if (!json_is_array(content))
         return rs_err_set(err, "content must be an array, not %s", type_name(content));
-    rs_buf_t b;
+    rs_buf_t b, th;
     rs_buf_init(&b);
+    rs_buf_init(&th);
     size_t i;
     json_t *blk;
+    int rc = 0;
     json_array_foreach(content, i, blk) {
         if (!json_is_object(blk)) {
-            rs_buf_cleanup(&b);
-            return rs_err_set(err, "content[%zu] must be an object, not %s", i, type_name(blk));
+            rc = rs_err_set(err, "content[%zu] must be an object, not %s", i, type_name(blk));
+            break;
         }
         const char *type = json_string_value(json_object_get(blk, "type"));
-        if (!type || strcmp(type, "text") != 0) continue; /* tool_use, thinking, ... */
-        json_t *t = json_object_get(blk, "text");
+        int thinking = type && strcmp(type, "thinking") == 0;
+        if (!type || (!thinking && strcmp(type, "text") != 0)) continue;
+        const char *field = thinking ? "thinking" : "text";
+        json_t *t = json_object_get(blk, field);
         if (!json_is_string(t)) {
-            rs_buf_cleanup(&b);
-            return rs_err_set(err, "content[%zu].text must be a string, not %s", i, type_name(t));
+            rc = rs_err_set(err, "content[%zu].%s must be a string, not %s", i, field,
+                            type_name(t));
+            break;
         }
-        rs_buf_append(&b, json_string_value(t), json_string_length(t));
+        rs_buf_append(thinking ? &th : &b, json_string_value(t), json_string_length(t));
     }
-    *out = b.data ? rs_buf_detach(&b) : rs_xstrdup("");
-    return 0;
+    if (rc == 0) {
+        out->text = b.data ? rs_buf_detach(&b) : rs_xstrdup("");
+        out->thinking = th.data ? rs_buf_detach(&th) : NULL;
+    }
+    rs_buf_cleanup(&b);
+    rs_buf_cleanup(&th);
+    return rc;
 }
 
 static int anthropic_parse_chat(const char *body, size_t len, rs_chat_resp_t *out, rs_err_t *err)
@@ -443,13 +556,14 @@ static int anthropic_parse_chat(const char *body, size_t len, rs_chat_resp_t *ou
     json_t *root = load_object(body, len, err);
     if (!root) return -1;
     out->choices = rs_xcalloc(1, sizeof(rs_choice_t));
-    int rc = anthropic_text(json_object_get(root, "content"), &out->choices[0].text, err);
+    int rc = anthropic_text(json_object_get(root, "content"), &out->choices[0], err);
     if (rc == 0) {
         out->n_choices = 1;
         out->choices[0].finish_reason = opt_string(json_object_get(root, "stop_reason"));
         json_t *usage = json_object_get(root, "usage");
         out->input_tokens = usage_field(usage, "input_tokens");
         out->output_tokens = usage_field(usage, "output_tokens");
+        served(root, out);
     }
     json_decref(root);
     if (rc != 0) rs_chat_resp_cleanup(out);
@@ -660,6 +774,38 @@ static int classify_net(const rs_model_cfg_t *m, const rs_http_outcome_t *o, rs_
     return -1;
 }
 
+/* The parameter a refusal names (OpenAI's error.param) into param, and the one its message says
+ * to use ("... Use 'max_completion_tokens' instead.") into instead; "" when it says none. */
+static void refused_param(const char *body, size_t len, char *param, char *instead, size_t size)
+{
+    *param = *instead = '\0';
+    json_t *root = body ? json_loadb(body, len, 0, NULL) : NULL;
+    json_t *e = json_object_get(root, "error");
+    const char *p = json_string_value(json_object_get(e, "param"));
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    if (p && *p) rs_provider_excerpt(p, strlen(p), param, size);
+    const char *use = msg ? strstr(msg, "Use '") : NULL;
+    const char *end = use ? strchr(use + 5, '\'') : NULL;
+    if (*param && end && end > use + 5)
+        rs_provider_excerpt(use + 5, (size_t)(end - (use + 5)), instead, size);
+    json_decref(root);
+}
+
+/* "model X: the API refused parameter 'P' (400): <its message>[; use params.Y in place of
+ * params.P]" into b, when the 400's body names a parameter; else nothing (returns 0). */
+static int param_message(rs_buf_t *b, const rs_model_cfg_t *m, const rs_http_outcome_t *o,
+                         const char *server)
+{
+    char param[65], instead[65];
+    if (o->status != 400) return 0;
+    refused_param(o->body, o->body_len, param, instead, sizeof(param));
+    if (!*param) return 0;
+    rs_buf_printf(b, "model %s: the API refused parameter '%s' (400)", model_label(m), param);
+    hint_server(b, m, server);
+    if (*instead) rs_buf_printf(b, "; use params.%s in place of params.%s", instead, param);
+    return 1;
+}
+
 static int classify_status(const rs_model_cfg_t *m, const rs_http_outcome_t *o, int64_t now,
                            rs_failure_t *f)
 {
@@ -669,8 +815,10 @@ static int classify_status(const rs_model_cfg_t *m, const rs_http_outcome_t *o, 
     rs_provider_error_message(o->body, o->body_len, server, sizeof(server));
     rs_buf_t b;
     rs_buf_init(&b);
-    rs_buf_printf(&b, "model %s: %s (%ld)", model_label(m), r->what, o->status);
-    r->hint(&b, m, server);
+    if (!param_message(&b, m, o, server)) {
+        rs_buf_printf(&b, "model %s: %s (%ld)", model_label(m), r->what, o->status);
+        r->hint(&b, m, server);
+    }
     char reason[32];
     snprintf(reason, sizeof(reason), "http_%ld", o->status);
     set_failure(f, r->retry, reason, b.data);

@@ -25,6 +25,10 @@
                                          * run's cluster.max_response_bytes says otherwise */
 #define RS_PROVIDER_EXCERPT 200          /* bytes of a body quoted in an error, at most */
 #define RS_PROVIDER_RETRY_AFTER_MAX_MS (10 * 60 * 1000) /* a longer Retry-After is cut to this */
+/* Anthropic requires max_tokens: without params.max_tokens this is sent (plus the thinking
+ * budget, which max_tokens must exceed). Also the output bound a model without any max gets in
+ * estimates and tpm pacing (rs_provider_output_bound). */
+#define RS_PROVIDER_DEFAULT_MAX_TOKENS 4096
 
 /* One HTTP request, ready to send: POST url with body. Everything is heap and owned by the
  * struct; headers are "Name: value" lines and may hold the API key. */
@@ -67,13 +71,20 @@ typedef struct rs_choice {
     int index;
     char *text;          /* heap; "" when the model said nothing (never NULL after a parse) */
     char *finish_reason; /* heap as the API wrote it ("stop", "length", "end_turn", ...) or NULL */
+    char *thinking;      /* heap: the model's reasoning text (Anthropic thinking blocks, an
+                          * OpenAI-compatible message's reasoning_content), or NULL; never the
+                          * answer */
 } rs_choice_t;
 
 typedef struct rs_chat_resp {
     rs_choice_t *choices; /* in the order the server sent them */
     size_t n_choices;
     int64_t input_tokens;  /* usage of the whole request; 0 when the server did not say */
-    int64_t output_tokens;
+    int64_t output_tokens; /* reasoning tokens included, as both APIs count them */
+    int64_t reasoning_tokens; /* usage.completion_tokens_details.reasoning_tokens; 0 when absent
+                               * (Anthropic counts thinking in output_tokens only) */
+    char *model;              /* heap: the model id the server says it served, or NULL */
+    char *system_fingerprint; /* heap, or NULL when absent */
 } rs_chat_resp_t;
 
 void rs_chat_resp_cleanup(rs_chat_resp_t *r);
@@ -108,6 +119,20 @@ typedef struct rs_provider {
     int (*build_embed)(const rs_embed_req_t *r, rs_http_req_t *out, rs_err_t *err);
     int (*parse_embed)(const char *body, size_t len, rs_embed_resp_t *out, rs_err_t *err);
 } rs_provider_t;
+
+/* What the request's max_tokens is for model m: params.max_tokens, else (anthropic, which
+ * requires one) RS_PROVIDER_DEFAULT_MAX_TOKENS plus the thinking budget; 0 when none is sent. */
+int64_t rs_provider_max_tokens(const rs_model_cfg_t *m);
+
+/* The most output tokens one answer of m can have, for estimates and pacing: max_completion_tokens,
+ * else the max_tokens sent, else RS_PROVIDER_DEFAULT_MAX_TOKENS (no max sent: the server's own
+ * limit applies, and this bound is an assumption). */
+int64_t rs_provider_output_bound(const rs_model_cfg_t *m);
+
+/* 1 when a header of this name may carry a credential (Authorization, x-api-key, Cookie, or a
+ * name holding auth, key, token, secret, passw, cookie, session): such a header is never set from
+ * the config, and its value is never shown. */
+int rs_provider_header_credential(const char *name);
 
 /* The row for a provider name, or NULL when there is none. */
 const rs_provider_t *rs_provider_find(const char *name);
@@ -151,7 +176,10 @@ typedef struct rs_failure {
 
 /* Classifies one attempt of a call to model m. Returns 0 when it is a usable response (a 2xx
  * status with a JSON body, or with no Content-Type at all), or -1 with f filled. now_wall_ms is
- * the wall clock, for a Retry-After given as an HTTP-date. Never puts a request header in f. */
+ * the wall clock, for a Retry-After given as an HTTP-date. Never puts a request header in f.
+ * A 400 whose error names the parameter refused (OpenAI's error.param) says so: "model X: the
+ * API refused parameter 'max_tokens' (400): <its message>; use params.max_completion_tokens in
+ * place of params.max_tokens" when the API names the one to use ("Use 'Y' instead"). */
 int rs_provider_classify(const rs_model_cfg_t *m, const rs_http_outcome_t *o, int64_t now_wall_ms,
                          rs_failure_t *f);
 

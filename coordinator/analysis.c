@@ -218,7 +218,8 @@ _Static_assert(MAX_JUDGES <= 32, "judge_group_t.judges is a 32-bit set of judges
 typedef struct failure {
     char *case_id, *output;
     size_t model;
-    uint64_t key; /* fail_key: the sample keeps the smallest */
+    uint64_t key;   /* fail_key: the sample keeps the smallest */
+    char *thinking; /* the answer's reasoning text, shown beside it (never graded); or NULL */
 } failure_t;
 
 struct coord_analysis {
@@ -348,6 +349,7 @@ void coord_analysis_destroy(coord_analysis_t **ap)
     for (size_t i = 0; i < a->n_fails; i++) {
         free(a->fails[i].case_id);
         free(a->fails[i].output);
+        free(a->fails[i].thinking);
     }
     free_names(a->graders, a->n_graders);
     free(a->models);
@@ -647,6 +649,7 @@ static void add_failure(coord_analysis_t *a, size_t m, json_t *rec, json_t *entr
     coord_strategies_of(entry, &first, 1);
     if (coord_strategy_verdict(&first, a->graders[0]) != COORD_V_WRONG) return;
     const char *out = json_string_value(json_object_get(candidate0(entry), "output"));
+    const char *th = json_string_value(json_object_get(candidate0(entry), "thinking"));
     if (!out) return;
     a->fails_seen++;
     uint64_t key = fail_key(a->seed, (uint64_t)json_integer_value(json_object_get(rec, "idx")), m);
@@ -654,11 +657,14 @@ static void add_failure(coord_analysis_t *a, size_t m, json_t *rec, json_t *entr
         if (key >= a->fails[0].key) return;
         free(a->fails[0].case_id);
         free(a->fails[0].output);
-        a->fails[0] = (failure_t){case_id(rec), utf8_prefix(out, COORD_ANALYSIS_MAX_OUTPUT), m, key};
+        free(a->fails[0].thinking);
+        a->fails[0] = (failure_t){case_id(rec), utf8_prefix(out, COORD_ANALYSIS_MAX_OUTPUT), m, key,
+                                  th ? utf8_prefix(th, COORD_ANALYSIS_MAX_OUTPUT) : NULL};
         heap_down(a->fails, a->n_fails, 0);
         return;
     }
-    a->fails[a->n_fails] = (failure_t){case_id(rec), utf8_prefix(out, COORD_ANALYSIS_MAX_OUTPUT), m, key};
+    a->fails[a->n_fails] = (failure_t){case_id(rec), utf8_prefix(out, COORD_ANALYSIS_MAX_OUTPUT), m,
+                                       key, th ? utf8_prefix(th, COORD_ANALYSIS_MAX_OUTPUT) : NULL};
     heap_up(a->fails, a->n_fails++);
 }
 
@@ -910,8 +916,10 @@ static json_t *rubrics_json(const coord_analysis_t *a)
 
 static json_t *example_json(const coord_analysis_t *a, const failure_t *f)
 {
-    return json_pack("{ssssss}", "case_id", f->case_id, "model", a->models[f->model].name, "output",
-                     f->output);
+    json_t *o = json_pack("{ssssss}", "case_id", f->case_id, "model", a->models[f->model].name,
+                          "output", f->output);
+    if (o && f->thinking) json_object_set_new(o, "thinking", json_string(f->thinking));
+    return o;
 }
 
 static json_t *cluster_json(const coord_analysis_t *a, const rs_kmeans_t *km, const float *v,

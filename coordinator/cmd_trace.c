@@ -170,6 +170,24 @@ static void print_waterfall(json_t *spans)
     free(v);
 }
 
+/* What the response said of itself, when the record has it (records of runs before it existed,
+ * and of the sim, have none): the served model, reasoning tokens and the thinking, which is
+ * never the graded answer. */
+static void print_served(json_t *c, int full)
+{
+    const char *served = json_string_value(json_object_get(c, "served_model"));
+    json_int_t reasoning = json_integer_value(json_object_get(c, "reasoning_tokens"));
+    const char *thinking = json_string_value(json_object_get(c, "thinking"));
+    if (served) {
+        char *s = line_text(served);
+        printf("  served by %s", s);
+        free(s);
+        if (reasoning) printf(", %lld reasoning tokens", (long long)reasoning);
+        printf("\n");
+    }
+    if (thinking) print_text("thinking (not graded)", thinking, full);
+}
+
 static void print_answers(json_t *rec, int full)
 {
     size_t i, j;
@@ -184,6 +202,7 @@ static void print_answers(json_t *rec, int full)
             char label[64];
             snprintf(label, sizeof(label), "candidate %zu", j);
             print_text(label, out ? out : err ? err : "(none)", full);
+            print_served(c, full);
             char *grades = json_dumps(json_object_get(c, "grades"), JSON_COMPACT);
             const char *ex = json_string_value(json_object_get(c, "extracted"));
             char *ex_s = line_text(ex ? ex : "(none)"), *grades_s = line_text(grades ? grades : "{}");

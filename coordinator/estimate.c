@@ -82,9 +82,11 @@ static void charge(coord_estimate_cell_t *c, uint64_t calls, uint64_t in, uint64
     c->output_tokens_max += calls * out;
 }
 
+/* An answer's output bound: the max the request carries, or the documented assumption when it
+ * carries none (rs_provider_output_bound). */
 static uint64_t max_tokens(const rs_config_t *cfg, size_t m)
 {
-    return (uint64_t)cfg->models[m].max_tokens;
+    return (uint64_t)rs_provider_output_bound(&cfg->models[m]);
 }
 
 static void count_generate(coord_estimate_t *e, const rs_case_t *c, coord_estimate_cell_t *cells)

@@ -24,7 +24,9 @@
  * other scripts. input_tokens counts what is known before the run: the rendered prompts, with the
  * answers and critiques that critique and revision prompts quote left empty; input_tokens_max adds
  * those quoted outputs at their model's max_tokens (ceil((a + b) / 4) <= ceil(a / 4) +
- * ceil(b / 4)). output_tokens_max is max_tokens per answer. The cost range is
+ * ceil(b / 4)). output_tokens_max is max_tokens per answer. "max_tokens" here is the model's
+ * output bound (rs_provider_output_bound): params.max_completion_tokens, else the max_tokens the
+ * request carries, else 4096 (RS_PROVIDER_DEFAULT_MAX_TOKENS), an assumption when no max is sent. The cost range is
  * [input_tokens x input price, input_tokens_max x input price + output_tokens_max x output price]. */
 #ifndef COORD_ESTIMATE_H
 #define COORD_ESTIMATE_H

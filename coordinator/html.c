@@ -680,6 +680,42 @@ static void cache_table(rs_buf_t *b, json_t *models)
     table_close(b);
 }
 
+/* The model ids the servers said they served, per model, with how many answers each gave, and
+ * the reasoning tokens; only models whose responses said (a provider that swapped models shows
+ * two ids). */
+static void served_table(rs_buf_t *b, json_t *models)
+{
+    static const char *const cols[] = {"model", "asked for", "served (answers)",
+                                       "#reasoning tokens", NULL};
+    size_t i;
+    json_t *m, *n;
+    const char *id;
+    int any = 0;
+    json_array_foreach(models, i, m) any |= json_object_size(json_object_get(m, "served_models")) > 0;
+    if (!any) return;
+    table_open(b, "table-served", cols);
+    json_array_foreach(models, i, m)
+    {
+        json_t *served = json_object_get(m, "served_models");
+        if (!json_object_size(served)) continue;
+        cell_key_t k = {.model = jstr(m, "name")};
+        rs_buf_puts(b, "<tr>");
+        td_text(b, k.model);
+        td_text(b, jstr(m, "model"));
+        rs_buf_puts(b, "<td>");
+        size_t j = 0;
+        json_object_foreach(served, id, n) {
+            if (j++) rs_buf_puts(b, ", ");
+            esc(b, id);
+            rs_buf_printf(b, " (%lld)", (long long)json_integer_value(n));
+        }
+        rs_buf_puts(b, "</td>");
+        td_int(b, &k, "reasoning_tokens", jint(m, "reasoning_tokens"));
+        rs_buf_puts(b, "</tr>\n");
+    }
+    table_close(b);
+}
+
 static void sec_models(rs_buf_t *b, json_t *report, json_t *models)
 {
     static const char *const cols[] = {"model",         "provider",
@@ -696,6 +732,7 @@ static void sec_models(rs_buf_t *b, json_t *report, json_t *models)
     table_open(b, "table-models", cols);
     json_array_foreach(models, i, m) models_row(b, m);
     table_close(b);
+    served_table(b, models);
     stages_table(b, models);
     cache_table(b, models);
     rs_buf_puts(b, "</section>\n");
@@ -1215,7 +1252,13 @@ static void cluster_example(rs_buf_t *b, json_t *e)
     esc(b, jstr(e, "model"));
     rs_buf_puts(b, "<pre>");
     esc_fit(b, jstr(e, "output"), EXAMPLE_CHARS);
-    rs_buf_puts(b, "</pre></li>\n");
+    rs_buf_puts(b, "</pre>");
+    if (json_is_string(json_object_get(e, "thinking"))) { /* shown apart: it is never graded */
+        rs_buf_puts(b, "<details class=\"thinking\"><summary>thinking (not graded)</summary><pre>");
+        esc_fit(b, jstr(e, "thinking"), EXAMPLE_CHARS);
+        rs_buf_puts(b, "</pre></details>");
+    }
+    rs_buf_puts(b, "</li>\n");
 }
 
 static void sec_clusters(rs_buf_t *b, json_t *report, json_t *clusters)

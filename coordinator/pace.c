@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "provider.h"
 #include "util.h"
 
 typedef struct bucket {
@@ -52,7 +53,7 @@ coord_pace_t *coord_pace_new(const rs_config_t *cfg)
         mp->m = m;
         mp->req_per_case = requests_per_case(m);
         if (m->rpm > 0) bucket_init(&mp->req, m->rpm, mp->req_per_case);
-        if (m->tpm > 0) bucket_init(&mp->tok, m->tpm, (double)(m->n * m->max_tokens));
+        if (m->tpm > 0) bucket_init(&mp->tok, m->tpm, (double)(m->n * rs_provider_output_bound(m)));
     }
     p->last_ms = rs_mono_ms();
     return p;
@@ -80,7 +81,7 @@ static void refill(coord_pace_t *p)
 
 static double tokens_per_case(const model_pace_t *mp, double prompt_bytes)
 {
-    return mp->req_per_case * ceil(prompt_bytes / 4.0) + (double)(mp->m->n * mp->m->max_tokens);
+    return mp->req_per_case * ceil(prompt_bytes / 4.0) + (double)(mp->m->n * rs_provider_output_bound(mp->m));
 }
 
 static size_t fits(const bucket_t *b, double cost, size_t want)

@@ -3,8 +3,9 @@
  * The coordinator is the only process that hands out cases, so one token bucket per limited model
  * here limits every worker together. A case costs each model the requests it will make (n for a
  * provider that takes one candidate per request, 1 for OpenAI's n-in-one) and, for tpm, an upper
- * bound of its tokens: the prompt's estimated tokens (bytes / 4) per request plus max_tokens per
- * candidate. Buckets hold one second of budget (at least one case), so the pace is smooth: a burst
+ * bound of its tokens: the prompt's estimated tokens (bytes / 4) per request plus the output
+ * bound per candidate (rs_provider_output_bound: max_completion_tokens, max_tokens, or 4096 when
+ * the request carries no max). Buckets hold one second of budget (at least one case), so the pace is smooth: a burst
  * never exceeds a sixtieth of the minute's limit.
  * Retries are not paced here: they answer the server's own 429s, with its Retry-After. */
 #ifndef COORD_PACE_H

@@ -163,8 +163,9 @@ static int grades(chk_t *c, json_t *o, const rs_config_t *cfg, int optional)
     return rc;
 }
 
-/* The call fields of an answer, a revision or a critique: tokens, latency, its error and whether
- * the response cache gave it. The
+/* The call fields of an answer, a revision or a critique: tokens, latency, its error, whether
+ * the response cache gave it, and what the response said of itself (served model, fingerprint,
+ * reasoning tokens, thinking). The
  * report reads an absent one as 0 or null (so they are optional), but one that is there must have
  * its type, and token counts a bound that keeps the report's sums from overflowing. */
 static int call_fields(chk_t *c, json_t *o)
@@ -172,7 +173,11 @@ static int call_fields(chk_t *c, json_t *o)
     return int_field(c, o, "input_tokens", 0, COORD_RECORD_MAX_TOKENS, 1) ||
            int_field(c, o, "output_tokens", 0, COORD_RECORD_MAX_TOKENS, 1) ||
            field(c, o, "latency_ms", T_NUM, 1) || field(c, o, "error", T_STR | T_NULL, 1) ||
-           field(c, o, "error_type", T_STR | T_NULL, 1) || field(c, o, "cached", T_BOOL, 1);
+           field(c, o, "error_type", T_STR | T_NULL, 1) || field(c, o, "cached", T_BOOL, 1) ||
+           int_field(c, o, "reasoning_tokens", 0, COORD_RECORD_MAX_TOKENS, 1) ||
+           field(c, o, "served_model", T_STR | T_NULL, 1) ||
+           field(c, o, "system_fingerprint", T_STR | T_NULL, 1) ||
+           field(c, o, "thinking", T_STR | T_NULL, 1);
 }
 
 /* Its grades are what the counts are made of: required. */

@@ -129,6 +129,32 @@ static void md_cache(rs_buf_t *b, json_t *report)
                        "request; their tokens are in the tables above, their cost is not.\n");
 }
 
+/* The model ids the servers said they served, per configured model (report.json's
+ * served_models): a provider that swapped models shows two. Absent when no response said. */
+static void md_served(rs_buf_t *b, json_t *report)
+{
+    size_t i;
+    json_t *m, *n;
+    const char *id;
+    int any = 0;
+    json_array_foreach(json_object_get(report, "models"), i, m) {
+        json_t *served = json_object_get(m, "served_models");
+        if (!json_is_object(served) || json_object_size(served) == 0) continue;
+        if (!any) rs_buf_puts(b, "\n### Served models\n\n| model | asked for | served (answers) | "
+                                 "reasoning tokens |\n|---|---|---|---:|\n");
+        any = 1;
+        md_cells(b, coord_jstr_or(m, "name", ""), coord_jstr_or(m, "model", ""));
+        size_t k = 0;
+        json_object_foreach(served, id, n) {
+            if (k++) rs_buf_puts(b, ", ");
+            coord_md_cell(b, id, MD_CELL_MAX);
+            rs_buf_printf(b, " (%lld)", (long long)json_integer_value(n));
+        }
+        rs_buf_printf(b, " | %lld |\n",
+                      (long long)json_integer_value(json_object_get(m, "reasoning_tokens")));
+    }
+}
+
 static void md_models(rs_buf_t *b, json_t *report)
 {
     size_t i, j;
@@ -148,6 +174,7 @@ static void md_models(rs_buf_t *b, json_t *report)
                       (long long)json_integer_value(json_object_get(m, "errors")));
         md_usage_cells(b, m);
     }
+    md_served(b, report);
     md_stages(b, report);
     md_cache(b, report);
     json_t *e = json_object_get(report, "embedder");
@@ -375,6 +402,11 @@ static void md_clusters(rs_buf_t *b, json_t *report)
             coord_md_cell(b, coord_jstr_or(e, "model", ""), 60);
             rs_buf_puts(b, "): ");
             coord_md_cell(b, coord_jstr_or(e, "output", ""), 160);
+            if (json_is_string(json_object_get(e, "thinking"))) {
+                rs_buf_puts(b, " (thinking, not graded: ");
+                coord_md_cell(b, coord_jstr_or(e, "thinking", ""), 160);
+                rs_buf_putc(b, ')');
+            }
             rs_buf_putc(b, '\n');
         }
     }

@@ -35,6 +35,8 @@ typedef struct model_tally {
     uint64_t cases, errors;
     stage_tally_t st[ST_N];
     json_t *reasons; /* error reason -> count */
+    json_t *served;  /* served model id (the responses' "served_model") -> outputs */
+    int64_t reasoning_tokens; /* of every stage, part of output_tokens */
 } model_tally_t;
 
 /* The remote embedder's calls (records' "embedding"; docs/CHAINS.md): one per case. */
@@ -200,6 +202,7 @@ coord_tally_t *coord_tally_new(const rs_config_t *cfg)
     for (size_t m = 0; m < cfg->n_models; m++) {
         t->models[m].counts = rs_xcalloc(cfg->scoring.n_graders + 1, sizeof(*t->models[m].counts));
         t->models[m].reasons = json_object();
+        t->models[m].served = json_object();
     }
     t->tag_index = json_object();
     t->embed.reasons = json_object();
@@ -216,6 +219,7 @@ void coord_tally_destroy(coord_tally_t **tp)
         for (int st = 0; st < ST_N; st++)
             coord_lathist_cleanup(&t->models[m].st[st].lat);
         json_decref(t->models[m].reasons);
+        json_decref(t->models[m].served);
     }
     free(t->models);
     json_decref(t->embed.reasons);
@@ -250,11 +254,15 @@ static void count_reason(json_t *reasons, const char *reason)
     json_object_set_new(reasons, reason, json_integer(json_integer_value(n) + 1));
 }
 
-/* One answer, critique or revision: its call's tokens and latency under its stage. */
-static void add_output(stage_tally_t *st, json_t *o)
+/* One answer, critique or revision: its call's tokens and latency under its stage of model mt,
+ * the model the server said it served under mt's served ids. */
+static void add_output(model_tally_t *mt, stage_tally_t *st, json_t *o)
 {
     int64_t in = json_integer_value(json_object_get(o, "input_tokens"));
     int64_t out = json_integer_value(json_object_get(o, "output_tokens"));
+    const char *served = json_string_value(json_object_get(o, "served_model"));
+    if (served) count_reason(mt->served, served);
+    mt->reasoning_tokens += json_integer_value(json_object_get(o, "reasoning_tokens"));
     st->outputs++;
     st->input_tokens += in;
     st->output_tokens += out;
@@ -274,13 +282,13 @@ static void add_candidates(coord_tally_t *t, size_t m, json_t *cands)
     size_t i, j;
     json_t *c, *x;
     json_array_foreach(cands, i, c) {
-        add_output(&t->models[m].st[ST_GENERATE], c);
+        add_output(&t->models[m], &t->models[m].st[ST_GENERATE], c);
         json_array_foreach(json_object_get(c, "revisions"), j, x)
-            add_output(&t->models[m].st[ST_REVISE], x);
+            add_output(&t->models[m], &t->models[m].st[ST_REVISE], x);
         json_array_foreach(json_object_get(c, "critiques"), j, x) {
             const char *judge_model = json_string_value(json_object_get(x, "model"));
             int judge = judge_model ? rs_config_model_index(t->cfg, judge_model) : -1;
-            if (judge >= 0) add_output(&t->models[judge].st[ST_CRITIQUE], x);
+            if (judge >= 0) add_output(&t->models[judge], &t->models[judge].st[ST_CRITIQUE], x);
         }
     }
 }
@@ -476,6 +484,11 @@ static json_t *model_json(const coord_tally_t *t, size_t m)
                           "latency_ms", coord_lathist_json(&mt->st[ST_GENERATE].lat), "stages",
                           stages_json(mc, mt), "graders", graders);
     if (!sim) json_object_set_new(o, "cache", cache_json(mc, mt)); /* sim calls are never cached */
+    /* only when the responses said so: a report without them stays as it was */
+    if (mt->reasoning_tokens)
+        json_object_set_new(o, "reasoning_tokens", json_integer((json_int_t)mt->reasoning_tokens));
+    if (json_object_size(mt->served))
+        json_object_set_new(o, "served_models", sorted_counts(mt->served));
     return o;
 }
 

@@ -45,8 +45,9 @@ uint64_t coord_tally_cases(const coord_tally_t *t);
 coord_corrupt_t *coord_tally_corrupted(coord_tally_t *t);
 
 /* The report's parts (new references): "models" (per model: counts per grader, errors by
- * reason, tokens, cost, latency, stages), "tags", and "embedder" (NULL when the remote embedder
- * was never called). */
+ * reason, tokens, cost, latency, stages; and, when responses said them, reasoning_tokens and
+ * served_models: each model id the server said it served -> the outputs it gave, keys sorted),
+ * "tags", and "embedder" (NULL when the remote embedder was never called). */
 json_t *coord_tally_models_json(const coord_tally_t *t);
 json_t *coord_tally_tags_json(const coord_tally_t *t);
 json_t *coord_tally_embedder_json(const coord_tally_t *t);

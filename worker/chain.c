@@ -18,6 +18,23 @@
 #include "rank.h"
 #include "trace.h"
 
+/* What a response said about itself beyond the answer (docs/PROVIDERS.md, "What comes back"):
+ * heap strings or NULL, recorded only when present so that other records stay as they were. */
+typedef struct call_meta {
+    char *thinking;     /* the reasoning text: recorded, never graded or extracted */
+    char *served_model; /* the response's model */
+    char *fingerprint;  /* its system_fingerprint */
+    int64_t reasoning_tokens; /* this answer's share of the call's (part of output_tokens) */
+} call_meta_t;
+
+static void meta_cleanup(call_meta_t *m)
+{
+    free(m->thinking);
+    free(m->served_model);
+    free(m->fingerprint);
+    memset(m, 0, sizeof(*m));
+}
+
 /* One answer of a candidate: its generation (round 0) or its revision r. */
 typedef struct answer {
     char *text;          /* NULL when it failed */
@@ -25,6 +42,7 @@ typedef struct answer {
     char *error;         /* NULL on success */
     char error_type[32];
     int64_t input_tokens, output_tokens;
+    call_meta_t meta;
     double latency_ms;
     int settled;            /* its call ended, well or not */
     int cached;             /* the response cache answered its call */
@@ -41,6 +59,7 @@ typedef struct crit {
     char error_type[32];
     wk_verdict_t v;
     int64_t input_tokens, output_tokens; /* the judge's call */
+    call_meta_t meta;
     double latency_ms;
     int cached; /* the response cache answered it */
 } crit_t;
@@ -253,6 +272,7 @@ static void answer_cleanup(answer_t *a)
     free(a->error);
     free(a->extracted);
     free(a->grades);
+    meta_cleanup(&a->meta);
 }
 
 static void cand_cleanup(const wk_chain_t *ch, cand_t *c)
@@ -261,6 +281,7 @@ static void cand_cleanup(const wk_chain_t *ch, cand_t *c)
     for (size_t i = 0; i < ch->n_crits; i++) {
         free(c->crits[i].text);
         free(c->crits[i].error);
+        meta_cleanup(&c->crits[i].meta);
     }
     free(c->ans);
     free(c->crits);
@@ -394,6 +415,8 @@ typedef struct call_info {
     int64_t input_tokens, output_tokens; /* the whole call's usage */
     double latency_ms;
     const char *finish_reasons; /* distinct values, comma-joined; NULL when none */
+    const char *served_model;   /* the response's model; NULL when it said none */
+    int64_t reasoning_tokens;   /* the whole call's; 0 when the server did not say */
     const char *error_type;     /* NULL on success */
     const char *error;          /* the recorded (redacted) message */
     long status;                /* HTTP status of the last attempt; 0 for none */
@@ -472,12 +495,17 @@ static void call_span(wk_case_t *cs, const call_info_t *ci)
     wk_attr_str(a, "gen_ai.system", m->provider);
     wk_attr_str(a, "gen_ai.operation.name", "chat");
     wk_attr_str(a, "gen_ai.request.model", m->model);
-    wk_attr_real(a, "gen_ai.request.temperature", m->temperature);
-    wk_attr_real(a, "gen_ai.request.top_p", m->top_p);
-    wk_attr_int(a, "gen_ai.request.max_tokens", m->max_tokens);
+    /* only what the request carried: an unset parameter is not sent (docs/PROVIDERS.md) */
+    if (!isnan(m->temperature)) wk_attr_real(a, "gen_ai.request.temperature", m->temperature);
+    if (!isnan(m->top_p)) wk_attr_real(a, "gen_ai.request.top_p", m->top_p);
+    int64_t max = m->max_completion_tokens ? m->max_completion_tokens : rs_provider_max_tokens(m);
+    if (max) wk_attr_int(a, "gen_ai.request.max_tokens", max);
     wk_attr_int(a, "gen_ai.usage.input_tokens", ci->input_tokens);
     wk_attr_int(a, "gen_ai.usage.output_tokens", ci->output_tokens);
+    if (ci->reasoning_tokens)
+        wk_attr_int(a, "reasonsaver.usage.reasoning_tokens", ci->reasoning_tokens);
     wk_attr_str(a, "gen_ai.response.finish_reasons", ci->finish_reasons);
+    wk_attr_str(a, "gen_ai.response.model", ci->served_model);
     wk_attr_str(a, "server.address", ch->servers[ci->model]);
     if (ch->ports[ci->model]) wk_attr_int(a, "server.port", ch->ports[ci->model]);
     if (ci->status) wk_attr_int(a, "http.response.status_code", ci->status);
@@ -692,6 +720,7 @@ typedef struct reply {
     char *text, *finish_reason, *error;
     const char *error_type;
     int64_t input_tokens, output_tokens;
+    call_meta_t meta;
     double latency_ms;
     int cached;
 } reply_t;
@@ -713,6 +742,7 @@ static void settle_critique(wk_case_t *cs, const req_t *r, reply_t *rep)
     cr->error = rep->error;
     cr->input_tokens = rep->input_tokens;
     cr->output_tokens = rep->output_tokens;
+    cr->meta = rep->meta;
     cr->latency_ms = rep->latency_ms;
     cr->cached = rep->cached;
     free(rep->finish_reason);
@@ -734,6 +764,7 @@ static void settle_revision(wk_case_t *cs, const req_t *r, reply_t *rep)
     snprintf(a->error_type, sizeof(a->error_type), "%s", rep->error_type ? rep->error_type : "");
     a->input_tokens = rep->input_tokens;
     a->output_tokens = rep->output_tokens;
+    a->meta = rep->meta;
     a->latency_ms = rep->latency_ms;
     a->cached = rep->cached;
     a->settled = 1;
@@ -797,7 +828,8 @@ static const char *cache_key(const wk_chain_t *ch, const rs_model_cfg_t *m, cons
 {
     if (!wk_http_caching(ch->http)) return NULL;
     rs_cachekey_in_t in = {m->provider, hr->url,         hr->body, hr->body_len,
-                           hr->headers, hr->n_headers,   k,        m->temperature == 0};
+                           hr->headers, hr->n_headers,   k,        m->temperature == 0,
+                           m->extra_headers};
     rs_cachekey(&in, key);
     return key;
 }
@@ -1235,6 +1267,21 @@ static void map_choices(const rs_chat_resp_t *resp, int n, int *slot_of)
     free(used);
 }
 
+/* The response's own words about choice i into meta (the key redacted from the thinking, as
+ * from the text); reasoning tokens shared as output tokens are. */
+static void take_meta(const rs_chat_resp_t *resp, rs_choice_t *ch, const char *key,
+                      int64_t reasoning, call_meta_t *meta)
+{
+    if (ch->thinking && *ch->thinking) {
+        meta->thinking = ch->thinking;
+        ch->thinking = NULL;
+        rs_provider_redact(meta->thinking, key);
+    }
+    meta->served_model = resp->model ? rs_xstrdup(resp->model) : NULL;
+    meta->fingerprint = resp->system_fingerprint ? rs_xstrdup(resp->system_fingerprint) : NULL;
+    meta->reasoning_tokens = reasoning;
+}
+
 static void take_choices(wk_case_t *cs, req_t *r, rs_chat_resp_t *resp, double latency_ms,
                          int cached)
 {
@@ -1257,6 +1304,9 @@ static void take_choices(wk_case_t *cs, req_t *r, rs_chat_resp_t *resp, double l
         /* usage covers the whole request: input once, output shared */
         c->input_tokens = first ? resp->input_tokens : 0;
         c->output_tokens = resp->output_tokens / taken + (first ? resp->output_tokens % taken : 0);
+        take_meta(resp, &resp->choices[i], model_key(cs->ch, m),
+                  resp->reasoning_tokens / taken + (first ? resp->reasoning_tokens % taken : 0),
+                  &c->meta);
         c->settled = 1;
         got[slot_of[i]] = 1;
         first = 0;
@@ -1303,7 +1353,7 @@ static void fail_call(wk_case_t *cs, const req_t *r, call_info_t *ci, const char
 
 /* A 2xx response: its choices go to the candidates, its usage and finish reasons to the call. */
 static void take_response(wk_case_t *cs, req_t *r, const wk_http_done_t *d, call_info_t *ci,
-                          rs_buf_t *fin)
+                          rs_buf_t *fin, rs_buf_t *served)
 {
     const rs_model_cfg_t *m = &cs->ch->cfg->models[r->model];
     rs_chat_resp_t resp;
@@ -1316,8 +1366,11 @@ static void take_response(wk_case_t *cs, req_t *r, const wk_http_done_t *d, call
     }
     ci->input_tokens = resp.input_tokens;
     ci->output_tokens = resp.output_tokens;
+    ci->reasoning_tokens = resp.reasoning_tokens;
     finish_reasons(&resp, fin);
     ci->finish_reasons = fin->len ? fin->data : NULL;
+    if (resp.model) rs_buf_puts(served, resp.model);
+    ci->served_model = served->len ? served->data : NULL;
     take_choices(cs, r, &resp, d->latency_ms, d->cached);
     rs_chat_resp_cleanup(&resp);
     wk_http_cache_store(cs->ch->http, d); /* parsed: worth keeping */
@@ -1326,12 +1379,14 @@ static void take_response(wk_case_t *cs, req_t *r, const wk_http_done_t *d, call
 static void on_generate(req_t *r, const wk_http_done_t *d, call_info_t *ci)
 {
     wk_case_t *cs = r->cs;
-    rs_buf_t fin;
+    rs_buf_t fin, served;
     rs_buf_init(&fin);
-    if (d->ok) take_response(cs, r, d, ci, &fin);
+    rs_buf_init(&served);
+    if (d->ok) take_response(cs, r, d, ci, &fin, &served);
     else fail_call(cs, r, ci, d->fail->reason, d->fail->message);
     record_call(cs, ci);
     rs_buf_cleanup(&fin);
+    rs_buf_cleanup(&served);
     cands_ready(cs, r->model, r->k, r->n); /* the candidates asked for again are not settled */
 }
 
@@ -1356,6 +1411,10 @@ static void on_chain_call(req_t *r, const wk_http_done_t *d, call_info_t *ci)
         ci->input_tokens = rep.input_tokens = resp.input_tokens;
         ci->output_tokens = rep.output_tokens = resp.output_tokens;
         ci->finish_reasons = rep.finish_reason;
+        take_meta(&resp, &resp.choices[0], model_key(cs->ch, m), resp.reasoning_tokens,
+                  &rep.meta);
+        ci->served_model = rep.meta.served_model;
+        ci->reasoning_tokens = resp.reasoning_tokens;
         rep.cached = d->cached;
         wk_http_cache_store(cs->ch->http, d); /* parsed: worth keeping */
     }
@@ -1446,6 +1505,16 @@ static json_t *verdicts_json(const wk_chain_t *ch, const unsigned char *grades)
     return g;
 }
 
+/* The response's own words, each only when it said it (so other records stay as they were). */
+static void meta_json(json_t *o, const call_meta_t *m)
+{
+    if (m->served_model) json_object_set_new(o, "served_model", str_or_null(m->served_model));
+    if (m->fingerprint) json_object_set_new(o, "system_fingerprint", str_or_null(m->fingerprint));
+    if (m->reasoning_tokens)
+        json_object_set_new(o, "reasoning_tokens", json_integer((json_int_t)m->reasoning_tokens));
+    if (m->thinking) json_object_set_new(o, "thinking", str_or_null(m->thinking));
+}
+
 /* The fields an answer has in the record, generation and revision alike. */
 static void answer_fields(const wk_chain_t *ch, json_t *o, const answer_t *a)
 {
@@ -1461,6 +1530,7 @@ static void answer_fields(const wk_chain_t *ch, json_t *o, const answer_t *a)
     json_object_set_new(o, "error_type", a->error ? json_string(a->error_type) : json_null());
     /* only on a hit: records of runs without the cache stay as they were */
     if (a->cached) json_object_set_new(o, "cached", json_true());
+    meta_json(o, &a->meta);
 }
 
 static json_t *critique_json(const wk_case_t *cs, size_t model, size_t judge, int round,
@@ -1484,6 +1554,7 @@ static json_t *critique_json(const wk_case_t *cs, size_t model, size_t judge, in
     json_object_set_new(o, "error", str_or_null(cr->error));
     json_object_set_new(o, "error_type", cr->error ? json_string(cr->error_type) : json_null());
     if (cr->cached) json_object_set_new(o, "cached", json_true());
+    meta_json(o, &cr->meta);
     return o;
 }
 

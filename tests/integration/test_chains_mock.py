@@ -34,7 +34,8 @@ HTTP_MODEL = ("  - {name: %s, provider: openai, model: sim-1, n: %d, mock: true,
               "     base_url: \"http://127.0.0.1:%d/v1\", max_retries: 2, retry_base_ms: 10}\n")
 # What differs between a sim call and an HTTP one by nature, not by result.
 TRANSPORT = {"latency_ms", "input_tokens", "output_tokens", "finish_reason", "provider",
-             "simulated", "spans", "retries", "retry_reasons"}
+             "simulated", "spans", "retries", "retry_reasons", "served_model",
+             "system_fingerprint"}
 
 
 def params(p):

@@ -138,7 +138,8 @@ class Handler(BaseHTTPRequestHandler):
     def shape_problem(api, req):
         roles = [m.get("role") for m in req.get("messages", [])]
         if api == "openai":
-            if roles[:1] != ["system"] or "max_tokens" not in req or "temperature" not in req:
+            # the config sets no params: none is sent on its behalf
+            if roles[:1] != ["system"] or "max_tokens" in req or "temperature" in req:
                 return "openai: %r" % req
         else:
             if req.get("system") != "Be brief." or "system" in roles or "max_tokens" not in req:

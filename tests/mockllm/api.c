@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <xxhash.h>
 
 #include "sim.h"
@@ -158,17 +159,32 @@ void mock_chat_req_cleanup(mock_chat_req_t *r)
 
 /* ---------------------------------------------------------------- request parsers */
 
+/* An optional field of one JSON type (accepted and checked, not used). */
+static int opt_typed(const json_t *root, const char *key, json_type type, const char *what,
+                     rs_err_t *err)
+{
+    const json_t *v = json_object_get(root, key);
+    if (!v || json_is_null(v) || json_typeof(v) == type) return 0;
+    return rs_err_set(err, "'%s' must be %s", key, what);
+}
+
 static int chat_fields(const json_t *root, mock_chat_req_t *out, rs_err_t *err)
 {
     if (req_string(root, "model", &out->model, err) < 0) return -1;
     if (parse_msgs(root, out, err) < 0) return -1;
     if (opt_int(root, "n", 1, MOCK_MAX_CHOICES, &out->n, err) < 0) return -1;
     if (opt_int(root, "max_tokens", 1, INT32_MAX, &out->max_tokens, err) < 0) return -1;
+    out->max_tokens_field = json_is_integer(json_object_get(root, "max_tokens"));
     if (opt_int(root, "max_completion_tokens", 1, INT32_MAX, &out->max_tokens, err) < 0) return -1;
     int64_t seed = 0;
     if (opt_int(root, "seed", INT64_MIN, INT64_MAX, &seed, err) < 0) return -1;
     if (opt_number(root, "temperature", 0, 2, err) < 0) return -1;
     if (opt_number(root, "top_p", 0, 1, err) < 0) return -1;
+    if (opt_number(root, "presence_penalty", -2, 2, err) < 0) return -1;
+    if (opt_number(root, "frequency_penalty", -2, 2, err) < 0) return -1;
+    if (opt_typed(root, "reasoning_effort", JSON_STRING, "a string", err) < 0) return -1;
+    if (opt_typed(root, "response_format", JSON_OBJECT, "an object", err) < 0) return -1;
+    out->reasoning = json_is_string(json_object_get(root, "reasoning_effort"));
     return check_stop(root, err);
 }
 
@@ -195,6 +211,24 @@ static int anthropic_system(const json_t *root, mock_chat_req_t *out, rs_err_t *
     return 0;
 }
 
+/* thinking: {"type": "enabled", "budget_tokens": N} (a budget below max_tokens, as the API
+ * requires), or another type ("disabled" asks for none). */
+static int anthropic_thinking(const json_t *root, mock_chat_req_t *out, rs_err_t *err)
+{
+    const json_t *t = json_object_get(root, "thinking");
+    if (!t || json_is_null(t)) return 0;
+    const char *type = json_string_value(json_object_get(t, "type"));
+    if (!json_is_object(t) || !type)
+        return rs_err_set(err, "'thinking' must be an object with a string 'type'");
+    int64_t budget = 0;
+    if (opt_int(t, "budget_tokens", 1, INT32_MAX, &budget, err) < 0) return -1;
+    if (strcmp(type, "enabled") == 0 && (budget == 0 || budget >= out->max_tokens))
+        return rs_err_set(err, "thinking.budget_tokens: required with type enabled, and must be "
+                               "less than max_tokens");
+    out->reasoning = strcmp(type, "disabled") != 0;
+    return 0;
+}
+
 static int messages_fields(const json_t *root, mock_chat_req_t *out, rs_err_t *err)
 {
     if (req_string(root, "model", &out->model, err) < 0) return -1;
@@ -204,6 +238,10 @@ static int messages_fields(const json_t *root, mock_chat_req_t *out, rs_err_t *e
     if (anthropic_system(root, out, err) < 0) return -1;
     if (parse_msgs(root, out, err) < 0) return -1;
     if (opt_number(root, "temperature", 0, 1, err) < 0) return -1;
+    int64_t top_k = 0;
+    if (opt_int(root, "top_k", 1, INT32_MAX, &top_k, err) < 0) return -1;
+    if (opt_typed(root, "stop_sequences", JSON_ARRAY, "a list of strings", err) < 0) return -1;
+    if (anthropic_thinking(root, out, err) < 0) return -1;
     return opt_number(root, "top_p", 0, 1, err);
 }
 
@@ -528,27 +566,58 @@ static char *dump(json_t *root, size_t flags, size_t *len)
     return text;
 }
 
+/* The model id a reply names: --serve-model for the share --serve-model-rate of cases (by a hash
+ * of the case id, so a case is always served by the same one), else the one asked for. */
+static const char *served_model(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req,
+                                const mock_ids_t *ids)
+{
+    char idbuf[17];
+    if (!cfg->serve_model) return req->model;
+    const char *id = ids->case_id;
+    if (!id) {
+        mock_case_id(req->msgs, req->n_msgs, idbuf);
+        id = idbuf;
+    }
+    double u = (double)(XXH64(id, strlen(id), 0x5e7e) >> 11) * 0x1p-53;
+    return u < cfg->serve_model_rate ? cfg->serve_model : req->model;
+}
+
+static int64_t thinking_tokens(void)
+{
+    return (int64_t)(sizeof(MOCK_THINKING) - 1 + 3) / 4;
+}
+
+static json_t *chat_choice(int64_t i, const char *text, int reasoning)
+{
+    json_t *msg = json_pack("{s:s, s:s}", "role", "assistant", "content", text);
+    if (msg && reasoning) json_object_set_new(msg, "reasoning_content", json_string(MOCK_THINKING));
+    return json_pack("{s:I, s:o, s:n, s:s}", "index", (json_int_t)i, "message", msg, "logprobs",
+                     "finish_reason", "stop");
+}
+
 char *mock_chat_reply(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req, const mock_ids_t *ids,
                       uint64_t serial, int64_t created, size_t *len)
 {
     rs_sim_reply_t *r = rs_xcalloc((size_t)req->n, sizeof(*r));
     sim_replies(cfg, req, ids, req->n, r);
     json_t *choices = json_array();
-    int64_t out_tokens = 0;
+    int64_t out_tokens = 0, reasoning = req->reasoning ? req->n * thinking_tokens() : 0;
     for (int64_t i = 0; i < req->n; i++) {
-        json_array_append_new(choices,
-                              json_pack("{s:I, s:{s:s, s:s}, s:n, s:s}", "index", (json_int_t)i,
-                                        "message", "role", "assistant", "content", r[i].text,
-                                        "logprobs", "finish_reason", "stop"));
+        json_array_append_new(choices, chat_choice(i, r[i].text, req->reasoning));
         out_tokens += r[i].output_tokens;
     }
+    out_tokens += reasoning;
     char id[32];
     snprintf(id, sizeof(id), "chatcmpl-%016" PRIx64, serial);
     json_t *root = json_pack(
-        "{s:s, s:s, s:I, s:s, s:o, s:{s:I, s:I, s:I}}", "id", id, "object", "chat.completion",
-        "created", (json_int_t)created, "model", req->model, "choices", choices, "usage",
-        "prompt_tokens", (json_int_t)r[0].input_tokens, "completion_tokens", (json_int_t)out_tokens,
+        "{s:s, s:s, s:I, s:s, s:s, s:o, s:{s:I, s:I, s:I}}", "id", id, "object", "chat.completion",
+        "created", (json_int_t)created, "model", served_model(cfg, req, ids), "system_fingerprint",
+        MOCK_SYSTEM_FINGERPRINT, "choices", choices, "usage", "prompt_tokens",
+        (json_int_t)r[0].input_tokens, "completion_tokens", (json_int_t)out_tokens,
         "total_tokens", (json_int_t)(r[0].input_tokens + out_tokens));
+    if (root && req->reasoning)
+        json_object_set_new(json_object_get(root, "usage"), "completion_tokens_details",
+                            json_pack("{s:I}", "reasoning_tokens", (json_int_t)reasoning));
     for (int64_t i = 0; i < req->n; i++)
         rs_sim_reply_cleanup(&r[i]);
     free(r);
@@ -562,11 +631,17 @@ char *mock_messages_reply(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req,
     sim_replies(cfg, req, ids, 1, &r);
     char id[32];
     snprintf(id, sizeof(id), "msg_%016" PRIx64, serial);
-    json_t *root = json_pack("{s:s, s:s, s:s, s:s, s:[{s:s, s:s}], s:s, s:n, s:{s:I, s:I}}", "id",
-                             id, "type", "message", "role", "assistant", "model", req->model,
-                             "content", "type", "text", "text", r.text, "stop_reason", "end_turn",
-                             "stop_sequence", "usage", "input_tokens", (json_int_t)r.input_tokens,
-                             "output_tokens", (json_int_t)r.output_tokens);
+    json_t *content = json_array();
+    if (req->reasoning) /* thinking comes first, signed, as the API sends it */
+        json_array_append_new(content, json_pack("{s:s, s:s, s:s}", "type", "thinking", "thinking",
+                                                 MOCK_THINKING, "signature", "mock-signature"));
+    json_array_append_new(content, json_pack("{s:s, s:s}", "type", "text", "text", r.text));
+    int64_t out_tokens = r.output_tokens + (req->reasoning ? thinking_tokens() : 0);
+    json_t *root = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:n, s:{s:I, s:I}}", "id", id, "type",
+                             "message", "role", "assistant", "model", served_model(cfg, req, ids),
+                             "content", content, "stop_reason", "end_turn", "stop_sequence",
+                             "usage", "input_tokens", (json_int_t)r.input_tokens, "output_tokens",
+                             (json_int_t)out_tokens);
     rs_sim_reply_cleanup(&r);
     return dump(root, 0, len);
 }
@@ -685,6 +760,66 @@ static const struct error_kind *error_kind(int status)
     for (size_t i = 0; i < RS_ARRAY_LEN(error_kinds); i++)
         if (error_kinds[i].status == status) return &error_kinds[i];
     return status < 500 ? &error_kinds[0] : &error_kinds[6];
+}
+
+char *mock_reasoning_refusal(const mock_chat_req_t *req, size_t *len)
+{
+    const char *m = req->model;
+    if (!req->max_tokens_field || !m || (m[0] != 'o' && strncmp(m, "gpt-5", 5) != 0)) return NULL;
+    json_t *root = json_pack(
+        "{s:{s:s, s:s, s:s, s:s}}", "error", "message",
+        "Unsupported parameter: 'max_tokens' is not supported with this model. Use "
+        "'max_completion_tokens' instead.",
+        "type", "invalid_request_error", "param", "max_tokens", "code", "unsupported_parameter");
+    return dump(root, 0, len);
+}
+
+/* The body fields each endpoint reads (or checks). */
+static const char *const CHAT_FIELDS[] = {
+    "model", "messages", "n", "max_tokens", "max_completion_tokens", "seed", "temperature", "top_p",
+    "stop", "presence_penalty", "frequency_penalty", "reasoning_effort", "response_format", NULL};
+static const char *const MESSAGES_FIELDS[] = {"model",  "messages",       "system",   "max_tokens",
+                                              "temperature", "top_p",     "top_k",
+                                              "stop_sequences", "thinking", NULL};
+static const char *const EMBED_FIELDS[] = {"model", "input", "dimensions", "encoding_format",
+                                           NULL};
+
+static int listed(const char *const *list, const char *s)
+{
+    for (; *list; list++)
+        if (strcmp(*list, s) == 0) return 1;
+    return 0;
+}
+
+json_t *mock_unknown_fields(mock_api_t api, int embeddings, const char *body, size_t len)
+{
+    const char *const *known = embeddings                   ? EMBED_FIELDS
+                               : api == MOCK_API_ANTHROPIC ? MESSAGES_FIELDS
+                                                           : CHAT_FIELDS;
+    json_t *root = json_loadb(body ? body : "", len, 0, NULL), *out = json_object();
+    const char *k;
+    json_t *v;
+    if (json_is_object(root)) {
+        json_object_foreach(root, k, v) {
+            if (!listed(known, k)) json_object_set(out, k, v);
+        }
+    }
+    json_decref(root);
+    if (json_object_size(out)) return out;
+    json_decref(out);
+    return NULL;
+}
+
+int mock_known_header(const char *name)
+{
+    static const char *const known[] = {
+        "host", "user-agent", "accept", "accept-encoding", "content-type", "content-length",
+        "connection", "expect", "transfer-encoding", "authorization", "x-api-key",
+        "anthropic-version", NULL};
+    if (strncasecmp(name, "x-rs-", 5) == 0) return 1;
+    for (size_t i = 0; known[i]; i++)
+        if (strcasecmp(name, known[i]) == 0) return 1;
+    return 0;
 }
 
 char *mock_error_reply(mock_api_t api, int status, const char *message, size_t *len)

@@ -8,6 +8,7 @@
 #define MOCK_API_H
 
 #include <stddef.h>
+#include <jansson.h>
 #include <stdint.h>
 
 #include "dataset.h"
@@ -25,7 +26,17 @@ typedef struct mock_sim_cfg {
     double judge_accuracy, self_bias; /* as a judge (rs_sim_judge; docs/SIM.md) */
     double fix_rate, break_rate;      /* as a reviser (rs_sim_revise) */
     int64_t filler; /* --reply-filler: bytes of "12 apples and 7 pears. " before each answer */
+    const char *serve_model;  /* --serve-model: the model id a reply names, in place of the one
+                               * asked for; NULL: the one asked for */
+    double serve_model_rate;  /* --serve-model-rate: the share of cases (by case id) it names it */
 } mock_sim_cfg_t;
+
+/* The reasoning a reply carries when the request asks for it (MOCKLLM.md, "Reasoning"): always
+ * this text, whose "#### 424242" is never the case's answer, so a client that graded the thinking
+ * would be seen to. Its tokens are ceil(bytes / 4), added to the output tokens. */
+#define MOCK_THINKING                                                                              \
+    "Simulated reasoning: a first guess is 424242, which needs checking.\n#### 424242"
+#define MOCK_SYSTEM_FINGERPRINT "fp_reasonsaver_mock" 
 
 /* A case's identity from the X-RS-* headers a reasonsaver worker sends, percent-decoded.
  * NULL when the header is absent; candidate is 0 without X-RS-Candidate. A critique or a revision
@@ -60,6 +71,9 @@ typedef struct mock_chat_req {
     size_t n_msgs;
     int64_t n;          /* choices: OpenAI's n (default 1); always 1 for Anthropic */
     int64_t max_tokens; /* 0 when absent; validated, not applied (the sim's text is short) */
+    int max_tokens_field; /* the body has "max_tokens" itself (not max_completion_tokens) */
+    int reasoning;      /* reasoning asked for: reasoning_effort (OpenAI) or a thinking whose
+                         * type is not "disabled" (Anthropic) */
 } mock_chat_req_t;
 
 typedef struct mock_embed_req {
@@ -110,6 +124,21 @@ char *mock_models_reply(size_t *len);
 /* An error body in the API's shape; the error type follows the status (401 ->
  * invalid_api_key / authentication_error, 429 -> rate_limit_exceeded / rate_limit_error, ...). */
 char *mock_error_reply(mock_api_t api, int status, const char *message, size_t *len);
+
+/* The 400 OpenAI answers when a reasoning model (a name starting with "o" or "gpt-5") is sent
+ * max_tokens: {"error": {"message": "Unsupported parameter: 'max_tokens' is not supported with
+ * this model. Use 'max_completion_tokens' instead.", "type": "invalid_request_error", "param":
+ * "max_tokens", "code": "unsupported_parameter"}}. NULL when req is not refused. */
+char *mock_reasoning_refusal(const mock_chat_req_t *req, size_t *len);
+
+/* The fields of a request body that the endpoint does not read (extra_body's, say), as a new
+ * object of those fields and their values; NULL when there is none or the body is not an object.
+ * For the request log. */
+json_t *mock_unknown_fields(mock_api_t api, int embeddings, const char *body, size_t len);
+
+/* 1 when the mock reads a request header of this name (or it is HTTP's own: Host, Content-Type,
+ * ...); the others are a client's extra headers, for the request log. */
+int mock_known_header(const char *name);
 
 /* The embedding of one text: a feature-hashed bag of words. A word is a maximal run of ASCII
  * letters and digits and bytes >= 0x80, lowercased (ASCII); h = XXH64(word, seed 0) adds

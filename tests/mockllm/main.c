@@ -14,11 +14,11 @@
 #define PROGRAM "reasonsaver-mockllm"
 
 typedef struct cli {
-    const char *bind, *port_file, *api_key, *latency_dist, *log_requests;
+    const char *bind, *port_file, *api_key, *latency_dist, *log_requests, *serve_model;
     int64_t port, threads, seed, embed_dim, retry_after, fault_seed, reply_bytes, reply_filler;
     int64_t max_concurrency, limit_retry_after, pause_request;
     double accuracy, latency_ms, latency_sigma, hang_ms;
-    double judge_accuracy, self_bias, fix_rate, break_rate;
+    double judge_accuracy, self_bias, fix_rate, break_rate, serve_model_rate;
     double rate_429, rate_500, rate_hang, rate_truncate, rate_wrong_type;
     int quiet, verbose, help;
 } cli_t;
@@ -72,6 +72,10 @@ static const opt_def_t options[] = {
      "pad chat and messages replies with spaces to N bytes (default 0: off)"},
     {"reply-filler", OPT_INT, F(reply_filler), "N",
      "prepend N bytes of text full of numbers to every answer (default 0)"},
+    {"serve-model", OPT_STRING, F(serve_model), "ID",
+     "replies name this model id, not the one asked for (a provider that swapped models)"},
+    {"serve-model-rate", OPT_DOUBLE, F(serve_model_rate), "P",
+     "the share of cases (by case id) --serve-model names (default 1)"},
     {"fault-seed", OPT_INT, F(fault_seed), "N", "seed of the fault and latency draws (1)"},
     {"log-requests", OPT_STRING, F(log_requests), "FILE",
      "append each model request there as a JSON line"},
@@ -158,7 +162,7 @@ static int to_server_opts(const cli_t *c, mock_server_opts_t *o, rs_err_t *err)
         double v;
     } probs[] = {{"accuracy", c->accuracy},   {"judge-accuracy", c->judge_accuracy},
                  {"self-bias", c->self_bias}, {"fix-rate", c->fix_rate},
-                 {"break-rate", c->break_rate}};
+                 {"break-rate", c->break_rate}, {"serve-model-rate", c->serve_model_rate}};
     for (size_t i = 0; i < sizeof(probs) / sizeof(probs[0]); i++)
         if (!(probs[i].v >= 0 && probs[i].v <= 1))
             return rs_err_set(err, "--%s: must be 0 to 1", probs[i].name);
@@ -177,7 +181,9 @@ static int to_server_opts(const cli_t *c, mock_server_opts_t *o, rs_err_t *err)
                 .self_bias = c->self_bias,
                 .fix_rate = c->fix_rate,
                 .break_rate = c->break_rate,
-                .filler = c->reply_filler},
+                .filler = c->reply_filler,
+                .serve_model = c->serve_model,
+                .serve_model_rate = c->serve_model_rate},
         .faults = {.latency_ms = c->latency_ms,
                    .dist = lognormal ? MOCK_LATENCY_LOGNORMAL : MOCK_LATENCY_FIXED,
                    .sigma = c->latency_sigma,
@@ -281,6 +287,7 @@ int main(int argc, char **argv)
                .retry_after = 1,
                .fault_seed = 1,
                .accuracy = 0.7,
+               .serve_model_rate = 1,
                .judge_accuracy = 0.8,
                .self_bias = 0.2,
                .fix_rate = 0.3,

@@ -33,13 +33,15 @@ mock_reqlog_t *mock_reqlog_new(const char *path, rs_err_t *err)
     return log;
 }
 
-char *mock_reqlog_line(const char *path, const char *body, size_t len, int64_t t_ms)
+char *mock_reqlog_line(const char *path, const char *body, size_t len, int64_t t_ms, json_t *extra)
 {
     json_error_t jerr;
     json_t *b = json_loadb(body ? body : "", len, JSON_DECODE_ANY, &jerr);
     if (!b) b = json_stringn(body ? body : "", len); /* not JSON: the text */
     if (!b) b = json_null();                         /* not UTF-8 either */
     json_t *rec = json_pack("{s:s, s:I, s:o}", "path", path, "t_ms", (json_int_t)t_ms, "body", b);
+    if (rec && extra) json_object_update(rec, extra);
+    json_decref(extra);
     char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
     json_decref(rec);
     char *line = rs_xasprintf("%s\n", text ? text : "{}");
@@ -47,9 +49,10 @@ char *mock_reqlog_line(const char *path, const char *body, size_t len, int64_t t
     return line;
 }
 
-void mock_reqlog_write(mock_reqlog_t *log, const char *path, const char *body, size_t len)
+void mock_reqlog_write(mock_reqlog_t *log, const char *path, const char *body, size_t len,
+                       json_t *extra)
 {
-    char *line = mock_reqlog_line(path, body, len, rs_wall_ms());
+    char *line = mock_reqlog_line(path, body, len, rs_wall_ms(), extra);
     size_t n = strlen(line), done = 0;
     pthread_mutex_lock(&log->mu);
     while (done < n) {

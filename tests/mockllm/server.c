@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "provider.h"
 #include "reqlog.h"
 #include "stats.h"
 #include "timer.h"
@@ -213,8 +214,8 @@ static void inject(mock_server_t *s, request_t *r)
 
 /* ---------------------------------------------------------------- routes */
 
-/* Builds a model route's 200 reply from the body and the case identity: 0, or -1 with err for
- * a 400. */
+/* Builds a model route's reply from the body and the case identity: 0 (a 200, or a refusal
+ * the API would make, in its own shape), or -1 with err for a 400. */
 typedef int (*build_fn)(mock_server_t *s, request_t *r, const mock_ids_t *ids, rs_err_t *err);
 
 static uint64_t next_serial(mock_server_t *s)
@@ -235,6 +236,12 @@ static int build_chat(mock_server_t *s, request_t *r, const mock_ids_t *ids, rs_
     mock_chat_req_t req;
     size_t len = 0;
     if (mock_chat_parse(r->body.data, r->body.len, &req, err) < 0) return -1;
+    char *refusal = mock_reasoning_refusal(&req, &len);
+    if (refusal) { /* a reasoning model sent max_tokens: OpenAI's own 400 */
+        mock_chat_req_cleanup(&req);
+        set_reply(r, 400, refusal, len, CT_JSON);
+        return 0;
+    }
     char *body = mock_chat_reply(&s->o.sim, &req, ids, next_serial(s), (int64_t)time(NULL), &len);
     mock_chat_req_cleanup(&req);
     return take_json(r, body, len, err);
@@ -296,13 +303,41 @@ static int rate_limited(mock_server_t *s, request_t *r)
     return 1;
 }
 
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    if (!key || mock_known_header(key)) return MHD_YES;
+    const char *shown = rs_provider_header_credential(key) ? "***" : value ? value : "";
+    json_t *v = json_string(shown);
+    json_object_set_new(cls, key, v ? v : json_string("(not UTF-8)"));
+    return MHD_YES;
+}
+
+/* What the request log adds to the body: the fields the endpoint does not read and the headers
+ * it does not read (a credential-like one's value shown as "***"); NULL when neither. */
+static json_t *log_extra(request_t *r)
+{
+    json_t *extra = json_object(), *headers = json_object();
+    json_t *unknown = mock_unknown_fields(r->route->api, r->route->ep == MOCK_EP_EMBEDDINGS,
+                                          r->body.data, r->body.len);
+    if (unknown) json_object_set_new(extra, "unknown_fields", unknown);
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_header, headers);
+    if (json_object_size(headers)) json_object_set(extra, "extra_headers", headers);
+    json_decref(headers);
+    if (json_object_size(extra)) return extra;
+    json_decref(extra);
+    return NULL;
+}
+
 /* The three model routes: authenticate, build the reply from the sim, then inject a fault.
  * A bad request is a 400 whatever the draw: only well-formed requests consume fault draws. */
 static void model_route(mock_server_t *s, request_t *r, build_fn build)
 {
     mock_ids_t ids;
     rs_err_t err;
-    if (s->reqlog) mock_reqlog_write(s->reqlog, r->route->path, r->body.data, r->body.len);
+    if (s->reqlog)
+        mock_reqlog_write(s->reqlog, r->route->path, r->body.data, r->body.len, log_extra(r));
     if (rate_limited(s, r)) return;
     if (!authorize(s, r)) return;
     if (mock_ids_parse(header(r, "X-RS-Model"), header(r, "X-RS-Case"), header(r, "X-RS-Candidate"),
@@ -325,7 +360,7 @@ static void model_route(mock_server_t *s, request_t *r, build_fn build)
         set_error(r, 400, err.msg);
         return;
     }
-    inject(s, r);
+    if (r->reply.status == 200) inject(s, r); /* a refusal (mock_reasoning_refusal) stays one */
 }
 
 static void route_chat(mock_server_t *s, request_t *r)

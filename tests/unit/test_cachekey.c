@@ -22,7 +22,7 @@ static const char BODY[] =
 static rs_cachekey_in_t base(void)
 {
     return (rs_cachekey_in_t){"openai", "http://127.0.0.1:8000/v1/chat/completions", BODY,
-                              strlen(BODY), HEADERS, RS_ARRAY_LEN(HEADERS), 0, 1};
+                              strlen(BODY), HEADERS, RS_ARRAY_LEN(HEADERS), 0, 1, NULL};
 }
 
 static void key_of(const rs_cachekey_in_t *in, char out[RS_CACHEKEY_HEX])
@@ -106,11 +106,32 @@ static void test_what_counts(void **state)
 static void test_no_ambiguity(void **state)
 {
     char a[RS_CACHEKEY_HEX], b[RS_CACHEKEY_HEX];
-    rs_cachekey_in_t x = {"open", "aihttp://h/", "", 0, NULL, 0, 0, 1};
-    rs_cachekey_in_t y = {"openai", "http://h/", "", 0, NULL, 0, 0, 1};
+    rs_cachekey_in_t x = {"open", "aihttp://h/", "", 0, NULL, 0, 0, 1, NULL};
+    rs_cachekey_in_t y = {"openai", "http://h/", "", 0, NULL, 0, 0, 1, NULL};
     key_of(&x, a);
     key_of(&y, b);
     assert_string_not_equal(a, b);
+}
+
+/* A model's params.extra_headers are part of the key (they may change the answer); a model
+ * without them keys as before they existed (the vectors above), an empty list too. */
+static void test_extra_headers(void **state)
+{
+    char plain[RS_CACHEKEY_HEX], with[RS_CACHEKEY_HEX], other[RS_CACHEKEY_HEX];
+    char empty_k[RS_CACHEKEY_HEX];
+    static char *const beta[] = {"anthropic-beta: b1", NULL}, *const beta2[] = {"anthropic-beta: b2", NULL};
+    static char *const none[] = {NULL};
+    rs_cachekey_in_t in = base();
+    key_of(&in, plain);
+    in.extra_headers = beta;
+    key_of(&in, with);
+    assert_string_not_equal(plain, with);
+    in.extra_headers = beta2;
+    key_of(&in, other);
+    assert_string_not_equal(with, other);
+    in.extra_headers = none;
+    key_of(&in, empty_k);
+    assert_string_equal(plain, empty_k);
 }
 
 static void test_entry_round_trip(void **state)
@@ -156,6 +177,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vectors),          cmocka_unit_test(test_what_counts),
         cmocka_unit_test(test_no_ambiguity),     cmocka_unit_test(test_entry_round_trip),
+        cmocka_unit_test(test_extra_headers),
         cmocka_unit_test(test_entry_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /* test_config: the config loader: defaults, every kind of error with its exact file:line:column,
  * --set overrides, the JSON round trip, dataset path resolution and the example configs. */
 #define _XOPEN_SOURCE 700 /* realpath */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -87,10 +88,19 @@ static void test_defaults(void **state)
     assert_null(m->base_url);
     assert_null(m->api_key_env);
     assert_int_equal(m->n, 1);
-    assert_true(m->temperature == 0 && m->top_p == 1);
-    assert_int_equal(m->max_tokens, 512);
+    /* no request parameter is set: none is sent (the sim still draws from run.seed) */
+    assert_true(isnan(m->temperature) && isnan(m->top_p));
+    assert_true(isnan(m->presence_penalty) && isnan(m->frequency_penalty));
+    assert_int_equal(m->max_tokens, 0);
+    assert_int_equal(m->max_completion_tokens, 0);
     assert_int_equal(m->seed, 1);
+    assert_int_equal(m->seed_set, 0);
     assert_null(m->stop);
+    assert_null(m->reasoning_effort);
+    assert_null(m->response_format);
+    assert_null(m->thinking_type);
+    assert_null(m->extra_body);
+    assert_null(m->extra_headers);
     assert_true(m->accuracy == 0.7 && m->latency_ms == 0 && m->error_rate == 0);
     assert_true(m->judge_accuracy == 0.8 && m->self_bias == 0.2);
     assert_true(m->fix_rate == 0.3 && m->break_rate == 0.05);
@@ -862,6 +872,12 @@ static void test_override_bad_value(void **state)
                   "bracket");
 }
 
+/* Equal, or both unset (NaN). */
+static int same_num(double x, double y)
+{
+    return x == y || (isnan(x) && isnan(y));
+}
+
 static void assert_configs_equal(const rs_config_t *a, const rs_config_t *b)
 {
     assert_string_equal(a->run.name, b->run.name);
@@ -873,9 +889,11 @@ static void assert_configs_equal(const rs_config_t *a, const rs_config_t *b)
         const rs_model_cfg_t *x = &a->models[i], *y = &b->models[i];
         assert_string_equal(x->name, y->name);
         assert_string_equal(x->provider, y->provider);
-        assert_true(x->temperature == y->temperature && x->accuracy == y->accuracy);
-        assert_true(x->top_p == y->top_p && x->latency_ms == y->latency_ms);
+        assert_true(same_num(x->temperature, y->temperature) && x->accuracy == y->accuracy);
+        assert_true(same_num(x->top_p, y->top_p) && x->latency_ms == y->latency_ms);
         assert_int_equal(x->seed, y->seed);
+        assert_int_equal(x->seed_set, y->seed_set);
+        assert_int_equal(x->max_tokens, y->max_tokens);
         for (size_t s = 0; x->stop && x->stop[s]; s++)
             assert_string_equal(x->stop[s], y->stop[s]);
         assert_true(!x->stop == !y->stop);
@@ -1447,11 +1465,125 @@ static void test_destroy_and_names(void **state)
     assert_string_equal(rs_embedder_kind_name((rs_embedder_kind_t)7), "unknown");
 }
 
+/* ---- request parameters ---- */
+
+#define PARAMS_YAML(provider, params)                                                              \
+    "dataset: {path: d.jsonl}\n"                                                                   \
+    "models:\n"                                                                                    \
+    "  - provider: " provider "\n"                                                                 \
+    "    model: m1\n"                                                                              \
+    "    params:\n" params
+
+static void test_params_openai(void **state)
+{
+    (void)state;
+    rs_config_t *c = load_ok(PARAMS_YAML("openai",
+                                         "      max_completion_tokens: 2000\n"
+                                         "      reasoning_effort: high\n"
+                                         "      presence_penalty: -0.5\n"
+                                         "      seed: 3\n"
+                                         "      response_format: {type: json_object}\n"
+                                         "      extra_body: {logit_bias: {\"50256\": -100}, "
+                                         "user: \"7\", on: true, x: null, r: 0.5, l: [1, a]}\n"
+                                         "      extra_headers: {X-Trace: t1, OpenAI-Organization: "
+                                         "org-7}\n"),
+                             NULL, 0);
+    const rs_model_cfg_t *m = &c->models[0];
+    assert_int_equal(m->max_completion_tokens, 2000);
+    assert_int_equal(m->max_tokens, 0);
+    assert_string_equal(m->reasoning_effort, "high");
+    assert_true(m->presence_penalty == -0.5 && isnan(m->frequency_penalty));
+    assert_true(m->seed == 3 && m->seed_set);
+    assert_string_equal(m->response_format, "{\"type\":\"json_object\"}");
+    /* YAML's plain scalars read as JSON would; quoted ones stay strings */
+    assert_string_equal(m->extra_body, "{\"l\":[1,\"a\"],\"logit_bias\":{\"50256\":-100},"
+                                       "\"on\":true,\"r\":0.5,\"user\":\"7\",\"x\":null}");
+    assert_string_equal(m->extra_headers[0], "OpenAI-Organization: org-7"); /* sorted */
+    assert_string_equal(m->extra_headers[1], "X-Trace: t1");
+    assert_null(m->extra_headers[2]);
+    /* the stored config reads back the same, seed_set and all */
+    char *json = rs_config_to_json(c);
+    rs_err_t err = {{0}};
+    rs_config_t *b = rs_config_from_json(json, &err);
+    if (!b) fail_msg("%s", err.msg);
+    assert_string_equal(b->models[0].extra_body, m->extra_body);
+    assert_string_equal(b->models[0].extra_headers[1], "X-Trace: t1");
+    assert_true(b->models[0].seed_set && b->models[0].presence_penalty == -0.5);
+    char *again = rs_config_to_json(b);
+    assert_string_equal(json, again);
+    free(again);
+    free(json);
+    rs_config_destroy(&b);
+    rs_config_destroy(&c);
+    /* unset stays unset through the stored config */
+    c = load_ok(MINIMAL, NULL, 0);
+    json = rs_config_to_json(c);
+    b = rs_config_from_json(json, &err);
+    assert_true(isnan(b->models[0].temperature) && b->models[0].max_tokens == 0);
+    assert_int_equal(b->models[0].seed_set, 0);
+    free(json);
+    rs_config_destroy(&b);
+    rs_config_destroy(&c);
+}
+
+static void test_params_anthropic(void **state)
+{
+    (void)state;
+    rs_config_t *c = load_ok(PARAMS_YAML("anthropic", "      thinking: {budget_tokens: 2048}\n"
+                                                      "      top_k: 5\n"),
+                             NULL, 0);
+    assert_string_equal(c->models[0].thinking_type, "enabled"); /* a budget means enabled */
+    assert_int_equal(c->models[0].thinking_budget, 2048);
+    assert_int_equal(c->models[0].top_k, 5);
+    rs_config_destroy(&c);
+}
+
+static void test_params_errors(void **state)
+{
+    (void)state;
+    expect_error(PARAMS_YAML("anthropic", "      max_completion_tokens: 10\n"), NULL, 0,
+                 "t.yaml:6:30: models[0].params.max_completion_tokens: the anthropic API has no "
+                 "such parameter; use params.max_tokens");
+    expect_error(PARAMS_YAML("anthropic", "      seed: 1\n"), NULL, 0,
+                 "t.yaml:6:13: models[0].params.seed: the anthropic API has no such parameter; "
+                 "params.extra_body sends any field to a server that takes it");
+    expect_error(PARAMS_YAML("openai", "      thinking: {type: enabled}\n"), NULL, 0,
+                 "t.yaml:6:7: models[0].params.thinking: the openai API has no such parameter; "
+                 "use params.reasoning_effort");
+#define CREDENTIAL_REFUSED                                                                         \
+    ": a header that may carry a credential cannot be set in the config (it is stored with the "   \
+    "run and sent to workers): the key comes from the variable api_key_env names"
+    expect_error(PARAMS_YAML("openai", "      extra_headers: {Authorization: Bearer sk-1}\n"),
+                 NULL, 0,
+                 "t.yaml:6:23: models[0].params.extra_headers.Authorization" CREDENTIAL_REFUSED);
+    expect_error(PARAMS_YAML("openai", "      extra_headers: {X-Api-Key: k}\n"), NULL, 0,
+                 "t.yaml:6:23: models[0].params.extra_headers.X-Api-Key" CREDENTIAL_REFUSED);
+    expect_error(PARAMS_YAML("openai", "      extra_headers: {X-RS-Case: c}\n"), NULL, 0,
+                 "t.yaml:6:23: models[0].params.extra_headers.X-RS-Case: X-RS-* headers are "
+                 "reasonsaver's own (mock: true sends them)");
+    expect_error(PARAMS_YAML("openai", "      extra_headers: {\"bad name\": c}\n"), NULL, 0,
+                 "t.yaml:6:23: models[0].params.extra_headers.bad name: not a valid header name");
+    expect_error(PARAMS_YAML("openai", "      extra_body: {messages: []}\n"), NULL, 0,
+                 "t.yaml:6:20: models[0].params.extra_body.messages: reasonsaver writes this "
+                 "field of the request itself");
+    expect_error(PARAMS_YAML("openai", "      extra_body: [1]\n"), NULL, 0,
+                 "t.yaml:6:7: models[0].params.extra_body: expected a mapping (a JSON object) "
+                 "(got a list)");
+    expect_error(PARAMS_YAML("openai", "      reasoning_effort: \"\"\n"), NULL, 0,
+                 "t.yaml:6:25: models[0].params.reasoning_effort: must be a non-empty word (got "
+                 "\"\")");
+    expect_error(PARAMS_YAML("openai", "      max_tokens: 0\n"), NULL, 0,
+                 "t.yaml:6:19: models[0].params.max_tokens: must be at least 1 (got 0)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_full_config),
+        cmocka_unit_test(test_params_openai),
+        cmocka_unit_test(test_params_anthropic),
+        cmocka_unit_test(test_params_errors),
         cmocka_unit_test(test_example_configs),
         cmocka_unit_test(test_unknown_key_suggestion),
         cmocka_unit_test(test_unknown_key_misplaced),

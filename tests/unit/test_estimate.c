@@ -86,7 +86,8 @@ static void test_generate_requests_per_provider(void **state)
     assert_int_equal(coord_estimate_cases(e), 2);
     assert_int_equal(coord_estimate_rows(e), 4);
     assert_cell(cell(e, 0, COORD_STAGE_GENERATE), 6, 18, 18, 600);
-    assert_cell(cell(e, 1, COORD_STAGE_GENERATE), 4, 12, 12, 2 * 130 * 512); /* 128 + 2 */
+    /* 128 + 2; no max sent: the documented bound RS_PROVIDER_DEFAULT_MAX_TOKENS */
+    assert_cell(cell(e, 1, COORD_STAGE_GENERATE), 4, 12, 12, 2 * 130 * 4096);
     assert_cell(cell(e, 2, COORD_STAGE_GENERATE), 4, 12, 12, 28);
     for (size_t r = 0; r < 4; r++)
         for (int st = COORD_STAGE_CRITIQUE; st < COORD_N_STAGES; st++)

@@ -387,6 +387,140 @@ static void test_messages_reply(void **state)
     mock_chat_req_cleanup(&req);
 }
 
+/* ---------------------------------------------------------------- reasoning, served models */
+
+static const int64_t THINK_TOKENS = (int64_t)(sizeof(MOCK_THINKING) - 1 + 3) / 4;
+
+static void test_chat_reasoning(void **state)
+{
+    (void)state;
+    const char *body = "{\"model\":\"gpt-x\",\"messages\":[{\"role\":\"user\",\"content\":"
+                       "\"What is 20 + 5?\"}],\"n\":2,\"reasoning_effort\":\"low\"}";
+    mock_chat_req_t req;
+    rs_err_t err;
+    assert_int_equal(mock_chat_parse(body, strlen(body), &req, &err), 0);
+    assert_true(req.reasoning);
+    mock_ids_t ids = {.model = "strong", .case_id = "c1", .target = "25"};
+    size_t len = 0;
+    json_t *root = parse_reply(mock_chat_reply(&CFG, &req, &ids, 1, 0, &len), &len);
+    assert_string_equal(jstr(root, "system_fingerprint"), MOCK_SYSTEM_FINGERPRINT);
+    json_int_t text_tokens = 0;
+    for (size_t i = 0; i < 2; i++) {
+        json_t *msg = json_object_get(json_array_get(json_object_get(root, "choices"), i), "message");
+        assert_string_equal(jstr(msg, "reasoning_content"), MOCK_THINKING);
+        assert_null(strstr(jstr(msg, "content"), "424242")); /* the answer is apart */
+        text_tokens += (json_int_t)((strlen(jstr(msg, "content")) + 3) / 4);
+    }
+    json_t *usage = json_object_get(root, "usage");
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(usage, "completion_tokens_details"), "reasoning_tokens")),
+                     2 * THINK_TOKENS);
+    assert_int_equal(json_integer_value(json_object_get(usage, "completion_tokens")),
+                     text_tokens + 2 * THINK_TOKENS);
+    json_decref(root);
+    mock_chat_req_cleanup(&req);
+}
+
+static void test_messages_thinking(void **state)
+{
+    (void)state;
+    const char *body = "{\"model\":\"claude-x\",\"max_tokens\":4000,\"messages\":[{\"role\":"
+                       "\"user\",\"content\":\"hi\"}],\"thinking\":{\"type\":\"enabled\","
+                       "\"budget_tokens\":1024},\"top_k\":5}";
+    mock_chat_req_t req;
+    rs_err_t err;
+    assert_int_equal(mock_messages_parse(body, strlen(body), &req, &err), 0);
+    assert_true(req.reasoning);
+    mock_ids_t ids = {0};
+    size_t len = 0;
+    json_t *root = parse_reply(mock_messages_reply(&CFG, &req, &ids, 1, &len), &len);
+    json_t *content = json_object_get(root, "content");
+    assert_int_equal(json_array_size(content), 2);
+    assert_string_equal(jstr(json_array_get(content, 0), "type"), "thinking");
+    assert_string_equal(jstr(json_array_get(content, 0), "thinking"), MOCK_THINKING);
+    assert_string_equal(jstr(json_array_get(content, 1), "type"), "text");
+    json_decref(root);
+    mock_chat_req_cleanup(&req);
+    /* a budget at or above max_tokens is the API's 400 */
+    const char *over = "{\"model\":\"c\",\"max_tokens\":1000,\"messages\":[{\"role\":\"user\","
+                       "\"content\":\"hi\"}],\"thinking\":{\"type\":\"enabled\","
+                       "\"budget_tokens\":1024}}";
+    assert_int_equal(mock_messages_parse(over, strlen(over), &req, &err), -1);
+    assert_non_null(strstr(err.msg, "budget_tokens"));
+}
+
+static void test_reasoning_refusal(void **state)
+{
+    (void)state;
+    const char *models[] = {"o3-mini", "o1", "gpt-5", "gpt-5-nano", "gpt-4o", "claude"};
+    const int refused[] = {1, 1, 1, 1, 0, 0};
+    for (size_t i = 0; i < 6; i++) {
+        char body[256];
+        snprintf(body, sizeof(body), "{\"model\":\"%s\",\"max_tokens\":9,\"messages\":"
+                 "[{\"role\":\"user\",\"content\":\"x\"}]}", models[i]);
+        mock_chat_req_t req;
+        rs_err_t err;
+        assert_int_equal(mock_chat_parse(body, strlen(body), &req, &err), 0);
+        size_t len = 0;
+        char *r = mock_reasoning_refusal(&req, &len);
+        assert_int_equal(r != NULL, refused[i]);
+        if (r) {
+            json_t *root = parse_reply(r, &len), *e = json_object_get(root, "error");
+            assert_string_equal(jstr(e, "param"), "max_tokens");
+            assert_string_equal(jstr(e, "code"), "unsupported_parameter");
+            assert_non_null(strstr(jstr(e, "message"), "Use 'max_completion_tokens' instead."));
+            json_decref(root);
+        }
+        mock_chat_req_cleanup(&req);
+        /* max_completion_tokens is what such a model takes */
+        snprintf(body, sizeof(body), "{\"model\":\"%s\",\"max_completion_tokens\":9,"
+                 "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", models[i]);
+        assert_int_equal(mock_chat_parse(body, strlen(body), &req, &err), 0);
+        assert_null(mock_reasoning_refusal(&req, &len));
+        mock_chat_req_cleanup(&req);
+    }
+}
+
+static void test_served_model(void **state)
+{
+    (void)state;
+    mock_sim_cfg_t cfg = CFG;
+    cfg.serve_model = "other-1";
+    cfg.serve_model_rate = 0.5;
+    mock_chat_req_t req = one_question("gpt-x", 1);
+    int swapped = 0;
+    for (int i = 0; i < 200; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "c%d", i);
+        mock_ids_t ids = {.case_id = id};
+        size_t len = 0;
+        json_t *root = parse_reply(mock_chat_reply(&cfg, &req, &ids, 1, 0, &len), &len);
+        swapped += strcmp(jstr(root, "model"), "other-1") == 0;
+        json_decref(root);
+    }
+    assert_true(swapped > 60 && swapped < 140); /* about half, by case id */
+    mock_chat_req_cleanup(&req);
+}
+
+static void test_unknown_fields(void **state)
+{
+    (void)state;
+    const char *body = "{\"model\":\"m\",\"messages\":[],\"user\":\"u\",\"top_k\":3,"
+                       "\"reasoning_effort\":\"low\"}";
+    json_t *u = mock_unknown_fields(MOCK_API_OPENAI, 0, body, strlen(body));
+    assert_int_equal(json_object_size(u), 2); /* top_k is Anthropic's, not chat's */
+    assert_string_equal(jstr(u, "user"), "u");
+    json_decref(u);
+    u = mock_unknown_fields(MOCK_API_ANTHROPIC, 0, body, strlen(body));
+    assert_int_equal(json_object_size(u), 2); /* user, reasoning_effort */
+    json_decref(u);
+    const char *known = "{\"model\":\"m\",\"input\":\"x\"}";
+    assert_null(mock_unknown_fields(MOCK_API_OPENAI, 1, known, strlen(known)));
+    assert_null(mock_unknown_fields(MOCK_API_OPENAI, 0, "nope", 4));
+    assert_true(mock_known_header("X-RS-Case") && mock_known_header("authorization"));
+    assert_false(mock_known_header("anthropic-beta"));
+}
+
 /* ---------------------------------------------------------------- embeddings */
 
 static double norm(const double *v, int dim)
@@ -516,6 +650,11 @@ int main(void)
         cmocka_unit_test(test_chat_reply_with_ids),
         cmocka_unit_test(test_chat_reply_without_ids),
         cmocka_unit_test(test_messages_reply),
+        cmocka_unit_test(test_chat_reasoning),
+        cmocka_unit_test(test_messages_thinking),
+        cmocka_unit_test(test_reasoning_refusal),
+        cmocka_unit_test(test_served_model),
+        cmocka_unit_test(test_unknown_fields),
         cmocka_unit_test(test_embed_text),
         cmocka_unit_test(test_embed_reply),
         cmocka_unit_test(test_error_shapes),

@@ -3,6 +3,7 @@
  * error JSON, truncated, missing fields), Retry-After forms, the classification table, backoff,
  * excerpts and redaction. */
 #include <jansson.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,22 @@
 
 static char *stops[] = {"\n\n", "END", NULL};
 
+/* A model whose every request parameter is unset (NaN, 0, NULL), as a config without params
+ * loads: nothing of them may be sent. */
+static rs_model_cfg_t bare(const char *provider)
+{
+    return (rs_model_cfg_t){.name = "gpt-test",
+                            .provider = (char *)provider,
+                            .model = "gpt-4o-mini",
+                            .n = 1,
+                            .temperature = NAN,
+                            .top_p = NAN,
+                            .presence_penalty = NAN,
+                            .frequency_penalty = NAN,
+                            .seed = 1,
+                            .anthropic_version = "2023-06-01"};
+}
+
 static rs_model_cfg_t model(const char *provider)
 {
     return (rs_model_cfg_t){.name = "gpt-test",
@@ -33,6 +50,9 @@ static rs_model_cfg_t model(const char *provider)
                             .top_p = 1,
                             .max_tokens = 256,
                             .seed = 42,
+                            .seed_set = 1,
+                            .presence_penalty = NAN,
+                            .frequency_penalty = NAN,
                             .timeout_ms = 1000,
                             .connect_timeout_ms = 500,
                             .max_retries = 3,
@@ -270,7 +290,7 @@ static void test_anthropic_body(void **state)
     assert_int_equal(json_integer_value(json_object_get(b, "max_tokens")), 256);
     assert_int_equal(json_array_size(json_object_get(b, "stop_sequences")), 2);
     assert_null(json_object_get(b, "stop"));
-    assert_null(json_object_get(b, "top_p")); /* default 1: not sent */
+    assert_float_equal(json_number_value(json_object_get(b, "top_p")), 1, 1e-12); /* it is set */
     assert_null(json_object_get(b, "seed"));
     assert_null(json_object_get(b, "n"));
     assert_float_equal(json_number_value(json_object_get(b, "temperature")), 0.7, 1e-12);
@@ -795,6 +815,220 @@ static void test_fail_helper(void **state)
     assert_int_equal(f.retry_after_ms, -1);
 }
 
+/* ---- request parameters: only what is set is sent ---- */
+
+static void test_params_unset_not_sent(void **state)
+{
+    (void)state;
+    rs_model_cfg_t m = bare("openai");
+    rs_http_req_t r;
+    build("openai", &m, 0, 1, NULL, &r);
+    json_t *b = body_json(&r);
+    assert_int_equal(json_object_size(b), 2); /* model and messages, nothing else */
+    assert_non_null(json_object_get(b, "model"));
+    assert_non_null(json_object_get(b, "messages"));
+    json_decref(b);
+    rs_http_req_cleanup(&r);
+    m = bare("anthropic");
+    build("anthropic", &m, 0, 1, NULL, &r);
+    b = body_json(&r);
+    assert_int_equal(json_object_size(b), 4); /* model, max_tokens, messages, system */
+    assert_int_equal(json_integer_value(json_object_get(b, "max_tokens")),
+                     RS_PROVIDER_DEFAULT_MAX_TOKENS); /* the API requires one */
+    assert_non_null(json_object_get(b, "system"));
+    json_decref(b);
+    rs_http_req_cleanup(&r);
+}
+
+static char *extra_headers[] = {"OpenAI-Organization: org-7", "X-Trace: t1", NULL};
+
+static void test_params_openai_all(void **state)
+{
+    (void)state;
+    rs_model_cfg_t m = bare("openai");
+    m.model = "o3-mini";
+    m.temperature = 1;
+    m.top_p = 0.5;
+    m.max_completion_tokens = 2000;
+    m.seed = 9;
+    m.seed_set = 1;
+    m.stop = stops;
+    m.presence_penalty = -0.5;
+    m.frequency_penalty = 1.5;
+    m.reasoning_effort = "high";
+    m.response_format = "{\"type\":\"json_object\"}";
+    m.extra_body = "{\"logit_bias\":{\"50256\":-100},\"top_p\":0.25,\"user\":\"u1\"}";
+    m.extra_headers = extra_headers;
+    rs_http_req_t r;
+    build("openai", &m, 0, 1, KEY, &r);
+    json_t *b = body_json(&r);
+    assert_float_equal(json_number_value(json_object_get(b, "temperature")), 1, 0);
+    assert_float_equal(json_number_value(json_object_get(b, "top_p")), 0.25, 0); /* extra wins */
+    assert_null(json_object_get(b, "max_tokens"));
+    assert_int_equal(json_integer_value(json_object_get(b, "max_completion_tokens")), 2000);
+    assert_int_equal(json_integer_value(json_object_get(b, "seed")), 9);
+    assert_int_equal(json_array_size(json_object_get(b, "stop")), 2);
+    assert_float_equal(json_number_value(json_object_get(b, "presence_penalty")), -0.5, 0);
+    assert_float_equal(json_number_value(json_object_get(b, "frequency_penalty")), 1.5, 0);
+    assert_string_equal(json_string_value(json_object_get(b, "reasoning_effort")), "high");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(b, "response_format"), "type")),
+        "json_object");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(b, "logit_bias"), "50256")),
+                     -100);
+    assert_string_equal(json_string_value(json_object_get(b, "user")), "u1");
+    assert_null(json_object_get(b, "thinking"));
+    assert_string_equal(header(&r, "OpenAI-Organization"), "org-7");
+    assert_string_equal(header(&r, "X-Trace"), "t1");
+    assert_string_equal(header(&r, "Authorization"), "Bearer " KEY);
+    json_decref(b);
+    rs_http_req_cleanup(&r);
+}
+
+static void test_params_anthropic_thinking(void **state)
+{
+    (void)state;
+    rs_model_cfg_t m = bare("anthropic");
+    m.thinking_type = "enabled";
+    m.thinking_budget = 2048;
+    m.top_k = 40;
+    m.extra_body = "{\"metadata\":{\"user_id\":\"u\"}}";
+    m.extra_headers = extra_headers;
+    rs_http_req_t r;
+    build("anthropic", &m, 0, 1, KEY, &r);
+    json_t *b = body_json(&r);
+    /* max_tokens must exceed the budget: the default is added to it */
+    assert_int_equal(json_integer_value(json_object_get(b, "max_tokens")),
+                     RS_PROVIDER_DEFAULT_MAX_TOKENS + 2048);
+    json_t *t = json_object_get(b, "thinking");
+    assert_string_equal(json_string_value(json_object_get(t, "type")), "enabled");
+    assert_int_equal(json_integer_value(json_object_get(t, "budget_tokens")), 2048);
+    assert_int_equal(json_integer_value(json_object_get(b, "top_k")), 40);
+    assert_non_null(json_object_get(b, "metadata"));
+    assert_null(json_object_get(b, "temperature"));
+    assert_string_equal(header(&r, "X-Trace"), "t1");
+    json_decref(b);
+    rs_http_req_cleanup(&r);
+    m.max_tokens = 5000; /* given: sent as it is */
+    build("anthropic", &m, 0, 1, KEY, &r);
+    b = body_json(&r);
+    assert_int_equal(json_integer_value(json_object_get(b, "max_tokens")), 5000);
+    json_decref(b);
+    rs_http_req_cleanup(&r);
+}
+
+static void test_output_bound(void **state)
+{
+    (void)state;
+    rs_model_cfg_t m = bare("openai");
+    assert_int_equal(rs_provider_max_tokens(&m), 0);
+    assert_int_equal(rs_provider_output_bound(&m), RS_PROVIDER_DEFAULT_MAX_TOKENS);
+    m.max_tokens = 64;
+    assert_int_equal(rs_provider_output_bound(&m), 64);
+    m.max_completion_tokens = 3000;
+    assert_int_equal(rs_provider_output_bound(&m), 3000);
+    m = bare("anthropic");
+    m.thinking_type = "enabled";
+    m.thinking_budget = 1024;
+    assert_int_equal(rs_provider_output_bound(&m), RS_PROVIDER_DEFAULT_MAX_TOKENS + 1024);
+}
+
+static void test_header_credential(void **state)
+{
+    (void)state;
+    const char *secret[] = {"Authorization", "x-api-key", "Api-Key", "Cookie", "X-Goog-Api-Key",
+                            "X-Auth-Token", "Proxy-Authorization", "X-Session-Id", "Client-Secret"};
+    const char *plain[] = {"OpenAI-Organization", "anthropic-beta", "X-Request-Id", "X-Trace"};
+    for (size_t i = 0; i < sizeof(secret) / sizeof(*secret); i++)
+        assert_true(rs_provider_header_credential(secret[i]));
+    for (size_t i = 0; i < sizeof(plain) / sizeof(*plain); i++)
+        assert_false(rs_provider_header_credential(plain[i]));
+}
+
+/* OpenAI's 400 for max_tokens on a reasoning model becomes a message naming the parameter and
+ * the one to use; not retried. */
+static void test_classify_refused_param(void **state)
+{
+    (void)state;
+    rs_model_cfg_t m = model("openai");
+    const char *body = "{\"error\":{\"message\":\"Unsupported parameter: 'max_tokens' is not "
+                       "supported with this model. Use 'max_completion_tokens' instead.\","
+                       "\"type\":\"invalid_request_error\",\"param\":\"max_tokens\","
+                       "\"code\":\"unsupported_parameter\"}}";
+    rs_http_outcome_t o = {.status = 400, .content_type = "application/json", .body = body,
+                           .body_len = strlen(body)};
+    rs_failure_t f;
+    assert_int_equal(rs_provider_classify(&m, &o, 0, &f), -1);
+    assert_int_equal(f.retry, 0);
+    assert_string_equal(f.reason, "http_400");
+    assert_non_null(strstr(f.message, "model gpt-test: the API refused parameter 'max_tokens' (400)"));
+    assert_non_null(strstr(f.message, "Use 'max_completion_tokens' instead."));
+    assert_non_null(strstr(f.message,
+                           "; use params.max_completion_tokens in place of params.max_tokens"));
+    /* a param without advice: named, no advice; no param: the plain 400 */
+    const char *other = "{\"error\":{\"message\":\"bad temperature\",\"param\":\"temperature\"}}";
+    o.body = other;
+    o.body_len = strlen(other);
+    rs_provider_classify(&m, &o, 0, &f);
+    assert_non_null(strstr(f.message, "refused parameter 'temperature' (400): bad temperature"));
+    assert_null(strstr(f.message, "in place of"));
+    const char *plain = "{\"error\":{\"message\":\"nope\",\"param\":null}}";
+    o.body = plain;
+    o.body_len = strlen(plain);
+    rs_provider_classify(&m, &o, 0, &f);
+    assert_non_null(strstr(f.message, "model gpt-test: bad request (400): nope"));
+}
+
+/* ---- what comes back besides the answer ---- */
+
+static void test_openai_parse_reasoning(void **state)
+{
+    (void)state;
+    const char *body =
+        "{\"model\":\"o3-2025-04-16\",\"system_fingerprint\":\"fp_1\",\"choices\":["
+        "{\"index\":0,\"message\":{\"content\":\"#### 42\",\"reasoning_content\":\"6*7=42\"}},"
+        "{\"index\":1,\"message\":{\"content\":\"#### 41\",\"reasoning\":\"guess\"}},"
+        "{\"index\":2,\"message\":{\"content\":\"#### 40\"}}],"
+        "\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":300,"
+        "\"completion_tokens_details\":{\"reasoning_tokens\":256}}}";
+    rs_chat_resp_t resp;
+    rs_err_t err;
+    assert_int_equal(rs_provider_find("openai")->parse_chat(body, strlen(body), &resp, &err), 0);
+    assert_string_equal(resp.model, "o3-2025-04-16");
+    assert_string_equal(resp.system_fingerprint, "fp_1");
+    assert_int_equal(resp.reasoning_tokens, 256);
+    assert_int_equal(resp.output_tokens, 300);
+    assert_string_equal(resp.choices[0].text, "#### 42"); /* the thinking is not the answer */
+    assert_string_equal(resp.choices[0].thinking, "6*7=42");
+    assert_string_equal(resp.choices[1].thinking, "guess");
+    assert_null(resp.choices[2].thinking);
+    rs_chat_resp_cleanup(&resp);
+}
+
+static void test_anthropic_parse_thinking(void **state)
+{
+    (void)state;
+    const char *body =
+        "{\"model\":\"claude-x-1\",\"content\":["
+        "{\"type\":\"thinking\",\"thinking\":\"first \",\"signature\":\"s\"},"
+        "{\"type\":\"redacted_thinking\",\"data\":\"zz\"},"
+        "{\"type\":\"thinking\",\"thinking\":\"second\"},"
+        "{\"type\":\"text\",\"text\":\"#### 42\"}],\"stop_reason\":\"end_turn\","
+        "\"usage\":{\"input_tokens\":5,\"output_tokens\":90}}";
+    rs_chat_resp_t resp;
+    rs_err_t err;
+    assert_int_equal(rs_provider_find("anthropic")->parse_chat(body, strlen(body), &resp, &err), 0);
+    assert_string_equal(resp.model, "claude-x-1");
+    assert_null(resp.system_fingerprint);
+    assert_string_equal(resp.choices[0].text, "#### 42");
+    assert_string_equal(resp.choices[0].thinking, "first second");
+    assert_int_equal(resp.output_tokens, 90); /* thinking included, as the API bills it */
+    rs_chat_resp_cleanup(&resp);
+    const char *bad = "{\"content\":[{\"type\":\"thinking\",\"thinking\":7}]}";
+    assert_int_equal(rs_provider_find("anthropic")->parse_chat(bad, strlen(bad), &resp, &err), -1);
+    assert_non_null(strstr(err.msg, "content[0].thinking must be a string"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -809,6 +1043,14 @@ int main(void)
         cmocka_unit_test(test_invalid_utf8_prompt),
         cmocka_unit_test(test_anthropic_body),
         cmocka_unit_test(test_anthropic_no_system_top_p),
+        cmocka_unit_test(test_params_unset_not_sent),
+        cmocka_unit_test(test_params_openai_all),
+        cmocka_unit_test(test_params_anthropic_thinking),
+        cmocka_unit_test(test_output_bound),
+        cmocka_unit_test(test_header_credential),
+        cmocka_unit_test(test_classify_refused_param),
+        cmocka_unit_test(test_openai_parse_reasoning),
+        cmocka_unit_test(test_anthropic_parse_thinking),
         cmocka_unit_test(test_openai_parse_good),
         cmocka_unit_test(test_openai_parse_no_usage_no_index),
         cmocka_unit_test(test_openai_parse_errors),

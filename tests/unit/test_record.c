@@ -1,6 +1,7 @@
 /* test_record: the checks a result record passes before it is stored (hostile records from a
  * peer: not JSON, not an object, another case's idx or id, lone surrogates, 1e999, deep nesting,
- * duplicate keys, wrong types and models) and the checksum that finds bytes changed in Redis. */
+ * duplicate keys, wrong types and models), the fields a response says of itself, and the checksum
+ * that finds bytes changed in Redis. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -177,6 +178,41 @@ static void test_wrong_content(void **state)
     rs_config_destroy(&cfg);
 }
 
+/* The end of the first answer's fields in GOOD. */
+#define ANSWER_END "\"finish_reason\":null,\"error\":null,\"error_type\":null"
+
+/* What a response says of itself (served model, fingerprint, reasoning tokens, thinking) passes
+ * when it has its type; a wrong type does not. */
+static void test_response_fields(void **state)
+{
+    rs_config_t *cfg = config();
+    rs_err_t err;
+    char *with = edit(ANSWER_END, ANSWER_END ",\"served_model\":\"gpt-x-2\","
+                      "\"system_fingerprint\":\"fp\",\"reasoning_tokens\":20,"
+                      "\"thinking\":\"hmm #### 9\"");
+    if (check(cfg, with, 3, "c3", &err) != 0) fail_msg("%s", err.msg);
+    free(with);
+    with = edit(ANSWER_END, ANSWER_END ",\"thinking\":null");
+    assert_int_equal(check(cfg, with, 3, "c3", &err), 0);
+    free(with);
+    static const struct {
+        const char *to, *why;
+    } bad[] = {
+        {ANSWER_END ",\"served_model\":7", "served_model is not a string or null"},
+        {ANSWER_END ",\"system_fingerprint\":[]", "system_fingerprint is not"},
+        {ANSWER_END ",\"reasoning_tokens\":-1", "reasoning_tokens is -1, outside"},
+        {ANSWER_END ",\"reasoning_tokens\":\"20\"", "reasoning_tokens is not"},
+        {ANSWER_END ",\"thinking\":{}", "thinking is not a string or null"},
+    };
+    for (size_t i = 0; i < RS_ARRAY_LEN(bad); i++) {
+        char *j = edit(ANSWER_END, bad[i].to);
+        if (check(cfg, j, 3, "c3", &err) == 0) fail_msg("accepted %s", j);
+        if (!strstr(err.msg, bad[i].why)) fail_msg("want '%s', got: %s", bad[i].why, err.msg);
+        free(j);
+    }
+    rs_config_destroy(&cfg);
+}
+
 /* The trace is validated without jansson: on these values the validator and jansson agree. */
 static void test_trace_validator(void **state)
 {
@@ -277,6 +313,7 @@ int main(void)
         cmocka_unit_test(test_deep_nesting), cmocka_unit_test(test_wrong_content),
         cmocka_unit_test(test_checksum),     cmocka_unit_test(test_corrupt_list),
         cmocka_unit_test(test_trace_validator), cmocka_unit_test(test_mutations_never_lenient),
+        cmocka_unit_test(test_response_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
