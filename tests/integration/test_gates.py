@@ -6,7 +6,6 @@ runs; without gates a run whose calls all failed exits 1 naming the model and it
 error, for a dead endpoint and for a wrong key, while a healthy run exits 0. The --junit file
 validates against tests/integration/junit.xsd (xmllint), hostile model names included, and a
 broken file does not."""
-import json
 import os
 import shutil
 import subprocess
@@ -122,12 +121,16 @@ def check_schema_can_fail(sb, path):
         assert not ok, "xmllint accepted a broken JUnit file"
 
 
-def check_passing(sb):
-    cfg = sim_config(sb, "pass", PASSING)
-    junit = sb.path("pass.xml")
-    r = run(sb, cfg, "pass", 0, "--junit", junit)
+def sim_run(sb, name, gates, code):
+    """A sim run with gates and --junit: (its output, run directory, report, JUnit path)."""
+    junit = sb.path(name + ".xml")
+    r = run(sb, sim_config(sb, name, gates), name, code, "--junit", junit)
     run_dir = rslib.run_dir_from_output(r.stdout, sb.dir)
-    rep = rslib.load_report(run_dir)
+    return r, run_dir, rslib.load_report(run_dir), junit
+
+
+def check_passing(sb):
+    r, run_dir, rep, junit = sim_run(sb, "pass", PASSING, 0)
     assert all(g["passed"] for g in rep["gates"]), rep["gates"]
     strong = rep["models"][0]
     values = [g["value"] for g in rep["gates"]]
@@ -153,15 +156,10 @@ def check_passing(sb):
     assert in_xml("reasonsaver.models." + HOSTILE_TEXT) in names, names
     assert root.get("failures") == "0", root.attrib
     check_schema_can_fail(sb, junit)
-    return run_dir
 
 
 def check_failing(sb):
-    cfg = sim_config(sb, "fail", FAILING)
-    junit = sb.path("fail.xml")
-    r = run(sb, cfg, "fail", 3, "--junit", junit)
-    run_dir = rslib.run_dir_from_output(r.stdout, sb.dir)
-    rep = rslib.load_report(run_dir)
+    r, run_dir, rep, junit = sim_run(sb, "fail", FAILING, 3)
     assert [g["passed"] for g in rep["gates"]] == [False, False, False, False, True], rep["gates"]
     acc = rep["models"][0]["graders"][0]["accuracy"]
     want = ["reasonsaver: gate failed: accuracy(strong, exact) >= 0.99: %.6g is below the "
