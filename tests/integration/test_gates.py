@@ -1,11 +1,11 @@
 """Gates for CI (docs/GATES.md): a run whose gates pass exits 0 and its report.json, report.md
 and report.html show them with the report's own numbers; failing accuracy, error-rate, cost and
-McNemar gates exit 3, each named with its value and bound (`reasonsaver report` judges the same);
-a gate naming a model the config lacks is a config error (exit 2, its line) before anything
-runs; without gates a run whose calls all failed exits 1 naming the model and its most common
-error, for a dead endpoint and for a wrong key, while a healthy run exits 0. The --junit file
-validates against tests/integration/junit.xsd (xmllint), hostile model names included, and a
-broken file does not."""
+McNemar gates exit 3, each named with its value and bound (`reasonsaver report` and `resume`
+judge the same, and a resume may loosen the gates); a gate naming a model the config lacks is a
+config error (exit 2, its line) before anything runs; without gates a run whose calls all failed
+exits 1 naming the model and its most common error, for a dead endpoint and for a wrong key,
+while a healthy run exits 0. The --junit file validates against tests/integration/junit.xsd
+(xmllint), hostile model names included, and a broken file does not."""
 import os
 import shutil
 import subprocess
@@ -185,6 +185,14 @@ def check_failing(sb):
         assert line in r2.stderr, (line, r2.stderr[-3000:])
     with open(junit) as a, open(again) as b:
         assert a.read() == b.read()
+    # a resume judges the same; gates are not part of the config's identity, so a resume may
+    # loosen them, and the run then passes
+    resume = [rslib.REASONSAVER, "resume", rep["run_id"], "--out", sb.path("fail"), "--quiet"]
+    r3 = sb.run(resume)
+    assert r3.returncode == 3 and want[0] in r3.stderr, (r3.returncode, r3.stderr[-2000:])
+    r4 = sb.run(resume[:3] + [sim_config(sb, "loose", PASSING)] + resume[3:])
+    assert r4.returncode == 0, (r4.returncode, r4.stderr[-2000:])
+    assert "gate failed" not in r4.stderr and "--force" not in r4.stderr, r4.stderr[-2000:]
 
 
 def check_unknown_model(sb):
