@@ -87,9 +87,9 @@ static const char RUN_HELP[] =
     "written stays.\n\n"
     "Exit status: 0 finished, 1 failure (also: a finished run in which more than half of some\n"
     "model's cases ended in error, unless a gate measures that model's errors), 2 bad input or\n"
-    "config, 3 finished but a gate of the config's gates: failed (each printed with its value),\n"
-    "4 stopped at its budget (marked budget_exhausted; the resume command with a larger budget is\n"
-    "printed), 130 interrupted.\n";
+    "config, 3 finished but one of the config's gates failed (each failed gate is printed with\n"
+    "its value and bound; docs/GATES.md), 4 stopped at its budget (marked budget_exhausted; the\n"
+    "resume command with a larger budget is printed), 130 interrupted.\n";
 
 typedef struct run_args {
     const char *config;
