@@ -415,6 +415,9 @@ static void model_init(const loader_t *ld, void *obj);
 static void report_init(const loader_t *ld, void *obj);
 static void gate_init(const loader_t *ld, void *obj);
 static json_t *json_bound(const key_spec_t *k, const void *obj);
+static int parse_condition(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                           struct fy_node *at, const char *path);
+static json_t *json_condition(const key_spec_t *k, const void *obj);
 static int gate_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
                        const char *path);
 static int model_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
@@ -708,10 +711,15 @@ static const key_spec_t report_keys[] = {
 static const section_t report_sec = SECTION(report_keys, report_init, NULL);
 
 /* model, grader and strategy must name what the run reports; min and max are NAN until given
- * (gate_init), written as null when unset (gate_finish: at least one of them). */
+ * (gate_init), written as null when unset (gate_finish: at least one of them). A gate is either
+ * those keys or one condition (the list's shorthand, a lone string: parse_condition fills the
+ * same fields, so the resolved config holds the keys and condition is null). metric has no
+ * default (-1 until given: gate_finish). */
 static const key_spec_t gate_keys[] = {
+    {.name = "condition", .type = KT_CUSTOM, .parse = parse_condition,
+     .to_json = json_condition},
     {KEY("name", KT_STR, rs_gate_cfg_t, name)},
-    {KEY("metric", KT_ENUM, rs_gate_cfg_t, metric), .names = gate_metric_names, .required = 1},
+    {KEY("metric", KT_ENUM, rs_gate_cfg_t, metric), .names = gate_metric_names, .def_num = -1},
     {KEY("model", KT_STR, rs_gate_cfg_t, model)},
     {KEY("grader", KT_STR, rs_gate_cfg_t, grader)},
     {KEY("strategy", KT_STR, rs_gate_cfg_t, strategy)},
@@ -743,7 +751,7 @@ static const key_spec_t root_keys[] = {
     {KEY("cache", KT_SECTION, rs_config_t, cache), .sub = &cache_sec, .shorthand = "mode"},
     {KEY("report", KT_SECTION, rs_config_t, report), .sub = &report_sec},
     {KEY("budget", KT_SECTION, rs_config_t, budget), .sub = &budget_sec},
-    {KEY("gates", KT_LIST, rs_config_t, gates), .sub = &gate_sec,
+    {KEY("gates", KT_LIST, rs_config_t, gates), .sub = &gate_sec, .shorthand = "condition",
      .off_count = offsetof(rs_config_t, n_gates), .elem_size = sizeof(rs_gate_cfg_t),
      .unique = "name"},
 };
@@ -1776,6 +1784,101 @@ static int strategy_on(const loader_t *ld, int s)
     return any ? ld->cfg->ranking.use[s] : !refuse_strategy(ld, s);
 }
 
+static json_t *json_condition(const key_spec_t *k, const void *obj)
+{
+    (void)k, (void)obj;
+    return json_null(); /* written out as the keys it set */
+}
+
+/* s without the spaces around it (in place). */
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+    return s;
+}
+
+/* The arguments of a condition's metric (n of them, each trimmed; an empty one is left unset)
+ * into g's model, grader and strategy. */
+static int condition_args(loader_t *ld, rs_gate_cfg_t *g, char **args, size_t n,
+                          struct fy_node *at, const char *path)
+{
+    static const char *const forms[] = {"(MODEL[, GRADER[, STRATEGY]])", "(MODEL)", "([MODEL])",
+                                        "(MODEL, STRATEGY vs first)"};
+    static const size_t least[] = {1, 1, 0, 2}, most[] = {3, 1, 1, 2};
+    int m = (int)g->metric;
+    if (n < least[m] || n > most[m])
+        return fail(ld, at, path, "%s takes %s (got %zu argument%s)", gate_metric_names[m],
+                    forms[m], n, n == 1 ? "" : "s");
+    char **fields[] = {&g->model, m == RS_GATE_ACCURACY ? &g->grader : &g->strategy, &g->strategy};
+    for (size_t i = 0; i < n; i++) {
+        char *a = args[i], *vs = strstr(a, " vs ");
+        if (vs && m == RS_GATE_MCNEMAR_P && i == 1) {
+            if (strcmp(trim(vs + 4), "first") != 0)
+                return fail(ld, at, path, "mcnemar_p compares a strategy with first only (got "
+                                          "'%s')", a);
+            *vs = '\0';
+            a = trim(a);
+        }
+        if (*a) *fields[i] = rs_xstrdup(a);
+    }
+    return 0;
+}
+
+/* "accuracy(gpt, exact) >= 0.8", "errors(gpt) <= 1%": a gate as one condition, into g's fields
+ * (the same the keys set); a percentage is a share (1% = 0.01). */
+static int condition_fill(loader_t *ld, rs_gate_cfg_t *g, char *s, struct fy_node *at,
+                          const char *path)
+{
+    static const char FORM[] = "expected METRIC(ARGS) >= NUMBER or METRIC(ARGS) <= NUMBER, like "
+                               "accuracy(MODEL, GRADER) >= 0.8";
+    char *open = strchr(s, '('), *close = open ? strchr(open, ')') : NULL;
+    if (!close) return fail(ld, at, path, "%s (got '%s')", FORM, s);
+    *open = *close = '\0';
+    char *metric = trim(s), *rest = trim(close + 1), *args[4];
+    int m = name_index(gate_metric_names, metric);
+    if (m < 0) return fail_choice(ld, at, path, metric, gate_metric_names);
+    g->metric = (rs_gate_metric_t)m;
+    size_t n = 0;
+    for (char *a = trim(open + 1); *a && n < RS_ARRAY_LEN(args); n++) {
+        char *comma = strchr(a, ',');
+        if (comma) *comma = '\0';
+        args[n] = trim(a);
+        if (!comma) {
+            n++;
+            break;
+        }
+        a = comma + 1;
+    }
+    int ge = strncmp(rest, ">=", 2) == 0, le = strncmp(rest, "<=", 2) == 0;
+    if (!ge && !le)
+        return fail(ld, at, path, "expected >= or <= after the ')', both bounds inclusive (got "
+                                  "'%s')", rest);
+    char *num = trim(rest + 2);
+    size_t len = strlen(num);
+    int pct = len > 0 && num[len - 1] == '%';
+    if (pct) num[len - 1] = '\0';
+    double v;
+    if (rs_parse_double(trim(num), &v) != 0)
+        return fail(ld, at, path, "expected a number after %s (got '%s')", ge ? ">=" : "<=", num);
+    *(ge ? &g->min : &g->max) = pct ? v / 100 : v;
+    return condition_args(ld, g, args, n, at, path);
+}
+
+static int parse_condition(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                           struct fy_node *at, const char *path)
+{
+    (void)k;
+    char *s = scalar_text(ld, val, at, path, "a condition");
+    if (!s) return -1;
+    int rc = condition_fill(ld, obj, s, at, path);
+    free(s);
+    return rc;
+}
+
 /* "accuracy(m, exact, majority) >= 0.8": what a gate measures and its bounds, its default name. */
 static char *gate_label(const rs_gate_cfg_t *g)
 {
@@ -1890,10 +1993,22 @@ static int gate_strategy(loader_t *ld, const rs_gate_cfg_t *g, size_t m, struct 
 static int gate_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
                        const char *path)
 {
+    static const char *const keys[] = {"metric", "model", "grader", "strategy", "min", "max"};
     rs_gate_cfg_t *g = obj;
     int ranked = g->metric == RS_GATE_ACCURACY || g->metric == RS_GATE_MCNEMAR_P;
     size_t m = 0;
     char sub[PATH_CAP];
+    for (size_t i = 0; has_key(map, "condition") && i < RS_ARRAY_LEN(keys); i++) {
+        if (!has_key(map, keys[i])) continue;
+        path_key(sub, sizeof(sub), path, keys[i]);
+        return fail(ld, key_at(map, keys[i], at), sub,
+                    "a gate is a condition or its keys, not both");
+    }
+    path_key(sub, sizeof(sub), path, "metric");
+    if ((int)g->metric < 0)
+        return fail(ld, key_at(map, "metric", at), sub,
+                    "missing: a gate needs a metric (or is one condition, like "
+                    "\"accuracy(MODEL) >= 0.8\")");
     path_key(sub, sizeof(sub), path, "model");
     if (gate_bounds(ld, g, map, at, path) != 0) return -1;
     if (g->model && resolve_ref(ld, "models", g->model, &m, key_at(map, "model", at), sub) != 0)

@@ -49,7 +49,7 @@ gates:
 
 PASSING = """  - {metric: accuracy, model: strong, min: 0.5}
   - {metric: accuracy, model: strong, strategy: oracle, min: 0.8}
-  - {metric: errors, model: strong, max: 0.01}
+  - errors(strong) <= 1%%
   - {metric: errors, model: "%s", max: 0.4}
   - {metric: cost_usd, max: 100}
   - {name: oracle beats first, metric: mcnemar_p, model: strong, strategy: oracle, max: 0.05}
@@ -59,7 +59,7 @@ FAILING = """  - {metric: accuracy, model: strong, min: 0.99}
   - {metric: errors, model: "%s", max: 0.01}
   - {metric: cost_usd, model: strong, max: 0.000001}
   - {name: no difference, metric: mcnemar_p, model: strong, strategy: oracle, min: 0.5}
-  - {metric: accuracy, model: strong, max: 1}
+  - "accuracy(strong) <= 100%%"
 """ % HOSTILE
 
 

@@ -1496,6 +1496,68 @@ static void test_gates(void **state)
     rs_config_destroy(&c);
 }
 
+/* A gate as one condition fills the same fields as the keys, and writes out as the keys. */
+static void test_gate_conditions(void **state)
+{
+    (void)state;
+    rs_config_t *c = load_ok(GATED
+                             "  - \"accuracy(a, numeric, majority) >= 80%\"\n"
+                             "  - errors( b ) <= 1%\n"
+                             "  - cost_usd() <= 5\n"
+                             "  - mcnemar_p(a, majority vs first) <= 0.05\n"
+                             "  - {condition: \"accuracy(a, , oracle) >= 0.5\", name: loose}\n",
+                             NULL, 0);
+    assert_int_equal(c->n_gates, 5);
+    const rs_gate_cfg_t *g = c->gates;
+    assert_string_equal(g[0].name, "accuracy(a, numeric, majority) >= 0.8");
+    assert_true(g[0].metric == RS_GATE_ACCURACY && g[0].min == 0.8 && isnan(g[0].max));
+    assert_string_equal(g[0].strategy, "majority");
+    assert_string_equal(g[1].name, "errors(b) <= 0.01");
+    assert_true(g[1].max == 0.01 && g[1].metric == RS_GATE_ERRORS);
+    assert_string_equal(g[2].name, "cost_usd() <= 5");
+    assert_null(g[2].model);
+    assert_string_equal(g[3].name, "mcnemar_p(a, majority vs first) <= 0.05");
+    assert_string_equal(g[3].grader, "exact");
+    assert_string_equal(g[4].name, "loose");
+    assert_string_equal(g[4].grader, "exact"); /* an empty argument keeps the default */
+    assert_string_equal(g[4].strategy, "oracle");
+    char *json = rs_config_to_json(c);
+    rs_err_t err = {{0}};
+    rs_config_t *back = rs_config_from_json(json, &err);
+    if (!back) fail_msg("%s", err.msg);
+    char *again = rs_config_to_json(back);
+    assert_string_equal(json, again);
+    free(json);
+    free(again);
+    rs_config_destroy(&back);
+    rs_config_destroy(&c);
+
+    expect_error(GATED "  - accuracy(a) > 0.8\n", NULL, 0,
+                 "t.yaml:7:5: gates[0].condition: expected >= or <= after the ')', both bounds "
+                 "inclusive (got '> 0.8')");
+    expect_error(GATED "  - accuracy a >= 0.8\n", NULL, 0,
+                 "t.yaml:7:5: gates[0].condition: expected METRIC(ARGS) >= NUMBER or "
+                 "METRIC(ARGS) <= NUMBER, like accuracy(MODEL, GRADER) >= 0.8 (got 'accuracy a "
+                 ">= 0.8')");
+    expect_error(GATED "  - errors(a, exact) <= 1%\n", NULL, 0,
+                 "t.yaml:7:5: gates[0].condition: errors takes (MODEL) (got 2 arguments)");
+    expect_error(GATED "  - accuracy(a) >= lots\n", NULL, 0,
+                 "t.yaml:7:5: gates[0].condition: expected a number after >= (got 'lots')");
+    expect_error(GATED "  - mcnemar_p(a, majority vs oracle) <= 0.05\n", NULL, 0,
+                 "t.yaml:7:5: gates[0].condition: mcnemar_p compares a strategy with first only "
+                 "(got 'majority vs oracle')");
+    expect_error(GATED "  - acuracy(a) >= 0.8\n", NULL, 0,
+                 "t.yaml:7:5: gates[0].condition: 'acuracy' is not one of accuracy, errors, "
+                 "cost_usd, mcnemar_p; did you mean 'accuracy'?");
+    expect_error(GATED "  - accuracy(zz) >= 0.8\n", NULL, 0,
+                 "t.yaml:7:5: gates[0].model: 'zz' is not one of a, b");
+    expect_error(GATED "  - {condition: \"accuracy(a) >= 0.8\", metric: errors}\n", NULL, 0,
+                 "t.yaml:7:47: gates[0].metric: a gate is a condition or its keys, not both");
+    expect_error(GATED "  - {model: a, min: 0.5}\n", NULL, 0,
+                 "t.yaml:7:6: gates[0].metric: missing: a gate needs a metric (or is one "
+                 "condition, like \"accuracy(MODEL) >= 0.8\")");
+}
+
 static void test_gate_errors(void **state)
 {
     (void)state;
@@ -1615,6 +1677,7 @@ int main(void)
         cmocka_unit_test(test_destroy_and_names),
         cmocka_unit_test(test_gates),
         cmocka_unit_test(test_gate_errors),
+        cmocka_unit_test(test_gate_conditions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
