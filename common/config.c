@@ -1931,7 +1931,7 @@ static int gate_bounds(loader_t *ld, const rs_gate_cfg_t *g, struct fy_node *map
                         b[i].v);
         if (g->metric != RS_GATE_COST_USD && (b[i].v < 0 || b[i].v > 1))
             return fail(ld, key_at(map, b[i].key, at), sub,
-                        "must be between 0 and 1 for %s, a share (0.01 = 1%%) (got %g)", metric,
+                        "must be between 0 and 1 for %s, a share (0.01 is 1%%; got %g)", metric,
                         b[i].v);
     }
     if (g->min > g->max)

@@ -1588,8 +1588,8 @@ static void test_gate_errors(void **state)
                  "t.yaml:7:14: gates[0].max: missing: a gate needs min, max or both (it passes "
                  "when min <= accuracy <= max)");
     expect_error(GATED "  - {metric: errors, model: a, max: 5}\n", NULL, 0,
-                 "t.yaml:7:37: gates[0].max: must be between 0 and 1 for errors, a share (0.01 = "
-                 "1%) (got 5)");
+                 "t.yaml:7:37: gates[0].max: must be between 0 and 1 for errors, a share (0.01 is "
+                 "1%; got 5)");
     expect_error(GATED "  - {metric: cost_usd, min: 2, max: 1}\n", NULL, 0,
                  "t.yaml:7:37: gates[0].max: must not be below min (1 < 2)");
     expect_error(GATED "  - {metric: cost_usd, max: -1}\n", NULL, 0,
