@@ -328,7 +328,8 @@ _Static_assert(sizeof(rs_dataset_format_t) == sizeof(int) && sizeof(rs_on_error_
                    sizeof(rs_grader_kind_t) == sizeof(int) &&
                    sizeof(rs_embedder_kind_t) == sizeof(int) &&
                    sizeof(rs_cache_mode_t) == sizeof(int) &&
-                   sizeof(rs_adaptive_t) == sizeof(int),
+                   sizeof(rs_adaptive_t) == sizeof(int) &&
+                   sizeof(rs_gate_metric_t) == sizeof(int),
                "enum config fields must be int-sized");
 
 static void *field(void *obj, const key_spec_t *k)
@@ -366,6 +367,8 @@ _Static_assert(RS_ARRAY_LEN(grader_names) == RS_GRADE_EMBED_SIM + 2, "grader nam
 static const char *const embedder_names[] = {"hash", "openai", NULL};
 static const char *const cache_mode_names[] = {"off", "read", "write", "read_write", NULL};
 static const char *const adaptive_names[] = {"auto", "on", "off", NULL};
+static const char *const gate_metric_names[] = {"accuracy", "errors", "cost_usd", "mcnemar_p",
+                                                NULL};
 _Static_assert(RS_ARRAY_LEN(adaptive_names) == RS_ADAPTIVE_OFF + 2, "adaptive names");
 _Static_assert(RS_ARRAY_LEN(embedder_names) == RS_EMBEDDER_OPENAI + 2, "embedder names");
 
@@ -413,6 +416,13 @@ static void free_choices(const key_spec_t *k, void *obj);
 static json_t *json_scale(const key_spec_t *k, const void *obj);
 static void model_init(const loader_t *ld, void *obj);
 static void report_init(const loader_t *ld, void *obj);
+static void gate_init(const loader_t *ld, void *obj);
+static json_t *json_bound(const key_spec_t *k, const void *obj);
+static int parse_condition(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                           struct fy_node *at, const char *path);
+static json_t *json_condition(const key_spec_t *k, const void *obj);
+static int gate_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                       const char *path);
 static int model_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
                         const char *path);
 static int dataset_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
@@ -744,6 +754,24 @@ static const key_spec_t report_keys[] = {
 };
 static const section_t report_sec = SECTION(report_keys, report_init, NULL);
 
+/* model, grader and strategy must name what the run reports; min and max are NAN until given
+ * (gate_init), written as null when unset (gate_finish: at least one of them). A gate is either
+ * those keys or one condition (the list's shorthand, a lone string: parse_condition fills the
+ * same fields, so the resolved config holds the keys and condition is null). metric has no
+ * default (-1 until given: gate_finish). */
+static const key_spec_t gate_keys[] = {
+    {.name = "condition", .type = KT_CUSTOM, .parse = parse_condition,
+     .to_json = json_condition},
+    {KEY("name", KT_STR, rs_gate_cfg_t, name)},
+    {KEY("metric", KT_ENUM, rs_gate_cfg_t, metric), .names = gate_metric_names, .def_num = -1},
+    {KEY("model", KT_STR, rs_gate_cfg_t, model)},
+    {KEY("grader", KT_STR, rs_gate_cfg_t, grader)},
+    {KEY("strategy", KT_STR, rs_gate_cfg_t, strategy)},
+    {KEY("min", KT_CUSTOM, rs_gate_cfg_t, min), .parse = parse_num, .to_json = json_bound},
+    {KEY("max", KT_CUSTOM, rs_gate_cfg_t, max), .parse = parse_num, .to_json = json_bound},
+};
+static const section_t gate_sec = SECTION(gate_keys, gate_init, gate_finish);
+
 /* Keys are applied in this order, and later ones refer to earlier ones: run comes before models
  * (a model's seed defaults to run.seed), models before judges (a judge names its model), judges
  * before revise, ranking and scoring (they name judges). ranking's default is set at the end
@@ -767,6 +795,9 @@ static const key_spec_t root_keys[] = {
     {KEY("cache", KT_SECTION, rs_config_t, cache), .sub = &cache_sec, .shorthand = "mode"},
     {KEY("report", KT_SECTION, rs_config_t, report), .sub = &report_sec},
     {KEY("budget", KT_SECTION, rs_config_t, budget), .sub = &budget_sec},
+    {KEY("gates", KT_LIST, rs_config_t, gates), .sub = &gate_sec, .shorthand = "condition",
+     .off_count = offsetof(rs_config_t, n_gates), .elem_size = sizeof(rs_gate_cfg_t),
+     .unique = "name"},
 };
 static const section_t root_sec = SECTION(root_keys, NULL, config_finish);
 
@@ -1774,6 +1805,278 @@ static int revise_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy
     return judge_ref(ld, &r->judge, &r->judge_idx, map, key_at(map, "rounds", at), path, why);
 }
 
+/* ---- gates: conditions on the report, checked against what the run will report ---- */
+
+static void gate_init(const loader_t *ld, void *obj)
+{
+    (void)ld;
+    rs_gate_cfg_t *g = obj;
+    g->min = g->max = NAN;
+}
+
+static json_t *json_bound(const key_spec_t *k, const void *obj)
+{
+    double v = *(const double *)cfield(obj, k);
+    return isnan(v) ? json_null() : json_real(v);
+}
+
+/* 1 when the report will have strategy s: ranking turns it on, or, with ranking absent (its
+ * default is set after the gates, in config_finish), this config allows it. */
+static int strategy_on(const loader_t *ld, int s)
+{
+    int any = 0;
+    for (size_t i = 0; i < RS_N_STRATEGIES; i++)
+        any |= ld->cfg->ranking.use[i];
+    return any ? ld->cfg->ranking.use[s] : !refuse_strategy(ld, s);
+}
+
+static json_t *json_condition(const key_spec_t *k, const void *obj)
+{
+    (void)k, (void)obj;
+    return json_null(); /* written out as the keys it set */
+}
+
+/* s without the spaces around it (in place). */
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+    return s;
+}
+
+/* The arguments of a condition's metric (n of them, each trimmed; an empty one is left unset)
+ * into g's model, grader and strategy. */
+static int condition_args(loader_t *ld, rs_gate_cfg_t *g, char **args, size_t n,
+                          struct fy_node *at, const char *path)
+{
+    static const char *const forms[] = {"(MODEL[, GRADER[, STRATEGY]])", "(MODEL)", "([MODEL])",
+                                        "(MODEL, STRATEGY vs first)"};
+    static const size_t least[] = {1, 1, 0, 2}, most[] = {3, 1, 1, 2};
+    int m = (int)g->metric;
+    if (n < least[m] || n > most[m])
+        return fail(ld, at, path, "%s takes %s (got %zu argument%s)", gate_metric_names[m],
+                    forms[m], n, n == 1 ? "" : "s");
+    char **fields[] = {&g->model, m == RS_GATE_ACCURACY ? &g->grader : &g->strategy, &g->strategy};
+    for (size_t i = 0; i < n; i++) {
+        char *a = args[i], *vs = strstr(a, " vs ");
+        if (vs && m == RS_GATE_MCNEMAR_P && i == 1) {
+            if (strcmp(trim(vs + 4), "first") != 0)
+                return fail(ld, at, path, "mcnemar_p compares a strategy with first only (got "
+                                          "'%s')", a);
+            *vs = '\0';
+            a = trim(a);
+        }
+        if (*a) *fields[i] = rs_xstrdup(a);
+    }
+    return 0;
+}
+
+/* "accuracy(gpt, exact) >= 0.8", "errors(gpt) <= 1%": a gate as one condition, into g's fields
+ * (the same the keys set); a percentage is a share (1% = 0.01). */
+static int condition_fill(loader_t *ld, rs_gate_cfg_t *g, char *s, struct fy_node *at,
+                          const char *path)
+{
+    static const char FORM[] = "expected METRIC(ARGS) >= NUMBER or METRIC(ARGS) <= NUMBER, like "
+                               "accuracy(MODEL, GRADER) >= 0.8";
+    char *open = strchr(s, '('), *close = open ? strchr(open, ')') : NULL;
+    if (!close) return fail(ld, at, path, "%s (got '%s')", FORM, s);
+    *open = *close = '\0';
+    char *metric = trim(s), *rest = trim(close + 1), *args[4];
+    int m = name_index(gate_metric_names, metric);
+    if (m < 0) return fail_choice(ld, at, path, metric, gate_metric_names);
+    g->metric = (rs_gate_metric_t)m;
+    size_t n = 0;
+    for (char *a = trim(open + 1); *a && n < RS_ARRAY_LEN(args); n++) {
+        char *comma = strchr(a, ',');
+        if (comma) *comma = '\0';
+        args[n] = trim(a);
+        if (!comma) {
+            n++;
+            break;
+        }
+        a = comma + 1;
+    }
+    int ge = strncmp(rest, ">=", 2) == 0, le = strncmp(rest, "<=", 2) == 0;
+    if (!ge && !le)
+        return fail(ld, at, path, "expected >= or <= after the ')', both bounds inclusive (got "
+                                  "'%s')", rest);
+    char *num = trim(rest + 2);
+    size_t len = strlen(num);
+    int pct = len > 0 && num[len - 1] == '%';
+    if (pct) num[len - 1] = '\0';
+    double v;
+    if (rs_parse_double(trim(num), &v) != 0)
+        return fail(ld, at, path, "expected a number after %s (got '%s')", ge ? ">=" : "<=", num);
+    *(ge ? &g->min : &g->max) = pct ? v / 100 : v;
+    return condition_args(ld, g, args, n, at, path);
+}
+
+static int parse_condition(loader_t *ld, const key_spec_t *k, void *obj, struct fy_node *val,
+                           struct fy_node *at, const char *path)
+{
+    (void)k;
+    char *s = scalar_text(ld, val, at, path, "a condition");
+    if (!s) return -1;
+    int rc = condition_fill(ld, obj, s, at, path);
+    free(s);
+    return rc;
+}
+
+/* "accuracy(m, exact, majority) >= 0.8": what a gate measures and its bounds, its default name. */
+static char *gate_label(const rs_gate_cfg_t *g)
+{
+    rs_buf_t b;
+    rs_buf_init(&b);
+    rs_buf_printf(&b, "%s(%s", rs_gate_metric_name(g->metric), g->model ? g->model : "");
+    if (g->metric == RS_GATE_ACCURACY) rs_buf_printf(&b, ", %s", g->grader);
+    if (g->metric == RS_GATE_ACCURACY && g->strategy) rs_buf_printf(&b, ", %s", g->strategy);
+    if (g->metric == RS_GATE_MCNEMAR_P) rs_buf_printf(&b, ", %s vs first", g->strategy);
+    if (!isnan(g->min) && !isnan(g->max))
+        rs_buf_printf(&b, ") in [%g, %g]", g->min, g->max);
+    else if (!isnan(g->min))
+        rs_buf_printf(&b, ") >= %g", g->min);
+    else
+        rs_buf_printf(&b, ") <= %g", g->max);
+    return rs_buf_detach(&b);
+}
+
+/* key must be absent from a gate of this metric. */
+static int gate_without(loader_t *ld, const rs_gate_cfg_t *g, const char *key, const char *takers,
+                        struct fy_node *map, struct fy_node *at, const char *path)
+{
+    if (!has_key(map, key)) return 0;
+    char sub[PATH_CAP];
+    path_key(sub, sizeof(sub), path, key);
+    return fail(ld, key_at(map, key, at), sub, "a gate on %s takes no %s (only %s gates do)",
+                rs_gate_metric_name(g->metric), key, takers);
+}
+
+/* min and max: one at least, in order, and in [0, 1] for the metrics that are shares. */
+static int gate_bounds(loader_t *ld, const rs_gate_cfg_t *g, struct fy_node *map,
+                       struct fy_node *at, const char *path)
+{
+    const char *metric = rs_gate_metric_name(g->metric);
+    char sub[PATH_CAP];
+    const struct {
+        const char *key;
+        double v;
+    } b[] = {{"min", g->min}, {"max", g->max}};
+    if (isnan(g->min) && isnan(g->max)) {
+        path_key(sub, sizeof(sub), path, "max");
+        return fail(ld, key_at(map, "metric", at), sub,
+                    "missing: a gate needs min, max or both (it passes when min <= %s <= max)",
+                    metric);
+    }
+    for (size_t i = 0; i < RS_ARRAY_LEN(b); i++) {
+        path_key(sub, sizeof(sub), path, b[i].key);
+        if (g->metric == RS_GATE_COST_USD && b[i].v < 0)
+            return fail(ld, key_at(map, b[i].key, at), sub, "must not be negative (got %g)",
+                        b[i].v);
+        if (g->metric != RS_GATE_COST_USD && (b[i].v < 0 || b[i].v > 1))
+            return fail(ld, key_at(map, b[i].key, at), sub,
+                        "must be between 0 and 1 for %s, a share (0.01 is 1%%; got %g)", metric,
+                        b[i].v);
+    }
+    if (g->min > g->max)
+        return fail(ld, key_at(map, "max", at), sub, "must not be below min (%g < %g)", g->max,
+                    g->min);
+    return 0;
+}
+
+/* grader: one of scoring.graders (default the first); McNemar is reported on the first only. */
+static int gate_grader(loader_t *ld, rs_gate_cfg_t *g, struct fy_node *map, struct fy_node *at,
+                       const char *path)
+{
+    const rs_scoring_cfg_t *sc = &ld->cfg->scoring;
+    if (!g->grader) g->grader = rs_xstrdup(sc->graders[0].name);
+    char sub[PATH_CAP];
+    path_key(sub, sizeof(sub), path, "grader");
+    struct fy_node *here = key_at(map, "grader", at);
+    const char **names = rs_xcalloc(sc->n_graders + 1, sizeof(*names));
+    for (size_t i = 0; i < sc->n_graders; i++)
+        names[i] = sc->graders[i].name;
+    int i = name_index(names, g->grader), rc = 0;
+    if (i < 0)
+        rc = fail_choice(ld, here, sub, g->grader, names);
+    else if (g->metric == RS_GATE_MCNEMAR_P && i != 0)
+        rc = fail(ld, here, sub,
+                  "the report's McNemar test compares strategies under the first grader ('%s') "
+                  "only", names[0]);
+    free(names);
+    return rc;
+}
+
+/* strategy: one ranking turns on, which the model has in its report (one candidate: first only). */
+static int gate_strategy(loader_t *ld, const rs_gate_cfg_t *g, size_t m, struct fy_node *map,
+                         struct fy_node *at, const char *path)
+{
+    char sub[PATH_CAP];
+    path_key(sub, sizeof(sub), path, "strategy");
+    struct fy_node *here = key_at(map, "strategy", at);
+    if (!g->strategy)
+        return g->metric != RS_GATE_MCNEMAR_P
+                   ? 0
+                   : fail(ld, key_at(map, "metric", at), sub,
+                          "missing: a gate on mcnemar_p names the strategy compared with first");
+    int s = name_index(strategy_names, g->strategy);
+    const rs_model_cfg_t *mc = &ld->cfg->models[m];
+    if (s < 0) return fail_choice(ld, here, sub, g->strategy, strategy_names);
+    if (g->metric == RS_GATE_MCNEMAR_P && s == RS_STRATEGY_FIRST)
+        return fail(ld, here, sub, "first is what mcnemar_p compares with; name another strategy");
+    if (!strategy_on(ld, s))
+        return fail(ld, here, sub, "'%s' is not among ranking's strategies, so the report has none",
+                    g->strategy);
+    if (s != RS_STRATEGY_FIRST && mc->n < 2)
+        return fail(ld, here, sub,
+                    "model '%s' has n: %lld, and with one candidate its report has only the "
+                    "strategy first; set n: 2 or more", mc->name, (long long)mc->n);
+    return 0;
+}
+
+static int gate_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
+                       const char *path)
+{
+    static const char *const keys[] = {"metric", "model", "grader", "strategy", "min", "max"};
+    rs_gate_cfg_t *g = obj;
+    int ranked = g->metric == RS_GATE_ACCURACY || g->metric == RS_GATE_MCNEMAR_P;
+    size_t m = 0;
+    char sub[PATH_CAP];
+    for (size_t i = 0; has_key(map, "condition") && i < RS_ARRAY_LEN(keys); i++) {
+        if (!has_key(map, keys[i])) continue;
+        path_key(sub, sizeof(sub), path, keys[i]);
+        return fail(ld, key_at(map, keys[i], at), sub,
+                    "a gate is a condition or its keys, not both");
+    }
+    path_key(sub, sizeof(sub), path, "metric");
+    if ((int)g->metric < 0)
+        return fail(ld, key_at(map, "metric", at), sub,
+                    "missing: a gate needs a metric (or is one condition, like "
+                    "\"accuracy(MODEL) >= 0.8\")");
+    path_key(sub, sizeof(sub), path, "model");
+    if (gate_bounds(ld, g, map, at, path) != 0) return -1;
+    if (g->model && resolve_ref(ld, "models", g->model, &m, key_at(map, "model", at), sub) != 0)
+        return -1;
+    if (!g->model && g->metric != RS_GATE_COST_USD)
+        return fail(ld, key_at(map, "metric", at), sub,
+                    "missing: a gate on %s names the model it measures",
+                    rs_gate_metric_name(g->metric));
+    if (!ranked && (gate_without(ld, g, "grader", "accuracy and mcnemar_p", map, at, path) != 0 ||
+                    gate_without(ld, g, "strategy", "accuracy and mcnemar_p", map, at, path) != 0))
+        return -1;
+    if (ranked && (gate_grader(ld, g, map, at, path) != 0 ||
+                   gate_strategy(ld, g, m, map, at, path) != 0))
+        return -1;
+    if (g->name && !*g->name) {
+        free(g->name); /* an empty label would name nothing in a message: the condition does */
+        g->name = NULL;
+    }
+    if (!g->name) g->name = gate_label(g);
+    return 0;
+}
+
 /* Keys that only one embedder type uses must not sit on the other, silently unused. */
 static int embedder_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
                            const char *path)
@@ -2310,6 +2613,12 @@ const char *rs_extractor_kind_name(rs_extractor_kind_t kind)
 const char *rs_strategy_name(rs_strategy_t st)
 {
     return (unsigned)st < RS_N_STRATEGIES ? strategy_names[st] : "unknown";
+}
+
+const char *rs_gate_metric_name(rs_gate_metric_t metric)
+{
+    return (unsigned)metric < RS_ARRAY_LEN(gate_metric_names) - 1 ? gate_metric_names[metric]
+                                                                    : "unknown";
 }
 
 const char *rs_embedder_kind_name(rs_embedder_kind_t kind)

@@ -320,6 +320,26 @@ typedef struct rs_report_cfg {
     char *otlp;                      /* collector URL: export traces live during the run */
 } rs_report_cfg_t;
 
+/* A gate (docs/GATES.md): a condition on the finished run's report that CI can fail on. The
+ * measured value is read from the report object itself (coordinator/gates.h), so a gate never
+ * disagrees with report.json. At least one of min and max is set (NAN when unset); the gate
+ * passes when min <= value <= max. Every name is checked against the config when it is loaded. */
+typedef enum rs_gate_metric {
+    RS_GATE_ACCURACY = 0, /* models[model] grader's accuracy (of strategy, when given) */
+    RS_GATE_ERRORS,       /* models[model].errors / cases: the share of cases whose call failed */
+    RS_GATE_COST_USD,     /* models[model].cost_usd, or without model the sum over the models */
+    RS_GATE_MCNEMAR_P,    /* models[model] strategy's mcnemar_vs_first.exact_p (first grader) */
+} rs_gate_metric_t;
+
+typedef struct rs_gate_cfg {
+    char *name;               /* label in messages, report.json and JUnit; default: the condition */
+    rs_gate_metric_t metric;  /* required */
+    char *model;              /* a models[] name; required except for cost_usd */
+    char *grader;             /* accuracy: default graders[0]; mcnemar_p: graders[0] only */
+    char *strategy;           /* accuracy: optional; mcnemar_p: required, not first */
+    double min, max;          /* bounds, NAN when unset */
+} rs_gate_cfg_t;
+
 typedef struct rs_config {
     char *source_path; /* the YAML file, or "<string>" */
     char *base_dir;    /* directory of the YAML file, for relative dataset paths */
@@ -338,6 +358,8 @@ typedef struct rs_config {
     rs_cache_cfg_t cache;
     rs_report_cfg_t report;
     rs_budget_cfg_t budget; /* the whole run: every model and the remote embedder together */
+    rs_gate_cfg_t *gates;   /* n_gates of them; 0 = none (gates may then be NULL) */
+    size_t n_gates;
 } rs_config_t;
 
 /* Loads path, applies overrides ("a.b=c" strings, n_overrides of them) and validates.
@@ -392,5 +414,6 @@ const char *rs_grader_kind_name(rs_grader_kind_t kind);
 const char *rs_extractor_kind_name(rs_extractor_kind_t kind);
 const char *rs_strategy_name(rs_strategy_t s);
 const char *rs_embedder_kind_name(rs_embedder_kind_t kind);
+const char *rs_gate_metric_name(rs_gate_metric_t metric);
 
 #endif

@@ -347,6 +347,11 @@ static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
     return len;
 }
 
+size_t rs_utf8_decode(const char *s, size_t n, uint32_t *cp)
+{
+    return n ? utf8_seq((const unsigned char *)s, n, cp) : 0;
+}
+
 /* Invisible characters that reorder or hide the text around them (bidirectional marks, embeddings,
  * overrides and isolates). */
 static int is_bidi_control(uint32_t c)

@@ -54,6 +54,9 @@ char *rs_buf_detach(rs_buf_t *b);
  * with RS_TEXT_SPACES, else pictures. */
 enum { RS_TEXT_KEEP_LINES = 1, RS_TEXT_SPACES = 2 };
 void rs_text_safe(rs_buf_t *b, const char *s, size_t n, int flags);
+/* The length (1 to 4) of the UTF-8 sequence at s (at most n bytes) and its code point in *cp, or
+ * 0 when the bytes there are not one (overlong forms, surrogates, past U+10FFFF, n == 0). */
+size_t rs_utf8_decode(const char *s, size_t n, uint32_t *cp);
 /* rs_text_safe of a NUL-terminated s (NULL: "") into b after emptying it; returns b->data. */
 const char *rs_text_safe_str(rs_buf_t *b, const char *s, int flags);
 

@@ -1,12 +1,13 @@
 /* cli: the reasonsaver subcommands and their shared conventions.
- * Exit status: 0 success, 2 bad input or config, 1 failure at run time, 4 a run stopped at its
- * budget (130: interrupted); one clear line on stderr. */
+ * Exit status: 0 success, 2 bad input or config, 1 failure at run time (a finished run mostly in
+ * error included, gates.h), 3 a finished run failed a gate, 4 a run stopped at its budget (130:
+ * interrupted); one clear line on stderr. */
 #ifndef COORD_CLI_H
 #define COORD_CLI_H
 
 #include <stddef.h>
 
-enum { CLI_OK = 0, CLI_RUNTIME = 1, CLI_USAGE = 2, CLI_BUDGET = 4 };
+enum { CLI_OK = 0, CLI_RUNTIME = 1, CLI_USAGE = 2, CLI_GATES = 3, CLI_BUDGET = 4 };
 
 int cmd_run(int argc, char **argv);
 int cmd_resume(int argc, char **argv);

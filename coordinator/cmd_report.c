@@ -8,6 +8,8 @@
 
 #include "cli.h"
 #include "config.h"
+#include "gates.h"
+#include "junit.h"
 #include "log.h"
 #include "report.h"
 #include "runref.h"
@@ -20,16 +22,21 @@ static const char REPORT_HELP[] =
     "  --out DIR     directory of runs (default runs)\n"
     "  --redis URL   read the run from this Redis instead of its run directory\n"
     "  --to DIR      write the files here (default: the run directory)\n"
-    "  -h, --help    this help\n";
+    "  --junit FILE  also write the report as JUnit XML to FILE\n"
+    "  -h, --help    this help\n\n"
+    "A finished run's report is judged as `run` judges it, with the gates stored with the run:\n"
+    "exit status 0 passed, 1 failure (also: more than half of some model's cases ended in\n"
+    "error, unless a gate measures its errors), 2 bad input, 3 a gate failed.\n";
 
 int cmd_report(int argc, char **argv)
 {
     static const struct option opts[] = {{"out", required_argument, 0, 'o'},
                                          {"redis", required_argument, 0, 'r'},
                                          {"to", required_argument, 0, 't'},
+                                         {"junit", required_argument, 0, 'j'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *out = "runs", *redis = NULL, *to = NULL;
+    const char *out = "runs", *redis = NULL, *to = NULL, *junit = NULL;
     int c;
     optind = 0;
     while ((c = getopt_long(argc, argv, "o:r:t:h", opts, NULL)) != -1) {
@@ -37,6 +44,7 @@ int cmd_report(int argc, char **argv)
         if (c == 'o') out = optarg;
         else if (c == 'r') redis = optarg;
         else if (c == 't') to = optarg;
+        else if (c == 'j') junit = optarg;
         else return fputs(REPORT_HELP, stderr), CLI_USAGE;
     }
     if (argc - optind > 1) return cli_fail(CLI_USAGE, "report takes at most one RUN_ID");
@@ -61,6 +69,10 @@ int cmd_report(int argc, char **argv)
         char *cmd = coord_runref_resume_command(ref.run_id, out, redis);
         if (coord_report_warn_corrupted(stderr, report, cmd)) code = CLI_RUNTIME;
         free(cmd);
+        if (junit && coord_junit_write(junit, cfg, report, &err))
+            code = cli_fail(CLI_RUNTIME, "%s", err.msg);
+        else if (code == CLI_OK && strcmp(coord_jstr_or(report, "status", ""), "finished") == 0)
+            code = coord_gates_verdict(cfg, report, stdout, stderr);
     }
     json_decref(report);
     rs_config_destroy(&cfg);

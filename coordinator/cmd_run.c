@@ -23,6 +23,8 @@
 #include "curvekey.h"
 #include "dataset.h"
 #include "dispatch.h"
+#include "gates.h"
+#include "junit.h"
 #include "log.h"
 #include "metrics.h"
 #include "otlpfeed.h"
@@ -76,19 +78,25 @@ static const char RUN_HELP[] =
     "                    (budget.usd; a resume raises a stopped run's budget with it)\n"
     "  --budget-tokens N the same for input and output tokens together (budget.tokens)\n"
     "  --estimate        print what the run would cost (`reasonsaver estimate`) and exit\n"
+    "  --junit FILE      also write the report as JUnit XML to FILE (one testcase per model and\n"
+    "                    grader, one per gate), for CI test reporters\n"
     "  --quiet           no progress bar or summary, errors only\n"
     "  -h, --help        this help\n\n"
     "First SIGINT/SIGTERM: workers finish what they hold, results are flushed, the run is marked\n"
     "interrupted and the resume command is printed. A second one stops at once; what was already\n"
     "written stays.\n\n"
-    "Exit status: 0 finished, 1 failure, 2 bad input or config, 4 stopped at its budget (marked\n"
-    "budget_exhausted; the resume command with a larger budget is printed), 130 interrupted.\n";
+    "Exit status: 0 finished, 1 failure (also: a finished run in which more than half of some\n"
+    "model's cases ended in error, unless a gate measures that model's errors), 2 bad input or\n"
+    "config, 3 finished but one of the config's gates failed (each failed gate is printed with\n"
+    "its value and bound; docs/GATES.md), 4 stopped at its budget (marked budget_exhausted; the\n"
+    "resume command with a larger budget is printed), 130 interrupted.\n";
 
 typedef struct run_args {
     const char *config;
     const char *resume;  /* run id, or NULL for a new run */
     const char *out_dir; /* --out, needed before the config to find a run */
     const char *redis;   /* --redis */
+    const char *junit;   /* --junit FILE, or NULL */
     char **sets;
     size_t n_sets;
     int quiet, force;
@@ -135,7 +143,8 @@ static int parse_args(int argc, char **argv, run_args_t *a, const char *resume_i
         {"insecure", no_argument, 0, 'I'},    {"help", no_argument, 0, 'h'},
         {"no-cache", no_argument, 0, 'C'},
         {"budget-usd", required_argument, 0, 'U'}, {"budget-tokens", required_argument, 0, 'T'},
-        {"estimate", no_argument, 0, 'E'},     {0, 0, 0, 0}};
+        {"estimate", no_argument, 0, 'E'},     {"junit", required_argument, 0, 'J'},
+        {0, 0, 0, 0}};
     static const char *keys[128] = {['w'] = "cluster.workers", ['b'] = "cluster.bind",
                                     ['r'] = "cluster.redis", ['o'] = "run.out_dir",
                                     ['U'] = "budget.usd", ['T'] = "budget.tokens"};
@@ -151,6 +160,7 @@ static int parse_args(int argc, char **argv, run_args_t *a, const char *resume_i
         else if (c == 'I') a->insecure = 1;
         else if (c == 'C') add_set(a, "cache.mode", "off");
         else if (c == 'E') a->estimate = 1;
+        else if (c == 'J') a->junit = optarg;
         else if (c == 'R') a->resume = optarg;
         else if (c == 's') add_set(a, NULL, optarg);
         else if (c < 128 && keys[c]) add_set(a, keys[c], optarg);
@@ -207,6 +217,7 @@ typedef struct run_ctx {
     int made_dir;         /* a new run's directory, made by this process, before the run exists */
     int made_out_dir;     /* run.out_dir did not exist before */
     int workers_failed;   /* every local worker was given up */
+    int verdict;          /* a finished run's exit status by its report (gates.h) */
     int64_t live_ms;      /* last publication of the live view */
     double started;       /* rs_mono_sec at dispatch start */
 } run_ctx_t;
@@ -730,6 +741,12 @@ static int finish(run_ctx_t *r, const char *status, rs_err_t *err)
         coord_report_print_summary(stdout, report);
         coord_report_print_paths(stdout, r->cfg, r->dir);
     }
+    if (r->args->junit && coord_junit_write(r->args->junit, r->cfg, report, err) != 0) {
+        json_decref(report);
+        return -1;
+    }
+    if (strcmp(status, "finished") == 0)
+        r->verdict = coord_gates_verdict(r->cfg, report, r->view.quiet ? NULL : stdout, stderr);
     char *cmd = resume_command(r);
     uint64_t corrupted = coord_report_corrupted(report);
     coord_report_warn_corrupted(stderr, report, cmd);
@@ -862,6 +879,7 @@ static int run_main(int argc, char **argv, const char *resume_id)
         int rc = execute(&r, &err);
         if (rc < 0) code = cli_fail(CLI_RUNTIME, "%s", err.msg);
         else if (rc > 0) code = rc == 2 ? CLI_BUDGET : 130;
+        else code = r.verdict;
     }
     discard_new_dir(&r);
     ctx_cleanup(&r);

@@ -532,6 +532,40 @@ static void sec_header(rs_buf_t *b, json_t *report, json_t *run_id)
     rs_buf_puts(b, "</dl>\n</header>\n");
 }
 
+/* report.json's gates (gates.h): value, bounds and outcome of each. */
+static void sec_gates(rs_buf_t *b, json_t *report, json_t *gates)
+{
+    static const char *const cols[] = {"gate", "#value", "#min", "#max", "result", NULL};
+    size_t i;
+    json_t *g;
+    (void)report;
+    if (json_array_size(gates) == 0) return;
+    rs_buf_puts(b, "<section id=\"gates\">\n<h2>Gates</h2>\n<p class=\"note\">A gate passes "
+                   "when min &lt;= value &lt;= max; the run exits 3 when one fails.</p>\n");
+    table_open(b, "table-gates", cols);
+    json_array_foreach(gates, i, g) {
+        cell_key_t k = {.model = json_string_value(json_object_get(g, "model")),
+                        .grader = json_string_value(json_object_get(g, "grader")),
+                        .strategy = json_string_value(json_object_get(g, "strategy"))};
+        int passed = json_is_true(json_object_get(g, "passed"));
+        rs_buf_printf(b, "<tr data-passed=\"%s\">", passed ? "true" : "false");
+        td_text(b, jstr(g, "name"));
+        td_real(b, &k, "value", json_object_get(g, "value"), -6);
+        td_real(b, &k, "min", json_object_get(g, "min"), -6);
+        td_real(b, &k, "max", json_object_get(g, "max"), -6);
+        if (passed) {
+            td_text(b, "passed");
+        } else {
+            rs_buf_puts(b, "<td><strong>failed</strong>: ");
+            esc(b, jstr(g, "why"));
+            rs_buf_puts(b, "</td>");
+        }
+        rs_buf_puts(b, "</tr>\n");
+    }
+    table_close(b);
+    rs_buf_puts(b, "</section>\n");
+}
+
 static void sec_accuracy(rs_buf_t *b, json_t *report, json_t *models)
 {
     static const char *const cols[] = {"model", "grader", COUNT_COLS, NULL};
@@ -1425,6 +1459,7 @@ static const struct {
     section_fn render;
 } SECTIONS[] = {
     {"run_id", JSON_STRING, sec_header},
+    {"gates", JSON_ARRAY, sec_gates},
     {"models", JSON_ARRAY, sec_accuracy},
     {"models", JSON_ARRAY, sec_strategies},
     {"models", JSON_ARRAY, sec_rounds},

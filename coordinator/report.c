@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "analysis.h"
+#include "gates.h"
 #include "html.h"
 #include "neardup.h"
 #include "reportmd.h"
@@ -179,6 +180,8 @@ static int write_reports(coord_store_t *st, const char *run_id, const rs_config_
      * it runs only when asked for (report.near_duplicates). */
     json_t *dups = cfg->report.near_duplicates ? coord_neardup_json(cfg, manifest) : NULL;
     if (dups) json_object_set_new(report, "near_duplicates", dups);
+    /* last: gates read the report's own numbers (gates.h) */
+    if (cfg->n_gates) json_object_set_new(report, "gates", coord_gates_eval(cfg, report));
     int rc = 0;
     char *text = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (cfg->report.json) rc = write_text(dir, "report.json", text, err);

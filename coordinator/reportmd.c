@@ -480,6 +480,32 @@ static void md_concurrency(rs_buf_t *b, json_t *conc)
     if (json_object_size(conc)) rs_buf_puts(b, "\n");
 }
 
+/* The config's gates (report.json's gates, gates.h): each with its value, bounds and outcome. */
+static void md_gates(rs_buf_t *b, json_t *report)
+{
+    size_t i;
+    json_t *g, *gates = json_object_get(report, "gates");
+    if (json_array_size(gates) == 0) return;
+    rs_buf_puts(b, "## Gates\n\n| gate | value | min | max | result |\n|---|---:|---:|---:|---|\n");
+    json_array_foreach(gates, i, g) {
+        md_row_start(b, coord_jstr_or(g, "name", ""));
+        coord_put_num(b, json_object_get(g, "value"), -6);
+        rs_buf_puts(b, " | ");
+        coord_put_num(b, json_object_get(g, "min"), -6);
+        rs_buf_puts(b, " | ");
+        coord_put_num(b, json_object_get(g, "max"), -6);
+        if (json_is_true(json_object_get(g, "passed"))) {
+            rs_buf_puts(b, " | passed |\n");
+            continue;
+        }
+        rs_buf_puts(b, " | **failed**: ");
+        coord_md_cell(b, coord_jstr_or(g, "why", ""), MD_CELL_MAX);
+        rs_buf_puts(b, " |\n");
+    }
+    rs_buf_puts(b, "\nA gate passes when min <= value <= max; the run exits 3 when one fails "
+                   "(docs/GATES.md).\n\n");
+}
+
 static void md_corrupted(rs_buf_t *b, json_t *report)
 {
     if (!coord_report_corrupted(report)) return;
@@ -542,6 +568,7 @@ char *coord_reportmd_render(json_t *report)
         rs_buf_puts(&b, "> **Warning: insecure run** (--insecure): workers connected without CURVE "
                         "on an address other machines can reach, so any peer could read the cases "
                         "and send results.\n\n");
+    md_gates(&b, report);
     md_models(&b, report);
     md_strategies(&b, report);
     md_rounds(&b, report);

@@ -21,6 +21,8 @@ int coord_config_identity(const char *spec_json, char out[65], rs_err_t *err)
     json_object_del(json_object_get(spec, "dataset"), "shard_size");
     /* a budget decides how much runs, never what a result is: a resume may raise it */
     json_object_del(spec, "budget");
+    /* gates judge the results once they are in, so a resume may tighten or loosen them */
+    json_object_del(spec, "gates");
     size_t i;
     json_t *m;
     /* how many calls may be out at once changes how fast a run goes, not what it computes */

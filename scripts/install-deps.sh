@@ -19,6 +19,7 @@ TEST_PACKAGES=(
   zstd  # decompresses stored records independently of the coordinator (test_compact_records)
   systemd  # systemd-analyze verify/security for the deploy/systemd units
   chromium  # headless, for the report.html rendering test
+  libxml2-utils  # xmllint: the JUnit file checked against tests/integration/junit.xsd
 )
 [ "${1:-}" = "--test" ] && PACKAGES+=("${TEST_PACKAGES[@]}")
 

@@ -198,14 +198,15 @@ def clean_env(**extra):
     return env
 
 
-def run(sb, cfg, env):
+def run(sb, cfg, env, code=0):
+    """code: the exit status wanted; 1 for a run whose every call fails (a wrong or missing key)."""
     t0 = time.monotonic()
     # every run here is about what goes over the wire: none may be answered by the response
     # cache (test_cache.py tests that), which would also serve a wrong key's run
     r = sb.run([rslib.REASONSAVER, "run", cfg, "--out", sb.path("runs"), "--no-cache"], env=env,
                timeout=120)
     took = time.monotonic() - t0
-    assert r.returncode == 0, (r.returncode, r.stdout[-3000:], r.stderr[-3000:])
+    assert r.returncode == code, (r.returncode, r.stdout[-3000:], r.stderr[-3000:])
     assert "exited unexpectedly" not in r.stderr, r.stderr[-3000:]  # no worker crashed
     run_dir = rslib.run_dir_from_output(r.stdout, sb.dir)
     return r, run_dir, took
@@ -305,7 +306,9 @@ def check_retry_after(st):
 def check_unauthorized(sb, srv, port):
     before = len(srv.st.requests)
     cfg = config(sb, "badkey", port, ["oa"])
-    r, run_dir, took = run(sb, cfg, clean_env(TEST_KEY=WRONG_KEY))
+    r, run_dir, took = run(sb, cfg, clean_env(TEST_KEY=WRONG_KEY), code=1)
+    assert "model oa: %d of %d cases ended in error, most often http_401 (%d)" % (
+        CASES, CASES, CASES) in r.stderr, r.stderr[-2000:]
     results = rslib.read_jsonl(os.path.join(run_dir, "results.jsonl"))
     want = "model oa: unauthorized (401): check the key in $TEST_KEY"
     for rec in results:
@@ -321,7 +324,8 @@ def check_unauthorized(sb, srv, port):
 def check_missing_variable(sb, srv, port):
     before = len(srv.st.requests)
     cfg = config(sb, "nokey", port, ["an"], key_env="RS_TEST_UNSET_KEY_VAR")
-    r, run_dir, _ = run(sb, cfg, clean_env(TEST_KEY=GOOD_KEY))
+    r, run_dir, _ = run(sb, cfg, clean_env(TEST_KEY=GOOD_KEY), code=1)
+    assert "most often no_key (%d)" % CASES in r.stderr, r.stderr[-2000:]
     results = rslib.read_jsonl(os.path.join(run_dir, "results.jsonl"))
     want = "model an: $RS_TEST_UNSET_KEY_VAR is not set in the worker's environment"
     for rec in results:

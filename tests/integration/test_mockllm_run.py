@@ -81,7 +81,7 @@ def main():
         assert g["correct"] <= want["correct"] and g["wrong"] <= want["wrong"], (g, want)
 
         secured = Mock(sb, "--accuracy", "0.7", "--quiet", "--api-key", KEY + "-other")
-        r4, rep4 = run(sb, "badkey", secured.port, limit=50)
+        r4, rep4 = run(sb, "badkey", secured.port, limit=50, check=1)  # every call failed
         m4 = rep4["models"][0]
         assert m4["errors"] == 50 and list(m4["errors_by_reason"]) == ["http_401"], m4
         results = rslib.read_jsonl(os.path.join(rslib.run_dir_from_output(r4.stdout, sb.dir),

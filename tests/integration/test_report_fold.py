@@ -1,6 +1,6 @@
 """The report a run writes from the counters it folded as results arrived is byte for byte the
 report `reasonsaver report` rebuilds from Redis: on a chained run (two models, four candidates
-each, two judges, a revision round, every ranking strategy, latencies that vary), on a run killed
+each, two judges, a revision round, every ranking strategy, gates, latencies that vary), on a run killed
 with kill -9 twice and resumed, and for every file (report.json, report.md, report.html,
 results.jsonl)."""
 import os
@@ -33,6 +33,11 @@ embedder: {type: hash, dim: 64}
 scoring: {graders: [exact, numeric]}
 cluster: {workers: 2, worker_slots: 16, lease_ms: 5000}
 report: {formats: [json, markdown, html, jsonl]}
+gates:
+  - {metric: accuracy, model: strong, strategy: oracle, min: 0.5}
+  - {metric: mcnemar_p, model: weak, strategy: judge, max: 1}
+  - {metric: errors, model: strong, max: 0.5}
+  - {metric: cost_usd, max: 100}
 """
 
 FILES = ["report.json", "report.md", "report.html", "results.jsonl"]

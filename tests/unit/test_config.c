@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1449,6 +1450,186 @@ static void test_critique_overrides(void **state)
                   "openai");
 }
 
+/* ---- gates ---- */
+
+#define GATED                                                                                      \
+    "dataset: {path: d.jsonl}\n"                                                                   \
+    "models:\n"                                                                                    \
+    "  - {name: a, provider: sim, model: m1, n: 3}\n"                                              \
+    "  - {name: b, provider: sim, model: m1}\n"                                                    \
+    "scoring: {graders: [exact, numeric]}\n"                                                       \
+    "gates:\n"
+
+static void test_gates(void **state)
+{
+    (void)state;
+    rs_config_t *c = load_ok(GATED
+                             "  - {metric: accuracy, model: a, min: 0.8}\n"
+                             "  - {metric: accuracy, model: a, grader: numeric, strategy: majority, "
+                             "min: 0.5, max: 0.9}\n"
+                             "  - {metric: errors, model: b, max: 0.01}\n"
+                             "  - {metric: cost_usd, max: 5}\n"
+                             "  - {name: majority helps, metric: mcnemar_p, model: a, "
+                             "strategy: majority, max: 0.05}\n",
+                             NULL, 0);
+    assert_int_equal(c->n_gates, 5);
+    const rs_gate_cfg_t *g = c->gates;
+    assert_string_equal(g[0].name, "accuracy(a, exact) >= 0.8");
+    assert_int_equal(g[0].metric, RS_GATE_ACCURACY);
+    assert_string_equal(g[0].grader, "exact"); /* graders[0] by default */
+    assert_null(g[0].strategy);
+    assert_true(g[0].min == 0.8 && isnan(g[0].max));
+    assert_string_equal(g[1].name, "accuracy(a, numeric, majority) in [0.5, 0.9]");
+    assert_string_equal(g[2].name, "errors(b) <= 0.01");
+    assert_null(g[2].grader);
+    assert_string_equal(g[3].name, "cost_usd() <= 5");
+    assert_null(g[3].model);
+    assert_string_equal(g[4].name, "majority helps");
+    assert_string_equal(g[4].grader, "exact");
+    assert_string_equal(rs_gate_metric_name(g[4].metric), "mcnemar_p");
+
+    /* the JSON round trip keeps every gate, unset bounds as null */
+    char *json = rs_config_to_json(c);
+    rs_err_t err = {{0}};
+    rs_config_t *back = rs_config_from_json(json, &err);
+    if (!back) fail_msg("%s", err.msg);
+    char *again = rs_config_to_json(back);
+    assert_string_equal(json, again);
+    assert_int_equal(back->n_gates, 5);
+    assert_true(isnan(back->gates[0].max) && isnan(back->gates[3].min));
+    assert_non_null(strstr(json, "\"gates\": ["));
+    free(json);
+    free(again);
+    rs_config_destroy(&back);
+    rs_config_destroy(&c);
+
+    /* --set reaches a gate; its default name follows */
+    const char *ov[] = {"gates.0.min=0.9"};
+    c = load_ok(GATED "  - {metric: accuracy, model: a, min: 0.8}\n", ov, 1);
+    assert_true(c->gates[0].min == 0.9);
+    assert_string_equal(c->gates[0].name, "accuracy(a, exact) >= 0.9");
+    rs_config_destroy(&c);
+    c = load_ok(MINIMAL, NULL, 0);
+    assert_int_equal(c->n_gates, 0);
+    rs_config_destroy(&c);
+}
+
+/* A gate as one condition fills the same fields as the keys, and writes out as the keys. */
+static void test_gate_conditions(void **state)
+{
+    (void)state;
+    rs_config_t *c = load_ok(GATED
+                             "  - \"accuracy(a, numeric, majority) >= 80%\"\n"
+                             "  - errors( b ) <= 1%\n"
+                             "  - cost_usd() <= 5\n"
+                             "  - mcnemar_p(a, majority vs first) <= 0.05\n"
+                             "  - {condition: \"accuracy(a, , oracle) >= 0.5\", name: loose}\n",
+                             NULL, 0);
+    assert_int_equal(c->n_gates, 5);
+    const rs_gate_cfg_t *g = c->gates;
+    assert_string_equal(g[0].name, "accuracy(a, numeric, majority) >= 0.8");
+    assert_true(g[0].metric == RS_GATE_ACCURACY && g[0].min == 0.8 && isnan(g[0].max));
+    assert_string_equal(g[0].strategy, "majority");
+    assert_string_equal(g[1].name, "errors(b) <= 0.01");
+    assert_true(g[1].max == 0.01 && g[1].metric == RS_GATE_ERRORS);
+    assert_string_equal(g[2].name, "cost_usd() <= 5");
+    assert_null(g[2].model);
+    assert_string_equal(g[3].name, "mcnemar_p(a, majority vs first) <= 0.05");
+    assert_string_equal(g[3].grader, "exact");
+    assert_string_equal(g[4].name, "loose");
+    assert_string_equal(g[4].grader, "exact"); /* an empty argument keeps the default */
+    assert_string_equal(g[4].strategy, "oracle");
+    char *json = rs_config_to_json(c);
+    rs_err_t err = {{0}};
+    rs_config_t *back = rs_config_from_json(json, &err);
+    if (!back) fail_msg("%s", err.msg);
+    char *again = rs_config_to_json(back);
+    assert_string_equal(json, again);
+    free(json);
+    free(again);
+    rs_config_destroy(&back);
+    rs_config_destroy(&c);
+
+    expect_error(GATED "  - accuracy(a) > 0.8\n", NULL, 0,
+                 "t.yaml:7:5: gates[0].condition: expected >= or <= after the ')', both bounds "
+                 "inclusive (got '> 0.8')");
+    expect_error(GATED "  - accuracy a >= 0.8\n", NULL, 0,
+                 "t.yaml:7:5: gates[0].condition: expected METRIC(ARGS) >= NUMBER or "
+                 "METRIC(ARGS) <= NUMBER, like accuracy(MODEL, GRADER) >= 0.8 (got 'accuracy a "
+                 ">= 0.8')");
+    expect_error(GATED "  - errors(a, exact) <= 1%\n", NULL, 0,
+                 "t.yaml:7:5: gates[0].condition: errors takes (MODEL) (got 2 arguments)");
+    expect_error(GATED "  - accuracy(a) >= lots\n", NULL, 0,
+                 "t.yaml:7:5: gates[0].condition: expected a number after >= (got 'lots')");
+    expect_error(GATED "  - mcnemar_p(a, majority vs oracle) <= 0.05\n", NULL, 0,
+                 "t.yaml:7:5: gates[0].condition: mcnemar_p compares a strategy with first only "
+                 "(got 'majority vs oracle')");
+    expect_error(GATED "  - acuracy(a) >= 0.8\n", NULL, 0,
+                 "t.yaml:7:5: gates[0].condition: 'acuracy' is not one of accuracy, errors, "
+                 "cost_usd, mcnemar_p; did you mean 'accuracy'?");
+    expect_error(GATED "  - accuracy(zz) >= 0.8\n", NULL, 0,
+                 "t.yaml:7:5: gates[0].model: 'zz' is not one of a, b");
+    expect_error(GATED "  - {condition: \"accuracy(a) >= 0.8\", metric: errors}\n", NULL, 0,
+                 "t.yaml:7:47: gates[0].metric: a gate is a condition or its keys, not both");
+    expect_error(GATED "  - {model: a, min: 0.5}\n", NULL, 0,
+                 "t.yaml:7:6: gates[0].metric: missing: a gate needs a metric (or is one "
+                 "condition, like \"accuracy(MODEL) >= 0.8\")");
+}
+
+static void test_gate_errors(void **state)
+{
+    (void)state;
+    /* names of what the report will not have: refused at load, with the line */
+    expect_error(GATED "  - {metric: accuracy, model: zz, min: 0.8}\n", NULL, 0,
+                 "t.yaml:7:31: gates[0].model: 'zz' is not one of a, b");
+    expect_error(GATED "  - {metric: accuracy, model: a, grader: exakt, min: 0.8}\n", NULL, 0,
+                 "t.yaml:7:42: gates[0].grader: 'exakt' is not one of exact, numeric; did you "
+                 "mean 'exact'?");
+    expect_error(GATED "  - {metric: accuracy, model: b, strategy: majority, min: 0.8}\n", NULL, 0,
+                 "t.yaml:7:44: gates[0].strategy: model 'b' has n: 1, and with one candidate its "
+                 "report has only the strategy first; set n: 2 or more");
+    expect_error(GATED "  - {metric: accuracy, model: a, strategy: judge, min: 0.8}\n", NULL, 0,
+                 "t.yaml:7:44: gates[0].strategy: 'judge' is not among ranking's strategies, so "
+                 "the report has none");
+    expect_error(GATED "  - {metric: mcnemar_p, model: a, max: 0.05}\n", NULL, 0,
+                 "t.yaml:7:14: gates[0].strategy: missing: a gate on mcnemar_p names the strategy "
+                 "compared with first");
+    expect_error(GATED "  - {metric: mcnemar_p, model: a, strategy: first, max: 0.05}\n", NULL, 0,
+                 "t.yaml:7:45: gates[0].strategy: first is what mcnemar_p compares with; name "
+                 "another strategy");
+    expect_error(GATED "  - {metric: mcnemar_p, model: a, grader: numeric, strategy: oracle, "
+                 "max: 0.05}\n", NULL, 0,
+                 "t.yaml:7:43: gates[0].grader: the report's McNemar test compares strategies "
+                 "under the first grader ('exact') only");
+    /* bounds */
+    expect_error(GATED "  - {metric: accuracy, model: a}\n", NULL, 0,
+                 "t.yaml:7:14: gates[0].max: missing: a gate needs min, max or both (it passes "
+                 "when min <= accuracy <= max)");
+    expect_error(GATED "  - {metric: errors, model: a, max: 5}\n", NULL, 0,
+                 "t.yaml:7:37: gates[0].max: must be between 0 and 1 for errors, a share (0.01 is "
+                 "1%; got 5)");
+    expect_error(GATED "  - {metric: cost_usd, min: 2, max: 1}\n", NULL, 0,
+                 "t.yaml:7:37: gates[0].max: must not be below min (1 < 2)");
+    expect_error(GATED "  - {metric: cost_usd, max: -1}\n", NULL, 0,
+                 "t.yaml:7:29: gates[0].max: must not be negative (got -1)");
+    /* keys a metric does not read */
+    expect_error(GATED "  - {metric: errors, model: a, grader: exact, max: 0.1}\n", NULL, 0,
+                 "t.yaml:7:40: gates[0].grader: a gate on errors takes no grader (only accuracy "
+                 "and mcnemar_p gates do)");
+    expect_error(GATED "  - {metric: errors, max: 0.1}\n", NULL, 0,
+                 "t.yaml:7:14: gates[0].model: missing: a gate on errors names the model it "
+                 "measures");
+    expect_error(GATED "  - {metric: accuracy, model: a, min: 0.8}\n"
+                       "  - {metric: accuracy, model: a, min: 0.8}\n", NULL, 0,
+                 "t.yaml:8:6: gates[1].name: duplicate name 'accuracy(a, exact) >= 0.8' (gates[0] "
+                 "has it too); each needs its own name, it labels results in reports");
+    expect_error(GATED "  - {metric: accurcy, model: a, min: 0.8}\n", NULL, 0,
+                 "t.yaml:7:14: gates[0].metric: 'accurcy' is not one of accuracy, errors, "
+                 "cost_usd, mcnemar_p; did you mean 'accuracy'?");
+    expect_error1(GATED "  - {metric: accuracy, model: a, min: 0.8}\n", "gates.0.model=zz",
+                  "--set gates.0.model=zz: gates[0].model: 'zz' is not one of a, b");
+}
+
 static void test_destroy_and_names(void **state)
 {
     rs_config_destroy(NULL);
@@ -1626,6 +1807,9 @@ int main(void)
         cmocka_unit_test(test_critique_round_trip),
         cmocka_unit_test(test_critique_overrides),
         cmocka_unit_test(test_destroy_and_names),
+        cmocka_unit_test(test_gates),
+        cmocka_unit_test(test_gate_errors),
+        cmocka_unit_test(test_gate_conditions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
