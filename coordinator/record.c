@@ -175,12 +175,40 @@ static int call_fields(chk_t *c, json_t *o)
            field(c, o, "error_type", T_STR | T_NULL, 1) || field(c, o, "cached", T_BOOL, 1);
 }
 
+/* "grade_details": {grader: {score, reason, error_type, latency_ms}}, what exec graders said
+ * (docs/GRADERS.md); the report counts their error types and averages their scores. */
+static int grade_details(chk_t *c, json_t *o)
+{
+    if (field(c, o, "grade_details", T_OBJ, 1)) return -1;
+    size_t n = push(c, "grade_details", 0);
+    const char *name;
+    json_t *d;
+    int rc = 0;
+    json_object_foreach(json_object_get(o, "grade_details"), name, d) {
+        size_t m = push(c, name, 0);
+        json_t *score = json_object_get(d, "score");
+        if (!json_is_object(d))
+            rc = bad(c, "is not an object");
+        else if (field(c, d, "score", T_NUM | T_NULL, 1) || field(c, d, "reason", T_STR | T_NULL, 1) ||
+                 field(c, d, "error_type", T_STR | T_NULL, 1) || field(c, d, "latency_ms", T_NUM, 1))
+            rc = -1;
+        else if (json_is_number(score) &&
+                 !(json_number_value(score) >= 0 && json_number_value(score) <= 1))
+            rc = bad(c, "has a score outside [0, 1]");
+        pop(c, m);
+        if (rc) break;
+    }
+    pop(c, n);
+    return rc;
+}
+
 /* Its grades are what the counts are made of: required. */
 static int answer(chk_t *c, json_t *o, const rs_config_t *cfg)
 {
     return call_fields(c, o) || field(c, o, "output", T_STR | T_NULL, 1) ||
            field(c, o, "extracted", T_STR | T_NULL, 1) ||
-           field(c, o, "finish_reason", T_STR | T_NULL, 1) || grades(c, o, cfg, 0);
+           field(c, o, "finish_reason", T_STR | T_NULL, 1) || grades(c, o, cfg, 0) ||
+           grade_details(c, o);
 }
 
 static int critique(chk_t *c, json_t *o, const rs_config_t *cfg)
