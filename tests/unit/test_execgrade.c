@@ -123,6 +123,15 @@ static void submit(fixture_t *f, size_t g, const char *line, got_t *got)
     assert_non_null(wk_execgrade_submit(f->e, g, line, strlen(line), on_reply, got));
 }
 
+/* Pools for g[0] and g[1], and two cases graded by each: got[0 .. 2) by g[0], got[2 .. 4) by
+ * g[1]. */
+static void grade_two_each(fixture_t *f, grader_t *g, got_t *got)
+{
+    open_pools(f, g, 2);
+    for (size_t i = 0; i < 4; i++) submit(f, i / 2, "{}", &got[i]);
+    run(f->e, &f->q, got, 4);
+}
+
 #define JUDGE                                                                                      \
     "while read -r line; do case \"$line\" in\n"                                                   \
     "  *'\"output\":\"right\"'*) echo '{\"verdict\":\"correct\",\"reason\":\"ok\"}';;\n"           \
@@ -229,13 +238,8 @@ static void test_crashes(void **state)
     grader_init(&g[0], "exits", script("exits.sh", "read -r l; printf '{\"verd'; exit 3"), 1, 10000);
     grader_init(&g[1], "killed", script("killed.sh", "read -r l; kill -9 $$"), 1, 10000);
     fixture_t f;
-    open_pools(&f, g, 2);
     got_t got[4];
-    submit(&f, 0, "{}", &got[0]);
-    submit(&f, 0, "{}", &got[1]);
-    submit(&f, 1, "{}", &got[2]);
-    submit(&f, 1, "{}", &got[3]);
-    run(f.e, &f.q, got, 4);
+    grade_two_each(&f, g, got);
     for (int i = 0; i < 2; i++) {
         assert_string_equal(got[i].type, "crashed");
         assert_non_null(strstr(got[i].reason, "exited with status 3"));
@@ -258,13 +262,8 @@ static void test_garbage_and_huge(void **state)
                        "while read -r l; do head -c 300000 /dev/zero | tr '\\0' a; echo; done"),
                 1, 10000);
     fixture_t f;
-    open_pools(&f, g, 2);
     got_t got[4];
-    submit(&f, 0, "{}", &got[0]);
-    submit(&f, 0, "{}", &got[1]);
-    submit(&f, 1, "{}", &got[2]);
-    submit(&f, 1, "{}", &got[3]);
-    run(f.e, &f.q, got, 4);
+    grade_two_each(&f, g, got);
     for (int i = 0; i < 2; i++) {
         assert_string_equal(got[i].type, "bad_reply");
         assert_non_null(strstr(got[i].reason, "not a JSON object"));
