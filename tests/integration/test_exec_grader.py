@@ -120,6 +120,9 @@ def misbehaving_graders():
         assert "exact" in graders and "score_mean" not in graders["exact"], graders["exact"]
         md = open(os.path.join(run_dir, "report.md")).read()
         assert "### Exec graders" in md and "reply\\_too\\_large 6" in md, md[:3000]
+        page = open(os.path.join(run_dir, "report.html")).read()
+        exec_part = page[page.index('id="table-exec"'):]
+        assert "reply_too_large" in exec_part[:exec_part.index("</table>")], exec_part[:3000]
         # the report folded during the run is the one rebuilt from Redis, byte for byte
         assert_rebuilt_same(sb, "runs", run_dir)
 
