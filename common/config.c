@@ -362,8 +362,9 @@ static const char *const on_error_names[] = {"fail", "skip", NULL};
 static const char *const extractor_names[] = {"auto",   "last_number", "regex", "hashes",
                                               "answer", "none",        NULL};
 static const char *const grader_names[] = {
-    "exact", "includes", "regex", "numeric", "fuzzy", "json_match", "judge", "embed_sim", NULL};
-_Static_assert(RS_ARRAY_LEN(grader_names) == RS_GRADE_EMBED_SIM + 2, "grader names");
+    "exact", "includes", "regex", "numeric", "fuzzy", "json_match", "judge", "embed_sim", "exec",
+    NULL};
+_Static_assert(RS_ARRAY_LEN(grader_names) == RS_GRADE_EXEC + 2, "grader names");
 static const char *const embedder_names[] = {"hash", "openai", NULL};
 static const char *const cache_mode_names[] = {"off", "read", "write", "read_write", NULL};
 static const char *const adaptive_names[] = {"auto", "on", "off", NULL};
@@ -622,6 +623,13 @@ static const key_spec_t grader_keys[] = {
     {KEY("threshold", KT_NUM, rs_grader_cfg_t, threshold), RANGE(-1, 1)},
     {KEY("keys", KT_STRLIST, rs_grader_cfg_t, keys)},
     {KEY("judge", KT_STR, rs_grader_cfg_t, judge)},
+    {KEY("command", KT_STRLIST, rs_grader_cfg_t, command)},
+    {KEY("concurrency", KT_INT, rs_grader_cfg_t, concurrency), RANGE(1, 256), .def_num = 4},
+    {KEY("timeout_ms", KT_INT, rs_grader_cfg_t, timeout_ms), RANGE(1, 3600000), .def_num = 10000},
+    {KEY("memory_mb", KT_INT, rs_grader_cfg_t, memory_mb), RANGE(0, 1 << 24), .def_num = 2048},
+    {KEY("cpu_seconds", KT_INT, rs_grader_cfg_t, cpu_seconds), RANGE(0, 1 << 30),
+     .def_num = 3600},
+    {KEY("env", KT_STRLIST, rs_grader_cfg_t, env)},
 };
 static const section_t grader_sec = SECTION(grader_keys, NULL, grader_finish);
 
@@ -814,13 +822,18 @@ static int check_regex(loader_t *ld, const char *s, struct fy_node *at, const ch
 
 /* The config holds the NAME of a variable; anything else is likely a pasted key, which must not be
  * echoed into an error message or stored with the run. */
-static int check_env_name(loader_t *ld, const char *s, struct fy_node *at, const char *path)
+static int is_env_name(const char *s)
 {
     int ok = (*s == '_' || (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z'));
     for (const char *p = s; ok && *p; p++)
         ok = *p == '_' || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
              (*p >= '0' && *p <= '9');
-    if (ok) return 0;
+    return ok;
+}
+
+static int check_env_name(loader_t *ld, const char *s, struct fy_node *at, const char *path)
+{
+    if (is_env_name(s)) return 0;
     return fail(ld, at, path,
                 "must be the name of an environment variable holding the key (like "
                 "OPENAI_API_KEY), never the key itself");
@@ -1513,6 +1526,52 @@ static int grader_only(loader_t *ld, const rs_grader_cfg_t *g, int set, rs_grade
                 rs_grader_kind_name(kind), key, rs_grader_kind_name(kind));
 }
 
+static void absolutize_key(loader_t *ld, struct fy_node *map, const char *name, char **path);
+
+/* An exec grader's command: there, its program found the way a config's paths are (relative to
+ * the file when it names a directory; a bare name is looked up in PATH when it runs), and its
+ * env a list of variable names. */
+static int exec_finish(loader_t *ld, rs_grader_cfg_t *g, struct fy_node *map, struct fy_node *at,
+                       const char *path)
+{
+    char sub[PATH_CAP];
+    path_key(sub, sizeof(sub), path, "command");
+    if (!g->command)
+        return fail(ld, key_at(map, "command", at), sub,
+                    "missing (an exec grader runs a command: a list like [python3, check.py])");
+    char **prog = &g->command[0];
+    if ((*prog)[0] != '/' && strchr(*prog, '/')) {
+        if (strncmp(*prog, "./", 2) == 0) memmove(*prog, *prog + 2, strlen(*prog + 2) + 1);
+        absolutize_key(ld, map, "command", prog);
+    }
+    for (size_t i = 0; g->env && g->env[i]; i++) {
+        path_key(sub, sizeof(sub), path, "env");
+        if (!is_env_name(g->env[i]))
+            return fail(ld, key_at(map, "env", at), sub,
+                        "'%s' is not the name of an environment variable (letters, digits and _; "
+                        "the grader gets the worker's value of each name listed)",
+                        g->env[i]);
+    }
+    return 0;
+}
+
+/* The keys only exec graders read: given another value than the default on another kind (a
+ * stored config writes the defaults for every grader), they would silently do nothing. */
+static int exec_only(loader_t *ld, rs_grader_cfg_t *g, struct fy_node *map, struct fy_node *at,
+                     const char *path)
+{
+    static const char *const ints[] = {"concurrency", "timeout_ms", "memory_mb", "cpu_seconds"};
+    if (grader_only(ld, g, g->command != NULL, RS_GRADE_EXEC, "command", map, at, path) ||
+        grader_only(ld, g, g->env != NULL, RS_GRADE_EXEC, "env", map, at, path))
+        return -1;
+    for (size_t i = 0; i < RS_ARRAY_LEN(ints); i++) {
+        const key_spec_t *k = find_key(&grader_sec, ints[i]);
+        int set = *(const int64_t *)cfield(g, k) != (int64_t)k->def_num;
+        if (grader_only(ld, g, set, RS_GRADE_EXEC, ints[i], map, at, path)) return -1;
+    }
+    return g->kind == RS_GRADE_EXEC ? exec_finish(ld, g, map, at, path) : 0;
+}
+
 static int grader_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
                          const char *path)
 {
@@ -1520,7 +1579,8 @@ static int grader_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy
     if (!g->name) g->name = rs_xstrdup(rs_grader_kind_name(g->kind));
     if (!has_key(map, "threshold")) g->threshold = grader_thresholds[g->kind];
     if (grader_only(ld, g, g->keys != NULL, RS_GRADE_JSON_MATCH, "keys", map, at, path) != 0 ||
-        grader_only(ld, g, g->judge != NULL, RS_GRADE_JUDGE, "judge", map, at, path) != 0)
+        grader_only(ld, g, g->judge != NULL, RS_GRADE_JUDGE, "judge", map, at, path) != 0 ||
+        exec_only(ld, g, map, at, path) != 0)
         return -1;
     if (g->kind != RS_GRADE_JUDGE) return 0;
     return judge_ref(ld, &g->judge, &g->judge_idx, map, at, path,

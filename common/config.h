@@ -126,6 +126,7 @@ typedef enum rs_grader_kind {
     RS_GRADE_JSON_MATCH, /* the answer's JSON object has the target object's keys and values */
     RS_GRADE_JUDGE,     /* a judge's score of the candidate >= threshold (worker-computed) */
     RS_GRADE_EMBED_SIM, /* cosine(candidate, reference) >= threshold (worker-computed) */
+    RS_GRADE_EXEC,      /* the user's command decides (worker/execgrade.h, docs/GRADERS.md) */
 } rs_grader_kind_t;
 
 typedef struct rs_grader_cfg {
@@ -139,6 +140,15 @@ typedef struct rs_grader_cfg {
     char **keys;        /* json_match: NULL-terminated keys to compare; NULL = the target's keys */
     char *judge;        /* judge grader: a judges[] name, default judges[0]'s; NULL otherwise */
     size_t judge_idx;   /* judge grader: index of that judge in cfg->judges (not in the JSON) */
+    /* exec grader (docs/GRADERS.md); the other kinds leave these at their defaults: */
+    char **command;       /* argv, NULL-terminated, no shell; required for exec. A relative first
+                           * element with a '/' is made absolute against the config's directory */
+    int64_t concurrency;  /* grader processes per worker, default 4 */
+    int64_t timeout_ms;   /* one case's reply at most, default 10000; then the process is killed */
+    int64_t memory_mb;    /* RLIMIT_AS of each process, default 2048; 0 = none */
+    int64_t cpu_seconds;  /* RLIMIT_CPU of each process over its life, default 3600; 0 = none */
+    char **env;           /* names of the worker's variables passed on; NULL = none (PATH is set
+                           * to /usr/local/bin:/usr/bin:/bin unless listed) */
 } rs_grader_cfg_t;
 
 typedef struct rs_scoring_cfg {

@@ -594,6 +594,7 @@ static const grade_fn grade_fns[] = {
     [RS_GRADE_REGEX] = grade_regex, [RS_GRADE_NUMERIC] = grade_numeric,
     [RS_GRADE_FUZZY] = grade_fuzzy, [RS_GRADE_JSON_MATCH] = grade_json_match,
     [RS_GRADE_JUDGE] = NULL,        [RS_GRADE_EMBED_SIM] = NULL,
+    [RS_GRADE_EXEC] = NULL, /* the worker's grader process decides (worker/execgrade.h) */
 };
 
 rs_verdict_t rs_scorer_grade(const rs_scorer_t *s, size_t g, const char *output,

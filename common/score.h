@@ -36,7 +36,8 @@ rs_verdict_t rs_scorer_grade(const rs_scorer_t *s, size_t g, const char *output,
 
 /* 1 when grader g grades a number the worker computes rather than the text: judge (the judge's
  * score of the candidate, in [0, 1]) and embed_sim (the cosine of the embeddings of the
- * candidate's output and of the reference, the best over the case's targets). */
+ * candidate's output and of the reference, the best over the case's targets). Also 1 for exec,
+ * whose verdict comes whole from the worker's grader process (never through grade_value). */
 int rs_scorer_needs_value(const rs_scorer_t *s, size_t g);
 
 /* Grades such a value: CORRECT iff value >= the grader's threshold; SKIPPED when value is NaN (no

@@ -542,7 +542,7 @@ static int start_cluster(run_ctx_t *r, rs_err_t *err)
         char *allow = coord_spawn_allow_env(r->cfg);
         r->spawn = coord_spawn_start((size_t)r->cfg->cluster.workers,
                                      coord_dispatch_endpoint(r->dispatch), r->run_id, allow,
-                                     r->curve ? coord_curve_local_server_path(r->curve) : NULL,
+                                     coord_spawn_allow_exec(r->cfg), r->curve ? coord_curve_local_server_path(r->curve) : NULL,
                                      r->curve ? coord_curve_local_secret_path(r->curve) : NULL, err);
         free(allow);
         if (!r->spawn) return -1;

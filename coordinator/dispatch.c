@@ -645,10 +645,12 @@ static double prompt_bytes(const rs_case_t *c)
     return (double)b;
 }
 
-/* Only judges and revisions read a case's raw input ({{question}}); without them it would just
- * double the TASK, so it stays home. */
+/* Only judges and revisions ({{question}}) and exec graders (their request's "input") read a
+ * case's raw input; without them it would just double the TASK, so it stays home. */
 static int needs_input(const rs_config_t *cfg)
 {
+    for (size_t g = 0; g < cfg->scoring.n_graders; g++)
+        if (cfg->scoring.graders[g].kind == RS_GRADE_EXEC) return 1;
     return cfg->n_judges > 0 || cfg->revise.rounds > 0;
 }
 

@@ -750,6 +750,38 @@ static void served_table(rs_buf_t *b, json_t *models)
     table_close(b);
 }
 
+/* The exec graders' mean scores and error types (docs/GRADERS.md), when the run has any. */
+static void exec_table(rs_buf_t *b, json_t *models)
+{
+    static const char *const cols[] = {"model", "exec grader", "#mean score", "errors by reason",
+                                       NULL};
+    size_t i, j;
+    json_t *m, *g;
+    int any = 0;
+    json_array_foreach(models, i, m) json_array_foreach(json_object_get(m, "graders"), j, g)
+        any |= json_is_object(json_object_get(g, "errors_by_reason"));
+    if (!any) return;
+    rs_buf_puts(b, "<p class=\"note\">Exec graders: each error's reason is in the record's "
+                   "grade_details (results.jsonl).</p>\n");
+    table_open(b, "table-exec", cols);
+    json_array_foreach(models, i, m) json_array_foreach(json_object_get(m, "graders"), j, g)
+    {
+        if (!json_is_object(json_object_get(g, "errors_by_reason"))) continue;
+        cell_key_t k = {.model = jstr(m, "name"), .grader = jstr(g, "name")};
+        rs_buf_puts(b, "<tr>");
+        td_text(b, k.model);
+        td_text(b, k.grader);
+        td_num(b, &k, "score_mean");
+        json_t *mean = json_object_get(g, "score_mean");
+        if (json_is_number(mean)) rs_buf_printf(b, "%.3f", json_number_value(mean));
+        else rs_buf_puts(b, "\xE2\x80\x94");
+        rs_buf_puts(b, "</td><td data-metric=\"errors_by_reason\">");
+        put_reasons(b, json_object_get(g, "errors_by_reason"));
+        rs_buf_puts(b, "</td></tr>\n");
+    }
+    table_close(b);
+}
+
 static void sec_models(rs_buf_t *b, json_t *report, json_t *models)
 {
     static const char *const cols[] = {"model",         "provider",
@@ -769,6 +801,7 @@ static void sec_models(rs_buf_t *b, json_t *report, json_t *models)
     served_table(b, models);
     stages_table(b, models);
     cache_table(b, models);
+    exec_table(b, models);
     rs_buf_puts(b, "</section>\n");
 }
 

@@ -180,12 +180,46 @@ static int call_fields(chk_t *c, json_t *o)
            field(c, o, "thinking", T_STR | T_NULL, 1);
 }
 
+/* o[key], when present, is an object whose every member is an object that passes item. */
+static int members(chk_t *c, json_t *o, const char *key, const rs_config_t *cfg,
+                   int (*item)(chk_t *, json_t *, const rs_config_t *))
+{
+    if (field(c, o, key, T_OBJ, 1)) return -1;
+    size_t n = push(c, key, 0);
+    const char *name;
+    json_t *v;
+    int rc = 0;
+    json_object_foreach(json_object_get(o, key), name, v) {
+        size_t m = push(c, name, 0);
+        rc = !json_is_object(v) ? bad(c, "is not an object") : item(c, v, cfg);
+        pop(c, m);
+        if (rc) break;
+    }
+    pop(c, n);
+    return rc;
+}
+
+/* One entry of "grade_details": {score, reason, error_type, latency_ms}, what an exec grader said
+ * (docs/GRADERS.md); the report averages the scores and counts the error types. */
+static int grade_detail(chk_t *c, json_t *d, const rs_config_t *cfg)
+{
+    (void)cfg;
+    json_t *score = json_object_get(d, "score");
+    if (field(c, d, "score", T_NUM | T_NULL, 1) || field(c, d, "reason", T_STR | T_NULL, 1) ||
+        field(c, d, "error_type", T_STR | T_NULL, 1) || field(c, d, "latency_ms", T_NUM, 1))
+        return -1;
+    if (json_is_number(score) && !(json_number_value(score) >= 0 && json_number_value(score) <= 1))
+        return bad(c, "has a score outside [0, 1]");
+    return 0;
+}
+
 /* Its grades are what the counts are made of: required. */
 static int answer(chk_t *c, json_t *o, const rs_config_t *cfg)
 {
     return call_fields(c, o) || field(c, o, "output", T_STR | T_NULL, 1) ||
            field(c, o, "extracted", T_STR | T_NULL, 1) ||
-           field(c, o, "finish_reason", T_STR | T_NULL, 1) || grades(c, o, cfg, 0);
+           field(c, o, "finish_reason", T_STR | T_NULL, 1) || grades(c, o, cfg, 0) ||
+           members(c, o, "grade_details", cfg, grade_detail);
 }
 
 static int critique(chk_t *c, json_t *o, const rs_config_t *cfg)
@@ -228,24 +262,11 @@ static int candidate(chk_t *c, json_t *o, const rs_config_t *cfg)
            objects(c, o, "revisions", 1, cfg, revision);
 }
 
-/* "strategies": {name: {grades, k?, ...}}: each strategy's pick, graded. */
-static int strategies(chk_t *c, json_t *o, const rs_config_t *cfg)
+/* One entry of "strategies": {grades, k?, model?}, a strategy's pick, graded. */
+static int strategy(chk_t *c, json_t *s, const rs_config_t *cfg)
 {
-    if (field(c, o, "strategies", T_OBJ, 1)) return -1;
-    size_t n = push(c, "strategies", 0);
-    const char *name;
-    json_t *s;
-    int rc = 0;
-    json_object_foreach(json_object_get(o, "strategies"), name, s) {
-        size_t m = push(c, name, 0);
-        rc = !json_is_object(s) ? bad(c, "is not an object")
-                                : grades(c, s, cfg, 1) || int_field(c, s, "k", 0, INT32_MAX, 1) ||
-                                      field(c, s, "model", T_STR, 1);
-        pop(c, m);
-        if (rc) break;
-    }
-    pop(c, n);
-    return rc;
+    return grades(c, s, cfg, 1) || int_field(c, s, "k", 0, INT32_MAX, 1) ||
+           field(c, s, "model", T_STR, 1);
 }
 
 static int model_part(chk_t *c, json_t *o, const rs_model_cfg_t *mc, const rs_config_t *cfg)
@@ -261,7 +282,8 @@ static int model_part(chk_t *c, json_t *o, const rs_model_cfg_t *mc, const rs_co
     if (field(c, o, "error", T_STR | T_NULL, 0) || field(c, o, "error_type", T_STR | T_NULL, 0) ||
         field(c, o, "provider", T_STR, 1) || field(c, o, "simulated", T_BOOL, 1) ||
         int_field(c, o, "retries", 0, INT32_MAX, 1) || field(c, o, "retry_reasons", T_OBJ, 1) ||
-        objects(c, o, "candidates", 0, cfg, candidate) || strategies(c, o, cfg))
+        objects(c, o, "candidates", 0, cfg, candidate) ||
+        members(c, o, "strategies", cfg, strategy))
         return -1;
     size_t got = json_array_size(json_object_get(o, "candidates"));
     if (got == (size_t)mc->n) return 0;
@@ -339,7 +361,7 @@ static int top(chk_t *c, json_t *rec, const expect_t *want, const rs_config_t *c
     json_t *pool = json_object_get(rec, "pool");
     if (pool) {
         size_t n = push(c, "pool", 0);
-        int rc = strategies(c, pool, cfg);
+        int rc = members(c, pool, "strategies", cfg, strategy);
         pop(c, n);
         if (rc) return -1;
     }

@@ -155,6 +155,39 @@ static void md_served(rs_buf_t *b, json_t *report)
     }
 }
 
+/* The exec graders' mean scores and error types (docs/GRADERS.md), when the run has any. */
+static void md_exec(rs_buf_t *b, json_t *report)
+{
+    size_t i, j;
+    json_t *m, *g;
+    int any = 0;
+    json_array_foreach(json_object_get(report, "models"), i, m)
+        json_array_foreach(json_object_get(m, "graders"), j, g)
+    {
+        json_t *reasons = json_object_get(g, "errors_by_reason"), *n;
+        const char *type;
+        if (!json_is_object(reasons)) continue;
+        if (!any)
+            rs_buf_puts(b, "\n### Exec graders\n\n| model | grader | mean score | errors by "
+                           "reason |\n|---|---|---:|---|\n");
+        any = 1;
+        md_cells(b, coord_jstr_or(m, "name", ""), coord_jstr_or(g, "name", ""));
+        coord_put_num(b, json_object_get(g, "score_mean"), 3);
+        rs_buf_puts(b, " | ");
+        int first = 1;
+        json_object_foreach(reasons, type, n) {
+            rs_buf_puts(b, first ? "" : ", ");
+            coord_md_cell(b, type, MD_CELL_MAX);
+            rs_buf_printf(b, " %lld", (long long)json_integer_value(n));
+            first = 0;
+        }
+        rs_buf_puts(b, " |\n");
+    }
+    if (any)
+        rs_buf_puts(b, "\nEach error's reason is in the record's grade_details "
+                       "(results.jsonl).\n");
+}
+
 static void md_models(rs_buf_t *b, json_t *report)
 {
     size_t i, j;
@@ -175,6 +208,7 @@ static void md_models(rs_buf_t *b, json_t *report)
         md_usage_cells(b, m);
     }
     md_served(b, report);
+    md_exec(b, report);
     md_stages(b, report);
     md_cache(b, report);
     json_t *e = json_object_get(report, "embedder");

@@ -25,6 +25,7 @@ struct coord_spawn {
     char *run_id;
     char *server_key, *key; /* CURVE key files for --server-key / --key; NULL without CURVE */
     char *allow_env; /* --allow-env for each worker */
+    int allow_exec;  /* --allow-exec too: the run's config has exec graders */
     pid_t *pids;
     int64_t *started_ms;
     int *quick_exits;
@@ -57,12 +58,34 @@ static pid_t start_one(coord_spawn_t *s, size_t i)
     if (pid != 0) return pid;
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGTERM); /* a local worker never outlives its coordinator */
-    char *argv[] = {s->binary, "--connect", s->endpoint, "--id", id, "--exit-on-drain",
-                    "--allow-env", s->allow_env, s->key ? "--server-key" : NULL, s->server_key,
-                    "--key", s->key, NULL};
+    char *argv[16] = {s->binary, "--connect", s->endpoint, "--id", id, "--exit-on-drain",
+                      "--allow-env", s->allow_env};
+    size_t n = 8;
+    if (s->allow_exec) argv[n++] = "--allow-exec";
+    if (s->key) {
+        argv[n++] = "--server-key";
+        argv[n++] = s->server_key;
+        argv[n++] = "--key";
+        argv[n++] = s->key;
+    }
     execvp(s->binary, argv);
     fprintf(stderr, "reasonsaver: cannot start %s: %s\n", s->binary, strerror(errno));
     _exit(127);
+}
+
+/* Adds "v," to the ",A,B," list b unless it is there. */
+static void add_name(rs_buf_t *b, const char *v)
+{
+    char *item = rs_xasprintf(",%s,", v);
+    if (!strstr(b->data, item)) rs_buf_printf(b, "%s,", v);
+    free(item);
+}
+
+int coord_spawn_allow_exec(const rs_config_t *cfg)
+{
+    for (size_t g = 0; g < cfg->scoring.n_graders; g++)
+        if (cfg->scoring.graders[g].kind == RS_GRADE_EXEC) return 1;
+    return 0;
 }
 
 char *coord_spawn_allow_env(const rs_config_t *cfg)
@@ -77,10 +100,11 @@ char *coord_spawn_allow_env(const rs_config_t *cfg)
                         : cfg->cache.mode != RS_CACHE_OFF ? cfg->cache.password_env
                                                           : NULL;
         if (!v) continue;
-        char *item = rs_xasprintf(",%s,", v);
-        if (!strstr(b.data, item)) rs_buf_printf(&b, "%s,", v);
-        free(item);
+        add_name(&b, v);
     }
+    /* and the variables its exec graders pass on to their processes */
+    for (size_t g = 0; g < cfg->scoring.n_graders; g++)
+        for (char **e = cfg->scoring.graders[g].env; e && *e; e++) add_name(&b, *e);
     /* ",A,B," while deduplicating; the worker reads "A,B" */
     char *list = rs_xstrndup(b.data + 1, b.len > 1 ? b.len - 2 : 0);
     rs_buf_cleanup(&b);
@@ -88,8 +112,8 @@ char *coord_spawn_allow_env(const rs_config_t *cfg)
 }
 
 coord_spawn_t *coord_spawn_start(size_t n, const char *endpoint, const char *run_id,
-                                 const char *allow_env, const char *server_key, const char *key,
-                                 rs_err_t *err)
+                                 const char *allow_env, int allow_exec, const char *server_key,
+                                 const char *key, rs_err_t *err)
 {
     coord_spawn_t *s = rs_xcalloc(1, sizeof(*s));
     s->binary = coord_sibling_binary("reasonsaver-worker");
@@ -98,6 +122,7 @@ coord_spawn_t *coord_spawn_start(size_t n, const char *endpoint, const char *run
     s->server_key = server_key && key ? rs_xstrdup(server_key) : NULL;
     s->key = server_key && key ? rs_xstrdup(key) : NULL;
     s->allow_env = rs_xstrdup(allow_env);
+    s->allow_exec = allow_exec;
     s->pids = rs_xcalloc(n, sizeof(pid_t));
     s->started_ms = rs_xcalloc(n, sizeof(int64_t));
     s->quick_exits = rs_xcalloc(n, sizeof(int));

@@ -15,16 +15,20 @@
 typedef struct coord_spawn coord_spawn_t;
 
 /* Starts n workers connecting to endpoint, each given --allow-env allow_env (copied): exactly the
- * variables the run's config names (coord_spawn_allow_env). With server_key and key (paths, both
- * or neither) they use CURVE: --server-key server_key --key key. NULL with err when the binary
- * cannot be found. */
+ * variables the run's config names (coord_spawn_allow_env), and --allow-exec when allow_exec
+ * (coord_spawn_allow_exec). With server_key and key (paths, both or neither) they use CURVE:
+ * --server-key server_key --key key. NULL with err when the binary cannot be found. */
 coord_spawn_t *coord_spawn_start(size_t n, const char *endpoint, const char *run_id,
-                                 const char *allow_env, const char *server_key, const char *key,
-                                 rs_err_t *err);
-/* The api_key_env names of cfg's models and embedder, and the response cache's password_env
- * unless cache.mode is off, comma-separated, each once ("" for none):
- * a local worker may read these and nothing else, whatever they are called. Caller frees. */
+                                 const char *allow_env, int allow_exec, const char *server_key,
+                                 const char *key, rs_err_t *err);
+/* The api_key_env names of cfg's models and embedder, the response cache's password_env
+ * unless cache.mode is off, and the env names of its exec graders, comma-separated, each once
+ * ("" for none): a local worker may read these and nothing else, whatever they are called.
+ * Caller frees. */
 char *coord_spawn_allow_env(const rs_config_t *cfg);
+/* 1 when cfg has an exec grader: its local workers run the command the user's own config names
+ * (--allow-exec). */
+int coord_spawn_allow_exec(const rs_config_t *cfg);
 /* Waits up to timeout_ms for them to exit by themselves (after DRAIN), then SIGTERM, then SIGKILL. */
 void coord_spawn_stop(coord_spawn_t **s, int64_t timeout_ms);
 /* Restarts any worker that exited unexpectedly (crash, kill -9). Returns how many it restarted. */

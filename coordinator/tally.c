@@ -29,9 +29,18 @@ typedef struct stage_tally {
     coord_lathist_t lat;       /* of the calls made: a hit took no time */
 } stage_tally_t;
 
+/* What one model's exec graders said beyond their verdicts (records' "grade_details"): their
+ * scores, summed in millionths so that the sum does not depend on the order records come in, and
+ * their error types. */
+typedef struct exec_tally {
+    uint64_t scored, score_millionths;
+    json_t *reasons; /* error type -> count; NULL for graders of other kinds */
+} exec_tally_t;
+
 /* Counters of one model: [grader][kind], and its calls by stage. */
 typedef struct model_tally {
     uint64_t (*counts)[C_N];
+    exec_tally_t *exec; /* per grader */
     uint64_t cases, errors;
     stage_tally_t st[ST_N];
     json_t *reasons; /* error reason -> count */
@@ -203,6 +212,10 @@ coord_tally_t *coord_tally_new(const rs_config_t *cfg)
         t->models[m].counts = rs_xcalloc(cfg->scoring.n_graders + 1, sizeof(*t->models[m].counts));
         t->models[m].reasons = json_object();
         t->models[m].served = json_object();
+        t->models[m].exec = rs_xcalloc(cfg->scoring.n_graders + 1, sizeof(exec_tally_t));
+        for (size_t g = 0; g < cfg->scoring.n_graders; g++)
+            if (cfg->scoring.graders[g].kind == RS_GRADE_EXEC)
+                t->models[m].exec[g].reasons = json_object();
     }
     t->tag_index = json_object();
     t->embed.reasons = json_object();
@@ -216,6 +229,9 @@ void coord_tally_destroy(coord_tally_t **tp)
     if (!t) return;
     for (size_t m = 0; m < t->cfg->n_models; m++) {
         free(t->models[m].counts);
+        for (size_t g = 0; g < t->cfg->scoring.n_graders; g++)
+            json_decref(t->models[m].exec[g].reasons);
+        free(t->models[m].exec);
         for (int st = 0; st < ST_N; st++)
             coord_lathist_cleanup(&t->models[m].st[st].lat);
         json_decref(t->models[m].reasons);
@@ -293,6 +309,19 @@ static void add_candidates(coord_tally_t *t, size_t m, json_t *cands)
     }
 }
 
+/* An exec grader's score and error type on a model's first candidate (its "grade_details"). */
+static void add_exec(exec_tally_t *x, json_t *detail)
+{
+    json_t *score = json_object_get(detail, "score");
+    const char *type = json_string_value(json_object_get(detail, "error_type"));
+    if (json_is_number(score)) {
+        double v = json_number_value(score);
+        x->scored++;
+        x->score_millionths += (uint64_t)llround((v < 0 ? 0 : v > 1 ? 1 : v) * 1e6);
+    }
+    if (type) count_reason(x->reasons, type);
+}
+
 /* Folds one model's outcome for one case into its counters and the case's tag counters. */
 static void add_model(coord_tally_t *t, size_t m, json_t *entry, json_t *tags)
 {
@@ -301,6 +330,7 @@ static void add_model(coord_tally_t *t, size_t m, json_t *entry, json_t *tags)
     json_t *cands = json_object_get(entry, "candidates");
     const char *error = json_string_value(json_object_get(entry, "error"));
     json_t *grades = json_object_get(json_array_get(cands, 0), "grades");
+    json_t *details = json_object_get(json_array_get(cands, 0), "grade_details");
     mt->cases++;
     add_candidates(t, m, cands);
     if (error) {
@@ -312,6 +342,8 @@ static void add_model(coord_tally_t *t, size_t m, json_t *entry, json_t *tags)
     for (size_t g = 0; g < sc->n_graders; g++) {
         int kind = error ? C_ERROR : (int)coord_verdict_of(grades, sc->graders[g].name);
         mt->counts[g][kind]++;
+        json_t *detail = json_object_get(details, sc->graders[g].name);
+        if (!error && mt->exec[g].reasons && json_is_object(detail)) add_exec(&mt->exec[g], detail);
         size_t i;
         json_t *tag;
         json_array_foreach(tags, i, tag) {
@@ -464,9 +496,20 @@ static json_t *model_json(const coord_tally_t *t, size_t m)
     const rs_model_cfg_t *mc = &t->cfg->models[m];
     const model_tally_t *mt = &t->models[m];
     json_t *graders = json_array();
-    for (size_t g = 0; g < t->cfg->scoring.n_graders; g++)
-        json_array_append_new(graders, coord_counts_json(t->cfg->scoring.graders[g].name,
-                              rs_grader_kind_name(t->cfg->scoring.graders[g].kind), mt->counts[g]));
+    for (size_t g = 0; g < t->cfg->scoring.n_graders; g++) {
+        json_t *o = coord_counts_json(t->cfg->scoring.graders[g].name,
+                                      rs_grader_kind_name(t->cfg->scoring.graders[g].kind),
+                                      mt->counts[g]);
+        const exec_tally_t *x = &mt->exec[g];
+        if (x->reasons) { /* an exec grader: its mean score and why it failed */
+            json_object_set_new(o, "score_mean",
+                                x->scored ? json_real((double)x->score_millionths / 1e6 /
+                                                      (double)x->scored)
+                                          : json_null());
+            json_object_set_new(o, "errors_by_reason", sorted_counts(x->reasons));
+        }
+        json_array_append_new(graders, o);
+    }
     int64_t in = 0, out = 0, hit_in = 0, hit_out = 0;
     for (int i = 0; i < ST_N; i++) {
         in += mt->st[i].input_tokens;

@@ -13,6 +13,7 @@
 #include "critique.h"
 #include "embed.h"
 #include "embedcall.h"
+#include "execgrade.h"
 #include "log.h"
 #include "provider.h"
 #include "rank.h"
@@ -34,6 +35,22 @@ static void meta_cleanup(call_meta_t *m)
     free(m->fingerprint);
     memset(m, 0, sizeof(*m));
 }
+typedef struct wk_case wk_case_t;
+
+/* An exec grader's grading of one answer (docs/GRADERS.md): the job while its process works on
+ * it, then what it said. */
+typedef struct exec_grade {
+    wk_case_t *cs;       /* the answer it grades: round of candidate k of model */
+    size_t model, g;     /* g: the grader */
+    int k, round;
+    wk_exec_job_t *job;  /* in flight; NULL once answered (or never sent) */
+    int done;
+    double score;        /* NaN when none */
+    char *reason;
+    char error_type[24]; /* "" for a verdict */
+    double latency_ms;   /* the process's time on it */
+    double start_sec;    /* submitted: its "grade" span starts there (a wait for a process too) */
+} exec_grade_t;
 
 /* One answer of a candidate: its generation (round 0) or its revision r. */
 typedef struct answer {
@@ -49,6 +66,9 @@ typedef struct answer {
     char *extracted;        /* graded: the normalised answer, or NULL */
     const char *extract_why; /* static: why extraction could not decide ("match limit reached") */
     unsigned char *grades;  /* graded: per grader (judge graders are filled by the record) */
+    exec_grade_t *exec;     /* graded with exec graders: per grader (others unused); else NULL */
+    size_t n_exec;          /* entries of exec (the run's graders) */
+    int exec_pending;       /* exec graders still to answer; the chain waits for them */
 } answer_t;
 
 /* One judge's critique of one answer. */
@@ -80,8 +100,6 @@ typedef struct model_run {
     wk_retry_count_t reasons[WK_HTTP_MAX_REASONS];
     size_t n_reasons;
 } model_run_t;
-
-typedef struct wk_case wk_case_t;
 
 typedef enum req_kind {
     REQ_GENERATE = 0, /* candidates k .. k+n-1 of model */
@@ -149,6 +167,7 @@ struct wk_case {
     json_t *root;      /* borrowed from spans */
     wk_call_t *calls;  /* every model call, for the usage summary */
     size_t n_calls, cap_calls;
+    size_t exec_pending; /* exec gradings in flight over all its answers */
 };
 
 struct wk_chain {
@@ -156,6 +175,7 @@ struct wk_chain {
     rs_scorer_t *scorer;
     wk_critique_t *critique;
     rs_embedder_t *embedder;    /* the hash embedder, in-process; NULL when remote or unused */
+    wk_execgrade_t *exec;       /* the exec graders' processes; NULL when the run has none */
     wk_embedcall_t *remote;     /* the openai embedder, one call per case; NULL otherwise */
     int embed_gen;              /* the generations are embedded: consensus or embed_sim */
     int embed_sim;              /* some grader is embed_sim: revisions and targets embedded too */
@@ -252,6 +272,8 @@ wk_chain_t *wk_chain_new(const char *spec_json, const char *run_id, const char *
     ch->ports = rs_xcalloc(cfg->n_models, sizeof(long));
     for (size_t m = 0; m < cfg->n_models; m++)
         model_server(prov[m], &cfg->models[m], &ch->servers[m], &ch->ports[m]);
+    ch->exec = wk_execgrade_new(&cfg->scoring, env, wk_http_timers(http));
+    wk_http_set_exec(http, ch->exec);
     if (setup_embedding(ch, err) != 0) wk_chain_destroy(&ch);
     return ch;
 }
@@ -265,8 +287,13 @@ void wk_done_cleanup(wk_done_t *d)
     d->n_calls = 0;
 }
 
-static void answer_cleanup(answer_t *a)
+static void answer_cleanup(const wk_chain_t *ch, answer_t *a)
 {
+    for (size_t g = 0; g < a->n_exec; g++) {
+        if (a->exec[g].job) wk_execgrade_cancel(ch->exec, a->exec[g].job);
+        free(a->exec[g].reason);
+    }
+    free(a->exec);
     free(a->text);
     free(a->finish_reason);
     free(a->error);
@@ -277,7 +304,7 @@ static void answer_cleanup(answer_t *a)
 
 static void cand_cleanup(const wk_chain_t *ch, cand_t *c)
 {
-    for (int64_t r = 0; r <= ch->cfg->revise.rounds; r++) answer_cleanup(&c->ans[r]);
+    for (int64_t r = 0; r <= ch->cfg->revise.rounds; r++) answer_cleanup(ch, &c->ans[r]);
     for (size_t i = 0; i < ch->n_crits; i++) {
         free(c->crits[i].text);
         free(c->crits[i].error);
@@ -351,6 +378,8 @@ void wk_chain_destroy(wk_chain_t **chp)
     if (!chp || !*chp) return;
     wk_chain_t *ch = *chp;
     wk_chain_cancel(ch, 1, 0);
+    if (wk_http_exec(ch->http) == ch->exec) wk_http_set_exec(ch->http, NULL);
+    wk_execgrade_destroy(&ch->exec);
     free(ch->done);
     free(ch->prov);
     free(ch->warned);
@@ -681,13 +710,86 @@ static void grade_similarity(wk_case_t *cs, answer_t *a, const float *vec)
                                                  vec ? target_similarity(cs, vec) : NAN);
 }
 
-/* Extracts and grades an answer that has text. Judge graders wait for the critiques (the record
- * fills them); embed_sim grades here with the hash embedder, after the case's embeddings call
- * with a remote one. keep_vec, when not NULL, receives the hash embedding. */
-static void grade_answer(wk_case_t *cs, answer_t *a, int embed, float *keep_vec)
+static json_t *str_or_null(const char *s);
+static json_t *strings_json(char *const *s, size_t n);
+static void start_critique(wk_case_t *cs, size_t model, int k, size_t judge, int round);
+
+/* Answer `round` of candidate k of model is graded (its exec graders have answered): every judge
+ * critiques a generation (in parallel: each critique is a call of its own), the revise judge
+ * critiques a revision that is not the last. */
+static void answer_graded(wk_case_t *cs, size_t model, int k, int round)
+{
+    const rs_config_t *cfg = cs->ch->cfg;
+    if (round == 0)
+        for (size_t j = 0; j < cfg->n_judges; j++) start_critique(cs, model, k, j, 0);
+    else if (round < cfg->revise.rounds)
+        start_critique(cs, model, k, cfg->revise.judge_idx, round);
+}
+
+/* The request line of an exec grader (docs/GRADERS.md, "The request"); heap, *len bytes. */
+static char *exec_request(const wk_case_t *cs, const exec_grade_t *x, const answer_t *a, size_t *len)
+{
+    const rs_config_t *cfg = cs->ch->cfg;
+    char *prompt = rs_chat_text(cs->c.msgs, cs->c.n_msgs);
+    json_t *o = json_object();
+    json_object_set_new(o, "grader", json_string(cfg->scoring.graders[x->g].name));
+    json_object_set_new(o, "id", str_or_null(cs->c.id));
+    json_object_set_new(o, "idx", json_integer((json_int_t)cs->c.idx));
+    json_object_set_new(o, "model", json_string(cfg->models[x->model].name));
+    json_object_set_new(o, "k", json_integer(x->k));
+    json_object_set_new(o, "round", json_integer(x->round));
+    json_object_set_new(o, "input", str_or_null(cs->c.input));
+    json_object_set_new(o, "prompt", str_or_null(prompt));
+    json_object_set_new(o, "target",
+                        str_or_null(cs->c.n_targets ? cs->c.targets[0] : NULL));
+    json_object_set_new(o, "targets", strings_json(cs->c.targets, cs->c.n_targets));
+    json_object_set_new(o, "output", str_or_null(a->text));
+    json_object_set_new(o, "extracted", str_or_null(a->extracted));
+    json_object_set_new(o, "tags", strings_json(cs->c.tags, cs->c.n_tags));
+    char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER); /* one line: \n escaped */
+    json_decref(o);
+    free(prompt);
+    *len = strlen(line);
+    return line;
+}
+
+static void on_exec(void *ud, const wk_exec_reply_t *r);
+
+/* Sends answer `round` of candidate k to every exec grader; 1 when some was sent (the chain goes
+ * on from on_exec), 0 when the run has none. */
+static int exec_grade(wk_case_t *cs, size_t model, int k, int round)
+{
+    const rs_scoring_cfg_t *sc = &cs->ch->cfg->scoring;
+    answer_t *a = &cs->runs[model].cands[k].ans[round];
+    if (!cs->ch->exec) return 0;
+    a->n_exec = sc->n_graders;
+    a->exec = rs_xcalloc(sc->n_graders, sizeof(*a->exec));
+    for (size_t g = 0; g < sc->n_graders; g++) {
+        if (sc->graders[g].kind != RS_GRADE_EXEC) continue;
+        exec_grade_t *x = &a->exec[g];
+        *x = (exec_grade_t){.cs = cs, .model = model, .g = g, .k = k, .round = round,
+                            .score = NAN, .start_sec = rs_mono_sec()};
+        size_t len;
+        char *line = exec_request(cs, x, a, &len);
+        x->job = wk_execgrade_submit(cs->ch->exec, g, line, len, on_exec, x);
+        free(line);
+        a->grades[g] = WK_GRADE_ERROR; /* until it answers */
+        a->exec_pending++;
+        cs->exec_pending++;
+    }
+    return a->exec_pending > 0;
+}
+
+/* Extracts and grades answer `round` of candidate k of model (it has text). Judge graders wait
+ * for the critiques (the record fills them); embed_sim grades here with the hash embedder, after
+ * the case's embeddings call with a remote one; exec graders answer later (on_exec). Then the
+ * chain goes on (answer_graded). keep_vec, when not NULL, receives the hash embedding. */
+static void grade_answer(wk_case_t *cs, size_t model, int k, int round, int embed,
+                         float *keep_vec)
 {
     const wk_chain_t *ch = cs->ch;
     const rs_scoring_cfg_t *sc = &ch->cfg->scoring;
+    answer_t *a = &cs->runs[model].cands[k].ans[round];
     a->extracted = rs_scorer_extract_why(ch->scorer, a->text, &a->extract_why);
     a->grades = rs_xmalloc(sc->n_graders ? sc->n_graders : 1);
     float *vec = NULL;
@@ -697,7 +799,7 @@ static void grade_answer(wk_case_t *cs, answer_t *a, int embed, float *keep_vec)
     }
     for (size_t g = 0; g < sc->n_graders; g++) {
         rs_grader_kind_t kind = sc->graders[g].kind;
-        if (kind == RS_GRADE_JUDGE || kind == RS_GRADE_EMBED_SIM)
+        if (kind == RS_GRADE_JUDGE || kind == RS_GRADE_EMBED_SIM || kind == RS_GRADE_EXEC)
             a->grades[g] = RS_VERDICT_SKIPPED;
         else
             a->grades[g] = rs_scorer_grade(ch->scorer, g, a->text, a->extracted, cs->c.targets,
@@ -705,6 +807,48 @@ static void grade_answer(wk_case_t *cs, answer_t *a, int embed, float *keep_vec)
     }
     grade_similarity(cs, a, vec);
     if (vec != keep_vec) free(vec);
+    if (!exec_grade(cs, model, k, round)) answer_graded(cs, model, k, round);
+}
+
+/* The "grade" span of one exec grading: from its submission (a wait for a free process
+ * included) to its reply. */
+static void grade_span(wk_case_t *cs, const exec_grade_t *x, unsigned char verdict)
+{
+    const rs_config_t *cfg = cs->ch->cfg;
+    json_t *s = child_span(cs, "grade", "internal", case_us(cs, x->start_sec),
+                           case_us(cs, rs_mono_sec()));
+    json_t *a = wk_span_attrs(s);
+    wk_attr_str(a, "reasonsaver.grader", cfg->scoring.graders[x->g].name);
+    wk_attr_str(a, "reasonsaver.model", cfg->models[x->model].name);
+    wk_attr_int(a, "reasonsaver.candidate", x->k);
+    wk_attr_int(a, "reasonsaver.round", x->round);
+    wk_attr_str(a, "reasonsaver.verdict", wk_grade_name(verdict));
+    if (!x->error_type[0]) return;
+    wk_attr_str(a, "error.type", x->error_type);
+    wk_span_error(s, x->reason ? x->reason : x->error_type);
+}
+
+/* An exec grader answered (or failed to): its verdict goes into the answer's grades; the last of
+ * an answer's exec graders moves its chain on, the last of the case's settles it. */
+static void on_exec(void *ud, const wk_exec_reply_t *r)
+{
+    exec_grade_t *x = ud;
+    wk_case_t *cs = x->cs;
+    answer_t *a = &cs->runs[x->model].cands[x->k].ans[x->round];
+    x->job = NULL;
+    x->done = 1;
+    x->score = r->score;
+    x->reason = r->reason ? rs_xstrdup(r->reason) : NULL;
+    snprintf(x->error_type, sizeof(x->error_type), "%s", r->error_type ? r->error_type : "");
+    x->latency_ms = r->latency_ms;
+    a->grades[x->g] = (unsigned char)r->verdict;
+    if (cs->spans) grade_span(cs, x, a->grades[x->g]);
+    if (r->error_type)
+        rs_debug("exec grader %s on case %s: %s: %s", cs->ch->cfg->scoring.graders[x->g].name,
+                 cs->c.id, r->error_type, r->reason ? r->reason : "");
+    cs->exec_pending--;
+    if (--a->exec_pending == 0) answer_graded(cs, x->model, x->k, x->round);
+    case_settled(cs);
 }
 
 /* The truth a sim judge and a sim reviser go by: the first grader found the answer correct. */
@@ -725,7 +869,6 @@ typedef struct reply {
     int cached;
 } reply_t;
 
-static void start_critique(wk_case_t *cs, size_t model, int k, size_t judge, int round);
 static void start_revise(wk_case_t *cs, size_t model, int k, int round);
 
 static crit_t *crit_slot(wk_case_t *cs, size_t model, int k, size_t judge, int round)
@@ -755,7 +898,6 @@ static void settle_critique(wk_case_t *cs, const req_t *r, reply_t *rep)
 
 static void settle_revision(wk_case_t *cs, const req_t *r, reply_t *rep)
 {
-    const rs_config_t *cfg = cs->ch->cfg;
     cand_t *cd = &cs->runs[r->model].cands[r->k];
     answer_t *a = &cd->ans[r->round];
     a->text = rep->text;
@@ -769,9 +911,7 @@ static void settle_revision(wk_case_t *cs, const req_t *r, reply_t *rep)
     a->cached = rep->cached;
     a->settled = 1;
     if (!a->text) return; /* a failed revision ends the candidate's chain */
-    grade_answer(cs, a, cs->ch->embed_sim, NULL);
-    if (r->round < cfg->revise.rounds)
-        start_critique(cs, r->model, r->k, cfg->revise.judge_idx, r->round);
+    grade_answer(cs, r->model, r->k, r->round, cs->ch->embed_sim, NULL);
 }
 
 /* A critique or revision call ended: its reply goes where it belongs, and the chain moves on. */
@@ -945,8 +1085,8 @@ static void start_revise(wk_case_t *cs, size_t model, int k, int round)
     wk_prompt_cleanup(&p);
 }
 
-/* The generation of candidate k settled: grade it, then every judge critiques it (in parallel:
- * each critique is a call of its own). A failed generation has nothing to judge. */
+/* The generation of candidate k settled: grade it, then every judge critiques it (answer_graded).
+ * A failed generation has nothing to judge. */
 static void cand_ready(wk_case_t *cs, size_t model, int k)
 {
     wk_chain_t *ch = cs->ch;
@@ -956,8 +1096,7 @@ static void cand_ready(wk_case_t *cs, size_t model, int k)
     if (!cd->ans[0].text) return;
     if (ch->embedder && ch->embed_gen && ch->cfg->ranking.use[RS_STRATEGY_CONSENSUS])
         cd->vec = rs_xmalloc(rs_embedder_dim(ch->embedder) * sizeof(float));
-    grade_answer(cs, &cd->ans[0], ch->embed_gen, cd->vec);
-    for (size_t j = 0; j < ch->cfg->n_judges; j++) start_critique(cs, model, k, j, 0);
+    grade_answer(cs, model, k, 0, ch->embed_gen, cd->vec);
 }
 
 static void cands_ready(wk_case_t *cs, size_t model, int k, int n)
@@ -1240,6 +1379,7 @@ static void on_embed(req_t *r, const wk_http_done_t *d)
  * are all known); after it, or without one, the record. */
 static void case_settled(wk_case_t *cs)
 {
+    if (cs->reqs || cs->exec_pending) return; /* it settles when the last of them ends */
     if (cs->ch->remote && !cs->emb.started) start_embed(cs);
     if (!cs->reqs) case_finish(cs);
 }
@@ -1515,6 +1655,22 @@ static void meta_json(json_t *o, const call_meta_t *m)
     if (m->thinking) json_object_set_new(o, "thinking", str_or_null(m->thinking));
 }
 
+/* {grader: {score, reason, error_type, latency_ms}} of an answer's exec graders. */
+static json_t *exec_details_json(const wk_chain_t *ch, const answer_t *a)
+{
+    json_t *o = json_object();
+    for (size_t g = 0; g < a->n_exec; g++) {
+        const exec_grade_t *x = &a->exec[g];
+        if (!x->done) continue;
+        json_object_set_new(o, ch->cfg->scoring.graders[g].name,
+                            json_pack("{sosososf}", "score", real_or_null(x->score), "reason",
+                                      str_or_null(x->reason), "error_type",
+                                      str_or_null(x->error_type[0] ? x->error_type : NULL),
+                                      "latency_ms", x->latency_ms));
+    }
+    return o;
+}
+
 /* The fields an answer has in the record, generation and revision alike. */
 static void answer_fields(const wk_chain_t *ch, json_t *o, const answer_t *a)
 {
@@ -1522,6 +1678,7 @@ static void answer_fields(const wk_chain_t *ch, json_t *o, const answer_t *a)
     json_object_set_new(o, "extracted", str_or_null(a->extracted));
     if (a->extract_why) json_object_set_new(o, "extract_error", json_string(a->extract_why));
     json_object_set_new(o, "grades", verdicts_json(ch, a->grades));
+    if (a->exec) json_object_set_new(o, "grade_details", exec_details_json(ch, a));
     json_object_set_new(o, "latency_ms", json_real(a->latency_ms));
     json_object_set_new(o, "input_tokens", json_integer((json_int_t)a->input_tokens));
     json_object_set_new(o, "output_tokens", json_integer((json_int_t)a->output_tokens));

@@ -5,7 +5,8 @@
  * A case starts one request per model and candidate group (OpenAI: one request with n choices,
  * the rest as single requests if the server returns fewer; Anthropic: n requests; sim: answered
  * in-process, its simulated latency waited out on a timer). Then each candidate goes on by itself
- * (docs/CHAINS.md, "The chain"): graded, critiqued by every judge (worker/critique.h), revised
+ * (docs/CHAINS.md, "The chain"): graded (exec graders answer later, worker/execgrade.h: the
+ * candidate's chain waits for them), critiqued by every judge (worker/critique.h), revised
  * after the revise judge's critique and graded again, revise.rounds times; critiques and revisions
  * are calls like generations (HTTP with the same retries, or rs_sim_judge / rs_sim_revise). When
  * the case's last call is done the judge graders are filled, the strategies ranked
@@ -14,6 +15,8 @@
  * Result record: {"idx", "id", "tags", "targets", "models": [{"model", "provider", "simulated",
  * "error", "error_type", "retries", "retry_reasons": {reason: count}, "candidates": [{"k",
  * "output", "extracted", "grades": {grader: "correct"|"wrong"|"skipped"|"error"},
+ * "grade_details": {exec grader: {"score", "reason", "error_type", "latency_ms"}} (only with exec
+ * graders, docs/GRADERS.md),
  * "latency_ms", "input_tokens", "output_tokens", "finish_reason", "error", "error_type",
  * "critiques": [...], "revisions": [...]}], "strategies": {...}}], "embedding": {...}}
  * (critiques, revisions, strategies and the remote embedder's call as docs/CHAINS.md fixes

@@ -10,6 +10,7 @@ struct wk_envguard {
     char **items; /* names and globs */
     size_t n;
     rs_buf_t list; /* the items joined with ',' for messages */
+    int exec;      /* --allow-exec: the spec's exec graders may run their commands here */
 };
 
 wk_envguard_t *wk_envguard_new(void)
@@ -85,13 +86,37 @@ const char *wk_envguard_getenv(const wk_envguard_t *g, const char *name)
     return name && wk_envguard_allows(g, name) ? getenv(name) : NULL;
 }
 
-static int check_one(const wk_envguard_t *g, const char *what, const char *name, rs_err_t *err)
+static int check_one(const wk_envguard_t *g, const char *what, const char *key, const char *name,
+                     rs_err_t *err)
 {
     if (!name || wk_envguard_allows(g, name)) return 0;
     return rs_err_set(err,
-                      "%s names api_key_env %s, which this worker may not read (--allow-env %s); "
+                      "%s names %s %s, which this worker may not read (--allow-env %s); "
                       "if the coordinator is yours, start the worker with --allow-env %s",
-                      what, name, *wk_envguard_list(g) ? wk_envguard_list(g) : "''", name);
+                      what, key, name, *wk_envguard_list(g) ? wk_envguard_list(g) : "''", name);
+}
+
+void wk_envguard_allow_exec(wk_envguard_t *g)
+{
+    g->exec = 1;
+}
+
+/* An exec grader runs a command the spec names: only on a worker that said so, and with only the
+ * variables it may read. */
+static int check_grader(const wk_envguard_t *g, const rs_grader_cfg_t *gr, rs_err_t *err)
+{
+    if (gr->kind != RS_GRADE_EXEC) return 0;
+    if (!g->exec)
+        return rs_err_set(err,
+                          "exec grader '%s' would run %s on this worker, which runs no commands "
+                          "from a spec; if the coordinator is yours, start the worker with "
+                          "--allow-exec",
+                          gr->name, gr->command ? gr->command[0] : "a command");
+    char what[300];
+    snprintf(what, sizeof(what), "exec grader '%s'", gr->name);
+    for (size_t i = 0; gr->env && gr->env[i]; i++)
+        if (check_one(g, what, "env", gr->env[i], err) != 0) return -1;
+    return 0;
 }
 
 int wk_envguard_check(const wk_envguard_t *g, const rs_config_t *cfg, rs_err_t *err)
@@ -99,7 +124,9 @@ int wk_envguard_check(const wk_envguard_t *g, const rs_config_t *cfg, rs_err_t *
     char what[300];
     for (size_t m = 0; m < cfg->n_models; m++) {
         snprintf(what, sizeof(what), "model '%s'", cfg->models[m].name);
-        if (check_one(g, what, cfg->models[m].api_key_env, err) != 0) return -1;
+        if (check_one(g, what, "api_key_env", cfg->models[m].api_key_env, err) != 0) return -1;
     }
-    return check_one(g, "the embedder", cfg->embedder.api_key_env, err);
+    for (size_t i = 0; i < cfg->scoring.n_graders; i++)
+        if (check_grader(g, &cfg->scoring.graders[i], err) != 0) return -1;
+    return check_one(g, "the embedder", "api_key_env", cfg->embedder.api_key_env, err);
 }

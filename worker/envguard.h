@@ -34,8 +34,13 @@ const char *wk_envguard_list(const wk_envguard_t *g);
  * variable outside the list is never read. */
 const char *wk_envguard_getenv(const wk_envguard_t *g, const char *name);
 
-/* Checks every api_key_env of cfg (models, hence judges, and the embedder). 0 when all are
- * allowed; -1 with err naming the first variable that is not, where it is named and the flag
+/* --allow-exec: specs with exec graders (docs/GRADERS.md) may run their commands on this worker.
+ * Off by default: a spec from a rogue coordinator must not run commands it chose. */
+void wk_envguard_allow_exec(wk_envguard_t *g);
+
+/* Checks every api_key_env of cfg (models, hence judges, and the embedder), and its exec graders:
+ * refused without --allow-exec, and each variable of their env list must be allowed too. 0 when
+ * all is allowed; -1 with err naming the first thing that is not, where it is named and the flag
  * that would allow it. */
 int wk_envguard_check(const wk_envguard_t *g, const rs_config_t *cfg, rs_err_t *err);
 

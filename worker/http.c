@@ -66,6 +66,10 @@ struct wk_http {
     wk_xfer_t *hits; /* answered by the cache, waiting for the step to complete them */
     wk_cache_t *cache;
     short cache_revents; /* what the last wait saw on the cache's descriptor */
+    wk_execgrade_t *exec;  /* the exec graders' processes (borrowed); NULL: none */
+    struct curl_waitfd *waitfds; /* the extra descriptors of one wait ... */
+    struct pollfd *execfds;      /* ... and the exec graders' part of them, as they gave it */
+    size_t cap_waitfds;
     wk_timerq_t timers;
     uint64_t rng;
     pause_t **pauses; /* a handful at most: one per model the servers asked to wait */
@@ -223,6 +227,8 @@ void wk_http_destroy(wk_http_t **hp)
         free(h->pauses[i]);
     }
     free(h->pauses);
+    free(h->waitfds);
+    free(h->execfds);
     curl_multi_cleanup(h->multi);
     wk_timerq_cleanup(&h->timers);
     free(h);
@@ -322,6 +328,16 @@ static void lookup(wk_http_t *h, wk_xfer_t *x)
         return;
     }
     wk_timerq_add(&h->timers, &x->timer, rs_mono_ms() + WK_CACHE_LOOKUP_MS, on_lookup_late);
+}
+
+void wk_http_set_exec(wk_http_t *h, wk_execgrade_t *e)
+{
+    h->exec = e;
+}
+
+wk_execgrade_t *wk_http_exec(const wk_http_t *h)
+{
+    return h->exec;
 }
 
 void wk_http_set_cache(wk_http_t *h, wk_cache_t *c)
@@ -663,6 +679,7 @@ int wk_http_step(wk_http_t *h, rs_err_t *err)
     h->cache_revents = 0;
     wk_cache_io(h->cache, revents);
     complete_hits(h);
+    wk_execgrade_io(h->exec); /* its replies' callbacks may submit transfers: before pump */
     pump(h);
     int running = 0;
     CURLMcode mc = curl_multi_perform(h->multi, &running);
@@ -691,17 +708,32 @@ int wk_http_wait(wk_http_t *h, int extra_fd, int64_t max_wait_ms, rs_err_t *err)
 {
     int64_t wait = max_wait_ms, due = wk_timerq_next_due(&h->timers);
     if (due != INT64_MAX && due - rs_mono_ms() < wait) wait = due - rs_mono_ms();
-    if ((h->active < h->limit && next_startable(h)) || h->hits) wait = 0;
+    if ((h->active < h->limit && next_startable(h)) || h->hits || wk_execgrade_startable(h->exec))
+        wait = 0;
     if (wait < 0) wait = 0;
     if (wait > INT_MAX) wait = INT_MAX;
-    struct curl_waitfd w[2];
+    size_t need = 2 + wk_execgrade_max_fds(h->exec);
+    if (need > h->cap_waitfds) {
+        h->cap_waitfds = need;
+        h->waitfds = rs_xrealloc(h->waitfds, need * sizeof(*h->waitfds));
+        h->execfds = rs_xrealloc(h->execfds, need * sizeof(*h->execfds));
+    }
+    struct curl_waitfd *w = h->waitfds;
     unsigned n = 0;
     if (extra_fd >= 0) w[n++] = (struct curl_waitfd){extra_fd, CURL_WAIT_POLLIN, 0};
-    unsigned at = n;
-    n += cache_waitfd(h, &w[n]);
+    unsigned at = n, cached = cache_waitfd(h, &w[n]);
+    n += cached;
+    /* the exec graders' pipes only wake the loop: wk_execgrade_io tries every busy one */
+    size_t ne = wk_execgrade_fds(h->exec, h->execfds, need - n);
+    for (size_t i = 0; i < ne; i++)
+        w[n++] = (struct curl_waitfd){h->execfds[i].fd,
+                                      (short)((h->execfds[i].events & POLLIN ? CURL_WAIT_POLLIN : 0) |
+                                              (h->execfds[i].events & POLLOUT ? CURL_WAIT_POLLOUT
+                                                                              : 0)),
+                                      0};
     CURLMcode mc = curl_multi_poll(h->multi, n ? w : NULL, n, (int)wait, NULL);
     if (mc != CURLM_OK) return rs_err_set(err, "curl_multi_poll: %s", curl_multi_strerror(mc));
-    if (n > at)
+    if (cached)
         h->cache_revents = (short)(((w[at].revents & CURL_WAIT_POLLIN) ? POLLIN : 0) |
                                    ((w[at].revents & CURL_WAIT_POLLOUT) ? POLLOUT : 0));
     return 0;

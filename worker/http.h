@@ -30,6 +30,7 @@
 #include "cache.h"
 #include "cachekey.h"
 #include "config.h"
+#include "execgrade.h"
 #include "provider.h"
 #include "timerq.h"
 #include "util.h"
@@ -109,6 +110,11 @@ wk_xfer_t *wk_http_submit(wk_http_t *h, const rs_model_cfg_t *m, rs_http_req_t *
  * else; a hit completes it with the stored body (d->cached). */
 wk_xfer_t *wk_http_submit_keyed(wk_http_t *h, const rs_model_cfg_t *m, rs_http_req_t *req,
                                 const char *cache_key, wk_http_cb cb, void *ud);
+
+/* The exec graders' processes (borrowed; NULL: none): their pipes are polled with the transfers
+ * (wk_http_wait) and moved on at every wk_http_step, before the transfers. */
+void wk_http_set_exec(wk_http_t *h, wk_execgrade_t *e);
+wk_execgrade_t *wk_http_exec(const wk_http_t *h);
 
 /* The response cache transfers are looked up in and stored to (borrowed; NULL: none). Lookups
  * under way when it changes become misses at once. */

@@ -34,6 +34,9 @@ static const char HELP[] =
     "  --allow-env LIST    variables the spec may name as api_key_env: names or shell globs,\n"
     "                      comma-separated, repeatable (default '" WK_ENVGUARD_DEFAULT "'; given,\n"
     "                      it replaces the default; '' allows none)\n"
+    "  --allow-exec        run the commands of the spec's exec graders (docs/GRADERS.md); without\n"
+    "                      it a spec with an exec grader is refused. Only for a coordinator\n"
+    "                      you trust: its config chooses the command\n"
     "  --id ID             worker id shown in status (default HOST-PID)\n"
     "  --slots N           cases run at once (default: the run's cluster.worker_slots); the\n"
     "                      run's cluster.worker_backlog more wait to start as soon as one ends\n"
@@ -78,6 +81,7 @@ int main(int argc, char **argv)
                                          {"server-key", required_argument, 0, 'S'},
                                          {"key", required_argument, 0, 'K'},
                                          {"allow-env", required_argument, 0, 'e'},
+                                         {"allow-exec", no_argument, 0, 'X'},
                                          {"verbose", no_argument, 0, 'v'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -87,7 +91,7 @@ int main(int argc, char **argv)
     char default_id[300];
     const char *allow[argc]; /* the --allow-env lists, read once the options are known good */
     size_t n_allow = 0;
-    int c;
+    int c, allow_exec = 0;
     while ((c = getopt_long(argc, argv, "c:i:s:r:xvh", opts, NULL)) != -1) {
         if (c == 'h') return fputs(HELP, stdout), 0;
         if (c == 'c') o.connect = optarg;
@@ -103,6 +107,7 @@ int main(int argc, char **argv)
             return 2;
         } else if (c == 'e') allow[n_allow++] = optarg;
         else if (c == 'x') o.exit_on_drain = 1;
+        else if (c == 'X') allow_exec = 1;
         else if (c == 'S') server_key_file = optarg;
         else if (c == 'K') key_file = optarg;
         else if (c == 'v') rs_log_set_level(RS_LOG_DEBUG);
@@ -128,6 +133,7 @@ int main(int argc, char **argv)
         wk_envguard_destroy(&env);
         return 2;
     }
+    if (allow_exec) wk_envguard_allow_exec(env);
     o.env = env;
     if (!o.id) {
         char host[256] = "";
@@ -139,6 +145,8 @@ int main(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* a grader process that closes its stdin must not kill the worker writing to it */
+    signal(SIGPIPE, SIG_IGN);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "reasonsaver-worker: libcurl failed to initialise\n");
         wk_envguard_destroy(&env);

@@ -119,8 +119,9 @@ static void spec_failed(session_t *s, const char *run_id, const char *why)
         return;
     }
     s->fatal = 1;
-    /* a variable refused by --allow-env is no version skew: its message says what to do */
-    int skew = strstr(why, "--allow-env") == NULL;
+    /* a variable refused by --allow-env, or an exec grader without --allow-exec, is no version
+     * skew: its message says what to do */
+    int skew = strstr(why, "--allow-env") == NULL && strstr(why, "--allow-exec") == NULL;
     rs_err_set(&s->fatal_err, "run %s: cannot use the coordinator's run spec (%d tries): %s%s%s%s",
                run_id, SPEC_TRIES, why, skew ? "; is this worker (version " : "",
                skew ? RS_VERSION : "", skew ? ") the same version as the coordinator?" : "");

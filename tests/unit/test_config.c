@@ -264,6 +264,58 @@ static int ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* Exec graders (docs/GRADERS.md): defaults, the program resolved against the config's directory
+ * (a bare name left for PATH), round trip, and the mistakes: no command, an exec key on another
+ * kind, an env entry that is no variable name. */
+static void test_exec_grader(void **state)
+{
+    (void)state;
+    rs_config_t *c = load_ok(MINIMAL "scoring:\n  graders:\n"
+                             "    - {name: t, type: exec, command: [./check.py, --fast], env: [HOME]}\n"
+                             "    - {type: exec, command: python3, timeout_ms: 50, memory_mb: 0}\n",
+                             NULL, 0);
+    const rs_grader_cfg_t *g = c->scoring.graders;
+    assert_int_equal(g[0].kind, RS_GRADE_EXEC);
+    assert_string_equal(g[0].command[0], "/base/check.py");
+    assert_string_equal(g[0].command[1], "--fast");
+    assert_null(g[0].command[2]);
+    assert_int_equal(g[0].concurrency, 4);
+    assert_int_equal(g[0].timeout_ms, 10000);
+    assert_int_equal(g[0].memory_mb, 2048);
+    assert_int_equal(g[0].cpu_seconds, 3600);
+    assert_string_equal(g[0].env[0], "HOME");
+    assert_string_equal(g[1].name, "exec");
+    assert_string_equal(g[1].command[0], "python3");
+    assert_int_equal(g[1].timeout_ms, 50);
+    assert_int_equal(g[1].memory_mb, 0);
+    char *json = rs_config_to_json(c);
+    rs_err_t err;
+    rs_config_t *back = rs_config_from_json(json, &err);
+    if (!back) fail_msg("%s", err.msg);
+    assert_string_equal(back->scoring.graders[0].command[0], "/base/check.py");
+    char *again = rs_config_to_json(back);
+    assert_string_equal(json, again);
+    free(json);
+    free(again);
+    rs_config_destroy(&back);
+    rs_config_destroy(&c);
+
+    expect_error(MINIMAL "scoring:\n  graders: [{type: exec}]\n", NULL, 0,
+                 "t.yaml:5:14: scoring.graders[0].command: missing (an exec grader runs a command: "
+                 "a list like [python3, check.py])");
+    expect_error(MINIMAL "scoring:\n  graders: [{type: exact, timeout_ms: 5}]\n", NULL, 0,
+                 "t.yaml:5:39: scoring.graders[0].timeout_ms: only exec graders use timeout_ms; "
+                 "add type: exec");
+    expect_error(MINIMAL "scoring:\n  graders: [{type: exact, command: [x]}]\n", NULL, 0,
+                 "t.yaml:5:27: scoring.graders[0].command: only exec graders use command; "
+                 "add type: exec");
+    expect_error(MINIMAL "scoring:\n  graders: [{type: exec, command: [x], env: [\"A=B\"]}]\n",
+                 NULL, 0,
+                 "t.yaml:5:40: scoring.graders[0].env: 'A=B' is not the name of an environment "
+                 "variable (letters, digits and _; the grader gets the worker's value of each "
+                 "name listed)");
+}
+
 static void test_example_configs(void **state)
 {
     rs_err_t err = {{0}};
@@ -298,6 +350,16 @@ static void test_example_configs(void **state)
     assert_int_equal(c->models[1].n, 4);
     assert_true(c->ranking.use[RS_STRATEGY_CONSENSUS] && c->ranking.use[RS_STRATEGY_ORACLE]);
     assert_int_equal(c->scoring.graders[1].kind, RS_GRADE_JUDGE);
+    rs_config_destroy(&c);
+
+    c = rs_config_load(RS_SOURCE_DIR "/configs/graders/humaneval.yaml", NULL, 0, &err);
+    if (!c) fail_msg("%s", err.msg);
+    assert_int_equal(c->scoring.graders[0].kind, RS_GRADE_EXEC);
+    assert_true(ends_with(c->scoring.graders[0].command[0], "configs/graders/humaneval_check.py"));
+    rs_config_destroy(&c);
+    c = rs_config_load(RS_SOURCE_DIR "/configs/graders/tolerance.yaml", NULL, 0, &err);
+    if (!c) fail_msg("%s", err.msg);
+    assert_int_equal(c->scoring.graders[1].kind, RS_GRADE_EXEC);
     rs_config_destroy(&c);
 }
 
@@ -459,10 +521,10 @@ static void test_bad_grader_type(void **state)
 {
     expect_error(MINIMAL "scoring:\n  graders: [exact, numerc]\n", NULL, 0,
                  "t.yaml:5:20: scoring.graders[1].type: 'numerc' is not one of exact, includes, "
-                 "regex, numeric, fuzzy, json_match, judge, embed_sim; did you mean 'numeric'?");
+                 "regex, numeric, fuzzy, json_match, judge, embed_sim, exec; did you mean 'numeric'?");
     expect_error(MINIMAL "scoring:\n  graders:\n    - {name: f, type: bleu}\n", NULL, 0,
                  "t.yaml:6:23: scoring.graders[0].type: 'bleu' is not one of exact, includes, "
-                 "regex, numeric, fuzzy, json_match, judge, embed_sim");
+                 "regex, numeric, fuzzy, json_match, judge, embed_sim, exec");
     expect_error(MINIMAL "scoring:\n  graders: [exact, exact]\n", NULL, 0,
                  "t.yaml:5:20: scoring.graders[1].name: duplicate name 'exact' (scoring.graders[0] "
                  "has it too); each needs its own name, it labels results in reports");
@@ -1766,6 +1828,7 @@ int main(void)
         cmocka_unit_test(test_params_anthropic),
         cmocka_unit_test(test_params_errors),
         cmocka_unit_test(test_example_configs),
+        cmocka_unit_test(test_exec_grader),
         cmocka_unit_test(test_unknown_key_suggestion),
         cmocka_unit_test(test_unknown_key_misplaced),
         cmocka_unit_test(test_unknown_key_lists_known),

@@ -5,6 +5,7 @@
 #include "../../worker/cache.c"
 #include "../../worker/envguard.c"
 #include "../../worker/http.c"
+#include "../../worker/execgrade.c"
 #include "../../worker/timerq.c"
 
 #include <jansson.h>

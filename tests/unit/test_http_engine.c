@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "../../worker/http.c"
+#include "../../worker/execgrade.c"
 #include "../../worker/cache.c"
 #include "../../worker/envguard.c"
 #include "../../worker/timerq.c"

@@ -75,6 +75,12 @@ static void test_good_record(void **state)
     assert_null(json_object_get(r, "spans")); /* left out */
     assert_true(coord_record_failed(r));      /* model b's error */
     json_decref(r);
+    /* what exec graders said (docs/GRADERS.md) */
+    char *details = edit("\"latency_ms\":1.5", "\"grade_details\":{\"t\":{\"score\":0.5,\"reason\":"
+                         "\"r\",\"error_type\":null,\"latency_ms\":2},\"u\":{\"score\":null,"
+                         "\"reason\":null,\"error_type\":\"timeout\"}},\"latency_ms\":1.5");
+    if (check(cfg, details, 3, "c3", &err)) fail_msg("%s", err.msg);
+    free(details);
     rs_config_destroy(&cfg);
 }
 
@@ -156,6 +162,14 @@ static void test_wrong_content(void **state)
         {"\"pool\":{\"strategies\":{\"oracle\":{\"grades\":{\"exact\":\"correct\"",
          "\"pool\":{\"strategies\":{\"oracle\":{\"grades\":{\"exact\":1",
          "pool.strategies.oracle.grades.exact is not a verdict"},
+        {"\"latency_ms\":1.5", "\"grade_details\":[],\"latency_ms\":1.5",
+         "models[0].candidates[0].grade_details is not an object"},
+        {"\"latency_ms\":1.5", "\"grade_details\":{\"t\":1},\"latency_ms\":1.5",
+         "grade_details.t is not an object"},
+        {"\"latency_ms\":1.5", "\"grade_details\":{\"t\":{\"score\":1.5}},\"latency_ms\":1.5",
+         "grade_details.t has a score outside [0, 1]"},
+        {"\"latency_ms\":1.5", "\"grade_details\":{\"t\":{\"reason\":5}},\"latency_ms\":1.5",
+         "grade_details.t.reason is not a string or null"},
         {"\"spans\":[{\"name\":\"case\"}]", "\"spans\":{}", "spans is not an array"},
         {"\"spans\":[{\"name\":\"case\"}]", "\"spans\":[],\"z\":1",
          "\"spans\" is not the record's last key"},

@@ -13,6 +13,7 @@
 #include "../../worker/embedcall.c"
 #include "../../worker/envguard.c"
 #include "../../worker/http.c"
+#include "../../worker/execgrade.c"
 #include "../../worker/rank.c"
 #include "../../worker/timerq.c"
 #include "../../worker/trace.c"
