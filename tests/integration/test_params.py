@@ -183,7 +183,10 @@ def check_log_redaction(mock, log):
 
 def check_reasoning_400(sb, mock):
     before = mock.stats()["requests"]
-    r, run_dir, rep = run(sb, mock, "o3-max", "openai", "o3-mini", "{max_tokens: 64}")
+    # every call refused: the run exits 1 and names the model and the error (docs/GATES.md)
+    r, run_dir, rep = run(sb, mock, "o3-max", "openai", "o3-mini", "{max_tokens: 64}", check=1)
+    assert "model tested: %d of %d cases ended in error, most often http_400" % (CASES, CASES) \
+        in r.stderr, r.stderr
     m = rep["models"][0]
     assert m["errors"] == CASES and m["errors_by_reason"] == {"http_400": CASES}, m
     msg = rslib.read_jsonl(os.path.join(run_dir, "results.jsonl"))[0]["models"][0]["error"]
