@@ -796,7 +796,7 @@ static void test_sha256_and_files(void **state)
     expect_open_error(&cfg, nope, ": No such file or directory");
     free(nope);
     cfg = jsonl_cfg(tmpdir);
-    expect_open_error(&cfg, tmpdir, ": is a directory, not a JSONL file");
+    expect_open_error(&cfg, tmpdir, ": a folder, but not a Hugging Face datasets folder (no dataset_info.json)");
     cfg = jsonl_cfg(NULL);
     rs_err_t err = {{0}};
     assert_null(rs_dataset_open(&cfg, &err));
