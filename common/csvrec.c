@@ -47,6 +47,7 @@ static void parser_init(rs_csv_t *p)
     csv_set_quote(&p->p, '"');
     csv_set_term_func(&p->p, is_term);
     csv_set_space_func(&p->p, is_space);
+    csv_set_blk_size(&p->p, 64u << 10); /* a field's buffer grows 64 KiB at a time, not 128 B */
 }
 
 rs_csv_t *rs_csv_new(char delim)

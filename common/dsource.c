@@ -1,6 +1,7 @@
 /* dsource: a dataset file read as a stream of chunks, through zlib or libzstd when it is
  * compressed; the decompressed bytes are also written to an unlinked temporary file so that
  * cases can be re-read by offset later (see dsource.h for what that costs). */
+#define _GNU_SOURCE /* mkostemp */
 #include "dsource.h"
 
 #include <errno.h>
@@ -79,7 +80,7 @@ static int make_copy(rs_dsource_t *s, rs_err_t *err)
     const char *dir = getenv("TMPDIR");
     if (!dir || !*dir) dir = "/tmp";
     char *tmpl = rs_xasprintf("%s/reasonsaver-dataset-XXXXXX", dir);
-    s->copy_fd = mkstemp(tmpl);
+    s->copy_fd = mkostemp(tmpl, O_CLOEXEC); /* not inherited by the workers a run starts */
     int saved = errno;
     if (s->copy_fd >= 0) unlink(tmpl);
     free(tmpl);
