@@ -130,6 +130,19 @@ static void open_fails(const rs_config_t *c, ...)
     va_end(ap);
 }
 
+/* Opens with on_error=skip, expecting cases valid cases and skipped bad records; *why their
+ * reasons. */
+static rs_dataset_t *open_skipping(rs_config_t *c, uint64_t cases, uint64_t skipped,
+                                   const char *const **why)
+{
+    c->dataset.on_error = RS_ON_ERROR_SKIP;
+    rs_dataset_t *ds = open_ok(c);
+    assert_int_equal(rs_dataset_count(ds), cases);
+    assert_int_equal(rs_dataset_skipped(ds), skipped);
+    assert_int_equal(rs_dataset_skip_reasons(ds, why), skipped);
+    return ds;
+}
+
 static void expect_case(rs_dataset_t *ds, uint64_t idx, const char *id, const char *input,
                         const char *target)
 {
@@ -190,12 +203,8 @@ static void test_csv_ragged(void **state)
     char *path = write_text("ragged.csv", "question,answer\n1+1,2\n2+2,4,extra\n3+3\n4+4,8\n");
     rs_config_t c = cfg_for(path, RS_FORMAT_CSV);
     open_fails(&c, "ragged.csv:3:7:", "3 fields, the header has 2", NULL);
-    c.dataset.on_error = RS_ON_ERROR_SKIP;
-    rs_dataset_t *ds = open_ok(&c);
-    assert_int_equal(rs_dataset_count(ds), 2);
-    assert_int_equal(rs_dataset_skipped(ds), 2);
     const char *const *why;
-    assert_int_equal(rs_dataset_skip_reasons(ds, &why), 2);
+    rs_dataset_t *ds = open_skipping(&c, 2, 2, &why);
     assert_non_null(strstr(why[1], "ragged.csv:4:4: 1 field, the header has 2"));
     expect_case(ds, 1, "5", "4+4", "8");
     rs_dataset_destroy(&ds);
@@ -207,12 +216,8 @@ static void test_csv_bad_quotes(void **state)
     char *path = write_text("quote.csv", "question,answer\nsay \"hi\",1\n\"x\"y,2\nok,3\n");
     rs_config_t c = cfg_for(path, RS_FORMAT_CSV);
     open_fails(&c, "quote.csv:2:5:", "quote inside an unquoted field", NULL);
-    c.dataset.on_error = RS_ON_ERROR_SKIP;
-    rs_dataset_t *ds = open_ok(&c);
-    assert_int_equal(rs_dataset_count(ds), 1);
-    assert_int_equal(rs_dataset_skipped(ds), 2);
     const char *const *why;
-    rs_dataset_skip_reasons(ds, &why);
+    rs_dataset_t *ds = open_skipping(&c, 1, 2, &why);
     assert_non_null(strstr(why[1], "quote.csv:3:4: unexpected character after a closing quote"));
     rs_dataset_destroy(&ds);
     free(path);
@@ -311,10 +316,9 @@ static void test_json_array(void **state)
                                         "]\n");
     rs_config_t c = cfg_for(path, RS_FORMAT_JSON);
     open_fails(&c, "arr.json:6:", "not a JSON object", NULL);
-    c.dataset.on_error = RS_ON_ERROR_SKIP;
-    rs_dataset_t *ds = open_ok(&c);
-    assert_int_equal(rs_dataset_count(ds), 3);
-    assert_int_equal(rs_dataset_skipped(ds), 1);
+    const char *const *why;
+    rs_dataset_t *ds = open_skipping(&c, 3, 1, &why);
+    assert_non_null(strstr(why[0], "arr.json:6: line is not a JSON object"));
     expect_case(ds, 0, "a", "q1 ]", "1");
     expect_case(ds, 2, "c", "q3", "3");
     rs_case_t k;
@@ -343,12 +347,8 @@ static void test_json_across_chunks(void **state)
     rs_buf_puts(&b, "{\"id\": \"last\", \"question\": \"end\", \"answer\": 0}]");
     char *path = write_bytes("big.json", b.data, b.len);
     rs_config_t c = cfg_for(path, RS_FORMAT_JSON);
-    c.dataset.on_error = RS_ON_ERROR_SKIP;
-    rs_dataset_t *ds = open_ok(&c);
-    assert_int_equal(rs_dataset_count(ds), n + 1);
-    assert_int_equal(rs_dataset_skipped(ds), 1);
     const char *const *why;
-    rs_dataset_skip_reasons(ds, &why);
+    rs_dataset_t *ds = open_skipping(&c, (uint64_t)n + 1, 1, &why);
     assert_non_null(strstr(why[0], "not a JSON object"));
     for (int i = 0; i < n; i += 97) {
         char *id = rs_xasprintf("a%d", i), *t = rs_xasprintf("%d", i);
