@@ -969,6 +969,31 @@ static int json_element(scan_t *sc, const char *s, size_t n, int eof, size_t *us
     return -1;
 }
 
+/* The array's punctuation: c moves the scan on (1), starts an element (0) or is wrong (-1). */
+static int json_punct(scan_t *sc, char c, rs_err_t *err)
+{
+    switch (sc->jstate) {
+    case J_START:
+        if (c != '[')
+            return json_syntax(sc, "a JSON dataset is an array of records ('[' first) or JSON "
+                                   "Lines ('{' first)", err);
+        sc->jstate = J_FIRST;
+        return 1;
+    case J_FIRST:
+        if (c != ']') return 0;
+        sc->jstate = J_END;
+        return 1;
+    case J_NEXT:
+        if (c != ',' && c != ']') return json_syntax(sc, "expected ',' or ']' after an element", err);
+        sc->jstate = c == ',' ? J_VALUE : J_END;
+        return 1;
+    case J_VALUE:
+        return 0;
+    default:
+        return json_syntax(sc, "text after the array's closing ']'", err);
+    }
+}
+
 /* Consumes what it can of buf (file offset *buf_off): the array's punctuation and each whole
  * element, which is scanned as a record of its own. A file whose first character is '{' is JSON
  * Lines (Hugging Face's to_json writes those with a .json name): it is read as jsonl. */
@@ -989,23 +1014,9 @@ static int scan_json(scan_t *sc, rs_buf_t *buf, uint64_t *buf_off, int eof, rs_e
             sc->next_line = sc->searched = *buf_off;
             return scan_buffer(sc, buf, buf_off, err);
         }
-        if (sc->jstate == J_START || sc->jstate == J_END || (sc->jstate == J_NEXT && c != ',' && c != ']')) {
-            if (sc->jstate == J_START && c != '[')
-                return json_syntax(sc, "a JSON dataset is an array of records ('[' first) or JSON "
-                                       "Lines ('{' first)", err);
-            if (sc->jstate == J_END) return json_syntax(sc, "text after the array's closing ']'", err);
-            if (sc->jstate == J_NEXT) return json_syntax(sc, "expected ',' or ']' after an element", err);
-            sc->jstate = J_FIRST;
-            advance(sc, buf->data + pos++, 1);
-            continue;
-        }
-        if ((sc->jstate == J_FIRST || sc->jstate == J_NEXT) && c == ']') {
-            sc->jstate = J_END;
-            advance(sc, buf->data + pos++, 1);
-            continue;
-        }
-        if (sc->jstate == J_NEXT) { /* c == ',' */
-            sc->jstate = J_VALUE;
+        int punct = json_punct(sc, c, err);
+        if (punct < 0) return -1;
+        if (punct > 0) {
             advance(sc, buf->data + pos++, 1);
             continue;
         }
@@ -1054,7 +1065,10 @@ static int scan_source(scan_t *sc, source_t *src, EVP_MD_CTX *md, rs_err_t *err)
     for (;;) {
         const char *chunk;
         ssize_t r = rs_dsource_next(in, &chunk, err);
-        if ((rc = r < 0 ? -1 : 0) < 0 || r == 0) break;
+        if (r <= 0) { /* the end, or an error */
+            rc = r < 0 ? -1 : 0;
+            break;
+        }
         EVP_DigestUpdate(md, chunk, (size_t)r);
         src->size += (uint64_t)r;
         if (sc->done) continue;

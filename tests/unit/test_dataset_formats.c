@@ -376,6 +376,12 @@ static void test_json_broken(void **state)
     c = cfg_for(path, RS_FORMAT_JSON);
     open_fails(&c, "obj.json:1:1:", "array of records", NULL);
     free(path);
+    path = write_text("none.json", "[ ]\n");
+    c = cfg_for(path, RS_FORMAT_JSON);
+    rs_dataset_t *none = open_ok(&c);
+    assert_int_equal(rs_dataset_count(none), 0);
+    rs_dataset_destroy(&none);
+    free(path);
     path = write_text("empty.json", "  \n");
     c = cfg_for(path, RS_FORMAT_JSON);
     rs_dataset_t *ds = open_ok(&c);
