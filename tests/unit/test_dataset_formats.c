@@ -20,6 +20,7 @@
 #include <zstd.h>
 
 #include "dataset.h"
+#include "dataset_cfg.h"
 
 static char tmpdir[] = "/tmp/rs_test_dsfmt_XXXXXX";
 
@@ -91,22 +92,9 @@ static char *truncated_copy(const char *path, const char *name, size_t cut)
     return out;
 }
 
-/* A config as rs_config_load leaves it (defaults spelled out) with the given format. */
 static rs_config_t cfg_for(const char *path, rs_dataset_format_t format)
 {
-    rs_config_t c;
-    memset(&c, 0, sizeof(c));
-    c.base_dir = tmpdir;
-    c.dataset.path = (char *)path;
-    c.dataset.format = format;
-    c.dataset.input_field = "question";
-    c.dataset.target_field = "answer";
-    c.dataset.id_field = "id";
-    c.dataset.tags_field = "tags";
-    c.dataset.shard_size = 16;
-    c.dataset.on_error = RS_ON_ERROR_FAIL;
-    c.prompt.template = "{{input}}";
-    return c;
+    return dataset_test_cfg(tmpdir, path, format);
 }
 
 static rs_dataset_t *open_ok(const rs_config_t *c)
