@@ -114,6 +114,17 @@ def check_cli(sb):
     r = sb.run([R, "datasets", "check", sb.path("hf")], check=0)
     assert "split: test" in r.stdout and "test-00001-of-00002.csv.gz: csv + gzip, 30 cases" \
         in r.stdout, r.stdout
+    return bad
+
+
+def check_skip_counted(sb, url, bad):
+    """A run over the bad CSV with on_error: skip runs the good rows and counts the bad ones in
+    the report."""
+    cfg = sb.write("skip.yaml", (CONFIG % {"dataset": bad}).replace(
+        "  shard_size: 8\n", "  shard_size: 8\n  on_error: skip\n"))
+    r = sb.run([R, "run", cfg, "--redis", url, "--out", sb.path("runs-skip")], check=0)
+    rep = rslib.load_report(rslib.run_dir_from_output(r.stdout, cwd=sb.dir))
+    assert rep["dataset"]["cases"] == 2 and rep["dataset"]["skipped_lines"] == 2, rep["dataset"]
 
 
 def main():
@@ -139,7 +150,7 @@ def main():
         assert rslib.read_jsonl(out) == rows, "convert changed the records"
         answers, counts, _ = run(sb, url, out, "converted")
         assert answers == want_answers and counts == want_counts
-        check_cli(sb)
+        check_skip_counted(sb, url, check_cli(sb))
     print("ok: dataset formats")
 
 
