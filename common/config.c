@@ -357,7 +357,8 @@ static void set_int(void *obj, const key_spec_t *k, int v)
 /* ---- the tables ---- */
 
 static const char *const provider_names[] = {"sim", "openai", "anthropic", NULL};
-static const char *const format_names[] = {"jsonl", "evals", NULL};
+static const char *const format_names[] = {"jsonl", "evals", "csv", "tsv", "json", "hf", "auto", NULL};
+_Static_assert(RS_ARRAY_LEN(format_names) == RS_FORMAT_AUTO + 2, "dataset formats");
 static const char *const on_error_names[] = {"fail", "skip", NULL};
 static const char *const extractor_names[] = {"auto",   "last_number", "regex", "hashes",
                                               "answer", "none",        NULL};
@@ -486,7 +487,8 @@ static const section_t fields_sec = SECTION(field_keys, NULL, NULL);
 static const key_spec_t dataset_keys[] = {
     {KEY("path", KT_STR, rs_dataset_cfg_t, path), .required = 1},
     {KEY("format", KT_ENUM, rs_dataset_cfg_t, format), .names = format_names,
-     .def_num = RS_FORMAT_JSONL},
+     .def_num = RS_FORMAT_AUTO},
+    {KEY("split", KT_STR, rs_dataset_cfg_t, split)},
     /* fields is its own mapping in YAML but flat fields of rs_dataset_cfg_t: offset 0 */
     {.name = "fields", .type = KT_SECTION, .off = 0, .sub = &fields_sec},
     {KEY("target_regex", KT_STR, rs_dataset_cfg_t, target_regex), .check = check_regex},
@@ -1494,6 +1496,10 @@ static int dataset_finish(loader_t *ld, void *obj, struct fy_node *map, struct f
                           const char *path)
 {
     rs_dataset_cfg_t *d = obj;
+    /* Resolved here, so the stored config names the format that was read (a folder, whose name
+     * says nothing, is read as a Hugging Face folder when it opens: common/dataset.c). */
+    if (d->format == RS_FORMAT_AUTO && (!d->path || rs_config_format_of(d->path, &d->format) < 0))
+        d->format = RS_FORMAT_JSONL;
     int evals = d->format == RS_FORMAT_EVALS;
     if (!d->input_field) d->input_field = rs_xstrdup(evals ? "input" : "question");
     if (!d->target_field) d->target_field = rs_xstrdup(evals ? "ideal" : "answer");
@@ -2611,6 +2617,29 @@ void rs_config_destroy(rs_config_t **cfg)
 }
 
 /* ---- output ---- */
+
+int rs_config_format_of(const char *path, rs_dataset_format_t *format)
+{
+    static const struct {
+        const char *ext;
+        rs_dataset_format_t format;
+    } exts[] = {{".jsonl", RS_FORMAT_JSONL}, {".ndjson", RS_FORMAT_JSONL}, {".json", RS_FORMAT_JSON},
+                {".csv", RS_FORMAT_CSV},     {".tsv", RS_FORMAT_TSV},      {".tab", RS_FORMAT_TSV}};
+    static const char *const comps[] = {".gz", ".zst", ".zstd"};
+    size_t n = strlen(path);
+    for (size_t i = 0; i < RS_ARRAY_LEN(comps); i++) {
+        size_t m = strlen(comps[i]);
+        if (n > m && strcmp(path + n - m, comps[i]) == 0) n -= m;
+    }
+    for (size_t i = 0; i < RS_ARRAY_LEN(exts); i++) {
+        size_t m = strlen(exts[i].ext);
+        if (n > m && strncasecmp(path + n - m, exts[i].ext, m) == 0) {
+            *format = exts[i].format;
+            return 0;
+        }
+    }
+    return -1;
+}
 
 char *rs_config_dataset_path(const rs_config_t *cfg)
 {

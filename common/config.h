@@ -18,6 +18,11 @@
 typedef enum rs_dataset_format {
     RS_FORMAT_JSONL = 0, /* any JSONL: fields mapped by dataset.fields */
     RS_FORMAT_EVALS = 1, /* OpenAI evals: input = list of chat messages, ideal = string or list */
+    RS_FORMAT_CSV = 2,   /* CSV with a header row (RFC 4180 quoting) */
+    RS_FORMAT_TSV = 3,   /* the same with tabs */
+    RS_FORMAT_JSON = 4,  /* a JSON array of records (or JSON Lines when the file starts with '{') */
+    RS_FORMAT_HF = 5,    /* a Hugging Face datasets folder (common/hfdir.h) */
+    RS_FORMAT_AUTO = 6,  /* by the path's extension; the loader resolves it, it is never stored */
 } rs_dataset_format_t;
 
 typedef enum rs_on_error {
@@ -27,7 +32,8 @@ typedef enum rs_on_error {
 
 typedef struct rs_dataset_cfg {
     char *path;          /* required; relative paths resolve against the config file's directory */
-    rs_dataset_format_t format;
+    rs_dataset_format_t format; /* auto (the default) is resolved by the loader from the path */
+    char *split;         /* hf: the split to read; NULL = "test", or the only one listed */
     char *input_field;   /* default "question" (jsonl) / "input" (evals) */
     char *target_field;  /* default "answer" (jsonl) / "ideal" (evals) */
     char *id_field;      /* default "id"; missing ids become the 1-based line number */
@@ -404,6 +410,10 @@ rs_config_t *rs_config_from_json(const char *json, rs_err_t *err);
 /* The dataset path resolved against base_dir, absolute (through realpath when the file exists);
  * caller frees. NULL when no path is set. */
 char *rs_config_dataset_path(const rs_config_t *cfg);
+
+/* The file format a dataset file's name gives by its extension, after any .gz / .zst / .zstd:
+ * jsonl (.jsonl, .ndjson), json, csv, tsv (.tsv, .tab). 0, or -1 when it gives none of them. */
+int rs_config_format_of(const char *path, rs_dataset_format_t *format);
 
 /* Index of the model / judge with this name, or -1. */
 int rs_config_model_index(const rs_config_t *cfg, const char *name);

@@ -17,9 +17,11 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "csvrec.h"
+#include "dsource.h"
+#include "hfdir.h"
 #include "regex.h"
 
-#define SCAN_CHUNK (256u << 10) /* bytes per read() while scanning */
 #define MAX_SKIP_REASONS 100
 
 /* Everything the line parser needs, copied out of the config so a dataset does not depend on the
@@ -42,9 +44,30 @@ typedef struct line_ref {
     uint32_t line_no;
 } line_ref_t;
 
+/* How a file's bytes hold records. */
+typedef enum kind { KIND_JSONL, KIND_JSON, KIND_CSV, KIND_TSV } kind_t;
+static const char *const kind_names[] = {"jsonl", "json", "csv", "tsv"};
+
+/* One file of the dataset: the dataset itself, or one shard of a Hugging Face folder. A record's
+ * offset is "virtual": base + its offset in the file's (decompressed) bytes, so that one 64-bit
+ * offset names both the file and the place in it, and line_ref_t stays 16 bytes. */
+typedef struct source {
+    char *path;
+    char *id_prefix; /* NULL for a dataset of one file; else the file's name, for default ids */
+    kind_t kind;
+    rs_compression_t comp;
+    int fd;          /* the file, or its decompressed copy (common/dsource.h) */
+    uint64_t base, size;
+    char **cols;     /* csv / tsv: the header's column names */
+    size_t n_cols;
+    uint64_t cases, bad;
+} source_t;
+
 struct rs_dataset {
     parse_ctx_t px;
-    int fd;
+    source_t *src;
+    size_t n_src;
+    char *split; /* a Hugging Face folder's split; NULL otherwise */
     line_ref_t *lines;
     uint64_t *id_hash; /* rs_dataset_hash_id of each case's id, beside lines */
     size_t n_lines, cap_lines;
@@ -53,6 +76,7 @@ struct rs_dataset {
     size_t n_reasons;
     char sha256[65];
     rs_buf_t line; /* rs_dataset_read's line buffer, reused */
+    rs_csv_t *csv; /* rs_dataset_read's CSV parser, made on first use */
 };
 
 /* ---- small helpers ---- */
@@ -276,12 +300,20 @@ static int ctx_init(parse_ctx_t *px, const rs_config_t *cfg, const char *where, 
 
 /* ---- one record -> one case ---- */
 
-static int parse_id(const parse_ctx_t *px, const json_t *rec, uint64_t line_no, rs_case_t *out,
-                    rs_err_t *err)
+/* A record without an id is named by its line; in a dataset of several files (a Hugging Face
+ * folder's shards) by "FILE:LINE", FILE the shard's name, so that ids stay unique. */
+static char *default_id(const char *id_prefix, uint64_t line_no)
+{
+    return id_prefix ? rs_xasprintf("%s:%" PRIu64, id_prefix, line_no)
+                     : rs_xasprintf("%" PRIu64, line_no);
+}
+
+static int parse_id(const parse_ctx_t *px, const json_t *rec, uint64_t line_no,
+                    const char *id_prefix, rs_case_t *out, rs_err_t *err)
 {
     const json_t *v = json_object_get(rec, px->id_field);
     if (!v || json_is_null(v))
-        out->id = rs_xasprintf("%" PRIu64, line_no);
+        out->id = default_id(id_prefix, line_no);
     else if (json_is_string(v))
         out->id = rs_xstrdup(json_string_value(v));
     else if (json_is_integer(v))
@@ -407,14 +439,14 @@ static int evals_case(const parse_ctx_t *px, const json_t *rec, rs_case_t *out, 
     return 0;
 }
 
-static int fill_case(const parse_ctx_t *px, const json_t *rec, uint64_t line_no, rs_case_t *out,
-                     rs_err_t *err)
+static int fill_case(const parse_ctx_t *px, const json_t *rec, uint64_t line_no,
+                     const char *id_prefix, rs_case_t *out, rs_err_t *err)
 {
     if (!json_is_object(rec)) return rs_err_set(err, "line is not a JSON object");
     int rc = px->format == RS_FORMAT_EVALS ? evals_case(px, rec, out, err)
                                            : jsonl_msgs(px, rec, out, err);
     if (rc == 0) rc = parse_targets(px, rec, out, err);
-    if (rc == 0) rc = parse_id(px, rec, line_no, out, err);
+    if (rc == 0) rc = parse_id(px, rec, line_no, id_prefix, out, err);
     if (rc == 0) rc = parse_tags(px, rec, out, err);
     return rc;
 }
@@ -433,7 +465,7 @@ static int parse_case(const parse_ctx_t *px, const char *line, size_t len, uint6
     memset(out, 0, sizeof(*out));
     json_error_t jerr;
     json_t *rec = json_loadb(line, len, 0, &jerr);
-    int rc = rec ? fill_case(px, rec, line_no, out, err) : json_fail(&jerr, err);
+    int rc = rec ? fill_case(px, rec, line_no, NULL, out, err) : json_fail(&jerr, err);
     json_decref(rec);
     if (rc < 0) {
         rs_case_cleanup(out);
@@ -453,6 +485,96 @@ int rs_dataset_parse_line(const rs_config_t *cfg, const char *line, size_t len, 
     return rc;
 }
 
+/* ---- one record of any format -> one case ---- */
+
+/* Prefixes err with "path:line:column", the position of byte at of a record that starts on
+ * line_no (a CSV record may span lines). */
+static int at_offset(rs_err_t *err, const source_t *src, uint64_t line_no, const char *s, size_t at)
+{
+    size_t col = at + 1;
+    for (size_t i = 0; i < at; i++)
+        if (s[i] == '\n') line_no++, col = at - i;
+    return rs_err_prefix(err, "%s:%" PRIu64 ":%zu", src->path, line_no, col);
+}
+
+static char csv_delim(const source_t *src)
+{
+    return src->kind == KIND_TSV ? '\t' : ',';
+}
+
+/* One cell as a JSON string; an empty cell of the id or tags column is left out (a CSV cell
+ * cannot be null, and an empty id or tag means none). */
+static int csv_cell(const parse_ctx_t *px, const source_t *src, json_t *o, size_t i,
+                    const char *f, size_t len, rs_err_t *err)
+{
+    const char *col = src->cols[i];
+    if (len == 0 && (strcmp(col, px->id_field) == 0 || strcmp(col, px->tags_field) == 0)) return 0;
+    if (memchr(f, '\0', len)) return rs_err_set(err, "column '%s': a NUL byte", col);
+    json_t *v = json_stringn(f, len);
+    if (!v) return rs_err_set(err, "column '%s': invalid UTF-8", col);
+    json_object_set_new(o, col, v);
+    return 0;
+}
+
+/* A CSV / TSV record (its bytes without the last newline) as a JSON object: column -> cell. */
+static int csv_record_json(rs_dataset_t *ds, const source_t *src, const char *s, size_t len,
+                           uint64_t line_no, json_t **rec, rs_err_t *err)
+{
+    if (!ds->csv) ds->csv = rs_csv_new(csv_delim(src));
+    rs_csv_set_delim(ds->csv, csv_delim(src));
+    size_t bad_at, n, flen;
+    if (rs_csv_parse_record(ds->csv, s, len, &bad_at, err) < 0)
+        return at_offset(err, src, line_no, s, bad_at);
+    n = rs_csv_nfields(ds->csv);
+    if (n != src->n_cols) {
+        size_t at = rs_csv_field_offset(csv_delim(src), s, len, n < src->n_cols ? n : src->n_cols);
+        rs_err_set(err, "%zu field%s, the header has %zu", n, n == 1 ? "" : "s", src->n_cols);
+        return at_offset(err, src, line_no, s, at);
+    }
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; i++) {
+        const char *f = rs_csv_field(ds->csv, i, &flen);
+        if (csv_cell(&ds->px, src, o, i, f, flen, err) < 0) {
+            json_decref(o);
+            return at_offset(err, src, line_no, s, rs_csv_field_offset(csv_delim(src), s, len, i));
+        }
+    }
+    *rec = o;
+    return 0;
+}
+
+/* A record's JSON: the line (jsonl), the array element (json) or the CSV row as an object. 0, or
+ * -1 with err "path:line[:column]: what". */
+static int record_json(rs_dataset_t *ds, const source_t *src, const char *s, size_t len,
+                       uint64_t line_no, json_t **rec, rs_err_t *err)
+{
+    *rec = NULL;
+    if (src->kind == KIND_CSV || src->kind == KIND_TSV)
+        return csv_record_json(ds, src, s, len, line_no, rec, err);
+    json_error_t jerr;
+    /* an array element may be any value: "not a JSON object" is then the clearer message */
+    *rec = json_loadb(s, len, src->kind == KIND_JSON ? JSON_DECODE_ANY : 0, &jerr);
+    if (*rec) return 0;
+    json_fail(&jerr, err);
+    return rs_err_prefix(err, "%s:%" PRIu64, src->path,
+                         line_no + (jerr.line > 1 ? (uint64_t)jerr.line - 1 : 0));
+}
+
+static int parse_record(rs_dataset_t *ds, const source_t *src, const char *s, size_t len,
+                        uint64_t line_no, rs_case_t *out, rs_err_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    json_t *rec;
+    if (record_json(ds, src, s, len, line_no, &rec, err) < 0) return -1;
+    int rc = fill_case(&ds->px, rec, line_no, src->id_prefix, out, err);
+    json_decref(rec);
+    if (rc < 0) {
+        rs_case_cleanup(out);
+        return rs_err_prefix(err, "%s:%" PRIu64, src->path, line_no);
+    }
+    return 0;
+}
+
 /* ---- the scan ---- */
 
 /* The ids seen so far, for the duplicate check: the index of each case, open addressing by the
@@ -464,22 +586,33 @@ typedef struct id_set {
     size_t cap, n;
 } id_set_t;
 
+/* Where a JSON array's scan is: before '[', before the first element or ']', after an element
+ * (',' or ']'), after ',' (an element), after ']' (only blanks). */
+enum { J_START, J_FIRST, J_NEXT, J_VALUE, J_END };
+
 typedef struct scan {
     rs_dataset_t *ds;
+    source_t *src;    /* the file being scanned */
     id_set_t ids;
     uint64_t limit;   /* 0 = all */
     int skip;         /* on_error=skip */
-    uint64_t line_no; /* lines seen so far */
-    int done;         /* limit reached: the rest of the file is only hashed */
+    uint64_t line_no; /* lines of src seen so far (json: the line being read, from 1) */
+    int done;         /* limit reached: the rest of the files is only hashed */
     int discarding;   /* inside an over-long line: drop bytes up to its newline */
+    uint64_t next_line, searched; /* file offsets: the next line's start; searched for '\n' */
+    rs_csv_t *csv;    /* csv / tsv: the record being read, line by line */
+    uint64_t rec_off, rec_line; /* ...its first byte and line */
+    int jstate;       /* json: J_* */
+    uint64_t col;     /* json: the column being read, from 1 */
     rs_dataset_case_fn each; /* given every valid case as it is scanned; may be NULL */
     void *each_arg;
 } scan_t;
 
-/* A bad line stops the scan (on_error=fail) or is counted and its reason kept (skip). */
+/* A bad record stops the scan (on_error=fail) or is counted and its reason kept (skip). */
 static int bad_line(scan_t *sc, rs_err_t *err, rs_err_t *why)
 {
     rs_dataset_t *ds = sc->ds;
+    sc->src->bad++;
     if (!sc->skip) {
         if (err) *err = *why;
         return -1;
@@ -490,10 +623,12 @@ static int bad_line(scan_t *sc, rs_err_t *err, rs_err_t *why)
     return 0;
 }
 
-static int too_long(scan_t *sc, rs_err_t *err)
+static int too_long(scan_t *sc, uint64_t line_no, rs_err_t *err)
 {
     rs_err_t why;
-    rs_err_set(&why, "%s:%" PRIu64 ": line longer than 16 MiB", sc->ds->px.where, sc->line_no);
+    rs_err_set(&why, "%s:%" PRIu64 ": %s longer than 16 MiB", sc->src->path, line_no,
+               sc->csv ? "record" : "line");
+    if (sc->csv) rs_csv_reset(sc->csv);
     return bad_line(sc, err, &why);
 }
 
@@ -551,9 +686,21 @@ static void ids_grow(id_set_t *set, const uint64_t *id_hash)
     set->ref = ref, set->cap = cap;
 }
 
+/* The file that holds virtual offset off: the last whose base is at or below it. */
+static const source_t *source_at(const rs_dataset_t *ds, uint64_t off)
+{
+    size_t lo = 0, hi = ds->n_src;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ds->src[mid].base <= off) lo = mid;
+        else hi = mid;
+    }
+    return &ds->src[lo];
+}
+
 /* Adds the id (whose hash is h) of the case about to become index ds->n_lines. 0, or -1 with
- * *line_no the line of an earlier case with the same id. */
-static int ids_add(scan_t *sc, const char *id, uint64_t h, uint64_t *line_no, rs_err_t *err)
+ * *first the case index of an earlier case with the same id. */
+static int ids_add(scan_t *sc, const char *id, uint64_t h, uint64_t *first, rs_err_t *err)
 {
     id_set_t *set = &sc->ids;
     if (2 * (set->n + 1) > set->cap) ids_grow(set, sc->ds->id_hash);
@@ -565,7 +712,7 @@ static int ids_add(scan_t *sc, const char *id, uint64_t h, uint64_t *line_no, rs
         int same = strcmp(prev.id, id) == 0;
         rs_case_cleanup(&prev);
         if (same) {
-            *line_no = sc->ds->lines[set->ref[j] - 1].line_no;
+            *first = set->ref[j];
             return -1;
         }
     }
@@ -574,41 +721,46 @@ static int ids_add(scan_t *sc, const char *id, uint64_t h, uint64_t *line_no, rs
     return 0;
 }
 
-/* One complete line (without its newline) at file offset off. */
-static int scan_line(scan_t *sc, const char *s, size_t len, uint64_t off, rs_err_t *err)
+/* `trace` and `compare` find cases by id, and a record names its case by it: one id, one case.
+ * 0 when c's id is new; -1 with why set (the duplicate, or the file changed under us: fatal). */
+static int check_dup(scan_t *sc, const rs_case_t *c, uint64_t h, uint64_t line_no, int *fatal,
+                     rs_err_t *why)
 {
     rs_dataset_t *ds = sc->ds;
-    if (++sc->line_no > UINT32_MAX)
-        return rs_err_set(err, "%s: more than %" PRIu32 " lines", ds->px.where, UINT32_MAX);
-    if (len > RS_DATASET_MAX_LINE) return too_long(sc, err);
-    /* A UTF-8 byte order mark is allowed at the start of the file (editors on Windows add one). */
-    if (off == 0 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) s += 3, len -= 3, off += 3;
-    if (is_blank(s, len)) return 0;
-    rs_case_t c;
-    rs_err_t why;
-    if (parse_case(&ds->px, s, len, sc->line_no, &c, &why) < 0) return bad_line(sc, err, &why);
-    /* `trace` and `compare` find cases by id, and a record names its case by it: one id, one case. */
-    uint64_t first = 0, h = rs_dataset_hash_id(c.id);
-    why.msg[0] = '\0';
-    int dup = ids_add(sc, c.id, h, &first, &why);
-    if (dup && first) {
+    uint64_t first = 0;
+    why->msg[0] = '\0';
+    if (ids_add(sc, c->id, h, &first, why) == 0) return 0;
+    *fatal = !first;
+    if (first) {
+        const line_ref_t *ref = &ds->lines[first - 1];
         rs_buf_t id;
         rs_buf_init(&id);
-        rs_err_set(&why, "%s:%" PRIu64 ": duplicate id '%s' (first on %s:%" PRIu64 ")",
-                   ds->px.where, sc->line_no, rs_text_safe_str(&id, c.id, RS_TEXT_SPACES),
-                   ds->px.where, first);
+        rs_err_set(why, "%s:%" PRIu64 ": duplicate id '%s' (first on %s:%" PRIu32 ")",
+                   sc->src->path, line_no, rs_text_safe_str(&id, c->id, RS_TEXT_SPACES),
+                   source_at(ds, ref->off)->path, ref->line_no);
         rs_buf_cleanup(&id);
     }
-    if (dup && !first) { /* the earlier case could not be re-read: the file changed under us */
+    return -1;
+}
+
+/* One record: s (len bytes) at offset off in the current file, starting on line line_no. */
+static int scan_record(scan_t *sc, const char *s, size_t len, uint64_t off, uint64_t line_no,
+                       rs_err_t *err)
+{
+    rs_dataset_t *ds = sc->ds;
+    rs_case_t c;
+    rs_err_t why;
+    if (parse_record(ds, sc->src, s, len, line_no, &c, &why) < 0) return bad_line(sc, err, &why);
+    uint64_t h = rs_dataset_hash_id(c.id);
+    int fatal = 0;
+    if (check_dup(sc, &c, h, line_no, &fatal, &why) < 0) {
         rs_case_cleanup(&c);
+        if (!fatal) return bad_line(sc, err, &why);
         if (err) *err = why;
         return -1;
     }
-    if (dup) {
-        rs_case_cleanup(&c);
-        return bad_line(sc, err, &why);
-    }
-    add_ref(ds, off, len, sc->line_no, h);
+    add_ref(ds, sc->src->base + off, len, line_no, h);
+    sc->src->cases++;
     if (sc->limit && ds->n_lines >= sc->limit) sc->done = 1;
     c.idx = ds->n_lines - 1;
     int rc = sc->each ? sc->each(&c, sc->each_arg, err) : 0;
@@ -616,77 +768,405 @@ static int scan_line(scan_t *sc, const char *s, size_t len, uint64_t off, rs_err
     return rc;
 }
 
-/* Consumes the complete lines in buf (which starts at file offset *buf_off) and keeps the
- * unfinished tail at its front. *scanned: bytes of the tail already known to hold no newline. */
-static int scan_buffer(scan_t *sc, rs_buf_t *buf, uint64_t *buf_off, size_t *scanned, rs_err_t *err)
+/* A UTF-8 byte order mark is allowed at the start of a file (editors on Windows add one). */
+static size_t bom_len(const char *s, size_t len, uint64_t off)
 {
-    size_t pos = 0;
-    char *nl;
-    while (!sc->done && (nl = memchr(buf->data + *scanned, '\n', buf->len - *scanned))) {
-        size_t end = (size_t)(nl - buf->data);
-        if (sc->discarding)
-            sc->discarding = 0; /* the over-long line ends here; it was counted already */
-        else if (scan_line(sc, buf->data + pos, end - pos, *buf_off + pos, err) < 0)
-            return -1;
-        pos = end + 1;
-        *scanned = pos;
+    return off == 0 && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+}
+
+/* ---- csv / tsv ---- */
+
+/* The header: the first record of the file. Every row would fail without the input and target
+ * columns, so a header without them stops the scan even with on_error=skip. */
+static int csv_header(scan_t *sc, rs_err_t *err)
+{
+    source_t *src = sc->src;
+    const parse_ctx_t *px = &sc->ds->px;
+    size_t len;
+    src->n_cols = rs_csv_nfields(sc->csv);
+    src->cols = rs_xcalloc(src->n_cols, sizeof(char *));
+    for (size_t i = 0; i < src->n_cols; i++) {
+        src->cols[i] = rs_xstrdup(rs_csv_field(sc->csv, i, &len));
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(src->cols[i], src->cols[j]) == 0)
+                return rs_err_set(err, "%s:%" PRIu64 ": column %zu: '%s' is also column %zu",
+                                  src->path, sc->rec_line, i + 1, src->cols[i], j + 1);
     }
-    size_t tail = buf->len - pos;
-    if (sc->done || sc->discarding) {
-        pos = buf->len, tail = 0; /* nothing left that needs parsing */
-    } else if (tail > RS_DATASET_MAX_LINE) {
-        sc->line_no++;
-        if (too_long(sc, err) < 0) return -1;
-        sc->discarding = 1;
-        pos = buf->len, tail = 0;
+    const char *need[] = {px->input_field, px->target_field};
+    for (size_t k = 0; k < RS_ARRAY_LEN(need); k++) {
+        size_t i = 0;
+        while (i < src->n_cols && strcmp(src->cols[i], need[k]) != 0) i++;
+        if (i == src->n_cols)
+            return rs_err_set(err, "%s:%" PRIu64 ": the header has no column '%s' (map yours with "
+                                   "dataset.fields.%s)",
+                              src->path, sc->rec_line, need[k], k == 0 ? "input" : "target");
     }
-    if (pos > 0) memmove(buf->data, buf->data + pos, tail); /* a long line moves only once */
-    buf->len = tail;
-    *buf_off += pos;
-    *scanned = tail;
     return 0;
 }
 
-static ssize_t read_some(int fd, void *p, size_t n)
+/* A bad record; a bad header stops the scan whatever on_error says: without it there are no
+ * columns. */
+static int csv_bad(scan_t *sc, rs_err_t *err, rs_err_t *why)
 {
-    ssize_t r;
-    do
-        r = read(fd, p, n);
-    while (r < 0 && errno == EINTR);
-    return r;
+    if (sc->src->cols) return bad_line(sc, err, why);
+    if (err) *err = *why;
+    return -1;
 }
 
-/* Reads the file once: hashes every byte and scans every line. */
-static int scan_file(scan_t *sc, rs_err_t *err)
+static int only_cr(const char *s, size_t len)
 {
-    rs_dataset_t *ds = sc->ds;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != '\r') return 0;
+    return 1;
+}
+
+/* A record ended at offset end (its last newline excluded); its bytes are still in buf. */
+static int csv_record_end(scan_t *sc, const rs_buf_t *buf, uint64_t buf_off, uint64_t end,
+                          rs_err_t *err)
+{
+    if (!sc->src->cols) return csv_header(sc, err);
+    return scan_record(sc, buf->data + (sc->rec_off - buf_off), (size_t)(end - sc->rec_off),
+                       sc->rec_off, sc->rec_line, err);
+}
+
+/* One physical line (nl: followed by '\n' at s[len]) at file offset off. */
+static int scan_csv_line(scan_t *sc, const rs_buf_t *buf, uint64_t buf_off, const char *s,
+                         size_t len, int nl, uint64_t off, rs_err_t *err)
+{
+    if (!rs_csv_open(sc->csv)) { /* a record starts here */
+        size_t bom = bom_len(s, len, off);
+        s += bom, len -= bom, off += bom;
+        if (only_cr(s, len)) return 0; /* a blank line between records */
+        sc->rec_off = off;
+        sc->rec_line = sc->line_no;
+    }
+    if (off + len - sc->rec_off > RS_DATASET_MAX_LINE)
+        return !sc->src->cols ? rs_err_set(err, "%s:1: header longer than 16 MiB", sc->src->path)
+                              : too_long(sc, sc->rec_line, err);
+    size_t bad_at;
+    rs_err_t why;
+    int rc = rs_csv_feed(sc->csv, s, len + (nl ? 1 : 0), &bad_at, &why);
+    if (rc < 0) {
+        rs_err_prefix(&why, "%s:%" PRIu64 ":%zu", sc->src->path, sc->line_no, bad_at + 1);
+        return csv_bad(sc, err, &why);
+    }
+    return rc == 1 ? csv_record_end(sc, buf, buf_off, off + len, err) : 0;
+}
+
+/* At the end of the file: the last record may lack its newline, or a quoted field never closed. */
+static int csv_finish(scan_t *sc, const rs_buf_t *buf, uint64_t buf_off, rs_err_t *err)
+{
+    rs_err_t why;
+    int rc = rs_csv_finish(sc->csv, &why);
+    if (rc < 0) {
+        rs_err_prefix(&why, "%s:%" PRIu64, sc->src->path, sc->rec_line);
+        return csv_bad(sc, err, &why);
+    }
+    return rc == 1 ? csv_record_end(sc, buf, buf_off, buf_off + buf->len, err) : 0;
+}
+
+/* ---- jsonl (and csv, line by line) ---- */
+
+/* One complete line (without its newline; nl: it had one) at file offset off. */
+static int scan_line(scan_t *sc, const rs_buf_t *buf, uint64_t buf_off, const char *s, size_t len,
+                     int nl, uint64_t off, rs_err_t *err)
+{
+    if (++sc->line_no > UINT32_MAX)
+        return rs_err_set(err, "%s: more than %" PRIu32 " lines", sc->src->path, UINT32_MAX);
+    if (sc->csv) return scan_csv_line(sc, buf, buf_off, s, len, nl, off, err);
+    if (len > RS_DATASET_MAX_LINE) return too_long(sc, sc->line_no, err);
+    size_t bom = bom_len(s, len, off);
+    s += bom, len -= bom, off += bom;
+    if (is_blank(s, len)) return 0;
+    return scan_record(sc, s, len, off, sc->line_no, err);
+}
+
+/* Consumes the complete lines in buf (which starts at file offset *buf_off) and drops the bytes
+ * no longer needed: those before the next line, or before the CSV record still open. */
+static int scan_buffer(scan_t *sc, rs_buf_t *buf, uint64_t *buf_off, rs_err_t *err)
+{
+    size_t pos = (size_t)(sc->next_line - *buf_off), from = (size_t)(sc->searched - *buf_off);
+    char *nl;
+    while (!sc->done && (nl = memchr(buf->data + from, '\n', buf->len - from))) {
+        size_t end = (size_t)(nl - buf->data);
+        if (sc->discarding)
+            sc->discarding = 0; /* the over-long line ends here; it was counted already */
+        else if (scan_line(sc, buf, *buf_off, buf->data + pos, end - pos, 1, *buf_off + pos, err) < 0)
+            return -1;
+        pos = from = end + 1;
+    }
+    from = buf->len;
+    if (sc->done || sc->discarding) {
+        pos = buf->len; /* nothing left that needs parsing */
+    } else if (buf->len - pos > RS_DATASET_MAX_LINE) {
+        if (too_long(sc, ++sc->line_no, err) < 0) return -1;
+        sc->discarding = 1;
+        pos = buf->len;
+    }
+    sc->next_line = *buf_off + pos;
+    sc->searched = *buf_off + from;
+    uint64_t keep = sc->next_line;
+    if (sc->csv && rs_csv_open(sc->csv) && sc->rec_off < keep) keep = sc->rec_off;
+    size_t drop = (size_t)(keep - *buf_off);
+    if (drop > 0) memmove(buf->data, buf->data + drop, buf->len - drop); /* a long line moves once */
+    buf->len -= drop;
+    *buf_off += drop;
+    return 0;
+}
+
+/* At the end of the file: the last line may lack its newline. */
+static int lines_finish(scan_t *sc, rs_buf_t *buf, uint64_t buf_off, rs_err_t *err)
+{
+    if (sc->done || sc->discarding) return 0;
+    size_t pos = (size_t)(sc->next_line - buf_off);
+    if (pos < buf->len &&
+        scan_line(sc, buf, buf_off, buf->data + pos, buf->len - pos, 0, buf_off + pos, err) < 0)
+        return -1;
+    return sc->csv && !sc->done ? csv_finish(sc, buf, buf_off, err) : 0;
+}
+
+/* ---- json: an array of records ---- */
+
+static void advance(scan_t *sc, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\n') sc->line_no++, sc->col = 1;
+        else sc->col++;
+    }
+}
+
+static int json_syntax(scan_t *sc, const char *what, rs_err_t *err)
+{
+    return rs_err_set(err, "%s:%" PRIu64 ":%" PRIu64 ": %s", sc->src->path, sc->line_no, sc->col,
+                      what);
+}
+
+/* The element at s (n bytes in the buffer): 1 when parsed (*used its length), 0 when it may go on
+ * past the buffer (read more), -1 on a syntax error, which ends the scan even with on_error=skip:
+ * there is no telling where the next element starts. jansson parses one value and says where it
+ * stopped (JSON_DISABLE_EOF_CHECK); an element that ends within 4 bytes of the buffer's end
+ * might be a number cut short, so it is parsed again with more bytes. */
+static int json_element(scan_t *sc, const char *s, size_t n, int eof, size_t *used, rs_err_t *err)
+{
+    json_error_t jerr;
+    json_t *v = json_loadb(s, n, JSON_DISABLE_EOF_CHECK | JSON_DECODE_ANY, &jerr);
+    if (v) {
+        json_decref(v);
+        *used = (size_t)jerr.position;
+        return eof || *used + 4 < n ? 1 : 0;
+    }
+#if JANSSON_VERSION_HEX >= 0x020b00
+    int more = json_error_code(&jerr) == json_error_premature_end_of_input;
+#else
+    int more = (size_t)jerr.position >= n;
+#endif
+    if (more && !eof && n > RS_DATASET_MAX_LINE)
+        return json_syntax(sc, "an element longer than 16 MiB", err);
+    if (more && !eof) return 0;
+    if (more) return json_syntax(sc, "the file ends inside an element (']' missing)", err);
+    rs_err_set(err, "%s:%" PRIu64 ": invalid JSON: %s (element from column %" PRIu64 ")",
+               sc->src->path, sc->line_no + (uint64_t)jerr.line - 1, jerr.text, sc->col);
+    return -1;
+}
+
+/* The array's punctuation: c moves the scan on (1), starts an element (0) or is wrong (-1). */
+static int json_punct(scan_t *sc, char c, rs_err_t *err)
+{
+    switch (sc->jstate) {
+    case J_START:
+        if (c != '[')
+            return json_syntax(sc, "a JSON dataset is an array of records ('[' first) or JSON "
+                                   "Lines ('{' first)", err);
+        sc->jstate = J_FIRST;
+        return 1;
+    case J_FIRST:
+        if (c != ']') return 0;
+        sc->jstate = J_END;
+        return 1;
+    case J_NEXT:
+        if (c != ',' && c != ']') return json_syntax(sc, "expected ',' or ']' after an element", err);
+        sc->jstate = c == ',' ? J_VALUE : J_END;
+        return 1;
+    case J_VALUE:
+        return 0;
+    default:
+        return json_syntax(sc, "text after the array's closing ']'", err);
+    }
+}
+
+/* Consumes what it can of buf (file offset *buf_off): the array's punctuation and each whole
+ * element, which is scanned as a record of its own. A file whose first character is '{' is JSON
+ * Lines (Hugging Face's to_json writes those with a .json name): it is read as jsonl. */
+static int scan_json(scan_t *sc, rs_buf_t *buf, uint64_t *buf_off, int eof, rs_err_t *err)
+{
+    size_t pos = 0;
+    int rc = 0;
+    while (rc == 0 && !sc->done) {
+        if (*buf_off + pos == 0 && buf->len < 3 && !eof) break;
+        if (*buf_off + pos == 0) pos += bom_len(buf->data, buf->len, 0);
+        while (pos < buf->len && is_space(buf->data[pos]))
+            advance(sc, buf->data + pos++, 1);
+        if (pos == buf->len) break;
+        char c = buf->data[pos];
+        if (sc->jstate == J_START && c == '{') {
+            sc->src->kind = KIND_JSONL;
+            sc->line_no = 0;
+            sc->next_line = sc->searched = *buf_off;
+            return scan_buffer(sc, buf, buf_off, err);
+        }
+        int punct = json_punct(sc, c, err);
+        if (punct < 0) return -1;
+        if (punct > 0) {
+            advance(sc, buf->data + pos++, 1);
+            continue;
+        }
+        size_t used;
+        rc = json_element(sc, buf->data + pos, buf->len - pos, eof, &used, err);
+        if (rc <= 0) break;
+        rc = scan_record(sc, buf->data + pos, used, *buf_off + pos, sc->line_no, err);
+        advance(sc, buf->data + pos, used);
+        pos += used;
+        sc->jstate = J_NEXT;
+    }
+    if (rc < 0) return -1;
+    if (sc->jstate == J_START) { /* nothing consumed yet: a '{' may still make it JSON Lines */
+        pos = 0;
+        sc->line_no = sc->col = 1;
+    }
+    memmove(buf->data, buf->data + pos, buf->len - pos);
+    buf->len -= pos;
+    *buf_off += pos;
+    if (eof && !sc->done && sc->jstate != J_END && sc->jstate != J_START)
+        return json_syntax(sc, "the file ends inside the array (']' missing)", err);
+    return 0;
+}
+
+/* ---- files ---- */
+
+/* Reads one file once: hashes every (decompressed) byte and scans every record. */
+static int scan_source(scan_t *sc, source_t *src, EVP_MD_CTX *md, rs_err_t *err)
+{
+    rs_dsource_t *in = rs_dsource_open(src->path, err);
+    if (!in) return -1;
+    src->comp = rs_dsource_compression(in);
+    src->fd = rs_dsource_fd(in); /* the duplicate check re-reads earlier cases during the scan */
+    sc->src = src;
+    sc->line_no = src->kind == KIND_JSON;
+    sc->col = 1;
+    sc->jstate = J_START;
+    sc->next_line = sc->searched = 0;
+    sc->discarding = 0;
+    rs_csv_destroy(&sc->csv);
+    if (src->kind == KIND_CSV || src->kind == KIND_TSV) sc->csv = rs_csv_new(csv_delim(src));
     rs_buf_t buf;
     rs_buf_init(&buf);
     uint64_t buf_off = 0;
-    size_t scanned = 0;
+    int rc = 0;
+    for (;;) {
+        const char *chunk;
+        ssize_t r = rs_dsource_next(in, &chunk, err);
+        if (r <= 0) { /* the end, or an error */
+            rc = r < 0 ? -1 : 0;
+            break;
+        }
+        EVP_DigestUpdate(md, chunk, (size_t)r);
+        src->size += (uint64_t)r;
+        if (sc->done) continue;
+        rs_buf_append(&buf, chunk, (size_t)r);
+        rc = src->kind == KIND_JSON ? scan_json(sc, &buf, &buf_off, 0, err)
+                                    : scan_buffer(sc, &buf, &buf_off, err);
+        if (rc < 0) break;
+    }
+    if (rc == 0 && !sc->done)
+        rc = src->kind == KIND_JSON ? scan_json(sc, &buf, &buf_off, 1, err)
+                                    : lines_finish(sc, &buf, buf_off, err);
+    src->fd = rc == 0 ? rs_dsource_take_fd(in) : -1;
+    rs_dsource_destroy(&in);
+    rs_buf_cleanup(&buf);
+    return rc;
+}
+
+static kind_t kind_of(rs_dataset_format_t format, const char *path)
+{
+    rs_dataset_format_t f = format;
+    if (f != RS_FORMAT_CSV && f != RS_FORMAT_TSV && f != RS_FORMAT_JSON && f != RS_FORMAT_JSONL &&
+        rs_config_format_of(path, &f) < 0)
+        f = RS_FORMAT_JSONL;
+    return f == RS_FORMAT_CSV ? KIND_CSV : f == RS_FORMAT_TSV ? KIND_TSV
+           : f == RS_FORMAT_JSON ? KIND_JSON : KIND_JSONL;
+}
+
+static void add_source(rs_dataset_t *ds, const char *path, const char *id_prefix, kind_t kind)
+{
+    ds->src = rs_xrealloc(ds->src, (ds->n_src + 1) * sizeof(*ds->src));
+    source_t *s = &ds->src[ds->n_src++];
+    memset(s, 0, sizeof(*s));
+    s->path = rs_xstrdup(path);
+    s->id_prefix = id_prefix ? rs_xstrdup(id_prefix) : NULL;
+    s->kind = kind;
+    s->fd = -1;
+}
+
+/* The files to read: the dataset file, or the shards of a Hugging Face folder's split. */
+static int plan_sources(rs_dataset_t *ds, const rs_config_t *cfg, int64_t *examples, rs_err_t *err)
+{
+    const char *path = ds->px.where;
+    rs_dataset_format_t f = cfg->dataset.format;
+    struct stat st;
+    *examples = -1;
+    if (stat(path, &st) < 0) return rs_err_set(err, "%s: %s", path, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) {
+        if (f == RS_FORMAT_HF)
+            return rs_err_set(err, "%s: format hf reads a Hugging Face datasets folder, and this "
+                                   "is a file", path);
+        if (rs_hfdir_is_columnar(path))
+            return rs_err_set(err, "%s: Parquet and Arrow files cannot be read (no Debian package "
+                                   "reads them from C): convert it to JSONL first, e.g. pandas "
+                                   "read_parquet(...).to_json(OUT, orient='records', lines=True)",
+                              path);
+        add_source(ds, path, NULL, kind_of(f, path));
+        return 0;
+    }
+    if (f == RS_FORMAT_CSV || f == RS_FORMAT_TSV || f == RS_FORMAT_JSON)
+        return rs_err_set(err, "%s: a folder, not a %s file (a Hugging Face datasets folder is "
+                               "read with format hf, or with no format)",
+                            path, kind_names[kind_of(f, path)]);
+    rs_hfdir_t h;
+    if (rs_hfdir_open(&h, path, cfg->dataset.split, err) < 0) return -1;
+    for (size_t i = 0; i < h.n_shards; i++) {
+        const char *name = strrchr(h.shards[i], '/');
+        add_source(ds, h.shards[i], h.n_shards > 1 ? name + 1 : NULL,
+                   kind_of(RS_FORMAT_AUTO, h.shards[i]));
+    }
+    ds->split = h.split;
+    h.split = NULL;
+    *examples = h.examples;
+    rs_hfdir_cleanup(&h);
+    return 0;
+}
+
+/* Reads every file once, in order, and checks a split's size against dataset_info.json. */
+static int scan_all(scan_t *sc, int64_t examples, rs_err_t *err)
+{
+    rs_dataset_t *ds = sc->ds;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     EVP_DigestInit_ex(md, EVP_sha256(), NULL);
     int rc = 0;
-    for (;;) {
-        rs_buf_reserve(&buf, SCAN_CHUNK);
-        ssize_t r = read_some(ds->fd, buf.data + buf.len, SCAN_CHUNK);
-        if (r < 0) {
-            rc = rs_err_set(err, "%s: %s", ds->px.where, strerror(errno));
-            break;
-        }
-        if (r == 0) break;
-        EVP_DigestUpdate(md, buf.data + buf.len, (size_t)r);
-        buf.len += (size_t)r;
-        if ((rc = scan_buffer(sc, &buf, &buf_off, &scanned, err)) < 0) break;
+    uint64_t base = 0;
+    for (size_t i = 0; i < ds->n_src && rc == 0; i++) {
+        ds->src[i].base = base;
+        rc = scan_source(sc, &ds->src[i], md, err);
+        base += ds->src[i].size;
     }
-    /* The last line may lack its newline. */
-    if (rc == 0 && buf.len > 0 && !sc->done && !sc->discarding)
-        rc = scan_line(sc, buf.data, buf.len, buf_off, err);
     unsigned char digest[32];
     EVP_DigestFinal_ex(md, digest, NULL);
     EVP_MD_CTX_free(md);
     rs_hex(digest, sizeof(digest), ds->sha256);
-    rs_buf_cleanup(&buf);
+    uint64_t seen = ds->n_lines + ds->skipped;
+    if (rc == 0 && examples >= 0 && !sc->limit && seen != (uint64_t)examples)
+        rc = rs_err_set(err, "%s: dataset_info.json gives split '%s' %" PRId64 " examples, its "
+                             "files hold %" PRIu64 " records (a shard missing or extra?)",
+                        ds->px.where, ds->split, examples, seen);
     return rc;
 }
 
@@ -708,7 +1188,6 @@ rs_dataset_t *rs_dataset_open_each(const rs_config_t *cfg, rs_dataset_case_fn ea
         return NULL;
     }
     rs_dataset_t *ds = rs_xcalloc(1, sizeof(*ds));
-    ds->fd = -1;
     rs_buf_init(&ds->line);
     int rc = ctx_init(&ds->px, cfg, path, err);
     free(path);
@@ -716,20 +1195,16 @@ rs_dataset_t *rs_dataset_open_each(const rs_config_t *cfg, rs_dataset_case_fn ea
         free(ds);
         return NULL;
     }
-    ds->fd = open(ds->px.where, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (ds->fd < 0 || fstat(ds->fd, &st) < 0) {
-        rs_err_set(err, "%s: %s", ds->px.where, strerror(errno));
-    } else if (S_ISDIR(st.st_mode)) {
-        rs_err_set(err, "%s: is a directory, not a JSONL file", ds->px.where);
-    } else {
+    int64_t examples;
+    if (plan_sources(ds, cfg, &examples, err) == 0) {
         scan_t sc = {.ds = ds,
                      .limit = cfg->dataset.limit > 0 ? (uint64_t)cfg->dataset.limit : 0,
                      .skip = cfg->dataset.on_error == RS_ON_ERROR_SKIP,
                      .each = each,
                      .each_arg = arg};
-        rc = scan_file(&sc, err);
+        rc = scan_all(&sc, examples, err);
         pages_free(sc.ids.ref, sc.ids.cap * sizeof(uint32_t));
+        rs_csv_destroy(&sc.csv);
         if (rc == 0) return ds;
     }
     rs_dataset_destroy(&ds);
@@ -740,12 +1215,21 @@ void rs_dataset_destroy(rs_dataset_t **ds)
 {
     if (!ds || !*ds) return;
     rs_dataset_t *d = *ds;
-    if (d->fd >= 0) close(d->fd);
+    for (size_t i = 0; i < d->n_src; i++) {
+        source_t *s = &d->src[i];
+        if (s->fd >= 0) close(s->fd);
+        free(s->path);
+        free(s->id_prefix);
+        free_strs(s->cols, s->n_cols);
+    }
+    free(d->src);
+    free(d->split);
     ctx_cleanup(&d->px);
     pages_free(d->lines, d->cap_lines * sizeof(*d->lines));
     pages_free(d->id_hash, d->cap_lines * sizeof(*d->id_hash));
     free_strs(d->reasons, d->n_reasons);
     rs_buf_cleanup(&d->line);
+    rs_csv_destroy(&d->csv);
     free(d);
     *ds = NULL;
 }
@@ -780,30 +1264,80 @@ const char *rs_dataset_path(const rs_dataset_t *ds)
     return ds->px.where;
 }
 
+const char *rs_dataset_split(const rs_dataset_t *ds)
+{
+    return ds->split;
+}
+
+size_t rs_dataset_files(const rs_dataset_t *ds)
+{
+    return ds->n_src;
+}
+
+void rs_dataset_file(const rs_dataset_t *ds, size_t i, rs_dataset_file_t *out)
+{
+    const source_t *s = &ds->src[i];
+    *out = (rs_dataset_file_t){.path = s->path,
+                               .format = kind_names[s->kind],
+                               .compression = rs_compression_name(s->comp),
+                               .cases = s->cases,
+                               .bad = s->bad};
+}
+
 size_t rs_dataset_skip_reasons(const rs_dataset_t *ds, const char *const **reasons)
 {
     *reasons = (const char *const *)ds->reasons;
     return ds->n_reasons;
 }
 
-int rs_dataset_read(rs_dataset_t *ds, uint64_t idx, rs_case_t *out, rs_err_t *err)
+/* Reads case idx's bytes into ds->line; *src its file. */
+static int read_bytes(rs_dataset_t *ds, uint64_t idx, const source_t **src, rs_err_t *err)
 {
-    memset(out, 0, sizeof(*out));
     if (idx >= ds->n_lines)
         return rs_err_set(err, "%s: case %" PRIu64 " out of range (%zu cases)", ds->px.where, idx,
                           ds->n_lines);
     const line_ref_t *ref = &ds->lines[idx];
+    const source_t *s = *src = source_at(ds, ref->off);
+    uint64_t off = ref->off - s->base;
     rs_buf_reset(&ds->line);
     rs_buf_reserve(&ds->line, ref->len);
     size_t got = 0;
     while (got < ref->len) {
-        ssize_t r = pread(ds->fd, ds->line.data + got, ref->len - got, (off_t)(ref->off + got));
+        ssize_t r = pread(s->fd, ds->line.data + got, ref->len - got, (off_t)(off + got));
         if (r < 0 && errno == EINTR) continue;
-        if (r < 0) return rs_err_set(err, "%s: %s", ds->px.where, strerror(errno));
-        if (r == 0) return rs_err_set(err, "%s: file shrank since it was opened", ds->px.where);
+        if (r < 0) return rs_err_set(err, "%s: %s", s->path, strerror(errno));
+        if (r == 0) return rs_err_set(err, "%s: file shrank since it was opened", s->path);
         got += (size_t)r;
     }
-    if (parse_case(&ds->px, ds->line.data, ref->len, ref->line_no, out, err) < 0) return -1;
+    ds->line.len = ref->len;
+    return 0;
+}
+
+int rs_dataset_read(rs_dataset_t *ds, uint64_t idx, rs_case_t *out, rs_err_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    const source_t *src;
+    if (read_bytes(ds, idx, &src, err) < 0) return -1;
+    if (parse_record(ds, src, ds->line.data, ds->line.len, ds->lines[idx].line_no, out, err) < 0)
+        return -1;
     out->idx = idx;
     return 0;
+}
+
+char *rs_dataset_record(rs_dataset_t *ds, uint64_t idx, rs_err_t *err)
+{
+    const source_t *src;
+    json_t *rec;
+    if (read_bytes(ds, idx, &src, err) < 0 ||
+        record_json(ds, src, ds->line.data, ds->line.len, ds->lines[idx].line_no, &rec, err) < 0)
+        return NULL;
+    const json_t *id = json_object_get(rec, ds->px.id_field);
+    if (json_is_object(rec) && (!id || json_is_null(id))) {
+        char *made = default_id(src->id_prefix, ds->lines[idx].line_no);
+        json_object_set_new(rec, ds->px.id_field, json_string(made));
+        free(made);
+    }
+    char *text = json_dumps(rec, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(rec);
+    return text;
 }

@@ -1,10 +1,22 @@
-/* dataset: test cases read from JSONL as a stream.
+/* dataset: test cases read from a file (or a folder of files) as a stream, then by offset.
  *
- * Opening a dataset scans the file once: every line is parsed and validated (JSON, valid UTF-8,
- * required fields) and the byte offset of each valid line is kept, so a task can later re-read any
- * case by its index with one pread. Memory is O(cases) small integers, never the text itself.
- * Formats: plain JSONL with a field mapping (GSM8K: question/answer with target_regex "#### (.*)"),
- * and the OpenAI evals format (input = list of chat messages, ideal = string or list of strings). */
+ * Opening a dataset scans it once: every record is parsed and validated (valid UTF-8, required
+ * fields, unique ids) and the byte offset and length of each valid record is kept, so a task can
+ * later re-read any case by its index with one pread. Memory is O(cases) small integers (16 bytes
+ * a case, plus 8 for its id's hash), never the text itself, whatever the format.
+ *
+ * File formats (dataset.format, or the path's extension): JSONL; JSON (a top-level array of
+ * records, or JSON Lines when the file starts with '{'); CSV and TSV with a header row (RFC 4180
+ * quoting, common/csvrec.h); a Hugging Face datasets folder (common/hfdir.h), whose shards may
+ * each be any of these. Any file may be gzip or zstd (common/dsource.h: decompressed once into an
+ * unlinked temporary file that reads then use). Record shapes: plain records with a field
+ * mapping (GSM8K: question/answer with target_regex "#### (.*)"), and the OpenAI evals format
+ * (input = list of chat messages, ideal = string or list of strings).
+ *
+ * Errors name the file and the line a record starts on, and for CSV / TSV the column (byte, from
+ * 1) of what is wrong. The SHA-256 (rs_dataset_sha256) is that of the content as read: the
+ * decompressed bytes of each file in order, so compressing or recompressing a dataset keeps its
+ * identity for resume, and a plain file's is the file's own hash. */
 #ifndef RS_DATASET_H
 #define RS_DATASET_H
 
@@ -71,6 +83,17 @@ const char *rs_dataset_path(const rs_dataset_t *ds);
  * case without reading the case again. */
 uint64_t rs_dataset_hash_id(const char *id);
 uint64_t rs_dataset_id_hash(const rs_dataset_t *ds, uint64_t idx);
+/* A Hugging Face folder's split as read; NULL for a file. */
+const char *rs_dataset_split(const rs_dataset_t *ds);
+/* The files read (one, or a folder's shards) with their format ("jsonl", "json", "csv", "tsv"),
+ * compression ("none", "gzip", "zstd"), valid cases and bad records (skipped, or the one that
+ * stopped the open). Strings live as long as ds. */
+typedef struct rs_dataset_file {
+    const char *path, *format, *compression;
+    uint64_t cases, bad;
+} rs_dataset_file_t;
+size_t rs_dataset_files(const rs_dataset_t *ds);
+void rs_dataset_file(const rs_dataset_t *ds, size_t i, rs_dataset_file_t *out);
 /* Skipped lines' reasons, "path:line: why", at most the first 100 kept. */
 size_t rs_dataset_skip_reasons(const rs_dataset_t *ds, const char *const **reasons);
 
@@ -78,6 +101,11 @@ size_t rs_dataset_skip_reasons(const rs_dataset_t *ds, const char *const **reaso
  * out->idx = idx. One pread and one parse; it reuses a buffer inside ds, so one thread at a time.
  * 0 / -1. */
 int rs_dataset_read(rs_dataset_t *ds, uint64_t idx, rs_case_t *out, rs_err_t *err);
+
+/* Case idx's record as compact JSON (heap; NULL with err): the line or element as read, a CSV row
+ * as an object of its cells (text), with the id field set to the case's id when the record has
+ * none, so the record keeps its id wherever it is written (`datasets convert`). */
+char *rs_dataset_record(rs_dataset_t *ds, uint64_t idx, rs_err_t *err);
 
 /* Parses one JSONL line (no I/O) into a case (out->idx = 0); line_no is for messages and is the
  * id when the record has none. Used by the scan, by rs_dataset_read and directly by unit tests and

@@ -9,7 +9,8 @@ PACKAGES=(
   stunnel4 openssl  # the TLS proxy for a rediss:// Redis (hiredis 0.14 has no TLS), test CAs
   libzmq3-dev libmsgpack-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev libfyaml-dev
   libmicrohttpd-dev libcmocka-dev libxxhash-dev libpcre2-dev libssl-dev libopenblas-dev
-  libzstd-dev  # record compression (coordinator/recpack.c)
+  libzstd-dev  # record compression (coordinator/recpack.c), .zst datasets (common/dsource.c)
+  zlib1g-dev libcsv-dev  # .gz datasets (common/dsource.c), CSV and TSV datasets (common/csvrec.c)
   redis-server
   python3  # the build registers the integration tests with it (tests/CMakeLists.txt)
 )

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -548,10 +549,46 @@ static void test_bad_extractor(void **state)
                  "closing parenthesis");
 }
 
+/* dataset.format auto is resolved from the path when the config loads, so the stored config names
+ * what was read; an explicit format stays; an unknown extension is JSONL, as before. */
+static void test_dataset_format_auto(void **state)
+{
+    static const struct {
+        const char *path, *format;
+        rs_dataset_format_t want;
+    } cases[] = {{"d.jsonl", NULL, RS_FORMAT_JSONL},   {"d.csv.gz", NULL, RS_FORMAT_CSV},
+                 {"d.TSV.zst", "auto", RS_FORMAT_TSV}, {"d.json", NULL, RS_FORMAT_JSON},
+                 {"d.txt", NULL, RS_FORMAT_JSONL},     {"hf-folder", NULL, RS_FORMAT_JSONL},
+                 {"d.csv", "jsonl", RS_FORMAT_JSONL},  {"d.jsonl.gz", "evals", RS_FORMAT_EVALS}};
+    for (size_t i = 0; i < RS_ARRAY_LEN(cases); i++) {
+        char *yaml = rs_xasprintf("dataset: {path: %s%s%s}\nmodels: [{provider: sim, model: m}]\n",
+                                  cases[i].path, cases[i].format ? ", format: " : "",
+                                  cases[i].format ? cases[i].format : "");
+        rs_config_t *cfg = load_ok(yaml, NULL, 0);
+        assert_int_equal(cfg->dataset.format, cases[i].want);
+        static const char *const names[] = {"jsonl", "evals", "csv", "tsv", "json"};
+        char *json = rs_config_to_json(cfg);
+        json_t *root = json_loads(json, 0, NULL);
+        const char *stored = json_string_value(
+            json_object_get(json_object_get(root, "dataset"), "format"));
+        assert_string_equal(stored, names[cases[i].want]);
+        json_decref(root);
+        free(json);
+        rs_config_destroy(&cfg);
+        free(yaml);
+    }
+    const char *ov[] = {"dataset.path=x.csv", "dataset.split=validation"};
+    rs_config_t *cfg = load_ok(MINIMAL, ov, 2);
+    assert_int_equal(cfg->dataset.format, RS_FORMAT_CSV);
+    assert_string_equal(cfg->dataset.split, "validation");
+    rs_config_destroy(&cfg);
+}
+
 static void test_bad_enums(void **state)
 {
-    expect_error("dataset: {path: d.jsonl, format: csv}\n", NULL, 0,
-                 "t.yaml:1:34: dataset.format: 'csv' is not one of jsonl, evals");
+    expect_error("dataset: {path: d.jsonl, format: parquet}\n", NULL, 0,
+                 "t.yaml:1:34: dataset.format: 'parquet' is not one of jsonl, evals, csv, tsv, json, hf, "
+                 "auto");
     expect_error("dataset: {path: d.jsonl, on_error: Skip}\n", NULL, 0,
                  "t.yaml:1:36: dataset.on_error: 'Skip' is not one of fail, skip; did you mean "
                  "'skip'?");
@@ -1846,6 +1883,7 @@ int main(void)
         cmocka_unit_test(test_bad_grader_type),
         cmocka_unit_test(test_bad_extractor),
         cmocka_unit_test(test_bad_enums),
+        cmocka_unit_test(test_dataset_format_auto),
         cmocka_unit_test(test_yaml_syntax_error),
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_yaml_bounds),

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "dataset.h"
+#include "dataset_cfg.h"
 
 static char tmpdir[] = "/tmp/rs_test_dataset_XXXXXX";
 static char *made[64]; /* files to remove at the end */
@@ -57,19 +58,7 @@ static const char *write_text(const char *name, const char *text)
 /* A config as rs_config_load would leave it for a jsonl dataset (the defaults spelled out). */
 static rs_config_t jsonl_cfg(const char *path)
 {
-    rs_config_t c;
-    memset(&c, 0, sizeof(c));
-    c.base_dir = tmpdir;
-    c.dataset.path = (char *)path;
-    c.dataset.format = RS_FORMAT_JSONL;
-    c.dataset.input_field = "question";
-    c.dataset.target_field = "answer";
-    c.dataset.id_field = "id";
-    c.dataset.tags_field = "tags";
-    c.dataset.shard_size = 16;
-    c.dataset.on_error = RS_ON_ERROR_FAIL;
-    c.prompt.template = "{{input}}";
-    return c;
+    return dataset_test_cfg(tmpdir, path, RS_FORMAT_JSONL);
 }
 
 static rs_config_t evals_cfg(const char *path)
@@ -796,7 +785,7 @@ static void test_sha256_and_files(void **state)
     expect_open_error(&cfg, nope, ": No such file or directory");
     free(nope);
     cfg = jsonl_cfg(tmpdir);
-    expect_open_error(&cfg, tmpdir, ": is a directory, not a JSONL file");
+    expect_open_error(&cfg, tmpdir, ": a folder, but not a Hugging Face datasets folder (no dataset_info.json)");
     cfg = jsonl_cfg(NULL);
     rs_err_t err = {{0}};
     assert_null(rs_dataset_open(&cfg, &err));
