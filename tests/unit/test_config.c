@@ -42,6 +42,20 @@ static rs_config_t *load_ok(const char *yaml, const char *const *ov, size_t n)
     return cfg;
 }
 
+/* c written out as JSON and read back: the copy (caller destroys), which writes out the same. */
+static rs_config_t *round_trip(const rs_config_t *c)
+{
+    char *json = rs_config_to_json(c);
+    rs_err_t err = {{0}};
+    rs_config_t *back = rs_config_from_json(json, &err);
+    if (!back) fail_msg("%s", err.msg);
+    char *again = rs_config_to_json(back);
+    assert_string_equal(json, again);
+    free(json);
+    free(again);
+    return back;
+}
+
 /* Loading must fail with exactly the message want. */
 static void expect_error(const char *yaml, const char *const *ov, size_t n, const char *want)
 {
@@ -1717,16 +1731,9 @@ static void test_gate_versus(void **state)
     assert_null(g[2].versus);
     assert_string_equal(g[3].strategy, "first");
     assert_string_equal(g[3].versus, "oracle");
-    char *json = rs_config_to_json(c);
-    rs_err_t err = {{0}};
-    rs_config_t *back = rs_config_from_json(json, &err);
-    if (!back) fail_msg("%s", err.msg);
-    char *again = rs_config_to_json(back);
-    assert_string_equal(json, again);
+    rs_config_t *back = round_trip(c);
     assert_string_equal(back->gates[0].versus, "oracle");
     assert_null(back->gates[2].versus);
-    free(json);
-    free(again);
     rs_config_destroy(&back);
     rs_config_destroy(&c);
 
