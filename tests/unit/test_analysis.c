@@ -188,6 +188,18 @@ static json_t *strat_rec(int i, char first, char judge, char oracle)
 #undef V
 }
 
+/* t is {b, c, exact_p, chi2, chi2_p} of rs_mcnemar(b, c). */
+static void check_mcnemar(json_t *t, uint64_t b, uint64_t c)
+{
+    rs_mcnemar_t m;
+    rs_mcnemar(b, c, &m);
+    assert_int_equal(geti(t, "b"), b);
+    assert_int_equal(geti(t, "c"), c);
+    assert_float_equal(getn(t, "exact_p"), m.exact_p, 1e-12);
+    assert_float_equal(getn(t, "chi2"), m.chi2, 1e-12);
+    assert_float_equal(getn(t, "chi2_p"), m.chi2_p, 1e-12);
+}
+
 /* The model's strategies folded from rows (first, judge, oracle verdicts), in order or reversed. */
 static json_t *pairs_of(const char *const *rows, size_t n, int reversed)
 {
@@ -220,13 +232,7 @@ static void test_mcnemar_pairs(void **state)
         assert_string_equal(json_string_value(json_object_get(t, "strategy")), want[i][0]);
         assert_string_equal(json_string_value(json_object_get(t, "versus")), want[i][1]);
     }
-    json_t *t = json_array_get(p, 3);
-    assert_int_equal(geti(t, "b"), 3);
-    assert_int_equal(geti(t, "c"), 2);
-    rs_mcnemar_t m;
-    rs_mcnemar(3, 2, &m);
-    assert_float_equal(getn(t, "exact_p"), m.exact_p, 1e-12);
-    assert_float_equal(getn(t, "chi2"), m.chi2, 1e-12);
+    check_mcnemar(json_array_get(p, 3), 3, 2);
     /* judge vs first: first alone right in 2 (cwc twice), judge alone right in 2 (wcw, wcc) */
     assert_int_equal(geti(json_array_get(p, 0), "b"), 2);
     assert_int_equal(geti(json_array_get(p, 0), "c"), 2);
@@ -257,12 +263,7 @@ static void test_strategies_and_mcnemar(void **state)
     json_t *judge = json_array_get(s, 1), *t = json_object_get(judge, "mcnemar_vs_first");
     assert_int_equal(geti(grader(judge, 0), "correct"), 4);
     assert_int_equal(geti(grader(judge, 0), "wrong"), 3);
-    assert_int_equal(geti(t, "b"), 2);
-    assert_int_equal(geti(t, "c"), 1);
-    rs_mcnemar_t m;
-    rs_mcnemar(2, 1, &m);
-    assert_float_equal(getn(t, "exact_p"), m.exact_p, 1e-12);
-    assert_float_equal(getn(t, "chi2_p"), m.chi2_p, 1e-12);
+    check_mcnemar(t, 2, 1);
     json_t *oracle = json_array_get(s, 2);
     assert_int_equal(geti(grader(oracle, 0), "correct"), 7);
     assert_int_equal(geti(json_object_get(oracle, "mcnemar_vs_first"), "b"), 4);
