@@ -777,6 +777,7 @@ static const key_spec_t gate_keys[] = {
     {KEY("model", KT_STR, rs_gate_cfg_t, model)},
     {KEY("grader", KT_STR, rs_gate_cfg_t, grader)},
     {KEY("strategy", KT_STR, rs_gate_cfg_t, strategy)},
+    {KEY("versus", KT_STR, rs_gate_cfg_t, versus)},
     {KEY("min", KT_CUSTOM, rs_gate_cfg_t, min), .parse = parse_num, .to_json = json_bound},
     {KEY("max", KT_CUSTOM, rs_gate_cfg_t, max), .parse = parse_num, .to_json = json_bound},
 };
@@ -1919,7 +1920,7 @@ static int condition_args(loader_t *ld, rs_gate_cfg_t *g, char **args, size_t n,
                           struct fy_node *at, const char *path)
 {
     static const char *const forms[] = {"(MODEL[, GRADER[, STRATEGY]])", "(MODEL)", "([MODEL])",
-                                        "(MODEL, STRATEGY vs first)"};
+                                        "(MODEL, STRATEGY [vs STRATEGY])"};
     static const size_t least[] = {1, 1, 0, 2}, most[] = {3, 1, 1, 2};
     int m = (int)g->metric;
     if (n < least[m] || n > most[m])
@@ -1929,9 +1930,8 @@ static int condition_args(loader_t *ld, rs_gate_cfg_t *g, char **args, size_t n,
     for (size_t i = 0; i < n; i++) {
         char *a = args[i], *vs = strstr(a, " vs ");
         if (vs && m == RS_GATE_MCNEMAR_P && i == 1) {
-            if (strcmp(trim(vs + 4), "first") != 0)
-                return fail(ld, at, path, "mcnemar_p compares a strategy with first only (got "
-                                          "'%s')", a);
+            char *other = trim(vs + 4); /* never empty: a is trimmed */
+            if (strcmp(other, "first") != 0) g->versus = rs_xstrdup(other);
             *vs = '\0';
             a = trim(a);
         }
@@ -1999,7 +1999,8 @@ static char *gate_label(const rs_gate_cfg_t *g)
     rs_buf_printf(&b, "%s(%s", rs_gate_metric_name(g->metric), g->model ? g->model : "");
     if (g->metric == RS_GATE_ACCURACY) rs_buf_printf(&b, ", %s", g->grader);
     if (g->metric == RS_GATE_ACCURACY && g->strategy) rs_buf_printf(&b, ", %s", g->strategy);
-    if (g->metric == RS_GATE_MCNEMAR_P) rs_buf_printf(&b, ", %s vs first", g->strategy);
+    if (g->metric == RS_GATE_MCNEMAR_P)
+        rs_buf_printf(&b, ", %s vs %s", g->strategy, g->versus ? g->versus : "first");
     if (!isnan(g->min) && !isnan(g->max))
         rs_buf_printf(&b, ") in [%g, %g]", g->min, g->max);
     else if (!isnan(g->min))
@@ -2075,37 +2076,62 @@ static int gate_grader(loader_t *ld, rs_gate_cfg_t *g, struct fy_node *map, stru
     return rc;
 }
 
-/* strategy: one ranking turns on, which the model has in its report (one candidate: first only). */
-static int gate_strategy(loader_t *ld, const rs_gate_cfg_t *g, size_t m, struct fy_node *map,
+/* name (the gate's key, "strategy" or "versus"): a strategy ranking turns on, which model m has
+ * in its report (one candidate: first only); its index, or -1 after the error. */
+static int gate_strategy_name(loader_t *ld, const char *name, const char *key, size_t m,
+                              struct fy_node *map, struct fy_node *at, const char *path)
+{
+    char sub[PATH_CAP];
+    path_key(sub, sizeof(sub), path, key);
+    struct fy_node *here = key_at(map, key, at);
+    int s = name_index(strategy_names, name);
+    const rs_model_cfg_t *mc = &ld->cfg->models[m];
+    if (s < 0) return fail_choice(ld, here, sub, name, strategy_names), -1;
+    if (!strategy_on(ld, s))
+        return fail(ld, here, sub, "'%s' is not among ranking's strategies, so the report has none",
+                    name), -1;
+    if (s != RS_STRATEGY_FIRST && mc->n < 2)
+        return fail(ld, here, sub,
+                    "model '%s' has n: %lld, and with one candidate its report has only the "
+                    "strategy first; set n: 2 or more", mc->name, (long long)mc->n), -1;
+    return s;
+}
+
+/* strategy, and for mcnemar_p versus (unset: first): what the model's report has, two different
+ * strategies for mcnemar_p. versus: first is the same as no versus. */
+static int gate_strategy(loader_t *ld, rs_gate_cfg_t *g, size_t m, struct fy_node *map,
                          struct fy_node *at, const char *path)
 {
     char sub[PATH_CAP];
     path_key(sub, sizeof(sub), path, "strategy");
-    struct fy_node *here = key_at(map, "strategy", at);
     if (!g->strategy)
         return g->metric != RS_GATE_MCNEMAR_P
                    ? 0
                    : fail(ld, key_at(map, "metric", at), sub,
                           "missing: a gate on mcnemar_p names the strategy compared with first");
-    int s = name_index(strategy_names, g->strategy);
-    const rs_model_cfg_t *mc = &ld->cfg->models[m];
-    if (s < 0) return fail_choice(ld, here, sub, g->strategy, strategy_names);
-    if (g->metric == RS_GATE_MCNEMAR_P && s == RS_STRATEGY_FIRST)
-        return fail(ld, here, sub, "first is what mcnemar_p compares with; name another strategy");
-    if (!strategy_on(ld, s))
-        return fail(ld, here, sub, "'%s' is not among ranking's strategies, so the report has none",
-                    g->strategy);
-    if (s != RS_STRATEGY_FIRST && mc->n < 2)
-        return fail(ld, here, sub,
-                    "model '%s' has n: %lld, and with one candidate its report has only the "
-                    "strategy first; set n: 2 or more", mc->name, (long long)mc->n);
-    return 0;
+    if (g->versus && strcmp(g->versus, "first") == 0) {
+        free(g->versus);
+        g->versus = NULL;
+    }
+    int s = gate_strategy_name(ld, g->strategy, "strategy", m, map, at, path);
+    if (s < 0) return -1;
+    if (g->metric == RS_GATE_MCNEMAR_P && !g->versus && s == RS_STRATEGY_FIRST)
+        return fail(ld, key_at(map, "strategy", at), sub,
+                    "first is what mcnemar_p compares with; name another strategy");
+    if (!g->versus) return 0;
+    if (gate_strategy_name(ld, g->versus, "versus", m, map, at, path) < 0) return -1;
+    if (strcmp(g->versus, g->strategy) != 0) return 0;
+    path_key(sub, sizeof(sub), path, "versus");
+    return fail(ld, key_at(map, "versus", at), sub,
+                "'%s' is also the strategy; mcnemar_p compares two different strategies",
+                g->versus);
 }
 
 static int gate_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
                        const char *path)
 {
-    static const char *const keys[] = {"metric", "model", "grader", "strategy", "min", "max"};
+    static const char *const keys[] = {"metric", "model", "grader", "strategy", "versus", "min",
+                                       "max"};
     rs_gate_cfg_t *g = obj;
     int ranked = g->metric == RS_GATE_ACCURACY || g->metric == RS_GATE_MCNEMAR_P;
     size_t m = 0;
@@ -2131,6 +2157,9 @@ static int gate_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_n
                     rs_gate_metric_name(g->metric));
     if (!ranked && (gate_without(ld, g, "grader", "accuracy and mcnemar_p", map, at, path) != 0 ||
                     gate_without(ld, g, "strategy", "accuracy and mcnemar_p", map, at, path) != 0))
+        return -1;
+    if (g->metric != RS_GATE_MCNEMAR_P &&
+        gate_without(ld, g, "versus", "mcnemar_p", map, at, path) != 0)
         return -1;
     if (ranked && (gate_grader(ld, g, map, at, path) != 0 ||
                    gate_strategy(ld, g, m, map, at, path) != 0))

@@ -344,7 +344,8 @@ typedef enum rs_gate_metric {
     RS_GATE_ACCURACY = 0, /* models[model] grader's accuracy (of strategy, when given) */
     RS_GATE_ERRORS,       /* models[model].errors / cases: the share of cases whose call failed */
     RS_GATE_COST_USD,     /* models[model].cost_usd, or without model the sum over the models */
-    RS_GATE_MCNEMAR_P,    /* models[model] strategy's mcnemar_vs_first.exact_p (first grader) */
+    RS_GATE_MCNEMAR_P,    /* models[model] strategy's mcnemar_vs_first.exact_p, or with versus
+                           * its mcnemar_pairs entry's exact_p (first grader) */
 } rs_gate_metric_t;
 
 typedef struct rs_gate_cfg {
@@ -352,7 +353,9 @@ typedef struct rs_gate_cfg {
     rs_gate_metric_t metric;  /* required */
     char *model;              /* a models[] name; required except for cost_usd */
     char *grader;             /* accuracy: default graders[0]; mcnemar_p: graders[0] only */
-    char *strategy;           /* accuracy: optional; mcnemar_p: required, not first */
+    char *strategy;           /* accuracy: optional; mcnemar_p: required, not first (unless
+                               * versus is set) */
+    char *versus;             /* mcnemar_p: the other strategy; NULL = first */
     double min, max;          /* bounds, NAN when unset */
 } rs_gate_cfg_t;
 

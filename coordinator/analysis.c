@@ -171,6 +171,9 @@ typedef struct model_an {
     size_t n_rounds;   /* 1 + the most revisions one record had */
     uint64_t w2r, r2w; /* flips between round 0 and a case's last round, first grader */
     uint64_t flip_pairs;
+    /* first grader, indexed like strats: only[i][j] = cases where strategy i was right and j
+     * wrong (the b of "i versus j"; c is only[j][i]) */
+    uint64_t only[COORD_MAX_STRATEGIES][COORD_MAX_STRATEGIES];
 } model_an_t;
 
 /* Judge scores on a grid of 1 / SCORE_GRID, counted by truth. Exact for every verdict scale a
@@ -383,15 +386,21 @@ static void add_strategies(coord_analysis_t *a, model_an_t *ma, json_t *entry)
     coord_strategy_ref_t s[COORD_MAX_STRATEGIES];
     size_t n = coord_strategies_of(entry, s, COORD_MAX_STRATEGIES);
     coord_verdict_t first = coord_strategy_verdict(&s[0], a->graders[0]);
+    coord_verdict_t v[COORD_MAX_STRATEGIES];
+    size_t at[COORD_MAX_STRATEGIES], k = 0;
     for (size_t i = 0; i < n; i++) {
         strat_agg_t *sa = strat_get(a, ma, s[i].name);
         if (!sa) continue;
         for (size_t g = 0; g < a->n_graders; g++)
             sa->counts[g][coord_strategy_verdict(&s[i], a->graders[g])]++;
-        coord_verdict_t v = coord_strategy_verdict(&s[i], a->graders[0]);
-        if (first == COORD_V_WRONG && v == COORD_V_CORRECT) sa->b++;
-        if (first == COORD_V_CORRECT && v == COORD_V_WRONG) sa->c++;
+        v[k] = coord_strategy_verdict(&s[i], a->graders[0]);
+        if (first == COORD_V_WRONG && v[k] == COORD_V_CORRECT) sa->b++;
+        if (first == COORD_V_CORRECT && v[k] == COORD_V_WRONG) sa->c++;
+        at[k++] = (size_t)(sa - ma->strats);
     }
+    for (size_t i = 0; i < k; i++) /* every pair this case has both of */
+        for (size_t j = 0; j < k; j++)
+            if (v[i] == COORD_V_CORRECT && v[j] == COORD_V_WRONG) ma->only[at[i]][at[j]]++;
 }
 
 /* ---- rounds ---- */
@@ -720,9 +729,10 @@ static void order_by_rank(const size_t *rank, size_t *order, size_t n)
     }
 }
 
-static json_t *strategies_json(const coord_analysis_t *a, const model_an_t *ma)
+/* ma's strategies in the order the report lists them (never the order records came in). */
+static void strategies_order(const model_an_t *ma, size_t *order)
 {
-    size_t order[COORD_MAX_STRATEGIES], rank[COORD_MAX_STRATEGIES];
+    size_t rank[COORD_MAX_STRATEGIES];
     for (size_t i = 0; i < ma->n_strats; i++) {
         size_t by_name = 0;
         for (size_t k = 0; k < ma->n_strats; k++)
@@ -730,6 +740,12 @@ static json_t *strategies_json(const coord_analysis_t *a, const model_an_t *ma)
         rank[i] = strategy_rank(ma->strats[i].name, by_name);
     }
     order_by_rank(rank, order, ma->n_strats);
+}
+
+static json_t *strategies_json(const coord_analysis_t *a, const model_an_t *ma)
+{
+    size_t order[COORD_MAX_STRATEGIES];
+    strategies_order(ma, order);
     json_t *arr = json_array();
     for (size_t i = 0; i < ma->n_strats; i++) {
         const strat_agg_t *s = &ma->strats[order[i]];
@@ -738,6 +754,24 @@ static json_t *strategies_json(const coord_analysis_t *a, const model_an_t *ma)
                                              graders_json(a, s->counts), "mcnemar_vs_first",
                                              first ? json_null() : coord_mcnemar_json(s->b, s->c)));
     }
+    return arr;
+}
+
+/* Every pair of ma's strategies, each later one in the listing versus each earlier one (so the
+ * pairs with first repeat mcnemar_vs_first): [{strategy, versus, b, c, exact_p, chi2, chi2_p}]. */
+static json_t *mcnemar_pairs_json(const model_an_t *ma)
+{
+    size_t order[COORD_MAX_STRATEGIES];
+    strategies_order(ma, order);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < ma->n_strats; i++)
+        for (size_t j = i + 1; j < ma->n_strats; j++) {
+            size_t x = order[j], y = order[i];
+            json_t *t = json_pack("{ssss}", "strategy", ma->strats[x].name, "versus",
+                                  ma->strats[y].name);
+            json_object_update_new(t, coord_mcnemar_json(ma->only[x][y], ma->only[y][x]));
+            json_array_append_new(arr, t);
+        }
     return arr;
 }
 
@@ -985,6 +1019,7 @@ void coord_analysis_fill(coord_analysis_t *a, json_t *report)
         if (k < 0) continue;
         const model_an_t *ma = &a->models[k];
         json_object_set_new(m, "strategies", strategies_json(a, ma));
+        json_object_set_new(m, "mcnemar_pairs", mcnemar_pairs_json(ma));
         if (ma->n_rounds > 1) {
             json_object_set_new(m, "rounds", rounds_json(a, ma));
             json_object_set_new(m, "flips", flips_json(ma));

@@ -3,7 +3,8 @@
  * and the paired verdicts `reasonsaver compare` ranks runs by. No I/O: records go in as jansson
  * objects and JSON comes out, so every statistic is reachable from unit tests.
  *
- * Memory is bounded whatever the run's size: counters per (model, strategy, grader) and per round,
+ * Memory is bounded whatever the run's size: counters per (model, strategy, grader), per (model,
+ * pair of strategies) and per round,
  * one table of judge scores per judge, per judging model and per rubric (a fixed number of each)
  * on a 1e-4 grid (at most 10,001 entries), and a random sample (by a hash of seed, case and model,
  * so the same whatever order records are folded in) of
@@ -114,7 +115,7 @@ void coord_analysis_add(coord_analysis_t *a, json_t *record);
 #define COORD_MAX_JUDGE_GROUPS 16
 
 /* Adds the analysis to a report object: to each report.models[] whose name is a model of opts,
- * "strategies" (always), and "rounds" and "flips" (when some record of that model had a
+ * "strategies" and "mcnemar_pairs" (always), and "rounds" and "flips" (when some record of that model had a
  * revision); at the top level "judges", "judge_models" and "rubrics" (when a record had a
  * critique), "clusters" and "failures" (when the first grader marked an answer wrong). The
  * clustering runs here, once. */

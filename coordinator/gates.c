@@ -19,6 +19,22 @@ static json_t *by_name(json_t *arr, const char *name)
     return NULL;
 }
 
+/* The model's McNemar test of strategy against versus (either way round: the p-value is the
+ * same), from its mcnemar_pairs; NULL when the report has none. */
+static json_t *pair_of(json_t *m, const char *strategy, const char *versus)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(m, "mcnemar_pairs"), i, x) {
+        const char *s = json_string_value(json_object_get(x, "strategy"));
+        const char *v = json_string_value(json_object_get(x, "versus"));
+        if (s && v && ((strcmp(s, strategy) == 0 && strcmp(v, versus) == 0) ||
+                       (strcmp(s, versus) == 0 && strcmp(v, strategy) == 0)))
+            return x;
+    }
+    return NULL;
+}
+
 /* The report's number the gate measures into *v: 0, or -1 with why (the report has none). */
 static int measure(const rs_gate_cfg_t *g, json_t *report, double *v, rs_buf_t *why)
 {
@@ -48,6 +64,15 @@ static int measure(const rs_gate_cfg_t *g, json_t *report, double *v, rs_buf_t *
         return 0;
     }
     case RS_GATE_MCNEMAR_P:
+        if (g->versus) {
+            x = pair_of(m, g->strategy, g->versus);
+            if (!x)
+                return rs_buf_printf(why, "the report has no McNemar test of '%s' versus '%s'",
+                                     g->strategy, g->versus), -1;
+            x = json_object_get(x, "exact_p");
+            if (!json_is_number(x)) return rs_buf_puts(why, "the report has no McNemar p"), -1;
+            break;
+        }
         x = by_name(json_object_get(m, "strategies"), g->strategy);
         if (!x) return rs_buf_printf(why, "the report has no strategy '%s'", g->strategy), -1;
         x = json_object_get(json_object_get(x, "mcnemar_vs_first"), "exact_p");
@@ -77,9 +102,10 @@ static json_t *gate_json(const rs_gate_cfg_t *g, json_t *report)
     int passed = known && !(v < g->min) && !(v > g->max); /* NAN bounds compare false */
     if (known && v < g->min) rs_buf_printf(&why, "%.6g is below the minimum %g", v, g->min);
     if (known && v > g->max) rs_buf_printf(&why, "%.6g is above the maximum %g", v, g->max);
-    json_t *o = json_pack("{sssssososososososbso}", "name", g->name, "metric",
+    json_t *o = json_pack("{sssssosososososososbso}", "name", g->name, "metric",
                           rs_gate_metric_name(g->metric), "model", opt_string(g->model), "grader",
-                          opt_string(g->grader), "strategy", opt_string(g->strategy), "min",
+                          opt_string(g->grader), "strategy", opt_string(g->strategy), "versus",
+                          opt_string(g->versus), "min",
                           opt_real(g->min), "max", opt_real(g->max), "value",
                           known ? json_real(v) : json_null(), "passed", passed, "why",
                           passed ? json_null() : json_string(why.data ? why.data : ""));

@@ -6,6 +6,8 @@ config error (exit 2, its line) before anything runs; without gates a run whose 
 exits 1 naming the model and its most common error, for a dead endpoint and for a wrong key,
 while a healthy run exits 0. The --junit file validates against tests/integration/junit.xsd
 (xmllint), hostile model names included, and a broken file does not."""
+import json
+import math
 import os
 import shutil
 import subprocess
@@ -195,6 +197,81 @@ def check_failing(sb):
     assert "gate failed" not in r4.stderr and "--force" not in r4.stderr, r4.stderr[-2000:]
 
 
+def first_verdicts(entry):
+    """{strategy: first-grader verdict} of one model's entry of a results.jsonl record, as the
+    report counts them: first is strategies.first or candidate 0, an error when the call failed."""
+    first = entry.get("strategies", {}).get("first") or entry["candidates"][0]
+    out = {"first": "error" if entry.get("error") else first.get("grades", {}).get("exact")}
+    for name, s in entry.get("strategies", {}).items():
+        if name != "first":
+            out[name] = s.get("grades", {}).get("exact")
+    return out
+
+
+def mcnemar_exact_p(b, c):
+    """McNemar's exact test, two-sided: 2 * P(X <= min(b, c)) for X ~ Bin(b + c, 1/2), at most 1."""
+    n = b + c
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, k) for k in range(min(b, c) + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
+
+
+def pair_from_results(run_dir, model, strategy, versus):
+    """(b, c, exact_p) of strategy against versus, recomputed from results.jsonl alone."""
+    b = c = 0
+    with open(os.path.join(run_dir, "results.jsonl")) as f:
+        for line in f:
+            rec = json.loads(line)
+            for e in rec["models"]:
+                if e["model"] != model:
+                    continue
+                v = first_verdicts(e)
+                x, y = v.get(strategy), v.get(versus)
+                b += x == "correct" and y == "wrong"
+                c += x == "wrong" and y == "correct"
+    return b, c, mcnemar_exact_p(b, c)
+
+
+VERSUS = """  - mcnemar_p(strong, oracle vs majority) <= 0.05
+  - {name: majority like consensus, metric: mcnemar_p, model: strong, strategy: majority,
+     versus: consensus, min: 0.1}
+  - {name: consensus beats oracle, metric: mcnemar_p, model: strong, strategy: consensus,
+     versus: oracle, min: 0.5}
+"""
+
+
+def check_versus(sb):
+    """mcnemar_p between two strategies, neither of them first: the value is report.json's
+    mcnemar_pairs entry, and the same p recomputed from the per-case verdicts in results.jsonl."""
+    r, run_dir, rep, junit = sim_run(sb, "versus", VERSUS, 3)
+    strong = rep["models"][0]
+    names = [s["name"] for s in strong["strategies"]]
+    want = [(names[j], names[i]) for i in range(len(names)) for j in range(i + 1, len(names))]
+    assert [(p["strategy"], p["versus"]) for p in strong["mcnemar_pairs"]] == want, \
+        strong["mcnemar_pairs"]
+    pairs = {(p["strategy"], p["versus"]): p for p in strong["mcnemar_pairs"]}
+    for (x, y), p in pairs.items():
+        b, c, exact_p = pair_from_results(run_dir, "strong", x, y)
+        assert (p["b"], p["c"]) == (b, c), ((x, y), p, b, c)
+        assert abs(p["exact_p"] - exact_p) <= 1e-12 * max(1.0, exact_p), ((x, y), p, exact_p)
+        if y == "first":
+            vs_first = [s for s in strong["strategies"] if s["name"] == x][0]["mcnemar_vs_first"]
+            assert p == dict(vs_first, strategy=x, versus=y), (p, vs_first)
+    gates = rep["gates"]
+    assert [g["passed"] for g in gates] == [True, True, False], gates
+    assert [g["versus"] for g in gates] == ["majority", "consensus", "oracle"], gates
+    assert [g["value"] for g in gates] == [pairs[("oracle", "majority")]["exact_p"],
+                                           pairs[("majority", "consensus")]["exact_p"],
+                                           pairs[("oracle", "consensus")]["exact_p"]], gates
+    assert gates[0]["name"] == "mcnemar_p(strong, oracle vs majority) <= 0.05", gates[0]
+    line = "reasonsaver: gate failed: consensus beats oracle: %.6g is below the minimum 0.5" % \
+        gates[2]["value"]
+    assert line in r.stderr, (line, r.stderr[-3000:])
+    assert "gate passed: majority like consensus" in r.stdout, r.stdout[-2000:]
+    check_junit(junit, rep)
+
+
 def check_unknown_model(sb):
     cfg = sim_config(sb, "typo", "  - {metric: accuracy, model: strnog, min: 0.5}\n")
     r = run(sb, cfg, "typo", 2)
@@ -241,6 +318,7 @@ def main():
     with rslib.Sandbox() as sb:
         check_passing(sb)
         check_failing(sb)
+        check_versus(sb)
         check_unknown_model(sb)
         check_all_errors(sb)
     print("ok: gates pass (0) and fail (3) with the report's numbers, a bad gate is exit 2, an "

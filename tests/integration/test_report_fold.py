@@ -36,6 +36,7 @@ report: {formats: [json, markdown, html, jsonl]}
 gates:
   - {metric: accuracy, model: strong, strategy: oracle, min: 0.5}
   - {metric: mcnemar_p, model: weak, strategy: judge, max: 1}
+  - {metric: mcnemar_p, model: weak, strategy: judge, versus: majority, max: 1}
   - {metric: errors, model: strong, max: 0.5}
   - {metric: cost_usd, max: 100}
 """
@@ -80,6 +81,8 @@ def main():
         rep = rslib.load_report(rslib.only_run_dir(sb.path("fast")))
         assert rep["judges"] and rep["models"][0]["rounds"] and rep["clusters"], "not chained"
         assert rep["models"][0]["errors_by_reason"], "no errors folded"
+        # every pair of strategies' McNemar test is folded too (5 strategies: 10 pairs)
+        assert len(rep["models"][0]["mcnemar_pairs"]) == 10, rep["models"][0]["mcnemar_pairs"]
         assert len(folded["results.jsonl"].splitlines()) == 1500
 
         # 2. killed twice (kill -9: nothing written at the end) and resumed

@@ -188,6 +188,63 @@ static json_t *strat_rec(int i, char first, char judge, char oracle)
 #undef V
 }
 
+/* t is {b, c, exact_p, chi2, chi2_p} of rs_mcnemar(b, c). */
+static void check_mcnemar(json_t *t, uint64_t b, uint64_t c)
+{
+    rs_mcnemar_t m;
+    rs_mcnemar(b, c, &m);
+    assert_int_equal(geti(t, "b"), b);
+    assert_int_equal(geti(t, "c"), c);
+    assert_float_equal(getn(t, "exact_p"), m.exact_p, 1e-12);
+    assert_float_equal(getn(t, "chi2"), m.chi2, 1e-12);
+    assert_float_equal(getn(t, "chi2_p"), m.chi2_p, 1e-12);
+}
+
+/* The model's strategies folded from rows (first, judge, oracle verdicts), in order or reversed. */
+static json_t *pairs_of(const char *const *rows, size_t n, int reversed)
+{
+    coord_analysis_t *a = new_analysis(0);
+    for (size_t i = 0; i < n; i++) {
+        size_t r = reversed ? n - 1 - i : i;
+        add(a, strat_rec((int)r, rows[r][0], rows[r][1], rows[r][2]));
+    }
+    json_t *report = fill(a);
+    json_t *p = json_incref(model_field(report, 0, "mcnemar_pairs"));
+    json_decref(report);
+    coord_analysis_destroy(&a);
+    return p;
+}
+
+/* Every pair of strategies, the later one in the listing versus the earlier: b = cases the
+ * strategy got right and versus wrong; the pairs with first repeat mcnemar_vs_first; the same
+ * whatever order the records come in. */
+static void test_mcnemar_pairs(void **state)
+{
+    (void)state;
+    /* judge vs oracle: judge alone right in 2 cases, oracle alone right in 3 */
+    const char *rows[] = {"cwc", "cwc", "ccw", "wwc", "wcw", "wcc", "ccc"};
+    json_t *p = pairs_of(rows, RS_ARRAY_LEN(rows), 0);
+    const char *want[][2] = {{"judge", "first"},  {"oracle", "first"}, {"shiny", "first"},
+                             {"oracle", "judge"}, {"shiny", "judge"},  {"shiny", "oracle"}};
+    assert_int_equal(json_array_size(p), RS_ARRAY_LEN(want));
+    for (size_t i = 0; i < RS_ARRAY_LEN(want); i++) {
+        json_t *t = json_array_get(p, i);
+        assert_string_equal(json_string_value(json_object_get(t, "strategy")), want[i][0]);
+        assert_string_equal(json_string_value(json_object_get(t, "versus")), want[i][1]);
+    }
+    check_mcnemar(json_array_get(p, 3), 3, 2);
+    /* judge vs first: first alone right in 2 (cwc twice), judge alone right in 2 (wcw, wcc) */
+    assert_int_equal(geti(json_array_get(p, 0), "b"), 2);
+    assert_int_equal(geti(json_array_get(p, 0), "c"), 2);
+    /* shiny is always right: b = the other's wrong answers */
+    assert_int_equal(geti(json_array_get(p, 5), "b"), 2);
+    assert_int_equal(geti(json_array_get(p, 5), "c"), 0);
+    json_t *back = pairs_of(rows, RS_ARRAY_LEN(rows), 1);
+    assert_true(json_equal(p, back));
+    json_decref(back);
+    json_decref(p);
+}
+
 static void test_strategies_and_mcnemar(void **state)
 {
     coord_analysis_t *a = new_analysis(0);
@@ -206,12 +263,7 @@ static void test_strategies_and_mcnemar(void **state)
     json_t *judge = json_array_get(s, 1), *t = json_object_get(judge, "mcnemar_vs_first");
     assert_int_equal(geti(grader(judge, 0), "correct"), 4);
     assert_int_equal(geti(grader(judge, 0), "wrong"), 3);
-    assert_int_equal(geti(t, "b"), 2);
-    assert_int_equal(geti(t, "c"), 1);
-    rs_mcnemar_t m;
-    rs_mcnemar(2, 1, &m);
-    assert_float_equal(getn(t, "exact_p"), m.exact_p, 1e-12);
-    assert_float_equal(getn(t, "chi2_p"), m.chi2_p, 1e-12);
+    check_mcnemar(t, 2, 1);
     json_t *oracle = json_array_get(s, 2);
     assert_int_equal(geti(grader(oracle, 0), "correct"), 7);
     assert_int_equal(geti(json_object_get(oracle, "mcnemar_vs_first"), "b"), 4);
@@ -879,6 +931,7 @@ int main(void)
         cmocka_unit_test(test_todays_records),
         cmocka_unit_test(test_no_failures_no_clusters),
         cmocka_unit_test(test_strategies_and_mcnemar),
+        cmocka_unit_test(test_mcnemar_pairs),
         cmocka_unit_test(test_strategies_of),
         cmocka_unit_test(test_rounds_and_flips),
         cmocka_unit_test(test_judges),

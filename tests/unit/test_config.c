@@ -43,6 +43,20 @@ static rs_config_t *load_ok(const char *yaml, const char *const *ov, size_t n)
     return cfg;
 }
 
+/* c written out as JSON and read back: the copy (caller destroys), which writes out the same. */
+static rs_config_t *round_trip(const rs_config_t *c)
+{
+    char *json = rs_config_to_json(c);
+    rs_err_t err = {{0}};
+    rs_config_t *back = rs_config_from_json(json, &err);
+    if (!back) fail_msg("%s", err.msg);
+    char *again = rs_config_to_json(back);
+    assert_string_equal(json, again);
+    free(json);
+    free(again);
+    return back;
+}
+
 /* Loading must fail with exactly the message want. */
 static void expect_error(const char *yaml, const char *const *ov, size_t n, const char *want)
 {
@@ -1660,9 +1674,9 @@ static void test_gate_conditions(void **state)
                  "t.yaml:7:5: gates[0].condition: errors takes (MODEL) (got 2 arguments)");
     expect_error(GATED "  - accuracy(a) >= lots\n", NULL, 0,
                  "t.yaml:7:5: gates[0].condition: expected a number after >= (got 'lots')");
-    expect_error(GATED "  - mcnemar_p(a, majority vs oracle) <= 0.05\n", NULL, 0,
-                 "t.yaml:7:5: gates[0].condition: mcnemar_p compares a strategy with first only "
-                 "(got 'majority vs oracle')");
+    expect_error(GATED "  - mcnemar_p(a, majority vs judge) <= 0.05\n", NULL, 0,
+                 "t.yaml:7:5: gates[0].versus: 'judge' is not among ranking's strategies, so the "
+                 "report has none");
     expect_error(GATED "  - acuracy(a) >= 0.8\n", NULL, 0,
                  "t.yaml:7:5: gates[0].condition: 'acuracy' is not one of accuracy, errors, "
                  "cost_usd, mcnemar_p; did you mean 'accuracy'?");
@@ -1727,6 +1741,60 @@ static void test_gate_errors(void **state)
                  "cost_usd, mcnemar_p; did you mean 'accuracy'?");
     expect_error1(GATED "  - {metric: accuracy, model: a, min: 0.8}\n", "gates.0.model=zz",
                   "--set gates.0.model=zz: gates[0].model: 'zz' is not one of a, b");
+}
+
+/* mcnemar_p of two strategies, neither of them first: versus names the other (the condition's
+ * "STRATEGY vs STRATEGY"); versus: first is the same as none. */
+static void test_gate_versus(void **state)
+{
+    (void)state;
+    rs_config_t *c = load_ok(GATED
+                             "  - mcnemar_p(a, majority vs oracle) <= 0.05\n"
+                             "  - {metric: mcnemar_p, model: a, strategy: consensus, "
+                             "versus: majority, max: 0.5}\n"
+                             "  - {metric: mcnemar_p, model: a, strategy: oracle, versus: first, "
+                             "max: 0.05}\n"
+                             "  - mcnemar_p(a, first vs oracle) >= 0.01\n",
+                             NULL, 0);
+    assert_int_equal(c->n_gates, 4);
+    const rs_gate_cfg_t *g = c->gates;
+    assert_string_equal(g[0].name, "mcnemar_p(a, majority vs oracle) <= 0.05");
+    assert_string_equal(g[0].strategy, "majority");
+    assert_string_equal(g[0].versus, "oracle");
+    assert_string_equal(g[0].grader, "exact");
+    assert_string_equal(g[1].name, "mcnemar_p(a, consensus vs majority) <= 0.5");
+    assert_string_equal(g[1].versus, "majority");
+    assert_string_equal(g[2].name, "mcnemar_p(a, oracle vs first) <= 0.05");
+    assert_null(g[2].versus);
+    assert_string_equal(g[3].strategy, "first");
+    assert_string_equal(g[3].versus, "oracle");
+    rs_config_t *back = round_trip(c);
+    assert_string_equal(back->gates[0].versus, "oracle");
+    assert_null(back->gates[2].versus);
+    rs_config_destroy(&back);
+    rs_config_destroy(&c);
+
+    expect_error(GATED "  - {metric: mcnemar_p, model: a, strategy: majority, versus: majorty, "
+                 "max: 0.05}\n", NULL, 0,
+                 "t.yaml:7:63: gates[0].versus: 'majorty' is not one of first, judge, consensus, "
+                 "majority, oracle; did you mean 'majority'?");
+    expect_error(GATED "  - mcnemar_p(a, oracle vs oracle) <= 0.05\n", NULL, 0,
+                 "t.yaml:7:5: gates[0].versus: 'oracle' is also the strategy; mcnemar_p compares "
+                 "two different strategies");
+    expect_error(GATED "  - {metric: mcnemar_p, model: a, strategy: first, versus: first, "
+                 "max: 0.05}\n", NULL, 0,
+                 "t.yaml:7:45: gates[0].strategy: first is what mcnemar_p compares with; name "
+                 "another strategy");
+    expect_error(GATED "  - {metric: mcnemar_p, model: a, strategy: majority, versus: oracle, "
+                 "max: 0.05}\nranking: [first, majority]\n", NULL, 0,
+                 "t.yaml:7:63: gates[0].versus: 'oracle' is not among ranking's strategies, so "
+                 "the report has none");
+    expect_error(GATED "  - mcnemar_p(b, first vs majority) <= 0.05\n", NULL, 0,
+                 "t.yaml:7:5: gates[0].versus: model 'b' has n: 1, and with one candidate its "
+                 "report has only the strategy first; set n: 2 or more");
+    expect_error(GATED "  - {metric: accuracy, model: a, versus: first, min: 0.5}\n", NULL, 0,
+                 "t.yaml:7:42: gates[0].versus: a gate on accuracy takes no versus (only "
+                 "mcnemar_p gates do)");
 }
 
 static void test_destroy_and_names(void **state)
@@ -1911,6 +1979,7 @@ int main(void)
         cmocka_unit_test(test_gates),
         cmocka_unit_test(test_gate_errors),
         cmocka_unit_test(test_gate_conditions),
+        cmocka_unit_test(test_gate_versus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,7 +25,7 @@
     "scoring: {graders: [exact, numeric]}\n"
 
 /* Model a: 8 of 10 right under exact (0 graded under numeric), its majority strategy 9 of 10
- * with McNemar p 0.03; model b: 6 of 10 cases in error, most of them http_401. */
+ * with McNemar p 0.03, consensus versus majority p 0.125; model b: 6 of 10 cases in error, most of them http_401. */
 static const char REPORT[] =
     "{\"run_id\": \"r1\", \"status\": \"finished\", \"simulated\": true, \"wall_seconds\": 1.5,"
     " \"finished_at_ms\": 1764921600000, \"models\": ["
@@ -36,7 +36,10 @@ static const char REPORT[] =
     "  \"accuracy\": null, \"ci95\": null}],"
     "  \"strategies\": [{\"name\": \"first\", \"graders\": [], \"mcnemar_vs_first\": null},"
     "  {\"name\": \"majority\", \"graders\": [{\"name\": \"exact\", \"accuracy\": 0.9}],"
-    "  \"mcnemar_vs_first\": {\"b\": 5, \"c\": 0, \"exact_p\": 0.03}}]},"
+    "  \"mcnemar_vs_first\": {\"b\": 5, \"c\": 0, \"exact_p\": 0.03}}],"
+    "  \"mcnemar_pairs\": [{\"strategy\": \"majority\", \"versus\": \"first\", \"b\": 5,"
+    "  \"c\": 0, \"exact_p\": 0.03}, {\"strategy\": \"consensus\", \"versus\": \"majority\","
+    "  \"b\": 1, \"c\": 6, \"exact_p\": 0.125}]},"
     " {\"name\": \"b<&\\\"'\", \"cases\": 10, \"errors\": 6,"
     "  \"errors_by_reason\": {\"connect\": 2, \"http_401\": 4}, \"cost_usd\": 0.5,"
     "  \"graders\": [{\"name\": \"exact\", \"correct\": 3, \"wrong\": 1, \"error\": 6,"
@@ -140,6 +143,36 @@ static void test_errors_cost_mcnemar(void **state)
     assert_false(passed(g));
     assert_string_equal(json_string_value(json_object_get(g, "why")),
                         "the report has no strategy 'oracle'");
+    json_decref(g);
+}
+
+/* mcnemar_p with versus reads the model's mcnemar_pairs, either way round. */
+static void test_mcnemar_versus(void **state)
+{
+    (void)state;
+    json_t *g = one_gate("  - {metric: mcnemar_p, model: a, strategy: consensus, versus: majority, "
+                         "max: 0.2}\n");
+    assert_true(passed(g) && value_of(g) == 0.125);
+    assert_string_equal(json_string_value(json_object_get(g, "versus")), "majority");
+    json_decref(g);
+    g = one_gate("  - mcnemar_p(a, majority vs consensus) <= 0.1\n");
+    assert_false(passed(g));
+    assert_true(value_of(g) == 0.125);
+    assert_string_equal(json_string_value(json_object_get(g, "why")),
+                        "0.125 is above the maximum 0.1");
+    json_decref(g);
+    g = one_gate("  - mcnemar_p(a, first vs majority) <= 0.05\n");
+    assert_true(passed(g) && value_of(g) == 0.03);
+    json_decref(g);
+    /* without versus the gate reads mcnemar_vs_first, and its versus is null */
+    g = one_gate("  - mcnemar_p(a, majority) <= 0.05\n");
+    assert_true(passed(g) && json_is_null(json_object_get(g, "versus")));
+    json_decref(g);
+    g = one_gate("  - mcnemar_p(a, oracle vs majority) <= 0.05\n");
+    assert_false(passed(g));
+    assert_true(json_is_null(json_object_get(g, "value")));
+    assert_string_equal(json_string_value(json_object_get(g, "why")),
+                        "the report has no McNemar test of 'oracle' versus 'majority'");
     json_decref(g);
 }
 
@@ -263,6 +296,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accuracy),
         cmocka_unit_test(test_errors_cost_mcnemar),
+        cmocka_unit_test(test_mcnemar_versus),
         cmocka_unit_test(test_verdict),
         cmocka_unit_test(test_escape),
         cmocka_unit_test(test_junit),
