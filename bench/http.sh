@@ -37,7 +37,10 @@
 # Every process it starts is stopped on exit; only 127.0.0.1 and free ports are used; every run is
 # bounded (RUN_TIMEOUT, PROMPTFOO_TIMEOUT, NPM_TIMEOUT seconds). Prints Markdown tables for
 # docs/BENCHMARKS.md; the raw records are bench/out/http/results.jsonl.
-# Env: CASES REPS (3) LATENCY_MS INFLIGHT WORKERS BACKLOG BEFORE ZERO_CASES ZERO_INFLIGHT MOCK_THREADS (4)
+# Each reasonsaver run starts in an empty directory, so with the response cache on (the default)
+# every call misses and is written to a private cache; CACHE=off runs the build with cache.mode=off
+# (a BEFORE build older than the cache has none).
+# Env: CASES REPS (3) LATENCY_MS INFLIGHT WORKERS BACKLOG BEFORE ZERO_CASES ZERO_INFLIGHT MOCK_THREADS (4) CACHE
 #      PROMPTFOO (1) PROMPTFOO_VERSION PROMPTFOO_DIR (bench/out/promptfoo) PF_REPS (1)
 #      RUN_TIMEOUT (120) PROMPTFOO_TIMEOUT (600) NPM_TIMEOUT (900) SECTIONS ("1 2 3")
 set -euo pipefail
@@ -610,6 +613,7 @@ rs_run() {
     "$bin" run "$out/bench.yaml" --out "$cur/runs" --quiet --set "cluster.workers=$w" \
     --set "cluster.worker_slots=$slots" --set "cluster.max_in_flight=$((2 * inf))" \
     $([ "$bl" = none ] || [ "$bl" = default ] || echo --set "cluster.worker_backlog=$bl") \
+    $([ "${CACHE:-}" = off ] && [ "$run_build" != before ] && echo --set cache.mode=off) \
     >"$cur/stdout" 2>"$cur/stderr" || rc=$?
   curl -sf "$mock_url/stats" > "$cur/stats.json" || true
   if [ "$rc" != 0 ]; then
