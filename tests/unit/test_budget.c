@@ -14,26 +14,13 @@
 
 #include <cmocka.h>
 
+#include "testcfg.h"
+
 #include "../../coordinator/budget.c"
 #include "../../coordinator/estimate.c"
 #include "../../coordinator/usage.c"
 #include "../../worker/critique.c"
 
-/* |got - want| <= tol (this cmocka has no assert_double_equal). */
-static void assert_near(double got, double want, double tol)
-{
-    if (!(fabs(got - want) <= tol)) fail_msg("got %.17g, want %.17g (tolerance %g)", got, want, tol);
-}
-
-static rs_config_t *config(const char *extra)
-{
-    rs_err_t err;
-    char *yaml = rs_xasprintf("dataset: {path: x.jsonl}\n%s", extra);
-    rs_config_t *cfg = rs_config_load_string(yaml, "<test>", NULL, NULL, 0, &err);
-    free(yaml);
-    if (!cfg) fail_msg("%s", err.msg);
-    return cfg;
-}
 
 /* A prompt of 8 bytes: 2 input tokens a call. */
 static rs_chat_msg_t MSG = {"user", "01234567"};
@@ -47,7 +34,7 @@ typedef struct fixture {
 
 static void open_fixture(fixture_t *f, const char *yaml)
 {
-    f->cfg = config(yaml);
+    f->cfg = cfg_from_yaml(yaml);
     assert_true(coord_budget_enabled(f->cfg));
     f->usage = coord_usage_new(f->cfg);
     rs_err_t err;
@@ -164,7 +151,7 @@ static void test_model_usd_limit(void **state)
 /* No limit: not enabled; a usd limit without prices is refused when the config loads. */
 static void test_config(void **state)
 {
-    rs_config_t *cfg = config("models: [{name: a, provider: sim, model: m}]\n");
+    rs_config_t *cfg = cfg_from_yaml("models: [{name: a, provider: sim, model: m}]\n");
     assert_false(coord_budget_enabled(cfg));
     rs_config_destroy(&cfg);
     rs_err_t err;

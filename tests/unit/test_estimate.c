@@ -14,24 +14,11 @@
 
 #include <cmocka.h>
 
+#include "testcfg.h"
+
 #include "../../coordinator/estimate.c"
 #include "../../worker/critique.c"
 
-/* |got - want| <= tol (this cmocka has no assert_double_equal). */
-static void assert_near(double got, double want, double tol)
-{
-    if (!(fabs(got - want) <= tol)) fail_msg("got %.17g, want %.17g (tolerance %g)", got, want, tol);
-}
-
-static rs_config_t *config(const char *extra)
-{
-    rs_err_t err;
-    char *yaml = rs_xasprintf("dataset: {path: x.jsonl}\n%s", extra);
-    rs_config_t *cfg = rs_config_load_string(yaml, "<test>", NULL, NULL, 0, &err);
-    free(yaml);
-    if (!cfg) fail_msg("%s", err.msg);
-    return cfg;
-}
 
 /* A case whose prompt is one user message of 10 bytes (3 tokens), input "Q 2+2" (5 bytes),
  * target "4". */
@@ -74,7 +61,7 @@ static void assert_cell(const coord_estimate_cell_t *c, uint64_t calls, uint64_t
 /* sim answers one candidate a request, OpenAI-compatible servers up to 128, Anthropic one. */
 static void test_generate_requests_per_provider(void **state)
 {
-    rs_config_t *cfg = config("models:\n"
+    rs_config_t *cfg = cfg_from_yaml("models:\n"
                               "  - {name: s, provider: sim, model: m, n: 3, params: {max_tokens: 100}}\n"
                               "  - {name: o, provider: openai, model: m, n: 130}\n"
                               "  - {name: a, provider: anthropic, model: m, n: 2, params: {max_tokens: 7}}\n");
@@ -105,7 +92,7 @@ static void test_generate_requests_per_provider(void **state)
  * "R{{question}}{{answer}}{{critique}}" to 6 bytes (2 tokens). */
 static void test_chain_counts(void **state)
 {
-    rs_config_t *cfg = config(
+    rs_config_t *cfg = cfg_from_yaml(
         "models:\n"
         "  - {name: a, provider: sim, model: m, n: 2, params: {max_tokens: 10}}\n"
         "  - {name: b, provider: sim, model: m, n: 1, params: {max_tokens: 20}}\n"
@@ -136,7 +123,7 @@ static void test_remote_embedder(void **state)
 {
     const char *models = "models: [{name: a, provider: sim, model: m, n: 3, params: {max_tokens: 10}}]\n"
                          "embedder: {type: openai, model: emb, base_url: \"http://127.0.0.1:1/v1\"}\n";
-    rs_config_t *cfg = config(models);
+    rs_config_t *cfg = cfg_from_yaml(models);
     coord_estimate_t *e = estimate(cfg);
     test_case_t t;
     make_case(&t);
@@ -146,7 +133,7 @@ static void test_remote_embedder(void **state)
     rs_config_destroy(&cfg);
 
     char *yaml = rs_xasprintf("%sjudges: [a]\nrevise: 1\nscoring: {graders: [embed_sim]}\n", models);
-    cfg = config(yaml);
+    cfg = cfg_from_yaml(yaml);
     free(yaml);
     e = estimate(cfg);
     coord_estimate_add(e, &t.c);
@@ -155,7 +142,7 @@ static void test_remote_embedder(void **state)
     rs_config_destroy(&cfg);
 
     /* n = 1 and one model: nothing to choose, nothing embedded */
-    cfg = config("models: [{name: a, provider: sim, model: m}]\n"
+    cfg = cfg_from_yaml("models: [{name: a, provider: sim, model: m}]\n"
                  "embedder: {type: openai, model: emb, base_url: \"http://127.0.0.1:1/v1\"}\n");
     e = estimate(cfg);
     coord_estimate_add(e, &t.c);
@@ -167,7 +154,7 @@ static void test_remote_embedder(void **state)
 /* Per call, bytes / 4 rounded up: 10 bytes are 3 tokens, and 12 are 3. */
 static void test_rounding_per_call(void **state)
 {
-    rs_config_t *cfg = config("models: [{name: a, provider: sim, model: m, n: 2}]\n");
+    rs_config_t *cfg = cfg_from_yaml("models: [{name: a, provider: sim, model: m, n: 2}]\n");
     coord_estimate_t *e = estimate(cfg);
     test_case_t t;
     make_case(&t);
@@ -189,7 +176,7 @@ static void test_rounding_per_call(void **state)
  * the JSON has a row per model and stage with calls, and the sums. */
 static void test_cost_and_json(void **state)
 {
-    rs_config_t *cfg = config(
+    rs_config_t *cfg = cfg_from_yaml(
         "models:\n"
         "  - {name: a, provider: sim, model: m, n: 2, params: {max_tokens: 10},\n"
         "     prices: {input: 2, output: 8}}\n"
