@@ -140,7 +140,9 @@ static ssize_t gzip_step(rs_dsource_t *s, rs_err_t *err)
     else if (rc != Z_OK && rc != Z_BUF_ERROR)
         return rs_err_set(err, "%s: corrupt gzip data (%s)", s->path,
                           s->z.msg ? s->z.msg : "inflate failed");
-    s->full = s->z.avail_out == 0;
+    /* a step that ended the stream is not "full" even when it filled the output: nothing of
+     * this member is left to flush */
+    s->full = rc != Z_STREAM_END && s->z.avail_out == 0;
     return (ssize_t)(OUT_CHUNK - s->z.avail_out);
 }
 
@@ -153,7 +155,7 @@ static ssize_t zstd_step(rs_dsource_t *s, rs_err_t *err)
     if (ZSTD_isError(rc))
         return rs_err_set(err, "%s: corrupt zstd data (%s)", s->path, ZSTD_getErrorName(rc));
     s->done = rc == 0; /* 0: a frame is complete and flushed */
-    s->full = out.pos == OUT_CHUNK;
+    s->full = rc != 0 && out.pos == OUT_CHUNK; /* as for gzip: a finished frame has no more */
     return (ssize_t)out.pos;
 }
 

@@ -456,6 +456,34 @@ static void test_truncated(void **state)
     free(gz), free(cut), free(zst), free(zcut), free(fake), free(garbled);
 }
 
+/* A stream whose decompressed size is a whole number of the decoder's 256 KiB output steps, and
+ * which compresses into one read: the step that ends the stream also fills the output, and the
+ * file is whole (not "truncated"). */
+static void test_compressed_output_boundary(void **state)
+{
+    (void)state;
+    const size_t size = 512u << 10, line = 64;
+    char *text = rs_xmalloc(size + 1);
+    for (size_t i = 0; i < size / line; i++) {
+        char *l = text + i * line;
+        int n = snprintf(l, line, "{\"id\":\"%06zu\",\"question\":\"q\",\"answer\":1}", i);
+        memset(l + n, ' ', line - 1 - (size_t)n);
+        l[line - 1] = '\n';
+    }
+    text[size] = '\0';
+    char *gz = write_gzip("edge.jsonl.gz", text);
+    char *zst = write_zstd("edge.jsonl.zst", text);
+    rs_config_t c = cfg_for(gz, RS_FORMAT_JSONL);
+    rs_dataset_t *a = open_ok(&c);
+    assert_int_equal(rs_dataset_count(a), size / line);
+    c = cfg_for(zst, RS_FORMAT_JSONL);
+    rs_dataset_t *b = open_ok(&c);
+    assert_int_equal(rs_dataset_count(b), size / line);
+    rs_dataset_destroy(&a);
+    rs_dataset_destroy(&b);
+    free(gz), free(zst), free(text);
+}
+
 /* `cat a.gz b.gz` is one gzip file with two members. */
 static void test_gzip_members(void **state)
 {
@@ -557,6 +585,7 @@ int main(void)
         cmocka_unit_test(test_gzip_and_zstd),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_gzip_members),
+        cmocka_unit_test(test_compressed_output_boundary),
         cmocka_unit_test(test_hf_folder),
         cmocka_unit_test(test_parquet_refused),
         cmocka_unit_test(test_record_json),
