@@ -1105,6 +1105,7 @@ static void add_source(rs_dataset_t *ds, const char *path, const char *id_prefix
     s->id_prefix = id_prefix ? rs_xstrdup(id_prefix) : NULL;
     s->kind = kind;
     s->fd = -1;
+    s->base = UINT64_MAX; /* not scanned yet: source_at never picks it (scan_all sets it) */
 }
 
 /* The files to read: the dataset file, or the shards of a Hugging Face folder's split. */

@@ -502,6 +502,28 @@ static void test_gzip_members(void **state)
 
 /* ---- Hugging Face folders ---- */
 
+/* A duplicate id inside a folder's first shard, while a later shard is not read yet: counted and
+ * skipped (or named) like any duplicate, with its shard's name. */
+static void test_hf_duplicate_in_first_shard(void **state)
+{
+    (void)state;
+    char *info = write_text("hfdup/dataset_info.json", "{\"splits\": {\"test\": {}}}");
+    char *s0 = write_text("hfdup/test-00000-of-00002.jsonl",
+                          "{\"id\":\"x\",\"question\":\"q1\",\"answer\":1}\n"
+                          "{\"id\":\"x\",\"question\":\"q2\",\"answer\":2}\n");
+    char *s1 = write_text("hfdup/test-00001-of-00002.jsonl",
+                          "{\"id\":\"y\",\"question\":\"q3\",\"answer\":3}\n");
+    char *dir = rs_xasprintf("%s/hfdup", tmpdir);
+    rs_config_t c = cfg_for(dir, RS_FORMAT_JSONL);
+    open_fails(&c, "test-00000-of-00002.jsonl:2: duplicate id 'x'", NULL);
+    const char *const *why;
+    rs_dataset_t *ds = open_skipping(&c, 2, 1, &why);
+    assert_non_null(strstr(why[0], "test-00000-of-00002.jsonl:2: duplicate id 'x'"));
+    expect_case(ds, 1, "y", "q3", "3");
+    rs_dataset_destroy(&ds);
+    free(info), free(s0), free(s1), free(dir);
+}
+
 static void test_hf_folder(void **state)
 {
     char *info = write_text("hf/dataset_info.json",
@@ -586,6 +608,7 @@ int main(void)
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_gzip_members),
         cmocka_unit_test(test_compressed_output_boundary),
+        cmocka_unit_test(test_hf_duplicate_in_first_shard),
         cmocka_unit_test(test_hf_folder),
         cmocka_unit_test(test_parquet_refused),
         cmocka_unit_test(test_record_json),
