@@ -512,7 +512,8 @@ static int csv_cell(const parse_ctx_t *px, const source_t *src, json_t *o, size_
     if (memchr(f, '\0', len)) return rs_err_set(err, "column '%s': a NUL byte", col);
     json_t *v = json_stringn(f, len);
     if (!v) return rs_err_set(err, "column '%s': invalid UTF-8", col);
-    json_object_set_new(o, col, v);
+    if (json_object_set_new(o, col, v) != 0)
+        return rs_err_set(err, "column '%s': cannot be a key", col);
     return 0;
 }
 
@@ -786,7 +787,13 @@ static int csv_header(scan_t *sc, rs_err_t *err)
     src->n_cols = rs_csv_nfields(sc->csv);
     src->cols = rs_xcalloc(src->n_cols, sizeof(char *));
     for (size_t i = 0; i < src->n_cols; i++) {
-        src->cols[i] = rs_xstrdup(rs_csv_field(sc->csv, i, &len));
+        const char *name = rs_csv_field(sc->csv, i, &len);
+        json_t *key = memchr(name, '\0', len) ? NULL : json_stringn(name, len);
+        if (!key) /* a record's keys are JSON strings: a column that cannot be one is refused */
+            return rs_err_set(err, "%s:%" PRIu64 ": column %zu: its name is not UTF-8 text",
+                              src->path, sc->rec_line, i + 1);
+        json_decref(key);
+        src->cols[i] = rs_xstrdup(name);
         for (size_t j = 0; j < i; j++)
             if (strcmp(src->cols[i], src->cols[j]) == 0)
                 return rs_err_set(err, "%s:%" PRIu64 ": column %zu: '%s' is also column %zu",
@@ -1340,5 +1347,7 @@ char *rs_dataset_record(rs_dataset_t *ds, uint64_t idx, rs_err_t *err)
     }
     char *text = json_dumps(rec, JSON_COMPACT | JSON_ENCODE_ANY);
     json_decref(rec);
+    if (!text && err)
+        rs_err_set(err, "%s: case %" PRIu64 ": cannot be written as JSON", src->path, idx);
     return text;
 }

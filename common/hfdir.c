@@ -2,33 +2,41 @@
  * data files). Only names are read here; the shards are read by common/dataset.c. */
 #include "hfdir.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "config.h"
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 int rs_hfdir_is_columnar(const char *name)
 {
+    static const char *const comps[] = {".gz", ".zst", ".zstd"};
     static const char *const exts[] = {".parquet", ".arrow"};
-    static const char *const comp[] = {"", ".gz", ".zst", ".zstd"};
-    for (size_t i = 0; i < RS_ARRAY_LEN(exts); i++)
-        for (size_t j = 0; j < RS_ARRAY_LEN(comp); j++) {
-            char *ext = rs_xasprintf("%s%s", exts[i], comp[j]);
-            int hit = ends_with(name, ext);
-            free(ext);
-            if (hit) return 1;
-        }
+    size_t n = strlen(name);
+    for (size_t i = 0; i < RS_ARRAY_LEN(comps); i++) {
+        size_t m = strlen(comps[i]);
+        if (n > m && strcasecmp(name + n - m, comps[i]) == 0) n -= m;
+    }
+    for (size_t i = 0; i < RS_ARRAY_LEN(exts); i++) {
+        size_t m = strlen(exts[i]);
+        if (n > m && strncasecmp(name + n - m, exts[i], m) == 0) return 1;
+    }
     return 0;
+}
+
+/* A split's name is a folder and file-name prefix: letters, digits, '-', '_' and '.', not
+ * starting with '.' (so a name from dataset_info.json or the config cannot leave the folder). */
+static int plain_split_name(const char *name)
+{
+    if (!*name || name[0] == '.') return 0;
+    for (const char *p = name; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.') return 0;
+    return 1;
 }
 
 /* The split to read: the one asked for (it must be listed when splits are), else "test" when
@@ -40,6 +48,14 @@ static int pick_split(rs_hfdir_t *h, const char *dir, json_t *splits, const char
     const char *name = want && *want ? want : NULL;
     if (!name && (n == 0 || json_object_get(splits, "test"))) name = "test";
     if (!name && n == 1) name = json_object_iter_key(json_object_iter(splits));
+    if (name && !plain_split_name(name)) {
+        rs_buf_t safe;
+        rs_buf_init(&safe);
+        rs_err_set(err, "%s: split '%s' is not a plain name (letters, digits, '-', '_', '.')", dir,
+                   rs_text_safe_str(&safe, name, RS_TEXT_SPACES));
+        rs_buf_cleanup(&safe);
+        return -1;
+    }
     if (name && (n == 0 || json_object_get(splits, name))) {
         h->split = rs_xstrdup(name);
         json_t *info = json_object_get(json_object_get(splits, name), "num_examples");
@@ -50,7 +66,10 @@ static int pick_split(rs_hfdir_t *h, const char *dir, json_t *splits, const char
     rs_buf_init(&list);
     const char *key;
     json_t *v;
-    json_object_foreach(splits, key, v) rs_buf_printf(&list, "%s%s", list.len ? ", " : "", key);
+    json_object_foreach(splits, key, v) {
+        if (list.len) rs_buf_puts(&list, ", ");
+        rs_text_safe(&list, key, strlen(key), RS_TEXT_SPACES); /* the file's own words */
+    }
     if (name)
         rs_err_set(err, "%s: dataset_info.json has no split '%s' (splits: %s)", dir, name,
                    list.data);
@@ -61,12 +80,14 @@ static int pick_split(rs_hfdir_t *h, const char *dir, json_t *splits, const char
     return -1;
 }
 
-/* Whether name is a shard of split: SPLIT then '.', '-' or '_' (any name inside SPLIT/). */
+/* Whether name is a shard of split: SPLIT then '.', '-' or '_' (any name inside SPLIT/ but the
+ * metadata `save_to_disk` writes beside the data there). */
 static int split_file(const char *name, const char *split, int in_split_dir)
 {
     size_t n = strlen(split);
     if (name[0] == '.') return 0;
-    if (in_split_dir) return 1;
+    if (in_split_dir)
+        return strcmp(name, "dataset_info.json") != 0 && strcmp(name, "state.json") != 0;
     return strncmp(name, split, n) == 0 && (name[n] == '.' || name[n] == '-' || name[n] == '_');
 }
 

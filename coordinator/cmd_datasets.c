@@ -107,12 +107,13 @@ static int parse_opts(int argc, char **argv, const char ***sets, size_t *n_sets,
     return -1; /* go on */
 }
 
-static void print_files(const rs_dataset_t *ds)
+static void print_files(const rs_dataset_t *ds, rs_buf_t *safe)
 {
     for (size_t i = 0; i < rs_dataset_files(ds); i++) {
         rs_dataset_file_t f;
         rs_dataset_file(ds, i, &f);
-        printf("  %s: %s%s%s, %llu cases, %llu bad\n", f.path, f.format,
+        printf("  %s: %s%s%s, %llu cases, %llu bad\n",
+               rs_text_safe_str(safe, f.path, RS_TEXT_SPACES), f.format,
                strcmp(f.compression, "none") ? " + " : "",
                strcmp(f.compression, "none") ? f.compression : "", (unsigned long long)f.cases,
                (unsigned long long)f.bad);
@@ -138,15 +139,22 @@ static int check(int argc, char **argv)
         code = cli_fail(CLI_USAGE, "%s", err.msg);
     } else {
         uint64_t bad = rs_dataset_skipped(ds);
-        printf("%s: %llu cases, %llu lines skipped, sha256 %s\n", rs_dataset_path(ds),
+        /* names and reasons quote the dataset's own bytes: shown, never obeyed by the terminal */
+        rs_buf_t safe;
+        rs_buf_init(&safe);
+        printf("%s: %llu cases, %llu lines skipped, sha256 %s\n",
+               rs_text_safe_str(&safe, rs_dataset_path(ds), RS_TEXT_SPACES),
                (unsigned long long)rs_dataset_count(ds), (unsigned long long)bad,
                rs_dataset_sha256(ds));
         if (rs_dataset_split(ds)) printf("  split: %s\n", rs_dataset_split(ds));
-        print_files(ds);
+        print_files(ds, &safe);
         const char *const *reasons;
         size_t n = rs_dataset_skip_reasons(ds, &reasons);
-        if (n > 0) printf("  first bad record: %s\n", reasons[0]);
-        for (size_t i = 1; i < n && i < 10; i++) printf("  skipped: %s\n", reasons[i]);
+        if (n > 0)
+            printf("  first bad record: %s\n", rs_text_safe_str(&safe, reasons[0], RS_TEXT_SPACES));
+        for (size_t i = 1; i < n && i < 10; i++)
+            printf("  skipped: %s\n", rs_text_safe_str(&safe, reasons[i], RS_TEXT_SPACES));
+        rs_buf_cleanup(&safe);
         if (bad && asked == RS_ON_ERROR_FAIL)
             code = cli_fail(CLI_USAGE, "%llu bad record%s: a run stops at the first (on_error: "
                                        "fail; skip runs the rest)",

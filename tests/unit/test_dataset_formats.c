@@ -247,6 +247,11 @@ static void test_csv_header_errors(void **state)
     c = cfg_for(path, RS_FORMAT_CSV);
     open_fails(&c, "dup.csv:1:", "column 3: 'answer' is also column 2", NULL);
     free(path);
+    /* a column whose name is not UTF-8 would be no key of the record: refused, not dropped */
+    path = write_text("latin1.csv", "question,answer,caf\xe9\nx,1,2\n");
+    c = cfg_for(path, RS_FORMAT_CSV);
+    open_fails(&c, "latin1.csv:1:", "column 3: its name is not UTF-8 text", NULL);
+    free(path);
 }
 
 /* The duplicate-id check re-reads the earlier case while the file is still being scanned: from
@@ -524,6 +529,27 @@ static void test_hf_duplicate_in_first_shard(void **state)
     free(info), free(s0), free(s1), free(dir);
 }
 
+/* `save_to_disk`'s layout: the split's folder holds its metadata beside the data, which are not
+ * shards; a split name that would leave the folder is refused. */
+static void test_hf_split_folder(void **state)
+{
+    (void)state;
+    char *info = write_text("hfsd/dataset_info.json", "{\"splits\": {\"test\": {}}}");
+    char *data = write_text("hfsd/test/data-00000-of-00001.jsonl",
+                            "{\"question\":\"q1\",\"answer\":1}\n");
+    char *meta = write_text("hfsd/test/dataset_info.json", "{\"splits\": {}}");
+    char *state_json = write_text("hfsd/test/state.json", "{\"_data_files\": []}");
+    char *dir = rs_xasprintf("%s/hfsd", tmpdir);
+    rs_config_t c = cfg_for(dir, RS_FORMAT_JSONL);
+    rs_dataset_t *ds = open_ok(&c);
+    assert_int_equal(rs_dataset_files(ds), 1);
+    assert_int_equal(rs_dataset_count(ds), 1);
+    rs_dataset_destroy(&ds);
+    c.dataset.split = "../hfsd/test";
+    open_fails(&c, "split '../hfsd/test' is not a plain name", NULL);
+    free(info), free(data), free(meta), free(state_json), free(dir);
+}
+
 static void test_hf_folder(void **state)
 {
     char *info = write_text("hf/dataset_info.json",
@@ -609,6 +635,7 @@ int main(void)
         cmocka_unit_test(test_gzip_members),
         cmocka_unit_test(test_compressed_output_boundary),
         cmocka_unit_test(test_hf_duplicate_in_first_shard),
+        cmocka_unit_test(test_hf_split_folder),
         cmocka_unit_test(test_hf_folder),
         cmocka_unit_test(test_parquet_refused),
         cmocka_unit_test(test_record_json),
