@@ -485,7 +485,7 @@ static int start_resume(run_ctx_t *r, rs_err_t *err)
         coord_store_run_set(r->store, r->run_id, "coordinator", coord, err) ||
         coord_store_run_set(r->store, r->run_id, "total", total, err) ||
         coord_store_run_incr(r->store, r->run_id, "resumes", 1, err) ||
-        coord_resume_keep_budget(r->store, r->run_id, r->manifest, r->spec, err))
+        coord_resume_keep_settings(r->store, r->run_id, r->manifest, r->spec, err))
         return -1;
     if (r->forced) {
         rs_warn("resuming with --force: %s", r->forced);

@@ -126,28 +126,30 @@ static int take_key(json_t *to, json_t *from, const char *key)
     return 1;
 }
 
-/* then's budgets made now's, the run's and each model's (by name); 1 when any changed. */
-static int take_budgets(json_t *then, json_t *now)
+/* then's settings outside the identity that decide how the run goes and how it is judged made
+ * now's: the run's budget and gates, each model's budget and concurrency (by name); 1 when any
+ * changed. */
+static int take_settings(json_t *then, json_t *now)
 {
-    int changed = take_key(then, now, "budget");
+    int changed = take_key(then, now, "budget") | take_key(then, now, "gates");
     size_t i, j;
     json_t *a, *b;
     json_array_foreach(json_object_get(then, "models"), i, a) {
         json_array_foreach(json_object_get(now, "models"), j, b) {
             if (json_equal(json_object_get(a, "name"), json_object_get(b, "name")))
-                changed |= take_key(a, b, "budget");
+                changed |= take_key(a, b, "budget") | take_key(a, b, "concurrency");
         }
     }
     return changed;
 }
 
-int coord_resume_keep_budget(coord_store_t *st, const char *run_id, json_t *manifest,
-                             const char *spec_json, rs_err_t *err)
+int coord_resume_keep_settings(coord_store_t *st, const char *run_id, json_t *manifest,
+                               const char *spec_json, rs_err_t *err)
 {
     json_t *then = json_loads(field(manifest, "config"), 0, NULL);
     json_t *now = json_loads(spec_json, 0, NULL);
     int rc = 0;
-    if (then && now && take_budgets(then, now)) {
+    if (then && now && take_settings(then, now)) {
         char *text = json_dumps(then, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
         rc = coord_store_run_set(st, run_id, "config", text, err);
         free(text);

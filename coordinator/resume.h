@@ -2,9 +2,9 @@
  * dataset and the config are still those the run started with, and the set of cases already done.
  *
  * The config's identity is the SHA-256 of its resolved JSON without the parts that cannot change
- * a result (cluster, report, run.out_dir, run.name, dataset.shard_size, the budgets), so a resume
- * may use more workers, another bind address or a new budget but not another model, prompt,
- * grader or seed. */
+ * a result (cluster, cache, report, run.out_dir, run.name, dataset.shard_size, the budgets, the
+ * gates, each model's concurrency), so a resume may use more workers, another bind address, a new
+ * budget or new gates but not another model, prompt, grader or seed. */
 #ifndef COORD_RESUME_H
 #define COORD_RESUME_H
 
@@ -26,11 +26,12 @@ int coord_config_identity(const char *spec_json, char out[65], rs_err_t *err);
 int coord_resume_check(json_t *manifest, const char *run_id, const char *spec_json,
                        const rs_dataset_t *ds, int force, char **forced, rs_err_t *err);
 
-/* The budgets of spec_json, the config a resume runs with, become those of the run's stored config
- * (its manifest's "config"), so that a later resume without --budget-* keeps what this one set.
- * Nothing is written when they are the same. 0 / -1 with err. */
-int coord_resume_keep_budget(coord_store_t *st, const char *run_id, json_t *manifest,
-                             const char *spec_json, rs_err_t *err);
+/* The budgets, gates and model concurrency of spec_json, the config a resume runs with, become
+ * those of the run's stored config (its manifest's "config"), so that `report` and a later resume
+ * without them judge and limit the run as this one did. Nothing is written when they are the
+ * same. 0 / -1 with err. */
+int coord_resume_keep_settings(coord_store_t *st, const char *run_id, json_t *manifest,
+                               const char *spec_json, rs_err_t *err);
 
 /* Marks every case whose stored record is whole (its checksum matches and it passes the checks
  * of record.h for cfg) as done in sched and folds it into tally (may be NULL): the report's
