@@ -84,18 +84,13 @@ static model_conc_t *model_find(coord_conc_t *c, const char *name)
     return NULL;
 }
 
-static json_int_t count(json_t *counts, const char *reason)
-{
-    json_int_t n = json_integer_value(json_object_get(counts, reason));
-    return n > 0 ? n : 0;
-}
-
-/* 429s and 503s among a model's failed calls and retried attempts. */
+/* 429s and 503s among a model's failed calls and retried attempts (each count held by
+ * coord_usage_count, so the sum cannot overflow). */
 static json_int_t congestion(json_t *s)
 {
     json_t *e = json_object_get(s, "errors"), *r = json_object_get(s, "retries");
-    return count(e, "http_429") + count(e, "http_503") + count(r, "http_429") +
-           count(r, "http_503");
+    return coord_usage_count(e, "http_429") + coord_usage_count(e, "http_503") +
+           coord_usage_count(r, "http_429") + coord_usage_count(r, "http_503");
 }
 
 static void pause_model(model_conc_t *m, json_int_t ms, int64_t now_ms)
@@ -112,8 +107,8 @@ static void pause_model(model_conc_t *m, json_int_t ms, int64_t now_ms)
 static void feed_model(coord_conc_t *c, model_conc_t *m, json_t *s, int64_t in_flight,
                        int64_t now_ms, int64_t wall_ms)
 {
-    json_int_t congested = congestion(s), calls = json_integer_value(json_object_get(s, "calls"));
-    json_int_t after = json_integer_value(json_object_get(s, "retry_after_ms"));
+    json_int_t congested = congestion(s), calls = coord_usage_count(s, "calls");
+    json_int_t after = coord_usage_count(s, "retry_after_ms"); /* pause_model caps it */
     m->congested += (uint64_t)congested;
     if (after > 0) pause_model(m, after, now_ms);
     if (!m->adaptive) return;

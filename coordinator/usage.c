@@ -8,6 +8,8 @@
 #include "proto.h"
 #include "stats.h"
 
+#define COORD_USAGE_COUNT_MAX (INT64_C(1) << 40) /* as a record's tokens (record.h) */
+
 const double COORD_USAGE_BOUNDS[COORD_USAGE_BUCKETS - 1] = {
     5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000};
 
@@ -84,23 +86,31 @@ static void add_latency(model_usage_t *m, double ms, int stage)
     if (m->recent_n < WINDOW) m->recent_n++;
 }
 
+int64_t coord_usage_count(json_t *o, const char *key)
+{
+    json_int_t n = json_integer_value(json_object_get(o, key));
+    if (n < 0) return 0;
+    return n > COORD_USAGE_COUNT_MAX ? COORD_USAGE_COUNT_MAX : (int64_t)n;
+}
+
 static void add_errors(json_t *into, json_t *errors)
 {
     const char *k;
     json_t *v;
     json_object_foreach(errors, k, v) {
+        (void)v;
         json_int_t old = json_integer_value(json_object_get(into, k));
-        json_object_set_new(into, k, json_integer(old + json_integer_value(v)));
+        json_object_set_new(into, k, json_integer(old + coord_usage_count(errors, k)));
     }
 }
 
 static void add_counts(model_usage_t *m, json_t *s)
 {
-    m->calls += (uint64_t)json_integer_value(json_object_get(s, "calls"));
-    m->input_tokens += json_integer_value(json_object_get(s, "input_tokens"));
-    m->output_tokens += json_integer_value(json_object_get(s, "output_tokens"));
-    m->cache_hits += (uint64_t)json_integer_value(json_object_get(s, "cache_hits"));
-    m->cache_misses += (uint64_t)json_integer_value(json_object_get(s, "cache_misses"));
+    m->calls += (uint64_t)coord_usage_count(s, "calls");
+    m->input_tokens += coord_usage_count(s, "input_tokens");
+    m->output_tokens += coord_usage_count(s, "output_tokens");
+    m->cache_hits += (uint64_t)coord_usage_count(s, "cache_hits");
+    m->cache_misses += (uint64_t)coord_usage_count(s, "cache_misses");
     add_errors(m->errors, json_object_get(s, "errors"));
     json_t *retries = json_object_get(s, "retries");
     if (json_is_object(retries)) {

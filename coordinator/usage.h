@@ -20,6 +20,11 @@ typedef struct coord_usage coord_usage_t;
 coord_usage_t *coord_usage_new(const rs_config_t *cfg);
 void coord_usage_destroy(coord_usage_t **u);
 
+/* A count a worker's stats give (key of o), held to [0, 2^40]: a peer's number, so neither a
+ * negative one (spending taken back from a budget) nor one that would overflow a sum counts as
+ * sent. Absent or not an integer: 0. */
+int64_t coord_usage_count(json_t *o, const char *key);
+
 /* Adds one RESULT's or HEARTBEAT's stats object (see rs_result_t.stats; borrowed); unknown
  * models are ignored. -1 when it is not an object (so the caller can log once). */
 int coord_usage_add(coord_usage_t *u, json_t *stats);

@@ -106,6 +106,26 @@ static void test_tokens_in_flight_and_spent(void **state)
     close_fixture(&f);
 }
 
+/* A worker's stats are a peer's numbers: negative tokens take nothing back from what was spent,
+ * and a huge count is held, not overflowed. */
+static void test_hostile_stats(void **state)
+{
+    (void)state;
+    fixture_t f;
+    open_fixture(&f, "models: [{name: a, provider: sim, model: m, params: {max_tokens: 10}}]\n"
+                     "budget: {tokens: 100}\n");
+    spend(&f, "a", 30, 20);
+    spend(&f, "a", -1000, -1000);
+    int64_t tokens;
+    double usd;
+    coord_budget_spent(f.b, &tokens, &usd);
+    assert_int_equal(tokens, 50);
+    json_t *huge = json_pack("{sI}", "n", (json_int_t)INT64_MAX);
+    assert_int_equal(coord_usage_count(huge, "n"), INT64_C(1) << 40);
+    json_decref(huge);
+    close_fixture(&f);
+}
+
 /* A model's usd limit counts its own calls (as a judge too), at its prices; the run's limit sums
  * every model. */
 static void test_model_usd_limit(void **state)
@@ -179,6 +199,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tokens_in_flight_and_spent),
+        cmocka_unit_test(test_hostile_stats),
         cmocka_unit_test(test_model_usd_limit),
         cmocka_unit_test(test_config),
     };
