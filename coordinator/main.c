@@ -2,6 +2,7 @@
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <string.h>
 
 #include "cli.h"
@@ -66,6 +67,9 @@ int main(int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, 16 << 20);
     mallopt(M_TRIM_THRESHOLD, 32 << 20);
     rs_log_init("reasonsaver", RS_LOG_INFO);
+    /* API keys and Redis passwords are in the environment, and local workers run exec graders as
+     * the same user: /proc/<pid>/environ is kept to root (as in the worker, worker/main.c). */
+    prctl(PR_SET_DUMPABLE, 0);
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;

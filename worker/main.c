@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +148,10 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     /* a grader process that closes its stdin must not kill the worker writing to it */
     signal(SIGPIPE, SIG_IGN);
+    /* The API keys are in this process's environment: not dumpable, /proc/<pid>/environ and mem
+     * are root's, so a grader (or the model-written code it runs) as the same user cannot read
+     * them. Reset by every exec, so graders and other children are as usual. */
+    prctl(PR_SET_DUMPABLE, 0);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "reasonsaver-worker: libcurl failed to initialise\n");
         wk_envguard_destroy(&env);
