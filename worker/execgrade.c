@@ -37,6 +37,7 @@ typedef struct ex_proc {
     rs_buf_t reply;       /* what it has written so far (at most WK_EXEC_REPLY_MAX bytes) */
     wk_timer_t deadline;  /* the job's timeout */
     double start_sec;     /* when the job was handed to it */
+    unsigned served;      /* jobs this process answered: a reused one may have exited since */
 } ex_proc_t;
 
 struct wk_exec_job {
@@ -46,6 +47,7 @@ struct wk_exec_job {
     size_t len;
     wk_exec_job_t *next; /* in its pool's queue */
     ex_pool_t *pool;
+    int requeued;  /* handed back once after a reused process ended before reading it */
 };
 
 /* One exec grader: its settings, its environment and program found once, its processes. */
@@ -222,6 +224,7 @@ static int ex_proc_stop(ex_proc_t *p)
         while (waitpid(p->pid, &st, 0) < 0 && errno == EINTR) {}
     }
     p->pid = 0;
+    p->served = 0;
     ex_close_fd(&p->in);
     ex_close_fd(&p->out);
     rs_buf_reset(&p->reply);
@@ -268,12 +271,17 @@ static int ex_proc_start(ex_proc_t *p, char *why, size_t cap)
     return 0;
 }
 
-/* 1 when p's idle process is still there; one that exited meanwhile is reaped. */
+/* 1 when p's idle process can take the next request: still there, its stdin open, and nothing
+ * on its stdout (a line after its last reply would be read as the next case's: a process out of
+ * step with the protocol, or closing it on its way out, is stopped for a fresh one). */
 static int ex_proc_alive(ex_proc_t *p)
 {
     if (p->pid <= 0) return 0;
-    if (waitpid(p->pid, NULL, WNOHANG) == 0) return 1;
-    p->pid = 0; /* reaped (or not ours to reap any more) */
+    char c;
+    ssize_t n = p->in >= 0 && p->out >= 0 ? read(p->out, &c, 1) : 0;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+        waitpid(p->pid, NULL, WNOHANG) == 0)
+        return 1;
     ex_proc_stop(p);
     return 0;
 }
@@ -300,6 +308,7 @@ static void ex_job_end(ex_proc_t *p, wk_exec_reply_t *r, int stop)
     p->sent = 0;
     wk_timerq_remove(p->pool->e->timers, &p->deadline);
     if (stop) ex_proc_stop(p);
+    else if (p->pid > 0) p->served++; /* (a crash stopped it already) */
     rs_buf_reset(&p->reply);
     r->latency_ms = (rs_mono_sec() - p->start_sec) * 1000.0;
     if (j->cb) j->cb(j->ud, r);
@@ -354,6 +363,26 @@ static void ex_take_reply(ex_proc_t *p, const char *nl)
     ex_job_end(p, &r, bad || junk);
 }
 
+/* A reused process ended without a byte of reply, most likely on its way out after its last one
+ * (a grader that exits after each reply): the job goes back to the head of the queue, once, for
+ * a fresh process. 1 when it did. */
+static int ex_job_requeue(ex_proc_t *p)
+{
+    wk_exec_job_t *j = p->job;
+    if (p->served == 0 || p->reply.len > 0 || j->requeued) return 0;
+    p->job = NULL;
+    p->sent = 0;
+    wk_timerq_remove(p->pool->e->timers, &p->deadline);
+    ex_proc_stop(p);
+    ex_pool_t *pl = p->pool;
+    j->requeued = 1;
+    j->next = pl->head;
+    pl->head = j;
+    if (!pl->tail) pl->tail = j;
+    pl->queued++;
+    return 1;
+}
+
 /* Writes what p's stdin takes. 0, or -1 when the job has ended. */
 static int ex_proc_write(ex_proc_t *p)
 {
@@ -369,8 +398,10 @@ static int ex_proc_write(ex_proc_t *p)
         } else if (errno == EPIPE) {
             ex_close_fd(&p->in); /* it closed its stdin: it may still answer */
             p->sent = j->len;
-        } else {
+        } else if (!ex_job_requeue(p)) {
             ex_job_crashed(p);
+            return -1;
+        } else {
             return -1;
         }
     }
@@ -395,6 +426,7 @@ static void ex_proc_read(ex_proc_t *p)
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
         if (n <= 0) {
+            if (n == 0 && ex_job_requeue(p)) return; /* the caller pumps the queue */
             ex_job_crashed(p);
             return;
         }
@@ -492,7 +524,11 @@ static void ex_find_prog(ex_pool_t *pl)
     const char *dirs = ex_env_path(pl->envp);
     while (*dirs) {
         size_t len = strcspn(dirs, ":");
-        char *cand = rs_xasprintf("%.*s/%s", (int)len, len ? dirs : ".", name);
+        if (len == 0) { /* an empty element (the current directory) is not searched */
+            dirs++;
+            continue;
+        }
+        char *cand = rs_xasprintf("%.*s/%s", (int)len, dirs, name);
         struct stat st;
         if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0) {
             pl->prog = cand;

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -179,6 +180,51 @@ static void test_verdicts_and_pool(void **state)
     /* long-lived: two processes served the twelve cases */
     assert_int_equal(wk_execgrade_started(f.e), 2);
     assert_int_equal(wk_execgrade_queued(f.e), 0);
+    close_pools(&f);
+}
+
+/* A line a grader writes after its reply is not the next case's reply: the process, out of step
+ * with the protocol, is replaced before it gets another case. */
+static void test_late_line_not_the_next_reply(void **state)
+{
+    (void)state;
+    grader_t g;
+    grader_init(&g, "chatty",
+                script("chatty.sh", "while read -r l; do echo '{\"verdict\":\"correct\"}'; "
+                                    "sleep 0.1; echo '{\"verdict\":\"wrong\"}'; done"),
+                1, 10000);
+    fixture_t f;
+    open_pools(&f, &g, 1);
+    got_t got[2];
+    submit(&f, 0, "{}", &got[0]);
+    run(f.e, &f.q, got, 1);
+    usleep(400 * 1000); /* the extra line is in the pipe now */
+    submit(&f, 0, "{}", &got[1]);
+    run(f.e, &f.q, got + 1, 1);
+    assert_int_equal(got[0].verdict, RS_VERDICT_CORRECT);
+    assert_int_equal(got[1].verdict, RS_VERDICT_CORRECT);
+    assert_int_equal(wk_execgrade_started(f.e), 2);
+    close_pools(&f);
+}
+
+/* A grader that answers one case and exits (docs/GRADERS.md: "works too"): every case is graded,
+ * each by a process of its own. */
+static void test_one_shot_grader(void **state)
+{
+    (void)state;
+    grader_t g;
+    grader_init(&g, "once", script("once.sh", "read -r l; echo '{\"verdict\":\"correct\"}'"),
+                1, 10000);
+    fixture_t f;
+    open_pools(&f, &g, 1);
+    got_t got[4];
+    for (int i = 0; i < 4; i++) submit(&f, 0, "{}", &got[i]);
+    run(f.e, &f.q, got, 4);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(got[i].verdict, RS_VERDICT_CORRECT);
+        assert_string_equal(got[i].type, "");
+    }
+    assert_int_equal(wk_execgrade_started(f.e), 4);
     close_pools(&f);
 }
 
@@ -427,6 +473,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_verdicts_and_pool), cmocka_unit_test(test_timeout_then_restart),
+        cmocka_unit_test(test_late_line_not_the_next_reply),
+        cmocka_unit_test(test_one_shot_grader),
         cmocka_unit_test(test_never_reads_stdin), cmocka_unit_test(test_crashes),
         cmocka_unit_test(test_garbage_and_huge),  cmocka_unit_test(test_cannot_start),
         cmocka_unit_test(test_environment),       cmocka_unit_test(test_slow_holds_up_none),
