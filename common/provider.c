@@ -3,6 +3,8 @@
  * out (curl_getdate is only a date parser here). */
 #include "provider.h"
 
+#include "cachekey.h"
+
 #include <curl/curl.h>
 #include <jansson.h>
 #include <limits.h>
@@ -273,6 +275,14 @@ int64_t rs_provider_max_tokens(const rs_model_cfg_t *m)
     if (m->max_tokens || !m->provider || strcmp(m->provider, "anthropic") != 0)
         return m->max_tokens;
     return RS_PROVIDER_DEFAULT_MAX_TOKENS + (m->thinking_type ? m->thinking_budget : 0);
+}
+
+void rs_provider_cache_key(const rs_model_cfg_t *m, const rs_http_req_t *hr, int k, char *out)
+{
+    rs_cachekey_in_t in = {m->provider, hr->url,         hr->body, hr->body_len,
+                           hr->headers, hr->n_headers,   k,        m->temperature == 0,
+                           m->extra_headers};
+    rs_cachekey(&in, out);
 }
 
 int64_t rs_provider_output_bound(const rs_model_cfg_t *m)

@@ -129,6 +129,11 @@ int64_t rs_provider_max_tokens(const rs_model_cfg_t *m);
  * limit applies, and this bound is an assumption). */
 int64_t rs_provider_output_bound(const rs_model_cfg_t *m);
 
+/* The response-cache key (common/cachekey.h) of request hr, built for candidates k.. of model m:
+ * the one place that says what of a model and a request goes into the key, for the worker that
+ * looks the call up and the estimate that counts what the cache holds. out: 64 hex and a NUL. */
+void rs_provider_cache_key(const rs_model_cfg_t *m, const rs_http_req_t *hr, int k, char *out);
+
 /* 1 when a header of this name may carry a credential (Authorization, x-api-key, Cookie, or a
  * name holding auth, key, token, secret, passw, cookie, session): such a header is never set from
  * the config, and its value is never shown. */

@@ -78,11 +78,8 @@ static int add_request(coord_cachepeek_t *p, size_t m, const rs_case_t *c, int k
     rs_http_req_t hr;
     rs_err_t ignored;
     if (p->prov[m]->build_chat(&cr, &hr, &ignored) != 0) return 0;
-    rs_cachekey_in_t in = {mc->provider, hr.url,         hr.body, hr.body_len,
-                           hr.headers,   hr.n_headers,   k,       mc->temperature == 0,
-                           mc->extra_headers};
     char key[RS_CACHEKEY_HEX];
-    rs_cachekey(&in, key);
+    rs_provider_cache_key(mc, &hr, k, key); /* as the worker keys it */
     rs_http_req_cleanup(&hr);
     snprintf(p->keys[p->n], sizeof(p->keys[p->n]), RS_CACHE_PREFIX "%s", key);
     p->model_of[p->n++] = m;

@@ -967,10 +967,7 @@ static const char *cache_key(const wk_chain_t *ch, const rs_model_cfg_t *m, cons
                              int k, char key[RS_CACHEKEY_HEX])
 {
     if (!wk_http_caching(ch->http)) return NULL;
-    rs_cachekey_in_t in = {m->provider, hr->url,         hr->body, hr->body_len,
-                           hr->headers, hr->n_headers,   k,        m->temperature == 0,
-                           m->extra_headers};
-    rs_cachekey(&in, key);
+    rs_provider_cache_key(m, hr, k, key);
     return key;
 }
 
