@@ -294,12 +294,10 @@ int64_t rs_provider_output_bound(const rs_model_cfg_t *m)
 
 int rs_provider_header_credential(const char *name)
 {
-    static const char *const exact[] = {"authorization", "proxy-authorization", "x-api-key",
-                                        "api-key", "cookie", "set-cookie"};
+    /* a part of the name, in any case: Authorization, Proxy-Authorization, X-Api-Key, Cookie and
+     * Set-Cookie among them */
     static const char *const parts[] = {"auth", "key", "token", "secret", "passw", "cookie",
                                         "session", "credential"};
-    for (size_t i = 0; i < RS_ARRAY_LEN(exact); i++)
-        if (strcasecmp(name, exact[i]) == 0) return 1;
     for (size_t i = 0; i < RS_ARRAY_LEN(parts); i++)
         for (const char *p = name; *p; p++)
             if (strncasecmp(p, parts[i], strlen(parts[i])) == 0) return 1;

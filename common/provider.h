@@ -134,9 +134,9 @@ int64_t rs_provider_output_bound(const rs_model_cfg_t *m);
  * looks the call up and the estimate that counts what the cache holds. out: 64 hex and a NUL. */
 void rs_provider_cache_key(const rs_model_cfg_t *m, const rs_http_req_t *hr, int k, char *out);
 
-/* 1 when a header of this name may carry a credential (Authorization, x-api-key, Cookie, or a
- * name holding auth, key, token, secret, passw, cookie, session): such a header is never set from
- * the config, and its value is never shown. */
+/* 1 when a header of this name may carry a credential: its name holds auth, key, token, secret,
+ * passw, cookie, session or credential in any case (Authorization, x-api-key, Cookie...). Such a
+ * header is never set from the config, and its value is never shown. */
 int rs_provider_header_credential(const char *name);
 
 /* The row for a provider name, or NULL when there is none. */
