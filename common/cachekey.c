@@ -52,6 +52,10 @@ void rs_cachekey(const rs_cachekey_in_t *in, char out[RS_CACHEKEY_HEX])
         put_str(ctx, "extra_headers");
         for (char *const *h = in->extra_headers; *h; h++) put_str(ctx, *h);
     }
+    if (in->epoch && !in->deterministic) {
+        snprintf(k, sizeof(k), "epoch %u", in->epoch);
+        put_str(ctx, k);
+    }
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     EVP_DigestFinal_ex(ctx, md, &mdlen);

@@ -8,7 +8,8 @@
  * is sent (reasonsaver-mockllm decides its answer from them: the case, candidate and chain step),
  * and the candidate index k unless sampling is deterministic (temperature 0), when candidate k
  * and candidate 0 would get the same answer anyway, then the model's params.extra_headers when it
- * has any (a call without them keys as before they existed). No other header is read: the API key
+ * has any (a call without them keys as before they existed), then the epoch when it is not 0 and
+ * sampling is not deterministic. No other header is read: the API key
  * and every auth header stay out of the key (so one team's cache serves members with different
  * keys); extra_headers never hold a credential (the config refuses one).
  *
@@ -39,6 +40,9 @@ typedef struct rs_cachekey_in {
     int deterministic;        /* temperature 0: k is left out */
     char *const *extra_headers; /* the model's params.extra_headers (NULL-terminated, sorted), or
                                  * NULL: they may change the answer (a beta feature, a route) */
+    uint32_t epoch;           /* the asking of the case (epochs: K): another epoch is another
+                               * sample, so a non-zero epoch goes last into the key unless
+                               * sampling is deterministic; epoch 0 keys as before epochs existed */
 } rs_cachekey_in_t;
 
 /* The call's key into out (64 lowercase hex characters and a NUL). */

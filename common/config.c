@@ -481,6 +481,7 @@ static const key_spec_t field_keys[] = {
     {KEY("target", KT_STR, rs_dataset_cfg_t, target_field)},
     {KEY("id", KT_STR, rs_dataset_cfg_t, id_field), .def_str = "id"},
     {KEY("tags", KT_STR, rs_dataset_cfg_t, tags_field), .def_str = "tags"},
+    {KEY("cluster", KT_STR, rs_dataset_cfg_t, cluster_field)},
 };
 static const section_t fields_sec = SECTION(field_keys, NULL, NULL);
 
@@ -605,6 +606,14 @@ static const key_spec_t prompt_keys[] = {
     {KEY("template", KT_STR, rs_prompt_cfg_t, template), .def_str = "{{input}}"},
 };
 static const section_t prompt_sec = SECTION(prompt_keys, NULL, NULL);
+
+/* prompts[]: a named variant of prompt (config_finish checks the list as a whole). */
+static const key_spec_t variant_keys[] = {
+    {KEY("name", KT_STR, rs_prompt_cfg_t, name), .required = 1, .check = check_word},
+    {KEY("system", KT_STR, rs_prompt_cfg_t, system)},
+    {KEY("template", KT_STR, rs_prompt_cfg_t, template), .def_str = "{{input}}"},
+};
+static const section_t variant_sec = SECTION(variant_keys, NULL, NULL);
 
 static const key_spec_t extractor_keys[] = {
     {KEY("type", KT_ENUM, rs_scoring_cfg_t, extractor), .names = extractor_names,
@@ -801,6 +810,10 @@ static const key_spec_t root_keys[] = {
      .flags = &ranking_flags},
     {KEY("embedder", KT_SECTION, rs_config_t, embedder), .sub = &embedder_sec, .shorthand = "type"},
     {KEY("prompt", KT_SECTION, rs_config_t, prompt), .sub = &prompt_sec},
+    {KEY("prompts", KT_LIST, rs_config_t, prompts), .sub = &variant_sec,
+     .off_count = offsetof(rs_config_t, n_prompts), .elem_size = sizeof(rs_prompt_cfg_t),
+     .unique = "name"},
+    {KEY("epochs", KT_INT, rs_config_t, epochs), RANGE(1, RS_MAX_EPOCHS), .def_num = 1},
     {KEY("scoring", KT_SECTION, rs_config_t, scoring), .sub = &scoring_sec},
     {KEY("cluster", KT_SECTION, rs_config_t, cluster), .sub = &cluster_sec},
     {KEY("cache", KT_SECTION, rs_config_t, cache), .sub = &cache_sec, .shorthand = "mode"},
@@ -2208,10 +2221,47 @@ static void flags_default(const loader_t *ld, const flag_set_t *fs, void *base)
 }
 
 /* Defaults that depend on several sections, once all are read. */
+/* prompt counts as a variant next to prompts[] once it says anything of its own. */
+static int prompt_is_set(const rs_config_t *cfg)
+{
+    return (cfg->prompt.system && *cfg->prompt.system) ||
+           (cfg->prompt.template && strcmp(cfg->prompt.template, "{{input}}") != 0);
+}
+
+size_t rs_config_variants(const rs_config_t *cfg)
+{
+    if (cfg->n_prompts == 0) return 1;
+    return cfg->n_prompts + (prompt_is_set(cfg) ? 1 : 0);
+}
+
+const rs_prompt_cfg_t *rs_config_variant(const rs_config_t *cfg, size_t i, const char **name)
+{
+    size_t own = cfg->n_prompts == 0 || prompt_is_set(cfg) ? 1 : 0;
+    const rs_prompt_cfg_t *p = i < own ? &cfg->prompt : &cfg->prompts[i - own];
+    if (name) *name = i < own ? RS_PROMPT_DEFAULT_NAME : p->name;
+    return p;
+}
+
+static int variants_finish(loader_t *ld, const rs_config_t *cfg, struct fy_node *map,
+                           struct fy_node *at, const char *path)
+{
+    if (cfg->n_prompts > RS_MAX_PROMPTS)
+        return fail(ld, key_at(map, "prompts", at), path, "prompts: at most %d variants (got %zu)",
+                    RS_MAX_PROMPTS, cfg->n_prompts);
+    for (size_t i = 0; prompt_is_set(cfg) && i < cfg->n_prompts; i++)
+        if (strcmp(cfg->prompts[i].name, RS_PROMPT_DEFAULT_NAME) == 0)
+            return fail(ld, key_at(map, "prompts", at), path,
+                        "prompts[%zu].name: '%s' is the name prompt goes by when it is set next to "
+                        "prompts: pick another name, or move prompt into the list",
+                        i, RS_PROMPT_DEFAULT_NAME);
+    return 0;
+}
+
 static int config_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
                          const char *path)
 {
     rs_config_t *cfg = obj;
+    if (variants_finish(ld, cfg, map, at, path) < 0) return -1;
     int any = 0;
     for (size_t i = 0; i < RS_N_STRATEGIES; i++)
         any |= cfg->ranking.use[i];

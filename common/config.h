@@ -38,6 +38,8 @@ typedef struct rs_dataset_cfg {
     char *target_field;  /* default "answer" (jsonl) / "ideal" (evals) */
     char *id_field;      /* default "id"; missing ids become the 1-based line number */
     char *tags_field;    /* default "tags"; a string or a list of strings; may be absent */
+    char *cluster_field; /* optional: cases with equal values form one cluster (a passage with
+                          * several questions) for clustered standard errors; NULL = none */
     char *target_regex;  /* optional: group 1 (or the whole match) of this regex is the target */
     int64_t limit;       /* 0 = all cases */
     int64_t shard_size;  /* cases per task at most; default 16 */
@@ -319,9 +321,16 @@ typedef struct rs_cache_cfg {
 const char *rs_cache_mode_name(rs_cache_mode_t mode);
 
 typedef struct rs_prompt_cfg {
+    char *name;     /* prompts[] entries only (required there); NULL in prompt */
     char *system;   /* optional system message */
     char *template; /* user message with {{field}} placeholders; default "{{input}}" */
 } rs_prompt_cfg_t;
+
+/* The name the single prompt (prompt:, when no prompts: list is given, or when given next to one)
+ * goes by in reports. */
+#define RS_PROMPT_DEFAULT_NAME "default"
+#define RS_MAX_PROMPTS 64 /* prompt variants in one run */
+#define RS_MAX_EPOCHS 100 /* epochs: K */
 
 typedef struct rs_run_cfg {
     char *name;    /* default "run" */
@@ -372,6 +381,9 @@ typedef struct rs_config {
     rs_ranking_cfg_t ranking;
     rs_embedder_cfg_t embedder;
     rs_prompt_cfg_t prompt;
+    rs_prompt_cfg_t *prompts; /* n_prompts named variants; 0 = prompt alone (rs_config_variant) */
+    size_t n_prompts;
+    int64_t epochs;           /* every case asked this many times per candidate; default 1 */
     rs_scoring_cfg_t scoring;
     rs_cluster_cfg_t cluster;
     rs_cache_cfg_t cache;
@@ -380,6 +392,13 @@ typedef struct rs_config {
     rs_gate_cfg_t *gates;   /* n_gates of them; 0 = none (gates may then be NULL) */
     size_t n_gates;
 } rs_config_t;
+
+/* The run's prompt variants: prompts[] in order, preceded by prompt (named "default") when prompt
+ * is set to anything but its defaults; prompt alone when prompts[] is empty. Every case runs
+ * under every variant (docs/EXPERIMENTS.md). */
+size_t rs_config_variants(const rs_config_t *cfg);
+/* Variant i (< rs_config_variants) and its name. */
+const rs_prompt_cfg_t *rs_config_variant(const rs_config_t *cfg, size_t i, const char **name);
 
 /* Loads path, applies overrides ("a.b=c" strings, n_overrides of them) and validates.
  * Returns a new config (the caller owns it: rs_config_destroy), or NULL with err naming

@@ -31,8 +31,14 @@ typedef struct parse_ctx {
     char *where; /* the path, for "path:line:" messages */
     rs_dataset_format_t format;
     char *input_field, *target_field, *id_field, *tags_field;
-    char *system;   /* NULL: no system message */
-    char *template; /* jsonl user message */
+    char *cluster_field; /* NULL: no clusters */
+    /* The prompt variants (rs_config_variant): system message (NULL: none) and jsonl user
+     * message of each; variant is the one a case is rendered with. check_variants (the scan)
+     * renders the others too, so that a template naming a missing field fails at the scan,
+     * not in the middle of a run. */
+    char **systems, **templates, **names;
+    size_t n_variants, variant;
+    int check_variants;
     char *target_pattern;
     rs_regex_t *target_re; /* NULL: targets taken as they are */
 } parse_ctx_t;
@@ -156,6 +162,7 @@ void rs_case_cleanup(rs_case_t *c)
     free_strs(c->targets, c->n_targets);
     free_strs(c->tags, c->n_tags);
     free(c->input);
+    free(c->cluster);
     memset(c, 0, sizeof(*c));
 }
 
@@ -263,8 +270,10 @@ static void ctx_cleanup(parse_ctx_t *px)
     free(px->target_field);
     free(px->id_field);
     free(px->tags_field);
-    free(px->system);
-    free(px->template);
+    free(px->cluster_field);
+    free_strs(px->systems, px->n_variants);
+    free_strs(px->templates, px->n_variants);
+    free_strs(px->names, px->n_variants);
     free(px->target_pattern);
     rs_regex_destroy(&px->target_re);
     memset(px, 0, sizeof(*px));
@@ -281,8 +290,18 @@ static int ctx_init(parse_ctx_t *px, const rs_config_t *cfg, const char *where, 
     px->target_field = rs_xstrdup(nonempty(d->target_field, evals ? "ideal" : "answer"));
     px->id_field = rs_xstrdup(nonempty(d->id_field, "id"));
     px->tags_field = rs_xstrdup(nonempty(d->tags_field, "tags"));
-    if (cfg->prompt.system && *cfg->prompt.system) px->system = rs_xstrdup(cfg->prompt.system);
-    px->template = rs_xstrdup(nonempty(cfg->prompt.template, "{{input}}"));
+    if (d->cluster_field && *d->cluster_field) px->cluster_field = rs_xstrdup(d->cluster_field);
+    px->n_variants = rs_config_variants(cfg);
+    px->systems = rs_xcalloc(px->n_variants, sizeof(char *));
+    px->templates = rs_xcalloc(px->n_variants, sizeof(char *));
+    px->names = rs_xcalloc(px->n_variants, sizeof(char *));
+    for (size_t i = 0; i < px->n_variants; i++) {
+        const char *name;
+        const rs_prompt_cfg_t *p = rs_config_variant(cfg, i, &name);
+        if (p->system && *p->system) px->systems[i] = rs_xstrdup(p->system);
+        px->templates[i] = rs_xstrdup(nonempty(p->template, "{{input}}"));
+        px->names[i] = rs_xstrdup(name);
+    }
     if (d->target_regex && *d->target_regex) {
         px->target_pattern = rs_xstrdup(d->target_regex);
         px->target_re = rs_regex_new(d->target_regex, 0, err);
@@ -291,10 +310,12 @@ static int ctx_init(parse_ctx_t *px, const rs_config_t *cfg, const char *where, 
             return rs_err_prefix(err, "dataset.target_regex");
         }
     }
-    if (!evals && tmpl_check(px->template, err) < 0) {
-        ctx_cleanup(px);
-        return -1;
-    }
+    for (size_t i = 0; !evals && i < px->n_variants; i++)
+        if (tmpl_check(px->templates[i], err) < 0) {
+            if (px->n_variants > 1) rs_err_prefix(err, "prompt '%s'", px->names[i]);
+            ctx_cleanup(px);
+            return -1;
+        }
     return 0;
 }
 
@@ -388,14 +409,30 @@ static void add_msg(rs_case_t *out, const char *role, char *content)
     out->n_msgs++;
 }
 
+/* Names the variant whose template failed, when there are several. */
+static int variant_fail(const parse_ctx_t *px, size_t i, rs_err_t *err)
+{
+    if (px->n_variants > 1) rs_err_prefix(err, "prompt '%s'", px->names[i]);
+    return -1;
+}
+
 static int jsonl_msgs(const parse_ctx_t *px, const json_t *rec, rs_case_t *out, rs_err_t *err)
 {
     const json_t *v = json_object_get(rec, px->input_field);
     if (!v) return rs_err_set(err, "field '%s' missing", px->input_field);
     if (!json_is_string(v)) return rs_err_set(err, "field '%s' must be a string", px->input_field);
-    char *user = rs_prompt_render(px->template, rec, px->input_field, err);
-    if (!user) return -1;
-    if (px->system) add_msg(out, "system", rs_xstrdup(px->system));
+    char *user = rs_prompt_render(px->templates[px->variant], rec, px->input_field, err);
+    if (!user) return variant_fail(px, px->variant, err);
+    for (size_t i = 0; px->check_variants && i < px->n_variants; i++) {
+        char *other = i == px->variant ? NULL : rs_prompt_render(px->templates[i], rec,
+                                                                 px->input_field, err);
+        if (!other && i != px->variant) {
+            free(user);
+            return variant_fail(px, i, err);
+        }
+        free(other);
+    }
+    if (px->systems[px->variant]) add_msg(out, "system", rs_xstrdup(px->systems[px->variant]));
     add_msg(out, "user", user);
     out->input = rs_xstrdup(json_string_value(v));
     return 0;
@@ -411,7 +448,7 @@ static int evals_msgs(const parse_ctx_t *px, const json_t *rec, rs_case_t *out, 
         return rs_err_set(err, "field '%s' must be a list of chat messages", px->input_field);
     if (json_is_array(v) && json_array_size(v) == 0)
         return rs_err_set(err, "field '%s' must not be an empty list", px->input_field);
-    if (px->system) add_msg(out, "system", rs_xstrdup(px->system));
+    if (px->systems[px->variant]) add_msg(out, "system", rs_xstrdup(px->systems[px->variant]));
     if (json_is_string(v)) {
         add_msg(out, "user", rs_xstrdup(json_string_value(v)));
         return 0;
@@ -439,6 +476,22 @@ static int evals_case(const parse_ctx_t *px, const json_t *rec, rs_case_t *out, 
     return 0;
 }
 
+/* The cluster field is required when configured: a case left out of its cluster would shrink
+ * the standard error it is there to widen. */
+static int parse_cluster(const parse_ctx_t *px, const json_t *rec, rs_case_t *out, rs_err_t *err)
+{
+    if (!px->cluster_field) return 0;
+    const json_t *v = json_object_get(rec, px->cluster_field);
+    if (json_is_string(v) && *json_string_value(v))
+        out->cluster = rs_xstrdup(json_string_value(v));
+    else if (json_is_integer(v))
+        out->cluster = number_text(v);
+    else
+        return rs_err_set(err, "field '%s' (dataset.fields.cluster) must be a non-empty string or "
+                          "an integer", px->cluster_field);
+    return 0;
+}
+
 static int fill_case(const parse_ctx_t *px, const json_t *rec, uint64_t line_no,
                      const char *id_prefix, rs_case_t *out, rs_err_t *err)
 {
@@ -448,6 +501,7 @@ static int fill_case(const parse_ctx_t *px, const json_t *rec, uint64_t line_no,
     if (rc == 0) rc = parse_targets(px, rec, out, err);
     if (rc == 0) rc = parse_id(px, rec, line_no, id_prefix, out, err);
     if (rc == 0) rc = parse_tags(px, rec, out, err);
+    if (rc == 0) rc = parse_cluster(px, rec, out, err);
     return rc;
 }
 
@@ -480,6 +534,7 @@ int rs_dataset_parse_line(const rs_config_t *cfg, const char *line, size_t len, 
     parse_ctx_t px;
     memset(out, 0, sizeof(*out));
     if (ctx_init(&px, cfg, nonempty(cfg->dataset.path, "<dataset>"), err) < 0) return -1;
+    px.check_variants = 1;
     int rc = parse_case(&px, line, len, line_no, out, err);
     ctx_cleanup(&px);
     return rc;
@@ -1210,7 +1265,9 @@ rs_dataset_t *rs_dataset_open_each(const rs_config_t *cfg, rs_dataset_case_fn ea
                      .skip = cfg->dataset.on_error == RS_ON_ERROR_SKIP,
                      .each = each,
                      .each_arg = arg};
+        ds->px.check_variants = 1;
         rc = scan_all(&sc, examples, err);
+        ds->px.check_variants = 0;
         pages_free(sc.ids.ref, sc.ids.cap * sizeof(uint32_t));
         rs_csv_destroy(&sc.csv);
         if (rc == 0) return ds;
@@ -1323,12 +1380,24 @@ static int read_bytes(rs_dataset_t *ds, uint64_t idx, const source_t **src, rs_e
 
 int rs_dataset_read(rs_dataset_t *ds, uint64_t idx, rs_case_t *out, rs_err_t *err)
 {
+    return rs_dataset_read_variant(ds, idx, 0, out, err);
+}
+
+int rs_dataset_read_variant(rs_dataset_t *ds, uint64_t idx, size_t variant, rs_case_t *out,
+                            rs_err_t *err)
+{
     memset(out, 0, sizeof(*out));
+    if (variant >= ds->px.n_variants)
+        return rs_err_set(err, "%s: prompt variant %zu out of range (%zu)", ds->px.where, variant,
+                          ds->px.n_variants);
     const source_t *src;
     if (read_bytes(ds, idx, &src, err) < 0) return -1;
-    if (parse_record(ds, src, ds->line.data, ds->line.len, ds->lines[idx].line_no, out, err) < 0)
-        return -1;
+    ds->px.variant = variant;
+    int rc = parse_record(ds, src, ds->line.data, ds->line.len, ds->lines[idx].line_no, out, err);
+    ds->px.variant = 0;
+    if (rc < 0) return -1;
     out->idx = idx;
+    out->variant = (uint32_t)variant;
     return 0;
 }
 

@@ -48,6 +48,11 @@ typedef struct rs_case {
      * rs_chat_text renders them). NULL when not known: a TASK carries it only for runs with
      * judges or revisions, and an older coordinator never sends it. */
     char *input;
+    /* Which of the run's prompt variants rendered msgs (rs_config_variant), and which epoch this
+     * asking of the case is (0 .. epochs - 1): a run's work item is (case, variant, epoch),
+     * coordinator/units.h. Both 0 in a run of one prompt and one epoch. */
+    uint32_t variant, epoch;
+    char *cluster; /* dataset.fields.cluster's value, NULL when not configured */
 } rs_case_t;
 
 void rs_case_cleanup(rs_case_t *c);
@@ -101,6 +106,10 @@ size_t rs_dataset_skip_reasons(const rs_dataset_t *ds, const char *const **reaso
  * out->idx = idx. One pread and one parse; it reuses a buffer inside ds, so one thread at a time.
  * 0 / -1. */
 int rs_dataset_read(rs_dataset_t *ds, uint64_t idx, rs_case_t *out, rs_err_t *err);
+/* rs_dataset_read with the prompt of variant (< rs_config_variants of the config) applied;
+ * rs_dataset_read is variant 0. out->variant is set; out->epoch is left 0. */
+int rs_dataset_read_variant(rs_dataset_t *ds, uint64_t idx, size_t variant, rs_case_t *out,
+                            rs_err_t *err);
 
 /* Case idx's record as compact JSON (heap; NULL with err): the line or element as read, a CSV row
  * as an object of its cells (text), with the id field set to the case's id when the record has

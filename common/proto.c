@@ -18,6 +18,7 @@
 typedef enum fkind {
     K_U64,    /* uint64_t */
     K_I64,    /* int64_t, at least field.min */
+    K_U32,    /* uint32_t, at most field.max */
     K_BOOL,   /* int, 0 or 1 */
     K_STR,    /* char *: text, NUL-terminated, no embedded NUL */
     K_JSON,   /* char * plus its size_t length at len_off; str or bin on the wire */
@@ -42,13 +43,15 @@ typedef struct field {
     size_t off;     /* offset of the value in its struct */
     size_t len_off; /* K_JSON, K_STRS, K_JSONS: offset of the size_t length or count */
     int64_t min;    /* K_I64: smallest value accepted */
+    uint32_t max;   /* K_U32: largest value accepted */
     const nested_t *nested;
     /* May be absent on the wire (added after version 1 shipped): decoding leaves it NULL, and
-     * encoding leaves out a NULL one. Only pointer kinds (K_STR, K_JSON) can be optional. */
+     * encoding leaves out a NULL one. Only pointer kinds (K_STR, K_JSON) and K_U32 (absent
+     * means 0, and a 0 is left out) can be optional. */
     int optional;
 } field_t;
 
-#define MAX_FIELDS 8 /* the most fields any one map has; find_fields relies on it */
+#define MAX_FIELDS 10/* the most fields any one map has; find_fields relies on it */
 
 /* One table row per line reads best, so the formatter keeps out of the macros and tables. */
 /* clang-format off */
@@ -60,6 +63,7 @@ typedef struct field {
 #define F_JSON(k, o, n) {KEY(k), .kind = K_JSON, .off = (o), .len_off = (n)}
 #define F_STRS(k, o, n) {KEY(k), .kind = K_STRS, .off = (o), .len_off = (n)}
 #define F_JSONS(k, o, n) {KEY(k), .kind = K_JSONS, .off = (o), .len_off = (n)}
+#define F_U32_OPT(k, o, hi) {KEY(k), .kind = K_U32, .off = (o), .max = (hi), .optional = 1}
 #define F_STR_OPT(k, o) {KEY(k), .kind = K_STR, .off = (o), .optional = 1}
 #define F_JSON_OPT(k, o, n) {KEY(k), .kind = K_JSON, .off = (o), .len_off = (n), .optional = 1}
 #define F_NESTED(k, h) {KEY(k), .kind = K_NESTED, .nested = &(h)}
@@ -113,6 +117,9 @@ static const field_t CASE_FIELDS[] = {
     F_STRS("targets", OF(rs_case_t, targets), OF(rs_case_t, n_targets)),
     F_STRS("tags", OF(rs_case_t, tags), OF(rs_case_t, n_tags)),
     F_STR_OPT("input", OF(rs_case_t, input)),
+    F_U32_OPT("variant", OF(rs_case_t, variant), RS_MAX_PROMPTS),
+    F_U32_OPT("epoch", OF(rs_case_t, epoch), RS_MAX_EPOCHS - 1),
+    F_STR_OPT("cluster", OF(rs_case_t, cluster)),
 };
 
 static const field_t RESULT_FIELDS[] = {
@@ -228,6 +235,9 @@ static void encode_value(msgpack_packer *pk, const field_t *f, const void *base)
     case K_I64:
         msgpack_pack_int64(pk, *CMEMBER(base, f->off, int64_t));
         break;
+    case K_U32:
+        msgpack_pack_uint32(pk, *CMEMBER(base, f->off, uint32_t));
+        break;
     case K_BOOL:
         if (*CMEMBER(base, f->off, int))
             msgpack_pack_true(pk);
@@ -254,7 +264,8 @@ static void encode_value(msgpack_packer *pk, const field_t *f, const void *base)
  * and a message without it costs nothing. */
 static bool absent(const field_t *f, const void *base)
 {
-    assert(!f->optional || f->kind == K_STR || f->kind == K_JSON);
+    assert(!f->optional || f->kind == K_STR || f->kind == K_JSON || f->kind == K_U32);
+    if (f->optional && f->kind == K_U32) return *CMEMBER(base, f->off, uint32_t) == 0;
     return f->optional && !*CMEMBER(base, f->off, char *);
 }
 
@@ -603,6 +614,13 @@ static int decode_value(dec_t *d, const field_t *f, const msgpack_object *o, voi
         return get_u64(d, o, MEMBER(base, f->off, uint64_t));
     case K_I64:
         return get_i64(d, o, f->min, MEMBER(base, f->off, int64_t));
+    case K_U32: {
+        uint64_t v = 0;
+        if (get_u64(d, o, &v) < 0) return -1;
+        if (v > f->max) return fail(d, "must be at most %u (got %" PRIu64 ")", f->max, v);
+        *MEMBER(base, f->off, uint32_t) = (uint32_t)v;
+        return 0;
+    }
     case K_BOOL:
         if (o->type != MSGPACK_OBJECT_BOOLEAN)
             return fail(d, "must be a boolean, not %s", type_name(o));

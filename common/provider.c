@@ -277,12 +277,21 @@ int64_t rs_provider_max_tokens(const rs_model_cfg_t *m)
     return RS_PROVIDER_DEFAULT_MAX_TOKENS + (m->thinking_type ? m->thinking_budget : 0);
 }
 
-void rs_provider_cache_key(const rs_model_cfg_t *m, const rs_http_req_t *hr, int k, char *out)
+void rs_provider_cache_key(const rs_model_cfg_t *m, const rs_http_req_t *hr, int k, uint32_t epoch,
+                           char *out)
 {
-    rs_cachekey_in_t in = {m->provider, hr->url,         hr->body, hr->body_len,
-                           hr->headers, hr->n_headers,   k,        m->temperature == 0,
-                           m->extra_headers};
+    rs_cachekey_in_t in = {m->provider, hr->url,       hr->body, hr->body_len,
+                           hr->headers, hr->n_headers, k,        m->temperature == 0,
+                           m->extra_headers, epoch};
     rs_cachekey(&in, out);
+}
+
+int rs_provider_seed(const rs_model_cfg_t *m, const rs_case_t *c, int64_t *seed)
+{
+    uint64_t unit = c ? (uint64_t)c->epoch + (uint64_t)RS_MAX_EPOCHS * c->variant : 0;
+    /* wraps rather than overflows: any int64 is a valid seed */
+    *seed = (int64_t)((uint64_t)m->seed + unit);
+    return m->seed_set || unit > 0;
 }
 
 int64_t rs_provider_output_bound(const rs_model_cfg_t *m)
@@ -318,7 +327,8 @@ static int openai_build_chat(const rs_chat_req_t *r, rs_http_req_t *out, rs_err_
     put_real(b, "top_p", m->top_p, &bad);
     put_int(b, "max_tokens", m->max_tokens, &bad);
     put_int(b, "max_completion_tokens", m->max_completion_tokens, &bad);
-    if (m->seed_set) put(b, "seed", json_integer((json_int_t)m->seed), &bad);
+    int64_t seed;
+    if (rs_provider_seed(m, r->c, &seed)) put(b, "seed", json_integer((json_int_t)seed), &bad);
     if (m->stop && m->stop[0]) put(b, "stop", strlist_json(m->stop), &bad);
     put_real(b, "presence_penalty", m->presence_penalty, &bad);
     put_real(b, "frequency_penalty", m->frequency_penalty, &bad);
@@ -641,7 +651,9 @@ static int openai_parse_embed(const char *body, size_t len, rs_embed_resp_t *out
 
 static void sim_simulate(const rs_model_cfg_t *m, const rs_case_t *c, int k, rs_sim_reply_t *out)
 {
-    rs_sim_generate(m, m->seed, c, k, out);
+    int64_t seed;
+    rs_provider_seed(m, c, &seed);
+    rs_sim_generate(m, seed, c, k, out);
 }
 
 static const rs_provider_t PROVIDERS[] = {

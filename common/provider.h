@@ -129,10 +129,19 @@ int64_t rs_provider_max_tokens(const rs_model_cfg_t *m);
  * limit applies, and this bound is an assumption). */
 int64_t rs_provider_output_bound(const rs_model_cfg_t *m);
 
-/* The response-cache key (common/cachekey.h) of request hr, built for candidates k.. of model m:
- * the one place that says what of a model and a request goes into the key, for the worker that
- * looks the call up and the estimate that counts what the cache holds. out: 64 hex and a NUL. */
-void rs_provider_cache_key(const rs_model_cfg_t *m, const rs_http_req_t *hr, int k, char *out);
+/* The response-cache key (common/cachekey.h) of request hr, built for candidates k.. of model m
+ * in epoch epoch of the case: the one place that says what of a model and a request goes into
+ * the key, for the worker that looks the call up and the estimate that counts what the cache
+ * holds. out: 64 hex and a NUL. */
+void rs_provider_cache_key(const rs_model_cfg_t *m, const rs_http_req_t *hr, int k, uint32_t epoch,
+                           char *out);
+
+/* The seed a request of m for case c sends: params.seed (run.seed when not set) plus the case's
+ * epoch plus RS_MAX_EPOCHS times its prompt variant, so that each epoch and each prompt is a
+ * different sample (docs/EXPERIMENTS.md). 1 when a seed is sent (params.seed is set, or the
+ * epoch or variant is not 0), 0 when none is; *seed is set either way (the simulator draws from
+ * it). c may be NULL (epoch and variant 0). */
+int rs_provider_seed(const rs_model_cfg_t *m, const rs_case_t *c, int64_t *seed);
 
 /* 1 when a header of this name may carry a credential: its name holds auth, key, token, secret,
  * passw, cookie, session or credential in any case (Authorization, x-api-key, Cookie...). Such a

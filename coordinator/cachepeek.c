@@ -79,7 +79,7 @@ static int add_request(coord_cachepeek_t *p, size_t m, const rs_case_t *c, int k
     rs_err_t ignored;
     if (p->prov[m]->build_chat(&cr, &hr, &ignored) != 0) return 0;
     char key[RS_CACHEKEY_HEX];
-    rs_provider_cache_key(mc, &hr, k, key); /* as the worker keys it */
+    rs_provider_cache_key(mc, &hr, k, c->epoch, key); /* as the worker keys it */
     rs_http_req_cleanup(&hr);
     snprintf(p->keys[p->n], sizeof(p->keys[p->n]), RS_CACHE_PREFIX "%s", key);
     p->model_of[p->n++] = m;

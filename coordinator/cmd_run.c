@@ -191,6 +191,7 @@ typedef struct run_ctx {
     run_args_t *args;
     rs_config_t *cfg;
     rs_dataset_t *ds;
+    coord_units_t units; /* cases x prompt variants x epochs: what the scheduler counts */
     char *run_id, *dir, *spec, *forced;
     char *worker_spec; /* spec with the response cache's resolved address: sent to workers */
     char *redis_url;   /* the URL the store uses */
@@ -293,7 +294,7 @@ static json_t *manifest_new(run_ctx_t *r)
     json_t *m = json_pack("{sssssssssssssssIsIsIsIssssssss}", "status", "running", "name",
                           r->cfg->run.name, "config", r->spec, "config_sha256", sha,
                           "dataset_path", path, "dataset_sha256", rs_dataset_sha256(r->ds),
-                          "coordinator", coord, "total", (json_int_t)rs_dataset_count(r->ds),
+                          "coordinator", coord, "total", (json_int_t)coord_units_total(&r->units),
                           "done", (json_int_t)0, "failed", (json_int_t)0, "skipped",
                           (json_int_t)rs_dataset_skipped(r->ds), "started_at", now,
                           "updated_at", now, "version", RS_VERSION, "dir", r->dir);
@@ -333,6 +334,7 @@ static int open_dataset(run_ctx_t *r, rs_err_t *err)
     r->ds = rs_dataset_open(r->cfg, err);
     if (!r->ds) return -1;
     if (rs_dataset_count(r->ds) == 0) return rs_err_set(err, "%s: no cases to run", rs_dataset_path(r->ds));
+    coord_units_init(&r->units, r->cfg, rs_dataset_count(r->ds));
     if (rs_dataset_skipped(r->ds))
         rs_warn("%llu dataset line(s) skipped (dataset.on_error: skip)",
                 (unsigned long long)rs_dataset_skipped(r->ds));
@@ -407,10 +409,11 @@ static int start_new(run_ctx_t *r, rs_err_t *err)
     if (rc) return -1;
     r->made_dir = 0; /* the run exists now: its directory stays, whatever happens next */
     if (coord_runlock_acquire(&r->lock, r->store, r->run_id, 0, err)) return -1;
-    r->sched = coord_sched_new(rs_dataset_count(r->ds));
+    r->sched = coord_sched_new(coord_units_total(&r->units));
     r->tally = coord_tally_new(r->cfg);
     rs_err_t why;
-    if (r->cfg->report.jsonl && !(r->jsonl = coord_jsonlout_open(r->dir, rs_dataset_count(r->ds), &why)))
+    if (r->cfg->report.jsonl &&
+        !(r->jsonl = coord_jsonlout_open(r->dir, coord_units_total(&r->units), &why)))
         rs_warn("%s; results.jsonl is read back from Redis at the end", why.msg);
     return 0;
 }
@@ -471,7 +474,7 @@ static int start_resume(run_ctx_t *r, rs_err_t *err)
     /* Wait out a lock whose holder may have died elsewhere: it expires within its TTL. */
     if (coord_runlock_acquire(&r->lock, r->store, r->run_id, COORD_RUNLOCK_TTL_MS + 1000, err))
         return -1;
-    r->sched = coord_sched_new(rs_dataset_count(r->ds));
+    r->sched = coord_sched_new(coord_units_total(&r->units));
     r->tally = coord_tally_new(r->cfg);
     coord_jsonlout_remove_stale(r->dir);
     uint64_t damaged = 0;
@@ -480,7 +483,7 @@ static int start_resume(run_ctx_t *r, rs_err_t *err)
     r->done_before = coord_sched_done(r->sched);
     char coord[300], total[24];
     coordinator_name(coord, sizeof(coord));
-    snprintf(total, sizeof(total), "%llu", (unsigned long long)rs_dataset_count(r->ds));
+    snprintf(total, sizeof(total), "%llu", (unsigned long long)coord_units_total(&r->units));
     if (coord_store_run_set(r->store, r->run_id, "status", "running", err) ||
         coord_store_run_set(r->store, r->run_id, "coordinator", coord, err) ||
         coord_store_run_set(r->store, r->run_id, "total", total, err) ||
@@ -492,7 +495,7 @@ static int start_resume(run_ctx_t *r, rs_err_t *err)
         if (coord_store_run_set(r->store, r->run_id, "forced", r->forced, err)) return -1;
     }
     printf("resuming run %s: %llu of %llu cases already have a result\n", r->run_id,
-           (unsigned long long)r->done_before, (unsigned long long)rs_dataset_count(r->ds));
+           (unsigned long long)r->done_before, (unsigned long long)coord_units_total(&r->units));
     if (damaged)
         printf("  %llu damaged stored record(s) deleted; their cases run again\n",
                (unsigned long long)damaged);
@@ -529,7 +532,7 @@ static int start_cluster(run_ctx_t *r, rs_err_t *err)
     r->worker_spec = coord_cachesrv_worker_spec(r->cache, r->cfg);
     coord_dispatch_opts_t o = {r->cfg, r->run_id, r->worker_spec, r->ds, r->sched, r->store,
                                r->cfg->cluster.bind, r->usage, r->otlp, r->curve, r->tally,
-                               r->jsonl, r->budget, r->conc};
+                               r->jsonl, r->budget, r->conc, &r->units};
     if (!(r->dispatch = coord_dispatch_new(&o, err))) return -1;
     char *peers = coord_store_run_fetch(r->store, r->run_id, ":peers");
     coord_dispatch_peers_restore(r->dispatch, peers); /* a resume continues these too */
@@ -646,6 +649,10 @@ static void print_banner(run_ctx_t *r)
     printf("reasonsaver %s: run %s\n", RS_VERSION, r->run_id);
     printf("  dataset  %s (%llu cases)\n", rs_dataset_path(r->ds),
            (unsigned long long)rs_dataset_count(r->ds));
+    if (coord_units_total(&r->units) != rs_dataset_count(r->ds))
+        printf("  asked    %u prompt%s x %u epoch%s: %llu cases in all\n", r->units.variants,
+               r->units.variants == 1 ? "" : "s", r->units.epochs, r->units.epochs == 1 ? "" : "s",
+               (unsigned long long)coord_units_total(&r->units));
     for (size_t m = 0; m < r->cfg->n_models; m++)
         printf("  model    %s (%s %s, n=%lld)%s\n", r->cfg->models[m].name,
                r->cfg->models[m].provider, r->cfg->models[m].model, (long long)r->cfg->models[m].n,
@@ -783,7 +790,8 @@ static double remaining_bound(run_ctx_t *r)
     for (uint64_t idx = 0; idx < coord_sched_total(r->sched); idx++) {
         rs_case_t c;
         rs_err_t ignored;
-        if (coord_sched_is_done(r->sched, idx) || rs_dataset_read(r->ds, idx, &c, &ignored) != 0)
+        if (coord_sched_is_done(r->sched, idx) ||
+            coord_units_read(&r->units, r->ds, idx, &c, &ignored) != 0)
             continue;
         sum += coord_budget_case_bound(r->budget, &c);
         rs_case_cleanup(&c);

@@ -373,8 +373,10 @@ static coord_task_t *task_find(coord_task_t *tasks, size_t n, uint64_t id, uint6
 static json_t *record_ok(coord_dispatch_t *d, coord_worker_t *w, const rs_case_result_t *c)
 {
     rs_err_t err;
+    uint64_t case_idx;
+    coord_units_split(d->o.units, c->idx, &case_idx, NULL, NULL);
     json_t *rec = coord_record_load_hashed(c->json, c->json_len, c->idx,
-                                           rs_dataset_id_hash(d->o.ds, c->idx), d->o.cfg, &err);
+                                           rs_dataset_id_hash(d->o.ds, case_idx), d->o.cfg, &err);
     if (rec) return rec;
     d->records_rejected++;
     char *why = rs_sanitize(err.msg, 300);
@@ -690,7 +692,7 @@ static void lease_add(coord_dispatch_t *d, coord_worker_t *w, const rs_task_t *t
 static int read_cases(coord_dispatch_t *d, rs_task_t *t, double **hold, double *bytes, rs_err_t *err)
 {
     for (size_t i = 0; i < t->n_cases; i++) {
-        if (rs_dataset_read(d->o.ds, d->take[i], &t->cases[i], err) != 0) return -1;
+        if (coord_units_read(d->o.units, d->o.ds, d->take[i], &t->cases[i], err) != 0) return -1;
         if (d->o.budget && !coord_budget_admit(d->o.budget, &t->cases[i], hold)) {
             rs_case_cleanup(&t->cases[i]);
             coord_sched_untake(d->o.sched, d->take + i, t->n_cases - i);

@@ -38,6 +38,7 @@
 #include "store.h"
 #include "otlpfeed.h"
 #include "tally.h"
+#include "units.h"
 #include "usage.h"
 #include "util.h"
 
@@ -74,6 +75,8 @@ typedef struct coord_dispatch_opts {
                                (budget.h); NULL when there are none */
     coord_conc_t *conc;    /* adaptive caps and pauses, fed by workers' stats; NULL: only
                               cluster.max_in_flight */
+    const coord_units_t *units; /* the run's (case, prompt, epoch) numbering: the scheduler's
+                                   indices are units (units.h) */
 } coord_dispatch_opts_t;
 
 /* Binds the ROUTER socket. NULL with err (address in use, bad endpoint). */

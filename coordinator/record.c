@@ -2,6 +2,7 @@
  * and the checksum around its stored bytes. */
 #define _GNU_SOURCE
 #include "record.h"
+#include "units.h"
 
 #include "dataset.h"
 
@@ -341,6 +342,31 @@ static int id_matches(const expect_t *want, const char *id)
     return !want->id || strcmp(id, want->id) == 0;
 }
 
+/* The unit's prompt variant and epoch (units.h) as the record must say them: "prompt" (its name)
+ * in a run of several variants, "epoch" in a run of several epochs, neither otherwise; "cluster"
+ * a string when present. */
+static int unit_fields(chk_t *c, json_t *rec, uint64_t idx, const rs_config_t *cfg)
+{
+    coord_units_t u;
+    coord_units_init(&u, cfg, 0);
+    uint32_t variant, epoch;
+    coord_units_split(&u, idx, NULL, &variant, &epoch);
+    if (field(c, rec, "prompt", T_STR, u.variants == 1) ||
+        field(c, rec, "epoch", T_INT, u.epochs == 1) ||
+        field(c, rec, "cluster", T_STR, 1))
+        return -1;
+    json_t *prompt = json_object_get(rec, "prompt"), *ep = json_object_get(rec, "epoch");
+    const char *name;
+    rs_config_variant(cfg, variant, &name);
+    if ((u.variants == 1 && prompt) || (prompt && strcmp(json_string_value(prompt), name) != 0))
+        return rs_err_set(c->err, "case %llu: the record's prompt is not the case's (%s)",
+                          (unsigned long long)idx, name);
+    if ((u.epochs == 1 && ep) || (ep && json_integer_value(ep) != (json_int_t)epoch))
+        return rs_err_set(c->err, "case %llu: the record's epoch is not the case's (%u)",
+                          (unsigned long long)idx, epoch);
+    return 0;
+}
+
 static int top(chk_t *c, json_t *rec, const expect_t *want, const rs_config_t *cfg, int whole)
 {
     uint64_t idx = want->idx;
@@ -356,7 +382,7 @@ static int top(chk_t *c, json_t *rec, const expect_t *want, const rs_config_t *c
         return rs_err_set(c->err, "case %llu: the record's id is not the case's id",
                           (unsigned long long)idx);
     if (strings_array(c, rec, "tags") || strings_array(c, rec, "targets") ||
-        models(c, rec, cfg) || field(c, rec, "pool", T_OBJ, 1) || embedding(c, rec))
+        unit_fields(c, rec, idx, cfg) || models(c, rec, cfg) || field(c, rec, "pool", T_OBJ, 1) || embedding(c, rec))
         return -1;
     json_t *pool = json_object_get(rec, "pool");
     if (pool) {

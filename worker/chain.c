@@ -753,6 +753,22 @@ static char *exec_request(const wk_case_t *cs, const exec_grade_t *x, const answ
     return line;
 }
 
+/* Which asking of the case this is (docs/EXPERIMENTS.md): the prompt variant's name in a run of
+ * several, the epoch in a run of several, the cluster when the dataset names one. A variant the
+ * spec does not have (a confused coordinator) is written null, which the coordinator refuses. */
+static void put_unit(const wk_case_t *cs, json_t *rec)
+{
+    const rs_config_t *cfg = cs->ch->cfg;
+    size_t variants = rs_config_variants(cfg);
+    if (variants > 1) {
+        const char *name = NULL;
+        if (cs->c.variant < variants) rs_config_variant(cfg, cs->c.variant, &name);
+        json_object_set_new(rec, "prompt", str_or_null(name));
+    }
+    if (cfg->epochs > 1) json_object_set_new(rec, "epoch", json_integer((json_int_t)cs->c.epoch));
+    if (cs->c.cluster) json_object_set_new(rec, "cluster", json_string(cs->c.cluster));
+}
+
 static void on_exec(void *ud, const wk_exec_reply_t *r);
 
 /* Sends answer `round` of candidate k to every exec grader; 1 when some was sent (the chain goes
@@ -964,10 +980,10 @@ static void on_http(void *ud, const wk_http_done_t *d);
 /* The response-cache key of request hr to model m about to go out, into key; NULL (no lookup,
  * no write) when the engine has no cache. */
 static const char *cache_key(const wk_chain_t *ch, const rs_model_cfg_t *m, const rs_http_req_t *hr,
-                             int k, char key[RS_CACHEKEY_HEX])
+                             int k, uint32_t epoch, char key[RS_CACHEKEY_HEX])
 {
     if (!wk_http_caching(ch->http)) return NULL;
-    rs_provider_cache_key(m, hr, k, key);
+    rs_provider_cache_key(m, hr, k, epoch, key);
     return key;
 }
 
@@ -1005,7 +1021,8 @@ static void http_call(wk_case_t *cs, const req_t *spec, const wk_prompt_t *p,
         return;
     }
     rs_case_t view = {.idx = cs->c.idx, .id = cs->c.id, .msgs = p->msgs, .n_msgs = p->n_msgs,
-                      .targets = cs->c.targets, .n_targets = cs->c.n_targets};
+                      .targets = cs->c.targets, .n_targets = cs->c.n_targets,
+                      .variant = cs->c.variant, .epoch = cs->c.epoch};
     rs_chat_req_t cr = {m, &view, spec->k, 1, model_key(ch, m), step};
     rs_http_req_t hr;
     rs_err_t err;
@@ -1014,7 +1031,7 @@ static void http_call(wk_case_t *cs, const req_t *spec, const wk_prompt_t *p,
         return;
     }
     char key[RS_CACHEKEY_HEX];
-    const char *kp = cache_key(ch, m, &hr, spec->k, key);
+    const char *kp = cache_key(ch, m, &hr, spec->k, cs->c.epoch, key);
     req_t *r = req_new(cs, spec);
     r->x = wk_http_submit_keyed(ch->http, m, &hr, kp, on_http, r);
 }
@@ -1042,7 +1059,9 @@ static void start_critique(wk_case_t *cs, size_t model, int k, size_t judge, int
                                 .cand_correct = first_correct(a),
                                 .is_self = j->model_idx == model, .prompt_bytes = p.bytes};
         rs_sim_reply_t sim;
-        rs_sim_judge(jm, jm->seed, &cs->c, j, &q, &sim);
+        int64_t seed;
+        rs_provider_seed(jm, &cs->c, &seed);
+        rs_sim_judge(jm, seed, &cs->c, j, &q, &sim);
         sim_call(cs, &spec, &sim);
     } else {
         rs_chat_chain_t step = {.stage = "critique", .round = round, .judge = j->name,
@@ -1071,7 +1090,9 @@ static void start_revise(wk_case_t *cs, size_t model, int k, int round)
                                  .critique_said_correct = cr->v.judged_correct,
                                  .prompt_bytes = p.bytes};
         rs_sim_reply_t sim;
-        rs_sim_revise(m, m->seed, &cs->c, &q, &sim);
+        int64_t seed;
+        rs_provider_seed(m, &cs->c, &seed);
+        rs_sim_revise(m, seed, &cs->c, &q, &sim);
         sim_call(cs, &spec, &sim);
     } else {
         rs_chat_chain_t step = {.stage = "revise", .round = round, .truth = first_correct(prev),
@@ -1128,7 +1149,7 @@ static void start_http(wk_case_t *cs, size_t model, int k, int n)
     }
     req_t spec = {.kind = REQ_GENERATE, .model = model, .k = k, .n = n};
     char key[RS_CACHEKEY_HEX];
-    const char *kp = cache_key(ch, m, &hr, k, key);
+    const char *kp = cache_key(ch, m, &hr, k, cs->c.epoch, key);
     req_t *r = req_new(cs, &spec);
     r->x = wk_http_submit_keyed(ch->http, m, &hr, kp, on_http, r);
 }
@@ -1345,7 +1366,7 @@ static void start_embed(wk_case_t *cs)
     req_t spec = {.kind = REQ_EMBED};
     const rs_model_cfg_t *m = wk_embedcall_model(cs->ch->remote);
     char key[RS_CACHEKEY_HEX];
-    const char *kp = cache_key(cs->ch, m, &hr, 0, key);
+    const char *kp = cache_key(cs->ch, m, &hr, 0, 0, key); /* an embedding is not sampled */
     req_t *r = req_new(cs, &spec);
     r->x = wk_http_submit_keyed(cs->ch->http, m, &hr, kp, on_http, r);
 }
@@ -1936,6 +1957,7 @@ static void case_finish(wk_case_t *cs)
     json_t *rec = json_pack("{sIsssososo}", "idx", (json_int_t)cs->c.idx, "id", cs->c.id, "tags",
                             strings_json(cs->c.tags, cs->c.n_tags), "targets",
                             strings_json(cs->c.targets, cs->c.n_targets), "models", models);
+    put_unit(cs, rec);
     if (ch->cfg->n_models > 1) json_object_set_new(rec, "pool", pool_json(cs));
     if (ch->remote && cs->emb.n_items) json_object_set_new(rec, "embedding", embedding_json(cs));
     if (cs->spans) {

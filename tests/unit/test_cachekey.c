@@ -22,7 +22,7 @@ static const char BODY[] =
 static rs_cachekey_in_t base(void)
 {
     return (rs_cachekey_in_t){"openai", "http://127.0.0.1:8000/v1/chat/completions", BODY,
-                              strlen(BODY), HEADERS, RS_ARRAY_LEN(HEADERS), 0, 1, NULL};
+                              strlen(BODY), HEADERS, RS_ARRAY_LEN(HEADERS), 0, 1, NULL, 0};
 }
 
 static void key_of(const rs_cachekey_in_t *in, char out[RS_CACHEKEY_HEX])
@@ -106,11 +106,36 @@ static void test_what_counts(void **state)
 static void test_no_ambiguity(void **state)
 {
     char a[RS_CACHEKEY_HEX], b[RS_CACHEKEY_HEX];
-    rs_cachekey_in_t x = {"open", "aihttp://h/", "", 0, NULL, 0, 0, 1, NULL};
-    rs_cachekey_in_t y = {"openai", "http://h/", "", 0, NULL, 0, 0, 1, NULL};
+    rs_cachekey_in_t x = {"open", "aihttp://h/", "", 0, NULL, 0, 0, 1, NULL, 0};
+    rs_cachekey_in_t y = {"openai", "http://h/", "", 0, NULL, 0, 0, 1, NULL, 0};
     key_of(&x, a);
     key_of(&y, b);
     assert_string_not_equal(a, b);
+}
+
+/* Another epoch is another sample when sampling: its key differs, epoch 0's is the vectors'
+ * (keys from before epochs existed stay valid); at temperature 0 every epoch shares one key. */
+static void test_epochs(void **state)
+{
+    (void)state;
+    char e0[RS_CACHEKEY_HEX], e1[RS_CACHEKEY_HEX], e2[RS_CACHEKEY_HEX], plain[RS_CACHEKEY_HEX];
+    rs_cachekey_in_t in = base();
+    in.deterministic = 0;
+    key_of(&in, plain);
+    in.epoch = 0;
+    key_of(&in, e0);
+    in.epoch = 1;
+    key_of(&in, e1);
+    in.epoch = 2;
+    key_of(&in, e2);
+    assert_string_equal(e0, plain);
+    assert_string_not_equal(e1, e0);
+    assert_string_not_equal(e2, e1);
+    in.deterministic = 1;
+    key_of(&in, e1);
+    in.epoch = 0;
+    key_of(&in, e0);
+    assert_string_equal(e1, e0);
 }
 
 /* A model's params.extra_headers are part of the key (they may change the answer); a model
@@ -177,7 +202,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vectors),          cmocka_unit_test(test_what_counts),
         cmocka_unit_test(test_no_ambiguity),     cmocka_unit_test(test_entry_round_trip),
-        cmocka_unit_test(test_extra_headers),
+        cmocka_unit_test(test_extra_headers),    cmocka_unit_test(test_epochs),
         cmocka_unit_test(test_entry_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "../../coordinator/record.c"
+#include "../../coordinator/units.c"
 
 static rs_config_t *config(void)
 {

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "../../coordinator/record.c"
+#include "../../coordinator/units.c"
 #include "../../coordinator/recpack.c"
 
 /* A record shaped like a demo record with spans: the varying parts (ids, numbers, answers) are

@@ -316,8 +316,8 @@ static void test_result_stats_and_spans(void **state)
     assert_int_equal(join(&r, port, "run-1", spec), SLOTS + BACKLOG);
     rs_chat_msg_t msgs[1] = {{"user", "What is 6 * 7?"}};
     char *targets[1] = {"42"};
-    rs_case_t cases[2] = {{0, "c-0", msgs, 1, targets, 1, NULL, 0, NULL},
-                          {7, "c-7", msgs, 1, targets, 1, NULL, 0, NULL}};
+    rs_case_t cases[2] = {{.idx = 0, .id = "c-0", .msgs = msgs, .n_msgs = 1, .targets = targets, .n_targets = 1},
+                          {.idx = 7, .id = "c-7", .msgs = msgs, .n_msgs = 1, .targets = targets, .n_targets = 1}};
     rs_task_t t = {5, 1, 30000, cases, 2};
     rs_buf_t b;
     rs_buf_init(&b);
@@ -366,7 +366,7 @@ static void send_cases(router_t *r, uint64_t task_id, uint64_t first, size_t n)
     assert_true(n <= 8);
     for (size_t i = 0; i < n; i++) {
         snprintf(ids[i], sizeof(ids[i]), "c-%llu", (unsigned long long)(first + i));
-        cases[i] = (rs_case_t){first + i, ids[i], msgs, 1, targets, 1, NULL, 0, NULL};
+        cases[i] = (rs_case_t){.idx = first + i, .id = ids[i], .msgs = msgs, .n_msgs = 1, .targets = targets, .n_targets = 1};
     }
     rs_task_t t = {task_id, 1, 30000, cases, n};
     rs_buf_t b;

@@ -14,6 +14,7 @@
 
 #include "../../coordinator/analysis.c"
 #include "../../coordinator/record.c"
+#include "../../coordinator/units.c"
 #include "../../coordinator/tally.c"
 
 #include "stats.h"
