@@ -159,3 +159,112 @@ double rs_stddev(const double *xs, size_t n)
     welford(xs, n, &m, &m2);
     return sqrt(m2 / (double)(n - 1));
 }
+
+double rs_pass_at_k(uint64_t n, uint64_t c, uint64_t k)
+{
+    if (c > n) c = n;
+    if (k == 0 || k > n) return NAN;
+    if (c == 0) return 0;
+    if (n - c < k) return 1;
+    /* C(n-c, k) / C(n, k) = prod_{i=n-c+1}^{n} (i - k) / i: every factor is in (0, 1) */
+    double miss = 1, kk = (double)k;
+    for (uint64_t i = n - c + 1; i <= n; i++)
+        miss *= 1 - kk / (double)i;
+    return 1 - miss;
+}
+
+/* Newcombe's phi: the phi coefficient of the 2x2 table, with n/2 taken off a positive ad - bc. */
+static double newcombe_phi(double a, double b, double c, double d)
+{
+    double m = (a + b) * (c + d) * (a + c) * (b + d);
+    if (m == 0) return 0;
+    double num = a * d - b * c;
+    if (num > 0) num = fmax(num - (a + b + c + d) / 2, 0);
+    return num / sqrt(m);
+}
+
+/* One side of the square-and-add: the two distances combined with correlation phi. */
+static double square_and_add(double x, double y, double phi)
+{
+    return sqrt(fmax(x * x - 2 * phi * x * y + y * y, 0));
+}
+
+void rs_newcombe_paired(uint64_t a, uint64_t b, uint64_t c, uint64_t d, double z,
+                        rs_paired_diff_t *out)
+{
+    uint64_t n = a + b + c + d;
+    if (n == 0) {
+        *out = (rs_paired_diff_t){NAN, -1, 1};
+        return;
+    }
+    double nn = (double)n, p1 = (double)(a + b) / nn, p2 = (double)(a + c) / nn;
+    double l1, u1, l2, u2;
+    rs_wilson(a + b, n, z, &l1, &u1);
+    rs_wilson(a + c, n, z, &l2, &u2);
+    double phi = newcombe_phi((double)a, (double)b, (double)c, (double)d);
+    out->diff = ((double)b - (double)c) / nn;
+    /* exactly, lo >= l1 - u2 >= -1 and hi <= u1 - l2 <= 1 since |phi| <= 1: the clamps only keep
+     * rounding from reaching past the bounds */
+    out->lo = fmax(-1, out->diff - square_and_add(p1 - l1, u2 - p2, phi));
+    out->hi = fmin(1, out->diff + square_and_add(u1 - p1, p2 - l2, phi));
+}
+
+typedef struct ranked {
+    double p;
+    size_t at;
+} ranked_t;
+
+/* ascending p, then input position, so ties keep one order on every platform */
+static int cmp_ranked(const void *x, const void *y)
+{
+    const ranked_t *a = x, *b = y;
+    if (a->p != b->p) return (a->p > b->p) - (a->p < b->p);
+    return (a->at > b->at) - (a->at < b->at);
+}
+
+void rs_holm(const double *p, size_t n, double *adj)
+{
+    if (n == 0) return;
+    ranked_t *r = rs_xmalloc(n * sizeof(*r));
+    for (size_t i = 0; i < n; i++)
+        r[i] = (ranked_t){isnan(p[i]) ? 1 : p[i], i};
+    qsort(r, n, sizeof(*r), cmp_ranked);
+    double running = 0;
+    for (size_t j = 0; j < n; j++) {
+        running = fmax(running, fmin(1, (double)(n - j) * r[j].p));
+        adj[r[j].at] = running;
+    }
+    free(r);
+}
+
+double rs_clustered_se(const rs_cluster_sum_t *clusters, size_t g, double *mean)
+{
+    double n = 0, total = 0;
+    for (size_t i = 0; i < g; i++) {
+        n += (double)clusters[i].m;
+        total += clusters[i].s;
+    }
+    double mu = n > 0 ? total / n : NAN;
+    if (mean) *mean = mu;
+    if (n < 2) return NAN;
+    double sq = 0, cross = 0; /* sum e_i^2; sum over clusters of (sum e)^2 - sum e^2 */
+    for (size_t i = 0; i < g; i++) {
+        const rs_cluster_sum_t *c = &clusters[i];
+        double e = c->s - (double)c->m * mu;
+        double e2 = c->q - 2 * mu * c->s + (double)c->m * mu * mu;
+        sq += e2;
+        cross += e * e - e2;
+    }
+    double var = sq / (n - 1) / n + cross / (n * n);
+    return sqrt(fmax(var, 0));
+}
+
+void rs_clustered_diff(const rs_cluster_sum_t *clusters, size_t g, double z, rs_paired_diff_t *out)
+{
+    double mean;
+    double se = rs_clustered_se(clusters, g, &mean);
+    *out = (rs_paired_diff_t){mean, -1, 1};
+    if (isnan(se)) return;
+    out->lo = fmax(-1, mean - z * se);
+    out->hi = fmin(1, mean + z * se);
+}
