@@ -1058,9 +1058,12 @@ typedef struct vcol {
 
 struct coord_verdicts {
     char *run, *grader;
-    char **models;
-    size_t n_models;
-    uint64_t *keys;    /* [row] XXH64 of the case id */
+    char **models;     /* the config's models, the pool, then "<model> @ <prompt>" labels */
+    size_t n_models;   /* the config's models (the pool is models[n_models]) */
+    size_t n_labels, cap_labels;
+    uint64_t *keys;    /* [row] XXH64 of the case id (and of the epoch, in a run of several) */
+    uint32_t *rowmap;  /* a run of several prompts: row + 1 by key, open addressing */
+    size_t rowmap_cap;
     uint32_t *targets; /* [row] hash of the case's targets */
     size_t n, cap;
     vcol_t *cols;
@@ -1074,11 +1077,13 @@ coord_verdicts_t *coord_verdicts_new(const char *run, const char *const *models,
     v->run = rs_xstrdup(run);
     v->grader = rs_xstrdup(grader);
     /* one more name: the pool's verdicts (records' "pool") are the column group at n_models */
-    v->models = rs_xcalloc(n_models + 2, sizeof(char *));
+    v->cap_labels = n_models + 2;
+    v->models = rs_xcalloc(v->cap_labels, sizeof(char *));
     for (size_t m = 0; m < n_models; m++)
         v->models[m] = rs_xstrdup(models[m]);
     v->models[n_models] = rs_xstrdup(COORD_POOL_NAME);
     v->n_models = n_models;
+    v->n_labels = n_models + 1;
     return v;
 }
 
@@ -1090,9 +1095,10 @@ void coord_verdicts_destroy(coord_verdicts_t **vp)
         free(v->cols[c].strategy);
         free(v->cols[c].v);
     }
-    free_names(v->models, v->n_models + 1);
+    free_names(v->models, v->n_labels);
     free(v->cols);
     free(v->keys);
+    free(v->rowmap);
     free(v->targets);
     free(v->run);
     free(v->grader);
@@ -1152,6 +1158,54 @@ static int verdicts_model(const coord_verdicts_t *v, const char *name)
     return -1;
 }
 
+/* The column group of model m (n_models: the pool) under prompt (NULL: a run of one prompt):
+ * in a run of several prompts each (model, prompt) is ranked and paired like a model of its
+ * own, "<model> @ <prompt>". */
+static size_t verdicts_label(coord_verdicts_t *v, size_t m, const char *prompt)
+{
+    if (!prompt) return m;
+    char *label = rs_xasprintf("%s @ %s", v->models[m], prompt);
+    for (size_t i = v->n_models + 1; i < v->n_labels; i++)
+        if (strcmp(v->models[i], label) == 0) {
+            free(label);
+            return i;
+        }
+    if (v->n_labels == v->cap_labels) {
+        v->cap_labels *= 2;
+        v->models = rs_xrealloc(v->models, v->cap_labels * sizeof(char *));
+    }
+    v->models[v->n_labels] = label;
+    return v->n_labels++;
+}
+
+/* A run of several prompts stores one case's prompts in one row (per epoch): the row of key,
+ * made when the key is new. */
+static size_t verdicts_row_of(coord_verdicts_t *v, uint64_t key, int *fresh)
+{
+    if (2 * (v->n + 1) > v->rowmap_cap) {
+        size_t cap = v->rowmap_cap ? 2 * v->rowmap_cap : 2048;
+        uint32_t *map = rs_xcalloc(cap, sizeof(uint32_t));
+        for (size_t i = 0; i < v->rowmap_cap; i++)
+            if (v->rowmap[i]) {
+                size_t h = (size_t)(v->keys[v->rowmap[i] - 1] & (cap - 1));
+                while (map[h]) h = (h + 1) & (cap - 1);
+                map[h] = v->rowmap[i];
+            }
+        free(v->rowmap);
+        v->rowmap = map;
+        v->rowmap_cap = cap;
+    }
+    size_t h = (size_t)(key & (v->rowmap_cap - 1));
+    for (; v->rowmap[h]; h = (h + 1) & (v->rowmap_cap - 1))
+        if (v->keys[v->rowmap[h] - 1] == key) {
+            *fresh = 0;
+            return v->rowmap[h] - 1;
+        }
+    *fresh = 1;
+    v->rowmap[h] = (uint32_t)v->n + 1;
+    return v->n;
+}
+
 /* The verdicts of one model entry's strategies (or the pool's) in row. */
 static void add_verdicts(coord_verdicts_t *v, size_t row, size_t model, json_t *entry)
 {
@@ -1161,26 +1215,44 @@ static void add_verdicts(coord_verdicts_t *v, size_t row, size_t model, json_t *
         vcol_get(v, model, s[k].name)->v[row] = (uint8_t)coord_strategy_verdict(&s[k], v->grader);
 }
 
+/* The row key: the case id, and the epoch in a run of several (epochs pair by number). */
+static uint64_t row_key(json_t *rec)
+{
+    char *id = case_id(rec);
+    uint64_t key = XXH64(id, strlen(id), 0);
+    free(id);
+    json_t *epoch = json_object_get(rec, "epoch");
+    if (json_is_integer(epoch)) {
+        json_int_t e = json_integer_value(epoch);
+        key = XXH64(&e, sizeof(e), key);
+    }
+    return key;
+}
+
 void coord_verdicts_add(coord_verdicts_t *v, json_t *rec)
 {
     verdicts_grow(v);
-    size_t row = v->n++;
-    char *id = case_id(rec);
-    v->keys[row] = XXH64(id, strlen(id), 0);
-    free(id);
-    v->targets[row] = targets_hash(json_object_get(rec, "targets"));
-    for (size_t c = 0; c < v->n_cols; c++)
-        v->cols[c].v[row] = V_ABSENT;
+    uint64_t key = row_key(rec);
+    const char *prompt = json_string_value(json_object_get(rec, "prompt"));
+    int fresh = 1;
+    size_t row = prompt ? verdicts_row_of(v, key, &fresh) : v->n;
+    if (fresh) {
+        v->n++;
+        v->keys[row] = key;
+        v->targets[row] = targets_hash(json_object_get(rec, "targets"));
+        for (size_t c = 0; c < v->n_cols; c++)
+            v->cols[c].v[row] = V_ABSENT;
+    }
     size_t i;
     json_t *e;
     json_array_foreach(json_object_get(rec, "models"), i, e)
     {
         int m = verdicts_model(v, json_string_value(json_object_get(e, "model")));
         if (m < 0) continue;
-        add_verdicts(v, row, (size_t)m, e);
+        add_verdicts(v, row, verdicts_label(v, (size_t)m, prompt), e);
     }
     json_t *pool = json_object_get(rec, "pool");
-    if (json_is_object(pool)) add_verdicts(v, row, v->n_models, pool);
+    if (json_is_object(pool)) add_verdicts(v, row, verdicts_label(v, v->n_models, prompt), pool);
 }
 
 /* A run's rows sorted by case id key, the first row of each id only. */

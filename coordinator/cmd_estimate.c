@@ -48,20 +48,39 @@ typedef struct scan {
     rs_err_t peek_err;       /* why it stopped */
     double started;
     int shown;
+    uint32_t epochs; /* each case is asked this many times (epochs: K) */
 } scan_t;
 
+/* One case as each of its epochs asks it (a case read with its prompt variant). */
 static int add_case(const rs_case_t *c, void *arg, rs_err_t *err)
 {
     (void)err;
     scan_t *s = arg;
-    coord_estimate_add(s->est, c);
-    if (s->peek && coord_cachepeek_case(s->peek, c, &s->peek_err))
-        coord_cachepeek_destroy(&s->peek); /* the estimate goes on without the cache */
+    rs_case_t unit = *c; /* a shallow copy: only the epoch differs, and nothing is freed */
+    for (unit.epoch = 0; unit.epoch < s->epochs; unit.epoch++) {
+        coord_estimate_add(s->est, &unit);
+        if (s->peek && coord_cachepeek_case(s->peek, &unit, &s->peek_err))
+            coord_cachepeek_destroy(&s->peek); /* the estimate goes on without the cache */
+    }
     uint64_t n = coord_estimate_cases(s->est);
     if ((n & 0xffff) == 0 && rs_mono_sec() - s->started > 1.0 && isatty(STDERR_FILENO)) {
         fprintf(stderr, "\rreading the dataset: %llu cases", (unsigned long long)n);
         s->shown = 1;
     }
+    return 0;
+}
+
+/* The scan read every case with the first prompt variant; the others are read again here, by
+ * offset, so that their prompts' tokens are counted as sent. */
+static int add_variants(scan_t *s, const rs_config_t *cfg, rs_dataset_t *ds, rs_err_t *err)
+{
+    for (size_t v = 1; v < rs_config_variants(cfg); v++)
+        for (uint64_t i = 0; i < rs_dataset_count(ds); i++) {
+            rs_case_t c;
+            if (rs_dataset_read_variant(ds, i, v, &c, err) < 0) return -1;
+            add_case(&c, s, err);
+            rs_case_cleanup(&c);
+        }
     return 0;
 }
 
@@ -208,7 +227,9 @@ int cli_estimate(const char *config, const char *const *sets, size_t n_sets, int
     coord_cachesrv_t *where = NULL;
     rs_err_t why = {0};
     if (s.est) s.peek = open_peek(cfg, &where, &why);
+    s.epochs = cfg->epochs > 1 ? (uint32_t)cfg->epochs : 1;
     rs_dataset_t *ds = s.est ? rs_dataset_open_each(cfg, add_case, &s, &err) : NULL;
+    if (ds && add_variants(&s, cfg, ds, &err) < 0) rs_dataset_destroy(&ds);
     if (s.shown) fprintf(stderr, "\r\033[K");
     int code = CLI_OK;
     if (!ds) {

@@ -1482,6 +1482,166 @@ static void sec_concurrency(rs_buf_t *b, json_t *report, json_t *conc)
 
 /* ---- the page ---- */
 
+/* ---- the experiment (experiment.h) ---- */
+
+static void ci_text(rs_buf_t *b, json_t *ci, double scale, const char *fmt)
+{
+    if (json_array_size(ci) != 2) {
+        rs_buf_puts(b, "\xE2\x80\x94");
+        return;
+    }
+    rs_buf_printf(b, fmt, scale * json_number_value(json_array_get(ci, 0)),
+                  scale * json_number_value(json_array_get(ci, 1)));
+}
+
+/* One matrix cell: shaded by accuracy (light = low, dark = high), the best one marked. */
+static void matrix_cell(rs_buf_t *b, json_t *c)
+{
+    json_t *acc = json_object_get(c, "accuracy");
+    int best = json_is_true(json_object_get(c, "best"));
+    cell_key_t k = {.model = jstr(c, "model"), .strategy = "first"};
+    rs_buf_puts(b, best ? "<td class=\"n heat best\"" : "<td class=\"n heat\"");
+    key_attrs(b, &k);
+    attr(b, "data-prompt", jstr(c, "prompt"));
+    attr(b, "data-metric", "accuracy");
+    if (json_is_number(acc))
+        rs_buf_printf(b, " style=\"background:hsl(210,70%%,%.0f%%)\"",
+                      95 - 40 * json_number_value(acc));
+    rs_buf_putc(b, '>');
+    if (json_is_number(acc))
+        put_pct(b, json_number_value(acc));
+    else
+        rs_buf_puts(b, "n/a");
+    rs_buf_puts(b, "<br><small>");
+    ci_text(b, json_object_get(c, "ci95"), 100, "%.1f\xE2\x80\x93%.1f");
+    rs_buf_puts(b, best ? " \xE2\x98\x85 best</small></td>" : "</small></td>");
+}
+
+static void exp_matrix(rs_buf_t *b, json_t *x)
+{
+    json_t *cells = json_object_get(x, "matrix"), *models = json_object_get(x, "models"), *m, *p;
+    size_t i, j, n_models = json_array_size(models);
+    if (!json_array_size(cells) || !n_models) return;
+    rs_buf_puts(b, "<h3>Prompts \xC3\x97 models</h3>\n<div class=\"scroll\"><table "
+                   "id=\"table-matrix\"><thead><tr><th>prompt</th>");
+    json_array_foreach(models, i, m)
+    {
+        rs_buf_puts(b, "<th class=\"n\">");
+        esc(b, jstr(m, "model"));
+        rs_buf_puts(b, "</th>");
+    }
+    rs_buf_puts(b, "</tr></thead>\n<tbody>");
+    json_array_foreach(json_object_get(x, "prompts"), i, p)
+    {
+        rs_buf_puts(b, "<tr><th>");
+        esc(b, json_string_value(p));
+        rs_buf_puts(b, "</th>");
+        for (j = 0; j < n_models; j++) matrix_cell(b, json_array_get(cells, i * n_models + j));
+        rs_buf_puts(b, "</tr>\n");
+    }
+    rs_buf_puts(b, "</tbody></table></div>\n");
+}
+
+static void epochs_row(rs_buf_t *b, json_t *m)
+{
+    cell_key_t k = {.model = jstr(m, "model")};
+    json_t *pk = json_object_get(json_object_get(m, "pass_at_k"), "values"), *v;
+    size_t j, n_pk = json_array_size(pk);
+    rs_buf_puts(b, "<tr>");
+    td_text(b, k.model);
+    td_int(b, &k, "units", jint(m, "units"));
+    td_real(b, &k, "accuracy", json_object_get(m, "accuracy"), 3);
+    td_num(b, &k, "ci95");
+    ci_text(b, json_object_get(m, "ci95"), 1, "%.3f\xE2\x80\x93%.3f");
+    rs_buf_puts(b, "</td>");
+    td_text(b, jstr(m, "interval"));
+    td_num(b, &k, "per_epoch");
+    json_array_foreach(json_object_get(m, "per_epoch"), j, v)
+    {
+        rs_buf_puts(b, j ? ", " : "");
+        coord_put_num(b, v, 3);
+    }
+    rs_buf_puts(b, "</td>");
+    td_real(b, &k, "agreement", json_object_get(json_object_get(m, "agreement"), "rate"), 3);
+    td_real(b, &k, "pass_at_1", json_array_get(pk, 0), 3);
+    td_real(b, &k, "pass_at_max", json_array_get(pk, n_pk ? n_pk - 1 : 0), 3);
+    rs_buf_puts(b, "</tr>\n");
+}
+
+static void exp_epochs(rs_buf_t *b, json_t *x)
+{
+    static const char *const cols[] = {"model",      "#units",         "#accuracy", "#95% CI",
+                                       "interval",   "#per epoch",     "#epochs agree",
+                                       "#pass@1",    "#pass@n\xC2\xB7K", NULL};
+    size_t i;
+    json_t *m;
+    rs_buf_printf(b, "<h3>Each model over every prompt and epoch (%lld epoch%s)</h3>\n",
+                  jint(x, "epochs"), jint(x, "epochs") == 1 ? "" : "s");
+    table_open(b, "table-epochs", cols);
+    json_array_foreach(json_object_get(x, "models"), i, m) epochs_row(b, m);
+    table_close(b);
+}
+
+static void diff_rows(rs_buf_t *b, const char *family, json_t *list)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(list, i, d)
+    {
+        cell_key_t k = {.model = json_string_value(json_object_get(d, "model"))};
+        rs_buf_puts(b, "<tr>");
+        td_text(b, family);
+        td_text(b, k.model ? k.model : "");
+        td_text(b, jstr(d, "a"));
+        td_text(b, jstr(d, "b"));
+        td_int(b, &k, "pairs", jint(d, "pairs"));
+        td_real(b, &k, "difference", json_object_get(d, "difference"), 4);
+        td_num(b, &k, "ci95");
+        ci_text(b, json_object_get(d, "ci95"), 1, "%+.4f\xE2\x80\x93%+.4f");
+        rs_buf_puts(b, "</td>");
+        td_text(b, jstr(d, "method"));
+        td_real(b, &k, "mcnemar_p", json_object_get(d, "mcnemar_p"), -3);
+        td_real(b, &k, "holm_p", json_object_get(d, "holm_p"), -3);
+        rs_buf_puts(b, "</tr>\n");
+    }
+}
+
+static void exp_differences(rs_buf_t *b, json_t *x)
+{
+    static const char *const cols[] = {"compared", "model",   "a",          "b",       "#pairs",
+                                       "#a \xE2\x88\x92 b",   "#95% CI",    "interval",
+                                       "#McNemar p", "#Holm p", NULL};
+    json_t *d = json_object_get(x, "differences");
+    if (!json_array_size(json_object_get(d, "models")) &&
+        !json_array_size(json_object_get(d, "prompts")) &&
+        !json_array_size(json_object_get(d, "strategies")))
+        return;
+    rs_buf_puts(b, "<h3>Paired differences</h3>\n<p class=\"note\">First grader, on the pairs "
+                   "both sides were graded on. The interval is Newcombe's for paired proportions, "
+                   "or the clustered one where a case (or a dataset cluster) holds several pairs; "
+                   "McNemar's exact p treats pairs as independent; Holm's correction is applied "
+                   "within each family.</p>\n");
+    table_open(b, "table-differences", cols);
+    diff_rows(b, "models", json_object_get(d, "models"));
+    diff_rows(b, "prompts", json_object_get(d, "prompts"));
+    diff_rows(b, "strategy vs first", json_object_get(d, "strategies"));
+    table_close(b);
+}
+
+static void sec_experiment(rs_buf_t *b, json_t *report, json_t *x)
+{
+    (void)report;
+    rs_buf_puts(b, "<section id=\"experiment\">\n<h2>Experiment</h2>\n<p class=\"note\">Accuracy "
+                   "of <code>first</code> under the first grader (");
+    esc(b, jstr(x, "grader"));
+    rs_buf_puts(b, "). Intervals are Wilson's, or clustered (a case's repeats, or the dataset's "
+                   "clusters, count as one cluster) where a case is asked more than once.</p>\n");
+    exp_matrix(b, x);
+    exp_epochs(b, x);
+    exp_differences(b, x);
+    rs_buf_puts(b, "</section>\n");
+}
+
 typedef void (*section_fn)(rs_buf_t *b, json_t *report, json_t *field);
 
 /* The page, top to bottom. A section is rendered when its field is in the report with the
@@ -1494,6 +1654,7 @@ static const struct {
     {"run_id", JSON_STRING, sec_header},
     {"gates", JSON_ARRAY, sec_gates},
     {"models", JSON_ARRAY, sec_accuracy},
+    {"experiment", JSON_OBJECT, sec_experiment},
     {"models", JSON_ARRAY, sec_strategies},
     {"models", JSON_ARRAY, sec_rounds},
     {"judges", JSON_ARRAY, sec_judges},
@@ -1540,6 +1701,8 @@ static const char CSS[] =
     ".chart .hbar{stroke:#1a1a1a;stroke-width:.6}"
     "figure{margin:12px 0}figcaption{font-size:13px;color:#444}"
     "h3{font-size:15px;margin:16px 0 4px}"
+    "#table-matrix td.heat{min-width:110px}#table-matrix td.best{outline:3px solid #1a1a1a;"
+    "outline-offset:-3px;font-weight:700}"
     ".cluster ul{padding-left:18px;margin:4px 0}.cluster li{margin:4px 0}"
     ".cluster pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f6f6;"
     "border:1px solid #e2e2e2;padding:6px 8px;margin:4px 0;font-size:12px}"

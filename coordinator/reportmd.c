@@ -552,6 +552,158 @@ static void md_corrupted(rs_buf_t *b, json_t *report)
                   json_string_value(json_object_get(report, "run_id")));
 }
 
+/* ---- the experiment (experiment.h) ---- */
+
+/* "74.2% [65.7, 81.2]" of an object's accuracy and ci95, or n/a. */
+static void md_acc_ci(rs_buf_t *b, json_t *o)
+{
+    json_t *acc = json_object_get(o, "accuracy"), *ci = json_object_get(o, "ci95");
+    if (!json_is_number(acc)) {
+        rs_buf_puts(b, "n/a");
+        return;
+    }
+    rs_buf_printf(b, "%.1f%% [%.1f, %.1f]", 100 * json_number_value(acc),
+                  100 * json_number_value(json_array_get(ci, 0)),
+                  100 * json_number_value(json_array_get(ci, 1)));
+}
+
+/* Rows prompts, columns models; the best cell in bold. */
+static void md_matrix(rs_buf_t *b, json_t *x)
+{
+    json_t *cells = json_object_get(x, "matrix"), *models = json_object_get(x, "models"), *m, *p;
+    size_t i, j, n_models = json_array_size(models);
+    if (!json_array_size(cells) || !n_models) return;
+    rs_buf_puts(b, "\n## Prompts x models\n\n| prompt |");
+    json_array_foreach(models, i, m) {
+        rs_buf_putc(b, ' ');
+        coord_md_cell(b, coord_jstr_or(m, "model", ""), MD_CELL_MAX);
+        rs_buf_puts(b, " |");
+    }
+    rs_buf_puts(b, "\n|---|");
+    for (i = 0; i < n_models; i++) rs_buf_puts(b, "---:|");
+    json_array_foreach(json_object_get(x, "prompts"), i, p) {
+        rs_buf_putc(b, '\n');
+        md_row_start(b, json_string_value(p));
+        for (j = 0; j < n_models; j++) {
+            json_t *c = json_array_get(cells, i * n_models + j);
+            int best = json_is_true(json_object_get(c, "best"));
+            rs_buf_puts(b, best ? "**" : "");
+            md_acc_ci(b, c);
+            rs_buf_puts(b, best ? "** | " : " | ");
+        }
+    }
+    rs_buf_printf(b, "\n\nAccuracy of `first` under the first grader (%s), best cell in bold; "
+                     "the 95%% interval is Wilson's, or the clustered one when a case is asked "
+                     "several times in a cell (epochs) or the dataset names clusters.\n",
+                  coord_jstr_or(x, "grader", ""));
+}
+
+static void md_pass_at_k(rs_buf_t *b, json_t *pk)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(pk, "values"), i, v) {
+        rs_buf_puts(b, i ? ", " : "");
+        coord_put_num(b, v, 3);
+    }
+}
+
+/* Each model over every prompt and epoch: the mean with its clustered interval, the epochs one
+ * by one, how often the epochs agree, pass@k. Only when some model has epochs or pass@k. */
+static void md_epochs(rs_buf_t *b, json_t *x)
+{
+    size_t i, j;
+    json_t *m, *v;
+    int any = 0;
+    json_array_foreach(json_object_get(x, "models"), i, m)
+        any |= json_object_get(m, "per_epoch") || json_object_get(m, "pass_at_k");
+    if (!any) return;
+    rs_buf_printf(b, "\n## Epochs and pass@k\n\n%lld epoch(s).\n\n| model | units | accuracy [95%% CI] | "
+                     "per epoch | epochs agree | pass@k, k = 1, 2, ... |\n"
+                     "|---|---:|---|---|---:|---|\n",
+                  (long long)json_integer_value(json_object_get(x, "epochs")));
+    json_array_foreach(json_object_get(x, "models"), i, m) {
+        md_row_start(b, coord_jstr_or(m, "model", ""));
+        rs_buf_printf(b, "%lld | ", (long long)json_integer_value(json_object_get(m, "units")));
+        md_acc_ci(b, m);
+        rs_buf_puts(b, " | ");
+        json_array_foreach(json_object_get(m, "per_epoch"), j, v) {
+            rs_buf_puts(b, j ? ", " : "");
+            coord_put_num(b, v, 3);
+        }
+        rs_buf_puts(b, " | ");
+        coord_put_num(b, json_object_get(json_object_get(m, "agreement"), "rate"), 3);
+        rs_buf_puts(b, " | ");
+        md_pass_at_k(b, json_object_get(m, "pass_at_k"));
+        rs_buf_puts(b, " |\n");
+    }
+    rs_buf_puts(b, "\nThe mean is over every prompt and epoch; its interval counts a case's repeats "
+                   "as one cluster. \"Epochs agree\": the share of (case, prompt) whose epochs all "
+                   "got the same verdict. pass@k is the unbiased estimator of Chen et al. (2021) "
+                   "over the n x epochs samples of each (case, prompt).\n");
+}
+
+static void md_diff_rows(rs_buf_t *b, const char *family, json_t *list)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(list, i, d) {
+        const char *model = json_string_value(json_object_get(d, "model"));
+        rs_buf_puts(b, "| ");
+        coord_md_cell(b, family, MD_CELL_MAX);
+        if (model) {
+            rs_buf_puts(b, " (");
+            coord_md_cell(b, model, MD_CELL_MAX);
+            rs_buf_puts(b, ")");
+        }
+        rs_buf_puts(b, " | ");
+        coord_md_cell(b, coord_jstr_or(d, "a", ""), MD_CELL_MAX);
+        rs_buf_puts(b, " | ");
+        coord_md_cell(b, coord_jstr_or(d, "b", ""), MD_CELL_MAX);
+        rs_buf_printf(b, " | %lld | ", (long long)json_integer_value(json_object_get(d, "pairs")));
+        json_t *diff = json_object_get(d, "difference"), *ci = json_object_get(d, "ci95");
+        if (json_is_number(diff))
+            rs_buf_printf(b, "%+.1f [%+.1f, %+.1f] | ", 100 * json_number_value(diff),
+                          100 * json_number_value(json_array_get(ci, 0)),
+                          100 * json_number_value(json_array_get(ci, 1)));
+        else
+            rs_buf_puts(b, "n/a | ");
+        rs_buf_printf(b, "%s | ", coord_jstr_or(d, "method", ""));
+        coord_put_num(b, json_object_get(d, "mcnemar_p"), -3);
+        rs_buf_puts(b, " | ");
+        coord_put_num(b, json_object_get(d, "holm_p"), -3);
+        rs_buf_puts(b, " |\n");
+    }
+}
+
+static void md_differences(rs_buf_t *b, json_t *x)
+{
+    json_t *d = json_object_get(x, "differences");
+    json_t *models = json_object_get(d, "models"), *prompts = json_object_get(d, "prompts"),
+           *strats = json_object_get(d, "strategies");
+    if (!json_array_size(models) && !json_array_size(prompts) && !json_array_size(strats)) return;
+    rs_buf_puts(b, "\n## Paired differences\n\n| compared | a | b | pairs | a - b, points [95% CI] "
+                   "| interval | McNemar p | Holm p |\n|---|---|---|---:|---|---|---:|---:|\n");
+    md_diff_rows(b, "models", models);
+    md_diff_rows(b, "prompts", prompts);
+    md_diff_rows(b, "strategy vs first", strats);
+    rs_buf_puts(b, "\nOn the cases both sides were graded on (models: same case, prompt and epoch; "
+                   "prompts: same case, epoch and model), first grader. The interval is Newcombe's "
+                   "for paired proportions, or the clustered one where a case (or a dataset "
+                   "cluster) holds several pairs. McNemar's exact p treats pairs as independent; "
+                   "Holm's correction is applied within each family (model pairs, prompt pairs, "
+                   "one model's strategies).\n");
+}
+
+static void md_experiment(rs_buf_t *b, json_t *report)
+{
+    json_t *x = json_object_get(report, "experiment");
+    if (!json_is_object(x)) return;
+    md_matrix(b, x);
+    md_epochs(b, x);
+    md_differences(b, x);
+}
+
 char *coord_reportmd_render(json_t *report)
 {
     rs_buf_t b;
@@ -604,6 +756,7 @@ char *coord_reportmd_render(json_t *report)
                         "and send results.\n\n");
     md_gates(&b, report);
     md_models(&b, report);
+    md_experiment(&b, report);
     md_strategies(&b, report);
     md_rounds(&b, report);
     md_judges(&b, report);

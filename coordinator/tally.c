@@ -1,6 +1,8 @@
 /* tally: the report's counters, folded one record at a time, and their JSON (tally.h). */
 #include "tally.h"
 
+#include "experiment.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,7 @@ struct coord_tally {
     uint64_t cases;
     coord_corrupt_t corrupt; /* records whose checksum or checks failed (record.h) */
     coord_analysis_t *an;
+    coord_experiment_t *exp; /* prompts x models, epochs, pass@k, paired differences */
 };
 
 /* ---- latency histogram ---- */
@@ -220,6 +223,7 @@ coord_tally_t *coord_tally_new(const rs_config_t *cfg)
     t->tag_index = json_object();
     t->embed.reasons = json_object();
     t->an = analysis_new(cfg);
+    t->exp = coord_experiment_new(cfg);
     return t;
 }
 
@@ -242,6 +246,7 @@ void coord_tally_destroy(coord_tally_t **tp)
     free(t->tag_counts);
     json_decref(t->tag_index);
     coord_analysis_destroy(&t->an);
+    coord_experiment_destroy(&t->exp);
     free(t);
     *tp = NULL;
 }
@@ -379,6 +384,7 @@ void coord_tally_add(coord_tally_t *t, json_t *r)
     json_t *emb = json_object_get(r, "embedding");
     if (json_is_object(emb)) add_embedding(&t->embed, emb);
     coord_analysis_add(t->an, r);
+    coord_experiment_add(t->exp, r);
 }
 
 int coord_tally_add_text(coord_tally_t *t, uint64_t idx, const char *text, size_t len)
@@ -581,4 +587,5 @@ json_t *coord_tally_embedder_json(const coord_tally_t *t)
 void coord_tally_fill_analysis(coord_tally_t *t, json_t *report)
 {
     coord_analysis_fill(t->an, report);
+    json_object_set_new(report, "experiment", coord_experiment_json(t->exp));
 }

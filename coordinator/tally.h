@@ -52,7 +52,8 @@ json_t *coord_tally_models_json(const coord_tally_t *t);
 json_t *coord_tally_tags_json(const coord_tally_t *t);
 json_t *coord_tally_embedder_json(const coord_tally_t *t);
 
-/* Adds the analysis (analysis.h's coord_analysis_fill) to a report holding "models". */
+/* Adds the analysis (analysis.h's coord_analysis_fill) and "experiment" (experiment.h) to a
+ * report holding "models". */
 void coord_tally_fill_analysis(coord_tally_t *t, json_t *report);
 
 /* ---- latency histogram (exposed for tests) ---- */

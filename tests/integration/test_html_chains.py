@@ -43,8 +43,8 @@ cluster: {workers: 1}
 report: {formats: [json, markdown, html]}
 """
 # The page's sections, top to bottom, for this run (no near_duplicates: not asked for).
-SECTIONS = ["accuracy", "strategies", "rounds", "judges", "models", "tags", "clusters",
-            "reliability", "resources"]
+SECTIONS = ["accuracy", "experiment", "strategies", "rounds", "judges", "models", "tags",
+            "clusters", "reliability", "resources"]
 
 
 def chains_run(sb):

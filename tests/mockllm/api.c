@@ -176,8 +176,8 @@ static int chat_fields(const json_t *root, mock_chat_req_t *out, rs_err_t *err)
     if (opt_int(root, "max_tokens", 1, INT32_MAX, &out->max_tokens, err) < 0) return -1;
     out->max_tokens_field = json_is_integer(json_object_get(root, "max_tokens"));
     if (opt_int(root, "max_completion_tokens", 1, INT32_MAX, &out->max_tokens, err) < 0) return -1;
-    int64_t seed = 0;
-    if (opt_int(root, "seed", INT64_MIN, INT64_MAX, &seed, err) < 0) return -1;
+    if (opt_int(root, "seed", INT64_MIN, INT64_MAX, &out->seed, err) < 0) return -1;
+    out->seed_set = json_is_integer(json_object_get(root, "seed"));
     if (opt_number(root, "temperature", 0, 2, err) < 0) return -1;
     if (opt_number(root, "top_p", 0, 1, err) < 0) return -1;
     if (opt_number(root, "presence_penalty", -2, 2, err) < 0) return -1;
@@ -503,6 +503,13 @@ static size_t content_bytes(const mock_chat_req_t *req)
     return n;
 }
 
+/* The seed of a request's draws: the body's "seed" when it has one (a run's epochs and prompt
+ * variants send their own), else --seed. */
+static int64_t draw_seed(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req)
+{
+    return req->seed_set ? req->seed : cfg->seed;
+}
+
 /* A critique (rs_sim_judge, answered in the default "Verdict: Y|N" form) or a revision
  * (rs_sim_revise) of candidate k, as the worker's in-process sim would make it. */
 static void chain_reply(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req,
@@ -514,14 +521,14 @@ static void chain_reply(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req,
         rs_sim_judge_req_t q = {.cand_model = ids->judged_model, .k = k, .round = (int)ids->round,
                                 .cand_correct = ids->truth, .is_self = ids->is_self,
                                 .prompt_bytes = content_bytes(req)};
-        rs_sim_judge(m, cfg->seed, c, &j, &q, out);
+        rs_sim_judge(m, draw_seed(cfg, req), c, &j, &q, out);
         return;
     }
     rs_sim_revise_req_t q = {.k = k, .round = (int)ids->round, .prev_text = ids->prev,
                              .prev_correct = ids->truth,
                              .critique_said_correct = ids->critique_said_correct,
                              .prompt_bytes = content_bytes(req)};
-    rs_sim_revise(m, cfg->seed, c, &q, out);
+    rs_sim_revise(m, draw_seed(cfg, req), c, &q, out);
 }
 
 /* Replies for candidates ids->candidate .. ids->candidate + n - 1 into out[n]. */
@@ -551,7 +558,7 @@ static void sim_replies(const mock_sim_cfg_t *cfg, const mock_chat_req_t *req,
         if (ids->stage)
             chain_reply(cfg, req, ids, &c, &m, k, &out[i]);
         else
-            rs_sim_generate(&m, cfg->seed, &c, k, &out[i]);
+            rs_sim_generate(&m, draw_seed(cfg, req), &c, k, &out[i]);
         prepend_filler(&out[i], cfg->filler);
     }
 }

@@ -74,6 +74,8 @@ typedef struct mock_chat_req {
     int max_tokens_field; /* the body has "max_tokens" itself (not max_completion_tokens) */
     int reasoning;      /* reasoning asked for: reasoning_effort (OpenAI) or a thinking whose
                          * type is not "disabled" (Anthropic) */
+    int seed_set;       /* the body has "seed": the sim draws from it instead of --seed */
+    int64_t seed;
 } mock_chat_req_t;
 
 typedef struct mock_embed_req {

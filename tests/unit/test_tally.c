@@ -16,6 +16,7 @@
 #include "../../coordinator/record.c"
 #include "../../coordinator/units.c"
 #include "../../coordinator/tally.c"
+#include "../../coordinator/experiment.c"
 
 #include "stats.h"
 
