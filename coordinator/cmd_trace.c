@@ -12,14 +12,18 @@
 #include "log.h"
 #include "record.h"
 #include "runref.h"
+#include "units.h"
 
 static const char TRACE_HELP[] =
     "usage: reasonsaver trace RUN_ID CASE_ID [OPTIONS]\n\n"
     "Prints the spans of one case (its trace) as an indented waterfall with durations, then the\n"
     "prompt and the answers. CASE_ID is the case's id in the dataset; with --index it is the\n"
-    "case's 0-based position.\n\n"
+    "case's 0-based position (its \"idx\" in results.jsonl). In a run of several prompts or epochs\n"
+    "(docs/EXPERIMENTS.md) --prompt and --epoch pick which asking of the case to show.\n\n"
     "options:\n"
     "  --index       CASE_ID is a 0-based case index\n"
+    "  --prompt NAME the prompt variant (default: the first)\n"
+    "  --epoch E     the epoch, from 0 (default 0)\n"
     "  --full        do not truncate prompts and answers\n"
     "  --out DIR     directory of runs (default runs)\n"
     "  --redis URL   read the run from this Redis instead of its run directory\n"
@@ -27,36 +31,63 @@ static const char TRACE_HELP[] =
 
 #define BAR 40
 
-/* The index of the case whose id is id, by reading the run's dataset; -1 when absent. */
-static int64_t find_case(const coord_runref_t *ref, const char *id, rs_case_t *out, rs_err_t *err)
+/* Which unit of the run to show (units.h): by the case's id in the dataset and the prompt and
+ * epoch asked for, or by its index. */
+typedef struct pick {
+    const char *id;     /* NULL: by index */
+    int64_t index;
+    const char *prompt; /* NULL: the first variant */
+    int64_t epoch;
+} pick_t;
+
+static int variant_named(const rs_config_t *cfg, const char *name, uint32_t *out, rs_err_t *err)
 {
-    const char *spec = json_string_value(json_object_get(ref->manifest, "config"));
-    rs_config_t *cfg = rs_config_from_json(spec ? spec : "", err);
-    if (!cfg) return -1;
-    rs_dataset_t *ds = rs_dataset_open(cfg, err);
-    int64_t found = -1;
-    for (uint64_t i = 0; ds && i < rs_dataset_count(ds) && found < 0; i++) {
-        rs_case_t c = {0};
-        if (rs_dataset_read(ds, i, &c, err) != 0) break;
-        if (id ? strcmp(c.id, id) == 0 : 0) found = (int64_t)i, *out = c;
-        else rs_case_cleanup(&c);
+    for (size_t v = 0; v < rs_config_variants(cfg); v++) {
+        const char *n;
+        rs_config_variant(cfg, v, &n);
+        if (strcmp(n, name) == 0) return *out = (uint32_t)v, 0;
     }
-    if (ds && found < 0 && id) rs_err_set(err, "no case with id '%s' in %s", id, rs_dataset_path(ds));
-    rs_dataset_destroy(&ds);
-    rs_config_destroy(&cfg);
-    return found;
+    return rs_err_set(err, "--prompt: the run has no prompt named '%s'", name);
 }
 
-static int read_case(const coord_runref_t *ref, uint64_t idx, rs_case_t *out, rs_err_t *err)
+/* The unit of case id (as pick says), by reading the run's dataset; -1 when absent. */
+static int64_t find_unit(const rs_config_t *cfg, rs_dataset_t *ds, const coord_units_t *u,
+                         const pick_t *pk, rs_err_t *err)
+{
+    uint32_t variant = 0;
+    if (pk->prompt && variant_named(cfg, pk->prompt, &variant, err)) return -1;
+    if (pk->epoch < 0 || pk->epoch >= (int64_t)u->epochs) {
+        rs_err_set(err, "--epoch: the run has epochs 0 to %u", u->epochs - 1);
+        return -1;
+    }
+    for (uint64_t i = 0; i < rs_dataset_count(ds); i++) {
+        rs_case_t c = {0};
+        if (rs_dataset_read(ds, i, &c, err) != 0) return -1;
+        int same = strcmp(c.id, pk->id) == 0;
+        rs_case_cleanup(&c);
+        if (same) return (int64_t)((i * u->variants + variant) * u->epochs + (uint64_t)pk->epoch);
+    }
+    rs_err_set(err, "no case with id '%s' in %s", pk->id, rs_dataset_path(ds));
+    return -1;
+}
+
+/* The unit pick names, read with its prompt into out; its index, or -1 with err. */
+static int64_t read_unit(const coord_runref_t *ref, const pick_t *pk, rs_case_t *out, rs_err_t *err)
 {
     const char *spec = json_string_value(json_object_get(ref->manifest, "config"));
     rs_config_t *cfg = rs_config_from_json(spec ? spec : "", err);
     if (!cfg) return -1;
     rs_dataset_t *ds = rs_dataset_open(cfg, err);
-    int rc = ds ? rs_dataset_read(ds, idx, out, err) : -1;
+    coord_units_t u;
+    coord_units_init(&u, cfg, ds ? rs_dataset_count(ds) : 0);
+    int64_t idx = !ds ? -1 : pk->id ? find_unit(cfg, ds, &u, pk, err) : pk->index;
+    if (idx >= 0 && (uint64_t)idx >= coord_units_total(&u))
+        idx = -1, rs_err_set(err, "--index: the run has cases 0 to %llu",
+                             (unsigned long long)coord_units_total(&u) - 1);
+    if (idx >= 0 && coord_units_read(&u, ds, (uint64_t)idx, out, err) != 0) idx = -1;
     rs_dataset_destroy(&ds);
     rs_config_destroy(&cfg);
-    return rc;
+    return idx;
 }
 
 /* Prompts, targets and answers come from datasets and models: shown with rs_text_safe, so an
@@ -230,7 +261,14 @@ static int show(coord_runref_t *ref, uint64_t idx, rs_case_t *c, int full, rs_er
     json_t *rec = json_loadb(json, len, 0, NULL);
     free(text[0]);
     char *id = line_text(c->id);
-    printf("case %s (index %llu) of run %s\n\n", id, (unsigned long long)idx, ref->run_id);
+    printf("case %s (index %llu", id, (unsigned long long)idx);
+    const char *prompt = json_string_value(json_object_get(rec, "prompt"));
+    char *prompt_s = prompt ? line_text(prompt) : NULL;
+    if (prompt_s) printf(", prompt %s", prompt_s);
+    if (json_is_integer(json_object_get(rec, "epoch")))
+        printf(", epoch %lld", (long long)json_integer_value(json_object_get(rec, "epoch")));
+    printf(") of run %s\n\n", ref->run_id);
+    free(prompt_s);
     free(id);
     print_waterfall(json_object_get(rec, "spans"));
     printf("\nprompt\n");
@@ -244,6 +282,8 @@ static int show(coord_runref_t *ref, uint64_t idx, rs_case_t *c, int full, rs_er
 int cmd_trace(int argc, char **argv)
 {
     static const struct option opts[] = {{"index", no_argument, 0, 'i'},
+                                         {"prompt", required_argument, 0, 'p'},
+                                         {"epoch", required_argument, 0, 'e'},
                                          {"full", no_argument, 0, 'f'},
                                          {"out", required_argument, 0, 'o'},
                                          {"redis", required_argument, 0, 'r'},
@@ -251,10 +291,15 @@ int cmd_trace(int argc, char **argv)
                                          {0, 0, 0, 0}};
     const char *out = "runs", *redis = NULL;
     int by_index = 0, full = 0, c;
+    pick_t pk = {0};
     optind = 0;
-    while ((c = getopt_long(argc, argv, "ifo:r:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "ip:e:fo:r:h", opts, NULL)) != -1) {
         if (c == 'h') return fputs(TRACE_HELP, stdout), CLI_OK;
         if (c == 'i') by_index = 1;
+        else if (c == 'p') pk.prompt = optarg;
+        else if (c == 'e' && (rs_parse_i64(optarg, &pk.epoch) || pk.epoch < 0))
+            return cli_fail(CLI_USAGE, "--epoch: '%s' is not an epoch number", optarg);
+        else if (c == 'e') continue;
         else if (c == 'f') full = 1;
         else if (c == 'o') out = optarg;
         else if (c == 'r') redis = optarg;
@@ -267,10 +312,12 @@ int cmd_trace(int argc, char **argv)
     if (coord_runref_open(&ref, out, argv[optind], redis, &err)) return cli_fail(CLI_USAGE, "%s", err.msg);
     rs_case_t kase = {0};
     int64_t idx = -1;
-    if (by_index && (rs_parse_i64(argv[optind + 1], &idx) || idx < 0))
-        rs_err_set(&err, "--index: '%s' is not a case index", argv[optind + 1]), idx = -1;
-    else if (by_index && read_case(&ref, (uint64_t)idx, &kase, &err)) idx = -1;
-    else if (!by_index) idx = find_case(&ref, argv[optind + 1], &kase, &err);
+    if (by_index && (rs_parse_i64(argv[optind + 1], &pk.index) || pk.index < 0))
+        rs_err_set(&err, "--index: '%s' is not a case index", argv[optind + 1]);
+    else if (by_index && (pk.prompt || pk.epoch))
+        rs_err_set(&err, "--index names the case with its prompt and epoch: no --prompt or --epoch");
+    else
+        pk.id = by_index ? NULL : argv[optind + 1], idx = read_unit(&ref, &pk, &kase, &err);
     int code = idx < 0 ? cli_fail(CLI_USAGE, "%s", err.msg)
                        : show(&ref, (uint64_t)idx, &kase, full, &err) ? cli_fail(CLI_USAGE, "%s", err.msg)
                                                                        : CLI_OK;

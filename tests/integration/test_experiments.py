@@ -316,6 +316,19 @@ def experiment_run(sb):
     check_rendered(run_dir, rep)
     # epochs are different samples: some case's verdict changes between epochs
     assert any(m["agreement"]["unanimous"] < m["agreement"]["groups"] for m in ex["models"])
+    run_id = os.path.basename(run_dir)
+    t = sb.run([R, "trace", run_id, src[4]["id"], "--prompt", "terse", "--epoch", "1", "--out",
+                sb.path("runs")], check=0)
+    unit = (4 * 3 + 1) * 3 + 1
+    assert t.stdout.startswith("case %s (index %d, prompt terse, epoch 1)" % (src[4]["id"], unit)), \
+        t.stdout[:300]
+    assert "Q: " + src[4]["question"][:20] in t.stdout, t.stdout  # the terse prompt's text
+    bad = sb.run([R, "trace", run_id, src[4]["id"], "--epoch", "3", "--out", sb.path("runs")])
+    assert bad.returncode == 2 and "epochs 0 to 2" in bad.stderr, bad.stderr
+    cmp = sb.run([R, "compare", run_id, "--out", sb.path("runs"), "--json", "-"], check=0)
+    ranked = {(x["model"], x["strategy"]) for x in json.loads(cmp.stdout)["ranking"]}
+    assert {("strong @ %s" % p, "first") for p in PROMPTS} <= ranked, ranked
+    assert json.loads(cmp.stdout)["shared_cases"] == 40 * EPOCHS
     before = open(os.path.join(run_dir, "report.json"), "rb").read()
     os.unlink(os.path.join(run_dir, "report.json"))
     sb.run([R, "report", os.path.basename(run_dir), "--out", sb.path("runs")], check=0)

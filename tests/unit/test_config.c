@@ -75,6 +75,52 @@ static void expect_error1(const char *yaml, const char *override, const char *wa
     expect_error(yaml, ov, 1, want);
 }
 
+/* prompts: and epochs: (docs/EXPERIMENTS.md): the variants in order, prompt next to them as
+ * "default" when it says anything, the JSON round trip, and every error with its place. */
+static void test_prompt_variants(void **state)
+{
+    (void)state;
+    const char *name;
+    rs_config_t *c = load_ok(MINIMAL "prompts:\n  - {name: a, template: \"A {{input}}\"}\n"
+                                     "  - {name: b, system: S}\nepochs: 4\n",
+                             NULL, 0);
+    assert_int_equal(rs_config_variants(c), 2);
+    assert_string_equal(rs_config_variant(c, 0, &name)->template, "A {{input}}");
+    assert_string_equal(name, "a");
+    assert_string_equal(rs_config_variant(c, 1, &name)->system, "S");
+    assert_string_equal(name, "b");
+    assert_int_equal(c->epochs, 4);
+    rs_config_t *back = round_trip(c);
+    assert_int_equal(rs_config_variants(back), 2);
+    assert_int_equal(back->epochs, 4);
+    rs_config_destroy(&back);
+    rs_config_destroy(&c);
+    c = load_ok(MINIMAL "prompt: {system: S0}\nprompts: [{name: a}]\n", NULL, 0);
+    assert_int_equal(rs_config_variants(c), 2);
+    assert_string_equal(rs_config_variant(c, 0, &name)->system, "S0");
+    assert_string_equal(name, RS_PROMPT_DEFAULT_NAME);
+    rs_config_variant(c, 1, &name);
+    assert_string_equal(name, "a");
+    back = round_trip(c);
+    assert_int_equal(rs_config_variants(back), 2);
+    rs_config_destroy(&back);
+    rs_config_destroy(&c);
+    c = load_ok(MINIMAL, NULL, 0);
+    assert_int_equal(rs_config_variants(c), 1);
+    assert_int_equal(c->epochs, 1);
+    rs_config_variant(c, 0, &name);
+    assert_string_equal(name, RS_PROMPT_DEFAULT_NAME);
+    rs_config_destroy(&c);
+    expect_error(MINIMAL "prompts: [{template: x}]\n", NULL, 0, "t.yaml:4:12: prompts[0].name: missing (required)");
+    expect_error(MINIMAL "prompts: [{name: a}, {name: a}]\n", NULL, 0, "t.yaml:4:29: prompts[1].name: duplicate name 'a' (prompts[0] has it too); each needs its own name, it labels results in reports");
+    expect_error(MINIMAL "prompts: [{name: \"two words\"}]\n", NULL, 0, "t.yaml:4:18: prompts[0].name: must be a non-empty word (got \"two words\")");
+    expect_error(MINIMAL "prompt: {system: S}\nprompts: [{name: default}]\n", NULL, 0,
+                 "t.yaml:5:1: prompts[0].name: 'default' is the name prompt goes by when it is set next to prompts: pick another name, or move prompt into the list");
+    expect_error(MINIMAL "epochs: 0\n", NULL, 0, "t.yaml:4:9: epochs: must be between 1 and 100 (got 0)");
+    expect_error(MINIMAL "epochs: 101\n", NULL, 0, "t.yaml:4:9: epochs: must be between 1 and 100 (got 101)");
+    expect_error1(MINIMAL, "epochs=two", "--set epochs=two: epochs: expected an integer (got 'two')");
+}
+
 static void test_defaults(void **state)
 {
     rs_config_t *c = load_ok(MINIMAL, NULL, 0);
@@ -1978,6 +2024,7 @@ int main(void)
         cmocka_unit_test(test_destroy_and_names),
         cmocka_unit_test(test_gates),
         cmocka_unit_test(test_gate_errors),
+        cmocka_unit_test(test_prompt_variants),
         cmocka_unit_test(test_gate_conditions),
         cmocka_unit_test(test_gate_versus),
     };

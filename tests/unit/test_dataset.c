@@ -754,6 +754,46 @@ static void test_template_errors_in_dataset(void **state)
     assert_string_equal(err.msg, "prompt template: '{{' at offset 0 is never closed by '}}'");
 }
 
+/* prompts: every variant renders its own prompt, the scan checks every variant's template against
+ * every record (naming the variant), and the cluster field is read and required. */
+static void test_prompt_variants_and_clusters(void **state)
+{
+    (void)state;
+    const char *path = write_text("var.jsonl", "{\"question\":\"a\",\"answer\":\"1\",\"p\":\"x\"}\n"
+                                               "{\"question\":\"b\",\"answer\":\"2\",\"p\":7}\n");
+    rs_config_t cfg = jsonl_cfg(path);
+    rs_prompt_cfg_t variants[2] = {{.name = "one", .template = "A: {{input}}"},
+                                   {.name = "two", .system = "S", .template = "B: {{input}} {{p}}"}};
+    cfg.prompts = variants;
+    cfg.n_prompts = 2;
+    cfg.dataset.cluster_field = "p";
+    rs_dataset_t *ds = open_ok(&cfg);
+    rs_case_t c;
+    rs_err_t err = {{0}};
+    assert_int_equal(rs_dataset_read_variant(ds, 1, 0, &c, &err), 0);
+    assert_int_equal(c.n_msgs, 1);
+    assert_string_equal(c.msgs[0].content, "A: b");
+    assert_string_equal(c.cluster, "7");
+    rs_case_cleanup(&c);
+    assert_int_equal(rs_dataset_read_variant(ds, 0, 1, &c, &err), 0);
+    assert_int_equal(c.n_msgs, 2);
+    assert_string_equal(c.msgs[0].content, "S");
+    assert_string_equal(c.msgs[1].content, "B: a x");
+    assert_int_equal(c.variant, 1);
+    assert_string_equal(c.cluster, "x");
+    rs_case_cleanup(&c);
+    assert_int_equal(rs_dataset_read_variant(ds, 0, 2, &c, &err), -1);
+    rs_dataset_destroy(&ds);
+
+    variants[1].template = "B: {{input}} {{hint}}"; /* only the second variant needs hint */
+    expect_open_error(&cfg, path, ":1: prompt 'two': prompt template: field 'hint' missing from "
+                                  "the record");
+    variants[1].template = "B: {{input}}";
+    cfg.dataset.cluster_field = "passage";
+    expect_open_error(&cfg, path, ":1: field 'passage' (dataset.fields.cluster) must be a "
+                                  "non-empty string or an integer");
+}
+
 /* ---- files ---- */
 
 static void test_sha256_and_files(void **state)
@@ -865,6 +905,7 @@ int main(void)
         cmocka_unit_test(test_blank_crlf_bom),
         cmocka_unit_test(test_prompt_render),
         cmocka_unit_test(test_template_errors_in_dataset),
+        cmocka_unit_test(test_prompt_variants_and_clusters),
         cmocka_unit_test(test_sha256_and_files),
         cmocka_unit_test(test_bundled_datasets),
         cmocka_unit_test(test_gsm8k),

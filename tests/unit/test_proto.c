@@ -384,6 +384,49 @@ static bool has_bytes(const rs_buf_t *b, const char *s)
     return false;
 }
 
+/* A case's prompt variant, epoch and cluster (docs/EXPERIMENTS.md) travel when set and are left
+ * out when 0 / NULL (the frame of a run without them is the one it always was); a variant or
+ * epoch beyond the config's bounds is refused. */
+static void test_task_unit_fields(void **state)
+{
+    (void)state;
+    rs_case_t cases[] = {sample_case(0, false), sample_case(1, false)};
+    cases[0].variant = 3;
+    cases[0].epoch = 7;
+    cases[0].cluster = "passage-9";
+    rs_task_t t = {1, 2, 3000, cases, 1};
+    rs_buf_t b;
+    rs_msg_t m;
+    rs_buf_init(&b);
+    rs_proto_encode_task(&b, &t);
+    decode_ok(b.data, b.len, &m);
+    assert_int_equal(m.u.task.cases[0].variant, 3);
+    assert_int_equal(m.u.task.cases[0].epoch, 7);
+    assert_string_equal(m.u.task.cases[0].cluster, "passage-9");
+    rs_msg_cleanup(&m);
+
+    rs_buf_reset(&b);
+    t.cases = &cases[1];
+    rs_proto_encode_task(&b, &t);
+    assert_false(has_bytes(&b, "variant") || has_bytes(&b, "epoch") || has_bytes(&b, "cluster"));
+    decode_ok(b.data, b.len, &m);
+    assert_int_equal(m.u.task.cases[0].variant, 0);
+    assert_null(m.u.task.cases[0].cluster);
+    rs_msg_cleanup(&m);
+
+    rs_buf_reset(&b);
+    cases[0].epoch = RS_MAX_EPOCHS; /* epochs run 0 .. RS_MAX_EPOCHS - 1 */
+    t.cases = &cases[0];
+    rs_proto_encode_task(&b, &t);
+    expect_error_buf(&b, NULL);
+    rs_buf_reset(&b);
+    cases[0].epoch = 0;
+    cases[0].variant = RS_MAX_PROMPTS + 1; /* prompt plus RS_MAX_PROMPTS variants at most */
+    rs_proto_encode_task(&b, &t);
+    expect_error_buf(&b, NULL);
+    rs_buf_cleanup(&b);
+}
+
 /* A case's raw input is optional: left out of the frame when NULL (so an old worker sees the
  * frame it always saw), kept when set, even empty; old frames without it decode to NULL. */
 static void test_task_input_optional(void **state)
@@ -968,6 +1011,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_small_messages),
         cmocka_unit_test(test_roundtrip_task),
         cmocka_unit_test(test_task_input_optional),
+        cmocka_unit_test(test_task_unit_fields),
         cmocka_unit_test(test_roundtrip_result),
         cmocka_unit_test(test_result_json_as_bin),
         cmocka_unit_test(test_max_counts),

@@ -61,6 +61,50 @@ static int check(const rs_config_t *cfg, const char *json, uint64_t idx, const c
     return coord_record_check(json, strlen(json), idx, id, cfg, err);
 }
 
+/* In a run of several prompts and epochs a record must say its unit's prompt and epoch (units.h:
+ * unit 3 of 2 variants x 2 epochs is case 0, variant 1, epoch 1): a worker cannot file an answer
+ * under another prompt or epoch, and a run of one prompt takes no "prompt" key. */
+static void test_unit_fields(void **state)
+{
+    (void)state;
+    rs_err_t err;
+    rs_config_t *cfg = config();
+    char *rec = edit("\"targets\"", "\"prompt\":\"p\",\"targets\"");
+    assert_int_equal(check(cfg, rec, 3, "c3", &err), -1);
+    assert_string_equal(err.msg, "case 3: the record's prompt is not the case's (default)");
+    free(rec);
+    rs_config_destroy(&cfg);
+    const char *ov[] = {"prompts=[{name: p}, {name: q}]", "epochs=2"};
+    cfg = rs_config_load_string("dataset: {path: x.jsonl}\n"
+                                "models: [{name: a, provider: sim, model: sim-1}, "
+                                "{name: b, provider: sim, model: sim-1, n: 2}]\n"
+                                "scoring: {graders: [exact, numeric]}\n",
+                                "<test>", NULL, ov, 2, &err);
+    if (!cfg) fail_msg("%s", err.msg);
+    const char *const cases[][2] = {
+        {"\"prompt\":\"q\",\"epoch\":1,\"cluster\":\"c\",", NULL},
+        {"\"prompt\":\"p\",\"epoch\":1,", "case 3: the record's prompt is not the case's (q)"},
+        {"\"prompt\":\"q\",\"epoch\":0,", "case 3: the record's epoch is not the case's (1)"},
+        {"\"epoch\":1,", "case 3: prompt is missing"},
+        {"\"prompt\":\"q\",", "case 3: epoch is missing"},
+        {"\"prompt\":\"q\",\"epoch\":1,\"cluster\":7,", "case 3: cluster is not a string"},
+    };
+    for (size_t i = 0; i < RS_ARRAY_LEN(cases); i++) {
+        char *with = rs_xasprintf("%s\"targets\"", cases[i][0]);
+        rec = edit("\"targets\"", with);
+        int rc = check(cfg, rec, 3, "c3", &err);
+        if (!cases[i][1]) {
+            if (rc != 0) fail_msg("%s: %s", cases[i][0], err.msg);
+        } else {
+            assert_int_equal(rc, -1);
+            assert_string_equal(err.msg, cases[i][1]);
+        }
+        free(rec);
+        free(with);
+    }
+    rs_config_destroy(&cfg);
+}
+
 static void test_good_record(void **state)
 {
     rs_config_t *cfg = config();
@@ -328,7 +372,7 @@ int main(void)
         cmocka_unit_test(test_deep_nesting), cmocka_unit_test(test_wrong_content),
         cmocka_unit_test(test_checksum),     cmocka_unit_test(test_corrupt_list),
         cmocka_unit_test(test_trace_validator), cmocka_unit_test(test_mutations_never_lenient),
-        cmocka_unit_test(test_response_fields),
+        cmocka_unit_test(test_response_fields), cmocka_unit_test(test_unit_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
