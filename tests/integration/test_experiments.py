@@ -6,7 +6,9 @@
    per-epoch accuracy, agreement across epochs and pass@k (by exact binomial coefficients); the
    paired differences of models, of prompts and of strategies against first, with clustered
    intervals, McNemar's exact p and Holm's adjusted p; report.md and report.html show the
-   matrix; `reasonsaver report` rebuilds report.json byte for byte.
+   matrix; `reasonsaver report` rebuilds report.json byte for byte; trace picks a case's prompt
+   and epoch; compare ranks each (model, prompt). The same run killed with kill -9 midway and
+   resumed gives the same experiment section.
 2. One prompt, one epoch, no clusters: the model difference uses Newcombe's interval, computed
    here independently.
 3. Epochs through reasonsaver-mockllm: epoch e sends seed = run.seed + e (0: none), seen in the
@@ -14,9 +16,12 @@
 import json
 import math
 import os
+import signal
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
+import faultlib  # noqa: E402
 import rslib  # noqa: E402
 from test_mockllm import Mock  # noqa: E402
 
@@ -335,6 +340,31 @@ def experiment_run(sb):
     assert open(os.path.join(run_dir, "report.json"), "rb").read() == before, \
         "report rebuilt from Redis differs from the folded one"
     print("ok: 360 units; matrix, epochs, pass@k, clustered differences and Holm as recomputed")
+    return cfg, ex
+
+
+def killed_and_resumed(sb, cfg, straight):
+    """kill -9 in the middle of the experiment, then resume: the same experiment section as the
+    run that went straight through, and `report` rebuilds it byte for byte."""
+    slow = ["--set", "models.0.params.latency_ms=100", "--set", "models.1.params.latency_ms=100",
+            "--set", "cluster.worker_slots=8", "--set", "cluster.worker_backlog=0"]
+    coord = sb.spawn([R, "run", cfg, "--out", sb.path("killed")] + slow,
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    rslib.wait_for(lambda: faultlib.done(sb, "killed") >= 100, 60, "100 units")
+    os.kill(coord.pid, signal.SIGKILL)
+    coord.wait()
+    run_dir = rslib.only_run_dir(sb.path("killed"))
+    run_id = os.path.basename(run_dir)
+    assert faultlib.done(sb, "killed") < 360, "the run finished before the kill"
+    sb.run([R, "resume", run_id, "--out", sb.path("killed"), "--quiet"], check=0)
+    rep = rslib.load_report(run_dir)
+    assert rep["reliability"]["resumes"] == 1
+    assert rep["experiment"] == straight, "the resumed experiment differs from the straight one"
+    before = open(os.path.join(run_dir, "report.json"), "rb").read()
+    os.unlink(os.path.join(run_dir, "report.json"))
+    sb.run([R, "report", run_id, "--out", sb.path("killed")], check=0)
+    assert open(os.path.join(run_dir, "report.json"), "rb").read() == before
+    print("ok: killed with kill -9 and resumed: the same experiment, rebuilt byte for byte")
 
 
 def plain_run(sb):
@@ -395,7 +425,8 @@ def mock_epochs(sb):
 
 def main():
     with rslib.Sandbox() as sb:
-        experiment_run(sb)
+        cfg, straight = experiment_run(sb)
+        killed_and_resumed(sb, cfg, straight)
         plain_run(sb)
         mock_epochs(sb)
 

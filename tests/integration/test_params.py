@@ -216,7 +216,9 @@ def check_served_models(sb):
 def main():
     with rslib.Sandbox() as sb:
         log = sb.path("requests.jsonl")
-        mock = Mock(sb, "--quiet", "--log-requests", log)
+        # --seed 11: the full run sends seed 11, which the mock answers from; the bare run sends
+        # none and gets --seed, so both draw the same answers
+        mock = Mock(sb, "--quiet", "--log-requests", log, "--seed", "11")
         full_dir = check_openai(sb, mock, log)
         check_openai_bare(sb, mock, log, full_dir)
         check_anthropic(sb, mock, log)
