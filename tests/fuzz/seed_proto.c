@@ -53,9 +53,9 @@ int main(int argc, char **argv)
     rs_chat_msg_t msgs[] = {{"system", "Solve it."}, {"user", "What is 17 + 25?"}};
     char *targets[] = {"42", "forty-two"}, *tags[] = {"math", "ops:1"};
     rs_case_t cases[] = {
-        {0, "arith-1", msgs, 2, targets, 2, tags, 2, "What is 17 + 25?"},
-        {1, "2", msgs + 1, 1, targets, 1, NULL, 0, NULL},
-        {UINT64_MAX, "", msgs + 1, 1, NULL, 0, NULL, 0, ""},
+        {0, "arith-1", msgs, 2, targets, 2, tags, 2, "What is 17 + 25?", 2, 1, "passage-1"},
+        {1, "2", msgs + 1, 1, targets, 1, NULL, 0, NULL, 0, 0, NULL},
+        {UINT64_MAX, "", msgs + 1, 1, NULL, 0, NULL, 0, "", 0, 0, NULL},
     };
     rs_proto_encode_task(&b, &(rs_task_t){1, 1, 600000, cases, 3});
     save(&b, "task");
@@ -99,7 +99,7 @@ int main(int argc, char **argv)
     rs_chat_msg_t intl[] = {{"system", "Réponds en une ligne."},
                             {"user", "Grüße! 世界まで何キロ? Привет \xf0\x9f\x98\x80"},
                             {"assistant", "42"}, {"user", "Und jetzt?"}};
-    rs_case_t conv = {5, "conv-ü", intl, 4, targets, 1, tags, 1, "Grüße! 世界まで何キロ?"};
+    rs_case_t conv = {5, "conv-ü", intl, 4, targets, 1, tags, 1, "Grüße! 世界まで何キロ?", 0, 0, NULL};
     rs_proto_encode_task(&b, &(rs_task_t){5, 5, 1000, &conv, 1});
     save(&b, "task-conversation");
     rs_proto_encode_hello(&b, &(rs_hello_t){"worker-ÿ-世界", "höst.example", 1, "0.1.0", 2});
