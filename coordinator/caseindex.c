@@ -587,3 +587,14 @@ uint64_t coord_caseindex_id_hash(const coord_caseindex_t *ci, uint64_t idx)
 {
     return coord_caseindex_has(ci, idx) ? ci->id_hash[idx] : 0;
 }
+
+double coord_caseindex_accuracy(const coord_caseindex_t *ci, size_t m)
+{
+    uint64_t k = 0, n = 0;
+    for (uint64_t i = 0; m < ci->n_models && i < ci->span; i++) {
+        int v = coord_caseindex_verdict(ci, i, m);
+        k += v == COORD_V_CORRECT;
+        n += v == COORD_V_CORRECT || v == COORD_V_WRONG;
+    }
+    return n ? (double)k / (double)n : -1;
+}

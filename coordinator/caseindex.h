@@ -88,6 +88,9 @@ void coord_caseindex_neighbours(const coord_caseindex_t *ci, const coord_ci_quer
 int coord_caseindex_verdict(const coord_caseindex_t *ci, uint64_t idx, size_t m);
 uint64_t coord_caseindex_id_hash(const coord_caseindex_t *ci, uint64_t idx);
 uint64_t coord_caseindex_span(const coord_caseindex_t *ci); /* highest indexed case + 1 */
+/* Model m's accuracy over the indexed cases (first grader, first): correct / (correct + wrong);
+ * -1 when none is graded. */
+double coord_caseindex_accuracy(const coord_caseindex_t *ci, size_t m);
 int coord_caseindex_model(const coord_caseindex_t *ci, const char *name); /* -1 when unknown */
 
 #endif

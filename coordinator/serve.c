@@ -286,14 +286,9 @@ static json_t *row_from_report(const char *dir, const char *id)
     return row;
 }
 
-/* A run without a report (running, or stopped before its end): its manifest. */
-static json_t *row_from_run(coord_serve_t *s, const char *id)
+/* A run's row from its manifest (running, or stopped before its end, or only in a Redis). */
+static json_t *row_from_manifest(const char *id, json_t *man)
 {
-    char why[256];
-    run_t *r = run_get(s, id, why, sizeof(why));
-    if (!r) return NULL;
-    pthread_mutex_lock(&r->lock);
-    json_t *man = r->ref.manifest;
     int64_t started = 0;
     rs_parse_i64(manifest_str(man, "started_at"), &started);
     json_t *row = json_pack("{sssssssIsIsIsIsfs{}sbsb}", "run_id", id, "name",
@@ -303,6 +298,20 @@ static json_t *row_from_run(coord_serve_t *s, const char *id)
                             (json_int_t)manifest_u64(man, "failed"), "started_at_ms",
                             (json_int_t)started, "cost_usd", 0.0, "accuracy", "report_html", 0,
                             "live", strcmp(manifest_str(man, "status"), "running") == 0);
+    return row;
+}
+
+static json_t *row_from_run(coord_serve_t *s, const char *id)
+{
+    char why[256];
+    run_t *r = run_get(s, id, why, sizeof(why));
+    if (!r) return NULL;
+    pthread_mutex_lock(&r->lock);
+    json_t *row = row_from_manifest(id, r->ref.manifest), *acc = json_object_get(row, "accuracy");
+    for (size_t m = 0; m < r->cfg->n_models; m++) {
+        double a = coord_caseindex_accuracy(r->ci, m); /* of the results indexed so far */
+        if (a >= 0) json_object_set_new(acc, r->cfg->models[m].name, json_real(a));
+    }
     pthread_mutex_unlock(&r->lock);
     return row;
 }
@@ -332,10 +341,42 @@ static void add_dir_runs(coord_serve_t *s, json_t *rows)
     if (d) closedir(d);
 }
 
+static int listed(json_t *rows, const char *id)
+{
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) if (strcmp(coord_jstr_or(row, "run_id", ""), id) == 0) return 1;
+    return 0;
+}
+
+/* --redis: the runs that Redis records (rs:runs) and the directory does not have. */
+static void add_redis_runs(coord_serve_t *s, json_t *rows)
+{
+    coord_store_opts_t o;
+    json_t *info, *ids = NULL, *id;
+    rs_err_t err;
+    coord_runref_redis(NULL, s->redis, &o, &info, &err);
+    coord_store_t *st = coord_store_open(&o, &err);
+    json_decref(info);
+    if (st) ids = coord_store_runs(st, 1000, &err);
+    if (!ids) rs_warn("--redis: cannot list its runs: %s", err.msg);
+    size_t i;
+    json_array_foreach(ids, i, id)
+    {
+        const char *rid = json_string_value(id);
+        json_t *man = listed(rows, rid) ? NULL : coord_store_run_get(st, rid, &err);
+        if (man) json_array_append_new(rows, row_from_manifest(rid, man));
+        json_decref(man);
+    }
+    json_decref(ids);
+    coord_store_destroy(&st);
+}
+
 static enum MHD_Result api_runs(req_t *q)
 {
     json_t *rows = json_array();
     add_dir_runs(q->s, rows);
+    if (q->s->redis) add_redis_runs(q->s, rows);
     size_t n = json_array_size(rows);
     json_t **v = rs_xmalloc((n ? n : 1) * sizeof(json_t *));
     for (size_t i = 0; i < n; i++) v[i] = json_incref(json_array_get(rows, i));
@@ -569,6 +610,10 @@ static enum MHD_Result api_case(req_t *q, run_t *r, uint64_t idx)
     if (coord_store_results_get(r->ref.store, r->id, idx, 1, &text, &err) == 0 && text &&
         coord_record_unwrap(text, strlen(text), &json, &len, &err) == 0)
         rec = coord_record_load(json, len, idx, NULL, r->cfg, 0, &err);
+    if (rec) { /* checked, trace included; the check's object leaves the trace out */
+        json_decref(rec);
+        rec = json_loadb(json, len, 0, NULL);
+    }
     free(text);
     if (!rec) {
         pthread_mutex_unlock(&r->lock);
@@ -577,7 +622,7 @@ static enum MHD_Result api_case(req_t *q, run_t *r, uint64_t idx)
     }
     int64_t prev, next;
     coord_caseindex_neighbours(r->ci, &cq, idx, &prev, &next);
-    json_t *o = json_pack("{sIsO?sososo}", "idx", (json_int_t)idx, "id", json_object_get(rec, "id"),
+    json_t *o = json_pack("{sIsO?sosososo}", "idx", (json_int_t)idx, "id", json_object_get(rec, "id"),
                           "prompt", prompt_json(r, idx), "record", rec, "prev",
                           prev < 0 ? json_null() : json_integer(prev), "next",
                           next < 0 ? json_null() : json_integer(next));
