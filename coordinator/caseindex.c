@@ -382,6 +382,7 @@ int coord_caseindex_match(const coord_caseindex_t *ci, const coord_ci_query_t *q
     if (!coord_caseindex_has(ci, idx)) return 0;
     if (q->as_of && ci->gen[idx] > q->as_of) return 0;
     if (q->only && (idx >= q->only_len || !(q->only[idx >> 3] & (1u << (idx & 7))))) return 0;
+    if (q->also && (idx >= q->also_len || !(q->also[idx >> 3] & (1u << (idx & 7))))) return 0;
     const cell_t *c = cell_of(ci, idx, q->model);
     if (q->verdict >= 0 && c->verdict != q->verdict + 1) return 0;
     if (q->strategy != -1) {

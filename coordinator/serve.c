@@ -49,6 +49,11 @@ typedef struct run {
     pthread_t builder;
     int building, stop;
     uint64_t total;       /* units, from the manifest */
+    json_t *clusters;     /* report.json's failure clusters (NULL: none, or no report yet) */
+    int clusters_read;
+    int cluster_n;        /* the cluster whose cases cluster_hits holds; -1 none */
+    uint8_t *cluster_hits;
+    uint64_t cluster_len;
     char *search_q;       /* the last text search and its hits */
     uint32_t search_as_of;
     uint8_t *search_hits;
@@ -79,6 +84,8 @@ static void run_close(run_t *r)
     pthread_cond_destroy(&r->opened_cv);
     free(r->search_q);
     free(r->search_hits);
+    free(r->cluster_hits);
+    json_decref(r->clusters);
     free(r->id);
     free(r);
 }
@@ -389,6 +396,8 @@ static enum MHD_Result api_runs(req_t *q)
 
 /* ---- GET /api/runs/{id} ---- */
 
+static json_t *run_clusters(run_t *r);
+
 static enum MHD_Result api_run(req_t *q, run_t *r)
 {
     pthread_mutex_lock(&r->lock);
@@ -403,6 +412,7 @@ static enum MHD_Result api_run(req_t *q, run_t *r)
     json_object_set_new(o, "total", json_integer((json_int_t)r->total));
     json_object_set_new(o, "graders", graders);
     json_object_set_new(o, "indexed", json_integer((json_int_t)coord_caseindex_count(r->ci)));
+    json_object_set_new(o, "clusters", json_integer((json_int_t)json_array_size(run_clusters(r))));
     pthread_mutex_unlock(&r->lock);
     return send_json(q->conn, MHD_HTTP_OK, o);
 }
@@ -460,11 +470,55 @@ static void search(run_t *r, const char *q)
     }
 }
 
+/* report.json's failure clusters, read once the run has a report. */
+static json_t *run_clusters(run_t *r)
+{
+    if (!r->clusters_read && r->ref.dir) {
+        char *path = rs_xasprintf("%s/report.json", r->ref.dir);
+        json_t *rep = json_load_file(path, 0, NULL);
+        free(path);
+        if (rep) {
+            r->clusters_read = 1;
+            r->clusters = json_incref(json_object_get(rep, "clusters"));
+            r->cluster_n = -1;
+        }
+        json_decref(rep);
+    }
+    return r->clusters;
+}
+
+/* Cluster n's cases as a bitmap (kept for the next page). -1 when there is no such cluster. */
+static int cluster_cases(run_t *r, int n)
+{
+    json_t *c = json_array_get(run_clusters(r), (size_t)n), *v;
+    if (!c) return -1;
+    if (r->cluster_n == n) return 0;
+    free(r->cluster_hits);
+    r->cluster_len = coord_caseindex_span(r->ci);
+    r->cluster_hits = rs_xcalloc(r->cluster_len / 8 + 1, 1);
+    r->cluster_n = n;
+    size_t i;
+    json_array_foreach(json_object_get(c, "cases"), i, v)
+    {
+        json_int_t idx = json_integer_value(v);
+        if (idx >= 0 && (uint64_t)idx < r->cluster_len)
+            r->cluster_hits[idx >> 3] |= (uint8_t)(1u << (idx & 7));
+    }
+    return 0;
+}
+
 /* The query of a request's parameters, the text search resolved; -1 with err. */
 static int query_of(req_t *q, run_t *r, coord_ci_query_t *cq, rs_err_t *err)
 {
     if (coord_caseindex_parse(r->ci, param, q->conn, cq, err)) return -1;
-    const char *text = param(q->conn, "q");
+    const char *text = param(q->conn, "q"), *cl = param(q->conn, "cluster");
+    int64_t n;
+    if (cl && *cl && (rs_parse_i64(cl, &n) || n < 0 || n > 1000 || cluster_cases(r, (int)n) < 0))
+        return rs_err_set(err, "cluster: '%.50s' is not one of the report's failure clusters", cl);
+    if (cl && *cl) {
+        cq->also = r->cluster_hits;
+        cq->also_len = r->cluster_len;
+    }
     if (text && *text) {
         search(r, text);
         cq->only = r->search_hits;
