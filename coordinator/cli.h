@@ -20,6 +20,7 @@ int cmd_export(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_estimate(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Loads config (with overrides), reads its dataset once and prints the estimate (estimate.h) as
  * text, or JSON when json; contacts no model, and asks the response cache with EXISTS only.

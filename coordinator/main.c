@@ -24,6 +24,7 @@ static const command_t COMMANDS[] = {
     {"report", cmd_report, "rebuild a run's reports from its stored results"},
     {"compare", cmd_compare, "rank runs' models and strategies on their shared cases"},
     {"trace", cmd_trace, "show one case's spans, prompt and answers"},
+    {"serve", cmd_serve, "the viewer: browse runs and their cases in a browser"},
     {"export", cmd_export, "send a run's spans to an OpenTelemetry collector (OTLP)"},
     {"datasets", cmd_datasets, "generate or check datasets"},
     {"keys", cmd_keys, "make CURVE key pairs for the coordinator and workers"},

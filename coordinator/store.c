@@ -341,6 +341,18 @@ char *coord_store_latest_run(coord_store_t *st, rs_err_t *err)
     return id;
 }
 
+json_t *coord_store_runs(coord_store_t *st, size_t max, rs_err_t *err)
+{
+    redisReply *r = command(st, err, "ZREVRANGE rs:runs 0 %lld", (long long)max - 1);
+    if (reply_error(st->c, r, "ZREVRANGE", err)) return NULL;
+    json_t *ids = json_array();
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            json_array_append_new(ids, json_stringn(r->element[i]->str, r->element[i]->len));
+    freeReplyObject(r);
+    return ids;
+}
+
 /* ---- the record dictionary (recpack.h) ---- */
 
 /* Points the dictionary state at run_id, forgetting another run's. */

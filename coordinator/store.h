@@ -49,6 +49,9 @@ int coord_store_run_set(coord_store_t *st, const char *run_id, const char *field
 json_t *coord_store_run_get(coord_store_t *st, const char *run_id, rs_err_t *err);
 /* The most recently started run's id (caller frees), or NULL with err when there is none. */
 char *coord_store_latest_run(coord_store_t *st, rs_err_t *err);
+/* The ids of the runs this Redis holds (rs:runs), newest first, at most max (new reference), or
+ * NULL with err. */
+json_t *coord_store_runs(coord_store_t *st, size_t max, rs_err_t *err);
 
 /* Writes case results once each; *added / *added_failed get how many were new. In the same
  * atomic step the manifest's "dispatched" counter grows by dispatched (cases sent to workers since
