@@ -25,6 +25,7 @@
 #include "runref.h"
 #include "stats.h"
 #include "units.h"
+#include "viewpage.h"
 
 #define BATCH 500          /* records fetched per lock while indexing */
 #define LIVE_POLL_MS 1000  /* a live run's index looks for new records this often */
@@ -877,6 +878,24 @@ static enum MHD_Result report_html(req_t *q, const char *id)
     return rc;
 }
 
+/* The page: its script and style are inline, and the policy lets it reach this origin only. */
+static enum MHD_Result page(req_t *q)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        coord_viewpage_len, (void *)coord_viewpage, MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
+    MHD_add_response_header(resp, "Content-Security-Policy",
+                            "default-src 'none'; script-src 'unsafe-inline'; style-src "
+                            "'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; "
+                            "form-action 'none'; frame-ancestors 'none'");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    enum MHD_Result rc = MHD_queue_response(q->conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
 /* ---- routing ---- */
 
 /* Constant time in the length of the expected token. */
@@ -925,6 +944,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "read-only: GET only");
     if (!authorised(&q)) return send_error(conn, MHD_HTTP_UNAUTHORIZED, "a token is required");
+    if (strcmp(url, "/") == 0) return page(&q);
     if (strcmp(url, "/api/runs") == 0) return api_runs(&q);
     if (strncmp(url, "/api/runs/", 10) == 0) return route_run(&q, url + 10);
     if (strcmp(url, "/api/compare") == 0) return api_compare(&q);
