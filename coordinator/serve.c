@@ -813,44 +813,96 @@ static enum MHD_Result api_compare(req_t *q)
 
 /* ---- GET /api/runs/{id}/events ---- */
 
-/* A Server-Sent Events stream of the run's progress: an event whenever its manifest's counts or
- * status change (checked every 250 ms), a comment line every second so that a reader that went
- * away is noticed; it ends once the run is no longer running. */
+/* Server-Sent Events: the run's own progress events (rs:run:<id>:events, docs/REDIS.md),
+ * forwarded as they are published, after one made from the manifest so that the reader starts
+ * from the present; a comment line every second otherwise, so that a reader that went away is
+ * noticed. The stream ends after the run's status event (or, should the coordinator have died
+ * without one, once the manifest says the run is no longer running). */
 typedef struct stream {
     run_t *run;
-    char last[512];
-    int ended;
+    coord_store_t *sub; /* NULL until subscribed */
+    int started, ended, quiet;
 } stream_t;
+
+static void stream_free(void *cls)
+{
+    stream_t *st = cls;
+    coord_store_destroy(&st->sub);
+    free(st);
+}
+
+/* The manifest's state as an event (progress while running, else status); 1 while running. When
+ * sub is given and the run is running, *sub gets a subscription to its events. */
+static int manifest_event(run_t *r, char *out, size_t max, coord_store_t **sub)
+{
+    rs_err_t err;
+    run_lock(r);
+    json_t *man = coord_store_run_get(r->ref.store, r->id, &err);
+    const char *status = manifest_str(man, "status");
+    int running = man && strcmp(status, "running") == 0;
+    unsigned long long done = manifest_u64(man, "done"), total = manifest_u64(man, "total");
+    if (running)
+        snprintf(out, max, "{\"type\":\"progress\",\"run_id\":\"%s\",\"done\":%llu,"
+                           "\"total\":%llu,\"failed\":%llu}",
+                 r->id, done, total, (unsigned long long)manifest_u64(man, "failed"));
+    else
+        snprintf(out, max, "{\"type\":\"status\",\"run_id\":\"%s\",\"status\":\"%.40s\","
+                           "\"done\":%llu,\"total\":%llu}",
+                 r->id, man ? status : "unknown", done, total);
+    json_decref(man);
+    if (running && sub) {
+        char *channel = rs_xasprintf("rs:run:%s:events", r->id);
+        *sub = coord_store_subscribe(r->ref.store, channel, &err);
+        free(channel);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return running;
+}
+
+/* A published event ends the stream when it is the run's status other than running. */
+static int ends_stream(const char *event)
+{
+    json_t *e = json_loads(event, 0, NULL);
+    const char *type = json_string_value(json_object_get(e, "type"));
+    const char *status = json_string_value(json_object_get(e, "status"));
+    int end = type && strcmp(type, "status") == 0 && status && strcmp(status, "running") != 0;
+    json_decref(e);
+    return end;
+}
+
+static ssize_t sse(char *buf, size_t max, const char *event)
+{
+    int n = snprintf(buf, max, "data: %s\n\n", event);
+    return n > 0 && (size_t)n < max ? n : MHD_CONTENT_READER_END_WITH_ERROR;
+}
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     stream_t *st = cls;
+    char event[512];
     if (st->ended) return MHD_CONTENT_READER_END_OF_STREAM;
-    for (int tick = 0; tick < 4; tick++) {
-        run_t *r = st->run;
-        rs_err_t err;
-        run_lock(r);
-        json_t *man = coord_store_run_get(r->ref.store, r->id, &err);
-        char event[512];
-        const char *status = manifest_str(man, "status");
-        snprintf(event, sizeof(event),
-                 "{\"run_id\":\"%s\",\"status\":\"%s\",\"done\":%llu,\"total\":%llu,"
-                 "\"failed\":%llu,\"indexed\":%llu}",
-                 r->id, status, (unsigned long long)manifest_u64(man, "done"),
-                 (unsigned long long)manifest_u64(man, "total"),
-                 (unsigned long long)manifest_u64(man, "failed"),
-                 (unsigned long long)coord_caseindex_count(r->ci));
-        int running = man && strcmp(status, "running") == 0;
-        json_decref(man);
-        pthread_mutex_unlock(&r->lock);
-        if (strcmp(event, st->last) != 0 || !running) {
-            snprintf(st->last, sizeof(st->last), "%s", event);
-            st->ended = !running;
-            int n = snprintf(buf, max, "data: %s\n\n", event);
-            return n > 0 && (size_t)n < max ? n : MHD_CONTENT_READER_END_WITH_ERROR;
+    if (!st->started) {
+        st->started = 1;
+        st->ended = !manifest_event(st->run, event, sizeof(event), &st->sub) || !st->sub;
+        return sse(buf, max, event);
+    }
+    int timed_out;
+    char *msg = coord_store_next_message(st->sub, 1000, &timed_out);
+    if (msg) {
+        st->quiet = 0;
+        st->ended = ends_stream(msg);
+        ssize_t n = strlen(msg) + 9 < max ? sse(buf, max, msg) : snprintf(buf, max, ": -\n\n");
+        free(msg);
+        return n;
+    }
+    /* quiet for 5 s, or the subscription failed: ask the manifest whether the run still runs */
+    if (!timed_out || ++st->quiet % 5 == 0) {
+        int running = manifest_event(st->run, event, sizeof(event), NULL);
+        if (!running || !timed_out) {
+            st->ended = 1;
+            return running ? MHD_CONTENT_READER_END_OF_STREAM : sse(buf, max, event);
         }
-        usleep(250 * 1000);
     }
     return snprintf(buf, max, ": waiting\n\n");
 }
@@ -860,7 +912,7 @@ static enum MHD_Result api_events(req_t *q, run_t *r)
     stream_t *st = rs_xcalloc(1, sizeof(*st));
     st->run = r;
     struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, stream_read, st, free);
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_free);
     MHD_add_response_header(resp, "Content-Type", "text/event-stream");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     enum MHD_Result rc = MHD_queue_response(q->conn, MHD_HTTP_OK, resp);

@@ -49,6 +49,14 @@ int coord_store_run_set(coord_store_t *st, const char *run_id, const char *field
 json_t *coord_store_run_get(coord_store_t *st, const char *run_id, rs_err_t *err);
 /* The most recently started run's id (caller frees), or NULL with err when there is none. */
 char *coord_store_latest_run(coord_store_t *st, rs_err_t *err);
+/* A connection of its own to the Redis st reaches (the same address, password and TLS proxy),
+ * subscribed to channel: for a reader that waits for a run's events (the viewer). Destroy it with
+ * coord_store_destroy (before st). NULL with err. */
+coord_store_t *coord_store_subscribe(const coord_store_t *st, const char *channel, rs_err_t *err);
+/* The next message on the subscribed channel (heap), waiting at most timeout_ms: NULL with
+ * *timed_out set when none came in time, NULL without it when the connection failed. */
+char *coord_store_next_message(coord_store_t *sub, int timeout_ms, int *timed_out);
+
 /* The ids of the runs this Redis holds (rs:runs), newest first, at most max (new reference), or
  * NULL with err. */
 json_t *coord_store_runs(coord_store_t *st, size_t max, rs_err_t *err);
