@@ -157,6 +157,30 @@ static int index_pass(run_t *r)
 
 static int run_open(run_t *r);
 
+/* A live run's Redis goes away with its coordinator: once the run's manifest cannot be read, the
+ * run is opened again (from its directory: a private redis-server, started by this thread), and
+ * the new connection replaces the old under the lock. */
+static void reopen_if_gone(run_t *r)
+{
+    rs_err_t err;
+    run_lock(r);
+    json_t *man = coord_store_run_get(r->ref.store, r->id, &err);
+    pthread_mutex_unlock(&r->lock);
+    if (man) {
+        json_decref(man);
+        return;
+    }
+    coord_runref_t fresh, old;
+    if (coord_runref_open(&fresh, r->serve_out, r->id, r->serve_redis, &err)) return; /* next time */
+    run_lock(r);
+    old = r->ref;
+    r->ref = fresh;
+    free(r->search_q); /* a search's hits are kept per connection's snapshot: start afresh */
+    r->search_q = NULL;
+    pthread_mutex_unlock(&r->lock);
+    coord_runref_close(&old);
+}
+
 /* The run's own thread: it opens the run (a private redis-server it starts dies with the thread
  * that started it, PR_SET_PDEATHSIG, so that thread must live as long as the server does), then
  * indexes its records, again every second while the run is live, and waits for the end. */
@@ -171,6 +195,7 @@ static void *builder_main(void *arg)
     int over = rc != 0;
     while (!r->stop) {
         if (!over) over = index_pass(r);
+        else if (rc == 0) reopen_if_gone(r);
         for (int i = 0; i < LIVE_POLL_MS / 50 && !r->stop; i++) usleep(50 * 1000);
     }
     return NULL;
@@ -194,6 +219,20 @@ static int run_open(run_t *r)
     r->total = manifest_u64(r->ref.manifest, "total");
     coord_units_init(&r->units, r->cfg, 0);
     return 0;
+}
+
+/* Reads the run's manifest again (its counts move while it runs); 0 when its Redis is gone. */
+static int manifest_fresh(run_t *r)
+{
+    rs_err_t err;
+    run_lock(r);
+    json_t *man = coord_store_run_get(r->ref.store, r->id, &err);
+    if (man) {
+        json_decref(r->ref.manifest);
+        r->ref.manifest = man;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return man != NULL;
 }
 
 /* The run named id, opened on first use; NULL (with why) when there is none or it cannot be read. */
@@ -223,6 +262,8 @@ static run_t *run_get(coord_serve_t *s, const char *id, char *why, size_t why_le
         s->runs = r;
     }
     pthread_mutex_unlock(&s->lock);
+    /* a live run whose coordinator just ended: its thread opens it again within a second */
+    for (int i = 0; i < 50 && !manifest_fresh(r); i++) usleep(100 * 1000);
     return r;
 }
 

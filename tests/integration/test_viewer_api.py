@@ -292,6 +292,10 @@ def live_run(sb):
     body = OPENER.open("http://127.0.0.1:%d/api/runs/%s/events" % (port, run_id), timeout=30).read()
     [last] = [json.loads(x[6:]) for x in body.decode().splitlines() if x.startswith("data: ")]
     assert last["type"] == "status" and last["status"] == "finished", last  # and the stream ended
+    # its coordinator gone, the run is read from its directory: every case, whole rows
+    rslib.wait_for(lambda: api(port, "/api/runs/%s" % run_id)["indexed"] == 600, 60, "600 indexed")
+    rows = api(port, "/api/runs/%s/cases?limit=5&offset=595" % run_id)["cases"]
+    assert len(rows) == 5 and all(x["id"] and x["models"] for x in rows), rows
     print("ok: live run: a snapshot pages the same while results arrive; events advance")
 
 
