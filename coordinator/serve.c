@@ -122,9 +122,14 @@ static void builder_yield(run_t *r)
 static int index_pass(run_t *r)
 {
     pthread_mutex_lock(&r->lock);
-    json_decref(r->ref.manifest);
     rs_err_t err;
-    r->ref.manifest = coord_store_run_get(r->ref.store, r->id, &err);
+    json_t *man = coord_store_run_get(r->ref.store, r->id, &err);
+    if (!man) { /* its Redis went away with its coordinator: reopen_if_gone's turn */
+        pthread_mutex_unlock(&r->lock);
+        return 1;
+    }
+    json_decref(r->ref.manifest);
+    r->ref.manifest = man;
     uint64_t total = manifest_u64(r->ref.manifest, "total");
     int live = strcmp(manifest_str(r->ref.manifest, "status"), "running") == 0;
     r->total = total;
@@ -160,7 +165,7 @@ static int run_open(run_t *r);
 /* A live run's Redis goes away with its coordinator: once the run's manifest cannot be read, the
  * run is opened again (from its directory: a private redis-server, started by this thread), and
  * the new connection replaces the old under the lock. */
-static void reopen_if_gone(run_t *r)
+static int reopen_if_gone(run_t *r)
 {
     rs_err_t err;
     run_lock(r);
@@ -168,10 +173,10 @@ static void reopen_if_gone(run_t *r)
     pthread_mutex_unlock(&r->lock);
     if (man) {
         json_decref(man);
-        return;
+        return 0;
     }
     coord_runref_t fresh, old;
-    if (coord_runref_open(&fresh, r->serve_out, r->id, r->serve_redis, &err)) return; /* next time */
+    if (coord_runref_open(&fresh, r->serve_out, r->id, r->serve_redis, &err)) return 0; /* later */
     run_lock(r);
     old = r->ref;
     r->ref = fresh;
@@ -179,6 +184,7 @@ static void reopen_if_gone(run_t *r)
     r->search_q = NULL;
     pthread_mutex_unlock(&r->lock);
     coord_runref_close(&old);
+    return 1;
 }
 
 /* The run's own thread: it opens the run (a private redis-server it starts dies with the thread
@@ -195,7 +201,7 @@ static void *builder_main(void *arg)
     int over = rc != 0;
     while (!r->stop) {
         if (!over) over = index_pass(r);
-        else if (rc == 0) reopen_if_gone(r);
+        else if (rc == 0 && reopen_if_gone(r)) over = 0; /* index what it stored last */
         for (int i = 0; i < LIVE_POLL_MS / 50 && !r->stop; i++) usleep(50 * 1000);
     }
     return NULL;
