@@ -1941,6 +1941,10 @@ static void test_params_errors(void **state)
     expect_error(PARAMS_YAML("anthropic", "      seed: 1\n"), NULL, 0,
                  "t.yaml:6:13: models[0].params.seed: the anthropic API has no such parameter; "
                  "params.extra_body sends any field to a server that takes it");
+    expect_error(PARAMS_YAML("anthropic", "      thinking: {type: enabled}\n"), NULL, 0, "t.yaml:6:7: models[0].params.thinking.budget_tokens: required when thinking is enabled (the Anthropic API refuses thinking without a budget; at least 1024)");
+    expect_error(PARAMS_YAML("anthropic", "      thinking: {budget_tokens: 2048}\n"
+                                          "      max_tokens: 2048\n"),
+                 NULL, 0, "t.yaml:7:19: models[0].params.max_tokens: must be greater than thinking.budget_tokens (2048): the answer comes after the thinking, within max_tokens");
     expect_error(PARAMS_YAML("openai", "      thinking: {type: enabled}\n"), NULL, 0,
                  "t.yaml:6:7: models[0].params.thinking: the openai API has no such parameter; "
                  "use params.reasoning_effort");
