@@ -1959,6 +1959,21 @@ static void test_params_errors(void **state)
     expect_error(PARAMS_YAML("openai", "      extra_headers: {X-RS-Case: c}\n"), NULL, 0,
                  "t.yaml:6:23: models[0].params.extra_headers.X-RS-Case: X-RS-* headers are "
                  "reasonsaver's own (mock: true sends them)");
+    expect_error(PARAMS_YAML("openai", "      extra_headers: {X-A: \"one\\r\\nX-B: two\"}\n"), NULL,
+                 0, "t.yaml:6:28: models[0].params.extra_headers.X-A: a value must be one line of at most 1024 bytes");
+    expect_error(PARAMS_YAML("openai", "      extra_headers: {X-A: a, x-a: b}\n"), NULL, 0, "t.yaml:6:31: models[0].params.extra_headers.x-a: given twice (header names ignore case)");
+    {
+        char long_value[1200], yaml[1400];
+        memset(long_value, 'v', 1025);
+        long_value[1025] = '\0';
+        snprintf(yaml, sizeof(yaml), PARAMS_YAML("openai", "      extra_headers: {X-A: %s}\n"),
+                 long_value);
+        expect_error(yaml, NULL, 0, "t.yaml:6:28: models[0].params.extra_headers.X-A: a value must be one line of at most 1024 bytes");
+    }
+    expect_error(PARAMS_YAML("openai", "      extra_headers: {Content-Type: text/plain}\n"), NULL, 0,
+                 "t.yaml:6:23: models[0].params.extra_headers.Content-Type: reasonsaver sets this header itself");
+    expect_error(PARAMS_YAML("anthropic", "      extra_headers: {anthropic-version: x}\n"), NULL, 0,
+                 "t.yaml:6:23: models[0].params.extra_headers.anthropic-version: set it with anthropic_version");
     expect_error(PARAMS_YAML("openai", "      extra_headers: {\"bad name\": c}\n"), NULL, 0,
                  "t.yaml:6:23: models[0].params.extra_headers.bad name: not a valid header name");
     expect_error(PARAMS_YAML("openai", "      extra_body: {messages: []}\n"), NULL, 0,
