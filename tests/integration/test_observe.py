@@ -45,7 +45,12 @@ def check_status_and_events(sb):
     second = rslib.status_json(sb, sb.path("live"), run_id)
     assert first["live"] and second["done"] > first["done"], (first, second)
     assert len(second["workers"]) == 2, second["workers"]
-    assert all(w["in_flight"] >= 0 and w["results"] > 0 for w in second["workers"]), second
+    assert all(w["results"] > 0 for w in second["workers"]), second
+    # A worker is given at most worker_slots + worker_backlog (default 32) cases; while cases are
+    # left the workers hold some (the snapshot is older than the count of done cases).
+    held = [w["in_flight"] for w in second["workers"]]
+    assert all(n <= 32 + 32 for n in held), second["workers"]
+    assert second["done"] == 3000 or sum(held) > 0, second
     assert second["eta_seconds"] is not None
     usage = second["usage"]["a"]
     assert usage["calls"] > 0 and usage["input_tokens"] > 0, usage
