@@ -11,10 +11,11 @@
 #include "analysis.h"
 #include "gates.h"
 #include "html.h"
-#include "neardup.h"
-#include "reportmd.h"
+#include "jsonget.h"
 #include "log.h"
+#include "neardup.h"
 #include "record.h"
+#include "reportmd.h"
 #include "tally.h"
 
 enum { STREAM_BATCH = 1000 };
@@ -315,7 +316,9 @@ static void print_strategies(FILE *f, json_t *report)
 {
     size_t i, j;
     json_t *m, *s, *pool = json_object_get(json_object_get(report, "pool"), "strategies");
-    if (!coord_report_any_model_array(report, "strategies", 2) && json_array_size(pool) < 2) return;
+    if (!coord_any_with_array(json_object_get(report, "models"), "strategies", 2) &&
+        json_array_size(pool) < 2)
+        return;
     fprintf(f, "\n%-20s %-12s %-24s %s\n", "model", "strategy", "accuracy [95% CI]",
             "McNemar p vs first");
     json_array_foreach(json_object_get(report, "models"), i, m)

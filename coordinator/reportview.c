@@ -1,23 +1,6 @@
 /* reportview: small readers of a report object, shared by its writers (reportview.h). */
 #include "reportview.h"
 
-const char *coord_jstr_or(json_t *o, const char *key, const char *dflt)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : dflt;
-}
-
-int coord_report_any_model_array(json_t *report, const char *field, size_t min)
-{
-    size_t i;
-    json_t *m;
-    json_array_foreach(json_object_get(report, "models"), i, m)
-    {
-        if (json_array_size(json_object_get(m, field)) >= min) return 1;
-    }
-    return 0;
-}
-
 /* The cases of report.json's "corrupted", joined by ", " (at most the listed ones). */
 void coord_report_corrupted_cases(rs_buf_t *b, json_t *report)
 {

@@ -9,12 +9,6 @@
 
 #include "util.h"
 
-/* o[key] when it is a string, else dflt. */
-const char *coord_jstr_or(json_t *o, const char *key, const char *dflt);
-
-/* Whether some entry of report.models has an array `field` of at least min entries. */
-int coord_report_any_model_array(json_t *report, const char *field, size_t min);
-
 /* The number of corrupted records a report counted (report.json's corrupted.count). */
 uint64_t coord_report_corrupted(json_t *report);
 
