@@ -315,10 +315,8 @@ static void print_strategy(FILE *f, const char *model, json_t *s)
 static void print_strategies(FILE *f, json_t *report)
 {
     size_t i, j;
-    json_t *m, *s, *pool = json_object_get(json_object_get(report, "pool"), "strategies");
-    if (!coord_any_with_array(json_object_get(report, "models"), "strategies", 2) &&
-        json_array_size(pool) < 2)
-        return;
+    json_t *m, *s, *pool;
+    if (!coord_report_has_strategies(report, &pool)) return;
     fprintf(f, "\n%-20s %-12s %-24s %s\n", "model", "strategy", "accuracy [95% CI]",
             "McNemar p vs first");
     json_array_foreach(json_object_get(report, "models"), i, m)

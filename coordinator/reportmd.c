@@ -268,10 +268,8 @@ static void md_strategy_row(rs_buf_t *b, const char *model, json_t *s)
 static void md_strategies(rs_buf_t *b, json_t *report)
 {
     size_t i, j;
-    json_t *m, *s, *pool = json_object_get(json_object_get(report, "pool"), "strategies");
-    if (!coord_any_with_array(json_object_get(report, "models"), "strategies", 2) &&
-        json_array_size(pool) < 2)
-        return;
+    json_t *m, *s, *pool;
+    if (!coord_report_has_strategies(report, &pool)) return;
     rs_buf_puts(b, "\n## Ranking strategies\n\n| model | strategy | correct | wrong | error | "
                    "skipped | accuracy [95% CI] | b / c vs first | McNemar p |\n"
                    "|---|---|---:|---:|---:|---:|---|---:|---:|\n");

@@ -1,6 +1,15 @@
 /* reportview: small readers of a report object, shared by its writers (reportview.h). */
 #include "reportview.h"
 
+#include "jsonget.h"
+
+int coord_report_has_strategies(json_t *report, json_t **pool)
+{
+    *pool = json_object_get(json_object_get(report, "pool"), "strategies");
+    return coord_any_with_array(json_object_get(report, "models"), "strategies", 2) ||
+           json_array_size(*pool) >= 2;
+}
+
 /* The cases of report.json's "corrupted", joined by ", " (at most the listed ones). */
 void coord_report_corrupted_cases(rs_buf_t *b, json_t *report)
 {

@@ -9,6 +9,10 @@
 
 #include "util.h"
 
+/* Whether the ranking strategies make a table: a model of report.models, or the pool, has more
+ * than `first`. *pool gets report.json's pool.strategies (borrowed; NULL without a pool). */
+int coord_report_has_strategies(json_t *report, json_t **pool);
+
 /* The number of corrupted records a report counted (report.json's corrupted.count). */
 uint64_t coord_report_corrupted(json_t *report);
 
