@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "jsonget.h" /* what its readers are built on; its users read reports with them too */
 #include "util.h"
 
 /* Whether the ranking strategies make a table: a model of report.models, or the pool, has more
