@@ -233,20 +233,6 @@ void coord_store_destroy(coord_store_t **st)
     *st = NULL;
 }
 
-int coord_store_connected(const coord_store_t *st)
-{
-    return st->c != NULL;
-}
-
-int coord_store_ping(coord_store_t *st, rs_err_t *err)
-{
-    if (ready(st, err)) return -1;
-    redisReply *r = checked(st, redisCommand(st->c, "PING"));
-    if (reply_error(st->c, r, "PING", err)) return -1;
-    freeReplyObject(r);
-    return 0;
-}
-
 /* A command with printf-style arguments, reconnecting first if needed. */
 static redisReply *command(coord_store_t *st, rs_err_t *err, const char *fmt, ...)
 {

@@ -3,7 +3,10 @@
  * Keys (docs/REDIS.md): rs:runs ZSET of run ids by start time; rs:run:<id> HASH manifest and
  * counters; rs:run:<id>:results HASH case index -> result JSON, each written once by a Lua script
  * (HSETNX), which also bumps the done/failed counters in the same atomic step, so a duplicate result
- * never counts twice and the counters never disagree with the results. */
+ * never counts twice and the counters never disagree with the results.
+ *
+ * Every call reconnects first when the connection was lost; a failed call leaves the store
+ * disconnected and returns -1, so the caller can keep its data and retry. */
 #ifndef COORD_STORE_H
 #define COORD_STORE_H
 
@@ -90,11 +93,6 @@ int64_t coord_store_used_memory(coord_store_t *st);
 /* HINCRBY on the manifest. */
 int coord_store_run_incr(coord_store_t *st, const char *run_id, const char *field, int64_t by,
                          rs_err_t *err);
-
-/* Connection state. Every call reconnects first when the connection was lost; a failed call
- * leaves the store disconnected and returns -1, so the caller can keep its data and retry. */
-int coord_store_connected(const coord_store_t *st);
-int coord_store_ping(coord_store_t *st, rs_err_t *err);
 
 /* The run lock rs:run:<id>:lock (SET NX PX): one coordinator per run. acquire returns 0 when we
  * hold it, 1 when another does (*holder, heap, and its remaining ttl), -1 on error. renew extends
