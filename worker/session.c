@@ -15,6 +15,7 @@
 #include "http.h"
 #include "log.h"
 #include "proto.h"
+#include "provider.h"
 #include "trace.h"
 #include "usage.h"
 
@@ -24,7 +25,6 @@
 #define NO_ANSWER_AGAIN_MS 60000 /* ...and again this often while it lasts */
 #define RECONNECT_MS 2000        /* a connection that brought nothing is made again after this, */
 #define RECONNECT_MAX_MS 10000   /* ...doubling up to this */
-#define PAUSE_MAX_MS 600000      /* the longest PAUSE taken from the coordinator */
 
 typedef struct session {
     const wk_opts_t *o;
@@ -179,7 +179,13 @@ static void on_task(session_t *s, rs_task_t *t)
 /* The coordinator relays a server's Retry-After to the whole cluster: hold that model's requests. */
 static void on_pause(session_t *s, const rs_pause_t *p)
 {
-    int64_t ms = p->ms < PAUSE_MAX_MS ? p->ms : PAUSE_MAX_MS;
+    /* only a model of the run: a name the spec does not have would hold nothing, and kept, it
+     * would grow the list of pauses with every such message */
+    if (!s->chain || rs_config_model_index(wk_chain_config(s->chain), p->model) < 0) {
+        rs_debug("PAUSE for a model the run does not have; ignored");
+        return;
+    }
+    int64_t ms = p->ms < RS_PROVIDER_RETRY_AFTER_MAX_MS ? p->ms : RS_PROVIDER_RETRY_AFTER_MAX_MS;
     rs_debug("model %s paused for %lld ms (the server asked for it)", p->model, (long long)ms);
     wk_http_pause(s->http, p->model, rs_mono_ms() + ms);
 }
@@ -242,7 +248,9 @@ static void report_done(session_t *s)
  * the stats. */
 static void report_congestion(session_t *s)
 {
-    if (!s->usage || !wk_usage_urgent(s->usage)) return;
+    /* with a HELLO due the coordinator does not know this worker (yet, or any more): the stats
+     * wait for a RESULT or a HEARTBEAT after the WELCOME */
+    if (!s->usage || s->hello_at || !wk_usage_urgent(s->usage)) return;
     rs_heartbeat_t hb = {(int64_t)held(s), NULL, 0};
     hb.stats = wk_usage_take(s->usage, &hb.stats_len);
     rs_buf_reset(&s->out);
