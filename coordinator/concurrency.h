@@ -55,9 +55,9 @@ size_t coord_conc_pauses(coord_conc_t *c, int fresh, int64_t now_ms, rs_pause_t 
 /* Whether anything is worth storing or showing: an adaptive model, a 429/503 or a pause. */
 int coord_conc_active(const coord_conc_t *c);
 
-/* {"<model>": {"adaptive", "floor", "ceiling", "cap", "min_cap", "decreases", "increases",
- * "congested", "pauses", "paused_ms", "paused_left_ms", "series": [[offset_ms, cap], ...]},
- * "start_ms": origin} (new reference). */
+/* {"start_ms": origin, "models": {"<model>": {"adaptive", "floor", "ceiling", "cap", "min_cap",
+ * "decreases", "increases", "congested", "pauses", "paused_ms", "paused_left_ms", "series":
+ * [[offset_ms, cap], ...]}}} (new reference). */
 json_t *coord_conc_json(const coord_conc_t *c, int64_t now_ms);
 
 /* Prometheus lines: reasonsaver_model_concurrency_cap (gauge), _decreases_total,
