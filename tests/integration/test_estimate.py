@@ -62,8 +62,13 @@ def main():
         rep = rslib.load_report(rslib.only_run_dir(sb.path("out")))
         st = mock.stats()
         chat = sum(r["calls"] for k, r in rows.items() if k[1] != "embed")
-        assert st["by_endpoint"]["/v1/chat/completions"] == chat, (st, chat)
-        assert st["by_endpoint"]["/v1/embeddings"] == rows[("embedder", "embed")]["calls"], st
+        embeds = rows[("embedder", "embed")]["calls"]
+        # A case handed out again (a lease that expired on a loaded machine) makes its calls
+        # again: the mock then counts more than one run's worth, never fewer.
+        same = (lambda a, b: a == b) if rep["reliability"]["redone_cases"] == 0 else \
+            (lambda a, b: a >= b)
+        assert same(st["by_endpoint"]["/v1/chat/completions"], chat), (st, chat, rep["reliability"])
+        assert same(st["by_endpoint"]["/v1/embeddings"], embeds), (st, embeds, rep["reliability"])
         assert st["by_status"] == {"200": st["requests"]}, st
 
         for m in rep["models"]:
