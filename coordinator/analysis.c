@@ -223,6 +223,7 @@ typedef struct failure {
     size_t model;
     uint64_t key;   /* fail_key: the sample keeps the smallest */
     char *thinking; /* the answer's reasoning text, shown beside it (never graded); or NULL */
+    uint64_t idx;   /* the record's case (unit) index: the viewer filters by cluster with it */
 } failure_t;
 
 struct coord_analysis {
@@ -661,19 +662,21 @@ static void add_failure(coord_analysis_t *a, size_t m, json_t *rec, json_t *entr
     const char *th = json_string_value(json_object_get(candidate0(entry), "thinking"));
     if (!out) return;
     a->fails_seen++;
-    uint64_t key = fail_key(a->seed, (uint64_t)json_integer_value(json_object_get(rec, "idx")), m);
+    uint64_t idx = (uint64_t)json_integer_value(json_object_get(rec, "idx"));
+    uint64_t key = fail_key(a->seed, idx, m);
     if (a->n_fails == a->max_fails) {
         if (key >= a->fails[0].key) return;
         free(a->fails[0].case_id);
         free(a->fails[0].output);
         free(a->fails[0].thinking);
         a->fails[0] = (failure_t){case_id(rec), utf8_prefix(out, COORD_ANALYSIS_MAX_OUTPUT), m, key,
-                                  th ? utf8_prefix(th, COORD_ANALYSIS_MAX_OUTPUT) : NULL};
+                                  th ? utf8_prefix(th, COORD_ANALYSIS_MAX_OUTPUT) : NULL, idx};
         heap_down(a->fails, a->n_fails, 0);
         return;
     }
     a->fails[a->n_fails] = (failure_t){case_id(rec), utf8_prefix(out, COORD_ANALYSIS_MAX_OUTPUT), m,
-                                       key, th ? utf8_prefix(th, COORD_ANALYSIS_MAX_OUTPUT) : NULL};
+                                       key, th ? utf8_prefix(th, COORD_ANALYSIS_MAX_OUTPUT) : NULL,
+                                       idx};
     heap_up(a->fails, a->n_fails++);
 }
 
@@ -956,6 +959,28 @@ static json_t *example_json(const coord_analysis_t *a, const failure_t *f)
     return o;
 }
 
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* The case indices of cluster c's members, ascending, each once (two models' failures of one
+ * case may share a cluster): what the viewer filters by. */
+static json_t *member_cases(const rs_kmeans_t *km, const failure_t *const *fails, size_t c)
+{
+    uint64_t *idx = rs_xmalloc((km->sizes[c] + 1) * sizeof(uint64_t));
+    size_t n = 0;
+    for (size_t i = 0; i < km->n; i++)
+        if (km->assign[i] == c) idx[n++] = fails[i]->idx;
+    qsort(idx, n, sizeof(uint64_t), cmp_u64);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || idx[i] != idx[i - 1]) json_array_append_new(arr, json_integer((json_int_t)idx[i]));
+    free(idx);
+    return arr;
+}
+
 static json_t *cluster_json(const coord_analysis_t *a, const rs_kmeans_t *km, const float *v,
                             const failure_t *const *fails, size_t c)
 {
@@ -964,8 +989,9 @@ static json_t *cluster_json(const coord_analysis_t *a, const rs_kmeans_t *km, co
     json_t *examples = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(examples, example_json(a, fails[ex[i]]));
-    return json_pack("{sIsfso}", "size", (json_int_t)km->sizes[c], "share",
-                     (double)km->sizes[c] / (double)km->n, "examples", examples);
+    return json_pack("{sIsfsoso}", "size", (json_int_t)km->sizes[c], "share",
+                     (double)km->sizes[c] / (double)km->n, "examples", examples, "cases",
+                     member_cases(km, fails, c));
 }
 
 /* Hash embeddings of the kept failures, spherical k-means++ with k = rs_vecset_auto_k, the

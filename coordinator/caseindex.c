@@ -382,6 +382,7 @@ int coord_caseindex_match(const coord_caseindex_t *ci, const coord_ci_query_t *q
     if (!coord_caseindex_has(ci, idx)) return 0;
     if (q->as_of && ci->gen[idx] > q->as_of) return 0;
     if (q->only && (idx >= q->only_len || !(q->only[idx >> 3] & (1u << (idx & 7))))) return 0;
+    if (q->also && (idx >= q->also_len || !(q->also[idx >> 3] & (1u << (idx & 7))))) return 0;
     const cell_t *c = cell_of(ci, idx, q->model);
     if (q->verdict >= 0 && c->verdict != q->verdict + 1) return 0;
     if (q->strategy != -1) {
@@ -486,14 +487,14 @@ typedef struct heap {
     size_t n, keep;
 } heap_t;
 
-static void heap_swap(uint64_t *a, uint64_t *b)
+static void swap_u64(uint64_t *a, uint64_t *b)
 {
     uint64_t t = *a;
     *a = *b;
     *b = t;
 }
 
-static void heap_push(const coord_caseindex_t *ci, const coord_ci_query_t *q, heap_t *h,
+static void keep_best(const coord_caseindex_t *ci, const coord_ci_query_t *q, heap_t *h,
                       uint64_t idx)
 {
     if (h->n == h->keep) {
@@ -504,7 +505,7 @@ static void heap_push(const coord_caseindex_t *ci, const coord_ci_query_t *q, he
             if (l < h->n && before(ci, q, h->v[w], h->v[l])) w = l;
             if (r < h->n && before(ci, q, h->v[w], h->v[r])) w = r;
             if (w == i) break;
-            heap_swap(&h->v[i], &h->v[w]);
+            swap_u64(&h->v[i], &h->v[w]);
             i = w;
         }
         return;
@@ -512,7 +513,7 @@ static void heap_push(const coord_caseindex_t *ci, const coord_ci_query_t *q, he
     size_t i = h->n++;
     h->v[i] = idx;
     while (i > 0 && before(ci, q, h->v[(i - 1) / 2], h->v[i])) {
-        heap_swap(&h->v[i], &h->v[(i - 1) / 2]);
+        swap_u64(&h->v[i], &h->v[(i - 1) / 2]);
         i = (i - 1) / 2;
     }
 }
@@ -547,7 +548,7 @@ uint64_t coord_caseindex_query(const coord_caseindex_t *ci, const coord_ci_query
         if (!coord_caseindex_match(ci, q, idx)) continue;
         if (counts) tally_case(ci, q, idx, &t);
         if (by_idx && total >= offset && *n < limit) out[(*n)++] = idx;
-        if (!by_idx && h.keep) heap_push(ci, q, &h, idx);
+        if (!by_idx && h.keep) keep_best(ci, q, &h, idx);
         total++;
     }
     if (!by_idx) {

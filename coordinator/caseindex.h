@@ -56,8 +56,10 @@ typedef struct coord_ci_query {
     int disagree;         /* 1: a judge disagreed with the grader */
     int prompt, epoch;
     uint32_t as_of;       /* the snapshot; 0 = the latest */
-    const uint8_t *only;  /* a bitmap of cases to keep (text search, a cluster), or NULL */
+    const uint8_t *only;  /* a bitmap of cases to keep (the text search's hits), or NULL */
     uint64_t only_len;    /* cases the bitmap covers */
+    const uint8_t *also;  /* a second one (a failure cluster's cases), or NULL */
+    uint64_t also_len;
     coord_ci_sort_t sort;
     int desc;
 } coord_ci_query_t;

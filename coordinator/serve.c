@@ -25,6 +25,7 @@
 #include "runref.h"
 #include "stats.h"
 #include "units.h"
+#include "viewpage.h"
 
 #define BATCH 500          /* records fetched per lock while indexing */
 #define LIVE_POLL_MS 1000  /* a live run's index looks for new records this often */
@@ -49,6 +50,11 @@ typedef struct run {
     pthread_t builder;
     int building, stop;
     uint64_t total;       /* units, from the manifest */
+    json_t *clusters;     /* report.json's failure clusters (NULL: none, or no report yet) */
+    int clusters_read;
+    int cluster_n;        /* the cluster whose cases cluster_hits holds; -1 none */
+    uint8_t *cluster_hits;
+    uint64_t cluster_len;
     char *search_q;       /* the last text search and its hits */
     uint32_t search_as_of;
     uint8_t *search_hits;
@@ -79,6 +85,8 @@ static void run_close(run_t *r)
     pthread_cond_destroy(&r->opened_cv);
     free(r->search_q);
     free(r->search_hits);
+    free(r->cluster_hits);
+    json_decref(r->clusters);
     free(r->id);
     free(r);
 }
@@ -389,6 +397,8 @@ static enum MHD_Result api_runs(req_t *q)
 
 /* ---- GET /api/runs/{id} ---- */
 
+static json_t *run_clusters(run_t *r);
+
 static enum MHD_Result api_run(req_t *q, run_t *r)
 {
     pthread_mutex_lock(&r->lock);
@@ -403,6 +413,7 @@ static enum MHD_Result api_run(req_t *q, run_t *r)
     json_object_set_new(o, "total", json_integer((json_int_t)r->total));
     json_object_set_new(o, "graders", graders);
     json_object_set_new(o, "indexed", json_integer((json_int_t)coord_caseindex_count(r->ci)));
+    json_object_set_new(o, "clusters", json_integer((json_int_t)json_array_size(run_clusters(r))));
     pthread_mutex_unlock(&r->lock);
     return send_json(q->conn, MHD_HTTP_OK, o);
 }
@@ -460,11 +471,55 @@ static void search(run_t *r, const char *q)
     }
 }
 
+/* report.json's failure clusters, read once the run has a report. */
+static json_t *run_clusters(run_t *r)
+{
+    if (!r->clusters_read && r->ref.dir) {
+        char *path = rs_xasprintf("%s/report.json", r->ref.dir);
+        json_t *rep = json_load_file(path, 0, NULL);
+        free(path);
+        if (rep) {
+            r->clusters_read = 1;
+            r->clusters = json_incref(json_object_get(rep, "clusters"));
+            r->cluster_n = -1;
+        }
+        json_decref(rep);
+    }
+    return r->clusters;
+}
+
+/* Cluster n's cases as a bitmap (kept for the next page). -1 when there is no such cluster. */
+static int cluster_cases(run_t *r, int n)
+{
+    json_t *c = json_array_get(run_clusters(r), (size_t)n), *v;
+    if (!c) return -1;
+    if (r->cluster_n == n) return 0;
+    free(r->cluster_hits);
+    r->cluster_len = coord_caseindex_span(r->ci);
+    r->cluster_hits = rs_xcalloc(r->cluster_len / 8 + 1, 1);
+    r->cluster_n = n;
+    size_t i;
+    json_array_foreach(json_object_get(c, "cases"), i, v)
+    {
+        json_int_t idx = json_integer_value(v);
+        if (idx >= 0 && (uint64_t)idx < r->cluster_len)
+            r->cluster_hits[idx >> 3] |= (uint8_t)(1u << (idx & 7));
+    }
+    return 0;
+}
+
 /* The query of a request's parameters, the text search resolved; -1 with err. */
 static int query_of(req_t *q, run_t *r, coord_ci_query_t *cq, rs_err_t *err)
 {
     if (coord_caseindex_parse(r->ci, param, q->conn, cq, err)) return -1;
-    const char *text = param(q->conn, "q");
+    const char *text = param(q->conn, "q"), *cl = param(q->conn, "cluster");
+    int64_t n;
+    if (cl && *cl && (rs_parse_i64(cl, &n) || n < 0 || n > 1000 || cluster_cases(r, (int)n) < 0))
+        return rs_err_set(err, "cluster: '%.50s' is not one of the report's failure clusters", cl);
+    if (cl && *cl) {
+        cq->also = r->cluster_hits;
+        cq->also_len = r->cluster_len;
+    }
     if (text && *text) {
         search(r, text);
         cq->only = r->search_hits;
@@ -823,6 +878,24 @@ static enum MHD_Result report_html(req_t *q, const char *id)
     return rc;
 }
 
+/* The page: its script and style are inline, and the policy lets it reach this origin only. */
+static enum MHD_Result page(req_t *q)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        coord_viewpage_len, (void *)coord_viewpage, MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(resp, "Content-Type", "text/html; charset=utf-8");
+    MHD_add_response_header(resp, "Content-Security-Policy",
+                            "default-src 'none'; script-src 'unsafe-inline'; style-src "
+                            "'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; "
+                            "form-action 'none'; frame-ancestors 'none'");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    enum MHD_Result rc = MHD_queue_response(q->conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
 /* ---- routing ---- */
 
 /* Constant time in the length of the expected token. */
@@ -871,6 +944,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "read-only: GET only");
     if (!authorised(&q)) return send_error(conn, MHD_HTTP_UNAUTHORIZED, "a token is required");
+    if (strcmp(url, "/") == 0) return page(&q);
     if (strcmp(url, "/api/runs") == 0) return api_runs(&q);
     if (strncmp(url, "/api/runs/", 10) == 0) return route_run(&q, url + 10);
     if (strcmp(url, "/api/compare") == 0) return api_compare(&q);

@@ -134,7 +134,7 @@ def model_of(rec, name):
     return next(m for m in rec["models"] if m["model"] == name)
 
 
-def check_filters(port, run_id, recs, src):
+def check_filters(port, run_id, recs, src, rep_clusters):
     by_idx = {r["idx"]: r for r in recs}
     tags = sorted({t for r in recs for t in r["tags"]})
     hostile_tag = "hostile|tag\n<b>"
@@ -151,6 +151,9 @@ def check_filters(port, run_id, recs, src):
          lambda r: disagrees(model_of(r, "strong")) and first_verdict(model_of(r, "strong")) == "correct"),
         ({"q": "<script>alert(1)</script>"}, lambda r: HOSTILE[:20] in src[r["id"]]["question"]),
     ]
+    clusters = rep_clusters(run_id)
+    for n, c in enumerate(clusters[:2]):
+        filters.append(({"cluster": str(n)}, lambda r, x=set(c["cases"]): r["idx"] in x))
     reasons = {model_of(r, "strong").get("error_type") for r in recs} - {None}
     for reason in sorted(reasons)[:2]:
         filters.append(({"model": "strong", "reason": reason},
@@ -242,7 +245,12 @@ def finished_run(sb):
     wait_indexed(port, run_id, len(recs))
     facets = api(port, "/api/runs/%s" % run_id)
     assert facets["models"] == ["strong", "weak"] and "majority" in facets["strategies"], facets
-    check_filters(port, run_id, recs, src)
+    clusters = rep.get("clusters") or []
+    assert clusters and all(c["cases"] for c in clusters), "no failure clusters: a weak test"
+    for c in clusters:  # the members are failures (first wrong) of some model
+        assert all(any(first_verdict(m) == "wrong" for m in recs[i]["models"]) for i in c["cases"])
+    assert api(port, "/api/runs/%s" % run_id)["clusters"] == len(clusters)
+    check_filters(port, run_id, recs, src, lambda _: clusters)
     check_paging_and_order(port, run_id, recs)
     check_case_text(port, run_id, recs, src)
     check_compare(port, run_id, recs)
