@@ -49,6 +49,7 @@ typedef struct run {
     int ds_tried;
     pthread_t builder;
     int building, stop;
+    int waiting;          /* requests waiting for the lock (atomic): the builder lets them go first */
     uint64_t total;       /* units, from the manifest */
     json_t *clusters;     /* report.json's failure clusters (NULL: none, or no report yet) */
     int clusters_read;
@@ -103,6 +104,20 @@ static uint64_t manifest_u64(json_t *man, const char *key)
     return rs_parse_i64(manifest_str(man, key), &v) == 0 && v > 0 ? (uint64_t)v : 0;
 }
 
+/* A request's lock on the run: the index builder, which takes the lock batch after batch, steps
+ * aside while a request waits (a mutex is not fair: it would take it again at once). */
+static void run_lock(run_t *r)
+{
+    __atomic_add_fetch(&r->waiting, 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_lock(&r->lock);
+    __atomic_sub_fetch(&r->waiting, 1, __ATOMIC_SEQ_CST);
+}
+
+static void builder_yield(run_t *r)
+{
+    for (int i = 0; i < 1000 && __atomic_load_n(&r->waiting, __ATOMIC_SEQ_CST); i++) usleep(200);
+}
+
 /* Adds the records of the cases not yet indexed, a batch per lock; 1 when the run is over. */
 static int index_pass(run_t *r)
 {
@@ -135,6 +150,7 @@ static int index_pass(run_t *r)
                 free(texts[i]);
             }
         pthread_mutex_unlock(&r->lock);
+        builder_yield(r);
     }
     return !live;
 }
@@ -314,7 +330,7 @@ static json_t *row_from_run(coord_serve_t *s, const char *id)
     char why[256];
     run_t *r = run_get(s, id, why, sizeof(why));
     if (!r) return NULL;
-    pthread_mutex_lock(&r->lock);
+    run_lock(r);
     json_t *row = row_from_manifest(id, r->ref.manifest), *acc = json_object_get(row, "accuracy");
     for (size_t m = 0; m < r->cfg->n_models; m++) {
         double a = coord_caseindex_accuracy(r->ci, m); /* of the results indexed so far */
@@ -401,7 +417,7 @@ static json_t *run_clusters(run_t *r);
 
 static enum MHD_Result api_run(req_t *q, run_t *r)
 {
-    pthread_mutex_lock(&r->lock);
+    run_lock(r);
     json_t *man = r->ref.manifest, *o = coord_caseindex_facets(r->ci);
     json_t *graders = json_array();
     for (size_t g = 0; g < r->cfg->scoring.n_graders; g++)
@@ -606,7 +622,7 @@ static enum MHD_Result api_cases(req_t *q, run_t *r)
         parse_u64_param(q, "limit", 50, COORD_CI_MAX_LIMIT, &limit) || limit == 0)
         return send_error(q->conn, MHD_HTTP_BAD_REQUEST, "offset / limit: a number (limit 1 .. %d)",
                           COORD_CI_MAX_LIMIT);
-    pthread_mutex_lock(&r->lock);
+    run_lock(r);
     if (query_of(q, r, &cq, &err)) {
         pthread_mutex_unlock(&r->lock);
         return send_error(q->conn, MHD_HTTP_BAD_REQUEST, "%s", err.msg);
@@ -653,7 +669,7 @@ static enum MHD_Result api_case(req_t *q, run_t *r, uint64_t idx)
 {
     coord_ci_query_t cq;
     rs_err_t err;
-    pthread_mutex_lock(&r->lock);
+    run_lock(r);
     if (query_of(q, r, &cq, &err)) {
         pthread_mutex_unlock(&r->lock);
         return send_error(q->conn, MHD_HTTP_BAD_REQUEST, "%s", err.msg);
@@ -787,8 +803,8 @@ static enum MHD_Result api_compare(req_t *q)
         parse_u64_param(q, "limit", 50, COORD_CI_MAX_LIMIT, &limit))
         return send_error(q->conn, MHD_HTTP_BAD_REQUEST, "offset / limit: a number");
     run_t *first = a.run < b.run ? a.run : b.run, *second = a.run < b.run ? b.run : a.run;
-    pthread_mutex_lock(&first->lock); /* in address order: two requests never deadlock */
-    if (second != first) pthread_mutex_lock(&second->lock);
+    run_lock(first); /* in address order: two requests never deadlock */
+    if (second != first) run_lock(second);
     json_t *o = compare_json(&a, &b, offset, limit);
     if (second != first) pthread_mutex_unlock(&second->lock);
     pthread_mutex_unlock(&first->lock);
@@ -814,7 +830,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     for (int tick = 0; tick < 4; tick++) {
         run_t *r = st->run;
         rs_err_t err;
-        pthread_mutex_lock(&r->lock);
+        run_lock(r);
         json_t *man = coord_store_run_get(r->ref.store, r->id, &err);
         char event[512];
         const char *status = manifest_str(man, "status");
