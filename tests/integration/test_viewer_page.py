@@ -17,18 +17,15 @@
 import json
 import os
 import struct
-import subprocess
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 import rslib  # noqa: E402
 from test_html_report import CHROMIUM, Dom, chromium, finish  # noqa: E402
+from test_viewer_api import OPENER, api, start_serve  # noqa: E402
 
 R = rslib.REASONSAVER
-OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 CASES = 100000
 # Text that would inject elements if the page wrote it as HTML; a mark that reorders what follows.
 HOSTILE = ('<script>document.title="pwned"</script><img src=x id="pwned-img" onerror="x()">'
@@ -50,20 +47,6 @@ report: {formats: [json, html, jsonl], spans: false}
 """
 
 
-def get(port, path):
-    try:
-        with OPENER.open("http://127.0.0.1:%d%s" % (port, path), timeout=60) as r:
-            return r.status, r.headers, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read()
-
-
-def api(port, path):
-    status, _, body = get(port, path)
-    assert status == 200, (path, status, body[:300])
-    return json.loads(body)
-
-
 def make_run(sb):
     """The 100,000 generated cases, every HOSTILE_EVERY-th with hostile text (the first of them with
     a 100 KB line too) and a hostile tag; returns the run's id."""
@@ -80,14 +63,6 @@ def make_run(sb):
     r = sb.run([R, "run", sb.path("viewer.yaml"), "--out", sb.path("runs")], check=0, timeout=280)
     run_dir = rslib.run_dir_from_output(r.stdout, sb.dir)
     return rslib.load_report(run_dir)["run_id"]
-
-
-def start_serve(sb):
-    port = rslib.free_port()
-    p = sb.spawn([R, "serve", "--out", sb.path("runs"), "--bind", "127.0.0.1:%d" % port],
-                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    rslib.wait_port(port, p)
-    return port
 
 
 def page_url(port, fragment):
@@ -136,9 +111,9 @@ def number(el):
 
 
 def check_page_bytes(port):
-    status, headers, body = get(port, "/")
-    assert status == 200, status
-    assert headers["Content-Type"].startswith("text/html"), headers["Content-Type"]
+    with OPENER.open("http://127.0.0.1:%d/" % port, timeout=60) as r:
+        status, ctype, body = r.status, r.headers["Content-Type"], r.read()
+    assert status == 200 and ctype.startswith("text/html"), (status, ctype)
     with open(os.path.join(rslib.SRC, "coordinator", "viewer", "index.html"), "rb") as f:
         assert body == f.read(), "/ is not coordinator/viewer/index.html"
 
@@ -290,7 +265,7 @@ def main():
         rslib.skip("no reasonsaver binary at " + R)
     with rslib.Sandbox() as sb:
         run_id = make_run(sb)
-        port = start_serve(sb)
+        port = start_serve(sb, "runs")
         rslib.wait_for(lambda: api(port, "/api/runs/%s" % run_id)["indexed"] >= CASES, 120,
                        "the run indexed")
         check_page_bytes(port)
