@@ -3084,11 +3084,37 @@ static int param_given(const rs_model_cfg_t *m, const char *key)
 
 /* Which provider takes which parameter (the sim takes them all and uses none); a thinking budget
  * without a type means "enabled". */
+/* Anthropic's extended thinking, enabled, needs a budget, and max_tokens (when set) must leave
+ * room for the answer after it: the API refuses both, so the config does, with the place. */
+static int thinking_finish(loader_t *ld, const rs_model_cfg_t *m, struct fy_node *map,
+                           struct fy_node *at, const char *path)
+{
+    char sub[PATH_CAP];
+    if (!m->provider || strcmp(m->provider, "anthropic") != 0 || !m->thinking_type ||
+        strcmp(m->thinking_type, "enabled") != 0)
+        return 0;
+    if (!m->thinking_budget) {
+        path_key(sub, sizeof(sub), path, "thinking.budget_tokens");
+        return fail(ld, key_at(map, "thinking", at), sub,
+                    "required when thinking is enabled (the Anthropic API refuses thinking "
+                    "without a budget; at least 1024)");
+    }
+    if (m->max_tokens && m->max_tokens <= m->thinking_budget) {
+        path_key(sub, sizeof(sub), path, "max_tokens");
+        return fail(ld, key_at(map, "max_tokens", at), sub,
+                    "must be greater than thinking.budget_tokens (%lld): the answer comes after "
+                    "the thinking, within max_tokens",
+                    (long long)m->thinking_budget);
+    }
+    return 0;
+}
+
 static int params_finish(loader_t *ld, void *obj, struct fy_node *map, struct fy_node *at,
                          const char *path)
 {
     rs_model_cfg_t *m = obj;
     if (m->thinking_budget && !m->thinking_type) m->thinking_type = rs_xstrdup("enabled");
+    if (thinking_finish(ld, m, map, at, path) < 0) return -1;
     for (size_t i = 0; m->provider && i < RS_ARRAY_LEN(PARAM_RULES); i++) {
         const struct param_rule *r = &PARAM_RULES[i];
         if (strcmp(m->provider, r->provider) != 0 || !param_given(m, r->key)) continue;

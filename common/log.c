@@ -19,11 +19,6 @@ void rs_log_set_level(rs_log_level_t level)
     log_min = level;
 }
 
-rs_log_level_t rs_log_level(void)
-{
-    return log_min;
-}
-
 /* A message may quote text from a peer, a model or a file: whatever it holds, it stays one line
  * of text. Line breaks and tabs become spaces (no forged log line can start), other control
  * characters '?' (no terminal escape sequence reaches the screen). UTF-8 passes as it is. */

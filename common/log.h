@@ -12,7 +12,6 @@ typedef enum rs_log_level {
 
 void rs_log_init(const char *program, rs_log_level_t level);
 void rs_log_set_level(rs_log_level_t level);
-rs_log_level_t rs_log_level(void);
 /* Formats one message and writes it as one line: line breaks and tabs in it become spaces and
  * other control characters (escape sequences) "?", whatever the arguments held. */
 void rs_log(rs_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -23,8 +23,9 @@ typedef enum fkind {
     K_STR,    /* char *: text, NUL-terminated, no embedded NUL */
     K_JSON,   /* char * plus its size_t length at len_off; str or bin on the wire */
     K_STRS,   /* char ** plus its size_t count at len_off: an array of K_STR */
-    K_JSONS,  /* char ** plus its size_t count at len_off: an array of K_JSON (no lengths kept) */
     K_NESTED, /* an array of structs, handled by the field's hooks */
+    K_RESERVED, /* no member: written as an empty array for peers that require the key; on
+                   decoding checked as an array of JSON texts (str or bin) and dropped */
 } fkind_t;
 
 typedef struct dec dec_t;
@@ -41,7 +42,7 @@ typedef struct field {
     size_t key_len;
     fkind_t kind;
     size_t off;     /* offset of the value in its struct */
-    size_t len_off; /* K_JSON, K_STRS, K_JSONS: offset of the size_t length or count */
+    size_t len_off; /* K_JSON, K_STRS: offset of the size_t length or count */
     int64_t min;    /* K_I64: smallest value accepted */
     uint32_t max;   /* K_U32: largest value accepted */
     const nested_t *nested;
@@ -62,11 +63,11 @@ typedef struct field {
 #define F_STR(k, o) {KEY(k), .kind = K_STR, .off = (o)}
 #define F_JSON(k, o, n) {KEY(k), .kind = K_JSON, .off = (o), .len_off = (n)}
 #define F_STRS(k, o, n) {KEY(k), .kind = K_STRS, .off = (o), .len_off = (n)}
-#define F_JSONS(k, o, n) {KEY(k), .kind = K_JSONS, .off = (o), .len_off = (n)}
 #define F_U32_OPT(k, o, hi) {KEY(k), .kind = K_U32, .off = (o), .max = (hi), .optional = 1}
 #define F_STR_OPT(k, o) {KEY(k), .kind = K_STR, .off = (o), .optional = 1}
 #define F_JSON_OPT(k, o, n) {KEY(k), .kind = K_JSON, .off = (o), .len_off = (n), .optional = 1}
 #define F_NESTED(k, h) {KEY(k), .kind = K_NESTED, .nested = &(h)}
+#define F_RESERVED(k) {KEY(k), .kind = K_RESERVED}
 #define OF(T, m) offsetof(T, m)
 
 #define MEMBER(base, off, T) ((T *)(void *)((char *)(base) + (off)))
@@ -126,7 +127,7 @@ static const field_t RESULT_FIELDS[] = {
     F_U64("task_id", OF(rs_result_t, task_id)),
     F_U64("lease", OF(rs_result_t, lease)),
     F_NESTED("cases", RESULT_CASES),
-    F_JSONS("spans", OF(rs_result_t, spans), OF(rs_result_t, n_spans)),
+    F_RESERVED("spans"), /* version 1 carried span records here; they travel in the records */
     F_JSON_OPT("stats", OF(rs_result_t, stats), OF(rs_result_t, stats_len)),
 };
 
@@ -185,7 +186,7 @@ static void release_fields(const field_t *fields, size_t n, void *base)
     for (size_t i = 0; i < n; i++) {
         const field_t *f = &fields[i];
         if (f->kind == K_STR || f->kind == K_JSON) free(*MEMBER(base, f->off, char *));
-        if (f->kind == K_STRS || f->kind == K_JSONS)
+        if (f->kind == K_STRS)
             free_strs(*MEMBER(base, f->off, char **), *MEMBER(base, f->len_off, size_t));
         if (f->kind == K_NESTED) f->nested->release(base);
     }
@@ -251,11 +252,13 @@ static void encode_value(msgpack_packer *pk, const field_t *f, const void *base)
         pack_text(pk, *CMEMBER(base, f->off, char *), *CMEMBER(base, f->len_off, size_t));
         break;
     case K_STRS:
-    case K_JSONS:
         pack_strs(pk, *CMEMBER(base, f->off, strv_t), *CMEMBER(base, f->len_off, size_t));
         break;
     case K_NESTED:
         f->nested->encode(pk, base);
+        break;
+    case K_RESERVED:
+        msgpack_pack_array(pk, 0);
         break;
     }
 }
@@ -570,30 +573,51 @@ static int get_i64(dec_t *d, const msgpack_object *o, int64_t min, int64_t *out)
     return 0;
 }
 
-/* Copies a str (or, when bin_ok, a bin) out as a NUL-terminated string; an embedded NUL is an
- * error because every consumer treats these as C strings. */
-static int get_text(dec_t *d, const msgpack_object *o, bool bin_ok, char **out, size_t *len)
+/* The bytes of a str (or, when bin_ok, a bin) in *p, *n; an embedded NUL is an error because
+ * every consumer treats these as C strings. */
+static int check_text(dec_t *d, const msgpack_object *o, bool bin_ok, const char **p, size_t *n)
 {
-    const char *p;
-    size_t n;
     if (o->type == MSGPACK_OBJECT_STR) {
-        p = o->via.str.ptr;
-        n = o->via.str.size;
+        *p = o->via.str.ptr;
+        *n = o->via.str.size;
     } else if (o->type == MSGPACK_OBJECT_BIN && bin_ok) {
-        p = o->via.bin.ptr;
-        n = o->via.bin.size;
+        *p = o->via.bin.ptr;
+        *n = o->via.bin.size;
     } else {
         return fail(d, "must be a string, not %s", type_name(o));
     }
-    if (n && memchr(p, '\0', n)) return fail(d, "contains a NUL byte");
+    if (*n && memchr(*p, '\0', *n)) return fail(d, "contains a NUL byte");
+    return 0;
+}
+
+/* Copies a checked str (or bin) out as a NUL-terminated string. */
+static int get_text(dec_t *d, const msgpack_object *o, bool bin_ok, char **out, size_t *len)
+{
+    const char *p = NULL;
+    size_t n = 0;
+    if (check_text(d, o, bin_ok, &p, &n) < 0) return -1;
     *out = rs_xstrndup(n ? p : "", n);
     if (len) *len = n;
     return 0;
 }
 
-/* An array of strings. The count is set before the items so cleanup after a failure frees
- * exactly what was copied (the rest are NULL). */
-static int get_texts(dec_t *d, const msgpack_object *o, bool bin_ok, char ***out, size_t *n)
+/* A K_RESERVED value: what get_texts would accept, copied nowhere. */
+static int check_texts(dec_t *d, const msgpack_object *o)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY)
+        return fail(d, "must be an array of strings, not %s", type_name(o));
+    for (size_t i = 0; i < o->via.array.size; i++) {
+        const char *p;
+        size_t n;
+        at_index(d, i);
+        if (check_text(d, &o->via.array.ptr[i], true, &p, &n) < 0) return -1;
+    }
+    return 0;
+}
+
+/* An array of strings (str only). The count is set before the items so cleanup after a failure
+ * frees exactly what was copied (the rest are NULL). */
+static int get_texts(dec_t *d, const msgpack_object *o, char ***out, size_t *n)
 {
     if (o->type != MSGPACK_OBJECT_ARRAY)
         return fail(d, "must be an array of strings, not %s", type_name(o));
@@ -602,7 +626,7 @@ static int get_texts(dec_t *d, const msgpack_object *o, bool bin_ok, char ***out
     *n = count;
     for (size_t i = 0; i < count; i++) {
         at_index(d, i);
-        if (get_text(d, &o->via.array.ptr[i], bin_ok, &(*out)[i], NULL) < 0) return -1;
+        if (get_text(d, &o->via.array.ptr[i], false, &(*out)[i], NULL) < 0) return -1;
     }
     return 0;
 }
@@ -631,11 +655,11 @@ static int decode_value(dec_t *d, const field_t *f, const msgpack_object *o, voi
     case K_JSON:
         return get_text(d, o, true, MEMBER(base, f->off, char *), MEMBER(base, f->len_off, size_t));
     case K_STRS:
-    case K_JSONS:
-        return get_texts(d, o, f->kind == K_JSONS, MEMBER(base, f->off, char **),
-                         MEMBER(base, f->len_off, size_t));
+        return get_texts(d, o, MEMBER(base, f->off, char **), MEMBER(base, f->len_off, size_t));
     case K_NESTED:
         return f->nested->decode(d, o, base);
+    case K_RESERVED:
+        return check_texts(d, o);
     }
     return fail(d, "has no decoder"); /* unreachable: every kind is handled above */
 }

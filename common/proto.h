@@ -77,8 +77,7 @@ typedef struct rs_result {
     uint64_t lease;
     rs_case_result_t *cases;
     size_t n_cases;
-    char **spans; /* JSON span records */
-    size_t n_spans;
+    /* (The wire's "spans" key is reserved: always sent empty, dropped when received.) */
     /* Usage of the model calls behind these cases, for the coordinator's live counters (JSON,
      * optional): {"<model>": {"calls": n, "input_tokens": n, "output_tokens": n,
      * "errors": {"<reason>": n}, "latency_ms": [ms, ...], "stage": [0..3, ...], and when not 0
@@ -92,7 +91,8 @@ typedef struct rs_result {
  * model calls met since its last RESULT, when nothing else would carry it soon (a 429's
  * Retry-After, retries). The coordinator's carries none. */
 typedef struct rs_heartbeat {
-    int64_t in_flight; /* cases the sender holds */
+    int64_t in_flight; /* informational: a worker's, the cases it holds; the coordinator's, the
+                          tasks it has leased to that worker */
     char *stats;       /* may be NULL */
     size_t stats_len;
 } rs_heartbeat_t;

@@ -465,26 +465,6 @@ char *rs_sanitize(const char *s, size_t max)
     return out;
 }
 
-int rs_sha256_file(const char *path, char out[65], rs_err_t *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return rs_err_set(err, "%s: %s", path, strerror(errno));
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-    unsigned char chunk[1 << 16];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) EVP_DigestUpdate(ctx, chunk, n);
-    int bad = ferror(f);
-    fclose(f);
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_DigestFinal_ex(ctx, md, &mdlen);
-    EVP_MD_CTX_free(ctx);
-    if (bad) return rs_err_set(err, "%s: read error", path);
-    rs_hex(md, 32, out);
-    return 0;
-}
-
 void rs_sha256_hex(const void *data, size_t len, char out[65])
 {
     unsigned char md[32];

@@ -98,8 +98,6 @@ void rs_hex(const unsigned char *bytes, size_t n, char *out);
  * NULL gives "". Caller frees. */
 char *rs_sanitize(const char *s, size_t max);
 
-/* SHA-256 of a file as 64 hex characters plus NUL. 0 / -1. */
-int rs_sha256_file(const char *path, char out[65], rs_err_t *err);
 /* SHA-256 of a memory block as hex. */
 void rs_sha256_hex(const void *data, size_t len, char out[65]);
 

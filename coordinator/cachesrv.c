@@ -41,8 +41,10 @@ static void open_private(coord_cachesrv_t *c, const char *out_dir, int create)
         char *sock = coord_redisproc_socket_path(dir);
         c->url = rs_xasprintf("unix:%s", sock);
         free(sock);
-    } else {
+    } else if (create) {
         rs_warn("response cache: %s; running without the cache", err.msg);
+    } else { /* the estimate looks, it runs nothing: say why it could not look */
+        c->label = rs_xasprintf("private (%s) unavailable: %s", dir, err.msg);
     }
     if (c->url) c->label = rs_xasprintf("private (%s)%s", dir, busy ? ", shared" : "");
     free(dir);

@@ -10,6 +10,7 @@
 #include "analysis.h"
 #include "cli.h"
 #include "config.h"
+#include "jsonget.h"
 #include "log.h"
 #include "report.h"
 #include "reportmd.h"
@@ -53,16 +54,10 @@ static int fold_result(uint64_t idx, const char *text, void *arg, rs_err_t *err)
     return 0;
 }
 
-static const char *man_str(json_t *man, const char *key)
-{
-    const char *s = json_string_value(json_object_get(man, key));
-    return s ? s : "";
-}
-
 /* The verdicts of one run, with the stored config's model names and first grader. */
 static coord_verdicts_t *run_verdicts(const coord_runref_t *ref, rs_err_t *err)
 {
-    rs_config_t *cfg = rs_config_from_json(man_str(ref->manifest, "config"), err);
+    rs_config_t *cfg = rs_config_from_json(coord_jstr(ref->manifest, "config"), err);
     if (!cfg) {
         rs_err_prefix(err, "run %s: stored config", ref->run_id);
         return NULL;
@@ -75,7 +70,7 @@ static coord_verdicts_t *run_verdicts(const coord_runref_t *ref, rs_err_t *err)
     free(models);
     rs_config_destroy(&cfg);
     int64_t total = 0;
-    rs_parse_i64(man_str(ref->manifest, "total"), &total);
+    rs_parse_i64(coord_jstr(ref->manifest, "total"), &total);
     if (coord_report_foreach(ref->store, ref->run_id, (uint64_t)total, fold_result, v, NULL, err)) {
         coord_verdicts_destroy(&v);
         return NULL;
@@ -91,11 +86,11 @@ static int load_run(const compare_opts_t *o, const char *id, coord_verdicts_t **
     if (coord_runref_open(&ref, o->out, id, o->redis, &err))
         return cli_fail(CLI_USAGE, "%s", err.msg);
     *v = run_verdicts(&ref, &err);
-    json_array_append_new(info, json_pack("{ssssssssss}", "run", ref.run_id, "name",
-                                          man_str(ref.manifest, "name"), "status",
-                                          man_str(ref.manifest, "status"), "dataset_path",
-                                          man_str(ref.manifest, "dataset_path"), "dataset_sha256",
-                                          man_str(ref.manifest, "dataset_sha256")));
+    json_array_append_new(
+        info, json_pack("{ssssssssss}", "run", ref.run_id, "name", coord_jstr(ref.manifest, "name"),
+                        "status", coord_jstr(ref.manifest, "status"), "dataset_path",
+                        coord_jstr(ref.manifest, "dataset_path"), "dataset_sha256",
+                        coord_jstr(ref.manifest, "dataset_sha256")));
     coord_runref_close(&ref);
     return *v ? CLI_OK : cli_fail(CLI_RUNTIME, "%s", err.msg);
 }
@@ -111,17 +106,6 @@ static void merge_info(json_t *cmp, json_t *info)
 
 /* ---- Markdown ---- */
 
-static const char *jstr(json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "";
-}
-
-static long long jint(json_t *o, const char *k)
-{
-    return (long long)json_integer_value(json_object_get(o, k));
-}
-
 static void md_runs(rs_buf_t *b, json_t *cmp)
 {
     size_t i;
@@ -130,17 +114,18 @@ static void md_runs(rs_buf_t *b, json_t *cmp)
                    "first grader |\n|---|---|---|---|---|---:|---|\n");
     json_array_foreach(json_object_get(cmp, "runs"), i, r)
     {
-        rs_buf_printf(b, "| %s | %s | %s | `%s` | %.12s | %lld | %s |\n", jstr(r, "run"),
-                      jstr(r, "name"), jstr(r, "status"), jstr(r, "dataset_path"),
-                      jstr(r, "dataset_sha256"), jint(r, "cases"), jstr(r, "grader"));
-        if (jint(r, "duplicate_ids"))
+        rs_buf_printf(b, "| %s | %s | %s | `%s` | %.12s | %lld | %s |\n", coord_jstr(r, "run"),
+                      coord_jstr(r, "name"), coord_jstr(r, "status"), coord_jstr(r, "dataset_path"),
+                      coord_jstr(r, "dataset_sha256"), coord_jint(r, "cases"),
+                      coord_jstr(r, "grader"));
+        if (coord_jint(r, "duplicate_ids"))
             rs_buf_printf(b,
                           "\n> run %s: %lld later case(s) repeat an earlier case id and are "
                           "left out.\n\n",
-                          jstr(r, "run"), jint(r, "duplicate_ids"));
+                          coord_jstr(r, "run"), coord_jint(r, "duplicate_ids"));
     }
     rs_buf_printf(b, "\n%lld case(s) shared by all runs (same case id and targets).\n",
-                  jint(cmp, "shared_cases"));
+                  coord_jint(cmp, "shared_cases"));
 }
 
 static void md_ranking(rs_buf_t *b, json_t *cmp)
@@ -151,8 +136,8 @@ static void md_ranking(rs_buf_t *b, json_t *cmp)
                    "skipped | accuracy [95% CI] |\n|---:|---|---|---|---:|---:|---:|---:|---|\n");
     json_array_foreach(json_object_get(cmp, "ranking"), i, e)
     {
-        rs_buf_printf(b, "| %lld | %s | %s | %s | ", jint(e, "rank"), jstr(e, "run"),
-                      jstr(e, "model"), jstr(e, "strategy"));
+        rs_buf_printf(b, "| %lld | %s | %s | %s | ", coord_jint(e, "rank"), coord_jstr(e, "run"),
+                      coord_jstr(e, "model"), coord_jstr(e, "strategy"));
         coord_report_md_counts(b, e);
         rs_buf_putc(b, '\n');
     }
@@ -160,7 +145,7 @@ static void md_ranking(rs_buf_t *b, json_t *cmp)
 
 static void md_test_cells(rs_buf_t *b, json_t *t)
 {
-    rs_buf_printf(b, "%lld | %lld | %.4g | %.4g |\n", jint(t, "b"), jint(t, "c"),
+    rs_buf_printf(b, "%lld | %lld | %.4g | %.4g |\n", coord_jint(t, "b"), coord_jint(t, "c"),
                   json_number_value(json_object_get(t, "exact_p")),
                   json_number_value(json_object_get(t, "chi2_p")));
 }
@@ -175,11 +160,11 @@ static void md_tests(rs_buf_t *b, json_t *cmp)
         "\n## Best against the others (McNemar)\n\nBest: %s / %s / %s. b = cases only "
         "the best got right, c = cases only the other did.\n\n| run | model | "
         "strategy | b | c | exact p | chi\xC2\xB2 p |\n|---|---|---|---:|---:|---:|---:|\n",
-        jstr(best, "run"), jstr(best, "model"), jstr(best, "strategy"));
+        coord_jstr(best, "run"), coord_jstr(best, "model"), coord_jstr(best, "strategy"));
     json_array_foreach(json_object_get(cmp, "vs_best"), i, t)
     {
-        rs_buf_printf(b, "| %s | %s | %s | ", jstr(t, "run"), jstr(t, "model"),
-                      jstr(t, "strategy"));
+        rs_buf_printf(b, "| %s | %s | %s | ", coord_jstr(t, "run"), coord_jstr(t, "model"),
+                      coord_jstr(t, "strategy"));
         md_test_cells(b, t);
     }
     if (!json_is_array(json_object_get(cmp, "pairs"))) return;
@@ -215,20 +200,21 @@ static void no_shared_cases(json_t *cmp)
     fprintf(stderr, "reasonsaver: the runs share no case, so there is nothing to compare "
                     "(cases pair by id and targets; the runs must be on the same dataset):\n");
     json_array_foreach(json_object_get(cmp, "runs"), i, r)
-        fprintf(stderr, "  %s: %s (sha256 %.12s, %lld cases)\n", jstr(r, "run"),
-                jstr(r, "dataset_path"), jstr(r, "dataset_sha256"), jint(r, "cases"));
+        fprintf(stderr, "  %s: %s (sha256 %.12s, %lld cases)\n", coord_jstr(r, "run"),
+                coord_jstr(r, "dataset_path"), coord_jstr(r, "dataset_sha256"),
+                coord_jint(r, "cases"));
 }
 
 static void note_datasets(json_t *cmp)
 {
     json_t *runs = json_object_get(cmp, "runs");
-    const char *sha = jstr(json_array_get(runs, 0), "dataset_sha256");
+    const char *sha = coord_jstr(json_array_get(runs, 0), "dataset_sha256");
     for (size_t i = 1; i < json_array_size(runs); i++)
-        if (strcmp(sha, jstr(json_array_get(runs, i), "dataset_sha256")) != 0) {
+        if (strcmp(sha, coord_jstr(json_array_get(runs, i), "dataset_sha256")) != 0) {
             fprintf(stderr,
                     "reasonsaver: note: the runs' dataset files differ; compared on the "
                     "%lld case(s) they share\n",
-                    jint(cmp, "shared_cases"));
+                    coord_jint(cmp, "shared_cases"));
             return;
         }
 }

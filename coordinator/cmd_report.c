@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "config.h"
 #include "gates.h"
+#include "jsonget.h"
 #include "junit.h"
 #include "log.h"
 #include "report.h"

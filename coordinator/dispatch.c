@@ -139,14 +139,17 @@ static void send_pauses(coord_dispatch_t *d, coord_worker_t *w, int fresh)
     }
 }
 
-static void send_welcome(coord_dispatch_t *d, coord_worker_t *w)
+/* 0, or -1 when the WELCOME could not be sent: send_to has marked w gone, and it is removed
+ * ("unreachable", its leases back) at the end of the step, so nothing more is sent to it. */
+static int send_welcome(coord_dispatch_t *d, coord_worker_t *w)
 {
     rs_welcome_t m = {(char *)d->o.run_id, (char *)d->o.spec_json, d->o.cfg->cluster.heartbeat_ms};
     rs_buf_reset(&d->out);
     rs_proto_encode_welcome(&d->out, &m);
-    send_to(d, w, &d->out);
+    if (send_to(d, w, &d->out) != 0) return -1;
     w->credit = 0; /* until the worker's CREDIT says how many slots are free */
     send_pauses(d, w, 0); /* a worker that joins during a pause holds that model too */
+    return 0;
 }
 
 /* ---- worker table ---- */
@@ -523,7 +526,7 @@ static void on_hello(coord_dispatch_t *d, coord_worker_t *w, rs_hello_t *h)
             (long long)w->pid, (long long)w->run_slots,
             (long long)d->o.cfg->cluster.worker_backlog, w->user ? ", says it is " : "",
             w->user ? w->self_id : "");
-    send_welcome(d, w);
+    if (send_welcome(d, w) != 0) rs_warn("worker %s: cannot send WELCOME; dropping it", w->id);
 }
 
 /* Under CURVE a routing id belongs to the key that first used it: a peer with another key using
@@ -571,8 +574,10 @@ static void handle_frame(coord_dispatch_t *d, const void *ident, size_t ident_le
     if (!w) w = worker_add(d, ident, ident_len, key, user);
     w->last_seen_ms = now;
     /* Anyone but a HELLO (a worker we declared dead, or one from before a restart) is greeted
-     * again; what it sends is taken only within the leases it holds. */
-    if (fresh && m.type != RS_MSG_HELLO) send_welcome(d, w);
+     * again; what it sends is taken only within the leases it holds, even when the greeting
+     * cannot be sent and the worker is dropped at the end of the step. */
+    if (fresh && m.type != RS_MSG_HELLO && send_welcome(d, w) != 0)
+        rs_warn("worker %s: cannot send WELCOME; dropping it", w->id);
     switch (m.type) {
     case RS_MSG_HELLO: on_hello(d, w, &m.u.hello); break;
     case RS_MSG_CREDIT: on_credit(w, m.u.credit); break;
@@ -832,6 +837,24 @@ static void tick(coord_dispatch_t *d)
 
 /* ---- life cycle ---- */
 
+/* The context and the ROUTER the workers connect to: frames capped at what the decoder takes, a
+ * send to a peer that is gone fails instead of vanishing (so it is noticed), no linger, a bounded
+ * queue per peer. 0, or -1 with err (what is made is freed by coord_dispatch_destroy). */
+static int router_open(coord_dispatch_t *d, rs_err_t *err)
+{
+    if (!(d->zctx = zmq_ctx_new())) return rs_err_set(err, "zmq_ctx_new: %s", zmq_strerror(errno));
+    if (!(d->router = zmq_socket(d->zctx, ZMQ_ROUTER)))
+        return rs_err_set(err, "cannot create the workers' socket: %s", zmq_strerror(errno));
+    int64_t maxsize = RS_PROTO_MAX_FRAME;
+    int one = 1, linger = 0, hwm = SEND_HWM;
+    if (zmq_setsockopt(d->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize)) != 0 ||
+        zmq_setsockopt(d->router, ZMQ_ROUTER_MANDATORY, &one, sizeof(one)) != 0 ||
+        zmq_setsockopt(d->router, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
+        zmq_setsockopt(d->router, ZMQ_SNDHWM, &hwm, sizeof(hwm)) != 0)
+        return rs_err_set(err, "cannot set the workers' socket options: %s", zmq_strerror(errno));
+    return 0;
+}
+
 coord_dispatch_t *coord_dispatch_new(const coord_dispatch_opts_t *opts, rs_err_t *err)
 {
     coord_dispatch_t *d = rs_xcalloc(1, sizeof(*d));
@@ -844,15 +867,8 @@ coord_dispatch_t *coord_dispatch_new(const coord_dispatch_opts_t *opts, rs_err_t
     /* Task ids differ between coordinator processes, so an answer to a task of an earlier one is
      * told from a forged one (unknown_task, not counted against the worker's budget). */
     d->first_task_id = d->next_task_id = (uint64_t)(rs_wall_ms() / 1000) << 20; /* < 2^53 */
-    d->zctx = zmq_ctx_new();
-    d->router = zmq_socket(d->zctx, ZMQ_ROUTER);
-    int64_t maxsize = RS_PROTO_MAX_FRAME;
-    int one = 1, linger = 0, hwm = SEND_HWM;
-    zmq_setsockopt(d->router, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
-    zmq_setsockopt(d->router, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
-    zmq_setsockopt(d->router, ZMQ_LINGER, &linger, sizeof(linger));
-    zmq_setsockopt(d->router, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-    if (opts->curve && coord_curve_attach(opts->curve, d->zctx, d->router, err) != 0) {
+    if (router_open(d, err) != 0 ||
+        (opts->curve && coord_curve_attach(opts->curve, d->zctx, d->router, err) != 0)) {
         coord_dispatch_destroy(&d);
         return NULL;
     }

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "reportview.h"
+#include "jsonget.h"
 
 /* The element of array arr whose "name" is name, or NULL. */
 static json_t *by_name(json_t *arr, const char *name)

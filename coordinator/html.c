@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "analysis.h"
+#include "jsonget.h"
 #include "report.h"
 #include "util.h"
 
@@ -99,22 +100,6 @@ static void attr(rs_buf_t *b, const char *name, const char *value)
     rs_buf_printf(b, " %s=\"", name);
     esc(b, value);
     rs_buf_putc(b, '"');
-}
-
-static const char *jstr(json_t *o, const char *k)
-{
-    const char *s = json_string_value(json_object_get(o, k));
-    return s ? s : "";
-}
-
-static long long jint(json_t *o, const char *k)
-{
-    return (long long)json_integer_value(json_object_get(o, k));
-}
-
-static double jnum(json_t *o, const char *k)
-{
-    return json_number_value(json_object_get(o, k));
 }
 
 /* 30071 -> "30,071". */
@@ -232,7 +217,7 @@ static void counts_cells(rs_buf_t *b, const cell_key_t *k, json_t *g)
 {
     static const char *const kinds[] = {"correct", "wrong", "error", "skipped"};
     for (size_t i = 0; i < RS_ARRAY_LEN(kinds); i++)
-        td_int(b, k, kinds[i], jint(g, kinds[i]));
+        td_int(b, k, kinds[i], coord_jint(g, kinds[i]));
     json_t *acc = json_object_get(g, "accuracy"), *ci = json_object_get(g, "ci95");
     td_num(b, k, "accuracy");
     if (json_is_number(acc))
@@ -381,11 +366,11 @@ static void bar_tooltip(rs_buf_t *b, const bar_t *bar, double acc)
     esc(b, bar->group);
     rs_buf_puts(b, " \xC2\xB7 ");
     esc(b, bar->label);
-    rs_buf_printf(b,
-                  ": %.1f%% (95%% CI %.1f\xE2\x80\x93%.1f%%), %lld correct of %lld graded</title>",
-                  100 * acc, 100 * json_number_value(json_array_get(ci, 0)),
-                  100 * json_number_value(json_array_get(ci, 1)), jint(bar->counts, "correct"),
-                  jint(bar->counts, "correct") + jint(bar->counts, "wrong"));
+    rs_buf_printf(
+        b, ": %.1f%% (95%% CI %.1f\xE2\x80\x93%.1f%%), %lld correct of %lld graded</title>",
+        100 * acc, 100 * json_number_value(json_array_get(ci, 0)),
+        100 * json_number_value(json_array_get(ci, 1)), coord_jint(bar->counts, "correct"),
+        coord_jint(bar->counts, "correct") + coord_jint(bar->counts, "wrong"));
 }
 
 /* The bar, its interval whisker (with end caps) and its value. A bar without graded cases shows
@@ -460,10 +445,10 @@ static void header_dataset(rs_buf_t *b, json_t *ds)
 {
     fact_open_wide(b, "dataset-path", "dataset");
     rs_buf_puts(b, "<code>");
-    esc(b, jstr(ds, "path"));
+    esc(b, coord_jstr(ds, "path"));
     rs_buf_puts(b, "</code>");
     fact_close(b);
-    const char *sha = jstr(ds, "sha256");
+    const char *sha = coord_jstr(ds, "sha256");
     fact_open(b, "dataset-sha256", "dataset sha256");
     rs_buf_puts(b, "<code");
     attr(b, "title", sha);
@@ -471,27 +456,27 @@ static void header_dataset(rs_buf_t *b, json_t *ds)
     esc_fit(b, sha, 13);
     rs_buf_puts(b, "</code>");
     fact_close(b);
-    fact_int(b, "cases", "cases", jint(ds, "cases"));
-    fact_int(b, "skipped-lines", "skipped lines", jint(ds, "skipped_lines"));
-    if (jint(ds, "missing_results"))
-        fact_int(b, "missing-results", "missing results", jint(ds, "missing_results"));
+    fact_int(b, "cases", "cases", coord_jint(ds, "cases"));
+    fact_int(b, "skipped-lines", "skipped lines", coord_jint(ds, "skipped_lines"));
+    if (coord_jint(ds, "missing_results"))
+        fact_int(b, "missing-results", "missing results", coord_jint(ds, "missing_results"));
 }
 
 static void header_timing(rs_buf_t *b, json_t *report)
 {
     if (json_is_number(json_object_get(report, "wall_seconds"))) {
         fact_open(b, "wall-seconds", "wall time");
-        rs_buf_printf(b, "%.2f s", jnum(report, "wall_seconds"));
+        rs_buf_printf(b, "%.2f s", coord_jnum(report, "wall_seconds"));
         fact_close(b);
     }
     if (json_is_number(json_object_get(report, "cases_per_second"))) {
         fact_open(b, "cases-per-second", "throughput");
-        rs_buf_printf(b, "%.0f cases/s", jnum(report, "cases_per_second"));
+        rs_buf_printf(b, "%.0f cases/s", coord_jnum(report, "cases_per_second"));
         fact_close(b);
     }
-    if (jint(report, "started_at_ms") > 0) {
+    if (coord_jint(report, "started_at_ms") > 0) {
         fact_open(b, "started-at", "started");
-        put_time_ms(b, jint(report, "started_at_ms"));
+        put_time_ms(b, coord_jint(report, "started_at_ms"));
         fact_close(b);
     }
 }
@@ -524,7 +509,7 @@ static void sec_header(rs_buf_t *b, json_t *report, json_t *run_id)
     esc(b, json_string_value(run_id));
     fact_close(b);
     fact_open(b, "status", "status");
-    esc(b, jstr(report, "status"));
+    esc(b, coord_jstr(report, "status"));
     fact_close(b);
     json_t *ds = json_object_get(report, "dataset");
     if (json_is_object(ds)) header_dataset(b, ds);
@@ -549,7 +534,7 @@ static void sec_gates(rs_buf_t *b, json_t *report, json_t *gates)
                         .strategy = json_string_value(json_object_get(g, "strategy"))};
         int passed = json_is_true(json_object_get(g, "passed"));
         rs_buf_printf(b, "<tr data-passed=\"%s\">", passed ? "true" : "false");
-        td_text(b, jstr(g, "name"));
+        td_text(b, coord_jstr(g, "name"));
         td_real(b, &k, "value", json_object_get(g, "value"), -6);
         td_real(b, &k, "min", json_object_get(g, "min"), -6);
         td_real(b, &k, "max", json_object_get(g, "max"), -6);
@@ -557,7 +542,7 @@ static void sec_gates(rs_buf_t *b, json_t *report, json_t *gates)
             td_text(b, "passed");
         } else {
             rs_buf_puts(b, "<td><strong>failed</strong>: ");
-            esc(b, jstr(g, "why"));
+            esc(b, coord_jstr(g, "why"));
             rs_buf_puts(b, "</td>");
         }
         rs_buf_puts(b, "</tr>\n");
@@ -574,9 +559,10 @@ static void sec_accuracy(rs_buf_t *b, json_t *report, json_t *models)
     json_t *m, *g;
     json_array_foreach(models, i, m)
     {
-        const char *name = jstr(m, "name");
-        json_array_foreach(json_object_get(m, "graders"), j, g) bars_add(
-            &bs, (bar_t){name, jstr(g, "name"), g, i, {.model = name, .grader = jstr(g, "name")}});
+        const char *name = coord_jstr(m, "name");
+        json_array_foreach(json_object_get(m, "graders"), j, g)
+            bars_add(&bs, (bar_t){name, coord_jstr(g, "name"), g, i,
+                                  {.model = name, .grader = coord_jstr(g, "name")}});
     }
     if (bs.n == 0) return;
     rs_buf_puts(b, "<section id=\"accuracy\">\n<h2>Accuracy</h2>\n<p class=\"note\">Accuracy = "
@@ -621,7 +607,7 @@ static void models_latency(rs_buf_t *b, const cell_key_t *k, json_t *lat)
         snprintf(metric, sizeof(metric), "latency_%s", stats[i]);
         td_num(b, k, metric);
         if (json_is_number(json_object_get(lat, stats[i])))
-            rs_buf_printf(b, "%.1f", jnum(lat, stats[i]));
+            rs_buf_printf(b, "%.1f", coord_jnum(lat, stats[i]));
         else
             rs_buf_puts(b, "\xE2\x80\x94");
         rs_buf_puts(b, "</td>");
@@ -631,22 +617,22 @@ static void models_latency(rs_buf_t *b, const cell_key_t *k, json_t *lat)
 /* Input and output tokens, cost, and latency mean / p50 / p95 / max of a model or a stage. */
 static void usage_cells(rs_buf_t *b, const cell_key_t *k, json_t *o)
 {
-    td_int(b, k, "input_tokens", jint(o, "input_tokens"));
-    td_int(b, k, "output_tokens", jint(o, "output_tokens"));
+    td_int(b, k, "input_tokens", coord_jint(o, "input_tokens"));
+    td_int(b, k, "output_tokens", coord_jint(o, "output_tokens"));
     td_num(b, k, "cost_usd");
-    rs_buf_printf(b, "$%.4f</td>", jnum(o, "cost_usd"));
+    rs_buf_printf(b, "$%.4f</td>", coord_jnum(o, "cost_usd"));
     models_latency(b, k, json_object_get(o, "latency_ms"));
 }
 
 static void models_row(rs_buf_t *b, json_t *m)
 {
-    cell_key_t k = {.model = jstr(m, "name")};
+    cell_key_t k = {.model = coord_jstr(m, "name")};
     rs_buf_puts(b, "<tr>");
     td_text(b, k.model);
-    td_text(b, jstr(m, "provider"));
-    td_text(b, jstr(m, "model"));
-    td_int(b, &k, "cases", jint(m, "cases"));
-    td_int(b, &k, "errors", jint(m, "errors"));
+    td_text(b, coord_jstr(m, "provider"));
+    td_text(b, coord_jstr(m, "model"));
+    td_int(b, &k, "cases", coord_jint(m, "cases"));
+    td_int(b, &k, "errors", coord_jint(m, "errors"));
     rs_buf_puts(b, "<td data-metric=\"errors_by_reason\">");
     put_reasons(b, json_object_get(m, "errors_by_reason"));
     rs_buf_puts(b, "</td>");
@@ -661,11 +647,11 @@ static void stages_rows(rs_buf_t *b, json_t *m)
     json_t *st;
     json_object_foreach(json_object_get(m, "stages"), name, st)
     {
-        cell_key_t k = {.model = jstr(m, "name"), .stage = name};
+        cell_key_t k = {.model = coord_jstr(m, "name"), .stage = name};
         rs_buf_puts(b, "<tr>");
         td_text(b, k.model);
         td_text(b, name);
-        td_int(b, &k, "outputs", jint(st, "outputs"));
+        td_int(b, &k, "outputs", coord_jint(st, "outputs"));
         usage_cells(b, &k, st);
         rs_buf_puts(b, "</tr>\n");
     }
@@ -703,13 +689,13 @@ static void cache_table(rs_buf_t *b, json_t *models)
     json_array_foreach(models, i, m)
     {
         if (!json_is_object(c = json_object_get(m, "cache"))) continue;
-        cell_key_t k = {.model = jstr(m, "name")};
+        cell_key_t k = {.model = coord_jstr(m, "name")};
         rs_buf_puts(b, "<tr>");
         td_text(b, k.model);
-        td_int(b, &k, "cache_hits", jint(c, "hits"));
-        td_int(b, &k, "cache_misses", jint(c, "misses"));
+        td_int(b, &k, "cache_hits", coord_jint(c, "hits"));
+        td_int(b, &k, "cache_misses", coord_jint(c, "misses"));
         td_num(b, &k, "cache_saved_usd");
-        rs_buf_printf(b, "$%.4f</td></tr>\n", jnum(c, "saved_usd"));
+        rs_buf_printf(b, "$%.4f</td></tr>\n", coord_jnum(c, "saved_usd"));
     }
     table_close(b);
 }
@@ -732,10 +718,10 @@ static void served_table(rs_buf_t *b, json_t *models)
     {
         json_t *served = json_object_get(m, "served_models");
         if (!json_object_size(served)) continue;
-        cell_key_t k = {.model = jstr(m, "name")};
+        cell_key_t k = {.model = coord_jstr(m, "name")};
         rs_buf_puts(b, "<tr>");
         td_text(b, k.model);
-        td_text(b, jstr(m, "model"));
+        td_text(b, coord_jstr(m, "model"));
         rs_buf_puts(b, "<td>");
         size_t j = 0;
         json_object_foreach(served, id, n) {
@@ -744,7 +730,7 @@ static void served_table(rs_buf_t *b, json_t *models)
             rs_buf_printf(b, " (%lld)", (long long)json_integer_value(n));
         }
         rs_buf_puts(b, "</td>");
-        td_int(b, &k, "reasoning_tokens", jint(m, "reasoning_tokens"));
+        td_int(b, &k, "reasoning_tokens", coord_jint(m, "reasoning_tokens"));
         rs_buf_puts(b, "</tr>\n");
     }
     table_close(b);
@@ -767,7 +753,7 @@ static void exec_table(rs_buf_t *b, json_t *models)
     json_array_foreach(models, i, m) json_array_foreach(json_object_get(m, "graders"), j, g)
     {
         if (!json_is_object(json_object_get(g, "errors_by_reason"))) continue;
-        cell_key_t k = {.model = jstr(m, "name"), .grader = jstr(g, "name")};
+        cell_key_t k = {.model = coord_jstr(m, "name"), .grader = coord_jstr(g, "name")};
         rs_buf_puts(b, "<tr>");
         td_text(b, k.model);
         td_text(b, k.grader);
@@ -821,14 +807,14 @@ static void tags_chart(rs_buf_t *b, json_t *tags)
         {
             json_t *g = json_array_get(json_object_get(m, "graders"), 0);
             if (!g) continue;
-            if (!grader) grader = jstr(g, "name");
-            bars_add(&bs, (bar_t){jstr(t, "tag"),
-                                  jstr(m, "name"),
+            if (!grader) grader = coord_jstr(g, "name");
+            bars_add(&bs, (bar_t){coord_jstr(t, "tag"),
+                                  coord_jstr(m, "name"),
                                   g,
                                   j,
-                                  {.tag = jstr(t, "tag"),
-                                   .model = jstr(m, "name"),
-                                   .grader = jstr(g, "name")}});
+                                  {.tag = coord_jstr(t, "tag"),
+                                   .model = coord_jstr(m, "name"),
+                                   .grader = coord_jstr(g, "name")}});
         }
     }
     if (bs.n == 0) return;
@@ -842,7 +828,7 @@ static void tags_chart(rs_buf_t *b, json_t *tags)
     json_array_foreach(json_object_get(json_array_get(tags, 0), "models"), j, m)
     {
         rs_buf_printf(b, "<li><span class=\"sw\" style=\"background:%s\"></span>", colour(j));
-        esc(b, jstr(m, "name"));
+        esc(b, coord_jstr(m, "name"));
         rs_buf_puts(b, "</li>");
     }
     rs_buf_puts(b, "</ul>\n");
@@ -870,8 +856,9 @@ static void tags_table_tag(rs_buf_t *b, json_t *t)
     json_array_foreach(json_object_get(t, "models"), j, m)
         json_array_foreach(json_object_get(m, "graders"), k, g)
     {
-        cell_key_t key = {
-            .tag = jstr(t, "tag"), .model = jstr(m, "name"), .grader = jstr(g, "name")};
+        cell_key_t key = {.tag = coord_jstr(t, "tag"),
+                          .model = coord_jstr(m, "name"),
+                          .grader = coord_jstr(g, "name")};
         rs_buf_puts(b, "<tr>");
         if (first) {
             rs_buf_printf(b, "<th scope=\"rowgroup\" rowspan=\"%zu\">", rows);
@@ -912,13 +899,13 @@ static void sec_reliability(rs_buf_t *b, json_t *report, json_t *rel)
     if (json_is_string(json_object_get(rel, "forced"))) {
         rs_buf_puts(b, "<div class=\"banner\" id=\"forced-banner\" role=\"note\"><strong>Resumed "
                        "with --force</strong>: ");
-        esc(b, jstr(rel, "forced"));
+        esc(b, coord_jstr(rel, "forced"));
         rs_buf_puts(b, "</div>\n");
     }
     rs_buf_puts(b, "<dl class=\"facts\">\n");
-    fact_int(b, "resumes", "resumes", jint(rel, "resumes"));
-    fact_int(b, "dispatched-cases", "cases dispatched", jint(rel, "dispatched_cases"));
-    fact_int(b, "redone-cases", "cases sent again", jint(rel, "redone_cases"));
+    fact_int(b, "resumes", "resumes", coord_jint(rel, "resumes"));
+    fact_int(b, "dispatched-cases", "cases dispatched", coord_jint(rel, "dispatched_cases"));
+    fact_int(b, "redone-cases", "cases sent again", coord_jint(rel, "redone_cases"));
     json_t *keys = json_object_get(report, "worker_keys"), *k;
     size_t ki;
     if (json_array_size(keys)) {
@@ -936,37 +923,27 @@ static void sec_reliability(rs_buf_t *b, json_t *report, json_t *rel)
 
 static void sec_resources(rs_buf_t *b, json_t *report, json_t *res)
 {
-    if (jint(res, "coordinator_peak_rss_kib") <= 0 && jint(res, "redis_used_memory_bytes") <= 0)
+    if (coord_jint(res, "coordinator_peak_rss_kib") <= 0 &&
+        coord_jint(res, "redis_used_memory_bytes") <= 0)
         return;
     rs_buf_puts(b, "<section id=\"resources\">\n<h2>Resources</h2>\n<dl class=\"facts\">\n");
-    if (jint(res, "coordinator_peak_rss_kib") > 0) {
+    if (coord_jint(res, "coordinator_peak_rss_kib") > 0) {
         fact_open(b, "coordinator-peak-rss", "coordinator peak RSS");
-        put_bytes(b, 1024.0 * (double)jint(res, "coordinator_peak_rss_kib"));
+        put_bytes(b, 1024.0 * (double)coord_jint(res, "coordinator_peak_rss_kib"));
         fact_close(b);
     }
-    if (jint(res, "redis_used_memory_bytes") > 0) {
+    if (coord_jint(res, "redis_used_memory_bytes") > 0) {
         fact_open(b, "redis-used-memory", "Redis memory");
-        put_bytes(b, (double)jint(res, "redis_used_memory_bytes"));
+        put_bytes(b, (double)coord_jint(res, "redis_used_memory_bytes"));
         fact_close(b);
         fact_open(b, "redis-bytes-per-case", "Redis memory per case");
-        put_bytes(b, jnum(res, "redis_bytes_per_case"));
+        put_bytes(b, coord_jnum(res, "redis_bytes_per_case"));
         fact_close(b);
     }
     rs_buf_puts(b, "</dl>\n</section>\n");
 }
 
 /* ---- ranking strategies, revision rounds ---- */
-
-static int any_model_array(json_t *models, const char *field, size_t min)
-{
-    size_t i;
-    json_t *m;
-    json_array_foreach(models, i, m)
-    {
-        if (json_array_size(json_object_get(m, field)) >= min) return 1;
-    }
-    return 0;
-}
 
 /* The McNemar cells of a strategy's first-grader row: b, c and the exact p; dashes elsewhere. */
 static void mcnemar_cells(rs_buf_t *b, const cell_key_t *k, json_t *t)
@@ -976,8 +953,8 @@ static void mcnemar_cells(rs_buf_t *b, const cell_key_t *k, json_t *t)
                        "<td class=\"n\">\xE2\x80\x94</td>");
         return;
     }
-    td_int(b, k, "mcnemar_b", jint(t, "b"));
-    td_int(b, k, "mcnemar_c", jint(t, "c"));
+    td_int(b, k, "mcnemar_b", coord_jint(t, "b"));
+    td_int(b, k, "mcnemar_c", coord_jint(t, "c"));
     td_real(b, k, "mcnemar_p", json_object_get(t, "exact_p"), -3);
 }
 
@@ -988,8 +965,9 @@ static void strategies_rows(rs_buf_t *b, json_t *m)
     json_array_foreach(json_object_get(m, "strategies"), j, s)
         json_array_foreach(json_object_get(s, "graders"), g, gr)
     {
-        cell_key_t k = {
-            .model = jstr(m, "name"), .grader = jstr(gr, "name"), .strategy = jstr(s, "name")};
+        cell_key_t k = {.model = coord_jstr(m, "name"),
+                        .grader = coord_jstr(gr, "name"),
+                        .strategy = coord_jstr(s, "name")};
         rs_buf_puts(b, "<tr>");
         td_text(b, k.model);
         td_text(b, k.strategy);
@@ -1010,7 +988,7 @@ static void sec_strategies(rs_buf_t *b, json_t *report, json_t *report_models)
     json_t *pool = json_object_get(json_object_get(report, "pool"), "strategies");
     if (json_is_array(pool))
         json_array_append_new(models, json_pack("{sssO}", "name", COORD_POOL_NAME, "strategies", pool));
-    if (!any_model_array(models, "strategies", 2)) {
+    if (!coord_any_with_array(models, "strategies", 2)) {
         json_decref(models);
         return;
     }
@@ -1018,13 +996,13 @@ static void sec_strategies(rs_buf_t *b, json_t *report, json_t *report_models)
     {
         json_t *g = json_array_get(json_object_get(s, "graders"), 0);
         if (g)
-            bars_add(&bs, (bar_t){jstr(m, "name"),
-                                  jstr(s, "name"),
+            bars_add(&bs, (bar_t){coord_jstr(m, "name"),
+                                  coord_jstr(s, "name"),
                                   g,
                                   j,
-                                  {.model = jstr(m, "name"),
-                                   .grader = jstr(g, "name"),
-                                   .strategy = jstr(s, "name")}});
+                                  {.model = coord_jstr(m, "name"),
+                                   .grader = coord_jstr(g, "name"),
+                                   .strategy = coord_jstr(s, "name")}});
     }
     rs_buf_puts(b, "<section id=\"strategies\">\n<h2>Ranking strategies</h2>\n<p class=\"note\">"
                    "Which candidate each strategy picks, graded by the first grader, with Wilson "
@@ -1047,13 +1025,13 @@ static void sec_strategies(rs_buf_t *b, json_t *report, json_t *report_models)
 static void flips_row(rs_buf_t *b, json_t *m)
 {
     json_t *f = json_object_get(m, "flips"), *t = json_object_get(f, "mcnemar");
-    cell_key_t k = {.model = jstr(m, "name")};
+    cell_key_t k = {.model = coord_jstr(m, "name")};
     if (!json_is_object(f)) return;
     rs_buf_puts(b, "<tr>");
     td_text(b, k.model);
-    td_int(b, &k, "pairs", jint(f, "pairs"));
-    td_int(b, &k, "wrong_to_right", jint(f, "wrong_to_right"));
-    td_int(b, &k, "right_to_wrong", jint(f, "right_to_wrong"));
+    td_int(b, &k, "pairs", coord_jint(f, "pairs"));
+    td_int(b, &k, "wrong_to_right", coord_jint(f, "wrong_to_right"));
+    td_int(b, &k, "right_to_wrong", coord_jint(f, "right_to_wrong"));
     td_real(b, &k, "mcnemar_p", json_object_get(t, "exact_p"), -3);
     rs_buf_puts(b, "</tr>\n");
 }
@@ -1069,7 +1047,7 @@ static void sec_rounds(rs_buf_t *b, json_t *report, json_t *models)
                                        NULL};
     size_t i, j, n = 0;
     json_t *m, *r;
-    if (!any_model_array(models, "rounds", 2)) return;
+    if (!coord_any_with_array(models, "rounds", 2)) return;
     json_array_foreach(models, i, m) n += json_array_size(json_object_get(m, "rounds"));
     char(*labels)[2][24] = rs_xcalloc(n + 1, sizeof(*labels));
     bars_t bs = {0};
@@ -1077,14 +1055,14 @@ static void sec_rounds(rs_buf_t *b, json_t *report, json_t *models)
     {
         json_t *g = json_array_get(json_object_get(r, "graders"), 0);
         if (!g) continue;
-        snprintf(labels[bs.n][0], sizeof(labels[bs.n][0]), "round %lld", jint(r, "round"));
-        snprintf(labels[bs.n][1], sizeof(labels[bs.n][1]), "%lld", jint(r, "round"));
-        bars_add(&bs, (bar_t){jstr(m, "name"),
+        snprintf(labels[bs.n][0], sizeof(labels[bs.n][0]), "round %lld", coord_jint(r, "round"));
+        snprintf(labels[bs.n][1], sizeof(labels[bs.n][1]), "%lld", coord_jint(r, "round"));
+        bars_add(&bs, (bar_t){coord_jstr(m, "name"),
                               labels[bs.n][0],
                               g,
                               i,
-                              {.model = jstr(m, "name"),
-                               .grader = jstr(g, "name"),
+                              {.model = coord_jstr(m, "name"),
+                               .grader = coord_jstr(g, "name"),
                                .round = labels[bs.n][1]}});
     }
     rs_buf_puts(b,
@@ -1116,17 +1094,17 @@ static void quality_row(rs_buf_t *b, const char *label, const char *text0, const
     static const char *const confusion[] = {"tp", "fp", "tn", "fn"};
     static const char *const stats[] = {"precision", "recall", "kappa", "auroc"};
     json_t *q = json_object_get(group, split), *c = json_object_get(q, "confusion");
-    if (!json_is_object(q) || (strcmp(split, "all") != 0 && jint(q, "n") == 0)) return;
+    if (!json_is_object(q) || (strcmp(split, "all") != 0 && coord_jint(q, "n") == 0)) return;
     cell_key_t k = {.judge = label, .split = split};
     rs_buf_puts(b, "<tr>");
     td_text(b, text0);
     td_text(b, text1);
     td_text(b, split);
-    td_int(b, &k, "n", jint(q, "n"));
-    td_int(b, &k, "unparsed", jint(q, "unparsed"));
-    td_int(b, &k, "errors", jint(q, "errors"));
+    td_int(b, &k, "n", coord_jint(q, "n"));
+    td_int(b, &k, "unparsed", coord_jint(q, "unparsed"));
+    td_int(b, &k, "errors", coord_jint(q, "errors"));
     for (size_t i = 0; i < RS_ARRAY_LEN(confusion); i++)
-        td_int(b, &k, confusion[i], jint(c, confusion[i]));
+        td_int(b, &k, confusion[i], coord_jint(c, confusion[i]));
     for (size_t i = 0; i < RS_ARRAY_LEN(stats); i++)
         td_real(b, &k, stats[i], json_object_get(q, stats[i]), 3);
     rs_buf_puts(b, "</tr>\n");
@@ -1217,7 +1195,7 @@ static void judge_histogram(rs_buf_t *b, json_t *j, size_t i)
     json_t *q = json_object_get(j, "all"), *hist = json_object_get(q, "histogram");
     if (!json_is_object(hist)) return;
     rs_buf_puts(b, "<figure class=\"judge-hist\"><figcaption>Judge <code>");
-    esc(b, jstr(j, "name"));
+    esc(b, coord_jstr(j, "name"));
     rs_buf_printf(b,
                   "</code>: scores of the answers the first grader marked correct "
                   "(<span class=\"sw\" style=\"background:%s\"></span>",
@@ -1246,7 +1224,8 @@ static void judge_models_table(rs_buf_t *b, json_t *groups)
     {
         rs_buf_reset(&names);
         coord_join_strings(&names, json_object_get(g, "judges"), ", ");
-        quality_rows(b, jstr(g, "model"), jstr(g, "model"), names.data ? names.data : "", g);
+        quality_rows(b, coord_jstr(g, "model"), coord_jstr(g, "model"),
+                     names.data ? names.data : "", g);
     }
     table_close(b);
     rs_buf_cleanup(&names);
@@ -1296,8 +1275,9 @@ static void sec_judges(rs_buf_t *b, json_t *report, json_t *judges)
     table_open(b, "table-judges", cols);
     json_array_foreach(judges, i, j)
     {
-        const char *model = json_is_string(json_object_get(j, "model")) ? jstr(j, "model") : "?";
-        quality_rows(b, jstr(j, "name"), jstr(j, "name"), model, j);
+        const char *model =
+            json_is_string(json_object_get(j, "model")) ? coord_jstr(j, "model") : "?";
+        quality_rows(b, coord_jstr(j, "name"), coord_jstr(j, "name"), model, j);
     }
     table_close(b);
     /* with one judge, its model's and its rubric's rows would repeat its own */
@@ -1314,15 +1294,15 @@ enum { EXAMPLE_CHARS = 600, PROMPT_CHARS = 120 };
 static void cluster_example(rs_buf_t *b, json_t *e)
 {
     rs_buf_puts(b, "<li><code class=\"case\">");
-    esc(b, jstr(e, "case_id"));
+    esc(b, coord_jstr(e, "case_id"));
     rs_buf_puts(b, "</code> \xC2\xB7 ");
-    esc(b, jstr(e, "model"));
+    esc(b, coord_jstr(e, "model"));
     rs_buf_puts(b, "<pre>");
-    esc_fit(b, jstr(e, "output"), EXAMPLE_CHARS);
+    esc_fit(b, coord_jstr(e, "output"), EXAMPLE_CHARS);
     rs_buf_puts(b, "</pre>");
     if (json_is_string(json_object_get(e, "thinking"))) { /* shown apart: it is never graded */
         rs_buf_puts(b, "<details class=\"thinking\"><summary>thinking (not graded)</summary><pre>");
-        esc_fit(b, jstr(e, "thinking"), EXAMPLE_CHARS);
+        esc_fit(b, coord_jstr(e, "thinking"), EXAMPLE_CHARS);
         rs_buf_puts(b, "</pre></details>");
     }
     rs_buf_puts(b, "</li>\n");
@@ -1334,11 +1314,11 @@ static void sec_clusters(rs_buf_t *b, json_t *report, json_t *clusters)
     size_t i, j;
     if (json_array_size(clusters) == 0) return;
     rs_buf_puts(b, "<section id=\"clusters\">\n<h2>Failure clusters</h2>\n<p class=\"note\">");
-    put_int(b, jint(f, "total"));
+    put_int(b, coord_jint(f, "total"));
     rs_buf_puts(b, " answers the first grader marked wrong");
-    if (jint(f, "sampled") < jint(f, "total")) {
+    if (coord_jint(f, "sampled") < coord_jint(f, "total")) {
         rs_buf_puts(b, " (a random sample of ");
-        put_int(b, jint(f, "sampled"));
+        put_int(b, coord_jint(f, "sampled"));
         rs_buf_puts(b, " clustered)");
     }
     rs_buf_puts(b, ", grouped by their hash embeddings with k-means++; the examples are the "
@@ -1348,9 +1328,9 @@ static void sec_clusters(rs_buf_t *b, json_t *report, json_t *clusters)
         rs_buf_printf(b,
                       "<div class=\"cluster\" id=\"cluster-%zu\" data-size=\"%lld\"><h3>"
                       "Cluster %zu: ",
-                      i + 1, jint(c, "size"), i + 1);
-        put_int(b, jint(c, "size"));
-        rs_buf_printf(b, " answers (%.1f%%)</h3>\n<ul>\n", 100 * jnum(c, "share"));
+                      i + 1, coord_jint(c, "size"), i + 1);
+        put_int(b, coord_jint(c, "size"));
+        rs_buf_printf(b, " answers (%.1f%%)</h3>\n<ul>\n", 100 * coord_jnum(c, "share"));
         json_array_foreach(json_object_get(c, "examples"), j, e) cluster_example(b, e);
         rs_buf_puts(b, "</ul></div>\n");
     }
@@ -1360,13 +1340,13 @@ static void sec_clusters(rs_buf_t *b, json_t *report, json_t *clusters)
 static void near_dup_row(rs_buf_t *b, json_t *p)
 {
     rs_buf_puts(b, "<tr>");
-    td_text(b, jstr(p, "a"));
-    td_text(b, jstr(p, "b"));
+    td_text(b, coord_jstr(p, "a"));
+    td_text(b, coord_jstr(p, "b"));
     td_real(b, &(cell_key_t){0}, "similarity", json_object_get(p, "similarity"), 3);
     rs_buf_puts(b, "<td>");
-    esc_fit(b, jstr(p, "a_text"), PROMPT_CHARS);
+    esc_fit(b, coord_jstr(p, "a_text"), PROMPT_CHARS);
     rs_buf_puts(b, "</td><td>");
-    esc_fit(b, jstr(p, "b_text"), PROMPT_CHARS);
+    esc_fit(b, coord_jstr(p, "b_text"), PROMPT_CHARS);
     rs_buf_puts(b, "</td></tr>\n");
 }
 
@@ -1379,10 +1359,10 @@ static void sec_near_dups(rs_buf_t *b, json_t *report, json_t *d)
     rs_buf_puts(b, "<section id=\"near-duplicates\">\n<h2>Near-duplicate prompts</h2>\n"
                    "<p class=\"note\">");
     rs_buf_puts(b, "<span id=\"near-dup-total\">");
-    put_int(b, jint(d, "total"));
+    put_int(b, coord_jint(d, "total"));
     rs_buf_printf(b, "</span> pair(s) of prompts with cosine similarity \xE2\x89\xA5 %.2f among ",
-                  jnum(d, "threshold"));
-    put_int(b, jint(d, "cases"));
+                  coord_jnum(d, "threshold"));
+    put_int(b, coord_jint(d, "cases"));
     rs_buf_printf(b, " cases%s (hash embeddings).</p>\n",
                   json_is_true(json_object_get(d, "capped")) ? " (the first ones only)" : "");
     if (json_array_size(json_object_get(d, "pairs")) > 0) {
@@ -1463,18 +1443,22 @@ static void sec_concurrency(rs_buf_t *b, json_t *report, json_t *conc)
         esc(b, model);
         rs_buf_puts(b, "</h3>\n<p class=\"note\">");
         if (json_is_true(json_object_get(m, "adaptive")))
-            rs_buf_printf(b, "Adaptive cap %lld to %lld cases in flight: ended at %lld, lowest %lld; "
-                             "%lld decrease(s) after 429/503, %lld increase(s).",
-                          jint(m, "floor"), jint(m, "ceiling"), jint(m, "cap"), jint(m, "min_cap"),
-                          jint(m, "decreases"), jint(m, "increases"));
+            rs_buf_printf(b,
+                          "Adaptive cap %lld to %lld cases in flight: ended at %lld, lowest %lld; "
+                          "%lld decrease(s) after 429/503, %lld increase(s).",
+                          coord_jint(m, "floor"), coord_jint(m, "ceiling"), coord_jint(m, "cap"),
+                          coord_jint(m, "min_cap"), coord_jint(m, "decreases"),
+                          coord_jint(m, "increases"));
         else
             rs_buf_puts(b, "Fixed cap (concurrency.adaptive off).");
-        rs_buf_printf(b, " %lld 429/503 answer(s); %lld cluster-wide pause(s) for Retry-After, "
-                         "%.1f s in all.</p>\n",
-                      jint(m, "congested"), jint(m, "pauses"), (double)jint(m, "paused_ms") / 1000.0);
+        rs_buf_printf(b,
+                      " %lld 429/503 answer(s); %lld cluster-wide pause(s) for Retry-After, "
+                      "%.1f s in all.</p>\n",
+                      coord_jint(m, "congested"), coord_jint(m, "pauses"),
+                      (double)coord_jint(m, "paused_ms") / 1000.0);
         if (json_is_true(json_object_get(m, "adaptive")))
             cap_chart(b, model, idx, json_object_get(m, "series"),
-                      1000.0 * jnum(report, "wall_seconds"));
+                      1000.0 * coord_jnum(report, "wall_seconds"));
         idx++;
     }
     rs_buf_puts(b, "</section>\n");
@@ -1499,10 +1483,10 @@ static void matrix_cell(rs_buf_t *b, json_t *c)
 {
     json_t *acc = json_object_get(c, "accuracy");
     int best = json_is_true(json_object_get(c, "best"));
-    cell_key_t k = {.model = jstr(c, "model"), .strategy = "first"};
+    cell_key_t k = {.model = coord_jstr(c, "model"), .strategy = "first"};
     rs_buf_puts(b, best ? "<td class=\"n heat best\"" : "<td class=\"n heat\"");
     key_attrs(b, &k);
-    attr(b, "data-prompt", jstr(c, "prompt"));
+    attr(b, "data-prompt", coord_jstr(c, "prompt"));
     attr(b, "data-metric", "accuracy");
     if (json_is_number(acc))
         rs_buf_printf(b, " style=\"background:hsl(210,70%%,%.0f%%)\"",
@@ -1527,7 +1511,7 @@ static void exp_matrix(rs_buf_t *b, json_t *x)
     json_array_foreach(models, i, m)
     {
         rs_buf_puts(b, "<th class=\"n\">");
-        esc(b, jstr(m, "model"));
+        esc(b, coord_jstr(m, "model"));
         rs_buf_puts(b, "</th>");
     }
     rs_buf_puts(b, "</tr></thead>\n<tbody>");
@@ -1544,17 +1528,17 @@ static void exp_matrix(rs_buf_t *b, json_t *x)
 
 static void epochs_row(rs_buf_t *b, json_t *m)
 {
-    cell_key_t k = {.model = jstr(m, "model")};
+    cell_key_t k = {.model = coord_jstr(m, "model")};
     json_t *pk = json_object_get(json_object_get(m, "pass_at_k"), "values"), *v;
     size_t j, n_pk = json_array_size(pk);
     rs_buf_puts(b, "<tr>");
     td_text(b, k.model);
-    td_int(b, &k, "units", jint(m, "units"));
+    td_int(b, &k, "units", coord_jint(m, "units"));
     td_real(b, &k, "accuracy", json_object_get(m, "accuracy"), 3);
     td_num(b, &k, "ci95");
     ci_text(b, json_object_get(m, "ci95"), 1, "%.3f\xE2\x80\x93%.3f");
     rs_buf_puts(b, "</td>");
-    td_text(b, jstr(m, "interval"));
+    td_text(b, coord_jstr(m, "interval"));
     td_num(b, &k, "per_epoch");
     json_array_foreach(json_object_get(m, "per_epoch"), j, v)
     {
@@ -1576,7 +1560,7 @@ static void exp_epochs(rs_buf_t *b, json_t *x)
     size_t i;
     json_t *m;
     rs_buf_printf(b, "<h3>Each model over every prompt and epoch (%lld epoch%s)</h3>\n",
-                  jint(x, "epochs"), jint(x, "epochs") == 1 ? "" : "s");
+                  coord_jint(x, "epochs"), coord_jint(x, "epochs") == 1 ? "" : "s");
     table_open(b, "table-epochs", cols);
     json_array_foreach(json_object_get(x, "models"), i, m) epochs_row(b, m);
     table_close(b);
@@ -1592,14 +1576,14 @@ static void diff_rows(rs_buf_t *b, const char *family, json_t *list)
         rs_buf_puts(b, "<tr>");
         td_text(b, family);
         td_text(b, k.model ? k.model : "");
-        td_text(b, jstr(d, "a"));
-        td_text(b, jstr(d, "b"));
-        td_int(b, &k, "pairs", jint(d, "pairs"));
+        td_text(b, coord_jstr(d, "a"));
+        td_text(b, coord_jstr(d, "b"));
+        td_int(b, &k, "pairs", coord_jint(d, "pairs"));
         td_real(b, &k, "difference", json_object_get(d, "difference"), 4);
         td_num(b, &k, "ci95");
         ci_text(b, json_object_get(d, "ci95"), 1, "%+.4f\xE2\x80\x93%+.4f");
         rs_buf_puts(b, "</td>");
-        td_text(b, jstr(d, "method"));
+        td_text(b, coord_jstr(d, "method"));
         td_real(b, &k, "mcnemar_p", json_object_get(d, "mcnemar_p"), -3);
         td_real(b, &k, "holm_p", json_object_get(d, "holm_p"), -3);
         rs_buf_puts(b, "</tr>\n");
@@ -1633,7 +1617,7 @@ static void sec_experiment(rs_buf_t *b, json_t *report, json_t *x)
     (void)report;
     rs_buf_puts(b, "<section id=\"experiment\">\n<h2>Experiment</h2>\n<p class=\"note\">Accuracy "
                    "of <code>first</code> under the first grader (");
-    esc(b, jstr(x, "grader"));
+    esc(b, coord_jstr(x, "grader"));
     rs_buf_puts(b, "). Intervals are Wilson's, or clustered (a case's repeats, or the dataset's "
                    "clusters, count as one cluster) where a case is asked more than once.</p>\n");
     exp_matrix(b, x);
@@ -1724,19 +1708,19 @@ static void page_open(rs_buf_t *b, json_t *report)
                    "style-src 'unsafe-inline'; img-src data:\">\n"
                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
                    "<title>reasonsaver report: ");
-    esc(b, jstr(report, "run_id"));
+    esc(b, coord_jstr(report, "run_id"));
     rs_buf_printf(b, "</title>\n<style>%s</style>\n</head>\n<body>\n", CSS);
 }
 
 static void page_close(rs_buf_t *b, json_t *report)
 {
     rs_buf_puts(b, "<footer>Written by reasonsaver from report.json (schema <code>");
-    esc(b, json_is_string(json_object_get(report, "schema")) ? jstr(report, "schema")
+    esc(b, json_is_string(json_object_get(report, "schema")) ? coord_jstr(report, "schema")
                                                              : COORD_REPORT_SCHEMA);
     rs_buf_puts(b, "</code>)");
     if (json_is_string(json_object_get(report, "config_sha256"))) {
         rs_buf_puts(b, "; config sha256 <code>");
-        esc(b, jstr(report, "config_sha256"));
+        esc(b, coord_jstr(report, "config_sha256"));
         rs_buf_puts(b, "</code>");
     }
     rs_buf_puts(b, ".</footer>\n</body>\n</html>\n");

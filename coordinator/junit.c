@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "gates.h"
-#include "reportview.h"
+#include "jsonget.h"
 
 static const char REPLACEMENT[] = "\xEF\xBF\xBD"; /* U+FFFD */
 

@@ -14,7 +14,6 @@ struct coord_metrics {
     pthread_mutex_t lock;
     char *text;
     size_t len;
-    int port;
 };
 
 static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
@@ -70,8 +69,6 @@ coord_metrics_t *coord_metrics_start(const char *bind, rs_err_t *err)
         coord_metrics_stop(&m);
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(m->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    m->port = info ? info->port : ntohs(sa.sin_port);
     return m;
 }
 
@@ -94,9 +91,4 @@ void coord_metrics_stop(coord_metrics_t **mp)
     free(m->text);
     free(m);
     *mp = NULL;
-}
-
-int coord_metrics_port(const coord_metrics_t *m)
-{
-    return m->port;
 }

@@ -13,7 +13,5 @@ coord_metrics_t *coord_metrics_start(const char *bind, rs_err_t *err);
 /* Replaces the text served at GET /metrics. */
 void coord_metrics_publish(coord_metrics_t *m, const char *text, size_t len);
 void coord_metrics_stop(coord_metrics_t **m);
-/* The port it listens on. */
-int coord_metrics_port(const coord_metrics_t *m);
 
 #endif

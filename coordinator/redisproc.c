@@ -197,8 +197,3 @@ const char *coord_redisproc_url(const coord_redisproc_t *p)
 {
     return p->url;
 }
-
-pid_t coord_redisproc_pid(const coord_redisproc_t *p)
-{
-    return p->pid;
-}

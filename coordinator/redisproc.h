@@ -28,7 +28,6 @@ void coord_redisproc_stop(coord_redisproc_t **p);
 
 /* "unix:<dir>/redis.sock": the address to give coord_store_connect. */
 const char *coord_redisproc_url(const coord_redisproc_t *p);
-pid_t coord_redisproc_pid(const coord_redisproc_t *p);
 
 /* The socket path the embedded server of run directory dir uses (caller frees). */
 char *coord_redisproc_socket_path(const char *dir);

@@ -11,10 +11,11 @@
 #include "analysis.h"
 #include "gates.h"
 #include "html.h"
-#include "neardup.h"
-#include "reportmd.h"
+#include "jsonget.h"
 #include "log.h"
+#include "neardup.h"
 #include "record.h"
+#include "reportmd.h"
 #include "tally.h"
 
 enum { STREAM_BATCH = 1000 };
@@ -314,8 +315,8 @@ static void print_strategy(FILE *f, const char *model, json_t *s)
 static void print_strategies(FILE *f, json_t *report)
 {
     size_t i, j;
-    json_t *m, *s, *pool = json_object_get(json_object_get(report, "pool"), "strategies");
-    if (!coord_report_any_model_array(report, "strategies", 2) && json_array_size(pool) < 2) return;
+    json_t *m, *s, *pool;
+    if (!coord_report_has_strategies(report, &pool)) return;
     fprintf(f, "\n%-20s %-12s %-24s %s\n", "model", "strategy", "accuracy [95% CI]",
             "McNemar p vs first");
     json_array_foreach(json_object_get(report, "models"), i, m)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "analysis.h"
+#include "jsonget.h"
 #include "reportview.h"
 
 enum { MD_CELL_MAX = 200 }; /* characters of a name or tag in a table cell */
@@ -267,8 +268,8 @@ static void md_strategy_row(rs_buf_t *b, const char *model, json_t *s)
 static void md_strategies(rs_buf_t *b, json_t *report)
 {
     size_t i, j;
-    json_t *m, *s, *pool = json_object_get(json_object_get(report, "pool"), "strategies");
-    if (!coord_report_any_model_array(report, "strategies", 2) && json_array_size(pool) < 2) return;
+    json_t *m, *s, *pool;
+    if (!coord_report_has_strategies(report, &pool)) return;
     rs_buf_puts(b, "\n## Ranking strategies\n\n| model | strategy | correct | wrong | error | "
                    "skipped | accuracy [95% CI] | b / c vs first | McNemar p |\n"
                    "|---|---|---:|---:|---:|---:|---|---:|---:|\n");
@@ -289,7 +290,7 @@ static void md_rounds(rs_buf_t *b, json_t *report)
 {
     size_t i, j;
     json_t *m, *r;
-    if (!coord_report_any_model_array(report, "rounds", 2)) return;
+    if (!coord_any_with_array(json_object_get(report, "models"), "rounds", 2)) return;
     rs_buf_puts(b, "\n## Revision rounds\n\n| model | round | correct | wrong | error | skipped | "
                    "accuracy [95% CI] |\n|---|---:|---:|---:|---:|---:|---|\n");
     json_array_foreach(json_object_get(report, "models"), i, m)

@@ -1,21 +1,13 @@
 /* reportview: small readers of a report object, shared by its writers (reportview.h). */
 #include "reportview.h"
 
-const char *coord_jstr_or(json_t *o, const char *key, const char *dflt)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : dflt;
-}
+#include "jsonget.h"
 
-int coord_report_any_model_array(json_t *report, const char *field, size_t min)
+int coord_report_has_strategies(json_t *report, json_t **pool)
 {
-    size_t i;
-    json_t *m;
-    json_array_foreach(json_object_get(report, "models"), i, m)
-    {
-        if (json_array_size(json_object_get(m, field)) >= min) return 1;
-    }
-    return 0;
+    *pool = json_object_get(json_object_get(report, "pool"), "strategies");
+    return coord_any_with_array(json_object_get(report, "models"), "strategies", 2) ||
+           json_array_size(*pool) >= 2;
 }
 
 /* The cases of report.json's "corrupted", joined by ", " (at most the listed ones). */

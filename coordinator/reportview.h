@@ -7,13 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "jsonget.h" /* what its readers are built on; its users read reports with them too */
 #include "util.h"
 
-/* o[key] when it is a string, else dflt. */
-const char *coord_jstr_or(json_t *o, const char *key, const char *dflt);
-
-/* Whether some entry of report.models has an array `field` of at least min entries. */
-int coord_report_any_model_array(json_t *report, const char *field, size_t min);
+/* Whether the ranking strategies make a table: a model of report.models, or the pool, has more
+ * than `first`. *pool gets report.json's pool.strategies (borrowed; NULL without a pool). */
+int coord_report_has_strategies(json_t *report, json_t **pool);
 
 /* The number of corrupted records a report counted (report.json's corrupted.count). */
 uint64_t coord_report_corrupted(json_t *report);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "jsonget.h"
 #include "log.h"
 #include "record.h"
 
@@ -37,12 +38,6 @@ int coord_config_identity(const char *spec_json, char out[65], rs_err_t *err)
     return 0;
 }
 
-static const char *field(json_t *m, const char *k)
-{
-    const char *s = json_string_value(json_object_get(m, k));
-    return s ? s : "";
-}
-
 int coord_resume_check(json_t *manifest, const char *run_id, const char *spec_json,
                        const rs_dataset_t *ds, int force, char **forced, rs_err_t *err)
 {
@@ -50,7 +45,7 @@ int coord_resume_check(json_t *manifest, const char *run_id, const char *spec_js
     *forced = NULL;
     /* The stored config goes through this version's loader first, so that keys a newer version
      * added (with their defaults) do not count as a change. */
-    rs_config_t *then = rs_config_from_json(field(manifest, "config"), err);
+    rs_config_t *then = rs_config_from_json(coord_jstr(manifest, "config"), err);
     if (!then) return rs_err_prefix(err, "run %s: its stored config", run_id);
     char *then_json = rs_config_to_json(then);
     rs_config_destroy(&then);
@@ -58,7 +53,7 @@ int coord_resume_check(json_t *manifest, const char *run_id, const char *spec_js
              coord_config_identity(then_json, then_id, err);
     free(then_json);
     if (rc) return -1;
-    const char *then_ds = field(manifest, "dataset_sha256"), *now_ds = rs_dataset_sha256(ds);
+    const char *then_ds = coord_jstr(manifest, "dataset_sha256"), *now_ds = rs_dataset_sha256(ds);
     int config_changed = strcmp(now_id, then_id) != 0;
     int dataset_changed = strcmp(then_ds, now_ds) != 0;
     if (!config_changed && !dataset_changed) return 0;
@@ -146,7 +141,7 @@ static int take_settings(json_t *then, json_t *now)
 int coord_resume_keep_settings(coord_store_t *st, const char *run_id, json_t *manifest,
                                const char *spec_json, rs_err_t *err)
 {
-    json_t *then = json_loads(field(manifest, "config"), 0, NULL);
+    json_t *then = json_loads(coord_jstr(manifest, "config"), 0, NULL);
     json_t *now = json_loads(spec_json, 0, NULL);
     int rc = 0;
     if (then && now && take_settings(then, now)) {

@@ -122,9 +122,14 @@ static void builder_yield(run_t *r)
 static int index_pass(run_t *r)
 {
     pthread_mutex_lock(&r->lock);
-    json_decref(r->ref.manifest);
     rs_err_t err;
-    r->ref.manifest = coord_store_run_get(r->ref.store, r->id, &err);
+    json_t *man = coord_store_run_get(r->ref.store, r->id, &err);
+    if (!man) { /* its Redis went away with its coordinator: reopen_if_gone's turn */
+        pthread_mutex_unlock(&r->lock);
+        return 1;
+    }
+    json_decref(r->ref.manifest);
+    r->ref.manifest = man;
     uint64_t total = manifest_u64(r->ref.manifest, "total");
     int live = strcmp(manifest_str(r->ref.manifest, "status"), "running") == 0;
     r->total = total;
@@ -157,6 +162,31 @@ static int index_pass(run_t *r)
 
 static int run_open(run_t *r);
 
+/* A live run's Redis goes away with its coordinator: once the run's manifest cannot be read, the
+ * run is opened again (from its directory: a private redis-server, started by this thread), and
+ * the new connection replaces the old under the lock. */
+static int reopen_if_gone(run_t *r)
+{
+    rs_err_t err;
+    run_lock(r);
+    json_t *man = coord_store_run_get(r->ref.store, r->id, &err);
+    pthread_mutex_unlock(&r->lock);
+    if (man) {
+        json_decref(man);
+        return 0;
+    }
+    coord_runref_t fresh, old;
+    if (coord_runref_open(&fresh, r->serve_out, r->id, r->serve_redis, &err)) return 0; /* later */
+    run_lock(r);
+    old = r->ref;
+    r->ref = fresh;
+    free(r->search_q); /* a search's hits are kept per connection's snapshot: start afresh */
+    r->search_q = NULL;
+    pthread_mutex_unlock(&r->lock);
+    coord_runref_close(&old);
+    return 1;
+}
+
 /* The run's own thread: it opens the run (a private redis-server it starts dies with the thread
  * that started it, PR_SET_PDEATHSIG, so that thread must live as long as the server does), then
  * indexes its records, again every second while the run is live, and waits for the end. */
@@ -171,6 +201,7 @@ static void *builder_main(void *arg)
     int over = rc != 0;
     while (!r->stop) {
         if (!over) over = index_pass(r);
+        else if (rc == 0 && reopen_if_gone(r)) over = 0; /* index what it stored last */
         for (int i = 0; i < LIVE_POLL_MS / 50 && !r->stop; i++) usleep(50 * 1000);
     }
     return NULL;
@@ -194,6 +225,20 @@ static int run_open(run_t *r)
     r->total = manifest_u64(r->ref.manifest, "total");
     coord_units_init(&r->units, r->cfg, 0);
     return 0;
+}
+
+/* Reads the run's manifest again (its counts move while it runs); 0 when its Redis is gone. */
+static int manifest_fresh(run_t *r)
+{
+    rs_err_t err;
+    run_lock(r);
+    json_t *man = coord_store_run_get(r->ref.store, r->id, &err);
+    if (man) {
+        json_decref(r->ref.manifest);
+        r->ref.manifest = man;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return man != NULL;
 }
 
 /* The run named id, opened on first use; NULL (with why) when there is none or it cannot be read. */
@@ -223,6 +268,8 @@ static run_t *run_get(coord_serve_t *s, const char *id, char *why, size_t why_le
         s->runs = r;
     }
     pthread_mutex_unlock(&s->lock);
+    /* a live run whose coordinator just ended: its thread opens it again within a second */
+    for (int i = 0; i < 50 && !manifest_fresh(r); i++) usleep(100 * 1000);
     return r;
 }
 
@@ -813,44 +860,96 @@ static enum MHD_Result api_compare(req_t *q)
 
 /* ---- GET /api/runs/{id}/events ---- */
 
-/* A Server-Sent Events stream of the run's progress: an event whenever its manifest's counts or
- * status change (checked every 250 ms), a comment line every second so that a reader that went
- * away is noticed; it ends once the run is no longer running. */
+/* Server-Sent Events: the run's own progress events (rs:run:<id>:events, docs/REDIS.md),
+ * forwarded as they are published, after one made from the manifest so that the reader starts
+ * from the present; a comment line every second otherwise, so that a reader that went away is
+ * noticed. The stream ends after the run's status event (or, should the coordinator have died
+ * without one, once the manifest says the run is no longer running). */
 typedef struct stream {
     run_t *run;
-    char last[512];
-    int ended;
+    coord_store_t *sub; /* NULL until subscribed */
+    int started, ended, quiet;
 } stream_t;
+
+static void stream_free(void *cls)
+{
+    stream_t *st = cls;
+    coord_store_destroy(&st->sub);
+    free(st);
+}
+
+/* The manifest's state as an event (progress while running, else status); 1 while running. When
+ * sub is given and the run is running, *sub gets a subscription to its events. */
+static int manifest_event(run_t *r, char *out, size_t max, coord_store_t **sub)
+{
+    rs_err_t err;
+    run_lock(r);
+    json_t *man = coord_store_run_get(r->ref.store, r->id, &err);
+    const char *status = manifest_str(man, "status");
+    int running = man && strcmp(status, "running") == 0;
+    unsigned long long done = manifest_u64(man, "done"), total = manifest_u64(man, "total");
+    if (running)
+        snprintf(out, max, "{\"type\":\"progress\",\"run_id\":\"%s\",\"done\":%llu,"
+                           "\"total\":%llu,\"failed\":%llu}",
+                 r->id, done, total, (unsigned long long)manifest_u64(man, "failed"));
+    else
+        snprintf(out, max, "{\"type\":\"status\",\"run_id\":\"%s\",\"status\":\"%.40s\","
+                           "\"done\":%llu,\"total\":%llu}",
+                 r->id, man ? status : "unknown", done, total);
+    json_decref(man);
+    if (running && sub) {
+        char *channel = rs_xasprintf("rs:run:%s:events", r->id);
+        *sub = coord_store_subscribe(r->ref.store, channel, &err);
+        free(channel);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return running;
+}
+
+/* A published event ends the stream when it is the run's status other than running. */
+static int ends_stream(const char *event)
+{
+    json_t *e = json_loads(event, 0, NULL);
+    const char *type = json_string_value(json_object_get(e, "type"));
+    const char *status = json_string_value(json_object_get(e, "status"));
+    int end = type && strcmp(type, "status") == 0 && status && strcmp(status, "running") != 0;
+    json_decref(e);
+    return end;
+}
+
+static ssize_t sse(char *buf, size_t max, const char *event)
+{
+    int n = snprintf(buf, max, "data: %s\n\n", event);
+    return n > 0 && (size_t)n < max ? n : MHD_CONTENT_READER_END_WITH_ERROR;
+}
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     stream_t *st = cls;
+    char event[512];
     if (st->ended) return MHD_CONTENT_READER_END_OF_STREAM;
-    for (int tick = 0; tick < 4; tick++) {
-        run_t *r = st->run;
-        rs_err_t err;
-        run_lock(r);
-        json_t *man = coord_store_run_get(r->ref.store, r->id, &err);
-        char event[512];
-        const char *status = manifest_str(man, "status");
-        snprintf(event, sizeof(event),
-                 "{\"run_id\":\"%s\",\"status\":\"%s\",\"done\":%llu,\"total\":%llu,"
-                 "\"failed\":%llu,\"indexed\":%llu}",
-                 r->id, status, (unsigned long long)manifest_u64(man, "done"),
-                 (unsigned long long)manifest_u64(man, "total"),
-                 (unsigned long long)manifest_u64(man, "failed"),
-                 (unsigned long long)coord_caseindex_count(r->ci));
-        int running = man && strcmp(status, "running") == 0;
-        json_decref(man);
-        pthread_mutex_unlock(&r->lock);
-        if (strcmp(event, st->last) != 0 || !running) {
-            snprintf(st->last, sizeof(st->last), "%s", event);
-            st->ended = !running;
-            int n = snprintf(buf, max, "data: %s\n\n", event);
-            return n > 0 && (size_t)n < max ? n : MHD_CONTENT_READER_END_WITH_ERROR;
+    if (!st->started) {
+        st->started = 1;
+        st->ended = !manifest_event(st->run, event, sizeof(event), &st->sub) || !st->sub;
+        return sse(buf, max, event);
+    }
+    int timed_out;
+    char *msg = coord_store_next_message(st->sub, 1000, &timed_out);
+    if (msg) {
+        st->quiet = 0;
+        st->ended = ends_stream(msg);
+        ssize_t n = strlen(msg) + 9 < max ? sse(buf, max, msg) : snprintf(buf, max, ": -\n\n");
+        free(msg);
+        return n;
+    }
+    /* quiet for 5 s, or the subscription failed: ask the manifest whether the run still runs */
+    if (!timed_out || ++st->quiet % 5 == 0) {
+        int running = manifest_event(st->run, event, sizeof(event), NULL);
+        if (!running || !timed_out) {
+            st->ended = 1;
+            return running ? MHD_CONTENT_READER_END_OF_STREAM : sse(buf, max, event);
         }
-        usleep(250 * 1000);
     }
     return snprintf(buf, max, ": waiting\n\n");
 }
@@ -860,7 +959,7 @@ static enum MHD_Result api_events(req_t *q, run_t *r)
     stream_t *st = rs_xcalloc(1, sizeof(*st));
     st->run = r;
     struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 1024, stream_read, st, free);
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_free);
     MHD_add_response_header(resp, "Content-Type", "text/event-stream");
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     enum MHD_Result rc = MHD_queue_response(q->conn, MHD_HTTP_OK, resp);

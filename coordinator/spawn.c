@@ -234,13 +234,3 @@ void coord_spawn_stop(coord_spawn_t **sp, int64_t timeout_ms)
     free(s);
     *sp = NULL;
 }
-
-size_t coord_spawn_count(const coord_spawn_t *s)
-{
-    return s->n;
-}
-
-pid_t coord_spawn_pid(const coord_spawn_t *s, size_t i)
-{
-    return s->pids[i];
-}

@@ -33,10 +33,8 @@ int coord_spawn_allow_exec(const rs_config_t *cfg);
 void coord_spawn_stop(coord_spawn_t **s, int64_t timeout_ms);
 /* Restarts any worker that exited unexpectedly (crash, kill -9). Returns how many it restarted. */
 size_t coord_spawn_reap(coord_spawn_t *s);
-size_t coord_spawn_count(const coord_spawn_t *s);
 /* 1 when every worker was given up (could not start, or kept dying right after starting). */
 int coord_spawn_all_given_up(const coord_spawn_t *s);
-pid_t coord_spawn_pid(const coord_spawn_t *s, size_t i);
 
 /* Path of a sibling binary of the running executable ("reasonsaver-worker"), or the bare name so
  * that execvp searches PATH. Caller frees. */

@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include <hiredis/hiredis.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ struct coord_store {
     rs_redisurl_t addr;
     char *password_env;    /* NULL: no AUTH */
     coord_tlsproxy_t *tls; /* rediss://: the local stunnel client hiredis connects through */
+    int tls_borrowed;      /* a subscriber's: the store it was made from owns tls */
     char sha[41];          /* SHA1 of the loaded result script */
     /* The record dictionary of one run, the last one read or written: a coordinator writes one
      * run, and the commands that read several (compare) read them one after the other. */
@@ -220,7 +222,7 @@ void coord_store_destroy(coord_store_t **st)
 {
     if (!st || !*st) return;
     if ((*st)->c) redisFree((*st)->c);
-    coord_tlsproxy_stop(&(*st)->tls);
+    if (!(*st)->tls_borrowed) coord_tlsproxy_stop(&(*st)->tls);
     rs_redisurl_cleanup(&(*st)->addr);
     coord_recpack_destroy(&(*st)->pack);
     coord_recpack_samples_destroy(&(*st)->samples);
@@ -229,20 +231,6 @@ void coord_store_destroy(coord_store_t **st)
     free((*st)->url);
     free(*st);
     *st = NULL;
-}
-
-int coord_store_connected(const coord_store_t *st)
-{
-    return st->c != NULL;
-}
-
-int coord_store_ping(coord_store_t *st, rs_err_t *err)
-{
-    if (ready(st, err)) return -1;
-    redisReply *r = checked(st, redisCommand(st->c, "PING"));
-    if (reply_error(st->c, r, "PING", err)) return -1;
-    freeReplyObject(r);
-    return 0;
 }
 
 /* A command with printf-style arguments, reconnecting first if needed. */
@@ -816,4 +804,59 @@ int64_t coord_manifest_int(json_t *manifest, const char *field)
     int64_t v = 0;
     rs_parse_i64(coord_manifest_str(manifest, field), &v);
     return v;
+}
+
+/* ---- subscribers ---- */
+
+coord_store_t *coord_store_subscribe(const coord_store_t *st, const char *channel, rs_err_t *err)
+{
+    coord_store_t *sub = rs_xcalloc(1, sizeof(*sub));
+    sub->url = rs_xstrdup(st->url);
+    sub->password_env = st->password_env ? rs_xstrdup(st->password_env) : NULL;
+    sub->tls = st->tls;
+    sub->tls_borrowed = 1;
+    rs_err_t e;
+    if (rs_redisurl_parse(sub->url, &sub->addr, err) || !(sub->c = connect_addr(sub, err)) ||
+        authenticate(sub, &e)) {
+        if (sub->c && err) rs_err_set(err, "redis at %s: %s", sub->url, e.msg);
+        coord_store_destroy(&sub);
+        return NULL;
+    }
+    redisReply *r = redisCommand(sub->c, "SUBSCRIBE %s", channel);
+    int ok = r && r->type == REDIS_REPLY_ARRAY;
+    freeReplyObject(r);
+    if (!ok) {
+        rs_err_set(err, "redis at %s: SUBSCRIBE %s failed", sub->url, channel);
+        coord_store_destroy(&sub);
+    }
+    return sub;
+}
+
+/* A complete reply already read into the context's buffer, or NULL. */
+static redisReply *buffered_reply(redisContext *c)
+{
+    void *reply = NULL;
+    if (redisGetReplyFromReader(c, &reply) != REDIS_OK) return NULL;
+    return reply;
+}
+
+char *coord_store_next_message(coord_store_t *sub, int timeout_ms, int *timed_out)
+{
+    *timed_out = 0;
+    for (;;) {
+        redisReply *r = buffered_reply(sub->c);
+        if (!r) {
+            struct pollfd p = {.fd = sub->c->fd, .events = POLLIN};
+            int n = poll(&p, 1, timeout_ms);
+            if (n == 0) return *timed_out = 1, NULL;
+            if (n < 0 || redisBufferRead(sub->c) != REDIS_OK) return NULL;
+            continue;
+        }
+        char *msg = NULL; /* ["message", channel, payload]; anything else is skipped */
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[2]->type == REDIS_REPLY_STRING &&
+            strcmp(r->element[0]->str, "message") == 0)
+            msg = rs_xstrndup(r->element[2]->str, r->element[2]->len);
+        freeReplyObject(r);
+        if (msg) return msg;
+    }
 }

@@ -3,7 +3,10 @@
  * Keys (docs/REDIS.md): rs:runs ZSET of run ids by start time; rs:run:<id> HASH manifest and
  * counters; rs:run:<id>:results HASH case index -> result JSON, each written once by a Lua script
  * (HSETNX), which also bumps the done/failed counters in the same atomic step, so a duplicate result
- * never counts twice and the counters never disagree with the results. */
+ * never counts twice and the counters never disagree with the results.
+ *
+ * Every call reconnects first when the connection was lost; a failed call leaves the store
+ * disconnected and returns -1, so the caller can keep its data and retry. */
 #ifndef COORD_STORE_H
 #define COORD_STORE_H
 
@@ -49,6 +52,14 @@ int coord_store_run_set(coord_store_t *st, const char *run_id, const char *field
 json_t *coord_store_run_get(coord_store_t *st, const char *run_id, rs_err_t *err);
 /* The most recently started run's id (caller frees), or NULL with err when there is none. */
 char *coord_store_latest_run(coord_store_t *st, rs_err_t *err);
+/* A connection of its own to the Redis st reaches (the same address, password and TLS proxy),
+ * subscribed to channel: for a reader that waits for a run's events (the viewer). Destroy it with
+ * coord_store_destroy (before st). NULL with err. */
+coord_store_t *coord_store_subscribe(const coord_store_t *st, const char *channel, rs_err_t *err);
+/* The next message on the subscribed channel (heap), waiting at most timeout_ms: NULL with
+ * *timed_out set when none came in time, NULL without it when the connection failed. */
+char *coord_store_next_message(coord_store_t *sub, int timeout_ms, int *timed_out);
+
 /* The ids of the runs this Redis holds (rs:runs), newest first, at most max (new reference), or
  * NULL with err. */
 json_t *coord_store_runs(coord_store_t *st, size_t max, rs_err_t *err);
@@ -82,11 +93,6 @@ int64_t coord_store_used_memory(coord_store_t *st);
 /* HINCRBY on the manifest. */
 int coord_store_run_incr(coord_store_t *st, const char *run_id, const char *field, int64_t by,
                          rs_err_t *err);
-
-/* Connection state. Every call reconnects first when the connection was lost; a failed call
- * leaves the store disconnected and returns -1, so the caller can keep its data and retry. */
-int coord_store_connected(const coord_store_t *st);
-int coord_store_ping(coord_store_t *st, rs_err_t *err);
 
 /* The run lock rs:run:<id>:lock (SET NX PX): one coordinator per run. acquire returns 0 when we
  * hold it, 1 when another does (*holder, heap, and its remaining ttl), -1 on error. renew extends

@@ -374,16 +374,20 @@ static int session_open(session_t *s, const wk_opts_t *o, rs_err_t *err)
     s->http = wk_http_new((size_t)(o->requests ? o->requests : s->slots), err);
     if (!s->http) return -1;
     wk_http_on_retry(s->http, on_retry, s);
-    s->zctx = zmq_ctx_new();
-    s->sock = zmq_socket(s->zctx, ZMQ_DEALER);
+    if (!(s->zctx = zmq_ctx_new())) return rs_err_set(err, "zmq_ctx_new: %s", zmq_strerror(errno));
+    if (!(s->sock = zmq_socket(s->zctx, ZMQ_DEALER)))
+        return rs_err_set(err, "cannot create the coordinator's socket: %s", zmq_strerror(errno));
     int64_t maxsize = RS_PROTO_MAX_FRAME;
     int linger = 2000, immediate = 1;
     size_t fdlen = sizeof(s->zfd);
-    zmq_setsockopt(s->sock, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
-    zmq_setsockopt(s->sock, ZMQ_LINGER, &linger, sizeof(linger));
-    /* Frames sent while disconnected fail at once instead of queueing: HELLOs queued during an
-     * outage would be replayed in bulk on reconnect, each granting the worker its slots again. */
-    zmq_setsockopt(s->sock, ZMQ_IMMEDIATE, &immediate, sizeof(immediate));
+    /* With IMMEDIATE, frames sent while disconnected fail at once instead of queueing: HELLOs
+     * queued during an outage would be replayed in bulk on reconnect, each granting the worker
+     * its slots again. */
+    if (zmq_setsockopt(s->sock, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize)) != 0 ||
+        zmq_setsockopt(s->sock, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
+        zmq_setsockopt(s->sock, ZMQ_IMMEDIATE, &immediate, sizeof(immediate)) != 0)
+        return rs_err_set(err, "cannot set the coordinator's socket options: %s",
+                          zmq_strerror(errno));
     if (zmq_getsockopt(s->sock, ZMQ_FD, &s->zfd, &fdlen) != 0)
         return rs_err_set(err, "ZMQ_FD: %s", zmq_strerror(errno));
     if (o->server_key[0] &&

@@ -64,8 +64,6 @@ int main(int argc, char **argv)
     rs_proto_encode_task(&b, &(rs_task_t){2, 0, 1, NULL, 0});
     save(&b, "task-empty");
 
-    char *spans[] = {"{\"name\":\"case\",\"trace_id\":\"0af7651916cd43dd8448eb211c80319c\"}",
-                     "{\"name\":\"generate\",\"attrs\":{\"model\":\"sim-1\"}}"};
     rs_case_result_t results[] = {
         {0, 0, R0, sizeof(R0) - 1},
         {1, 1, R1, sizeof(R1) - 1},
@@ -73,28 +71,26 @@ int main(int argc, char **argv)
     };
     const char *stats = "{\"sim-1\":{\"calls\":2,\"input_tokens\":40,\"output_tokens\":9,"
                         "\"errors\":{\"timeout\":1},\"latency_ms\":[12,30],\"stage\":[0,0]}}";
-    rs_proto_encode_result(&b, &(rs_result_t){1, 1, results, 3, spans, 2, (char *)stats, strlen(stats)});
+    rs_proto_encode_result(&b, &(rs_result_t){1, 1, results, 3, (char *)stats, strlen(stats)});
     save(&b, "result");
-    rs_proto_encode_result(&b, &(rs_result_t){1, 1, results, 1, NULL, 0, NULL, 0});
+    rs_proto_encode_result(&b, &(rs_result_t){1, 1, results, 1, NULL, 0});
     save(&b, "result-no-stats");
-    rs_proto_encode_result(&b, &(rs_result_t){3, 4, NULL, 0, NULL, 0, NULL, 0});
+    rs_proto_encode_result(&b, &(rs_result_t){3, 4, NULL, 0, NULL, 0});
     save(&b, "result-empty");
 
-    /* bigger frames: many cases, many spans, text in several scripts */
+    /* bigger frames: many cases, text in several scripts */
     enum { MANY = 40 };
     rs_case_t many[MANY];
     rs_case_result_t many_results[MANY];
-    char *many_spans[MANY];
     for (size_t i = 0; i < MANY; i++) {
         many[i] = cases[i % 3];
         many[i].idx = 1000 + i;
         many_results[i] = results[i % 2];
         many_results[i].idx = 1000 + i;
-        many_spans[i] = spans[i % 2];
     }
     rs_proto_encode_task(&b, &(rs_task_t){9, 3, 600000, many, MANY});
     save(&b, "task-many");
-    rs_proto_encode_result(&b, &(rs_result_t){9, 3, many_results, MANY, many_spans, MANY, NULL, 0});
+    rs_proto_encode_result(&b, &(rs_result_t){9, 3, many_results, MANY, NULL, 0});
     save(&b, "result-many");
     rs_chat_msg_t intl[] = {{"system", "Réponds en une ligne."},
                             {"user", "Grüße! 世界まで何キロ? Привет \xf0\x9f\x98\x80"},
@@ -109,8 +105,7 @@ int main(int argc, char **argv)
     save(&b, "welcome-chains");
     const char *usage2 = "{\"embedder\":{\"calls\":1,\"input_tokens\":12,\"output_tokens\":0,"
                          "\"errors\":{},\"latency_ms\":[5],\"stage\":[3]},\"m\":{\"calls\":0}}";
-    rs_proto_encode_result(&b, &(rs_result_t){2, 2, results + 1, 1, spans, 1, (char *)usage2,
-                                              strlen(usage2)});
+    rs_proto_encode_result(&b, &(rs_result_t){2, 2, results + 1, 1, (char *)usage2, strlen(usage2)});
     save(&b, "result-embedder-stats");
 
     int64_t credits[] = {0, 1, 64, INT64_MAX};

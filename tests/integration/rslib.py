@@ -207,3 +207,89 @@ def status_json(sb, out_dir, run_id=None):
     args = [REASONSAVER, "status", "--json", "--out", out_dir] + ([run_id] if run_id else [])
     r = sb.run(args)
     return json.loads(r.stdout) if r.returncode == 0 else None
+
+
+class Resp:
+    """A minimal RESP client (the tests need no Redis client library) on a redis:// url:
+    binary-safe arguments and values, a Redis error raises AssertionError. Replies: bytes for a
+    status or bulk string (None for a nil one), int, or a list of replies."""
+
+    def __init__(self, url):
+        host, port = url[len("redis://"):].split("/")[0].split(":")
+        self.s = socket.create_connection((host, int(port)))
+        self.buf = bytearray()  # received, not yet parsed: a timeout never loses a partial reply
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, *args):
+        args = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+        self.s.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a)
+                                                         for a in args))
+
+    def __call__(self, *args):
+        self.send(*args)
+        return self.reply()
+
+    def pipeline(self, commands):
+        """Sends every command, then reads their replies (one round trip)."""
+        for c in commands:
+            self.send(*c)
+        return [self.reply() for _ in commands]
+
+    def reply(self, timeout=None):
+        """The next reply; with a timeout in seconds, None when none is complete by then (a
+        subscriber's messages: [b"message", channel, payload])."""
+        self.s.settimeout(timeout)
+        while True:
+            parsed = _resp_parse(self.buf, 0)
+            if parsed:
+                value, end = parsed
+                del self.buf[:end]
+                if isinstance(value, _RespError):
+                    raise AssertionError(str(value))
+                return value
+            try:
+                chunk = self.s.recv(65536)
+            except socket.timeout:
+                return None
+            assert chunk, "Redis closed the connection"
+            self.buf += chunk
+
+    def close(self):
+        self.s.close()
+
+
+class _RespError(str):
+    pass
+
+
+def _resp_parse(buf, i):
+    """(value, end) of the reply that starts at buf[i], or None while it is incomplete."""
+    eol = buf.find(b"\r\n", i)
+    if eol < 0:
+        return None
+    kind, rest = buf[i:i + 1], bytes(buf[i + 1:eol])
+    if kind == b"-":
+        return _RespError(rest.decode(errors="replace")), eol + 2
+    if kind == b"+":
+        return rest, eol + 2
+    if kind == b":":
+        return int(rest), eol + 2
+    n = int(rest)
+    if kind == b"$":
+        if n < 0:
+            return None, eol + 2
+        end = eol + 2 + n
+        return (bytes(buf[eol + 2:end]), end + 2) if len(buf) >= end + 2 else None
+    items, at = [], eol + 2
+    for _ in range(max(n, 0)):
+        parsed = _resp_parse(buf, at)
+        if not parsed:
+            return None
+        items.append(parsed[0])
+        at = parsed[1]
+    return items, at

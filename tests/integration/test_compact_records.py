@@ -15,7 +15,6 @@
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -34,37 +33,6 @@ if not shutil.which("zstd"):
 CASES = 1500
 SETS = ["--set", "report.formats=[json, markdown, jsonl]"]
 PLAIN = re.compile(rb"^[0-9a-f]{16}\{")
-
-
-class Resp:
-    """A minimal RESP client (the tests need no Redis client library): binary-safe values."""
-
-    def __init__(self, url):
-        host, port = url[len("redis://"):].split("/")[0].split(":")
-        self.s = socket.create_connection((host, int(port)))
-        self.f = self.s.makefile("rb")
-
-    def __call__(self, *args):
-        args = [a if isinstance(a, bytes) else str(a).encode() for a in args]
-        self.s.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a)
-                                                         for a in args))
-        return self.reply()
-
-    def reply(self):
-        line = self.f.readline()[:-2]
-        kind, rest = line[:1], line[1:]
-        if kind == b"-":
-            raise AssertionError(rest.decode())
-        if kind in (b"+", b":"):
-            return int(rest) if kind == b":" else rest
-        if kind == b"$":
-            n = int(rest)
-            return None if n < 0 else self.f.read(n + 2)[:-2]
-        return [self.reply() for _ in range(int(rest))]
-
-    def close(self):
-        self.f.close()
-        self.s.close()
 
 
 def stored(redis, run_id):
@@ -139,7 +107,7 @@ def check_round_trip(sb, cfg):
     run_id = os.path.basename(run_dir)
     lines = jsonl_lines(os.path.join(run_dir, "results.jsonl"))
     assert len(lines) == CASES
-    redis = Resp(url)
+    redis = rslib.Resp(url)
     packed, plain = check_packed(sb, redis, run_id, lines)
     cases = [plain[0], packed[0], packed[-1]]
     before = outputs(sb, url, run_id, "packed", cases)
@@ -165,7 +133,7 @@ def check_lost_dictionary(sb, cfg, clean_dir):
     out = "run2"
     slow = ["--set", "models.0.params.latency_ms=100", "--set", "models.1.params.latency_ms=100"]
     coord = faultlib.start(sb, cfg, out, "--redis", url, "--quiet", *(SETS + slow))
-    redis = Resp(url)
+    redis = rslib.Resp(url)
     rslib.wait_for(lambda: os.path.isdir(sb.path(out)) and os.listdir(sb.path(out)), 30, "run dir")
     run_id = os.listdir(sb.path(out))[0]
     key = "rs:run:%s:dict" % run_id

@@ -10,7 +10,6 @@
    HTML; compare ranks that run's strategies."""
 import json
 import os
-import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -77,25 +76,6 @@ def check_two_runs(sb):
 
 
 # ---- records with the chain fields ----
-
-def resp(url, commands):
-    """Sends commands to Redis (RESP, pipelined) and returns the replies; errors raise."""
-    host, port = url[len("redis://"):].split("/")[0].split(":")
-    out = b"".join(b"*%d\r\n" % len(c) + b"".join(
-        b"$%d\r\n%s\r\n" % (len(a), a) for a in (x.encode() for x in c)) for c in commands)
-    with socket.create_connection((host, int(port))) as s:
-        s.sendall(out)
-        f = s.makefile("rb")
-        replies = []
-        for _ in commands:
-            line = f.readline()
-            if line[:1] == b"-":
-                raise AssertionError(line.decode())
-            if line[:1] == b"$" and int(line[1:]) >= 0:
-                f.read(int(line[1:]) + 2)
-            replies.append(line)
-        return replies
-
 
 def verdict(ok):
     return "correct" if ok else "wrong"
@@ -166,7 +146,8 @@ def check_chain_report(sb):
     run_id, run_dir = run(sb, "chains", 0.6, extra=["--redis", url])
     recs = [enrich(r) for r in rslib.read_jsonl(os.path.join(run_dir, "results.jsonl"))]
     key = "rs:run:%s:results" % run_id
-    resp(url, [["HSET", key, str(r["idx"]), json.dumps(r)] for r in recs])
+    with rslib.Resp(url) as redis:
+        redis.pipeline([["HSET", key, r["idx"], json.dumps(r)] for r in recs])
     to = sb.path("rebuilt")
     r = sb.run([rslib.REASONSAVER, "report", run_id, "--redis", url, "--to", to], check=0)
     assert "McNemar p vs first" in r.stdout, r.stdout

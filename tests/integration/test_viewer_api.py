@@ -8,7 +8,7 @@ results.jsonl:
    the filter; compare of two models matches the table computed here; hostile text comes back
    as the same string inside valid JSON.
 2. A live run: a snapshot's total and pages stay the same while results are stored, a later one
-   sees more; the event stream's counts advance.
+   sees more; the event stream forwards the coordinator's progress events, whose counts advance.
 3. Read-only and the token: POST is 405; a non-loopback address without a token is refused; with
    one, a request without it (or with a wrong one) is 401 and with it (header or ?token=) 200."""
 import json
@@ -281,12 +281,21 @@ def live_run(sb):
             events.append(json.loads(line[6:]))
     stream.close()
     assert events[0]["done"] < events[-1]["done"], events
+    # after the first (from the manifest), the coordinator's own events, forwarded from pub/sub
+    assert all(e["type"] == "progress" and "in_flight" in e for e in events[1:]), events
     rslib.wait_for(lambda: api(port, "/api/runs/%s" % run_id)["indexed"] > total + 20, 60, "more")
     again = api(port, "/api/runs/%s/cases?limit=20&as_of=%d" % (run_id, as_of))
     assert again["total"] == total and again["cases"] == first["cases"], "the snapshot moved"
     later = api(port, "/api/runs/%s/cases?limit=20" % run_id)
     assert later["as_of"] > as_of and later["total"] > total
     coord.wait(timeout=120)
+    body = OPENER.open("http://127.0.0.1:%d/api/runs/%s/events" % (port, run_id), timeout=30).read()
+    [last] = [json.loads(x[6:]) for x in body.decode().splitlines() if x.startswith("data: ")]
+    assert last["type"] == "status" and last["status"] == "finished", last  # and the stream ended
+    # its coordinator gone, the run is read from its directory: every case, whole rows
+    rslib.wait_for(lambda: api(port, "/api/runs/%s" % run_id)["indexed"] == 600, 60, "600 indexed")
+    rows = api(port, "/api/runs/%s/cases?limit=5&offset=595" % run_id)["cases"]
+    assert len(rows) == 5 and all(x["id"] and x["models"] for x in rows), rows
     print("ok: live run: a snapshot pages the same while results arrive; events advance")
 
 

@@ -772,7 +772,9 @@ static const struct error_kind *error_kind(int status)
 char *mock_reasoning_refusal(const mock_chat_req_t *req, size_t *len)
 {
     const char *m = req->model;
-    if (!req->max_tokens_field || !m || (m[0] != 'o' && strncmp(m, "gpt-5", 5) != 0)) return NULL;
+    int reasoning_model = m && ((m[0] == 'o' && m[1] >= '0' && m[1] <= '9') || /* o1, o3-mini */
+                                strncmp(m, "gpt-5", 5) == 0);
+    if (!req->max_tokens_field || !reasoning_model) return NULL;
     json_t *root = json_pack(
         "{s:{s:s, s:s, s:s, s:s}}", "error", "message",
         "Unsupported parameter: 'max_tokens' is not supported with this model. Use "

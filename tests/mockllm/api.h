@@ -127,8 +127,8 @@ char *mock_models_reply(size_t *len);
  * invalid_api_key / authentication_error, 429 -> rate_limit_exceeded / rate_limit_error, ...). */
 char *mock_error_reply(mock_api_t api, int status, const char *message, size_t *len);
 
-/* The 400 OpenAI answers when a reasoning model (a name starting with "o" or "gpt-5") is sent
- * max_tokens: {"error": {"message": "Unsupported parameter: 'max_tokens' is not supported with
+/* The 400 OpenAI answers when a reasoning model (a name of "o" and a digit, such as o1 or
+ * o3-mini, or one starting with "gpt-5") is sent max_tokens: {"error": {"message": "Unsupported parameter: 'max_tokens' is not supported with
  * this model. Use 'max_completion_tokens' instead.", "type": "invalid_request_error", "param":
  * "max_tokens", "code": "unsupported_parameter"}}. NULL when req is not refused. */
 char *mock_reasoning_refusal(const mock_chat_req_t *req, size_t *len);

@@ -1941,6 +1941,10 @@ static void test_params_errors(void **state)
     expect_error(PARAMS_YAML("anthropic", "      seed: 1\n"), NULL, 0,
                  "t.yaml:6:13: models[0].params.seed: the anthropic API has no such parameter; "
                  "params.extra_body sends any field to a server that takes it");
+    expect_error(PARAMS_YAML("anthropic", "      thinking: {type: enabled}\n"), NULL, 0, "t.yaml:6:7: models[0].params.thinking.budget_tokens: required when thinking is enabled (the Anthropic API refuses thinking without a budget; at least 1024)");
+    expect_error(PARAMS_YAML("anthropic", "      thinking: {budget_tokens: 2048}\n"
+                                          "      max_tokens: 2048\n"),
+                 NULL, 0, "t.yaml:7:19: models[0].params.max_tokens: must be greater than thinking.budget_tokens (2048): the answer comes after the thinking, within max_tokens");
     expect_error(PARAMS_YAML("openai", "      thinking: {type: enabled}\n"), NULL, 0,
                  "t.yaml:6:7: models[0].params.thinking: the openai API has no such parameter; "
                  "use params.reasoning_effort");
@@ -1955,6 +1959,21 @@ static void test_params_errors(void **state)
     expect_error(PARAMS_YAML("openai", "      extra_headers: {X-RS-Case: c}\n"), NULL, 0,
                  "t.yaml:6:23: models[0].params.extra_headers.X-RS-Case: X-RS-* headers are "
                  "reasonsaver's own (mock: true sends them)");
+    expect_error(PARAMS_YAML("openai", "      extra_headers: {X-A: \"one\\r\\nX-B: two\"}\n"), NULL,
+                 0, "t.yaml:6:28: models[0].params.extra_headers.X-A: a value must be one line of at most 1024 bytes");
+    expect_error(PARAMS_YAML("openai", "      extra_headers: {X-A: a, x-a: b}\n"), NULL, 0, "t.yaml:6:31: models[0].params.extra_headers.x-a: given twice (header names ignore case)");
+    {
+        char long_value[1200], yaml[1400];
+        memset(long_value, 'v', 1025);
+        long_value[1025] = '\0';
+        snprintf(yaml, sizeof(yaml), PARAMS_YAML("openai", "      extra_headers: {X-A: %s}\n"),
+                 long_value);
+        expect_error(yaml, NULL, 0, "t.yaml:6:28: models[0].params.extra_headers.X-A: a value must be one line of at most 1024 bytes");
+    }
+    expect_error(PARAMS_YAML("openai", "      extra_headers: {Content-Type: text/plain}\n"), NULL, 0,
+                 "t.yaml:6:23: models[0].params.extra_headers.Content-Type: reasonsaver sets this header itself");
+    expect_error(PARAMS_YAML("anthropic", "      extra_headers: {anthropic-version: x}\n"), NULL, 0,
+                 "t.yaml:6:23: models[0].params.extra_headers.anthropic-version: set it with anthropic_version");
     expect_error(PARAMS_YAML("openai", "      extra_headers: {\"bad name\": c}\n"), NULL, 0,
                  "t.yaml:6:23: models[0].params.extra_headers.bad name: not a valid header name");
     expect_error(PARAMS_YAML("openai", "      extra_body: {messages: []}\n"), NULL, 0,

@@ -452,9 +452,10 @@ static void test_messages_thinking(void **state)
 static void test_reasoning_refusal(void **state)
 {
     (void)state;
-    const char *models[] = {"o3-mini", "o1", "gpt-5", "gpt-5-nano", "gpt-4o", "claude"};
-    const int refused[] = {1, 1, 1, 1, 0, 0};
-    for (size_t i = 0; i < 6; i++) {
+    const char *models[] = {"o3-mini", "o1", "gpt-5", "gpt-5-nano", "gpt-4o", "claude",
+                            "openchat-3.5", "o"};
+    const int refused[] = {1, 1, 1, 1, 0, 0, 0, 0}; /* "o" alone or "o" + a letter: not OpenAI's */
+    for (size_t i = 0; i < RS_ARRAY_LEN(models); i++) {
         char body[256];
         snprintf(body, sizeof(body), "{\"model\":\"%s\",\"max_tokens\":9,\"messages\":"
                  "[{\"role\":\"user\",\"content\":\"x\"}]}", models[i]);

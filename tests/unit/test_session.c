@@ -1,6 +1,7 @@
 /* test_session: the worker's session (worker/session.c and the rest of the worker, compiled into
  * this test) in a forked child against a ROUTER played here: a spec it cannot read (version
- * skew) ends it after 3 WELCOMEs with one clear error and a non-zero exit; HELLOs it tries while
+ * skew) ends it after 3 WELCOMEs with one clear error and a non-zero exit, and so does a socket
+ * option ZeroMQ refuses; HELLOs it tries while
  * the coordinator is gone are not queued and replayed on reconnect (ZMQ_IMMEDIATE); a TASK
  * comes back as a RESULT whose stats summarise the calls and whose records hold their traces; and
  * cases beyond the slots wait in the backlog, each started only when a running case ends, and
@@ -270,6 +271,36 @@ static void test_spec_skew(void **state)
     assert_non_null(strstr(msg, "same version as the coordinator"));
 }
 
+/* Set before a fork: the child's session finds ZeroMQ refusing a socket option (the test links
+ * with -Wl,--wrap=zmq_setsockopt, tests/CMakeLists.txt). */
+static int refuse_sockopt;
+
+int __real_zmq_setsockopt(void *s, int option, const void *value, size_t len);
+int __wrap_zmq_setsockopt(void *s, int option, const void *value, size_t len);
+
+int __wrap_zmq_setsockopt(void *s, int option, const void *value, size_t len)
+{
+    if (refuse_sockopt && option == ZMQ_IMMEDIATE) {
+        errno = EINVAL;
+        return -1;
+    }
+    return __real_zmq_setsockopt(s, option, value, len);
+}
+
+/* A socket the worker cannot set up as it needs ends the session with the reason, instead of a
+ * worker that runs without it (here: without IMMEDIATE, HELLOs would queue while disconnected). */
+static void test_socket_option_refused(void **state)
+{
+    (void)state;
+    refuse_sockopt = 1;
+    child_t c = start_worker(free_port()); /* nothing listens: only the error can end it */
+    refuse_sockopt = 0;
+    char msg[1024];
+    int code = wait_worker(&c, 5000, msg, sizeof(msg));
+    assert_int_equal(code, 3);
+    assert_non_null(strstr(msg, "cannot set the coordinator's socket options: Invalid argument"));
+}
+
 /* HELLOs tried while the coordinator is gone must not pile up and arrive together later: each
  * would grant the worker its slots again. */
 static void test_no_hello_backlog(void **state)
@@ -492,6 +523,7 @@ int main(void)
     rs_log_init("test_session", RS_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spec_skew),
+        cmocka_unit_test(test_socket_option_refused),
         cmocka_unit_test(test_no_hello_backlog),
         cmocka_unit_test(test_result_stats_and_spans),
         cmocka_unit_test(test_backlog_waits_for_a_slot),
