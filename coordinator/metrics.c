@@ -6,6 +6,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,11 +34,13 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     return rc;
 }
 
-static int parse_bind(const char *bind, struct sockaddr_in *sa, rs_err_t *err)
+int coord_bind_parse(const char *what, const char *bind, const char *any_host,
+                     struct sockaddr_in *sa, rs_err_t *err)
 {
     const char *colon = strrchr(bind, ':');
-    char host[64] = "0.0.0.0";
-    if (!colon) return rs_err_set(err, "cluster.metrics_bind '%s': expected host:port", bind);
+    char host[64];
+    snprintf(host, sizeof(host), "%s", any_host);
+    if (!colon) return rs_err_set(err, "%s '%s': expected host:port", what, bind);
     if (colon > bind) {
         size_t n = (size_t)(colon - bind) < sizeof(host) - 1 ? (size_t)(colon - bind) : sizeof(host) - 1;
         memcpy(host, bind, n);
@@ -46,19 +49,19 @@ static int parse_bind(const char *bind, struct sockaddr_in *sa, rs_err_t *err)
     }
     int64_t port;
     if (rs_parse_i64(colon + 1, &port) || port < 0 || port > 65535)
-        return rs_err_set(err, "cluster.metrics_bind '%s': bad port", bind);
+        return rs_err_set(err, "%s '%s': bad port", what, bind);
     memset(sa, 0, sizeof(*sa));
     sa->sin_family = AF_INET;
     sa->sin_port = htons((uint16_t)port);
     if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-        return rs_err_set(err, "cluster.metrics_bind '%s': expected an IPv4 address", bind);
+        return rs_err_set(err, "%s '%s': expected an IPv4 address", what, bind);
     return 0;
 }
 
 coord_metrics_t *coord_metrics_start(const char *bind, rs_err_t *err)
 {
     struct sockaddr_in sa;
-    if (parse_bind(bind, &sa, err)) return NULL;
+    if (coord_bind_parse("cluster.metrics_bind", bind, "0.0.0.0", &sa, err)) return NULL;
     coord_metrics_t *m = rs_xcalloc(1, sizeof(*m));
     pthread_mutex_init(&m->lock, NULL);
     m->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,

@@ -14,4 +14,11 @@ coord_metrics_t *coord_metrics_start(const char *bind, rs_err_t *err);
 void coord_metrics_publish(coord_metrics_t *m, const char *text, size_t len);
 void coord_metrics_stop(coord_metrics_t **m);
 
+struct sockaddr_in;
+/* "host:port" or ":port" (host any_host then; "localhost" is 127.0.0.1) as an IPv4 address for
+ * the HTTP servers (this one and the viewer); 0, or -1 with err naming what ("--bind 'x': bad
+ * port"). */
+int coord_bind_parse(const char *what, const char *bind, const char *any_host,
+                     struct sockaddr_in *sa, rs_err_t *err);
+
 #endif

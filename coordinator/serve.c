@@ -20,6 +20,7 @@
 #include "config.h"
 #include "dataset.h"
 #include "log.h"
+#include "metrics.h"
 #include "record.h"
 #include "reportview.h"
 #include "runref.h"
@@ -1077,24 +1078,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 
 static int parse_bind(const char *bind, struct sockaddr_in *sa, rs_err_t *err)
 {
-    const char *colon = strrchr(bind, ':');
-    char host[64] = "127.0.0.1";
-    if (!colon) return rs_err_set(err, "--bind '%s': expected host:port", bind);
-    if (colon > bind) {
-        size_t n = (size_t)(colon - bind) < sizeof(host) - 1 ? (size_t)(colon - bind) : sizeof(host) - 1;
-        memcpy(host, bind, n);
-        host[n] = '\0';
-        if (strcmp(host, "localhost") == 0) memcpy(host, "127.0.0.1", 10);
-    }
-    int64_t port;
-    if (rs_parse_i64(colon + 1, &port) || port < 0 || port > 65535)
-        return rs_err_set(err, "--bind '%s': bad port", bind);
-    memset(sa, 0, sizeof(*sa));
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-        return rs_err_set(err, "--bind '%s': expected an IPv4 address", bind);
-    return 0;
+    return coord_bind_parse("--bind", bind, "127.0.0.1", sa, err);
 }
 
 int coord_serve_is_loopback(const char *bind)
