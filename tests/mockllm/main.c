@@ -265,12 +265,13 @@ static int serve(const cli_t *c)
         rs_error("%s", err.msg);
         return 1;
     }
+    /* the line first: whoever waits for the port file may read the line as soon as it exists */
+    announce(c, &o, mock_server_port(s));
     if (c->port_file && write_port_file(c->port_file, mock_server_port(s), &err) < 0) {
         rs_error("%s", err.msg);
         mock_server_destroy(&s);
         return 1;
     }
-    announce(c, &o, mock_server_port(s));
     sigwait(&set, &sig);
     rs_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     mock_server_destroy(&s);
