@@ -66,7 +66,6 @@ typedef struct run {
 
 struct coord_serve {
     struct MHD_Daemon *daemon;
-    coord_serve_opts_t o;
     char *out, *redis, *token;
     pthread_mutex_t lock; /* the list of runs */
     run_t *runs;
@@ -76,7 +75,7 @@ struct coord_serve {
 static void run_close(run_t *r)
 {
     if (r->building) {
-        r->stop = 1;
+        __atomic_store_n(&r->stop, 1, __ATOMIC_SEQ_CST);
         pthread_join(r->builder, NULL);
     }
     coord_caseindex_destroy(&r->ci);
@@ -93,16 +92,17 @@ static void run_close(run_t *r)
     free(r);
 }
 
-static const char *manifest_str(json_t *man, const char *key)
-{
-    const char *s = json_string_value(json_object_get(man, key));
-    return s ? s : "";
-}
-
+/* A manifest count (0 when absent or negative). */
 static uint64_t manifest_u64(json_t *man, const char *key)
 {
-    int64_t v = 0;
-    return rs_parse_i64(manifest_str(man, key), &v) == 0 && v > 0 ? (uint64_t)v : 0;
+    int64_t v = coord_manifest_int(man, key);
+    return v > 0 ? (uint64_t)v : 0;
+}
+
+/* Whether the server is closing the run (its thread ends). */
+static int stopping(run_t *r)
+{
+    return __atomic_load_n(&r->stop, __ATOMIC_SEQ_CST);
 }
 
 /* A request's lock on the run: the index builder, which takes the lock batch after batch, steps
@@ -132,11 +132,11 @@ static int index_pass(run_t *r)
     json_decref(r->ref.manifest);
     r->ref.manifest = man;
     uint64_t total = manifest_u64(r->ref.manifest, "total");
-    int live = strcmp(manifest_str(r->ref.manifest, "status"), "running") == 0;
+    int live = strcmp(coord_manifest_str(r->ref.manifest, "status"), "running") == 0;
     r->total = total;
     coord_caseindex_snapshot(r->ci);
     pthread_mutex_unlock(&r->lock);
-    for (uint64_t first = 0; first < total && !r->stop; first += BATCH) {
+    for (uint64_t first = 0; first < total && !stopping(r); first += BATCH) {
         size_t n = total - first < BATCH ? (size_t)(total - first) : BATCH;
         char *texts[BATCH];
         pthread_mutex_lock(&r->lock);
@@ -200,10 +200,10 @@ static void *builder_main(void *arg)
     pthread_cond_broadcast(&r->opened_cv);
     pthread_mutex_unlock(&r->lock);
     int over = rc != 0;
-    while (!r->stop) {
+    while (!stopping(r)) {
         if (!over) over = index_pass(r);
         else if (rc == 0 && reopen_if_gone(r)) over = 0; /* index what it stored last */
-        for (int i = 0; i < LIVE_POLL_MS / 50 && !r->stop; i++) usleep(50 * 1000);
+        for (int i = 0; i < LIVE_POLL_MS / 50 && !stopping(r); i++) usleep(50 * 1000);
     }
     return NULL;
 }
@@ -217,7 +217,7 @@ static int run_open(run_t *r)
         return -1;
     }
     r->opened = 1;
-    r->cfg = rs_config_from_json(manifest_str(r->ref.manifest, "config"), &err);
+    r->cfg = rs_config_from_json(coord_manifest_str(r->ref.manifest, "config"), &err);
     if (!r->cfg) {
         snprintf(r->why, sizeof(r->why), "its stored config: %.200s", err.msg);
         return -1;
@@ -362,14 +362,14 @@ static json_t *row_from_report(const char *dir, const char *id)
 static json_t *row_from_manifest(const char *id, json_t *man)
 {
     int64_t started = 0;
-    rs_parse_i64(manifest_str(man, "started_at"), &started);
+    rs_parse_i64(coord_manifest_str(man, "started_at"), &started);
     json_t *row = json_pack("{sssssssIsIsIsIsfs{}sbsb}", "run_id", id, "name",
-                            manifest_str(man, "name"), "status", manifest_str(man, "status"),
+                            coord_manifest_str(man, "name"), "status", coord_manifest_str(man, "status"),
                             "done", (json_int_t)manifest_u64(man, "done"), "total",
                             (json_int_t)manifest_u64(man, "total"), "failed",
                             (json_int_t)manifest_u64(man, "failed"), "started_at_ms",
                             (json_int_t)started, "cost_usd", 0.0, "accuracy", "report_html", 0,
-                            "live", strcmp(manifest_str(man, "status"), "running") == 0);
+                            "live", strcmp(coord_manifest_str(man, "status"), "running") == 0);
     return row;
 }
 
@@ -471,8 +471,8 @@ static enum MHD_Result api_run(req_t *q, run_t *r)
     for (size_t g = 0; g < r->cfg->scoring.n_graders; g++)
         json_array_append_new(graders, json_string(r->cfg->scoring.graders[g].name));
     json_object_set_new(o, "run_id", json_string(r->id));
-    json_object_set_new(o, "name", json_string(manifest_str(man, "name")));
-    json_object_set_new(o, "status", json_string(manifest_str(man, "status")));
+    json_object_set_new(o, "name", json_string(coord_manifest_str(man, "name")));
+    json_object_set_new(o, "status", json_string(coord_manifest_str(man, "status")));
     json_object_set_new(o, "done", json_integer((json_int_t)manifest_u64(man, "done")));
     json_object_set_new(o, "total", json_integer((json_int_t)r->total));
     json_object_set_new(o, "graders", graders);
@@ -886,7 +886,7 @@ static int manifest_event(run_t *r, char *out, size_t max, coord_store_t **sub)
     rs_err_t err;
     run_lock(r);
     json_t *man = coord_store_run_get(r->ref.store, r->id, &err);
-    const char *status = manifest_str(man, "status");
+    const char *status = coord_manifest_str(man, "status");
     int running = man && strcmp(status, "running") == 0;
     unsigned long long done = manifest_u64(man, "done"), total = manifest_u64(man, "total");
     if (running)
