@@ -2,6 +2,7 @@
  * (re-read from the dataset file, at most DUP_MAX_CASES of them) and the pairs whose cosine
  * similarity reaches DUP_THRESHOLD (common/vecset.h). */
 #include "neardup.h"
+#include "units.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,14 @@ static json_t *dups_json(rs_dataset_t *ds, const float *v, size_t n, uint64_t ru
     return out;
 }
 
+/* The run's cases: its manifest counts units (units.h), each case's prompts and epochs. */
+static uint64_t run_cases(const rs_config_t *cfg, json_t *man)
+{
+    coord_units_t u;
+    coord_units_init(&u, cfg, 0);
+    return (uint64_t)coord_manifest_int(man, "total") / ((uint64_t)u.variants * u.epochs);
+}
+
 json_t *coord_neardup_json(const rs_config_t *cfg, json_t *man)
 {
     rs_err_t err;
@@ -118,7 +127,7 @@ json_t *coord_neardup_json(const rs_config_t *cfg, json_t *man)
     } else {
         float *v = rs_xmalloc((n + 1) * DUP_DIM * sizeof(float));
         if (embed_cases(ds, v, n, &err) == 0)
-            out = dups_json(ds, v, n, (uint64_t)coord_manifest_int(man, "total"));
+            out = dups_json(ds, v, n, run_cases(cfg, man));
         else
             rs_warn("near-duplicate prompts left out: %s", err.msg);
         free(v);

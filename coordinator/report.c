@@ -17,6 +17,7 @@
 #include "record.h"
 #include "reportmd.h"
 #include "tally.h"
+#include "units.h"
 
 enum { STREAM_BATCH = 1000 };
 
@@ -64,11 +65,17 @@ static json_t *report_json(coord_tally_t *t, const rs_config_t *cfg, const char 
     uint64_t cases = coord_tally_cases(t), total = (uint64_t)coord_manifest_int(man, "total");
     const coord_corrupt_t *corrupt = coord_tally_corrupted(t);
     uint64_t missing = total > cases + corrupt->count ? total - cases - corrupt->count : 0;
+    /* the manifest's total counts units (units.h): the dataset's cases are that over each case's
+     * prompts and epochs */
+    coord_units_t u;
+    coord_units_init(&u, cfg, 0);
+    uint64_t per_case = (uint64_t)u.variants * u.epochs;
     json_t *dataset = json_pack("{sssssIsIsI}", "path", coord_manifest_str(man, "dataset_path"),
                                 "sha256", coord_manifest_str(man, "dataset_sha256"),
-                                "cases", (json_int_t)coord_manifest_int(man, "total"),
+                                "cases", (json_int_t)(total / per_case),
                                 "skipped_lines", (json_int_t)coord_manifest_int(man, "skipped"),
                                 "missing_results", (json_int_t)missing);
+    if (per_case > 1) json_object_set_new(dataset, "units", json_integer((json_int_t)total));
     int64_t redis_mem = coord_manifest_int(man, "redis_used_memory");
     json_t *resources = json_pack("{sIsIsf}", "coordinator_peak_rss_kib",
                                   (json_int_t)coord_manifest_int(man, "coordinator_peak_rss_kib"),

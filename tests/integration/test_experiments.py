@@ -312,6 +312,7 @@ def experiment_run(sb):
     rep = rslib.load_report(run_dir)
     ex = rep["experiment"]
     assert ex["prompts"] == PROMPTS and ex["epochs"] == EPOCHS, ex
+    assert (rep["dataset"]["cases"], rep["dataset"]["units"]) == (40, 360), rep["dataset"]
     assert ex["clusters"] == {"by": "field", "field": "passage", "count": len(set(cluster_of.values()))}
     u = units(results, src, cluster_of)
     cl = {case: cluster_of[src[case]["id"]] for case in range(len(src))}
@@ -376,6 +377,7 @@ def plain_run(sb):
     assert all("prompt" not in x and "epoch" not in x and "cluster" not in x for x in results)
     rep = rslib.load_report(run_dir)
     ex = rep["experiment"]
+    assert rep["dataset"]["cases"] == 200 and "units" not in rep["dataset"], rep["dataset"]
     assert "matrix" not in ex and ex["clusters"]["by"] == "case", ex["clusters"]
     [d] = ex["differences"]["models"]
     vs = [({m["model"]: verdict(m) for m in x["models"]}) for x in results]
