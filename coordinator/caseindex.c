@@ -1,4 +1,5 @@
 /* caseindex: the viewer's per-case index; see caseindex.h. */
+#define _GNU_SOURCE /* qsort_r */
 #include "caseindex.h"
 
 #include <stdlib.h>
@@ -518,13 +519,18 @@ static void keep_best(const coord_caseindex_t *ci, const coord_ci_query_t *q, he
     }
 }
 
-static const coord_caseindex_t *sort_ci;
-static const coord_ci_query_t *sort_q;
+/* q's order for qsort_r: the index and the query travel in arg (requests on two runs sort at
+ * once, in two threads). */
+typedef struct order {
+    const coord_caseindex_t *ci;
+    const coord_ci_query_t *q;
+} order_t;
 
-static int cmp_order(const void *a, const void *b)
+static int cmp_order(const void *a, const void *b, void *arg)
 {
+    const order_t *o = arg;
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return before(sort_ci, sort_q, x, y) ? -1 : before(sort_ci, sort_q, y, x) ? 1 : 0;
+    return before(o->ci, o->q, x, y) ? -1 : before(o->ci, o->q, y, x) ? 1 : 0;
 }
 
 uint64_t coord_caseindex_query(const coord_caseindex_t *ci, const coord_ci_query_t *q,
@@ -552,8 +558,8 @@ uint64_t coord_caseindex_query(const coord_caseindex_t *ci, const coord_ci_query
         total++;
     }
     if (!by_idx) {
-        sort_ci = ci, sort_q = q; /* the caller holds the index's lock: one query at a time */
-        qsort(h.v, h.n, sizeof(uint64_t), cmp_order);
+        order_t o = {ci, q};
+        qsort_r(h.v, h.n, sizeof(uint64_t), cmp_order, &o);
         for (size_t i = (size_t)offset; i < h.n; i++) out[(*n)++] = h.v[i];
         free(h.v);
     }
