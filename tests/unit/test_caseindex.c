@@ -1,5 +1,6 @@
 /* caseindex: the viewer's filters, counts, paging, sorting and snapshots, against answers computed
  * here from the records that went in. */
+#define _GNU_SOURCE /* caseindex.c, included below, sorts with qsort_r */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
