@@ -546,7 +546,9 @@ uint64_t coord_caseindex_query(const coord_caseindex_t *ci, const coord_ci_query
     }
     uint64_t total = 0;
     *n = 0;
-    heap_t h = {.keep = (size_t)(offset + limit)};
+    /* never more rows than the index has: an offset from a URL must not size an allocation */
+    uint64_t keep = offset + limit < ci->span ? offset + limit : ci->span;
+    heap_t h = {.keep = (size_t)keep};
     int by_idx = q->sort == COORD_CI_BY_IDX;
     if (!by_idx) h.v = rs_xmalloc((h.keep ? h.keep : 1) * sizeof(uint64_t));
     for (uint64_t k = 0; k < ci->span; k++) {

@@ -164,6 +164,10 @@ static void test_sort_and_neighbours(void **state)
         }
     assert_memory_equal(got, want, sizeof(got));
     int64_t prev, next;
+    /* an offset far past the end (from a URL) sorts nothing and allocates nothing big */
+    size_t none;
+    assert_int_equal(coord_caseindex_query(ci, &q, UINT32_MAX * 64ull, 10, got, &none, NULL), N);
+    assert_int_equal(none, 0);
     coord_caseindex_neighbours(ci, &q, want[100], &prev, &next);
     assert_int_equal(prev, want[99]);
     assert_int_equal(next, want[101]);
