@@ -19,7 +19,7 @@ TEST_PACKAGES=(
   python3-xxhash python3-zmq python3-msgpack python3-yaml tmux iproute2
   zstd  # decompresses stored records independently of the coordinator (test_compact_records)
   systemd  # systemd-analyze verify/security for the deploy/systemd units
-  chromium  # headless, for the report.html rendering test
+  chromium  # headless: the report.html rendering test and the viewer's page tests
   libxml2-utils  # xmllint: the JUnit file checked against tests/integration/junit.xsd
 )
 [ "${1:-}" = "--test" ] && PACKAGES+=("${TEST_PACKAGES[@]}")
