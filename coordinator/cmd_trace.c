@@ -65,7 +65,7 @@ static int64_t find_unit(const rs_config_t *cfg, rs_dataset_t *ds, const coord_u
         if (rs_dataset_read(ds, i, &c, err) != 0) return -1;
         int same = strcmp(c.id, pk->id) == 0;
         rs_case_cleanup(&c);
-        if (same) return (int64_t)((i * u->variants + variant) * u->epochs + (uint64_t)pk->epoch);
+        if (same) return (int64_t)coord_units_of(u, i, variant, (uint32_t)pk->epoch);
     }
     rs_err_set(err, "no case with id '%s' in %s", pk->id, rs_dataset_path(ds));
     return -1;

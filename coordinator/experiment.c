@@ -276,7 +276,7 @@ static void put_accuracy(json_t *o, uint64_t k, uint64_t n, const acc_t *a)
 
 static uint64_t unit_of(const coord_experiment_t *x, uint64_t c, uint32_t v, uint32_t e)
 {
-    return (c * x->units.variants + v) * x->units.epochs + e;
+    return coord_units_of(&x->units, c, v, e);
 }
 
 static unsigned unit_verdict(const coord_experiment_t *x, size_t slot, uint64_t unit, size_t m)

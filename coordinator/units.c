@@ -23,9 +23,10 @@ void coord_units_split(const coord_units_t *u, uint64_t unit, uint64_t *case_idx
     if (case_idx) *case_idx = unit / u->variants;
 }
 
-uint64_t coord_units_first(const coord_units_t *u, uint64_t case_idx)
+uint64_t coord_units_of(const coord_units_t *u, uint64_t case_idx, uint32_t variant,
+                        uint32_t epoch)
 {
-    return case_idx * u->variants * u->epochs;
+    return (case_idx * u->variants + variant) * u->epochs + epoch;
 }
 
 int coord_units_read(const coord_units_t *u, rs_dataset_t *ds, uint64_t unit, rs_case_t *out,

@@ -30,8 +30,9 @@ uint64_t coord_units_total(const coord_units_t *u);
 void coord_units_split(const coord_units_t *u, uint64_t unit, uint64_t *case_idx,
                        uint32_t *variant, uint32_t *epoch);
 
-/* The first unit of case case_idx (its variant 0, epoch 0). */
-uint64_t coord_units_first(const coord_units_t *u, uint64_t case_idx);
+/* The unit of case case_idx under variant, in epoch (the numbering above). */
+uint64_t coord_units_of(const coord_units_t *u, uint64_t case_idx, uint32_t variant,
+                        uint32_t epoch);
 
 /* Reads unit's case with its variant's prompt into out (rs_case_cleanup), out->idx = unit and
  * out->variant / out->epoch set. 0 / -1 with err. */
