@@ -1,5 +1,7 @@
 """bench/viewer.sh's measuring half: starts `reasonsaver serve` over one finished run and times
-its API; prints one Markdown table row."""
+its API; prints one Markdown table row. Mode "files": the run as its end left it (read from
+results.jsonl through results.idx); "redis": the same run with results.idx set aside, so that it is
+read from its own redis-server, as a run without results.jsonl is."""
 import json
 import os
 import socket
@@ -8,13 +10,16 @@ import sys
 import time
 import urllib.request
 
-reasonsaver, runs, cases = sys.argv[1], sys.argv[2], int(sys.argv[3])
+reasonsaver, runs, cases, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 port = s.getsockname()[1]
 s.close()
 run_id = os.listdir(runs)[0]
+idx = os.path.join(runs, run_id, "results.idx")
+if mode == "redis":
+    os.rename(idx, idx + ".aside")
 t0 = time.monotonic()
 proc = subprocess.Popen([reasonsaver, "serve", "--bind", "127.0.0.1:%d" % port, "--out", runs],
                         stdout=subprocess.DEVNULL)
@@ -67,9 +72,11 @@ try:
         get(base + "?model=weak&verdict=wrong&limit=50&offset=%d" % (i * 50 % max(1, body["total"] - 50)))
     after = rss_mb()
     ms = lambda x: "%.1f ms" % (1000 * x) if x < 1 else "%.2f s" % x  # noqa: E731
-    print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.0f / %.0f MB |" % (
-        "{:,}".format(cases), ms(first), ms(indexed), ms(page), ms(filt), ms(deep), ms(tokens),
+    print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.0f / %.0f MB |" % (
+        "{:,}".format(cases), mode, ms(first), ms(indexed), ms(page), ms(filt), ms(deep), ms(tokens),
         ms(one), ms(cmp), ms(search), before, after))
 finally:
     proc.terminate()
     proc.wait()
+    if mode == "redis":
+        os.rename(idx + ".aside", idx)

@@ -4,8 +4,9 @@
 #   bench/viewer.sh [BUILD_DIR]        (default build; everything it writes goes to bench/out/viewer/)
 #
 # For each size: a run of the demo-like config (two sim models, grader exact, spans off so that
-# the run itself stays short) over generated arithmetic cases, then `reasonsaver serve` started
-# on it, and measured through its API (bench/viewer.py): the time until the first page of the
+# the run itself stays short; results.jsonl written, as by default) over generated arithmetic
+# cases, then `reasonsaver serve` started on it twice, reading the run from its files and from its
+# own redis-server (results.idx set aside), each measured through its API (bench/viewer.py): the time until the first page of the
 # table answers after the server starts (the index is built in the background: the first page
 # comes from what is indexed so far), the time until every case is indexed, then per request with
 # the index complete: the first page, a filtered page (one model's wrong answers), page 100 of
@@ -22,8 +23,8 @@ sizes=${SIZES:-10000 100000}
 [ -x "$build/reasonsaver" ] || { echo "build first: scripts/build.sh $build" >&2; exit 1; }
 rm -rf "$out"
 mkdir -p "$out"
-echo "| cases | first page after start | fully indexed | page | filtered page | page 100 of filter | sort by tokens | one case | compare | text search | server RSS before / after 200 pages |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| cases | read from | first page after start | fully indexed | page | filtered page | page 100 of filter | sort by tokens | one case | compare | text search | server RSS before / after 200 pages |"
+echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for n in $sizes; do
   d=$out/$n
   mkdir -p "$d"
@@ -36,8 +37,10 @@ models:
   - {name: weak, provider: sim, model: sim-1, params: {accuracy: 0.5}}
 scoring: {graders: [exact]}
 cluster: {workers: 2}
-report: {formats: [json], spans: false}
+report: {formats: [json, jsonl], spans: false}
 YAML
   "$build/reasonsaver" run "$d/run.yaml" --quiet --out "$d/runs"
-  python3 "$root/bench/viewer.py" "$build/reasonsaver" "$d/runs" "$n"
+  for mode in files redis; do
+    python3 "$root/bench/viewer.py" "$build/reasonsaver" "$d/runs" "$n" "$mode"
+  done
 done

@@ -148,25 +148,40 @@ static int strat_slot(coord_caseindex_t *ci, const char *name)
     return (int)ci->n_strat++;
 }
 
-static void add_tags(coord_caseindex_t *ci, uint64_t idx, json_t *tags)
+/* ---- rows ----
+ * A case's row, what coord_caseindex_encode writes and coord_caseindex_add_row reads: the XXH64
+ * of its id (8 bytes, little-endian), its tag count (1 byte) and tag ids (2 bytes each,
+ * little-endian), then a cell per model (cell_t, 16 bytes, in the host's order). Tag, reason and
+ * strategy ids are those of the dictionaries of the index that encoded it. */
+
+static void put_le(rs_buf_t *b, uint64_t v, size_t n)
 {
+    uint8_t bytes[8];
+    for (size_t i = 0; i < n; i++) bytes[i] = (uint8_t)(v >> (8 * i));
+    rs_buf_append(b, bytes, n);
+}
+
+static uint64_t get_le(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void encode_tags(coord_caseindex_t *ci, json_t *tags, rs_buf_t *out)
+{
+    uint16_t ids[255];
     size_t i, n = 0;
     json_t *t;
-    ci->tag_at[idx] = (uint32_t)ci->n_tag_refs;
     json_array_foreach(tags, i, t)
     {
         int id = json_is_string(t) ? name_id(ci->tag_ids, ci->tag_names, json_string_value(t),
                                              COORD_CI_MAX_TAGS)
                                    : -1;
-        if (id < 0 || n == 255) continue;
-        if (ci->n_tag_refs == ci->cap_tag_refs) {
-            ci->cap_tag_refs = ci->cap_tag_refs ? 2 * ci->cap_tag_refs : 4096;
-            ci->tags = rs_xrealloc(ci->tags, ci->cap_tag_refs * sizeof(uint16_t));
-        }
-        ci->tags[ci->n_tag_refs++] = (uint16_t)id;
-        n++;
+        if (id >= 0 && n < RS_ARRAY_LEN(ids)) ids[n++] = (uint16_t)id;
     }
-    ci->n_tags[idx] = (uint8_t)n;
+    put_le(out, n, 1);
+    for (i = 0; i < n; i++) put_le(out, ids[i], 2);
 }
 
 static json_t *first_candidate(json_t *entry)
@@ -229,24 +244,145 @@ static void add_model(coord_caseindex_t *ci, cell_t *cell, json_t *entry)
     cell->tokens = tokens > 0 && tokens < UINT32_MAX ? (uint32_t)tokens : 0;
 }
 
-void coord_caseindex_add(coord_caseindex_t *ci, uint64_t idx, json_t *r)
+void coord_caseindex_encode(coord_caseindex_t *ci, json_t *r, rs_buf_t *out)
 {
-    if (coord_caseindex_has(ci, idx)) return;
-    ensure(ci, idx);
     const char *id = json_string_value(json_object_get(r, "id"));
-    ci->id_hash[idx] = id ? XXH64(id, strlen(id), 0) : 0;
-    add_tags(ci, idx, json_object_get(r, "tags"));
+    put_le(out, id ? XXH64(id, strlen(id), 0) : 0, 8);
+    encode_tags(ci, json_object_get(r, "tags"), out);
+    cell_t cells[COORD_CI_MAX_MODELS];
+    memset(cells, 0, sizeof(cells));
     size_t i;
     json_t *e;
     json_array_foreach(json_object_get(r, "models"), i, e)
     {
         const char *name = json_string_value(json_object_get(e, "model"));
         int m = name ? coord_caseindex_model(ci, name) : -1;
-        if (m >= 0) add_model(ci, &ci->cells[idx * ci->n_models + (size_t)m], e);
+        if (m >= 0 && !cells[m].verdict) add_model(ci, &cells[m], e);
     }
+    rs_buf_append(out, cells, ci->n_models * sizeof(cell_t));
+}
+
+/* ---- the dictionaries of another index ---- */
+
+struct coord_ci_remap {
+    json_t *tags, *reasons;           /* the encoder's names by id */
+    int32_t *tag, reason[COORD_CI_MAX_REASONS]; /* its id -> ours; -2 not yet looked up */
+    int strat[COORD_CI_MAX_STRATEGIES];
+    size_t n_tags;
+};
+
+json_t *coord_caseindex_names(const coord_caseindex_t *ci)
+{
+    json_t *strats = json_array();
+    for (size_t s = 0; s < ci->n_strat; s++) json_array_append_new(strats, json_string(ci->strat[s]));
+    return json_pack("{sosOsO}", "strategies", strats, "tags", ci->tag_names, "reasons",
+                     ci->reason_names);
+}
+
+coord_ci_remap_t *coord_caseindex_remap_new(coord_caseindex_t *ci, json_t *names, rs_err_t *err)
+{
+    json_t *strats = json_object_get(names, "strategies"), *v;
+    json_t *tags = json_object_get(names, "tags"), *reasons = json_object_get(names, "reasons");
+    if (!json_is_array(strats) || json_array_size(strats) > COORD_CI_MAX_STRATEGIES ||
+        !json_is_array(tags) || json_array_size(tags) > COORD_CI_MAX_TAGS ||
+        !json_is_array(reasons) || json_array_size(reasons) > COORD_CI_MAX_REASONS) {
+        rs_err_set(err, "the index's names are not a {strategies, tags, reasons} within bounds");
+        return NULL;
+    }
+    coord_ci_remap_t *m = rs_xcalloc(1, sizeof(*m));
+    size_t i;
+    json_array_foreach(strats, i, v) m->strat[i] = json_is_string(v) ? strat_slot(ci, json_string_value(v)) : -1;
+    for (i = json_array_size(strats); i < COORD_CI_MAX_STRATEGIES; i++) m->strat[i] = -1;
+    m->tags = json_incref(tags);
+    m->reasons = json_incref(reasons);
+    m->n_tags = json_array_size(tags);
+    m->tag = rs_xmalloc((m->n_tags ? m->n_tags : 1) * sizeof(int32_t));
+    for (i = 0; i < m->n_tags; i++) m->tag[i] = -2;
+    for (i = 0; i < COORD_CI_MAX_REASONS; i++) m->reason[i] = -2;
+    return m;
+}
+
+void coord_caseindex_remap_free(coord_ci_remap_t **mp)
+{
+    if (!mp || !*mp) return;
+    json_decref((*mp)->tags);
+    json_decref((*mp)->reasons);
+    free((*mp)->tag);
+    free(*mp);
+    *mp = NULL;
+}
+
+/* Our id of the encoder's id `id` in names (looked up once); -1 when it has none. */
+static int remapped(int32_t *cache, json_t *names, size_t id, json_t *ids, json_t *ours, size_t max)
+{
+    if (cache[id] == -2) {
+        const char *name = json_string_value(json_array_get(names, id));
+        cache[id] = name ? name_id(ids, ours, name, max) : -1;
+    }
+    return cache[id];
+}
+
+static void remap_cell(coord_caseindex_t *ci, coord_ci_remap_t *m, cell_t *c)
+{
+    if (c->reason) {
+        int r = c->reason - 1 < COORD_CI_MAX_REASONS
+                    ? remapped(m->reason, m->reasons, c->reason - 1u,
+                               ci->reason_ids, ci->reason_names, COORD_CI_MAX_REASONS)
+                    : -1;
+        c->reason = (uint8_t)(r + 1);
+    }
+    uint32_t strat = 0;
+    for (size_t s = 0; s < COORD_CI_MAX_STRATEGIES; s++) {
+        uint32_t code = (c->strat >> (2 * s)) & 3u;
+        if (code && m->strat[s] >= 0) strat |= code << (2 * m->strat[s]);
+    }
+    c->strat = strat;
+}
+
+int coord_caseindex_add_row(coord_caseindex_t *ci, uint64_t idx, const void *row, size_t len,
+                            coord_ci_remap_t *m)
+{
+    const uint8_t *p = row;
+    if (len < 9) return -1;
+    size_t n_tags = p[8], cells = ci->n_models * sizeof(cell_t);
+    if (len != 9 + 2 * n_tags + cells) return -1;
+    if (coord_caseindex_has(ci, idx)) return 0;
+    ensure(ci, idx);
+    ci->id_hash[idx] = get_le(p, 8);
+    ci->tag_at[idx] = (uint32_t)ci->n_tag_refs;
+    size_t kept = 0;
+    for (size_t i = 0; i < n_tags; i++) {
+        size_t id = (size_t)get_le(p + 9 + 2 * i, 2);
+        int t = !m ? (int)id
+                   : id < m->n_tags ? remapped(m->tag, m->tags, id, ci->tag_ids, ci->tag_names,
+                                               COORD_CI_MAX_TAGS)
+                                    : -1;
+        if (t < 0) continue;
+        if (ci->n_tag_refs == ci->cap_tag_refs) {
+            ci->cap_tag_refs = ci->cap_tag_refs ? 2 * ci->cap_tag_refs : 4096;
+            ci->tags = rs_xrealloc(ci->tags, ci->cap_tag_refs * sizeof(uint16_t));
+        }
+        ci->tags[ci->n_tag_refs++] = (uint16_t)t;
+        kept++;
+    }
+    ci->n_tags[idx] = (uint8_t)kept;
+    cell_t *c = &ci->cells[idx * ci->n_models];
+    memcpy(c, p + 9 + 2 * n_tags, cells);
+    for (size_t k = 0; m && k < ci->n_models; k++) remap_cell(ci, m, &c[k]);
     ci->gen[idx] = ci->snapshot;
     ci->count++;
     if (idx + 1 > ci->span) ci->span = idx + 1;
+    return 0;
+}
+
+void coord_caseindex_add(coord_caseindex_t *ci, uint64_t idx, json_t *r)
+{
+    if (coord_caseindex_has(ci, idx)) return;
+    rs_buf_t row;
+    rs_buf_init(&row);
+    coord_caseindex_encode(ci, r, &row);
+    coord_caseindex_add_row(ci, idx, row.data, row.len, NULL);
+    rs_buf_cleanup(&row);
 }
 
 int coord_caseindex_model(const coord_caseindex_t *ci, const char *name)

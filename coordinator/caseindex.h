@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "util.h"
 
 #define COORD_CI_MAX_MODELS 16  /* models a run's index tells apart (the rest are not indexed) */
 #define COORD_CI_MAX_STRATEGIES 16
@@ -33,8 +34,29 @@ void coord_caseindex_destroy(coord_caseindex_t **ci);
 
 /* Starts a new snapshot: cases added from now on belong to it. Returns its number (>= 1). */
 uint32_t coord_caseindex_snapshot(coord_caseindex_t *ci);
-/* Adds a checked record (record.h) of case idx; a case already indexed is left as it was. */
+/* Adds a checked record (record.h) of case idx; a case already indexed is left as it was. The
+ * same as coord_caseindex_encode, then coord_caseindex_add_row with no remap. */
 void coord_caseindex_add(coord_caseindex_t *ci, uint64_t idx, json_t *record);
+
+/* A case's row: what the index keeps of a checked record, as bytes (a few dozen a model), appended
+ * to out. Ids of tags, error reasons and strategies are those of ci's dictionaries (grown as new
+ * names come); its arrays are not touched, so an index used only to encode stays small: the
+ * coordinator encodes each record's row into results.idx (jsonlidx.h) as it is written. */
+void coord_caseindex_encode(coord_caseindex_t *ci, json_t *record, rs_buf_t *out);
+/* The names behind ci's ids, for rows it encoded: {"strategies", "tags", "reasons"} (new
+ * reference). */
+json_t *coord_caseindex_names(const coord_caseindex_t *ci);
+/* Translates another index's ids (its coord_caseindex_names) into ci's, each name given an id in
+ * ci the first time a row uses it, exactly as if ci had indexed the records itself in that order.
+ * NULL with err when names is not such an object. */
+typedef struct coord_ci_remap coord_ci_remap_t;
+coord_ci_remap_t *coord_caseindex_remap_new(coord_caseindex_t *ci, json_t *names, rs_err_t *err);
+void coord_caseindex_remap_free(coord_ci_remap_t **m);
+/* Adds case idx from a row encoded by ci itself (m NULL) or by the index m translates from;
+ * a case already indexed is left as it was. -1 when the row is not one of this run's (its length
+ * does not fit the run's models). */
+int coord_caseindex_add_row(coord_caseindex_t *ci, uint64_t idx, const void *row, size_t len,
+                            coord_ci_remap_t *m);
 /* Whether case idx is indexed; how many are; the latest snapshot. */
 int coord_caseindex_has(const coord_caseindex_t *ci, uint64_t idx);
 uint64_t coord_caseindex_count(const coord_caseindex_t *ci);

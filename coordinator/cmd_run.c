@@ -24,6 +24,7 @@
 #include "dataset.h"
 #include "dispatch.h"
 #include "gates.h"
+#include "jsonlidx.h"
 #include "junit.h"
 #include "log.h"
 #include "metrics.h"
@@ -413,7 +414,7 @@ static int start_new(run_ctx_t *r, rs_err_t *err)
     r->tally = coord_tally_new(r->cfg);
     rs_err_t why;
     if (r->cfg->report.jsonl &&
-        !(r->jsonl = coord_jsonlout_open(r->dir, coord_units_total(&r->units), &why)))
+        !(r->jsonl = coord_jsonlout_open(r->dir, coord_units_total(&r->units), r->cfg, &why)))
         rs_warn("%s; results.jsonl is read back from Redis at the end", why.msg);
     return 0;
 }
@@ -477,6 +478,7 @@ static int start_resume(run_ctx_t *r, rs_err_t *err)
     r->sched = coord_sched_new(coord_units_total(&r->units));
     r->tally = coord_tally_new(r->cfg);
     coord_jsonlout_remove_stale(r->dir);
+    if (coord_jsonlidx_remove(r->dir, err)) return -1;
     uint64_t damaged = 0;
     if (coord_resume_mark_done(r->store, r->run_id, r->cfg, r->sched, r->tally, &damaged, err))
         return -1;

@@ -332,7 +332,7 @@ static void flush_batch(coord_dispatch_t *d)
         if (d->o.otlp) coord_otlpfeed_push(d->o.otlp, d->batch[i].json, d->batch[i].json_len);
         if (d->o.jsonl &&
             coord_jsonlout_offer(d->o.jsonl, d->batch[i].idx, d->batch[i].json,
-                                 d->batch[i].json_len, &err) != 0)
+                                 d->batch[i].json_len, d->batch_rec[i], &err) != 0)
             rs_warn("%s; results.jsonl is read back from Redis at the end", err.msg);
         free(d->batch[i].json);
         if (d->o.tally) coord_tally_add(d->o.tally, d->batch_rec[i]);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonlidx.h"
 #include "log.h"
 
 /* Written bytes handed to the disk (sync_file_range, without waiting) every this many, so the
@@ -18,6 +19,7 @@
 typedef struct held {
     char *json; /* NULL: not here */
     size_t len;
+    rs_buf_t row; /* its results.idx row */
 } held_t;
 
 struct coord_jsonlout {
@@ -28,9 +30,12 @@ struct coord_jsonlout {
     size_t held_bytes;
     int stopped;  /* held records outgrew their bounds: nothing more is written or held */
     uint64_t written, synced; /* bytes */
+    coord_jsonlidx_t *idx; /* results.idx beside it; NULL when it could not be started */
+    rs_buf_t row;          /* the row of the record being offered */
 };
 
-coord_jsonlout_t *coord_jsonlout_open(const char *dir, uint64_t total, rs_err_t *err)
+coord_jsonlout_t *coord_jsonlout_open(const char *dir, uint64_t total, const rs_config_t *cfg,
+                                      rs_err_t *err)
 {
     char *path = rs_xasprintf("%s/results.jsonl", dir);
     rs_afile_t *f = rs_afile_open(path, 0644, err);
@@ -41,6 +46,10 @@ coord_jsonlout_t *coord_jsonlout_open(const char *dir, uint64_t total, rs_err_t 
     j->out = rs_afile_stream(f);
     j->total = total;
     j->ring = rs_xcalloc(JSONLOUT_WINDOW, sizeof(held_t));
+    rs_buf_init(&j->row);
+    rs_err_t why;
+    if (!(j->idx = coord_jsonlidx_open(dir, total, cfg, &why)))
+        rs_warn("%s; the viewer reads this run from Redis", why.msg);
     return j;
 }
 
@@ -49,6 +58,7 @@ static void drop_held(coord_jsonlout_t *j)
     for (size_t i = 0; i < JSONLOUT_WINDOW; i++) {
         free(j->ring[i].json);
         j->ring[i].json = NULL;
+        rs_buf_cleanup(&j->ring[i].row);
     }
     j->held_bytes = 0;
 }
@@ -56,6 +66,8 @@ static void drop_held(coord_jsonlout_t *j)
 static void destroy(coord_jsonlout_t *j)
 {
     drop_held(j);
+    coord_jsonlidx_abort(&j->idx);
+    rs_buf_cleanup(&j->row);
     free(j->ring);
     free(j);
 }
@@ -78,10 +90,16 @@ static void writeback(coord_jsonlout_t *j)
     j->synced = j->written;
 }
 
-static int put_line(coord_jsonlout_t *j, const char *json, size_t len, rs_err_t *err)
+static int put_line(coord_jsonlout_t *j, const char *json, size_t len, const rs_buf_t *row,
+                    rs_err_t *err)
 {
     if (fwrite(json, 1, len, j->out) != len || putc('\n', j->out) == EOF)
         return rs_err_set(err, "writing results.jsonl: %s", strerror(errno));
+    rs_err_t why;
+    if (j->idx && coord_jsonlidx_mark(j->idx, j->next, j->written, row->data, row->len, &why)) {
+        rs_warn("%s; the viewer reads this run from Redis", why.msg);
+        coord_jsonlidx_abort(&j->idx);
+    }
     j->written += len + 1;
     j->next++;
     writeback(j);
@@ -98,15 +116,17 @@ static void stop(coord_jsonlout_t *j)
 }
 
 int coord_jsonlout_offer(coord_jsonlout_t *j, uint64_t idx, const char *json, size_t len,
-                         rs_err_t *err)
+                         json_t *record, rs_err_t *err)
 {
     if (j->stopped || idx < j->next || idx >= j->total) return 0;
-    if (idx == j->next && put_line(j, json, len, err)) {
+    rs_buf_reset(&j->row);
+    if (j->idx) coord_jsonlidx_encode(j->idx, record, &j->row);
+    if (idx == j->next && put_line(j, json, len, &j->row, err)) {
         j->stopped = 1;
         return -1;
     }
     if (idx > j->next) {
-        if (idx - j->next >= JSONLOUT_WINDOW || j->held_bytes + len > JSONLOUT_MAX_HELD) {
+        if (idx - j->next >= JSONLOUT_WINDOW || j->held_bytes + len + j->row.len > JSONLOUT_MAX_HELD) {
             stop(j);
             return 0;
         }
@@ -114,15 +134,17 @@ int coord_jsonlout_offer(coord_jsonlout_t *j, uint64_t idx, const char *json, si
         if (h->json) return 0;                        /* offered twice */
         h->json = rs_xstrndup(json, len);
         h->len = len;
-        j->held_bytes += len;
+        rs_buf_append(&h->row, j->row.data, j->row.len);
+        j->held_bytes += len + j->row.len;
         return 0;
     }
     for (held_t *h = &j->ring[j->next % JSONLOUT_WINDOW]; j->next < j->total && h->json;
          h = &j->ring[j->next % JSONLOUT_WINDOW]) {
-        int rc = put_line(j, h->json, h->len, err);
-        j->held_bytes -= h->len;
+        int rc = put_line(j, h->json, h->len, &h->row, err);
+        j->held_bytes -= h->len + h->row.len;
         free(h->json);
         h->json = NULL;
+        rs_buf_reset(&h->row);
         if (rc) {
             j->stopped = 1;
             return -1;
@@ -148,6 +170,9 @@ int coord_jsonlout_commit(coord_jsonlout_t **jp, rs_err_t *err)
                  ? rs_afile_commit(&j->file, err)
                  : rs_err_set(err, "results.jsonl: only cases 0 .. %llu of %llu were written",
                               (unsigned long long)j->next, (unsigned long long)j->total);
+    rs_err_t why;
+    if (rc == 0 && j->idx && coord_jsonlidx_commit(&j->idx, j->written, &why))
+        rs_warn("%s; the viewer reads this run from Redis", why.msg);
     rs_afile_abort(&j->file);
     destroy(j);
     *jp = NULL;
@@ -158,10 +183,12 @@ void coord_jsonlout_remove_stale(const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d) return;
-    static const char PREFIX[] = ".results.jsonl.", SUFFIX[] = ".tmp";
+    static const char *const PREFIX[] = {".results.jsonl.", ".results.idx."};
+    static const char SUFFIX[] = ".tmp";
     for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        size_t n = strlen(e->d_name);
-        if (n < sizeof(PREFIX) + sizeof(SUFFIX) - 2 || strncmp(e->d_name, PREFIX, sizeof(PREFIX) - 1) ||
+        size_t n = strlen(e->d_name), p = 0;
+        while (p < 2 && strncmp(e->d_name, PREFIX[p], strlen(PREFIX[p])) != 0) p++;
+        if (p == 2 || n < strlen(PREFIX[p]) + sizeof(SUFFIX) - 1 ||
             strcmp(e->d_name + n - (sizeof(SUFFIX) - 1), SUFFIX))
             continue;
         char *path = rs_xasprintf("%s/%s", dir, e->d_name);

@@ -12,14 +12,17 @@
  * report.c reads results.jsonl back from Redis whole.
  *
  * The file is an rs_afile_t: a temporary file until coord_jsonlout_commit, so results.jsonl is
- * always whole, never half of one. */
+ * always whole, never half of one. results.idx (jsonlidx.h) is written beside it and committed
+ * after it. */
 #ifndef COORD_JSONLOUT_H
 #define COORD_JSONLOUT_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
+#include "config.h"
 #include "util.h"
 
 #define JSONLOUT_WINDOW 65536          /* cases ahead of the next one that may be held */
@@ -27,16 +30,19 @@
 
 typedef struct coord_jsonlout coord_jsonlout_t;
 
-/* Starts <dir>/results.jsonl's temporary file for cases 0 .. total-1. NULL with err. */
-coord_jsonlout_t *coord_jsonlout_open(const char *dir, uint64_t total, rs_err_t *err);
+/* Starts <dir>/results.jsonl's temporary file for cases 0 .. total-1 of the run configured by cfg
+ * (borrowed), and results.idx's beside it. NULL with err. */
+coord_jsonlout_t *coord_jsonlout_open(const char *dir, uint64_t total, const rs_config_t *cfg,
+                                      rs_err_t *err);
 /* Removes the temporary file (nothing committed) and frees; *j becomes NULL. */
 void coord_jsonlout_abort(coord_jsonlout_t **j);
 
-/* Offers case idx's stored record (len bytes, one line without its newline; copied when held).
- * A case offered twice, or before the next one, is ignored. -1 with err when the file cannot be
- * written (writing stops); 0 otherwise. */
+/* Offers case idx's stored record (len bytes, one line without its newline; copied when held)
+ * and the checked record it is (record.h; its results.idx row is kept with it). A case offered
+ * twice, or before the next one, is ignored. -1 with err when the file cannot be written (writing
+ * stops); 0 otherwise. */
 int coord_jsonlout_offer(coord_jsonlout_t *j, uint64_t idx, const char *json, size_t len,
-                         rs_err_t *err);
+                         json_t *record, rs_err_t *err);
 
 /* The first case not yet written: every case before it is in the file. */
 uint64_t coord_jsonlout_next(const coord_jsonlout_t *j);
@@ -47,7 +53,8 @@ int coord_jsonlout_complete(const coord_jsonlout_t *j);
  * with err and the temporary file removed. Frees; *j becomes NULL. */
 int coord_jsonlout_commit(coord_jsonlout_t **j, rs_err_t *err);
 
-/* Removes the temporary results.jsonl files a coordinator that died left in dir (a resume). */
+/* Removes the temporary results.jsonl and results.idx files a coordinator that died left in dir
+ * (a resume). */
 void coord_jsonlout_remove_stale(const char *dir);
 
 #endif

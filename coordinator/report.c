@@ -12,6 +12,7 @@
 #include "gates.h"
 #include "html.h"
 #include "jsonget.h"
+#include "jsonlidx.h"
 #include "log.h"
 #include "neardup.h"
 #include "record.h"
@@ -190,9 +191,11 @@ static int write_reports(coord_store_t *st, const char *run_id, const rs_config_
     if (dups) json_object_set_new(report, "near_duplicates", dups);
     /* last: gates read the report's own numbers (gates.h) */
     if (cfg->n_gates) json_object_set_new(report, "gates", coord_gates_eval(cfg, report));
-    int rc = 0;
+    /* the resolved config beside the report: what the viewer opens a finished run with, without
+     * its Redis (never a secret: a config holds the names of variables, not their values) */
+    int rc = cfg->report.json ? write_text(dir, "config.json", coord_manifest_str(manifest, "config"), err) : 0;
     char *text = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    if (cfg->report.json) rc = write_text(dir, "report.json", text, err);
+    if (rc == 0 && cfg->report.json) rc = write_text(dir, "report.json", text, err);
     free(text);
     if (rc == 0 && cfg->report.markdown) {
         char *md = coord_reportmd_render(report);
@@ -215,21 +218,50 @@ static int write_reports(coord_store_t *st, const char *run_id, const rs_config_
  * one that fails the checks is left out) and written to results.jsonl (when open) as stored,
  * one per line. */
 typedef struct pass {
+    const rs_config_t *cfg;
     coord_tally_t *tally;
     FILE *jsonl;
+    coord_jsonlidx_t *idx; /* results.idx beside results.jsonl, or NULL */
+    uint64_t written;      /* bytes of results.jsonl */
+    rs_buf_t row;
 } pass_t;
+
+/* Case idx's line of results.idx: its row, from its checked record (NULL: it has none, and the
+ * file could not say so: it is given up, the viewer reads the run from Redis). */
+static void pass_row(pass_t *p, uint64_t idx, json_t *rec)
+{
+    rs_err_t why;
+    rs_buf_reset(&p->row);
+    if (rec) coord_jsonlidx_encode(p->idx, rec, &p->row);
+    if (!rec) rs_err_set(&why, "case %llu's record fails its checks", (unsigned long long)idx);
+    if (!rec || coord_jsonlidx_mark(p->idx, idx, p->written, p->row.data, p->row.len, &why)) {
+        rs_warn("results.idx: %s; the viewer reads this run from Redis", why.msg);
+        coord_jsonlidx_abort(&p->idx);
+    }
+}
 
 static int pass_case(uint64_t idx, const char *text, void *arg, rs_err_t *err)
 {
     pass_t *p = arg;
     if (!text) return 0;
     size_t len = strlen(text);
-    if (p->tally && coord_tally_add_text(p->tally, idx, text, len) != 0) return 0;
-    if (p->jsonl && (fwrite(text, 1, len, p->jsonl) != len || putc('\n', p->jsonl) == EOF)) {
-        rs_err_set(err, "writing results.jsonl: %s", strerror(errno));
-        return -1;
+    rs_err_t why;
+    json_t *rec = p->tally || p->idx ? coord_record_load(text, len, idx, NULL, p->cfg,
+                                                         COORD_RECORD_SKIP_SPANS, &why)
+                                     : NULL;
+    if (p->tally && !rec) { /* left out of the counts and of results.jsonl */
+        rs_warn("%s", why.msg);
+        coord_tally_corrupt(p->tally, idx);
+        return 0;
     }
-    return 0;
+    if (p->tally) coord_tally_add(p->tally, rec);
+    int rc = 0;
+    if (p->jsonl && (fwrite(text, 1, len, p->jsonl) != len || putc('\n', p->jsonl) == EOF))
+        rc = rs_err_set(err, "writing results.jsonl: %s", strerror(errno));
+    if (rc == 0 && p->jsonl && p->idx) pass_row(p, idx, rec);
+    p->written += len + 1;
+    json_decref(rec);
+    return rc;
 }
 
 /* Reads every stored record of the run once: into tally (may be NULL) and, when the config asks
@@ -248,10 +280,17 @@ static int read_records(coord_store_t *st, const char *run_id, const rs_config_t
         if (!jsonl) rs_warn("%s; skipping results.jsonl", why.msg);
         free(path);
     }
-    pass_t p = {tally, jsonl ? rs_afile_stream(jsonl) : NULL};
+    pass_t p = {cfg, tally, jsonl ? rs_afile_stream(jsonl) : NULL, NULL, 0, {0}};
+    rs_buf_init(&p.row);
+    if (jsonl && !(p.idx = coord_jsonlidx_open(dir, total, cfg, &why)))
+        rs_warn("%s; the viewer reads this run from Redis", why.msg);
     int rc = 0;
     if (p.tally || p.jsonl) rc = coord_report_foreach(st, run_id, total, pass_case, &p, corrupt, err);
     if (jsonl && rc == 0) rc = rs_afile_commit(&jsonl, err);
+    if (rc == 0 && p.idx && coord_jsonlidx_commit(&p.idx, p.written, &why))
+        rs_warn("%s; the viewer reads this run from Redis", why.msg);
+    coord_jsonlidx_abort(&p.idx);
+    rs_buf_cleanup(&p.row);
     rs_afile_abort(&jsonl);
     return rc;
 }

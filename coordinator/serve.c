@@ -19,6 +19,7 @@
 #include "caseindex.h"
 #include "config.h"
 #include "dataset.h"
+#include "jsonlidx.h"
 #include "log.h"
 #include "metrics.h"
 #include "record.h"
@@ -40,8 +41,9 @@ typedef struct run {
     pthread_cond_t opened_cv;
     int open_state;       /* 0 opening, 1 open, -1 failed (why) */
     const char *serve_out, *serve_redis; /* the server's, borrowed */
-    coord_runref_t ref;
+    coord_runref_t ref;   /* a run read from its files: only dir and manifest (made from them) */
     int opened;           /* ref is open (else why says why not) */
+    coord_jsonlidx_reader_t *file; /* a finished run's results.jsonl, or NULL: read from Redis */
     char why[256];
     rs_config_t *cfg;
     coord_units_t units;
@@ -82,6 +84,11 @@ static void run_close(run_t *r)
     rs_dataset_destroy(&r->ds);
     rs_config_destroy(&r->cfg);
     if (r->opened) coord_runref_close(&r->ref);
+    if (r->file) {
+        coord_jsonlidx_reader_close(&r->file);
+        json_decref(r->ref.manifest);
+        free(r->ref.dir);
+    }
     pthread_mutex_destroy(&r->lock);
     pthread_cond_destroy(&r->opened_cv);
     free(r->search_q);
@@ -105,6 +112,14 @@ static int stopping(run_t *r)
     return __atomic_load_n(&r->stop, __ATOMIC_SEQ_CST);
 }
 
+/* The stored records of units first .. first + n - 1, from results.jsonl for a finished run read
+ * from its files, else from Redis: texts[i] a copy, or NULL when the unit has none. 0 / -1. */
+static int run_texts(run_t *r, uint64_t first, size_t n, char **texts, rs_err_t *err)
+{
+    if (r->file) return coord_jsonlidx_reader_get(r->file, first, n, texts, err);
+    return coord_store_results_get(r->ref.store, r->id, first, n, texts, err);
+}
+
 /* A request's lock on the run: the index builder, which takes the lock batch after batch, steps
  * aside while a request waits (a mutex is not fair: it would take it again at once). */
 static void run_lock(run_t *r)
@@ -124,7 +139,7 @@ static int index_pass(run_t *r)
 {
     pthread_mutex_lock(&r->lock);
     rs_err_t err;
-    json_t *man = coord_store_run_get(r->ref.store, r->id, &err);
+    json_t *man = r->file ? json_incref(r->ref.manifest) : coord_store_run_get(r->ref.store, r->id, &err);
     if (!man) { /* its Redis went away with its coordinator: reopen_if_gone's turn */
         pthread_mutex_unlock(&r->lock);
         return 1;
@@ -142,7 +157,7 @@ static int index_pass(run_t *r)
         pthread_mutex_lock(&r->lock);
         size_t missing = 0;
         for (size_t i = 0; i < n; i++) missing += !coord_caseindex_has(r->ci, first + i);
-        if (missing && coord_store_results_get(r->ref.store, r->id, first, n, texts, &err) == 0)
+        if (missing && run_texts(r, first, n, texts, &err) == 0)
             for (size_t i = 0; i < n; i++) {
                 const char *json;
                 size_t len;
@@ -202,16 +217,73 @@ static void *builder_main(void *arg)
     int over = rc != 0;
     while (!stopping(r)) {
         if (!over) over = index_pass(r);
-        else if (rc == 0 && reopen_if_gone(r)) over = 0; /* index what it stored last */
+        else if (rc == 0 && !r->file && reopen_if_gone(r)) over = 0; /* index what it stored last */
         for (int i = 0; i < LIVE_POLL_MS / 50 && !stopping(r); i++) usleep(50 * 1000);
     }
     return NULL;
 }
 
-/* Opens run r->id (its Redis, config and index); 0, or -1 with r->why. */
+/* A manifest (an object of strings, as Redis holds it) made from a finished run's report.json,
+ * or NULL when dir has none. */
+static json_t *manifest_of_report(const char *dir, const char *config, uint64_t total)
+{
+    char *path = rs_xasprintf("%s/report.json", dir);
+    json_t *rep = json_load_file(path, 0, NULL), *m = NULL;
+    free(path);
+    const char *status = coord_jstr_or(rep, "status", "running");
+    if (json_is_object(rep) && strcmp(status, "running") != 0) {
+        char n[24], started[24];
+        snprintf(n, sizeof(n), "%llu", (unsigned long long)total);
+        snprintf(started, sizeof(started), "%lld",
+                 (long long)json_integer_value(json_object_get(rep, "started_at_ms")));
+        m = json_pack("{ssssssssssssss}", "name", coord_jstr_or(rep, "name", ""), "status", status,
+                      "config", config, "total", n, "done", n, "failed", "0", "started_at",
+                      started);
+    }
+    json_decref(rep);
+    return m;
+}
+
+/* A finished run read from its directory alone (report.json, config.json, results.jsonl and
+ * results.idx, written at its end; a resume removes results.idx first): no Redis to start, and
+ * every case indexed from results.idx's rows at once. 0, or -1 when the directory does not hold
+ * all of them. */
+static int open_files(run_t *r)
+{
+    rs_err_t err;
+    char *dir = rs_xasprintf("%s/%s", r->serve_out, r->id), *config = NULL, *path;
+    size_t len;
+    path = rs_xasprintf("%s/config.json", dir);
+    if (rs_read_file(path, &config, &len, &err) == 0 &&
+        (r->cfg = rs_config_from_json(config, &err)) != NULL) {
+        r->ci = coord_caseindex_new(r->cfg);
+        r->file = coord_jsonlidx_reader_open(dir, r->ci, &err);
+    }
+    if (r->file)
+        r->ref.manifest = manifest_of_report(dir, config, coord_jsonlidx_reader_total(r->file));
+    free(path);
+    free(config);
+    if (!r->ref.manifest) {
+        coord_jsonlidx_reader_close(&r->file);
+        coord_caseindex_destroy(&r->ci);
+        rs_config_destroy(&r->cfg);
+        free(dir);
+        return -1;
+    }
+    r->ref.dir = dir;
+    return 0;
+}
+
+/* Opens run r->id (its files when it is over, else its Redis; config and index); 0, or -1 with
+ * r->why. */
 static int run_open(run_t *r)
 {
     rs_err_t err;
+    if (open_files(r) == 0) {
+        r->total = coord_jsonlidx_reader_total(r->file);
+        coord_units_init(&r->units, r->cfg, 0);
+        return 0;
+    }
     if (coord_runref_open(&r->ref, r->serve_out, r->id, r->serve_redis, &err)) {
         snprintf(r->why, sizeof(r->why), "%.250s", err.msg);
         return -1;
@@ -231,6 +303,7 @@ static int run_open(run_t *r)
 /* Reads the run's manifest again (its counts move while it runs); 0 when its Redis is gone. */
 static int manifest_fresh(run_t *r)
 {
+    if (r->file) return 1; /* over: it does not move */
     rs_err_t err;
     run_lock(r);
     json_t *man = coord_store_run_get(r->ref.store, r->id, &err);
@@ -519,7 +592,7 @@ static void search(run_t *r, const char *q)
     for (uint64_t first = 0; first < span; first += BATCH) {
         size_t n = span - first < BATCH ? (size_t)(span - first) : BATCH;
         char *texts[BATCH];
-        if (coord_store_results_get(r->ref.store, r->id, first, n, texts, &err)) break;
+        if (run_texts(r, first, n, texts, &err)) break;
         for (size_t i = 0; i < n; i++) {
             uint64_t idx = first + i, case_idx;
             int hit = record_has(texts[i], q);
@@ -683,7 +756,7 @@ static enum MHD_Result api_cases(req_t *q, run_t *r)
     json_t *rows = json_array();
     for (size_t i = 0; i < n; i++) {
         char *text = NULL;
-        if (coord_store_results_get(r->ref.store, r->id, page[i], 1, &text, &err))
+        if (run_texts(r, page[i], 1, &text, &err))
             rs_warn("run %s: case %llu: %s", r->id, (unsigned long long)page[i], err.msg);
         json_array_append_new(rows, case_row(r, page[i], text));
         free(text);
@@ -726,7 +799,7 @@ static enum MHD_Result api_case(req_t *q, run_t *r, uint64_t idx)
     const char *json;
     size_t len;
     json_t *rec = NULL;
-    if (coord_store_results_get(r->ref.store, r->id, idx, 1, &text, &err) == 0 && text &&
+    if (run_texts(r, idx, 1, &text, &err) == 0 && text &&
         coord_record_unwrap(text, strlen(text), &json, &len, &err) == 0)
         rec = coord_record_load(json, len, idx, NULL, r->cfg, 0, &err);
     if (rec) { /* checked, trace included; the check's object leaves the trace out */
@@ -885,7 +958,7 @@ static int manifest_event(run_t *r, char *out, size_t max, coord_store_t **sub)
 {
     rs_err_t err;
     run_lock(r);
-    json_t *man = coord_store_run_get(r->ref.store, r->id, &err);
+    json_t *man = r->file ? json_incref(r->ref.manifest) : coord_store_run_get(r->ref.store, r->id, &err);
     const char *status = coord_manifest_str(man, "status");
     int running = man && strcmp(status, "running") == 0;
     unsigned long long done = manifest_u64(man, "done"), total = manifest_u64(man, "total");

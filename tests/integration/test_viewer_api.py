@@ -13,6 +13,7 @@ results.jsonl:
    one, a request without it (or with a wrong one) is 401 and with it (header or ?token=) 200."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -261,6 +262,42 @@ def finished_run(sb):
     assert get(port, "/api/runs/nope")[0] == 404
     assert get(port, "/api/runs", method="POST")[0] == 405
     print("ok: finished run: filters, counts, paging, order, neighbours, compare as recomputed")
+    files_equal_redis(sb, port, run_dir, run_id)
+
+
+def files_equal_redis(sb, port, run_dir, run_id):
+    """A finished run is read from its files (results.jsonl through results.idx, config.json,
+    report.json): no redis-server is started for it, every case is indexed from the first answer
+    of a server just started, and every answer equals the one read from its Redis (the same
+    directory without results.idx), and the one from the files `reasonsaver report` writes again
+    from Redis (results.idx made the other way: from records read back in case order)."""
+    assert not os.path.exists(os.path.join(run_dir, "redis.sock")), "a redis-server was started"
+    fresh = start_serve(sb, "runs")
+    assert api(fresh, "/api/runs/%s" % run_id)["indexed"] == 2000, "not indexed at once"
+    other = sb.path("redis-mode")
+    shutil.copytree(run_dir, os.path.join(other, run_id))
+    os.unlink(os.path.join(other, run_id, "results.idx"))
+    port2 = start_serve(sb, "redis-mode")
+    wait_indexed(port2, run_id, 2000)
+    assert os.path.exists(os.path.join(other, run_id, "redis.sock")), "not read from Redis"
+    sb.run([R, "report", run_id, "--out", sb.path("runs"), "--to",
+            sb.path("rebuilt/" + run_id)], check=0)
+    assert os.path.exists(sb.path("rebuilt/%s/results.idx" % run_id))
+    port3 = start_serve(sb, "rebuilt")
+    paths = ["", "/cases?limit=50", "/cases?model=weak&verdict=wrong&offset=10&limit=30",
+             "/cases?sort=tokens&desc=1&limit=20", "/cases?q=%3Cscript%3E&limit=10",
+             "/cases?strategy=majority&outcome=correct&tag=hostile%7Ctag%0A%3Cb%3E",
+             "/cases?flipped=w2r", "/cases?disagree=1&model=strong", "/cases?reason=http_500",
+             "/cases/7", "/cases/1999?model=strong&verdict=wrong"]
+    paths = ["/api/runs/%s%s" % (run_id, p) for p in paths]
+    paths.append("/api/compare?a=%s&b=%s&model_a=strong&model_b=weak" % (run_id, run_id))
+    for p in paths:
+        a, b, c = api(port, p), api(port2, p), api(port3, p)
+        for x in (a, b, c):
+            x.pop("as_of", None)
+        assert a == b, (p, json.dumps(a)[:300], json.dumps(b)[:300])
+        assert a == c, (p, json.dumps(a)[:300], json.dumps(c)[:300])
+    print("ok: a finished run is read from its files, indexed at once, as from Redis")
 
 
 def live_run(sb):

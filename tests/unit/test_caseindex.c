@@ -224,6 +224,79 @@ static const char *params_get(void *arg, const char *name)
     return NULL;
 }
 
+/* Rows encoded by another index as records arrive (out of order), added here in case order
+ * through its names, make the same index as the records added here: the same facets in the
+ * same order, verdicts, hashes, filters and counts (how serve reads results.idx). */
+static void same_query(const coord_caseindex_t *a, const coord_caseindex_t *b, coord_ci_query_t *q)
+{
+    uint64_t x[N], y[N];
+    size_t n = all_pages(a, q, x);
+    assert_int_equal(all_pages(b, q, y), n);
+    assert_memory_equal(x, y, n * sizeof(uint64_t));
+    json_t *ca, *cb;
+    size_t k;
+    coord_caseindex_query(a, q, 0, 1, x, &k, &ca);
+    coord_caseindex_query(b, q, 0, 1, y, &k, &cb);
+    assert_true(json_equal(ca, cb));
+    json_decref(ca);
+    json_decref(cb);
+}
+
+static void test_rows_of_another_index(void **state)
+{
+    (void)state;
+    rs_config_t *cfg = config();
+    coord_caseindex_t *direct = filled(cfg, 0), *enc = coord_caseindex_new(cfg);
+    coord_caseindex_t *ci = coord_caseindex_new(cfg);
+    static rs_buf_t rows[N];
+    for (int k = 0; k < N; k++) {
+        int i = (k * 7919) % N;
+        json_t *r = record(i);
+        rs_buf_init(&rows[i]);
+        coord_caseindex_encode(enc, r, &rows[i]);
+        json_decref(r);
+    }
+    assert_int_equal(coord_caseindex_count(enc), 0); /* an encoder indexes nothing */
+    json_t *names = coord_caseindex_names(enc);
+    rs_err_t err;
+    coord_ci_remap_t *m = coord_caseindex_remap_new(ci, names, &err);
+    assert_non_null(m);
+    assert_int_equal(coord_caseindex_add_row(ci, 0, rows[0].data, rows[0].len - 1, m), -1);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(coord_caseindex_add_row(ci, (uint64_t)i, rows[i].data, rows[i].len, m), 0);
+        rs_buf_cleanup(&rows[i]);
+    }
+    json_t *fa = coord_caseindex_facets(direct), *fb = coord_caseindex_facets(ci);
+    assert_true(json_equal(fa, fb));
+    for (uint64_t i = 0; i < N; i++) {
+        assert_int_equal(coord_caseindex_id_hash(ci, i), coord_caseindex_id_hash(direct, i));
+        for (size_t mo = 0; mo < 2; mo++)
+            assert_int_equal(coord_caseindex_verdict(ci, i, mo), coord_caseindex_verdict(direct, i, mo));
+    }
+    coord_ci_query_t q = any();
+    same_query(direct, ci, &q);
+    q.tag = (int)json_integer_value(json_object_get(direct->tag_ids, "t2"));
+    same_query(direct, ci, &q);
+    q = any();
+    q.model = 1;
+    q.reason = 0;
+    same_query(direct, ci, &q);
+    q = any();
+    q.strategy = 1; /* majority */
+    q.outcome = COORD_V_CORRECT;
+    q.flipped = 1;
+    same_query(direct, ci, &q);
+    assert_null(coord_caseindex_remap_new(ci, json_pack("{s[]}", "tags"), &err));
+    json_decref(fa);
+    json_decref(fb);
+    json_decref(names);
+    coord_caseindex_remap_free(&m);
+    coord_caseindex_destroy(&ci);
+    coord_caseindex_destroy(&enc);
+    coord_caseindex_destroy(&direct);
+    rs_config_destroy(&cfg);
+}
+
 static void test_parse(void **state)
 {
     (void)state;
@@ -258,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_sort_and_neighbours),
         cmocka_unit_test(test_order_and_snapshots),
         cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_rows_of_another_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

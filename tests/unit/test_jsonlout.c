@@ -14,7 +14,13 @@
 
 #include <cmocka.h>
 
+#include "../../coordinator/analysis.c"
+#include "../../coordinator/units.c"
+#include "../../coordinator/caseindex.c"
+#include "../../coordinator/jsonlidx.c"
 #include "../../coordinator/jsonlout.c"
+
+static rs_config_t *cfg;
 
 static char *tmpdir(void)
 {
@@ -38,7 +44,12 @@ static void offer(coord_jsonlout_t *j, uint64_t idx)
     char line[32];
     rs_err_t err;
     int n = snprintf(line, sizeof(line), "{\"idx\":%llu}", (unsigned long long)idx);
-    assert_int_equal(coord_jsonlout_offer(j, idx, line, (size_t)n, &err), 0);
+    json_t *rec = json_pack("{sssIs[{sssns[{sis{ss}}]}]}", "id", line, "idx", (json_int_t)idx,
+                            "models", "model", "a", "error", "candidates", "k", 0, "grades", "exact",
+                            idx % 2 ? "wrong" : "correct");
+    assert_non_null(rec);
+    assert_int_equal(coord_jsonlout_offer(j, idx, line, (size_t)n, rec, &err), 0);
+    json_decref(rec);
 }
 
 static void test_in_case_order(void **state)
@@ -46,7 +57,7 @@ static void test_in_case_order(void **state)
     (void)state;
     char *dir = tmpdir();
     rs_err_t err;
-    coord_jsonlout_t *j = coord_jsonlout_open(dir, 6, &err);
+    coord_jsonlout_t *j = coord_jsonlout_open(dir, 6, cfg, &err);
     assert_non_null(j);
     static const uint64_t order[] = {2, 1, 2, 5, 0, 0, 4, 3, 9};
     for (size_t i = 0; i < RS_ARRAY_LEN(order); i++) {
@@ -62,6 +73,26 @@ static void test_in_case_order(void **state)
     assert_string_equal(text, "{\"idx\":0}\n{\"idx\":1}\n{\"idx\":2}\n{\"idx\":3}\n{\"idx\":4}\n"
                               "{\"idx\":5}\n");
     free(text);
+    /* results.idx beside it finds each case's line and row */
+    coord_caseindex_t *ci = coord_caseindex_new(cfg);
+    coord_jsonlidx_reader_t *r = coord_jsonlidx_reader_open(dir, ci, &err);
+    assert_non_null(r);
+    assert_int_equal(coord_jsonlidx_reader_total(r), 6);
+    char *texts[6];
+    assert_int_equal(coord_jsonlidx_reader_get(r, 0, 6, texts, &err), 0);
+    for (int i = 0; i < 6; i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "{\"idx\":%d}", i);
+        assert_string_equal(texts[i], want);
+        free(texts[i]);
+        assert_int_equal(coord_caseindex_verdict(ci, (uint64_t)i, 0), i % 2 ? COORD_V_WRONG : COORD_V_CORRECT);
+    }
+    assert_int_equal(coord_caseindex_count(ci), 6);
+    coord_caseindex_destroy(&ci);
+    coord_jsonlidx_reader_close(&r);
+    unlink(path);
+    free(path);
+    path = rs_xasprintf("%s/results.idx", dir);
     unlink(path);
     free(path);
     rmdir(dir);
@@ -73,7 +104,7 @@ static void test_stops_past_window(void **state)
     (void)state;
     char *dir = tmpdir();
     rs_err_t err;
-    coord_jsonlout_t *j = coord_jsonlout_open(dir, JSONLOUT_WINDOW + 10, &err);
+    coord_jsonlout_t *j = coord_jsonlout_open(dir, JSONLOUT_WINDOW + 10, cfg, &err);
     offer(j, 1);
     offer(j, JSONLOUT_WINDOW + 1); /* too far ahead of case 0 */
     offer(j, 0);                   /* ignored: writing stopped */
@@ -81,7 +112,7 @@ static void test_stops_past_window(void **state)
     assert_false(coord_jsonlout_complete(j));
     assert_int_equal(coord_jsonlout_commit(&j, &err), -1);
     assert_non_null(strstr(err.msg, "only cases 0 .. 0"));
-    assert_int_equal(files_in(dir), 0); /* no results.jsonl, no temporary file */
+    assert_int_equal(files_in(dir), 0); /* no results.jsonl or .idx, no temporary file */
     rmdir(dir);
     free(dir);
 }
@@ -91,13 +122,13 @@ static void test_remove_stale(void **state)
     (void)state;
     char *dir = tmpdir();
     rs_err_t err;
-    coord_jsonlout_t *j = coord_jsonlout_open(dir, 3, &err);
+    coord_jsonlout_t *j = coord_jsonlout_open(dir, 3, cfg, &err);
     offer(j, 0);
     /* a coordinator killed here leaves its temporary file; a planted look-alike stays */
     char *keep = rs_xasprintf("%s/.results.jsonl.keep", dir);
     FILE *f = fopen(keep, "w");
     fclose(f);
-    assert_int_equal(files_in(dir), 2);
+    assert_int_equal(files_in(dir), 3); /* results.jsonl's, results.idx's and the look-alike */
     coord_jsonlout_remove_stale(dir);
     assert_int_equal(files_in(dir), 1);
     coord_jsonlout_abort(&j); /* its file is gone already */
@@ -110,10 +141,18 @@ static void test_remove_stale(void **state)
 
 int main(void)
 {
+    rs_err_t err;
+    cfg = rs_config_load_string("dataset: {path: x.jsonl}\n"
+                                "models: [{name: a, provider: sim, model: sim-1}]\n"
+                                "scoring: {graders: [exact]}\n",
+                                "<test>", NULL, NULL, 0, &err);
+    if (!cfg) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_in_case_order),
         cmocka_unit_test(test_stops_past_window),
         cmocka_unit_test(test_remove_stale),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    rs_config_destroy(&cfg);
+    return rc;
 }
