@@ -25,9 +25,25 @@ def interrupt_and_resume(sb, cfg, clean, out, signals):
     assert "reasonsaver resume %s" % run_id in err, err[-2000:]
     st = rslib.status_json(sb, sb.path(out), run_id)
     assert st["status"] == "interrupted" and 0 < st["done"] < st["total"], st
+    if signals == 1:
+        resume_killed(sb, out, run_id, st["done"])
     r = sb.run([rslib.REASONSAVER, "resume", run_id, "--out", sb.path(out), "--quiet"], check=0)
     rslib.assert_same_run(rslib.only_run_dir(sb.path(out)), clean)
     return run_id
+
+
+def resume_killed(sb, out, run_id, done):
+    """The interrupted run's end wrote results.idx for what was done, and the viewer would read
+    the run from it; a resume removes it before it stores anything, so that a resume killed
+    midway leaves none (the viewer reads that run from Redis, where its newer results are)."""
+    idx = os.path.join(sb.path(out), run_id, "results.idx")
+    assert os.path.exists(idx), "an interrupted run's end writes results.idx"
+    p = sb.spawn([rslib.REASONSAVER, "resume", run_id, "--out", sb.path(out), "--quiet"],
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rslib.wait_for(lambda: faultlib.done(sb, out) >= done + 100, 60, "the resume's first cases")
+    p.kill()
+    p.wait()
+    assert not os.path.exists(idx), "results.idx of the earlier end left behind by a resume"
 
 
 def second_coordinator(sb, cfg, clean):
