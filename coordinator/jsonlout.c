@@ -17,9 +17,8 @@
 #define WRITEBACK_BYTES (8u << 20)
 
 typedef struct held {
-    char *json; /* NULL: not here */
-    size_t len;
-    rs_buf_t row; /* its results.idx row */
+    char *json; /* NULL: not here; else the record, then its results.idx row after it */
+    size_t len, row_len;
 } held_t;
 
 struct coord_jsonlout {
@@ -58,7 +57,6 @@ static void drop_held(coord_jsonlout_t *j)
     for (size_t i = 0; i < JSONLOUT_WINDOW; i++) {
         free(j->ring[i].json);
         j->ring[i].json = NULL;
-        rs_buf_cleanup(&j->ring[i].row);
     }
     j->held_bytes = 0;
 }
@@ -90,13 +88,13 @@ static void writeback(coord_jsonlout_t *j)
     j->synced = j->written;
 }
 
-static int put_line(coord_jsonlout_t *j, const char *json, size_t len, const rs_buf_t *row,
-                    rs_err_t *err)
+static int put_line(coord_jsonlout_t *j, const char *json, size_t len, const void *row,
+                    size_t row_len, rs_err_t *err)
 {
     if (fwrite(json, 1, len, j->out) != len || putc('\n', j->out) == EOF)
         return rs_err_set(err, "writing results.jsonl: %s", strerror(errno));
     rs_err_t why;
-    if (j->idx && coord_jsonlidx_mark(j->idx, j->next, j->written, row->data, row->len, &why)) {
+    if (j->idx && coord_jsonlidx_mark(j->idx, j->next, j->written, row, row_len, &why)) {
         rs_warn("%s; the viewer reads this run from Redis", why.msg);
         coord_jsonlidx_abort(&j->idx);
     }
@@ -121,7 +119,7 @@ int coord_jsonlout_offer(coord_jsonlout_t *j, uint64_t idx, const char *json, si
     if (j->stopped || idx < j->next || idx >= j->total) return 0;
     rs_buf_reset(&j->row);
     if (j->idx) coord_jsonlidx_encode(j->idx, record, &j->row);
-    if (idx == j->next && put_line(j, json, len, &j->row, err)) {
+    if (idx == j->next && put_line(j, json, len, j->row.data, j->row.len, err)) {
         j->stopped = 1;
         return -1;
     }
@@ -132,19 +130,20 @@ int coord_jsonlout_offer(coord_jsonlout_t *j, uint64_t idx, const char *json, si
         }
         held_t *h = &j->ring[idx % JSONLOUT_WINDOW]; /* within the window: idx's own slot */
         if (h->json) return 0;                        /* offered twice */
-        h->json = rs_xstrndup(json, len);
+        h->json = rs_xmalloc(len + j->row.len);
+        memcpy(h->json, json, len);
+        memcpy(h->json + len, j->row.data, j->row.len);
         h->len = len;
-        rs_buf_append(&h->row, j->row.data, j->row.len);
+        h->row_len = j->row.len;
         j->held_bytes += len + j->row.len;
         return 0;
     }
     for (held_t *h = &j->ring[j->next % JSONLOUT_WINDOW]; j->next < j->total && h->json;
          h = &j->ring[j->next % JSONLOUT_WINDOW]) {
-        int rc = put_line(j, h->json, h->len, &h->row, err);
-        j->held_bytes -= h->len + h->row.len;
+        int rc = put_line(j, h->json, h->len, h->json + h->len, h->row_len, err);
+        j->held_bytes -= h->len + h->row_len;
         free(h->json);
         h->json = NULL;
-        rs_buf_reset(&h->row);
         if (rc) {
             j->stopped = 1;
             return -1;
