@@ -2,6 +2,7 @@
  * statistics, their JSON for the report, and the paired verdict store behind `compare`.
  * See analysis.h for what is bounded and why. */
 #include "analysis.h"
+#include "analysis_int.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -601,18 +602,10 @@ static void add_critiques(coord_analysis_t *a, json_t *entry)
  * does not depend on the order records are folded in: the running coordinator folds them as they
  * arrive and `report` in case order, and both must say the same. */
 
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 static uint64_t fail_key(uint64_t seed, uint64_t idx, size_t model)
 {
     uint64_t s = seed ^ (idx * 0xD6E8FEB86659FD93ull) ^ ((uint64_t)model * 0xA0761D6478BD642Full);
-    return splitmix64(&s);
+    return rs_splitmix64(&s);
 }
 
 static void heap_swap(failure_t *f, size_t i, size_t j)
@@ -708,6 +701,16 @@ uint64_t coord_analysis_failures_seen(const coord_analysis_t *a)
 size_t coord_analysis_failures_kept(const coord_analysis_t *a)
 {
     return a->n_fails;
+}
+
+const char *coord_analysis_failure_case_id(const coord_analysis_t *a, size_t i)
+{
+    return a->fails[i].case_id;
+}
+
+const char *coord_analysis_failure_output(const coord_analysis_t *a, size_t i)
+{
+    return a->fails[i].output;
 }
 
 /* ---- JSON: strategies, rounds, flips ---- */

@@ -14,8 +14,10 @@
 
 #include <cmocka.h>
 
-#include "../../coordinator/analysis.c"
-#include "../../coordinator/html.c"
+#include "../../coordinator/analysis.h"
+#include "../../coordinator/analysis_int.h"
+#include "../../coordinator/html.h"
+#include "stats.h"
 
 static const char *const MODELS[] = {"m1", "m2"};
 static const char *const GRADERS[] = {"exact", "numeric"};
@@ -453,9 +455,9 @@ static void test_auroc_table_matches(void **state)
     coord_analysis_t *a = new_analysis(0);
     uint64_t s = 42;
     for (int i = 0; i < N; i++) {
-        labels[i] = splitmix64(&s) % 3 != 0;
+        labels[i] = rs_splitmix64(&s) % 3 != 0;
         /* steps of 1/40, shifted up for positives: overlapping classes with ties */
-        scores[i] = (double)(splitmix64(&s) % 31 + (labels[i] ? 9 : 0)) / 40.0;
+        scores[i] = (double)(rs_splitmix64(&s) % 31 + (labels[i] ? 9 : 0)) / 40.0;
         char sc[32];
         snprintf(sc, sizeof(sc), "%.6f", scores[i]);
         crit_case_t c = {labels[i], "j", 1, sc, 0};
@@ -739,10 +741,10 @@ static void test_reservoir_bound(void **state)
     /* a uniform sample: most kept cases come from past the first KEEP, none twice */
     size_t late = 0;
     for (size_t i = 0; i < KEEP; i++) {
-        late += strtol(a->fails[i].case_id + strlen("case-"), NULL, 10) >= KEEP;
-        assert_string_equal(a->fails[i].case_id, b->fails[i].case_id); /* fixed seed */
+        late += strtol(coord_analysis_failure_case_id(a, i) + strlen("case-"), NULL, 10) >= KEEP;
+        assert_string_equal(coord_analysis_failure_case_id(a, i), coord_analysis_failure_case_id(b, i)); /* fixed seed */
         for (size_t j = 0; j < i; j++)
-            assert_string_not_equal(a->fails[i].case_id, a->fails[j].case_id);
+            assert_string_not_equal(coord_analysis_failure_case_id(a, i), coord_analysis_failure_case_id(a, j));
     }
     assert_true(late > KEEP / 2);
     json_t *report = fill(a), *clusters = json_object_get(report, "clusters");
@@ -779,8 +781,8 @@ static void test_failure_output_cut(void **state)
         rs_buf_puts(&b, "\xC3\xA9"); /* é, 2 bytes */
     coord_analysis_t *a = new_analysis(0);
     add(a, fail_rec(1, b.data));
-    assert_true(strlen(a->fails[0].output) <= COORD_ANALYSIS_MAX_OUTPUT);
-    assert_int_equal(strlen(a->fails[0].output) % 2, 0);
+    assert_true(strlen(coord_analysis_failure_output(a, 0)) <= COORD_ANALYSIS_MAX_OUTPUT);
+    assert_int_equal(strlen(coord_analysis_failure_output(a, 0)) % 2, 0);
     json_t *report = fill(a);
     json_t *ex = json_array_get(
         json_object_get(json_array_get(json_object_get(report, "clusters"), 0), "examples"), 0);

@@ -14,7 +14,8 @@
 
 #include <cmocka.h>
 
-#include "../../coordinator/jsonlout.c"
+#include "../../coordinator/jsonlout.h"
+#include <dirent.h>
 
 static char *tmpdir(void)
 {

@@ -1,4 +1,4 @@
-/* test_session: the worker's session (worker/session.c and the rest of the worker, compiled into
+/* test_session: the worker's session (worker/session.c and the rest of rsworker, linked into
  * this test) in a forked child against a ROUTER played here: a spec it cannot read (version
  * skew) ends it after 3 WELCOMEs with one clear error and a non-zero exit, and so does a socket
  * option ZeroMQ refuses; HELLOs it tries while
@@ -6,19 +6,27 @@
  * comes back as a RESULT whose stats summarise the calls and whose records hold their traces; and
  * cases beyond the slots wait in the backlog, each started only when a running case ends, and
  * a CANCEL drops waiting cases too, giving their credit back. */
-#include "../../worker/session.c"
-#include "../../worker/backlog.c"
-#include "../../worker/cache.c"
-#include "../../worker/chain.c"
-#include "../../worker/critique.c"
-#include "../../worker/embedcall.c"
-#include "../../worker/envguard.c"
-#include "../../worker/http.c"
-#include "../../worker/execgrade.c"
-#include "../../worker/rank.c"
-#include "../../worker/timerq.c"
-#include "../../worker/trace.c"
-#include "../../worker/usage.c"
+#include "../../worker/session.h"
+#include "../../worker/session_int.h"
+#include "../../worker/backlog.h"
+#include "../../worker/cache.h"
+#include "../../worker/chain.h"
+#include "../../worker/critique.h"
+#include "../../worker/embedcall.h"
+#include "../../worker/envguard.h"
+#include "../../worker/http.h"
+#include "../../worker/execgrade.h"
+#include "../../worker/rank.h"
+#include "../../worker/timerq.h"
+#include "../../worker/trace.h"
+#include "../../worker/usage.h"
+#include <curl/curl.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+#include "log.h"
+#include "proto.h"
 
 #include <netinet/in.h>
 #include <setjmp.h>
