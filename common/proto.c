@@ -23,7 +23,9 @@ typedef enum fkind {
     K_STR,    /* char *: text, NUL-terminated, no embedded NUL */
     K_JSON,   /* char * plus its size_t length at len_off; str or bin on the wire */
     K_STRS,   /* char ** plus its size_t count at len_off: an array of K_STR */
-    K_NESTED, /* an array of structs, handled by the field's hooks */
+    K_RECORDS, /* an array of structs (pointer at off, size_t count at len_off), each a map of
+                  the field's record table: TASK's and RESULT's cases */
+    K_NESTED, /* any other shape, handled by the field's hooks (a case's msgs, as pairs) */
     K_RESERVED, /* no member: written as an empty array for peers that require the key; on
                    decoding checked as an array of JSON texts (str or bin) and dropped */
 } fkind_t;
@@ -46,6 +48,8 @@ typedef struct field {
     int64_t min;    /* K_I64: smallest value accepted */
     uint32_t max;   /* K_U32: largest value accepted */
     const nested_t *nested;
+    const struct field *rec_fields; /* K_RECORDS: the table of one record, n_rec_fields long */
+    size_t n_rec_fields, rec_size;  /* ...and sizeof one record */
     /* May be absent on the wire (added after version 1 shipped): decoding leaves it NULL, and
      * encoding leaves out a NULL one. Only pointer kinds (K_STR, K_JSON) and K_U32 (absent
      * means 0, and a 0 is left out) can be optional. */
@@ -66,6 +70,7 @@ typedef struct field {
 #define F_U32_OPT(k, o, hi) {KEY(k), .kind = K_U32, .off = (o), .max = (hi), .optional = 1}
 #define F_STR_OPT(k, o) {KEY(k), .kind = K_STR, .off = (o), .optional = 1}
 #define F_JSON_OPT(k, o, n) {KEY(k), .kind = K_JSON, .off = (o), .len_off = (n), .optional = 1}
+#define F_RECORDS(k, o, n, T, tab) {KEY(k), .kind = K_RECORDS, .off = (o), .len_off = (n), .rec_fields = (tab), .n_rec_fields = RS_ARRAY_LEN(tab), .rec_size = sizeof(T)}
 #define F_NESTED(k, h) {KEY(k), .kind = K_NESTED, .nested = &(h)}
 #define F_RESERVED(k) {KEY(k), .kind = K_RESERVED}
 #define OF(T, m) offsetof(T, m)
@@ -74,7 +79,7 @@ typedef struct field {
 #define CMEMBER(base, off, T) ((const T *)(const void *)((const char *)(base) + (off)))
 typedef char **strv_t; /* so CMEMBER(.., strv_t) reads char **const *, not const char *** */
 
-static const nested_t TASK_CASES, CASE_MSGS, RESULT_CASES;
+static const nested_t CASE_MSGS;
 
 static const field_t HELLO_FIELDS[] = {
     F_STR("worker_id", OF(rs_hello_t, worker_id)),
@@ -104,13 +109,6 @@ static const field_t PAUSE_FIELDS[] = {
     F_I64("ms", OF(rs_pause_t, ms), 0),
 };
 
-static const field_t TASK_FIELDS[] = {
-    F_U64("task_id", OF(rs_task_t, task_id)),
-    F_U64("lease", OF(rs_task_t, lease)),
-    F_I64("deadline_ms", OF(rs_task_t, deadline_ms), 1),
-    F_NESTED("cases", TASK_CASES),
-};
-
 static const field_t CASE_FIELDS[] = {
     F_U64("idx", OF(rs_case_t, idx)),
     F_STR("id", OF(rs_case_t, id)),
@@ -123,18 +121,26 @@ static const field_t CASE_FIELDS[] = {
     F_STR_OPT("cluster", OF(rs_case_t, cluster)),
 };
 
-static const field_t RESULT_FIELDS[] = {
-    F_U64("task_id", OF(rs_result_t, task_id)),
-    F_U64("lease", OF(rs_result_t, lease)),
-    F_NESTED("cases", RESULT_CASES),
-    F_RESERVED("spans"), /* version 1 carried span records here; they travel in the records */
-    F_JSON_OPT("stats", OF(rs_result_t, stats), OF(rs_result_t, stats_len)),
+static const field_t TASK_FIELDS[] = {
+    F_U64("task_id", OF(rs_task_t, task_id)),
+    F_U64("lease", OF(rs_task_t, lease)),
+    F_I64("deadline_ms", OF(rs_task_t, deadline_ms), 1),
+    F_RECORDS("cases", OF(rs_task_t, cases), OF(rs_task_t, n_cases), rs_case_t, CASE_FIELDS),
 };
 
 static const field_t CASE_RESULT_FIELDS[] = {
     F_U64("idx", OF(rs_case_result_t, idx)),
     F_BOOL("failed", OF(rs_case_result_t, failed)),
     F_JSON("json", OF(rs_case_result_t, json), OF(rs_case_result_t, json_len)),
+};
+
+static const field_t RESULT_FIELDS[] = {
+    F_U64("task_id", OF(rs_result_t, task_id)),
+    F_U64("lease", OF(rs_result_t, lease)),
+    F_RECORDS("cases", OF(rs_result_t, cases), OF(rs_result_t, n_cases), rs_case_result_t,
+              CASE_RESULT_FIELDS),
+    F_RESERVED("spans"), /* version 1 carried span records here; they travel in the records */
+    F_JSON_OPT("stats", OF(rs_result_t, stats), OF(rs_result_t, stats_len)),
 };
 
 typedef struct msg_def {
@@ -180,6 +186,25 @@ static void free_strs(char **v, size_t n)
     free(v);
 }
 
+/* A K_RECORDS field's array (its member is a pointer to the record type, read as bytes). */
+static char *records_of(const void *base, const field_t *f)
+{
+    char *items;
+    memcpy(&items, CMEMBER(base, f->off, char), sizeof(items));
+    return items;
+}
+
+static void release_fields(const field_t *fields, size_t n, void *base);
+
+static void release_records(const field_t *f, void *base)
+{
+    char *items = records_of(base, f);
+    size_t n = *MEMBER(base, f->len_off, size_t);
+    for (size_t i = 0; i < n; i++)
+        release_fields(f->rec_fields, f->n_rec_fields, items + i * f->rec_size);
+    free(items);
+}
+
 /* Frees what the fields of one struct own; the caller zeroes or frees the struct. */
 static void release_fields(const field_t *fields, size_t n, void *base)
 {
@@ -188,6 +213,7 @@ static void release_fields(const field_t *fields, size_t n, void *base)
         if (f->kind == K_STR || f->kind == K_JSON) free(*MEMBER(base, f->off, char *));
         if (f->kind == K_STRS)
             free_strs(*MEMBER(base, f->off, char **), *MEMBER(base, f->len_off, size_t));
+        if (f->kind == K_RECORDS) release_records(f, base);
         if (f->kind == K_NESTED) f->nested->release(base);
     }
 }
@@ -227,6 +253,17 @@ static void pack_strs(msgpack_packer *pk, char *const *v, size_t n)
         pack_cstr(pk, v[i]);
 }
 
+static void encode_map(msgpack_packer *pk, const field_t *fields, size_t n, const void *base);
+
+static void encode_records(msgpack_packer *pk, const field_t *f, const void *base)
+{
+    const char *items = records_of(base, f);
+    size_t n = *CMEMBER(base, f->len_off, size_t);
+    msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++)
+        encode_map(pk, f->rec_fields, f->n_rec_fields, items + i * f->rec_size);
+}
+
 static void encode_value(msgpack_packer *pk, const field_t *f, const void *base)
 {
     switch (f->kind) {
@@ -253,6 +290,9 @@ static void encode_value(msgpack_packer *pk, const field_t *f, const void *base)
         break;
     case K_STRS:
         pack_strs(pk, *CMEMBER(base, f->off, strv_t), *CMEMBER(base, f->len_off, size_t));
+        break;
+    case K_RECORDS:
+        encode_records(pk, f, base);
         break;
     case K_NESTED:
         f->nested->encode(pk, base);
@@ -631,6 +671,8 @@ static int get_texts(dec_t *d, const msgpack_object *o, char ***out, size_t *n)
     return 0;
 }
 
+static int decode_records(dec_t *d, const field_t *f, const msgpack_object *o, void *base);
+
 static int decode_value(dec_t *d, const field_t *f, const msgpack_object *o, void *base)
 {
     switch (f->kind) {
@@ -656,6 +698,8 @@ static int decode_value(dec_t *d, const field_t *f, const msgpack_object *o, voi
         return get_text(d, o, true, MEMBER(base, f->off, char *), MEMBER(base, f->len_off, size_t));
     case K_STRS:
         return get_texts(d, o, MEMBER(base, f->off, char **), MEMBER(base, f->len_off, size_t));
+    case K_RECORDS:
+        return decode_records(d, f, o, base);
     case K_NESTED:
         return f->nested->decode(d, o, base);
     case K_RESERVED:
@@ -715,48 +759,28 @@ static int decode_fields(dec_t *d, const msgpack_object *o, const field_t *field
     return 0;
 }
 
-/* ---- Nested arrays: TASK cases, their msgs, RESULT cases --------------------------------- */
+/* ---- Arrays of records (TASK and RESULT cases) and a case's msgs ------------------------- */
 
-/* Checks a cases array and allocates its zeroed structs; the count is set first (see get_texts). */
-static int cases_array(dec_t *d, const msgpack_object *o, size_t size, void **items, size_t *n)
+/* The array is checked and its zeroed records allocated, the count set first (see get_texts), so
+ * that a record failing part way is released with the rest; then each record is its table's map. */
+static int decode_records(dec_t *d, const field_t *f, const msgpack_object *o, void *base)
 {
     if (o->type != MSGPACK_OBJECT_ARRAY)
         return fail(d, "must be an array of maps, not %s", type_name(o));
     if (o->via.array.size > RS_PROTO_MAX_CASES)
-        return fail(d, "has %" PRIu32 " cases; the limit is %d", o->via.array.size,
+        return fail(d, "has %" PRIu32 " %s; the limit is %d", o->via.array.size, f->key,
                     RS_PROTO_MAX_CASES);
-    *n = o->via.array.size;
-    *items = *n ? rs_xcalloc(*n, size) : NULL;
-    return 0;
-}
-
-static int decode_task_cases(dec_t *d, const msgpack_object *o, void *base)
-{
-    rs_task_t *t = base;
-    if (cases_array(d, o, sizeof(rs_case_t), (void **)&t->cases, &t->n_cases) < 0) return -1;
-    for (size_t i = 0; i < t->n_cases; i++) {
+    size_t n = o->via.array.size;
+    char *items = n ? rs_xcalloc(n, f->rec_size) : NULL;
+    *MEMBER(base, f->len_off, size_t) = n;
+    memcpy(MEMBER(base, f->off, char), &items, sizeof(items));
+    for (size_t i = 0; i < n; i++) {
         at_index(d, i);
-        if (decode_fields(d, &o->via.array.ptr[i], CASE_FIELDS, RS_ARRAY_LEN(CASE_FIELDS),
-                          &t->cases[i]) < 0)
+        if (decode_fields(d, &o->via.array.ptr[i], f->rec_fields, f->n_rec_fields,
+                          items + i * f->rec_size) < 0)
             return -1;
     }
     return 0;
-}
-
-static void encode_task_cases(msgpack_packer *pk, const void *base)
-{
-    const rs_task_t *t = base;
-    msgpack_pack_array(pk, t->n_cases);
-    for (size_t i = 0; i < t->n_cases; i++)
-        encode_map(pk, CASE_FIELDS, RS_ARRAY_LEN(CASE_FIELDS), &t->cases[i]);
-}
-
-static void release_task_cases(void *base)
-{
-    rs_task_t *t = base;
-    for (size_t i = 0; i < t->n_cases; i++)
-        release_fields(CASE_FIELDS, RS_ARRAY_LEN(CASE_FIELDS), &t->cases[i]);
-    free(t->cases);
 }
 
 static bool is_pair_of_strings(const msgpack_object *o)
@@ -810,39 +834,7 @@ static void release_msgs(void *base)
     free(c->msgs);
 }
 
-static int decode_result_cases(dec_t *d, const msgpack_object *o, void *base)
-{
-    rs_result_t *r = base;
-    if (cases_array(d, o, sizeof(rs_case_result_t), (void **)&r->cases, &r->n_cases) < 0) return -1;
-    for (size_t i = 0; i < r->n_cases; i++) {
-        at_index(d, i);
-        if (decode_fields(d, &o->via.array.ptr[i], CASE_RESULT_FIELDS,
-                          RS_ARRAY_LEN(CASE_RESULT_FIELDS), &r->cases[i]) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-static void encode_result_cases(msgpack_packer *pk, const void *base)
-{
-    const rs_result_t *r = base;
-    msgpack_pack_array(pk, r->n_cases);
-    for (size_t i = 0; i < r->n_cases; i++)
-        encode_map(pk, CASE_RESULT_FIELDS, RS_ARRAY_LEN(CASE_RESULT_FIELDS), &r->cases[i]);
-}
-
-static void release_result_cases(void *base)
-{
-    rs_result_t *r = base;
-    for (size_t i = 0; i < r->n_cases; i++)
-        release_fields(CASE_RESULT_FIELDS, RS_ARRAY_LEN(CASE_RESULT_FIELDS), &r->cases[i]);
-    free(r->cases);
-}
-
-static const nested_t TASK_CASES = {decode_task_cases, encode_task_cases, release_task_cases};
 static const nested_t CASE_MSGS = {decode_msgs, encode_msgs, release_msgs};
-static const nested_t RESULT_CASES = {decode_result_cases, encode_result_cases,
-                                      release_result_cases};
 
 /* ---- Decoding: the frame ------------------------------------------------------------------ */
 

@@ -65,6 +65,10 @@ int64_t rs_mono_ms(void);
 double rs_mono_sec(void);
 int64_t rs_wall_ms(void);
 
+/* splitmix64: advances *state and returns its next 64 well-mixed bits. Cheap, deterministic for a
+ * seed, not cryptographic: for sampling keys, span ids and test shuffles. */
+uint64_t rs_splitmix64(uint64_t *state);
+
 /* Reads a whole file into a NUL-terminated heap buffer (len without the NUL). 0 / -1. */
 int rs_read_file(const char *path, char **data, size_t *len, rs_err_t *err);
 /* An output file written atomically: rs_afile_open creates a temporary file with a unique,

@@ -1,15 +1,15 @@
 /* analysis: folds result records (docs/CHAINS.md) into what the report says beyond the plain
  * per-model counts: ranking strategies, revision rounds and flips, judge quality, failure clusters,
- * and the paired verdicts `reasonsaver compare` ranks runs by. No I/O: records go in as jansson
- * objects and JSON comes out, so every statistic is reachable from unit tests.
+ * and the verdicts, counts and strategies of a record that `compare` (compare.h) reads too. No I/O:
+ * records go in as jansson objects and JSON comes out, so every statistic is reachable from unit
+ * tests.
  *
  * Memory is bounded whatever the run's size: counters per (model, strategy, grader), per (model,
  * pair of strategies) and per round,
  * one table of judge scores per judge, per judging model and per rubric (a fixed number of each)
  * on a 1e-4 grid (at most 10,001 entries), and a random sample (by a hash of seed, case and model,
  * so the same whatever order records are folded in) of
- * at most max_failures failure texts. Only the compare store (coord_verdicts_t) grows with the
- * cases: 12 bytes a case plus one byte per (model, strategy), which pairing runs by case id needs.
+ * at most max_failures failure texts.
  */
 #ifndef COORD_ANALYSIS_H
 #define COORD_ANALYSIS_H
@@ -76,6 +76,9 @@ size_t coord_strategies_of(json_t *entry, coord_strategy_ref_t *out, size_t max)
 /* The strategy's verdict under grader. */
 coord_verdict_t coord_strategy_verdict(const coord_strategy_ref_t *s, const char *grader);
 
+/* The record's case id: its "id", else its index as text. Caller frees. */
+char *coord_case_id_of(json_t *rec);
+
 /* ---- the run's analysis ---- */
 
 #define COORD_ANALYSIS_MAX_FAILURES 5000
@@ -124,29 +127,5 @@ void coord_analysis_fill(coord_analysis_t *a, json_t *report);
 /* Failures seen and kept (the sample's size), for tests and logs. */
 uint64_t coord_analysis_failures_seen(const coord_analysis_t *a);
 size_t coord_analysis_failures_kept(const coord_analysis_t *a);
-
-/* ---- paired verdicts across runs (reasonsaver compare) ---- */
-
-/* One run's first-grader verdict per case and per (model, strategy), keyed by case id (and a
- * hash of the case's targets, so that two datasets that reuse an id for another question do
- * not pair). */
-typedef struct coord_verdicts coord_verdicts_t;
-
-/* run: the run's label (its id); models: its config's model names; grader: its first grader. */
-coord_verdicts_t *coord_verdicts_new(const char *run, const char *const *models, size_t n_models,
-                                     const char *grader);
-void coord_verdicts_destroy(coord_verdicts_t **v);
-void coord_verdicts_add(coord_verdicts_t *v, json_t *record);
-/* Cases folded in. */
-uint64_t coord_verdicts_cases(const coord_verdicts_t *v);
-
-/* Ranks every (run, model, strategy) by accuracy on the cases all runs share (same id, same
- * targets; a run's later duplicates of an id are ignored) and tests the best against each other
- * one with McNemar (every pair too when all_pairs). Returns {shared_cases, runs: [{run, grader,
- * cases, duplicate_ids}], conflicting_ids, ranking: [{rank, run, model, strategy, correct, wrong,
- * error, skipped, accuracy, ci95}], vs_best: [{run, model, strategy, b, c, exact_p, chi2,
- * chi2_p}], pairs: [...]}, where b counts the cases only the first of the two got right.
- * With no shared case, shared_cases is 0 and the lists are empty. New reference. */
-json_t *coord_compare_json(coord_verdicts_t *const *runs, size_t n_runs, int all_pairs);
 
 #endif

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analysis.h"
+#include "compare.h"
 #include "cli.h"
 #include "config.h"
 #include "jsonget.h"

@@ -3,13 +3,13 @@
  * agent...), or to a file of one ExportTraceServiceRequest per line. */
 #define _GNU_SOURCE
 #include <curl/curl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
+#include "cliargs.h"
 #include "log.h"
 #include "otlp.h"
 #include "record.h"
@@ -107,48 +107,56 @@ static int add_header(exporter_t *e, const char *spec, int from_env)
     return 0;
 }
 
+typedef struct export_opts {
+    exporter_t *e; /* gets the headers */
+    const char *otlp, *jsonl;
+    int64_t batch;
+} export_opts_t;
+
+static int export_opt(void *arg, int c, const char *value)
+{
+    export_opts_t *o = arg;
+    if (c == 'u') o->otlp = value;
+    else if (c == 'j') o->jsonl = value;
+    else if (c == 'b' && (rs_parse_i64(value, &o->batch) || o->batch < 1))
+        return cli_fail(CLI_USAGE, "--batch: expected a positive count, got '%s'", value);
+    else if ((c == 'H' || c == 'E') && add_header(o->e, value, c == 'E'))
+        return cli_fail(CLI_USAGE, "--header%s '%s': expected NAME:%s", c == 'E' ? "-env" : "",
+                        value, c == 'E' ? "VARIABLE (set in the environment)" : "VALUE");
+    return CLI_OK;
+}
+
+static int export_check(void *arg)
+{
+    const export_opts_t *o = arg;
+    if (!o->otlp == !o->jsonl)
+        return cli_fail(CLI_USAGE, "export needs exactly one of --otlp URL and --jsonl FILE");
+    return CLI_OK;
+}
+
 int cmd_export(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"otlp", required_argument, 0, 'u'},   {"jsonl", required_argument, 0, 'j'},
         {"batch", required_argument, 0, 'b'},  {"header", required_argument, 0, 'H'},
-        {"header-env", required_argument, 0, 'E'}, {"out", required_argument, 0, 'o'},
-        {"redis", required_argument, 0, 'r'},  {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
-    const char *out = "runs", *redis = NULL, *otlp = NULL, *jsonl = NULL;
-    int64_t batch = 512;
+        {"header-env", required_argument, 0, 'E'}, {0, 0, 0, 0}};
     exporter_t e = {0};
     e.headers = curl_slist_append(NULL, "Content-Type: application/json");
-    int c, code = CLI_OK;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "u:j:b:H:E:o:r:h", opts, NULL)) != -1) {
-        if (c == 'h') code = -1, fputs(EXPORT_HELP, stdout);
-        else if (c == 'u') otlp = optarg;
-        else if (c == 'j') jsonl = optarg;
-        else if (c == 'o') out = optarg;
-        else if (c == 'r') redis = optarg;
-        else if (c == 'b' && (rs_parse_i64(optarg, &batch) || batch < 1))
-            code = cli_fail(CLI_USAGE, "--batch: expected a positive count, got '%s'", optarg);
-        else if ((c == 'H' || c == 'E') && add_header(&e, optarg, c == 'E'))
-            code = cli_fail(CLI_USAGE, "--header%s '%s': expected NAME:%s", c == 'E' ? "-env" : "",
-                            optarg, c == 'E' ? "VARIABLE (set in the environment)" : "VALUE");
-        else if (c == '?') code = CLI_USAGE, fputs(EXPORT_HELP, stderr);
-        if (code) break;
-    }
-    if (code == 0 && (!otlp == !jsonl))
-        code = cli_fail(CLI_USAGE, "export needs exactly one of --otlp URL and --jsonl FILE");
-    if (code == 0 && argc - optind > 1) code = cli_fail(CLI_USAGE, "export takes at most one RUN_ID");
-    if (code) {
-        curl_slist_free_all(e.headers);
-        return code < 0 ? CLI_OK : code;
-    }
-    rs_log_set_level(RS_LOG_WARN);
+    export_opts_t o = {.e = &e, .batch = 512};
+    const cli_cmd_t cli = {.name = "export", .help = EXPORT_HELP, .opts = opts,
+                           .letters = "u:j:b:H:E:", .on_opt = export_opt, .check = export_check,
+                           .arg = &o, .max_args = 1};
+    cli_runargs_t a;
     coord_runref_t ref;
     rs_err_t err;
-    if (coord_runref_open(&ref, out, optind < argc ? argv[optind] : NULL, redis, &err)) {
+    int code;
+    if (cli_runargs_parse(&cli, argc, argv, &a, &code) ||
+        (code = cli_runargs_open(&a, a.n_args ? a.args[0] : NULL, &ref))) {
         curl_slist_free_all(e.headers);
-        return cli_fail(CLI_USAGE, "%s", err.msg);
+        return code;
     }
+    const char *otlp = o.otlp, *jsonl = o.jsonl;
+    int64_t batch = o.batch;
     char *url = NULL;
     rs_afile_t *af = NULL;
     if (otlp) {

@@ -1,12 +1,11 @@
 /* cmd_report: `reasonsaver report RUN_ID` — rebuilds a run's reports from the results in Redis,
  * with the config the run stored (not the YAML on disk, which may have changed since). */
-#define _GNU_SOURCE
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cliargs.h"
 #include "config.h"
 #include "gates.h"
 #include "jsonget.h"
@@ -29,33 +28,33 @@ static const char REPORT_HELP[] =
     "exit status 0 passed, 1 failure (also: more than half of some model's cases ended in\n"
     "error, unless a gate measures its errors), 2 bad input, 3 a gate failed.\n";
 
+typedef struct report_opts {
+    const char *to, *junit;
+} report_opts_t;
+
+static int report_opt(void *arg, int c, const char *value)
+{
+    report_opts_t *o = arg;
+    if (c == 't') o->to = value;
+    else o->junit = value; /* 'j': --junit (long only) */
+    return CLI_OK;
+}
+
 int cmd_report(int argc, char **argv)
 {
-    static const struct option opts[] = {{"out", required_argument, 0, 'o'},
-                                         {"redis", required_argument, 0, 'r'},
-                                         {"to", required_argument, 0, 't'},
+    static const struct option opts[] = {{"to", required_argument, 0, 't'},
                                          {"junit", required_argument, 0, 'j'},
-                                         {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *out = "runs", *redis = NULL, *to = NULL, *junit = NULL;
-    int c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "o:r:t:h", opts, NULL)) != -1) {
-        if (c == 'h') return fputs(REPORT_HELP, stdout), CLI_OK;
-        if (c == 'o') out = optarg;
-        else if (c == 'r') redis = optarg;
-        else if (c == 't') to = optarg;
-        else if (c == 'j') junit = optarg;
-        else return fputs(REPORT_HELP, stderr), CLI_USAGE;
-    }
-    if (argc - optind > 1) return cli_fail(CLI_USAGE, "report takes at most one RUN_ID");
-    rs_log_set_level(RS_LOG_WARN);
+    report_opts_t o = {0};
+    const cli_cmd_t cli = {.name = "report", .help = REPORT_HELP, .opts = opts, .letters = "t:",
+                           .on_opt = report_opt, .arg = &o, .max_args = 1};
+    cli_runargs_t a;
     coord_runref_t ref;
     rs_err_t err;
-    if (coord_runref_open(&ref, out, optind < argc ? argv[optind] : NULL, redis, &err))
-        return cli_fail(CLI_USAGE, "%s", err.msg);
-    const char *dir = to ? to : ref.dir;
-    int code = CLI_OK;
+    int code;
+    if (cli_runargs_parse(&cli, argc, argv, &a, &code)) return code;
+    if ((code = cli_runargs_open(&a, a.n_args ? a.args[0] : NULL, &ref))) return code;
+    const char *dir = o.to ? o.to : ref.dir;
     rs_config_t *cfg = NULL;
     json_t *report = NULL;
     if (!dir) code = cli_fail(CLI_USAGE, "run %s has no directory here: pass --to DIR", ref.run_id);
@@ -67,10 +66,10 @@ int cmd_report(int argc, char **argv)
     if (report) {
         coord_report_print_summary(stdout, report);
         coord_report_print_paths(stdout, cfg, dir);
-        char *cmd = coord_runref_resume_command(ref.run_id, out, redis);
+        char *cmd = coord_runref_resume_command(ref.run_id, a.out, a.redis);
         if (coord_report_warn_corrupted(stderr, report, cmd)) code = CLI_RUNTIME;
         free(cmd);
-        if (junit && coord_junit_write(junit, cfg, report, &err))
+        if (o.junit && coord_junit_write(o.junit, cfg, report, &err))
             code = cli_fail(CLI_RUNTIME, "%s", err.msg);
         else if (code == CLI_OK && strcmp(coord_jstr_or(report, "status", ""), "finished") == 0)
             code = coord_gates_verdict(cfg, report, stdout, stderr);

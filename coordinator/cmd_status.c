@@ -1,12 +1,11 @@
 /* cmd_status: `reasonsaver status [RUN_ID]` — one screen (or --json) about a run, from Redis:
  * state, progress, rate and ETA, failures, and the live workers while it runs. */
-#define _GNU_SOURCE
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cliargs.h"
 #include "log.h"
 #include "runref.h"
 #include "statusview.h"
@@ -22,29 +21,22 @@ static const char STATUS_HELP[] =
     "  --json        machine-readable output\n"
     "  -h, --help    this help\n";
 
+static int status_opt(void *arg, int c, const char *value)
+{
+    *(int *)arg = 1; /* --json, its only option */
+    return CLI_OK;
+}
+
 int cmd_status(int argc, char **argv)
 {
-    static const struct option opts[] = {{"out", required_argument, 0, 'o'},
-                                         {"redis", required_argument, 0, 'r'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *out = "runs", *redis = NULL;
-    int as_json = 0, c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "o:r:jh", opts, NULL)) != -1) {
-        if (c == 'h') return fputs(STATUS_HELP, stdout), CLI_OK;
-        if (c == 'o') out = optarg;
-        else if (c == 'r') redis = optarg;
-        else if (c == 'j') as_json = 1;
-        else return fputs(STATUS_HELP, stderr), CLI_USAGE;
-    }
-    if (argc - optind > 1) return cli_fail(CLI_USAGE, "status takes at most one RUN_ID");
-    rs_log_set_level(RS_LOG_WARN);
+    static const struct option opts[] = {{"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
+    int as_json = 0, code;
+    const cli_cmd_t cli = {.name = "status", .help = STATUS_HELP, .opts = opts, .letters = "j",
+                           .on_opt = status_opt, .arg = &as_json, .max_args = 1};
+    cli_runargs_t a;
     coord_runref_t ref;
-    rs_err_t err;
-    if (coord_runref_open(&ref, out, optind < argc ? argv[optind] : NULL, redis, &err))
-        return cli_fail(CLI_USAGE, "%s", err.msg);
+    if (cli_runargs_parse(&cli, argc, argv, &a, &code)) return code;
+    if ((code = cli_runargs_open(&a, a.n_args ? a.args[0] : NULL, &ref))) return code;
     json_t *s = coord_status_json(ref.store, ref.run_id, ref.manifest);
     if (as_json) {
         char *text = json_dumps(s, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -1,7 +1,6 @@
 /* cmd_top: `reasonsaver top [RUN_ID]` — the status view redrawn every second with ANSI escapes
  * (no curses), until q, Ctrl-C, or the run is over. */
 #define _GNU_SOURCE
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cliargs.h"
 #include "log.h"
 #include "runref.h"
 #include "statusview.h"
@@ -84,33 +84,34 @@ static int run_finished(coord_runref_t *ref)
     return over;
 }
 
+typedef struct top_opts {
+    int64_t interval;
+    int once;
+} top_opts_t;
+
+static int top_opt(void *arg, int c, const char *value)
+{
+    top_opts_t *o = arg;
+    if (c == '1') o->once = 1;
+    else if (rs_parse_i64(value, &o->interval) || o->interval < 50) /* 'i' */
+        return cli_fail(CLI_USAGE, "--interval: expected milliseconds >= 50, got '%s'", value);
+    return CLI_OK;
+}
+
 int cmd_top(int argc, char **argv)
 {
-    static const struct option opts[] = {{"out", required_argument, 0, 'o'},
-                                         {"redis", required_argument, 0, 'r'},
-                                         {"interval", required_argument, 0, 'i'},
+    static const struct option opts[] = {{"interval", required_argument, 0, 'i'},
                                          {"once", no_argument, 0, '1'},
-                                         {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *out = "runs", *redis = NULL;
-    int64_t interval = 1000;
-    int once = 0, c;
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "o:r:i:1h", opts, NULL)) != -1) {
-        if (c == 'h') return fputs(TOP_HELP, stdout), CLI_OK;
-        if (c == 'o') out = optarg;
-        else if (c == 'r') redis = optarg;
-        else if (c == '1') once = 1;
-        else if (c == 'i' && (rs_parse_i64(optarg, &interval) || interval < 50))
-            return cli_fail(CLI_USAGE, "--interval: expected milliseconds >= 50, got '%s'", optarg);
-        else if (c != 'i') return fputs(TOP_HELP, stderr), CLI_USAGE;
-    }
-    if (argc - optind > 1) return cli_fail(CLI_USAGE, "top takes at most one RUN_ID");
-    rs_log_set_level(RS_LOG_WARN);
+    top_opts_t o = {.interval = 1000};
+    const cli_cmd_t cli = {.name = "top", .help = TOP_HELP, .opts = opts, .letters = "i:1",
+                           .on_opt = top_opt, .arg = &o, .max_args = 1};
+    cli_runargs_t a;
     coord_runref_t ref;
-    rs_err_t err;
-    if (coord_runref_open(&ref, out, optind < argc ? argv[optind] : NULL, redis, &err))
-        return cli_fail(CLI_USAGE, "%s", err.msg);
+    int code;
+    if (cli_runargs_parse(&cli, argc, argv, &a, &code)) return code;
+    if ((code = cli_runargs_open(&a, a.n_args ? a.args[0] : NULL, &ref))) return code;
+    int64_t interval = o.interval;
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
@@ -126,7 +127,7 @@ int cmd_top(int argc, char **argv)
     }
     while (!quit) {
         draw(&ref, tty);
-        if (once || run_finished(&ref)) break;
+        if (o.once || run_finished(&ref)) break;
         if (raw ? wait_key(interval) : (usleep((useconds_t)interval * 1000), 0)) break;
     }
     if (raw) tcsetattr(STDIN_FILENO, TCSANOW, &saved);

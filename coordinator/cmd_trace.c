@@ -1,12 +1,12 @@
 /* cmd_trace: `reasonsaver trace RUN_ID CASE_ID` — one case's spans as an indented waterfall with
  * durations, then its prompt and every model's answers (truncated unless --full). */
 #define _GNU_SOURCE
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cliargs.h"
 #include "config.h"
 #include "dataset.h"
 #include "log.h"
@@ -279,47 +279,50 @@ static int show(coord_runref_t *ref, uint64_t idx, rs_case_t *c, int full, rs_er
     return 0;
 }
 
+typedef struct trace_opts {
+    pick_t pk; /* --prompt, --epoch */
+    int by_index, full;
+} trace_opts_t;
+
+static int trace_opt(void *arg, int c, const char *value)
+{
+    trace_opts_t *o = arg;
+    if (c == 'i') o->by_index = 1;
+    else if (c == 'p') o->pk.prompt = value;
+    else if (c == 'e' && (rs_parse_i64(value, &o->pk.epoch) || o->pk.epoch < 0))
+        return cli_fail(CLI_USAGE, "--epoch: '%s' is not an epoch number", value);
+    else if (c == 'f') o->full = 1;
+    return CLI_OK;
+}
+
 int cmd_trace(int argc, char **argv)
 {
     static const struct option opts[] = {{"index", no_argument, 0, 'i'},
                                          {"prompt", required_argument, 0, 'p'},
                                          {"epoch", required_argument, 0, 'e'},
                                          {"full", no_argument, 0, 'f'},
-                                         {"out", required_argument, 0, 'o'},
-                                         {"redis", required_argument, 0, 'r'},
-                                         {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *out = "runs", *redis = NULL;
-    int by_index = 0, full = 0, c;
-    pick_t pk = {0};
-    optind = 0;
-    while ((c = getopt_long(argc, argv, "ip:e:fo:r:h", opts, NULL)) != -1) {
-        if (c == 'h') return fputs(TRACE_HELP, stdout), CLI_OK;
-        if (c == 'i') by_index = 1;
-        else if (c == 'p') pk.prompt = optarg;
-        else if (c == 'e' && (rs_parse_i64(optarg, &pk.epoch) || pk.epoch < 0))
-            return cli_fail(CLI_USAGE, "--epoch: '%s' is not an epoch number", optarg);
-        else if (c == 'e') continue;
-        else if (c == 'f') full = 1;
-        else if (c == 'o') out = optarg;
-        else if (c == 'r') redis = optarg;
-        else return fputs(TRACE_HELP, stderr), CLI_USAGE;
-    }
-    if (argc - optind != 2) return cli_fail(CLI_USAGE, "trace needs RUN_ID and CASE_ID (see --help)");
-    rs_log_set_level(RS_LOG_WARN);
+    trace_opts_t o = {0};
+    const cli_cmd_t cli = {.name = "trace", .help = TRACE_HELP, .opts = opts, .letters = "ip:e:f",
+                           .on_opt = trace_opt, .arg = &o, .min_args = 2, .max_args = 2,
+                           .args_msg = "trace needs RUN_ID and CASE_ID (see --help)"};
+    cli_runargs_t a;
     coord_runref_t ref;
     rs_err_t err;
-    if (coord_runref_open(&ref, out, argv[optind], redis, &err)) return cli_fail(CLI_USAGE, "%s", err.msg);
+    int code;
+    if (cli_runargs_parse(&cli, argc, argv, &a, &code)) return code;
+    if ((code = cli_runargs_open(&a, a.args[0], &ref))) return code;
+    pick_t pk = o.pk;
     rs_case_t kase = {0};
     int64_t idx = -1;
-    if (by_index && (rs_parse_i64(argv[optind + 1], &pk.index) || pk.index < 0))
-        rs_err_set(&err, "--index: '%s' is not a case index", argv[optind + 1]);
-    else if (by_index && (pk.prompt || pk.epoch))
+    if (o.by_index && (rs_parse_i64(a.args[1], &pk.index) || pk.index < 0))
+        rs_err_set(&err, "--index: '%s' is not a case index", a.args[1]);
+    else if (o.by_index && (pk.prompt || pk.epoch))
         rs_err_set(&err, "--index names the case with its prompt and epoch: no --prompt or --epoch");
     else
-        pk.id = by_index ? NULL : argv[optind + 1], idx = read_unit(&ref, &pk, &kase, &err);
-    int code = idx < 0 ? cli_fail(CLI_USAGE, "%s", err.msg)
-                       : show(&ref, (uint64_t)idx, &kase, full, &err) ? cli_fail(CLI_USAGE, "%s", err.msg)
+        pk.id = o.by_index ? NULL : a.args[1], idx = read_unit(&ref, &pk, &kase, &err);
+    code = idx < 0 ? cli_fail(CLI_USAGE, "%s", err.msg)
+                       : show(&ref, (uint64_t)idx, &kase, o.full, &err) ? cli_fail(CLI_USAGE, "%s", err.msg)
                                                                        : CLI_OK;
     rs_case_cleanup(&kase);
     coord_runref_close(&ref);

@@ -30,23 +30,6 @@ static const command_t COMMANDS[] = {
     {"keys", cmd_keys, "make CURVE key pairs for the coordinator and workers"},
 };
 
-/* Messages may quote a server's reply, a file or a peer: printed as one line with no control
- * characters, bidirectional marks or invalid UTF-8 (rs_text_safe). */
-int cli_fail(int code, const char *fmt, ...)
-{
-    va_list ap;
-    rs_buf_t msg, safe;
-    rs_buf_init(&msg);
-    rs_buf_init(&safe);
-    va_start(ap, fmt);
-    rs_buf_vprintf(&msg, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "reasonsaver: %s\n", rs_text_safe_str(&safe, msg.data, RS_TEXT_SPACES));
-    rs_buf_cleanup(&msg);
-    rs_buf_cleanup(&safe);
-    return code;
-}
-
 static void usage(FILE *f)
 {
     fprintf(f, "usage: reasonsaver COMMAND [OPTIONS]\n\n"

@@ -1,6 +1,7 @@
 /* peers: rejection counts per peer and reason, the per-minute budget, bans. The counters are kept
  * as the JSON they are published as: they change only when a peer misbehaves or is late. */
 #include "peers.h"
+#include "peers_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -177,4 +178,9 @@ json_t *coord_peers_json(const coord_peers_t *p)
     json_t *j = json_deep_copy(p->totals);
     json_object_set_new(j, "by_peer", json_deep_copy(p->by_peer));
     return j;
+}
+
+size_t coord_peers_n_bans(const coord_peers_t *p)
+{
+    return p->n_bans;
 }

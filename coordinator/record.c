@@ -2,6 +2,7 @@
  * and the checksum around its stored bytes. */
 #define _GNU_SOURCE
 #include "record.h"
+#include "record_int.h"
 #include "units.h"
 
 #include "dataset.h"
@@ -590,6 +591,12 @@ static int value_ok(text_t *t)
         if (*t->p == close) return t->p++, 1;
         if (*t->p++ != ',') return 0;
     }
+}
+
+int coord_record_json_value_ok(const char *s, size_t len)
+{
+    text_t t = {s, s + len};
+    return value_ok(&t) && t.p == t.end;
 }
 
 /* ---- parsing a record ---- */

@@ -2,6 +2,7 @@
  * in curl_multi_poll (the socket's ZMQ_FD as an extra descriptor); no thread, no zmq_poll. */
 #define _GNU_SOURCE
 #include "session.h"
+#include "session_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -19,7 +20,6 @@
 #include "trace.h"
 #include "usage.h"
 
-#define SPEC_TRIES 3      /* WELCOMEs with a spec this worker cannot use before it gives up */
 #define HELLO_RETRY_MS 10 /* a HELLO that could not go out (no connection yet) is tried again */
 #define NO_ANSWER_MS 5000       /* no frame at all from the coordinator this long: say why */
 #define NO_ANSWER_AGAIN_MS 60000 /* ...and again this often while it lasts */

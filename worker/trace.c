@@ -11,14 +11,7 @@
 
 #include "util.h"
 
-/* splitmix64: span ids need uniqueness within a trace, not unpredictability. */
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+/* Span ids come from rs_splitmix64: they need uniqueness within a trace, not unpredictability. */
 
 void wk_trace_seed(uint64_t *rng)
 {
@@ -27,13 +20,13 @@ void wk_trace_seed(uint64_t *rng)
     clock_gettime(CLOCK_MONOTONIC, &mono);
     *rng = (uint64_t)wall.tv_sec * 1000000000ull + (uint64_t)wall.tv_nsec;
     *rng ^= ((uint64_t)getpid() << 32) ^ (uint64_t)mono.tv_nsec;
-    splitmix64(rng); /* one step mixes the seed's bits before the first id */
+    rs_splitmix64(rng); /* one step mixes the seed's bits before the first id */
 }
 
 void wk_trace_span_id(uint64_t *rng, char out[WK_SPAN_ID_HEX])
 {
     uint64_t v;
-    while ((v = splitmix64(rng)) == 0) continue;
+    while ((v = rs_splitmix64(rng)) == 0) continue;
     unsigned char b[8];
     for (int i = 0; i < 8; i++) b[i] = (unsigned char)(v >> (56 - 8 * i));
     rs_hex(b, 8, out);

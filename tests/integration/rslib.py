@@ -5,6 +5,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,48 @@ SKIP = 77  # ctest SKIP_RETURN_CODE
 def skip(why):
     print("SKIP: " + why)
     sys.exit(SKIP)
+
+
+# Headless Chromium renders the report and viewer pages in the browser tests (Debian: chromium).
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium")
+                                        else None)
+
+
+def chromium(sb, name, *args):
+    """Starts headless Chromium with a profile of its own in the sandbox (runs go in parallel)."""
+    return subprocess.Popen(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--user-data-dir=" + sb.path("chromium-" + name)] + list(args),
+        cwd=sb.dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, HOME=sb.dir))
+
+
+def chromium_finish(proc, what):
+    """Waits for a chromium() process; its stdout (a --dump-dom page). It must exit 0."""
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, "chromium %s exited %d:\n%s" % (what, proc.returncode, err[-3000:])
+    return out
+
+
+def chromium_screenshot(sb, name, url, shot, size, *extra):
+    """Starts a screenshot of url into the PNG shot, the window size = (width, height), with
+    Chromium's extra options first (chromium_finish it)."""
+    return chromium(sb, name, *extra, "--screenshot=" + shot, "--window-size=%d,%d" % size,
+                    "--hide-scrollbars", url)
+
+
+def check_screenshot(path, size, min_bytes, say=True):
+    """A real screenshot: a PNG of the window's size = (width, height) and more than a blank
+    page's bytes. With say, its path is printed (RS_KEEP_TMP=1 keeps the sandbox it is in)."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    assert head[:8] == b"\x89PNG\r\n\x1a\n", head[:8]
+    assert struct.unpack(">II", head[16:24]) == tuple(size), struct.unpack(">II", head[16:24])
+    n = os.path.getsize(path)
+    assert n > min_bytes, "screenshot only %d bytes: a blank page?" % n
+    if say:
+        print("screenshot: %s (%d bytes)%s" % (path, n, "" if os.environ.get(
+            "RS_KEEP_TMP") else "; set RS_KEEP_TMP=1 to keep it"))
 
 
 def free_port():

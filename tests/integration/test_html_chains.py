@@ -9,13 +9,11 @@ printed; RS_KEEP_TMP=1 keeps it)."""
 import os
 import re
 import shutil
-import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 import rslib  # noqa: E402
-from test_html_report import (CHROMIUM, Dom, check_header, check_self_contained,  # noqa: E402
-                              chromium, finish, pct)
+from test_html_report import Dom, check_header, check_self_contained, pct  # noqa: E402
 
 R = rslib.REASONSAVER
 N_CASES = 300
@@ -369,17 +367,8 @@ def check_markdown(run_dir):
         assert "\n## " + title in md, title
 
 
-def check_png(path):
-    with open(path, "rb") as f:
-        head = f.read(24)
-    assert head[:8] == b"\x89PNG\r\n\x1a\n", head[:8]
-    assert struct.unpack(">II", head[16:24]) == (SHOT_W, SHOT_H), struct.unpack(">II", head[16:24])
-    size = os.path.getsize(path)
-    assert size > 60000, "screenshot only %d bytes: a blank page?" % size
-
-
 def main():
-    if not CHROMIUM:
+    if not rslib.CHROMIUM:
         rslib.skip("chromium not installed (apt-get install -y chromium)")
     if not shutil.which("redis-server"):
         rslib.skip("redis-server is not installed (apt-get install -y redis-server)")
@@ -388,27 +377,23 @@ def main():
     with rslib.Sandbox() as sb:
         run_dir, page = chains_run(sb)
         shot = sb.path("chains.png")
-        procs = [chromium(sb, "dom", "--dump-dom", "file://" + page),
-                 chromium(sb, "shot", "--screenshot=" + shot,
-                          "--window-size=%d,%d" % (SHOT_W, SHOT_H), "--hide-scrollbars",
-                          "file://" + page)]
+        procs = [rslib.chromium(sb, "dom", "--dump-dom", "file://" + page),
+                 rslib.chromium_screenshot(sb, "shot", "file://" + page, shot, (SHOT_W, SHOT_H))]
         rep = rslib.load_report(run_dir)
         check_run_shape(rep)
         check_self_contained(page)
         check_markdown(run_dir)
         with open(page, encoding="utf-8") as f:
             raw = Dom(f.read())
-        dom = Dom(finish(procs[0], "dump-dom"))
-        finish(procs[1], "screenshot")
+        dom = Dom(rslib.chromium_finish(procs[0], "dump-dom"))
+        rslib.chromium_finish(procs[1], "screenshot")
         check_header(dom, rep)
         check_page(raw, dom, rep)
         check_strategies(dom, rep)
         check_rounds(dom, rep)
         check_judges(dom, rep)
         check_clusters(dom, rep)
-        check_png(shot)
-        print("screenshot: %s (%d bytes)%s" % (shot, os.path.getsize(shot), "" if os.environ.get(
-            "RS_KEEP_TMP") else "; set RS_KEEP_TMP=1 to keep it"))
+        rslib.check_screenshot(shot, (SHOT_W, SHOT_H), 60000)
     print("ok: html_chains")
 
 

@@ -6,16 +6,12 @@ import html.parser
 import os
 import re
 import shutil
-import struct
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 import rslib  # noqa: E402
 
 R = rslib.REASONSAVER
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium")
-                                        else None)
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
         "track", "wbr"}
 # Names a dataset or config could carry that would break the page if written unescaped.
@@ -66,21 +62,6 @@ class Dom(html.parser.HTMLParser):
         found = self.find(tag, within, **attrs)
         assert len(found) == 1, (tag, within, attrs, len(found))
         return found[0]
-
-
-def chromium(sb, name, *args):
-    """Starts headless Chromium with a profile of its own in the sandbox (runs go in parallel)."""
-    return subprocess.Popen(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--user-data-dir=" + sb.path("chromium-" + name)] + list(args),
-        cwd=sb.dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=dict(os.environ, HOME=sb.dir))
-
-
-def finish(proc, what):
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, "chromium %s exited %d:\n%s" % (what, proc.returncode, err[-3000:])
-    return out
 
 
 def demo_run(sb, name, *extra):
@@ -180,18 +161,8 @@ def check_hostile(dom, rep):
     assert HOSTILE_MODEL in dom.one("svg", id="chart-accuracy")["text"]
 
 
-def check_png(path):
-    """A real screenshot: a PNG of the window's size and more than a blank page's bytes."""
-    with open(path, "rb") as f:
-        head = f.read(24)
-    assert head[:8] == b"\x89PNG\r\n\x1a\n", head[:8]
-    assert struct.unpack(">II", head[16:24]) == (1280, 2000), struct.unpack(">II", head[16:24])
-    size = os.path.getsize(path)
-    assert size > 30000, "screenshot only %d bytes: a blank page?" % size
-
-
 def main():
-    if not CHROMIUM:
+    if not rslib.CHROMIUM:
         rslib.skip("chromium not installed (apt-get install -y chromium)")
     if not shutil.which("redis-server"):
         rslib.skip("redis-server is not installed (apt-get install -y redis-server)")
@@ -200,20 +171,18 @@ def main():
         bad_dir, bad_page = hostile_run(sb)
         check_self_contained(page)
         shot = sb.path("report.png")
-        procs = [chromium(sb, "dom", "--dump-dom", "file://" + page),
-                 chromium(sb, "bad", "--dump-dom", "file://" + bad_page),
-                 chromium(sb, "shot", "--screenshot=" + shot, "--window-size=1280,2000",
-                          "--hide-scrollbars", "file://" + page)]
-        dom, bad_dom = Dom(finish(procs[0], "dump-dom")), Dom(finish(procs[1], "dump-dom"))
-        finish(procs[2], "screenshot")
+        procs = [rslib.chromium(sb, "dom", "--dump-dom", "file://" + page),
+                 rslib.chromium(sb, "bad", "--dump-dom", "file://" + bad_page),
+                 rslib.chromium_screenshot(sb, "shot", "file://" + page, shot, (1280, 2000))]
+        dom = Dom(rslib.chromium_finish(procs[0], "dump-dom"))
+        bad_dom = Dom(rslib.chromium_finish(procs[1], "dump-dom"))
+        rslib.chromium_finish(procs[2], "screenshot")
         rep = rslib.load_report(run_dir)
         check_header(dom, rep)
         check_accuracy(dom, rep)
         check_models_and_tags(dom, rep)
         check_hostile(bad_dom, rslib.load_report(bad_dir))
-        check_png(shot)
-        print("screenshot: %s (%d bytes)%s" % (shot, os.path.getsize(shot), "" if os.environ.get(
-            "RS_KEEP_TMP") else "; set RS_KEEP_TMP=1 to keep it"))
+        rslib.check_screenshot(shot, (1280, 2000), 30000)
     print("ok: html_report")
 
 

@@ -16,13 +16,12 @@
    Screenshots of each view are saved in the sandbox (RS_KEEP_TMP=1 keeps them)."""
 import json
 import os
-import struct
 import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
 import rslib  # noqa: E402
-from test_html_report import CHROMIUM, Dom, chromium, finish  # noqa: E402
+from test_html_report import Dom  # noqa: E402
 from test_viewer_api import OPENER, api, start_serve  # noqa: E402
 
 R = rslib.REASONSAVER
@@ -77,26 +76,18 @@ def browse(sb, port, views):
     for name, fragment in views.items():
         shot = sb.path("viewer-%s.png" % name)
         budget = "--virtual-time-budget=15000"
-        procs = [chromium(sb, name + "-dom", budget, "--dump-dom", page_url(port, fragment)),
-                 chromium(sb, name + "-shot", budget, "--screenshot=" + shot,
-                          "--window-size=%d,%d" % SIZE, "--hide-scrollbars", page_url(port, fragment))]
-        dom = Tree(finish(procs[0], "dump-dom of " + name))
-        finish(procs[1], "screenshot of " + name)
+        procs = [rslib.chromium(sb, name + "-dom", budget, "--dump-dom", page_url(port, fragment)),
+                 rslib.chromium_screenshot(sb, name + "-shot", page_url(port, fragment), shot, SIZE,
+                                           budget)]
+        dom = Tree(rslib.chromium_finish(procs[0], "dump-dom of " + name))
+        rslib.chromium_finish(procs[1], "screenshot of " + name)
         main = dom.one("main", id="view")
         errors = dom.find(id="error")
         assert main["attrs"].get("data-state") == "ready", (
             name, fragment, main["attrs"], errors[0]["text"] if errors else "")
-        check_png(shot)
+        rslib.check_screenshot(shot, SIZE, 10000, say=False)
         doms[name] = dom
     return doms
-
-
-def check_png(path):
-    with open(path, "rb") as f:
-        head = f.read(24)
-    assert head[:8] == b"\x89PNG\r\n\x1a\n", head[:8]
-    assert struct.unpack(">II", head[16:24]) == SIZE, struct.unpack(">II", head[16:24])
-    assert os.path.getsize(path) > 10000, "screenshot only %d bytes" % os.path.getsize(path)
 
 
 def text_of(el):
@@ -259,7 +250,7 @@ def hash_of(href):
 
 
 def main():
-    if not CHROMIUM:
+    if not rslib.CHROMIUM:
         rslib.skip("chromium not installed (apt-get install -y chromium)")
     if not os.path.isfile(R):
         rslib.skip("no reasonsaver binary at " + R)

@@ -1,7 +1,7 @@
 /* test_aimd: the cluster-wide cap's controller — multiplicative decrease from what was in flight,
  * at most once per cool-down, additive increase after a window of successes without congestion
  * while the cap binds, and the floor and ceiling. */
-#include "../../coordinator/aimd.c"
+#include "../../coordinator/aimd.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

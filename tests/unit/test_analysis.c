@@ -1,8 +1,8 @@
 /* test_analysis: the report's analysis on synthetic result records — strategies and McNemar vs
  * first, rounds and flips, judges (self / cross, unparsed, AUROC with ties against rs_auroc) and
  * their groups by judging model and by rubric, the failure reservoir's bound and clusters, today's
- * records giving today's numbers, the compare pairing, and the HTML sections drawn from the new
- * fields. */
+ * records giving today's numbers, and the HTML sections drawn from the new fields (compare's
+ * pairing: test_compare.c). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,8 +14,11 @@
 
 #include <cmocka.h>
 
-#include "../../coordinator/analysis.c"
-#include "../../coordinator/html.c"
+#include "../../coordinator/analysis.h"
+#include "../../coordinator/analysis_int.h"
+#include "../../coordinator/html.h"
+#include "stats.h"
+#include "testjson.h"
 
 static const char *const MODELS[] = {"m1", "m2"};
 static const char *const GRADERS[] = {"exact", "numeric"};
@@ -29,23 +32,6 @@ static coord_analysis_t *new_analysis(size_t max_failures)
                                .max_failures = max_failures,
                                .seed = 7};
     return coord_analysis_new(&o);
-}
-
-/* A record from printf-style JSON text; the test fails on invalid JSON. */
-static json_t *rec(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static json_t *rec(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    rs_buf_t b;
-    rs_buf_init(&b);
-    rs_buf_vprintf(&b, fmt, ap);
-    va_end(ap);
-    json_error_t jerr;
-    json_t *r = json_loads(b.data, 0, &jerr);
-    if (!r) fail_msg("bad test JSON: %s: %s", jerr.text, b.data);
-    rs_buf_cleanup(&b);
-    return r;
 }
 
 static void add(coord_analysis_t *a, json_t *r)
@@ -71,16 +57,6 @@ static json_t *model_field(json_t *report, size_t m, const char *field)
 static json_t *grader(json_t *elem, size_t g)
 {
     return json_array_get(json_object_get(elem, "graders"), g);
-}
-
-static long long geti(json_t *o, const char *k)
-{
-    return (long long)json_integer_value(json_object_get(o, k));
-}
-
-static double getn(json_t *o, const char *k)
-{
-    return json_number_value(json_object_get(o, k));
 }
 
 /* ---- today's records ---- */
@@ -453,9 +429,9 @@ static void test_auroc_table_matches(void **state)
     coord_analysis_t *a = new_analysis(0);
     uint64_t s = 42;
     for (int i = 0; i < N; i++) {
-        labels[i] = splitmix64(&s) % 3 != 0;
+        labels[i] = rs_splitmix64(&s) % 3 != 0;
         /* steps of 1/40, shifted up for positives: overlapping classes with ties */
-        scores[i] = (double)(splitmix64(&s) % 31 + (labels[i] ? 9 : 0)) / 40.0;
+        scores[i] = (double)(rs_splitmix64(&s) % 31 + (labels[i] ? 9 : 0)) / 40.0;
         char sc[32];
         snprintf(sc, sizeof(sc), "%.6f", scores[i]);
         crit_case_t c = {labels[i], "j", 1, sc, 0};
@@ -739,10 +715,10 @@ static void test_reservoir_bound(void **state)
     /* a uniform sample: most kept cases come from past the first KEEP, none twice */
     size_t late = 0;
     for (size_t i = 0; i < KEEP; i++) {
-        late += strtol(a->fails[i].case_id + strlen("case-"), NULL, 10) >= KEEP;
-        assert_string_equal(a->fails[i].case_id, b->fails[i].case_id); /* fixed seed */
+        late += strtol(coord_analysis_failure_case_id(a, i) + strlen("case-"), NULL, 10) >= KEEP;
+        assert_string_equal(coord_analysis_failure_case_id(a, i), coord_analysis_failure_case_id(b, i)); /* fixed seed */
         for (size_t j = 0; j < i; j++)
-            assert_string_not_equal(a->fails[i].case_id, a->fails[j].case_id);
+            assert_string_not_equal(coord_analysis_failure_case_id(a, i), coord_analysis_failure_case_id(a, j));
     }
     assert_true(late > KEEP / 2);
     json_t *report = fill(a), *clusters = json_object_get(report, "clusters");
@@ -779,8 +755,8 @@ static void test_failure_output_cut(void **state)
         rs_buf_puts(&b, "\xC3\xA9"); /* é, 2 bytes */
     coord_analysis_t *a = new_analysis(0);
     add(a, fail_rec(1, b.data));
-    assert_true(strlen(a->fails[0].output) <= COORD_ANALYSIS_MAX_OUTPUT);
-    assert_int_equal(strlen(a->fails[0].output) % 2, 0);
+    assert_true(strlen(coord_analysis_failure_output(a, 0)) <= COORD_ANALYSIS_MAX_OUTPUT);
+    assert_int_equal(strlen(coord_analysis_failure_output(a, 0)) % 2, 0);
     json_t *report = fill(a);
     json_t *ex = json_array_get(
         json_object_get(json_array_get(json_object_get(report, "clusters"), 0), "examples"), 0);
@@ -790,90 +766,6 @@ static void test_failure_output_cut(void **state)
     json_decref(report);
     rs_buf_cleanup(&b);
     coord_analysis_destroy(&a);
-}
-
-/* ---- compare ---- */
-
-static json_t *cmp_rec(const char *id, const char *target, const char *m1, const char *m2)
-{
-    return rec("{\"id\": \"%s\", \"targets\": [\"%s\"], \"models\": ["
-               "{\"model\": \"m1\", \"candidates\": [{\"grades\": {\"exact\": \"%s\"}}]},"
-               "{\"model\": \"m2\", \"candidates\": [{\"grades\": {\"exact\": \"%s\"}}], "
-               "\"strategies\": {\"oracle\": {\"grades\": {\"exact\": \"correct\"}}}}]}",
-               id, target, m1, m2);
-}
-
-static void vadd(coord_verdicts_t *v, json_t *r)
-{
-    coord_verdicts_add(v, r);
-    json_decref(r);
-}
-
-static void test_compare(void **state)
-{
-    coord_verdicts_t *runs[2] = {coord_verdicts_new("A", MODELS, 2, "exact"),
-                                 coord_verdicts_new("B", MODELS, 1, "exact")};
-    char id[32];
-    for (int i = 0; i < 40; i++) {
-        snprintf(id, sizeof(id), "q%d", i);
-        /* A.m1 right on 30, A.m2 on 10; B.m1 right on 20 (A.m1 right on all of them) */
-        vadd(runs[0], cmp_rec(id, "1", i < 30 ? "correct" : "wrong", i < 10 ? "correct" : "wrong"));
-        if (i >= 2)
-            vadd(runs[1],
-                 cmp_rec(id, i == 39 ? "other" : "1", i < 22 ? "correct" : "wrong", "correct"));
-    }
-    vadd(runs[1], cmp_rec("q5", "1", "wrong", "wrong")); /* a later duplicate: ignored */
-    vadd(runs[1], cmp_rec("only-b", "1", "correct", "correct"));
-    assert_int_equal(coord_verdicts_cases(runs[1]), 40);
-    json_t *c = coord_compare_json(runs, 2, 1);
-    /* shared: q2..q38 (q0, q1 only in A; q39's targets differ) */
-    assert_int_equal(geti(c, "shared_cases"), 37);
-    assert_int_equal(geti(c, "conflicting_ids"), 1);
-    assert_int_equal(geti(json_array_get(json_object_get(c, "runs"), 1), "duplicate_ids"), 1);
-    json_t *rank = json_object_get(c, "ranking");
-    assert_int_equal(json_array_size(rank), 4); /* A.m1 first, A.m2 first, A.m2 oracle, B.m1 */
-    json_t *best = json_array_get(rank, 0);
-    assert_string_equal(json_string_value(json_object_get(best, "strategy")), "oracle");
-    assert_float_equal(getn(best, "accuracy"), 1.0, 1e-12);
-    json_t *second = json_array_get(rank, 1);
-    assert_string_equal(json_string_value(json_object_get(second, "run")), "A");
-    assert_string_equal(json_string_value(json_object_get(second, "model")), "m1");
-    assert_int_equal(geti(second, "correct"), 28); /* q2..q29 */
-    json_t *third = json_array_get(rank, 2);
-    assert_string_equal(json_string_value(json_object_get(third, "run")), "B");
-    assert_int_equal(geti(third, "correct"), 20);
-    assert_int_equal(geti(json_array_get(rank, 3), "correct"), 8);
-    /* best (always right) vs A.m1: b = A.m1's 9 wrong, c = 0 */
-    json_t *vs = json_array_get(json_object_get(c, "vs_best"), 0);
-    assert_int_equal(geti(vs, "b"), 9);
-    assert_int_equal(geti(vs, "c"), 0);
-    /* pair ranks 2 vs 3: A.m1 right & B.m1 wrong on q22..q29 */
-    json_t *pairs = json_object_get(c, "pairs");
-    assert_int_equal(json_array_size(pairs), 6);
-    json_t *p23 = json_array_get(pairs, 3);
-    assert_int_equal(json_integer_value(json_array_get(json_object_get(p23, "ranks"), 0)), 2);
-    assert_int_equal(json_integer_value(json_array_get(json_object_get(p23, "ranks"), 1)), 3);
-    assert_int_equal(geti(p23, "b"), 8);
-    assert_int_equal(geti(p23, "c"), 0);
-    json_decref(c);
-    coord_verdicts_destroy(&runs[0]);
-    coord_verdicts_destroy(&runs[1]);
-}
-
-static void test_compare_disjoint(void **state)
-{
-    coord_verdicts_t *runs[2] = {coord_verdicts_new("A", MODELS, 1, "exact"),
-                                 coord_verdicts_new("B", MODELS, 1, "exact")};
-    vadd(runs[0], cmp_rec("x", "1", "correct", "wrong"));
-    vadd(runs[1], cmp_rec("y", "1", "correct", "wrong"));
-    json_t *c = coord_compare_json(runs, 2, 0);
-    assert_int_equal(geti(c, "shared_cases"), 0);
-    assert_int_equal(json_array_size(json_object_get(c, "ranking")), 0);
-    assert_int_equal(json_array_size(json_object_get(c, "vs_best")), 0);
-    assert_null(json_object_get(c, "pairs"));
-    json_decref(c);
-    coord_verdicts_destroy(&runs[0]);
-    coord_verdicts_destroy(&runs[1]);
 }
 
 /* ---- HTML of the new fields ---- */
@@ -942,8 +834,6 @@ int main(void)
         cmocka_unit_test(test_html_judge_groups),
         cmocka_unit_test(test_reservoir_bound),
         cmocka_unit_test(test_failure_output_cut),
-        cmocka_unit_test(test_compare),
-        cmocka_unit_test(test_compare_disjoint),
         cmocka_unit_test(test_html_sections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,7 @@
 /* test_backlog: the worker's FIFO of waiting cases — arrival order kept through growth, sliding
  * and drops; a CANCEL's drop takes only its task's cases; what is dropped or left at cleanup is
  * freed (the ASan build checks). */
-#include "../../worker/backlog.c"
+#include "../../worker/backlog.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

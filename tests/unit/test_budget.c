@@ -16,10 +16,10 @@
 
 #include "testcfg.h"
 
-#include "../../coordinator/budget.c"
-#include "../../coordinator/estimate.c"
-#include "../../coordinator/usage.c"
-#include "../../worker/critique.c"
+#include "../../coordinator/budget.h"
+#include "../../coordinator/estimate.h"
+#include "../../coordinator/usage.h"
+#include "../../worker/critique.h"
 
 
 /* A prompt of 8 bytes: 2 input tokens a call. */

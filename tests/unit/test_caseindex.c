@@ -1,6 +1,5 @@
 /* caseindex: the viewer's filters, counts, paging, sorting and snapshots, against answers computed
  * here from the records that went in. */
-#define _GNU_SOURCE /* caseindex.c, included below, sorts with qsort_r */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../coordinator/analysis.c"
-#include "../../coordinator/units.c"
-#include "../../coordinator/caseindex.c"
+#include "../../coordinator/analysis.h"
+#include "../../coordinator/units.h"
+#include "../../coordinator/caseindex.h"
 
 enum { N = 300 };
 
@@ -83,6 +82,24 @@ static coord_ci_query_t any(void)
     return q;
 }
 
+static const char *params_get(void *arg, const char *name)
+{
+    const char *const *kv = arg;
+    for (; *kv; kv += 2)
+        if (strcmp(kv[0], name) == 0) return kv[1];
+    return NULL;
+}
+
+/* The id the index gave tag NAME, read back through the query parser as the viewer's URL does. */
+static int tag_id(const coord_caseindex_t *ci, const char *name)
+{
+    const char *kv[] = {"tag", name, NULL};
+    coord_ci_query_t q;
+    rs_err_t err;
+    assert_int_equal(coord_caseindex_parse(ci, params_get, (void *)kv, &q, &err), 0);
+    return q.tag;
+}
+
 /* Every case of q, paged through 17 at a time. */
 static size_t all_pages(const coord_caseindex_t *ci, const coord_ci_query_t *q, uint64_t *out)
 {
@@ -102,7 +119,7 @@ static void test_filters_and_counts(void **state)
     coord_caseindex_t *ci = filled(cfg, 1);
     coord_ci_query_t q = any();
     q.verdict = COORD_V_WRONG;
-    q.tag = (int)json_integer_value(json_object_get(ci->tag_ids, "t1"));
+    q.tag = tag_id(ci, "t1");
     uint64_t got[N];
     size_t n = all_pages(ci, &q, got), k = 0;
     for (int i = 0; i < N; i++)
@@ -216,14 +233,6 @@ static void test_order_and_snapshots(void **state)
     rs_config_destroy(&cfg);
 }
 
-static const char *params_get(void *arg, const char *name)
-{
-    const char *const *kv = arg;
-    for (; *kv; kv += 2)
-        if (strcmp(kv[0], name) == 0) return kv[1];
-    return NULL;
-}
-
 /* Rows encoded by another index as records arrive (out of order), added here in case order
  * through its names, make the same index as the records added here: the same facets in the
  * same order, verdicts, hashes, filters and counts (how serve reads results.idx). */
@@ -275,7 +284,7 @@ static void test_rows_of_another_index(void **state)
     }
     coord_ci_query_t q = any();
     same_query(direct, ci, &q);
-    q.tag = (int)json_integer_value(json_object_get(direct->tag_ids, "t2"));
+    q.tag = tag_id(direct, "t2");
     same_query(direct, ci, &q);
     q = any();
     q.model = 1;

@@ -2,9 +2,9 @@
  * 503 (failed or retried) lowers an adaptive model's cap and so the cluster's limit, a sim model's
  * cap never moves, Retry-After pauses dispatch and is announced once, the series and counters
  * survive the JSON round trip of a resume. */
-#include "../../coordinator/aimd.c"
-#include "../../coordinator/concurrency.c"
-#include "../../coordinator/usage.c"
+#include "../../coordinator/aimd.h"
+#include "../../coordinator/concurrency.h"
+#include "../../coordinator/usage.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

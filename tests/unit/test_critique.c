@@ -1,4 +1,4 @@
-/* test_critique: judge and revision prompts (worker/critique.c, compiled into this test) with and
+/* test_critique: judge and revision prompts (worker/critique.c, from rsworker) with and
  * without rubric and reference, custom templates, placeholders that must not expand twice, the
  * {{question}} of conversations, {{question}} as the case's raw input (and its fallback without
  * one) next to {{prompt}}, and verdicts read through choices and regex parsers (unparsed texts
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "../../worker/critique.c"
+#include "../../worker/critique.h"
 
 static rs_config_t *config(const char *judges)
 {

@@ -1,12 +1,13 @@
 /* test_embedcall: the remote embedder's request (model, inputs, key header; a missing key) and
  * its response turned into unit vectors (scaling, zero rows, a count that does not match the
  * inputs, a body the parser rejects, a failed transfer whose message echoes the key). */
-#include "../../worker/embedcall.c"
-#include "../../worker/cache.c"
-#include "../../worker/envguard.c"
-#include "../../worker/http.c"
-#include "../../worker/execgrade.c"
-#include "../../worker/timerq.c"
+#include "../../worker/embedcall.h"
+#include "../../worker/cache.h"
+#include "../../worker/envguard.h"
+#include "../../worker/http.h"
+#include "../../worker/execgrade.h"
+#include "../../worker/timerq.h"
+#include <string.h>
 
 #include <jansson.h>
 #include <math.h>

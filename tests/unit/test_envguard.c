@@ -1,8 +1,9 @@
-/* test_envguard: the worker's --allow-env list (worker/envguard.c, compiled into this test): names
+/* test_envguard: the worker's --allow-env list (worker/envguard.c, from rsworker): names
  * and globs, the default, refused items, getenv that never reads a variable outside the list, and
  * a spec refused for any api_key_env it does not allow (a model, so a judge too, or the
  * embedder). */
-#include "../../worker/envguard.c"
+#include "../../worker/envguard.h"
+#include <string.h>
 
 #include <setjmp.h>
 #include <stdarg.h>

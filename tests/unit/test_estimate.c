@@ -16,8 +16,8 @@
 
 #include "testcfg.h"
 
-#include "../../coordinator/estimate.c"
-#include "../../worker/critique.c"
+#include "../../coordinator/estimate.h"
+#include "../../worker/critique.h"
 
 
 /* A case whose prompt is one user message of 10 bytes (3 tokens), input "Q 2+2" (5 bytes),

@@ -1,12 +1,19 @@
-/* test_execgrade: the exec graders' process pools (worker/execgrade.c, compiled into this test)
+/* test_execgrade: the exec graders' process pools (worker/execgrade.c, from rsworker)
  * with small shell graders the test writes: correct and wrong replies, a reply with a score and a
  * reason, the grader's own error, a timeout, a grader that never reads its stdin, crashes (exit,
  * kill -9), garbage, a reply over the cap, a command that cannot run, processes kept and
  * restarted, the environment limited to the allowlist, a slow grader that holds up no other; and
  * the reply codec without I/O. */
-#include "../../worker/execgrade.c"
-#include "../../worker/envguard.c"
-#include "../../worker/timerq.c"
+#include "../../worker/execgrade.h"
+#include "../../worker/rank.h"
+#include "../../worker/envguard.h"
+#include "../../worker/timerq.h"
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "score.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -177,8 +184,9 @@ static void test_verdicts_and_pool(void **state)
             assert_true(got[i].score == 0);
         }
     }
-    /* long-lived: two processes served the twelve cases */
-    assert_int_equal(wk_execgrade_started(f.e), 2);
+    /* long-lived: at most the pool's two processes served the twelve cases (one alone when the
+     * first answered before the second case was handed out: a shell can reply within the write) */
+    assert_in_range(wk_execgrade_started(f.e), 1, 2);
     assert_int_equal(wk_execgrade_queued(f.e), 0);
     close_pools(&f);
 }

@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "../../coordinator/gates.c"
-#include "../../coordinator/junit.c"
-#include "../../coordinator/reportview.c"
+#include "../../coordinator/gates.h"
+#include "../../coordinator/junit.h"
+#include "../../coordinator/reportview.h"
 
 #define MODELS                                                                                     \
     "dataset: {path: d.jsonl}\n"                                                                   \

@@ -1,4 +1,4 @@
-/* test_http_engine: the worker's libcurl engine (worker/http.c, compiled into this test) against
+/* test_http_engine: the worker's libcurl engine (worker/http.c, from rsworker) against
  * a tiny forked HTTP server on a loopback port: success, retries after 429 honouring
  * Retry-After, 500 until the retries run out, the body cap (4 MiB, or the run's), timeouts, refused
  * connections, cancelling in every state, and the cap on transfers in flight. */
@@ -19,11 +19,12 @@
 
 #include <cmocka.h>
 
-#include "../../worker/http.c"
-#include "../../worker/execgrade.c"
-#include "../../worker/cache.c"
-#include "../../worker/envguard.c"
-#include "../../worker/timerq.c"
+#include "../../worker/http.h"
+#include "../../worker/execgrade.h"
+#include "../../worker/cache.h"
+#include "../../worker/envguard.h"
+#include "../../worker/timerq.h"
+#include <curl/curl.h>
 
 /* ---- the server: one forked process per connection, counters in shared memory ---- */
 

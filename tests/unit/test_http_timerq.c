@@ -1,5 +1,5 @@
-/* test_http_timerq: the worker's deadline heap (worker/timerq.c, compiled into this test since
- * unit tests link only the common library): order, FIFO among equal deadlines, removal from any
+/* test_http_timerq: the worker's deadline heap (worker/timerq.c, from rsworker):
+ * order, FIFO among equal deadlines, removal from any
  * slot, re-adding, timers added while firing, and a random workload against a sorted reference. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "../../worker/timerq.c"
+#include "../../worker/timerq.h"
 
 typedef struct item {
     wk_timer_t t;

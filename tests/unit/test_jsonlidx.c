@@ -13,10 +13,9 @@
 
 #include <cmocka.h>
 
-#include "../../coordinator/analysis.c"
-#include "../../coordinator/units.c"
-#include "../../coordinator/caseindex.c"
-#include "../../coordinator/jsonlidx.c"
+#include "../../coordinator/analysis.h"
+#include "../../coordinator/caseindex.h"
+#include "../../coordinator/jsonlidx.h"
 
 static rs_config_t *config(void)
 {

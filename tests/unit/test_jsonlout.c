@@ -14,11 +14,11 @@
 
 #include <cmocka.h>
 
-#include "../../coordinator/analysis.c"
-#include "../../coordinator/units.c"
-#include "../../coordinator/caseindex.c"
-#include "../../coordinator/jsonlidx.c"
-#include "../../coordinator/jsonlout.c"
+#include "../../coordinator/analysis.h"
+#include "../../coordinator/caseindex.h"
+#include "../../coordinator/jsonlidx.h"
+#include "../../coordinator/jsonlout.h"
+#include <dirent.h>
 
 static rs_config_t *cfg;
 

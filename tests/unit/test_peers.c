@@ -6,7 +6,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../../coordinator/peers.c"
+#include "../../coordinator/peers.h"
+#include "../../coordinator/peers_int.h"
+#include "util.h"
 
 static json_int_t field(json_t *j, const char *a, const char *b)
 {
@@ -57,7 +59,7 @@ static void test_bans_bounded(void **state)
         snprintf(key, sizeof(key), "k%d", i);
         coord_peers_cut_off(p, "x", key, i);
     }
-    assert_int_equal(p->n_bans, COORD_PEERS_MAX_BANS);
+    assert_int_equal(coord_peers_n_bans(p), COORD_PEERS_MAX_BANS);
     assert_int_equal(coord_peers_banned(p, key, COORD_PEERS_MAX_BANS + 10), 1); /* newest kept */
     assert_int_equal(coord_peers_banned(p, "k0", COORD_PEERS_MAX_BANS + 10), 0); /* oldest went */
     coord_peers_destroy(&p);

@@ -1,4 +1,4 @@
-/* test_rank: the ranking strategies (worker/rank.c, compiled into this test) — judge with ties and
+/* test_rank: the ranking strategies (worker/rank.c, from rsworker) — judge with ties and
  * unparsed scores, consensus over hash embeddings with failed candidates left out, majority with
  * ties and missing answers, oracle per grader, and the "strategies" object per ranking config
  * (only first for a single candidate). */
@@ -12,7 +12,9 @@
 
 #include <cmocka.h>
 
-#include "../../worker/rank.c"
+#include "../../worker/rank.h"
+#include "medoid.h"
+#include "score.h"
 #include "embed.h"
 
 #define DIM 64

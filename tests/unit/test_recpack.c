@@ -13,9 +13,10 @@
 
 #include <cmocka.h>
 
-#include "../../coordinator/record.c"
-#include "../../coordinator/units.c"
-#include "../../coordinator/recpack.c"
+#include "../../coordinator/record.h"
+#include "../../coordinator/units.h"
+#include "../../coordinator/recpack.h"
+#include <xxhash.h>
 
 /* A record shaped like a demo record with spans: the varying parts (ids, numbers, answers) are
  * drawn from a small generator so that records differ as real ones do. */

@@ -11,9 +11,9 @@
 
 #include <cmocka.h>
 
-#include "../../coordinator/analysis.c"
-#include "../../coordinator/reportmd.c"
-#include "../../coordinator/reportview.c"
+#include "../../coordinator/analysis.h"
+#include "../../coordinator/reportmd.h"
+#include "../../coordinator/reportview.h"
 
 static const char HOSTILE_MODEL[] = "evil|model\n| x | y |\r\n# heading";
 static const char HOSTILE_TAG[] = "tag|with|pipes\nand a line";

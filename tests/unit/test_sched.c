@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "../../coordinator/sched.c"
+#include "../../coordinator/sched.h"
 
 static void test_fresh_order(void **state)
 {

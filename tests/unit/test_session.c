@@ -1,189 +1,28 @@
-/* test_session: the worker's session (worker/session.c and the rest of the worker, compiled into
- * this test) in a forked child against a ROUTER played here: a spec it cannot read (version
- * skew) ends it after 3 WELCOMEs with one clear error and a non-zero exit, and so does a socket
- * option ZeroMQ refuses; HELLOs it tries while
- * the coordinator is gone are not queued and replayed on reconnect (ZMQ_IMMEDIATE); a TASK
- * comes back as a RESULT whose stats summarise the calls and whose records hold their traces; and
- * cases beyond the slots wait in the backlog, each started only when a running case ends, and
- * a CANCEL drops waiting cases too, giving their credit back. */
-#include "../../worker/session.c"
-#include "../../worker/backlog.c"
-#include "../../worker/cache.c"
-#include "../../worker/chain.c"
-#include "../../worker/critique.c"
-#include "../../worker/embedcall.c"
-#include "../../worker/envguard.c"
-#include "../../worker/http.c"
-#include "../../worker/execgrade.c"
-#include "../../worker/rank.c"
-#include "../../worker/timerq.c"
-#include "../../worker/trace.c"
-#include "../../worker/usage.c"
-
-#include <netinet/in.h>
+/* test_session: the worker's session (worker/session.c and the rest of rsworker, linked into
+ * this test) in a forked child against a ROUTER played here (tests/unit/testworker.h): a spec it
+ * cannot read (version skew) ends it after 3 WELCOMEs with one clear error and a non-zero exit,
+ * and so does a socket option ZeroMQ refuses; HELLOs it tries while the coordinator is gone are
+ * not queued and replayed on reconnect (ZMQ_IMMEDIATE); a TASK comes back as a RESULT whose stats
+ * summarise the calls and whose records hold their traces; and cases beyond the slots wait in the
+ * backlog, each started only when a running case ends, and a CANCEL drops waiting cases too,
+ * giving their credit back. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
+#include <stdio.h>
+#include <string.h>
 
 #include <cmocka.h>
 
+#include "../../worker/session_int.h"
+#include "../../worker/trace.h"
+#include "config.h"
+#include "log.h"
+#include "testworker.h"
+
 #define SLOTS 4   /* the worker's --slots */
 #define BACKLOG 2 /* the spec's cluster.worker_backlog */
-
-/* ---- the coordinator's side ---- */
-
-typedef struct router {
-    void *ctx, *sock;
-    char endpoint[64];
-    zmq_msg_t peer; /* identity of the last sender */
-} router_t;
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static void router_open(router_t *r, int port)
-{
-    r->ctx = zmq_ctx_new();
-    r->sock = zmq_socket(r->ctx, ZMQ_ROUTER);
-    int linger = 0;
-    zmq_setsockopt(r->sock, ZMQ_LINGER, &linger, sizeof(linger));
-    snprintf(r->endpoint, sizeof(r->endpoint), "tcp://127.0.0.1:%d", port);
-    assert_int_equal(zmq_bind(r->sock, r->endpoint), 0);
-    zmq_msg_init(&r->peer);
-}
-
-static void router_close(router_t *r)
-{
-    zmq_msg_close(&r->peer);
-    zmq_close(r->sock);
-    zmq_ctx_term(r->ctx);
-}
-
-/* The next frame within timeout_ms, decoded into m; 0, or -1 on timeout. */
-static int router_recv(router_t *r, int timeout_ms, rs_msg_t *m)
-{
-    zmq_pollitem_t it = {r->sock, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&it, 1, timeout_ms) <= 0) return -1;
-    zmq_msg_t body;
-    zmq_msg_close(&r->peer);
-    zmq_msg_init(&r->peer);
-    zmq_msg_init(&body);
-    assert_true(zmq_msg_recv(&r->peer, r->sock, 0) >= 0);
-    assert_true(zmq_msg_recv(&body, r->sock, 0) >= 0);
-    rs_err_t err;
-    int rc = rs_proto_decode(zmq_msg_data(&body), zmq_msg_size(&body), m, &err);
-    zmq_msg_close(&body);
-    if (rc != 0) fail_msg("the worker sent a bad frame: %s", err.msg);
-    return 0;
-}
-
-/* Waits for a message of type t, skipping heartbeats; 0, or -1 on timeout. */
-static int router_expect(router_t *r, rs_msg_type_t t, int timeout_ms, rs_msg_t *m)
-{
-    int64_t until = rs_mono_ms() + timeout_ms;
-    while (rs_mono_ms() < until) {
-        if (router_recv(r, (int)(until - rs_mono_ms()), m) != 0) return -1;
-        if (m->type == t) return 0;
-        assert_int_equal(m->type, RS_MSG_HEARTBEAT);
-        rs_msg_cleanup(m);
-    }
-    return -1;
-}
-
-static void router_send(router_t *r, rs_buf_t *b)
-{
-    zmq_send(r->sock, zmq_msg_data(&r->peer), zmq_msg_size(&r->peer), ZMQ_SNDMORE);
-    zmq_send(r->sock, b->data, b->len, 0);
-    rs_buf_reset(b);
-}
-
-static void send_welcome(router_t *r, const char *run_id, const char *spec)
-{
-    rs_buf_t b;
-    rs_buf_init(&b);
-    rs_welcome_t w = {(char *)run_id, (char *)spec, 200};
-    rs_proto_encode_welcome(&b, &w);
-    router_send(r, &b);
-    rs_buf_cleanup(&b);
-}
-
-/* ---- the worker, in a child ---- */
-
-typedef struct child {
-    pid_t pid;
-    int err_fd; /* what the session's error said, written when it returns */
-} child_t;
-
-static child_t start_worker(int port)
-{
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    fflush(NULL); /* the child leaves through exit(), which flushes what it inherited */
-    child_t c = {fork(), p[0]};
-    assert_true(c.pid >= 0);
-    if (c.pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed assertion up there must not leave it running */
-        close(p[0]);
-        char endpoint[64];
-        snprintf(endpoint, sizeof(endpoint), "tcp://127.0.0.1:%d", port);
-        wk_envguard_t *env = wk_envguard_new();
-        wk_envguard_add(env, WK_ENVGUARD_DEFAULT, NULL);
-        wk_opts_t o = {.connect = endpoint, .id = "t-1", .slots = SLOTS, .exit_on_drain = 1,
-                       .env = env};
-        static volatile sig_atomic_t stop;
-        rs_err_t err = {""};
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        int rc = wk_session_run(&o, &stop, &err);
-        if (rc != 0 && write(p[1], err.msg, strlen(err.msg)) < 0) rc = -2;
-        curl_global_cleanup();
-        wk_envguard_destroy(&env);
-        /* exit(), not _exit(): under ASan the leak check runs and fails the exit status */
-        exit(rc == 0 ? 0 : 3);
-    }
-    close(p[1]);
-    return c;
-}
-
-/* 1 while the child runs; it is not reaped here (WNOWAIT), so wait_worker still sees how it ended. */
-static int alive(const child_t *c)
-{
-    siginfo_t si;
-    memset(&si, 0, sizeof(si));
-    return waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == 0;
-}
-
-/* The child's exit status within timeout_ms (-1 if it is still running: then it is killed). */
-static int wait_worker(child_t *c, int timeout_ms, char *msg, size_t size)
-{
-    int status = 0;
-    int64_t until = rs_mono_ms() + timeout_ms;
-    while (waitpid(c->pid, &status, WNOHANG) == 0) {
-        if (rs_mono_ms() > until) {
-            kill(c->pid, SIGKILL);
-            waitpid(c->pid, &status, 0);
-            close(c->err_fd);
-            return -1;
-        }
-        struct timespec ts = {0, 10 * 1000000};
-        nanosleep(&ts, NULL);
-    }
-    ssize_t n = read(c->err_fd, msg, size - 1);
-    msg[n > 0 ? n : 0] = '\0';
-    close(c->err_fd);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
 
 /* CPU seconds the child has used (utime + stime from /proc). */
 static double cpu_seconds(pid_t pid)
@@ -225,28 +64,13 @@ static char *sim_spec(void)
     return sim_spec_latency(0);
 }
 
-/* Plays the coordinator's side of a join on port: HELLO, WELCOME with spec, then the worker's
- * CREDIT, whose n it returns. */
-static int64_t join(router_t *r, int port, const char *run_id, const char *spec)
-{
-    rs_msg_t m;
-    router_open(r, port);
-    assert_int_equal(router_expect(r, RS_MSG_HELLO, 3000, &m), 0);
-    rs_msg_cleanup(&m);
-    send_welcome(r, run_id, spec);
-    assert_int_equal(router_expect(r, RS_MSG_CREDIT, 2000, &m), 0);
-    int64_t n = m.u.credit;
-    rs_msg_cleanup(&m);
-    return n;
-}
-
 /* ---- tests ---- */
 
 static void test_spec_skew(void **state)
 {
     (void)state;
     int port = free_port();
-    child_t c = start_worker(port); /* before any ZeroMQ context here: contexts do not fork */
+    child_t c = start_worker(port, SLOTS); /* before any ZeroMQ context here */
     router_t r;
     router_open(&r, port);
     int hellos = 0;
@@ -293,7 +117,7 @@ static void test_socket_option_refused(void **state)
 {
     (void)state;
     refuse_sockopt = 1;
-    child_t c = start_worker(free_port()); /* nothing listens: only the error can end it */
+    child_t c = start_worker(free_port(), SLOTS); /* nothing listens: only the error ends it */
     refuse_sockopt = 0;
     char msg[1024];
     int code = wait_worker(&c, 5000, msg, sizeof(msg));
@@ -307,7 +131,7 @@ static void test_no_hello_backlog(void **state)
 {
     (void)state;
     int port = free_port();
-    child_t c = start_worker(port);
+    child_t c = start_worker(port, SLOTS);
     char *spec = sim_spec();
     router_t r;
     rs_msg_t m;
@@ -339,12 +163,9 @@ static void test_no_hello_backlog(void **state)
 static void test_result_stats_and_spans(void **state)
 {
     (void)state;
-    int port = free_port();
-    child_t c = start_worker(port);
-    char *spec = sim_spec();
-    router_t r;
+    tw_joined_t j;
+    tw_start(&j, SLOTS, sim_spec(), SLOTS + BACKLOG);
     rs_msg_t m;
-    assert_int_equal(join(&r, port, "run-1", spec), SLOTS + BACKLOG);
     rs_chat_msg_t msgs[1] = {{"user", "What is 6 * 7?"}};
     char *targets[1] = {"42"};
     rs_case_t cases[2] = {{.idx = 0, .id = "c-0", .msgs = msgs, .n_msgs = 1, .targets = targets, .n_targets = 1},
@@ -353,8 +174,8 @@ static void test_result_stats_and_spans(void **state)
     rs_buf_t b;
     rs_buf_init(&b);
     rs_proto_encode_task(&b, &t);
-    router_send(&r, &b);
-    assert_int_equal(router_expect(&r, RS_MSG_RESULT, 3000, &m), 0);
+    router_send(&j.r, &b);
+    assert_int_equal(router_expect(&j.r, RS_MSG_RESULT, 3000, &m), 0);
     rs_result_t *res = &m.u.result;
     assert_int_equal(res->task_id, 5);
     assert_int_equal(res->n_cases, 2);
@@ -378,13 +199,8 @@ static void test_result_stats_and_spans(void **state)
         json_decref(rec);
     }
     rs_msg_cleanup(&m);
-    rs_proto_encode_drain(&b);
-    router_send(&r, &b);
     rs_buf_cleanup(&b);
-    char msg[1024];
-    assert_int_equal(wait_worker(&c, 5000, msg, sizeof(msg)), 0);
-    router_close(&r);
-    free(spec);
+    tw_end(&j);
 }
 
 /* Sends TASK task_id (lease 1) of n cases, idx first .. first + n - 1. */
@@ -405,18 +221,6 @@ static void send_cases(router_t *r, uint64_t task_id, uint64_t first, size_t n)
     rs_proto_encode_task(&b, &t);
     router_send(r, &b);
     rs_buf_cleanup(&b);
-}
-
-static void drain_and_wait(router_t *r, child_t *c)
-{
-    rs_buf_t b;
-    rs_buf_init(&b);
-    rs_proto_encode_drain(&b);
-    router_send(r, &b);
-    rs_buf_cleanup(&b);
-    char msg[1024];
-    assert_int_equal(wait_worker(c, 5000, msg, sizeof(msg)), 0);
-    router_close(r);
 }
 
 /* When a case's model call started (its "generate" span) and when the case ended (its root
@@ -449,17 +253,15 @@ static int cmp_i64(const void *a, const void *b)
 static void test_backlog_waits_for_a_slot(void **state)
 {
     (void)state;
-    int port = free_port();
-    child_t c = start_worker(port);
-    char *spec = sim_spec_latency(100);
-    router_t r;
+    tw_joined_t j;
+    tw_start(&j, SLOTS, sim_spec_latency(100), SLOTS + BACKLOG);
+    router_t *r = &j.r;
     rs_msg_t m;
-    assert_int_equal(join(&r, port, "run-1", spec), SLOTS + BACKLOG);
-    send_cases(&r, 9, 0, SLOTS + BACKLOG);
+    send_cases(r, 9, 0, SLOTS + BACKLOG);
     int64_t start[SLOTS + BACKLOG], end[SLOTS + BACKLOG];
     size_t got = 0;
     while (got < SLOTS + BACKLOG) {
-        assert_int_equal(router_expect(&r, RS_MSG_RESULT, 5000, &m), 0);
+        assert_int_equal(router_expect(r, RS_MSG_RESULT, 5000, &m), 0);
         for (size_t i = 0; i < m.u.result.n_cases; i++) {
             uint64_t idx = m.u.result.cases[i].idx;
             assert_true(idx < SLOTS + BACKLOG);
@@ -478,8 +280,7 @@ static void test_backlog_waits_for_a_slot(void **state)
             fail_msg("waiting case %zu started at %lld, before %zu running case(s) ended (%lld)",
                      SLOTS + k, (long long)start[SLOTS + k], k + 1, (long long)first_ends[k]);
     }
-    drain_and_wait(&r, &c);
-    free(spec);
+    tw_end(&j);
 }
 
 /* A CANCEL of a task whose cases wait in the backlog drops them and gives their credit back; the
@@ -487,26 +288,24 @@ static void test_backlog_waits_for_a_slot(void **state)
 static void test_cancel_drops_waiting_cases(void **state)
 {
     (void)state;
-    int port = free_port();
-    child_t c = start_worker(port);
-    char *spec = sim_spec_latency(300);
-    router_t r;
+    tw_joined_t j;
+    tw_start(&j, SLOTS, sim_spec_latency(300), SLOTS + BACKLOG);
+    router_t *r = &j.r;
     rs_msg_t m;
-    assert_int_equal(join(&r, port, "run-1", spec), SLOTS + BACKLOG);
-    send_cases(&r, 1, 0, SLOTS);
-    send_cases(&r, 2, SLOTS, BACKLOG);
+    send_cases(r, 1, 0, SLOTS);
+    send_cases(r, 2, SLOTS, BACKLOG);
     rs_buf_t b;
     rs_buf_init(&b);
     rs_proto_encode_cancel(&b, 2);
-    router_send(&r, &b);
+    router_send(r, &b);
     rs_buf_cleanup(&b);
-    assert_int_equal(router_expect(&r, RS_MSG_CREDIT, 2000, &m), 0);
+    assert_int_equal(router_expect(r, RS_MSG_CREDIT, 2000, &m), 0);
     assert_int_equal(m.u.credit, BACKLOG);
     rs_msg_cleanup(&m);
     size_t got = 0;
     int64_t until = rs_mono_ms() + 1500; /* long enough for the cancelled cases to have run */
     while (rs_mono_ms() < until) {
-        if (router_recv(&r, 100, &m) != 0) continue;
+        if (router_recv(r, 100, &m) != 0) continue;
         if (m.type == RS_MSG_RESULT) {
             assert_int_equal(m.u.result.task_id, 1);
             got += m.u.result.n_cases;
@@ -514,8 +313,7 @@ static void test_cancel_drops_waiting_cases(void **state)
         rs_msg_cleanup(&m);
     }
     assert_int_equal(got, SLOTS);
-    drain_and_wait(&r, &c);
-    free(spec);
+    tw_end(&j);
 }
 
 int main(void)

@@ -12,11 +12,12 @@
 
 #include <cmocka.h>
 
-#include "../../coordinator/analysis.c"
-#include "../../coordinator/record.c"
-#include "../../coordinator/units.c"
-#include "../../coordinator/tally.c"
-#include "../../coordinator/experiment.c"
+#include "../../coordinator/analysis.h"
+#include "../../coordinator/record.h"
+#include "../../coordinator/units.h"
+#include "../../coordinator/tally.h"
+#include "../../coordinator/experiment.h"
+#include <math.h>
 
 #include "stats.h"
 
@@ -90,7 +91,7 @@ static void test_order_independent(void **state)
         if (pass == 2) { /* shuffled */
             uint64_t s = 42;
             for (int i = N - 1; i > 0; i--) {
-                int j = (int)(splitmix64(&s) % (uint64_t)(i + 1)), t = order[i];
+                int j = (int)(rs_splitmix64(&s) % (uint64_t)(i + 1)), t = order[i];
                 order[i] = order[j];
                 order[j] = t;
             }
@@ -146,7 +147,7 @@ static void test_lathist(void **state)
     double xs[1000];
     uint64_t s = 7;
     for (int i = 0; i < 1000; i++) {
-        xs[i] = (double)(splitmix64(&s) % 2000) / 1000; /* 0 .. 1.999 ms, whole us */
+        xs[i] = (double)(rs_splitmix64(&s) % 2000) / 1000; /* 0 .. 1.999 ms, whole us */
         coord_lathist_add(&h, xs[i]);
     }
     qsort(xs, 1000, sizeof(double), cmp_dbl);
@@ -156,7 +157,7 @@ static void test_lathist(void **state)
     /* 50 ms to 5 s: within 0.05%; mean and max exact */
     double sum = 0;
     for (int i = 0; i < 1000; i++) {
-        xs[i] = 50 + (double)(splitmix64(&s) % 4950000) / 1000;
+        xs[i] = 50 + (double)(rs_splitmix64(&s) % 4950000) / 1000;
         sum += xs[i];
         coord_lathist_add(&h, xs[i]);
     }

@@ -1,4 +1,4 @@
-/* test_trace: the worker's span records (worker/trace.c, compiled into this test) — trace ids
+/* test_trace: the worker's span records (worker/trace.c, from rsworker) — trace ids
  * are the first 16 bytes of SHA-256("<run_id>:<idx>") (vectors from Python's hashlib), span ids
  * are 16 hex digits, never zero and distinct, and a span record has the shape coordinator/otlp.h
  * expects. */
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "../../worker/trace.c"
+#include "../../worker/trace.h"
 
 static void test_trace_ids(void **state)
 {

@@ -1,4 +1,4 @@
-/* test_usage: the worker's per-RESULT usage summary (worker/usage.c, compiled into this test) —
+/* test_usage: the worker's per-RESULT usage summary (worker/usage.c, from rsworker) —
  * calls, tokens, errors by reason and one latency per call made, per model name, in the shape
  * coordinator/usage.c reads; refused calls count as errors only; a take starts over. */
 #include <setjmp.h>
@@ -11,7 +11,8 @@
 
 #include <cmocka.h>
 
-#include "../../worker/usage.c"
+#include "../../worker/usage.h"
+#include <jansson.h>
 
 static rs_config_t *config(void)
 {
