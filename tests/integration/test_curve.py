@@ -225,8 +225,9 @@ def remote_workers(sb):
     # the secret key is nowhere: not printed, not in run.json, the reports or the records
     assert coord_secret not in out + err
     for path in glob.glob(os.path.join(run_dir, "*")):
-        if os.path.isfile(path):
-            assert coord_secret not in read(path), path
+        if os.path.isfile(path):  # results.idx is binary
+            with open(path, "rb") as f:
+                assert coord_secret.encode() not in f.read(), path
     assert coord_pub not in err, "the coordinator's own key should not need printing"
     print("ok: curve workers by key name; unknown key, no CURVE, wrong server key refused; late key")
 
