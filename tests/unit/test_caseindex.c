@@ -295,7 +295,9 @@ static void test_rows_of_another_index(void **state)
     q.outcome = COORD_V_CORRECT;
     q.flipped = 1;
     same_query(direct, ci, &q);
-    assert_null(coord_caseindex_remap_new(ci, json_pack("{s[]}", "tags"), &err));
+    json_t *bad = json_pack("{s[]}", "tags"); /* no strategies or reasons */
+    assert_null(coord_caseindex_remap_new(ci, bad, &err));
+    json_decref(bad);
     json_decref(fa);
     json_decref(fb);
     json_decref(names);
