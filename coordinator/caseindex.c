@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* qsort_r */
 #include "caseindex.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -339,6 +340,14 @@ static void remap_cell(coord_caseindex_t *ci, coord_ci_remap_t *m, cell_t *c)
     c->strat = strat;
 }
 
+/* A cell read from elsewhere holds only what add_model writes: counts index arrays by its verdict
+ * and a sort compares its latency. */
+static int cell_ok(const cell_t *c)
+{
+    return c->verdict <= COORD_V_N && (c->flags & ~(F_W2R | F_R2W | F_DISAGREE)) == 0 &&
+           isfinite(c->latency_ms) && c->latency_ms >= 0;
+}
+
 int coord_caseindex_add_row(coord_caseindex_t *ci, uint64_t idx, const void *row, size_t len,
                             coord_ci_remap_t *m)
 {
@@ -368,7 +377,15 @@ int coord_caseindex_add_row(coord_caseindex_t *ci, uint64_t idx, const void *row
     ci->n_tags[idx] = (uint8_t)kept;
     cell_t *c = &ci->cells[idx * ci->n_models];
     memcpy(c, p + 9 + 2 * n_tags, cells);
-    for (size_t k = 0; m && k < ci->n_models; k++) remap_cell(ci, m, &c[k]);
+    for (size_t k = 0; m && k < ci->n_models; k++) {
+        if (!cell_ok(&c[k])) { /* another index's row, read from a file: refused whole */
+            memset(c, 0, cells);
+            ci->n_tag_refs -= kept;
+            ci->n_tags[idx] = 0;
+            return -1;
+        }
+        remap_cell(ci, m, &c[k]);
+    }
     ci->gen[idx] = ci->snapshot;
     ci->count++;
     if (idx + 1 > ci->span) ci->span = idx + 1;
