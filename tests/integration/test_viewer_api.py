@@ -298,6 +298,19 @@ def files_equal_redis(sb, port, run_dir, run_id):
         assert a == b, (p, json.dumps(a)[:300], json.dumps(b)[:300])
         assert a == c, (p, json.dumps(a)[:300], json.dumps(c)[:300])
     print("ok: a finished run is read from its files, indexed at once, as from Redis")
+    # a report.json whose status is not a plain word is not trusted to open the run from files
+    odd = sb.path("odd-status")
+    shutil.copytree(run_dir, os.path.join(odd, run_id))
+    rep_path = os.path.join(odd, run_id, "report.json")
+    rep = rslib.load_report(os.path.join(odd, run_id))
+    rep["status"] = 'fin"ished'
+    with open(rep_path, "w") as f:
+        json.dump(rep, f)
+    port4 = start_serve(sb, "odd-status")
+    body = OPENER.open("http://127.0.0.1:%d/api/runs/%s/events" % (port4, run_id), timeout=30).read()
+    [event] = [json.loads(x[6:]) for x in body.decode().splitlines() if x.startswith("data: ")]
+    assert event["status"] == "finished", event  # from its Redis
+    assert os.path.exists(os.path.join(odd, run_id, "redis.sock")), "opened from its files"
 
 
 def live_run(sb):
