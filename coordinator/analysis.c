@@ -15,9 +15,9 @@
 
 static const char *const VERDICT_NAMES[COORD_V_N] = {"correct", "wrong", "error", "skipped"};
 
-coord_verdict_t coord_verdict_of(json_t *grades, const char *grader)
+coord_verdict_t coord_verdict_of(const rs_jv_t *grades, const char *grader)
 {
-    const char *v = json_string_value(json_object_get(grades, grader));
+    const char *v = rs_jv_str(rs_jv_get(grades, grader));
     if (!v) return COORD_V_SKIPPED;
     for (int k = 0; k < COORD_V_SKIPPED; k++)
         if (strcmp(v, VERDICT_NAMES[k]) == 0) return (coord_verdict_t)k;
@@ -92,29 +92,28 @@ int coord_has_chain_stages(json_t *models)
 
 static const char FIRST[] = "first";
 
-static int entry_failed(json_t *entry)
+static int entry_failed(const rs_jv_t *entry)
 {
-    return json_is_string(json_object_get(entry, "error"));
+    return rs_jv_is_str(rs_jv_get(entry, "error"));
 }
 
-static json_t *candidate0(json_t *entry)
+static const rs_jv_t *candidate0(const rs_jv_t *entry)
 {
-    return json_array_get(json_object_get(entry, "candidates"), 0);
+    return rs_jv_at(rs_jv_get(entry, "candidates"), 0);
 }
 
-size_t coord_strategies_of(json_t *entry, coord_strategy_ref_t *out, size_t max)
+size_t coord_strategies_of(const rs_jv_t *entry, coord_strategy_ref_t *out, size_t max)
 {
-    json_t *strats = json_object_get(entry, "strategies"), *first = json_object_get(strats, FIRST);
-    json_t *first_grades = json_object_get(first ? first : candidate0(entry), "grades");
+    const rs_jv_t *strats = rs_jv_get(entry, "strategies"), *first = rs_jv_get(strats, FIRST);
+    const rs_jv_t *first_grades = rs_jv_get(first ? first : candidate0(entry), "grades");
     out[0] = (coord_strategy_ref_t){FIRST, first_grades, entry_failed(entry)};
     size_t n = 1;
-    const char *name;
-    json_t *s;
-    json_object_foreach(strats, name, s)
+    const rs_jv_t *k, *s;
+    rs_jv_object_foreach(strats, k, s)
     {
         if (n == max) break;
-        if (strcmp(name, FIRST) != 0)
-            out[n++] = (coord_strategy_ref_t){name, json_object_get(s, "grades"), 0};
+        if (strcmp(k->u.s, FIRST) != 0)
+            out[n++] = (coord_strategy_ref_t){k->u.s, rs_jv_get(s, "grades"), 0};
     }
     return n;
 }
@@ -135,11 +134,11 @@ static size_t strategy_rank(const char *name, size_t by_name)
     return RS_ARRAY_LEN(ORDER) + by_name;
 }
 
-char *coord_case_id_of(json_t *rec)
+char *coord_case_id_of(const rs_jv_t *rec)
 {
-    const char *id = json_string_value(json_object_get(rec, "id"));
+    const char *id = rs_jv_str(rs_jv_get(rec, "id"));
     if (id) return rs_xstrdup(id);
-    return rs_xasprintf("%lld", (long long)json_integer_value(json_object_get(rec, "idx")));
+    return rs_xasprintf("%lld", (long long)rs_jv_int(rs_jv_get(rec, "idx")));
 }
 
 /* ---- the aggregate ---- */
@@ -381,7 +380,7 @@ static strat_agg_t *strat_get(coord_analysis_t *a, model_an_t *ma, const char *n
     return sa;
 }
 
-static void add_strategies(coord_analysis_t *a, model_an_t *ma, json_t *entry)
+static void add_strategies(coord_analysis_t *a, model_an_t *ma, const rs_jv_t *entry)
 {
     coord_strategy_ref_t s[COORD_MAX_STRATEGIES];
     size_t n = coord_strategies_of(entry, s, COORD_MAX_STRATEGIES);
@@ -415,23 +414,23 @@ static void rounds_reserve(coord_analysis_t *a, model_an_t *ma, size_t n)
 }
 
 /* Round 0 is candidate 0's answer, round r its revision r (revisions[r - 1]). */
-static void add_rounds(coord_analysis_t *a, model_an_t *ma, json_t *entry)
+static void add_rounds(coord_analysis_t *a, model_an_t *ma, const rs_jv_t *entry)
 {
-    json_t *c0 = candidate0(entry), *revs = json_object_get(c0, "revisions");
-    size_t n = json_array_size(revs) < MAX_ROUNDS ? json_array_size(revs) : MAX_ROUNDS - 1;
+    const rs_jv_t *c0 = candidate0(entry), *revs = rs_jv_get(c0, "revisions");
+    size_t n = rs_jv_len(revs) < MAX_ROUNDS ? rs_jv_len(revs) : MAX_ROUNDS - 1;
     int failed = entry_failed(entry);
     rounds_reserve(a, ma, n + 1);
     for (size_t r = 0; r <= n; r++) {
-        json_t *grades = json_object_get(r ? json_array_get(revs, r - 1) : c0, "grades");
+        const rs_jv_t *grades = rs_jv_get(r ? rs_jv_at(revs, r - 1) : c0, "grades");
         for (size_t g = 0; g < a->n_graders; g++) {
             coord_verdict_t v = failed ? COORD_V_ERROR : coord_verdict_of(grades, a->graders[g]);
             ma->rounds[r * a->n_graders + g][v]++;
         }
     }
     if (n == 0 || failed) return;
-    coord_verdict_t v0 = coord_verdict_of(json_object_get(c0, "grades"), a->graders[0]);
+    coord_verdict_t v0 = coord_verdict_of(rs_jv_get(c0, "grades"), a->graders[0]);
     coord_verdict_t vn =
-        coord_verdict_of(json_object_get(json_array_get(revs, n - 1), "grades"), a->graders[0]);
+        coord_verdict_of(rs_jv_get(rs_jv_at(revs, n - 1), "grades"), a->graders[0]);
     if ((v0 != COORD_V_CORRECT && v0 != COORD_V_WRONG) ||
         (vn != COORD_V_CORRECT && vn != COORD_V_WRONG))
         return;
@@ -507,19 +506,19 @@ typedef struct crit {
     int judged_correct;
 } crit_t;
 
-static crit_t read_critique(json_t *q)
+static crit_t read_critique(const rs_jv_t *q)
 {
     crit_t c = {CRIT_VERDICT, 0, 0};
-    json_t *score = json_object_get(q, "score"), *jc = json_object_get(q, "judged_correct");
-    if (json_is_string(json_object_get(q, "error")))
+    const rs_jv_t *score = rs_jv_get(q, "score"), *jc = rs_jv_get(q, "judged_correct");
+    if (rs_jv_is_str(rs_jv_get(q, "error")))
         c.kind = CRIT_ERROR;
-    else if (json_is_false(json_object_get(q, "parsed")) || !json_is_number(score) ||
-             !isfinite(json_number_value(score)))
+    else if (rs_jv_is_false(rs_jv_get(q, "parsed")) || !rs_jv_is_number(score) ||
+             !isfinite(rs_jv_num(score)))
         c.kind = CRIT_UNPARSED;
     else {
-        c.score = json_number_value(score);
+        c.score = rs_jv_num(score);
         /* a record without judged_correct is read at the default threshold, 0.5 */
-        c.judged_correct = json_is_boolean(jc) ? json_is_true(jc) : c.score >= 0.5;
+        c.judged_correct = rs_jv_is_bool(jc) ? rs_jv_is_true(jc) : c.score >= 0.5;
     }
     return c;
 }
@@ -543,32 +542,32 @@ static void judge_q_add(judge_q_t *q, const crit_t *c, int positive)
 }
 
 /* The grades of the answer a critique judged: round 0 the candidate's, round r its revision r. */
-static json_t *judged_grades(json_t *cand, json_t *crit)
+static const rs_jv_t *judged_grades(const rs_jv_t *cand, const rs_jv_t *crit)
 {
-    json_int_t r = json_integer_value(json_object_get(crit, "round"));
-    if (r <= 0) return json_object_get(cand, "grades");
-    return json_object_get(json_array_get(json_object_get(cand, "revisions"), (size_t)r - 1),
+    long long r = rs_jv_int(rs_jv_get(crit, "round"));
+    if (r <= 0) return rs_jv_get(cand, "grades");
+    return rs_jv_get(rs_jv_at(rs_jv_get(cand, "revisions"), (size_t)r - 1),
                            "grades");
 }
 
-static void acc_add(judge_acc_t *acc, const crit_t *c, int positive, json_t *self)
+static void acc_add(judge_acc_t *acc, const crit_t *c, int positive, const rs_jv_t *self)
 {
     judge_q_add(&acc->q[Q_ALL], c, positive);
-    if (json_is_boolean(self))
-        judge_q_add(&acc->q[json_is_true(self) ? Q_SELF : Q_CROSS], c, positive);
+    if (rs_jv_is_bool(self))
+        judge_q_add(&acc->q[rs_jv_is_true(self) ? Q_SELF : Q_CROSS], c, positive);
 }
 
 /* A critique counts for its judge, its judging model and its judge's rubric, all alike. */
-static void add_critique(coord_analysis_t *a, const char *model, json_t *cand, json_t *crit)
+static void add_critique(coord_analysis_t *a, const char *model, const rs_jv_t *cand, const rs_jv_t *crit)
 {
     coord_verdict_t truth = coord_verdict_of(judged_grades(cand, crit), a->graders[0]);
     if (truth != COORD_V_CORRECT && truth != COORD_V_WRONG) return; /* nothing to hold it to */
-    judge_an_t *j = judge_get(a, json_string_value(json_object_get(crit, "judge")));
+    judge_an_t *j = judge_get(a, rs_jv_str(rs_jv_get(crit, "judge")));
     if (!j) return;
-    json_t *self = json_object_get(crit, "self");
+    const rs_jv_t *self = rs_jv_get(crit, "self");
     /* The judge's model: named by the critique, or the judged model when judging itself. */
-    const char *jm = json_string_value(json_object_get(crit, "model"));
-    if (!jm && json_is_true(self)) jm = model;
+    const char *jm = rs_jv_str(rs_jv_get(crit, "model"));
+    if (!jm && rs_jv_is_true(self)) jm = model;
     if (jm && (!j->model || strcmp(jm, j->model) < 0)) { /* one model, whatever the order */
         free(j->model);
         j->model = rs_xstrdup(jm);
@@ -584,13 +583,13 @@ static void add_critique(coord_analysis_t *a, const char *model, json_t *cand, j
     }
 }
 
-static void add_critiques(coord_analysis_t *a, json_t *entry)
+static void add_critiques(coord_analysis_t *a, const rs_jv_t *entry)
 {
-    const char *model = json_string_value(json_object_get(entry, "model"));
+    const char *model = rs_jv_str(rs_jv_get(entry, "model"));
     size_t i, j;
-    json_t *c, *q;
-    json_array_foreach(json_object_get(entry, "candidates"), i, c)
-        json_array_foreach(json_object_get(c, "critiques"), j, q) add_critique(a, model, c, q);
+    const rs_jv_t *c, *q;
+    rs_jv_array_foreach(rs_jv_get(entry, "candidates"), i, c)
+        rs_jv_array_foreach(rs_jv_get(c, "critiques"), j, q) add_critique(a, model, c, q);
 }
 
 /* ---- failures: a sample of the first grader's wrong answers ----
@@ -644,16 +643,16 @@ static char *utf8_prefix(const char *s, size_t max)
     return rs_xstrndup(s, n);
 }
 
-static void add_failure(coord_analysis_t *a, size_t m, json_t *rec, json_t *entry)
+static void add_failure(coord_analysis_t *a, size_t m, const rs_jv_t *rec, const rs_jv_t *entry)
 {
     coord_strategy_ref_t first;
     coord_strategies_of(entry, &first, 1);
     if (coord_strategy_verdict(&first, a->graders[0]) != COORD_V_WRONG) return;
-    const char *out = json_string_value(json_object_get(candidate0(entry), "output"));
-    const char *th = json_string_value(json_object_get(candidate0(entry), "thinking"));
+    const char *out = rs_jv_str(rs_jv_get(candidate0(entry), "output"));
+    const char *th = rs_jv_str(rs_jv_get(candidate0(entry), "thinking"));
     if (!out) return;
     a->fails_seen++;
-    uint64_t idx = (uint64_t)json_integer_value(json_object_get(rec, "idx"));
+    uint64_t idx = (uint64_t)rs_jv_int(rs_jv_get(rec, "idx"));
     uint64_t key = fail_key(a->seed, idx, m);
     if (a->n_fails == a->max_fails) {
         if (key >= a->fails[0].key) return;
@@ -671,21 +670,21 @@ static void add_failure(coord_analysis_t *a, size_t m, json_t *rec, json_t *entr
     heap_up(a->fails, a->n_fails++);
 }
 
-void coord_analysis_add(coord_analysis_t *a, json_t *rec)
+void coord_analysis_add(coord_analysis_t *a, const rs_jv_t *rec)
 {
     size_t i;
-    json_t *e;
-    json_array_foreach(json_object_get(rec, "models"), i, e)
+    const rs_jv_t *e;
+    rs_jv_array_foreach(rs_jv_get(rec, "models"), i, e)
     {
-        int m = model_of(a, json_string_value(json_object_get(e, "model")));
+        int m = model_of(a, rs_jv_str(rs_jv_get(e, "model")));
         if (m < 0) continue;
         add_strategies(a, &a->models[m], e);
         add_rounds(a, &a->models[m], e);
         add_critiques(a, e);
         add_failure(a, (size_t)m, rec, e);
     }
-    json_t *pool = json_object_get(rec, "pool");
-    if (json_is_object(pool)) {
+    const rs_jv_t *pool = rs_jv_get(rec, "pool");
+    if (rs_jv_is_obj(pool)) {
         add_strategies(a, &a->models[a->n_models], pool);
         a->pooled++;
     }

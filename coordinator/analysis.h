@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "jdoc.h"
 #include "util.h"
 
 /* A grade string ("correct", "wrong", "error"; anything else or none is skipped) as a counter
@@ -31,7 +32,7 @@ typedef enum coord_verdict {
 } coord_verdict_t;
 
 /* grades[grader] as a verdict; a missing grades object or grader is skipped. */
-coord_verdict_t coord_verdict_of(json_t *grades, const char *grader);
+coord_verdict_t coord_verdict_of(const rs_jv_t *grades, const char *grader);
 
 /* The report's counts object {name, [type], correct, wrong, error, skipped, accuracy, ci95} of
  * counts[COORD_V_N]; accuracy = correct / (correct + wrong) with a Wilson 95% interval, both null
@@ -62,22 +63,22 @@ void coord_join_strings(rs_buf_t *b, json_t *arr, const char *sep);
 #define COORD_POOL_NAME "all models (pool)"
 
 typedef struct coord_strategy_ref {
-    const char *name; /* borrowed from the record (or the static "first") */
-    json_t *grades;   /* borrowed; NULL when the strategy carries none */
-    int failed;       /* first only: the model's own call failed, so every grade is an error */
+    const char *name;      /* borrowed from the record (or the static "first") */
+    const rs_jv_t *grades; /* borrowed; NULL when the strategy carries none */
+    int failed;            /* first only: the model's own call failed, so every grade is an error */
 } coord_strategy_ref_t;
 
 /* The strategies of one entry of a record's models[], "first" always at out[0]: strategies.first
  * when the record has it, else candidate 0 (today's records). When the entry's first call failed
  * (its "error" is set) first counts as an error under every grader, as the per-model counts do.
  * Returns how many were written (1 .. max); max >= 1. */
-size_t coord_strategies_of(json_t *entry, coord_strategy_ref_t *out, size_t max);
+size_t coord_strategies_of(const rs_jv_t *entry, coord_strategy_ref_t *out, size_t max);
 
 /* The strategy's verdict under grader. */
 coord_verdict_t coord_strategy_verdict(const coord_strategy_ref_t *s, const char *grader);
 
 /* The record's case id: its "id", else its index as text. Caller frees. */
-char *coord_case_id_of(json_t *rec);
+char *coord_case_id_of(const rs_jv_t *rec);
 
 /* ---- the run's analysis ---- */
 
@@ -110,7 +111,7 @@ coord_analysis_t *coord_analysis_new(const coord_analysis_opts_t *opts);
 void coord_analysis_destroy(coord_analysis_t **a);
 
 /* Folds one result record (only read; nothing of it is kept but copies). */
-void coord_analysis_add(coord_analysis_t *a, json_t *record);
+void coord_analysis_add(coord_analysis_t *a, const rs_jv_t *record);
 
 /* At most this many "judge_models" entries and this many distinct rubrics ("rubrics" entries);
  * critiques of a model past the cap, or of a judge whose rubric is past it, count in "judges"

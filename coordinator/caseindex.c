@@ -169,14 +169,14 @@ static uint64_t get_le(const uint8_t *p, size_t n)
     return v;
 }
 
-static void encode_tags(coord_caseindex_t *ci, json_t *tags, rs_buf_t *out)
+static void encode_tags(coord_caseindex_t *ci, const rs_jv_t *tags, rs_buf_t *out)
 {
     uint16_t ids[255];
     size_t i, n = 0;
-    json_t *t;
-    json_array_foreach(tags, i, t)
+    const rs_jv_t *t;
+    rs_jv_array_foreach(tags, i, t)
     {
-        int id = json_is_string(t) ? name_id(ci->tag_ids, ci->tag_names, json_string_value(t),
+        int id = rs_jv_is_str(t) ? name_id(ci->tag_ids, ci->tag_names, rs_jv_str(t),
                                              COORD_CI_MAX_TAGS)
                                    : -1;
         if (id >= 0 && n < RS_ARRAY_LEN(ids)) ids[n++] = (uint16_t)id;
@@ -185,19 +185,19 @@ static void encode_tags(coord_caseindex_t *ci, json_t *tags, rs_buf_t *out)
     for (i = 0; i < n; i++) put_le(out, ids[i], 2);
 }
 
-static json_t *first_candidate(json_t *entry)
+static const rs_jv_t *first_candidate(const rs_jv_t *entry)
 {
-    return json_array_get(json_object_get(entry, "candidates"), 0);
+    return rs_jv_at(rs_jv_get(entry, "candidates"), 0);
 }
 
 /* Revisions of the first candidate: its last one's verdict against its own. */
-static uint8_t flip_flags(const coord_caseindex_t *ci, json_t *c0)
+static uint8_t flip_flags(const coord_caseindex_t *ci, const rs_jv_t *c0)
 {
-    json_t *revs = json_object_get(c0, "revisions");
-    size_t n = json_array_size(revs);
+    const rs_jv_t *revs = rs_jv_get(c0, "revisions");
+    size_t n = rs_jv_len(revs);
     if (!n) return 0;
-    coord_verdict_t v0 = coord_verdict_of(json_object_get(c0, "grades"), ci->grader);
-    coord_verdict_t vn = coord_verdict_of(json_object_get(json_array_get(revs, n - 1), "grades"),
+    coord_verdict_t v0 = coord_verdict_of(rs_jv_get(c0, "grades"), ci->grader);
+    coord_verdict_t vn = coord_verdict_of(rs_jv_get(rs_jv_at(revs, n - 1), "grades"),
                                           ci->grader);
     if (v0 == COORD_V_WRONG && vn == COORD_V_CORRECT) return F_W2R;
     if (v0 == COORD_V_CORRECT && vn == COORD_V_WRONG) return F_R2W;
@@ -205,26 +205,26 @@ static uint8_t flip_flags(const coord_caseindex_t *ci, json_t *c0)
 }
 
 /* Some critique of a candidate's first answer says the opposite of the first grader. */
-static uint8_t disagree_flag(const coord_caseindex_t *ci, json_t *entry)
+static uint8_t disagree_flag(const coord_caseindex_t *ci, const rs_jv_t *entry)
 {
     size_t i, j;
-    json_t *c, *q;
-    json_array_foreach(json_object_get(entry, "candidates"), i, c)
+    const rs_jv_t *c, *q;
+    rs_jv_array_foreach(rs_jv_get(entry, "candidates"), i, c)
     {
-        coord_verdict_t v = coord_verdict_of(json_object_get(c, "grades"), ci->grader);
+        coord_verdict_t v = coord_verdict_of(rs_jv_get(c, "grades"), ci->grader);
         if (v != COORD_V_CORRECT && v != COORD_V_WRONG) continue;
-        json_array_foreach(json_object_get(c, "critiques"), j, q)
+        rs_jv_array_foreach(rs_jv_get(c, "critiques"), j, q)
         {
-            json_t *jc = json_object_get(q, "judged_correct");
-            if (json_integer_value(json_object_get(q, "round")) > 0 || !json_is_boolean(jc))
+            const rs_jv_t *jc = rs_jv_get(q, "judged_correct");
+            if (rs_jv_int(rs_jv_get(q, "round")) > 0 || !rs_jv_is_bool(jc))
                 continue;
-            if (json_is_true(jc) != (v == COORD_V_CORRECT)) return F_DISAGREE;
+            if (rs_jv_is_true(jc) != (v == COORD_V_CORRECT)) return F_DISAGREE;
         }
     }
     return 0;
 }
 
-static void add_model(coord_caseindex_t *ci, cell_t *cell, json_t *entry)
+static void add_model(coord_caseindex_t *ci, cell_t *cell, const rs_jv_t *entry)
 {
     coord_strategy_ref_t s[COORD_MAX_STRATEGIES];
     size_t n = coord_strategies_of(entry, s, COORD_MAX_STRATEGIES);
@@ -235,28 +235,28 @@ static void add_model(coord_caseindex_t *ci, cell_t *cell, json_t *entry)
         unsigned code = v == COORD_V_CORRECT ? S_CORRECT : v == COORD_V_WRONG ? S_WRONG : S_OTHER;
         if (slot >= 0) cell->strat |= code << (2 * slot);
     }
-    const char *reason = json_string_value(json_object_get(entry, "error_type"));
+    const char *reason = rs_jv_str(rs_jv_get(entry, "error_type"));
     int r = reason ? name_id(ci->reason_ids, ci->reason_names, reason, COORD_CI_MAX_REASONS) : -1;
     cell->reason = (uint8_t)(r + 1);
-    json_t *c0 = first_candidate(entry);
+    const rs_jv_t *c0 = first_candidate(entry);
     cell->flags = (uint8_t)(flip_flags(ci, c0) | disagree_flag(ci, entry));
-    cell->latency_ms = (float)json_number_value(json_object_get(c0, "latency_ms"));
-    json_int_t tokens = json_integer_value(json_object_get(c0, "output_tokens"));
+    cell->latency_ms = (float)rs_jv_num(rs_jv_get(c0, "latency_ms"));
+    long long tokens = rs_jv_int(rs_jv_get(c0, "output_tokens"));
     cell->tokens = tokens > 0 && tokens < UINT32_MAX ? (uint32_t)tokens : 0;
 }
 
-void coord_caseindex_encode(coord_caseindex_t *ci, json_t *r, rs_buf_t *out)
+void coord_caseindex_encode(coord_caseindex_t *ci, const rs_jv_t *r, rs_buf_t *out)
 {
-    const char *id = json_string_value(json_object_get(r, "id"));
+    const char *id = rs_jv_str(rs_jv_get(r, "id"));
     put_le(out, id ? XXH64(id, strlen(id), 0) : 0, 8);
-    encode_tags(ci, json_object_get(r, "tags"), out);
+    encode_tags(ci, rs_jv_get(r, "tags"), out);
     cell_t cells[COORD_CI_MAX_MODELS];
     memset(cells, 0, sizeof(cells));
     size_t i;
-    json_t *e;
-    json_array_foreach(json_object_get(r, "models"), i, e)
+    const rs_jv_t *e;
+    rs_jv_array_foreach(rs_jv_get(r, "models"), i, e)
     {
-        const char *name = json_string_value(json_object_get(e, "model"));
+        const char *name = rs_jv_str(rs_jv_get(e, "model"));
         int m = name ? coord_caseindex_model(ci, name) : -1;
         if (m >= 0 && !cells[m].verdict) add_model(ci, &cells[m], e);
     }
@@ -392,7 +392,7 @@ int coord_caseindex_add_row(coord_caseindex_t *ci, uint64_t idx, const void *row
     return 0;
 }
 
-void coord_caseindex_add(coord_caseindex_t *ci, uint64_t idx, json_t *r)
+void coord_caseindex_add(coord_caseindex_t *ci, uint64_t idx, const rs_jv_t *r)
 {
     if (coord_caseindex_has(ci, idx)) return;
     rs_buf_t row;

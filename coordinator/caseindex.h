@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "jdoc.h"
 #include "util.h"
 
 #define COORD_CI_MAX_MODELS 16  /* models a run's index tells apart (the rest are not indexed) */
@@ -36,13 +37,13 @@ void coord_caseindex_destroy(coord_caseindex_t **ci);
 uint32_t coord_caseindex_snapshot(coord_caseindex_t *ci);
 /* Adds a checked record (record.h) of case idx; a case already indexed is left as it was. The
  * same as coord_caseindex_encode, then coord_caseindex_add_row with no remap. */
-void coord_caseindex_add(coord_caseindex_t *ci, uint64_t idx, json_t *record);
+void coord_caseindex_add(coord_caseindex_t *ci, uint64_t idx, const rs_jv_t *record);
 
 /* A case's row: what the index keeps of a checked record, as bytes (a few dozen a model), appended
  * to out. Ids of tags, error reasons and strategies are those of ci's dictionaries (grown as new
  * names come); its arrays are not touched, so an index used only to encode stays small: the
  * coordinator encodes each record's row into results.idx (jsonlidx.h) as it is written. */
-void coord_caseindex_encode(coord_caseindex_t *ci, json_t *record, rs_buf_t *out);
+void coord_caseindex_encode(coord_caseindex_t *ci, const rs_jv_t *record, rs_buf_t *out);
 /* The names behind ci's ids, for rows it encoded: {"strategies", "tags", "reasons"} (new
  * reference). */
 json_t *coord_caseindex_names(const coord_caseindex_t *ci);

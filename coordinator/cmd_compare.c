@@ -39,18 +39,24 @@ typedef struct compare_opts {
     int all_pairs;
 } compare_opts_t;
 
+typedef struct fold {
+    coord_verdicts_t *v;
+    rs_jdoc_t *doc; /* each record is read into it */
+} fold_t;
+
 static int fold_result(uint64_t idx, const char *text, void *arg, rs_err_t *err)
 {
+    (void)err;
+    fold_t *f = arg;
     if (!text) return 0;
-    json_error_t jerr;
-    json_t *r = json_loads(text, 0, &jerr);
+    rs_err_t why;
+    const rs_jv_t *r = rs_jdoc_read(f->doc, text, strlen(text), RS_JDOC_MAX_DEPTH, &why);
     if (!r) { /* a damaged record counts as missing; `report` names it */
         rs_warn("the stored result of case %llu is not valid JSON (%s): left out",
-                (unsigned long long)idx, jerr.text);
+                (unsigned long long)idx, why.msg);
         return 0;
     }
-    coord_verdicts_add(arg, r);
-    json_decref(r);
+    coord_verdicts_add(f->v, r);
     return 0;
 }
 
@@ -71,10 +77,10 @@ static coord_verdicts_t *run_verdicts(const coord_runref_t *ref, rs_err_t *err)
     rs_config_destroy(&cfg);
     int64_t total = 0;
     rs_parse_i64(coord_jstr(ref->manifest, "total"), &total);
-    if (coord_report_foreach(ref->store, ref->run_id, (uint64_t)total, fold_result, v, NULL, err)) {
-        coord_verdicts_destroy(&v);
-        return NULL;
-    }
+    fold_t f = {v, rs_jdoc_new()};
+    int rc = coord_report_foreach(ref->store, ref->run_id, (uint64_t)total, fold_result, &f, NULL, err);
+    rs_jdoc_free(&f.doc);
+    if (rc) coord_verdicts_destroy(&v);
     return v;
 }
 

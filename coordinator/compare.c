@@ -102,14 +102,14 @@ static void verdicts_grow(coord_verdicts_t *v)
         v->cols[c].v = rs_xrealloc(v->cols[c].v, v->cap);
 }
 
-static uint32_t targets_hash(json_t *targets)
+static uint32_t targets_hash(const rs_jv_t *targets)
 {
     uint64_t h = 0;
     size_t i;
-    json_t *t;
-    json_array_foreach(targets, i, t)
+    const rs_jv_t *t;
+    rs_jv_array_foreach(targets, i, t)
     {
-        const char *s = json_string_value(t);
+        const char *s = rs_jv_str(t);
         h = XXH64(s ? s : "", s ? strlen(s) + 1 : 0, h + 1); /* the NUL separates targets */
     }
     return (uint32_t)(h ^ (h >> 32));
@@ -171,7 +171,7 @@ static size_t verdicts_row_of(coord_verdicts_t *v, uint64_t key, int *fresh)
 }
 
 /* The verdicts of one model entry's strategies (or the pool's) in row. */
-static void add_verdicts(coord_verdicts_t *v, size_t row, size_t model, json_t *entry)
+static void add_verdicts(coord_verdicts_t *v, size_t row, size_t model, const rs_jv_t *entry)
 {
     coord_strategy_ref_t s[COORD_MAX_STRATEGIES];
     size_t n = coord_strategies_of(entry, s, COORD_MAX_STRATEGIES);
@@ -180,43 +180,43 @@ static void add_verdicts(coord_verdicts_t *v, size_t row, size_t model, json_t *
 }
 
 /* The row key: the case id, and the epoch in a run of several (epochs pair by number). */
-static uint64_t row_key(json_t *rec)
+static uint64_t row_key(const rs_jv_t *rec)
 {
     char *id = coord_case_id_of(rec);
     uint64_t key = XXH64(id, strlen(id), 0);
     free(id);
-    json_t *epoch = json_object_get(rec, "epoch");
-    if (json_is_integer(epoch)) {
-        json_int_t e = json_integer_value(epoch);
+    const rs_jv_t *epoch = rs_jv_get(rec, "epoch");
+    if (rs_jv_is_int(epoch)) {
+        long long e = rs_jv_int(epoch);
         key = XXH64(&e, sizeof(e), key);
     }
     return key;
 }
 
-void coord_verdicts_add(coord_verdicts_t *v, json_t *rec)
+void coord_verdicts_add(coord_verdicts_t *v, const rs_jv_t *rec)
 {
     verdicts_grow(v);
     uint64_t key = row_key(rec);
-    const char *prompt = json_string_value(json_object_get(rec, "prompt"));
+    const char *prompt = rs_jv_str(rs_jv_get(rec, "prompt"));
     int fresh = 1;
     size_t row = prompt ? verdicts_row_of(v, key, &fresh) : v->n;
     if (fresh) {
         v->n++;
         v->keys[row] = key;
-        v->targets[row] = targets_hash(json_object_get(rec, "targets"));
+        v->targets[row] = targets_hash(rs_jv_get(rec, "targets"));
         for (size_t c = 0; c < v->n_cols; c++)
             v->cols[c].v[row] = V_ABSENT;
     }
     size_t i;
-    json_t *e;
-    json_array_foreach(json_object_get(rec, "models"), i, e)
+    const rs_jv_t *e;
+    rs_jv_array_foreach(rs_jv_get(rec, "models"), i, e)
     {
-        int m = verdicts_model(v, json_string_value(json_object_get(e, "model")));
+        int m = verdicts_model(v, rs_jv_str(rs_jv_get(e, "model")));
         if (m < 0) continue;
         add_verdicts(v, row, verdicts_label(v, (size_t)m, prompt), e);
     }
-    json_t *pool = json_object_get(rec, "pool");
-    if (json_is_object(pool)) add_verdicts(v, row, verdicts_label(v, v->n_models, prompt), pool);
+    const rs_jv_t *pool = rs_jv_get(rec, "pool");
+    if (rs_jv_is_obj(pool)) add_verdicts(v, row, verdicts_label(v, v->n_models, prompt), pool);
 }
 
 /* A run's rows sorted by case id key, the first row of each id only. */

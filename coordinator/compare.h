@@ -20,7 +20,7 @@ typedef struct coord_verdicts coord_verdicts_t;
 coord_verdicts_t *coord_verdicts_new(const char *run, const char *const *models, size_t n_models,
                                      const char *grader);
 void coord_verdicts_destroy(coord_verdicts_t **v);
-void coord_verdicts_add(coord_verdicts_t *v, json_t *record);
+void coord_verdicts_add(coord_verdicts_t *v, const rs_jv_t *record);
 /* Cases folded in. */
 uint64_t coord_verdicts_cases(const coord_verdicts_t *v);
 

@@ -90,7 +90,8 @@ struct coord_dispatch {
     uint64_t this_run;
     uint64_t records_rejected; /* records that failed record.h's checks */
     rs_case_result_t *batch;
-    json_t **batch_rec; /* [i]: batch[i]'s parsed record, folded into the tally once stored */
+    rs_jdoc_t **batch_doc; /* [i]: batch[i]'s record read (jdoc.h), folded into the tally once stored */
+    const rs_jv_t **batch_rec; /* [i]: its root */
     size_t n_batch, cap_batch;
     int64_t batch_since_ms;
     uint64_t dispatched_unsaved; /* cases sent since the last successful write */
@@ -336,22 +337,33 @@ static void flush_batch(coord_dispatch_t *d)
             rs_warn("%s; results.jsonl is read back from Redis at the end", err.msg);
         free(d->batch[i].json);
         if (d->o.tally) coord_tally_add(d->o.tally, d->batch_rec[i]);
-        json_decref(d->batch_rec[i]);
     }
     d->n_batch = 0;
     d->dispatched_unsaved = 0;
     d->failed += added_failed;
 }
 
-/* Holds case c's result (and its parsed record rec, stolen) until the next write to Redis. */
-static void batch_push(coord_dispatch_t *d, rs_case_result_t *c, json_t *rec)
+/* The document the next result's record is read into: the batch's next slot's, made once and
+ * read into again by every batch after. */
+static rs_jdoc_t *batch_doc(coord_dispatch_t *d)
+{
+    if (d->n_batch == d->cap_batch) {
+        size_t cap = d->cap_batch ? 2 * d->cap_batch : FLUSH_CASES * 2;
+        d->batch = rs_xrealloc(d->batch, cap * sizeof(*d->batch));
+        d->batch_rec = rs_xrealloc(d->batch_rec, cap * sizeof(*d->batch_rec));
+        d->batch_doc = rs_xrealloc(d->batch_doc, cap * sizeof(*d->batch_doc));
+        memset(d->batch_doc + d->cap_batch, 0, (cap - d->cap_batch) * sizeof(*d->batch_doc));
+        d->cap_batch = cap;
+    }
+    if (!d->batch_doc[d->n_batch]) d->batch_doc[d->n_batch] = rs_jdoc_new();
+    return d->batch_doc[d->n_batch];
+}
+
+/* Holds case c's result (and its record rec, read into batch_doc(d)) until the next write to
+ * Redis. */
+static void batch_push(coord_dispatch_t *d, rs_case_result_t *c, const rs_jv_t *rec)
 {
     if (d->n_batch == 0) d->batch_since_ms = rs_mono_ms();
-    if (d->n_batch == d->cap_batch) {
-        d->cap_batch = d->cap_batch ? 2 * d->cap_batch : FLUSH_CASES * 2;
-        d->batch = rs_xrealloc(d->batch, d->cap_batch * sizeof(*d->batch));
-        d->batch_rec = rs_xrealloc(d->batch_rec, d->cap_batch * sizeof(*d->batch_rec));
-    }
     d->batch_rec[d->n_batch] = rec;
     d->batch[d->n_batch++] = *c;
     c->json = NULL; /* the batch owns it now */
@@ -370,16 +382,17 @@ static coord_task_t *task_find(coord_task_t *tasks, size_t n, uint64_t id, uint6
     return NULL;
 }
 
-/* Case c's record parsed, when it passes record.h's checks against its case (new reference). One
- * that does not (NULL) is not stored (the caller puts the case back in the queue) and is
- * counted. */
-static json_t *record_ok(coord_dispatch_t *d, coord_worker_t *w, const rs_case_result_t *c)
+/* Case c's record read into the batch's next document, when it passes record.h's checks against
+ * its case. One that does not (NULL) is not stored (the caller puts the case back in the queue)
+ * and is counted. */
+static const rs_jv_t *record_ok(coord_dispatch_t *d, coord_worker_t *w, const rs_case_result_t *c)
 {
     rs_err_t err;
     uint64_t case_idx;
     coord_units_split(d->o.units, c->idx, &case_idx, NULL, NULL);
-    json_t *rec = coord_record_load_hashed(c->json, c->json_len, c->idx,
-                                           rs_dataset_id_hash(d->o.ds, case_idx), d->o.cfg, &err);
+    const rs_jv_t *rec = coord_record_read_hashed(batch_doc(d), c->json, c->json_len, c->idx,
+                                                  rs_dataset_id_hash(d->o.ds, case_idx), d->o.cfg,
+                                                  &err);
     if (rec) return rec;
     d->records_rejected++;
     char *why = rs_sanitize(err.msg, 300);
@@ -414,7 +427,7 @@ static const char *take_case(coord_dispatch_t *d, coord_worker_t *w, coord_task_
         d->in_flight--;
         w->credit++;
     }
-    json_t *rec = NULL; /* parsed only when the case still needs its result */
+    const rs_jv_t *rec = NULL; /* read only when the case still needs its result */
     if (!coord_sched_is_done(d->o.sched, c->idx) && !(rec = record_ok(d, w, c))) {
         /* a current lease's case goes back now; an ended one's went back when it ended */
         if (!late) coord_sched_requeue(d->o.sched, &c->idx, 1);
@@ -428,8 +441,6 @@ static const char *take_case(coord_dispatch_t *d, coord_worker_t *w, coord_task_
         d->this_run++;
         w->results++;
         batch_push(d, c, rec);
-    } else {
-        json_decref(rec);
     }
     return NULL;
 }
@@ -891,12 +902,11 @@ void coord_dispatch_destroy(coord_dispatch_t **dp)
     for (size_t k = 0; k < d->n_ended; k++) task_free(&d->ended[k]);
     free(d->ended);
     coord_peers_destroy(&d->peers);
-    for (size_t i = 0; i < d->n_batch; i++) {
-        free(d->batch[i].json);
-        json_decref(d->batch_rec[i]);
-    }
+    for (size_t i = 0; i < d->n_batch; i++) free(d->batch[i].json);
+    for (size_t i = 0; i < d->cap_batch; i++) rs_jdoc_free(&d->batch_doc[i]);
     free(d->batch);
     free(d->batch_rec);
+    free(d->batch_doc);
     free(d->take);
     coord_pace_destroy(&d->pace);
     rs_buf_cleanup(&d->out);

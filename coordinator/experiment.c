@@ -128,17 +128,17 @@ static unsigned code_of(coord_verdict_t v)
 
 /* ---- folding ---- */
 
-static unsigned correct_candidates(json_t *entry, const char *grader)
+static unsigned correct_candidates(const rs_jv_t *entry, const char *grader)
 {
     unsigned n = 0;
     size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(entry, "candidates"), i, c)
-        n += coord_verdict_of(json_object_get(c, "grades"), grader) == COORD_V_CORRECT;
+    const rs_jv_t *c;
+    rs_jv_array_foreach(rs_jv_get(entry, "candidates"), i, c)
+        n += coord_verdict_of(rs_jv_get(c, "grades"), grader) == COORD_V_CORRECT;
     return n < CORRECT_MAX ? n : CORRECT_MAX;
 }
 
-static void fold_model(coord_experiment_t *x, uint64_t unit, uint32_t variant, size_t m, json_t *e)
+static void fold_model(coord_experiment_t *x, uint64_t unit, uint32_t variant, size_t m, const rs_jv_t *e)
 {
     uint64_t pos = unit * x->n_models + m;
     size_t cell = variant * x->n_models + m;
@@ -155,9 +155,9 @@ static void fold_model(coord_experiment_t *x, uint64_t unit, uint32_t variant, s
     x->correct[pos] = (uint16_t)(correct_candidates(e, x->grader) + 1);
 }
 
-void coord_experiment_add(coord_experiment_t *x, json_t *r)
+void coord_experiment_add(coord_experiment_t *x, const rs_jv_t *r)
 {
-    json_int_t idx = json_integer_value(json_object_get(r, "idx"));
+    long long idx = rs_jv_int(rs_jv_get(r, "idx"));
     if (idx < 0) return;
     uint64_t unit = (uint64_t)idx;
     ensure_units(x, unit);
@@ -165,13 +165,13 @@ void coord_experiment_add(coord_experiment_t *x, json_t *r)
     uint64_t case_idx;
     uint32_t variant;
     coord_units_split(&x->units, unit, &case_idx, &variant, NULL);
-    const char *label = json_string_value(json_object_get(r, "cluster"));
+    const char *label = rs_jv_str(rs_jv_get(r, "cluster"));
     if (label) x->cluster[case_idx] = XXH64(label, strlen(label), 0);
     size_t i;
-    json_t *e;
-    json_array_foreach(json_object_get(r, "models"), i, e)
+    const rs_jv_t *e;
+    rs_jv_array_foreach(rs_jv_get(r, "models"), i, e)
     {
-        const char *name = json_string_value(json_object_get(e, "model"));
+        const char *name = rs_jv_str(rs_jv_get(e, "model"));
         int m = name ? rs_config_model_index(x->cfg, name) : -1;
         if (m >= 0) fold_model(x, unit, variant, (size_t)m, e);
     }

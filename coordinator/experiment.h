@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "jdoc.h"
 
 typedef struct coord_experiment coord_experiment_t;
 
@@ -24,7 +25,7 @@ coord_experiment_t *coord_experiment_new(const rs_config_t *cfg);
 void coord_experiment_destroy(coord_experiment_t **x);
 
 /* Folds one checked record (record.h). Each unit at most once. */
-void coord_experiment_add(coord_experiment_t *x, json_t *record);
+void coord_experiment_add(coord_experiment_t *x, const rs_jv_t *record);
 
 /* The report's "experiment" object (new reference):
  *   grader, prompts [names], epochs, clusters {by: "case"|"field", field, count},

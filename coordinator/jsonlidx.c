@@ -63,7 +63,7 @@ coord_jsonlidx_t *coord_jsonlidx_open(const char *dir, uint64_t total, const rs_
     return x;
 }
 
-void coord_jsonlidx_encode(coord_jsonlidx_t *x, json_t *record, rs_buf_t *out)
+void coord_jsonlidx_encode(coord_jsonlidx_t *x, const rs_jv_t *record, rs_buf_t *out)
 {
     coord_caseindex_encode(x->enc, record, out);
 }

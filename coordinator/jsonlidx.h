@@ -30,7 +30,7 @@ typedef struct coord_jsonlidx coord_jsonlidx_t;
 coord_jsonlidx_t *coord_jsonlidx_open(const char *dir, uint64_t total, const rs_config_t *cfg,
                                       rs_err_t *err);
 /* A checked record's row (coord_caseindex_encode with this file's names), appended to out. */
-void coord_jsonlidx_encode(coord_jsonlidx_t *x, json_t *record, rs_buf_t *out);
+void coord_jsonlidx_encode(coord_jsonlidx_t *x, const rs_jv_t *record, rs_buf_t *out);
 /* Unit idx's line starts at offset and its row is row[0 .. len); units since the last mark have
  * no line. Units are marked in increasing order (a smaller or repeated idx is ignored). 0 / -1
  * with err (a write failed). */

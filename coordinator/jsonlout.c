@@ -114,7 +114,7 @@ static void stop(coord_jsonlout_t *j)
 }
 
 int coord_jsonlout_offer(coord_jsonlout_t *j, uint64_t idx, const char *json, size_t len,
-                         json_t *record, rs_err_t *err)
+                         const rs_jv_t *record, rs_err_t *err)
 {
     if (j->stopped || idx < j->next || idx >= j->total) return 0;
     rs_buf_reset(&j->row);

@@ -23,6 +23,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "jdoc.h"
 #include "util.h"
 
 #define JSONLOUT_WINDOW 65536          /* cases ahead of the next one that may be held */
@@ -42,7 +43,7 @@ void coord_jsonlout_abort(coord_jsonlout_t **j);
  * twice, or before the next one, is ignored. -1 with err when the file cannot be written (writing
  * stops); 0 otherwise. */
 int coord_jsonlout_offer(coord_jsonlout_t *j, uint64_t idx, const char *json, size_t len,
-                         json_t *record, rs_err_t *err);
+                         const rs_jv_t *record, rs_err_t *err);
 
 /* The first case not yet written: every case before it is in the file. */
 uint64_t coord_jsonlout_next(const coord_jsonlout_t *j);

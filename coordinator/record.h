@@ -2,7 +2,8 @@
  * Redis. No I/O: bytes in, a verdict out, so the same checks guard the door (dispatch, a RESULT
  * from a worker) and the way back out (report, resume: a record damaged in Redis).
  *
- * A record passes when it is one JSON object that jansson reads with duplicate keys refused (and,
+ * A record passes when it is one JSON object that jansson reads with duplicate keys refused (read
+ * by jdoc.h, which accepts exactly that, in a fraction of the time; and,
  * as jansson always does, invalid UTF-8, lone surrogates such as \ud800, \u0000 and numbers out of
  * a double's range such as 1e999 refused), nests at most COORD_RECORD_MAX_DEPTH levels, holds the
  * case's own idx and id, and has one part per model of the run, in the run's order, with the types
@@ -20,6 +21,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "jdoc.h"
 #include "util.h"
 
 #define COORD_RECORD_MAX_DEPTH 32 /* workers write at most ~8 levels (spans' attributes) */
@@ -46,13 +48,21 @@ int coord_record_check(const char *json, size_t len, uint64_t idx, const char *c
 int coord_record_check_hashed(const char *json, size_t len, uint64_t idx, uint64_t id_hash,
                               const rs_config_t *cfg, rs_err_t *err);
 
-/* coord_record_check_hashed that hands back the parsed record (new reference; without its
- * "spans" when they end it, as they do in every record a worker writes: they are checked, not
- * kept), or NULL with err. The dispatch path: the check's parse is the report's (tally.h). */
-json_t *coord_record_load_hashed(const char *json, size_t len, uint64_t idx, uint64_t id_hash,
-                                 const rs_config_t *cfg, rs_err_t *err);
+/* coord_record_check that reads the record into doc (jdoc.h) and hands back its root, valid
+ * until doc is read again: without its "spans" when they end it, as they do in every record a
+ * worker writes (they are checked, not kept; not even checked with COORD_RECORD_SKIP_SPANS), or
+ * NULL with err. What the report folds (tally.h), the viewer indexes and resume reads. */
+const rs_jv_t *coord_record_read(rs_jdoc_t *doc, const char *json, size_t len, uint64_t idx,
+                                 const char *case_id, const rs_config_t *cfg, int flags,
+                                 rs_err_t *err);
 
-/* coord_record_check that hands back the parsed record (new reference), or NULL with err. */
+/* coord_record_read with the case's id known by its hash: the dispatch path. */
+const rs_jv_t *coord_record_read_hashed(rs_jdoc_t *doc, const char *json, size_t len,
+                                        uint64_t idx, uint64_t id_hash, const rs_config_t *cfg,
+                                        rs_err_t *err);
+
+/* coord_record_check that hands back the whole record (trace included) as a jansson object (new
+ * reference), or NULL with err: for the viewer's answers, which pass parts of it on. */
 json_t *coord_record_load(const char *json, size_t len, uint64_t idx, const char *case_id,
                           const rs_config_t *cfg, int flags, rs_err_t *err);
 
@@ -68,7 +78,7 @@ int coord_record_unwrap(const char *stored, size_t stored_len, const char **json
 
 /* Whether the record says a model call failed for the case (some model's "error" is a string),
  * as the worker's RESULT flag does. record is a checked record. */
-int coord_record_failed(json_t *record);
+int coord_record_failed(const rs_jv_t *record);
 
 /* Cases whose stored record is damaged: how many, and the first COORD_CORRUPT_LIST indexes. */
 typedef struct coord_corrupt {

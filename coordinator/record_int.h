@@ -5,9 +5,9 @@
 
 #include <stddef.h>
 
-/* Whether s[0..len) is exactly one JSON value by the check's own validator (leading whitespace
- * allowed, nothing after the value), which must never accept what jansson refuses. Nesting is not
- * bounded here (the record check bounds it with a pre-scan first): for short texts only. */
+/* Whether s[0..len) is exactly one JSON value by the validator the check runs over a record's
+ * trace (jdoc.h's rs_json_valid, whitespace around the value allowed), which must never accept
+ * what jansson refuses; nesting bounded at COORD_RECORD_MAX_DEPTH. */
 int coord_record_json_value_ok(const char *s, size_t len);
 
 #endif

@@ -224,11 +224,12 @@ typedef struct pass {
     coord_jsonlidx_t *idx; /* results.idx beside results.jsonl, or NULL */
     uint64_t written;      /* bytes of results.jsonl */
     rs_buf_t row;
+    rs_jdoc_t *doc; /* each record is read into it */
 } pass_t;
 
 /* Case idx's line of results.idx: its row, from its checked record (NULL: it has none, and the
  * file could not say so: it is given up, the viewer reads the run from Redis). */
-static void pass_row(pass_t *p, uint64_t idx, json_t *rec)
+static void pass_row(pass_t *p, uint64_t idx, const rs_jv_t *rec)
 {
     rs_err_t why;
     rs_buf_reset(&p->row);
@@ -246,9 +247,9 @@ static int pass_case(uint64_t idx, const char *text, void *arg, rs_err_t *err)
     if (!text) return 0;
     size_t len = strlen(text);
     rs_err_t why;
-    json_t *rec = p->tally || p->idx ? coord_record_load(text, len, idx, NULL, p->cfg,
-                                                         COORD_RECORD_SKIP_SPANS, &why)
-                                     : NULL;
+    const rs_jv_t *rec = p->tally || p->idx ? coord_record_read(p->doc, text, len, idx, NULL, p->cfg,
+                                                                COORD_RECORD_SKIP_SPANS, &why)
+                                            : NULL;
     if (p->tally && !rec) { /* left out of the counts and of results.jsonl */
         rs_warn("%s", why.msg);
         coord_tally_corrupt(p->tally, idx);
@@ -260,7 +261,6 @@ static int pass_case(uint64_t idx, const char *text, void *arg, rs_err_t *err)
         rc = rs_err_set(err, "writing results.jsonl: %s", strerror(errno));
     if (rc == 0 && p->jsonl && p->idx) pass_row(p, idx, rec);
     p->written += len + 1;
-    json_decref(rec);
     return rc;
 }
 
@@ -280,7 +280,7 @@ static int read_records(coord_store_t *st, const char *run_id, const rs_config_t
         if (!jsonl) rs_warn("%s; skipping results.jsonl", why.msg);
         free(path);
     }
-    pass_t p = {cfg, tally, jsonl ? rs_afile_stream(jsonl) : NULL, NULL, 0, {0}};
+    pass_t p = {cfg, tally, jsonl ? rs_afile_stream(jsonl) : NULL, NULL, 0, {0}, rs_jdoc_new()};
     rs_buf_init(&p.row);
     if (jsonl && !(p.idx = coord_jsonlidx_open(dir, total, cfg, &why)))
         rs_warn("%s; the viewer reads this run from Redis", why.msg);
@@ -291,6 +291,7 @@ static int read_records(coord_store_t *st, const char *run_id, const rs_config_t
         rs_warn("%s; the viewer reads this run from Redis", why.msg);
     coord_jsonlidx_abort(&p.idx);
     rs_buf_cleanup(&p.row);
+    rs_jdoc_free(&p.doc);
     rs_afile_abort(&jsonl);
     return rc;
 }

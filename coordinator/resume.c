@@ -77,6 +77,7 @@ int coord_resume_check(json_t *manifest, const char *run_id, const char *spec_js
 
 typedef struct done_scan {
     const rs_config_t *cfg;
+    rs_jdoc_t *doc; /* each record is read into it */
     coord_sched_t *sched;
     coord_tally_t *tally;
     uint64_t failed;
@@ -90,9 +91,9 @@ static void mark(uint64_t idx, const char *stored, size_t len, void *arg)
     const char *json;
     size_t n;
     rs_err_t why;
-    json_t *rec = NULL;
+    const rs_jv_t *rec = NULL;
     if (coord_record_unwrap(stored, len, &json, &n, &why) == 0)
-        rec = coord_record_load(json, n, idx, NULL, s->cfg, COORD_RECORD_SKIP_SPANS, &why);
+        rec = coord_record_read(s->doc, json, n, idx, NULL, s->cfg, COORD_RECORD_SKIP_SPANS, &why);
     if (!rec) {
         rs_warn("case %llu: its stored record is damaged (%s); it runs again",
                 (unsigned long long)idx, why.msg);
@@ -108,7 +109,6 @@ static void mark(uint64_t idx, const char *stored, size_t len, void *arg)
         if (coord_record_failed(rec)) s->failed++;
         if (s->tally) coord_tally_add(s->tally, rec);
     }
-    json_decref(rec);
 }
 
 /* to[key] made what from[key] is (removed when from has none); 1 when it changed. */
@@ -158,7 +158,7 @@ int coord_resume_mark_done(coord_store_t *st, const char *run_id, const rs_confi
                            coord_sched_t *sched, coord_tally_t *tally, uint64_t *damaged,
                            rs_err_t *err)
 {
-    done_scan_t s = {.cfg = cfg, .sched = sched, .tally = tally};
+    done_scan_t s = {.cfg = cfg, .doc = rs_jdoc_new(), .sched = sched, .tally = tally};
     int rc = coord_store_results_scan(st, run_id, mark, &s, err);
     for (size_t i = 0; rc == 0 && i < s.n_damaged; i += 1000)
         rc = coord_store_results_del(st, run_id, s.damaged + i,
@@ -168,5 +168,6 @@ int coord_resume_mark_done(coord_store_t *st, const char *run_id, const rs_confi
     if (rc == 0) rc = coord_store_run_set(st, run_id, "failed", failed, err);
     *damaged = s.n_damaged;
     free(s.damaged);
+    rs_jdoc_free(&s.doc);
     return rc;
 }

@@ -151,6 +151,7 @@ static int index_pass(run_t *r)
     r->total = total;
     coord_caseindex_snapshot(r->ci);
     pthread_mutex_unlock(&r->lock);
+    rs_jdoc_t *doc = rs_jdoc_new();
     for (uint64_t first = 0; first < total && !stopping(r); first += BATCH) {
         size_t n = total - first < BATCH ? (size_t)(total - first) : BATCH;
         char *texts[BATCH];
@@ -163,16 +164,16 @@ static int index_pass(run_t *r)
                 size_t len;
                 if (texts[i] && !coord_caseindex_has(r->ci, first + i) &&
                     coord_record_unwrap(texts[i], strlen(texts[i]), &json, &len, &err) == 0) {
-                    json_t *rec = coord_record_load(json, len, first + i, NULL, r->cfg,
-                                                    COORD_RECORD_SKIP_SPANS, &err);
+                    const rs_jv_t *rec = coord_record_read(doc, json, len, first + i, NULL,
+                                                           r->cfg, COORD_RECORD_SKIP_SPANS, &err);
                     if (rec) coord_caseindex_add(r->ci, first + i, rec);
-                    json_decref(rec);
                 }
                 free(texts[i]);
             }
         pthread_mutex_unlock(&r->lock);
         builder_yield(r);
     }
+    rs_jdoc_free(&doc);
     return !live;
 }
 
@@ -697,43 +698,43 @@ static json_t *str_or_null(const char *s)
     return s ? json_string(s) : json_null();
 }
 
-static json_t *model_row(json_t *entry, const char *grader)
+static json_t *model_row(const rs_jv_t *entry, const char *grader)
 {
-    json_t *c0 = json_array_get(json_object_get(entry, "candidates"), 0);
+    const rs_jv_t *c0 = rs_jv_at(rs_jv_get(entry, "candidates"), 0);
     coord_strategy_ref_t s[COORD_MAX_STRATEGIES];
     coord_strategies_of(entry, s, COORD_MAX_STRATEGIES);
     static const char *const names[] = {"correct", "wrong", "error", "skipped"};
-    char *out = preview(json_string_value(json_object_get(c0, "output")), OUTPUT_PREVIEW);
-    json_t *o = json_pack("{sssO?sosO?sO?}", "verdict",
+    char *out = preview(rs_jv_str(rs_jv_get(c0, "output")), OUTPUT_PREVIEW);
+    json_t *o = json_pack("{ssso?soso?so?}", "verdict",
                           names[coord_strategy_verdict(&s[0], grader)], "extracted",
-                          json_object_get(c0, "extracted"), "output", str_or_null(out),
-                          "latency_ms", json_object_get(c0, "latency_ms"), "output_tokens",
-                          json_object_get(c0, "output_tokens"));
-    json_object_set(o, "error_type", json_object_get(entry, "error_type"));
+                          rs_jv_json(rs_jv_get(c0, "extracted")), "output", str_or_null(out),
+                          "latency_ms", rs_jv_json(rs_jv_get(c0, "latency_ms")), "output_tokens",
+                          rs_jv_json(rs_jv_get(c0, "output_tokens")));
+    json_t *type = rs_jv_json(rs_jv_get(entry, "error_type"));
+    if (type) json_object_set_new(o, "error_type", type);
     free(out);
     return o;
 }
 
 /* One row of the table from the stored record of case idx. */
-static json_t *case_row(run_t *r, uint64_t idx, const char *stored)
+static json_t *case_row(run_t *r, rs_jdoc_t *doc, uint64_t idx, const char *stored)
 {
     const char *json;
     size_t len;
     rs_err_t err;
-    json_t *rec = NULL;
+    const rs_jv_t *rec = NULL, *e;
     if (stored && coord_record_unwrap(stored, strlen(stored), &json, &len, &err) == 0)
-        rec = coord_record_load(json, len, idx, NULL, r->cfg, COORD_RECORD_SKIP_SPANS, &err);
-    json_t *models = json_object(), *e;
+        rec = coord_record_read(doc, json, len, idx, NULL, r->cfg, COORD_RECORD_SKIP_SPANS, &err);
+    json_t *models = json_object();
     size_t i;
-    json_array_foreach(json_object_get(rec, "models"), i, e)
-        json_object_set_new(models, coord_jstr_or(e, "model", ""),
-                            model_row(e, r->cfg->scoring.graders[0].name));
-    json_t *row = json_pack("{sIsO?sO?sO?sO?so}", "idx", (json_int_t)idx, "id",
-                            json_object_get(rec, "id"), "prompt", json_object_get(rec, "prompt"),
-                            "epoch", json_object_get(rec, "epoch"), "tags",
-                            json_object_get(rec, "tags"), "models", models);
-    json_decref(rec);
-    return row;
+    rs_jv_array_foreach(rs_jv_get(rec, "models"), i, e) {
+        const char *name = rs_jv_str(rs_jv_get(e, "model"));
+        json_object_set_new(models, name ? name : "", model_row(e, r->cfg->scoring.graders[0].name));
+    }
+    return json_pack("{sIso?so?so?so?so}", "idx", (json_int_t)idx, "id",
+                     rs_jv_json(rs_jv_get(rec, "id")), "prompt", rs_jv_json(rs_jv_get(rec, "prompt")),
+                     "epoch", rs_jv_json(rs_jv_get(rec, "epoch")), "tags",
+                     rs_jv_json(rs_jv_get(rec, "tags")), "models", models);
 }
 
 static enum MHD_Result api_cases(req_t *q, run_t *r)
@@ -756,13 +757,15 @@ static enum MHD_Result api_cases(req_t *q, run_t *r)
     json_t *counts;
     uint64_t total = coord_caseindex_query(r->ci, &cq, offset, (size_t)limit, page, &n, &counts);
     json_t *rows = json_array();
+    rs_jdoc_t *doc = rs_jdoc_new();
     for (size_t i = 0; i < n; i++) {
         char *text = NULL;
         if (run_texts(r, page[i], 1, &text, &err))
             rs_warn("run %s: case %llu: %s", r->id, (unsigned long long)page[i], err.msg);
-        json_array_append_new(rows, case_row(r, page[i], text));
+        json_array_append_new(rows, case_row(r, doc, page[i], text));
         free(text);
     }
+    rs_jdoc_free(&doc);
     uint64_t indexed = coord_caseindex_count(r->ci);
     pthread_mutex_unlock(&r->lock);
     return send_json(q->conn, MHD_HTTP_OK,

@@ -66,6 +66,7 @@ struct coord_tally {
     size_t n_tags, cap_tags;
     uint64_t cases;
     coord_corrupt_t corrupt; /* records whose checksum or checks failed (record.h) */
+    rs_jdoc_t *doc;          /* coord_tally_add_text's reading, made on first use */
     coord_analysis_t *an;
     coord_experiment_t *exp; /* prompts x models, epochs, pass@k, paired differences */
 };
@@ -247,6 +248,7 @@ void coord_tally_destroy(coord_tally_t **tp)
     json_decref(t->tag_index);
     coord_analysis_destroy(&t->an);
     coord_experiment_destroy(&t->exp);
+    rs_jdoc_free(&t->doc);
     free(t);
     *tp = NULL;
 }
@@ -277,37 +279,37 @@ static void count_reason(json_t *reasons, const char *reason)
 
 /* One answer, critique or revision: its call's tokens and latency under its stage of model mt,
  * the model the server said it served under mt's served ids. */
-static void add_output(model_tally_t *mt, stage_tally_t *st, json_t *o)
+static void add_output(model_tally_t *mt, stage_tally_t *st, const rs_jv_t *o)
 {
-    int64_t in = json_integer_value(json_object_get(o, "input_tokens"));
-    int64_t out = json_integer_value(json_object_get(o, "output_tokens"));
-    const char *served = json_string_value(json_object_get(o, "served_model"));
+    int64_t in = rs_jv_int(rs_jv_get(o, "input_tokens"));
+    int64_t out = rs_jv_int(rs_jv_get(o, "output_tokens"));
+    const char *served = rs_jv_str(rs_jv_get(o, "served_model"));
     if (served) count_reason(mt->served, served);
-    mt->reasoning_tokens += json_integer_value(json_object_get(o, "reasoning_tokens"));
+    mt->reasoning_tokens += rs_jv_int(rs_jv_get(o, "reasoning_tokens"));
     st->outputs++;
     st->input_tokens += in;
     st->output_tokens += out;
-    if (json_is_true(json_object_get(o, "cached"))) {
+    if (rs_jv_is_true(rs_jv_get(o, "cached"))) {
         st->hits++;
         st->hit_in += in;
         st->hit_out += out;
         return;
     }
-    coord_lathist_add(&st->lat, json_number_value(json_object_get(o, "latency_ms")));
+    coord_lathist_add(&st->lat, rs_jv_num(rs_jv_get(o, "latency_ms")));
 }
 
 /* Model m's candidates: their generations and revisions count for m, each critique for the
  * model that judged (the critique's "model"). */
-static void add_candidates(coord_tally_t *t, size_t m, json_t *cands)
+static void add_candidates(coord_tally_t *t, size_t m, const rs_jv_t *cands)
 {
     size_t i, j;
-    json_t *c, *x;
-    json_array_foreach(cands, i, c) {
+    const rs_jv_t *c, *x;
+    rs_jv_array_foreach(cands, i, c) {
         add_output(&t->models[m], &t->models[m].st[ST_GENERATE], c);
-        json_array_foreach(json_object_get(c, "revisions"), j, x)
+        rs_jv_array_foreach(rs_jv_get(c, "revisions"), j, x)
             add_output(&t->models[m], &t->models[m].st[ST_REVISE], x);
-        json_array_foreach(json_object_get(c, "critiques"), j, x) {
-            const char *judge_model = json_string_value(json_object_get(x, "model"));
+        rs_jv_array_foreach(rs_jv_get(c, "critiques"), j, x) {
+            const char *judge_model = rs_jv_str(rs_jv_get(x, "model"));
             int judge = judge_model ? rs_config_model_index(t->cfg, judge_model) : -1;
             if (judge >= 0) add_output(&t->models[judge], &t->models[judge].st[ST_CRITIQUE], x);
         }
@@ -315,12 +317,12 @@ static void add_candidates(coord_tally_t *t, size_t m, json_t *cands)
 }
 
 /* An exec grader's score and error type on a model's first candidate (its "grade_details"). */
-static void add_exec(exec_tally_t *x, json_t *detail)
+static void add_exec(exec_tally_t *x, const rs_jv_t *detail)
 {
-    json_t *score = json_object_get(detail, "score");
-    const char *type = json_string_value(json_object_get(detail, "error_type"));
-    if (json_is_number(score)) {
-        double v = json_number_value(score);
+    const rs_jv_t *score = rs_jv_get(detail, "score");
+    const char *type = rs_jv_str(rs_jv_get(detail, "error_type"));
+    if (rs_jv_is_number(score)) {
+        double v = rs_jv_num(score);
         x->scored++;
         x->score_millionths += (uint64_t)llround((v < 0 ? 0 : v > 1 ? 1 : v) * 1e6);
     }
@@ -328,61 +330,61 @@ static void add_exec(exec_tally_t *x, json_t *detail)
 }
 
 /* Folds one model's outcome for one case into its counters and the case's tag counters. */
-static void add_model(coord_tally_t *t, size_t m, json_t *entry, json_t *tags)
+static void add_model(coord_tally_t *t, size_t m, const rs_jv_t *entry, const rs_jv_t *tags)
 {
     model_tally_t *mt = &t->models[m];
     const rs_scoring_cfg_t *sc = &t->cfg->scoring;
-    json_t *cands = json_object_get(entry, "candidates");
-    const char *error = json_string_value(json_object_get(entry, "error"));
-    json_t *grades = json_object_get(json_array_get(cands, 0), "grades");
-    json_t *details = json_object_get(json_array_get(cands, 0), "grade_details");
+    const rs_jv_t *cands = rs_jv_get(entry, "candidates");
+    const char *error = rs_jv_str(rs_jv_get(entry, "error"));
+    const rs_jv_t *grades = rs_jv_get(rs_jv_at(cands, 0), "grades");
+    const rs_jv_t *details = rs_jv_get(rs_jv_at(cands, 0), "grade_details");
     mt->cases++;
     add_candidates(t, m, cands);
     if (error) {
         /* Count by the short reason code when the worker gives one ("http_429", "timeout"). */
-        const char *reason = json_string_value(json_object_get(entry, "error_type"));
+        const char *reason = rs_jv_str(rs_jv_get(entry, "error_type"));
         mt->errors++;
         count_reason(mt->reasons, reason ? reason : error);
     }
     for (size_t g = 0; g < sc->n_graders; g++) {
         int kind = error ? C_ERROR : (int)coord_verdict_of(grades, sc->graders[g].name);
         mt->counts[g][kind]++;
-        json_t *detail = json_object_get(details, sc->graders[g].name);
-        if (!error && mt->exec[g].reasons && json_is_object(detail)) add_exec(&mt->exec[g], detail);
+        const rs_jv_t *detail = rs_jv_get(details, sc->graders[g].name);
+        if (!error && mt->exec[g].reasons && rs_jv_is_obj(detail)) add_exec(&mt->exec[g], detail);
         size_t i;
-        json_t *tag;
-        json_array_foreach(tags, i, tag) {
-            if (!json_is_string(tag)) continue;
-            uint64_t *blk = tag_block(t, json_string_value(tag));
+        const rs_jv_t *tag;
+        rs_jv_array_foreach(tags, i, tag) {
+            if (!rs_jv_is_str(tag)) continue;
+            uint64_t *blk = tag_block(t, rs_jv_str(tag));
             blk[(m * sc->n_graders + g) * C_N + (size_t)kind]++;
         }
     }
 }
 
-static void add_embedding(embed_tally_t *e, json_t *emb)
+static void add_embedding(embed_tally_t *e, const rs_jv_t *emb)
 {
     e->calls++;
-    e->inputs += (uint64_t)json_integer_value(json_object_get(emb, "inputs"));
-    e->input_tokens += json_integer_value(json_object_get(emb, "input_tokens"));
-    e->retries += (uint64_t)json_integer_value(json_object_get(emb, "retries"));
-    const char *reason = json_string_value(json_object_get(emb, "error_type"));
+    e->inputs += (uint64_t)rs_jv_int(rs_jv_get(emb, "inputs"));
+    e->input_tokens += rs_jv_int(rs_jv_get(emb, "input_tokens"));
+    e->retries += (uint64_t)rs_jv_int(rs_jv_get(emb, "retries"));
+    const char *reason = rs_jv_str(rs_jv_get(emb, "error_type"));
     if (!reason) return;
     e->errors++;
     count_reason(e->reasons, reason);
 }
 
-void coord_tally_add(coord_tally_t *t, json_t *r)
+void coord_tally_add(coord_tally_t *t, const rs_jv_t *r)
 {
-    json_t *tags = json_object_get(r, "tags"), *e;
+    const rs_jv_t *tags = rs_jv_get(r, "tags"), *e;
     size_t i;
     t->cases++;
-    json_array_foreach(json_object_get(r, "models"), i, e) {
-        const char *name = json_string_value(json_object_get(e, "model"));
+    rs_jv_array_foreach(rs_jv_get(r, "models"), i, e) {
+        const char *name = rs_jv_str(rs_jv_get(e, "model"));
         int m = name ? rs_config_model_index(t->cfg, name) : -1;
         if (m >= 0) add_model(t, (size_t)m, e, tags);
     }
-    json_t *emb = json_object_get(r, "embedding");
-    if (json_is_object(emb)) add_embedding(&t->embed, emb);
+    const rs_jv_t *emb = rs_jv_get(r, "embedding");
+    if (rs_jv_is_obj(emb)) add_embedding(&t->embed, emb);
     coord_analysis_add(t->an, r);
     coord_experiment_add(t->exp, r);
 }
@@ -390,14 +392,15 @@ void coord_tally_add(coord_tally_t *t, json_t *r)
 int coord_tally_add_text(coord_tally_t *t, uint64_t idx, const char *text, size_t len)
 {
     rs_err_t why;
-    json_t *r = coord_record_load(text, len, idx, NULL, t->cfg, COORD_RECORD_SKIP_SPANS, &why);
+    if (!t->doc) t->doc = rs_jdoc_new();
+    const rs_jv_t *r = coord_record_read(t->doc, text, len, idx, NULL, t->cfg,
+                                         COORD_RECORD_SKIP_SPANS, &why);
     if (!r) {
         rs_warn("%s", why.msg);
         coord_corrupt_add(&t->corrupt, idx);
         return -1;
     }
     coord_tally_add(t, r);
-    json_decref(r);
     return 0;
 }
 

@@ -30,7 +30,7 @@ void coord_tally_destroy(coord_tally_t **t);
 
 /* Folds one checked record (coord_record_load's object; its spans are not read). Each case must
  * be folded at most once. */
-void coord_tally_add(coord_tally_t *t, json_t *record);
+void coord_tally_add(coord_tally_t *t, const rs_jv_t *record);
 
 /* Loads the record text of case idx (checksum already verified) with record.h's checks, the
  * spans left out, and folds it. A record that fails the checks is counted as corrupted (with a

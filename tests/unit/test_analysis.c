@@ -19,6 +19,7 @@
 #include "../../coordinator/html.h"
 #include "stats.h"
 #include "testjson.h"
+#include "testjv.h"
 
 static const char *const MODELS[] = {"m1", "m2"};
 static const char *const GRADERS[] = {"exact", "numeric"};
@@ -36,7 +37,7 @@ static coord_analysis_t *new_analysis(size_t max_failures)
 
 static void add(coord_analysis_t *a, json_t *r)
 {
-    coord_analysis_add(a, r);
+    coord_analysis_add(a, testjv(r));
     json_decref(r);
 }
 
@@ -64,11 +65,11 @@ static json_t *grader(json_t *elem, size_t g)
 static void test_verdicts_and_counts(void **state)
 {
     json_t *g = json_pack("{ssssssss}", "a", "correct", "b", "wrong", "c", "error", "d", "odd");
-    assert_int_equal(coord_verdict_of(g, "a"), COORD_V_CORRECT);
-    assert_int_equal(coord_verdict_of(g, "b"), COORD_V_WRONG);
-    assert_int_equal(coord_verdict_of(g, "c"), COORD_V_ERROR);
-    assert_int_equal(coord_verdict_of(g, "d"), COORD_V_SKIPPED);
-    assert_int_equal(coord_verdict_of(g, "zz"), COORD_V_SKIPPED);
+    assert_int_equal(coord_verdict_of(testjv(g), "a"), COORD_V_CORRECT);
+    assert_int_equal(coord_verdict_of(testjv(g), "b"), COORD_V_WRONG);
+    assert_int_equal(coord_verdict_of(testjv(g), "c"), COORD_V_ERROR);
+    assert_int_equal(coord_verdict_of(testjv(g), "d"), COORD_V_SKIPPED);
+    assert_int_equal(coord_verdict_of(testjv(g), "zz"), COORD_V_SKIPPED);
     assert_int_equal(coord_verdict_of(NULL, "a"), COORD_V_SKIPPED);
     json_decref(g);
     uint64_t c[COORD_V_N] = {3, 1, 5, 0};
@@ -258,11 +259,11 @@ static void test_strategies_of(void **state)
                     "{\"exact\": \"correct\"}}], \"strategies\": {\"oracle\": {\"grades\": "
                     "{\"exact\": \"correct\"}}}}");
     coord_strategy_ref_t s[4];
-    assert_int_equal(coord_strategies_of(e, s, 4), 2);
+    assert_int_equal(coord_strategies_of(testjv(e), s, 4), 2);
     assert_string_equal(s[0].name, "first");
     assert_int_equal(coord_strategy_verdict(&s[0], "exact"), COORD_V_ERROR);
     assert_int_equal(coord_strategy_verdict(&s[1], "exact"), COORD_V_CORRECT);
-    assert_int_equal(coord_strategies_of(e, s, 1), 1); /* max is respected */
+    assert_int_equal(coord_strategies_of(testjv(e), s, 1), 1); /* max is respected */
     json_decref(e);
 }
 

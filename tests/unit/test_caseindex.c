@@ -12,6 +12,7 @@
 #include "../../coordinator/analysis.h"
 #include "../../coordinator/units.h"
 #include "../../coordinator/caseindex.h"
+#include "testjv.h"
 
 enum { N = 300 };
 
@@ -66,8 +67,8 @@ static coord_caseindex_t *filled(const rs_config_t *cfg, int shuffled)
     for (int k = 0; k < N; k++) {
         int i = shuffled ? (k * 7919) % N : k; /* 7919 is prime to N: a permutation */
         json_t *r = record(i);
-        coord_caseindex_add(ci, (uint64_t)i, r);
-        coord_caseindex_add(ci, (uint64_t)i, r); /* twice: kept once */
+        coord_caseindex_add(ci, (uint64_t)i, testjv(r));
+        coord_caseindex_add(ci, (uint64_t)i, testjv(r)); /* twice: kept once */
         json_decref(r);
     }
     assert_int_equal(coord_caseindex_count(ci), N);
@@ -212,14 +213,14 @@ static void test_order_and_snapshots(void **state)
     coord_caseindex_t *ci = coord_caseindex_new(cfg);
     for (int i = 0; i < 100; i++) {
         json_t *r = record(i);
-        coord_caseindex_add(ci, (uint64_t)i, r);
+        coord_caseindex_add(ci, (uint64_t)i, testjv(r));
         json_decref(r);
     }
     uint32_t s1 = coord_caseindex_as_of(ci);
     coord_caseindex_snapshot(ci);
     for (int i = 100; i < 200; i++) {
         json_t *r = record(i);
-        coord_caseindex_add(ci, (uint64_t)(i * 2), r); /* later cases land anywhere */
+        coord_caseindex_add(ci, (uint64_t)(i * 2), testjv(r)); /* later cases land anywhere */
         json_decref(r);
     }
     q = any();
@@ -262,7 +263,7 @@ static void test_rows_of_another_index(void **state)
         int i = (k * 7919) % N;
         json_t *r = record(i);
         rs_buf_init(&rows[i]);
-        coord_caseindex_encode(enc, r, &rows[i]);
+        coord_caseindex_encode(enc, testjv(r), &rows[i]);
         json_decref(r);
     }
     assert_int_equal(coord_caseindex_count(enc), 0); /* an encoder indexes nothing */

@@ -11,6 +11,7 @@
 
 #include "../../coordinator/compare.h"
 #include "testjson.h"
+#include "testjv.h"
 
 static const char *const MODELS[] = {"m1", "m2"};
 
@@ -25,7 +26,7 @@ static json_t *cmp_rec(const char *id, const char *target, const char *m1, const
 
 static void vadd(coord_verdicts_t *v, json_t *r)
 {
-    coord_verdicts_add(v, r);
+    coord_verdicts_add(v, testjv(r));
     json_decref(r);
 }
 

@@ -16,6 +16,7 @@
 #include "../../coordinator/analysis.h"
 #include "../../coordinator/caseindex.h"
 #include "../../coordinator/jsonlidx.h"
+#include "testjv.h"
 
 static rs_config_t *config(void)
 {
@@ -88,7 +89,7 @@ static char *write_five(rs_config_t *cfg)
     for (size_t i = 0; i < 3; i++) { /* encoded as records arrive: 3 first */
         json_t *r = record("c", units[i].verdict, units[i].tag);
         rs_buf_init(&rows[i]);
-        coord_jsonlidx_encode(x, r, &rows[i]);
+        coord_jsonlidx_encode(x, testjv(r), &rows[i]);
         json_decref(r);
     }
     static const size_t order[] = {1, 2, 2, 0}; /* marked in case order; 2 twice: ignored */

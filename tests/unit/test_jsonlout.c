@@ -19,6 +19,7 @@
 #include "../../coordinator/jsonlidx.h"
 #include "../../coordinator/jsonlout.h"
 #include <dirent.h>
+#include "testjv.h"
 
 static rs_config_t *cfg;
 
@@ -48,7 +49,7 @@ static void offer(coord_jsonlout_t *j, uint64_t idx)
                             "models", "model", "a", "error", "candidates", "k", 0, "grades", "exact",
                             idx % 2 ? "wrong" : "correct");
     assert_non_null(rec);
-    assert_int_equal(coord_jsonlout_offer(j, idx, line, (size_t)n, rec, &err), 0);
+    assert_int_equal(coord_jsonlout_offer(j, idx, line, (size_t)n, testjv(rec), &err), 0);
     json_decref(rec);
 }
 

@@ -116,11 +116,15 @@ static void test_good_record(void **state)
     assert_int_equal(coord_record_check_hashed(GOOD, strlen(GOOD), 3, rs_dataset_hash_id("c3"), cfg, &err), 0);
     assert_int_equal(coord_record_check_hashed(GOOD, strlen(GOOD), 3, rs_dataset_hash_id("c4"), cfg, &err), -1);
     assert_non_null(strstr(err.msg, "id is not the case's id"));
-    json_t *r = coord_record_load(GOOD, strlen(GOOD), 3, "c3", cfg, COORD_RECORD_SKIP_SPANS, &err);
+    rs_jdoc_t *doc = rs_jdoc_new();
+    const rs_jv_t *r = coord_record_read(doc, GOOD, strlen(GOOD), 3, "c3", cfg, COORD_RECORD_SKIP_SPANS, &err);
     assert_non_null(r);
-    assert_null(json_object_get(r, "spans")); /* left out */
-    assert_true(coord_record_failed(r));      /* model b's error */
-    json_decref(r);
+    assert_null(rs_jv_get(r, "spans")); /* left out */
+    assert_true(coord_record_failed(r)); /* model b's error */
+    rs_jdoc_free(&doc);
+    json_t *whole = coord_record_load(GOOD, strlen(GOOD), 3, "c3", cfg, 0, &err);
+    assert_non_null(json_object_get(whole, "spans")); /* the viewer's copy: whole */
+    json_decref(whole);
     /* what exec graders said (docs/GRADERS.md) */
     char *details = edit("\"latency_ms\":1.5", "\"grade_details\":{\"t\":{\"score\":0.5,\"reason\":"
                          "\"r\",\"error_type\":null,\"latency_ms\":2},\"u\":{\"score\":null,"
