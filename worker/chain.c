@@ -14,6 +14,7 @@
 #include "embed.h"
 #include "embedcall.h"
 #include "execgrade.h"
+#include "jsonw.h"
 #include "log.h"
 #include "provider.h"
 #include "rank.h"
@@ -1965,8 +1966,7 @@ static void case_finish(wk_case_t *cs)
         json_object_set_new(rec, "spans", cs->spans);
         cs->spans = NULL;
     }
-    d.json = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    d.json_len = strlen(d.json);
+    d.json = rs_jsonw_dumps(rec, &d.json_len); /* json_dumps's bytes (jsonw.h), faster */
     json_decref(rec);
     d.calls = cs->calls, d.n_calls = cs->n_calls;
     cs->calls = NULL;
