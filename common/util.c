@@ -215,9 +215,14 @@ int rs_read_file(const char *path, char **data, size_t *len, rs_err_t *err)
     return 0;
 }
 
+/* The stream's buffer: results.jsonl is written a line at a time during a run, and stdio's own
+ * 4 KiB buffer made that a write(2) every few records. */
+enum { AFILE_BUF = 256 * 1024 };
+
 struct rs_afile {
     char *path, *tmp;
     FILE *f;
+    char *buf; /* the stream's, freed after it is closed */
 };
 
 /* The directory part of path ("." when it has none). Heap. */
@@ -259,6 +264,8 @@ rs_afile_t *rs_afile_open(const char *path, int mode, rs_err_t *err)
         f->tmp = tmp;
         f->f = fdopen(fd, "w");
         if (!f->f) abort(); /* only on out-of-memory */
+        f->buf = rs_xmalloc(AFILE_BUF);
+        setvbuf(f->f, f->buf, _IOFBF, AFILE_BUF);
         free(dir);
         return f;
     }
@@ -276,6 +283,7 @@ static void afile_free(rs_afile_t *f)
 {
     free(f->path);
     free(f->tmp);
+    free(f->buf);
     free(f);
 }
 
