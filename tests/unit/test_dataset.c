@@ -620,11 +620,14 @@ static void test_read_matches_sequential_parse(void **state)
 {
     rs_buf_t b;
     rs_buf_init(&b);
+    char pad[1001]; /* 380 KB in all: past the 256 KiB the reader reads ahead */
+    memset(pad, 'p', 1000);
+    pad[1000] = '\0';
     for (int i = 1; i <= 500; i++) {
         rs_buf_printf(&b,
                       "{\"question\":\"What is %d * 3?\",\"answer\":[\"%d\",\"x%d\"],"
-                      "\"tags\":[\"t%d\"],\"extra\":{\"k\":[%d,true]}}\n",
-                      i, i * 3, i, i % 7, i);
+                      "\"tags\":[\"t%d\"],\"extra\":{\"k\":[%d,true]},\"pad\":\"%s\"}\n",
+                      i, i * 3, i, i % 7, i, i % 3 ? pad : "");
         if (i % 10 == 0) rs_buf_puts(&b, "\n \t\r\n");
     }
     const char *path = write_bytes("seq.jsonl", b.data, b.len);
@@ -657,6 +660,9 @@ static void test_read_matches_sequential_parse(void **state)
     rs_case_cleanup(&c);
     for (uint64_t i = 500; i-- > 0;) { /* any order works */
         read_ok(ds, i, &c);
+        char want[48];
+        snprintf(want, sizeof(want), "What is %d * 3?", (int)i + 1);
+        assert_string_equal(c.input, want);
         rs_case_cleanup(&c);
     }
     rs_dataset_destroy(&ds);
