@@ -8,13 +8,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_DEPTH = 2048 }; /* jansson's JSON_PARSER_MAX_DEPTH, which its dump obeys too */
+enum { MAX_DEPTH = 2048 }; /* the stack's bound (jsonw.h) */
+
+/* rs_buf_append and rs_buf_putc without a call per byte: room is made only when short. */
+static inline void put(rs_buf_t *b, const void *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) rs_buf_reserve(b, n + 1);
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+}
+
+static inline void putch(rs_buf_t *b, char c)
+{
+    if (b->len + 2 > b->cap) rs_buf_reserve(b, 2);
+    b->data[b->len++] = c;
+}
 
 static int put_string(rs_buf_t *b, const char *s, size_t n)
 {
     static const char HEX[] = "0123456789ABCDEF";
     rs_buf_reserve(b, n + 2);
-    rs_buf_putc(b, '"');
+    putch(b, '"');
     size_t i = 0;
     while (i < n) {
         size_t run = i;
@@ -23,14 +37,14 @@ static int put_string(rs_buf_t *b, const char *s, size_t n)
             if (ch < 0x20 || ch == '"' || ch == '\\' || ch >= 0x80) break;
             i++;
         }
-        if (i > run) rs_buf_append(b, s + run, i - run);
+        if (i > run) put(b, s + run, i - run);
         if (i == n) break;
         unsigned char ch = (unsigned char)s[i];
         if (ch >= 0x80) {
             uint32_t cp;
             size_t len = rs_utf8_decode(s + i, n - i, &cp);
             if (!len) return -1;
-            rs_buf_append(b, s + i, len);
+            put(b, s + i, len);
             i += len;
             continue;
         }
@@ -50,10 +64,10 @@ static int put_string(rs_buf_t *b, const char *s, size_t n)
             esc[5] = HEX[ch & 15];
             len = 6;
         }
-        rs_buf_append(b, esc, len);
+        put(b, esc, len);
         i++;
     }
-    rs_buf_putc(b, '"');
+    putch(b, '"');
     return 0;
 }
 
@@ -66,7 +80,7 @@ static void put_integer(rs_buf_t *b, json_int_t v)
         u /= 10;
     } while (u);
     if (v < 0) *--p = '-';
-    rs_buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
+    put(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 /* jansson's jsonp_dtostr at its default precision: "%.17g", ".0" added when the text has neither
@@ -91,40 +105,40 @@ static void put_real(rs_buf_t *b, double v)
             len -= (int)(end - start);
         }
     }
-    rs_buf_append(b, s, (size_t)len);
+    put(b, s, (size_t)len);
 }
 
 static int put_value(rs_buf_t *b, json_t *v, int depth)
 {
     if (depth > MAX_DEPTH) return -1;
     switch (json_typeof(v)) {
-    case JSON_NULL: rs_buf_append(b, "null", 4); return 0;
-    case JSON_TRUE: rs_buf_append(b, "true", 4); return 0;
-    case JSON_FALSE: rs_buf_append(b, "false", 5); return 0;
+    case JSON_NULL: put(b, "null", 4); return 0;
+    case JSON_TRUE: put(b, "true", 4); return 0;
+    case JSON_FALSE: put(b, "false", 5); return 0;
     case JSON_INTEGER: put_integer(b, json_integer_value(v)); return 0;
     case JSON_REAL: put_real(b, json_real_value(v)); return 0;
     case JSON_STRING: return put_string(b, json_string_value(v), json_string_length(v));
     case JSON_ARRAY: {
-        rs_buf_putc(b, '[');
+        putch(b, '[');
         size_t n = json_array_size(v);
         for (size_t i = 0; i < n; i++) {
-            if (i) rs_buf_putc(b, ',');
+            if (i) putch(b, ',');
             if (put_value(b, json_array_get(v, i), depth + 1)) return -1;
         }
-        rs_buf_putc(b, ']');
+        putch(b, ']');
         return 0;
     }
     case JSON_OBJECT: {
-        rs_buf_putc(b, '{');
+        putch(b, '{');
         int first = 1;
         for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
-            if (!first) rs_buf_putc(b, ',');
+            if (!first) putch(b, ',');
             first = 0;
             if (put_string(b, json_object_iter_key(it), json_object_iter_key_len(it))) return -1;
-            rs_buf_putc(b, ':');
+            putch(b, ':');
             if (put_value(b, json_object_iter_value(it), depth + 1)) return -1;
         }
-        rs_buf_putc(b, '}');
+        putch(b, '}');
         return 0;
     }
     }
@@ -134,10 +148,11 @@ static int put_value(rs_buf_t *b, json_t *v, int depth)
 int rs_jsonw_append(rs_buf_t *b, json_t *v)
 {
     size_t at = b->len;
-    if (v && put_value(b, v, 1) == 0) return 0;
-    b->len = at;
-    b->data[at] = '\0';
-    return -1;
+    rs_buf_reserve(b, 1);
+    int rc = v ? put_value(b, v, 1) : -1;
+    if (rc) b->len = at;
+    b->data[b->len] = '\0'; /* put and putch leave it to the end */
+    return rc;
 }
 
 char *rs_jsonw_dumps(json_t *v, size_t *len)
