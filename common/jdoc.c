@@ -405,13 +405,12 @@ int rs_json_valid(const char *text, size_t len, int max_depth)
     return read_all(&r) == 0;
 }
 
-const rs_jv_t *rs_jv_get(const rs_jv_t *o, const char *key)
+const rs_jv_t *rs_jv_getn(const rs_jv_t *o, const char *key, size_t n)
 {
     if (!o || o->type != RS_JOBJ) return NULL;
-    size_t n = strlen(key);
     const rs_jv_t *k, *v;
-    rs_jv_object_foreach(o, k, v)
-        if (k->n == n && memcmp(k->u.s, key, n) == 0) return v;
+    rs_jv_object_foreach(o, k, v) /* the length and first byte rule out most keys without a call */
+        if (k->n == n && (n == 0 || (k->u.s[0] == key[0] && memcmp(k->u.s, key, n) == 0))) return v;
     return NULL;
 }
 

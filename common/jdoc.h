@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef enum rs_jtype {
     RS_JNULL = 1,
@@ -68,8 +69,8 @@ const rs_jv_t *rs_jdoc_read2(rs_jdoc_t *d, const char *a, size_t alen, const cha
  * validating a part of a text that nothing reads. Duplicate keys are not looked for. */
 int rs_json_valid(const char *text, size_t len, int max_depth);
 
-/* o[key] (o an object), or NULL. */
-const rs_jv_t *rs_jv_get(const rs_jv_t *o, const char *key);
+/* o[key] (o an object; key of n bytes), or NULL. */
+const rs_jv_t *rs_jv_getn(const rs_jv_t *o, const char *key, size_t n);
 
 /* a's first member (a an array) or o's first key (an object; its value is the next value), or
  * NULL; rs_jv_next: the member or key after v inside c, or NULL. */
@@ -96,6 +97,12 @@ static inline const rs_jv_t *rs_jv_next(const rs_jv_t *c, const rs_jv_t *v)
 
 /* A jansson copy of v (new reference; NULL for NULL): for passing a part of a document on. */
 json_t *rs_jv_json(const rs_jv_t *v);
+
+/* o[key] (o an object), or NULL. Inline, so that a literal key's length is known when compiled. */
+static inline const rs_jv_t *rs_jv_get(const rs_jv_t *o, const char *key)
+{
+    return rs_jv_getn(o, key, strlen(key));
+}
 
 /* a[i] (a an array), or NULL: O(i). */
 const rs_jv_t *rs_jv_at(const rs_jv_t *a, size_t i);
