@@ -1331,6 +1331,15 @@ uint64_t rs_dataset_id_hash(const rs_dataset_t *ds, uint64_t idx)
     return idx < ds->n_lines ? ds->id_hash[idx] : 0;
 }
 
+void rs_dataset_drop_index(rs_dataset_t *ds)
+{
+    pages_free(ds->lines, ds->cap_lines * sizeof(*ds->lines));
+    pages_free(ds->id_hash, ds->cap_lines * sizeof(*ds->id_hash));
+    ds->lines = NULL;
+    ds->id_hash = NULL;
+    ds->n_lines = ds->cap_lines = 0;
+}
+
 const char *rs_dataset_path(const rs_dataset_t *ds)
 {
     return ds->px.where;

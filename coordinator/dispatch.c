@@ -341,6 +341,9 @@ static void flush_batch(coord_dispatch_t *d)
     d->n_batch = 0;
     d->dispatched_unsaved = 0;
     d->failed += added_failed;
+    /* Documents past two batches' worth were read while Redis was slow: given back, so that one
+     * stall does not keep its peak for the rest of the run. */
+    for (size_t i = FLUSH_CASES * 2; i < d->cap_batch; i++) rs_jdoc_free(&d->batch_doc[i]);
 }
 
 /* The document the next result's record is read into: the batch's next slot's, made once and

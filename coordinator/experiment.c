@@ -29,7 +29,7 @@ struct coord_experiment {
     size_t n_slots;
     uint8_t *verdict[SLOTS]; /* [slot]: 2 bits per (unit, model), 4 to a byte */
     uint16_t *correct;       /* [unit * n_models + model]: correct candidates + 1; 0 = absent */
-    uint64_t *cluster;       /* [case]: XXH64 of the cluster label (dataset.fields.cluster) */
+    uint64_t *cluster;       /* [case]: XXH64 of the cluster label; NULL without the field */
     uint64_t cap, n_units;   /* units allocated, and the highest unit seen + 1 */
     counts_t *cell;          /* [variant * n_models + model]: first's verdicts */
     counts_t *cell_slot;     /* [(variant * n_models + model) * SLOTS + slot] */
@@ -95,8 +95,9 @@ static void ensure_units(coord_experiment_t *x, uint64_t unit)
     x->correct = grow_zeroed(x->correct, x->cap * x->n_models * sizeof(uint16_t),
                              cap * x->n_models * sizeof(uint16_t));
     size_t pc = per_case(x);
-    x->cluster = grow_zeroed(x->cluster, (x->cap / pc + 1) * sizeof(uint64_t),
-                             (cap / pc + 1) * sizeof(uint64_t));
+    if (x->cfg->dataset.cluster_field) /* 8 bytes a case: only when there are labels to keep */
+        x->cluster = grow_zeroed(x->cluster, (x->cap / pc + 1) * sizeof(uint64_t),
+                                 (cap / pc + 1) * sizeof(uint64_t));
     x->cap = cap;
 }
 
@@ -166,7 +167,7 @@ void coord_experiment_add(coord_experiment_t *x, const rs_jv_t *r)
     uint32_t variant;
     coord_units_split(&x->units, unit, &case_idx, &variant, NULL);
     const char *label = rs_jv_str(rs_jv_get(r, "cluster"));
-    if (label) x->cluster[case_idx] = XXH64(label, strlen(label), 0);
+    if (label && x->cluster) x->cluster[case_idx] = XXH64(label, strlen(label), 0);
     size_t i;
     const rs_jv_t *e;
     rs_jv_array_foreach(rs_jv_get(r, "models"), i, e)
@@ -195,12 +196,11 @@ static int by_hash(const void *a, const void *b)
 
 static uint32_t *cluster_index(const coord_experiment_t *x, uint64_t cases, size_t *g)
 {
-    uint32_t *ci = rs_xmalloc((cases ? cases : 1) * sizeof(uint32_t));
-    if (!x->cfg->dataset.cluster_field) {
-        for (uint64_t c = 0; c < cases; c++) ci[c] = (uint32_t)c;
+    if (!x->cfg->dataset.cluster_field) { /* each case its own: NULL, read by cluster_of */
         *g = cases;
-        return ci;
+        return NULL;
     }
+    uint32_t *ci = rs_xmalloc((cases ? cases : 1) * sizeof(uint32_t));
     hcase_t *h = rs_xmalloc((cases ? cases : 1) * sizeof(hcase_t));
     for (uint64_t c = 0; c < cases; c++) h[c] = (hcase_t){x->cluster[c], c};
     qsort(h, cases, sizeof(hcase_t), by_hash);
@@ -243,9 +243,15 @@ static void sum_add(acc_t *a, uint32_t cluster, double v)
 typedef struct view {
     coord_experiment_t *x;
     uint64_t cases;
-    uint32_t *ci; /* [case] cluster index */
+    uint32_t *ci; /* [case] cluster index; NULL: each case its own */
     acc_t acc;
 } view_t;
+
+/* Case c's cluster index. */
+static uint32_t cluster_of(const view_t *w, uint64_t c)
+{
+    return w->ci ? w->ci[c] : (uint32_t)c;
+}
 
 static json_t *num(double v)
 {
@@ -333,7 +339,7 @@ static json_t *cell_json(view_t *w, uint32_t v, size_t m)
     for (uint64_t cs = 0; cs < w->cases; cs++)
         for (uint32_t e = 0; e < x->units.epochs; e++) {
             unsigned s = unit_verdict(x, 0, unit_of(x, cs, v, e), m);
-            if (graded(s)) sum_add(&w->acc, w->ci[cs], s == S_CORRECT);
+            if (graded(s)) sum_add(&w->acc, cluster_of(w, cs), s == S_CORRECT);
         }
     json_t *o = json_pack("{sssssIsIsIsI}", "prompt", prompt, "model", x->cfg->models[m].name,
                           "correct", (json_int_t)c[COORD_V_CORRECT], "wrong",
@@ -435,7 +441,7 @@ static json_t *model_summary_json(view_t *w, size_t m)
             for (uint32_t e = 0; e < x->units.epochs; e++) {
                 unsigned s = unit_verdict(x, 0, unit_of(x, cs, v, e), m);
                 if (!graded(s)) continue;
-                sum_add(&w->acc, w->ci[cs], s == S_CORRECT);
+                sum_add(&w->acc, cluster_of(w, cs), s == S_CORRECT);
                 ep[e][s == S_CORRECT ? 0 : 1]++;
                 k += s == S_CORRECT, n++;
             }
@@ -472,7 +478,7 @@ static void pair_add(view_t *w, pairs_t *p, uint64_t cs, unsigned a, unsigned b)
     p->only_a += ca && !cb;
     p->only_b += !ca && cb;
     p->neither += !ca && !cb;
-    sum_add(&w->acc, w->ci[cs], (double)(ca - cb));
+    sum_add(&w->acc, cluster_of(w, cs), (double)(ca - cb));
 }
 
 static json_t *diff_json(view_t *w, const char *a, const char *b, const char *model,
