@@ -523,6 +523,18 @@ static void test_duplicate_keys(void **state)
             rs_buf_cleanup(&b);
         }
     }
+    /* beyond 16 keys (sorted by hash), each key in turn given twice: whichever sorts first, last
+     * or next to another, its copy is found */
+    static const int SORTED[] = {17, 18, 33, 100};
+    for (size_t si = 0; si < sizeof(SORTED) / sizeof(SORTED[0]); si++) {
+        int n = SORTED[si];
+        for (int k = 0; k < n; k++) {
+            size_t len;
+            char *s = object(n + 1, k, n, k % 2, 0, &len);
+            if (agree(d, s, len) != DUP) fail_msg("%d keys, key %d again at the end: not refused", n, k);
+            free(s);
+        }
+    }
     /* 17 keys of one hash-bucket-ish shape: the same bytes permuted */
     static const char *const PERM[] = {"abc", "acb", "bac", "bca", "cab", "cba", "ab", "ba", "a",
                                        "b", "c", "aa", "bb", "cc", "abcabc", "cbacba", "", "abc"};
