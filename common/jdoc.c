@@ -205,6 +205,15 @@ static long read_string(reader_t *r)
     return at;
 }
 
+/* jansson ignores one NUL byte right after a number or a literal: its lexer puts back the byte
+ * that ended the token, and a NUL put back reads as an empty buffer, so the byte after it is read
+ * instead. "[1\0]" and "true\0" are [1] and true to json_loadb; to accept exactly what it accepts,
+ * a reader skips that one byte too (a second NUL, or one after anything else, is refused). */
+static void skip_nul_after_token(reader_t *r)
+{
+    if (r->p < r->end && *r->p == '\0') r->p++;
+}
+
 static int digits(reader_t *r)
 {
     const char *start = r->p;
@@ -251,6 +260,7 @@ static long read_number(reader_t *r)
     if (num != start && num != small) free(num);
     if (real && !isfinite(x)) return fail(r, "real number overflow");
     if (!real && range) return fail(r, "integer out of range");
+    skip_nul_after_token(r);
     long at = add(r, real ? RS_JREAL : RS_JINT);
     if (r->d && real) r->d->v[at].u.d = x;
     else if (r->d) r->d->v[at].u.i = i;
@@ -261,6 +271,7 @@ static long read_literal(reader_t *r, const char *word, size_t n, rs_jtype_t t)
 {
     if ((size_t)(r->end - r->p) < n || memcmp(r->p, word, n) != 0) return fail(r, "invalid literal");
     r->p += n;
+    skip_nul_after_token(r);
     return add(r, t);
 }
 
