@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer target for as long as you like (docs/FUZZING.md):
 #   scripts/fuzz.sh TARGET [SECONDS] [extra libFuzzer flags...]
-# TARGET is a name from tests/fuzz/fuzz_<name>.c (proto, dataset_line, dataset_csv, prompt_render, config,
+# TARGET is a name from tests/fuzz/fuzz_<name>.c (proto, jdoc, dataset_line, dataset_csv, prompt_render, config,
 # openai_chat, anthropic_chat, embeddings, retry_after); SECONDS defaults to 600, 0 runs until
 # stopped. Builds the fuzz tree (build-fuzz, clang) first. New corpus entries go to
 # fuzz-out/TARGET/corpus (the tree's seeds are only read); crashes, leaks and slow inputs are
