@@ -1,6 +1,6 @@
 /* jsonw: a jansson value written as compact JSON text, byte for byte what
  * json_dumps(v, JSON_COMPACT) writes (keys in insertion order, reals as "%.17g" with jansson's
- * touches, non-ASCII left as it is, controls as \uXXXX), in a fraction of its time.
+ * touches, non-ASCII left as it is, controls as \uXXXX), for less than half its cost.
  *
  * A worker writes every case's record, trace included, as one line: json_dumps's callback per
  * run of bytes and its decoding of every code point were a third of the worker's time.

@@ -23,32 +23,13 @@
 
 /* ---- jdoc's tree against jansson's ---- */
 
-/* The jansson value a jdoc value stands for (for json_equal). */
+/* The jansson value a jdoc value stands for (for json_equal): jdoc's own copy, rs_jv_json, which
+ * these comparisons test too; a value of no known type gives NULL and fails them. */
 static json_t *to_json(const rs_jv_t *v)
 {
-    switch (v->type) {
-    case RS_JNULL: return json_null();
-    case RS_JTRUE: return json_true();
-    case RS_JFALSE: return json_false();
-    case RS_JINT: return json_integer(v->u.i);
-    case RS_JREAL: return json_real(v->u.d);
-    case RS_JSTR: return json_stringn_nocheck(v->u.s, v->n);
-    case RS_JARR: {
-        json_t *a = json_array();
-        size_t i;
-        const rs_jv_t *m;
-        rs_jv_array_foreach(v, i, m) json_array_append_new(a, to_json(m));
-        return a;
-    }
-    case RS_JOBJ: {
-        json_t *o = json_object();
-        const rs_jv_t *k, *m;
-        rs_jv_object_foreach(v, k, m) json_object_setn_new_nocheck(o, k->u.s, k->n, to_json(m));
-        return o;
-    }
-    }
-    fail_msg("value of unknown type %d", v->type);
-    return NULL;
+    json_t *j = rs_jv_json(v);
+    if (!j) fail_msg("value of unknown type %d", v->type);
+    return j;
 }
 
 static int jtype_of(const json_t *j)
