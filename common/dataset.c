@@ -20,6 +20,8 @@
 #include "csvrec.h"
 #include "dsource.h"
 #include "hfdir.h"
+#include "jdoc.h"
+#include "jsonw.h"
 #include "regex.h"
 
 #define MAX_SKIP_REASONS 100
@@ -41,6 +43,8 @@ typedef struct parse_ctx {
     int check_variants;
     char *target_pattern;
     rs_regex_t *target_re; /* NULL: targets taken as they are */
+    rs_jdoc_t *doc; /* the record being read, reused: a jansson tree built and freed per case
+                       was a fifth of the coordinator's dispatch */
 } parse_ctx_t;
 
 /* One valid line: 16 bytes per case, never the text. Line numbers fit 32 bits (checked). */
@@ -114,10 +118,10 @@ static char *dup_trimmed(const char *s, size_t len)
 
 /* A JSON number as text: integers exactly, reals in the shortest form that reads back the same
  * (3.0 -> "3", 0.1 -> "0.1"), because jansson keeps no source text and %.17g prints noise. */
-static char *number_text(const json_t *v)
+static char *number_text(const rs_jv_t *v)
 {
-    if (json_is_integer(v)) return rs_xasprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    double d = json_real_value(v);
+    if (v->type == RS_JINT) return rs_xasprintf("%lld", v->u.i);
+    double d = v->u.d;
     char tmp[64];
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
@@ -128,18 +132,18 @@ static char *number_text(const json_t *v)
 
 /* A JSON value as prompt/target text: strings verbatim, numbers as number_text, the rest as
  * compact JSON. */
-static void append_value(rs_buf_t *out, const json_t *v)
+static void append_value(rs_buf_t *out, const rs_jv_t *v)
 {
-    if (json_is_string(v)) {
-        rs_buf_append(out, json_string_value(v), json_string_length(v));
-    } else if (json_is_number(v)) {
+    if (v->type == RS_JSTR) {
+        rs_buf_append(out, v->u.s, v->n);
+    } else if (rs_jv_is_number(v)) {
         char *s = number_text(v);
         rs_buf_puts(out, s);
         free(s);
     } else {
-        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-        if (s) rs_buf_puts(out, s);
-        free(s);
+        json_t *j = rs_jv_json(v);
+        rs_jsonw_append(out, j); /* the document was read as JSON: its parts write as JSON */
+        json_decref(j);
     }
 }
 
@@ -238,7 +242,8 @@ static int tmpl_check(const char *tmpl, rs_err_t *err)
     return rc;
 }
 
-char *rs_prompt_render(const char *tmpl, const void *record, const char *input_field, rs_err_t *err)
+char *rs_prompt_render(const char *tmpl, const rs_jv_t *record, const char *input_field,
+                       rs_err_t *err)
 {
     rs_buf_t out;
     rs_buf_init(&out);
@@ -247,17 +252,18 @@ char *rs_prompt_render(const char *tmpl, const void *record, const char *input_f
     int rc;
     while ((rc = tmpl_next(tmpl, &p, &lit, &lit_len, &name, &name_len, err)) == 1) {
         rs_buf_append(&out, lit, lit_len);
-        char *key = rs_xstrndup(name, name_len);
-        const char *field = strcmp(key, "input") == 0 ? nonempty(input_field, "input") : key;
-        const json_t *v = record ? json_object_get(record, field) : NULL;
+        if (name_len == 5 && memcmp(name, "input", 5) == 0) {
+            name = nonempty(input_field, "input");
+            name_len = strlen(name);
+        }
+        const rs_jv_t *v = rs_jv_getn(record, name, name_len);
         if (!v) {
-            rs_err_set(err, "prompt template: field '%s' missing from the record", field);
-            free(key);
+            rs_err_set(err, "prompt template: field '%.*s' missing from the record", (int)name_len,
+                       name);
             rs_buf_cleanup(&out);
             return NULL;
         }
         append_value(&out, v);
-        free(key);
     }
     if (rc < 0) {
         rs_buf_cleanup(&out);
@@ -282,6 +288,7 @@ static void ctx_cleanup(parse_ctx_t *px)
     free_strs(px->names, px->n_variants);
     free(px->target_pattern);
     rs_regex_destroy(&px->target_re);
+    rs_jdoc_free(&px->doc);
     memset(px, 0, sizeof(*px));
 }
 
@@ -291,6 +298,7 @@ static int ctx_init(parse_ctx_t *px, const rs_config_t *cfg, const char *where, 
     int evals = d->format == RS_FORMAT_EVALS;
     memset(px, 0, sizeof(*px));
     px->where = rs_xstrdup(where);
+    px->doc = rs_jdoc_new();
     px->format = d->format;
     px->input_field = rs_xstrdup(nonempty(d->input_field, evals ? "input" : "question"));
     px->target_field = rs_xstrdup(nonempty(d->target_field, evals ? "ideal" : "answer"));
@@ -335,49 +343,49 @@ static char *default_id(const char *id_prefix, uint64_t line_no)
                      : rs_xasprintf("%" PRIu64, line_no);
 }
 
-static int parse_id(const parse_ctx_t *px, const json_t *rec, uint64_t line_no,
+static int parse_id(const parse_ctx_t *px, const rs_jv_t *rec, uint64_t line_no,
                     const char *id_prefix, rs_case_t *out, rs_err_t *err)
 {
-    const json_t *v = json_object_get(rec, px->id_field);
-    if (!v || json_is_null(v))
+    const rs_jv_t *v = rs_jv_getn(rec, px->id_field, strlen(px->id_field));
+    if (!v || v->type == RS_JNULL)
         out->id = default_id(id_prefix, line_no);
-    else if (json_is_string(v))
-        out->id = rs_xstrdup(json_string_value(v));
-    else if (json_is_integer(v))
+    else if (v->type == RS_JSTR)
+        out->id = rs_xstrdup(v->u.s);
+    else if (v->type == RS_JINT)
         out->id = number_text(v);
     else
         return rs_err_set(err, "field '%s' must be a string or an integer", px->id_field);
     return 0;
 }
 
-static int parse_tags(const parse_ctx_t *px, const json_t *rec, rs_case_t *out, rs_err_t *err)
+static int parse_tags(const parse_ctx_t *px, const rs_jv_t *rec, rs_case_t *out, rs_err_t *err)
 {
-    const json_t *v = json_object_get(rec, px->tags_field);
-    if (!v || json_is_null(v)) return 0;
-    if (json_is_string(v)) {
-        push_str(&out->tags, &out->n_tags, rs_xstrdup(json_string_value(v)));
+    const rs_jv_t *v = rs_jv_getn(rec, px->tags_field, strlen(px->tags_field));
+    if (!v || v->type == RS_JNULL) return 0;
+    if (v->type == RS_JSTR) {
+        push_str(&out->tags, &out->n_tags, rs_xstrdup(v->u.s));
         return 0;
     }
     size_t i;
-    const json_t *t;
-    if (json_is_array(v)) {
-        json_array_foreach(v, i, t)
+    const rs_jv_t *t;
+    if (v->type == RS_JARR) {
+        rs_jv_array_foreach(v, i, t)
         {
-            if (!json_is_string(t)) break;
-            push_str(&out->tags, &out->n_tags, rs_xstrdup(json_string_value(t)));
+            if (t->type != RS_JSTR) break;
+            push_str(&out->tags, &out->n_tags, rs_xstrdup(t->u.s));
         }
-        if (i == json_array_size(v)) return 0;
+        if (i == v->n) return 0;
     }
     return rs_err_set(err, "field '%s' must be a string or a list of strings", px->tags_field);
 }
 
 /* One accepted answer: a string or a number, reduced by target_regex when there is one. */
-static int add_target(const parse_ctx_t *px, const json_t *v, rs_case_t *out, rs_err_t *err)
+static int add_target(const parse_ctx_t *px, const rs_jv_t *v, rs_case_t *out, rs_err_t *err)
 {
-    if (!json_is_string(v) && !json_is_number(v))
+    if (v->type != RS_JSTR && !rs_jv_is_number(v))
         return rs_err_set(err, "field '%s' must be a string, a number or a list of them",
                           px->target_field);
-    char *text = json_is_string(v) ? rs_xstrdup(json_string_value(v)) : number_text(v);
+    char *text = v->type == RS_JSTR ? rs_xstrdup(v->u.s) : number_text(v);
     if (px->target_re) {
         size_t start, len;
         int rc = rs_regex_find(px->target_re, text, strlen(text), 0, &start, &len);
@@ -393,14 +401,14 @@ static int add_target(const parse_ctx_t *px, const json_t *v, rs_case_t *out, rs
     return 0;
 }
 
-static int parse_targets(const parse_ctx_t *px, const json_t *rec, rs_case_t *out, rs_err_t *err)
+static int parse_targets(const parse_ctx_t *px, const rs_jv_t *rec, rs_case_t *out, rs_err_t *err)
 {
-    const json_t *v = json_object_get(rec, px->target_field);
+    const rs_jv_t *v = rs_jv_getn(rec, px->target_field, strlen(px->target_field));
     if (!v) return rs_err_set(err, "field '%s' missing", px->target_field);
-    if (!json_is_array(v)) return add_target(px, v, out, err);
+    if (v->type != RS_JARR) return add_target(px, v, out, err);
     size_t i;
-    const json_t *t;
-    json_array_foreach(v, i, t)
+    const rs_jv_t *t;
+    rs_jv_array_foreach(v, i, t)
     {
         if (add_target(px, t, out, err) < 0) return -1;
     }
@@ -422,11 +430,11 @@ static int variant_fail(const parse_ctx_t *px, size_t i, rs_err_t *err)
     return -1;
 }
 
-static int jsonl_msgs(const parse_ctx_t *px, const json_t *rec, rs_case_t *out, rs_err_t *err)
+static int jsonl_msgs(const parse_ctx_t *px, const rs_jv_t *rec, rs_case_t *out, rs_err_t *err)
 {
-    const json_t *v = json_object_get(rec, px->input_field);
+    const rs_jv_t *v = rs_jv_getn(rec, px->input_field, strlen(px->input_field));
     if (!v) return rs_err_set(err, "field '%s' missing", px->input_field);
-    if (!json_is_string(v)) return rs_err_set(err, "field '%s' must be a string", px->input_field);
+    if (v->type != RS_JSTR) return rs_err_set(err, "field '%s' must be a string", px->input_field);
     char *user = rs_prompt_render(px->templates[px->variant], rec, px->input_field, err);
     if (!user) return variant_fail(px, px->variant, err);
     for (size_t i = 0; px->check_variants && i < px->n_variants; i++) {
@@ -440,42 +448,43 @@ static int jsonl_msgs(const parse_ctx_t *px, const json_t *rec, rs_case_t *out, 
     }
     if (px->systems[px->variant]) add_msg(out, "system", rs_xstrdup(px->systems[px->variant]));
     add_msg(out, "user", user);
-    out->input = rs_xstrdup(json_string_value(v));
+    out->input = rs_xstrdup(v->u.s);
     return 0;
 }
 
 /* Evals input: a list of {role, content} messages; a plain string is taken as one user message
  * (some evals registries use completion-style prompts). */
-static int evals_msgs(const parse_ctx_t *px, const json_t *rec, rs_case_t *out, rs_err_t *err)
+static int evals_msgs(const parse_ctx_t *px, const rs_jv_t *rec, rs_case_t *out, rs_err_t *err)
 {
-    const json_t *v = json_object_get(rec, px->input_field);
+    const rs_jv_t *v = rs_jv_getn(rec, px->input_field, strlen(px->input_field));
     if (!v) return rs_err_set(err, "field '%s' missing", px->input_field);
-    if (!json_is_array(v) && !json_is_string(v))
+    if (v->type != RS_JARR && v->type != RS_JSTR)
         return rs_err_set(err, "field '%s' must be a list of chat messages", px->input_field);
-    if (json_is_array(v) && json_array_size(v) == 0)
+    if (v->type == RS_JARR && v->n == 0)
         return rs_err_set(err, "field '%s' must not be an empty list", px->input_field);
     if (px->systems[px->variant]) add_msg(out, "system", rs_xstrdup(px->systems[px->variant]));
-    if (json_is_string(v)) {
-        add_msg(out, "user", rs_xstrdup(json_string_value(v)));
+    if (v->type == RS_JSTR) {
+        add_msg(out, "user", rs_xstrdup(v->u.s));
         return 0;
     }
     size_t i;
-    const json_t *m;
-    json_array_foreach(v, i, m)
+    const rs_jv_t *m;
+    rs_jv_array_foreach(v, i, m)
     {
-        const json_t *role = json_object_get(m, "role"), *content = json_object_get(m, "content");
-        if (!json_is_string(role) || !*json_string_value(role) || !json_is_string(content))
+        const char *role = rs_jv_str(rs_jv_get(m, "role"));
+        const char *content = rs_jv_str(rs_jv_get(m, "content"));
+        if (!role || !*role || !content)
             return rs_err_set(err,
                               "field '%s' message %zu must be an object with string 'role' "
                               "and 'content'",
                               px->input_field, i + 1);
-        add_msg(out, json_string_value(role), rs_xstrdup(json_string_value(content)));
+        add_msg(out, role, rs_xstrdup(content));
     }
     return 0;
 }
 
 /* The evals input as read: no template applies, so it is the prompt without system messages. */
-static int evals_case(const parse_ctx_t *px, const json_t *rec, rs_case_t *out, rs_err_t *err)
+static int evals_case(const parse_ctx_t *px, const rs_jv_t *rec, rs_case_t *out, rs_err_t *err)
 {
     if (evals_msgs(px, rec, out, err) < 0) return -1;
     out->input = rs_chat_text(out->msgs, out->n_msgs);
@@ -484,13 +493,13 @@ static int evals_case(const parse_ctx_t *px, const json_t *rec, rs_case_t *out, 
 
 /* The cluster field is required when configured: a case left out of its cluster would shrink
  * the standard error it is there to widen. */
-static int parse_cluster(const parse_ctx_t *px, const json_t *rec, rs_case_t *out, rs_err_t *err)
+static int parse_cluster(const parse_ctx_t *px, const rs_jv_t *rec, rs_case_t *out, rs_err_t *err)
 {
     if (!px->cluster_field) return 0;
-    const json_t *v = json_object_get(rec, px->cluster_field);
-    if (json_is_string(v) && *json_string_value(v))
-        out->cluster = rs_xstrdup(json_string_value(v));
-    else if (json_is_integer(v))
+    const rs_jv_t *v = rs_jv_getn(rec, px->cluster_field, strlen(px->cluster_field));
+    if (rs_jv_str(v) && *v->u.s)
+        out->cluster = rs_xstrdup(v->u.s);
+    else if (rs_jv_is_int(v))
         out->cluster = number_text(v);
     else
         return rs_err_set(err, "field '%s' (dataset.fields.cluster) must be a non-empty string or "
@@ -498,10 +507,10 @@ static int parse_cluster(const parse_ctx_t *px, const json_t *rec, rs_case_t *ou
     return 0;
 }
 
-static int fill_case(const parse_ctx_t *px, const json_t *rec, uint64_t line_no,
+static int fill_case(const parse_ctx_t *px, const rs_jv_t *rec, uint64_t line_no,
                      const char *id_prefix, rs_case_t *out, rs_err_t *err)
 {
-    if (!json_is_object(rec)) return rs_err_set(err, "line is not a JSON object");
+    if (rec->type != RS_JOBJ) return rs_err_set(err, "line is not a JSON object");
     int rc = px->format == RS_FORMAT_EVALS ? evals_case(px, rec, out, err)
                                            : jsonl_msgs(px, rec, out, err);
     if (rc == 0) rc = parse_targets(px, rec, out, err);
@@ -519,14 +528,47 @@ static int json_fail(const json_error_t *jerr, rs_err_t *err)
     return rs_err_set(err, "invalid JSON: %s (column %d)", jerr->text, jerr->column);
 }
 
+/* jansson's reading of a record, read again into doc from its compact text. */
+static const rs_jv_t *jv_of_json(rs_jdoc_t *doc, json_t *rec, rs_err_t *err)
+{
+    size_t n;
+    char *text = rs_jsonw_dumps(rec, &n);
+    if (!text) {
+        rs_err_set(err, "the record cannot be written back as JSON");
+        return NULL;
+    }
+    const rs_jv_t *v = rs_jdoc_read(doc, text, n, RS_JDOC_MAX_DEPTH, err);
+    free(text);
+    return v;
+}
+
+/* A JSON text (json_loadb's flags) as a record in doc. jdoc reads it when it can; a text that it
+ * refuses, or whose root is no object, goes through jansson: a bad text gets jansson's message
+ * (and jerr its line) as before, duplicate keys are read as jansson reads them (the last one
+ * wins), another root gives "not a JSON object" from fill_case. */
+static const rs_jv_t *json_record(rs_jdoc_t *doc, const char *s, size_t len, size_t flags,
+                                  json_error_t *jerr, rs_err_t *err)
+{
+    memset(jerr, 0, sizeof(*jerr));
+    const rs_jv_t *rec = rs_jdoc_read(doc, s, len, RS_JDOC_MAX_DEPTH, NULL);
+    if (rec && rec->type == RS_JOBJ) return rec;
+    json_t *j = json_loadb(s, len, flags, jerr);
+    if (!j) {
+        json_fail(jerr, err);
+        return NULL;
+    }
+    rec = jv_of_json(doc, j, err);
+    json_decref(j);
+    return rec;
+}
+
 static int parse_case(const parse_ctx_t *px, const char *line, size_t len, uint64_t line_no,
                       rs_case_t *out, rs_err_t *err)
 {
     memset(out, 0, sizeof(*out));
     json_error_t jerr;
-    json_t *rec = json_loadb(line, len, 0, &jerr);
-    int rc = rec ? fill_case(px, rec, line_no, NULL, out, err) : json_fail(&jerr, err);
-    json_decref(rec);
+    const rs_jv_t *rec = json_record(px->doc, line, len, 0, &jerr, err);
+    int rc = rec ? fill_case(px, rec, line_no, NULL, out, err) : -1;
     if (rc < 0) {
         rs_case_cleanup(out);
         return rs_err_prefix(err, "%s:%" PRIu64, px->where, line_no);
@@ -606,7 +648,7 @@ static int csv_record_json(rs_dataset_t *ds, const source_t *src, const char *s,
 }
 
 /* A record's JSON: the line (jsonl), the array element (json) or the CSV row as an object. 0, or
- * -1 with err "path:line[:column]: what". */
+ * -1 with err "path:line[:column]: what". For rs_dataset_record, which gives the record back. */
 static int record_json(rs_dataset_t *ds, const source_t *src, const char *s, size_t len,
                        uint64_t line_no, json_t **rec, rs_err_t *err)
 {
@@ -622,14 +664,35 @@ static int record_json(rs_dataset_t *ds, const source_t *src, const char *s, siz
                          line_no + (jerr.line > 1 ? (uint64_t)jerr.line - 1 : 0));
 }
 
+/* record_json's record, read into ds->px.doc: the same reading, faster for JSON. */
+static const rs_jv_t *record_jv(rs_dataset_t *ds, const source_t *src, const char *s, size_t len,
+                                uint64_t line_no, rs_err_t *err)
+{
+    if (src->kind == KIND_JSONL || src->kind == KIND_JSON) {
+        /* an array element may be any value: "not a JSON object" is then the clearer message */
+        json_error_t jerr;
+        const rs_jv_t *rec = json_record(ds->px.doc, s, len,
+                                         src->kind == KIND_JSON ? JSON_DECODE_ANY : 0, &jerr, err);
+        if (!rec)
+            rs_err_prefix(err, "%s:%" PRIu64, src->path,
+                          line_no + (jerr.line > 1 ? (uint64_t)jerr.line - 1 : 0));
+        return rec;
+    }
+    json_t *j;
+    if (record_json(ds, src, s, len, line_no, &j, err) < 0) return NULL;
+    const rs_jv_t *rec = jv_of_json(ds->px.doc, j, err);
+    json_decref(j);
+    if (!rec) rs_err_prefix(err, "%s:%" PRIu64, src->path, line_no);
+    return rec;
+}
+
 static int parse_record(rs_dataset_t *ds, const source_t *src, const char *s, size_t len,
                         uint64_t line_no, rs_case_t *out, rs_err_t *err)
 {
     memset(out, 0, sizeof(*out));
-    json_t *rec;
-    if (record_json(ds, src, s, len, line_no, &rec, err) < 0) return -1;
+    const rs_jv_t *rec = record_jv(ds, src, s, len, line_no, err);
+    if (!rec) return -1;
     int rc = fill_case(&ds->px, rec, line_no, src->id_prefix, out, err);
-    json_decref(rec);
     if (rc < 0) {
         rs_case_cleanup(out);
         return rs_err_prefix(err, "%s:%" PRIu64, src->path, line_no);

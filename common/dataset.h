@@ -128,10 +128,12 @@ char *rs_dataset_record(rs_dataset_t *ds, uint64_t idx, rs_err_t *err);
 int rs_dataset_parse_line(const rs_config_t *cfg, const char *line, size_t len, uint64_t line_no,
                           rs_case_t *out, rs_err_t *err);
 
+struct rs_jv; /* common/jdoc.h */
+
 /* Renders a prompt template: {{name}} is replaced by the record field `name` (strings verbatim,
  * numbers and other JSON as JSON text); {{input}} is the mapped input field. An unknown field is an
- * error. record is a jansson json_t* (void* here to keep jansson out of this header). */
-char *rs_prompt_render(const char *tmpl, const void *record, const char *input_field,
+ * error. record is a JSON object read with rs_jdoc_read. */
+char *rs_prompt_render(const char *tmpl, const struct rs_jv *record, const char *input_field,
                        rs_err_t *err);
 
 #endif

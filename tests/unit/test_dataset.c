@@ -17,6 +17,7 @@
 
 #include "dataset.h"
 #include "dataset_cfg.h"
+#include "jdoc.h"
 
 static char tmpdir[] = "/tmp/rs_test_dataset_XXXXXX";
 static char *made[64]; /* files to remove at the end */
@@ -163,6 +164,40 @@ static void test_jsonl_mapping(void **state)
     rs_case_cleanup(&c);
     rs_dataset_destroy(&ds);
     assert_null(ds);
+}
+
+/* jansson reads a key given twice as its last value; the dataset reads records with jdoc, which
+ * refuses them, and goes through jansson then: the case is the same either way. */
+static void test_duplicate_keys_last_wins(void **state)
+{
+    const char *line = "{\"question\":\"first\",\"answer\":\"1\",\"question\":\"second\","
+                       "\"answer\":[\"2\",3],\"id\":\"a\",\"id\":\"b\",\"tags\":\"x\",\"tags\":null}";
+    char *text = rs_xasprintf("{\"question\":\"plain\",\"answer\":\"0\"}\n%s\n", line);
+    const char *path = write_text("dupkeys.jsonl", text);
+    rs_config_t cfg = jsonl_cfg(path);
+    rs_dataset_t *ds = open_ok(&cfg);
+    assert_int_equal(rs_dataset_count(ds), 2);
+    rs_case_t c;
+    for (int pass = 0; pass < 2; pass++) { /* read after a plain record, and again */
+        read_ok(ds, 1, &c);
+        assert_string_equal(c.input, "second");
+        assert_string_equal(c.msgs[0].content, "second");
+        ASSERT_STRS(c.targets, c.n_targets, "2", "3");
+        assert_string_equal(c.id, "b");
+        assert_int_equal(c.n_tags, 0);
+        rs_case_cleanup(&c);
+        read_ok(ds, 0, &c);
+        assert_string_equal(c.input, "plain");
+        rs_case_cleanup(&c);
+    }
+    rs_dataset_destroy(&ds);
+
+    rs_err_t err = {{0}};
+    assert_int_equal(rs_dataset_parse_line(&cfg, line, strlen(line), 9, &c, &err), 0);
+    assert_string_equal(c.input, "second");
+    assert_string_equal(c.id, "b");
+    rs_case_cleanup(&c);
+    free(text);
 }
 
 static void test_custom_fields_and_system(void **state)
@@ -710,13 +745,12 @@ static void test_blank_crlf_bom(void **state)
 
 static void test_prompt_render(void **state)
 {
-    json_error_t jerr;
-    json_t *rec =
-        json_loads("{\"question\":\"Why?\",\"ctx\":\"sky\",\"n\":3,\"r\":0.5,\"ok\":false,"
-                   "\"obj\":{\"a\":[1,\"b\"]},\"nil\":null}",
-                   0, &jerr);
-    assert_non_null(rec);
+    const char *text = "{\"question\":\"Why?\",\"ctx\":\"sky\",\"n\":3,\"r\":0.5,\"ok\":false,"
+                       "\"obj\":{\"a\":[1,\"b\"]},\"nil\":null}";
+    rs_jdoc_t *doc = rs_jdoc_new();
     rs_err_t err = {{0}};
+    const rs_jv_t *rec = rs_jdoc_read(doc, text, strlen(text), RS_JDOC_MAX_DEPTH, &err);
+    assert_non_null(rec);
     char *s = rs_prompt_render("{{input}}", rec, "question", &err);
     assert_string_equal(s, "Why?");
     free(s);
@@ -740,7 +774,9 @@ static void test_prompt_render(void **state)
     assert_string_equal(err.msg, "prompt template: '{{' at offset 3 is never closed by '}}'");
     assert_null(rs_prompt_render("a {{ }}", rec, "question", &err));
     assert_string_equal(err.msg, "prompt template: empty placeholder at offset 2");
-    json_decref(rec);
+    assert_null(rs_prompt_render("{{que}}", rec, "question", &err)); /* a key's prefix is no key */
+    assert_string_equal(err.msg, "prompt template: field 'que' missing from the record");
+    rs_jdoc_free(&doc);
 }
 
 static void test_template_errors_in_dataset(void **state)
@@ -923,6 +959,7 @@ int main(void)
         cmocka_unit_test(test_bundled_datasets),
         cmocka_unit_test(test_gsm8k),
         cmocka_unit_test(test_duplicate_ids),
+        cmocka_unit_test(test_duplicate_keys_last_wins),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
