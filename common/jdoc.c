@@ -64,6 +64,7 @@ static long add(reader_t *r, rs_jtype_t t)
     v->type = (uint8_t)t;
     v->span = 1;
     v->n = 0;
+    v->hint = 0;
     v->u.i = 0;
     return (long)d->n_v++;
 }
@@ -281,6 +282,16 @@ static int key_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* A key's bit in its object's u.keys: its length and three of its bytes, hashed. */
+static uint64_t key_bit(const char *s, size_t n)
+{
+    uint32_t x = n == 0 ? 0
+                        : (uint32_t)n ^ (uint32_t)(unsigned char)s[0] << 8 ^
+                              (uint32_t)(unsigned char)s[n / 2] << 16 ^
+                              (uint32_t)(unsigned char)s[n - 1] << 24;
+    return 1ull << ((x * 0x9E3779B1u) >> 26);
+}
+
 static int same_key(const rs_jv_t *a, const rs_jv_t *b)
 {
     return a->n == b->n && memcmp(a->u.s, b->u.s, a->n) == 0;
@@ -292,6 +303,8 @@ static int has_duplicate(rs_jdoc_t *d, size_t o)
 {
     size_t n = d->v[o].n;
     if (n < 2) return 0;
+    if (n <= 64 && (size_t)__builtin_popcountll(d->v[o].u.keys) == n)
+        return 0; /* n keys of n different signatures */
     if (n <= 16) {
         const rs_jv_t *k[16];
         const rs_jv_t *obj = &d->v[o], *key = obj + 1;
@@ -333,7 +346,9 @@ static long read_container(reader_t *r, int object)
             if (object) {
                 skip_ws(r);
                 if (r->p >= r->end || *r->p != '"') return fail(r, "expected a key");
-                if (read_string(r) == NONE) return NONE;
+                long key = read_string(r);
+                if (key == NONE) return NONE;
+                if (r->d) r->d->v[at].u.keys |= key_bit(r->d->v[key].u.s, r->d->v[key].n);
                 skip_ws(r);
                 if (r->p >= r->end || *r->p != ':') return fail(r, "expected ':'");
                 r->p++;
@@ -416,13 +431,27 @@ int rs_json_valid(const char *text, size_t len, int max_depth)
     return read_all(&r) == 0;
 }
 
+/* The key in [from, to) (keys of o) that is key, or NULL. */
+static const rs_jv_t *find_key(const rs_jv_t *from, const rs_jv_t *to, const char *key, size_t n)
+{
+    for (const rs_jv_t *k = from; k < to; k += 1 + k[1].span) /* a key, then its value */
+        /* the length and first byte rule out most keys without a call */
+        if (k->n == n && (n == 0 || (k->u.s[0] == key[0] && memcmp(k->u.s, key, n) == 0)))
+            return k;
+    return NULL;
+}
+
 const rs_jv_t *rs_jv_getn(const rs_jv_t *o, const char *key, size_t n)
 {
-    if (!o || o->type != RS_JOBJ) return NULL;
-    const rs_jv_t *k, *v;
-    rs_jv_object_foreach(o, k, v) /* the length and first byte rule out most keys without a call */
-        if (k->n == n && (n == 0 || (k->u.s[0] == key[0] && memcmp(k->u.s, key, n) == 0))) return v;
-    return NULL;
+    if (!o || o->type != RS_JOBJ || !(o->u.keys & key_bit(key, n))) return NULL;
+    const rs_jv_t *first = o + 1, *end = o + o->span, *start = first + o->hint;
+    const rs_jv_t *k = find_key(start, end, key, n);
+    if (!k) k = find_key(first, start, key, n);
+    if (!k) return NULL;
+    const rs_jv_t *after = k + 1 + k[1].span;
+    /* o is const to readers, but the document is its owner's: the hint changes no value */
+    ((rs_jv_t *)o)->hint = after < end ? (uint32_t)(after - first) : 0;
+    return k + 1;
 }
 
 const rs_jv_t *rs_jv_at(const rs_jv_t *a, size_t i)

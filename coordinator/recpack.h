@@ -20,7 +20,7 @@
 #define COORD_RECPACK_HEAD 9 /* the tag and the 8 checksum bytes before the frame */
 /* The zstd level: 1 packs 2% larger and 12% faster, 6 packs 9% smaller and five times slower
  * (docs/BENCHMARKS.md). */
-#define COORD_RECPACK_LEVEL 3
+#define COORD_RECPACK_LEVEL 1
 #define COORD_RECPACK_DICT_CAP (16u << 10) /* 32 KB compresses no better, 8 KB 4% worse */
 /* A dictionary is made once this many records or bytes are collected, whichever comes first:
  * 5-25 ms of the coordinator's time, once a run. On demo records 50 samples do as well as 2,000;

@@ -619,6 +619,51 @@ static void test_depth(void **state)
     rs_jdoc_free(&d);
 }
 
+/* ---- key lookup ---- */
+
+/* o[key] by a plain scan of its members: what rs_jv_getn must give, whatever it looked up before. */
+static const rs_jv_t *scan_get(const rs_jv_t *o, const char *key)
+{
+    const rs_jv_t *k, *v;
+    rs_jv_object_foreach(o, k, v) if (strcmp(k->u.s, key) == 0) return v;
+    return NULL;
+}
+
+/* rs_jv_getn starts after the key it found last: lookups in document order, backwards, at random,
+ * misses and repeats in between, in objects of 1 to 40 keys whose values are themselves objects
+ * and arrays (so a key's successor is several values on), must find what a plain scan finds. */
+static void test_lookup_order(void **state)
+{
+    (void)state;
+    rs_jdoc_t *d = rs_jdoc_new();
+    rs_err_t err;
+    uint64_t seed = 7;
+    for (int keys = 1; keys <= 40; keys++) {
+        rs_buf_t b;
+        rs_buf_init(&b);
+        rs_buf_puts(&b, "{");
+        for (int i = 0; i < keys; i++)
+            rs_buf_printf(&b, "%s\"k%d\":%s", i ? "," : "", i,
+                          i % 3 == 0 ? "{\"k0\":1,\"z\":[1,2,{\"y\":2}]}" : i % 3 == 1 ? "[1,[2]]" : "3");
+        rs_buf_puts(&b, "}");
+        const rs_jv_t *o = rs_jdoc_read(d, b.data, b.len, 8, &err);
+        assert_non_null(o);
+        char key[16];
+        for (int round = 0; round < 400; round++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            int pick = round < 2 * keys ? (round < keys ? round : 2 * keys - 1 - round)
+                                        : (int)((seed >> 33) % (uint64_t)(keys + 3)) - 1;
+            snprintf(key, sizeof(key), pick < 0 ? "z" : "k%d", pick); /* k<keys>.. and z: misses */
+            const rs_jv_t *want = scan_get(o, key), *got = rs_jv_get(o, key);
+            if (got != want) fail_msg("%d keys, round %d: '%s' found at %p, want %p", keys, round,
+                                      key, (const void *)got, (const void *)want);
+            if (pick >= 0 && pick < keys) assert_non_null(got);
+        }
+        rs_buf_cleanup(&b);
+    }
+    rs_jdoc_free(&d);
+}
+
 /* ---- the readers ---- */
 
 static void test_readers(void **state)
@@ -871,7 +916,7 @@ int main(void)
         cmocka_unit_test(test_utf8_edges),     cmocka_unit_test(test_long_numbers),
         cmocka_unit_test(test_duplicate_keys), cmocka_unit_test(test_depth),
         cmocka_unit_test(test_readers),        cmocka_unit_test(test_reuse),
-        cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_mutations),     cmocka_unit_test(test_lookup_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
