@@ -96,6 +96,7 @@ struct coord_dispatch {
     int64_t batch_since_ms;
     uint64_t dispatched_unsaved; /* cases sent since the last successful write */
     int redis_down;
+    int draining; /* DRAIN sent: a worker that joins now is sent it too */
     int64_t redis_retry_ms, redis_backoff_ms;
     rs_buf_t out;    /* encode buffer, reused */
     uint64_t *take;  /* scratch for coord_sched_take */
@@ -540,7 +541,15 @@ static void on_hello(coord_dispatch_t *d, coord_worker_t *w, rs_hello_t *h)
             (long long)w->pid, (long long)w->run_slots,
             (long long)d->o.cfg->cluster.worker_backlog, w->user ? ", says it is " : "",
             w->user ? w->self_id : "");
-    if (send_welcome(d, w) != 0) rs_warn("worker %s: cannot send WELCOME; dropping it", w->id);
+    if (send_welcome(d, w) != 0) {
+        rs_warn("worker %s: cannot send WELCOME; dropping it", w->id);
+        return;
+    }
+    if (d->draining) { /* it joined after the run's end: a local one then leaves at once */
+        rs_buf_reset(&d->out);
+        rs_proto_encode_drain(&d->out);
+        send_to(d, w, &d->out);
+    }
 }
 
 /* Under CURVE a routing id belongs to the key that first used it: a peer with another key using
@@ -997,6 +1006,7 @@ void coord_dispatch_drain(coord_dispatch_t *d, int64_t timeout_ms)
     rs_buf_reset(&d->out);
     rs_proto_encode_drain(&d->out);
     for (size_t i = 0; i < d->n_workers; i++) send_to(d, d->workers[i], &d->out);
+    d->draining = 1;
     int64_t until = rs_mono_ms() + timeout_ms;
     rs_err_t err;
     while (d->in_flight > 0 && rs_mono_ms() < until) {
@@ -1005,6 +1015,12 @@ void coord_dispatch_drain(coord_dispatch_t *d, int64_t timeout_ms)
             break;
         }
     }
+}
+
+void coord_dispatch_idle(coord_dispatch_t *d, long wait_ms)
+{
+    rs_err_t err;
+    if (step(d, wait_ms, 0, &err) != 0) rs_debug("after the run: %s", err.msg);
 }
 
 int coord_dispatch_redis_down(const coord_dispatch_t *d)

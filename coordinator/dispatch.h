@@ -96,6 +96,10 @@ int coord_dispatch_run(coord_dispatch_t *d, volatile sig_atomic_t *stop, coord_p
  * results for up to timeout_ms or until none holds a case. */
 void coord_dispatch_drain(coord_dispatch_t *d, int64_t timeout_ms);
 
+/* After the drain: answers what workers send for up to wait_ms, handing out no work (a worker
+ * that joins now is sent DRAIN). */
+void coord_dispatch_idle(coord_dispatch_t *d, long wait_ms);
+
 /* Writes every held result to Redis, waiting out a Redis outage, until done (0) or *stop reaches
  * max_stops (-1 with err saying how many results were not written). */
 int coord_dispatch_flush(coord_dispatch_t *d, volatile sig_atomic_t *stop, int max_stops,

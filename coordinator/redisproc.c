@@ -26,6 +26,11 @@ struct coord_redisproc {
     int lock_fd; /* flock on <dir>/redis.lock while this process serves the directory */
 };
 
+static void nap_ms(long ms)
+{
+    nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000}, NULL);
+}
+
 /* One redis-server per run directory: whoever starts one (a coordinator, or `status` on a stopped
  * run) holds an exclusive flock on <dir>/redis.lock until it has stopped it, so two servers never
  * share one AOF. Tries `tries` times, 50 ms apart; -1 on failure, with *busy set when another
@@ -130,7 +135,8 @@ static coord_redisproc_t *start(const char *dir, int lock_tries, int rewrite, in
         return NULL;
     }
     if (pid == 0) exec_redis(dir, sock, rewrite);
-    for (int i = 0; i < 200; i++) {
+    int64_t until = rs_mono_ms() + 10000;
+    for (long wait_ms = 2; rs_mono_ms() < until; wait_ms = wait_ms < 50 ? 2 * wait_ms : 50) {
         if (ping_socket(sock)) {
             coord_redisproc_t *p = rs_xcalloc(1, sizeof(*p));
             p->pid = pid;
@@ -142,8 +148,7 @@ static coord_redisproc_t *start(const char *dir, int lock_tries, int rewrite, in
         }
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) break;
-        struct timespec ts = {0, 50 * 1000000};
-        nanosleep(&ts, NULL);
+        nap_ms(wait_ms); /* a server is up in tens of ms: a fixed 50 ms step added half of one */
     }
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
@@ -177,10 +182,10 @@ void coord_redisproc_stop(coord_redisproc_t **pp)
     coord_redisproc_t *p = *pp;
     kill(p->pid, SIGTERM);
     int status;
-    for (int i = 0; i < 300; i++) { /* up to 30 s: a large AOF rewrite can take a while */
+    int64_t until = rs_mono_ms() + 30000; /* a large AOF rewrite can take a while */
+    for (long wait_ms = 2; rs_mono_ms() < until; wait_ms = wait_ms < 100 ? 2 * wait_ms : 100) {
         if (waitpid(p->pid, &status, WNOHANG) == p->pid) goto done;
-        struct timespec ts = {0, 100 * 1000000};
-        nanosleep(&ts, NULL);
+        nap_ms(wait_ms);
     }
     rs_warn("redis-server (pid %d) did not stop in 30 s; killing it", (int)p->pid);
     kill(p->pid, SIGKILL);

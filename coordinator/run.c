@@ -719,9 +719,13 @@ static int execute(coord_run_t *r, rs_err_t *err)
     coord_progress_t p;
     coord_dispatch_progress(r->dispatch, &p);
     coord_progress_view_finish(&r->view, &p);
-    /* After the drain nothing is held by a worker: those that never joined (a short run) need
-     * not be waited for. */
-    coord_spawn_stop(&r->spawn, 1000);
+    /* After the drain nothing is held by a worker. One that joins only now (a short run) is sent
+     * DRAIN as it joins, so the wait ends as soon as the last one has left; one that never
+     * connects is stopped after a second. */
+    int64_t until = rs_mono_ms() + 1000;
+    while (r->spawn && !coord_spawn_exited(r->spawn) && rs_mono_ms() < until)
+        coord_dispatch_idle(r->dispatch, 5);
+    coord_spawn_stop(&r->spawn, 0);
     if (r->lost_lock) return rs_err_set(err, "run %s: lost the run lock", r->run_id);
     if (r->workers_failed) {
         finish(r, END_STATUS[1], err);

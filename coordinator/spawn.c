@@ -198,6 +198,11 @@ static int all_exited(coord_spawn_t *s)
     return all;
 }
 
+int coord_spawn_exited(coord_spawn_t *s)
+{
+    return !s || all_exited(s);
+}
+
 static void wait_exit(coord_spawn_t *s, int64_t timeout_ms)
 {
     int64_t until = rs_mono_ms() + timeout_ms;

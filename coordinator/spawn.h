@@ -29,6 +29,8 @@ char *coord_spawn_allow_env(const rs_config_t *cfg);
 /* 1 when cfg has an exec grader: its local workers run the command the user's own config names
  * (--allow-exec). */
 int coord_spawn_allow_exec(const rs_config_t *cfg);
+/* 1 when every worker has exited (reaped), without waiting. */
+int coord_spawn_exited(coord_spawn_t *s);
 /* Waits up to timeout_ms for them to exit by themselves (after DRAIN), then SIGTERM, then SIGKILL. */
 void coord_spawn_stop(coord_spawn_t **s, int64_t timeout_ms);
 /* Restarts any worker that exited unexpectedly (crash, kill -9). Returns how many it restarted. */
