@@ -16,7 +16,13 @@ struct rs_jdoc {
     size_t n_v, cap_v;
     struct keyref { uint64_t hash; size_t at; } *keys; /* duplicate-key scratch */
     size_t cap_keys;
+    size_t *objs; /* the objects of TABLE_MIN keys or more read so far, for their tables */
+    size_t n_objs, cap_objs;
 };
+
+/* Keys from which an object gets a table: below it a scan compares fewer keys than a probe
+ * costs. */
+enum { TABLE_MIN = 8 };
 
 typedef struct reader {
     rs_jdoc_t *d; /* NULL: check only */
@@ -41,6 +47,7 @@ void rs_jdoc_free(rs_jdoc_t **dp)
     free(d->buf);
     free(d->v);
     free(d->keys);
+    free(d->objs);
     free(d);
     *dp = NULL;
 }
@@ -51,20 +58,24 @@ static long fail(reader_t *r, const char *why)
     return NONE;
 }
 
+static void reserve_values(rs_jdoc_t *d, size_t n)
+{
+    if (n <= d->cap_v) return;
+    while (d->cap_v < n) d->cap_v = d->cap_v ? 2 * d->cap_v : 64;
+    d->v = rs_xrealloc(d->v, d->cap_v * sizeof(*d->v));
+}
+
 /* A new value of type t at the end of the array: its index. */
 static long add(reader_t *r, rs_jtype_t t)
 {
     rs_jdoc_t *d = r->d;
     if (!d) return 0;
-    if (d->n_v == d->cap_v) {
-        d->cap_v = d->cap_v ? 2 * d->cap_v : 64;
-        d->v = rs_xrealloc(d->v, d->cap_v * sizeof(*d->v));
-    }
+    reserve_values(d, d->n_v + 1);
     rs_jv_t *v = &d->v[d->n_v];
     v->type = (uint8_t)t;
     v->span = 1;
     v->n = 0;
-    v->hint = 0;
+    v->tab = 0;
     v->u.i = 0;
     return (long)d->n_v++;
 }
@@ -282,14 +293,28 @@ static int key_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* A key's bit in its object's u.keys: its length and three of its bytes, hashed. */
-static uint64_t key_bit(const char *s, size_t n)
+/* A key's hash: its length and three of its bytes, mixed (keys of one object rarely share all
+ * four). Its top 6 bits pick the key's bit in its object's u.keys, its top bits its table slot. */
+static uint32_t key_hash(const char *s, size_t n)
 {
     uint32_t x = n == 0 ? 0
                         : (uint32_t)n ^ (uint32_t)(unsigned char)s[0] << 8 ^
                               (uint32_t)(unsigned char)s[n / 2] << 16 ^
                               (uint32_t)(unsigned char)s[n - 1] << 24;
-    return 1ull << ((x * 0x9E3779B1u) >> 26);
+    return x * 0x9E3779B1u;
+}
+
+static uint64_t key_bit(uint32_t hash)
+{
+    return 1ull << (hash >> 26);
+}
+
+/* An object of n keys has a table of 2^table_bits(n) slots: at least twice n, 16 at least. */
+static unsigned table_bits(uint32_t n)
+{
+    unsigned bits = 4;
+    while ((1u << bits) < 2 * n) bits++;
+    return bits;
 }
 
 static int same_key(const rs_jv_t *a, const rs_jv_t *b)
@@ -348,7 +373,7 @@ static long read_container(reader_t *r, int object)
                 if (r->p >= r->end || *r->p != '"') return fail(r, "expected a key");
                 long key = read_string(r);
                 if (key == NONE) return NONE;
-                if (r->d) r->d->v[at].u.keys |= key_bit(r->d->v[key].u.s, r->d->v[key].n);
+                if (r->d) r->d->v[at].u.keys |= key_bit(key_hash(r->d->v[key].u.s, r->d->v[key].n));
                 skip_ws(r);
                 if (r->p >= r->end || *r->p != ':') return fail(r, "expected ':'");
                 r->p++;
@@ -368,6 +393,14 @@ static long read_container(reader_t *r, int object)
     v->n = n;
     v->span = (uint32_t)(r->d->n_v - (size_t)at);
     if (object && has_duplicate(r->d, (size_t)at)) return fail(r, "duplicate key");
+    if (object && n >= TABLE_MIN) {
+        rs_jdoc_t *d = r->d;
+        if (d->n_objs == d->cap_objs) {
+            d->cap_objs = d->cap_objs ? 2 * d->cap_objs : 16;
+            d->objs = rs_xrealloc(d->objs, d->cap_objs * sizeof(*d->objs));
+        }
+        d->objs[d->n_objs++] = (size_t)at;
+    }
     return at;
 }
 
@@ -394,6 +427,31 @@ static int read_all(reader_t *r)
     return r->p == r->end ? 0 : (fail(r, "text after the value"), -1);
 }
 
+/* Each object of TABLE_MIN keys or more gets an open-addressing table of its keys' offsets from
+ * it (0: an empty slot), placed in the value array past the document's own values, where no walk
+ * of the document goes; the array does not move again until the next read. */
+static void build_tables(rs_jdoc_t *d)
+{
+    size_t end = d->n_v;
+    for (size_t i = 0; i < d->n_objs; i++) {
+        size_t at = d->objs[i];
+        unsigned bits = table_bits(d->v[at].n);
+        size_t cells = (((size_t)4 << bits) + sizeof(rs_jv_t) - 1) / sizeof(rs_jv_t);
+        reserve_values(d, end + cells);
+        rs_jv_t *o = &d->v[at];
+        uint32_t *t = (uint32_t *)(void *)&d->v[end];
+        memset(t, 0, cells * sizeof(rs_jv_t));
+        o->tab = (uint32_t)(end - at);
+        end += cells;
+        uint32_t mask = (1u << bits) - 1;
+        for (const rs_jv_t *k = o + 1; k < o + o->span; k += 1 + k[1].span) {
+            uint32_t slot = key_hash(k->u.s, k->n) >> (32 - bits);
+            while (t[slot]) slot = (slot + 1) & mask;
+            t[slot] = (uint32_t)(k - o);
+        }
+    }
+}
+
 const rs_jv_t *rs_jdoc_read2(rs_jdoc_t *d, const char *a, size_t alen, const char *b, size_t blen,
                              int max_depth, rs_err_t *err)
 {
@@ -410,9 +468,12 @@ const rs_jv_t *rs_jdoc_read2(rs_jdoc_t *d, const char *a, size_t alen, const cha
     memcpy(d->buf, a, alen);
     if (blen) memcpy(d->buf + alen, b, blen);
     d->buf[len] = '\0';
-    d->n_v = 0;
+    d->n_v = d->n_objs = 0;
     reader_t r = {d, d->buf, d->buf, d->buf + len, 0, max_depth, NULL};
-    if (read_all(&r) == 0) return d->v;
+    if (read_all(&r) == 0) {
+        build_tables(d);
+        return d->v;
+    }
     if (strcmp(r.why, "nesting too deep") == 0)
         rs_err_set(err, "nests deeper than %d levels at byte %zu", max_depth, (size_t)(r.p - r.start));
     else
@@ -431,27 +492,27 @@ int rs_json_valid(const char *text, size_t len, int max_depth)
     return read_all(&r) == 0;
 }
 
-/* The key in [from, to) (keys of o) that is key, or NULL. */
-static const rs_jv_t *find_key(const rs_jv_t *from, const rs_jv_t *to, const char *key, size_t n)
+static int is_key(const rs_jv_t *k, const char *key, size_t n)
 {
-    for (const rs_jv_t *k = from; k < to; k += 1 + k[1].span) /* a key, then its value */
-        /* the length and first byte rule out most keys without a call */
-        if (k->n == n && (n == 0 || (k->u.s[0] == key[0] && memcmp(k->u.s, key, n) == 0)))
-            return k;
-    return NULL;
+    /* the length and first byte rule out most keys without a call */
+    return k->n == n && (n == 0 || (k->u.s[0] == key[0] && memcmp(k->u.s, key, n) == 0));
 }
 
 const rs_jv_t *rs_jv_getn(const rs_jv_t *o, const char *key, size_t n)
 {
-    if (!o || o->type != RS_JOBJ || !(o->u.keys & key_bit(key, n))) return NULL;
-    const rs_jv_t *first = o + 1, *end = o + o->span, *start = first + o->hint;
-    const rs_jv_t *k = find_key(start, end, key, n);
-    if (!k) k = find_key(first, start, key, n);
-    if (!k) return NULL;
-    const rs_jv_t *after = k + 1 + k[1].span;
-    /* o is const to readers, but the document is its owner's: the hint changes no value */
-    ((rs_jv_t *)o)->hint = after < end ? (uint32_t)(after - first) : 0;
-    return k + 1;
+    if (!o || o->type != RS_JOBJ) return NULL;
+    uint32_t hash = key_hash(key, n);
+    if (!(o->u.keys & key_bit(hash))) return NULL;
+    if (o->n < TABLE_MIN) {
+        for (const rs_jv_t *k = o + 1; k < o + o->span; k += 1 + k[1].span) /* a key, its value */
+            if (is_key(k, key, n)) return k + 1;
+        return NULL;
+    }
+    const uint32_t *t = (const uint32_t *)(const void *)(o + o->tab);
+    unsigned bits = table_bits(o->n);
+    for (uint32_t slot = hash >> (32 - bits); t[slot]; slot = (slot + 1) & ((1u << bits) - 1))
+        if (is_key(o + t[slot], key, n)) return o + t[slot] + 1;
+    return NULL;
 }
 
 const rs_jv_t *rs_jv_at(const rs_jv_t *a, size_t i)

@@ -629,9 +629,10 @@ static const rs_jv_t *scan_get(const rs_jv_t *o, const char *key)
     return NULL;
 }
 
-/* rs_jv_getn starts after the key it found last: lookups in document order, backwards, at random,
- * misses and repeats in between, in objects of 1 to 40 keys whose values are themselves objects
- * and arrays (so a key's successor is several values on), must find what a plain scan finds. */
+/* rs_jv_getn scans an object of a few keys, probes the hash table of one of many, and answers most
+ * misses from the object's key signature: lookups in document order, backwards, at random, misses
+ * and repeats in between, in objects of 1 to 40 keys whose values are themselves objects and arrays
+ * (so a key's successor is several values on), must find what a plain scan finds. */
 static void test_lookup_order(void **state)
 {
     (void)state;
