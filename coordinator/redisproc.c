@@ -136,7 +136,7 @@ static coord_redisproc_t *start(const char *dir, int lock_tries, int rewrite, in
     }
     if (pid == 0) exec_redis(dir, sock, rewrite);
     int64_t until = rs_mono_ms() + 10000;
-    for (long wait_ms = 2; rs_mono_ms() < until; wait_ms = wait_ms < 50 ? 2 * wait_ms : 50) {
+    for (long wait_ms = 1; rs_mono_ms() < until; wait_ms = wait_ms < 10 ? 2 * wait_ms : 10) {
         if (ping_socket(sock)) {
             coord_redisproc_t *p = rs_xcalloc(1, sizeof(*p));
             p->pid = pid;
@@ -148,7 +148,7 @@ static coord_redisproc_t *start(const char *dir, int lock_tries, int rewrite, in
         }
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) break;
-        nap_ms(wait_ms); /* a server is up in tens of ms: a fixed 50 ms step added half of one */
+        nap_ms(wait_ms); /* a server is up in tens of ms: a 50 ms step added half of one */
     }
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
@@ -183,7 +183,7 @@ void coord_redisproc_stop(coord_redisproc_t **pp)
     kill(p->pid, SIGTERM);
     int status;
     int64_t until = rs_mono_ms() + 30000; /* a large AOF rewrite can take a while */
-    for (long wait_ms = 2; rs_mono_ms() < until; wait_ms = wait_ms < 100 ? 2 * wait_ms : 100) {
+    for (long wait_ms = 1; rs_mono_ms() < until; wait_ms = wait_ms < 10 ? 2 * wait_ms : 10) {
         if (waitpid(p->pid, &status, WNOHANG) == p->pid) goto done;
         nap_ms(wait_ms);
     }
