@@ -155,6 +155,27 @@ int rs_jsonw_append(rs_buf_t *b, json_t *v)
     return rc;
 }
 
+int rs_jsonw_string(rs_buf_t *b, const char *s, size_t n)
+{
+    size_t at = b->len;
+    int rc = put_string(b, s, n);
+    if (rc) b->len = at;
+    b->data[b->len] = '\0';
+    return rc;
+}
+
+void rs_jsonw_integer(rs_buf_t *b, json_int_t v)
+{
+    put_integer(b, v);
+    b->data[b->len] = '\0';
+}
+
+void rs_jsonw_real(rs_buf_t *b, double v)
+{
+    put_real(b, v);
+    b->data[b->len] = '\0';
+}
+
 char *rs_jsonw_dumps(json_t *v, size_t *len)
 {
     rs_buf_t b;

@@ -20,4 +20,12 @@ int rs_jsonw_append(rs_buf_t *b, json_t *v);
 /* v's text in a heap string (length in *len when not NULL), or NULL as rs_jsonw_append fails. */
 char *rs_jsonw_dumps(json_t *v, size_t *len);
 
+/* The scalars alone, for a writer that makes its text without a tree (worker/trace.c): each
+ * appends what rs_jsonw_append appends for json_string(s), json_integer(v) or json_real(v), and
+ * leaves b NUL-terminated. rs_jsonw_string returns -1 (b's length unchanged) for text that is not
+ * valid UTF-8, which json_string refuses; it takes n bytes of s. */
+int rs_jsonw_string(rs_buf_t *b, const char *s, size_t n);
+void rs_jsonw_integer(rs_buf_t *b, json_int_t v);
+void rs_jsonw_real(rs_buf_t *b, double v);
+
 #endif

@@ -164,8 +164,9 @@ struct wk_case {
     double t0_sec;
     int64_t last_us;   /* the latest end among the spans so far */
     char trace_id[WK_TRACE_ID_HEX], root_id[WK_SPAN_ID_HEX];
-    json_t *spans;     /* the trace so far; NULL when report.spans is off */
-    json_t *root;      /* borrowed from spans */
+    int traced;        /* report.spans is on */
+    rs_buf_t spans;    /* the child spans' text so far, each after a ','; the root span is
+                        * written last (its end and status come last), in front of them */
     wk_call_t *calls;  /* every model call, for the usage summary */
     size_t n_calls, cap_calls;
     size_t exec_pending; /* exec gradings in flight over all its answers */
@@ -336,7 +337,7 @@ static void case_free(wk_case_t *cs)
     free(cs->target_vecs);
     free(cs->emb.items);
     free(cs->emb.error);
-    json_decref(cs->spans);
+    rs_buf_cleanup(&cs->spans);
     free(cs->calls);
     rs_case_cleanup(&cs->c);
     if (cs->prev) cs->prev->next = cs->next;
@@ -459,51 +460,41 @@ static int64_t case_us(const wk_case_t *cs, double mono_sec)
     return cs->t0_us + (int64_t)((mono_sec - cs->t0_sec) * 1e6);
 }
 
-/* The root span "case", opened at receipt (a wait in the backlog comes before its first call);
- * its end and status are set by case_finish. */
+/* The trace opens at receipt (a wait in the backlog comes before its first call) with the ids
+ * of the case and of its root span "case"; the root is written by case_finish. */
 static void open_trace(wk_case_t *cs)
 {
     wk_chain_t *ch = cs->ch;
     wk_trace_trace_id(ch->run_id, cs->c.idx, cs->trace_id);
     wk_trace_span_id(&ch->rng, cs->root_id);
-    cs->root = wk_span_new(cs->trace_id, cs->root_id, NULL, "case", "internal", cs->t0_us,
-                           cs->t0_us);
-    json_t *a = wk_span_attrs(cs->root);
-    wk_attr_str(a, "reasonsaver.run.id", ch->run_id);
-    wk_attr_str(a, "reasonsaver.case.id", cs->c.id);
-    wk_attr_int(a, "reasonsaver.case.index", (int64_t)cs->c.idx);
-    wk_attr_str(a, "reasonsaver.worker.id", ch->worker_id);
-    wk_attr_int(a, "reasonsaver.task.id", (int64_t)cs->task_id);
-    cs->spans = json_array();
-    json_array_append_new(cs->spans, cs->root);
+    cs->traced = 1;
 }
 
-/* A child span of the root; its end moves the case's latest end. */
-static json_t *child_span(wk_case_t *cs, const char *name, const char *kind, int64_t start,
-                          int64_t end)
+/* Begins a child span of the root (the caller ends it); its end moves the case's latest end. */
+static void child_span(wk_case_t *cs, wk_span_t *s, const char *name, const char *kind,
+                       int64_t start, int64_t end)
 {
     char id[WK_SPAN_ID_HEX];
     wk_trace_span_id(&cs->ch->rng, id);
     if (end > cs->last_us) cs->last_us = end;
-    json_t *s = wk_span_new(cs->trace_id, id, cs->root_id, name, kind, start, end);
-    json_array_append_new(cs->spans, s);
-    return s;
+    rs_buf_putc(&cs->spans, ',');
+    wk_span_begin(s, &cs->spans, cs->trace_id, id, cs->root_id, name, kind, start, end);
 }
 
-static void retry_event(const wk_case_t *cs, json_t *span, const wk_retry_event_t *e)
+static void retry_event(const wk_case_t *cs, wk_span_t *s, const wk_retry_event_t *e)
 {
-    json_t *a = json_object();
-    wk_attr_int(a, "attempt", e->attempt);
-    wk_attr_str(a, "reason", e->reason);
-    if (e->status) wk_attr_int(a, "http.response.status_code", e->status);
-    wk_attr_int(a, "delay_ms", e->delay_ms);
-    wk_span_event(span, "retry", case_us(cs, e->at_sec), a);
+    wk_span_event_begin(s, "retry", case_us(cs, e->at_sec));
+    wk_attr_int(s, "attempt", e->attempt);
+    wk_attr_str(s, "reason", e->reason);
+    if (e->status) wk_attr_int(s, "http.response.status_code", e->status);
+    wk_attr_int(s, "delay_ms", e->delay_ms);
+    wk_span_event_end(s);
 }
 
 static const char *const CALL_SPAN[] = {"generate", "critique", "revise"};
 
 /* What a critique or revision span adds: which chain step it was. */
-static void chain_attrs(const wk_case_t *cs, json_t *a, const call_info_t *ci)
+static void chain_attrs(const wk_case_t *cs, wk_span_t *a, const call_info_t *ci)
 {
     const rs_config_t *cfg = cs->ch->cfg;
     if (ci->kind == REQ_GENERATE) return;
@@ -519,9 +510,9 @@ static void call_span(wk_case_t *cs, const call_info_t *ci)
 {
     const wk_chain_t *ch = cs->ch;
     const rs_model_cfg_t *m = &ch->cfg->models[ci->model];
-    json_t *s = child_span(cs, CALL_SPAN[ci->kind], "client", case_us(cs, ci->start_sec),
-                           case_us(cs, ci->end_sec));
-    json_t *a = wk_span_attrs(s);
+    wk_span_t span, *a = &span;
+    child_span(cs, a, CALL_SPAN[ci->kind], "client", case_us(cs, ci->start_sec),
+               case_us(cs, ci->end_sec));
     wk_attr_str(a, "gen_ai.system", m->provider);
     wk_attr_str(a, "gen_ai.operation.name", "chat");
     wk_attr_str(a, "gen_ai.request.model", m->model);
@@ -542,13 +533,14 @@ static void call_span(wk_case_t *cs, const call_info_t *ci)
     wk_attr_str(a, "reasonsaver.model", m->name);
     wk_attr_int(a, "reasonsaver.candidate", ci->k);
     wk_attr_int(a, "reasonsaver.candidates", ci->n);
-    if (ci->cache == WK_CACHE_HIT) json_object_set_new(a, "reasonsaver.cached", json_true());
+    if (ci->cache == WK_CACHE_HIT) wk_attr_true(a, "reasonsaver.cached");
     chain_attrs(cs, a, ci);
     if (ci->error_type) {
         wk_attr_str(a, "error.type", ci->error_type);
-        wk_span_error(s, ci->error);
+        wk_span_error(a, ci->error);
     }
-    for (int i = 0; i < ci->n_events; i++) retry_event(cs, s, &ci->events[i]);
+    for (int i = 0; i < ci->n_events; i++) retry_event(cs, a, &ci->events[i]);
+    wk_span_end(a);
 }
 
 /* Keeps a call for the usage summary. model: the config's index, n_models for the embedder. */
@@ -572,7 +564,7 @@ static void record_call(wk_case_t *cs, const call_info_t *ci)
 {
     keep_call(cs, ci->model, ci->made, ci->input_tokens, ci->output_tokens, ci->latency_ms,
               (int)ci->kind, ci->error_type, ci->cache);
-    if (cs->spans) call_span(cs, ci);
+    if (cs->traced) call_span(cs, ci);
 }
 
 /* ---- requests ---- */
@@ -832,17 +824,18 @@ static void grade_answer(wk_case_t *cs, size_t model, int k, int round, int embe
 static void grade_span(wk_case_t *cs, const exec_grade_t *x, unsigned char verdict)
 {
     const rs_config_t *cfg = cs->ch->cfg;
-    json_t *s = child_span(cs, "grade", "internal", case_us(cs, x->start_sec),
-                           case_us(cs, rs_mono_sec()));
-    json_t *a = wk_span_attrs(s);
+    wk_span_t span, *a = &span;
+    child_span(cs, a, "grade", "internal", case_us(cs, x->start_sec), case_us(cs, rs_mono_sec()));
     wk_attr_str(a, "reasonsaver.grader", cfg->scoring.graders[x->g].name);
     wk_attr_str(a, "reasonsaver.model", cfg->models[x->model].name);
     wk_attr_int(a, "reasonsaver.candidate", x->k);
     wk_attr_int(a, "reasonsaver.round", x->round);
     wk_attr_str(a, "reasonsaver.verdict", wk_grade_name(verdict));
-    if (!x->error_type[0]) return;
-    wk_attr_str(a, "error.type", x->error_type);
-    wk_span_error(s, x->reason ? x->reason : x->error_type);
+    if (x->error_type[0]) {
+        wk_attr_str(a, "error.type", x->error_type);
+        wk_span_error(a, x->reason ? x->reason : x->error_type);
+    }
+    wk_span_end(a);
 }
 
 /* An exec grader answered (or failed to): its verdict goes into the answer's grades; the last of
@@ -859,7 +852,7 @@ static void on_exec(void *ud, const wk_exec_reply_t *r)
     snprintf(x->error_type, sizeof(x->error_type), "%s", r->error_type ? r->error_type : "");
     x->latency_ms = r->latency_ms;
     a->grades[x->g] = (unsigned char)r->verdict;
-    if (cs->spans) grade_span(cs, x, a->grades[x->g]);
+    if (cs->traced) grade_span(cs, x, a->grades[x->g]);
     if (r->error_type)
         rs_debug("exec grader %s on case %s: %s: %s", cs->ch->cfg->scoring.graders[x->g].name,
                  cs->c.id, r->error_type, r->reason ? r->reason : "");
@@ -1327,8 +1320,8 @@ static void embed_span(wk_case_t *cs, double start_sec, const wk_http_done_t *d)
 {
     const wk_embedcall_t *ec = cs->ch->remote;
     const rs_model_cfg_t *m = wk_embedcall_model(ec);
-    json_t *s = child_span(cs, "embed", "client", case_us(cs, start_sec), case_us(cs, rs_mono_sec()));
-    json_t *a = wk_span_attrs(s);
+    wk_span_t span, *a = &span;
+    child_span(cs, a, "embed", "client", case_us(cs, start_sec), case_us(cs, rs_mono_sec()));
     wk_attr_str(a, "gen_ai.system", m->provider);
     wk_attr_str(a, "gen_ai.operation.name", "embeddings");
     wk_attr_str(a, "gen_ai.request.model", m->model);
@@ -1336,13 +1329,14 @@ static void embed_span(wk_case_t *cs, double start_sec, const wk_http_done_t *d)
     wk_attr_str(a, "server.address", wk_embedcall_host(ec));
     if (wk_embedcall_port(ec)) wk_attr_int(a, "server.port", wk_embedcall_port(ec));
     if (d && d->status) wk_attr_int(a, "http.response.status_code", d->status);
-    if (d && d->cached) json_object_set_new(a, "reasonsaver.cached", json_true());
+    if (d && d->cached) wk_attr_true(a, "reasonsaver.cached");
     wk_attr_int(a, "reasonsaver.inputs", (int64_t)cs->emb.n_items);
     if (cs->emb.error) {
         wk_attr_str(a, "error.type", cs->emb.error_type);
-        wk_span_error(s, cs->emb.error);
+        wk_span_error(a, cs->emb.error);
     }
-    for (int i = 0; d && i < d->retries; i++) retry_event(cs, s, &d->events[i]);
+    for (int i = 0; d && i < d->retries; i++) retry_event(cs, a, &d->events[i]);
+    wk_span_end(a);
 }
 
 /* Sends the case's texts to the remote embedder in one request. */
@@ -1361,7 +1355,7 @@ static void start_embed(wk_case_t *cs)
     if (rc != 0) {
         embed_failed(cs, &f);
         keep_call(cs, cs->ch->cfg->n_models, 0, 0, 0, 0, REQ_EMBED, e->error_type, 0);
-        if (cs->spans) embed_span(cs, rs_mono_sec(), NULL);
+        if (cs->traced) embed_span(cs, rs_mono_sec(), NULL);
         return;
     }
     req_t spec = {.kind = REQ_EMBED};
@@ -1391,7 +1385,7 @@ static void on_embed(req_t *r, const wk_http_done_t *d)
     free(vecs);
     keep_call(cs, cs->ch->cfg->n_models, !d->cached, e->input_tokens, 0, d->latency_ms, REQ_EMBED,
               e->error ? e->error_type : NULL, cache_outcome(d));
-    if (cs->spans) embed_span(cs, r->start_sec, d);
+    if (cs->traced) embed_span(cs, r->start_sec, d);
 }
 
 /* Every call of the case is done: with a remote embedder, its one call comes now (the texts
@@ -1875,6 +1869,41 @@ static void push_done(wk_chain_t *ch, const wk_done_t *d)
     ch->done[ch->n_done++] = *d;
 }
 
+enum { GRADE_KEY = 160 }; /* the bound of a score span's grade key: longer names are cut */
+
+static void grade_key(const char *grader, char key[GRADE_KEY])
+{
+    static const char prefix[] = "reasonsaver.grade.";
+    size_t n = strlen(grader), room = GRADE_KEY - sizeof(prefix);
+    if (n > room) n = room;
+    memcpy(key, prefix, sizeof(prefix) - 1);
+    memcpy(key + sizeof(prefix) - 1, grader, n);
+    key[sizeof(prefix) - 1 + n] = '\0';
+}
+
+/* reasonsaver.grade.<grader> for each verdict, as a jansson object set them: a key that, cut to
+ * its bound, equals an earlier one (two long names alike in their first bytes) keeps the earlier
+ * one's place and takes the later verdict. */
+static void grade_attrs(wk_span_t *a, json_t *grades)
+{
+    char key[GRADE_KEY], other[GRADE_KEY];
+    for (void *it = json_object_iter(grades); it; it = json_object_iter_next(grades, it)) {
+        grade_key(json_object_iter_key(it), key);
+        int seen = 0;
+        for (void *o = json_object_iter(grades); o != it; o = json_object_iter_next(grades, o)) {
+            grade_key(json_object_iter_key(o), other);
+            seen |= strcmp(key, other) == 0;
+        }
+        if (seen) continue;
+        json_t *verdict = json_object_iter_value(it);
+        for (void *o = json_object_iter_next(grades, it); o; o = json_object_iter_next(grades, o)) {
+            grade_key(json_object_iter_key(o), other);
+            if (strcmp(key, other) == 0) verdict = json_object_iter_value(o);
+        }
+        wk_attr_str(a, key, json_string_value(verdict));
+    }
+}
+
 /* The "score" span of one model: extraction and grading of its candidates, with its verdicts
  * (the first candidate's, as in the record). Starts no earlier than the calls it grades ended
  * (a sim's latency timer has millisecond resolution). */
@@ -1882,36 +1911,63 @@ static void score_span(wk_case_t *cs, size_t model, json_t *mj, double t0, doubl
 {
     int64_t start = case_us(cs, t0);
     if (start < cs->last_us) start = cs->last_us;
-    json_t *s = child_span(cs, "score", "internal", start, start + (int64_t)((t1 - t0) * 1e6));
-    json_t *a = wk_span_attrs(s);
+    wk_span_t span, *a = &span;
+    child_span(cs, a, "score", "internal", start, start + (int64_t)((t1 - t0) * 1e6));
     wk_attr_str(a, "reasonsaver.model", cs->ch->cfg->models[model].name);
     json_t *first = json_array_get(json_object_get(mj, "candidates"), 0);
-    const char *grader;
-    json_t *verdict;
-    json_object_foreach(json_object_get(first, "grades"), grader, verdict) {
-        char key[160];
-        snprintf(key, sizeof(key), "reasonsaver.grade.%s", grader);
-        json_object_set(a, key, verdict);
-    }
+    grade_attrs(a, json_object_get(first, "grades"));
     wk_attr_str(a, "reasonsaver.extracted", json_string_value(json_object_get(first, "extracted")));
+    wk_span_end(a);
 }
 
-/* Closes the root span: it ends with the last of its children, in error when a model failed. */
-static void close_trace(wk_case_t *cs, json_t *models)
+/* The root span "case", into out: it ends with the last of its children (end_us: the case's
+ * end, taken when its record was made), in error when a model failed. */
+static void root_span(const wk_case_t *cs, json_t *models, int64_t end_us, rs_buf_t *out)
 {
-    int64_t end = case_us(cs, rs_mono_sec());
-    json_object_set_new(cs->root, "end_us", json_integer(end > cs->last_us ? end : cs->last_us));
+    const wk_chain_t *ch = cs->ch;
+    wk_span_t span, *a = &span;
+    wk_span_begin(a, out, cs->trace_id, cs->root_id, NULL, "case", "internal", cs->t0_us,
+                  end_us > cs->last_us ? end_us : cs->last_us);
+    wk_attr_str(a, "reasonsaver.run.id", ch->run_id);
+    wk_attr_str(a, "reasonsaver.case.id", cs->c.id);
+    wk_attr_int(a, "reasonsaver.case.index", (int64_t)cs->c.idx);
+    wk_attr_str(a, "reasonsaver.worker.id", ch->worker_id);
+    wk_attr_int(a, "reasonsaver.task.id", (int64_t)cs->task_id);
+    char msg[160];
     size_t i;
     json_t *m;
     json_array_foreach(models, i, m) {
         const char *type = json_string_value(json_object_get(m, "error_type"));
         if (!type) continue;
-        char msg[160];
         snprintf(msg, sizeof(msg), "model %s failed: %s",
                  json_string_value(json_object_get(m, "model")), type);
-        wk_span_error(cs->root, msg);
+        wk_span_error(a, msg);
         break;
     }
+    wk_span_end(a);
+}
+
+/* The record's text: rec's, and with spans on, the trace after it as its last field "spans" (the
+ * root first, then the children in the order they were made). NULL as rs_jsonw_dumps fails. */
+static char *record_text(const wk_case_t *cs, json_t *rec, json_t *models, int64_t end_us,
+                         size_t *len)
+{
+    rs_buf_t b;
+    rs_buf_init(&b);
+    rs_buf_reserve(&b, 2048 + cs->spans.len);
+    if (rs_jsonw_append(&b, rec)) { /* json_dumps's bytes (jsonw.h), faster */
+        rs_buf_cleanup(&b);
+        return NULL;
+    }
+    if (cs->traced) {
+        b.len--; /* rec's closing brace: "spans" is its last field */
+        rs_buf_puts(&b, ",\"spans\":[");
+        root_span(cs, models, end_us, &b);
+        rs_buf_append(&b, cs->spans.data, cs->spans.len);
+        rs_buf_puts(&b, "]}");
+    }
+    *len = b.len;
+    return rs_buf_detach(&b);
 }
 
 /* The record's "embedding": the case's call to the remote embedder, when it had texts. */
@@ -1936,24 +1992,25 @@ static json_t *embedding_json(const wk_case_t *cs)
 static void hash_embed_span(wk_case_t *cs)
 {
     int64_t start = cs->last_us;
-    json_t *s = child_span(cs, "embed", "internal", start, start + (int64_t)(cs->hash_sec * 1e6));
-    json_t *a = wk_span_attrs(s);
+    wk_span_t span, *a = &span;
+    child_span(cs, a, "embed", "internal", start, start + (int64_t)(cs->hash_sec * 1e6));
     wk_attr_str(a, "reasonsaver.embedder", "hash");
     wk_attr_int(a, "reasonsaver.inputs", (int64_t)cs->hash_inputs);
     wk_attr_int(a, "reasonsaver.embedding.dim", (int64_t)rs_embedder_dim(cs->ch->embedder));
+    wk_span_end(a);
 }
 
 static void case_finish(wk_case_t *cs)
 {
     wk_chain_t *ch = cs->ch;
-    if (cs->spans && cs->hash_inputs) hash_embed_span(cs);
+    if (cs->traced && cs->hash_inputs) hash_embed_span(cs);
     wk_done_t d = {.task_id = cs->task_id, .lease = cs->lease, .idx = cs->c.idx};
     json_t *models = json_array();
     for (size_t m = 0; m < ch->cfg->n_models; m++) {
         double t0 = rs_mono_sec();
         json_t *mj = model_json(cs, m, &d.failed);
         json_array_append_new(models, mj);
-        if (cs->spans) score_span(cs, m, mj, t0, rs_mono_sec());
+        if (cs->traced) score_span(cs, m, mj, t0, rs_mono_sec());
     }
     json_t *rec = json_pack("{sIsssososo}", "idx", (json_int_t)cs->c.idx, "id", cs->c.id, "tags",
                             strings_json(cs->c.tags, cs->c.n_tags), "targets",
@@ -1961,12 +2018,7 @@ static void case_finish(wk_case_t *cs)
     put_unit(cs, rec);
     if (ch->cfg->n_models > 1) json_object_set_new(rec, "pool", pool_json(cs));
     if (ch->remote && cs->emb.n_items) json_object_set_new(rec, "embedding", embedding_json(cs));
-    if (cs->spans) {
-        close_trace(cs, models);
-        json_object_set_new(rec, "spans", cs->spans);
-        cs->spans = NULL;
-    }
-    d.json = rs_jsonw_dumps(rec, &d.json_len); /* json_dumps's bytes (jsonw.h), faster */
+    d.json = record_text(cs, rec, models, case_us(cs, rs_mono_sec()), &d.json_len);
     json_decref(rec);
     d.calls = cs->calls, d.n_calls = cs->n_calls;
     cs->calls = NULL;

@@ -1,14 +1,17 @@
-/* trace: span ids (splitmix64), trace ids (SHA-256 of run id and case index) and the JSON
- * builders of span records. */
+/* trace: span ids (splitmix64), trace ids (SHA-256 of run id and case index) and the writer of
+ * span records as JSON text. */
 #define _GNU_SOURCE
 #include "trace.h"
 
+#include <assert.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "jsonw.h"
 #include "util.h"
 
 /* Span ids come from rs_splitmix64: they need uniqueness within a trace, not unpredictability. */
@@ -56,56 +59,142 @@ int64_t wk_trace_wall_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-json_t *wk_span_new(const char *trace_id, const char *span_id, const char *parent,
-                    const char *name, const char *kind, int64_t start_us, int64_t end_us)
+/* Where the span's text is: in its attributes, in an event's attributes, or between events. */
+enum { SPAN_ATTRS, SPAN_EVENT, SPAN_EVENTS };
+
+static void put(wk_span_t *s, const char *text)
 {
-    json_t *s = json_object();
-    json_object_set_new(s, "trace_id", json_string(trace_id));
-    json_object_set_new(s, "span_id", json_string(span_id));
-    json_object_set_new(s, "parent_span_id", parent ? json_string(parent) : json_null());
-    json_object_set_new(s, "name", json_string(name));
-    json_object_set_new(s, "kind", json_string(kind));
-    json_object_set_new(s, "start_us", json_integer((json_int_t)start_us));
-    json_object_set_new(s, "end_us", json_integer((json_int_t)end_us));
-    json_object_set_new(s, "attributes", json_object());
-    json_object_set_new(s, "events", json_array());
-    json_object_set_new(s, "status", json_pack("{ss}", "code", "ok"));
-    return s;
+    rs_buf_puts(s->out, text);
 }
 
-json_t *wk_span_attrs(json_t *span)
+/* "key": as a field of the object being written; 0, or -1 (nothing written) for a key that is
+ * not UTF-8. */
+static int put_key(rs_buf_t *b, const char *key)
 {
-    return json_object_get(span, "attributes");
+    if (rs_jsonw_string(b, key, strlen(key))) return -1;
+    rs_buf_putc(b, ':');
+    return 0;
 }
 
-void wk_attr_str(json_t *attrs, const char *key, const char *value)
+/* sep, then the string field that json_object_set_new(o, key, json_string(value)) would set:
+ * all of it left out for NULL or text that is not UTF-8. */
+static void put_str_field(rs_buf_t *b, const char *sep, const char *key, const char *value)
 {
-    /* json_string refuses text that is not UTF-8: such a value is left out like a NULL */
-    if (value) json_object_set_new(attrs, key, json_string(value));
+    size_t at = b->len;
+    rs_buf_puts(b, sep);
+    if (!value || put_key(b, key) || rs_jsonw_string(b, value, strlen(value))) {
+        b->len = at;
+        b->data[at] = '\0';
+    }
 }
 
-void wk_attr_int(json_t *attrs, const char *key, int64_t value)
+void wk_span_begin(wk_span_t *s, rs_buf_t *out, const char *trace_id, const char *span_id,
+                   const char *parent, const char *name, const char *kind, int64_t start_us,
+                   int64_t end_us)
 {
-    json_object_set_new(attrs, key, json_integer((json_int_t)value));
+    *s = (wk_span_t){.out = out, .in = SPAN_ATTRS};
+    /* ids are hex and names this module's callers' literals: never left out, so the commas hold */
+    put(s, "{");
+    put_str_field(out, "", "trace_id", trace_id);
+    put_str_field(out, ",", "span_id", span_id);
+    if (parent) put_str_field(out, ",", "parent_span_id", parent);
+    else put(s, ",\"parent_span_id\":null");
+    put_str_field(out, ",", "name", name);
+    put_str_field(out, ",", "kind", kind);
+    put(s, ",\"start_us\":");
+    rs_jsonw_integer(out, (json_int_t)start_us);
+    put(s, ",\"end_us\":");
+    rs_jsonw_integer(out, (json_int_t)end_us);
+    put(s, ",\"attributes\":{");
 }
 
-void wk_attr_real(json_t *attrs, const char *key, double value)
+/* Takes back what was written since at. */
+static void drop(wk_span_t *s, size_t at)
 {
-    json_object_set_new(attrs, key, json_real(value));
+    s->out->len = at;
+    s->out->data[at] = '\0';
 }
 
-void wk_span_error(json_t *span, const char *message)
+/* The start of an attribute: its separator and key, written from *at; 0, or -1 (nothing
+ * written) where the key is not UTF-8, which jansson's setters refuse. */
+static int attr_key(wk_span_t *s, const char *key, size_t *at)
 {
-    json_t *st = json_pack("{ss}", "code", "error");
-    if (message) json_object_set_new(st, "message", json_string(message));
-    json_object_set_new(span, "status", st);
+    *at = s->out->len;
+    if (s->n_attrs) rs_buf_putc(s->out, ',');
+    if (!put_key(s->out, key)) return 0;
+    drop(s, *at);
+    return -1;
 }
 
-void wk_span_event(json_t *span, const char *name, int64_t time_us, json_t *attrs)
+void wk_attr_str(wk_span_t *s, const char *key, const char *value)
 {
-    json_t *e = json_object();
-    json_object_set_new(e, "name", json_string(name));
-    json_object_set_new(e, "time_us", json_integer((json_int_t)time_us));
-    json_object_set_new(e, "attributes", attrs ? attrs : json_object());
-    json_array_append_new(json_object_get(span, "events"), e);
+    size_t at;
+    if (!value || attr_key(s, key, &at)) return;
+    if (rs_jsonw_string(s->out, value, strlen(value))) {
+        drop(s, at); /* json_string refuses text that is not UTF-8: left out like a NULL */
+        return;
+    }
+    s->n_attrs++;
+}
+
+void wk_attr_int(wk_span_t *s, const char *key, int64_t value)
+{
+    size_t at;
+    if (attr_key(s, key, &at)) return;
+    rs_jsonw_integer(s->out, (json_int_t)value);
+    s->n_attrs++;
+}
+
+void wk_attr_real(wk_span_t *s, const char *key, double value)
+{
+    size_t at;
+    if (!isfinite(value) || attr_key(s, key, &at)) return; /* json_real refuses them */
+    rs_jsonw_real(s->out, value);
+    s->n_attrs++;
+}
+
+void wk_attr_true(wk_span_t *s, const char *key)
+{
+    size_t at;
+    if (attr_key(s, key, &at)) return;
+    put(s, "true");
+    s->n_attrs++;
+}
+
+void wk_span_error(wk_span_t *s, const char *message)
+{
+    s->error = 1;
+    s->message = message;
+}
+
+void wk_span_event_begin(wk_span_t *s, const char *name, int64_t time_us)
+{
+    assert(s->in != SPAN_EVENT);
+    put(s, s->in == SPAN_ATTRS ? "},\"events\":[{" : ",{");
+    put_str_field(s->out, "", "name", name);
+    put(s, ",\"time_us\":");
+    rs_jsonw_integer(s->out, (json_int_t)time_us);
+    put(s, ",\"attributes\":{");
+    s->in = SPAN_EVENT;
+    s->n_attrs = 0;
+}
+
+void wk_span_event_end(wk_span_t *s)
+{
+    assert(s->in == SPAN_EVENT);
+    put(s, "}}");
+    s->in = SPAN_EVENTS;
+}
+
+void wk_span_end(wk_span_t *s)
+{
+    assert(s->in != SPAN_EVENT);
+    put(s, s->in == SPAN_ATTRS ? "},\"events\":[]" : "]");
+    if (!s->error) {
+        put(s, ",\"status\":{\"code\":\"ok\"}}");
+        return;
+    }
+    put(s, ",\"status\":{\"code\":\"error\"");
+    put_str_field(s->out, ",", "message", s->message);
+    put(s, "}}");
 }
