@@ -4,6 +4,7 @@
 #include "jsonw.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,20 +74,22 @@ static int put_string(rs_buf_t *b, const char *s, size_t n)
 
 static void put_integer(rs_buf_t *b, json_int_t v)
 {
-    char tmp[24], *p = tmp + sizeof(tmp);
-    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) *--p = '-';
-    put(b, p, (size_t)(tmp + sizeof(tmp) - p));
+    char s[RS_I64_TEXT];
+    put(b, s, rs_i64_text((int64_t)v, s));
 }
 
 /* jansson's jsonp_dtostr at its default precision: "%.17g", ".0" added when the text has neither
  * a '.' nor an 'e', and the exponent without its '+' and leading zeros ("1e+20" -> "1e20"). */
 static void put_real(rs_buf_t *b, double v)
 {
+    /* an integral value below 2^53 (not -0): "%.17g" writes its digits exactly, then ".0" */
+    if (v == trunc(v) && fabs(v) < 9007199254740992.0 && !(v == 0 && signbit(v))) {
+        char s[RS_I64_TEXT + 2];
+        size_t n = rs_i64_text((int64_t)v, s);
+        memcpy(s + n, ".0", 2);
+        put(b, s, n + 2);
+        return;
+    }
     char s[64];
     int len = snprintf(s, sizeof(s), "%.17g", v);
     if (len < 0 || (size_t)len >= sizeof(s) - 3) len = 0;

@@ -428,6 +428,31 @@ int rs_mkdirs(const char *path, rs_err_t *err)
     return rc;
 }
 
+/* The digits of u, and a '-' before them when minus. */
+static size_t dec_text(uint64_t u, int minus, char out[RS_I64_TEXT])
+{
+    char tmp[RS_I64_TEXT], *p = tmp + sizeof(tmp);
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (minus) *--p = '-';
+    size_t n = (size_t)(tmp + sizeof(tmp) - p);
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return n;
+}
+
+size_t rs_i64_text(int64_t v, char out[RS_I64_TEXT])
+{
+    return dec_text(v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0, out);
+}
+
+size_t rs_u64_text(uint64_t v, char out[RS_I64_TEXT])
+{
+    return dec_text(v, 0, out);
+}
+
 int rs_parse_i64(const char *s, int64_t *out)
 {
     if (!s || !*s) return -1;

@@ -89,6 +89,12 @@ int rs_write_file_atomic(const char *path, const void *data, size_t len, rs_err_
 /* mkdir -p. 0 / -1. */
 int rs_mkdirs(const char *path, rs_err_t *err);
 
+/* v in decimal into out (NUL-terminated), as printf's "%lld" / "%llu" write it, without their
+ * cost; returns the length. */
+#define RS_I64_TEXT 21 /* "-9223372036854775808" or "18446744073709551615", and the NUL */
+size_t rs_i64_text(int64_t v, char out[RS_I64_TEXT]);
+size_t rs_u64_text(uint64_t v, char out[RS_I64_TEXT]);
+
 /* Strict number parsing of a whole string: no trailing garbage, range checked. 0 / -1. */
 int rs_parse_i64(const char *s, int64_t *out);
 int rs_parse_double(const char *s, double *out);

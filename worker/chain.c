@@ -468,6 +468,7 @@ static void open_trace(wk_case_t *cs)
     wk_trace_trace_id(ch->run_id, cs->c.idx, cs->trace_id);
     wk_trace_span_id(&ch->rng, cs->root_id);
     cs->traced = 1;
+    rs_buf_reserve(&cs->spans, 2048); /* a case's spans at once, not in doublings from 64 */
 }
 
 /* Begins a child span of the root (the caller ends it); its end moves the case's latest end. */
@@ -556,7 +557,8 @@ static void keep_call(wk_case_t *cs, size_t model, int made, int64_t input_token
     *c = (wk_call_t){.model = (uint32_t)model, .made = made, .input_tokens = input_tokens,
                      .output_tokens = output_tokens, .latency_ms = latency_ms, .stage = stage,
                      .cache = cache};
-    snprintf(c->error_type, sizeof(c->error_type), "%s", error_type ? error_type : "");
+    /* most calls succeed: skip snprintf's cost then (c is zeroed) */
+    if (error_type) snprintf(c->error_type, sizeof(c->error_type), "%s", error_type);
 }
 
 /* Keeps a call for the usage summary and, with spans on, traces it. */

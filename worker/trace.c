@@ -38,15 +38,17 @@ void wk_trace_span_id(uint64_t *rng, char out[WK_SPAN_ID_HEX])
 void wk_trace_trace_id(const char *run_id, uint64_t idx, char out[WK_TRACE_ID_HEX])
 {
     char key[320], sha[65];
-    int n = snprintf(key, sizeof(key), "%s:%llu", run_id, (unsigned long long)idx);
-    if (n < 0) n = 0;
+    size_t n = strlen(run_id);
     /* a run id longer than the buffer is hashed in full from the heap (it never is in practice) */
-    if ((size_t)n >= sizeof(key)) {
+    if (n + 1 + RS_I64_TEXT > sizeof(key)) {
         char *long_key = rs_xasprintf("%s:%llu", run_id, (unsigned long long)idx);
         rs_sha256_hex(long_key, strlen(long_key), sha);
         free(long_key);
     } else {
-        rs_sha256_hex(key, (size_t)n, sha);
+        memcpy(key, run_id, n); /* "<run_id>:<idx>" without printf's cost */
+        key[n++] = ':';
+        n += rs_u64_text(idx, key + n);
+        rs_sha256_hex(key, n, sha);
     }
     memcpy(out, sha, 32);
     out[32] = '\0';

@@ -56,8 +56,18 @@ static void test_numbers(void **state)
     static const double REALS[] = {0.0, -0.0, 1.0, -1.0, 0.1, 0.5, 2.5, 1e15, 1e16, 1e17, 1e20,
                                    1e21, 1e22, 1e100, 1e-5, 1e-7, 123.456, 1.5e300, -2.5e-300,
                                    5e-324, DBL_MAX, DBL_MIN, 123456789012345678.0, 3.14159265358979,
-                                   1.0 / 3, 100.0, 0.001};
+                                   1.0 / 3, 100.0, 0.001, -0.5, 7.0, -7.0, 9007199254740991.0,
+                                   -9007199254740991.0, 9007199254740992.0, -9007199254740992.0,
+                                   1e16 + 2, 4503599627370495.5};
     for (size_t i = 0; i < RS_ARRAY_LEN(REALS); i++) same(json_real(REALS[i]));
+    /* integral reals take a path of their own: every one near the edges of 2^53 and of 10^k */
+    for (int e = 0; e <= 53; e++)
+        for (int d = -2; d <= 2; d++) {
+            same(json_real(ldexp(1, e) + d));
+            same(json_real(-ldexp(1, e) - d));
+        }
+    for (double p = 1; p < 1e17; p *= 10)
+        for (int d = -1; d <= 1; d++) same(json_real(p + d));
     same(json_pack("[bbn]", 1, 0));
 }
 
