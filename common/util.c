@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <math.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -498,11 +499,27 @@ char *rs_sanitize(const char *s, size_t max)
     return out;
 }
 
+static EVP_MD *sha256_fetched;
+
+static void fetch_sha256(void)
+{
+    sha256_fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/* OpenSSL 3 looks EVP_sha256() up in its provider on every digest (a worker hashes a trace id per
+ * case): it is fetched once, the first time, and kept for the process's life. */
+static const EVP_MD *sha256_md(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, fetch_sha256);
+    return sha256_fetched ? sha256_fetched : EVP_sha256();
+}
+
 void rs_sha256_hex(const void *data, size_t len, char out[65])
 {
     unsigned char md[32];
     unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    EVP_Digest(data, len, md, &mdlen, sha256_md(), NULL);
     rs_hex(md, 32, out);
 }
 

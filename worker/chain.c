@@ -22,6 +22,8 @@
 
 /* What a response said about itself beyond the answer (docs/PROVIDERS.md, "What comes back"):
  * heap strings or NULL, recorded only when present so that other records stay as they were. */
+enum { WK_SPARE_SPANS = 128 }; /* span buffers kept for reuse (wk_chain_t.spare) */
+
 typedef struct call_meta {
     char *thinking;     /* the reasoning text: recorded, never graded or extracted */
     char *served_model; /* the response's model */
@@ -194,6 +196,10 @@ struct wk_chain {
     size_t n_active;
     wk_done_t *done;
     size_t n_done, cap_done;
+    /* Span buffers of finished cases, for the next ones: a trace is a few KiB, and a fresh block
+     * that size from malloc for every case was 4% of a worker's time. */
+    rs_buf_t spare[WK_SPARE_SPANS];
+    size_t n_spare;
 };
 
 static void case_finish(wk_case_t *cs);
@@ -337,7 +343,12 @@ static void case_free(wk_case_t *cs)
     free(cs->target_vecs);
     free(cs->emb.items);
     free(cs->emb.error);
-    rs_buf_cleanup(&cs->spans);
+    if (cs->traced && ch->n_spare < WK_SPARE_SPANS) {
+        rs_buf_reset(&cs->spans);
+        ch->spare[ch->n_spare++] = cs->spans;
+    } else {
+        rs_buf_cleanup(&cs->spans);
+    }
     free(cs->calls);
     rs_case_cleanup(&cs->c);
     if (cs->prev) cs->prev->next = cs->next;
@@ -383,6 +394,7 @@ void wk_chain_destroy(wk_chain_t **chp)
     if (wk_http_exec(ch->http) == ch->exec) wk_http_set_exec(ch->http, NULL);
     wk_execgrade_destroy(&ch->exec);
     free(ch->done);
+    while (ch->n_spare) rs_buf_cleanup(&ch->spare[--ch->n_spare]);
     free(ch->prov);
     free(ch->warned);
     for (size_t m = 0; m < ch->cfg->n_models; m++) free(ch->servers[m]);
@@ -468,7 +480,8 @@ static void open_trace(wk_case_t *cs)
     wk_trace_trace_id(ch->run_id, cs->c.idx, cs->trace_id);
     wk_trace_span_id(&ch->rng, cs->root_id);
     cs->traced = 1;
-    rs_buf_reserve(&cs->spans, 2048); /* a case's spans at once, not in doublings from 64 */
+    if (ch->n_spare) cs->spans = ch->spare[--ch->n_spare];
+    else rs_buf_reserve(&cs->spans, 2048); /* a case's spans at once, not in doublings from 64 */
 }
 
 /* Begins a child span of the root (the caller ends it); its end moves the case's latest end. */
