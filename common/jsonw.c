@@ -3,6 +3,7 @@
  * one by one (non-ASCII is checked, as jansson does, and copied as it is). */
 #include "jsonw.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -158,25 +159,153 @@ int rs_jsonw_append(rs_buf_t *b, json_t *v)
     return rc;
 }
 
-int rs_jsonw_string(rs_buf_t *b, const char *s, size_t n)
-{
-    size_t at = b->len;
-    int rc = put_string(b, s, n);
-    if (rc) b->len = at;
-    b->data[b->len] = '\0';
-    return rc;
-}
+/* ---- members one by one ---- */
 
-void rs_jsonw_integer(rs_buf_t *b, json_int_t v)
+static void open_at(rs_jsonw_t *w, rs_buf_t *b, char open, char close)
 {
-    put_integer(b, v);
+    *w = (rs_jsonw_t){.b = b, .close = close};
+    putch(b, open);
     b->data[b->len] = '\0';
 }
 
-void rs_jsonw_real(rs_buf_t *b, double v)
+void rs_jsonw_object(rs_jsonw_t *w, rs_buf_t *b)
 {
-    put_real(b, v);
-    b->data[b->len] = '\0';
+    open_at(w, b, '{', '}');
+}
+
+void rs_jsonw_array(rs_jsonw_t *w, rs_buf_t *b)
+{
+    open_at(w, b, '[', ']');
+}
+
+/* The start of a member: its separator and key (none in an array), written from *at; 0, or -1
+ * (nothing written) for a key that is not UTF-8, which jansson's setters refuse. */
+static int member(rs_jsonw_t *w, const char *key, size_t *at)
+{
+    rs_buf_t *b = w->b;
+    *at = b->len;
+    if (w->n) putch(b, ',');
+    if (key) {
+        if (put_string(b, key, strlen(key))) {
+            b->len = *at;
+            b->data[*at] = '\0';
+            return -1;
+        }
+        putch(b, ':');
+    }
+    return 0;
+}
+
+/* The member begun at at is written: it counts, and the text ends in a NUL again. */
+static void done(rs_jsonw_t *w)
+{
+    w->n++;
+    w->b->data[w->b->len] = '\0';
+}
+
+static void undo(rs_jsonw_t *w, size_t at)
+{
+    w->b->len = at;
+    w->b->data[at] = '\0';
+}
+
+static void nest(rs_jsonw_t *w, rs_jsonw_t *parent, const char *key, char open, char close)
+{
+    size_t at;
+    int rc = member(parent, key, &at);
+    assert(rc == 0); /* a literal key */
+    (void)rc;
+    open_at(w, parent->b, open, close);
+    w->parent = parent;
+}
+
+void rs_jsonw_object_in(rs_jsonw_t *w, rs_jsonw_t *parent, const char *key)
+{
+    nest(w, parent, key, '{', '}');
+}
+
+void rs_jsonw_array_in(rs_jsonw_t *w, rs_jsonw_t *parent, const char *key)
+{
+    nest(w, parent, key, '[', ']');
+}
+
+int rs_jsonw_end(rs_jsonw_t *w)
+{
+    putch(w->b, w->close);
+    w->b->data[w->b->len] = '\0';
+    if (w->parent) {
+        w->parent->n++;
+        w->parent->failed |= w->failed;
+    }
+    return w->failed ? -1 : 0;
+}
+
+void rs_jsonw_str(rs_jsonw_t *w, const char *key, const char *s)
+{
+    size_t at;
+    if (!s || member(w, key, &at)) return;
+    if (put_string(w->b, s, strlen(s))) undo(w, at);
+    else done(w);
+}
+
+void rs_jsonw_str_or_null(rs_jsonw_t *w, const char *key, const char *s)
+{
+    size_t at;
+    if (member(w, key, &at)) return;
+    if (!s || put_string(w->b, s, strlen(s))) {
+        undo(w, at);
+        rs_jsonw_null(w, key);
+        return;
+    }
+    done(w);
+}
+
+void rs_jsonw_int(rs_jsonw_t *w, const char *key, int64_t v)
+{
+    size_t at;
+    if (member(w, key, &at)) return;
+    put_integer(w->b, (json_int_t)v);
+    done(w);
+}
+
+void rs_jsonw_real(rs_jsonw_t *w, const char *key, double v)
+{
+    size_t at;
+    if (!isfinite(v) || member(w, key, &at)) return;
+    put_real(w->b, v);
+    done(w);
+}
+
+void rs_jsonw_bool(rs_jsonw_t *w, const char *key, int v)
+{
+    size_t at;
+    if (member(w, key, &at)) return;
+    if (v) put(w->b, "true", 4);
+    else put(w->b, "false", 5);
+    done(w);
+}
+
+void rs_jsonw_null(rs_jsonw_t *w, const char *key)
+{
+    size_t at;
+    if (member(w, key, &at)) return;
+    put(w->b, "null", 4);
+    done(w);
+}
+
+void rs_jsonw_tree(rs_jsonw_t *w, const char *key, json_t *v)
+{
+    size_t at;
+    if (!v) return;
+    if (!member(w, key, &at)) {
+        if (put_value(w->b, v, 1)) {
+            undo(w, at);
+            w->failed = 1;
+        } else {
+            done(w);
+        }
+    }
+    json_decref(v);
 }
 
 char *rs_jsonw_dumps(json_t *v, size_t *len)

@@ -361,6 +361,23 @@ size_t rs_utf8_decode(const char *s, size_t n, uint32_t *cp)
     return n ? utf8_seq((const unsigned char *)s, n, cp) : 0;
 }
 
+int rs_utf8_valid(const char *s)
+{
+    if (!s) return 0;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        if ((unsigned char)s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        size_t len = rs_utf8_decode(s + i, n - i, &cp);
+        if (!len) return 0;
+        i += len;
+    }
+    return 1;
+}
+
 /* Invisible characters that reorder or hide the text around them (bidirectional marks, embeddings,
  * overrides and isolates). */
 static int is_bidi_control(uint32_t c)

@@ -57,6 +57,9 @@ void rs_text_safe(rs_buf_t *b, const char *s, size_t n, int flags);
 /* The length (1 to 4) of the UTF-8 sequence at s (at most n bytes) and its code point in *cp, or
  * 0 when the bytes there are not one (overlong forms, surrogates, past U+10FFFF, n == 0). */
 size_t rs_utf8_decode(const char *s, size_t n, uint32_t *cp);
+/* Whether the NUL-terminated s is valid UTF-8 (as rs_utf8_decode reads it, which is what
+ * json_string accepts); NULL is not. */
+int rs_utf8_valid(const char *s);
 /* rs_text_safe of a NUL-terminated s (NULL: "") into b after emptying it; returns b->data. */
 const char *rs_text_safe_str(rs_buf_t *b, const char *s, int flags);
 

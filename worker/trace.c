@@ -4,7 +4,6 @@
 #include "trace.h"
 
 #include <assert.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,103 +63,41 @@ int64_t wk_trace_wall_us(void)
 /* Where the span's text is: in its attributes, in an event's attributes, or between events. */
 enum { SPAN_ATTRS, SPAN_EVENT, SPAN_EVENTS };
 
-static void put(wk_span_t *s, const char *text)
-{
-    rs_buf_puts(s->out, text);
-}
-
-/* "key": as a field of the object being written; 0, or -1 (nothing written) for a key that is
- * not UTF-8. */
-static int put_key(rs_buf_t *b, const char *key)
-{
-    if (rs_jsonw_string(b, key, strlen(key))) return -1;
-    rs_buf_putc(b, ':');
-    return 0;
-}
-
-/* sep, then the string field that json_object_set_new(o, key, json_string(value)) would set:
- * all of it left out for NULL or text that is not UTF-8. */
-static void put_str_field(rs_buf_t *b, const char *sep, const char *key, const char *value)
-{
-    size_t at = b->len;
-    rs_buf_puts(b, sep);
-    if (!value || put_key(b, key) || rs_jsonw_string(b, value, strlen(value))) {
-        b->len = at;
-        b->data[at] = '\0';
-    }
-}
-
 void wk_span_begin(wk_span_t *s, rs_buf_t *out, const char *trace_id, const char *span_id,
                    const char *parent, const char *name, const char *kind, int64_t start_us,
                    int64_t end_us)
 {
-    *s = (wk_span_t){.out = out, .in = SPAN_ATTRS};
-    /* ids are hex and names this module's callers' literals: never left out, so the commas hold */
-    put(s, "{");
-    put_str_field(out, "", "trace_id", trace_id);
-    put_str_field(out, ",", "span_id", span_id);
-    if (parent) put_str_field(out, ",", "parent_span_id", parent);
-    else put(s, ",\"parent_span_id\":null");
-    put_str_field(out, ",", "name", name);
-    put_str_field(out, ",", "kind", kind);
-    put(s, ",\"start_us\":");
-    rs_jsonw_integer(out, (json_int_t)start_us);
-    put(s, ",\"end_us\":");
-    rs_jsonw_integer(out, (json_int_t)end_us);
-    put(s, ",\"attributes\":{");
-}
-
-/* Takes back what was written since at. */
-static void drop(wk_span_t *s, size_t at)
-{
-    s->out->len = at;
-    s->out->data[at] = '\0';
-}
-
-/* The start of an attribute: its separator and key, written from *at; 0, or -1 (nothing
- * written) where the key is not UTF-8, which jansson's setters refuse. */
-static int attr_key(wk_span_t *s, const char *key, size_t *at)
-{
-    *at = s->out->len;
-    if (s->n_attrs) rs_buf_putc(s->out, ',');
-    if (!put_key(s->out, key)) return 0;
-    drop(s, *at);
-    return -1;
+    *s = (wk_span_t){.in = SPAN_ATTRS, .attrs = &s->own};
+    rs_jsonw_object(&s->span, out);
+    rs_jsonw_str(&s->span, "trace_id", trace_id);
+    rs_jsonw_str(&s->span, "span_id", span_id);
+    if (parent) rs_jsonw_str(&s->span, "parent_span_id", parent);
+    else rs_jsonw_null(&s->span, "parent_span_id");
+    rs_jsonw_str(&s->span, "name", name);
+    rs_jsonw_str(&s->span, "kind", kind);
+    rs_jsonw_int(&s->span, "start_us", start_us);
+    rs_jsonw_int(&s->span, "end_us", end_us);
+    rs_jsonw_object_in(&s->own, &s->span, "attributes");
 }
 
 void wk_attr_str(wk_span_t *s, const char *key, const char *value)
 {
-    size_t at;
-    if (!value || attr_key(s, key, &at)) return;
-    if (rs_jsonw_string(s->out, value, strlen(value))) {
-        drop(s, at); /* json_string refuses text that is not UTF-8: left out like a NULL */
-        return;
-    }
-    s->n_attrs++;
+    rs_jsonw_str(s->attrs, key, value);
 }
 
 void wk_attr_int(wk_span_t *s, const char *key, int64_t value)
 {
-    size_t at;
-    if (attr_key(s, key, &at)) return;
-    rs_jsonw_integer(s->out, (json_int_t)value);
-    s->n_attrs++;
+    rs_jsonw_int(s->attrs, key, value);
 }
 
 void wk_attr_real(wk_span_t *s, const char *key, double value)
 {
-    size_t at;
-    if (!isfinite(value) || attr_key(s, key, &at)) return; /* json_real refuses them */
-    rs_jsonw_real(s->out, value);
-    s->n_attrs++;
+    rs_jsonw_real(s->attrs, key, value);
 }
 
 void wk_attr_true(wk_span_t *s, const char *key)
 {
-    size_t at;
-    if (attr_key(s, key, &at)) return;
-    put(s, "true");
-    s->n_attrs++;
+    rs_jsonw_bool(s->attrs, key, 1);
 }
 
 void wk_span_error(wk_span_t *s, const char *message)
@@ -172,31 +109,39 @@ void wk_span_error(wk_span_t *s, const char *message)
 void wk_span_event_begin(wk_span_t *s, const char *name, int64_t time_us)
 {
     assert(s->in != SPAN_EVENT);
-    put(s, s->in == SPAN_ATTRS ? "},\"events\":[{" : ",{");
-    put_str_field(s->out, "", "name", name);
-    put(s, ",\"time_us\":");
-    rs_jsonw_integer(s->out, (json_int_t)time_us);
-    put(s, ",\"attributes\":{");
+    if (s->in == SPAN_ATTRS) {
+        rs_jsonw_end(&s->own);
+        rs_jsonw_array_in(&s->events, &s->span, "events");
+    }
+    rs_jsonw_object_in(&s->event, &s->events, NULL);
+    rs_jsonw_str(&s->event, "name", name);
+    rs_jsonw_int(&s->event, "time_us", time_us);
+    rs_jsonw_object_in(&s->event_attrs, &s->event, "attributes");
+    s->attrs = &s->event_attrs;
     s->in = SPAN_EVENT;
-    s->n_attrs = 0;
 }
 
 void wk_span_event_end(wk_span_t *s)
 {
     assert(s->in == SPAN_EVENT);
-    put(s, "}}");
+    rs_jsonw_end(&s->event_attrs);
+    rs_jsonw_end(&s->event);
+    s->attrs = NULL; /* events come after the span's own attributes */
     s->in = SPAN_EVENTS;
 }
 
 void wk_span_end(wk_span_t *s)
 {
     assert(s->in != SPAN_EVENT);
-    put(s, s->in == SPAN_ATTRS ? "},\"events\":[]" : "]");
-    if (!s->error) {
-        put(s, ",\"status\":{\"code\":\"ok\"}}");
-        return;
+    if (s->in == SPAN_ATTRS) {
+        rs_jsonw_end(&s->own);
+        rs_jsonw_array_in(&s->events, &s->span, "events");
     }
-    put(s, ",\"status\":{\"code\":\"error\"");
-    put_str_field(s->out, ",", "message", s->message);
-    put(s, "}}");
+    rs_jsonw_end(&s->events);
+    rs_jsonw_t status;
+    rs_jsonw_object_in(&status, &s->span, "status");
+    rs_jsonw_str(&status, "code", s->error ? "error" : "ok");
+    if (s->error) rs_jsonw_str(&status, "message", s->message);
+    rs_jsonw_end(&status);
+    rs_jsonw_end(&s->span);
 }

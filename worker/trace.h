@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "jsonw.h"
 #include "util.h"
 
 #define WK_TRACE_ID_HEX 33 /* 32 hex digits and the NUL */
@@ -38,13 +39,15 @@ typedef struct wk_arrival {
  * order they are called, and wk_span_end writes its status. The text is byte for byte what
  * rs_jsonw_append (jsonw.h) writes for the jansson object these builders used to make, at a
  * fraction of the cost: no heap object per field (a third of a worker's time per case went to
- * building, writing and freeing span trees). One span at a time per buffer. */
+ * building, writing and freeing span trees). One span at a time per buffer; a wk_span_t stays
+ * where it is until wk_span_end (its parts point at each other). */
 typedef struct wk_span {
-    rs_buf_t *out;
-    int in;               /* SPAN_ATTRS, SPAN_EVENT or SPAN_EVENTS (trace.c) */
-    size_t n_attrs;       /* in the attributes object now open: a ',' goes before the next */
-    int error;            /* wk_span_error was called */
-    const char *message;  /* its message (borrowed until wk_span_end); NULL for none */
+    rs_jsonw_t span, own;        /* the span object, and its attributes */
+    rs_jsonw_t events, event, event_attrs;
+    rs_jsonw_t *attrs;           /* where the setters write: own, or the open event's */
+    int in;                      /* SPAN_ATTRS, SPAN_EVENT or SPAN_EVENTS (trace.c) */
+    int error;                   /* wk_span_error was called */
+    const char *message;         /* its message (borrowed until wk_span_end); NULL for none */
 } wk_span_t;
 
 /* Begins a span at out's end, with empty attributes and events so far and status "ok" unless

@@ -1,5 +1,6 @@
 /* jsonw: the same bytes as json_dumps(JSON_COMPACT), value for value: hand-picked strings, numbers
- * and shapes, then random trees. */
+ * and shapes, then random trees; and the member writer's text against the jansson value that the
+ * same calls make. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -147,6 +148,87 @@ static void test_random_trees(void **state)
     for (int i = 0; i < 5000; i++) same(random_tree(0));
 }
 
+/* The member writer against the jansson value that the same calls in the same order make: the
+ * members jansson's setters refuse are left out by both. */
+static void test_members(void **state)
+{
+    (void)state;
+    json_t *want = json_object(), *arr = json_array(), *inner = json_object();
+    rs_buf_t b;
+    rs_buf_init(&b);
+    rs_jsonw_t w, a, o;
+    rs_jsonw_object(&w, &b);
+    rs_jsonw_str(&w, "s", "v\n\xc3\xa9");
+    json_object_set_new(want, "s", json_string("v\n\xc3\xa9"));
+    rs_jsonw_str(&w, "bad", "\xff");
+    json_object_set_new(want, "bad", json_string("\xff"));
+    rs_jsonw_str(&w, "\xfe", "key not UTF-8");
+    json_object_set_new(want, "\xfe", json_string("key not UTF-8"));
+    rs_jsonw_str(&w, "none", NULL);
+    json_object_set_new(want, "none", json_string(NULL));
+    rs_jsonw_str_or_null(&w, "sn", NULL);
+    json_object_set_new(want, "sn", json_null());
+    rs_jsonw_str_or_null(&w, "sbad", "\xff");
+    json_object_set_new(want, "sbad", json_null());
+    rs_jsonw_str_or_null(&w, "sok", "x");
+    json_object_set_new(want, "sok", json_string("x"));
+    rs_jsonw_int(&w, "i", INT64_MIN);
+    json_object_set_new(want, "i", json_integer(INT64_MIN));
+    rs_jsonw_real(&w, "r", 2.0);
+    json_object_set_new(want, "r", json_real(2.0));
+    rs_jsonw_real(&w, "nan", NAN);
+    json_object_set_new(want, "nan", json_real(NAN));
+    rs_jsonw_real(&w, "inf", INFINITY);
+    json_object_set_new(want, "inf", json_real(INFINITY));
+    rs_jsonw_bool(&w, "t", 7);
+    json_object_set_new(want, "t", json_boolean(7));
+    rs_jsonw_bool(&w, "f", 0);
+    json_object_set_new(want, "f", json_false());
+    rs_jsonw_array_in(&a, &w, "a");
+    rs_jsonw_str(&a, NULL, "x");
+    json_array_append_new(arr, json_string("x"));
+    rs_jsonw_str(&a, NULL, "\xff");
+    json_array_append_new(arr, json_string("\xff"));
+    rs_jsonw_object_in(&o, &a, NULL);
+    rs_jsonw_null(&o, "n");
+    json_object_set_new(inner, "n", json_null());
+    rs_jsonw_tree(&o, "tree", json_pack("{s[i]}", "k", 1));
+    json_object_set_new(inner, "tree", json_pack("{s[i]}", "k", 1));
+    rs_jsonw_tree(&o, "null tree", NULL);
+    assert_int_equal(rs_jsonw_end(&o), 0);
+    json_array_append_new(arr, inner);
+    rs_jsonw_int(&a, NULL, 3);
+    json_array_append_new(arr, json_integer(3));
+    assert_int_equal(rs_jsonw_end(&a), 0);
+    json_object_set_new(want, "a", arr);
+    rs_jsonw_array_in(&a, &w, "empty");
+    rs_jsonw_end(&a);
+    json_object_set_new(want, "empty", json_array());
+    assert_int_equal(rs_jsonw_end(&w), 0);
+    char *text = rs_jsonw_dumps(want, NULL);
+    assert_string_equal(b.data, text);
+    assert_int_equal(b.len, strlen(text));
+    free(text);
+    json_decref(want);
+    rs_buf_cleanup(&b);
+}
+
+/* A tree member that rs_jsonw_append refuses voids the text, up through every parent. */
+static void test_members_fail(void **state)
+{
+    (void)state;
+    rs_buf_t b;
+    rs_buf_init(&b);
+    rs_jsonw_t w, a;
+    rs_jsonw_object(&w, &b);
+    rs_jsonw_array_in(&a, &w, "a");
+    rs_jsonw_tree(&a, NULL, json_stringn_nocheck("\xff", 1));
+    assert_int_equal(rs_jsonw_end(&a), -1);
+    assert_int_equal(rs_jsonw_end(&w), -1);
+    assert_string_equal(b.data, "{\"a\":[]}"); /* the refused member is not in the text */
+    rs_buf_cleanup(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +236,8 @@ int main(void)
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_shapes),
         cmocka_unit_test(test_random_trees),
+        cmocka_unit_test(test_members),
+        cmocka_unit_test(test_members_fail),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
