@@ -3,7 +3,6 @@
  * one by one (non-ASCII is checked, as jansson does, and copied as it is). */
 #include "jsonw.h"
 
-#include <assert.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -79,12 +78,17 @@ static void put_integer(rs_buf_t *b, json_int_t v)
     put(b, s, rs_i64_text((int64_t)v, s));
 }
 
-/* jansson's jsonp_dtostr at its default precision: "%.17g", ".0" added when the text has neither
- * a '.' nor an 'e', and the exponent without its '+' and leading zeros ("1e+20" -> "1e20"). */
-static void put_real(rs_buf_t *b, double v)
+/* jansson's jsonp_dtostr: "%.<precision>g" (17 significant digits unless JSON_REAL_PRECISION
+ * says otherwise), ".0" added when the text has neither a '.' nor an 'e', and the exponent
+ * without its '+' and leading zeros ("1e+20" -> "1e20"). */
+static void put_real_prec(rs_buf_t *b, double v, int precision)
 {
-    /* an integral value below 2^53 (not -0): "%.17g" writes its digits exactly, then ".0" */
-    if (v == trunc(v) && fabs(v) < 9007199254740992.0 && !(v == 0 && signbit(v))) {
+    static const double TEN_TO[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
+                                    1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17};
+    /* an integral value below 2^53 (not -0) of at most `precision` digits: "%g" writes them
+     * exactly, without an exponent, then ".0" */
+    if (precision < (int)(sizeof(TEN_TO) / sizeof(TEN_TO[0])) && v == trunc(v) &&
+        fabs(v) < 9007199254740992.0 && fabs(v) < TEN_TO[precision] && !(v == 0 && signbit(v))) {
         char s[RS_I64_TEXT + 2];
         size_t n = rs_i64_text((int64_t)v, s);
         memcpy(s + n, ".0", 2);
@@ -92,7 +96,7 @@ static void put_real(rs_buf_t *b, double v)
         return;
     }
     char s[64];
-    int len = snprintf(s, sizeof(s), "%.17g", v);
+    int len = snprintf(s, sizeof(s), "%.*g", precision, v);
     if (len < 0 || (size_t)len >= sizeof(s) - 3) len = 0;
     if (!strchr(s, '.') && !strchr(s, 'e')) {
         memcpy(s + len, ".0", 3);
@@ -110,6 +114,11 @@ static void put_real(rs_buf_t *b, double v)
         }
     }
     put(b, s, (size_t)len);
+}
+
+static void put_real(rs_buf_t *b, double v)
+{
+    put_real_prec(b, v, 17);
 }
 
 static int put_value(rs_buf_t *b, json_t *v, int depth)
@@ -209,24 +218,24 @@ static void undo(rs_jsonw_t *w, size_t at)
     w->b->data[at] = '\0';
 }
 
-static void nest(rs_jsonw_t *w, rs_jsonw_t *parent, const char *key, char open, char close)
+static int nest(rs_jsonw_t *w, rs_jsonw_t *parent, const char *key, char open, char close)
 {
     size_t at;
-    int rc = member(parent, key, &at);
-    assert(rc == 0); /* a literal key */
-    (void)rc;
+    if (member(parent, key, &at)) return -1;
     open_at(w, parent->b, open, close);
     w->parent = parent;
+    w->precision = parent->precision;
+    return 0;
 }
 
-void rs_jsonw_object_in(rs_jsonw_t *w, rs_jsonw_t *parent, const char *key)
+int rs_jsonw_object_in(rs_jsonw_t *w, rs_jsonw_t *parent, const char *key)
 {
-    nest(w, parent, key, '{', '}');
+    return nest(w, parent, key, '{', '}');
 }
 
-void rs_jsonw_array_in(rs_jsonw_t *w, rs_jsonw_t *parent, const char *key)
+int rs_jsonw_array_in(rs_jsonw_t *w, rs_jsonw_t *parent, const char *key)
 {
-    nest(w, parent, key, '[', ']');
+    return nest(w, parent, key, '[', ']');
 }
 
 int rs_jsonw_end(rs_jsonw_t *w)
@@ -272,7 +281,7 @@ void rs_jsonw_real(rs_jsonw_t *w, const char *key, double v)
 {
     size_t at;
     if (!isfinite(v) || member(w, key, &at)) return;
-    put_real(w->b, v);
+    put_real_prec(w->b, v, w->precision ? w->precision : 17);
     done(w);
 }
 

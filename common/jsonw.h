@@ -32,16 +32,18 @@ typedef struct rs_jsonw {
     size_t n;        /* members written: a ',' goes before the next */
     char close;      /* '}' or ']' */
     int failed;      /* a tree member rs_jsonw_append refused: the whole text is void */
+    int precision;   /* reals' significant digits as JSON_REAL_PRECISION(1..17) gives them; 0:
+                      * jansson's 17. Set after opening; members opened in w take it on */
     struct rs_jsonw *parent;
 } rs_jsonw_t;
 
 /* Opens an object or array at b's end. */
 void rs_jsonw_object(rs_jsonw_t *w, rs_buf_t *b);
 void rs_jsonw_array(rs_jsonw_t *w, rs_buf_t *b);
-/* Opens an object or array as a member of parent (key: a literal, never left out); the parent
- * is written to again only after rs_jsonw_end(w). */
-void rs_jsonw_object_in(rs_jsonw_t *w, rs_jsonw_t *parent, const char *key);
-void rs_jsonw_array_in(rs_jsonw_t *w, rs_jsonw_t *parent, const char *key);
+/* Opens an object or array as a member of parent, which is written to again only after
+ * rs_jsonw_end(w): 0, or -1 (nothing written, w not opened) for a key that is not UTF-8. */
+int rs_jsonw_object_in(rs_jsonw_t *w, rs_jsonw_t *parent, const char *key);
+int rs_jsonw_array_in(rs_jsonw_t *w, rs_jsonw_t *parent, const char *key);
 /* Closes w; a failure inside it passes to its parent. Returns 0, or -1 when a member failed. */
 int rs_jsonw_end(rs_jsonw_t *w);
 

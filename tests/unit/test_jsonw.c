@@ -229,6 +229,36 @@ static void test_members_fail(void **state)
     rs_buf_cleanup(&b);
 }
 
+/* Reals at every precision, as JSON_REAL_PRECISION(p) writes them; members take it on. */
+static void test_precision(void **state)
+{
+    (void)state;
+    static const double REALS[] = {0.0, -0.0, 1.0, -7.0, 0.5, 9.0, 10.0, 99.0, 100.0, 123456.0,
+                                   9999999999.0, 1e10, 1e15, 1e16, 9007199254740991.0, 1e17,
+                                   1.0 / 3, 1234.56789012345, 1e-7, 2.5e300, -1e22};
+    for (int p = 1; p <= 17; p++) {
+        json_t *want = json_array();
+        rs_buf_t b;
+        rs_buf_init(&b);
+        rs_jsonw_t w, a;
+        rs_jsonw_object(&w, &b);
+        w.precision = p;
+        rs_jsonw_array_in(&a, &w, "r");
+        for (size_t i = 0; i < RS_ARRAY_LEN(REALS); i++) {
+            rs_jsonw_real(&a, NULL, REALS[i]);
+            json_array_append_new(want, json_real(REALS[i]));
+        }
+        rs_jsonw_end(&a);
+        rs_jsonw_end(&w);
+        json_t *o = json_pack("{so}", "r", want);
+        char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(p));
+        if (strcmp(b.data, text) != 0) fail_msg("precision %d:\n%s\n%s", p, text, b.data);
+        free(text);
+        json_decref(o);
+        rs_buf_cleanup(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +268,7 @@ int main(void)
         cmocka_unit_test(test_random_trees),
         cmocka_unit_test(test_members),
         cmocka_unit_test(test_members_fail),
+        cmocka_unit_test(test_precision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
