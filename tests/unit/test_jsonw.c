@@ -39,6 +39,18 @@ static void test_strings(void **state)
     same(json_string("quote \" backslash \\ slash / tab \t"));
     same(json_string("\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xe2\x80\xa8")); /* UTF-8 kept as is */
     same(json_string(""));
+    /* each byte that needs a look, at every place of 8-byte blocks read at once */
+    static const char *const ODD[] = {"\x01", "\x1f", "\"", "\\", "\x7f", " ", "\xc3\xa9",
+                                      "\xe2\x82\xac", "\n"};
+    for (size_t k = 0; k < RS_ARRAY_LEN(ODD); k++)
+        for (size_t at = 0; at < 19; at++) {
+            char text[40];
+            memset(text, 'a', sizeof(text));
+            size_t len = strlen(ODD[k]);
+            memcpy(text + at, ODD[k], len);
+            text[at + len + (at % 5)] = '\0'; /* and strings ending at every place after it */
+            same(json_string(text));
+        }
     same(json_stringn_nocheck("\xff", 1));         /* invalid UTF-8: both refuse */
     same(json_stringn_nocheck("ok \xc0\x80", 5));  /* overlong */
     same(json_stringn_nocheck("\xed\xa0\x80", 3)); /* a surrogate */
