@@ -38,8 +38,8 @@ typedef struct wk_arrival {
  * wk_span_begin writes everything up to its attributes, the setters and events follow in the
  * order they are called, and wk_span_end writes its status. The text is byte for byte what
  * rs_jsonw_append (jsonw.h) writes for the jansson object these builders used to make, at a
- * fraction of the cost: no heap object per field (a third of a worker's time per case went to
- * building, writing and freeing span trees). One span at a time per buffer; a wk_span_t stays
+ * fraction of the cost: no heap object per field (building, writing and freeing span trees was
+ * a large share of a worker's time per case). One span at a time per buffer; a wk_span_t stays
  * where it is until wk_span_end (its parts point at each other). */
 typedef struct wk_span {
     rs_jsonw_t span, own;        /* the span object, and its attributes */
