@@ -4,6 +4,7 @@
 #include "jsonw.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,18 @@ static inline void putch(rs_buf_t *b, char c)
     b->data[b->len++] = c;
 }
 
+/* Whether none of the 8 bytes in w needs a look of its own (a control, '"', '\\' or non-ASCII):
+ * haszero and hasless of "Bit Twiddling Hacks" on 8 bytes at once. Either can be wrong about
+ * which byte, never about whether there is one. */
+static inline int plain8(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t quote = w ^ (ones * '"'), slash = w ^ (ones * '\\');
+    uint64_t control = (w - ones * 0x20) & ~w;
+    uint64_t is_quote = (quote - ones) & ~quote, is_slash = (slash - ones) & ~slash;
+    return ((control | is_quote | is_slash | w) & high) == 0;
+}
+
 static int put_string(rs_buf_t *b, const char *s, size_t n)
 {
     static const char HEX[] = "0123456789ABCDEF";
@@ -32,6 +45,7 @@ static int put_string(rs_buf_t *b, const char *s, size_t n)
     size_t i = 0;
     while (i < n) {
         size_t run = i;
+        for (uint64_t w; i + 8 <= n && (memcpy(&w, s + i, 8), plain8(w));) i += 8;
         while (i < n) {
             unsigned char ch = (unsigned char)s[i];
             if (ch < 0x20 || ch == '"' || ch == '\\' || ch >= 0x80) break;
@@ -73,22 +87,29 @@ static int put_string(rs_buf_t *b, const char *s, size_t n)
 
 static void put_integer(rs_buf_t *b, json_int_t v)
 {
-    char tmp[24], *p = tmp + sizeof(tmp);
-    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) *--p = '-';
-    put(b, p, (size_t)(tmp + sizeof(tmp) - p));
+    char s[RS_I64_TEXT];
+    put(b, s, rs_i64_text((int64_t)v, s));
 }
 
-/* jansson's jsonp_dtostr at its default precision: "%.17g", ".0" added when the text has neither
- * a '.' nor an 'e', and the exponent without its '+' and leading zeros ("1e+20" -> "1e20"). */
-static void put_real(rs_buf_t *b, double v)
+/* jansson's jsonp_dtostr: "%.<precision>g" (17 significant digits unless JSON_REAL_PRECISION
+ * says otherwise), ".0" added when the text has neither a '.' nor an 'e', and the exponent
+ * without its '+' and leading zeros ("1e+20" -> "1e20"). */
+static void put_real_prec(rs_buf_t *b, double v, int precision)
 {
+    static const double TEN_TO[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
+                                    1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17};
+    /* an integral value below 2^53 (not -0) of at most `precision` digits: "%g" writes them
+     * exactly, without an exponent, then ".0" */
+    if (precision < (int)(sizeof(TEN_TO) / sizeof(TEN_TO[0])) && v == trunc(v) &&
+        fabs(v) < 9007199254740992.0 && fabs(v) < TEN_TO[precision] && !(v == 0 && signbit(v))) {
+        char s[RS_I64_TEXT + 2];
+        size_t n = rs_i64_text((int64_t)v, s);
+        memcpy(s + n, ".0", 2);
+        put(b, s, n + 2);
+        return;
+    }
     char s[64];
-    int len = snprintf(s, sizeof(s), "%.17g", v);
+    int len = snprintf(s, sizeof(s), "%.*g", precision, v);
     if (len < 0 || (size_t)len >= sizeof(s) - 3) len = 0;
     if (!strchr(s, '.') && !strchr(s, 'e')) {
         memcpy(s + len, ".0", 3);
@@ -106,6 +127,11 @@ static void put_real(rs_buf_t *b, double v)
         }
     }
     put(b, s, (size_t)len);
+}
+
+static void put_real(rs_buf_t *b, double v)
+{
+    put_real_prec(b, v, 17);
 }
 
 static int put_value(rs_buf_t *b, json_t *v, int depth)
@@ -153,6 +179,155 @@ int rs_jsonw_append(rs_buf_t *b, json_t *v)
     if (rc) b->len = at;
     b->data[b->len] = '\0'; /* put and putch leave it to the end */
     return rc;
+}
+
+/* ---- members one by one ---- */
+
+static void open_at(rs_jsonw_t *w, rs_buf_t *b, char open, char close)
+{
+    *w = (rs_jsonw_t){.b = b, .close = close};
+    putch(b, open);
+    b->data[b->len] = '\0';
+}
+
+void rs_jsonw_object(rs_jsonw_t *w, rs_buf_t *b)
+{
+    open_at(w, b, '{', '}');
+}
+
+void rs_jsonw_array(rs_jsonw_t *w, rs_buf_t *b)
+{
+    open_at(w, b, '[', ']');
+}
+
+/* The start of a member: its separator and key (none in an array), written from *at; 0, or -1
+ * (nothing written) for a key that is not UTF-8, which jansson's setters refuse. */
+static int member(rs_jsonw_t *w, const char *key, size_t *at)
+{
+    rs_buf_t *b = w->b;
+    *at = b->len;
+    if (w->n) putch(b, ',');
+    if (key) {
+        if (put_string(b, key, strlen(key))) {
+            b->len = *at;
+            b->data[*at] = '\0';
+            return -1;
+        }
+        putch(b, ':');
+    }
+    return 0;
+}
+
+/* The member begun at at is written: it counts, and the text ends in a NUL again. */
+static void done(rs_jsonw_t *w)
+{
+    w->n++;
+    w->b->data[w->b->len] = '\0';
+}
+
+static void undo(rs_jsonw_t *w, size_t at)
+{
+    w->b->len = at;
+    w->b->data[at] = '\0';
+}
+
+static int nest(rs_jsonw_t *w, rs_jsonw_t *parent, const char *key, char open, char close)
+{
+    size_t at;
+    if (member(parent, key, &at)) return -1;
+    open_at(w, parent->b, open, close);
+    w->parent = parent;
+    w->precision = parent->precision;
+    return 0;
+}
+
+int rs_jsonw_object_in(rs_jsonw_t *w, rs_jsonw_t *parent, const char *key)
+{
+    return nest(w, parent, key, '{', '}');
+}
+
+int rs_jsonw_array_in(rs_jsonw_t *w, rs_jsonw_t *parent, const char *key)
+{
+    return nest(w, parent, key, '[', ']');
+}
+
+int rs_jsonw_end(rs_jsonw_t *w)
+{
+    putch(w->b, w->close);
+    w->b->data[w->b->len] = '\0';
+    if (w->parent) {
+        w->parent->n++;
+        w->parent->failed |= w->failed;
+    }
+    return w->failed ? -1 : 0;
+}
+
+void rs_jsonw_str(rs_jsonw_t *w, const char *key, const char *s)
+{
+    size_t at;
+    if (!s || member(w, key, &at)) return;
+    if (put_string(w->b, s, strlen(s))) undo(w, at);
+    else done(w);
+}
+
+void rs_jsonw_str_or_null(rs_jsonw_t *w, const char *key, const char *s)
+{
+    size_t at;
+    if (member(w, key, &at)) return;
+    if (!s || put_string(w->b, s, strlen(s))) {
+        undo(w, at);
+        rs_jsonw_null(w, key);
+        return;
+    }
+    done(w);
+}
+
+void rs_jsonw_int(rs_jsonw_t *w, const char *key, int64_t v)
+{
+    size_t at;
+    if (member(w, key, &at)) return;
+    put_integer(w->b, (json_int_t)v);
+    done(w);
+}
+
+void rs_jsonw_real(rs_jsonw_t *w, const char *key, double v)
+{
+    size_t at;
+    if (!isfinite(v) || member(w, key, &at)) return;
+    put_real_prec(w->b, v, w->precision ? w->precision : 17);
+    done(w);
+}
+
+void rs_jsonw_bool(rs_jsonw_t *w, const char *key, int v)
+{
+    size_t at;
+    if (member(w, key, &at)) return;
+    if (v) put(w->b, "true", 4);
+    else put(w->b, "false", 5);
+    done(w);
+}
+
+void rs_jsonw_null(rs_jsonw_t *w, const char *key)
+{
+    size_t at;
+    if (member(w, key, &at)) return;
+    put(w->b, "null", 4);
+    done(w);
+}
+
+void rs_jsonw_tree(rs_jsonw_t *w, const char *key, json_t *v)
+{
+    size_t at;
+    if (!v) return;
+    if (!member(w, key, &at)) {
+        if (put_value(w->b, v, 1)) {
+            undo(w, at);
+            w->failed = 1;
+        } else {
+            done(w);
+        }
+    }
+    json_decref(v);
 }
 
 char *rs_jsonw_dumps(json_t *v, size_t *len)

@@ -22,14 +22,14 @@ static void key_start(XXH64_state_t *st, const char *model, const char *case_id,
                       int64_t seed)
 {
     static const char sep = SEP;
-    char kbuf[16];
-    int klen = snprintf(kbuf, sizeof(kbuf), "%d", k);
+    char kbuf[RS_I64_TEXT];
+    size_t klen = rs_i64_text(k, kbuf);
     XXH64_reset(st, (XXH64_hash_t)(uint64_t)seed);
     XXH64_update(st, model ? model : "", model ? strlen(model) : 0);
     XXH64_update(st, &sep, 1);
     XXH64_update(st, case_id ? case_id : "", case_id ? strlen(case_id) : 0);
     XXH64_update(st, &sep, 1);
-    XXH64_update(st, kbuf, (size_t)klen);
+    XXH64_update(st, kbuf, klen);
     XXH64_update(st, &sep, 1);
 }
 
@@ -146,14 +146,23 @@ static void wrong_answer(answer_t *a, const char *target, uint64_t h)
     set_answer(a, "", a->num, (size_t)n);
 }
 
+/* "[simulated] <head>\nThe answer is <answer>.\n#### <answer>", the answer's body read as
+ * "%.*s" reads it (up to a NUL), put together without printf's cost. */
 static char *reply_text(const char *head, const answer_t *a)
 {
-    static const char fmt[] = "[simulated] %s\nThe answer is %s%.*s.\n#### %s%.*s";
-    int len = (int)a->body_len;
-    int n = snprintf(NULL, 0, fmt, head, a->prefix, len, a->body, a->prefix, len, a->body);
-    char *text = rs_xmalloc((size_t)n + 1);
-    snprintf(text, (size_t)n + 1, fmt, head, a->prefix, len, a->body, a->prefix, len, a->body);
-    return text;
+    size_t body = strnlen(a->body, a->body_len);
+    rs_buf_t b;
+    rs_buf_init(&b);
+    rs_buf_reserve(&b, 40 + strlen(head) + 2 * (strlen(a->prefix) + body));
+    rs_buf_puts(&b, "[simulated] ");
+    rs_buf_puts(&b, head);
+    rs_buf_puts(&b, "\nThe answer is ");
+    rs_buf_puts(&b, a->prefix);
+    rs_buf_append(&b, a->body, body);
+    rs_buf_puts(&b, ".\n#### ");
+    rs_buf_puts(&b, a->prefix);
+    rs_buf_append(&b, a->body, body);
+    return rs_buf_detach(&b);
 }
 
 static const char *model_name(const rs_model_cfg_t *m)

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <math.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -360,6 +361,23 @@ size_t rs_utf8_decode(const char *s, size_t n, uint32_t *cp)
     return n ? utf8_seq((const unsigned char *)s, n, cp) : 0;
 }
 
+int rs_utf8_valid(const char *s)
+{
+    if (!s) return 0;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        if ((unsigned char)s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        size_t len = rs_utf8_decode(s + i, n - i, &cp);
+        if (!len) return 0;
+        i += len;
+    }
+    return 1;
+}
+
 /* Invisible characters that reorder or hide the text around them (bidirectional marks, embeddings,
  * overrides and isolates). */
 static int is_bidi_control(uint32_t c)
@@ -428,6 +446,31 @@ int rs_mkdirs(const char *path, rs_err_t *err)
     return rc;
 }
 
+/* The digits of u, and a '-' before them when minus. */
+static size_t dec_text(uint64_t u, int minus, char out[RS_I64_TEXT])
+{
+    char tmp[RS_I64_TEXT], *p = tmp + sizeof(tmp);
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (minus) *--p = '-';
+    size_t n = (size_t)(tmp + sizeof(tmp) - p);
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return n;
+}
+
+size_t rs_i64_text(int64_t v, char out[RS_I64_TEXT])
+{
+    return dec_text(v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0, out);
+}
+
+size_t rs_u64_text(uint64_t v, char out[RS_I64_TEXT])
+{
+    return dec_text(v, 0, out);
+}
+
 int rs_parse_i64(const char *s, int64_t *out)
 {
     if (!s || !*s) return -1;
@@ -473,11 +516,27 @@ char *rs_sanitize(const char *s, size_t max)
     return out;
 }
 
+static EVP_MD *sha256_fetched;
+
+static void fetch_sha256(void)
+{
+    sha256_fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/* OpenSSL 3 looks EVP_sha256() up in its provider on every digest (a worker hashes a trace id per
+ * case): it is fetched once, the first time, and kept for the process's life. */
+static const EVP_MD *sha256_md(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, fetch_sha256);
+    return sha256_fetched ? sha256_fetched : EVP_sha256();
+}
+
 void rs_sha256_hex(const void *data, size_t len, char out[65])
 {
     unsigned char md[32];
     unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    EVP_Digest(data, len, md, &mdlen, sha256_md(), NULL);
     rs_hex(md, 32, out);
 }
 

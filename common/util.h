@@ -57,6 +57,9 @@ void rs_text_safe(rs_buf_t *b, const char *s, size_t n, int flags);
 /* The length (1 to 4) of the UTF-8 sequence at s (at most n bytes) and its code point in *cp, or
  * 0 when the bytes there are not one (overlong forms, surrogates, past U+10FFFF, n == 0). */
 size_t rs_utf8_decode(const char *s, size_t n, uint32_t *cp);
+/* Whether the NUL-terminated s is valid UTF-8 (as rs_utf8_decode reads it, which is what
+ * json_string accepts); NULL is not. */
+int rs_utf8_valid(const char *s);
 /* rs_text_safe of a NUL-terminated s (NULL: "") into b after emptying it; returns b->data. */
 const char *rs_text_safe_str(rs_buf_t *b, const char *s, int flags);
 
@@ -88,6 +91,12 @@ void rs_afile_abort(rs_afile_t **f);
 int rs_write_file_atomic(const char *path, const void *data, size_t len, rs_err_t *err);
 /* mkdir -p. 0 / -1. */
 int rs_mkdirs(const char *path, rs_err_t *err);
+
+/* v in decimal into out (NUL-terminated), as printf's "%lld" / "%llu" write it, without their
+ * cost; returns the length. */
+#define RS_I64_TEXT 21 /* "-9223372036854775808" or "18446744073709551615", and the NUL */
+size_t rs_i64_text(int64_t v, char out[RS_I64_TEXT]);
+size_t rs_u64_text(uint64_t v, char out[RS_I64_TEXT]);
 
 /* Strict number parsing of a whole string: no trailing garbage, range checked. 0 / -1. */
 int rs_parse_i64(const char *s, int64_t *out);

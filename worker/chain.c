@@ -22,6 +22,8 @@
 
 /* What a response said about itself beyond the answer (docs/PROVIDERS.md, "What comes back"):
  * heap strings or NULL, recorded only when present so that other records stay as they were. */
+enum { WK_SPARE_SPANS = 128 }; /* span buffers kept for reuse (wk_chain_t.spare) */
+
 typedef struct call_meta {
     char *thinking;     /* the reasoning text: recorded, never graded or extracted */
     char *served_model; /* the response's model */
@@ -164,8 +166,9 @@ struct wk_case {
     double t0_sec;
     int64_t last_us;   /* the latest end among the spans so far */
     char trace_id[WK_TRACE_ID_HEX], root_id[WK_SPAN_ID_HEX];
-    json_t *spans;     /* the trace so far; NULL when report.spans is off */
-    json_t *root;      /* borrowed from spans */
+    int traced;        /* report.spans is on */
+    rs_buf_t spans;    /* the child spans' text so far, each after a ','; the root span is
+                        * written last (its end and status come last), in front of them */
     wk_call_t *calls;  /* every model call, for the usage summary */
     size_t n_calls, cap_calls;
     size_t exec_pending; /* exec gradings in flight over all its answers */
@@ -193,6 +196,10 @@ struct wk_chain {
     size_t n_active;
     wk_done_t *done;
     size_t n_done, cap_done;
+    /* Span buffers of finished cases, for the next ones: a trace is a few KiB, and a fresh block
+     * that size from malloc for every case was 4% of a worker's time. */
+    rs_buf_t spare[WK_SPARE_SPANS];
+    size_t n_spare;
 };
 
 static void case_finish(wk_case_t *cs);
@@ -336,7 +343,12 @@ static void case_free(wk_case_t *cs)
     free(cs->target_vecs);
     free(cs->emb.items);
     free(cs->emb.error);
-    json_decref(cs->spans);
+    if (cs->traced && ch->n_spare < WK_SPARE_SPANS) {
+        rs_buf_reset(&cs->spans);
+        ch->spare[ch->n_spare++] = cs->spans;
+    } else {
+        rs_buf_cleanup(&cs->spans);
+    }
     free(cs->calls);
     rs_case_cleanup(&cs->c);
     if (cs->prev) cs->prev->next = cs->next;
@@ -382,6 +394,7 @@ void wk_chain_destroy(wk_chain_t **chp)
     if (wk_http_exec(ch->http) == ch->exec) wk_http_set_exec(ch->http, NULL);
     wk_execgrade_destroy(&ch->exec);
     free(ch->done);
+    while (ch->n_spare) rs_buf_cleanup(&ch->spare[--ch->n_spare]);
     free(ch->prov);
     free(ch->warned);
     for (size_t m = 0; m < ch->cfg->n_models; m++) free(ch->servers[m]);
@@ -459,51 +472,43 @@ static int64_t case_us(const wk_case_t *cs, double mono_sec)
     return cs->t0_us + (int64_t)((mono_sec - cs->t0_sec) * 1e6);
 }
 
-/* The root span "case", opened at receipt (a wait in the backlog comes before its first call);
- * its end and status are set by case_finish. */
+/* The trace opens at receipt (a wait in the backlog comes before its first call) with the ids
+ * of the case and of its root span "case"; the root is written by case_finish. */
 static void open_trace(wk_case_t *cs)
 {
     wk_chain_t *ch = cs->ch;
     wk_trace_trace_id(ch->run_id, cs->c.idx, cs->trace_id);
     wk_trace_span_id(&ch->rng, cs->root_id);
-    cs->root = wk_span_new(cs->trace_id, cs->root_id, NULL, "case", "internal", cs->t0_us,
-                           cs->t0_us);
-    json_t *a = wk_span_attrs(cs->root);
-    wk_attr_str(a, "reasonsaver.run.id", ch->run_id);
-    wk_attr_str(a, "reasonsaver.case.id", cs->c.id);
-    wk_attr_int(a, "reasonsaver.case.index", (int64_t)cs->c.idx);
-    wk_attr_str(a, "reasonsaver.worker.id", ch->worker_id);
-    wk_attr_int(a, "reasonsaver.task.id", (int64_t)cs->task_id);
-    cs->spans = json_array();
-    json_array_append_new(cs->spans, cs->root);
+    cs->traced = 1;
+    if (ch->n_spare) cs->spans = ch->spare[--ch->n_spare];
+    else rs_buf_reserve(&cs->spans, 2048); /* a case's spans at once, not in doublings from 64 */
 }
 
-/* A child span of the root; its end moves the case's latest end. */
-static json_t *child_span(wk_case_t *cs, const char *name, const char *kind, int64_t start,
-                          int64_t end)
+/* Begins a child span of the root (the caller ends it); its end moves the case's latest end. */
+static void child_span(wk_case_t *cs, wk_span_t *s, const char *name, const char *kind,
+                       int64_t start, int64_t end)
 {
     char id[WK_SPAN_ID_HEX];
     wk_trace_span_id(&cs->ch->rng, id);
     if (end > cs->last_us) cs->last_us = end;
-    json_t *s = wk_span_new(cs->trace_id, id, cs->root_id, name, kind, start, end);
-    json_array_append_new(cs->spans, s);
-    return s;
+    rs_buf_putc(&cs->spans, ',');
+    wk_span_begin(s, &cs->spans, cs->trace_id, id, cs->root_id, name, kind, start, end);
 }
 
-static void retry_event(const wk_case_t *cs, json_t *span, const wk_retry_event_t *e)
+static void retry_event(const wk_case_t *cs, wk_span_t *s, const wk_retry_event_t *e)
 {
-    json_t *a = json_object();
-    wk_attr_int(a, "attempt", e->attempt);
-    wk_attr_str(a, "reason", e->reason);
-    if (e->status) wk_attr_int(a, "http.response.status_code", e->status);
-    wk_attr_int(a, "delay_ms", e->delay_ms);
-    wk_span_event(span, "retry", case_us(cs, e->at_sec), a);
+    wk_span_event_begin(s, "retry", case_us(cs, e->at_sec));
+    wk_attr_int(s, "attempt", e->attempt);
+    wk_attr_str(s, "reason", e->reason);
+    if (e->status) wk_attr_int(s, "http.response.status_code", e->status);
+    wk_attr_int(s, "delay_ms", e->delay_ms);
+    wk_span_event_end(s);
 }
 
 static const char *const CALL_SPAN[] = {"generate", "critique", "revise"};
 
 /* What a critique or revision span adds: which chain step it was. */
-static void chain_attrs(const wk_case_t *cs, json_t *a, const call_info_t *ci)
+static void chain_attrs(const wk_case_t *cs, wk_span_t *a, const call_info_t *ci)
 {
     const rs_config_t *cfg = cs->ch->cfg;
     if (ci->kind == REQ_GENERATE) return;
@@ -519,9 +524,9 @@ static void call_span(wk_case_t *cs, const call_info_t *ci)
 {
     const wk_chain_t *ch = cs->ch;
     const rs_model_cfg_t *m = &ch->cfg->models[ci->model];
-    json_t *s = child_span(cs, CALL_SPAN[ci->kind], "client", case_us(cs, ci->start_sec),
-                           case_us(cs, ci->end_sec));
-    json_t *a = wk_span_attrs(s);
+    wk_span_t span, *a = &span;
+    child_span(cs, a, CALL_SPAN[ci->kind], "client", case_us(cs, ci->start_sec),
+               case_us(cs, ci->end_sec));
     wk_attr_str(a, "gen_ai.system", m->provider);
     wk_attr_str(a, "gen_ai.operation.name", "chat");
     wk_attr_str(a, "gen_ai.request.model", m->model);
@@ -542,13 +547,14 @@ static void call_span(wk_case_t *cs, const call_info_t *ci)
     wk_attr_str(a, "reasonsaver.model", m->name);
     wk_attr_int(a, "reasonsaver.candidate", ci->k);
     wk_attr_int(a, "reasonsaver.candidates", ci->n);
-    if (ci->cache == WK_CACHE_HIT) json_object_set_new(a, "reasonsaver.cached", json_true());
+    if (ci->cache == WK_CACHE_HIT) wk_attr_true(a, "reasonsaver.cached");
     chain_attrs(cs, a, ci);
     if (ci->error_type) {
         wk_attr_str(a, "error.type", ci->error_type);
-        wk_span_error(s, ci->error);
+        wk_span_error(a, ci->error);
     }
-    for (int i = 0; i < ci->n_events; i++) retry_event(cs, s, &ci->events[i]);
+    for (int i = 0; i < ci->n_events; i++) retry_event(cs, a, &ci->events[i]);
+    wk_span_end(a);
 }
 
 /* Keeps a call for the usage summary. model: the config's index, n_models for the embedder. */
@@ -564,7 +570,8 @@ static void keep_call(wk_case_t *cs, size_t model, int made, int64_t input_token
     *c = (wk_call_t){.model = (uint32_t)model, .made = made, .input_tokens = input_tokens,
                      .output_tokens = output_tokens, .latency_ms = latency_ms, .stage = stage,
                      .cache = cache};
-    snprintf(c->error_type, sizeof(c->error_type), "%s", error_type ? error_type : "");
+    /* most calls succeed: skip snprintf's cost then (c is zeroed) */
+    if (error_type) snprintf(c->error_type, sizeof(c->error_type), "%s", error_type);
 }
 
 /* Keeps a call for the usage summary and, with spans on, traces it. */
@@ -572,7 +579,7 @@ static void record_call(wk_case_t *cs, const call_info_t *ci)
 {
     keep_call(cs, ci->model, ci->made, ci->input_tokens, ci->output_tokens, ci->latency_ms,
               (int)ci->kind, ci->error_type, ci->cache);
-    if (cs->spans) call_span(cs, ci);
+    if (cs->traced) call_span(cs, ci);
 }
 
 /* ---- requests ---- */
@@ -757,17 +764,17 @@ static char *exec_request(const wk_case_t *cs, const exec_grade_t *x, const answ
 /* Which asking of the case this is (docs/EXPERIMENTS.md): the prompt variant's name in a run of
  * several, the epoch in a run of several, the cluster when the dataset names one. A variant the
  * spec does not have (a confused coordinator) is written null, which the coordinator refuses. */
-static void put_unit(const wk_case_t *cs, json_t *rec)
+static void put_unit(const wk_case_t *cs, rs_jsonw_t *rec)
 {
     const rs_config_t *cfg = cs->ch->cfg;
     size_t variants = rs_config_variants(cfg);
     if (variants > 1) {
         const char *name = NULL;
         if (cs->c.variant < variants) rs_config_variant(cfg, cs->c.variant, &name);
-        json_object_set_new(rec, "prompt", str_or_null(name));
+        rs_jsonw_str_or_null(rec, "prompt", name);
     }
-    if (cfg->epochs > 1) json_object_set_new(rec, "epoch", json_integer((json_int_t)cs->c.epoch));
-    if (cs->c.cluster) json_object_set_new(rec, "cluster", json_string(cs->c.cluster));
+    if (cfg->epochs > 1) rs_jsonw_int(rec, "epoch", (int64_t)cs->c.epoch);
+    if (cs->c.cluster) rs_jsonw_str(rec, "cluster", cs->c.cluster);
 }
 
 static void on_exec(void *ud, const wk_exec_reply_t *r);
@@ -832,17 +839,18 @@ static void grade_answer(wk_case_t *cs, size_t model, int k, int round, int embe
 static void grade_span(wk_case_t *cs, const exec_grade_t *x, unsigned char verdict)
 {
     const rs_config_t *cfg = cs->ch->cfg;
-    json_t *s = child_span(cs, "grade", "internal", case_us(cs, x->start_sec),
-                           case_us(cs, rs_mono_sec()));
-    json_t *a = wk_span_attrs(s);
+    wk_span_t span, *a = &span;
+    child_span(cs, a, "grade", "internal", case_us(cs, x->start_sec), case_us(cs, rs_mono_sec()));
     wk_attr_str(a, "reasonsaver.grader", cfg->scoring.graders[x->g].name);
     wk_attr_str(a, "reasonsaver.model", cfg->models[x->model].name);
     wk_attr_int(a, "reasonsaver.candidate", x->k);
     wk_attr_int(a, "reasonsaver.round", x->round);
     wk_attr_str(a, "reasonsaver.verdict", wk_grade_name(verdict));
-    if (!x->error_type[0]) return;
-    wk_attr_str(a, "error.type", x->error_type);
-    wk_span_error(s, x->reason ? x->reason : x->error_type);
+    if (x->error_type[0]) {
+        wk_attr_str(a, "error.type", x->error_type);
+        wk_span_error(a, x->reason ? x->reason : x->error_type);
+    }
+    wk_span_end(a);
 }
 
 /* An exec grader answered (or failed to): its verdict goes into the answer's grades; the last of
@@ -859,7 +867,7 @@ static void on_exec(void *ud, const wk_exec_reply_t *r)
     snprintf(x->error_type, sizeof(x->error_type), "%s", r->error_type ? r->error_type : "");
     x->latency_ms = r->latency_ms;
     a->grades[x->g] = (unsigned char)r->verdict;
-    if (cs->spans) grade_span(cs, x, a->grades[x->g]);
+    if (cs->traced) grade_span(cs, x, a->grades[x->g]);
     if (r->error_type)
         rs_debug("exec grader %s on case %s: %s: %s", cs->ch->cfg->scoring.graders[x->g].name,
                  cs->c.id, r->error_type, r->reason ? r->reason : "");
@@ -1327,8 +1335,8 @@ static void embed_span(wk_case_t *cs, double start_sec, const wk_http_done_t *d)
 {
     const wk_embedcall_t *ec = cs->ch->remote;
     const rs_model_cfg_t *m = wk_embedcall_model(ec);
-    json_t *s = child_span(cs, "embed", "client", case_us(cs, start_sec), case_us(cs, rs_mono_sec()));
-    json_t *a = wk_span_attrs(s);
+    wk_span_t span, *a = &span;
+    child_span(cs, a, "embed", "client", case_us(cs, start_sec), case_us(cs, rs_mono_sec()));
     wk_attr_str(a, "gen_ai.system", m->provider);
     wk_attr_str(a, "gen_ai.operation.name", "embeddings");
     wk_attr_str(a, "gen_ai.request.model", m->model);
@@ -1336,13 +1344,14 @@ static void embed_span(wk_case_t *cs, double start_sec, const wk_http_done_t *d)
     wk_attr_str(a, "server.address", wk_embedcall_host(ec));
     if (wk_embedcall_port(ec)) wk_attr_int(a, "server.port", wk_embedcall_port(ec));
     if (d && d->status) wk_attr_int(a, "http.response.status_code", d->status);
-    if (d && d->cached) json_object_set_new(a, "reasonsaver.cached", json_true());
+    if (d && d->cached) wk_attr_true(a, "reasonsaver.cached");
     wk_attr_int(a, "reasonsaver.inputs", (int64_t)cs->emb.n_items);
     if (cs->emb.error) {
         wk_attr_str(a, "error.type", cs->emb.error_type);
-        wk_span_error(s, cs->emb.error);
+        wk_span_error(a, cs->emb.error);
     }
-    for (int i = 0; d && i < d->retries; i++) retry_event(cs, s, &d->events[i]);
+    for (int i = 0; d && i < d->retries; i++) retry_event(cs, a, &d->events[i]);
+    wk_span_end(a);
 }
 
 /* Sends the case's texts to the remote embedder in one request. */
@@ -1361,7 +1370,7 @@ static void start_embed(wk_case_t *cs)
     if (rc != 0) {
         embed_failed(cs, &f);
         keep_call(cs, cs->ch->cfg->n_models, 0, 0, 0, 0, REQ_EMBED, e->error_type, 0);
-        if (cs->spans) embed_span(cs, rs_mono_sec(), NULL);
+        if (cs->traced) embed_span(cs, rs_mono_sec(), NULL);
         return;
     }
     req_t spec = {.kind = REQ_EMBED};
@@ -1391,7 +1400,7 @@ static void on_embed(req_t *r, const wk_http_done_t *d)
     free(vecs);
     keep_call(cs, cs->ch->cfg->n_models, !d->cached, e->input_tokens, 0, d->latency_ms, REQ_EMBED,
               e->error ? e->error_type : NULL, cache_outcome(d));
-    if (cs->spans) embed_span(cs, r->start_sec, d);
+    if (cs->traced) embed_span(cs, r->start_sec, d);
 }
 
 /* Every call of the case is done: with a remote embedder, its one call comes now (the texts
@@ -1655,23 +1664,30 @@ static void final_grades(const wk_case_t *cs, cand_t *cd, int round)
     }
 }
 
-static json_t *verdicts_json(const wk_chain_t *ch, const unsigned char *grades)
+static void write_verdicts(rs_jsonw_t *o, const wk_chain_t *ch, const unsigned char *grades)
 {
-    json_t *g = json_object();
+    rs_jsonw_t g;
+    rs_jsonw_object_in(&g, o, "grades");
     for (size_t i = 0; i < ch->cfg->scoring.n_graders; i++)
-        json_object_set_new(g, ch->cfg->scoring.graders[i].name,
-                            json_string(wk_grade_name(grades[i])));
-    return g;
+        rs_jsonw_str(&g, ch->cfg->scoring.graders[i].name, wk_grade_name(grades[i]));
+    rs_jsonw_end(&g);
 }
 
 /* The response's own words, each only when it said it (so other records stay as they were). */
-static void meta_json(json_t *o, const call_meta_t *m)
+static void write_meta(rs_jsonw_t *o, const call_meta_t *m)
 {
-    if (m->served_model) json_object_set_new(o, "served_model", str_or_null(m->served_model));
-    if (m->fingerprint) json_object_set_new(o, "system_fingerprint", str_or_null(m->fingerprint));
-    if (m->reasoning_tokens)
-        json_object_set_new(o, "reasoning_tokens", json_integer((json_int_t)m->reasoning_tokens));
-    if (m->thinking) json_object_set_new(o, "thinking", str_or_null(m->thinking));
+    if (m->served_model) rs_jsonw_str_or_null(o, "served_model", m->served_model);
+    if (m->fingerprint) rs_jsonw_str_or_null(o, "system_fingerprint", m->fingerprint);
+    if (m->reasoning_tokens) rs_jsonw_int(o, "reasoning_tokens", m->reasoning_tokens);
+    if (m->thinking) rs_jsonw_str_or_null(o, "thinking", m->thinking);
+}
+
+/* A call's error and error_type: both null on success. */
+static void write_error(rs_jsonw_t *o, const char *error, const char *error_type)
+{
+    rs_jsonw_str_or_null(o, "error", error);
+    if (error) rs_jsonw_str(o, "error_type", error_type);
+    else rs_jsonw_null(o, "error_type");
 }
 
 /* {grader: {score, reason, error_type, latency_ms}} of an answer's exec graders. */
@@ -1691,85 +1707,90 @@ static json_t *exec_details_json(const wk_chain_t *ch, const answer_t *a)
 }
 
 /* The fields an answer has in the record, generation and revision alike. */
-static void answer_fields(const wk_chain_t *ch, json_t *o, const answer_t *a)
+static void write_answer(rs_jsonw_t *o, const wk_chain_t *ch, const answer_t *a)
 {
-    json_object_set_new(o, "output", str_or_null(a->error ? NULL : a->text));
-    json_object_set_new(o, "extracted", str_or_null(a->extracted));
-    if (a->extract_why) json_object_set_new(o, "extract_error", json_string(a->extract_why));
-    json_object_set_new(o, "grades", verdicts_json(ch, a->grades));
-    if (a->exec) json_object_set_new(o, "grade_details", exec_details_json(ch, a));
-    json_object_set_new(o, "latency_ms", json_real(a->latency_ms));
-    json_object_set_new(o, "input_tokens", json_integer((json_int_t)a->input_tokens));
-    json_object_set_new(o, "output_tokens", json_integer((json_int_t)a->output_tokens));
-    json_object_set_new(o, "finish_reason", str_or_null(a->finish_reason));
-    json_object_set_new(o, "error", str_or_null(a->error));
-    json_object_set_new(o, "error_type", a->error ? json_string(a->error_type) : json_null());
+    rs_jsonw_str_or_null(o, "output", a->error ? NULL : a->text);
+    rs_jsonw_str_or_null(o, "extracted", a->extracted);
+    if (a->extract_why) rs_jsonw_str(o, "extract_error", a->extract_why);
+    write_verdicts(o, ch, a->grades);
+    if (a->exec) rs_jsonw_tree(o, "grade_details", exec_details_json(ch, a));
+    rs_jsonw_real(o, "latency_ms", a->latency_ms);
+    rs_jsonw_int(o, "input_tokens", a->input_tokens);
+    rs_jsonw_int(o, "output_tokens", a->output_tokens);
+    rs_jsonw_str_or_null(o, "finish_reason", a->finish_reason);
+    write_error(o, a->error, a->error_type);
     /* only on a hit: records of runs without the cache stay as they were */
-    if (a->cached) json_object_set_new(o, "cached", json_true());
-    meta_json(o, &a->meta);
+    if (a->cached) rs_jsonw_bool(o, "cached", 1);
+    write_meta(o, &a->meta);
 }
 
-static json_t *critique_json(const wk_case_t *cs, size_t model, size_t judge, int round,
-                             const crit_t *cr)
+static void write_critique(rs_jsonw_t *list, const wk_case_t *cs, size_t model, size_t judge,
+                           int round, const crit_t *cr)
 {
     const rs_config_t *cfg = cs->ch->cfg;
     const rs_judge_cfg_t *j = &cfg->judges[judge];
-    json_t *o = json_object();
-    json_object_set_new(o, "judge", json_string(j->name));
-    json_object_set_new(o, "model", json_string(cfg->models[j->model_idx].name));
-    json_object_set_new(o, "round", json_integer(round));
-    json_object_set_new(o, "self", json_boolean(j->model_idx == model));
-    json_object_set_new(o, "text", str_or_null(cr->text));
-    json_object_set_new(o, "score", real_or_null(cr->v.score));
-    json_object_set_new(o, "parsed", json_boolean(cr->v.parsed));
-    json_object_set_new(o, "judged_correct",
-                        cr->v.parsed ? json_boolean(cr->v.judged_correct) : json_null());
-    json_object_set_new(o, "latency_ms", json_real(cr->latency_ms));
-    json_object_set_new(o, "input_tokens", json_integer((json_int_t)cr->input_tokens));
-    json_object_set_new(o, "output_tokens", json_integer((json_int_t)cr->output_tokens));
-    json_object_set_new(o, "error", str_or_null(cr->error));
-    json_object_set_new(o, "error_type", cr->error ? json_string(cr->error_type) : json_null());
-    if (cr->cached) json_object_set_new(o, "cached", json_true());
-    meta_json(o, &cr->meta);
-    return o;
+    rs_jsonw_t o;
+    rs_jsonw_object_in(&o, list, NULL);
+    rs_jsonw_str(&o, "judge", j->name);
+    rs_jsonw_str(&o, "model", cfg->models[j->model_idx].name);
+    rs_jsonw_int(&o, "round", round);
+    rs_jsonw_bool(&o, "self", j->model_idx == model);
+    rs_jsonw_str_or_null(&o, "text", cr->text);
+    if (isnan(cr->v.score)) rs_jsonw_null(&o, "score");
+    else rs_jsonw_real(&o, "score", cr->v.score);
+    rs_jsonw_bool(&o, "parsed", cr->v.parsed);
+    if (cr->v.parsed) rs_jsonw_bool(&o, "judged_correct", cr->v.judged_correct);
+    else rs_jsonw_null(&o, "judged_correct");
+    rs_jsonw_real(&o, "latency_ms", cr->latency_ms);
+    rs_jsonw_int(&o, "input_tokens", cr->input_tokens);
+    rs_jsonw_int(&o, "output_tokens", cr->output_tokens);
+    write_error(&o, cr->error, cr->error_type);
+    if (cr->cached) rs_jsonw_bool(&o, "cached", 1);
+    write_meta(&o, &cr->meta);
+    rs_jsonw_end(&o);
 }
 
 /* The critiques a candidate got, round 0 by judge order, then the revise judge's later ones. */
-static json_t *critiques_json(const wk_case_t *cs, size_t model, const cand_t *cd)
+static void write_critiques(rs_jsonw_t *o, const wk_case_t *cs, size_t model, const cand_t *cd)
 {
     const rs_config_t *cfg = cs->ch->cfg;
-    json_t *a = json_array();
+    rs_jsonw_t a;
+    rs_jsonw_array_in(&a, o, "critiques");
     for (size_t i = 0; i < cs->ch->n_crits; i++) {
         if (!cd->crits[i].started) continue;
         size_t judge = i < cfg->n_judges ? i : cfg->revise.judge_idx;
         int round = i < cfg->n_judges ? 0 : (int)(i - cfg->n_judges) + 1;
-        json_array_append_new(a, critique_json(cs, model, judge, round, &cd->crits[i]));
+        write_critique(&a, cs, model, judge, round, &cd->crits[i]);
     }
-    return a;
+    rs_jsonw_end(&a);
 }
 
-static json_t *revisions_json(const wk_case_t *cs, const cand_t *cd)
+static void write_revisions(rs_jsonw_t *o, const wk_case_t *cs, const cand_t *cd)
 {
-    json_t *a = json_array();
+    rs_jsonw_t a;
+    rs_jsonw_array_in(&a, o, "revisions");
     for (int64_t r = 1; r <= cs->ch->cfg->revise.rounds; r++) {
         if (!cd->ans[r].settled) break;
-        json_t *o = json_object();
-        json_object_set_new(o, "round", json_integer((json_int_t)r));
-        answer_fields(cs->ch, o, &cd->ans[r]);
-        json_array_append_new(a, o);
+        rs_jsonw_t rev;
+        rs_jsonw_object_in(&rev, &a, NULL);
+        rs_jsonw_int(&rev, "round", r);
+        write_answer(&rev, cs->ch, &cd->ans[r]);
+        rs_jsonw_end(&rev);
     }
-    return a;
+    rs_jsonw_end(&a);
 }
 
-static json_t *candidate_json(const wk_case_t *cs, size_t model, int k, const cand_t *cd)
+static void write_candidate(rs_jsonw_t *list, const wk_case_t *cs, size_t model, int k,
+                            const cand_t *cd)
 {
     const rs_config_t *cfg = cs->ch->cfg;
-    json_t *o = json_object();
-    json_object_set_new(o, "k", json_integer(k));
-    answer_fields(cs->ch, o, &cd->ans[0]);
-    if (cfg->n_judges) json_object_set_new(o, "critiques", critiques_json(cs, model, cd));
-    if (cfg->revise.rounds) json_object_set_new(o, "revisions", revisions_json(cs, cd));
-    return o;
+    rs_jsonw_t o;
+    rs_jsonw_object_in(&o, list, NULL);
+    rs_jsonw_int(&o, "k", k);
+    write_answer(&o, cs->ch, &cd->ans[0]);
+    if (cfg->n_judges) write_critiques(&o, cs, model, cd);
+    if (cfg->revise.rounds) write_revisions(&o, cs, cd);
+    rs_jsonw_end(&o);
 }
 
 /* The strategies' view of a model's candidates (their generations), into out[0 .. n). */
@@ -1828,35 +1849,43 @@ static json_t *pool_json(const wk_case_t *cs)
     return json_pack("{so}", "strategies", strats);
 }
 
-/* One model's part of the record; *failed is set when its first candidate failed. */
-static json_t *model_json(const wk_case_t *cs, size_t model, int *failed)
+/* One model's part of the record; *failed is set when its first candidate failed. Its answers'
+ * judge grades are final from here on (the score span reads them). */
+static void write_model(rs_jsonw_t *list, const wk_case_t *cs, size_t model, int *failed)
 {
     const wk_chain_t *ch = cs->ch;
     const rs_model_cfg_t *m = &ch->cfg->models[model];
     const model_run_t *run = &cs->runs[model];
-    json_t *cands = json_array(), *reasons = json_object();
-    for (int k = 0; k < (int)m->n; k++) {
+    for (int k = 0; k < (int)m->n; k++)
         for (int64_t r = 0; r <= ch->cfg->revise.rounds; r++)
             if (r == 0 || run->cands[k].ans[r].settled) final_grades(cs, &run->cands[k], (int)r);
-        json_array_append_new(cands, candidate_json(cs, model, k, &run->cands[k]));
-    }
-    for (size_t i = 0; i < run->n_reasons; i++)
-        json_object_set_new(reasons, run->reasons[i].reason, json_integer(run->reasons[i].n));
     /* the model's verdict is its first candidate's: if that call failed, the model failed */
     const answer_t *first = &run->cands[0].ans[0];
     if (first->error) *failed = 1;
-    json_t *o = json_object();
-    json_object_set_new(o, "model", json_string(m->name));
-    json_object_set_new(o, "provider", json_string(m->provider));
-    json_object_set_new(o, "simulated", json_boolean(strcmp(m->provider, "sim") == 0));
-    json_object_set_new(o, "error", str_or_null(first->error));
-    json_object_set_new(o, "error_type",
-                        first->error ? json_string(first->error_type) : json_null());
-    json_object_set_new(o, "retries", json_integer(run->retries));
-    json_object_set_new(o, "retry_reasons", reasons);
-    json_object_set_new(o, "candidates", cands);
-    json_object_set_new(o, "strategies", strategies_json(cs, model));
-    return o;
+    rs_jsonw_t o, reasons, cands;
+    rs_jsonw_object_in(&o, list, NULL);
+    rs_jsonw_str(&o, "model", m->name);
+    rs_jsonw_str(&o, "provider", m->provider);
+    rs_jsonw_bool(&o, "simulated", strcmp(m->provider, "sim") == 0);
+    write_error(&o, first->error, first->error_type);
+    rs_jsonw_int(&o, "retries", run->retries);
+    rs_jsonw_object_in(&reasons, &o, "retry_reasons");
+    for (size_t i = 0; i < run->n_reasons; i++)
+        rs_jsonw_int(&reasons, run->reasons[i].reason, run->reasons[i].n);
+    rs_jsonw_end(&reasons);
+    rs_jsonw_array_in(&cands, &o, "candidates");
+    for (int k = 0; k < (int)m->n; k++) write_candidate(&cands, cs, model, k, &run->cands[k]);
+    rs_jsonw_end(&cands);
+    rs_jsonw_tree(&o, "strategies", strategies_json(cs, model));
+    rs_jsonw_end(&o);
+}
+
+static void write_strings(rs_jsonw_t *o, const char *key, char *const *s, size_t n)
+{
+    rs_jsonw_t a;
+    rs_jsonw_array_in(&a, o, key);
+    for (size_t i = 0; i < n; i++) rs_jsonw_str(&a, NULL, s[i]);
+    rs_jsonw_end(&a);
 }
 
 static json_t *strings_json(char *const *s, size_t n)
@@ -1875,43 +1904,85 @@ static void push_done(wk_chain_t *ch, const wk_done_t *d)
     ch->done[ch->n_done++] = *d;
 }
 
+enum { GRADE_KEY = 160 }; /* the bound of a score span's grade key: longer names are cut */
+
+static void grade_key(const char *grader, char key[GRADE_KEY])
+{
+    static const char prefix[] = "reasonsaver.grade.";
+    size_t n = strlen(grader), room = GRADE_KEY - sizeof(prefix);
+    if (n > room) n = room;
+    memcpy(key, prefix, sizeof(prefix) - 1);
+    memcpy(key + sizeof(prefix) - 1, grader, n);
+    key[sizeof(prefix) - 1 + n] = '\0';
+}
+
+/* reasonsaver.grade.<grader> for each of the first answer's verdicts, as the jansson object of
+ * the record's grades gave them: a grader whose name is not UTF-8 has none there; a key that,
+ * cut to its bound, equals an earlier one (two long names alike in their first bytes) keeps the
+ * earlier one's place and takes the later verdict. */
+static void grade_attrs(wk_span_t *a, const rs_scoring_cfg_t *sc, const unsigned char *grades)
+{
+    char key[GRADE_KEY], other[GRADE_KEY];
+    for (size_t g = 0; g < sc->n_graders; g++) {
+        if (!rs_utf8_valid(sc->graders[g].name)) continue;
+        grade_key(sc->graders[g].name, key);
+        int seen = 0;
+        for (size_t o = 0; o < g && !seen; o++) {
+            grade_key(sc->graders[o].name, other);
+            seen = rs_utf8_valid(sc->graders[o].name) && strcmp(key, other) == 0;
+        }
+        if (seen) continue;
+        unsigned char verdict = grades[g];
+        for (size_t o = g + 1; o < sc->n_graders; o++) {
+            grade_key(sc->graders[o].name, other);
+            if (rs_utf8_valid(sc->graders[o].name) && strcmp(key, other) == 0)
+                verdict = grades[o];
+        }
+        wk_attr_str(a, key, wk_grade_name(verdict));
+    }
+}
+
 /* The "score" span of one model: extraction and grading of its candidates, with its verdicts
  * (the first candidate's, as in the record). Starts no earlier than the calls it grades ended
  * (a sim's latency timer has millisecond resolution). */
-static void score_span(wk_case_t *cs, size_t model, json_t *mj, double t0, double t1)
+static void score_span(wk_case_t *cs, size_t model, double t0, double t1)
 {
     int64_t start = case_us(cs, t0);
     if (start < cs->last_us) start = cs->last_us;
-    json_t *s = child_span(cs, "score", "internal", start, start + (int64_t)((t1 - t0) * 1e6));
-    json_t *a = wk_span_attrs(s);
+    wk_span_t span, *a = &span;
+    child_span(cs, a, "score", "internal", start, start + (int64_t)((t1 - t0) * 1e6));
     wk_attr_str(a, "reasonsaver.model", cs->ch->cfg->models[model].name);
-    json_t *first = json_array_get(json_object_get(mj, "candidates"), 0);
-    const char *grader;
-    json_t *verdict;
-    json_object_foreach(json_object_get(first, "grades"), grader, verdict) {
-        char key[160];
-        snprintf(key, sizeof(key), "reasonsaver.grade.%s", grader);
-        json_object_set(a, key, verdict);
-    }
-    wk_attr_str(a, "reasonsaver.extracted", json_string_value(json_object_get(first, "extracted")));
+    const answer_t *first = &cs->runs[model].cands[0].ans[0];
+    grade_attrs(a, &cs->ch->cfg->scoring, first->grades);
+    wk_attr_str(a, "reasonsaver.extracted", first->extracted);
+    wk_span_end(a);
 }
 
-/* Closes the root span: it ends with the last of its children, in error when a model failed. */
-static void close_trace(wk_case_t *cs, json_t *models)
+/* The root span "case", into out: it ends with the last of its children (end_us: the case's
+ * end, taken when its record was made), in error when a model failed: the first model whose
+ * record has an error_type (one that is UTF-8), named as the record names it. */
+static void root_span(const wk_case_t *cs, int64_t end_us, rs_buf_t *out)
 {
-    int64_t end = case_us(cs, rs_mono_sec());
-    json_object_set_new(cs->root, "end_us", json_integer(end > cs->last_us ? end : cs->last_us));
-    size_t i;
-    json_t *m;
-    json_array_foreach(models, i, m) {
-        const char *type = json_string_value(json_object_get(m, "error_type"));
-        if (!type) continue;
-        char msg[160];
+    const wk_chain_t *ch = cs->ch;
+    wk_span_t span, *a = &span;
+    wk_span_begin(a, out, cs->trace_id, cs->root_id, NULL, "case", "internal", cs->t0_us,
+                  end_us > cs->last_us ? end_us : cs->last_us);
+    wk_attr_str(a, "reasonsaver.run.id", ch->run_id);
+    wk_attr_str(a, "reasonsaver.case.id", cs->c.id);
+    wk_attr_int(a, "reasonsaver.case.index", (int64_t)cs->c.idx);
+    wk_attr_str(a, "reasonsaver.worker.id", ch->worker_id);
+    wk_attr_int(a, "reasonsaver.task.id", (int64_t)cs->task_id);
+    char msg[160];
+    for (size_t m = 0; m < ch->cfg->n_models; m++) {
+        const answer_t *first = &cs->runs[m].cands[0].ans[0];
+        if (!first->error || !rs_utf8_valid(first->error_type)) continue;
+        const char *name = ch->cfg->models[m].name;
         snprintf(msg, sizeof(msg), "model %s failed: %s",
-                 json_string_value(json_object_get(m, "model")), type);
-        wk_span_error(cs->root, msg);
+                 rs_utf8_valid(name) ? name : "(null)", first->error_type);
+        wk_span_error(a, msg);
         break;
     }
+    wk_span_end(a);
 }
 
 /* The record's "embedding": the case's call to the remote embedder, when it had texts. */
@@ -1936,38 +2007,63 @@ static json_t *embedding_json(const wk_case_t *cs)
 static void hash_embed_span(wk_case_t *cs)
 {
     int64_t start = cs->last_us;
-    json_t *s = child_span(cs, "embed", "internal", start, start + (int64_t)(cs->hash_sec * 1e6));
-    json_t *a = wk_span_attrs(s);
+    wk_span_t span, *a = &span;
+    child_span(cs, a, "embed", "internal", start, start + (int64_t)(cs->hash_sec * 1e6));
     wk_attr_str(a, "reasonsaver.embedder", "hash");
     wk_attr_int(a, "reasonsaver.inputs", (int64_t)cs->hash_inputs);
     wk_attr_int(a, "reasonsaver.embedding.dim", (int64_t)rs_embedder_dim(cs->ch->embedder));
+    wk_span_end(a);
+}
+
+/* The record's text, its trace (with spans on) as its last field "spans": the root first, then
+ * the children in the order they were made. NULL where a part written from a jansson tree fails
+ * as json_dumps fails, or the id is not UTF-8 (json_pack refused the record); *failed is set
+ * when a model's first candidate failed, either way. */
+static char *record_text(wk_case_t *cs, int *failed, size_t *len)
+{
+    wk_chain_t *ch = cs->ch;
+    rs_buf_t b;
+    rs_buf_init(&b);
+    rs_buf_reserve(&b, 2048 + cs->spans.len);
+    rs_jsonw_t rec, models;
+    rs_jsonw_object(&rec, &b);
+    rs_jsonw_int(&rec, "idx", (int64_t)cs->c.idx);
+    rs_jsonw_str(&rec, "id", cs->c.id);
+    if (rec.n != 2) rec.failed = 1; /* no id written: json_pack refused such a record */
+    write_strings(&rec, "tags", cs->c.tags, cs->c.n_tags);
+    write_strings(&rec, "targets", cs->c.targets, cs->c.n_targets);
+    rs_jsonw_array_in(&models, &rec, "models");
+    for (size_t m = 0; m < ch->cfg->n_models; m++) {
+        double t0 = rs_mono_sec();
+        write_model(&models, cs, m, failed);
+        if (cs->traced) score_span(cs, m, t0, rs_mono_sec());
+    }
+    rs_jsonw_end(&models);
+    put_unit(cs, &rec);
+    if (ch->cfg->n_models > 1) rs_jsonw_tree(&rec, "pool", pool_json(cs));
+    if (ch->remote && cs->emb.n_items) rs_jsonw_tree(&rec, "embedding", embedding_json(cs));
+    if (cs->traced) {
+        int64_t end_us = case_us(cs, rs_mono_sec());
+        rs_jsonw_t spans;
+        rs_jsonw_array_in(&spans, &rec, "spans");
+        root_span(cs, end_us, &b);
+        rs_buf_append(&b, cs->spans.data, cs->spans.len); /* each child after its ',' */
+        rs_jsonw_end(&spans);
+    }
+    if (rs_jsonw_end(&rec)) {
+        rs_buf_cleanup(&b);
+        return NULL;
+    }
+    *len = b.len;
+    return rs_buf_detach(&b);
 }
 
 static void case_finish(wk_case_t *cs)
 {
     wk_chain_t *ch = cs->ch;
-    if (cs->spans && cs->hash_inputs) hash_embed_span(cs);
+    if (cs->traced && cs->hash_inputs) hash_embed_span(cs);
     wk_done_t d = {.task_id = cs->task_id, .lease = cs->lease, .idx = cs->c.idx};
-    json_t *models = json_array();
-    for (size_t m = 0; m < ch->cfg->n_models; m++) {
-        double t0 = rs_mono_sec();
-        json_t *mj = model_json(cs, m, &d.failed);
-        json_array_append_new(models, mj);
-        if (cs->spans) score_span(cs, m, mj, t0, rs_mono_sec());
-    }
-    json_t *rec = json_pack("{sIsssososo}", "idx", (json_int_t)cs->c.idx, "id", cs->c.id, "tags",
-                            strings_json(cs->c.tags, cs->c.n_tags), "targets",
-                            strings_json(cs->c.targets, cs->c.n_targets), "models", models);
-    put_unit(cs, rec);
-    if (ch->cfg->n_models > 1) json_object_set_new(rec, "pool", pool_json(cs));
-    if (ch->remote && cs->emb.n_items) json_object_set_new(rec, "embedding", embedding_json(cs));
-    if (cs->spans) {
-        close_trace(cs, models);
-        json_object_set_new(rec, "spans", cs->spans);
-        cs->spans = NULL;
-    }
-    d.json = rs_jsonw_dumps(rec, &d.json_len); /* json_dumps's bytes (jsonw.h), faster */
-    json_decref(rec);
+    d.json = record_text(cs, &d.failed, &d.json_len);
     d.calls = cs->calls, d.n_calls = cs->n_calls;
     cs->calls = NULL;
     push_done(ch, &d);

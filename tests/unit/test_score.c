@@ -104,6 +104,19 @@ static void test_format_number(void **state)
     assert_string_equal(buf, "-1.23456789012346e-300");
     rs_format_number(0.1 + 0.2, buf, sizeof(buf));
     assert_string_equal(buf, "0.3");
+    /* integers are written without printf: the same text as "%.0f", cut to n as snprintf cuts */
+    static const double INTS[] = {0, 1, -1, 9, 10, -10, 99, 1e15, -1e15, 4503599627370496.0,
+                                  9007199254740991.0, -9007199254740991.0};
+    for (size_t i = 0; i < sizeof(INTS) / sizeof(INTS[0]); i++) {
+        char want[RS_NUMBER_BUF];
+        for (size_t n = 0; n <= sizeof(buf); n += (n < 4 ? 1 : 9)) {
+            int want_len = snprintf(want, n ? n : 1, "%.0f", INTS[i]);
+            memset(buf, 'x', sizeof(buf));
+            assert_int_equal(rs_format_number(INTS[i], buf, n), want_len);
+            if (n) assert_string_equal(buf, want);
+            else assert_int_equal(buf[0], 'x'); /* n = 0 writes nothing */
+        }
+    }
 }
 
 /* ---- extractors ---- */

@@ -1,7 +1,7 @@
 /* test_trace: the worker's span records (worker/trace.c, from rsworker) — trace ids
  * are the first 16 bytes of SHA-256("<run_id>:<idx>") (vectors from Python's hashlib), span ids
  * are 16 hex digits, never zero and distinct, and a span record has the shape coordinator/otlp.h
- * expects. */
+ * expects, in the bytes its jansson object had. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
+#include <math.h>
 
 #include "../../worker/trace.h"
 
@@ -68,39 +70,77 @@ static void test_span_ids(void **state)
     assert_string_not_equal(x, "0000000000000000");
 }
 
+/* What the jansson tree the span writer replaced wrote through rs_jsonw_append (the same bytes
+ * as json_dumps(JSON_COMPACT)): the writer must give them byte for byte. */
+static void assert_same_text(const rs_buf_t *b, json_t *want)
+{
+    char *text = json_dumps(want, JSON_COMPACT);
+    assert_non_null(text);
+    assert_string_equal(b->data, text);
+    assert_int_equal(b->len, strlen(text));
+    free(text);
+    json_decref(want);
+}
+
 static void test_span_record(void **state)
 {
     (void)state;
-    json_t *s = wk_span_new("51083ea92b5ca02078b800ff788996cd", "00f067aa0ba902b7", NULL, "case",
-                            "internal", 1700000000000000, 1700000000001500);
-    json_t *a = wk_span_attrs(s);
-    wk_attr_str(a, "k.str", "v");
-    wk_attr_str(a, "k.null", NULL);
-    wk_attr_str(a, "k.bad", "\xff\xfe"); /* not UTF-8: left out */
-    wk_attr_int(a, "k.int", 42);
-    wk_attr_real(a, "k.real", 0.5);
-    wk_span_event(s, "retry", 1700000000000100, json_pack("{si}", "attempt", 1));
-    wk_span_event(s, "mark", 1700000000000200, NULL);
-    char *text = json_dumps(s, JSON_COMPACT | JSON_SORT_KEYS);
-    assert_string_equal(
-        text, "{\"attributes\":{\"k.int\":42,\"k.real\":0.5,\"k.str\":\"v\"},\"end_us\":"
-              "1700000000001500,\"events\":[{\"attributes\":{\"attempt\":1},\"name\":\"retry\","
-              "\"time_us\":1700000000000100},{\"attributes\":{},\"name\":\"mark\",\"time_us\":"
-              "1700000000000200}],\"kind\":\"internal\",\"name\":\"case\",\"parent_span_id\":null,"
-              "\"span_id\":\"00f067aa0ba902b7\",\"start_us\":1700000000000000,\"status\":{\"code\":"
-              "\"ok\"},\"trace_id\":\"51083ea92b5ca02078b800ff788996cd\"}");
-    free(text);
-    wk_span_error(s, "model m: rate limited (429)");
-    json_t *st = json_object_get(s, "status");
-    assert_string_equal(json_string_value(json_object_get(st, "code")), "error");
-    assert_string_equal(json_string_value(json_object_get(st, "message")),
-                        "model m: rate limited (429)");
-    json_decref(s);
-    json_t *child = wk_span_new("51083ea92b5ca02078b800ff788996cd", "b7ad6b7169203331",
-                                "00f067aa0ba902b7", "generate", "client", 1, 2);
-    assert_string_equal(json_string_value(json_object_get(child, "parent_span_id")),
-                        "00f067aa0ba902b7");
-    json_decref(child);
+    rs_buf_t b;
+    rs_buf_init(&b);
+    wk_span_t s;
+    wk_span_begin(&s, &b, "51083ea92b5ca02078b800ff788996cd", "00f067aa0ba902b7", NULL, "case",
+                  "internal", 1700000000000000, 1700000000001500);
+    wk_attr_str(&s, "k.str", "v\n\"q\" \xc3\xa9");
+    wk_attr_str(&s, "k.null", NULL);
+    wk_attr_str(&s, "k.bad", "\xff\xfe"); /* not UTF-8: left out */
+    wk_attr_str(&s, "k.\xff", "v");      /* nor a key that is not */
+    wk_attr_int(&s, "k.int", -42);
+    wk_attr_real(&s, "k.real", 0.5);
+    wk_attr_real(&s, "k.whole", 3);
+    wk_attr_real(&s, "k.nan", NAN); /* json_real refuses it: left out */
+    wk_attr_true(&s, "k.true");
+    wk_span_event_begin(&s, "retry", 1700000000000100);
+    wk_attr_int(&s, "attempt", 1);
+    wk_attr_str(&s, "reason", NULL);
+    wk_span_event_end(&s);
+    wk_span_event_begin(&s, "mark", 1700000000000200);
+    wk_span_event_end(&s);
+    wk_span_end(&s);
+    assert_same_text(
+        &b, json_pack("{sssssnsssssIsIs{sssisfsfsb}s[{sssIs{si}}{sssIs{}}]s{ss}}", "trace_id",
+                      "51083ea92b5ca02078b800ff788996cd", "span_id", "00f067aa0ba902b7",
+                      "parent_span_id", "name", "case", "kind", "internal", "start_us",
+                      (json_int_t)1700000000000000, "end_us", (json_int_t)1700000000001500,
+                      "attributes", "k.str", "v\n\"q\" \xc3\xa9", "k.int", -42, "k.real", 0.5,
+                      "k.whole", 3.0, "k.true", 1, "events", "name", "retry", "time_us",
+                      (json_int_t)1700000000000100, "attributes", "attempt", 1, "name", "mark",
+                      "time_us", (json_int_t)1700000000000200, "attributes", "status", "code",
+                      "ok"));
+    /* a child in error, without events; a message that is not UTF-8 is left out of the status */
+    rs_buf_reset(&b);
+    wk_span_begin(&s, &b, "51083ea92b5ca02078b800ff788996cd", "b7ad6b7169203331",
+                  "00f067aa0ba902b7", "generate", "client", 1, 2);
+    wk_span_error(&s, "model m: rate limited (429)");
+    wk_span_end(&s);
+    assert_same_text(&b, json_pack("{sssssssssssIsIs{}s[]s{ssss}}", "trace_id",
+                                   "51083ea92b5ca02078b800ff788996cd", "span_id",
+                                   "b7ad6b7169203331", "parent_span_id", "00f067aa0ba902b7",
+                                   "name", "generate", "kind", "client", "start_us",
+                                   (json_int_t)1, "end_us", (json_int_t)2, "attributes",
+                                   "events", "status", "code", "error", "message",
+                                   "model m: rate limited (429)"));
+    rs_buf_reset(&b);
+    wk_span_begin(&s, &b, "51083ea92b5ca02078b800ff788996cd", "b7ad6b7169203331", NULL, "case",
+                  "internal", 1, 2);
+    wk_span_error(&s, "bad \xff");
+    wk_span_end(&s);
+    assert_same_text(&b, json_pack("{sssssnsssssIsIs{}s[]s{ss}}", "trace_id",
+                                   "51083ea92b5ca02078b800ff788996cd", "span_id",
+                                   "b7ad6b7169203331", "parent_span_id", "name", "case",
+                                   "kind", "internal", "start_us", (json_int_t)1, "end_us",
+                                   (json_int_t)2, "attributes", "events", "status", "code",
+                                   "error"));
+    rs_buf_cleanup(&b);
 }
 
 static void test_wall_clock(void **state)

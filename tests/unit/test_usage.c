@@ -1,6 +1,7 @@
 /* test_usage: the worker's per-RESULT usage summary (worker/usage.c, from rsworker) —
  * calls, tokens, errors by reason and one latency per call made, per model name, in the shape
- * coordinator/usage.c reads; refused calls count as errors only; a take starts over. */
+ * coordinator/usage.c reads; refused calls count as errors only; a take starts over; the text is
+ * byte for byte json_dumps's at 10 significant digits. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,8 +36,12 @@ static json_t *take(wk_usage_t *u)
     if (!text) return NULL;
     assert_int_equal(len, strlen(text));
     json_t *o = json_loads(text, 0, NULL);
-    free(text);
     assert_non_null(o);
+    /* the bytes json_dumps writes for the same value, as when the summary was a jansson tree */
+    char *want = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
+    assert_string_equal(text, want);
+    free(want);
+    free(text);
     return o;
 }
 
@@ -139,10 +144,33 @@ static void test_retries(void **state)
     rs_config_destroy(&cfg);
 }
 
+/* Latencies of every size, written to 10 significant digits as jansson's JSON_REAL_PRECISION(10)
+ * writes them (take compares the bytes). */
+static void test_latency_digits(void **state)
+{
+    (void)state;
+    rs_config_t *cfg = config();
+    wk_usage_t *u = wk_usage_new(cfg);
+    static const double LAT[] = {0, 1, 0.5, 1234.56789012345, 1e-7, 99999.99999, 9999999999.0,
+                                 10000000000.0, 12345678901.5, 1e20, 3.0000000004};
+    for (size_t i = 0; i < RS_ARRAY_LEN(LAT); i++) {
+        wk_call_t c = {.model = 2, .made = 1, .latency_ms = LAT[i], .stage = (int)i % 3};
+        wk_usage_add(u, &c, 1);
+    }
+    wk_usage_retry(u, "b", "http_429", 1500);
+    json_t *o = take(u);
+    assert_int_equal(json_array_size(json_object_get(json_object_get(o, "c"), "latency_ms")),
+                     RS_ARRAY_LEN(LAT));
+    json_decref(o);
+    wk_usage_destroy(&u);
+    rs_config_destroy(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_latency_digits),
         cmocka_unit_test(test_many_latencies),
         cmocka_unit_test(test_retries),
     };

@@ -1,6 +1,7 @@
 /* test_util: the atomic output file — a unique temporary name created with O_EXCL|O_NOFOLLOW, a
  * link planted at the target replaced rather than followed, nothing left behind on abort, the
- * mode asked for; and rs_write_file_atomic on top of it. rs_text_safe on hostile text. */
+ * mode asked for; and rs_write_file_atomic on top of it. rs_text_safe on hostile text;
+ * the decimal writers against printf; rs_utf8_valid. */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <setjmp.h>
@@ -16,6 +17,36 @@
 #include <cmocka.h>
 
 #include "util.h"
+
+static void test_decimal_text(void **state)
+{
+    (void)state;
+    static const int64_t I[] = {0, 1, -1, 9, 10, -10, 123456789, INT64_MAX, INT64_MIN,
+                                INT64_MIN + 1};
+    char got[RS_I64_TEXT], want[32];
+    for (size_t i = 0; i < sizeof(I) / sizeof(I[0]); i++) {
+        snprintf(want, sizeof(want), "%lld", (long long)I[i]);
+        assert_int_equal(rs_i64_text(I[i], got), strlen(want));
+        assert_string_equal(got, want);
+    }
+    static const uint64_t U[] = {0, 1, 10, (uint64_t)INT64_MAX + 1, UINT64_MAX};
+    for (size_t i = 0; i < sizeof(U) / sizeof(U[0]); i++) {
+        snprintf(want, sizeof(want), "%llu", (unsigned long long)U[i]);
+        assert_int_equal(rs_u64_text(U[i], got), strlen(want));
+        assert_string_equal(got, want);
+    }
+}
+
+static void test_utf8_valid(void **state)
+{
+    (void)state;
+    assert_true(rs_utf8_valid(""));
+    assert_true(rs_utf8_valid("plain \xc3\xa9 \xf0\x9f\x98\x80"));
+    assert_false(rs_utf8_valid(NULL));
+    assert_false(rs_utf8_valid("cut \xe2\x82"));
+    assert_false(rs_utf8_valid("\xed\xa0\x80")); /* a surrogate */
+    assert_false(rs_utf8_valid("\xc0\x80"));     /* overlong */
+}
 
 static char *tmpdir(void)
 {
@@ -157,6 +188,8 @@ int main(void)
         cmocka_unit_test(test_planted_links),
         cmocka_unit_test(test_abort_and_mode),
         cmocka_unit_test(test_text_safe),
+        cmocka_unit_test(test_decimal_text),
+        cmocka_unit_test(test_utf8_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
