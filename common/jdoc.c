@@ -168,21 +168,6 @@ static char escaped(char e)
     }
 }
 
-/* Whether the 8 bytes at p are plain ASCII a string copies as it is: no '"', '\\', control
- * byte or byte of a multi-byte character. Most of a record is such text; testing it a word at a
- * time rather than a byte at a time halves the time to read one. */
-static int plain8(const char *p)
-{
-    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-    uint64_t x, quote, slash;
-    memcpy(&x, p, 8);
-    quote = x ^ (ones * '"');
-    slash = x ^ (ones * '\\');
-    /* (y - ones) & ~y has a high bit set where y has a zero byte (and maybe above it) */
-    return ((x | ((x - ones * 0x20) & ~x) | ((quote - ones) & ~quote) | ((slash - ones) & ~slash)) &
-            high) == 0;
-}
-
 /* A string at r->p (its opening quote). With a document, its text is decoded where it lies in
  * the copy (never longer than its escaped form) and ends with a NUL where the closing quote was. */
 static long read_string(reader_t *r)
@@ -192,7 +177,7 @@ static long read_string(reader_t *r)
     char *w = r->d ? (char *)r->p : NULL; /* the copy is ours to write */
     for (;;) {
         const char *run = r->p; /* plain ASCII, copied as it is */
-        while (r->end - r->p >= 8 && plain8(r->p)) r->p += 8;
+        while (r->end - r->p >= 8 && rs_json_plain8(r->p)) r->p += 8;
         while (r->p < r->end) {
             unsigned char ch = (unsigned char)*r->p;
             if (ch == '"' || ch == '\\' || ch < 0x20 || ch >= 0x80) break;

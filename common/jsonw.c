@@ -25,18 +25,6 @@ static inline void putch(rs_buf_t *b, char c)
     b->data[b->len++] = c;
 }
 
-/* Whether none of the 8 bytes in w needs a look of its own (a control, '"', '\\' or non-ASCII):
- * haszero and hasless of "Bit Twiddling Hacks" on 8 bytes at once. Either can be wrong about
- * which byte, never about whether there is one. */
-static inline int plain8(uint64_t w)
-{
-    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
-    uint64_t quote = w ^ (ones * '"'), slash = w ^ (ones * '\\');
-    uint64_t control = (w - ones * 0x20) & ~w;
-    uint64_t is_quote = (quote - ones) & ~quote, is_slash = (slash - ones) & ~slash;
-    return ((control | is_quote | is_slash | w) & high) == 0;
-}
-
 static int put_string(rs_buf_t *b, const char *s, size_t n)
 {
     static const char HEX[] = "0123456789ABCDEF";
@@ -45,7 +33,7 @@ static int put_string(rs_buf_t *b, const char *s, size_t n)
     size_t i = 0;
     while (i < n) {
         size_t run = i;
-        for (uint64_t w; i + 8 <= n && (memcpy(&w, s + i, 8), plain8(w));) i += 8;
+        while (i + 8 <= n && rs_json_plain8(s + i)) i += 8;
         while (i < n) {
             unsigned char ch = (unsigned char)s[i];
             if (ch < 0x20 || ch == '"' || ch == '\\' || ch >= 0x80) break;
