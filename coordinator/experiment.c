@@ -225,13 +225,17 @@ typedef struct acc {
 
 static void sum_reset(acc_t *a)
 {
-    memset(a->c, 0, (a->g ? a->g : 1) * sizeof(rs_cluster_sum_t));
+    if (a->c) memset(a->c, 0, (a->g ? a->g : 1) * sizeof(rs_cluster_sum_t));
     a->n = 0;
     a->multi = 0;
 }
 
 static void sum_add(acc_t *a, uint32_t cluster, double v)
 {
+    if (!a->c) { /* one observation a cluster at most: nothing to sum (coord_experiment_json) */
+        a->n++;
+        return;
+    }
     rs_cluster_sum_t *c = &a->c[cluster];
     c->s += v;
     c->q += v * v;
@@ -601,7 +605,11 @@ json_t *coord_experiment_json(coord_experiment_t *x)
     view_t w = {.x = x};
     w.cases = (x->n_units + per_case(x) - 1) / per_case(x);
     w.ci = cluster_index(x, w.cases, &w.acc.g);
-    w.acc.c = rs_xcalloc(w.acc.g ? w.acc.g : 1, sizeof(rs_cluster_sum_t));
+    /* Without a cluster field, one prompt and one epoch, each cluster is one case asked once: no
+     * cluster holds two observations, the intervals are the unclustered ones, and the per-cluster
+     * sums (24 bytes a case, 24 MB at a million) are not kept. */
+    if (x->cfg->dataset.cluster_field || per_case(x) > 1)
+        w.acc.c = rs_xcalloc(w.acc.g ? w.acc.g : 1, sizeof(rs_cluster_sum_t));
     json_t *prompts = json_array();
     for (uint32_t v = 0; v < x->units.variants; v++) {
         const char *name;
