@@ -667,8 +667,8 @@ static int record_json(rs_dataset_t *ds, const source_t *src, const char *s, siz
 
 /* A CSV / TSV row read straight into ds->px.doc: its cells written as a JSON object's text and
  * read back, without the jansson object csv_record_json makes (and writes out again). NULL for a
- * row that needs that path, for its message or for jansson's reading: a syntax error, a wrong
- * field count, a NUL, text that is not UTF-8, a column name given twice (the last one wins). */
+ * row that needs that path for its message: a syntax error, a wrong field count, a NUL, text that
+ * is not UTF-8. (Column names are UTF-8 and distinct: the header was checked when it was read.) */
 static const rs_jv_t *csv_fast_jv(rs_dataset_t *ds, const source_t *src, const char *s, size_t len)
 {
     if (!ds->csv) ds->csv = rs_csv_new(csv_delim(src));
