@@ -16,13 +16,15 @@ struct rs_jdoc {
     size_t n_v, cap_v;
     struct keyref { uint64_t hash; size_t at; } *keys; /* duplicate-key scratch */
     size_t cap_keys;
-    size_t *objs; /* the objects of TABLE_MIN keys or more read so far, for their tables */
+    size_t *objs; /* the objects of TABLE_MIN to TABLE_MAX keys read so far, for their tables */
     size_t n_objs, cap_objs;
 };
 
-/* Keys from which an object gets a table: below it a scan compares fewer keys than a probe
- * costs. */
-enum { TABLE_MIN = 8 };
+/* Keys for which an object gets a table: below TABLE_MIN a scan compares fewer keys than a probe
+ * costs; above TABLE_MAX the keys are scanned too, because keys that share their hash (a hostile
+ * record's, or a dataset's columns alike in the bytes it reads) would fill one probe chain and
+ * make the table's building quadratic. A record's objects have about a dozen keys. */
+enum { TABLE_MIN = 8, TABLE_MAX = 32 };
 
 typedef struct reader {
     rs_jdoc_t *d; /* NULL: check only */
@@ -394,7 +396,7 @@ static long read_container(reader_t *r, int object)
     v->n = n;
     v->span = (uint32_t)(r->d->n_v - (size_t)at);
     if (object && has_duplicate(r->d, (size_t)at)) return fail(r, "duplicate key");
-    if (object && n >= TABLE_MIN) {
+    if (object && n >= TABLE_MIN && n <= TABLE_MAX) {
         rs_jdoc_t *d = r->d;
         if (d->n_objs == d->cap_objs) {
             d->cap_objs = d->cap_objs ? 2 * d->cap_objs : 16;
@@ -428,7 +430,7 @@ static int read_all(reader_t *r)
     return r->p == r->end ? 0 : (fail(r, "text after the value"), -1);
 }
 
-/* Each object of TABLE_MIN keys or more gets an open-addressing table of its keys' offsets from
+/* Each object of TABLE_MIN to TABLE_MAX keys gets an open-addressing table of its keys' offsets from
  * it (0: an empty slot), placed in the value array past the document's own values, where no walk
  * of the document goes; the array does not move again until the next read. */
 static void build_tables(rs_jdoc_t *d)
@@ -504,7 +506,7 @@ const rs_jv_t *rs_jv_getn(const rs_jv_t *o, const char *key, size_t n)
     if (!o || o->type != RS_JOBJ) return NULL;
     uint32_t hash = key_hash(key, n);
     if (!(o->u.keys & key_bit(hash))) return NULL;
-    if (o->n < TABLE_MIN) {
+    if (o->n < TABLE_MIN || o->n > TABLE_MAX) {
         for (const rs_jv_t *k = o + 1; k < o + o->span; k += 1 + k[1].span) /* a key, its value */
             if (is_key(k, key, n)) return k + 1;
         return NULL;

@@ -39,7 +39,7 @@ typedef struct rs_jv {
     uint8_t type;  /* rs_jtype_t */
     uint32_t span; /* values in its subtree, itself and an object's keys included */
     uint32_t n;    /* a string's bytes; an array's or an object's members */
-    uint32_t tab;  /* an object of many keys: its key table's offset from it (rs_jv_getn) */
+    uint32_t tab;  /* an object of 8 to 32 keys: its key table's offset from it (rs_jv_getn) */
     union {
         const char *s; /* NUL-terminated (no string holds a NUL: \u0000 is refused) */
         long long i;
@@ -72,8 +72,8 @@ const rs_jv_t *rs_jdoc_read2(rs_jdoc_t *d, const char *a, size_t alen, const cha
 int rs_json_valid(const char *text, size_t len, int max_depth);
 
 /* o[key] (o an object; key of n bytes), or NULL. A record is read field by field, each field
- * several times over (its check, the report's counters, the viewer's index): an object of many
- * keys has a hash table of them, and a per-object signature of its keys answers most misses. */
+ * several times over (its check, the report's counters, the viewer's index): an object of 8 to
+ * 32 keys has a hash table of them, and a per-object signature of its keys answers most misses. */
 const rs_jv_t *rs_jv_getn(const rs_jv_t *o, const char *key, size_t n);
 
 /* a's first member (a an array) or o's first key (an object; its value is the next value), or

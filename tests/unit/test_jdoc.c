@@ -665,6 +665,34 @@ static void test_lookup_order(void **state)
     rs_jdoc_free(&d);
 }
 
+/* An object whose keys all share one signature (the same length, first, middle and last bytes,
+ * which a record's key hash reads) puts them all in one probe chain: built into a hash table,
+ * 600,000 of them would take about n^2 / 2 probes, minutes (a hostile peer's record or a
+ * dataset line could hold them). Only objects of a few keys get a table, so this reads in well
+ * under a second; without that bound it runs past the unit tests' 120 s timeout. */
+static void test_colliding_keys(void **state)
+{
+    (void)state;
+    enum { KEYS = 600000 };
+    rs_buf_t b;
+    rs_buf_init(&b);
+    rs_buf_putc(&b, '{');
+    for (int i = 0; i < KEYS; i++) /* "k" ddd "0" ddd "z": 9 bytes, k, 0 and z at 0, 4 and 8 */
+        rs_buf_printf(&b, "%s\"k%03d0%03dz\":%d", i ? "," : "", i / 1000, i % 1000, i);
+    rs_buf_putc(&b, '}');
+    rs_jdoc_t *d = rs_jdoc_new();
+    rs_err_t err;
+    const rs_jv_t *o = rs_jdoc_read(d, b.data, b.len, 8, &err);
+    assert_non_null(o);
+    assert_int_equal(rs_jv_len(o), KEYS);
+    assert_int_equal(rs_jv_int(rs_jv_get(o, "k0000000z")), 0);
+    assert_int_equal(rs_jv_int(rs_jv_get(o, "k5990999z")), 599999);
+    assert_int_equal(rs_jv_int(rs_jv_get(o, "k1230456z")), 123456);
+    assert_null(rs_jv_get(o, "k6000000z")); /* a miss of the same signature */
+    rs_jdoc_free(&d);
+    rs_buf_cleanup(&b);
+}
+
 /* ---- the readers ---- */
 
 static void test_readers(void **state)
@@ -918,6 +946,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_keys), cmocka_unit_test(test_depth),
         cmocka_unit_test(test_readers),        cmocka_unit_test(test_reuse),
         cmocka_unit_test(test_mutations),     cmocka_unit_test(test_lookup_order),
+        cmocka_unit_test(test_colliding_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
