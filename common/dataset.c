@@ -606,13 +606,27 @@ static char csv_delim(const source_t *src)
     return src->kind == KIND_TSV ? '\t' : ',';
 }
 
-/* One cell as a JSON string; an empty cell of the id or tags column is left out (a CSV cell
- * cannot be null, and an empty id or tag means none). */
+/* An empty cell of the id or tags column is left out of the record: a CSV cell cannot be null,
+ * and an empty id or tag means none. */
+static int cell_left_out(const parse_ctx_t *px, const char *col, size_t len)
+{
+    return len == 0 && (strcmp(col, px->id_field) == 0 || strcmp(col, px->tags_field) == 0);
+}
+
+/* The CSV parser of rs_dataset_read, made on first use, set to src's delimiter. */
+static rs_csv_t *csv_parser(rs_dataset_t *ds, const source_t *src)
+{
+    if (!ds->csv) ds->csv = rs_csv_new(csv_delim(src));
+    rs_csv_set_delim(ds->csv, csv_delim(src));
+    return ds->csv;
+}
+
+/* One cell as a JSON string (unless cell_left_out). */
 static int csv_cell(const parse_ctx_t *px, const source_t *src, json_t *o, size_t i,
                     const char *f, size_t len, rs_err_t *err)
 {
     const char *col = src->cols[i];
-    if (len == 0 && (strcmp(col, px->id_field) == 0 || strcmp(col, px->tags_field) == 0)) return 0;
+    if (cell_left_out(px, col, len)) return 0;
     if (memchr(f, '\0', len)) return rs_err_set(err, "column '%s': a NUL byte", col);
     json_t *v = json_stringn(f, len);
     if (!v) return rs_err_set(err, "column '%s': invalid UTF-8", col);
@@ -625,12 +639,11 @@ static int csv_cell(const parse_ctx_t *px, const source_t *src, json_t *o, size_
 static int csv_record_json(rs_dataset_t *ds, const source_t *src, const char *s, size_t len,
                            uint64_t line_no, json_t **rec, rs_err_t *err)
 {
-    if (!ds->csv) ds->csv = rs_csv_new(csv_delim(src));
-    rs_csv_set_delim(ds->csv, csv_delim(src));
+    rs_csv_t *csv = csv_parser(ds, src);
     size_t bad_at, n, flen;
-    if (rs_csv_parse_record(ds->csv, s, len, &bad_at, err) < 0)
+    if (rs_csv_parse_record(csv, s, len, &bad_at, err) < 0)
         return at_offset(err, src, line_no, s, bad_at);
-    n = rs_csv_nfields(ds->csv);
+    n = rs_csv_nfields(csv);
     if (n != src->n_cols) {
         size_t at = rs_csv_field_offset(csv_delim(src), s, len, n < src->n_cols ? n : src->n_cols);
         rs_err_set(err, "%zu field%s, the header has %zu", n, n == 1 ? "" : "s", src->n_cols);
@@ -638,7 +651,7 @@ static int csv_record_json(rs_dataset_t *ds, const source_t *src, const char *s,
     }
     json_t *o = json_object();
     for (size_t i = 0; i < n; i++) {
-        const char *f = rs_csv_field(ds->csv, i, &flen);
+        const char *f = rs_csv_field(csv, i, &flen);
         if (csv_cell(&ds->px, src, o, i, f, flen, err) < 0) {
             json_decref(o);
             return at_offset(err, src, line_no, s, rs_csv_field_offset(csv_delim(src), s, len, i));
@@ -671,21 +684,19 @@ static int record_json(rs_dataset_t *ds, const source_t *src, const char *s, siz
  * is not UTF-8. (Column names are UTF-8 and distinct: the header was checked when it was read.) */
 static const rs_jv_t *csv_fast_jv(rs_dataset_t *ds, const source_t *src, const char *s, size_t len)
 {
-    if (!ds->csv) ds->csv = rs_csv_new(csv_delim(src));
-    rs_csv_set_delim(ds->csv, csv_delim(src));
+    rs_csv_t *csv = csv_parser(ds, src);
     size_t bad_at, flen;
-    if (rs_csv_parse_record(ds->csv, s, len, &bad_at, NULL) < 0 ||
-        rs_csv_nfields(ds->csv) != src->n_cols)
+    if (rs_csv_parse_record(csv, s, len, &bad_at, NULL) < 0 || rs_csv_nfields(csv) != src->n_cols)
         return NULL;
     rs_buf_reset(&ds->csv_text);
     rs_jsonw_t w;
     rs_jsonw_object(&w, &ds->csv_text);
     for (size_t i = 0; i < src->n_cols; i++) {
-        const char *f = rs_csv_field(ds->csv, i, &flen), *col = src->cols[i];
-        if (flen == 0 && (strcmp(col, ds->px.id_field) == 0 || strcmp(col, ds->px.tags_field) == 0))
-            continue; /* as csv_cell: an empty id or tags cell means none */
-        if (memchr(f, '\0', flen) || !rs_utf8_valid(f)) return NULL;
-        rs_jsonw_str(&w, col, f);
+        const char *f = rs_csv_field(csv, i, &flen), *col = src->cols[i];
+        if (cell_left_out(&ds->px, col, flen)) continue;
+        size_t written = w.n;
+        if (!memchr(f, '\0', flen)) rs_jsonw_str(&w, col, f); /* left out when not UTF-8 */
+        if (w.n == written) return NULL; /* a NUL or invalid UTF-8: csv_cell says which */
     }
     if (rs_jsonw_end(&w)) return NULL;
     return rs_jdoc_read(ds->px.doc, ds->csv_text.data, ds->csv_text.len, RS_JDOC_MAX_DEPTH, NULL);
