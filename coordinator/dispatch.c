@@ -516,6 +516,14 @@ static void on_result(coord_dispatch_t *d, coord_worker_t *w, rs_result_t *r)
 
 #define MAX_HELLOS_PER_MINUTE 10
 
+/* DRAIN: w finishes what it holds and takes no more (a local worker then exits). */
+static void send_drain(coord_dispatch_t *d, coord_worker_t *w)
+{
+    rs_buf_reset(&d->out);
+    rs_proto_encode_drain(&d->out);
+    send_to(d, w, &d->out);
+}
+
 static void on_hello(coord_dispatch_t *d, coord_worker_t *w, rs_hello_t *h)
 {
     int64_t now = rs_mono_ms();
@@ -545,11 +553,7 @@ static void on_hello(coord_dispatch_t *d, coord_worker_t *w, rs_hello_t *h)
         rs_warn("worker %s: cannot send WELCOME; dropping it", w->id);
         return;
     }
-    if (d->draining) { /* it joined after the run's end: a local one then leaves at once */
-        rs_buf_reset(&d->out);
-        rs_proto_encode_drain(&d->out);
-        send_to(d, w, &d->out);
-    }
+    if (d->draining) send_drain(d, w); /* it joined after the run's end: a local one leaves */
 }
 
 /* Under CURVE a routing id belongs to the key that first used it: a peer with another key using
@@ -1003,9 +1007,7 @@ int coord_dispatch_run(coord_dispatch_t *d, volatile sig_atomic_t *stop, coord_p
 
 void coord_dispatch_drain(coord_dispatch_t *d, int64_t timeout_ms)
 {
-    rs_buf_reset(&d->out);
-    rs_proto_encode_drain(&d->out);
-    for (size_t i = 0; i < d->n_workers; i++) send_to(d, d->workers[i], &d->out);
+    for (size_t i = 0; i < d->n_workers; i++) send_drain(d, d->workers[i]);
     d->draining = 1;
     int64_t until = rs_mono_ms() + timeout_ms;
     rs_err_t err;
