@@ -12,6 +12,7 @@
 #include "peers.h"
 #include "proto.h"
 #include "record.h"
+#include "writer.h"
 
 #define FLUSH_CASES 512    /* results per Redis write */
 #define FLUSH_MS 20        /* ...or this old, whichever comes first */
@@ -86,18 +87,16 @@ struct coord_dispatch {
     uint64_t first_task_id; /* task ids this process issued: first_task_id .. next_task_id */
     uint64_t next_task_id;
     int64_t in_flight;
-    uint64_t failed;
     uint64_t this_run;
     uint64_t records_rejected; /* records that failed record.h's checks */
-    rs_case_result_t *batch;
-    rs_jdoc_t **batch_doc; /* [i]: batch[i]'s record read (jdoc.h), folded into the tally once stored */
-    const rs_jv_t **batch_rec; /* [i]: its root */
-    size_t n_batch, cap_batch;
-    int64_t batch_since_ms;
-    uint64_t dispatched_unsaved; /* cases sent since the last successful write */
-    int redis_down;
+    /* Results taken and not yet handed to the writer (writer.h), which writes them to Redis on
+     * a thread of its own; NULL once it was stopped with results it could not write. */
+    coord_batch_t batch;
+    coord_writer_t *writer;
+    coord_writer_state_t ws; /* as last read */
+    int closed; /* the final flush is done: a result taken later is written before the step ends */
+    uint64_t dispatched_unsaved; /* cases sent since the last batch handed to the writer */
     int draining; /* DRAIN sent: a worker that joins now is sent it too */
-    int64_t redis_retry_ms, redis_backoff_ms;
     rs_buf_t out;    /* encode buffer, reused */
     uint64_t *take;  /* scratch for coord_sched_take */
     coord_pace_t *pace;       /* rpm / tpm limits; NULL when there are none */
@@ -304,73 +303,56 @@ static void reject(coord_dispatch_t *d, coord_worker_t *w, const char *reason, u
 
 /* ---- results ---- */
 
-/* A failed write keeps the batch: Redis may be restarting. The next try waits a backoff (100 ms
- * doubling to 5 s); meanwhile results pile up to MAX_BUFFERED, then no new work goes out. */
-static void redis_failed(coord_dispatch_t *d, const char *why)
+static void writer_read(coord_dispatch_t *d)
 {
-    if (!d->redis_down)
-        rs_warn("Redis unavailable (%s); holding %zu result(s) and retrying", why, d->n_batch);
-    d->redis_down = 1;
-    d->redis_backoff_ms = d->redis_backoff_ms ? d->redis_backoff_ms * 2 : 100;
-    if (d->redis_backoff_ms > REDIS_BACKOFF_MAX_MS) d->redis_backoff_ms = REDIS_BACKOFF_MAX_MS;
-    d->redis_retry_ms = rs_mono_ms() + d->redis_backoff_ms;
+    if (d->writer) coord_writer_state(d->writer, &d->ws);
 }
 
-static void flush_batch(coord_dispatch_t *d)
+/* Results held: in the batch and at the writer. */
+static size_t results_held(const coord_dispatch_t *d)
 {
-    if (d->n_batch == 0 && d->dispatched_unsaved == 0) return;
-    if (d->redis_down && rs_mono_ms() < d->redis_retry_ms) return;
-    uint64_t added = 0, added_failed = 0;
-    rs_err_t err;
-    if (coord_store_results_add(d->o.store, d->o.run_id, d->batch, d->n_batch,
-                                d->dispatched_unsaved, &added, &added_failed, &err) != 0) {
-        redis_failed(d, err.msg);
+    return d->batch.n + d->ws.held;
+}
+
+/* Hands the batch (with the cases dispatched since the last one) to the writer, if it is free. */
+static int hand_batch(coord_dispatch_t *d)
+{
+    d->batch.dispatched = d->dispatched_unsaved;
+    if (!d->writer || !coord_writer_hand(d->writer, &d->batch)) return 0;
+    d->dispatched_unsaved = 0;
+    writer_read(d);
+    return 1;
+}
+
+/* After the final flush the report is being written from the counters and results.jsonl: a
+ * result taken now is written before the step ends, so the writer never works beside it. A
+ * writer that fails to write it is stopped (the result is not stored: its case runs again on a
+ * resume). */
+static void write_now(coord_dispatch_t *d)
+{
+    if (!hand_batch(d)) return;
+    if (coord_writer_wait(d->writer) == 0) {
+        writer_read(d);
         return;
     }
-    if (d->redis_down) rs_info("Redis is back; wrote %zu held result(s)", d->n_batch);
-    d->redis_down = 0;
-    d->redis_backoff_ms = 0;
-    for (size_t i = 0; i < d->n_batch; i++) {
-        if (d->o.otlp) coord_otlpfeed_push(d->o.otlp, d->batch[i].json, d->batch[i].json_len);
-        if (d->o.jsonl &&
-            coord_jsonlout_offer(d->o.jsonl, d->batch[i].idx, d->batch[i].json,
-                                 d->batch[i].json_len, d->batch_rec[i], &err) != 0)
-            rs_warn("%s; results.jsonl is read back from Redis at the end", err.msg);
-        free(d->batch[i].json);
-        if (d->o.tally) coord_tally_add(d->o.tally, d->batch_rec[i]);
-    }
-    d->n_batch = 0;
-    d->dispatched_unsaved = 0;
-    d->failed += added_failed;
-    /* Documents past two batches' worth were read while Redis was slow: given back, so that one
-     * stall does not keep its peak for the rest of the run. */
-    for (size_t i = FLUSH_CASES * 2; i < d->cap_batch; i++) rs_jdoc_free(&d->batch_doc[i]);
+    size_t held = coord_writer_stop(&d->writer);
+    d->ws.busy = 0;
+    d->ws.held = 0;
+    rs_warn("%zu result(s) taken after the run were not written to Redis; their cases run again "
+            "on a resume", held);
 }
 
 /* The document the next result's record is read into: the batch's next slot's, made once and
- * read into again by every batch after. */
+ * read into again by the batches after. */
 static rs_jdoc_t *batch_doc(coord_dispatch_t *d)
 {
-    if (d->n_batch == d->cap_batch) {
-        size_t cap = d->cap_batch ? 2 * d->cap_batch : FLUSH_CASES * 2;
-        d->batch = rs_xrealloc(d->batch, cap * sizeof(*d->batch));
-        d->batch_rec = rs_xrealloc(d->batch_rec, cap * sizeof(*d->batch_rec));
-        d->batch_doc = rs_xrealloc(d->batch_doc, cap * sizeof(*d->batch_doc));
-        memset(d->batch_doc + d->cap_batch, 0, (cap - d->cap_batch) * sizeof(*d->batch_doc));
-        d->cap_batch = cap;
-    }
-    if (!d->batch_doc[d->n_batch]) d->batch_doc[d->n_batch] = rs_jdoc_new();
-    return d->batch_doc[d->n_batch];
+    return coord_batch_doc(&d->batch);
 }
 
-/* Holds case c's result (and its record rec, read into batch_doc(d)) until the next write to
- * Redis. */
+/* Holds case c's result (and its record rec, read into batch_doc(d)) until the writer takes it. */
 static void batch_push(coord_dispatch_t *d, rs_case_result_t *c, const rs_jv_t *rec)
 {
-    if (d->n_batch == 0) d->batch_since_ms = rs_mono_ms();
-    d->batch_rec[d->n_batch] = rec;
-    d->batch[d->n_batch++] = *c;
-    c->json = NULL; /* the batch owns it now */
+    coord_batch_add(&d->batch, c, rec);
 }
 
 /* The task (id, lease) in tasks[0..n) — held by who when who is not NULL — or NULL. */
@@ -906,6 +888,9 @@ coord_dispatch_t *coord_dispatch_new(const coord_dispatch_opts_t *opts, rs_err_t
     }
     size_t len = sizeof(d->endpoint);
     zmq_getsockopt(d->router, ZMQ_LAST_ENDPOINT, d->endpoint, &len);
+    coord_writer_opts_t wo = {opts->store, opts->run_id, opts->jsonl, opts->otlp, opts->tally,
+                              2 * FLUSH_CASES};
+    if (!(d->writer = coord_writer_start(&wo, err))) coord_dispatch_destroy(&d);
     return d;
 }
 
@@ -918,11 +903,8 @@ void coord_dispatch_destroy(coord_dispatch_t **dp)
     for (size_t k = 0; k < d->n_ended; k++) task_free(&d->ended[k]);
     free(d->ended);
     coord_peers_destroy(&d->peers);
-    for (size_t i = 0; i < d->n_batch; i++) free(d->batch[i].json);
-    for (size_t i = 0; i < d->cap_batch; i++) rs_jdoc_free(&d->batch_doc[i]);
-    free(d->batch);
-    free(d->batch_rec);
-    free(d->batch_doc);
+    coord_writer_stop(&d->writer);
+    coord_batch_cleanup(&d->batch);
     free(d->take);
     coord_pace_destroy(&d->pace);
     rs_buf_cleanup(&d->out);
@@ -942,7 +924,7 @@ void coord_dispatch_progress(const coord_dispatch_t *d, coord_progress_t *p)
 {
     p->done = coord_sched_done(d->o.sched);
     p->total = coord_sched_total(d->o.sched);
-    p->failed = d->failed;
+    p->failed = d->ws.failed;
     p->this_run = d->this_run;
     p->requeued = coord_sched_requeued(d->o.sched);
     p->records_rejected = d->records_rejected;
@@ -950,22 +932,30 @@ void coord_dispatch_progress(const coord_dispatch_t *d, coord_progress_t *p)
     p->in_flight = d->in_flight;
 }
 
-/* One pass of the loop: wait up to wait_ms for frames, take them all, hand out work, flush. */
+/* One pass of the loop: wait up to wait_ms for frames (or the writer's end of a write), take
+ * them all, hand out work, hand the batch to the writer when it is free and the batch is full or
+ * old enough. */
 static int step(coord_dispatch_t *d, long wait_ms, int give_work, rs_err_t *err)
 {
-    zmq_pollitem_t items[2] = {{d->router, 0, ZMQ_POLLIN, 0},
-                               {d->o.curve ? coord_curve_zap_socket(d->o.curve) : NULL, 0, ZMQ_POLLIN, 0}};
-    if (zmq_poll(items, items[1].socket ? 2 : 1, wait_ms) < 0 && errno != EINTR)
+    zmq_pollitem_t items[3] = {{d->router, 0, ZMQ_POLLIN, 0}};
+    int n = 1;
+    if (d->o.curve) items[n++] = (zmq_pollitem_t){coord_curve_zap_socket(d->o.curve), 0, ZMQ_POLLIN, 0};
+    if (d->writer) items[n++] = (zmq_pollitem_t){NULL, coord_writer_fd(d->writer), ZMQ_POLLIN, 0};
+    if (zmq_poll(items, n, wait_ms) < 0 && errno != EINTR)
         return rs_err_set(err, "zmq_poll: %s", zmq_strerror(errno));
     coord_curve_serve(d->o.curve); /* handshakes first: their messages may already follow */
     recv_all(d);
     send_pauses(d, NULL, 1);
     sweep_gone(d);
-    if (give_work && d->n_batch < MAX_BUFFERED && dispatch_tasks(d, err) != 0) return -1;
+    writer_read(d);
+    if (give_work && results_held(d) < MAX_BUFFERED && dispatch_tasks(d, err) != 0) return -1;
     sweep_gone(d);
-    int64_t now = rs_mono_ms();
-    if (d->n_batch >= FLUSH_CASES || (d->n_batch && now - d->batch_since_ms >= FLUSH_MS))
-        flush_batch(d);
+    if (d->batch.n >= FLUSH_CASES || (d->batch.n && rs_mono_ms() - d->batch.since_ms >= FLUSH_MS)) {
+        if (d->closed)
+            write_now(d);
+        else
+            hand_batch(d);
+    }
     return 0;
 }
 
@@ -973,11 +963,28 @@ int coord_dispatch_flush(coord_dispatch_t *d, volatile sig_atomic_t *stop, int m
                          rs_err_t *err)
 {
     for (;;) {
-        flush_batch(d);
-        if (d->n_batch == 0 && d->dispatched_unsaved == 0) return 0;
-        if (*stop >= max_stops)
+        int wrote = 0;
+        if (d->writer) {
+            writer_read(d);
+            if (!d->ws.busy && (d->batch.n || d->dispatched_unsaved)) hand_batch(d);
+            /* Told to stop: what is held still gets its try, as long as tries succeed. */
+            if (d->ws.busy && *stop >= max_stops) wrote = coord_writer_wait(d->writer) == 0;
+            writer_read(d);
+        }
+        if (!d->ws.busy && d->batch.n == 0 && d->dispatched_unsaved == 0) {
+            d->closed = 1;
+            return 0;
+        }
+        if (wrote) continue;
+        if (*stop >= max_stops || !d->writer) {
+            size_t held = results_held(d);
+            coord_writer_stop(&d->writer);
+            d->ws.busy = 0;
+            d->ws.held = 0;
+            d->closed = 1;
             return rs_err_set(err, "stopped with %zu result(s) not yet written to Redis "
-                                   "(their cases will run again on resume)", d->n_batch);
+                                   "(their cases will run again on resume)", held);
+        }
         step(d, 50, 0, err); /* keep answering workers while Redis is away */
     }
 }
@@ -988,7 +995,7 @@ int coord_dispatch_run(coord_dispatch_t *d, volatile sig_atomic_t *stop, coord_p
     int64_t last_tick = 0;
     while (!*stop && coord_sched_done(d->o.sched) < coord_sched_total(d->o.sched)) {
         if (d->o.budget && coord_budget_exhausted(d->o.budget, d->in_flight)) return 2;
-        long wait = d->n_batch && !d->redis_down ? FLUSH_MS / 2 : TICK_MS / 2;
+        long wait = d->batch.n && !d->ws.redis_down ? FLUSH_MS / 2 : TICK_MS / 2;
         if (step(d, wait, 1, err) != 0) return -1;
         int64_t now = rs_mono_ms();
         if (now - last_tick >= TICK_MS) {
@@ -1027,7 +1034,7 @@ void coord_dispatch_idle(coord_dispatch_t *d, long wait_ms)
 
 int coord_dispatch_redis_down(const coord_dispatch_t *d)
 {
-    return d->redis_down;
+    return d->ws.redis_down;
 }
 
 json_t *coord_dispatch_workers_json(const coord_dispatch_t *d)

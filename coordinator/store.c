@@ -464,6 +464,9 @@ int coord_store_results_add(coord_store_t *st, const char *run_id, const rs_case
 {
     pack_select(st, run_id);
     if (n > 0 && st->pack_state == PACK_UNKNOWN && pack_load(st, run_id, err)) return -1;
+    /* The records that fill the samples are packed already: a batch can be large (the results
+     * that came while the last write was under way), and all of it would be stored unpacked. */
+    if (n > 0 && st->pack_state == PACK_NONE) pack_learn(st, run_id, cases, n);
     int packed = st->pack_state == PACK_READY;
     enum { FIXED = 9 };
     int argc = (int)(FIXED + 3 * n);
@@ -521,7 +524,6 @@ int coord_store_results_add(coord_store_t *st, const char *run_id, const rs_case
     free(k1);
     free(k2);
     free(k3);
-    if (rc == 0 && st->pack_state == PACK_NONE) pack_learn(st, run_id, cases, n);
     return rc;
 }
 
@@ -808,16 +810,32 @@ int64_t coord_manifest_int(json_t *manifest, const char *field)
 
 /* ---- subscribers ---- */
 
+/* A store for the address of st, through its TLS proxy (borrowed), not yet connected; NULL
+ * with err when the address does not parse (it did for st). */
+static coord_store_t *borrowed(const coord_store_t *st, rs_err_t *err)
+{
+    coord_store_t *b = rs_xcalloc(1, sizeof(*b));
+    b->url = rs_xstrdup(st->url);
+    b->password_env = st->password_env ? rs_xstrdup(st->password_env) : NULL;
+    b->tls = st->tls;
+    b->tls_borrowed = 1;
+    if (rs_redisurl_parse(b->url, &b->addr, err)) coord_store_destroy(&b);
+    return b;
+}
+
+coord_store_t *coord_store_twin(const coord_store_t *st, rs_err_t *err)
+{
+    coord_store_t *tw = borrowed(st, err);
+    if (tw && open_connection(tw, err)) coord_store_destroy(&tw);
+    return tw;
+}
+
 coord_store_t *coord_store_subscribe(const coord_store_t *st, const char *channel, rs_err_t *err)
 {
-    coord_store_t *sub = rs_xcalloc(1, sizeof(*sub));
-    sub->url = rs_xstrdup(st->url);
-    sub->password_env = st->password_env ? rs_xstrdup(st->password_env) : NULL;
-    sub->tls = st->tls;
-    sub->tls_borrowed = 1;
+    coord_store_t *sub = borrowed(st, err);
+    if (!sub) return NULL;
     rs_err_t e;
-    if (rs_redisurl_parse(sub->url, &sub->addr, err) || !(sub->c = connect_addr(sub, err)) ||
-        authenticate(sub, &e)) {
+    if (!(sub->c = connect_addr(sub, err)) || authenticate(sub, &e)) {
         if (sub->c && err) rs_err_set(err, "redis at %s: %s", sub->url, e.msg);
         coord_store_destroy(&sub);
         return NULL;

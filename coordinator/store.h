@@ -41,6 +41,10 @@ coord_store_t *coord_store_open(const coord_store_opts_t *o, rs_err_t *err);
 /* coord_store_open of url alone, without AUTH: for the embedded server's unix socket. */
 coord_store_t *coord_store_connect(const char *url, rs_err_t *err);
 void coord_store_destroy(coord_store_t **st);
+/* A second connection to the Redis st reaches (the same address, password and TLS proxy), for
+ * another thread: each store is one thread's at a time, a TLS proxy may be shared. Destroy it
+ * before st. NULL with err. */
+coord_store_t *coord_store_twin(const coord_store_t *st, rs_err_t *err);
 
 /* Registers a new run: the manifest fields (a JSON object of strings and integers) go to
  * rs:run:<id> and the id into rs:runs. */

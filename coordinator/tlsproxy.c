@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,9 @@ struct coord_tlsproxy {
     int own_dir; /* dir was made by start: stop removes it */
     char *conf, *log, *sock;
     off_t mark;
+    /* Two connections use the proxy, each from its own thread (the result writer's, writer.h):
+     * its restart and log mark are one at a time. */
+    pthread_mutex_t lock;
 };
 
 static void sleep_ms(long ms)
@@ -221,6 +225,7 @@ coord_tlsproxy_t *coord_tlsproxy_start(const coord_tlsproxy_opts_t *o, rs_err_t 
         return NULL;
     }
     coord_tlsproxy_t *p = rs_xcalloc(1, sizeof(*p));
+    pthread_mutex_init(&p->lock, NULL);
     p->host = rs_xstrdup(o->host);
     p->port = o->port;
     p->ca_file = rs_xstrdup(o->ca_file);
@@ -249,7 +254,7 @@ coord_tlsproxy_t *coord_tlsproxy_start(const coord_tlsproxy_opts_t *o, rs_err_t 
     return p;
 }
 
-int coord_tlsproxy_ensure(coord_tlsproxy_t *p, rs_err_t *err)
+static int ensure(coord_tlsproxy_t *p, rs_err_t *err)
 {
     int status = 0;
     if (p->pid > 0 && waitpid(p->pid, &status, WNOHANG) == 0) return 0;
@@ -259,6 +264,14 @@ int coord_tlsproxy_ensure(coord_tlsproxy_t *p, rs_err_t *err)
                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
     p->pid = 0;
     return spawn(p, err);
+}
+
+int coord_tlsproxy_ensure(coord_tlsproxy_t *p, rs_err_t *err)
+{
+    pthread_mutex_lock(&p->lock);
+    int rc = ensure(p, err);
+    pthread_mutex_unlock(&p->lock);
+    return rc;
 }
 
 void coord_tlsproxy_stop(coord_tlsproxy_t **pp)
@@ -288,6 +301,7 @@ void coord_tlsproxy_stop(coord_tlsproxy_t **pp)
     free(p->conf);
     free(p->log);
     free(p->sock);
+    pthread_mutex_destroy(&p->lock);
     free(p);
     *pp = NULL;
 }
@@ -300,12 +314,18 @@ const char *coord_tlsproxy_socket(const coord_tlsproxy_t *p)
 void coord_tlsproxy_mark(coord_tlsproxy_t *p)
 {
     struct stat st;
-    p->mark = stat(p->log, &st) == 0 ? st.st_size : 0;
+    off_t at = stat(p->log, &st) == 0 ? st.st_size : 0;
+    pthread_mutex_lock(&p->lock);
+    p->mark = at;
+    pthread_mutex_unlock(&p->lock);
 }
 
 char *coord_tlsproxy_error(coord_tlsproxy_t *p)
 {
+    pthread_mutex_lock(&p->lock);
+    off_t mark = p->mark;
+    pthread_mutex_unlock(&p->lock);
     char *why = NULL;
-    for (int i = 0; i < 20 && !(why = logged_errors(p->log, p->mark)); i++) sleep_ms(50);
+    for (int i = 0; i < 20 && !(why = logged_errors(p->log, mark)); i++) sleep_ms(50);
     return why;
 }

@@ -3,7 +3,9 @@
  * on, and stunnel speaks TLS to the server: the chain is verified against the CA file and the
  * server's certificate must name the host (or IP) of the address; a client certificate is sent
  * when one is configured. The proxy is supervised like the embedded redis-server
- * (coordinator/redisproc.h): a child of this process that dies with it, restarted when found dead. */
+ * (coordinator/redisproc.h): a child of this process that dies with it, restarted when found dead.
+ * Two threads may share one (the store's and the result writer's connections, coord_store_twin):
+ * ensure, mark and error take its lock; start and stop are the owner's. */
 #ifndef COORD_TLSPROXY_H
 #define COORD_TLSPROXY_H
 

@@ -1,6 +1,8 @@
 """`reasonsaver estimate` against a real run through reasonsaver-mockllm: two models (one with
 n = 3 in one OpenAI request), a judge, two revision rounds and the remote embedder. The estimate's
-calls per stage equal the requests the mock received (/stats: chat completions and embeddings);
+calls per stage equal the requests the mock received (/stats: chat completions and embeddings,
+less the embeddings the response cache answered: two cases can have the same texts to embed, and
+whether the second finds the first's answer cached depends on timing);
 per model and stage the run's input tokens lie between the estimate's input tokens and its input
 max (the mock bills ceil(bytes / 4), the estimate's own count, so the factor is 1), its output
 tokens are at most the output max, and the report's cost lies within the estimate's range.
@@ -26,7 +28,7 @@ judges: [{name: j, model: c}]
 revise: {rounds: 2}
 embedder: {type: openai, model: emb, base_url: "%(url)s", max_retries: 2, retry_base_ms: 10}
 cluster: {workers: 2}
-report: {formats: [json]}
+report: {formats: [json, jsonl]}
 """
 
 
@@ -59,10 +61,13 @@ def main():
 
         sb.run([rslib.REASONSAVER, "run", sb.path("est.yaml"), "--quiet", "--out", sb.path("out")],
                check=0)
-        rep = rslib.load_report(rslib.only_run_dir(sb.path("out")))
+        run_dir = rslib.only_run_dir(sb.path("out"))
+        rep = rslib.load_report(run_dir)
         st = mock.stats()
         chat = sum(r["calls"] for k, r in rows.items() if k[1] != "embed")
-        embeds = rows[("embedder", "embed")]["calls"]
+        cached = sum(1 for r in rslib.read_jsonl(os.path.join(run_dir, "results.jsonl"))
+                     if r["embedding"].get("cached"))
+        embeds = rows[("embedder", "embed")]["calls"] - cached
         # A case handed out again (a lease that expired on a loaded machine) makes its calls
         # again: the mock then counts more than one run's worth, never fewer.
         same = (lambda a, b: a == b) if rep["reliability"]["redone_cases"] == 0 else \
