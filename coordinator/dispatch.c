@@ -14,10 +14,12 @@
 #include "record.h"
 #include "writer.h"
 
-#define FLUSH_CASES 512    /* results per Redis write */
+#define HAND_CASES 64      /* results that go to the writer as soon as it is free */
 #define FLUSH_MS 20        /* ...or this old, whichever comes first */
 #define TICK_MS 100        /* timers and progress */
 #define MAX_BUFFERED 100000 /* results held while Redis is away; past it no new work goes out */
+#define MAX_WAITING 256 /* results waiting for a busy writer while Redis is up; past
+                                         it no new work goes out (the writer sets the pace) */
 #define REDIS_BACKOFF_MAX_MS 5000
 #define PEER_BAN_MS 60000  /* a cut-off peer's messages are dropped unread this long */
 #define SEND_HWM 1000      /* frames queued for one peer before it counts as not reading */
@@ -312,6 +314,14 @@ static void writer_read(coord_dispatch_t *d)
 static size_t results_held(const coord_dispatch_t *d)
 {
     return d->batch.n + d->ws.held;
+}
+
+/* Whether more results may come: a writer slower than the workers must not let the batch (and
+ * memory) grow without bound, but while Redis is away results pile up to MAX_BUFFERED. */
+static int room_for_results(const coord_dispatch_t *d)
+{
+    if (results_held(d) >= MAX_BUFFERED) return 0;
+    return !d->ws.busy || d->ws.redis_down || d->batch.n < MAX_WAITING;
 }
 
 /* Hands the batch (with the cases dispatched since the last one) to the writer, if it is free. */
@@ -889,7 +899,7 @@ coord_dispatch_t *coord_dispatch_new(const coord_dispatch_opts_t *opts, rs_err_t
     size_t len = sizeof(d->endpoint);
     zmq_getsockopt(d->router, ZMQ_LAST_ENDPOINT, d->endpoint, &len);
     coord_writer_opts_t wo = {opts->store, opts->run_id, opts->jsonl, opts->otlp, opts->tally,
-                              2 * FLUSH_CASES};
+                              MAX_WAITING};
     if (!(d->writer = coord_writer_start(&wo, err))) coord_dispatch_destroy(&d);
     return d;
 }
@@ -948,9 +958,9 @@ static int step(coord_dispatch_t *d, long wait_ms, int give_work, rs_err_t *err)
     send_pauses(d, NULL, 1);
     sweep_gone(d);
     writer_read(d);
-    if (give_work && results_held(d) < MAX_BUFFERED && dispatch_tasks(d, err) != 0) return -1;
+    if (give_work && room_for_results(d) && dispatch_tasks(d, err) != 0) return -1;
     sweep_gone(d);
-    if (d->batch.n >= FLUSH_CASES || (d->batch.n && rs_mono_ms() - d->batch.since_ms >= FLUSH_MS)) {
+    if (d->batch.n >= HAND_CASES || (d->batch.n && rs_mono_ms() - d->batch.since_ms >= FLUSH_MS)) {
         if (d->closed)
             write_now(d);
         else
