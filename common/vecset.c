@@ -7,6 +7,7 @@
 #include <cblas.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -29,9 +30,25 @@ static void check_dims(size_t n, size_t dim)
     (void)n, (void)dim;
 }
 
+/* OpenBLAS's pool threads spin (sched_yield) for a while after each call before they sleep: on
+ * the coordinator, which shares its cores with workers and Redis, a report's few small blocks paid
+ * more for that spinning (a tenth of a second of a core on 100,000 cases) than a second thread
+ * gained, so BLAS runs on the calling thread. */
+static void one_thread(void)
+{
+    openblas_set_num_threads(1);
+}
+
+void rs_vecset_one_thread(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, one_thread);
+}
+
 /* c (mi x mj, row-major) = the mi rows at a times the transpose of the mj rows at b. */
 static void block_dots(const float *a, size_t mi, const float *b, size_t mj, size_t dim, float *c)
 {
+    rs_vecset_one_thread();
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)mi, (blasint)mj, (blasint)dim,
                 1.0f, a, (blasint)dim, b, (blasint)dim, 0.0f, c, (blasint)mj);
 }

@@ -36,6 +36,11 @@ typedef struct rs_kmeans {
     int converged;     /* 1 when the last round moved nothing, 0 when max_iter ran out */
 } rs_kmeans_t;
 
+/* BLAS runs on the calling thread from now on (OpenBLAS's pool spins after each call: see
+ * vecset.c). Called before any other function here, and by a program that wants the pool's
+ * threads gone early. */
+void rs_vecset_one_thread(void);
+
 /* min(8, ceil(sqrt(n / 2))): the usual rule of thumb, capped so a report lists few clusters. */
 size_t rs_vecset_auto_k(size_t n);
 

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "log.h"
 #include "util.h"
+#include "vecset.h"
 
 typedef struct command {
     const char *name;
@@ -51,6 +52,7 @@ int main(int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, 16 << 20);
     mallopt(M_TRIM_THRESHOLD, 32 << 20);
     rs_log_init("reasonsaver", RS_LOG_INFO);
+    rs_vecset_one_thread(); /* the pool OpenBLAS started at load spins while a run starts */
     /* API keys and Redis passwords are in the environment, and local workers run exec graders as
      * the same user: /proc/<pid>/environ is kept to root (as in the worker, worker/main.c). */
     prctl(PR_SET_DUMPABLE, 0);
