@@ -83,6 +83,11 @@ coord_cachesrv_t *coord_cachesrv_find(const rs_config_t *cfg)
     return open_where(cfg, 0);
 }
 
+void coord_cachesrv_term(coord_cachesrv_t *c)
+{
+    if (c) coord_redisproc_term(c->proc);
+}
+
 void coord_cachesrv_close(coord_cachesrv_t **cp)
 {
     if (!cp || !*cp) return;

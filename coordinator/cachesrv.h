@@ -23,6 +23,9 @@ coord_cachesrv_t *coord_cachesrv_open(const rs_config_t *cfg);
 coord_cachesrv_t *coord_cachesrv_find(const rs_config_t *cfg);
 /* Stops the private server if this process started it; *c becomes NULL. */
 void coord_cachesrv_close(coord_cachesrv_t **c);
+/* Tells the private server to stop without waiting (coord_redisproc_term): close then waits for
+ * it, while the run's own server stops beside it. NULL is fine. */
+void coord_cachesrv_term(coord_cachesrv_t *c);
 
 /* The cache's address for workers, or NULL when the run has none. */
 const char *coord_cachesrv_url(const coord_cachesrv_t *c);

@@ -24,6 +24,7 @@ struct coord_redisproc {
     char *dir;
     char *url;
     int lock_fd; /* flock on <dir>/redis.lock while this process serves the directory */
+    int termed;  /* SIGTERM sent (coord_redisproc_term) */
 };
 
 static void nap_ms(long ms)
@@ -176,11 +177,18 @@ coord_redisproc_t *coord_redisproc_try_start_cache(const char *dir, int *busy, r
     return start(dir, 1, 1, busy, err);
 }
 
+void coord_redisproc_term(coord_redisproc_t *p)
+{
+    if (!p || p->termed) return;
+    kill(p->pid, SIGTERM);
+    p->termed = 1;
+}
+
 void coord_redisproc_stop(coord_redisproc_t **pp)
 {
     if (!pp || !*pp) return;
     coord_redisproc_t *p = *pp;
-    kill(p->pid, SIGTERM);
+    coord_redisproc_term(p);
     int status;
     int64_t until = rs_mono_ms() + 30000; /* a large AOF rewrite can take a while */
     for (long wait_ms = 1; rs_mono_ms() < until; wait_ms = wait_ms < 10 ? 2 * wait_ms : 10) {

@@ -106,7 +106,9 @@ static void ctx_cleanup(coord_run_t *r)
     coord_budget_destroy(&r->budget); /* after the dispatch: its tasks hold bounds */
     coord_curve_destroy(&r->curve); /* after the dispatch: it served the ZAP socket */
     coord_otlpfeed_stop(&r->otlp);
-    coord_cachesrv_close(&r->cache); /* after the workers: they use it to the end */
+    /* After the workers (they use the cache to the end); it flushes its AOF while the run's own
+     * server does, and is waited for after it. */
+    coord_cachesrv_term(r->cache);
     coord_usage_destroy(&r->usage);
     coord_conc_destroy(&r->conc);
     coord_sched_destroy(&r->sched);
@@ -115,6 +117,7 @@ static void ctx_cleanup(coord_run_t *r)
     if (r->store) coord_runlock_release(&r->lock, r->store);
     coord_store_destroy(&r->store);
     coord_redisproc_stop(&r->redis);
+    coord_cachesrv_close(&r->cache);
     rs_dataset_destroy(&r->ds);
     rs_config_destroy(&r->cfg);
     json_decref(r->manifest);
