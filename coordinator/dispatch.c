@@ -18,9 +18,8 @@
 #define FLUSH_MS 20        /* ...or this old, whichever comes first */
 #define TICK_MS 100        /* timers and progress */
 #define MAX_BUFFERED 100000 /* results held while Redis is away; past it no new work goes out */
-#define MAX_WAITING 256 /* results waiting for a busy writer while Redis is up; past
-                                         it no new work goes out (the writer sets the pace) */
-#define REDIS_BACKOFF_MAX_MS 5000
+#define MAX_WAITING 256    /* results waiting for a busy writer while Redis is up; past it no
+                              new work goes out (the writer sets the pace) */
 #define PEER_BAN_MS 60000  /* a cut-off peer's messages are dropped unread this long */
 #define SEND_HWM 1000      /* frames queued for one peer before it counts as not reading */
 
@@ -334,6 +333,15 @@ static int hand_batch(coord_dispatch_t *d)
     return 1;
 }
 
+/* Stops the writer for good; returns the results it held unwritten. */
+static size_t writer_give_up(coord_dispatch_t *d)
+{
+    size_t held = coord_writer_stop(&d->writer);
+    d->ws.busy = 0;
+    d->ws.held = 0;
+    return held;
+}
+
 /* After the final flush the report is being written from the counters and results.jsonl: a
  * result taken now is written before the step ends, so the writer never works beside it. A
  * writer that fails to write it is stopped (the result is not stored: its case runs again on a
@@ -345,24 +353,9 @@ static void write_now(coord_dispatch_t *d)
         writer_read(d);
         return;
     }
-    size_t held = coord_writer_stop(&d->writer);
-    d->ws.busy = 0;
-    d->ws.held = 0;
+    size_t held = writer_give_up(d);
     rs_warn("%zu result(s) taken after the run were not written to Redis; their cases run again "
             "on a resume", held);
-}
-
-/* The document the next result's record is read into: the batch's next slot's, made once and
- * read into again by the batches after. */
-static rs_jdoc_t *batch_doc(coord_dispatch_t *d)
-{
-    return coord_batch_doc(&d->batch);
-}
-
-/* Holds case c's result (and its record rec, read into batch_doc(d)) until the writer takes it. */
-static void batch_push(coord_dispatch_t *d, rs_case_result_t *c, const rs_jv_t *rec)
-{
-    coord_batch_add(&d->batch, c, rec);
 }
 
 /* The task (id, lease) in tasks[0..n) — held by who when who is not NULL — or NULL. */
@@ -386,7 +379,7 @@ static const rs_jv_t *record_ok(coord_dispatch_t *d, coord_worker_t *w, const rs
     rs_err_t err;
     uint64_t case_idx;
     coord_units_split(d->o.units, c->idx, &case_idx, NULL, NULL);
-    const rs_jv_t *rec = coord_record_read_hashed(batch_doc(d), c->json, c->json_len, c->idx,
+    const rs_jv_t *rec = coord_record_read_hashed(coord_batch_doc(&d->batch), c->json, c->json_len, c->idx,
                                                   rs_dataset_id_hash(d->o.ds, case_idx), d->o.cfg,
                                                   &err);
     if (rec) return rec;
@@ -436,7 +429,7 @@ static const char *take_case(coord_dispatch_t *d, coord_worker_t *w, coord_task_
     if (rec && coord_sched_complete(d->o.sched, c->idx)) {
         d->this_run++;
         w->results++;
-        batch_push(d, c, rec);
+        coord_batch_add(&d->batch, c, rec); /* held until the writer takes the batch */
     }
     return NULL;
 }
@@ -948,16 +941,18 @@ void coord_dispatch_progress(const coord_dispatch_t *d, coord_progress_t *p)
 static int step(coord_dispatch_t *d, long wait_ms, int give_work, rs_err_t *err)
 {
     zmq_pollitem_t items[3] = {{d->router, 0, ZMQ_POLLIN, 0}};
-    int n = 1;
+    int n = 1, wi = -1;
     if (d->o.curve) items[n++] = (zmq_pollitem_t){coord_curve_zap_socket(d->o.curve), 0, ZMQ_POLLIN, 0};
-    if (d->writer) items[n++] = (zmq_pollitem_t){NULL, coord_writer_fd(d->writer), ZMQ_POLLIN, 0};
+    if (d->writer) items[wi = n++] = (zmq_pollitem_t){NULL, coord_writer_fd(d->writer), ZMQ_POLLIN, 0};
     if (zmq_poll(items, n, wait_ms) < 0 && errno != EINTR)
         return rs_err_set(err, "zmq_poll: %s", zmq_strerror(errno));
     coord_curve_serve(d->o.curve); /* handshakes first: their messages may already follow */
     recv_all(d);
     send_pauses(d, NULL, 1);
     sweep_gone(d);
-    writer_read(d);
+    /* The writer's state changes only when a try ends (its descriptor is readable then) or when
+     * a batch is handed (hand_batch reads it again): no lock or read() on the other steps. */
+    if (wi >= 0 && (items[wi].revents & ZMQ_POLLIN)) writer_read(d);
     if (give_work && room_for_results(d) && dispatch_tasks(d, err) != 0) return -1;
     sweep_gone(d);
     if (d->batch.n >= HAND_CASES || (d->batch.n && rs_mono_ms() - d->batch.since_ms >= FLUSH_MS)) {
@@ -987,10 +982,7 @@ int coord_dispatch_flush(coord_dispatch_t *d, volatile sig_atomic_t *stop, int m
         }
         if (wrote) continue;
         if (*stop >= max_stops || !d->writer) {
-            size_t held = results_held(d);
-            coord_writer_stop(&d->writer);
-            d->ws.busy = 0;
-            d->ws.held = 0;
+            size_t held = d->batch.n + writer_give_up(d);
             d->closed = 1;
             return rs_err_set(err, "stopped with %zu result(s) not yet written to Redis "
                                    "(their cases will run again on resume)", held);

@@ -52,7 +52,10 @@ int main(int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, 16 << 20);
     mallopt(M_TRIM_THRESHOLD, 32 << 20);
     rs_log_init("reasonsaver", RS_LOG_INFO);
-    rs_vecset_one_thread(); /* the pool OpenBLAS started at load spins while a run starts */
+    /* One BLAS thread before the first fork: OpenBLAS stops its pool at a fork and would start a
+     * new one, spinning beside the report (the pool it started at load spins its first ~0.1 s
+     * regardless). */
+    rs_vecset_one_thread();
     /* API keys and Redis passwords are in the environment, and local workers run exec graders as
      * the same user: /proc/<pid>/environ is kept to root (as in the worker, worker/main.c). */
     prctl(PR_SET_DUMPABLE, 0);

@@ -56,10 +56,17 @@ void coord_batch_add(coord_batch_t *b, rs_case_result_t *c, const rs_jv_t *rec)
     c->json = NULL;
 }
 
-void coord_batch_cleanup(coord_batch_t *b)
+static void batch_empty(coord_batch_t *b, size_t keep_docs)
 {
     for (size_t i = 0; i < b->n; i++) free(b->cases[i].json);
-    for (size_t i = 0; i < b->cap; i++) rs_jdoc_free(&b->doc[i]);
+    b->n = 0;
+    b->dispatched = 0;
+    for (size_t i = keep_docs; i < b->cap; i++) rs_jdoc_free(&b->doc[i]);
+}
+
+void coord_batch_cleanup(coord_batch_t *b)
+{
+    batch_empty(b, 0);
     free(b->cases);
     free(b->rec);
     free(b->doc);
@@ -83,14 +90,6 @@ static void fold(coord_writer_t *w)
             rs_warn("%s; results.jsonl is read back from Redis at the end", err.msg);
         if (w->o.tally) coord_tally_add(w->o.tally, b->rec[i]);
     }
-}
-
-static void batch_empty(coord_batch_t *b, size_t keep_docs)
-{
-    for (size_t i = 0; i < b->n; i++) free(b->cases[i].json);
-    b->n = 0;
-    b->dispatched = 0;
-    for (size_t i = keep_docs; i < b->cap; i++) rs_jdoc_free(&b->doc[i]);
 }
 
 static void signal_ended(coord_writer_t *w)

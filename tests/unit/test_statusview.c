@@ -17,42 +17,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../coordinator/redisproc.h"
 #include "../../coordinator/statusview.h"
-#include "../../coordinator/store.h"
 #include "testjson.h"
+#include "testredis.h"
 
-typedef struct fixture {
-    char dir[64];
-    coord_redisproc_t *redis;
-    coord_store_t *store;
-} fixture_t;
+typedef testredis_t fixture_t;
 
 static int setup(void **state)
 {
-    fixture_t *f = rs_xcalloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/rs-statusview-XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
-    rs_err_t err;
-    if (!(f->redis = coord_redisproc_start(f->dir, &err)) ||
-        !(f->store = coord_store_connect(coord_redisproc_url(f->redis), &err))) {
-        fprintf(stderr, "%s\n", err.msg);
-        return -1;
-    }
-    *state = f;
-    return 0;
+    return (*state = testredis_start("statusview")) ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    fixture_t *f = *state;
-    coord_store_destroy(&f->store);
-    coord_redisproc_stop(&f->redis);
-    char *cmd = rs_xasprintf("rm -rf '%s'", f->dir);
-    int rc = system(cmd);
-    free(cmd);
-    free(f);
-    return rc == 0 ? 0 : -1;
+    return testredis_stop(*state);
 }
 
 /* A manifest as Redis gives it back: every value a string. */

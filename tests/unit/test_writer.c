@@ -17,18 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../coordinator/redisproc.h"
-#include "../../coordinator/store.h"
 #include "../../coordinator/writer.h"
+#include "testredis.h"
 #include "util.h"
 
 #define RUN "test-writer"
 
-typedef struct fixture {
-    char dir[64];
-    coord_redisproc_t *redis;
-    coord_store_t *store;
-} fixture_t;
+typedef testredis_t fixture_t;
 
 static void start_redis(fixture_t *f)
 {
@@ -40,27 +35,12 @@ static void start_redis(fixture_t *f)
 static int setup(void **state)
 {
     signal(SIGPIPE, SIG_IGN); /* a write to a Redis that went away fails instead (as in main) */
-    fixture_t *f = rs_xcalloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/rs-writer-XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
-    start_redis(f);
-    rs_err_t err;
-    f->store = coord_store_connect(coord_redisproc_url(f->redis), &err);
-    if (!f->store) return -1;
-    *state = f;
-    return 0;
+    return (*state = testredis_start("writer")) ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    fixture_t *f = *state;
-    coord_store_destroy(&f->store);
-    coord_redisproc_stop(&f->redis);
-    char *cmd = rs_xasprintf("rm -rf '%s'", f->dir);
-    int rc = system(cmd);
-    free(cmd);
-    free(f);
-    return rc == 0 ? 0 : -1;
+    return testredis_stop(*state);
 }
 
 static coord_writer_t *start_writer(fixture_t *f)
