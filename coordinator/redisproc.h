@@ -23,10 +23,11 @@ coord_redisproc_t *coord_redisproc_try_start(const char *dir, int *busy, rs_err_
  * rewritten as it doubles, since a cache expires and evicts entries and its log would otherwise
  * grow without bound. */
 coord_redisproc_t *coord_redisproc_try_start_cache(const char *dir, int *busy, rs_err_t *err);
-/* Stops it (SIGTERM: redis flushes the AOF and exits), waits, frees, sets *p to NULL. */
+/* Stops it (SHUTDOWN, or SIGTERM if that cannot be sent: redis flushes the AOF and exits),
+ * waits, frees, sets *p to NULL. */
 void coord_redisproc_stop(coord_redisproc_t **p);
-/* Sends SIGTERM without waiting, so that two servers flush their AOF at once; coord_redisproc_stop
- * then only waits. NULL is fine. */
+/* Sends SHUTDOWN (or SIGTERM) without waiting, so that two servers flush their AOF at once;
+ * coord_redisproc_stop then only waits. NULL is fine. */
 void coord_redisproc_term(coord_redisproc_t *p);
 
 /* "unix:<dir>/redis.sock": the address to give coord_store_connect. */
