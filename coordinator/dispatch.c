@@ -323,19 +323,40 @@ static int room_for_results(const coord_dispatch_t *d)
     return !d->ws.busy || d->ws.redis_down || d->batch.n < MAX_WAITING;
 }
 
-/* Hands the batch (with the cases dispatched since the last one) to the writer, if it is free. */
+/* A batch Redis has: its records go to results.jsonl, the live feed and the counters (on this
+ * thread, so nothing else touches them), then it is emptied for reuse (what this thread
+ * allocated it frees, which keeps malloc's per-thread caches warm). */
+static void fold_written(coord_dispatch_t *d, coord_batch_t *b)
+{
+    coord_fold_to_t to = {d->o.jsonl, d->o.otlp, d->o.tally};
+    coord_batch_fold(b, &to);
+    coord_batch_empty(b, MAX_WAITING);
+}
+
+/* Hands the batch (with the cases dispatched since the last one) to the writer, if it is free;
+ * the batch it wrote before comes back and is folded. */
 static int hand_batch(coord_dispatch_t *d)
 {
     d->batch.dispatched = d->dispatched_unsaved;
     if (!d->writer || !coord_writer_hand(d->writer, &d->batch)) return 0;
     d->dispatched_unsaved = 0;
+    fold_written(d, &d->batch);
     writer_read(d);
     return 1;
+}
+
+/* Folds the batch the writer wrote last, when it is free: the end of a run, or of the writer. */
+static void collect_written(coord_dispatch_t *d)
+{
+    coord_batch_t b = {0};
+    if (d->writer && coord_writer_collect(d->writer, &b)) fold_written(d, &b);
+    coord_batch_cleanup(&b);
 }
 
 /* Stops the writer for good; returns the results it held unwritten. */
 static size_t writer_give_up(coord_dispatch_t *d)
 {
+    collect_written(d);
     size_t held = coord_writer_stop(&d->writer);
     d->ws.busy = 0;
     d->ws.held = 0;
@@ -351,6 +372,7 @@ static void write_now(coord_dispatch_t *d)
     if (!hand_batch(d)) return;
     if (coord_writer_wait(d->writer) == 0) {
         writer_read(d);
+        collect_written(d);
         return;
     }
     size_t held = writer_give_up(d);
@@ -891,8 +913,7 @@ coord_dispatch_t *coord_dispatch_new(const coord_dispatch_opts_t *opts, rs_err_t
     }
     size_t len = sizeof(d->endpoint);
     zmq_getsockopt(d->router, ZMQ_LAST_ENDPOINT, d->endpoint, &len);
-    coord_writer_opts_t wo = {opts->store, opts->run_id, opts->jsonl, opts->otlp, opts->tally,
-                              MAX_WAITING};
+    coord_writer_opts_t wo = {opts->store, opts->run_id};
     if (!(d->writer = coord_writer_start(&wo, err))) coord_dispatch_destroy(&d);
     return d;
 }
@@ -977,6 +998,7 @@ int coord_dispatch_flush(coord_dispatch_t *d, volatile sig_atomic_t *stop, int m
             writer_read(d);
         }
         if (!d->ws.busy && d->batch.n == 0 && d->dispatched_unsaved == 0) {
+            collect_written(d);
             d->closed = 1;
             return 0;
         }

@@ -1,4 +1,4 @@
-/* writer: a thread that writes batches of results to Redis and folds in what it wrote. */
+/* writer: a thread that writes batches of results to Redis; the batches and their fold. */
 #define _GNU_SOURCE
 #include "writer.h"
 
@@ -56,7 +56,7 @@ void coord_batch_add(coord_batch_t *b, rs_case_result_t *c, const rs_jv_t *rec)
     c->json = NULL;
 }
 
-static void batch_empty(coord_batch_t *b, size_t keep_docs)
+void coord_batch_empty(coord_batch_t *b, size_t keep_docs)
 {
     for (size_t i = 0; i < b->n; i++) free(b->cases[i].json);
     b->n = 0;
@@ -66,31 +66,27 @@ static void batch_empty(coord_batch_t *b, size_t keep_docs)
 
 void coord_batch_cleanup(coord_batch_t *b)
 {
-    batch_empty(b, 0);
+    coord_batch_empty(b, 0);
     free(b->cases);
     free(b->rec);
     free(b->doc);
     memset(b, 0, sizeof(*b));
 }
 
-/* ---- the thread ---- */
-
-/* The slot is stored: results.jsonl, the live feed and the counters take its records. It is
- * emptied by the dispatch thread when it takes the slot back (batch_empty): what that thread
- * allocated it frees, which keeps malloc's per-thread caches warm. */
-static void fold(coord_writer_t *w)
+void coord_batch_fold(const coord_batch_t *b, const coord_fold_to_t *to)
 {
-    coord_batch_t *b = &w->slot;
     rs_err_t err;
     for (size_t i = 0; i < b->n; i++) {
-        rs_case_result_t *c = &b->cases[i];
-        if (w->o.otlp) coord_otlpfeed_push(w->o.otlp, c->json, c->json_len);
-        if (w->o.jsonl && coord_jsonlout_offer(w->o.jsonl, c->idx, c->json, c->json_len, b->rec[i],
-                                               &err) != 0)
+        const rs_case_result_t *c = &b->cases[i];
+        if (to->otlp) coord_otlpfeed_push(to->otlp, c->json, c->json_len);
+        if (to->jsonl && coord_jsonlout_offer(to->jsonl, c->idx, c->json, c->json_len, b->rec[i],
+                                              &err) != 0)
             rs_warn("%s; results.jsonl is read back from Redis at the end", err.msg);
-        if (w->o.tally) coord_tally_add(w->o.tally, b->rec[i]);
+        if (to->tally) coord_tally_add(to->tally, b->rec[i]);
     }
 }
+
+/* ---- the thread ---- */
 
 static void signal_ended(coord_writer_t *w)
 {
@@ -145,7 +141,6 @@ static void *writer_main(void *arg)
         rs_err_t err;
         int rc = coord_store_results_add(w->store, w->run_id, b->cases, b->n, b->dispatched,
                                          &added, &failed, &err);
-        if (rc == 0) fold(w);
         pthread_mutex_lock(&w->lock);
         settle(w, rc, failed, n, &err);
         if (rc != 0) back_off(w);
@@ -229,20 +224,32 @@ void coord_writer_state(coord_writer_t *w, coord_writer_state_t *s)
     pthread_mutex_unlock(&w->lock);
 }
 
-int coord_writer_hand(coord_writer_t *w, coord_batch_t *b)
+/* When the writer is free, swaps b with the batch it wrote last; write: and has it write b. */
+static int swap_slot(coord_writer_t *w, coord_batch_t *b, int write)
 {
     pthread_mutex_lock(&w->lock);
     int free_now = !w->busy;
     if (free_now) {
-        coord_batch_t spare = w->slot;
+        coord_batch_t written = w->slot;
         w->slot = *b;
-        *b = spare;
-        w->busy = 1;
-        pthread_cond_signal(&w->wake);
+        *b = written;
+        if (write) {
+            w->busy = 1;
+            pthread_cond_signal(&w->wake);
+        }
     }
     pthread_mutex_unlock(&w->lock);
-    if (free_now) batch_empty(b, w->o.keep_docs);
     return free_now;
+}
+
+int coord_writer_hand(coord_writer_t *w, coord_batch_t *b)
+{
+    return swap_slot(w, b, 1);
+}
+
+int coord_writer_collect(coord_writer_t *w, coord_batch_t *b)
+{
+    return swap_slot(w, b, 0);
 }
 
 int coord_writer_wait(coord_writer_t *w)

@@ -45,7 +45,7 @@ static int teardown(void **state)
 
 static coord_writer_t *start_writer(fixture_t *f)
 {
-    coord_writer_opts_t o = {.store = f->store, .run_id = RUN, .keep_docs = 4};
+    coord_writer_opts_t o = {.store = f->store, .run_id = RUN};
     rs_err_t err;
     coord_writer_t *w = coord_writer_start(&o, &err);
     if (!w) fail_msg("writer: %s", err.msg);
@@ -112,9 +112,14 @@ static void test_hand_and_take_back(void **state)
     assert_int_equal(manifest_int(f, "done"), 10);
     assert_int_equal(manifest_int(f, "dispatched"), 12);
 
-    /* the next hand gives back the written batch, emptied, its documents (up to keep_docs) kept */
+    /* the next hand gives back the written batch, whole, for the caller to fold; emptied, it
+     * keeps the documents asked for */
     fill(&b, 10, 3);
     assert_int_equal(coord_writer_hand(w, &b), 1);
+    assert_int_equal(b.n, 10);
+    assert_int_equal(b.cases[0].idx, 0);
+    assert_int_equal(b.cases[9].idx, 9);
+    coord_batch_empty(&b, 4);
     assert_int_equal(b.n, 0);
     assert_true(b.cap >= 10);
     for (size_t i = 0; i < 4; i++) assert_non_null(b.doc[i]);
@@ -122,9 +127,20 @@ static void test_hand_and_take_back(void **state)
     assert_int_equal(coord_writer_wait(w), 0);
     assert_stored(f, 10, 3);
     assert_int_equal(manifest_int(f, "done"), 13);
+
+    /* the end of a run takes back the last one written, leaving an empty batch in its place */
+    coord_batch_t last = {0};
+    assert_int_equal(coord_writer_collect(w, &last), 1);
+    assert_int_equal(last.n, 3);
+    assert_int_equal(last.cases[0].idx, 10);
+    coord_batch_t none = {0};
+    assert_int_equal(coord_writer_collect(w, &none), 1);
+    assert_int_equal(none.n, 0);
     assert_int_equal(coord_writer_stop(&w), 0);
     assert_null(w);
     coord_batch_cleanup(&b);
+    coord_batch_cleanup(&last);
+    coord_batch_cleanup(&none);
 }
 
 static void test_redis_away(void **state)
@@ -144,6 +160,8 @@ static void test_redis_away(void **state)
     fill(&next, 105, 2);
     assert_int_equal(coord_writer_hand(w, &next), 0); /* busy: refused, unchanged */
     assert_int_equal(next.n, 2);
+    coord_batch_t none = {0};
+    assert_int_equal(coord_writer_collect(w, &none), 0); /* nothing written to take back */
 
     start_redis(f); /* same directory: the same socket, and its data back from the AOF */
     while (coord_writer_wait(w) != 0) {
