@@ -20,7 +20,10 @@
 #    and the rest to the exit (Redis's shutdown).
 # 2. single: the same cases, demo.yaml with only its first model (sim-strong), graders [exact],
 #    report.spans true, everything else as the demo: whole-command cases/s, median of REPS.
-# 3. big: BIG (1,000,000; 0 skips) cases with the demo config, once per build: did it complete,
+# 3. small: the first SMALL (100) of those cases with the demo config: what a run costs whatever its
+#    size (start Redis and the workers, end them, write the reports): whole command, the run's own
+#    wall_seconds, before and after it, median of REPS.
+# 4. big: BIG (1,000,000; 0 skips) cases with the demo config, once per build: did it complete,
 #    wall time, Redis used memory (bytes and per case, from the report), the coordinator's peak RSS
 #    (report and sampled), redis-server's sampled VmHWM, the time after the run. A 1M run directory
 #    is large (results.jsonl ~4 GB and Redis's AOF at 3e993fc): the script checks free disk and
@@ -30,19 +33,20 @@
 # The load average (/proc/loadavg) is printed to stderr before each measurement and kept with it:
 # the tables give its 1-minute value (range over the repetitions). Prints Markdown tables for
 # docs/BENCHMARKS.md; raw records (one JSON object a measurement) go to bench/out/scale/results.jsonl.
-# Env: CASES (100000) REPS (3) BIG (1000000) BIG_DISK_GIB (16) BIG_MEM_GIB (8)
-#      RUN_TIMEOUT (1800 seconds a command) SECTIONS ("demo single big")
+# Env: CASES (100000) REPS (3) SMALL (100) BIG (1000000) BIG_DISK_GIB (16) BIG_MEM_GIB (8)
+#      RUN_TIMEOUT (1800 seconds a command) SECTIONS ("demo single small big")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 out=$root/bench/out/scale
 cases=${CASES:-100000}
 reps=${REPS:-3}
+small=${SMALL:-100}
 big=${BIG:-1000000}
 big_disk_gib=${BIG_DISK_GIB:-16}
 big_mem_gib=${BIG_MEM_GIB:-8}
 run_timeout=${RUN_TIMEOUT:-1800}
-sections=${SECTIONS:-demo single big}
+sections=${SECTIONS:-demo single small big}
 demo=$root/configs/demo.yaml
 
 [ $# -gt 0 ] || set -- build
@@ -187,12 +191,14 @@ print("[scale]   whole %.2f s%s" % (r["whole_s"], ", run %.2f s, after %.2f s" %
 
 has() { case " $sections " in *" $1 "*) return 0;; esac; return 1; }
 
-if has demo || has single; then
+if has demo || has single || has small; then
   "${builds[0]}/reasonsaver" datasets gen arithmetic --n "$cases" --seed 1 --out "$out/cases.jsonl" >/dev/null 2>&1
+  head -n "$small" "$out/cases.jsonl" > "$out/small.jsonl"
   for rep in $(seq "$reps"); do
     for i in "${!builds[@]}"; do
       has demo && measure demo "$i" "$rep" "$demo" "$out/cases.jsonl" "$cases"
       has single && measure single "$i" "$rep" "$out/single.yaml" "$out/cases.jsonl" "$cases"
+      has small && measure small "$i" "$rep" "$demo" "$out/small.jsonl" "$small"
     done
   done
 fi
@@ -261,6 +267,17 @@ if any(r["section"] == "single" for r in recs):
         w = med(rs, "whole_s")
         print("| %s | %.2f | %.0f | %.2f | %.2f | %.0f | %s |" % (b, w, rs[0]["cases"] / w, med(rs, "run_s"),
               med(rs, "after_s"), med(rs, "redis_bytes_per_case"), loads(rs)))
+    print()
+if any(r["section"] == "small" for r in recs):
+    print("configs/demo.yaml, %d cases (what a run costs whatever its size), median of %s:" % (of("small", builds[0][0])[0]["cases"], reps))
+    print()
+    print("| build | whole s | run s | before the run s | after the run s | load 1 min |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for i, b in builds:
+        rs = of("small", i)
+        if rs:
+            print("| %s | %.3f | %.3f | %.3f | %.3f | %s |" % (b, med(rs, "whole_s"), med(rs, "run_s"),
+                  med(rs, "before_s"), med(rs, "after_s"), loads(rs)))
     print()
 if any(r["section"] == "big" for r in recs):
     print("configs/demo.yaml, one run each:")

@@ -110,6 +110,7 @@ coord_otlpfeed_t *coord_otlpfeed_start(const char *base_url, const char *run_id,
         free(f);
         return NULL;
     }
+    pthread_setname_np(f->thread, "rs-otlp");
     return f;
 }
 

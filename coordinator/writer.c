@@ -175,6 +175,7 @@ coord_writer_t *coord_writer_start(const coord_writer_opts_t *o, rs_err_t *err)
     pthread_cond_init(&w->ended, NULL);
     int rc = pthread_create(&w->thread, NULL, writer_main, w);
     w->started = rc == 0;
+    if (rc == 0) pthread_setname_np(w->thread, "rs-writer"); /* for top -H and perf */
     if (rc != 0) {
         rs_err_set(err, "cannot start the result writer's thread: %s", strerror(rc));
         coord_writer_stop(&w);
