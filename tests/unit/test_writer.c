@@ -3,7 +3,8 @@
  * need it). A batch handed to a free writer is written and the hand gives back the last written
  * batch emptied; a busy writer refuses a batch; a batch written while Redis is down is held, its
  * failed try reported, and written once Redis is back, with nothing lost or counted twice; a
- * writer stopped while it holds a batch says how many results it held. */
+ * writer stopped while it holds a batch says how many results it held; a case's first record is
+ * the one kept, and a batch larger than the result script's chunk is stored whole. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <signal.h>
@@ -189,10 +190,62 @@ static void test_redis_away(void **state)
     coord_batch_cleanup(&next);
 }
 
+/* Adds one result for case idx whose record's id is id. */
+static void add_one(coord_batch_t *b, uint64_t idx, const char *id, int failed)
+{
+    rs_case_result_t c = {.idx = idx, .failed = failed};
+    c.json = rs_xasprintf("{\"idx\":%llu,\"id\":\"%s\"}", (unsigned long long)idx, id);
+    c.json_len = strlen(c.json);
+    assert_non_null(coord_batch_doc(b));
+    coord_batch_add(b, &c, NULL);
+}
+
+/* Hands b to the free writer w, waits for the write and empties what came back. */
+static void write_batch(coord_writer_t *w, coord_batch_t *b)
+{
+    assert_int_equal(coord_writer_hand(w, b), 1);
+    coord_batch_empty(b, 0);
+    assert_int_equal(coord_writer_wait(w), 0);
+}
+
+/* The first record of a case is the one kept and counted, whether the second comes in a later
+ * batch or in the same one, and a batch larger than the script's chunk of 1,000 is stored whole. */
+static void test_first_record_kept(void **state)
+{
+    fixture_t *f = *state;
+    coord_writer_t *w = start_writer(f);
+    coord_batch_t b = {0};
+    fill(&b, 0, 10); /* failed: 0 3 6 9 */
+    write_batch(w, &b);
+
+    for (uint64_t idx = 5; idx < 15; idx++) add_one(&b, idx, "again", idx % 3 == 0);
+    add_one(&b, 12, "third", 0); /* 12 twice in one batch: its first copy is kept */
+    write_batch(w, &b);
+    assert_int_equal(manifest_int(f, "done"), 15);   /* 10 .. 14 new */
+    assert_int_equal(manifest_int(f, "failed"), 5); /* and 12 among them */
+    char *out[15] = {0};
+    rs_err_t err;
+    assert_int_equal(coord_store_results_get(f->store, RUN, 0, 15, out, &err), 0);
+    for (int i = 0; i < 15; i++) {
+        assert_non_null(out[i]);
+        assert_non_null(strstr(out[i], i < 10 ? "\"id\":\"c" : "\"id\":\"again\""));
+        free(out[i]);
+    }
+
+    fill(&b, 1000, 2500);
+    write_batch(w, &b);
+    assert_stored(f, 1000, 2500);
+    assert_int_equal(manifest_int(f, "done"), 2515);
+    assert_int_equal(manifest_int(f, "failed"), 5 + 833); /* 1002, 1005, .. 3498 */
+    assert_int_equal(coord_writer_stop(&w), 0);
+    coord_batch_cleanup(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hand_and_take_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_record_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_away, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
