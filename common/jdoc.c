@@ -376,7 +376,14 @@ static long read_container(reader_t *r, int object)
                 if (r->p >= r->end || *r->p != '"') return fail(r, "expected a key");
                 long key = read_string(r);
                 if (key == NONE) return NONE;
-                if (r->d) r->d->v[at].u.keys |= key_bit(key_hash(r->d->v[key].u.s, r->d->v[key].n));
+                if (r->d) {
+                    /* A key keeps its hash in the node (tab is an object's alone), so a lookup
+                     * reads the key's bytes only when the hash matches: they lie in the text,
+                     * away from the nodes, and are a cache miss of their own in a cold record. */
+                    rs_jv_t *k = &r->d->v[key];
+                    k->tab = key_hash(k->u.s, k->n);
+                    r->d->v[at].u.keys |= key_bit(k->tab);
+                }
                 skip_ws(r);
                 if (r->p >= r->end || *r->p != ':') return fail(r, "expected ':'");
                 r->p++;
@@ -448,7 +455,7 @@ static void build_tables(rs_jdoc_t *d)
         end += cells;
         uint32_t mask = (1u << bits) - 1;
         for (const rs_jv_t *k = o + 1; k < o + o->span; k += 1 + k[1].span) {
-            uint32_t slot = key_hash(k->u.s, k->n) >> (32 - bits);
+            uint32_t slot = k->tab >> (32 - bits); /* the key's hash */
             while (t[slot]) slot = (slot + 1) & mask;
             t[slot] = (uint32_t)(k - o);
         }
@@ -495,10 +502,10 @@ int rs_json_valid(const char *text, size_t len, int max_depth)
     return read_all(&r) == 0;
 }
 
-static int is_key(const rs_jv_t *k, const char *key, size_t n)
+static int is_key(const rs_jv_t *k, const char *key, size_t n, uint32_t hash)
 {
-    /* the length and first byte rule out most keys without a call */
-    return k->n == n && (n == 0 || (k->u.s[0] == key[0] && memcmp(k->u.s, key, n) == 0));
+    /* the length and the hash kept in the node rule out most keys without reading their bytes */
+    return k->n == n && k->tab == hash && memcmp(k->u.s, key, n) == 0;
 }
 
 const rs_jv_t *rs_jv_getn(const rs_jv_t *o, const char *key, size_t n)
@@ -508,13 +515,13 @@ const rs_jv_t *rs_jv_getn(const rs_jv_t *o, const char *key, size_t n)
     if (!(o->u.keys & key_bit(hash))) return NULL;
     if (o->n < TABLE_MIN || o->n > TABLE_MAX) {
         for (const rs_jv_t *k = o + 1; k < o + o->span; k += 1 + k[1].span) /* a key, its value */
-            if (is_key(k, key, n)) return k + 1;
+            if (is_key(k, key, n, hash)) return k + 1;
         return NULL;
     }
     const uint32_t *t = (const uint32_t *)(const void *)(o + o->tab);
     unsigned bits = table_bits(o->n);
     for (uint32_t slot = hash >> (32 - bits); t[slot]; slot = (slot + 1) & ((1u << bits) - 1))
-        if (is_key(o + t[slot], key, n)) return o + t[slot] + 1;
+        if (is_key(o + t[slot], key, n, hash)) return o + t[slot] + 1;
     return NULL;
 }
 

@@ -39,7 +39,8 @@ typedef struct rs_jv {
     uint8_t type;  /* rs_jtype_t */
     uint32_t span; /* values in its subtree, itself and an object's keys included */
     uint32_t n;    /* a string's bytes; an array's or an object's members */
-    uint32_t tab;  /* an object of 8 to 32 keys: its key table's offset from it (rs_jv_getn) */
+    uint32_t tab;  /* an object of 8 to 32 keys: its key table's offset from it (rs_jv_getn);
+                      an object's key: the key's hash, compared before its bytes */
     union {
         const char *s; /* NUL-terminated (no string holds a NUL: \u0000 is refused) */
         long long i;
