@@ -79,7 +79,6 @@ struct rs_dataset {
     size_t n_src;
     char *split; /* a Hugging Face folder's split; NULL otherwise */
     line_ref_t *lines;
-    uint64_t *id_hash; /* rs_dataset_hash_id of each case's id, beside lines */
     size_t n_lines, cap_lines;
     uint64_t skipped;
     char **reasons;
@@ -743,12 +742,15 @@ static int parse_record(rs_dataset_t *ds, const source_t *src, const char *s, si
 /* ---- the scan ---- */
 
 /* The ids seen so far, for the duplicate check: the index of each case, open addressing by the
- * XXH64 of its id, which the dataset keeps anyway (ds->id_hash) and is not copied here. Two ids
- * with the same hash are compared by re-reading the earlier case, so the set costs 4 bytes a slot
- * (at most 4 slots a case), never the ids' text: it decides the scan's peak memory at 1M cases. */
+ * XXH64 of its id (hash[case]). Two ids with the same hash are compared by re-reading the earlier
+ * case, so the set costs 4 bytes a slot (at most 4 slots a case) and 8 a case, never the ids'
+ * text: it decides the scan's peak memory at 1M cases. The scan gives it back when it ends: a
+ * peer's record is checked against the id of the case as the coordinator leased it. */
 typedef struct id_set {
     uint32_t *ref; /* case index + 1; 0 = empty slot */
     size_t cap, n;
+    uint64_t *hash; /* [case]: rs_dataset_hash_id of its id */
+    size_t cap_hash;
 } id_set_t;
 
 /* Where a JSON array's scan is: before '[', before the first element or ']', after an element
@@ -804,7 +806,7 @@ static int is_blank(const char *s, size_t len)
     return 1;
 }
 
-/* The per-case arrays (lines, id_hash, the scan's id set) live in pages of their own, grown with
+/* The per-case arrays (lines, the scan's id set and id hashes) live in pages of their own, grown with
  * mremap and given back with munmap: at a million cases they are 40 MB, and grown by doubling in
  * the heap (where the coordinator keeps blocks below 16 MiB, coordinator/main.c) each old copy
  * would leave a hole that the process's peak RSS keeps. New pages read as zeros. */
@@ -824,26 +826,23 @@ static void pages_free(void *p, size_t bytes)
     if (p) munmap(p, bytes);
 }
 
-static void add_ref(rs_dataset_t *ds, uint64_t off, size_t len, uint64_t line_no, uint64_t id_hash)
+static void add_ref(rs_dataset_t *ds, uint64_t off, size_t len, uint64_t line_no)
 {
     if (ds->n_lines == ds->cap_lines) {
         size_t cap = ds->cap_lines ? ds->cap_lines * 2 : 1024;
         ds->lines = pages_resize(ds->lines, ds->cap_lines * sizeof(*ds->lines), cap * sizeof(*ds->lines));
-        ds->id_hash = pages_resize(ds->id_hash, ds->cap_lines * sizeof(*ds->id_hash),
-                                   cap * sizeof(*ds->id_hash));
         ds->cap_lines = cap;
     }
-    ds->id_hash[ds->n_lines] = id_hash;
     ds->lines[ds->n_lines++] = (line_ref_t){off, (uint32_t)len, (uint32_t)line_no};
 }
 
-static void ids_grow(id_set_t *set, const uint64_t *id_hash)
+static void ids_grow(id_set_t *set)
 {
     size_t cap = set->cap ? 2 * set->cap : 1024;
     uint32_t *ref = pages_resize(NULL, 0, cap * sizeof(uint32_t));
     for (size_t i = 0; i < set->cap; i++) {
         if (!set->ref[i]) continue;
-        size_t j = (size_t)id_hash[set->ref[i] - 1] & (cap - 1);
+        size_t j = (size_t)set->hash[set->ref[i] - 1] & (cap - 1);
         while (ref[j]) j = (j + 1) & (cap - 1);
         ref[j] = set->ref[i];
     }
@@ -868,10 +867,10 @@ static const source_t *source_at(const rs_dataset_t *ds, uint64_t off)
 static int ids_add(scan_t *sc, const char *id, uint64_t h, uint64_t *first, rs_err_t *err)
 {
     id_set_t *set = &sc->ids;
-    if (2 * (set->n + 1) > set->cap) ids_grow(set, sc->ds->id_hash);
+    if (2 * (set->n + 1) > set->cap) ids_grow(set);
     size_t j = (size_t)h & (set->cap - 1);
     for (; set->ref[j]; j = (j + 1) & (set->cap - 1)) {
-        if (sc->ds->id_hash[set->ref[j] - 1] != h) continue;
+        if (set->hash[set->ref[j] - 1] != h) continue;
         rs_case_t prev;
         if (rs_dataset_read(sc->ds, set->ref[j] - 1, &prev, err) < 0) return -1;
         int same = strcmp(prev.id, id) == 0;
@@ -881,7 +880,14 @@ static int ids_add(scan_t *sc, const char *id, uint64_t h, uint64_t *first, rs_e
             return -1;
         }
     }
-    set->ref[j] = (uint32_t)(sc->ds->n_lines + 1);
+    size_t at = sc->ds->n_lines;
+    if (at == set->cap_hash) {
+        size_t cap = set->cap_hash ? 2 * set->cap_hash : 1024;
+        set->hash = pages_resize(set->hash, set->cap_hash * sizeof(uint64_t), cap * sizeof(uint64_t));
+        set->cap_hash = cap;
+    }
+    set->hash[at] = h;
+    set->ref[j] = (uint32_t)(at + 1);
     set->n++;
     return 0;
 }
@@ -924,7 +930,7 @@ static int scan_record(scan_t *sc, const char *s, size_t len, uint64_t off, uint
         if (err) *err = why;
         return -1;
     }
-    add_ref(ds, sc->src->base + off, len, line_no, h);
+    add_ref(ds, sc->src->base + off, len, line_no);
     sc->src->cases++;
     if (sc->limit && ds->n_lines >= sc->limit) sc->done = 1;
     c.idx = ds->n_lines - 1;
@@ -1379,6 +1385,7 @@ rs_dataset_t *rs_dataset_open_each(const rs_config_t *cfg, rs_dataset_case_fn ea
         rc = scan_all(&sc, examples, err);
         ds->px.check_variants = 0;
         pages_free(sc.ids.ref, sc.ids.cap * sizeof(uint32_t));
+        pages_free(sc.ids.hash, sc.ids.cap_hash * sizeof(uint64_t));
         rs_csv_destroy(&sc.csv);
         if (rc == 0) return ds;
     }
@@ -1401,7 +1408,6 @@ void rs_dataset_destroy(rs_dataset_t **ds)
     free(d->split);
     ctx_cleanup(&d->px);
     pages_free(d->lines, d->cap_lines * sizeof(*d->lines));
-    pages_free(d->id_hash, d->cap_lines * sizeof(*d->id_hash));
     free_strs(d->reasons, d->n_reasons);
     rs_buf_cleanup(&d->line);
     rs_buf_cleanup(&d->csv_text);
@@ -1431,17 +1437,10 @@ uint64_t rs_dataset_hash_id(const char *id)
     return XXH64(id, strlen(id), 0);
 }
 
-uint64_t rs_dataset_id_hash(const rs_dataset_t *ds, uint64_t idx)
-{
-    return idx < ds->n_lines ? ds->id_hash[idx] : 0;
-}
-
 void rs_dataset_drop_index(rs_dataset_t *ds)
 {
     pages_free(ds->lines, ds->cap_lines * sizeof(*ds->lines));
-    pages_free(ds->id_hash, ds->cap_lines * sizeof(*ds->id_hash));
     ds->lines = NULL;
-    ds->id_hash = NULL;
     ds->n_lines = ds->cap_lines = 0;
 }
 

@@ -83,15 +83,13 @@ uint64_t rs_dataset_count(const rs_dataset_t *ds);   /* valid cases (after limit
 uint64_t rs_dataset_skipped(const rs_dataset_t *ds); /* lines skipped by on_error=skip */
 const char *rs_dataset_sha256(const rs_dataset_t *ds);
 const char *rs_dataset_path(const rs_dataset_t *ds);
-/* A case id's 64-bit hash (XXH64, seed 0), and that of case idx's id as the index pass kept it
- * (0 past the end): ids are unique within a dataset, and a peer's record can be matched to its
- * case without reading the case again. */
+/* A case id's 64-bit hash (XXH64, seed 0): ids are unique within a dataset, and a peer's record
+ * is matched to its case by the hash of the id the case was leased with. */
 uint64_t rs_dataset_hash_id(const char *id);
-uint64_t rs_dataset_id_hash(const rs_dataset_t *ds, uint64_t idx);
 
-/* Gives back the per-case index (24 bytes a case) of a dataset whose cases will not be read
+/* Gives back the per-case index (16 bytes a case) of a dataset whose cases will not be read
  * again: the coordinator's report, at the end of a finished run of a million cases, needs the
- * room. Reading a case after it is an "out of range" error; its id hash reads 0. */
+ * room. Reading a case after it is an "out of range" error. */
 void rs_dataset_drop_index(rs_dataset_t *ds);
 /* A Hugging Face folder's split as read; NULL for a file. */
 const char *rs_dataset_split(const rs_dataset_t *ds);

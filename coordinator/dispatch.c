@@ -27,6 +27,7 @@
  * sorted by idx, for bsearch. (The record's id is checked against the dataset's id hash.) */
 typedef struct coord_leased {
     uint64_t idx;
+    uint64_t id_hash; /* rs_dataset_hash_id of the id it was leased with: its record must carry it */
     int got;
 } coord_leased_t;
 
@@ -396,14 +397,12 @@ static coord_task_t *task_find(coord_task_t *tasks, size_t n, uint64_t id, uint6
 /* Case c's record read into the batch's next document, when it passes record.h's checks against
  * its case. One that does not (NULL) is not stored (the caller puts the case back in the queue)
  * and is counted. */
-static const rs_jv_t *record_ok(coord_dispatch_t *d, coord_worker_t *w, const rs_case_result_t *c)
+static const rs_jv_t *record_ok(coord_dispatch_t *d, coord_worker_t *w, const rs_case_result_t *c,
+                               uint64_t id_hash)
 {
     rs_err_t err;
-    uint64_t case_idx;
-    coord_units_split(d->o.units, c->idx, &case_idx, NULL, NULL);
     const rs_jv_t *rec = coord_record_read_hashed(coord_batch_doc(&d->batch), c->json, c->json_len, c->idx,
-                                                  rs_dataset_id_hash(d->o.ds, case_idx), d->o.cfg,
-                                                  &err);
+                                                  id_hash, d->o.cfg, &err);
     if (rec) return rec;
     d->records_rejected++;
     char *why = rs_sanitize(err.msg, 300);
@@ -420,7 +419,7 @@ static int leased_cmp(const void *a, const void *b)
 
 static coord_leased_t *task_case(coord_task_t *t, uint64_t idx)
 {
-    coord_leased_t key = {idx, 0};
+    coord_leased_t key = {.idx = idx};
     return bsearch(&key, t->cases, t->n, sizeof(*t->cases), leased_cmp);
 }
 
@@ -439,7 +438,7 @@ static const char *take_case(coord_dispatch_t *d, coord_worker_t *w, coord_task_
         w->credit++;
     }
     const rs_jv_t *rec = NULL; /* read only when the case still needs its result */
-    if (!coord_sched_is_done(d->o.sched, c->idx) && !(rec = record_ok(d, w, c))) {
+    if (!coord_sched_is_done(d->o.sched, c->idx) && !(rec = record_ok(d, w, c, lc->id_hash))) {
         /* a current lease's case goes back now; an ended one's went back when it ended */
         if (!late) coord_sched_requeue(d->o.sched, &c->idx, 1);
         return "bad_record";
@@ -716,6 +715,7 @@ static void lease_add(coord_dispatch_t *d, coord_worker_t *w, const rs_task_t *t
     ct->cases = rs_xcalloc(t->n_cases, sizeof(*ct->cases));
     for (size_t i = 0; i < t->n_cases; i++) {
         ct->cases[i].idx = t->cases[i].idx;
+        ct->cases[i].id_hash = rs_dataset_hash_id(t->cases[i].id);
     }
     qsort(ct->cases, ct->n, sizeof(*ct->cases), leased_cmp);
     ct->sent_ms = rs_mono_ms();
