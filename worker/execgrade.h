@@ -6,7 +6,7 @@
  * (fork + exec, no shell: own session and process group, rlimits RLIMIT_AS / RLIMIT_CPU, every
  * descriptor but stdin, stdout and stderr closed, an environment made only of the grader's `env`
  * names and PATH), each grading one case at a time; more cases wait in the grader's queue. Pipes
- * are non-blocking and polled in the worker's one loop (wk_execgrade_fds into curl_multi_poll,
+ * are non-blocking and polled in the worker's one loop (wk_execgrade_fds into wk_http_wait's poll,
  * wk_execgrade_io after it); a case's deadline (timeout_ms from the moment its request is handed
  * to a process) is a timer on the worker's heap. A timeout (a grader that never reads its stdin
  * included), a reply over WK_EXEC_REPLY_MAX bytes, a reply that is not the protocol's JSON, or a

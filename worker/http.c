@@ -3,8 +3,10 @@
 #include "http.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -55,8 +57,13 @@ typedef struct pause {
     wk_timer_t timer;
 } pause_t;
 
+/* Socket events handed to libcurl per step: the rest wait for the next (the wait returns at once). */
+#define EVENTS_PER_STEP 256
+
 struct wk_http {
     CURLM *multi;
+    int epfd;             /* the transfers' sockets, as libcurl asks for them (on_socket) */
+    int64_t curl_due_ms;  /* when libcurl wants its timeout action (on_timer); INT64_MAX: never */
     CURL **pool; /* idle easy handles, reset and ready for reuse */
     size_t n_pool, cap_pool;
     size_t limit, active, live;
@@ -67,8 +74,8 @@ struct wk_http {
     wk_cache_t *cache;
     short cache_revents; /* what the last wait saw on the cache's descriptor */
     wk_execgrade_t *exec;  /* the exec graders' processes (borrowed); NULL: none */
-    struct curl_waitfd *waitfds; /* the extra descriptors of one wait ... */
-    struct pollfd *execfds;      /* ... and the exec graders' part of them, as they gave it */
+    struct pollfd *waitfds; /* the descriptors of one wait ... */
+    struct pollfd *execfds; /* ... and the exec graders' part of them, as they gave it */
     size_t cap_waitfds;
     wk_timerq_t timers;
     uint64_t rng;
@@ -180,6 +187,35 @@ static void xfer_release(wk_xfer_t *x)
 
 /* ---- life cycle ---- */
 
+/* libcurl says which socket to watch for what; the epoll set follows. A socket it watches for
+ * nothing (CURL_POLL_NONE) stays in the set with no events, so a later change is a MOD. */
+static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    (void)e;
+    (void)socketp;
+    wk_http_t *h = userp;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(h->epfd, EPOLL_CTL_DEL, s, NULL); /* ENOENT/EBADF: already gone */
+        return 0;
+    }
+    struct epoll_event ev = {.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) |
+                                       ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u),
+                             .data.fd = s};
+    if (epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev) == 0) return 0;
+    if (errno == ENOENT && epoll_ctl(h->epfd, EPOLL_CTL_ADD, s, &ev) == 0) return 0;
+    rs_error("http: cannot watch socket %d: %s", (int)s, strerror(errno));
+    return -1; /* libcurl fails the transfers on this socket */
+}
+
+/* libcurl's one timeout: wk_http_step acts on it once due (never from inside this callback). */
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    wk_http_t *h = userp;
+    h->curl_due_ms = timeout_ms < 0 ? INT64_MAX : rs_mono_ms() + timeout_ms;
+    return 0;
+}
+
 wk_http_t *wk_http_new(size_t limit, rs_err_t *err)
 {
     CURLM *multi = curl_multi_init();
@@ -187,8 +223,22 @@ wk_http_t *wk_http_new(size_t limit, rs_err_t *err)
         rs_err_set(err, "libcurl: cannot create a multi handle");
         return NULL;
     }
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0) {
+        rs_err_set(err, "epoll_create1: %s", strerror(errno));
+        curl_multi_cleanup(multi);
+        return NULL;
+    }
     wk_http_t *h = rs_xcalloc(1, sizeof(*h));
     h->multi = multi;
+    h->epfd = epfd;
+    h->curl_due_ms = INT64_MAX;
+    /* only the sockets that have news are touched each step, not every transfer: a worker with
+     * hundreds in flight would otherwise poll each of them on every turn of its loop */
+    curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, h);
+    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(multi, CURLMOPT_TIMERDATA, h);
     /* several requests share one HTTP/2 connection where the server offers it */
     curl_multi_setopt(multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     wk_timerq_init(&h->timers);
@@ -229,7 +279,8 @@ void wk_http_destroy(wk_http_t **hp)
     free(h->pauses);
     free(h->waitfds);
     free(h->execfds);
-    curl_multi_cleanup(h->multi);
+    curl_multi_cleanup(h->multi); /* may still remove sockets: the epoll set closes after */
+    close(h->epfd);
     wk_timerq_cleanup(&h->timers);
     free(h);
     *hp = NULL;
@@ -672,6 +723,30 @@ static void complete_hits(wk_http_t *h)
     while (h->hits) complete(h, h->hits, NULL, 0);
 }
 
+/* One libcurl action per ready socket, then its timeout action once due (transfers just added
+ * start there: adding one sets the timeout to now). */
+static int drive(wk_http_t *h, rs_err_t *err)
+{
+    struct epoll_event ev[EVENTS_PER_STEP];
+    int n = epoll_wait(h->epfd, ev, EVENTS_PER_STEP, 0), running;
+    if (n < 0 && errno != EINTR) return rs_err_set(err, "epoll_wait: %s", strerror(errno));
+    for (int i = 0; i < n; i++) {
+        uint32_t e = ev[i].events;
+        int mask = ((e & (EPOLLIN | EPOLLHUP)) ? CURL_CSELECT_IN : 0) |
+                   ((e & EPOLLOUT) ? CURL_CSELECT_OUT : 0) | ((e & EPOLLERR) ? CURL_CSELECT_ERR : 0);
+        CURLMcode mc = curl_multi_socket_action(h->multi, ev[i].data.fd, mask, &running);
+        if (mc != CURLM_OK)
+            return rs_err_set(err, "curl_multi_socket_action: %s", curl_multi_strerror(mc));
+    }
+    if (h->curl_due_ms <= rs_mono_ms()) {
+        h->curl_due_ms = INT64_MAX; /* on_timer sets the next one from inside the action */
+        CURLMcode mc = curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        if (mc != CURLM_OK)
+            return rs_err_set(err, "curl_multi_socket_action: %s", curl_multi_strerror(mc));
+    }
+    return 0;
+}
+
 int wk_http_step(wk_http_t *h, rs_err_t *err)
 {
     wk_timerq_run(&h->timers, rs_mono_ms());
@@ -681,9 +756,7 @@ int wk_http_step(wk_http_t *h, rs_err_t *err)
     complete_hits(h);
     wk_execgrade_io(h->exec); /* its replies' callbacks may submit transfers: before pump */
     pump(h);
-    int running = 0;
-    CURLMcode mc = curl_multi_perform(h->multi, &running);
-    if (mc != CURLM_OK) return rs_err_set(err, "curl_multi_perform: %s", curl_multi_strerror(mc));
+    if (drive(h, err) != 0) return -1;
     CURLMsg *msg;
     int left;
     while ((msg = curl_multi_info_read(h->multi, &left)))
@@ -693,49 +766,46 @@ int wk_http_step(wk_http_t *h, rs_err_t *err)
     return 0;
 }
 
-/* The cache's descriptor as curl_multi_poll's extra descriptor at w (1 when there is one). */
-static unsigned cache_waitfd(const wk_http_t *h, struct curl_waitfd *w)
+/* The cache's descriptor at w (1 when there is one to wait on). */
+static unsigned cache_waitfd(const wk_http_t *h, struct pollfd *w)
 {
     short ev;
     int fd = wk_cache_fd(h->cache, &ev);
     if (fd < 0 || !ev) return 0;
-    *w = (struct curl_waitfd){fd, (short)(((ev & POLLIN) ? CURL_WAIT_POLLIN : 0) |
-                                          ((ev & POLLOUT) ? CURL_WAIT_POLLOUT : 0)), 0};
+    *w = (struct pollfd){fd, ev, 0};
     return 1;
 }
 
 int wk_http_wait(wk_http_t *h, int extra_fd, int64_t max_wait_ms, rs_err_t *err)
 {
-    int64_t wait = max_wait_ms, due = wk_timerq_next_due(&h->timers);
-    if (due != INT64_MAX && due - rs_mono_ms() < wait) wait = due - rs_mono_ms();
+    int64_t now = rs_mono_ms(), wait = max_wait_ms, due = wk_timerq_next_due(&h->timers);
+    if (h->curl_due_ms < due) due = h->curl_due_ms;
+    if (due != INT64_MAX && due - now < wait) wait = due - now;
     if ((h->active < h->limit && next_startable(h)) || h->hits || wk_execgrade_startable(h->exec))
         wait = 0;
     if (wait < 0) wait = 0;
     if (wait > INT_MAX) wait = INT_MAX;
-    size_t need = 2 + wk_execgrade_max_fds(h->exec);
+    size_t need = 3 + wk_execgrade_max_fds(h->exec);
     if (need > h->cap_waitfds) {
         h->cap_waitfds = need;
         h->waitfds = rs_xrealloc(h->waitfds, need * sizeof(*h->waitfds));
         h->execfds = rs_xrealloc(h->execfds, need * sizeof(*h->execfds));
     }
-    struct curl_waitfd *w = h->waitfds;
-    unsigned n = 0;
-    if (extra_fd >= 0) w[n++] = (struct curl_waitfd){extra_fd, CURL_WAIT_POLLIN, 0};
-    unsigned at = n, cached = cache_waitfd(h, &w[n]);
+    struct pollfd *w = h->waitfds;
+    nfds_t n = 0;
+    w[n++] = (struct pollfd){h->epfd, POLLIN, 0}; /* readable: a transfer's socket is ready */
+    if (extra_fd >= 0) w[n++] = (struct pollfd){extra_fd, POLLIN, 0};
+    nfds_t at = n;
+    unsigned cached = cache_waitfd(h, &w[n]);
     n += cached;
     /* the exec graders' pipes only wake the loop: wk_execgrade_io tries every busy one */
     size_t ne = wk_execgrade_fds(h->exec, h->execfds, need - n);
-    for (size_t i = 0; i < ne; i++)
-        w[n++] = (struct curl_waitfd){h->execfds[i].fd,
-                                      (short)((h->execfds[i].events & POLLIN ? CURL_WAIT_POLLIN : 0) |
-                                              (h->execfds[i].events & POLLOUT ? CURL_WAIT_POLLOUT
-                                                                              : 0)),
-                                      0};
-    CURLMcode mc = curl_multi_poll(h->multi, n ? w : NULL, n, (int)wait, NULL);
-    if (mc != CURLM_OK) return rs_err_set(err, "curl_multi_poll: %s", curl_multi_strerror(mc));
-    if (cached)
-        h->cache_revents = (short)(((w[at].revents & CURL_WAIT_POLLIN) ? POLLIN : 0) |
-                                   ((w[at].revents & CURL_WAIT_POLLOUT) ? POLLOUT : 0));
+    for (size_t i = 0; i < ne; i++) w[n++] = h->execfds[i];
+    if (poll(w, n, (int)wait) < 0 && errno != EINTR)
+        return rs_err_set(err, "poll: %s", strerror(errno));
+    if (cached) /* a hang-up or an error is read as input: the read finds out which */
+        h->cache_revents = (short)(((w[at].revents & (POLLIN | POLLHUP | POLLERR)) ? POLLIN : 0) |
+                                   (w[at].revents & POLLOUT));
     return 0;
 }
 

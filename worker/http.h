@@ -4,8 +4,10 @@
  * exponential backoff and full jitter (honouring Retry-After), and the deadline heap that holds
  * every retry delay and every simulated latency of the worker (wk_http_timers).
  *
- * The event loop is the caller's: wk_http_wait (curl_multi_poll with one extra descriptor, such as
- * a ZeroMQ socket's ZMQ_FD) then wk_http_step (due timers, transfers, completion callbacks).
+ * The event loop is the caller's: wk_http_wait (one poll over the transfers' epoll set, which
+ * follows libcurl's socket callbacks, and one extra descriptor, such as a ZeroMQ socket's ZMQ_FD)
+ * then wk_http_step (due timers, then curl_multi_socket_action for the ready sockets only and for
+ * libcurl's timeout, then completion callbacks): a turn costs what happened, not what is in flight.
  * At most `limit` transfers are on the wire; more wait in a FIFO (retries go to its front).
  * A model can be paused (wk_http_pause): its transfers stay in the FIFO, retries included, until
  * the pause ends, while other models' go ahead. A 429 or 503 with Retry-After pauses its model
@@ -18,7 +20,7 @@
  * provider module's classification (common/provider.h); this engine never parses a body.
  *
  * The response cache (worker/cache.h): a transfer submitted with a key is first looked up there
- * (its descriptor is polled with libcurl's). On a hit the transfer completes with the stored body
+ * (its descriptor is polled with the transfers'). On a hit the transfer completes with the stored body
  * without a request (cached, latency 0); on a miss it goes on the wire as usual, and the caller,
  * once its parser has accepted the body, stores it with wk_http_cache_store (errors never are). */
 #ifndef WORKER_HTTP_H

@@ -1,5 +1,5 @@
 /* session: the worker's one event loop — the DEALER socket and every HTTP transfer wait together
- * in curl_multi_poll (the socket's ZMQ_FD as an extra descriptor); no thread, no zmq_poll. */
+ * in one poll (the socket's ZMQ_FD beside the transfers' epoll set); no thread, no zmq_poll. */
 #define _GNU_SOURCE
 #include "session.h"
 #include "session_int.h"
@@ -434,7 +434,7 @@ static int done_writing(session_t *s)
 }
 
 /* One turn of the loop: read the socket dry, move the transfers and timers, send what finished,
- * heartbeat, then sleep in curl_multi_poll. 1 to leave (drained), 0 to go on, -1 on error. */
+ * heartbeat, then sleep in wk_http_wait. 1 to leave (drained), 0 to go on, -1 on error. */
 static int turn(session_t *s, rs_err_t *err)
 {
     if (recv_all(s) != 0) return rs_err_set(err, "receive: %s", zmq_strerror(errno));

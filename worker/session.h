@@ -1,7 +1,7 @@
 /* session: a worker's life with one coordinator — DEALER socket, HELLO/WELCOME, credit, tasks,
  * heartbeats, and the cases it holds: running (their model calls under way) and waiting in its
- * backlog for a slot. One loop serves the socket and every HTTP transfer: curl_multi_poll with
- * the socket's ZMQ_FD as an extra descriptor.
+ * backlog for a slot. One loop serves the socket and every HTTP transfer: one poll over the
+ * socket's ZMQ_FD and the transfers' epoll set (wk_http_wait).
  *
  * The worker is stateless: everything it holds can vanish with it, and the coordinator hands the
  * cases to someone else. If the coordinator goes silent for 3 heartbeats the worker drops what it
