@@ -23,8 +23,9 @@ int coord_cachesrv_http_models(const rs_config_t *cfg)
 }
 
 /* The private server of <out_dir>/cache/: this process's, or another coordinator's. Without
- * create, a directory that is not there is an empty cache: no server, nothing made. */
-static void open_private(coord_cachesrv_t *c, const char *out_dir, int create)
+ * create, a directory that is not there is an empty cache: no server, nothing made. Without wait,
+ * a server started here may still be starting (coord_cachesrv_ready). */
+static void open_private(coord_cachesrv_t *c, const char *out_dir, int create, int wait)
 {
     char *dir = rs_xasprintf("%s/cache", out_dir);
     if (!create && access(dir, F_OK) != 0) {
@@ -34,7 +35,9 @@ static void open_private(coord_cachesrv_t *c, const char *out_dir, int create)
     }
     rs_err_t err;
     int busy = 0;
-    if (rs_mkdirs(dir, &err) == 0) c->proc = coord_redisproc_try_start_cache(dir, &busy, &err);
+    if (rs_mkdirs(dir, &err) == 0 && (c->proc = coord_redisproc_launch_cache(dir, &busy, &err)) &&
+        wait)
+        coord_redisproc_await(&c->proc, &err); /* NULL on failure */
     if (c->proc) {
         c->url = rs_xstrdup(coord_redisproc_url(c->proc));
     } else if (busy) {
@@ -50,7 +53,7 @@ static void open_private(coord_cachesrv_t *c, const char *out_dir, int create)
     free(dir);
 }
 
-static coord_cachesrv_t *open_where(const rs_config_t *cfg, int create)
+static coord_cachesrv_t *open_where(const rs_config_t *cfg, int create, int wait)
 {
     coord_cachesrv_t *c = rs_xcalloc(1, sizeof(*c));
     const char *run_redis = cfg->cluster.redis;
@@ -67,20 +70,38 @@ static coord_cachesrv_t *open_where(const rs_config_t *cfg, int create)
     } else if (run_redis) {
         c->url = rs_xstrdup(run_redis);
     } else {
-        open_private(c, cfg->run.out_dir, create);
+        open_private(c, cfg->run.out_dir, create, wait);
     }
     if (!c->label) c->label = c->url ? rs_redisurl_redact(c->url) : rs_xstrdup("off");
     return c;
 }
 
+coord_cachesrv_t *coord_cachesrv_launch(const rs_config_t *cfg)
+{
+    return open_where(cfg, 1, 0);
+}
+
+void coord_cachesrv_ready(coord_cachesrv_t *c)
+{
+    rs_err_t err;
+    if (!c || !c->proc || coord_redisproc_await(&c->proc, &err) == 0) return;
+    rs_warn("response cache: %s; running without the cache", err.msg);
+    free(c->url);
+    c->url = NULL;
+    free(c->label);
+    c->label = rs_xstrdup("off");
+}
+
 coord_cachesrv_t *coord_cachesrv_open(const rs_config_t *cfg)
 {
-    return open_where(cfg, 1);
+    coord_cachesrv_t *c = coord_cachesrv_launch(cfg);
+    coord_cachesrv_ready(c);
+    return c;
 }
 
 coord_cachesrv_t *coord_cachesrv_find(const rs_config_t *cfg)
 {
-    return open_where(cfg, 0);
+    return open_where(cfg, 0, 1);
 }
 
 void coord_cachesrv_term(coord_cachesrv_t *c)

@@ -18,6 +18,11 @@ typedef struct coord_cachesrv coord_cachesrv_t;
 /* Decides where cfg's cache lives, starting the private server when that is the place. Never
  * fails: without a cache, coord_cachesrv_url is NULL. */
 coord_cachesrv_t *coord_cachesrv_open(const rs_config_t *cfg);
+/* open in two steps, so that a run starts its own redis-server while the cache's starts: launch
+ * decides and forks the private server without waiting; ready waits for it (a server that does
+ * not come up leaves the run uncached, with the same warning). ready on NULL is fine. */
+coord_cachesrv_t *coord_cachesrv_launch(const rs_config_t *cfg);
+void coord_cachesrv_ready(coord_cachesrv_t *c);
 /* The same place for a command that only reads the cache (reasonsaver estimate): a private
  * cache's directory is not created when it is not there (an empty cache, url NULL). */
 coord_cachesrv_t *coord_cachesrv_find(const rs_config_t *cfg);

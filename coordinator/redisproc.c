@@ -25,6 +25,7 @@ struct coord_redisproc {
     char *url;
     int lock_fd; /* flock on <dir>/redis.lock while this process serves the directory */
     int termed;  /* SHUTDOWN or SIGTERM sent (coord_redisproc_term) */
+    int up;      /* it has answered a PING */
     redisContext *shut; /* the connection SHUTDOWN went on, closed once the server is gone */
 };
 
@@ -108,8 +109,9 @@ static void exec_redis(const char *dir, const char *sock, int rewrite)
     _exit(127);
 }
 
-static coord_redisproc_t *start(const char *dir, int lock_tries, int rewrite, int *busy,
-                                rs_err_t *err)
+/* Locks dir and forks redis-server on it; the server is not up yet (await). */
+static coord_redisproc_t *launch(const char *dir, int lock_tries, int rewrite, int *busy,
+                                 rs_err_t *err)
 {
     if (!find_in_path("redis-server")) {
         rs_err_set(err, "redis-server not found in PATH: install it with `apt-get install -y "
@@ -137,27 +139,47 @@ static coord_redisproc_t *start(const char *dir, int lock_tries, int rewrite, in
         return NULL;
     }
     if (pid == 0) exec_redis(dir, sock, rewrite);
+    coord_redisproc_t *p = rs_xcalloc(1, sizeof(*p));
+    p->pid = pid;
+    p->dir = rs_xstrdup(dir);
+    p->url = rs_xasprintf("unix:%s", sock);
+    p->lock_fd = lock_fd;
+    free(sock);
+    return p;
+}
+
+/* Waits until p's server answers PING; on failure kills it, frees p and sets *pp to NULL. */
+static int await_up(coord_redisproc_t **pp, rs_err_t *err)
+{
+    coord_redisproc_t *p = *pp;
+    if (p->up) return 0;
+    const char *sock = p->url + strlen("unix:");
     int64_t until = rs_mono_ms() + 10000;
     for (long wait_ms = 1; rs_mono_ms() < until; wait_ms = wait_ms < 10 ? 2 * wait_ms : 10) {
         if (ping_socket(sock)) {
-            coord_redisproc_t *p = rs_xcalloc(1, sizeof(*p));
-            p->pid = pid;
-            p->dir = rs_xstrdup(dir);
-            p->url = rs_xasprintf("unix:%s", sock);
-            p->lock_fd = lock_fd;
-            free(sock);
-            return p;
+            p->up = 1;
+            return 0;
         }
         int status;
-        if (waitpid(pid, &status, WNOHANG) == pid) break;
+        if (waitpid(p->pid, &status, WNOHANG) == p->pid) break;
         nap_ms(wait_ms); /* a server is up in tens of ms: a 50 ms step added half of one */
     }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    rs_err_set(err, "redis-server did not start; see %s/redis.log", dir);
-    close(lock_fd);
-    free(sock);
-    return NULL;
+    kill(p->pid, SIGKILL);
+    waitpid(p->pid, NULL, 0);
+    rs_err_set(err, "redis-server did not start; see %s/redis.log", p->dir);
+    close(p->lock_fd);
+    free(p->dir);
+    free(p->url);
+    free(p);
+    *pp = NULL;
+    return -1;
+}
+
+static coord_redisproc_t *start(const char *dir, int lock_tries, int rewrite, int *busy,
+                                rs_err_t *err)
+{
+    coord_redisproc_t *p = launch(dir, lock_tries, rewrite, busy, err);
+    return p && await_up(&p, err) == 0 ? p : NULL;
 }
 
 coord_redisproc_t *coord_redisproc_start(const char *dir, rs_err_t *err)
@@ -172,10 +194,15 @@ coord_redisproc_t *coord_redisproc_try_start(const char *dir, int *busy, rs_err_
     return start(dir, 1, 0, busy, err);
 }
 
-coord_redisproc_t *coord_redisproc_try_start_cache(const char *dir, int *busy, rs_err_t *err)
+coord_redisproc_t *coord_redisproc_launch_cache(const char *dir, int *busy, rs_err_t *err)
 {
     *busy = 0;
-    return start(dir, 1, 1, busy, err);
+    return launch(dir, 1, 1, busy, err);
+}
+
+int coord_redisproc_await(coord_redisproc_t **p, rs_err_t *err)
+{
+    return await_up(p, err);
 }
 
 /* Sends SHUTDOWN to the server at sock without waiting for it: the connection, returned (NULL

@@ -19,10 +19,14 @@ coord_redisproc_t *coord_redisproc_start(const char *dir, rs_err_t *err);
 /* The same without waiting for another server of dir to stop: NULL with *busy = 1 when one runs
  * (a coordinator serving the run), so that the caller can connect to it instead. */
 coord_redisproc_t *coord_redisproc_try_start(const char *dir, int *busy, rs_err_t *err);
-/* try_start for the private response cache of dir (coordinator/cachesrv.h): its AOF is
- * rewritten as it doubles, since a cache expires and evicts entries and its log would otherwise
- * grow without bound. */
-coord_redisproc_t *coord_redisproc_try_start_cache(const char *dir, int *busy, rs_err_t *err);
+/* try_start for the private response cache of dir (coordinator/cachesrv.h), without the wait:
+ * the server is forked and still starting (coord_redisproc_await), so the caller can start the
+ * run's own server meanwhile. Its AOF is rewritten as it doubles, since a cache expires and evicts
+ * entries and its log would otherwise grow without bound. */
+coord_redisproc_t *coord_redisproc_launch_cache(const char *dir, int *busy, rs_err_t *err);
+/* Waits until a launched server accepts connections (at once if it has). -1 with err (its log
+ * named) when it does not within 10 s: it is killed and *p becomes NULL. */
+int coord_redisproc_await(coord_redisproc_t **p, rs_err_t *err);
 /* Stops it (SHUTDOWN, or SIGTERM if that cannot be sent: redis flushes the AOF and exits),
  * waits, frees, sets *p to NULL. */
 void coord_redisproc_stop(coord_redisproc_t **p);

@@ -407,7 +407,8 @@ static int start_cluster(coord_run_t *r, rs_err_t *err)
         if (coord_store_run_set(r->store, r->run_id, "insecure", r->cfg->cluster.bind, err))
             return -1;
     }
-    r->cache = coord_cachesrv_open(r->cfg);
+    if (!r->cache) r->cache = coord_cachesrv_launch(r->cfg);
+    coord_cachesrv_ready(r->cache);
     r->worker_spec = coord_cachesrv_worker_spec(r->cache, r->cfg);
     coord_dispatch_opts_t o = {r->cfg, r->run_id, r->worker_spec, r->ds, r->sched, r->store,
                                r->cfg->cluster.bind, r->usage, r->otlp, r->curve, r->tally,
@@ -759,6 +760,9 @@ int coord_run_prepare(coord_run_t *r, rs_err_t *err)
 
 int coord_run_start(coord_run_t *r, rs_err_t *err)
 {
+    /* a new run's private cache server starts while the run's own does (tens of ms each);
+     * a resume has its run's server already (prepare found the run in it) */
+    if (!r->o.resume) r->cache = coord_cachesrv_launch(r->cfg);
     return (r->o.resume ? start_resume(r, err) : start_new(r, err)) || start_cluster(r, err) ? -1 : 0;
 }
 

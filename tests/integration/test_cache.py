@@ -8,6 +8,9 @@
 - --no-cache makes every request again and marks nothing;
 - errors are never cached: with 500s and truncated bodies (no retries), a second run asks again
   for exactly the calls that failed the first time, and only for those;
+- a private cache server that does not start (a redis-server that refuses the cache directory)
+  leaves the run uncached with one warning, and the run itself completes: the cache never fails
+  a run, now that its server starts beside the run's own and is waited for later;
 - `reasonsaver estimate` counts the generation calls the cache would answer, making no model
   request: none before the first run (and no cache directory made), all after it, all but the
   failed ones after the faulty run (so its keys are exactly the worker's), and none looked up when
@@ -16,6 +19,8 @@
 The cache here is the default one: a private redis-server in <out>/cache/, kept across runs."""
 import json
 import os
+import shutil
+import stat
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -216,6 +221,28 @@ def errors_not_cached(sb):
     return len(failed)
 
 
+def cache_server_fails(sb, gen):
+    """A redis-server that starts the run's own server but refuses the cache's."""
+    shim = sb.path("shim")
+    os.makedirs(shim, exist_ok=True)
+    real = shutil.which("redis-server")
+    script = sb.write("shim/redis-server", "#!/bin/sh\n"
+                      'case "$*" in *"/cache/redis.sock"*) echo "no cache today" >&2; exit 1;; esac\n'
+                      'exec %s "$@"\n' % real)
+    os.chmod(script, os.stat(script).st_mode | stat.S_IXUSR)
+    g0 = requests(gen)
+    cfg = config(sb, "nocachesrv", gen)
+    r = sb.run([rslib.REASONSAVER, "run", cfg, "--out", sb.path("refused")], check=0,
+               env=dict(os.environ, PATH=shim + os.pathsep + os.environ["PATH"]))
+    want = "response cache: redis-server did not start; see %s" % sb.path("refused", "cache")
+    assert want in r.stderr and "running without the cache" in r.stderr, r.stderr
+    assert "cache    off" in r.stdout, r.stdout
+    run_dir = rslib.run_dir_from_output(r.stdout, sb.dir)
+    recs = rslib.read_jsonl(os.path.join(run_dir, "results.jsonl"))
+    assert len(recs) == CASES and requests(gen) - g0 == CASES, (len(recs), requests(gen) - g0)
+    assert not any("cached" in a for _, _, a in answers(recs)), "a hit without a cache"
+
+
 def main():
     with rslib.Sandbox() as sb:
         sb.run([rslib.REASONSAVER, "datasets", "gen", "arithmetic", "--n", str(CASES), "--seed",
@@ -225,9 +252,11 @@ def main():
         recs1, rep1 = identical_run(sb, gen, judge)
         judge_prompt_changed(sb, gen, judge, recs1, rep1)
         no_cache(sb, gen, judge)
+        cache_server_fails(sb, gen)
         failed = errors_not_cached(sb)
     print("ok: a second run made no request, a new judge prompt re-used every generation, "
-          "--no-cache asked again, %d failed calls were not cached" % failed)
+          "--no-cache asked again, a cache server that did not start left the run uncached, %d failed "
+          "calls were not cached" % failed)
 
 
 if __name__ == "__main__":
