@@ -787,7 +787,10 @@ static int64_t slot_room(const coord_worker_t *w)
 
 /* Two passes: every worker's free slots first, then the backlogs, so that when
  * cluster.max_in_flight or the pace binds, no backlog holds a case another worker could start.
- * A backlog is topped up by full shards, or whole when it is smaller than one. */
+ * A backlog is topped up by full shards, or whole when it is smaller than one, and only once a
+ * case has left its worker: until then every slot is busy with its first call, so a backlog
+ * would only wait, while a worker that joins a moment later (the second local worker of a small
+ * run) could start those cases at once. */
 static int dispatch_tasks(coord_dispatch_t *d, rs_err_t *err)
 {
     int64_t shard = d->o.cfg->dataset.shard_size, backlog_max = d->o.cfg->cluster.worker_backlog;
@@ -796,6 +799,7 @@ static int dispatch_tasks(coord_dispatch_t *d, rs_err_t *err)
         for (size_t i = 0; i < d->n_workers; i++) {
             coord_worker_t *w = d->workers[i];
             int64_t n;
+            if (backlog && w->freed == 0) continue;
             while (!w->gone &&
                    (n = task_size(d, w, backlog ? w->credit : slot_room(w), full[backlog])) > 0) {
                 int64_t sent = send_task(d, w, (size_t)n, err);

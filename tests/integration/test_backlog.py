@@ -1,13 +1,17 @@
 """A worker's backlog (cluster.worker_backlog): cases it holds beyond its slots, so that it starts
 the next one the moment one ends.
 
-- Credit: a peer claiming endless credit is sent its slots plus its backlog and no more; a
-  second peer gets what cluster.max_in_flight leaves, and when cases come back the free slots
-  of the second are filled before the first's backlog (the cluster total never passes
-  max_in_flight).
+- Credit: a peer claiming endless credit is sent its slots, and its backlog only once it has
+  answered a case (before that every slot is busy with its first call); then its slots plus its
+  backlog and no more; a second peer gets what cluster.max_in_flight leaves, and when cases come
+  back the free slots of the second are filled before the first's backlog (the cluster total
+  never passes max_in_flight).
+- A run with fewer cases than the slots plus backlog of its first peer: a second peer that joins
+  a moment later gets the cases that would have waited in the first's backlog, and starts them.
 - Leases: a task that went into a backlog starts its lease clock only when the cases ahead of
-  it have left the worker: a peer that answers nothing loses its running tasks after one lease
-  and its backlog's task about one lease later. The run then finishes, equal to a clean run.
+  it have left the worker: a peer that answers its first task and then nothing loses its running
+  tasks after one lease and its backlog's task about one lease later. The run then finishes,
+  equal to a clean run.
 - kill -9 of a local worker that holds its slots and its backlog: every case is redone, the
   run equals a clean one."""
 import json
@@ -103,14 +107,42 @@ def cases_of(tasks):
     return sum(len(t["cases"]) for t in tasks)
 
 
+def answer(peer, task, records):
+    peer.result(task["task_id"], task["lease"], [(c["idx"], json.dumps(records[c["idx"]]))
+                                                 for c in task["cases"]])
+
+
+def late_joiner_small_run(sb):
+    cases = SLOTS + BACKLOG
+    clean = clean_run(sb, config(sb, "small-clean", cases=cases), "small")
+    cfg = config(sb, "small", cases=cases, workers=0)
+    coord = Coordinator(sb, cfg, "small")
+    a = join(coord, "a")
+    ta = collect([a], 0.5)[0]["TASK"]
+    b = join(coord, "b")
+    more_a, tb = (g["TASK"] for g in collect([a, b], 0.5))
+    assert (cases_of(ta), cases_of(more_a), cases_of(tb)) == (SLOTS, 0, cases - SLOTS), \
+        "%d cases, slots %d + backlog %d: the first peer got %d then %d, the second %d (it " \
+        "should start those the first could only hold)" % (
+            cases, SLOTS, BACKLOG, cases_of(ta), cases_of(more_a), cases_of(tb))
+    a.close()
+    b.close()
+    run_dir, _ = coord.finish()
+    rslib.assert_same_run(run_dir, clean)
+
+
 def credit_and_max_in_flight(sb, records):
     cfg = config(sb, "credit", workers=0, max_in_flight=SLOTS + BACKLOG + 2)
     coord = Coordinator(sb, cfg, "credit")
     a = join(coord, "a")
     ta = collect([a], 1.0)[0]["TASK"]
+    assert cases_of(ta) == SLOTS, \
+        "a peer that answered nothing yet was sent %d cases (its slots: %d)" % (cases_of(ta), SLOTS)
+    answer(a, ta.pop(0), records)
+    ta += collect([a], 1.0)[0]["TASK"]
     assert cases_of(ta) == SLOTS + BACKLOG, \
-        "a peer claiming endless credit was sent %d cases (slots %d + backlog %d)" % (
-            cases_of(ta), SLOTS, BACKLOG)
+        "a peer claiming endless credit, one task answered, holds %d cases (slots %d + backlog " \
+        "%d)" % (cases_of(ta), SLOTS, BACKLOG)
     b = join(coord, "b")
     more_a, tb = (g["TASK"] for g in collect([a, b], 1.0))
     assert not more_a, more_a
@@ -118,8 +150,7 @@ def credit_and_max_in_flight(sb, records):
         SLOTS + BACKLOG + 2, SLOTS + BACKLOG, cases_of(tb))
     # a answers one task: b's free slots come before a's backlog, the total stays at the cap
     t = ta[0]
-    a.result(t["task_id"], t["lease"], [(c["idx"], json.dumps(records[c["idx"]]))
-                                        for c in t["cases"]])
+    answer(a, t, records)
     more_a, more_b = (g["TASK"] for g in collect([a, b], 1.0))
     assert cases_of(more_b) == len(t["cases"]) and not more_a, \
         "after %d answers: %d more to b (free slots), %d more to a (backlog)" % (
@@ -135,8 +166,11 @@ def backlog_lease_clock(sb, records):
     cfg = config(sb, "lease", workers=0, lease=lease)
     coord = Coordinator(sb, cfg, "lease")
     a = join(coord, "a")
+    first = collect([a], 0.5)[0]["TASK"]
+    answered = first.pop(0)  # its backlog is filled once a case has left it
+    answer(a, answered, records)
     got = collect([a], 3 * lease / 1000.0 + 1.5)[0]
-    tasks, cancels = got["TASK"], got["CANCEL"]
+    tasks, cancels = first + got["TASK"], got["CANCEL"]
     assert cases_of(tasks) == SLOTS + BACKLOG, cases_of(tasks)
     sent = {t["task_id"]: t["at"] for t in tasks}
     running, waiting, held = [], [], 0
@@ -195,7 +229,12 @@ def main():
         assert len(records) == CASES
 
         rslib.assert_same_run(credit_and_max_in_flight(sb, records), clean)
-        print("ok: credit is slots + backlog; max_in_flight holds; free slots before backlogs")
+        print("ok: credit is slots + backlog (the backlog once a case came back); max_in_flight "
+              "holds; free slots before backlogs")
+
+        late_joiner_small_run(sb)
+        print("ok: a run smaller than one peer's slots + backlog: the second peer got the cases "
+              "beyond the first's slots")
 
         run_dir, n_run, n_wait = backlog_lease_clock(sb, records)
         rslib.assert_same_run(run_dir, clean)
