@@ -893,11 +893,29 @@ static int router_open(coord_dispatch_t *d, rs_err_t *err)
     return 0;
 }
 
-coord_dispatch_t *coord_dispatch_new(const coord_dispatch_opts_t *opts, rs_err_t *err)
+coord_dispatch_t *coord_dispatch_listen(const char *bind, coord_curve_t *curve, rs_err_t *err)
 {
     coord_dispatch_t *d = rs_xcalloc(1, sizeof(*d));
-    d->o = *opts;
+    d->o.curve = curve;
     rs_buf_init(&d->out);
+    if (router_open(d, err) != 0 ||
+        (curve && coord_curve_attach(curve, d->zctx, d->router, err) != 0)) {
+        coord_dispatch_destroy(&d);
+        return NULL;
+    }
+    if (zmq_bind(d->router, bind) != 0) {
+        rs_err_set(err, "cannot bind %s: %s", bind, zmq_strerror(errno));
+        coord_dispatch_destroy(&d);
+        return NULL;
+    }
+    size_t len = sizeof(d->endpoint);
+    zmq_getsockopt(d->router, ZMQ_LAST_ENDPOINT, d->endpoint, &len);
+    return d;
+}
+
+int coord_dispatch_init(coord_dispatch_t *d, const coord_dispatch_opts_t *opts, rs_err_t *err)
+{
+    d->o = *opts;
     d->take = rs_xmalloc((size_t)opts->cfg->dataset.shard_size * sizeof(uint64_t));
     d->pace = coord_pace_new(opts->cfg);
     d->avg_prompt_bytes = 1024;
@@ -905,20 +923,14 @@ coord_dispatch_t *coord_dispatch_new(const coord_dispatch_opts_t *opts, rs_err_t
     /* Task ids differ between coordinator processes, so an answer to a task of an earlier one is
      * told from a forged one (unknown_task, not counted against the worker's budget). */
     d->first_task_id = d->next_task_id = (uint64_t)(rs_wall_ms() / 1000) << 20; /* < 2^53 */
-    if (router_open(d, err) != 0 ||
-        (opts->curve && coord_curve_attach(opts->curve, d->zctx, d->router, err) != 0)) {
-        coord_dispatch_destroy(&d);
-        return NULL;
-    }
-    if (zmq_bind(d->router, opts->bind) != 0) {
-        rs_err_set(err, "cannot bind %s: %s", opts->bind, zmq_strerror(errno));
-        coord_dispatch_destroy(&d);
-        return NULL;
-    }
-    size_t len = sizeof(d->endpoint);
-    zmq_getsockopt(d->router, ZMQ_LAST_ENDPOINT, d->endpoint, &len);
     coord_writer_opts_t wo = {opts->store, opts->run_id};
-    if (!(d->writer = coord_writer_start(&wo, err))) coord_dispatch_destroy(&d);
+    return (d->writer = coord_writer_start(&wo, err)) ? 0 : -1;
+}
+
+coord_dispatch_t *coord_dispatch_new(const coord_dispatch_opts_t *opts, rs_err_t *err)
+{
+    coord_dispatch_t *d = coord_dispatch_listen(opts->bind, opts->curve, err);
+    if (d && coord_dispatch_init(d, opts, err) != 0) coord_dispatch_destroy(&d);
     return d;
 }
 

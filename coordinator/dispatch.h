@@ -81,6 +81,12 @@ typedef struct coord_dispatch_opts {
 
 /* Binds the ROUTER socket. NULL with err (address in use, bad endpoint). */
 coord_dispatch_t *coord_dispatch_new(const coord_dispatch_opts_t *opts, rs_err_t *err);
+/* coord_dispatch_new in two steps, so that local workers can be started (and load, and connect,
+ * and say HELLO, which waits in the socket) while the run is still being set up: listen binds
+ * (curve: cluster.curve's keys, or NULL), init takes the run (its bind and curve are listen's). A
+ * dispatch that failed init is only for coord_dispatch_destroy. */
+coord_dispatch_t *coord_dispatch_listen(const char *bind, coord_curve_t *curve, rs_err_t *err);
+int coord_dispatch_init(coord_dispatch_t *d, const coord_dispatch_opts_t *opts, rs_err_t *err);
 void coord_dispatch_destroy(coord_dispatch_t **d);
 
 /* The bound endpoint with its real port, for workers to --connect to. */

@@ -383,6 +383,30 @@ static int start_resume(coord_run_t *r, rs_err_t *err)
 
 /* ---- both ---- */
 
+/* cluster.workers local workers, connecting to the bound dispatch socket. */
+static int spawn_workers(coord_run_t *r, rs_err_t *err)
+{
+    if (r->cfg->cluster.workers <= 0) return 0;
+    char *allow = coord_spawn_allow_env(r->cfg);
+    r->spawn = coord_spawn_start(
+        (size_t)r->cfg->cluster.workers, coord_dispatch_endpoint(r->dispatch), allow,
+        coord_spawn_allow_exec(r->cfg), r->curve ? coord_curve_local_server_path(r->curve) : NULL,
+        r->curve ? coord_curve_local_secret_path(r->curve) : NULL, err);
+    free(allow);
+    return r->spawn ? 0 : -1;
+}
+
+/* A new run without CURVE binds its socket and starts its local workers before its Redis:
+ * a worker takes tens of ms to load and connect, which now overlap the server's start-up; its
+ * HELLO waits in the socket until the run is ready. (Under CURVE the local workers' keys are
+ * made in the run directory, which does not exist yet; a resume has its Redis already.) */
+static int start_workers_early(coord_run_t *r, rs_err_t *err)
+{
+    if (r->o.resume || r->curve || r->cfg->cluster.workers <= 0) return 0;
+    if (!(r->dispatch = coord_dispatch_listen(r->cfg->cluster.bind, NULL, err))) return -1;
+    return spawn_workers(r, err);
+}
+
 static int start_cluster(coord_run_t *r, rs_err_t *err)
 {
     r->usage = coord_usage_new(r->cfg);
@@ -413,7 +437,9 @@ static int start_cluster(coord_run_t *r, rs_err_t *err)
     coord_dispatch_opts_t o = {r->cfg, r->run_id, r->worker_spec, r->ds, r->sched, r->store,
                                r->cfg->cluster.bind, r->usage, r->otlp, r->curve, r->tally,
                                r->jsonl, r->budget, r->conc, &r->units};
-    if (!(r->dispatch = coord_dispatch_new(&o, err))) return -1;
+    if (r->dispatch ? coord_dispatch_init(r->dispatch, &o, err) != 0
+                    : !(r->dispatch = coord_dispatch_new(&o, err)))
+        return -1;
     char *peers = coord_store_run_fetch(r->store, r->run_id, ":peers");
     coord_dispatch_peers_restore(r->dispatch, peers); /* a resume continues these too */
     free(peers);
@@ -421,16 +447,7 @@ static int start_cluster(coord_run_t *r, rs_err_t *err)
      * "local"), in 0600 files of the run directory that are removed when it exits. */
     if (r->curve && r->cfg->cluster.workers > 0 && coord_curve_local_keys(r->curve, r->dir, err))
         return -1;
-    if (r->cfg->cluster.workers > 0) {
-        char *allow = coord_spawn_allow_env(r->cfg);
-        r->spawn = coord_spawn_start((size_t)r->cfg->cluster.workers,
-                                     coord_dispatch_endpoint(r->dispatch), r->run_id, allow,
-                                     coord_spawn_allow_exec(r->cfg), r->curve ? coord_curve_local_server_path(r->curve) : NULL,
-                                     r->curve ? coord_curve_local_secret_path(r->curve) : NULL, err);
-        free(allow);
-        if (!r->spawn) return -1;
-    }
-    return 0;
+    return r->spawn ? 0 : spawn_workers(r, err);
 }
 
 static void put_json(coord_run_t *r, const char *suffix, json_t *value)
@@ -763,6 +780,7 @@ int coord_run_start(coord_run_t *r, rs_err_t *err)
     /* a new run's private cache server starts while the run's own does (tens of ms each);
      * a resume has its run's server already (prepare found the run in it) */
     if (!r->o.resume) r->cache = coord_cachesrv_launch(r->cfg);
+    if (start_workers_early(r, err)) return -1;
     return (r->o.resume ? start_resume(r, err) : start_new(r, err)) || start_cluster(r, err) ? -1 : 0;
 }
 

@@ -22,7 +22,6 @@
 struct coord_spawn {
     char *binary;
     char *endpoint;
-    char *run_id;
     char *server_key, *key; /* CURVE key files for --server-key / --key; NULL without CURVE */
     char *allow_env; /* --allow-env for each worker */
     int allow_exec;  /* --allow-exec too: the run's config has exec graders */
@@ -111,14 +110,13 @@ char *coord_spawn_allow_env(const rs_config_t *cfg)
     return list;
 }
 
-coord_spawn_t *coord_spawn_start(size_t n, const char *endpoint, const char *run_id,
+coord_spawn_t *coord_spawn_start(size_t n, const char *endpoint,
                                  const char *allow_env, int allow_exec, const char *server_key,
                                  const char *key, rs_err_t *err)
 {
     coord_spawn_t *s = rs_xcalloc(1, sizeof(*s));
     s->binary = coord_sibling_binary("reasonsaver-worker");
     s->endpoint = rs_xstrdup(endpoint);
-    s->run_id = rs_xstrdup(run_id);
     s->server_key = server_key && key ? rs_xstrdup(server_key) : NULL;
     s->key = server_key && key ? rs_xstrdup(key) : NULL;
     s->allow_env = rs_xstrdup(allow_env);
@@ -229,7 +227,6 @@ void coord_spawn_stop(coord_spawn_t **sp, int64_t timeout_ms)
     wait_exit(s, 2000);
     free(s->binary);
     free(s->endpoint);
-    free(s->run_id);
     free(s->server_key);
     free(s->key);
     free(s->allow_env);

@@ -18,7 +18,7 @@ typedef struct coord_spawn coord_spawn_t;
  * variables the run's config names (coord_spawn_allow_env), and --allow-exec when allow_exec
  * (coord_spawn_allow_exec). With server_key and key (paths, both or neither) they use CURVE:
  * --server-key server_key --key key. NULL with err when the binary cannot be found. */
-coord_spawn_t *coord_spawn_start(size_t n, const char *endpoint, const char *run_id,
+coord_spawn_t *coord_spawn_start(size_t n, const char *endpoint,
                                  const char *allow_env, int allow_exec, const char *server_key,
                                  const char *key, rs_err_t *err);
 /* The api_key_env names of cfg's models and embedder, the response cache's password_env
