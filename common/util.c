@@ -493,6 +493,18 @@ int rs_parse_double(const char *s, double *out)
     return 0;
 }
 
+void rs_le_put(unsigned char *out, uint64_t v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) out[i] = (unsigned char)(v >> (8 * i));
+}
+
+uint64_t rs_le_get(const unsigned char *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
 void rs_hex(const unsigned char *bytes, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";

@@ -120,6 +120,11 @@ int rs_parse_double(const char *s, double *out);
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void rs_hex(const unsigned char *bytes, size_t n, char *out);
 
+/* The low n (at most 8) bytes of v, little-endian, into out; and back. The on-disk indexes
+ * (results.jsonl's, the viewer's case index) store their integers so. */
+void rs_le_put(unsigned char *out, uint64_t v, size_t n);
+uint64_t rs_le_get(const unsigned char *p, size_t n);
+
 /* A copy of text that came from a peer, safe to print in a log line, a terminal or a table:
  * printable ASCII is kept, every other byte (control characters, escape sequences, newlines, any
  * byte of a UTF-8 sequence, valid or not) becomes '?', and it is cut at max bytes with "..." added.

@@ -158,15 +158,8 @@ static int strat_slot(coord_caseindex_t *ci, const char *name)
 static void put_le(rs_buf_t *b, uint64_t v, size_t n)
 {
     uint8_t bytes[8];
-    for (size_t i = 0; i < n; i++) bytes[i] = (uint8_t)(v >> (8 * i));
+    rs_le_put(bytes, v, n);
     rs_buf_append(b, bytes, n);
-}
-
-static uint64_t get_le(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
-    return v;
 }
 
 static void encode_tags(coord_caseindex_t *ci, const rs_jv_t *tags, rs_buf_t *out)
@@ -357,11 +350,11 @@ int coord_caseindex_add_row(coord_caseindex_t *ci, uint64_t idx, const void *row
     if (len != 9 + 2 * n_tags + cells) return -1;
     if (coord_caseindex_has(ci, idx)) return 0;
     ensure(ci, idx);
-    ci->id_hash[idx] = get_le(p, 8);
+    ci->id_hash[idx] = rs_le_get(p, 8);
     ci->tag_at[idx] = (uint32_t)ci->n_tag_refs;
     size_t kept = 0;
     for (size_t i = 0; i < n_tags; i++) {
-        size_t id = (size_t)get_le(p + 9 + 2 * i, 2);
+        size_t id = (size_t)rs_le_get(p + 9 + 2 * i, 2);
         int t = !m ? (int)id
                    : id < m->n_tags ? remapped(m->tag, m->tags, id, ci->tag_ids, ci->tag_names,
                                                COORD_CI_MAX_TAGS)

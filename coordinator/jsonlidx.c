@@ -28,15 +28,8 @@ struct coord_jsonlidx {
 static int idx_put(FILE *f, uint64_t v, size_t n)
 {
     uint8_t b[8];
-    for (size_t i = 0; i < n; i++) b[i] = (uint8_t)(v >> (8 * i));
+    rs_le_put(b, v, n);
     return fwrite(b, n, 1, f) == 1 ? 0 : -1;
-}
-
-static uint64_t idx_get(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) v |= (uint64_t)p[i] << (8 * i);
-    return v;
 }
 
 static int write_failed(rs_err_t *err)
@@ -148,7 +141,7 @@ static json_t *read_tail(FILE *f, uint64_t fsize, uint64_t *end_at)
     if (fsize < HEADER + 8 + TAIL || fseeko(f, (off_t)(fsize - TAIL), SEEK_SET) ||
         fread(tail, TAIL, 1, f) != 1 || memcmp(tail + 8, MAGIC, sizeof(MAGIC)) != 0)
         return NULL;
-    uint64_t len = idx_get(tail, 8);
+    uint64_t len = rs_le_get(tail, 8);
     if (len > MAX_NAMES || len > fsize - HEADER - 8 - TAIL) return NULL;
     char *text = rs_xmalloc(len + 1);
     json_t *names = NULL;
@@ -167,7 +160,7 @@ static int read_entries(coord_jsonlidx_reader_t *r, FILE *f, uint64_t end_at,
     if (fseeko(f, 0, SEEK_SET) || fread(head, HEADER, 1, f) != 1 ||
         memcmp(head, MAGIC, sizeof(MAGIC)) != 0)
         return -1;
-    r->total = idx_get(head + 8, 8);
+    r->total = rs_le_get(head + 8, 8);
     if (r->total > (end_at - HEADER) / 12 || HEADER + 12 * r->total > end_at) return -1;
     r->off = rs_xmalloc((size_t)(r->total + 1) * sizeof(uint64_t));
     int had_line = 0;
@@ -177,11 +170,11 @@ static int read_entries(coord_jsonlidx_reader_t *r, FILE *f, uint64_t end_at,
         } else if (fread(e, 12, 1, f) != 1) {
             return -1;
         }
-        r->off[i] = idx_get(e, 8);
+        r->off[i] = rs_le_get(e, 8);
         /* a unit with a line ends where the next begins; one without begins where it does */
         if (i && (had_line ? r->off[i] <= r->off[i - 1] : r->off[i] != r->off[i - 1])) return -1;
         if (i == r->total) break;
-        size_t len = (size_t)idx_get(e + 8, 4);
+        size_t len = (size_t)rs_le_get(e + 8, 4);
         if (len > MAX_ROW || (len && fread(row, len, 1, f) != 1)) return -1;
         if (len && ci && coord_caseindex_add_row(ci, i, row, len, m) != 0) return -1;
         had_line = len != 0;

@@ -182,6 +182,23 @@ static void test_text_safe(void **state)
     rs_buf_cleanup(&b);
 }
 
+/* The on-disk indexes' integers: little-endian, the low n bytes only. */
+static void test_le(void **state)
+{
+    (void)state;
+    unsigned char b[8];
+    rs_le_put(b, 0x0807060504030201ull, 8);
+    for (int i = 0; i < 8; i++) assert_int_equal(b[i], i + 1);
+    assert_true(rs_le_get(b, 8) == 0x0807060504030201ull);
+    assert_int_equal(rs_le_get(b, 3), 0x030201);
+    memset(b, 0xee, sizeof(b));
+    rs_le_put(b, 0xabcdef12345ull, 4); /* only the low 4 bytes, the rest untouched */
+    assert_int_equal(rs_le_get(b, 4), 0xf12345 | (0xdeull << 24));
+    assert_int_equal(b[4], 0xee);
+    rs_le_put(b, UINT64_MAX, 5);
+    assert_true(rs_le_get(b, 5) == 0xffffffffffull);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +207,7 @@ int main(void)
         cmocka_unit_test(test_text_safe),
         cmocka_unit_test(test_decimal_text),
         cmocka_unit_test(test_utf8_valid),
+        cmocka_unit_test(test_le),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
