@@ -915,7 +915,9 @@ coord_dispatch_t *coord_dispatch_listen(const char *bind, coord_curve_t *curve, 
 
 int coord_dispatch_init(coord_dispatch_t *d, const coord_dispatch_opts_t *opts, rs_err_t *err)
 {
+    coord_curve_t *curve = d->o.curve; /* the socket was bound with it: ZAP lives in its context */
     d->o = *opts;
+    d->o.curve = curve;
     d->take = rs_xmalloc((size_t)opts->cfg->dataset.shard_size * sizeof(uint64_t));
     d->pace = coord_pace_new(opts->cfg);
     d->avg_prompt_bytes = 1024;

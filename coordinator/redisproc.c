@@ -148,6 +148,18 @@ static coord_redisproc_t *launch(const char *dir, int lock_tries, int rewrite, i
     return p;
 }
 
+/* Once its server is gone: unlocks the directory for the next one, frees, sets *pp to NULL. */
+static void release(coord_redisproc_t **pp)
+{
+    coord_redisproc_t *p = *pp;
+    if (p->shut) redisFree(p->shut);
+    close(p->lock_fd);
+    free(p->dir);
+    free(p->url);
+    free(p);
+    *pp = NULL;
+}
+
 /* Waits until p's server answers PING; on failure kills it, frees p and sets *pp to NULL. */
 static int await_up(coord_redisproc_t **pp, rs_err_t *err)
 {
@@ -167,11 +179,7 @@ static int await_up(coord_redisproc_t **pp, rs_err_t *err)
     kill(p->pid, SIGKILL);
     waitpid(p->pid, NULL, 0);
     rs_err_set(err, "redis-server did not start; see %s/redis.log", p->dir);
-    close(p->lock_fd);
-    free(p->dir);
-    free(p->url);
-    free(p);
-    *pp = NULL;
+    release(pp);
     return -1;
 }
 
@@ -244,12 +252,7 @@ void coord_redisproc_stop(coord_redisproc_t **pp)
     kill(p->pid, SIGKILL);
     waitpid(p->pid, NULL, 0);
 done:
-    if (p->shut) redisFree(p->shut);
-    close(p->lock_fd); /* the server is gone: the directory is free for the next one */
-    free(p->dir);
-    free(p->url);
-    free(p);
-    *pp = NULL;
+    release(pp);
 }
 
 const char *coord_redisproc_url(const coord_redisproc_t *p)

@@ -6,9 +6,9 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
-#include <sys/epoll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -57,7 +57,8 @@ typedef struct pause {
     wk_timer_t timer;
 } pause_t;
 
-/* Socket events handed to libcurl per step: the rest wait for the next (the wait returns at once). */
+/* Socket events handed to libcurl per step: the rest wait for the next one (the wait returns
+ * at once while any is pending). */
 #define EVENTS_PER_STEP 256
 
 struct wk_http {
@@ -728,12 +729,14 @@ static void complete_hits(wk_http_t *h)
 static int drive(wk_http_t *h, rs_err_t *err)
 {
     struct epoll_event ev[EVENTS_PER_STEP];
-    int n = epoll_wait(h->epfd, ev, EVENTS_PER_STEP, 0), running;
+    int running; /* libcurl's count; transfers end through curl_multi_info_read */
+    int n = epoll_wait(h->epfd, ev, EVENTS_PER_STEP, 0);
     if (n < 0 && errno != EINTR) return rs_err_set(err, "epoll_wait: %s", strerror(errno));
     for (int i = 0; i < n; i++) {
         uint32_t e = ev[i].events;
         int mask = ((e & (EPOLLIN | EPOLLHUP)) ? CURL_CSELECT_IN : 0) |
-                   ((e & EPOLLOUT) ? CURL_CSELECT_OUT : 0) | ((e & EPOLLERR) ? CURL_CSELECT_ERR : 0);
+                   ((e & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
+                   ((e & EPOLLERR) ? CURL_CSELECT_ERR : 0);
         CURLMcode mc = curl_multi_socket_action(h->multi, ev[i].data.fd, mask, &running);
         if (mc != CURLM_OK)
             return rs_err_set(err, "curl_multi_socket_action: %s", curl_multi_strerror(mc));

@@ -20,9 +20,10 @@
  * provider module's classification (common/provider.h); this engine never parses a body.
  *
  * The response cache (worker/cache.h): a transfer submitted with a key is first looked up there
- * (its descriptor is polled with the transfers'). On a hit the transfer completes with the stored body
- * without a request (cached, latency 0); on a miss it goes on the wire as usual, and the caller,
- * once its parser has accepted the body, stores it with wk_http_cache_store (errors never are). */
+ * (its descriptor is polled with the transfers'). On a hit the transfer completes with the stored
+ * body without a request (cached, latency 0); on a miss it goes on the wire as usual, and the
+ * caller, once its parser has accepted the body, stores it with wk_http_cache_store (errors never
+ * are). */
 #ifndef WORKER_HTTP_H
 #define WORKER_HTTP_H
 
