@@ -13,42 +13,60 @@
 #include "log.h"
 #include "redisurl.h"
 
-/* Writes not answered yet; more are dropped (a cache may miss, never block). */
+/* Entries written but not answered yet (sent or queued); more are dropped (a cache may miss,
+ * never block). */
 #define PUTS_MAX 4096
+/* Entries one call of the script writes at most. */
+#define PUTS_PER_SCRIPT 64
 
-/* Drops expired entries (a few per write, so the byte count never keeps them long), stores the
- * entry unless it is there, and evicts the entries nearest their expiry while the stored bytes
- * pass the cap. Redis's own clock (TIME) dates entries, so writers on machines whose clocks
- * disagree still agree on which entry expires first. */
+/* Drops expired entries (up to 16 per entry written, so the byte count never keeps them long),
+ * stores each entry that is not there yet, then evicts the entries nearest their expiry while
+ * the stored bytes pass the cap. Redis's own clock (TIME) dates entries, so writers on machines
+ * whose clocks disagree still agree on which entry expires first. One call writes a whole turn's
+ * entries: the script's own cost (TIME, the byte count) is paid once a turn. */
 const char WK_CACHE_PUT_SCRIPT[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local ttl, cap, member, prefix = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]\n"
+    "local ttl, cap, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]\n"
     "local function drop(m)\n"
-    "  local size = tonumber(redis.call('HGET', KEYS[3], m) or '0')\n"
-    "  redis.call('HDEL', KEYS[3], m)\n"
-    "  redis.call('ZREM', KEYS[2], m)\n"
+    "  local size = tonumber(redis.call('HGET', KEYS[2], m) or '0')\n"
+    "  redis.call('HDEL', KEYS[2], m)\n"
+    "  redis.call('ZREM', KEYS[1], m)\n"
     "  redis.call('DEL', prefix .. m)\n"
-    "  redis.call('DECRBY', KEYS[4], size)\n"
+    "  redis.call('DECRBY', KEYS[3], size)\n"
     "end\n"
-    "for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 16)) do\n"
+    "local sweep = 16 * (#KEYS - 3)\n"
+    "for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, sweep)) do\n"
     "  drop(m)\n"
     "end\n"
-    "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
-    "if redis.call('ZSCORE', KEYS[2], member) then drop(member) end\n"
-    "local size = string.len(ARGV[1]) + string.len(KEYS[1])\n"
-    "if size > cap then return 0 end\n"
-    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)\n"
-    "redis.call('ZADD', KEYS[2], now + ttl, member)\n"
-    "redis.call('HSET', KEYS[3], member, size)\n"
-    "local total = redis.call('INCRBY', KEYS[4], size)\n"
+    "local added, stored = 0, 0\n"
+    "for i = 4, #KEYS do\n"
+    "  local key, value = KEYS[i], ARGV[i]\n"
+    "  local member = string.sub(key, string.len(prefix) + 1)\n"
+    "  local size = string.len(value) + string.len(key)\n"
+    "  if size <= cap and redis.call('EXISTS', key) == 0 then\n"
+    "    if redis.call('ZSCORE', KEYS[1], member) then drop(member) end\n"
+    "    redis.call('SET', key, value, 'PX', ttl)\n"
+    "    redis.call('ZADD', KEYS[1], now + ttl, member)\n"
+    "    redis.call('HSET', KEYS[2], member, size)\n"
+    "    added, stored = added + size, stored + 1\n"
+    "  end\n"
+    "end\n"
+    "if added == 0 then return 0 end\n"
+    "local total = redis.call('INCRBY', KEYS[3], added)\n"
     "while total > cap do\n"
-    "  local oldest = redis.call('ZRANGE', KEYS[2], 0, 0)\n"
+    "  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0)\n"
     "  if #oldest == 0 then break end\n"
     "  drop(oldest[1])\n"
-    "  total = tonumber(redis.call('GET', KEYS[4]) or '0')\n"
+    "  total = tonumber(redis.call('GET', KEYS[3]) or '0')\n"
     "end\n"
-    "return 1\n";
+    "return stored\n";
+
+/* An entry waiting for the end of the turn. */
+typedef struct cache_put {
+    char entry[sizeof(RS_CACHE_PREFIX) + RS_CACHEKEY_HEX]; /* rs:cache:<key> */
+    rs_buf_t value;
+} cache_put_t;
 
 struct wk_cache {
     const rs_cache_cfg_t *cfg;
@@ -60,7 +78,9 @@ struct wk_cache {
     int warned;
     int64_t ttl_ms, cap_bytes;
     char sha[41];          /* the script's SHA-1, for EVALSHA */
-    size_t puts;           /* writes not answered yet */
+    size_t puts;           /* entries sent and not answered yet */
+    cache_put_t *queued;   /* this turn's entries, sent by wk_cache_io in one script call */
+    size_t n_queued, cap_queued;
 };
 
 struct wk_cache_get {
@@ -114,6 +134,12 @@ static void cache_script_sha(char out[41])
     rs_hex(md, n, out);
 }
 
+static void drop_puts(wk_cache_t *c)
+{
+    for (size_t i = 0; i < c->n_queued; i++) rs_buf_cleanup(&c->queued[i].value);
+    c->n_queued = 0;
+}
+
 void wk_cache_fail(wk_cache_t *c, const char *why)
 {
     if (!c) return;
@@ -121,6 +147,7 @@ void wk_cache_fail(wk_cache_t *c, const char *why)
         rs_warn("response cache at %s: %s; calling models without the cache", c->where, why);
     c->warned = 1;
     c->reads = c->writes = 0;
+    drop_puts(c);
     if (c->ac) {
         redisAsyncContext *ac = c->ac;
         c->closing = 1; /* the lookups' NULL replies are misses, nothing more to log */
@@ -229,7 +256,9 @@ void wk_cache_destroy(wk_cache_t **cp)
     if (!cp || !*cp) return;
     wk_cache_t *c = *cp;
     c->closing = 1;
+    drop_puts(c);
     if (c->ac) redisAsyncFree(c->ac);
+    free(c->queued);
     free(c->where);
     free(c);
     *cp = NULL;
@@ -247,7 +276,7 @@ int wk_cache_writes(const wk_cache_t *c)
 
 int wk_cache_writing(const wk_cache_t *c)
 {
-    return c && c->ac && c->puts > 0;
+    return c && c->ac && c->puts + c->n_queued > 0;
 }
 
 int wk_cache_fd(const wk_cache_t *c, short *events)
@@ -255,17 +284,8 @@ int wk_cache_fd(const wk_cache_t *c, short *events)
     *events = 0;
     if (!c || !c->ac) return -1;
     if (c->reading) *events |= POLLIN;
-    if (c->writing) *events |= POLLOUT;
+    if (c->writing || c->n_queued) *events |= POLLOUT; /* queued entries: send them */
     return c->ac->c.fd;
-}
-
-void wk_cache_io(wk_cache_t *c, short revents)
-{
-    if (c && c->ac && (revents & POLLIN)) redisAsyncHandleRead(c->ac); /* may end the context */
-    /* once connected, what was queued goes out now rather than after another poll */
-    if (c && c->ac && c->writing &&
-        ((revents & POLLOUT) || (c->ac->c.flags & REDIS_CONNECTED)))
-        redisAsyncHandleWrite(c->ac);
 }
 
 /* ---- lookups ---- */
@@ -308,7 +328,7 @@ static void cache_on_put(redisAsyncContext *ac, void *reply, void *priv)
 {
     wk_cache_t *c = ac->data;
     const redisReply *r = reply;
-    c->puts--;
+    c->puts -= (size_t)(uintptr_t)priv;
     if (!r || r->type != REDIS_REPLY_ERROR || c->closing) return;
     if (strncmp(r->str, "NOSCRIPT", 8) == 0) { /* a SCRIPT FLUSH since we connected */
         redisAsyncCommand(c->ac, cache_on_setup, (void *)"SCRIPT LOAD", "SCRIPT LOAD %s",
@@ -322,22 +342,59 @@ static void cache_on_put(redisAsyncContext *ac, void *reply, void *priv)
 
 void wk_cache_put(wk_cache_t *c, const char *key, const char *body, size_t len)
 {
-    if (!wk_cache_writes(c) || len > RS_CACHE_ENTRY_MAX || c->puts >= PUTS_MAX) return;
-    rs_buf_t v;
-    rs_buf_init(&v);
-    rs_cache_entry_encode(&v, rs_wall_ms(), body, len);
-    char entry[sizeof(RS_CACHE_PREFIX) + RS_CACHEKEY_HEX], ttl[24], cap[24];
-    snprintf(entry, sizeof(entry), RS_CACHE_PREFIX "%s", key);
+    if (!wk_cache_writes(c) || len > RS_CACHE_ENTRY_MAX || c->puts + c->n_queued >= PUTS_MAX)
+        return;
+    if (c->n_queued == c->cap_queued) {
+        c->cap_queued = c->cap_queued ? 2 * c->cap_queued : 16;
+        c->queued = rs_xrealloc(c->queued, c->cap_queued * sizeof(*c->queued));
+    }
+    cache_put_t *p = &c->queued[c->n_queued++];
+    snprintf(p->entry, sizeof(p->entry), RS_CACHE_PREFIX "%s", key);
+    rs_buf_init(&p->value);
+    rs_cache_entry_encode(&p->value, rs_wall_ms(), body, len);
+}
+
+/* Sends the queued entries, PUTS_PER_SCRIPT to a call of the script: KEYS index, sizes, bytes,
+ * then the entries' keys; ARGV ttl, cap, prefix, then their values in the same places. */
+static void send_puts(wk_cache_t *c)
+{
+    enum { FIXED = 9 }; /* EVALSHA sha numkeys, 3 keys, 3 arguments */
+    char ttl[24], cap[24], nkeys[24];
     snprintf(ttl, sizeof(ttl), "%lld", (long long)c->ttl_ms);
     snprintf(cap, sizeof(cap), "%lld", (long long)c->cap_bytes);
-    const char *argv[] = {"EVALSHA", c->sha, "4", entry, RS_CACHE_PREFIX "index",
-                          RS_CACHE_PREFIX "sizes", RS_CACHE_PREFIX "bytes", v.data, ttl, cap, key,
-                          RS_CACHE_PREFIX};
-    size_t lens[RS_ARRAY_LEN(argv)];
-    for (size_t i = 0; i < RS_ARRAY_LEN(argv); i++) lens[i] = strlen(argv[i]);
-    lens[7] = v.len;
-    if (redisAsyncCommandArgv(c->ac, cache_on_put, NULL, (int)RS_ARRAY_LEN(argv), argv, lens) ==
-        REDIS_OK)
-        c->puts++;
-    rs_buf_cleanup(&v);
+    for (size_t i = 0; i < c->n_queued && c->ac && c->writes;) {
+        size_t n = c->n_queued - i < PUTS_PER_SCRIPT ? c->n_queued - i : PUTS_PER_SCRIPT;
+        const char *argv[FIXED + 2 * PUTS_PER_SCRIPT];
+        size_t lens[FIXED + 2 * PUTS_PER_SCRIPT];
+        snprintf(nkeys, sizeof(nkeys), "%zu", 3 + n);
+        const char *head[] = {"EVALSHA", c->sha, nkeys, RS_CACHE_PREFIX "index",
+                              RS_CACHE_PREFIX "sizes", RS_CACHE_PREFIX "bytes"};
+        for (size_t k = 0; k < 6; k++) argv[k] = head[k];
+        for (size_t k = 0; k < n; k++) argv[6 + k] = c->queued[i + k].entry;
+        argv[6 + n] = ttl;
+        argv[7 + n] = cap;
+        argv[8 + n] = RS_CACHE_PREFIX;
+        for (size_t k = 0; k < 9 + n; k++) lens[k] = strlen(argv[k]);
+        for (size_t k = 0; k < n; k++) {
+            argv[9 + n + k] = c->queued[i + k].value.data;
+            lens[9 + n + k] = c->queued[i + k].value.len;
+        }
+        if (redisAsyncCommandArgv(c->ac, cache_on_put, (void *)(uintptr_t)n, (int)(9 + 2 * n),
+                                  argv, lens) == REDIS_OK)
+            c->puts += n;
+        i += n;
+    }
+    drop_puts(c);
+}
+
+/* ---- the turn ---- */
+
+void wk_cache_io(wk_cache_t *c, short revents)
+{
+    if (c && c->ac && (revents & POLLIN)) redisAsyncHandleRead(c->ac); /* may end the context */
+    if (c && c->ac) send_puts(c);
+    /* once connected, what was queued goes out now rather than after another poll */
+    if (c && c->ac && c->writing &&
+        ((revents & POLLOUT) || (c->ac->c.flags & REDIS_CONNECTED)))
+        redisAsyncHandleWrite(c->ac);
 }

@@ -68,8 +68,9 @@ int wk_cache_writing(const wk_cache_t *c);
 /* Gives the cache up for the rest of the run, logging why (once): pending lookups become misses. */
 void wk_cache_fail(wk_cache_t *c, const char *why);
 
-/* The cache's writer script (Lua), for tests and the docs: KEYS entry, index, sizes, bytes;
- * ARGV value, ttl_ms, cap_bytes, member, prefix. Returns 1 when it stored the entry. */
+/* The cache's writer script (Lua), for tests and the docs: KEYS index, sizes, bytes, then one
+ * entry key (rs:cache:<hex>) per entry; ARGV ttl_ms, cap_bytes, prefix (rs:cache:), then each
+ * entry's value at its key's index. Returns how many entries it stored. */
 extern const char WK_CACHE_PUT_SCRIPT[];
 
 #endif

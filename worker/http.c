@@ -189,11 +189,12 @@ static void xfer_release(wk_xfer_t *x)
 /* ---- life cycle ---- */
 
 /* libcurl says which socket to watch for what; the epoll set follows. A socket it watches for
- * nothing (CURL_POLL_NONE) stays in the set with no events, so a later change is a MOD. */
+ * nothing (CURL_POLL_NONE) stays in the set with no events, so a later change is a MOD. A socket
+ * in the set carries a mark (curl_multi_assign; libcurl forgets it at CURL_POLL_REMOVE), so each
+ * change is one epoll_ctl, not a failed MOD before every ADD. */
 static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 {
     (void)e;
-    (void)socketp;
     wk_http_t *h = userp;
     if (what == CURL_POLL_REMOVE) {
         epoll_ctl(h->epfd, EPOLL_CTL_DEL, s, NULL); /* ENOENT/EBADF: already gone */
@@ -202,10 +203,16 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
     struct epoll_event ev = {.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) |
                                        ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u),
                              .data.fd = s};
-    if (epoll_ctl(h->epfd, EPOLL_CTL_MOD, s, &ev) == 0) return 0;
-    if (errno == ENOENT && epoll_ctl(h->epfd, EPOLL_CTL_ADD, s, &ev) == 0) return 0;
-    rs_error("http: cannot watch socket %d: %s", (int)s, strerror(errno));
-    return -1; /* libcurl fails the transfers on this socket */
+    int op = socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(h->epfd, op, s, &ev) != 0) { /* the mark and the set disagree: follow the set */
+        op = errno == EEXIST ? EPOLL_CTL_MOD : errno == ENOENT ? EPOLL_CTL_ADD : -1;
+        if (op < 0 || epoll_ctl(h->epfd, op, s, &ev) != 0) {
+            rs_error("http: cannot watch socket %d: %s", (int)s, strerror(errno));
+            return -1; /* libcurl fails the transfers on this socket */
+        }
+    }
+    if (!socketp) curl_multi_assign(h->multi, s, h);
+    return 0;
 }
 
 /* libcurl's one timeout: wk_http_step acts on it once due (never from inside this callback). */
