@@ -8,6 +8,7 @@
 #include <math.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -580,4 +581,26 @@ uint64_t rs_splitmix64(uint64_t *state)
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
+}
+
+pid_t rs_fork_for_exec(void)
+{
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+    sigset_t block, old;
+    sigemptyset(&block);
+    for (size_t i = 0; i < RS_ARRAY_LEN(sigs); i++) sigaddset(&block, sigs[i]);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    pid_t pid = fork();
+    int saved = errno;
+    if (pid == 0) { /* only async-signal-safe calls here: the parent may have threads */
+        struct sigaction dfl = {.sa_handler = SIG_DFL}, cur;
+        for (size_t i = 0; i < RS_ARRAY_LEN(sigs); i++)
+            if (sigaction(sigs[i], NULL, &cur) == 0 && cur.sa_handler != SIG_IGN)
+                sigaction(sigs[i], &dfl, NULL);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+    } else {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    errno = saved;
+    return pid;
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* One error scheme everywhere: functions return 0 on success and -1 on failure, after filling an
  * rs_err_t with one line a user can act on ("datasets/x.jsonl:42: field 'answer' missing"). */
@@ -80,6 +81,13 @@ const char *rs_text_safe_str(rs_buf_t *b, const char *s, int flags);
 
 /* Clocks in milliseconds: monotonic for intervals and deadlines, wall for timestamps. */
 int64_t rs_mono_ms(void);
+
+/* fork() for a child that execs a program the caller may stop with a signal before the exec is
+ * done: the caller's handlers of SIGTERM, SIGINT and SIGHUP, copied into the child, would catch
+ * such a signal and the program would never see it (a server then waits out its stop timeout).
+ * The child starts with their default actions (ignored ones stay ignored); one sent meanwhile
+ * waits, blocked, and acts at once. */
+pid_t rs_fork_for_exec(void);
 double rs_mono_sec(void);
 int64_t rs_wall_ms(void);
 

@@ -131,7 +131,7 @@ static coord_redisproc_t *launch(const char *dir, int lock_tries, int rewrite, i
         return NULL;
     }
     unlink(sock); /* a stale socket of a dead server would make redis-server refuse to start */
-    pid_t pid = fork();
+    pid_t pid = rs_fork_for_exec();
     if (pid < 0) {
         rs_err_set(err, "fork: %s", strerror(errno));
         close(lock_fd);
@@ -200,6 +200,12 @@ coord_redisproc_t *coord_redisproc_try_start(const char *dir, int *busy, rs_err_
 {
     *busy = 0;
     return start(dir, 1, 0, busy, err);
+}
+
+coord_redisproc_t *coord_redisproc_launch(const char *dir, rs_err_t *err)
+{
+    int busy = 0;
+    return launch(dir, 600, 0, &busy, err);
 }
 
 coord_redisproc_t *coord_redisproc_launch_cache(const char *dir, int *busy, rs_err_t *err)

@@ -24,6 +24,9 @@ coord_redisproc_t *coord_redisproc_try_start(const char *dir, int *busy, rs_err_
  * run's own server meanwhile. Its AOF is rewritten as it doubles, since a cache expires and evicts
  * entries and its log would otherwise grow without bound. */
 coord_redisproc_t *coord_redisproc_launch_cache(const char *dir, int *busy, rs_err_t *err);
+/* coord_redisproc_start without the wait, for a new run's empty directory: the server starts
+ * while the caller reads its dataset (coord_redisproc_await, or coord_redisproc_stop). */
+coord_redisproc_t *coord_redisproc_launch(const char *dir, rs_err_t *err);
 /* Waits until a launched server accepts connections (at once if it has). -1 with err (its log
  * named) when it does not within 10 s: it is killed and *p becomes NULL. */
 int coord_redisproc_await(coord_redisproc_t **p, rs_err_t *err);

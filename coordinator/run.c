@@ -256,26 +256,72 @@ static int open_embedded(coord_run_t *r, rs_err_t *err)
 
 /* ---- a new run ---- */
 
-static int prepare_new(coord_run_t *r, rs_err_t *err)
+/* A new run's id and directory (made, and removed again if the run does not start). */
+static int make_run_dir(coord_run_t *r, rs_err_t *err)
 {
-    const coord_run_opts_t *a = &r->o;
-    r->cfg = rs_config_load(a->config, a->sets, a->n_sets, err);
-    return r->cfg ? open_dataset(r, err) : -1;
-}
-
-static int start_new(coord_run_t *r, rs_err_t *err)
-{
-    const rs_cluster_cfg_t *cl = &r->cfg->cluster;
     r->run_id = make_run_id(r->cfg->run.name);
     r->dir = rs_xasprintf("%s/%s", r->cfg->run.out_dir, r->run_id);
     struct stat st;
     r->made_out_dir = stat(r->cfg->run.out_dir, &st) != 0;
     if (rs_mkdirs(r->dir, err)) return -1;
     r->made_dir = 1;
+    return 0;
+}
+
+/* Undoes make_run_dir and what runs in the directory, log included: for a run that never got
+ * as far as its own Redis's start (an input error, or an early launch that failed and will be
+ * tried again, reported, by start_new). */
+static void drop_run_dir(coord_run_t *r)
+{
+    coord_redisproc_stop(&r->redis);
+    if (r->made_dir && nftw(r->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        rs_warn("could not remove %s: %s", r->dir, strerror(errno));
+    if (r->made_dir && r->made_out_dir) rmdir(r->cfg->run.out_dir);
+    r->made_dir = r->made_out_dir = 0;
+    free(r->run_id);
+    free(r->dir);
+    r->run_id = r->dir = NULL;
+}
+
+/* With the embedded Redis, the new run's server is forked before the dataset is read, so that
+ * its start-up (tens of ms) overlaps the scan; start_new waits for it. Best effort: when the
+ * launch fails, start_new starts the server the usual way and reports why it cannot. */
+static void launch_embedded_early(coord_run_t *r)
+{
+    rs_err_t ignored;
+    if (r->cfg->cluster.redis) return;
+    if (make_run_dir(r, &ignored) || !(r->redis = coord_redisproc_launch(r->dir, &ignored)))
+        drop_run_dir(r);
+}
+
+static int prepare_new(coord_run_t *r, rs_err_t *err)
+{
+    const coord_run_opts_t *a = &r->o;
+    r->cfg = rs_config_load(a->config, a->sets, a->n_sets, err);
+    if (!r->cfg) return -1;
+    launch_embedded_early(r);
+    if (open_dataset(r, err) == 0) return 0;
+    drop_run_dir(r); /* the input error is what the user sees: no directory, no log */
+    return -1;
+}
+
+/* The new run's embedded server: the one launched early, once up, or one started now. */
+static int new_embedded(coord_run_t *r, rs_err_t *err)
+{
+    if (!r->redis) return open_embedded(r, err);
+    if (coord_redisproc_await(&r->redis, err)) return -1;
+    r->redis_url = rs_xstrdup(coord_redisproc_url(r->redis));
+    return (r->store = coord_store_connect(r->redis_url, err)) ? 0 : -1;
+}
+
+static int start_new(coord_run_t *r, rs_err_t *err)
+{
+    const rs_cluster_cfg_t *cl = &r->cfg->cluster;
+    if (!r->run_id && make_run_dir(r, err)) return -1;
     coord_store_opts_t o = {cl->redis, cl->redis_password_env, cl->redis_tls.ca_file,
                             cl->redis_tls.cert_file, cl->redis_tls.key_file, r->dir};
     if (!cl->redis) {
-        if (open_embedded(r, err)) return -1;
+        if (new_embedded(r, err)) return -1;
     } else {
         r->redis_url = rs_xstrdup(cl->redis);
         if (!(r->store = coord_store_open(&o, err))) return -1;

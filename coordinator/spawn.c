@@ -53,7 +53,7 @@ static pid_t start_one(coord_spawn_t *s, size_t i)
 {
     char id[64];
     snprintf(id, sizeof(id), "local-%zu", i + 1);
-    pid_t pid = fork();
+    pid_t pid = rs_fork_for_exec();
     if (pid != 0) return pid;
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGTERM); /* a local worker never outlives its coordinator */

@@ -4,7 +4,10 @@ before its own Redis (so that their start-up overlaps the server's):
 - no redis-server in PATH: exit 1 with the message naming the Debian package; no run directory;
   the workers that were already started are stopped (none is left running);
 - the workers' address in use (cluster.bind on a port the test holds): exit 1 with "cannot bind",
-  no run directory, no worker started.
+  no run directory, no worker started;
+- a dataset that cannot be read (the run's Redis is launched before the dataset is read, so that
+  its start-up overlaps the scan): exit 2 naming the file, no run directory (not even the
+  server's log), no redis-server left running on it, no worker started.
 
 The coordinator and a shim of the worker are copied into the sandbox, so that the workers this
 test starts are told from those of other tests: the shim writes its pid, then runs the real
@@ -91,6 +94,35 @@ def bind_in_use(sb, coord, cfg):
     assert len(started(sb)) == before, "workers started for a run that could not bind"
 
 
+def servers_on(path):
+    """pids of the processes whose command line names path (a redis-server's --unixsocket)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                if path.encode() in f.read():
+                    out.append(int(entry))
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+def bad_dataset(sb, coord):
+    before = len(started(sb))
+    missing = sb.path("no-such-cases.jsonl")
+    cfg = sb.write("baddata.yaml", CONFIG % missing)
+    out = sb.path("runs-baddata")
+    r = sb.run([coord, "run", cfg, "--out", out, "--quiet"], timeout=60)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    # the one line of the input error: nothing about a server that would not stop (one stopped
+    # before its exec once swallowed the SIGTERM, and the run waited 30 s to kill it)
+    assert r.stderr.strip().splitlines() == ["reasonsaver: %s: No such file or directory"
+                                             % missing], r.stderr
+    no_run_dir(out)
+    assert not servers_on(out), "a redis-server outlived a run that did not start"
+    assert len(started(sb)) == before, "workers started for a run whose dataset is missing"
+
+
 def main():
     with rslib.Sandbox() as sb:
         coord = install(sb)
@@ -101,6 +133,8 @@ def main():
               "started early stopped (%d had begun)" % len(pids))
         bind_in_use(sb, coord, cfg)
         print("ok: the workers' address in use: exit 1, no run directory, no worker started")
+        bad_dataset(sb, coord)
+        print("ok: a missing dataset: exit 2 naming it, no run directory, no server, no worker")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -199,6 +201,39 @@ static void test_le(void **state)
     assert_true(rs_le_get(b, 5) == 0xffffffffffull);
 }
 
+static void on_term(int sig)
+{
+    (void)sig;
+}
+
+/* A child of rs_fork_for_exec acts on SIGTERM by default although its parent catches it (a
+ * signal sent before its exec is not swallowed by the parent's handler), and a signal its parent
+ * ignores stays ignored. */
+static void test_fork_for_exec(void **state)
+{
+    (void)state;
+    struct sigaction catch = {.sa_handler = on_term}, ign = {.sa_handler = SIG_IGN}, was_term,
+                     was_hup;
+    sigaction(SIGTERM, &catch, &was_term);
+    sigaction(SIGHUP, &ign, &was_hup);
+    pid_t pid = rs_fork_for_exec();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        raise(SIGHUP);  /* ignored: goes on */
+        raise(SIGTERM); /* the default action: ends it */
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGTERM);
+    struct sigaction now;
+    sigaction(SIGTERM, NULL, &now);
+    assert_ptr_equal(now.sa_handler, on_term); /* the parent keeps its own */
+    sigaction(SIGTERM, &was_term, NULL);
+    sigaction(SIGHUP, &was_hup, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -208,6 +243,7 @@ int main(void)
         cmocka_unit_test(test_decimal_text),
         cmocka_unit_test(test_utf8_valid),
         cmocka_unit_test(test_le),
+        cmocka_unit_test(test_fork_for_exec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
