@@ -91,6 +91,7 @@ struct coord_run {
     uint64_t done_before; /* cases done before this process started */
     int lost_lock;
     int made_dir;         /* a new run's directory, made by this process, before the run exists */
+    int server_failed;    /* its embedded Redis did not come up: the directory keeps the log */
     int made_out_dir;     /* run.out_dir did not exist before */
     int workers_failed;   /* every local worker was given up */
     int verdict;          /* a finished run's exit status by its report (gates.h) */
@@ -135,22 +136,33 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
     return remove(path) == 0 || errno == ENOENT ? 0 : -1;
 }
 
-/* A new run that failed before it was registered in Redis (an unreachable server, a wrong
- * password, a TLS failure) leaves nothing behind: its directory goes (after the TLS proxy that
- * kept files in it has stopped), and run.out_dir too when this process made it and it is empty.
- * An embedded server's log stays, since the error message points at it. */
+/* Undoes make_run_dir, with what runs in the directory and what it holds, log included. */
+static void drop_run_dir(coord_run_t *r)
+{
+    coord_redisproc_stop(&r->redis);
+    if (r->made_dir && nftw(r->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        rs_warn("could not remove %s: %s", r->dir, strerror(errno));
+    if (r->made_dir && r->made_out_dir) rmdir(r->cfg->run.out_dir);
+    r->made_dir = r->made_out_dir = 0;
+    free(r->run_id);
+    free(r->dir);
+    r->run_id = r->dir = NULL;
+}
+
+/* A new run that failed before it was registered in Redis (an input error, the workers' address
+ * in use, an unreachable server, a wrong password, a TLS failure) leaves nothing behind: its
+ * directory goes (after the TLS proxy that kept files in it has stopped), and run.out_dir too
+ * when this process made it and it is empty. Only when the embedded server itself did not come
+ * up (and wrote a log) does the directory stay, with the log the error message points at. */
 static void discard_new_dir(coord_run_t *r)
 {
     if (!r->made_dir) return;
     char *log = rs_xasprintf("%s/redis.log", r->dir);
-    int keep = access(log, F_OK) == 0;
+    int keep = r->server_failed && access(log, F_OK) == 0;
     free(log);
     if (keep) return;
     coord_store_destroy(&r->store);
-    coord_redisproc_stop(&r->redis);
-    if (nftw(r->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        rs_warn("could not remove %s: %s", r->dir, strerror(errno));
-    if (r->made_out_dir) rmdir(r->cfg->run.out_dir);
+    drop_run_dir(r);
 }
 
 static void coordinator_name(char *out, size_t n)
@@ -268,21 +280,6 @@ static int make_run_dir(coord_run_t *r, rs_err_t *err)
     return 0;
 }
 
-/* Undoes make_run_dir and what runs in the directory, log included: for a run that never got
- * as far as its own Redis's start (an input error, or an early launch that failed and will be
- * tried again, reported, by start_new). */
-static void drop_run_dir(coord_run_t *r)
-{
-    coord_redisproc_stop(&r->redis);
-    if (r->made_dir && nftw(r->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-        rs_warn("could not remove %s: %s", r->dir, strerror(errno));
-    if (r->made_dir && r->made_out_dir) rmdir(r->cfg->run.out_dir);
-    r->made_dir = r->made_out_dir = 0;
-    free(r->run_id);
-    free(r->dir);
-    r->run_id = r->dir = NULL;
-}
-
 /* With the embedded Redis, the new run's server is forked before the dataset is read, so that
  * its start-up (tens of ms) overlaps the scan; start_new waits for it. Best effort: when the
  * launch fails, start_new starts the server the usual way and reports why it cannot. */
@@ -308,8 +305,14 @@ static int prepare_new(coord_run_t *r, rs_err_t *err)
 /* The new run's embedded server: the one launched early, once up, or one started now. */
 static int new_embedded(coord_run_t *r, rs_err_t *err)
 {
-    if (!r->redis) return open_embedded(r, err);
-    if (coord_redisproc_await(&r->redis, err)) return -1;
+    if (!r->redis) {
+        r->server_failed = open_embedded(r, err) != 0;
+        return r->server_failed ? -1 : 0;
+    }
+    if (coord_redisproc_await(&r->redis, err)) {
+        r->server_failed = 1;
+        return -1;
+    }
     r->redis_url = rs_xstrdup(coord_redisproc_url(r->redis));
     return (r->store = coord_store_connect(r->redis_url, err)) ? 0 : -1;
 }

@@ -4,7 +4,8 @@ before its own Redis (so that their start-up overlaps the server's):
 - no redis-server in PATH: exit 1 with the message naming the Debian package; no run directory;
   the workers that were already started are stopped (none is left running);
 - the workers' address in use (cluster.bind on a port the test holds): exit 1 with "cannot bind",
-  no run directory, no worker started;
+  no run directory (the run's Redis, forked before a dataset long enough that it has written its
+  log, is stopped and its directory removed, log and all), no worker started;
 - a dataset that cannot be read (the run's Redis is launched before the dataset is read, so that
   its start-up overlaps the scan): exit 2 naming the file, no run directory (not even the
   server's log), no redis-server left running on it, no worker started.
@@ -78,8 +79,11 @@ def no_redis(sb, coord, cfg):
     return pids
 
 
-def bind_in_use(sb, coord, cfg):
+def bind_in_use(sb, coord):
     before = len(started(sb))
+    sb.run([rslib.REASONSAVER, "datasets", "gen", "arithmetic", "--n", "30000", "--seed", "3",
+            "--out", sb.path("long.jsonl")], check=0)
+    cfg = sb.write("bind.yaml", CONFIG.replace(", limit: 20", "") % sb.path("long.jsonl"))
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
         held.bind(("127.0.0.1", 0))
         held.listen(1)
@@ -131,7 +135,7 @@ def main():
         pids = no_redis(sb, coord, cfg)
         print("ok: no redis-server: exit 1 naming the package, no run directory, the workers "
               "started early stopped (%d had begun)" % len(pids))
-        bind_in_use(sb, coord, cfg)
+        bind_in_use(sb, coord)
         print("ok: the workers' address in use: exit 1, no run directory, no worker started")
         bad_dataset(sb, coord)
         print("ok: a missing dataset: exit 2 naming it, no run directory, no server, no worker")
