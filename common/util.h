@@ -81,6 +81,8 @@ const char *rs_text_safe_str(rs_buf_t *b, const char *s, int flags);
 
 /* Clocks in milliseconds: monotonic for intervals and deadlines, wall for timestamps. */
 int64_t rs_mono_ms(void);
+double rs_mono_sec(void);
+int64_t rs_wall_ms(void);
 
 /* fork() for a child that execs a program the caller may stop with a signal before the exec is
  * done: the caller's handlers of SIGTERM, SIGINT and SIGHUP, copied into the child, would catch
@@ -88,8 +90,6 @@ int64_t rs_mono_ms(void);
  * The child starts with their default actions (ignored ones stay ignored); one sent meanwhile
  * waits, blocked, and acts at once. */
 pid_t rs_fork_for_exec(void);
-double rs_mono_sec(void);
-int64_t rs_wall_ms(void);
 
 /* splitmix64: advances *state and returns its next 64 well-mixed bits. Cheap, deterministic for a
  * seed, not cryptographic: for sampling keys, span ids and test shuffles. */

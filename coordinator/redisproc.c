@@ -161,7 +161,7 @@ static void release(coord_redisproc_t **pp)
 }
 
 /* Waits until p's server answers PING; on failure kills it, frees p and sets *pp to NULL. */
-static int await_up(coord_redisproc_t **pp, rs_err_t *err)
+int coord_redisproc_await(coord_redisproc_t **pp, rs_err_t *err)
 {
     coord_redisproc_t *p = *pp;
     if (p->up) return 0;
@@ -187,7 +187,7 @@ static coord_redisproc_t *start(const char *dir, int lock_tries, int rewrite, in
                                 rs_err_t *err)
 {
     coord_redisproc_t *p = launch(dir, lock_tries, rewrite, busy, err);
-    return p && await_up(&p, err) == 0 ? p : NULL;
+    return p && coord_redisproc_await(&p, err) == 0 ? p : NULL;
 }
 
 coord_redisproc_t *coord_redisproc_start(const char *dir, rs_err_t *err)
@@ -212,11 +212,6 @@ coord_redisproc_t *coord_redisproc_launch_cache(const char *dir, int *busy, rs_e
 {
     *busy = 0;
     return launch(dir, 1, 1, busy, err);
-}
-
-int coord_redisproc_await(coord_redisproc_t **p, rs_err_t *err)
-{
-    return await_up(p, err);
 }
 
 /* Sends SHUTDOWN to the server at sock without waiting for it: the connection, returned (NULL

@@ -249,6 +249,13 @@ static int connect_live_embedded(coord_run_t *r, const char *url)
     return 0;
 }
 
+/* The store on r->redis, the server this process started. */
+static int connect_own(coord_run_t *r, rs_err_t *err)
+{
+    r->redis_url = rs_xstrdup(coord_redisproc_url(r->redis));
+    return (r->store = coord_store_connect(r->redis_url, err)) ? 0 : -1;
+}
+
 /* The embedded Redis of dir: the live one if its run is still going, else a new one started on
  * the directory's data. */
 static int open_embedded(coord_run_t *r, rs_err_t *err)
@@ -262,8 +269,7 @@ static int open_embedded(coord_run_t *r, rs_err_t *err)
     }
     free(url);
     if (!(r->redis = coord_redisproc_start(r->dir, err))) return -1;
-    r->redis_url = rs_xstrdup(coord_redisproc_url(r->redis));
-    return (r->store = coord_store_connect(r->redis_url, err)) ? 0 : -1;
+    return connect_own(r, err);
 }
 
 /* ---- a new run ---- */
@@ -313,8 +319,7 @@ static int new_embedded(coord_run_t *r, rs_err_t *err)
         r->server_failed = 1;
         return -1;
     }
-    r->redis_url = rs_xstrdup(coord_redisproc_url(r->redis));
-    return (r->store = coord_store_connect(r->redis_url, err)) ? 0 : -1;
+    return connect_own(r, err);
 }
 
 static int start_new(coord_run_t *r, rs_err_t *err)
@@ -445,10 +450,10 @@ static int spawn_workers(coord_run_t *r, rs_err_t *err)
     return r->spawn ? 0 : -1;
 }
 
-/* A new run without CURVE binds its socket and starts its local workers before its Redis:
- * a worker takes tens of ms to load and connect, which now overlap the server's start-up; its
- * HELLO waits in the socket until the run is ready. (Under CURVE the local workers' keys are
- * made in the run directory, which does not exist yet; a resume has its Redis already.) */
+/* A new run without CURVE binds its socket and starts its local workers before it waits for
+ * its Redis: a worker takes tens of ms to load and connect, which then overlap the server's
+ * start-up; its HELLO waits in the socket until the run is ready. (Under CURVE the local workers'
+ * keys are made with the run, in start_cluster; a resume has its Redis already.) */
 static int start_workers_early(coord_run_t *r, rs_err_t *err)
 {
     if (r->o.resume || r->curve || r->cfg->cluster.workers <= 0) return 0;

@@ -13,6 +13,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import rslib  # noqa: E402
+from test_cache_store import cli  # noqa: E402
 from test_mockllm import Mock  # noqa: E402
 
 CASES = 300
@@ -34,17 +35,6 @@ def requests(mock):
     return mock.stats()["by_endpoint"].get("/v1/chat/completions", 0)
 
 
-def cache_entries(url):
-    port = url.rsplit(":", 1)[1].split("/")[0]
-    r = subprocess.run(["redis-cli", "-p", port, "DBSIZE"], capture_output=True, text=True,
-                       timeout=10)
-    return int(r.stdout.strip() or 0) if r.returncode == 0 else -1
-
-
-def run_dir_of(sb, out):
-    return rslib.only_run_dir(sb.path(out))
-
-
 def killed_midway(sb, cfg, mock, url, server):
     """Starts the run, kills the cache's server once it holds some entries and the run is still
     going; returns the run's (exit code, stderr, mock requests it made)."""
@@ -52,7 +42,7 @@ def killed_midway(sb, cfg, mock, url, server):
     coord = sb.spawn([rslib.REASONSAVER, "run", cfg, "--out", sb.path("faulted"), "--quiet"],
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     until = time.time() + 120
-    while cache_entries(url) < 40:
+    while int(cli(url, "DBSIZE")) < 40:
         assert coord.poll() is None, "the run ended before the cache held 40 entries"
         assert time.time() < until, "the cache never held 40 entries"
         time.sleep(0.01)
@@ -69,7 +59,7 @@ def check(sb, rc, err, made, out, clean):
     warned = err.count(WARNING)
     assert 1 <= warned <= 2, "want one warning per worker at most:\n" + err[-3000:]
     assert made == CASES, "%d calls for %d cases: a call was lost or made twice" % (made, CASES)
-    rslib.assert_same_run(run_dir_of(sb, out), clean)
+    rslib.assert_same_run(rslib.only_run_dir(sb.path(out)), clean)
 
 
 def main():
@@ -87,7 +77,7 @@ def main():
                                                 "redis": url})
         sb.run([rslib.REASONSAVER, "run", cfg, "--no-cache", "--quiet", "--out",
                 sb.path("clean")], check=0)
-        clean = run_dir_of(sb, "clean")
+        clean = rslib.only_run_dir(sb.path("clean"))
 
         rc, err, made = killed_midway(sb, cfg, mock, url, server)
         check(sb, rc, err, made, "faulted", clean)
